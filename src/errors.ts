@@ -1,0 +1,119 @@
+/**
+ * Every error longhaul throws on purpose. Each has a stable string code; the
+ * CLI maps the class to an exit code (DESIGN §2): usage errors exit 2, job
+ * failures 1, gate refusals 3, interruptions 130.
+ *
+ * Messages say what happened, where, and what to do next.
+ */
+
+export type ErrorCode =
+  | 'LONGHAUL_BAD_USAGE'
+  | 'LONGHAUL_JOB_INVALID'
+  | 'LONGHAUL_PARAMS_INVALID'
+  | 'LONGHAUL_INPUT_INVALID'
+  | 'LONGHAUL_OUT_DIR_UNUSABLE'
+  | 'LONGHAUL_FINGERPRINT_MISMATCH'
+  | 'LONGHAUL_RUN_OWNED'
+  | 'LONGHAUL_LEASE_LOST'
+  | 'LONGHAUL_ITEM_FAILED'
+  | 'LONGHAUL_NOT_DURABLE'
+  | 'LONGHAUL_JOURNAL_INVALID'
+  | 'LONGHAUL_INTERRUPTED'
+
+export class LonghaulError extends Error {
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** The user asked for something that cannot work: bad flags, a bad job file, bad params. Exit 2. */
+export class UsageError extends LonghaulError {
+  constructor(message: string, code: ErrorCode = 'LONGHAUL_BAD_USAGE', options?: { cause?: unknown }) {
+    super(code, message, options)
+  }
+}
+
+/** Resuming with different code, params, seed or input (invariant same-job-or-refuse). Exit 2. */
+export class FingerprintMismatchError extends UsageError {
+  readonly changed: readonly string[]
+  constructor(dir: string, changed: readonly string[]) {
+    super(
+      `${dir} holds a run of a different job: ${changed.join('; ')}. ` +
+        `Resume with the original job, params and seed, or pass --fresh to move the old output aside and start over.`,
+      'LONGHAUL_FINGERPRINT_MISMATCH',
+    )
+    this.changed = changed
+  }
+}
+
+export interface LeaseHolder {
+  readonly pid: number
+  readonly host: string
+  readonly since: string
+  readonly expiresAt: string
+}
+
+/** Another live process owns the run directory (invariant one-owner). Exit 2. */
+export class RunOwnedError extends UsageError {
+  readonly holder: LeaseHolder
+  constructor(dir: string, holder: LeaseHolder) {
+    super(
+      `${dir} is being run by pid ${holder.pid} on ${holder.host} since ${holder.since}. ` +
+        `Watch it with 'longhaul status ${dir}', or wait: if that process is dead its lease expires at ${holder.expiresAt}.`,
+      'LONGHAUL_RUN_OWNED',
+    )
+    this.holder = holder
+  }
+}
+
+/** A commit or renewal was attempted with a fencing token that no longer holds the lease. */
+export class LeaseLostError extends LonghaulError {
+  constructor(message: string) {
+    super('LONGHAUL_LEASE_LOST', message)
+  }
+}
+
+/** An item kept failing after its retries. Committed work stays. Exit 1. */
+export class ItemFailedError extends LonghaulError {
+  readonly index: number
+  readonly attempts: number
+  readonly itemStack: string | undefined
+  constructor(index: number, attempts: number, message: string, stack: string | undefined) {
+    super(
+      'LONGHAUL_ITEM_FAILED',
+      `item ${index} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${message}. ` +
+        `Committed work is kept; fix the job and run the same command again to resume.`,
+    )
+    this.index = index
+    this.attempts = attempts
+    this.itemStack = stack
+  }
+}
+
+/** A write or fsync failed: nothing after it can be trusted as durable (invariant durable-or-fail). Exit 1. */
+export class NotDurableError extends LonghaulError {
+  constructor(what: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    const full = /ENOSPC/.test(reason) ? ' The disk is full: free some space and run the same command again to resume.' : ''
+    super('LONGHAUL_NOT_DURABLE', `could not make ${what} durable: ${reason}.${full} Nothing after the last commit was recorded.`, {
+      cause,
+    })
+  }
+}
+
+/** The journal is unreadable or from a newer longhaul. Exit 2. */
+export class JournalError extends UsageError {
+  constructor(message: string) {
+    super(message, 'LONGHAUL_JOURNAL_INVALID')
+  }
+}
+
+/** The run was stopped by SIGINT/SIGTERM after committing what was done. Exit 130. */
+export class InterruptedError extends LonghaulError {
+  constructor(signal: string) {
+    super('LONGHAUL_INTERRUPTED', `interrupted by ${signal}; finished items were committed. Run the same command again to resume.`)
+  }
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod'
+import type { InputSource } from './inputs/input.ts'
+import type { OutputFormat } from './outputs/format.ts'
+import type { Rng } from './rng.ts'
+
+/** What an item function is given besides its index or record. */
+export interface ItemContext<P> {
+  /** The item's index, 0 … total-1. */
+  readonly index: number
+  /** The resolved params (schema defaults filled in). */
+  readonly params: P
+  /** The run's seed. */
+  readonly seed: number
+  /** This item's own random stream, derived from (seed, index) only. */
+  readonly rng: Rng
+}
+
+/** Options every map job may set. */
+interface JobOptionsBase<S extends z.ZodType> {
+  /** Names the job in outputs, progress and proofs. Letters, digits, `-`, `_`, `.`. */
+  readonly name: string
+  /** A zod schema for the params; `--param k=v` / `--params JSON` are checked against it. @default z.object({}) */
+  readonly params?: S
+  /** How the items are written: `npy({...})` or `jsonl()`. */
+  readonly output: OutputFormat
+  /** The seed when `--seed` is not given. @default 0 */
+  readonly seed?: number
+  /** Commit finished items at least this often, in milliseconds. @default 60_000 */
+  readonly checkpointEvery?: number
+  /** How many times a failing item is retried before the run fails. @default 2 */
+  readonly retries?: number
+}
+
+/** Items made from their index: `item(index, ctx)`. */
+export interface GeneratorJobOptions<S extends z.ZodType> extends JobOptionsBase<S> {
+  /** How many items when `--total` is not given. */
+  readonly total?: number
+  readonly item: (index: number, ctx: ItemContext<z.output<S>>) => unknown
+  readonly input?: undefined
+}
+
+/** Items made from the records of an input: `item(record, ctx)`, index = record number. */
+export interface InputJobOptions<S extends z.ZodType, R> extends JobOptionsBase<S> {
+  readonly input: InputSource<R>
+  readonly item: (record: R, ctx: ItemContext<z.output<S>>) => unknown
+  readonly total?: undefined
+}
+
+export const JOB_BRAND = Symbol.for('longhaul.job')
+
+/** A job as longhaul runs it: the user's options, checked, with defaults filled. */
+export interface MapJob {
+  readonly [JOB_BRAND]: 'map'
+  readonly name: string
+  readonly params: z.ZodType
+  readonly output: OutputFormat
+  readonly input: InputSource<unknown> | undefined
+  readonly total: number | undefined
+  readonly seed: number
+  readonly checkpointEvery: number
+  readonly retries: number
+  readonly item: (indexOrRecord: never, ctx: ItemContext<unknown>) => unknown
+}
+
+const optionsSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-"'),
+  output: z.custom<OutputFormat>((v) => typeof v === 'object' && v !== null && 'newShard' in v, 'use npy({...}) or jsonl()'),
+  item: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function'),
+  total: z.number().int().positive().optional(),
+  seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(0),
+  checkpointEvery: z.number().int().positive().default(60_000),
+  retries: z.number().int().nonnegative().default(2),
+})
+
+/** Declares a map job. The job file's default export must be its result. */
+export function defineJob<S extends z.ZodType = z.ZodObject<{}>>(options: GeneratorJobOptions<S>): MapJob
+export function defineJob<S extends z.ZodType, R>(options: InputJobOptions<S, R>): MapJob
+export function defineJob(options: GeneratorJobOptions<z.ZodType> | InputJobOptions<z.ZodType, unknown>): MapJob {
+  const checked = optionsSchema.safeParse(options)
+  if (!checked.success) throw new TypeError(`defineJob: ${z.prettifyError(checked.error)}`)
+  if (options.input !== undefined && options.total !== undefined) {
+    throw new TypeError('defineJob: an input job takes its total from the input; remove `total`')
+  }
+  return {
+    [JOB_BRAND]: 'map',
+    ...checked.data,
+    total: checked.data.total,
+    params: options.params ?? z.object({}),
+    input: options.input,
+    item: options.item as MapJob['item'],
+  }
+}
+
+export function isMapJob(value: unknown): value is MapJob {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[JOB_BRAND] === 'map'
+}

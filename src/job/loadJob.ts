@@ -1,0 +1,27 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { UsageError } from '../errors.ts'
+import { isMapJob, type MapJob } from './defineJob.ts'
+
+/** Imports a job file and returns its default export, or says clearly why it cannot. */
+export async function loadJob(path: string): Promise<MapJob> {
+  const absolute = resolve(path)
+  if (!existsSync(absolute)) {
+    throw new UsageError(`job file ${path} does not exist. Give the path to a .ts or .js file whose default export is defineJob({...}); 'longhaul init' makes one.`, 'LONGHAUL_JOB_INVALID')
+  }
+  let module: Record<string, unknown>
+  try {
+    module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>
+  } catch (error) {
+    throw new UsageError(`job file ${path} failed to load: ${(error as Error).message}`, 'LONGHAUL_JOB_INVALID', { cause: error })
+  }
+  const job = module.default
+  if (job === undefined) {
+    throw new UsageError(`job file ${path} has no default export. End it with 'export default defineJob({...})'.`, 'LONGHAUL_JOB_INVALID')
+  }
+  if (!isMapJob(job)) {
+    throw new UsageError(`the default export of ${path} is not a job. Export the result of defineJob({...}) from 'longhaul'.`, 'LONGHAUL_JOB_INVALID')
+  }
+  return job
+}

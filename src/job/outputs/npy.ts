@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto'
+import { endianness } from 'node:os'
+import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder, type ShardFileContent } from './format.ts'
+
+/**
+ * NumPy `.npy` files, one per field per shard (`data/<range>.<field>.npy`),
+ * readable by `numpy.load`, memory-mapped if wished. Each item contributes one
+ * row to every field; an item's hash is sha256 over its rows, fields in the
+ * declared order.
+ */
+
+const DTYPES = {
+  uint8: { descr: '|u1', array: Uint8Array },
+  int8: { descr: '|i1', array: Int8Array },
+  uint16: { descr: '<u2', array: Uint16Array },
+  int16: { descr: '<i2', array: Int16Array },
+  uint32: { descr: '<u4', array: Uint32Array },
+  int32: { descr: '<i4', array: Int32Array },
+  float32: { descr: '<f4', array: Float32Array },
+  float64: { descr: '<f8', array: Float64Array },
+} as const
+
+export type NpyDtype = keyof typeof DTYPES
+type TypedArray = InstanceType<(typeof DTYPES)[NpyDtype]['array']> | Uint8Array<ArrayBufferLike> | Int8Array<ArrayBufferLike> | Uint16Array<ArrayBufferLike> | Int16Array<ArrayBufferLike> | Uint32Array<ArrayBufferLike> | Int32Array<ArrayBufferLike> | Float32Array<ArrayBufferLike> | Float64Array<ArrayBufferLike>
+
+/** A value with a shape, for fields that are more than a flat vector. */
+export interface Tensor {
+  readonly data: TypedArray | readonly number[]
+  readonly shape: readonly number[]
+}
+
+/** Marks `data` as an array of the given per-item shape, e.g. `tensor(frames, [16, 64, 64])`. */
+export function tensor(data: TypedArray | readonly number[], shape: readonly number[]): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1)
+  if (size !== data.length) throw new RangeError(`tensor shape [${shape.join(', ')}] holds ${size} values, data has ${data.length}`)
+  return { data, shape }
+}
+
+if (endianness() !== 'LE') throw new Error('longhaul writes .npy on little-endian machines only')
+
+const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x01, 0x00]) // \x93NUMPY v1.0
+
+/** `npy({ video: 'uint8', label: 'uint8' })`: one .npy file per field per shard. */
+export function npy(fields: Readonly<Record<string, NpyDtype>>): OutputFormat {
+  const names = Object.keys(fields)
+  if (names.length === 0) throw new TypeError('npy() needs at least one field, e.g. npy({ label: "uint8" })')
+  for (const name of names) {
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new TypeError(`npy field name '${name}' must be letters, digits, _ or - (it becomes part of a file name)`)
+    if (!(fields[name]! in DTYPES)) {
+      throw new TypeError(`npy field '${name}' has dtype '${fields[name]}'; use one of ${Object.keys(DTYPES).join(', ')}`)
+    }
+  }
+  const specs = names.map((name) => ({ name, ...DTYPES[fields[name]!] }))
+  return {
+    kind: 'npy',
+    description: { kind: 'npy', fields: { ...fields } },
+    suffixes: names.map((name) => `${name}.npy`),
+    newShard: () => newNpyShard(specs),
+    itemHashes(files, count) {
+      const rows = specs.map((spec) => {
+        const data = files.get(`${spec.name}.npy`)
+        if (!data) throw new TypeError(`the shard has no ${spec.name}.npy file`)
+        return readRows(data, spec.descr, count, spec.name)
+      })
+      const hashes = Buffer.allocUnsafe(count * ITEM_HASH_BYTES)
+      for (let i = 0; i < count; i++) {
+        const h = createHash('sha256')
+        for (const field of rows) h.update(field.body.subarray(i * field.rowBytes, (i + 1) * field.rowBytes))
+        h.digest().copy(hashes, i * ITEM_HASH_BYTES)
+      }
+      return hashes
+    },
+  }
+}
+
+interface FieldSpec {
+  readonly name: string
+  readonly descr: string
+  readonly array: (typeof DTYPES)[NpyDtype]['array']
+}
+
+function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
+  const columns = specs.map((spec) => ({ spec, shape: undefined as readonly number[] | undefined, rows: [] as Buffer[] }))
+  let count = 0
+  let bytes = 0
+  return {
+    add(record, index) {
+      if (typeof record !== 'object' || record === null) {
+        throw new TypeError(`item ${index} returned ${typeof record}; an npy job's item returns an object with fields ${specs.map((s) => s.name).join(', ')}`)
+      }
+      const h = createHash('sha256')
+      for (const column of columns) {
+        const { row, shape } = toRow((record as Record<string, unknown>)[column.spec.name], column.spec, index)
+        if (column.shape === undefined) column.shape = shape
+        else if (!sameShape(column.shape, shape)) {
+          throw new TypeError(`item ${index} field '${column.spec.name}' has shape [${shape.join(', ')}], earlier items [${column.shape.join(', ')}]`)
+        }
+        column.rows.push(row)
+        h.update(row)
+        bytes += row.length
+      }
+      count++
+      return h.digest()
+    },
+    get bytes() {
+      return bytes
+    },
+    finish(): ShardFileContent[] {
+      return columns.map((column) => ({
+        suffix: `${column.spec.name}.npy`,
+        chunks: [npyHeader(column.spec.descr, [count, ...(column.shape ?? [])]), ...column.rows],
+      }))
+    },
+  }
+}
+
+function toRow(value: unknown, spec: FieldSpec, index: number): { row: Buffer; shape: readonly number[] } {
+  const where = `item ${index} field '${spec.name}'`
+  if (typeof value === 'number' || typeof value === 'boolean') {
+    const one = new spec.array(1)
+    one[0] = Number(value)
+    return { row: Buffer.from(one.buffer), shape: [] }
+  }
+  let data: unknown = value
+  let shape: readonly number[] | undefined
+  if (typeof value === 'object' && value !== null && 'shape' in value && 'data' in value) {
+    data = (value as Tensor).data
+    shape = (value as Tensor).shape
+  }
+  let typed: TypedArray
+  if (data instanceof spec.array) typed = data
+  else if (Array.isArray(data)) typed = spec.array.from(data as number[])
+  else if (ArrayBuffer.isView(data)) {
+    throw new TypeError(`${where} is a ${data.constructor.name}; the field is declared ${spec.descr}, so return a ${spec.array.name}`)
+  } else {
+    throw new TypeError(`${where} is ${value === undefined ? 'missing' : typeof value}; return a number, a ${spec.array.name}, or tensor(data, shape)`)
+  }
+  return { row: Buffer.copyBytesFrom(typed), shape: shape ?? [typed.length] }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i])
+}
+
+/** The v1.0 header: magic, length, a Python dict literal, padded with spaces to a multiple of 64. */
+function npyHeader(descr: string, shape: readonly number[]): Buffer {
+  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ')
+  let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`
+  const unpadded = MAGIC.length + 2 + dict.length + 1
+  dict = dict + ' '.repeat((64 - (unpadded % 64)) % 64) + '\n'
+  const length = Buffer.alloc(2)
+  length.writeUInt16LE(dict.length)
+  return Buffer.concat([MAGIC, length, Buffer.from(dict, 'latin1')])
+}
+
+function readRows(data: Buffer, descr: string, count: number, name: string): { body: Buffer; rowBytes: number } {
+  if (data.length < 10 || !data.subarray(0, 6).equals(MAGIC.subarray(0, 6))) throw new TypeError(`${name}.npy is not an .npy file`)
+  const headerLength = data.readUInt16LE(8)
+  const header = data.subarray(10, 10 + headerLength).toString('latin1')
+  const shapeMatch = /'shape': \(([^)]*)\)/.exec(header)
+  if (!header.includes(`'descr': '${descr}'`) || !shapeMatch) throw new TypeError(`${name}.npy has an unexpected header: ${header.trim()}`)
+  const shape = shapeMatch[1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number)
+  if (shape[0] !== count) throw new TypeError(`${name}.npy holds ${shape[0]} rows, expected ${count}`)
+  const itemSize = Number(descr.slice(2))
+  const rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * itemSize
+  const body = data.subarray(10 + headerLength)
+  if (body.length !== rowBytes * count) throw new TypeError(`${name}.npy has ${body.length} data bytes, expected ${rowBytes * count}`)
+  return { body, rowBytes }
+}

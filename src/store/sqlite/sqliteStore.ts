@@ -1,0 +1,272 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { JournalError, LeaseLostError, NotDurableError } from '../../errors.ts'
+import type {
+  Claim,
+  CommittedRange,
+  OwnerInfo,
+  OwnerLease,
+  RangeSummary,
+  RunEvent,
+  RunRecord,
+  RunState,
+  ShardFileRecord,
+  Store,
+} from '../store.ts'
+import { migrate } from './migrate.ts'
+
+interface RunRow {
+  run_id: string
+  job: string
+  fingerprint: string
+  identity: string
+  total: number
+  frontier: number
+  next_token: number
+  state: RunState
+  created_at: number
+  updated_at: number
+}
+interface OwnerRow {
+  token: number
+  pid: number
+  host: string
+  since: number
+  expires_at: number
+}
+interface ClaimRow {
+  start: number
+  end: number
+  worker: string
+  token: number
+  expires_at: number
+}
+interface RangeRow {
+  start: number
+  end: number
+  files: string
+  item_hashes: Buffer
+  committed_at: number
+}
+
+/**
+ * The default journal: one SQLite file in WAL mode with synchronous=FULL, so a
+ * transaction that returned is on disk. Every write is one transaction.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database
+
+  private constructor(
+    db: Database.Database,
+    private readonly path: string,
+  ) {
+    this.db = db
+  }
+
+  /** Opens (creating if needed) the journal at `path`. */
+  static open(path: string, options: { readonly?: boolean } = {}): SqliteStore {
+    let db: Database.Database
+    try {
+      if (!options.readonly) mkdirSync(dirname(path), { recursive: true })
+      db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: 5000 })
+      if (!options.readonly) {
+        db.pragma('journal_mode = WAL')
+        db.pragma('synchronous = FULL')
+        migrate(db, path)
+      }
+    } catch (error) {
+      if (error instanceof JournalError) throw error
+      throw new JournalError(`cannot open journal ${path}: ${(error as Error).message}`)
+    }
+    return new SqliteStore(db, path)
+  }
+
+  private write<T>(what: string, fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate()
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? ''
+      if (/^SQLITE_(IOERR|FULL|CANTOPEN|READONLY|CORRUPT)/.test(code)) throw new NotDurableError(`${what} in ${this.path}`, error)
+      throw error
+    }
+  }
+
+  async getRun(): Promise<RunRecord | undefined> {
+    const row = this.db.prepare<[], RunRow>('SELECT * FROM run WHERE id = 1').get()
+    return row && toRun(row)
+  }
+
+  async createRun(run: Omit<RunRecord, 'state' | 'updatedAt'>): Promise<void> {
+    this.write('the new run', () => {
+      this.db
+        .prepare(
+          `INSERT INTO run (id, run_id, job, fingerprint, identity, total, state, created_at, updated_at)
+           VALUES (1, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+        )
+        .run(run.runId, run.job, run.fingerprint, run.identity, run.total, run.createdAt, run.createdAt)
+    })
+  }
+
+  async extendTotal(total: number, now: number): Promise<void> {
+    this.write('the new total', () => {
+      const info = this.db.prepare('UPDATE run SET total = ?, updated_at = ? WHERE id = 1 AND total <= ?').run(total, now, total)
+      if (info.changes !== 1) throw new RangeError(`the run's total can only grow (asked for ${total})`)
+    })
+  }
+
+  async setState(state: RunState, now: number): Promise<void> {
+    this.write('the run state', () => {
+      this.db.prepare('UPDATE run SET state = ?, updated_at = ? WHERE id = 1').run(state, now)
+    })
+  }
+
+  async getOwner(): Promise<OwnerLease | undefined> {
+    const row = this.db.prepare<[], OwnerRow>('SELECT * FROM owner WHERE id = 1').get()
+    return row && toOwner(row)
+  }
+
+  async acquireOwner(owner: OwnerInfo, ttlMs: number, now: number, replacing?: number) {
+    return this.write('the owner lease', () => {
+      const current = this.db.prepare<[], OwnerRow>('SELECT * FROM owner WHERE id = 1').get()
+      if (current && current.expires_at > now && current.token !== replacing) return { heldBy: toOwner(current) }
+      const token = this.nextToken()
+      this.db
+        .prepare('INSERT OR REPLACE INTO owner (id, token, pid, host, since, expires_at) VALUES (1, ?, ?, ?, ?, ?)')
+        .run(token, owner.pid, owner.host, now, now + ttlMs)
+      return { lease: { token, pid: owner.pid, host: owner.host, since: now, expiresAt: now + ttlMs } }
+    })
+  }
+
+  async heartbeat(token: number, worker: string, ttlMs: number, now: number): Promise<void> {
+    this.write('the heartbeat', () => {
+      const renewed = this.db.prepare('UPDATE owner SET expires_at = ? WHERE id = 1 AND token = ?').run(now + ttlMs, token)
+      if (renewed.changes !== 1) throw new LeaseLostError(`another process took over this run (owner token ${token} is no longer current)`)
+      this.db.prepare('UPDATE claims SET expires_at = ? WHERE worker = ? AND expires_at > 0').run(now + ttlMs, worker)
+    })
+  }
+
+  async releaseOwner(token: number): Promise<void> {
+    this.write('the owner lease', () => {
+      this.db.prepare('DELETE FROM owner WHERE id = 1 AND token = ?').run(token)
+    })
+  }
+
+  async claimRange(worker: string, maxItems: number, ttlMs: number, now: number): Promise<Claim | undefined> {
+    return this.write('a claim', () => {
+      const token = this.nextToken()
+      const free = this.db.prepare<[number], ClaimRow>('SELECT * FROM claims WHERE expires_at <= ? ORDER BY start LIMIT 1').get(now)
+      if (free) {
+        const end = Math.min(free.end, free.start + maxItems)
+        if (end < free.end) {
+          this.db.prepare('INSERT INTO claims (start, end, worker, token, expires_at) VALUES (?, ?, ?, ?, 0)').run(end, free.end, '', this.nextToken())
+        }
+        this.db
+          .prepare('UPDATE claims SET end = ?, worker = ?, token = ?, expires_at = ? WHERE start = ?')
+          .run(end, worker, token, now + ttlMs, free.start)
+        return { start: free.start, end, token }
+      }
+      const run = this.db.prepare<[], Pick<RunRow, 'total' | 'frontier'>>('SELECT total, frontier FROM run WHERE id = 1').get()
+      if (!run || run.frontier >= run.total) return undefined
+      const end = Math.min(run.total, run.frontier + maxItems)
+      this.db.prepare('INSERT INTO claims (start, end, worker, token, expires_at) VALUES (?, ?, ?, ?, ?)').run(run.frontier, end, worker, token, now + ttlMs)
+      this.db.prepare('UPDATE run SET frontier = ? WHERE id = 1').run(end)
+      return { start: run.frontier, end, token }
+    })
+  }
+
+  async commitRange(claim: Claim, range: CommittedRange, now: number): Promise<void> {
+    this.write(`the commit of items ${range.start}–${range.end - 1}`, () => {
+      const held = this.db.prepare<[number], ClaimRow>('SELECT * FROM claims WHERE token = ?').get(claim.token)
+      if (!held || held.start !== range.start || range.end > held.end || range.end <= range.start) {
+        throw new LeaseLostError(`items ${range.start}–${range.end - 1} are no longer leased to this worker (claim ${claim.token}); not committed`)
+      }
+      this.db
+        .prepare('INSERT INTO ranges (start, end, files, item_hashes, committed_at) VALUES (?, ?, ?, ?, ?)')
+        .run(range.start, range.end, JSON.stringify(range.files), range.itemHashes, now)
+      if (range.end === held.end) this.db.prepare('DELETE FROM claims WHERE token = ?').run(claim.token)
+      else this.db.prepare('UPDATE claims SET start = ? WHERE token = ?').run(range.end, claim.token)
+    })
+  }
+
+  async releaseClaim(claim: Claim): Promise<void> {
+    this.write('a released claim', () => {
+      this.db.prepare("UPDATE claims SET expires_at = 0, worker = '' WHERE token = ?").run(claim.token)
+    })
+  }
+
+  async releaseClaimsOf(worker: string): Promise<void> {
+    this.write('released claims', () => {
+      this.db.prepare("UPDATE claims SET expires_at = 0, worker = '' WHERE worker = ?").run(worker)
+    })
+  }
+
+  async uncommitRange(start: number): Promise<void> {
+    this.write('a forgotten range', () => {
+      const row = this.db.prepare<[number], RangeRow>('SELECT start, end FROM ranges WHERE start = ?').get(start)
+      if (!row) return
+      this.db.prepare('DELETE FROM ranges WHERE start = ?').run(start)
+      this.db.prepare("INSERT INTO claims (start, end, worker, token, expires_at) VALUES (?, ?, '', ?, 0)").run(row.start, row.end, this.nextToken())
+    })
+  }
+
+  async committedItems(): Promise<number> {
+    return this.db.prepare<[], { n: number }>('SELECT COALESCE(SUM(end - start), 0) AS n FROM ranges').get()!.n
+  }
+
+  async *ranges(): AsyncIterable<RangeSummary> {
+    const rows = this.db.prepare<[], Omit<RangeRow, 'item_hashes'>>('SELECT start, end, files, committed_at FROM ranges ORDER BY start').all()
+    for (const row of rows) yield { start: row.start, end: row.end, files: JSON.parse(row.files) as ShardFileRecord[], committedAt: row.committed_at }
+  }
+
+  async *rangesWithHashes(): AsyncIterable<CommittedRange> {
+    let after = -1
+    for (;;) {
+      // Paged, so memory stays bounded however many ranges there are.
+      const rows = this.db.prepare<[number], RangeRow>('SELECT * FROM ranges WHERE start > ? ORDER BY start LIMIT 64').all(after)
+      if (rows.length === 0) return
+      for (const row of rows) yield { start: row.start, end: row.end, files: JSON.parse(row.files) as ShardFileRecord[], itemHashes: row.item_hashes }
+      after = rows.at(-1)!.start
+    }
+  }
+
+  async addEvent(type: string, detail: Readonly<Record<string, unknown>>, now: number): Promise<void> {
+    this.write(`the ${type} event`, () => {
+      this.db.prepare('INSERT INTO events (at, type, detail) VALUES (?, ?, ?)').run(now, type, JSON.stringify(detail))
+    })
+  }
+
+  async events(): Promise<RunEvent[]> {
+    return this.db
+      .prepare<[], { at: number; type: string; detail: string }>('SELECT at, type, detail FROM events ORDER BY id')
+      .all()
+      .map((row) => ({ at: row.at, type: row.type, detail: JSON.parse(row.detail) as Record<string, unknown> }))
+  }
+
+  async close(): Promise<void> {
+    this.db.close()
+  }
+
+  private nextToken(): number {
+    const row = this.db.prepare<[], { next_token: number }>('UPDATE run SET next_token = next_token + 1 WHERE id = 1 RETURNING next_token').get()
+    if (!row) throw new JournalError(`journal ${this.path} holds no run`)
+    return row.next_token
+  }
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    runId: row.run_id,
+    job: row.job,
+    fingerprint: row.fingerprint,
+    identity: row.identity,
+    total: row.total,
+    state: row.state,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}
+
+function toOwner(row: OwnerRow): OwnerLease {
+  return { token: row.token, pid: row.pid, host: row.host, since: row.since, expiresAt: row.expires_at }
+}

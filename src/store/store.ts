@@ -1,0 +1,114 @@
+/**
+ * The journal: the one record of what a run has committed. Everything the
+ * runner needs from a database is here, and nothing more, so that SQLite (one
+ * machine) and PostgreSQL (many) can both stand behind it. Every method is
+ * async for the sake of networked stores; times are milliseconds since the
+ * epoch, passed in by the caller so tests can control the clock.
+ */
+
+export type RunState = 'running' | 'complete' | 'failed' | 'interrupted'
+
+export interface RunRecord {
+  readonly runId: string
+  readonly job: string
+  readonly fingerprint: string
+  /** The JobIdentity the fingerprint was computed from, as JSON. */
+  readonly identity: string
+  readonly total: number
+  readonly state: RunState
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+export interface OwnerInfo {
+  readonly pid: number
+  readonly host: string
+}
+
+export interface OwnerLease extends OwnerInfo {
+  readonly token: number
+  readonly since: number
+  readonly expiresAt: number
+}
+
+/** A range of items leased to one worker; `token` fences its commits. */
+export interface Claim {
+  readonly start: number
+  readonly end: number
+  readonly token: number
+}
+
+export interface ShardFileRecord {
+  /** File name inside the run's data/ folder. */
+  readonly name: string
+  readonly bytes: number
+  readonly sha256: string
+}
+
+/** A committed range [start, end): its files and the hash of each item, in order. */
+export interface CommittedRange {
+  readonly start: number
+  readonly end: number
+  readonly files: readonly ShardFileRecord[]
+  /** (end - start) × 32 bytes. */
+  readonly itemHashes: Buffer
+}
+
+export interface RangeSummary {
+  readonly start: number
+  readonly end: number
+  readonly files: readonly ShardFileRecord[]
+  readonly committedAt: number
+}
+
+export interface RunEvent {
+  readonly at: number
+  readonly type: string
+  readonly detail: Readonly<Record<string, unknown>>
+}
+
+export interface Store {
+  getRun(): Promise<RunRecord | undefined>
+  /** Records a new run; fails if the journal already holds one. */
+  createRun(run: Omit<RunRecord, 'state' | 'updatedAt'>): Promise<void>
+  /** Grows the run's total; items past the old total become claimable. Never shrinks. */
+  extendTotal(total: number, now: number): Promise<void>
+  setState(state: RunState, now: number): Promise<void>
+
+  getOwner(): Promise<OwnerLease | undefined>
+  /**
+   * Takes the run's owner lease if it is free, expired at `now`, or held by
+   * token `replacing`. Returns the lease, or the current holder when refused.
+   */
+  acquireOwner(owner: OwnerInfo, ttlMs: number, now: number, replacing?: number): Promise<{ lease: OwnerLease } | { heldBy: OwnerLease }>
+  /** Extends the owner lease and every claim of `worker`; throws LeaseLostError if the lease was taken. */
+  heartbeat(token: number, worker: string, ttlMs: number, now: number): Promise<void>
+  releaseOwner(token: number): Promise<void>
+
+  /** Leases the next free items (an expired or released claim first, then new items), at most `maxItems`. */
+  claimRange(worker: string, maxItems: number, ttlMs: number, now: number): Promise<Claim | undefined>
+  /**
+   * Atomically records a range that starts at its claim's start and ends at or
+   * before its end, and shrinks the claim to what is left. Throws
+   * LeaseLostError when `claim.token` no longer holds those items.
+   */
+  commitRange(claim: Claim, range: CommittedRange, now: number): Promise<void>
+  /** Gives back the rest of a claim so anyone may take it at once. */
+  releaseClaim(claim: Claim): Promise<void>
+  /** Gives back every claim not held by a live lease of another worker: used by a new owner. */
+  releaseClaimsOf(worker: string): Promise<void>
+  /** Forgets a committed range whose files failed their checks, so its items are computed again. */
+  uncommitRange(start: number): Promise<void>
+
+  /** Items committed so far. */
+  committedItems(): Promise<number>
+  /** Committed ranges in index order, without their item hashes. */
+  ranges(): AsyncIterable<RangeSummary>
+  /** Committed ranges in index order, with item hashes. */
+  rangesWithHashes(): AsyncIterable<CommittedRange>
+
+  addEvent(type: string, detail: Readonly<Record<string, unknown>>, now: number): Promise<void>
+  events(): Promise<RunEvent[]>
+
+  close(): Promise<void>
+}
