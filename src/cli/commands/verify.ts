@@ -1,0 +1,25 @@
+import { verifyRun } from '../../runner/index.ts'
+import { EXIT } from '../exitCodes.ts'
+import { count } from '../format.ts'
+import type { Io } from '../io.ts'
+
+/** `longhaul verify DIR`: exit 0 only when the output is complete and clean. */
+export async function verifyCommand(dir: string, options: { json?: boolean }, io: Io): Promise<number> {
+  const report = await verifyRun(dir)
+  if (options.json) io.out(JSON.stringify(report))
+  else {
+    io.out(
+      [
+        `${report.complete ? 'COMPLETE' : 'INCOMPLETE'}  ${report.job} in ${report.dir}`,
+        `  items       ${count(report.items)} / ${count(report.total)}`,
+        `  missing     ${count(report.missing)}`,
+        `  duplicates  ${count(report.duplicates)}`,
+        `  corrupt     ${count(report.corrupt)}`,
+        `  stray files ${count(report.stray.length)}`,
+        report.digest ? `  digest      ${report.digest}` : '  digest      (only for a complete, clean output)',
+        ...report.problems.map((p) => `  ! ${p}`),
+      ].join('\n'),
+    )
+  }
+  return report.complete ? EXIT.ok : EXIT.failed
+}

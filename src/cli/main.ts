@@ -1,0 +1,80 @@
+import { Command, CommanderError, InvalidArgumentError } from '@commander-js/extra-typings'
+import { LonghaulError, UsageError } from '../errors.ts'
+import { interruptOnSignals } from '../runner/index.ts'
+import { VERSION } from '../version.ts'
+import { runCommand } from './commands/run.ts'
+import { verifyCommand } from './commands/verify.ts'
+import { EXIT, exitCodeFor } from './exitCodes.ts'
+import { processIo, type Io } from './io.ts'
+
+function wholeNumber(min: number) {
+  return (value: string): number => {
+    const n = Number(value)
+    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number of at least ${min}, got '${value}'`)
+    return n
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
+/** Builds the command tree; each action stores its exit code in `result`. */
+function program(io: Io, result: { code: number }, signal: AbortSignal | undefined): Command {
+  const root = new Command('longhaul')
+    .description('Long-running batch jobs that checkpoint, show progress, resume after a crash, and prove it before launch.')
+    .version(VERSION)
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
+
+  root
+    .command('run')
+    .description('run or resume a job; Ctrl-C commits what is done and exits 130, the same command resumes')
+    .argument('<job>', 'the job file (default export: defineJob({...}))')
+    .option('--out <dir>', 'the run directory (default: runs/<job name>)')
+    .option('--total <n>', 'items 0 … n-1 (default: the job\'s total; may grow on resume)', wholeNumber(1))
+    .option('--workers <k>', 'worker threads (default: the number of cores)', wholeNumber(1))
+    .option('--seed <s>', 'the seed every item\'s random stream derives from (default: the job\'s, else 0)', wholeNumber(0))
+    .option('--param <key=value>', 'one param (repeatable); the value is read as JSON when it parses', collect, [] as string[])
+    .option('--params <json>', 'params as one JSON object')
+    .option('--checkpoint-every <seconds>', 'commit finished items at least this often (default: the job\'s, 60)', wholeNumber(1))
+    .option('--fresh', 'move an existing run in --out aside (never deleted) and start over')
+    .option('--json', 'print the closing summary as JSON')
+    .action(async (job, options) => {
+      result.code = await runCommand(job, options, io, signal)
+    })
+
+  root
+    .command('verify')
+    .description('prove a run\'s output complete, duplicate-free and uncorrupted; print its dataset digest')
+    .argument('<dir>', 'the run directory')
+    .option('--json', 'print the report as JSON')
+    .action(async (dir, options) => {
+      result.code = await verifyCommand(dir, options, io)
+    })
+  return root
+}
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. Never exits the process itself. */
+export async function main(argv: readonly string[], io: Io = processIo, signal?: AbortSignal): Promise<number> {
+  const result = { code: EXIT.ok as number }
+  const signals = signal ? undefined : interruptOnSignals((name) => {
+    io.err(`longhaul: ${name} again — stopping now; committed work is safe, run the same command to resume.`)
+    process.exit(EXIT.interrupted)
+  })
+  try {
+    await program(io, result, signal ?? signals?.signal).parseAsync([...argv], { from: 'user' })
+    return result.code
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? EXIT.ok : EXIT.usage
+    }
+    if (error instanceof UsageError || error instanceof LonghaulError) io.err(`longhaul: ${error.message}`)
+    else io.err(`longhaul: internal error — please report it:\n${(error as Error).stack ?? String(error)}`)
+    if (error instanceof LonghaulError && 'itemStack' in error && typeof error.itemStack === 'string') io.err(error.itemStack)
+    return exitCodeFor(error)
+  } finally {
+    signals?.dispose()
+  }
+}

@@ -1,0 +1,8 @@
+export { defineJob, type ItemContext, type MapJob, type GeneratorJobOptions, type InputJobOptions } from './job/defineJob.ts'
+export { npy, tensor, type NpyDtype, type Tensor } from './job/outputs/npy.ts'
+export { jsonl } from './job/outputs/jsonl.ts'
+export { jsonlInput } from './job/inputs/jsonlInput.ts'
+export { filesInput, type FileRecord } from './job/inputs/filesInput.ts'
+export type { Rng } from './job/rng.ts'
+export { runMapJob, verifyRun, type RunOptions, type RunSummary, type VerifyReport, type RunObserver } from './runner/index.ts'
+export * from './errors.ts'

@@ -1,0 +1,34 @@
+/**
+ * What a run tells whoever watches it. The CLI renders it; the telemetry
+ * writers (progress files, dashboard) hang off the same seam.
+ */
+export interface RunStart {
+  readonly job: string
+  readonly runId: string
+  readonly dir: string
+  readonly total: number
+  /** Items already committed when this session started. */
+  readonly committed: number
+  readonly resumed: boolean
+  readonly workers: number
+  readonly seed: number
+  /** Where --fresh moved a previous run, if it did. */
+  readonly movedAsideTo?: string
+}
+
+export interface RunProgress {
+  readonly total: number
+  /** Items committed, including earlier sessions. */
+  readonly committed: number
+  /** Items committed by this session. */
+  readonly committedThisSession: number
+  readonly elapsedMs: number
+  readonly lastCommitAt: number
+}
+
+export interface RunObserver {
+  started?(start: RunStart): void
+  committed?(progress: RunProgress): void
+  /** Something worth a line of its own: a takeover, a recomputed shard, a fallback. */
+  note?(message: string): void
+}

@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto'
+import { createReadStream, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { fsyncDir } from '../store/atomicFile.ts'
+import type { RangeSummary, Store } from '../store/store.ts'
+import type { RunPaths } from './runDir.ts'
+import { INDEX_FILE } from './shardNames.ts'
+
+/**
+ * Brings data/ back in line with the journal after a crash (invariant
+ * atomic-commit): a file the journal does not record (a torn temp file, a
+ * shard renamed just before the crash) is deleted; a recorded range with a
+ * file missing or of the wrong size is quarantined and forgotten, so its items
+ * are made again. Returns the recorded ranges that passed, for `recheck`.
+ */
+export async function reconcileDataDir(store: Store, paths: RunPaths): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
+  const recorded = new Map<string, number>()
+  const ranges: RangeSummary[] = []
+  for await (const range of store.ranges()) {
+    ranges.push(range)
+    for (const file of range.files) recorded.set(file.name, file.bytes)
+  }
+  let removed = 0
+  for (const name of readdirSync(paths.data)) {
+    if (name === INDEX_FILE || recorded.has(name)) continue
+    rmSync(join(paths.data, name), { force: true, recursive: true })
+    removed++
+  }
+  const kept: RangeSummary[] = []
+  let forgotten = 0
+  for (const range of ranges) {
+    const whole = range.files.every((file) => sizeOf(join(paths.data, file.name)) === file.bytes)
+    if (whole) kept.push(range)
+    else {
+      await forgetRange(store, paths, range)
+      forgotten++
+    }
+  }
+  if (removed > 0 || forgotten > 0) fsyncDir(paths.data)
+  return { removed, forgotten, kept }
+}
+
+/**
+ * Re-hashes the files of ranges committed before this session; one whose
+ * checksum fails is quarantined and forgotten, never trusted. Runs alongside
+ * new work, so a resume does not wait for it. Returns how many were forgotten.
+ */
+export async function recheckRanges(store: Store, paths: RunPaths, ranges: readonly RangeSummary[], stopped: () => boolean): Promise<number> {
+  let forgotten = 0
+  for (const range of ranges) {
+    if (stopped()) break
+    for (const file of range.files) {
+      if ((await sha256File(join(paths.data, file.name))) !== file.sha256) {
+        await forgetRange(store, paths, range)
+        forgotten++
+        break
+      }
+    }
+  }
+  return forgotten
+}
+
+async function forgetRange(store: Store, paths: RunPaths, range: RangeSummary): Promise<void> {
+  mkdirSync(paths.quarantine, { recursive: true })
+  const stamp = Date.now()
+  for (const file of range.files) {
+    try {
+      renameSync(join(paths.data, file.name), join(paths.quarantine, `${file.name}.${stamp}`))
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    }
+  }
+  await store.uncommitRange(range.start)
+  await store.addEvent('recomputing', { start: range.start, end: range.end, reason: 'a recorded file failed its check' }, Date.now())
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size
+  } catch {
+    return -1
+  }
+}
+
+export async function sha256File(path: string): Promise<string | undefined> {
+  const hash = createHash('sha256')
+  try {
+    await pipeline(createReadStream(path), hash)
+  } catch {
+    return undefined
+  }
+  return hash.digest('hex')
+}

@@ -1,0 +1,56 @@
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { UsageError } from '../errors.ts'
+
+/** Where everything of a run lives (DESIGN §2, "A run directory"). */
+export interface RunPaths {
+  readonly dir: string
+  readonly data: string
+  readonly internal: string
+  readonly journal: string
+  readonly quarantine: string
+}
+
+export function runPaths(dir: string): RunPaths {
+  const absolute = resolve(dir)
+  const internal = join(absolute, '.longhaul')
+  return {
+    dir: absolute,
+    data: join(absolute, 'data'),
+    internal,
+    journal: join(internal, 'journal.sqlite'),
+    quarantine: join(internal, 'quarantine'),
+  }
+}
+
+/** True when `dir` holds a longhaul journal. */
+export function hasRun(dir: string): boolean {
+  return existsSync(runPaths(dir).journal)
+}
+
+/**
+ * Creates the run directory's folders and proves it writable. With `fresh`, a
+ * previous run there is moved aside (never deleted) first; returns where it went.
+ */
+export function prepareRunDir(dir: string, fresh: boolean, now: Date): { paths: RunPaths; movedTo?: string } {
+  const paths = runPaths(dir)
+  let movedTo: string | undefined
+  if (fresh && existsSync(paths.dir) && readdirSync(paths.dir).length > 0) {
+    movedTo = `${paths.dir}.before-${now.toISOString().replace(/[:.]/g, '-')}`
+    renameSync(paths.dir, movedTo)
+  }
+  try {
+    mkdirSync(paths.data, { recursive: true })
+    mkdirSync(paths.internal, { recursive: true })
+    accessSync(paths.dir, constants.W_OK)
+    const probe = join(paths.internal, `.probe-${process.pid}`)
+    writeFileSync(probe, '')
+    rmSync(probe)
+  } catch (error) {
+    throw new UsageError(
+      `cannot write to --out ${dir}: ${(error as Error).message}. Choose a folder you can write to.`,
+      'LONGHAUL_OUT_DIR_UNUSABLE',
+    )
+  }
+  return { paths, ...(movedTo && { movedTo }) }
+}

@@ -1,0 +1,215 @@
+import { availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { Piscina } from 'piscina'
+import { ItemFailedError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
+import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
+import type { Claim, Store } from '../store/store.ts'
+import { ChunkSizer } from './chunkSizer.ts'
+import { journalDigest } from './digest.ts'
+import type { RunObserver } from './observer.ts'
+import { openRun } from './openRun.ts'
+import { reconcileDataDir, recheckRanges } from './recovery.ts'
+import { INDEX_FILE } from './shardNames.ts'
+import type { RangeResult, RangeTask, WorkerSetup } from './task.ts'
+
+export interface RunOptions {
+  readonly jobPath: string
+  readonly outDir: string
+  /** Items 0 … total-1. @default the job's `total`, or the run's on resume */
+  readonly total?: number
+  /** Worker threads. @default the number of cores */
+  readonly workers?: number
+  /** @default the job's `seed`, else 0 */
+  readonly seed?: number
+  readonly params?: Readonly<Record<string, unknown>>
+  /** Move an existing run in outDir aside and start over. @default false */
+  readonly fresh?: boolean
+  /** Commit at least this often, ms. @default the job's checkpointEvery (60 s) */
+  readonly checkpointEvery?: number
+  /** The owner lease's time to live, ms. @default 30_000 */
+  readonly leaseTtlMs?: number
+  /** How often the lease is renewed, ms. @default leaseTtlMs / 3 */
+  readonly heartbeatMs?: number
+  /** Aborting it stops the run cleanly: finished items are committed, the run is marked interrupted. */
+  readonly signal?: AbortSignal
+  readonly observer?: RunObserver
+  readonly now?: () => number
+}
+
+export interface RunSummary {
+  readonly job: string
+  readonly runId: string
+  readonly dir: string
+  readonly state: 'complete' | 'interrupted'
+  readonly total: number
+  readonly committed: number
+  readonly committedThisSession: number
+  readonly wallMs: number
+  readonly itemsPerSecond: number
+  readonly bytesWritten: number
+  /** The dataset digest; null unless complete. */
+  readonly digest: string | null
+  readonly resumed: boolean
+}
+
+/** One shard holds at most this many bytes before it is committed. */
+const MAX_SHARD_BYTES = 64 * 1024 * 1024
+const OWNER = 'local'
+const workerFile = fileURLToPath(new URL('./workerEntry.mjs', import.meta.url))
+
+/**
+ * Runs or resumes a map job in `outDir` until every item is committed, the
+ * signal aborts it (state interrupted), or an item fails (ItemFailedError,
+ * state failed). Committed work always stays.
+ */
+export async function runMapJob(options: RunOptions): Promise<RunSummary> {
+  const now = options.now ?? Date.now
+  const leaseTtlMs = options.leaseTtlMs ?? 30_000
+  const workers = options.workers ?? availableParallelism()
+  if (!Number.isSafeInteger(workers) || workers < 1) throw new UsageError(`--workers must be a whole number of at least 1, got ${workers}`)
+  const startedAt = now()
+  const open = await openRun({ ...options, leaseTtlMs, now })
+  const { job, store, paths, lease } = open
+  const checkpointMs = options.checkpointEvery ?? job.checkpointEvery
+  const total = open.run.total
+  const stopFlag = new SharedArrayBuffer(4)
+  let failure: Error | undefined
+  let heartbeat: NodeJS.Timeout | undefined
+  let pool: Piscina | undefined
+  const stop = (reason?: Error): void => {
+    if (reason) failure ??= reason
+    Atomics.store(new Int32Array(stopFlag), 0, 1)
+  }
+  const onAbort = (): void => stop()
+  try {
+    await store.releaseClaimsOf(OWNER)
+    const { kept, removed, forgotten } = await reconcileDataDir(store, paths)
+    if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
+    if (forgotten) options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
+    const committedAtStart = await store.committedItems()
+    await store.setState('running', now())
+    await store.addEvent(open.resumed ? 'resumed' : 'started', { committed: committedAtStart, total, workers, pid: process.pid }, now())
+    options.observer?.started?.({
+      job: job.name, runId: open.run.runId, dir: paths.dir, total, committed: committedAtStart, resumed: open.resumed, workers, seed: open.seed,
+      ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
+    })
+
+    heartbeat = setInterval(() => {
+      store.heartbeat(lease.token, OWNER, leaseTtlMs, now()).catch((error: Error) => stop(error))
+    }, options.heartbeatMs ?? Math.floor(leaseTtlMs / 3))
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    if (options.signal?.aborted) stop()
+
+    const setup: WorkerSetup = {
+      jobPath: options.jobPath, params: open.params, seed: open.seed, retries: job.retries, dataDir: paths.data,
+      inputHandle: open.input?.handle, stop: stopFlag,
+    }
+    pool = new Piscina({
+      filename: workerFile, minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
+    })
+
+    let committed = committedAtStart
+    let bytesWritten = 0
+    let lastCommitAt = startedAt
+    const sizer = new ChunkSizer(workers)
+    const inFlight = new Set<Promise<void>>()
+    let claimedInFlight = 0
+    const stopping = (): boolean => Atomics.load(new Int32Array(stopFlag), 0) !== 0
+
+    const work = async (claim: Claim): Promise<void> => {
+      const task: RangeTask = { start: claim.start, end: claim.end, checkpointMs, maxBytes: MAX_SHARD_BYTES }
+      const result = (await pool!.run(task)) as RangeResult
+      claimedInFlight -= claim.end - claim.start
+      const count = result.end - result.start
+      if (count > 0) {
+        await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now())
+        committed += count
+        bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
+        lastCommitAt = now()
+        options.observer?.committed?.({ total, committed, committedThisSession: committed - committedAtStart, elapsedMs: now() - startedAt, lastCommitAt })
+      }
+      if (result.end < claim.end) await store.releaseClaim({ ...claim, start: result.end })
+      sizer.observe(count, result.busyMs)
+      if (result.failure?.kind === 'durability') stop(new NotDurableError(`items ${result.start}–${claim.end - 1}`, new Error(result.failure.message)))
+      else if (result.failure) {
+        const f = result.failure
+        stop(new ItemFailedError(f.index ?? result.end, f.attempts ?? 1, f.message, f.stack))
+      }
+    }
+    const feed = async (): Promise<void> => {
+      while (!stopping() && inFlight.size < workers * 2) {
+        const unclaimed = total - committed - claimedInFlight
+        const claim = await store.claimRange(OWNER, sizer.next(unclaimed), leaseTtlMs, now())
+        if (!claim) return
+        claimedInFlight += claim.end - claim.start
+        const running: Promise<void> = work(claim)
+          .catch((error: Error) => stop(error))
+          .finally(() => inFlight.delete(running))
+        inFlight.add(running)
+      }
+    }
+
+    // Shards committed before this session are re-hashed alongside new work.
+    let recheckDone = kept.length === 0
+    const recheck = recheckRanges(store, paths, kept, stopping).then(
+      (bad) => {
+        if (bad) options.observer?.note?.(`${bad} recorded range(s) failed their checksum; recomputing them`)
+      },
+      (error: Error) => stop(error),
+    ).finally(() => { recheckDone = true })
+
+    for (;;) {
+      await feed()
+      if (inFlight.size > 0) await Promise.race(inFlight)
+      else if (!recheckDone) await recheck
+      else break
+    }
+    await recheck
+
+    if (failure) throw failure
+    if (stopping()) {
+      await store.setState('interrupted', now())
+      await store.addEvent('interrupted', { committed }, now())
+      await writeIndex(store, paths.data, job.output.kind)
+      return summary('interrupted', null)
+    }
+    const finalCommitted = await store.committedItems()
+    if (finalCommitted !== total) throw new LonghaulError('LONGHAUL_JOURNAL_INVALID', `internal error: ${finalCommitted} of ${total} items committed after the last range`)
+    await writeIndex(store, paths.data, job.output.kind)
+    const digest = await journalDigest(store)
+    await store.setState('complete', now())
+    await store.addEvent('complete', { committed: finalCommitted, digest }, now())
+    return summary('complete', digest)
+
+    function summary(state: RunSummary['state'], digest: string | null): RunSummary {
+      const wallMs = now() - startedAt
+      const thisSession = committed - committedAtStart
+      return {
+        job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession: thisSession, wallMs,
+        itemsPerSecond: wallMs > 0 ? (thisSession * 1000) / wallMs : 0, bytesWritten, digest, resumed: open.resumed,
+      }
+    }
+  } catch (error) {
+    stop(error as Error)
+    const final = failure ?? (error as Error)
+    await store.setState('failed', now()).catch(() => undefined)
+    await store.addEvent('failed', { error: final.message }, now()).catch(() => undefined)
+    throw final
+  } finally {
+    // Teardown in reverse order of set-up.
+    options.signal?.removeEventListener('abort', onAbort)
+    if (pool) await pool.destroy()
+    if (heartbeat) clearInterval(heartbeat)
+    await store.releaseOwner(lease.token).catch(() => undefined)
+    await store.close()
+  }
+}
+
+/** data/index.json: the committed shard ranges in index order, for readers without longhaul. */
+async function writeIndex(store: Store, dataDir: string, format: string): Promise<void> {
+  const shards: { start: number; end: number; files: string[] }[] = []
+  for await (const range of store.ranges()) shards.push({ start: range.start, end: range.end, files: range.files.map((file) => file.name) })
+  writeFileAtomic(dataDir, INDEX_FILE, [Buffer.from(JSON.stringify({ format, items: shards.at(-1)?.end ?? 0, shards }, null, 1) + '\n')])
+  fsyncDir(dataDir)
+}
+

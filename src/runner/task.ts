@@ -1,0 +1,44 @@
+import type { ShardFileRecord } from '../store/store.ts'
+
+/** Given to every worker thread once. */
+export interface WorkerSetup {
+  readonly jobPath: string
+  readonly params: unknown
+  readonly seed: number
+  readonly retries: number
+  readonly dataDir: string
+  /** The input's scan handle, for input-driven jobs. */
+  readonly inputHandle: unknown
+  /** Int32Array[1]: set to 1 to make every worker stop after its current item and commit. */
+  readonly stop: SharedArrayBuffer
+}
+
+/** Make items [start, end), stopping early at the deadline or the size cap. */
+export interface RangeTask {
+  readonly start: number
+  readonly end: number
+  /** Commit what is done once this much time has passed since the task started. */
+  readonly checkpointMs: number
+  /** Commit what is done once the shard holds this many bytes. */
+  readonly maxBytes: number
+}
+
+export interface TaskFailure {
+  readonly kind: 'item' | 'durability'
+  /** The item that failed (kind item). */
+  readonly index?: number
+  readonly attempts?: number
+  readonly message: string
+  readonly stack?: string
+}
+
+/** Items [start, end) were made and their files are durable; `end` may be short of the task's end. */
+export interface RangeResult {
+  readonly start: number
+  readonly end: number
+  readonly files: readonly ShardFileRecord[]
+  readonly itemHashes: Uint8Array
+  /** Time spent making items, for chunk sizing. */
+  readonly busyMs: number
+  readonly failure?: TaskFailure
+}

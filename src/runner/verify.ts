@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { UsageError } from '../errors.ts'
+import type { JobIdentity } from '../job/fingerprint.ts'
+import { formatFromDescription } from '../job/outputs/fromDescription.ts'
+import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
+import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { hasRun, runPaths } from './runDir.ts'
+import { INDEX_FILE } from './shardNames.ts'
+
+export interface VerifyReport {
+  readonly dir: string
+  readonly job: string
+  readonly complete: boolean
+  readonly total: number
+  /** Items present, intact and counted once. */
+  readonly items: number
+  readonly missing: number
+  readonly duplicates: number
+  readonly corrupt: number
+  /** Files in data/ that the journal does not record (debris of a crash not yet resumed). */
+  readonly stray: readonly string[]
+  /** The dataset digest; null unless the output is complete and clean. */
+  readonly digest: string | null
+  /** The first problems found, in words. */
+  readonly problems: readonly string[]
+}
+
+const MAX_PROBLEMS = 20
+
+/**
+ * Proves an output complete, duplicate-free and uncorrupted from its files:
+ * every recorded file is re-hashed, every item's hash is recomputed from the
+ * bytes, the ranges must tile 0 … total-1 exactly once.
+ */
+export async function verifyRun(dir: string): Promise<VerifyReport> {
+  if (!hasRun(dir)) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite). Give the --out folder of a run.`)
+  const paths = runPaths(dir)
+  const store = SqliteStore.open(paths.journal)
+  try {
+    const run = await store.getRun()
+    if (!run) throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
+    const identity = JSON.parse(run.identity) as JobIdentity
+    const format = formatFromDescription(identity.output)
+    const problems: string[] = []
+    const problem = (text: string): void => {
+      if (problems.length < MAX_PROBLEMS) problems.push(text)
+    }
+    const digest = createHash('sha256')
+    const recorded = new Set<string>()
+    let next = 0
+    let items = 0
+    let missing = 0
+    let duplicates = 0
+    let corrupt = 0
+    for await (const range of store.rangesWithHashes()) {
+      const count = range.end - range.start
+      for (const file of range.files) recorded.add(file.name)
+      if (range.start > next) {
+        missing += range.start - next
+        problem(`items ${next}–${range.start - 1} are missing`)
+      }
+      const overlap = Math.max(0, Math.min(range.end, next) - range.start)
+      if (overlap > 0) {
+        duplicates += overlap
+        problem(`items ${range.start}–${range.start + overlap - 1} are recorded twice`)
+      }
+      const hashes = readRangeHashes(paths.data, range.files, format, count)
+      if (typeof hashes === 'string' || !hashes.equals(range.itemHashes)) {
+        corrupt += count
+        problem(`items ${range.start}–${range.end - 1}: ${typeof hashes === 'string' ? hashes : 'item bytes differ from the journal'}`)
+      } else {
+        items += count - overlap
+        digest.update(hashes.subarray(overlap * ITEM_HASH_BYTES))
+      }
+      next = Math.max(next, range.end)
+    }
+    if (next < run.total) {
+      missing += run.total - next
+      problem(`items ${next}–${run.total - 1} are missing`)
+    }
+    const stray = readdirSync(paths.data).filter((name) => name !== INDEX_FILE && !recorded.has(name))
+    for (const name of stray.slice(0, 5)) problem(`data/${name} is not recorded in the journal`)
+    const complete = missing === 0 && duplicates === 0 && corrupt === 0 && stray.length === 0 && items === run.total
+    return { dir: paths.dir, job: run.job, complete, total: run.total, items, missing, duplicates, corrupt, stray, digest: complete ? digest.digest('hex') : null, problems }
+  } finally {
+    await store.close()
+  }
+}
+
+function readRangeHashes(
+  dataDir: string,
+  files: readonly { name: string; sha256: string }[],
+  format: ReturnType<typeof formatFromDescription>,
+  count: number,
+): Buffer | string {
+  const contents = new Map<string, Buffer>()
+  for (const file of files) {
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(join(dataDir, file.name))
+    } catch {
+      return `data/${file.name} is missing`
+    }
+    if (createHash('sha256').update(bytes).digest('hex') !== file.sha256) return `data/${file.name} fails its checksum`
+    const suffix = format.suffixes.find((s) => file.name.endsWith(`.${s}`))
+    if (suffix) contents.set(suffix, bytes)
+  }
+  try {
+    return format.itemHashes(contents, count)
+  } catch (error) {
+    return (error as Error).message
+  }
+}
