@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+    // Crash tests spawn processes and worker threads of their own; two files at a time suits 2 cores.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+})
