@@ -1,0 +1,134 @@
+/**
+ * The one conformance suite every Store runs (DESIGN §4). A store passes
+ * when it keeps the journal's promises: claims never overlap, commits are
+ * fenced, totals only grow, the owner lease is exclusive until it expires.
+ */
+import { describe, expect, it } from 'vitest'
+import { LeaseLostError } from '../../src/errors.ts'
+import type { Claim, Store } from '../../src/store/store.ts'
+
+const TTL = 30_000
+const hashes = (n: number): Buffer => Buffer.alloc(n * 32, 7)
+const file = (start: number, end: number) => [{ name: `${start}-${end}.jsonl`, bytes: end - start, sha256: 'x' }]
+
+async function commit(store: Store, claim: Claim, end = claim.end, now = 1): Promise<void> {
+  await store.commitRange(claim, { start: claim.start, end, files: file(claim.start, end), itemHashes: hashes(end - claim.start) }, now)
+}
+
+export function storeConformance(name: string, makeStore: () => Promise<Store>): void {
+  const withRun = async (total = 100): Promise<Store> => {
+    const store = await makeStore()
+    await store.createRun({ runId: 'r', job: 'j', fingerprint: 'f', identity: '{}', total, createdAt: 0 })
+    return store
+  }
+
+  describe(`store conformance: ${name}`, () => {
+    it('no-duplicates: claims never overlap and cover 0 … total-1 exactly', async () => {
+      const store = await withRun(100)
+      const seen = new Set<number>()
+      for (let claim = await store.claimRange('w', 7, TTL, 0); claim; claim = await store.claimRange('w', 7, TTL, 0)) {
+        for (let i = claim.start; i < claim.end; i++) {
+          expect(seen.has(i)).toBe(false)
+          seen.add(i)
+        }
+      }
+      expect(seen.size).toBe(100)
+      await store.close()
+    })
+
+    it('atomic-commit: a partial commit keeps the rest of the claim, and released items are claimed again', async () => {
+      const store = await withRun(10)
+      const claim = (await store.claimRange('w', 10, TTL, 0))!
+      await commit(store, claim, 4)
+      expect(await store.committedItems()).toBe(4)
+      await store.releaseClaim({ ...claim, start: 4 })
+      const again = (await store.claimRange('w', 100, TTL, 0))!
+      expect([again.start, again.end]).toEqual([4, 10])
+      await commit(store, again)
+      expect(await store.committedItems()).toBe(10)
+      expect(await store.claimRange('w', 100, TTL, 0)).toBeUndefined()
+      await store.close()
+    })
+
+    it('one-owner: a commit with a token that lost its claim is refused (fencing)', async () => {
+      const store = await withRun(10)
+      const old = (await store.claimRange('a', 10, TTL, 0))!
+      // The claim expires; another worker takes the same items.
+      const taken = (await store.claimRange('b', 10, TTL, TTL + 1))!
+      expect(taken.start).toBe(old.start)
+      await expect(commit(store, old)).rejects.toBeInstanceOf(LeaseLostError)
+      await commit(store, taken)
+      expect(await store.committedItems()).toBe(10)
+      await store.close()
+    })
+
+    it('one-owner: a live owner lease refuses a second owner; an expired one is taken over', async () => {
+      const store = await withRun()
+      const first = await store.acquireOwner({ pid: 1, host: 'h' }, TTL, 0)
+      expect('lease' in first).toBe(true)
+      const refused = await store.acquireOwner({ pid: 2, host: 'h' }, TTL, TTL - 1)
+      expect('heldBy' in refused && refused.heldBy.pid).toBe(1)
+      const taken = await store.acquireOwner({ pid: 2, host: 'h' }, TTL, TTL + 1)
+      expect('lease' in taken && taken.lease.pid).toBe(2)
+      // The first owner's heartbeat now fails: it must stop.
+      await expect(store.heartbeat('lease' in first ? first.lease.token : -1, 'a', TTL, TTL + 2)).rejects.toBeInstanceOf(LeaseLostError)
+      await store.close()
+    })
+
+    it('one-owner: the heartbeat keeps a worker\'s claims from expiring', async () => {
+      const store = await withRun(10)
+      const owner = await store.acquireOwner({ pid: 1, host: 'h' }, TTL, 0)
+      const claim = (await store.claimRange('w', 10, TTL, 0))!
+      await store.heartbeat('lease' in owner ? owner.lease.token : -1, 'w', TTL, TTL - 1)
+      expect(await store.claimRange('x', 10, TTL, TTL + 1)).toBeUndefined()
+      await commit(store, claim)
+      await store.close()
+    })
+
+    it('same-job-or-refuse: the total grows, never shrinks, and new items follow the old ones', async () => {
+      const store = await withRun(5)
+      await commit(store, (await store.claimRange('w', 5, TTL, 0))!)
+      await expect(store.extendTotal(4, 1)).rejects.toThrow(/only grow/)
+      await store.extendTotal(8, 1)
+      const next = (await store.claimRange('w', 100, TTL, 0))!
+      expect([next.start, next.end]).toEqual([5, 8])
+      await store.close()
+    })
+
+    it('atomic-commit: an uncommitted (corrupt) range is forgotten and claimed again', async () => {
+      const store = await withRun(6)
+      await commit(store, (await store.claimRange('w', 3, TTL, 0))!)
+      await commit(store, (await store.claimRange('w', 3, TTL, 0))!)
+      await store.uncommitRange(0)
+      expect(await store.committedItems()).toBe(3)
+      const again = (await store.claimRange('w', 10, TTL, 0))!
+      expect([again.start, again.end]).toEqual([0, 3])
+      await store.close()
+    })
+
+    it('ranges come back in index order with their item hashes', async () => {
+      const store = await withRun(9)
+      const a = (await store.claimRange('w', 3, TTL, 0))!
+      const b = (await store.claimRange('w', 3, TTL, 0))!
+      const c = (await store.claimRange('w', 3, TTL, 0))!
+      await commit(store, c)
+      await commit(store, a)
+      await commit(store, b)
+      const starts: number[] = []
+      for await (const range of store.rangesWithHashes()) {
+        starts.push(range.start)
+        expect(range.itemHashes.length).toBe((range.end - range.start) * 32)
+      }
+      expect(starts).toEqual([0, 3, 6])
+      await store.close()
+    })
+
+    it('events are kept in order', async () => {
+      const store = await withRun()
+      await store.addEvent('started', { a: 1 }, 5)
+      await store.addEvent('complete', {}, 6)
+      expect((await store.events()).map((e) => e.type)).toEqual(['started', 'complete'])
+      await store.close()
+    })
+  })
+}
