@@ -97,7 +97,7 @@ export class ItemFailedError extends LonghaulError {
 export class NotDurableError extends LonghaulError {
   constructor(what: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause)
-    const full = /ENOSPC/.test(reason) ? ' The disk is full: free some space and run the same command again to resume.' : ''
+    const full = /ENOSPC|disk is full|SQLITE_FULL/i.test(reason) ? ' The disk is full: free some space and run the same command again to resume.' : ''
     super('LONGHAUL_NOT_DURABLE', `could not make ${what} durable: ${reason}.${full} Nothing after the last commit was recorded.`, {
       cause,
     })
