@@ -4,6 +4,16 @@ import type { MapJob } from './defineJob.ts'
 
 /** Checks raw params against the job's schema and fills its defaults. */
 export function resolveParams(job: MapJob, raw: Readonly<Record<string, unknown>>): unknown {
+  if (job.params instanceof z.ZodObject) {
+    const known = Object.keys(job.params.shape)
+    const unknown = Object.keys(raw).filter((key) => !known.includes(key))
+    if (unknown.length) {
+      throw new UsageError(
+        `job '${job.name}' has no param ${unknown.map((k) => `'${k}'`).join(', ')}; its params are: ${known.join(', ') || '(none)'}`,
+        'LONGHAUL_PARAMS_INVALID',
+      )
+    }
+  }
   const result = job.params.safeParse(raw)
   if (!result.success) {
     throw new UsageError(`params of job '${job.name}' are invalid:\n${z.prettifyError(result.error)}`, 'LONGHAUL_PARAMS_INVALID')

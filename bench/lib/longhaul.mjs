@@ -1,0 +1,6 @@
+// longhaul is TypeScript: tsx's loader is registered before it is imported
+// (as bin/longhaul.mjs does), so plain node can run the bench scripts.
+import { register } from 'tsx/esm/api'
+
+register()
+export const { runMapJob } = await import('longhaul')
