@@ -59,15 +59,23 @@ export function round(value, digits = 3) {
   return Number(value.toFixed(digits))
 }
 
-/** Milliseconds, relative to `since` (a performance.now()), of the first item the job announced (jobs/announce.ts). */
+/**
+ * Listens for the items a job announces (jobs/announce.ts). `firstMadeMs()`
+ * resolves to when the earliest of them was made, in milliseconds after
+ * `since` (a performance.now() of this thread), or undefined if none was.
+ */
 export function watchItemsMade(since) {
   const channel = new BroadcastChannel('longhaul-bench')
-  let first
+  let first = Number.POSITIVE_INFINITY
   channel.onmessage = (event) => {
-    first ??= event.data.at - performance.timeOrigin - since
+    first = Math.min(first, event.data.at - performance.timeOrigin - since)
   }
   return {
-    firstMadeMs: () => first,
-    close: () => channel.close(),
+    async firstMadeMs() {
+      // Messages posted just before the run ended may still be on their way.
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      channel.close()
+      return Number.isFinite(first) ? first : undefined
+    },
   }
 }
