@@ -43,6 +43,8 @@ async function main(items, reps) {
     reps,
     firstItemMadeMs: round(median(runs.map((run) => run.firstMadeMs)), 1),
     firstItemCommittedMs: round(firstCommitMs, 1),
+    // Of which: opening the run (job load, fingerprint, journal, owner lease, data folder check) up to observer.started.
+    openMs: round(median(runs.map((run) => run.startedMs)), 1),
     runs: runs.map((run) => ({ made: round(run.firstMadeMs, 1), committed: round(run.firstCommitMs, 1) })),
     // The same, counted from the start of the process (node start-up and importing longhaul included).
     firstItemCommittedFromProcessStartMs: round(median(runs.map((run) => run.processToFirstCommitMs)), 1),
@@ -61,10 +63,14 @@ async function measureOne(dir, items) {
 
   const started = performance.now()
   const made = watchItemsMade(started)
+  let startedAt
   let firstCommit
   const summary = await runMapJob({
     jobPath: JOB, outDir: dir, total: items + NEW_ITEMS, workers,
-    observer: { committed: () => { firstCommit ??= performance.now() } },
+    observer: {
+      started: () => { startedAt = performance.now() },
+      committed: () => { firstCommit ??= performance.now() },
+    },
   })
   const wallMs = performance.now() - started
   if (!summary.resumed || summary.state !== 'complete' || summary.committedThisSession !== NEW_ITEMS) {
@@ -72,5 +78,5 @@ async function measureOne(dir, items) {
   }
   const firstMadeMs = await made.firstMadeMs()
   rmSync(dir, { recursive: true, force: true })
-  process.stdout.write(`${JSON.stringify({ importMs, firstMadeMs, firstCommitMs: firstCommit - started, processToFirstCommitMs: firstCommit, wallMs })}\n`)
+  process.stdout.write(`${JSON.stringify({ importMs, startedMs: startedAt - started, firstMadeMs, firstCommitMs: firstCommit - started, processToFirstCommitMs: firstCommit, wallMs })}\n`)
 }

@@ -1,5 +1,6 @@
 // What every benchmark shares: where its scratch files go, how a figure is
 // printed (one JSON line per result), and the machine it ran on.
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -38,9 +39,18 @@ function modelFromCpuinfo() {
   }
 }
 
+/** The commit measured, `+dirty` when the working tree had changes. */
+export function revision() {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty=+dirty'], { cwd: new URL('..', import.meta.url), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return 'unknown'
+  }
+}
+
 /** Prints one result as a JSON line on stdout. */
 export function emit(bench, figures) {
-  process.stdout.write(`${JSON.stringify({ bench, ...figures, date: new Date().toISOString(), machine: machine() })}\n`)
+  process.stdout.write(`${JSON.stringify({ bench, ...figures, date: new Date().toISOString(), machine: machine(), revision: revision() })}\n`)
 }
 
 /** Progress for the person watching; stdout is kept for results. */

@@ -1,7 +1,8 @@
 /**
  * Trajectories of a moving disc, and the noisy video of one.
  *
- * A clip is made in three steps, all pure functions of their arguments:
+ * A clip is made in three steps; each depends only on its arguments (the rng
+ * included), never on shared state:
  *   1. `trajectory`   draws the motion's parameters from the rng and computes the
  *                     disc's centre in every frame, in pixels;
  *   2. `fitInFrame`   scales and shifts those centres so the whole disc, radius
@@ -85,7 +86,7 @@ const PATHS: Record<Motion, (rng: Rng, size: number) => Path> = {
     // then turned by `turn` in the image plane: loops that drift along the projected axis.
     const [x0, y0] = [between(rng, 0, size), between(rng, 0, size)]
     const r = between(rng, 0.12, 0.22) * size
-    const length = between(rng, 0.5, 1.0) * size
+    const length = between(rng, 0.5, 1) * size
     const sweep = between(rng, 1.25, 2) * 2 * Math.PI * sign(rng)
     const phase = between(rng, 0, 2 * Math.PI)
     const tilt = between(rng, 0.5, 1.1)

@@ -12,7 +12,7 @@ export class ChunkSizer {
   constructor(
     private readonly workers: number,
     private readonly targetMs = 2_000,
-    private readonly maxItems = 250_000,
+    private readonly maxItems = 65_536,
   ) {}
 
   /** The size of the next range, given how many items nobody holds yet. */

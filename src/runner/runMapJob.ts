@@ -53,7 +53,7 @@ export interface RunSummary {
 }
 
 /** One shard holds at most this many bytes before it is committed. */
-const MAX_SHARD_BYTES = 64 * 1024 * 1024
+const MAX_SHARD_BYTES = 16 * 1024 * 1024
 const OWNER = 'local'
 const workerFile = fileURLToPath(new URL('./workerEntry.mjs', import.meta.url))
 

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto'
+import { ByteBuffer } from './byteBuffer.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder } from './format.ts'
 
 const NEWLINE = Buffer.from('\n')
@@ -31,20 +32,18 @@ export function jsonl(): OutputFormat {
 }
 
 function newJsonlShard(): ShardBuilder {
-  const lines: Buffer[] = []
-  let bytes = 0
+  const out = new ByteBuffer()
   return {
     add(record, index) {
       const text = JSON.stringify(record)
       if (text === undefined) throw new TypeError(`item ${index} returned ${String(record)}, which is not JSON`)
-      const line = Buffer.from(text)
-      lines.push(line, NEWLINE)
-      bytes += line.length + 1
-      return hash('sha256', line, 'buffer')
+      const [start, end] = out.appendText(text)
+      out.appendText('\n')
+      return hash('sha256', out.view(start, end), 'buffer')
     },
     get bytes() {
-      return bytes
+      return out.length
     },
-    finish: () => [{ suffix: 'jsonl', chunks: lines }],
+    finish: () => [{ suffix: 'jsonl', chunks: [out.bytes()] }],
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { endianness } from 'node:os'
+import { ByteBuffer } from './byteBuffer.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder, type ShardFileContent } from './format.ts'
 
 /**
@@ -80,7 +81,7 @@ interface FieldSpec {
 }
 
 function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
-  const columns = specs.map((spec) => ({ spec, shape: undefined as readonly number[] | undefined, rows: [] as Buffer[] }))
+  const columns = specs.map((spec) => ({ spec, shape: undefined as readonly number[] | undefined, rows: new ByteBuffer() }))
   let count = 0
   let bytes = 0
   return {
@@ -95,7 +96,7 @@ function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
         else if (!sameShape(column.shape, shape)) {
           throw new TypeError(`item ${index} field '${column.spec.name}' has shape [${shape.join(', ')}], earlier items [${column.shape.join(', ')}]`)
         }
-        column.rows.push(row)
+        column.rows.append(row)
         h.update(row)
         bytes += row.length
       }
@@ -108,7 +109,7 @@ function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
     finish(): ShardFileContent[] {
       return columns.map((column) => ({
         suffix: `${column.spec.name}.npy`,
-        chunks: [npyHeader(column.spec.descr, [count, ...(column.shape ?? [])]), ...column.rows],
+        chunks: [npyHeader(column.spec.descr, [count, ...(column.shape ?? [])]), column.rows.bytes()],
       }))
     },
   }
@@ -135,7 +136,7 @@ function toRow(value: unknown, spec: FieldSpec, index: number): { row: Buffer; s
   } else {
     throw new TypeError(`${where} is ${value === undefined ? 'missing' : typeof value}; return a number, a ${spec.array.name}, or tensor(data, shape)`)
   }
-  return { row: Buffer.copyBytesFrom(typed), shape: shape ?? [typed.length] }
+  return { row: Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength), shape: shape ?? [typed.length] }
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

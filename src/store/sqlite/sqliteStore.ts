@@ -220,11 +220,13 @@ export class SqliteStore implements Store {
   }
 
   async *rangesWithHashes(): AsyncIterable<CommittedRange> {
+    // A window of item indices at a time, so memory stays bounded however many items there are.
+    const WINDOW = 65_536
     let after = -1
     for (;;) {
-      // Paged, so memory stays bounded however many ranges there are.
-      const rows = this.db.prepare<[number], RangeRow>('SELECT * FROM ranges WHERE start > ? ORDER BY start LIMIT 64').all(after)
-      if (rows.length === 0) return
+      const first = this.db.prepare<[number], { s: number | null }>('SELECT MIN(start) AS s FROM ranges WHERE start > ?').get(after)!.s
+      if (first === null) return
+      const rows = this.db.prepare<[number, number], RangeRow>('SELECT * FROM ranges WHERE start >= ? AND start < ? ORDER BY start').all(first, first + WINDOW)
       for (const row of rows) yield { start: row.start, end: row.end, files: JSON.parse(row.files) as ShardFileRecord[], itemHashes: row.item_hashes }
       after = rows.at(-1)!.start
     }

@@ -1,0 +1,89 @@
+// `npm run bench`: runs each benchmark of DESIGN §5 in a child process of its
+// own (so that peak memory is per benchmark), prints their JSON lines on
+// stdout, and a summary table on stderr.
+//
+//   npm run bench                          all of them
+//   npm run bench -- throughput resume     some of them
+//   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
+//   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
+//
+// Before each benchmark it waits (up to BENCH_QUIET_WAIT_S seconds, default 30)
+// for the machine to be idle, and each result records how many cores other
+// processes kept busy while it ran (`otherCpuCores`); above 0.1 it is marked
+// `contended`, and its figures say more about the neighbours than about longhaul.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { runScript } from './lib/child.mjs'
+import { waitForQuiet, watchOtherLoad } from './lib/machineLoad.mjs'
+import { scaled } from './lib/report.mjs'
+
+const cases = (name) => fileURLToPath(new URL(`./cases/${name}.mjs`, import.meta.url))
+
+/** Every benchmark: its name, script and arguments. Sizes follow BENCH_SCALE. */
+const BENCHMARKS = [
+  { name: 'overhead', script: cases('overhead'), args: [1000, scaled(20_000, 100), 1] },
+  { name: 'overhead', script: cases('overhead'), args: [10, scaled(200_000, 1000), 3] },
+  { name: 'throughput', script: cases('throughput'), args: [scaled(1_000_000, 1000), 3] },
+  { name: 'resume', script: cases('resume'), args: [scaled(1_000_000, 1000), 3] },
+  { name: 'memory', script: cases('memory'), args: [10_000, scaled(1_000_000, 10_000)] },
+  { name: 'speedup', script: cases('speedup'), args: ['cpu', scaled(3_000, 20), 2] },
+  { name: 'speedup', script: cases('speedup'), args: ['trajectories', scaled(1_000, 20), 2] },
+]
+const QUIET_CORES = 0.1
+
+const chosen = process.argv.slice(2)
+const unknown = chosen.filter((name) => !BENCHMARKS.some((bench) => bench.name === name))
+if (unknown.length) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}. Choose from: ${[...new Set(BENCHMARKS.map((bench) => bench.name))].join(', ')}`)
+  process.exit(2)
+}
+const quietWaitMs = Number(process.env.BENCH_QUIET_WAIT_S ?? 30) * 1000
+const scratch = process.env.BENCH_TMP ?? mkdtempSync(join(tmpdir(), 'longhaul-bench-'))
+
+const results = []
+let failed = 0
+const began = performance.now()
+try {
+  for (const bench of BENCHMARKS.filter((b) => chosen.length === 0 || chosen.includes(b.name))) {
+    const args = bench.args.map(String)
+    const idle = await waitForQuiet(QUIET_CORES, quietWaitMs)
+    console.error(`▶ ${bench.name} ${args.join(' ')}${idle !== undefined && idle >= QUIET_CORES ? ` (the machine is not idle: others use ${idle.toFixed(2)} cores)` : ''}`)
+    const load = watchOtherLoad()
+    try {
+      const lines = await runScript(bench.script, args, { env: { BENCH_TMP: scratch } })
+      const otherCpuCores = load.stop()
+      for (const line of lines) {
+        const result = { ...line, ...(otherCpuCores !== undefined && { otherCpuCores: Number(otherCpuCores.toFixed(2)), contended: otherCpuCores > QUIET_CORES }) }
+        results.push(result)
+        process.stdout.write(`${JSON.stringify(result)}\n`)
+      }
+    } catch (error) {
+      failed++
+      console.error(`✗ ${bench.name}: ${error.message}`)
+    }
+  }
+} finally {
+  if (!process.env.BENCH_TMP) rmSync(scratch, { recursive: true, force: true })
+}
+console.error(`\n${summary(results)}\n${((performance.now() - began) / 1000).toFixed(0)} s${failed ? `, ${failed} benchmark(s) failed` : ''}`)
+process.exitCode = failed ? 1 : 0
+
+/** A markdown table of the headline figure of each result. */
+function summary(rows) {
+  const headline = {
+    overhead: (r) => [`overhead, ${r.itemUs} µs items`, `${r.ratio}× bare (${r.durableMs} vs ${r.bareMs} ms, ${r.items} items)`],
+    throughput: (r) => ['throughput', `${r.itemsPerSecond.toLocaleString('en')} items/s (${r.workers} workers)`],
+    resume: (r) => ['resume to first new item', `${r.firstItemCommittedMs} ms committed, ${r.firstItemMadeMs} ms made`],
+    memory: (r) => ['peak memory', `${r.ratio}× (${r.largePeakRssMiB} vs ${r.smallPeakRssMiB} MiB)`],
+    speedup: (r) => [`speed-up, ${r.job}`, `${r.speedup}× on ${r.cores} cores${r.bareThreadsSpeedup ? ` (bare threads ${r.bareThreadsSpeedup}×)` : ''}`],
+  }
+  const lines = ['| benchmark | figure | target | met | others busy |', '|---|---|---|---|---|']
+  for (const row of rows) {
+    const [what, figure] = headline[row.bench](row)
+    const met = row.pass === undefined ? '—' : row.pass ? 'yes' : '**no**'
+    lines.push(`| ${what} | ${figure} | ${row.target} | ${met} | ${row.otherCpuCores ?? '?'} cores |`)
+  }
+  return lines.join('\n')
+}
