@@ -50,7 +50,7 @@ export default async function makeRange(task: RangeTask): Promise<RangeResult> {
       break
     }
     try {
-      shard.add(made.value, index).copy(hashes, (index - task.start) * ITEM_HASH_BYTES)
+      hashes.set(shard.add(made.value, index), (index - task.start) * ITEM_HASH_BYTES)
     } catch (error) {
       failure = { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
       break

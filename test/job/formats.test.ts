@@ -43,7 +43,7 @@ describe('output formats', () => {
   it('npy: a shard is a valid .npy file per field that numpy loads (also memory-mapped), and item hashes read back equal those written', () => {
     const format = npy({ video: 'uint8', score: 'float32', id: 'int32' })
     const shard = format.newShard()
-    const written: Buffer[] = []
+    const written: Uint8Array[] = []
     for (let i = 0; i < 5; i++) {
       const frames = new Uint8Array(2 * 3 * 4).map((_, k) => (k + i) % 256)
       written.push(shard.add({ video: tensor(frames, [2, 3, 4]), score: i / 2, id: [i * 10] }, i))

@@ -16,7 +16,7 @@ export interface ShardFileContent {
 /** Collects the records of one range in index order. */
 export interface ShardBuilder {
   /** Adds the next item; returns its 32-byte hash. Throws a TypeError naming the problem on a bad record. */
-  add(record: unknown, index: number): Buffer
+  add(record: unknown, index: number): Uint8Array
   /** Bytes collected so far (to cap a shard's size). */
   readonly bytes: number
   finish(): ShardFileContent[]

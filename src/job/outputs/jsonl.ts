@@ -1,5 +1,5 @@
-import { hash } from 'node:crypto'
 import { ByteBuffer } from './byteBuffer.ts'
+import { itemHash } from './itemHash.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder } from './format.ts'
 
 const NEWLINE = Buffer.from('\n')
@@ -22,7 +22,7 @@ export function jsonl(): OutputFormat {
       for (let i = 0; i < count; i++) {
         const end = data.indexOf(NEWLINE, start)
         if (end < 0) throw new TypeError(`the .jsonl file holds ${i} complete lines, expected ${count}`)
-        hash('sha256', data.subarray(start, end), 'buffer').copy(hashes, i * ITEM_HASH_BYTES)
+        hashes.set(itemHash([data.subarray(start, end)]), i * ITEM_HASH_BYTES)
         start = end + 1
       }
       if (start !== data.length) throw new TypeError(`the .jsonl file holds more than the ${count} lines recorded`)
@@ -39,7 +39,7 @@ function newJsonlShard(): ShardBuilder {
       if (text === undefined) throw new TypeError(`item ${index} returned ${String(record)}, which is not JSON`)
       const [start, end] = out.appendText(text)
       out.appendText('\n')
-      return hash('sha256', out.view(start, end), 'buffer')
+      return itemHash([out.view(start, end)])
     },
     get bytes() {
       return out.length

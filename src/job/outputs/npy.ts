@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto'
 import { endianness } from 'node:os'
 import { ByteBuffer } from './byteBuffer.ts'
+import { itemHash } from './itemHash.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder, type ShardFileContent } from './format.ts'
 
 /**
@@ -65,9 +65,7 @@ export function npy(fields: Readonly<Record<string, NpyDtype>>): OutputFormat {
       })
       const hashes = Buffer.allocUnsafe(count * ITEM_HASH_BYTES)
       for (let i = 0; i < count; i++) {
-        const h = createHash('sha256')
-        for (const field of rows) h.update(field.body.subarray(i * field.rowBytes, (i + 1) * field.rowBytes))
-        h.digest().copy(hashes, i * ITEM_HASH_BYTES)
+        hashes.set(itemHash(rows.map((field) => field.body.subarray(i * field.rowBytes, (i + 1) * field.rowBytes))), i * ITEM_HASH_BYTES)
       }
       return hashes
     },
@@ -89,7 +87,7 @@ function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
       if (typeof record !== 'object' || record === null) {
         throw new TypeError(`item ${index} returned ${typeof record}; an npy job's item returns an object with fields ${specs.map((s) => s.name).join(', ')}`)
       }
-      const h = createHash('sha256')
+      const parts: Buffer[] = []
       for (const column of columns) {
         const { row, shape } = toRow((record as Record<string, unknown>)[column.spec.name], column.spec, index)
         if (column.shape === undefined) column.shape = shape
@@ -97,11 +95,11 @@ function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
           throw new TypeError(`item ${index} field '${column.spec.name}' has shape [${shape.join(', ')}], earlier items [${column.shape.join(', ')}]`)
         }
         column.rows.append(row)
-        h.update(row)
+        parts.push(row)
         bytes += row.length
       }
       count++
-      return h.digest()
+      return itemHash(parts)
     },
     get bytes() {
       return bytes
