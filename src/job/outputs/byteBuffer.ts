@@ -27,10 +27,16 @@ export class ByteBuffer {
 
   /** Appends a string as UTF-8; returns its [start, end) offsets. */
   appendText(text: string): [number, number] {
-    this.reserve(Buffer.byteLength(text))
+    this.reserve(text.length * 3) // UTF-8 takes at most 3 bytes per UTF-16 unit
     const start = this.length
     this.length += this.data.write(text, this.length)
     return [start, this.length]
+  }
+
+  /** Appends one byte. */
+  appendByte(byte: number): void {
+    this.reserve(1)
+    this.data[this.length++] = byte
   }
 
   view(start: number, end: number): Buffer {

@@ -38,7 +38,7 @@ function newJsonlShard(): ShardBuilder {
       const text = JSON.stringify(record)
       if (text === undefined) throw new TypeError(`item ${index} returned ${String(record)}, which is not JSON`)
       const [start, end] = out.appendText(text)
-      out.appendText('\n')
+      out.appendByte(0x0a)
       return itemHash([out.view(start, end)])
     },
     get bytes() {
