@@ -7,7 +7,7 @@
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
-// Before each benchmark it waits (up to BENCH_QUIET_WAIT_S seconds, default 30)
+// Before each benchmark it waits (up to BENCH_QUIET_WAIT_S seconds, default 10)
 // for the machine to be idle, and each result records how many cores other
 // processes kept busy while it ran (`otherCpuCores`); above 0.1 it is marked
 // `contended`, and its figures say more about the neighbours than about longhaul.
@@ -39,7 +39,7 @@ if (unknown.length) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}. Choose from: ${[...new Set(BENCHMARKS.map((bench) => bench.name))].join(', ')}`)
   process.exit(2)
 }
-const quietWaitMs = Number(process.env.BENCH_QUIET_WAIT_S ?? 30) * 1000
+const quietWaitMs = Number(process.env.BENCH_QUIET_WAIT_S ?? 10) * 1000
 const scratch = process.env.BENCH_TMP ?? mkdtempSync(join(tmpdir(), 'longhaul-bench-'))
 
 const results = []

@@ -15,27 +15,44 @@ const TARGET = itemUs >= 1000 ? 1.03 : undefined
 
 const job = (await import(JOB)).default
 const params = job.params.parse({ us: itemUs })
-// Worker threads started from now on load the job afresh and announce item 0.
+// Worker threads started from now on load the job afresh and announce their first items
+// (this thread's copy of the job, loaded above, stays silent).
 process.env.BENCH_ANNOUNCE_FROM = '0'
 
 /** The bare loop: what a script without longhaul would do. */
 function bare(dir) {
+  const cpu = process.cpuUsage()
   const started = performance.now()
   const lines = new Array(items)
   for (let index = 0; index < items; index++) {
+    // The busy job draws no random numbers, so its context needs no rng.
     lines[index] = JSON.stringify(job.item(index, { index, params, seed: 0 }))
   }
   writeFileSync(join(dir, 'out.jsonl'), lines.join('\n') + '\n')
-  return { ms: performance.now() - started, bytes: statSync(join(dir, 'out.jsonl')).size }
+  return { ms: performance.now() - started, cpuMs: cpuMsSince(cpu), bytes: statSync(join(dir, 'out.jsonl')).size }
 }
 
 async function durable(dir) {
+  const cpu = process.cpuUsage()
   const started = performance.now()
   const made = watchItemsMade(started)
   const summary = await runMapJob({ jobPath: JOB, outDir: dir, total: items, workers: 1, params: { us: itemUs } })
   const ms = performance.now() - started
   if (summary.state !== 'complete' || summary.committed !== items) throw new Error(`the durable run ended ${summary.state} with ${summary.committed} of ${items}`)
-  return { ms, bytes: summary.bytesWritten, startMs: await made.firstMadeMs() }
+  return { ms, cpuMs: cpuMsSince(cpu), bytes: summary.bytesWritten, startMs: await made.firstMadeMs() }
+}
+
+/** The durable run's shards, in index order, hold exactly the bare loop's file. */
+function checkSameBytes(bareDir, durableDir) {
+  const index = JSON.parse(readFileSync(join(durableDir, 'data', 'index.json'), 'utf8'))
+  const shards = index.shards.flatMap((shard) => shard.files.map((name) => readFileSync(join(durableDir, 'data', name))))
+  if (!readFileSync(join(bareDir, 'out.jsonl')).equals(Buffer.concat(shards))) throw new Error('the bare loop and the durable run wrote different bytes')
+}
+
+/** CPU time of this process, all threads, since `before` (a process.cpuUsage()). */
+function cpuMsSince(before) {
+  const used = process.cpuUsage(before)
+  return (used.user + used.system) / 1000
 }
 
 const bareRuns = []
@@ -46,13 +63,7 @@ for (let rep = 0; rep < reps; rep++) {
   const durableDir = scratch(`overhead-${itemUs}-durable`)
   durableRuns.push(await durable(durableDir))
   say(`overhead ${itemUs} µs × ${items}: bare ${bareRuns.at(-1).ms.toFixed(0)} ms, durable ${durableRuns.at(-1).ms.toFixed(0)} ms`)
-  if (rep === reps - 1) {
-    const bareBytes = readFileSync(join(bareDir, 'out.jsonl'))
-    const durableBytes = Buffer.concat(
-      JSON.parse(readFileSync(join(durableDir, 'data', 'index.json'), 'utf8')).shards.flatMap((shard) => shard.files.map((name) => readFileSync(join(durableDir, 'data', name)))),
-    )
-    if (!bareBytes.equals(durableBytes)) throw new Error('the bare loop and the durable run wrote different bytes')
-  }
+  if (rep === reps - 1) checkSameBytes(bareDir, durableDir)
 }
 
 const bareMs = median(bareRuns.map((run) => run.ms))
@@ -70,6 +81,9 @@ emit('overhead', {
   // From calling runMapJob to the first item made in the worker thread: the fixed start-up cost.
   durableStartMs: round(startMs, 1),
   ratioAfterStart: round((durableMs - startMs) / bareMs),
+  // CPU time, all threads: less sensitive than wall time to other processes on the machine.
+  bareCpuMs: round(median(bareRuns.map((run) => run.cpuMs)), 1),
+  durableCpuMs: round(median(durableRuns.map((run) => run.cpuMs)), 1),
   bytes: durableRuns.at(-1).bytes,
   sameBytes: true,
   target: TARGET === undefined ? 'report only' : `ratio <= ${TARGET}`,

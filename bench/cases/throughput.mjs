@@ -13,15 +13,29 @@ const workers = availableParallelism()
 
 const runs = []
 for (let rep = 0; rep < reps; rep++) {
+  const cpu = process.cpuUsage()
   const started = performance.now()
   let firstCommit
   const summary = await runMapJob({
     jobPath: jobPath('trivial.ts'), outDir: scratch('throughput'), total: items, workers,
-    observer: { committed: (progress) => { firstCommit ??= { ms: performance.now() - started, items: progress.committed } } },
+    observer: {
+      committed: (progress) => {
+        firstCommit ??= { ms: performance.now() - started, items: progress.committed, cpu: process.cpuUsage() }
+      },
+    },
   })
   const ms = performance.now() - started
   if (summary.state !== 'complete' || summary.committed !== items) throw new Error(`the run ended ${summary.state} with ${summary.committed} of ${items}`)
-  runs.push({ ms, perSecond: (items * 1000) / ms, afterFirstCommit: ((items - firstCommit.items) * 1000) / (ms - firstCommit.ms), firstCommitMs: firstCommit.ms })
+  const used = process.cpuUsage(cpu)
+  const usedAfterFirstCommit = process.cpuUsage(firstCommit.cpu)
+  runs.push({
+    ms,
+    perSecond: (items * 1000) / ms,
+    afterFirstCommit: ((items - firstCommit.items) * 1000) / (ms - firstCommit.ms),
+    firstCommitMs: firstCommit.ms,
+    cpuUsPerItem: (used.user + used.system) / items,
+    cpuUsPerItemAfterFirstCommit: (usedAfterFirstCommit.user + usedAfterFirstCommit.system) / (items - firstCommit.items),
+  })
   say(`throughput ${items} items, ${workers} workers: ${ms.toFixed(0)} ms, ${Math.round(runs.at(-1).perSecond)} items/s`)
 }
 const perSecond = median(runs.map((run) => run.perSecond))
@@ -35,6 +49,9 @@ emit('throughput', {
   // Excluding start-up (job load, fingerprint, worker threads) and the ramp to the first commit.
   itemsPerSecondAfterFirstCommit: Math.round(median(runs.map((run) => run.afterFirstCommit))),
   firstCommitMs: round(median(runs.map((run) => run.firstCommitMs)), 1),
+  // CPU time of all threads per item (start-up included): what an item costs whatever else the machine is doing.
+  cpuUsPerItem: round(median(runs.map((run) => run.cpuUsPerItem)), 2),
+  cpuUsPerItemAfterFirstCommit: round(median(runs.map((run) => run.cpuUsPerItemAfterFirstCommit)), 2),
   target: `itemsPerSecond >= ${TARGET}`,
   pass: perSecond >= TARGET,
 })
