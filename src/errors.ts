@@ -18,7 +18,6 @@ export type ErrorCode =
   | 'LONGHAUL_ITEM_FAILED'
   | 'LONGHAUL_NOT_DURABLE'
   | 'LONGHAUL_JOURNAL_INVALID'
-  | 'LONGHAUL_INTERRUPTED'
 
 export class LonghaulError extends Error {
   readonly code: ErrorCode
@@ -62,7 +61,7 @@ export class RunOwnedError extends UsageError {
   constructor(dir: string, holder: LeaseHolder) {
     super(
       `${dir} is being run by pid ${holder.pid} on ${holder.host} since ${holder.since}. ` +
-        `Watch it with 'longhaul status ${dir}', or wait: if that process is dead its lease expires at ${holder.expiresAt}.`,
+        `If that process is dead, its lease expires at ${holder.expiresAt}; run the same command then.`,
       'LONGHAUL_RUN_OWNED',
     )
     this.holder = holder
@@ -85,7 +84,7 @@ export class ItemFailedError extends LonghaulError {
     super(
       'LONGHAUL_ITEM_FAILED',
       `item ${index} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${message}. ` +
-        `Committed work is kept; fix the job and run the same command again to resume.`,
+        `Committed work is kept: run the same command to retry it. A change to the job's code makes it a different job, which --fresh starts in a clean folder (the old one is moved aside).`,
     )
     this.index = index
     this.attempts = attempts
@@ -98,7 +97,7 @@ export class NotDurableError extends LonghaulError {
   constructor(what: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause)
     const full = /ENOSPC|disk is full|SQLITE_FULL/i.test(reason) ? ' The disk is full: free some space and run the same command again to resume.' : ''
-    super('LONGHAUL_NOT_DURABLE', `could not make ${what} durable: ${reason}.${full} Nothing after the last commit was recorded.`, {
+    super('LONGHAUL_NOT_DURABLE', `could not make ${what} durable: ${reason.replace(/\.$/, '')}.${full} Nothing after the last commit was recorded.`, {
       cause,
     })
   }
@@ -108,12 +107,5 @@ export class NotDurableError extends LonghaulError {
 export class JournalError extends UsageError {
   constructor(message: string) {
     super(message, 'LONGHAUL_JOURNAL_INVALID')
-  }
-}
-
-/** The run was stopped by SIGINT/SIGTERM after committing what was done. Exit 130. */
-export class InterruptedError extends LonghaulError {
-  constructor(signal: string) {
-    super('LONGHAUL_INTERRUPTED', `interrupted by ${signal}; finished items were committed. Run the same command again to resume.`)
   }
 }

@@ -7,10 +7,13 @@ import { verifyCommand } from './commands/verify.ts'
 import { EXIT, exitCodeFor } from './exitCodes.ts'
 import { processIo, type Io } from './io.ts'
 
-function wholeNumber(min: number) {
+function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value)
-    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number of at least ${min}, got '${value}'`)
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`
+      throw new InvalidArgumentError(`expected a whole number ${range}, got '${value}'`)
+    }
     return n
   }
 }
@@ -22,7 +25,7 @@ function collect(value: string, previous: string[]): string[] {
 /** Builds the command tree; each action stores its exit code in `result`. */
 function program(io: Io, result: { code: number }, signal: AbortSignal | undefined): Command {
   const root = new Command('longhaul')
-    .description('Long-running batch jobs that checkpoint, show progress, resume after a crash, and prove it before launch.')
+    .description('Long-running batch jobs that commit as they go and resume after a crash with nothing lost and nothing made twice.')
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
@@ -35,7 +38,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--out <dir>', 'the run directory (default: runs/<job name>)')
     .option('--total <n>', 'items 0 … n-1 (default: the job\'s total; may grow on resume)', wholeNumber(1))
     .option('--workers <k>', 'worker threads (default: the number of cores)', wholeNumber(1))
-    .option('--seed <s>', 'the seed every item\'s random stream derives from (default: the job\'s, else 0)', wholeNumber(0))
+    .option('--seed <s>', 'the seed every item\'s random stream derives from, 0 to 4294967295 (default: the job\'s, else 0)', wholeNumber(0, 2 ** 32 - 1))
     .option('--param <key=value>', 'one param (repeatable); the value is read as JSON when it parses', collect, [] as string[])
     .option('--params <json>', 'params as one JSON object')
     .option('--checkpoint-every <seconds>', 'commit finished items at least this often (default: the job\'s, 60)', wholeNumber(1))

@@ -8,7 +8,7 @@ import { isMapJob, type MapJob } from './defineJob.ts'
 export async function loadJob(path: string): Promise<MapJob> {
   const absolute = resolve(path)
   if (!existsSync(absolute)) {
-    throw new UsageError(`job file ${path} does not exist. Give the path to a .ts or .js file whose default export is defineJob({...}); 'longhaul init' makes one.`, 'LONGHAUL_JOB_INVALID')
+    throw new UsageError(`job file ${path} does not exist. Give the path to a .ts or .js file whose default export is defineJob({...}).`, 'LONGHAUL_JOB_INVALID')
   }
   let module: Record<string, unknown>
   try {

@@ -8,7 +8,7 @@ import { resolveParams } from '../job/params.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import { takeOwnership } from './ownership.ts'
-import { prepareRunDir, type RunPaths } from './runDir.ts'
+import { hasRun, prepareRunDir, type RunPaths } from './runDir.ts'
 
 export interface OpenOptions {
   readonly jobPath: string
@@ -45,6 +45,7 @@ export async function openRun(options: OpenOptions): Promise<OpenRun> {
   const job = await loadJob(options.jobPath)
   const params = resolveParams(job, options.params ?? {})
   const seed = options.seed ?? job.seed
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new UsageError(`the seed must be a whole number from 0 to 4294967295, got ${seed}`)
   const input = job.input ? await job.input.scan() : undefined
   if (options.total !== undefined && (!Number.isSafeInteger(options.total) || options.total <= 0)) {
     throw new UsageError(`--total must be a whole number above 0, got ${options.total}`)
@@ -61,6 +62,9 @@ export async function openRun(options: OpenOptions): Promise<OpenRun> {
     input: job.input && input ? { description: job.input.description, digest: input.digest } : null,
   })
   const fingerprint = fingerprintOf(identity)
+  if (!hasRun(options.outDir) && (options.total ?? job.total ?? input?.count) === undefined) {
+    throw new UsageError(`job '${job.name}' sets no total; pass --total N`)
+  }
 
   const { paths, movedTo } = prepareRunDir(options.outDir, options.fresh ?? false, new Date(options.now()))
   const store = SqliteStore.open(paths.journal)

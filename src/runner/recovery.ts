@@ -46,13 +46,20 @@ export async function reconcileDataDir(store: Store, paths: RunPaths): Promise<{
  * checksum fails is quarantined and forgotten, never trusted. Runs alongside
  * new work, so a resume does not wait for it. Returns how many were forgotten.
  */
-export async function recheckRanges(store: Store, paths: RunPaths, ranges: readonly RangeSummary[], stopped: () => boolean): Promise<number> {
+export async function recheckRanges(
+  store: Store,
+  paths: RunPaths,
+  ranges: readonly RangeSummary[],
+  stopped: () => boolean,
+  onForget: (range: RangeSummary) => void,
+): Promise<number> {
   let forgotten = 0
   for (const range of ranges) {
     if (stopped()) break
     for (const file of range.files) {
       if ((await sha256File(join(paths.data, file.name))) !== file.sha256) {
         await forgetRange(store, paths, range)
+        onForget(range)
         forgotten++
         break
       }

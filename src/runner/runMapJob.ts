@@ -109,6 +109,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     })
 
     let committed = committedAtStart
+    let committedThisSession = 0
     let bytesWritten = 0
     let lastCommitAt = startedAt
     const sizer = new ChunkSizer(workers)
@@ -124,13 +125,14 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       if (count > 0) {
         await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now())
         committed += count
+        committedThisSession += count
         bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
         lastCommitAt = now()
-        options.observer?.committed?.({ total, committed, committedThisSession: committed - committedAtStart, elapsedMs: now() - startedAt, lastCommitAt })
+        options.observer?.committed?.({ total, committed, committedThisSession, elapsedMs: now() - startedAt, lastCommitAt })
       }
       if (result.end < claim.end) await store.releaseClaim({ ...claim, start: result.end })
       sizer.observe(count, result.busyMs)
-      if (result.failure?.kind === 'durability') stop(new NotDurableError(`items ${result.start}–${claim.end - 1}`, new Error(result.failure.message)))
+      if (result.failure?.kind === 'durability') stop(new NotDurableError(`the shard of items ${result.start}–${claim.end - 1}`, new Error(result.failure.message)))
       else if (result.failure) {
         const f = result.failure
         stop(new ItemFailedError(f.index ?? result.end, f.attempts ?? 1, f.message, f.stack))
@@ -151,7 +153,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 
     // Shards committed before this session are re-hashed alongside new work.
     let recheckDone = kept.length === 0
-    const recheck = recheckRanges(store, paths, kept, stopping).then(
+    const recheck = recheckRanges(store, paths, kept, stopping, (range) => (committed -= range.end - range.start)).then(
       (bad) => {
         if (bad) options.observer?.note?.(`${bad} recorded range(s) failed their checksum; recomputing them`)
       },
@@ -183,10 +185,9 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 
     function summary(state: RunSummary['state'], digest: string | null): RunSummary {
       const wallMs = now() - startedAt
-      const thisSession = committed - committedAtStart
       return {
-        job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession: thisSession, wallMs,
-        itemsPerSecond: wallMs > 0 ? (thisSession * 1000) / wallMs : 0, bytesWritten, digest, resumed: open.resumed,
+        job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession, wallMs,
+        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, digest, resumed: open.resumed,
       }
     }
   } catch (error) {

@@ -37,7 +37,7 @@ const MAX_PROBLEMS = 20
 export async function verifyRun(dir: string): Promise<VerifyReport> {
   if (!hasRun(dir)) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite). Give the --out folder of a run.`)
   const paths = runPaths(dir)
-  const store = SqliteStore.open(paths.journal)
+  const store = SqliteStore.open(paths.journal, { readonly: true })
   try {
     const run = await store.getRun()
     if (!run) throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)

@@ -63,7 +63,8 @@ export default async function makeRange(task: RangeTask): Promise<RangeResult> {
     fsyncDir(setup.dataDir)
     return { start: task.start, end: index, files, itemHashes: hashes.subarray(0, (index - task.start) * ITEM_HASH_BYTES), busyMs, ...(failure && { failure }) }
   } catch (error) {
-    return { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs, failure: { kind: 'durability', message: (error as Error).message } }
+    const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error)
+    return { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs, failure: { kind: 'durability', message: cause.message } }
   }
 }
 

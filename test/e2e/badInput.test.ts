@@ -1,5 +1,5 @@
 /** Bad input gets a clear message naming what was wrong and exit 2, and never touches committed work. */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { fixture, runCli, tempDir } from '../support/cli.ts'
@@ -19,16 +19,21 @@ describe('bad input exits 2 with a clear message', () => {
     ['total of 0', ['run', fixture('squares.ts'), '--out', out('g'), '--total', '0'], /--total.*expected a whole number of at least 1, got '0'/],
     ['a negative total', ['run', fixture('squares.ts'), '--out', out('h'), '--total', '-5'], /--total.*at least 1/],
     ['workers that are not a number', ['run', fixture('squares.ts'), '--out', out('i'), '--workers', 'many'], /--workers.*got 'many'/],
+    ['a seed above 2^32 - 1', ['run', fixture('squares.ts'), '--out', out('j'), '--seed', '4294967296'], /--seed.*from 0 to 4294967295, got '4294967296'/],
+    ['a CSV input that does not exist', ['run', fixture('rows.ts'), '--out', out('k')], /cannot read CSV input .*missing\.csv: ENOENT/],
+    ['a job with no total and no --total', ['run', fixture('no-total.ts'), '--out', out('l')], /job 'no-total' sets no total; pass --total N/],
     ['an unknown flag', ['run', fixture('squares.ts'), '--bogus'], /unknown option '--bogus'/],
     ['an unknown command', ['launch'], /unknown command 'launch'/],
     ['verify of a folder with no run', ['verify', root], /holds no longhaul run/],
   ]
   for (const [what, args, message] of cases) {
     it(`${what}`, async () => {
-      const result = await runCli(args)
+      const result = await runCli(args, { ROWS: join(root, 'missing.csv') })
       expect(result.stderr).toMatch(message)
       expect(result.stderr).not.toMatch(/internal error/)
       expect(result.code).toBe(2)
+      // Refused before anything was written.
+      expect(existsSync(join(String(args[args.indexOf('--out') + 1]), '.longhaul', 'journal.sqlite'))).toBe(false)
     })
   }
 

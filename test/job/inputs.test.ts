@@ -41,11 +41,11 @@ it('jsonl input: item i is made from line i, blank lines skipped; a resume after
 
 it('jsonl input: a line that is not JSON is refused before any work, naming the line', async () => {
   const bad = join(root, 'bad.jsonl')
-  writeFileSync(bad, '{"prompt":"a"}\n{"prompt": oops}\n')
+  writeFileSync(bad, '{"prompt":"a"}\n\n\n{"prompt": oops}\n')
   // A child process, since this process has the job module (and its input path) loaded already.
   const result = await runCli(['run', fixture('prompts.ts'), '--out', join(root, 'bad')], { PROMPTS: bad })
   expect(result.code).toBe(2)
-  expect(result.stderr).toMatch(/bad\.jsonl:2: not JSON/)
+  expect(result.stderr).toMatch(/bad\.jsonl:4: not JSON/)
   expect(existsSync(join(root, 'bad'))).toBe(false)
 })
 

@@ -36,7 +36,9 @@ export function csvInput<R extends Record<string, string> = Record<string, strin
             done(null, chunk)
           },
         })
-        const rows = createReadStream(absolute).pipe(hashing).pipe(parse({ info: true, skip_empty_lines: true }))
+        const parser = parse({ info: true, skip_empty_lines: true })
+        const source = createReadStream(absolute).on('error', (error) => parser.destroy(error))
+        const rows = source.pipe(hashing).pipe(parser)
         for await (const { record, info } of rows as AsyncIterable<{ record: string[]; info: { bytes: number } }>) {
           if (!columns) columns = record
           ends.push(info.bytes)

@@ -22,14 +22,16 @@ export function jsonlInput<R = unknown>(path: string | URL): InputSource<R> {
       const offsets: number[] = []
       const digest = createHash('sha256')
       let lineStart = 0
+      let lineNumber = 0
       let carry: Buffer = Buffer.alloc(0)
       const takeLine = (line: Buffer, start: number): void => {
+        lineNumber++
         const text = line.toString('utf8').trim()
         if (text === '') return
         try {
           JSON.parse(text)
         } catch (error) {
-          throw new UsageError(`${given}:${offsets.length / 2 + 1}: not JSON (${(error as Error).message}); fix the line or remove it`, 'LONGHAUL_INPUT_INVALID')
+          throw new UsageError(`${given}:${lineNumber}: not JSON (${(error as Error).message}); fix the line or remove it`, 'LONGHAUL_INPUT_INVALID')
         }
         offsets.push(start, start + line.length)
       }
