@@ -2,9 +2,12 @@
 export interface Io {
   out(text: string): void
   err(text: string): void
+  /** The stream live progress is drawn on (a TTY gets a bar, anything else plain lines). */
+  readonly errStream: NodeJS.WriteStream
 }
 
 export const processIo: Io = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  errStream: process.stderr,
 }

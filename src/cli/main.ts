@@ -3,7 +3,9 @@ import { LonghaulError, UsageError } from '../errors.ts'
 import { interruptOnSignals } from '../runner/index.ts'
 import { VERSION } from '../version.ts'
 import { runCommand } from './commands/run.ts'
+import { statusCommand } from './commands/status.ts'
 import { verifyCommand } from './commands/verify.ts'
+import { watchCommand } from './commands/watch.ts'
 import { EXIT, exitCodeFor } from './exitCodes.ts'
 import { processIo, type Io } from './io.ts'
 
@@ -42,10 +44,29 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--param <key=value>', 'one param (repeatable); the value is read as JSON when it parses', collect, [] as string[])
     .option('--params <json>', 'params as one JSON object')
     .option('--checkpoint-every <seconds>', 'commit finished items at least this often (default: the job\'s, 60)', wholeNumber(1))
+    .option('--progress-every <seconds>', 'rewrite progress.json and PROGRESS.txt at least this often (default 10)', wholeNumber(1))
+    .option('--stall-after <seconds>', 'report the run stalled after this long with nothing finished (default 300)', wholeNumber(1))
     .option('--fresh', 'move an existing run in --out aside (never deleted) and start over')
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
       result.code = await runCommand(job, options, io, signal)
+    })
+
+  root
+    .command('status')
+    .description('where each run stands (from progress.json), live or dead; default: this folder, or every run under ./runs')
+    .argument('[dirs...]', 'run directories')
+    .option('--json', 'print the statuses as JSON')
+    .action(async (dirs, options) => {
+      result.code = await statusCommand(dirs, options, io)
+    })
+
+  root
+    .command('watch')
+    .description('follow a run in the terminal, refreshed every second, until it ends')
+    .argument('<dir>', 'the run directory')
+    .action(async (dir) => {
+      result.code = await watchCommand(dir, {}, io, signal)
     })
 
   root

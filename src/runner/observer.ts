@@ -1,3 +1,5 @@
+import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
+
 /**
  * What a run tells whoever watches it. The CLI renders it; the telemetry
  * writers (progress files, dashboard) hang off the same seam.
@@ -27,6 +29,11 @@ export interface RunProgress {
 }
 
 export interface RunObserver {
+  /**
+   * A fresh snapshot, as just written to progress.json: on every refresh
+   * interval ('tick'), commit ('commit') and change of state ('state').
+   */
+  progress?(snapshot: ProgressSnapshot, reason: 'tick' | 'commit' | 'state'): void
   started?(start: RunStart): void
   committed?(progress: RunProgress): void
   /** Something worth a line of its own: a takeover, a recomputed shard, a fallback. */

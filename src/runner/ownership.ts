@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { RunOwnedError } from '../errors.ts'
 import type { OwnerLease, Store } from '../store/store.ts'
+import { processAlive } from '../telemetry/processAlive.ts'
 
 /**
  * Takes the run's owner lease (invariant one-owner). A live holder makes this
@@ -24,24 +24,4 @@ export async function takeOwnership(store: Store, dir: string, ttlMs: number, no
     since: new Date(holder.since).toISOString(),
     expiresAt: new Date(holder.expiresAt).toISOString(),
   })
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-  return !isZombie(pid)
-}
-
-/** A killed process nobody has reaped yet still answers kill(pid, 0) on Linux. */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-  } catch {
-    return false
-  }
 }

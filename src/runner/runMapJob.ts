@@ -5,9 +5,11 @@ import { ItemFailedError, LonghaulError, NotDurableError, UsageError } from '../
 import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
 import type { Claim, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
+import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import { journalDigest } from './digest.ts'
 import type { RunObserver } from './observer.ts'
 import { openRun } from './openRun.ts'
+import { ProgressLoop } from './progressLoop.ts'
 import { reconcileDataDir, recheckRanges } from './recovery.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import type { RangeResult, RangeTask, WorkerSetup } from './task.ts'
@@ -28,8 +30,12 @@ export interface RunOptions {
   readonly checkpointEvery?: number
   /** The owner lease's time to live, ms. @default 30_000 */
   readonly leaseTtlMs?: number
-  /** How often the lease is renewed, ms. @default leaseTtlMs / 3 */
+  /** How often the lease is renewed and the heartbeat moves, ms. @default 10_000 */
   readonly heartbeatMs?: number
+  /** How often progress.json and PROGRESS.txt are rewritten, ms (also at every commit and change of state). @default 10_000 */
+  readonly progressEvery?: number
+  /** A run that finishes nothing for this long is reported stalled, ms. @default 300_000 */
+  readonly stallAfter?: number
   /** Aborting it stops the run cleanly: finished items are committed, the run is marked interrupted. */
   readonly signal?: AbortSignal
   readonly observer?: RunObserver
@@ -73,8 +79,9 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const checkpointMs = options.checkpointEvery ?? job.checkpointEvery
   const total = open.run.total
   const stopFlag = new SharedArrayBuffer(4)
+  const finishedCounter = new SharedArrayBuffer(4)
   let failure: Error | undefined
-  let heartbeat: NodeJS.Timeout | undefined
+  let progress: ProgressLoop | undefined
   let pool: Piscina | undefined
   const stop = (reason?: Error): void => {
     if (reason) failure ??= reason
@@ -94,15 +101,22 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
     })
 
-    heartbeat = setInterval(() => {
-      store.heartbeat(lease.token, OWNER, leaseTtlMs, now()).catch((error: Error) => stop(error))
-    }, options.heartbeatMs ?? Math.floor(leaseTtlMs / 3))
+    const tracker = new ProgressTracker({
+      job: job.name, runId: open.run.runId, total, committed: committedAtStart, workers, startedAt,
+      stallAfterMs: options.stallAfter ?? 300_000, refreshMs: options.progressEvery ?? 10_000, heartbeatMs: options.heartbeatMs ?? 10_000, owner: { pid: lease.pid, host: lease.host },
+    })
+    progress = new ProgressLoop({
+      tracker, dir: paths.dir, store, ownerToken: lease.token, worker: OWNER, leaseTtlMs,
+      progressEveryMs: options.progressEvery ?? 10_000, heartbeatMs: options.heartbeatMs ?? 10_000,
+      finished: new Int32Array(finishedCounter), observer: options.observer, now, onLeaseError: (error) => stop(error),
+    })
+    progress.start()
     options.signal?.addEventListener('abort', onAbort, { once: true })
     if (options.signal?.aborted) stop()
 
     const setup: WorkerSetup = {
       jobPath: options.jobPath, params: open.params, seed: open.seed, retries: job.retries, dataDir: paths.data,
-      inputHandle: open.input?.handle, stop: stopFlag,
+      inputHandle: open.input?.handle, stop: stopFlag, finished: finishedCounter,
     }
     pool = new Piscina({
       filename: workerFile, minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
@@ -128,6 +142,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         committedThisSession += count
         bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
         lastCommitAt = now()
+        progress!.committed(count)
         options.observer?.committed?.({ total, committed, committedThisSession, elapsedMs: now() - startedAt, lastCommitAt })
       }
       if (result.end < claim.end) await store.releaseClaim({ ...claim, start: result.end })
@@ -153,7 +168,10 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 
     // Shards committed before this session are re-hashed alongside new work.
     let recheckDone = kept.length === 0
-    const recheck = recheckRanges(store, paths, kept, stopping, (range) => (committed -= range.end - range.start)).then(
+    const recheck = recheckRanges(store, paths, kept, stopping, (range) => {
+      committed -= range.end - range.start
+      tracker.forgot(range.end - range.start)
+    }).then(
       (bad) => {
         if (bad) options.observer?.note?.(`${bad} recorded range(s) failed their checksum; recomputing them`)
       },
@@ -172,6 +190,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (stopping()) {
       await store.setState('interrupted', now())
       await store.addEvent('interrupted', { committed }, now())
+      progress.end('interrupted')
       await writeIndex(store, paths.data, job.output.kind)
       return summary('interrupted', null)
     }
@@ -181,6 +200,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     const digest = await journalDigest(store)
     await store.setState('complete', now())
     await store.addEvent('complete', { committed: finalCommitted, digest }, now())
+    progress.end('complete')
     return summary('complete', digest)
 
     function summary(state: RunSummary['state'], digest: string | null): RunSummary {
@@ -195,12 +215,13 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     const final = failure ?? (error as Error)
     await store.setState('failed', now()).catch(() => undefined)
     await store.addEvent('failed', { error: final.message }, now()).catch(() => undefined)
+    progress?.end('failed', final.message)
     throw final
   } finally {
     // Teardown in reverse order of set-up.
     options.signal?.removeEventListener('abort', onAbort)
     if (pool) await pool.destroy()
-    if (heartbeat) clearInterval(heartbeat)
+    progress?.stop()
     await store.releaseOwner(lease.token).catch(() => undefined)
     await store.close()
   }

@@ -11,6 +11,8 @@ export interface WorkerSetup {
   readonly inputHandle: unknown
   /** Int32Array[1]: set to 1 to make every worker stop after its current item and commit. */
   readonly stop: SharedArrayBuffer
+  /** Int32Array[1]: every worker adds 1 per item it finishes (for rate, ETA and stalls). */
+  readonly finished: SharedArrayBuffer
 }
 
 /** Make items [start, end), stopping early at the deadline or the size cap. */

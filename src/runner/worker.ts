@@ -14,6 +14,7 @@ import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts
 
 const setup = workerData as WorkerSetup
 const stop = new Int32Array(setup.stop)
+const finished = new Int32Array(setup.finished)
 const ready = loadJob(setup.jobPath).then((job) => ({
   job,
   readRecords: job.input ? job.input.reader(setup.inputHandle) : undefined,
@@ -51,6 +52,7 @@ export default async function makeRange(task: RangeTask): Promise<RangeResult> {
     }
     try {
       hashes.set(shard.add(made.value, index), (index - task.start) * ITEM_HASH_BYTES)
+      Atomics.add(finished, 0, 1)
     } catch (error) {
       failure = { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
       break

@@ -1,6 +1,6 @@
 import { verifyRun } from '../../runner/index.ts'
 import { EXIT } from '../exitCodes.ts'
-import { count } from '../format.ts'
+import { count } from '../../telemetry/progressText.ts'
 import type { Io } from '../io.ts'
 
 /** `longhaul verify DIR`: exit 0 only when the output is complete and clean. */

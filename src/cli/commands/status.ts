@@ -1,0 +1,49 @@
+import { existsSync, readdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { UsageError } from '../../errors.ts'
+import { hasRun } from '../../runner/index.ts'
+import { progressText } from '../../telemetry/progressText.ts'
+import { readStatus, type RunStatus } from '../../telemetry/readStatus.ts'
+import { EXIT } from '../exitCodes.ts'
+import type { Io } from '../io.ts'
+
+/** The run folders `status` looks at when given none: this folder if it is a run, else every run under ./runs. */
+export function defaultRunDirs(): string[] {
+  if (hasRun('.')) return ['.']
+  if (!existsSync('runs')) return []
+  return readdirSync('runs')
+    .map((name) => join('runs', name))
+    .filter((dir) => hasRun(dir))
+    .sort()
+}
+
+/** Reads each run's status; a folder that is no run is a usage error. */
+export function statusesOf(dirs: readonly string[], now: number): RunStatus[] {
+  return dirs.map((dir) => {
+    const status = readStatus(dir, now)
+    if (status) return status
+    if (hasRun(dir)) throw new UsageError(`${dir} holds a run that has not written progress.json yet; try again in a few seconds`)
+    throw new UsageError(`${dir} holds no longhaul run (no progress.json). Give the --out folder of a run.`)
+  })
+}
+
+export function renderStatus(status: RunStatus, now: number): string {
+  const text = progressText(status.snapshot, now).trimEnd().split('\n')
+  // Line 1 is the state; when the owner is gone, say so instead of repeating "RUNNING".
+  text[0] = status.live || (status.snapshot.state !== 'running' && status.snapshot.state !== 'stalled') ? text[0]! : status.summary
+  return [`${resolve(status.dir)}`, ...text.map((line) => `  ${line}`)].join('\n')
+}
+
+/** `longhaul status [DIR…]`: where each run stands, from any terminal, live or dead. */
+export async function statusCommand(dirs: readonly string[], options: { json?: boolean }, io: Io): Promise<number> {
+  const targets = dirs.length > 0 ? dirs : defaultRunDirs()
+  if (targets.length === 0) throw new UsageError('no run here: give a run folder (the --out of `longhaul run`), or run this where ./runs holds runs')
+  const now = Date.now()
+  const statuses = statusesOf(targets, now)
+  if (options.json) {
+    io.out(JSON.stringify(statuses.map((s) => ({ dir: resolve(s.dir), live: s.live, heartbeatAgeSeconds: s.heartbeatAgeSeconds, summary: s.summary, ...s.snapshot }))))
+  } else {
+    io.out(statuses.map((s) => renderStatus(s, now)).join('\n\n'))
+  }
+  return EXIT.ok
+}

@@ -1,0 +1,75 @@
+import cliProgress from 'cli-progress'
+import type { RunObserver } from '../../runner/index.ts'
+import { count, duration, etaText, rate } from '../../telemetry/progressText.ts'
+import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
+import { progressLine } from './progressLine.ts'
+
+export interface DisplayOptions {
+  /** Where lines and the bar go (stderr, so stdout stays for results). */
+  readonly stream: NodeJS.WriteStream
+  /** A live bar on a terminal; one plain line per refresh interval otherwise. */
+  readonly tty: boolean
+  readonly now?: () => number
+}
+
+/**
+ * How a run shows itself in the terminal. On a TTY: one live bar. Anywhere
+ * else (nohup, CI, `| tee`): one plain line per refresh interval and per
+ * change of state, written straight away.
+ */
+export function runDisplay(options: DisplayOptions): RunObserver & { close(): void } {
+  const now = options.now ?? Date.now
+  const write = (line: string): void => {
+    // On a terminal, clear the bar's line first; the bar redraws itself below.
+    options.stream.write(bar ? `\r\x1b[K${line}\n` : `${line}\n`)
+  }
+  let job = ''
+  let bar: cliProgress.SingleBar | undefined
+  if (options.tty) {
+    bar = new cliProgress.SingleBar(
+      {
+        stream: options.stream,
+        format: '{bar} {percentage}% | {done}/{totalText} | {rateText} | ETA {etaText} | elapsed {elapsed} | checkpoint {checkpoint}',
+        barsize: 24,
+        hideCursor: true,
+        clearOnComplete: false,
+        stopOnComplete: false,
+        fps: 2,
+        forceRedraw: true,
+      },
+      cliProgress.Presets.shades_classic,
+    )
+  }
+  const fields = (p: ProgressSnapshot): Record<string, string> => ({
+    done: count(p.done),
+    totalText: count(p.total),
+    rateText: p.itemsPerSecond === null ? '? items/s' : `${rate(p.itemsPerSecond)} items/s`,
+    etaText: p.state === 'stalled' ? `STALLED ${duration(p.stalledForSeconds ?? 0)}` : etaText(p),
+    elapsed: duration(p.elapsedSeconds),
+    checkpoint: p.lastCheckpointAt === null ? 'none yet' : `${duration((now() - Date.parse(p.lastCheckpointAt)) / 1000)} ago`,
+  })
+  return {
+    started(start) {
+      job = start.job
+      if (start.movedAsideTo) write(`[${job}] the previous run was moved to ${start.movedAsideTo}`)
+      const from = start.resumed ? `resuming at ${count(start.committed)} of ${count(start.total)}` : `${count(start.total)} items`
+      write(`[${job}] ${from} → ${start.dir} (workers ${start.workers}, seed ${start.seed})`)
+      bar?.start(start.total, start.committed, { done: count(start.committed), totalText: count(start.total), rateText: '? items/s', etaText: 'unknown', elapsed: '0s', checkpoint: 'none yet' })
+    },
+    progress(snapshot, reason) {
+      if (bar) {
+        bar.setTotal(snapshot.total)
+        bar.update(snapshot.done, fields(snapshot))
+      } else if (reason !== 'commit') {
+        write(progressLine(snapshot, now()))
+      }
+    },
+    note(message) {
+      write(`[${job || 'longhaul'}] ${message}`)
+    },
+    close() {
+      bar?.stop()
+      bar = undefined
+    },
+  }
+}

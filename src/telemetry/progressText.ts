@@ -1,0 +1,50 @@
+import type { ProgressSnapshot } from './snapshot.ts'
+
+/** PROGRESS.txt: the state in capitals on line 1, then one fact a line. */
+export function progressText(p: ProgressSnapshot, now: number): string {
+  const lines = [
+    p.state.toUpperCase() + (p.state === 'stalled' && p.stalledForSeconds !== null ? ` — nothing finished for ${duration(p.stalledForSeconds)}` : ''),
+    `Job:             ${p.job} (run ${p.runId})`,
+    `Completed:       ${count(p.done)} / ${count(p.total)} (${p.percent.toFixed(1)}%)${p.inFlight > 0 ? `, ${count(p.inFlight)} more finished, not yet committed` : ''}`,
+    `Rate:            ${p.itemsPerSecond === null ? 'unknown' : `${rate(p.itemsPerSecond)} items/s`}`,
+    `ETA:             ${etaText(p)}`,
+    `Elapsed:         ${duration(p.elapsedSeconds)}`,
+    `Last checkpoint: ${p.lastCheckpointAt === null ? 'none yet' : `${p.lastCheckpointAt} (${ago(p.lastCheckpointAt, now)})`}, ${count(p.checkpoints)} this session`,
+    `Heartbeat:       ${p.heartbeatAt} (${ago(p.heartbeatAt, now)})`,
+    `Workers:         ${p.workers} (pid ${p.owner.pid} on ${p.owner.host})`,
+    ...(p.error ? [`Error:           ${p.error}`] : []),
+    `Updated:         ${p.updatedAt}`,
+  ]
+  return lines.join('\n') + '\n'
+}
+
+export function etaText(p: Pick<ProgressSnapshot, 'state' | 'etaSeconds' | 'etaLow' | 'etaHigh' | 'etaUnknownBecause'>): string {
+  if (p.state === 'complete') return 'done'
+  if (p.state !== 'running' && p.state !== 'stalled') return '—'
+  if (p.etaSeconds === null) return `unknown (${p.etaUnknownBecause ?? 'not enough data yet'})`
+  const range = p.etaLow !== null && p.etaHigh !== null ? ` (${duration(p.etaLow)} – ${duration(p.etaHigh)})` : ''
+  return `${duration(p.etaSeconds)}${range}`
+}
+
+export function count(n: number): string {
+  return n.toLocaleString('en-US')
+}
+
+export function rate(perSecond: number): string {
+  return perSecond >= 100 ? count(Math.round(perSecond)) : perSecond.toFixed(1)
+}
+
+/** 42s, 3m07s, 2h05m, 3d04h. */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds))
+  if (s < 60) return `${s}s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`
+  const h = Math.floor(m / 60)
+  if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`
+  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`
+}
+
+export function ago(iso: string, now: number): string {
+  return `${duration((now - Date.parse(iso)) / 1000)} ago`
+}

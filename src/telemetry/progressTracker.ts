@@ -1,0 +1,113 @@
+import { EtaEstimator } from './eta.ts'
+import type { ProgressSnapshot, ProgressState } from './snapshot.ts'
+import { StallDetector } from './stall.ts'
+
+export interface TrackerInit {
+  readonly job: string
+  readonly runId: string
+  readonly total: number
+  /** Items committed before this session. */
+  readonly committed: number
+  readonly workers: number
+  readonly startedAt: number
+  readonly stallAfterMs: number
+  readonly refreshMs: number
+  readonly heartbeatMs: number
+  readonly owner: { readonly pid: number; readonly host: string }
+}
+
+/**
+ * Everything a run knows about its own progress, turned into a snapshot on
+ * demand. Two counts feed it: items the workers finished (fast, for rate,
+ * ETA and stalls) and items committed (durable, what "done" means).
+ */
+export class ProgressTracker {
+  private readonly eta: EtaEstimator
+  private readonly stall: StallDetector
+  private committed: number
+  private committedThisSession = 0
+  private finishedThisSession = 0
+  private checkpoints = 0
+  private lastCheckpointAt: number | null = null
+  private heartbeatAt: number
+  private ended: { state: ProgressState; error: string | null } | undefined
+
+  constructor(private readonly init: TrackerInit) {
+    this.committed = init.committed
+    this.heartbeatAt = init.startedAt
+    this.eta = new EtaEstimator(init.startedAt)
+    this.stall = new StallDetector(init.stallAfterMs, init.startedAt)
+  }
+
+  /** Items finished by the workers this session (cumulative); returns a stall transition, if any. */
+  finished(count: number, now: number): 'stalled' | 'recovered' | undefined {
+    this.finishedThisSession = Math.max(this.finishedThisSession, count)
+    this.eta.observe(now, this.finishedThisSession)
+    return this.stall.update(this.finishedThisSession, now)
+  }
+
+  committedItems(count: number, now: number): void {
+    this.committed += count
+    this.committedThisSession += count
+    this.checkpoints++
+    this.lastCheckpointAt = now
+  }
+
+  /** Committed items found corrupt and forgotten: they will be made again. */
+  forgot(count: number): void {
+    this.committed -= count
+  }
+
+  heartbeat(now: number): void {
+    this.heartbeatAt = now
+  }
+
+  end(state: 'complete' | 'failed' | 'interrupted', error?: string): void {
+    this.ended = { state, error: error ?? null }
+  }
+
+  get done(): number {
+    return this.committed
+  }
+
+  snapshot(now: number): ProgressSnapshot {
+    const { init } = this
+    const inFlight = Math.max(0, this.finishedThisSession - this.committedThisSession)
+    const remaining = Math.max(0, init.total - this.committed - inFlight)
+    const state: ProgressState = this.ended?.state ?? (this.stall.isStalled ? 'stalled' : 'running')
+    const eta = this.ended ? undefined : this.eta.estimate(now, remaining)
+    const iso = (t: number): string => new Date(t).toISOString()
+    return {
+      job: init.job,
+      runId: init.runId,
+      state,
+      done: this.committed,
+      total: init.total,
+      percent: init.total > 0 ? (100 * this.committed) / init.total : 100,
+      inFlight,
+      itemsPerSecond: eta ? eta.itemsPerSecond : this.sessionRate(now),
+      etaSeconds: eta ? eta.etaSeconds : state === 'complete' ? 0 : null,
+      etaLow: eta ? eta.etaLow : state === 'complete' ? 0 : null,
+      etaHigh: eta ? eta.etaHigh : state === 'complete' ? 0 : null,
+      etaUnknownBecause: eta?.unknownBecause ?? (state === 'complete' || eta ? null : `the run is ${state}`),
+      startedAt: iso(init.startedAt),
+      updatedAt: iso(now),
+      heartbeatAt: iso(this.heartbeatAt),
+      lastCheckpointAt: this.lastCheckpointAt === null ? null : iso(this.lastCheckpointAt),
+      checkpoints: this.checkpoints,
+      workers: init.workers,
+      elapsedSeconds: (now - init.startedAt) / 1000,
+      stalledForSeconds: state === 'stalled' ? this.stall.quietSeconds(now) : null,
+      stallAfterSeconds: init.stallAfterMs / 1000,
+      refreshSeconds: init.refreshMs / 1000,
+      heartbeatSeconds: init.heartbeatMs / 1000,
+      owner: init.owner,
+      error: this.ended?.error ?? null,
+    }
+  }
+
+  private sessionRate(now: number): number | null {
+    const seconds = (now - this.init.startedAt) / 1000
+    return seconds > 0 ? this.committedThisSession / seconds : null
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * What a run reports about itself: progress.json is this object, PROGRESS.txt
+ * its rendering for people (DESIGN §2). Times are ISO 8601 UTC.
+ */
+export type ProgressState = 'running' | 'complete' | 'failed' | 'stalled' | 'interrupted'
+
+export interface ProgressSnapshot {
+  readonly job: string
+  readonly runId: string
+  readonly state: ProgressState
+  /** Items committed (durable). */
+  readonly done: number
+  readonly total: number
+  readonly percent: number
+  /** Items finished by the workers but not yet committed. */
+  readonly inFlight: number
+  readonly itemsPerSecond: number | null
+  readonly etaSeconds: number | null
+  readonly etaLow: number | null
+  readonly etaHigh: number | null
+  /** Why the ETA is unknown, when it is. */
+  readonly etaUnknownBecause: string | null
+  readonly startedAt: string
+  readonly updatedAt: string
+  readonly heartbeatAt: string
+  readonly lastCheckpointAt: string | null
+  /** Commits made by this session. */
+  readonly checkpoints: number
+  readonly workers: number
+  readonly elapsedSeconds: number
+  /** How long nothing has finished, when stalled. */
+  readonly stalledForSeconds: number | null
+  /** Seconds of no progress after which the run is reported stalled. */
+  readonly stallAfterSeconds: number
+  /** How often this file is refreshed while the run lives. */
+  readonly refreshSeconds: number
+  /** How often the heartbeat moves while the run lives. */
+  readonly heartbeatSeconds: number
+  readonly owner: { readonly pid: number; readonly host: string }
+  /** The failure that ended the run, when it failed. */
+  readonly error: string | null
+}
