@@ -44,7 +44,7 @@ export function runDisplay(options: DisplayOptions): RunObserver & { close(): vo
     done: count(p.done),
     totalText: count(p.total),
     rateText: p.itemsPerSecond === null ? '? items/s' : `${rate(p.itemsPerSecond)} items/s`,
-    etaText: p.state === 'stalled' ? `STALLED ${duration(p.stalledForSeconds ?? 0)}` : etaText(p),
+    etaText: p.state === 'stalled' ? `STALLED ${duration(p.stalledForSeconds ?? 0)}` : p.etaSeconds === null ? 'unknown' : etaText(p),
     elapsed: duration(p.elapsedSeconds),
     checkpoint: p.lastCheckpointAt === null ? 'none yet' : `${duration((now() - Date.parse(p.lastCheckpointAt)) / 1000)} ago`,
   })
