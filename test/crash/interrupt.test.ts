@@ -7,9 +7,9 @@ import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   it(`${signal} commits what is done, marks the run interrupted, exits 130, and the same command resumes`, async () => {
     const out = join(tempDir(), 'run')
-    const args = ['run', fixture('squares.ts'), '--out', out, '--total', '3000', '--workers', '2']
+    const args = ['run', fixture('squares.ts'), '--out', out, '--total', '3000', '--workers', '2', '--progress-every', '1']
     const { child, done } = startCli(args, { ITEM_MS: '2' })
-    await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => /\d+\/3,000/.test(chunk.toString()) && resolve()))
+    await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => / [1-9][\d,]*\/3,000/.test(chunk.toString()) && resolve()))
     child.kill(signal)
     const stopped = await done
     expect(stopped.code).toBe(130)
