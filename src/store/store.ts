@@ -89,7 +89,8 @@ export interface Store {
   claimRange(worker: string, maxItems: number, ttlMs: number, now: number): Promise<Claim | undefined>
   /**
    * Atomically records a range that starts at its claim's start and ends at or
-   * before its end, and shrinks the claim to what is left. Throws
+   * before its end, shrinks the claim to what is left, and logs a
+   * `checkpoint` event. Throws
    * LeaseLostError when `claim.token` no longer holds those items.
    */
   commitRange(claim: Claim, range: CommittedRange, now: number): Promise<void>

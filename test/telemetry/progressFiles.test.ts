@@ -75,6 +75,9 @@ it('stall-detection: a run that finishes nothing for the stall threshold turns S
   await store.close()
   expect(events.filter((t) => t === 'stalled' || t === 'recovered')).toEqual(['stalled', 'recovered'])
   expect(events.at(-1)).toBe('complete')
+  // status reads the same event log, through the store.
+  const status = await runCli(['status', out])
+  expect(status.stdout).toMatch(/Recent events:[\s\S]*stalled \(quietSeconds [\d.]+\)[\s\S]*recovered[\s\S]*complete/)
 }, 60_000)
 
 it('status on a dead run: a run killed without ending reports "not running" with its last heartbeat and owner', async () => {

@@ -1,7 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { UsageError } from '../../errors.ts'
-import { hasRun } from '../../runner/index.ts'
+import { hasRun, runPaths } from '../../runner/index.ts'
+import { SqliteStore } from '../../store/sqlite/sqliteStore.ts'
+import type { RunEvent } from '../../store/store.ts'
 import { progressText } from '../../telemetry/progressText.ts'
 import { readStatus, type RunStatus } from '../../telemetry/readStatus.ts'
 import { EXIT } from '../exitCodes.ts'
@@ -27,11 +29,28 @@ export function statusesOf(dirs: readonly string[], now: number): RunStatus[] {
   })
 }
 
-export function renderStatus(status: RunStatus, now: number): string {
+export function renderStatus(status: RunStatus, now: number, events: readonly RunEvent[] = []): string {
   const text = progressText(status.snapshot, now).trimEnd().split('\n')
   // Line 1 is the state; when the owner is gone, say so instead of repeating "RUNNING".
   text[0] = status.live || (status.snapshot.state !== 'running' && status.snapshot.state !== 'stalled') ? text[0]! : status.summary
-  return [`${resolve(status.dir)}`, ...text.map((line) => `  ${line}`)].join('\n')
+  const history = events.map((e) => `    ${new Date(e.at).toISOString()}  ${e.type}${describe(e.detail)}`)
+  return [`${resolve(status.dir)}`, ...text.map((line) => `  ${line}`), ...(history.length ? ['  Recent events:', ...history] : [])].join('\n')
+}
+
+function describe(detail: Readonly<Record<string, unknown>>): string {
+  const parts = Object.entries(detail).map(([key, value]) => `${key} ${typeof value === 'number' ? Math.round(value * 10) / 10 : String(value)}`)
+  return parts.length ? ` (${parts.join(', ')})` : ''
+}
+
+/** The last few events other than checkpoints, read through the store. */
+export async function recentEvents(dir: string, limit = 6): Promise<RunEvent[]> {
+  if (!hasRun(dir)) return []
+  const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
+  try {
+    return (await store.events()).filter((e) => e.type !== 'checkpoint').slice(-limit)
+  } finally {
+    await store.close()
+  }
 }
 
 /** `longhaul status [DIR…]`: where each run stands, from any terminal, live or dead. */
@@ -43,7 +62,9 @@ export async function statusCommand(dirs: readonly string[], options: { json?: b
   if (options.json) {
     io.out(JSON.stringify(statuses.map((s) => ({ dir: resolve(s.dir), live: s.live, heartbeatAgeSeconds: s.heartbeatAgeSeconds, summary: s.summary, ...s.snapshot }))))
   } else {
-    io.out(statuses.map((s) => renderStatus(s, now)).join('\n\n'))
+    const rendered: string[] = []
+    for (const status of statuses) rendered.push(renderStatus(status, now, await recentEvents(status.dir)))
+    io.out(rendered.join('\n\n'))
   }
   return EXIT.ok
 }

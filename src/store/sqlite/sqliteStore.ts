@@ -184,6 +184,8 @@ export class SqliteStore implements Store {
       this.db
         .prepare('INSERT INTO ranges (start, end, files, item_hashes, committed_at) VALUES (?, ?, ?, ?, ?)')
         .run(range.start, range.end, JSON.stringify(range.files), range.itemHashes, now)
+      // The event log's checkpoint entry is part of the same transaction: no extra sync.
+      this.db.prepare("INSERT INTO events (at, type, detail) VALUES (?, 'checkpoint', ?)").run(now, JSON.stringify({ start: range.start, end: range.end }))
       if (range.end === held.end) this.db.prepare('DELETE FROM claims WHERE token = ?').run(claim.token)
       else this.db.prepare('UPDATE claims SET start = ? WHERE token = ?').run(range.end, claim.token)
     })
