@@ -1,7 +1,6 @@
-import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
-import { ItemFailedError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
+import { ItemFailedError, LonghaulError, NotDurableError } from '../errors.ts'
 import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
 import type { Claim, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
@@ -10,17 +9,16 @@ import { journalDigest } from './digest.ts'
 import type { RunObserver } from './observer.ts'
 import { openRun } from './openRun.ts'
 import { ProgressLoop } from './progressLoop.ts'
+import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { reconcileDataDir, recheckRanges } from './recovery.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import type { RangeResult, RangeTask, WorkerSetup } from './task.ts'
 
-export interface RunOptions {
+export interface RunOptions extends RawRunSettings {
   readonly jobPath: string
   readonly outDir: string
   /** Items 0 … total-1. @default the job's `total`, or the run's on resume */
   readonly total?: number
-  /** Worker threads. @default the number of cores */
-  readonly workers?: number
   /** @default the job's `seed`, else 0 */
   readonly seed?: number
   readonly params?: Readonly<Record<string, unknown>>
@@ -28,14 +26,6 @@ export interface RunOptions {
   readonly fresh?: boolean
   /** Commit at least this often, ms. @default the job's checkpointEvery (60 s) */
   readonly checkpointEvery?: number
-  /** The owner lease's time to live, ms. @default 30_000 */
-  readonly leaseTtlMs?: number
-  /** How often the lease is renewed and the heartbeat moves, ms. @default 10_000 */
-  readonly heartbeatMs?: number
-  /** How often progress.json and PROGRESS.txt are rewritten, ms (also at every commit and change of state). @default 10_000 */
-  readonly progressEvery?: number
-  /** A run that finishes nothing for this long is reported stalled, ms. @default 300_000 */
-  readonly stallAfter?: number
   /** Aborting it stops the run cleanly: finished items are committed, the run is marked interrupted. */
   readonly signal?: AbortSignal
   readonly observer?: RunObserver
@@ -70,9 +60,8 @@ const workerFile = fileURLToPath(new URL('./workerEntry.mjs', import.meta.url))
  */
 export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const now = options.now ?? Date.now
-  const leaseTtlMs = options.leaseTtlMs ?? 30_000
-  const workers = options.workers ?? availableParallelism()
-  if (!Number.isSafeInteger(workers) || workers < 1) throw new UsageError(`--workers must be a whole number of at least 1, got ${workers}`)
+  const settings = resolveRunSettings(options)
+  const { workers, leaseTtlMs } = settings
   const startedAt = now()
   const open = await openRun({ ...options, leaseTtlMs, now })
   const { job, store, paths, lease } = open
@@ -103,11 +92,11 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 
     const tracker = new ProgressTracker({
       job: job.name, runId: open.run.runId, total, committed: committedAtStart, workers, startedAt,
-      stallAfterMs: options.stallAfter ?? 300_000, refreshMs: options.progressEvery ?? 10_000, heartbeatMs: options.heartbeatMs ?? 10_000, owner: { pid: lease.pid, host: lease.host },
+      stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: lease.pid, host: lease.host },
     })
     progress = new ProgressLoop({
       tracker, dir: paths.dir, store, ownerToken: lease.token, worker: OWNER, leaseTtlMs,
-      progressEveryMs: options.progressEvery ?? 10_000, heartbeatMs: options.heartbeatMs ?? 10_000,
+      progressEveryMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs,
       finished: new Int32Array(finishedCounter), observer: options.observer, now, onLeaseError: (error) => stop(error),
     })
     progress.start()
