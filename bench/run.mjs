@@ -30,6 +30,7 @@ const BENCHMARKS = [
   { name: 'memory', script: cases('memory'), args: [10_000, scaled(1_000_000, 10_000)] },
   { name: 'speedup', script: cases('speedup'), args: ['cpu', scaled(3_000, 20), 2] },
   { name: 'speedup', script: cases('speedup'), args: ['trajectories', scaled(1_000, 20), 2] },
+  { name: 'eta', script: cases('eta'), args: [20] },
 ]
 const QUIET_CORES = 0.1
 
@@ -78,6 +79,7 @@ function summary(rows) {
     resume: (r) => ['resume to first new item', `${r.firstItemCommittedMs} ms committed, ${r.firstItemMadeMs} ms made`],
     memory: (r) => ['peak memory', `${r.ratio}× (${r.largePeakRssMiB} vs ${r.smallPeakRssMiB} MiB)`],
     speedup: (r) => [`speed-up, ${r.job}`, `${r.speedup}× on ${r.cores} cores${r.bareThreadsSpeedup ? ` (bare threads ${r.bareThreadsSpeedup}×)` : ''}`],
+    eta: (r) => [`ETA error, ${r.trace} trace`, `${r.ours.meanAbsErrorS} s vs tqdm ${r.tqdm.meanAbsErrorS} s (interval held the truth at ${Math.round(r.ours.coverage * 100)}% of the points)`],
   }
   const lines = ['| benchmark | figure | target | met | others busy |', '|---|---|---|---|---|']
   for (const row of rows) {

@@ -1,17 +1,20 @@
 // Replays one trace (per-item durations, one worker) through tqdm's estimator
-// and ours, the way each would be fed in a real run, and scores both.
+// and ours, each fed the way it is in a real run, and scores both.
 //
 // - tqdm sees every item: `update(1)` at each completion, its monitor thread
-//   every 10 s; its answer at a moment is what `format_meter` would show then.
+//   every 10 s; its answer at a moment is what `format_meter` shows then.
 // - ours is fed as the runner feeds it: `observe(t, done)` with the count at
 //   every sampling tick (each 1 s) and at every commit (each 2 s, half a
-//   second off the ticks), `estimate` when asked.
+//   second off the ticks); it knows nothing of what completed since.
 //
-// Scoring: at the first runner tick where 10, 25, 50 and 75% of the items are
-// done, both estimators give the remaining time and are compared with the
-// true remaining time (the trace's end minus that moment). Also, as a check
-// that the four points are not a lucky draw, the same at every 10 s refresh
-// between 5% and 95% done.
+// Scoring (`points`): at the instant 10, 25, 50 and 75% of the items are
+// done, both give the remaining time (ours: `estimate(that instant, total −
+// the count it last saw)`), compared with the true remaining time, the
+// trace's end minus that instant. Two checks on the same replay:
+// `pointsAtTick`, the same at the first sampling tick or commit after each of
+// those instants, where ours has just counted (and tqdm has seen up to a
+// second more items); and `refreshes`, at every 10 s refresh between 5% and
+// 95% done, so that four points cannot be a lucky draw.
 import { TqdmBar } from './tqdm.mjs'
 
 export const POINTS = [0.1, 0.25, 0.5, 0.75]
@@ -21,16 +24,13 @@ const COMMIT_OFFSET_MS = 500
 const REFRESH_MS = 10_000
 const MONITOR_MS = 10_000
 
-/** One estimate scored against the truth. Null predictions count as missing the whole remaining time. */
-function score(predicted, actual, low, high) {
+/** One prediction against the truth. A null prediction counts as missing the whole remaining time. */
+function score(predicted, actual, low = null, high = null) {
   const error = Math.abs((predicted ?? 0) - actual)
-  return { predicted, actual, error, relative: actual > 0 ? error / actual : 0, covered: low != null && low <= actual && actual <= high }
+  return { predicted, actual, error, relative: actual > 0 ? error / actual : 0, low, high, covered: low !== null && low <= actual && actual <= high }
 }
 
-/**
- * Runs the trace; `EtaEstimator` is the class under test (src/telemetry/eta.ts).
- * Returns per-point scores for both and the every-refresh scores.
- */
+/** Runs one trace; `EtaEstimator` is the class under test (src/telemetry/eta.ts). */
 export function simulate(durationsMs, EtaEstimator) {
   const total = durationsMs.length
   const ends = new Float64Array(total)
@@ -40,60 +40,54 @@ export function simulate(durationsMs, EtaEstimator) {
 
   const tqdm = new TqdmBar(total)
   const ours = new EtaEstimator(0)
+  let seen = 0 // the count ours last observed
+  const evaluate = (t, done) => {
+    const actual = (endMs - t) / 1000
+    const eta = ours.estimate(t, total - seen)
+    return { done, ours: score(eta.etaSeconds, actual, eta.etaLow, eta.etaHigh), tqdm: score(tqdm.remainingAt(t / 1000), actual) }
+  }
+
   const points = []
+  const pointsAtTick = []
   const refreshes = []
-  let nextPoint = 0
   let completed = 0
   let nextMonitor = MONITOR_MS
   let nextSample = SAMPLE_MS
   let nextCommit = COMMIT_OFFSET_MS + COMMIT_MS
   let nextRefresh = REFRESH_MS
-
-  const evaluate = (t) => {
-    const done = completed
-    const actual = (endMs - t) / 1000
-    const eta = ours.estimate(t, total - done)
-    return {
-      done,
-      ours: { ...score(eta.etaSeconds, actual, eta.etaLow, eta.etaHigh), low: eta.etaLow, high: eta.etaHigh },
-      tqdm: score(tqdm.remainingAt(t / 1000), actual),
-    }
+  const monitorUntil = (t) => {
+    for (; nextMonitor <= t; nextMonitor += MONITOR_MS) tqdm.monitor(nextMonitor / 1000)
   }
 
   while (completed < total) {
     const tick = Math.min(nextSample, nextCommit)
-    // Everything that happens before this runner tick: items completing (tqdm sees each) and tqdm's monitor.
+    // Items completing up to this runner tick: tqdm sees each one, ours none.
     while (completed < total && ends[completed] <= tick) {
-      while (nextMonitor < ends[completed]) {
-        tqdm.monitor(nextMonitor / 1000)
-        nextMonitor += MONITOR_MS
-      }
+      monitorUntil(ends[completed])
       tqdm.update(ends[completed] / 1000)
       completed++
+      if (points.length < POINTS.length && completed >= POINTS[points.length] * total) {
+        points.push({ at: POINTS[points.length], ...evaluate(ends[completed - 1], completed) })
+      }
     }
-    while (nextMonitor <= tick) {
-      tqdm.monitor(nextMonitor / 1000)
-      nextMonitor += MONITOR_MS
-    }
+    if (completed === total) break
+    monitorUntil(tick)
     ours.observe(tick, completed)
+    seen = completed
     if (tick === nextSample) nextSample += SAMPLE_MS
     else nextCommit += COMMIT_MS
-    if (completed === total) break
-    while (nextPoint < POINTS.length && completed >= POINTS[nextPoint] * total) {
-      points.push({ at: POINTS[nextPoint], ...evaluate(tick) })
-      nextPoint++
-    }
+    while (pointsAtTick.length < points.length) pointsAtTick.push({ at: POINTS[pointsAtTick.length], ...evaluate(tick, completed) })
     if (tick >= nextRefresh) {
       nextRefresh += REFRESH_MS
-      if (completed >= 0.05 * total && completed <= 0.95 * total) refreshes.push(evaluate(tick))
+      if (completed >= 0.05 * total && completed <= 0.95 * total) refreshes.push(evaluate(tick, completed))
     }
   }
-  return { total, seconds: endMs / 1000, points, refreshes }
+  return { total, seconds: endMs / 1000, points, pointsAtTick, refreshes }
 }
 
-const mean = (values) => values.reduce((sum, v) => sum + v, 0) / values.length
+const mean = (values) => values.reduce((sum, value) => sum + value, 0) / values.length
 
-/** Mean absolute and relative error of one estimator over some evaluations, and (ours) how often the interval held the truth. */
+/** Mean absolute error (s), mean relative error, and how often the interval held the truth, for `who` ('ours' or 'tqdm'). */
 export function summarise(evaluations, who) {
   return {
     meanAbsErrorS: mean(evaluations.map((e) => e[who].error)),

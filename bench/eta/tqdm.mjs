@@ -2,7 +2,7 @@
 // show if `update(1)` were called as each item completes.
 //
 // Where it comes from (tqdm 4.x; re-implemented here, not copied):
-// - the `EMA` class (tqdm/std.py in recent releases, earlier in tqdm/utils.py):
+// - the `EMA` class (defined in tqdm/std.py in recent 4.x releases):
 //   last ← α·x + (1−α)·last, calls += 1, value = last / (1 − (1−α)^calls),
 //   i.e. an exponential moving average corrected for its zero start; α is
 //   `smoothing`, 0.3 by default;

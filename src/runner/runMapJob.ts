@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import { ItemFailedError, LonghaulError, NotDurableError } from '../errors.ts'
 import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
@@ -10,6 +9,7 @@ import type { RunObserver } from './observer.ts'
 import { openRun } from './openRun.ts'
 import { ProgressLoop } from './progressLoop.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
+import { buildWorkerBundle } from './workerBundle.ts'
 import { reconcileDataDir, recheckRanges } from './recovery.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import type { RangeResult, RangeTask, WorkerSetup } from './task.ts'
@@ -51,7 +51,6 @@ export interface RunSummary {
 /** One shard holds at most this many bytes before it is committed. */
 const MAX_SHARD_BYTES = 16 * 1024 * 1024
 const OWNER = 'local'
-const workerFile = fileURLToPath(new URL('./workerEntry.mjs', import.meta.url))
 
 /**
  * Runs or resumes a map job in `outDir` until every item is committed, the
@@ -108,7 +107,9 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       inputHandle: open.input?.handle, stop: stopFlag, finished: finishedCounter,
     }
     pool = new Piscina({
-      filename: workerFile, minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
+      filename: await buildWorkerBundle(options.jobPath),
+      // Stack traces of a failing item point into the job's own source, not the bundle.
+      execArgv: ['--enable-source-maps'], minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
     })
 
     let committed = committedAtStart
