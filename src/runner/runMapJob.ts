@@ -62,6 +62,9 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const settings = resolveRunSettings(options)
   const { workers, leaseTtlMs } = settings
   const startedAt = now()
+  // The worker bundle is built while the run is opened; both take tens of milliseconds.
+  const bundle = buildWorkerBundle(options.jobPath)
+  bundle.catch(() => undefined)
   const open = await openRun({ ...options, leaseTtlMs, now })
   const { job, store, paths, lease } = open
   const checkpointMs = options.checkpointEvery ?? job.checkpointEvery
@@ -77,6 +80,17 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   }
   const onAbort = (): void => stop()
   try {
+    const setup: WorkerSetup = {
+      jobPath: options.jobPath, params: open.params, seed: open.seed, retries: job.retries, dataDir: paths.data,
+      inputHandle: open.input?.handle, stop: stopFlag, finished: finishedCounter,
+    }
+    // Threads start now and load while the journal and data folder are reconciled.
+    pool = new Piscina({
+      filename: await bundle,
+      // Stack traces of a failing item point into the job's own source, not the bundle.
+      execArgv: ['--enable-source-maps'], minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
+    })
+
     await store.releaseClaimsOf(OWNER)
     const { kept, removed, forgotten } = await reconcileDataDir(store, paths)
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
@@ -101,16 +115,6 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     progress.start()
     options.signal?.addEventListener('abort', onAbort, { once: true })
     if (options.signal?.aborted) stop()
-
-    const setup: WorkerSetup = {
-      jobPath: options.jobPath, params: open.params, seed: open.seed, retries: job.retries, dataDir: paths.data,
-      inputHandle: open.input?.handle, stop: stopFlag, finished: finishedCounter,
-    }
-    pool = new Piscina({
-      filename: await buildWorkerBundle(options.jobPath),
-      // Stack traces of a failing item point into the job's own source, not the bundle.
-      execArgv: ['--enable-source-maps'], minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
-    })
 
     let committed = committedAtStart
     let committedThisSession = 0
