@@ -31,9 +31,10 @@ export interface RunProgress {
 export interface RunObserver {
   /**
    * A fresh snapshot, as just written to progress.json: on every refresh
-   * interval ('tick'), commit ('commit') and change of state ('state').
+   * interval ('tick'), commit ('commit'), heartbeat ('heartbeat') and change
+   * of state ('state').
    */
-  progress?(snapshot: ProgressSnapshot, reason: 'tick' | 'commit' | 'state'): void
+  progress?(snapshot: ProgressSnapshot, reason: 'tick' | 'commit' | 'state' | 'heartbeat'): void
   started?(start: RunStart): void
   committed?(progress: RunProgress): void
   /** Something worth a line of its own: a takeover, a recomputed shard, a fallback. */

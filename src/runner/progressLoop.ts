@@ -92,6 +92,8 @@ export class ProgressLoop {
         .then(() => {
           this.lastHeartbeat = now
           this.o.tracker.heartbeat(now)
+          // The files carry the heartbeat: a reader judges liveness by it.
+          this.publish('heartbeat')
         }, this.o.onLeaseError)
         .finally(() => (this.renewing = false))
     }
@@ -112,10 +114,14 @@ export class ProgressLoop {
     return change
   }
 
-  private publish(reason: 'tick' | 'commit' | 'state'): void {
+  private publish(reason: 'tick' | 'commit' | 'state' | 'heartbeat'): void {
     const now = this.o.now()
     const snapshot = this.o.tracker.snapshot(now)
+    const failuresBefore = this.files.failures
     this.files.write(snapshot, now)
+    if (this.files.failures > 0 && failuresBefore === 0) {
+      this.o.observer?.note?.(`cannot write the progress files in ${this.o.dir} (${this.files.lastError?.message}); the run goes on, but nobody can follow it there`)
+    }
     this.o.observer?.progress?.(snapshot, reason)
   }
 }

@@ -89,7 +89,7 @@ export class ProgressTracker {
       etaSeconds: eta ? eta.etaSeconds : state === 'complete' ? 0 : null,
       etaLow: eta ? eta.etaLow : state === 'complete' ? 0 : null,
       etaHigh: eta ? eta.etaHigh : state === 'complete' ? 0 : null,
-      etaUnknownBecause: eta?.unknownBecause ?? (state === 'complete' || eta ? null : `the run is ${state}`),
+      etaUnknownBecause: eta?.unknownBecause ?? (state === 'complete' || eta ? null : state === 'failed' ? 'the run failed' : 'the run was interrupted'),
       startedAt: iso(init.startedAt),
       updatedAt: iso(now),
       heartbeatAt: iso(this.heartbeatAt),

@@ -7,9 +7,12 @@ import type { ProgressSnapshot } from './snapshot.ts'
 
 export interface RunStatus {
   readonly dir: string
+  /** progress.json as last written; a dead owner's rate and ETA are cleared, since they no longer hold. */
   readonly snapshot: ProgressSnapshot
-  /** False when the run claims to be running but its owner is gone. */
+  /** True while the owner process lives and keeps its heartbeat. */
   readonly live: boolean
+  /** The file says running or stalled, but the owner is gone. */
+  readonly ownerGone: boolean
   readonly heartbeatAgeSeconds: number
   /** One line for people: where the run stands. */
   readonly summary: string
@@ -24,21 +27,26 @@ export interface RunStatus {
 export function readStatus(dir: string, now: number): RunStatus | undefined {
   const path = join(dir, PROGRESS_JSON)
   if (!existsSync(path)) return undefined
-  const snapshot = JSON.parse(readFileSync(path, 'utf8')) as ProgressSnapshot
-  const heartbeatAgeSeconds = (now - Date.parse(snapshot.heartbeatAt)) / 1000
-  const claimsLive = snapshot.state === 'running' || snapshot.state === 'stalled'
-  const ownerGone = snapshot.owner.host === hostname() && !processAlive(snapshot.owner.pid)
-  const silent = heartbeatAgeSeconds > Math.max(3 * snapshot.heartbeatSeconds, 30)
-  const live = claimsLive && !ownerGone && !silent
+  const written = JSON.parse(readFileSync(path, 'utf8')) as ProgressSnapshot
+  const heartbeatAgeSeconds = (now - Date.parse(written.heartbeatAt)) / 1000
+  const claimsLive = written.state === 'running' || written.state === 'stalled'
+  const processGone = written.owner.host === hostname() && !processAlive(written.owner.pid)
+  const silent = heartbeatAgeSeconds > Math.max(3 * written.heartbeatSeconds, 30)
+  const ownerGone = claimsLive && (processGone || silent)
+  const live = claimsLive && !ownerGone
+  let snapshot = written
   let summary: string
-  if (claimsLive && !live) {
-    summary = `not running — last heartbeat ${ago(heartbeatAgeSeconds)} ago (owner pid ${snapshot.owner.pid} on ${snapshot.owner.host}); run the same command to resume`
-  } else if (snapshot.state === 'stalled') {
-    summary = `STALLED — nothing has finished for ${ago(snapshot.stalledForSeconds ?? 0)}`
+  if (ownerGone) {
+    snapshot = { ...written, itemsPerSecond: null, etaSeconds: null, etaLow: null, etaHigh: null, etaUnknownBecause: 'the run is not running' }
+    summary = `not running — last heartbeat ${ago(heartbeatAgeSeconds)} ago (owner pid ${written.owner.pid} on ${written.owner.host}); run the same command to resume`
+  } else if (written.state === 'stalled') {
+    const quiet = (written.stalledForSeconds ?? 0) + (now - Date.parse(written.updatedAt)) / 1000
+    snapshot = { ...written, stalledForSeconds: quiet }
+    summary = `STALLED — nothing has finished for ${ago(quiet)}`
   } else {
-    summary = snapshot.state.toUpperCase()
+    summary = written.state.toUpperCase()
   }
-  return { dir, snapshot, live, heartbeatAgeSeconds, summary }
+  return { dir, snapshot, live, ownerGone, heartbeatAgeSeconds, summary }
 }
 
 function ago(seconds: number): string {

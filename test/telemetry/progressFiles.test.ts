@@ -17,7 +17,8 @@ async function sampleProgress(dir: string, done: Promise<unknown>): Promise<{ at
   let finished = false
   void done.then(() => (finished = true))
   while (!finished) {
-    if (existsSync(join(dir, 'progress.json'))) {
+    // progress.json is written first, PROGRESS.txt right after: read once both exist.
+    if (existsSync(join(dir, 'progress.json')) && existsSync(join(dir, 'PROGRESS.txt'))) {
       const raw = readFileSync(join(dir, 'progress.json'), 'utf8')
       const text = readFileSync(join(dir, 'PROGRESS.txt'), 'utf8')
       samples.push({ at: Date.now(), snapshot: JSON.parse(raw) as ProgressSnapshot, text })

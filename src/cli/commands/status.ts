@@ -4,6 +4,7 @@ import { UsageError } from '../../errors.ts'
 import { hasRun, runPaths } from '../../runner/index.ts'
 import { SqliteStore } from '../../store/sqlite/sqliteStore.ts'
 import type { RunEvent } from '../../store/store.ts'
+import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { progressText } from '../../telemetry/progressText.ts'
 import { readStatus, type RunStatus } from '../../telemetry/readStatus.ts'
 import { EXIT } from '../exitCodes.ts'
@@ -20,19 +21,46 @@ export function defaultRunDirs(): string[] {
 }
 
 /** Reads each run's status; a folder that is no run is a usage error. */
-export function statusesOf(dirs: readonly string[], now: number): RunStatus[] {
-  return dirs.map((dir) => {
-    const status = readStatus(dir, now)
-    if (status) return status
-    if (hasRun(dir)) throw new UsageError(`${dir} holds a run that has not written progress.json yet; try again in a few seconds`)
-    throw new UsageError(`${dir} holds no longhaul run (no progress.json). Give the --out folder of a run.`)
-  })
+export async function statusesOf(dirs: readonly string[], now: number): Promise<RunStatus[]> {
+  const statuses: RunStatus[] = []
+  for (const dir of dirs) {
+    const status = readStatus(dir, now) ?? (await statusFromJournal(dir))
+    if (!status) throw new UsageError(`${dir} holds no longhaul run (no progress.json). Give the --out folder of a run.`)
+    statuses.push(status)
+  }
+  return statuses
+}
+
+/**
+ * A run with a journal but no progress.json (it has not written one yet, or
+ * it predates progress files): what the journal says, through the store.
+ */
+async function statusFromJournal(dir: string): Promise<RunStatus | undefined> {
+  if (!hasRun(dir)) return undefined
+  const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
+  try {
+    const run = await store.getRun()
+    if (!run) return undefined
+    const done = await store.committedItems()
+    const iso = new Date(run.updatedAt).toISOString()
+    const claimsLive = run.state === 'running'
+    const summary = `${run.state.toUpperCase()} (from the journal: this run has no progress.json${claimsLive ? '; if it is not running, run the same command to resume' : ''})`
+    const snapshot: ProgressSnapshot = {
+      job: run.job, runId: run.runId, state: run.state, done, total: run.total, percent: (100 * done) / run.total, inFlight: 0,
+      itemsPerSecond: null, etaSeconds: null, etaLow: null, etaHigh: null, etaUnknownBecause: 'no progress.json', startedAt: new Date(run.createdAt).toISOString(),
+      updatedAt: iso, heartbeatAt: iso, lastCheckpointAt: null, checkpoints: 0, workers: 0, elapsedSeconds: 0, stalledForSeconds: null,
+      stallAfterSeconds: 0, refreshSeconds: 0, heartbeatSeconds: 0, owner: { pid: 0, host: '?' }, error: null,
+    }
+    return { dir, snapshot, live: false, ownerGone: false, heartbeatAgeSeconds: 0, summary }
+  } finally {
+    await store.close()
+  }
 }
 
 export function renderStatus(status: RunStatus, now: number, events: readonly RunEvent[] = []): string {
   const text = progressText(status.snapshot, now).trimEnd().split('\n')
   // Line 1 is the state; when the owner is gone, say so instead of repeating "RUNNING".
-  text[0] = status.live || (status.snapshot.state !== 'running' && status.snapshot.state !== 'stalled') ? text[0]! : status.summary
+  text[0] = status.live ? text[0]! : status.summary
   const history = events.map((e) => `    ${new Date(e.at).toISOString()}  ${e.type}${describe(e.detail)}`)
   return [`${resolve(status.dir)}`, ...text.map((line) => `  ${line}`), ...(history.length ? ['  Recent events:', ...history] : [])].join('\n')
 }
@@ -58,7 +86,7 @@ export async function statusCommand(dirs: readonly string[], options: { json?: b
   const targets = dirs.length > 0 ? dirs : defaultRunDirs()
   if (targets.length === 0) throw new UsageError('no run here: give a run folder (the --out of `longhaul run`), or run this where ./runs holds runs')
   const now = Date.now()
-  const statuses = statusesOf(targets, now)
+  const statuses = await statusesOf(targets, now)
   if (options.json) {
     io.out(JSON.stringify(statuses.map((s) => ({ dir: resolve(s.dir), live: s.live, heartbeatAgeSeconds: s.heartbeatAgeSeconds, summary: s.summary, ...s.snapshot }))))
   } else {

@@ -14,14 +14,14 @@ const CLEAR = '\x1b[H\x1b[2J'
  */
 export async function watchCommand(target: string, options: { intervalMs?: number }, io: Io, signal?: AbortSignal): Promise<number> {
   if (/^https?:\/\//.test(target)) throw new UsageError('watching a URL needs the dashboard, which this longhaul does not have yet; give a run folder')
-  const tty = io.errStream.isTTY === true
+  const tty = io.outIsTTY
   let lastUpdated = ''
   while (!signal?.aborted) {
     const now = Date.now()
-    const [status] = statusesOf([target], now)
+    const [status] = await statusesOf([target], now)
     const s = status!
     if (tty) io.out(`${CLEAR}${renderStatus(s, now)}\n\n  (watching; Ctrl-C to stop)`)
-    else if (s.snapshot.updatedAt !== lastUpdated) io.out(s.live ? progressLine(s.snapshot, now) : `${progressLine(s.snapshot, now)} | ${s.summary}`)
+    else if (s.snapshot.updatedAt !== lastUpdated) io.out(s.ownerGone ? `${progressLine(s.snapshot, now)} | ${s.summary}` : progressLine(s.snapshot, now))
     lastUpdated = s.snapshot.updatedAt
     if (!s.live) {
       if (tty) io.out('')

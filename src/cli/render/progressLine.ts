@@ -6,7 +6,7 @@ export function progressLine(p: ProgressSnapshot, now: number): string {
   const checkpoint = p.lastCheckpointAt === null ? 'none yet' : `${duration((now - Date.parse(p.lastCheckpointAt)) / 1000)} ago`
   return [
     `[${p.job}] ${p.state.toUpperCase()} ${count(p.done)}/${count(p.total)} (${p.percent.toFixed(1)}%)`,
-    `${p.itemsPerSecond === null ? '? ' : rate(p.itemsPerSecond)} items/s`,
+    `${p.itemsPerSecond === null ? '?' : rate(p.itemsPerSecond)} items/s`,
     `ETA ${etaText(p)}`,
     `elapsed ${duration(p.elapsedSeconds)}`,
     `last checkpoint ${checkpoint}`,

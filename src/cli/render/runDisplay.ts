@@ -19,9 +19,16 @@ export interface DisplayOptions {
  */
 export function runDisplay(options: DisplayOptions): RunObserver & { close(): void } {
   const now = options.now ?? Date.now
+  let last: { total: number; value: number; payload: Record<string, string> } | undefined
   const write = (line: string): void => {
-    // On a terminal, clear the bar's line first; the bar redraws itself below.
-    options.stream.write(bar ? `\r\x1b[K${line}\n` : `${line}\n`)
+    if (bar && last) {
+      // The bar redraws from where it started: stop it, print, start it again below.
+      bar.stop()
+      options.stream.write(`${line}\n`)
+      bar.start(last.total, last.value, last.payload)
+    } else {
+      options.stream.write(`${line}\n`)
+    }
   }
   let job = ''
   let bar: cliProgress.SingleBar | undefined
@@ -54,13 +61,16 @@ export function runDisplay(options: DisplayOptions): RunObserver & { close(): vo
       if (start.movedAsideTo) write(`[${job}] the previous run was moved to ${start.movedAsideTo}`)
       const from = start.resumed ? `resuming at ${count(start.committed)} of ${count(start.total)}` : `${count(start.total)} items`
       write(`[${job}] ${from} → ${start.dir} (workers ${start.workers}, seed ${start.seed})`)
-      bar?.start(start.total, start.committed, { done: count(start.committed), totalText: count(start.total), rateText: '? items/s', etaText: 'unknown', elapsed: '0s', checkpoint: 'none yet' })
+      const payload = { done: count(start.committed), totalText: count(start.total), rateText: '? items/s', etaText: 'unknown', elapsed: '0s', checkpoint: 'none yet' }
+      bar?.start(start.total, start.committed, payload)
+      last = { total: start.total, value: start.committed, payload }
     },
     progress(snapshot, reason) {
       if (bar) {
+        last = { total: snapshot.total, value: snapshot.done, payload: fields(snapshot) }
         bar.setTotal(snapshot.total)
-        bar.update(snapshot.done, fields(snapshot))
-      } else if (reason !== 'commit') {
+        bar.update(snapshot.done, last.payload)
+      } else if (reason === 'tick' || reason === 'state') {
         write(progressLine(snapshot, now()))
       }
     },
