@@ -3,10 +3,8 @@
  * files durably, and returns their checksums and the items' hashes. The
  * coordinating thread records the commit; it never holds the items.
  *
- * `createRangeMaker(job)` is what a worker runs; it is started either from a
- * bundle of the job and this file (workerBundle.ts: plain JavaScript, quick
- * to start) or, where no bundle can be made, from workerEntry.mjs, which
- * loads the job through tsx.
+ * `createRangeMaker(job)` is what a worker runs, started from a bundle of the
+ * job and this file (workerBundle.ts: plain JavaScript, quick to start).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { workerData } from 'node:worker_threads'
