@@ -93,7 +93,7 @@ it('status on a dead run: a run killed without ending reports "not running" with
   expect(dead.code).toBe(0)
   expect(dead.stdout).toMatch(new RegExp(`not running — last heartbeat \\d+s ago \\(owner pid ${child.pid} on .+\\); run the same command to resume`))
   const json = JSON.parse((await runCli(['status', out, '--json'])).stdout)[0]
-  expect(json).toMatchObject({ live: false, state: 'running', owner: { pid: child.pid } })
+  expect(json).toMatchObject({ live: false, ownerGone: true, state: 'running', etaSeconds: null, owner: { pid: child.pid } })
 })
 
 it('without a TTY, run prints one plain line per refresh interval (through a pipe), and watch follows a run until it ends', async () => {

@@ -88,7 +88,7 @@ export async function statusCommand(dirs: readonly string[], options: { json?: b
   const now = Date.now()
   const statuses = await statusesOf(targets, now)
   if (options.json) {
-    io.out(JSON.stringify(statuses.map((s) => ({ dir: resolve(s.dir), live: s.live, heartbeatAgeSeconds: s.heartbeatAgeSeconds, summary: s.summary, ...s.snapshot }))))
+    io.out(JSON.stringify(statuses.map((s) => ({ dir: resolve(s.dir), live: s.live, ownerGone: s.ownerGone, heartbeatAgeSeconds: s.heartbeatAgeSeconds, summary: s.summary, ...s.snapshot }))))
   } else {
     const rendered: string[] = []
     for (const status of statuses) rendered.push(renderStatus(status, now, await recentEvents(status.dir)))
