@@ -83,7 +83,9 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
 /** Runs the CLI with `argv` (without node and script); returns the exit code. Never exits the process itself. */
 export async function main(argv: readonly string[], io: Io = processIo, signal?: AbortSignal): Promise<number> {
   const result = { code: EXIT.ok as number }
-  const signals = signal ? undefined : interruptOnSignals((name) => {
+  // Only the commands that run for long stop cleanly on Ctrl-C; the others keep the default (exit at once).
+  const interruptible = argv[0] === 'run' || argv[0] === 'watch'
+  const signals = signal || !interruptible ? undefined : interruptOnSignals((name) => {
     io.err(`longhaul: ${name} again — stopping now; committed work is safe, run the same command to resume.`)
     process.exit(EXIT.interrupted)
   })

@@ -8,7 +8,7 @@ import { resolveParams } from '../job/params.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import { takeOwnership } from './ownership.ts'
-import { hasRun, prepareRunDir, type RunPaths } from './runDir.ts'
+import { hasRun, prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
 
 export interface OpenOptions {
   readonly jobPath: string
@@ -41,6 +41,18 @@ export interface OpenRun {
  * (one-owner), or a total that shrinks. On any refusal the journal is closed
  * and nothing is changed.
  */
+/** --fresh moves a run aside only when no live process owns it (invariant one-owner). */
+async function assertNobodyRuns(dir: string, leaseTtlMs: number, now: number): Promise<void> {
+  const store = SqliteStore.open(runPaths(dir).journal)
+  try {
+    if (!(await store.getRun())) return
+    const lease = await takeOwnership(store, dir, leaseTtlMs, now)
+    await store.releaseOwner(lease.token)
+  } finally {
+    await store.close()
+  }
+}
+
 export async function openRun(options: OpenOptions): Promise<OpenRun> {
   const job = await loadJob(options.jobPath)
   const params = resolveParams(job, options.params ?? {})
@@ -62,9 +74,11 @@ export async function openRun(options: OpenOptions): Promise<OpenRun> {
     input: job.input && input ? { description: job.input.description, digest: input.digest } : null,
   })
   const fingerprint = fingerprintOf(identity)
-  if (!hasRun(options.outDir) && (options.total ?? job.total ?? input?.count) === undefined) {
+  const startsFresh = options.fresh === true || !hasRun(options.outDir)
+  if (startsFresh && (options.total ?? job.total ?? input?.count) === undefined) {
     throw new UsageError(`job '${job.name}' sets no total; pass --total N`)
   }
+  if (options.fresh && hasRun(options.outDir)) await assertNobodyRuns(options.outDir, options.leaseTtlMs, options.now())
 
   const { paths, movedTo } = prepareRunDir(options.outDir, options.fresh ?? false, new Date(options.now()))
   const store = SqliteStore.open(paths.journal)

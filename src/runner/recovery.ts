@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto'
 import { createReadStream, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { fsyncDir } from '../store/atomicFile.ts'
+import { fsyncDir, TEMP_PREFIX } from '../store/atomicFile.ts'
 import type { RangeSummary, Store } from '../store/store.ts'
 import type { RunPaths } from './runDir.ts'
-import { INDEX_FILE } from './shardNames.ts'
+import { INDEX_FILE, isShardFileName } from './shardNames.ts'
 
 /**
  * Brings data/ back in line with the journal after a crash (invariant
@@ -24,7 +24,10 @@ export async function reconcileDataDir(store: Store, paths: RunPaths): Promise<{
   let removed = 0
   for (const name of readdirSync(paths.data)) {
     if (name === INDEX_FILE || recorded.has(name)) continue
-    rmSync(join(paths.data, name), { force: true, recursive: true })
+    // Only longhaul's own debris (temp files, shards the journal never recorded) is removed;
+    // anything else is not ours to delete, and verify lists it as stray.
+    if (!name.startsWith(TEMP_PREFIX) && !isShardFileName(name)) continue
+    rmSync(join(paths.data, name), { force: true })
     removed++
   }
   const kept: RangeSummary[] = []

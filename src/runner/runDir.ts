@@ -39,6 +39,12 @@ export function prepareRunDir(dir: string, fresh: boolean, now: Date): { paths: 
     movedTo = `${paths.dir}.before-${now.toISOString().replace(/[:.]/g, '-')}`
     renameSync(paths.dir, movedTo)
   }
+  if (!existsSync(paths.journal) && existsSync(paths.data) && readdirSync(paths.data).length > 0) {
+    throw new UsageError(
+      `${paths.data} already holds files, and no longhaul run is recorded in ${dir}. Choose an empty or new --out folder: a run owns its data/ folder.`,
+      'LONGHAUL_OUT_DIR_UNUSABLE',
+    )
+  }
   try {
     mkdirSync(paths.data, { recursive: true })
     mkdirSync(paths.internal, { recursive: true })

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina'
-import { ItemFailedError, LonghaulError, NotDurableError } from '../errors.ts'
+import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
 import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
 import type { Claim, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
@@ -90,6 +90,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       // Stack traces of a failing item point into the job's own source, not the bundle.
       execArgv: ['--enable-source-maps'], minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
     })
+    // A worker that cannot even start (the job throws while loading in a thread) fails the run cleanly.
+    pool.on('error', (error: Error) => stop(new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed to start the job: ${error.message}`)))
 
     await store.releaseClaimsOf(OWNER)
     const { kept, removed, forgotten } = await reconcileDataDir(store, paths)
@@ -131,7 +133,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       claimedInFlight -= claim.end - claim.start
       const count = result.end - result.start
       if (count > 0) {
-        await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now())
+        await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease.token)
         committed += count
         committedThisSession += count
         bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
@@ -141,7 +143,9 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       }
       if (result.end < claim.end) await store.releaseClaim({ ...claim, start: result.end })
       sizer.observe(count, result.busyMs)
-      if (result.failure?.kind === 'durability') stop(new NotDurableError(`the shard of items ${result.start}–${claim.end - 1}`, new Error(result.failure.message)))
+      if (result.failure?.kind === 'input') {
+        stop(new UsageError(`cannot read records ${result.start}–${claim.end - 1} of the input: ${result.failure.message}`, 'LONGHAUL_INPUT_INVALID'))
+      } else if (result.failure?.kind === 'durability') stop(new NotDurableError(`the shard of items ${result.start}–${claim.end - 1}`, new Error(result.failure.message)))
       else if (result.failure) {
         const f = result.failure
         stop(new ItemFailedError(f.index ?? result.end, f.attempts ?? 1, f.message, f.stack))
@@ -207,6 +211,11 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   } catch (error) {
     stop(error as Error)
     const final = failure ?? (error as Error)
+    if (final instanceof LeaseLostError) {
+      // The run belongs to another process now: record nothing in its journal or files.
+      progress?.stop()
+      throw final
+    }
     await store.setState('failed', now()).catch(() => undefined)
     await store.addEvent('failed', { error: final.message }, now()).catch(() => undefined)
     progress?.end('failed', final.message)

@@ -8,5 +8,10 @@ export function shardFileName(start: number, end: number, suffix: string): strin
   return `${String(start).padStart(DIGITS, '0')}-${String(end).padStart(DIGITS, '0')}.${suffix}`
 }
 
+/** True for names shardFileName makes. */
+export function isShardFileName(name: string): boolean {
+  return new RegExp(`^\\d{${DIGITS}}-\\d{${DIGITS}}\\.`).test(name)
+}
+
 /** The index of shard ranges people and other tools read: data/index.json. */
 export const INDEX_FILE = 'index.json'

@@ -26,7 +26,8 @@ export interface RangeTask {
 }
 
 export interface TaskFailure {
-  readonly kind: 'item' | 'durability'
+  /** item: an item failed; durability: a write failed; input: the input's records could not be read. */
+  readonly kind: 'item' | 'durability' | 'input'
   /** The item that failed (kind item). */
   readonly index?: number
   readonly attempts?: number

@@ -34,7 +34,8 @@ export function createRangeMaker(job: MapJob): (task: RangeTask) => Promise<Rang
   return (task) => maker.make(task)
 }
 
-type Made = { value: unknown } | { error: Error; attempts: number }
+/** An item made, failed for good, or abandoned because the run is stopping. */
+type Made = { value: unknown } | { error: Error; attempts: number } | { abandoned: true }
 
 class RangeMaker {
   private readonly stop: Int32Array
@@ -60,13 +61,19 @@ class RangeMaker {
     const deadline = started + task.checkpointMs
     const shard = job.output.newShard()
     const hashes = Buffer.allocUnsafe((task.end - task.start) * ITEM_HASH_BYTES)
-    const records = this.readRecords?.(task.start, task.end)
+    let records: unknown[] | undefined
+    try {
+      records = this.readRecords?.(task.start, task.end)
+    } catch (error) {
+      return { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs: 0, failure: { kind: 'input', message: (error as Error).message } }
+    }
     let failure: TaskFailure | undefined
     let index = task.start
     for (; index < task.end; index++) {
       if (this.stopping) break
       if (index > task.start && (Date.now() >= deadline || shard.bytes >= task.maxBytes)) break
       const made = await this.makeItem(records ? records[index - task.start] : index, index)
+      if ('abandoned' in made) break
       if ('error' in made) {
         failure = { kind: 'item', index, attempts: made.attempts, message: made.error.message, stack: made.error.stack }
         break
@@ -100,7 +107,9 @@ class RangeMaker {
         const out = this.job.item(arg as never, new ItemContext(index, this.setup.params, this.setup.seed) as never)
         return { value: isPromiseLike(out) ? await out : out }
       } catch (error) {
-        if (attempt > this.job.retries || this.stopping) {
+        // Stopping (Ctrl-C): the item is left for the next run, not failed.
+        if (this.stopping) return { abandoned: true }
+        if (attempt > this.job.retries) {
           return { error: error instanceof Error ? error : new Error(String(error)), attempts: attempt }
         }
         await sleep(100 * 2 ** (attempt - 1))

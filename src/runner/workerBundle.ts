@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync } from 'node:fs'
-import { dirname, join, parse, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { dirname, extname, join, parse, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build, type Plugin } from 'esbuild'
 import { writeFileAtomic } from '../store/atomicFile.ts'
 
@@ -40,7 +40,7 @@ export async function buildWorkerBundle(jobPath: string): Promise<string | undef
     packages: 'external',
     sourcemap: 'inline',
     logLevel: 'silent',
-    plugins: [selfAndOwnDependencies],
+    plugins: [selfAndOwnDependencies, keepImportMeta],
   })
   const code = Buffer.from(result.outputFiles[0]!.contents)
   const name = `worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`
@@ -63,6 +63,26 @@ const selfAndOwnDependencies: Plugin = {
     b.onResolve({ filter: /^[^./]/ }, (args) => {
       if (args.path.startsWith('node:') || !args.importer.startsWith(SRC)) return undefined
       return { path: import.meta.resolve(args.path), external: true }
+    })
+  },
+}
+
+/**
+ * The job's own files keep their `import.meta.url` (and dirname, filename),
+ * so a job that reads a file next to itself finds it from the bundle too.
+ */
+const keepImportMeta: Plugin = {
+  name: 'longhaul-import-meta',
+  setup(b) {
+    b.onLoad({ filter: /\.(m?[jt]s|[jt]sx)$/ }, (args) => {
+      if (args.path.startsWith(SRC) || args.path.includes('/node_modules/')) return undefined
+      const source = readFileSync(args.path, 'utf8')
+      if (!source.includes('import.meta')) return undefined
+      const contents = source
+        .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href))
+        .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
+        .replaceAll('import.meta.filename', JSON.stringify(args.path))
+      return { contents, loader: extname(args.path).slice(1).replace(/^m/, '') as 'ts' | 'js' | 'tsx' | 'jsx' }
     })
   },
 }

@@ -90,10 +90,11 @@ export interface Store {
   /**
    * Atomically records a range that starts at its claim's start and ends at or
    * before its end, shrinks the claim to what is left, and logs a
-   * `checkpoint` event. Throws
-   * LeaseLostError when `claim.token` no longer holds those items.
+   * `checkpoint` event. Throws LeaseLostError when `claim.token` no longer
+   * holds those items, or when `ownerToken` is given and is no longer the
+   * run's owner (a paused owner that was taken over cannot commit).
    */
-  commitRange(claim: Claim, range: CommittedRange, now: number): Promise<void>
+  commitRange(claim: Claim, range: CommittedRange, now: number, ownerToken?: number): Promise<void>
   /** Gives back the rest of a claim so anyone may take it at once. */
   releaseClaim(claim: Claim): Promise<void>
   /** Gives back every claim not held by a live lease of another worker: used by a new owner. */

@@ -5,6 +5,9 @@ import { UsageError } from '../../errors.ts'
 import type { InputScan, InputSource } from './input.ts'
 import { readSlice } from './readSlice.ts'
 
+/** Space, tab, CR, LF: the only whitespace JSON allows around a value. */
+const JSON_SPACE = new Set([0x20, 0x09, 0x0d, 0x0a])
+
 interface JsonlHandle {
   readonly path: string
   /** start, end byte offsets of each record, pairwise. */
@@ -26,14 +29,18 @@ export function jsonlInput<R = unknown>(path: string | URL): InputSource<R> {
       let carry: Buffer = Buffer.alloc(0)
       const takeLine = (line: Buffer, start: number): void => {
         lineNumber++
-        const text = line.toString('utf8').trim()
-        if (text === '') return
+        // Exactly the bytes the workers will parse: JSON whitespace trimmed, a byte-order mark skipped.
+        let from = start === 0 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf ? 3 : 0
+        let to = line.length
+        while (from < to && JSON_SPACE.has(line[from]!)) from++
+        while (to > from && JSON_SPACE.has(line[to - 1]!)) to--
+        if (from === to) return
         try {
-          JSON.parse(text)
+          JSON.parse(line.toString('utf8', from, to))
         } catch (error) {
           throw new UsageError(`${given}:${lineNumber}: not JSON (${(error as Error).message}); fix the line or remove it`, 'LONGHAUL_INPUT_INVALID')
         }
-        offsets.push(start, start + line.length)
+        offsets.push(start + from, start + to)
       }
       try {
         for await (const chunk of createReadStream(absolute) as AsyncIterable<Buffer>) {

@@ -87,19 +87,21 @@ function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
       if (typeof record !== 'object' || record === null) {
         throw new TypeError(`item ${index} returned ${typeof record}; an npy job's item returns an object with fields ${specs.map((s) => s.name).join(', ')}`)
       }
-      const parts: Buffer[] = []
-      for (const column of columns) {
+      // Every field is checked before any is kept, so a bad field leaves the shard as it was.
+      const parts = columns.map((column) => {
         const { row, shape } = toRow((record as Record<string, unknown>)[column.spec.name], column.spec, index)
-        if (column.shape === undefined) column.shape = shape
-        else if (!sameShape(column.shape, shape)) {
+        if (column.shape !== undefined && !sameShape(column.shape, shape)) {
           throw new TypeError(`item ${index} field '${column.spec.name}' has shape [${shape.join(', ')}], earlier items [${column.shape.join(', ')}]`)
         }
+        return { column, row, shape }
+      })
+      for (const { column, row, shape } of parts) {
+        column.shape ??= shape
         column.rows.append(row)
-        parts.push(row)
         bytes += row.length
       }
       count++
-      return itemHash(parts)
+      return itemHash(parts.map((part) => part.row))
     },
     get bytes() {
       return bytes

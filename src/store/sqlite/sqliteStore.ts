@@ -175,8 +175,11 @@ export class SqliteStore implements Store {
     })
   }
 
-  async commitRange(claim: Claim, range: CommittedRange, now: number): Promise<void> {
+  async commitRange(claim: Claim, range: CommittedRange, now: number, ownerToken?: number): Promise<void> {
     this.write(`the commit of items ${range.start}–${range.end - 1}`, () => {
+      if (ownerToken !== undefined && !this.db.prepare('SELECT 1 FROM owner WHERE id = 1 AND token = ?').get(ownerToken)) {
+        throw new LeaseLostError(`another process took over this run (owner token ${ownerToken} is no longer current); items ${range.start}–${range.end - 1} not committed`)
+      }
       const held = this.db.prepare<[number], ClaimRow>('SELECT * FROM claims WHERE token = ?').get(claim.token)
       if (!held || held.start !== range.start || range.end > held.end || range.end <= range.start) {
         throw new LeaseLostError(`items ${range.start}–${range.end - 1} are no longer leased to this worker (claim ${claim.token}); not committed`)
@@ -193,13 +196,16 @@ export class SqliteStore implements Store {
 
   async releaseClaim(claim: Claim): Promise<void> {
     this.write('a released claim', () => {
-      this.db.prepare("UPDATE claims SET expires_at = 0, worker = '' WHERE token = ?").run(claim.token)
+      this.db.prepare("UPDATE claims SET expires_at = 0, worker = '', token = ? WHERE token = ?").run(this.nextToken(), claim.token)
     })
   }
 
   async releaseClaimsOf(worker: string): Promise<void> {
     this.write('released claims', () => {
-      this.db.prepare("UPDATE claims SET expires_at = 0, worker = '' WHERE worker = ?").run(worker)
+      // New tokens: whoever held these can no longer commit them.
+      const starts = this.db.prepare<[string], { start: number }>('SELECT start FROM claims WHERE worker = ?').all(worker)
+      const release = this.db.prepare("UPDATE claims SET expires_at = 0, worker = '', token = ? WHERE start = ?")
+      for (const { start } of starts) release.run(this.nextToken(), start)
     })
   }
 
