@@ -91,7 +91,11 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       execArgv: ['--enable-source-maps'], minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
     })
     // A worker that cannot even start (the job throws while loading in a thread) fails the run cleanly.
-    pool.on('error', (error: Error) => stop(new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed to start the job: ${error.message}`)))
+    pool.on('error', (error: Error) => {
+      stop(new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${error.message}`))
+      // Piscina would start new threads that fail the same way; ending the pool settles the tasks waiting for them.
+      void pool?.destroy()
+    })
 
     await store.releaseClaimsOf(OWNER)
     const { kept, removed, forgotten } = await reconcileDataDir(store, paths)
@@ -129,7 +133,10 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 
     const work = async (claim: Claim): Promise<void> => {
       const task: RangeTask = { start: claim.start, end: claim.end, checkpointMs, maxBytes: MAX_SHARD_BYTES }
-      const result = (await pool!.run(task)) as RangeResult
+      const result = (await pool!.run(task).catch((error: Error) => {
+        // The thread itself failed (the job threw while loading, or ended the thread): the job's failure, not ours.
+        throw new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${error.message}`)
+      })) as RangeResult
       claimedInFlight -= claim.end - claim.start
       const count = result.end - result.start
       if (count > 0) {

@@ -75,6 +75,22 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>):
       await store.close()
     })
 
+    it('one-owner: an owner that was taken over cannot commit, even a claim nobody has taken again', async () => {
+      const store = await withRun(20)
+      const first = await store.acquireOwner({ pid: 1, host: 'h' }, TTL, 0)
+      const oldToken = 'lease' in first ? first.lease.token : -1
+      const claim = (await store.claimRange('local', 10, TTL, 0))!
+      // The owner pauses past its lease; a new owner takes over and releases the old claims.
+      await store.acquireOwner({ pid: 2, host: 'h' }, TTL, TTL + 1)
+      await store.releaseClaimsOf('local')
+      await expect(commit(store, claim)).rejects.toBeInstanceOf(LeaseLostError)
+      await expect(
+        store.commitRange(claim, { start: 0, end: 10, files: file(0, 10), itemHashes: hashes(10) }, TTL + 2, oldToken),
+      ).rejects.toBeInstanceOf(LeaseLostError)
+      expect(await store.committedItems()).toBe(0)
+      await store.close()
+    })
+
     it('one-owner: the heartbeat keeps a worker\'s claims from expiring', async () => {
       const store = await withRun(10)
       const owner = await store.acquireOwner({ pid: 1, host: 'h' }, TTL, 0)
