@@ -10,13 +10,20 @@ import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import { takeOwnership } from './ownership.ts'
 import { hasRun, prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
 
-export interface OpenOptions {
+/** Which job runs where, as the user asked. */
+export interface RunTarget {
   readonly jobPath: string
   readonly outDir: string
+  /** Items 0 … total-1. @default the job's `total`, or the run's on resume */
   readonly total?: number
+  /** @default the job's `seed`, else 0 */
   readonly seed?: number
   readonly params?: Readonly<Record<string, unknown>>
+  /** Move an existing run in outDir aside and start over. @default false */
   readonly fresh?: boolean
+}
+
+export interface OpenOptions extends RunTarget {
   readonly leaseTtlMs: number
   readonly now: () => number
 }

@@ -6,7 +6,7 @@ import { ChunkSizer } from './chunkSizer.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import { journalDigest } from './digest.ts'
 import type { RunObserver } from './observer.ts'
-import { openRun } from './openRun.ts'
+import { openRun, type RunTarget } from './openRun.ts'
 import { ProgressLoop } from './progressLoop.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
@@ -14,16 +14,7 @@ import { reconcileDataDir, recheckRanges } from './recovery.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import type { RangeResult, RangeTask, WorkerSetup } from './task.ts'
 
-export interface RunOptions extends RawRunSettings {
-  readonly jobPath: string
-  readonly outDir: string
-  /** Items 0 … total-1. @default the job's `total`, or the run's on resume */
-  readonly total?: number
-  /** @default the job's `seed`, else 0 */
-  readonly seed?: number
-  readonly params?: Readonly<Record<string, unknown>>
-  /** Move an existing run in outDir aside and start over. @default false */
-  readonly fresh?: boolean
+export interface RunOptions extends RawRunSettings, RunTarget {
   /** Commit at least this often, ms. @default the job's checkpointEvery (60 s) */
   readonly checkpointEvery?: number
   /** Aborting it stops the run cleanly: finished items are committed, the run is marked interrupted. */
