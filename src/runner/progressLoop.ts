@@ -72,11 +72,6 @@ export class ProgressLoop {
     return Math.min(1_000, this.o.progressEveryMs, this.o.heartbeatMs)
   }
 
-  /** Telemetry write failures so far (best-effort writes never stop the run). */
-  get writeFailures(): number {
-    return this.files.failures
-  }
-
   private tick(): void {
     const now = this.o.now()
     if (this.sample() !== undefined) this.publish('state')

@@ -66,10 +66,6 @@ export class ProgressTracker {
     this.ended = { state, error: error ?? null }
   }
 
-  get done(): number {
-    return this.committed
-  }
-
   snapshot(now: number): ProgressSnapshot {
     const { init } = this
     const inFlight = Math.max(0, this.finishedThisSession - this.committedThisSession)
