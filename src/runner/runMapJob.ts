@@ -12,7 +12,7 @@ import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
 import { reconcileDataDir, recheckRanges } from './recovery.ts'
 import { INDEX_FILE } from './shardNames.ts'
-import type { RangeResult, RangeTask, WorkerSetup } from './task.ts'
+import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 export interface RunOptions extends RawRunSettings, RunTarget {
   /** Commit at least this often, ms. @default the job's checkpointEvery (60 s) */
@@ -60,20 +60,20 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const { job, store, paths, lease } = open
   const checkpointMs = options.checkpointEvery ?? job.checkpointEvery
   const total = open.run.total
-  const stopFlag = new SharedArrayBuffer(4)
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4))
   const finishedCounter = new SharedArrayBuffer(4)
   let failure: Error | undefined
   let progress: ProgressLoop | undefined
   let pool: Piscina | undefined
   const stop = (reason?: Error): void => {
     if (reason) failure ??= reason
-    Atomics.store(new Int32Array(stopFlag), 0, 1)
+    Atomics.store(stopFlag, 0, 1)
   }
   const onAbort = (): void => stop()
   try {
     const setup: WorkerSetup = {
       jobPath: options.jobPath, params: open.params, seed: open.seed, retries: job.retries, dataDir: paths.data,
-      inputHandle: open.input?.handle, stop: stopFlag, finished: finishedCounter,
+      inputHandle: open.input?.handle, stop: stopFlag.buffer as SharedArrayBuffer, finished: finishedCounter,
     }
     // Threads start now and load while the journal and data folder are reconciled.
     pool = new Piscina({
@@ -113,14 +113,11 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     options.signal?.addEventListener('abort', onAbort, { once: true })
     if (options.signal?.aborted) stop()
 
-    let committed = committedAtStart
-    let committedThisSession = 0
     let bytesWritten = 0
-    let lastCommitAt = startedAt
     const sizer = new ChunkSizer(workers)
     const inFlight = new Set<Promise<void>>()
     let claimedInFlight = 0
-    const stopping = (): boolean => Atomics.load(new Int32Array(stopFlag), 0) !== 0
+    const stopping = (): boolean => Atomics.load(stopFlag, 0) !== 0
 
     const work = async (claim: Claim): Promise<void> => {
       const task: RangeTask = { start: claim.start, end: claim.end, checkpointMs, maxBytes: MAX_SHARD_BYTES }
@@ -132,26 +129,18 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       const count = result.end - result.start
       if (count > 0) {
         await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease.token)
-        committed += count
-        committedThisSession += count
         bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
-        lastCommitAt = now()
         progress!.committed(count)
-        options.observer?.committed?.({ total, committed, committedThisSession, elapsedMs: now() - startedAt, lastCommitAt })
+        const { committed, committedThisSession, lastCheckpointAt } = tracker
+        options.observer?.committed?.({ total, committed, committedThisSession, elapsedMs: now() - startedAt, lastCommitAt: lastCheckpointAt ?? now() })
       }
       if (result.end < claim.end) await store.releaseClaim({ ...claim, start: result.end })
       sizer.observe(count, result.busyMs)
-      if (result.failure?.kind === 'input') {
-        stop(new UsageError(`cannot read records ${result.start}–${claim.end - 1} of the input: ${result.failure.message}`, 'LONGHAUL_INPUT_INVALID'))
-      } else if (result.failure?.kind === 'durability') stop(new NotDurableError(`the shard of items ${result.start}–${claim.end - 1}`, new Error(result.failure.message)))
-      else if (result.failure) {
-        const f = result.failure
-        stop(new ItemFailedError(f.index ?? result.end, f.attempts ?? 1, f.message, f.stack))
-      }
+      if (result.failure) stop(failureError(result.failure, result.start, claim.end))
     }
     const feed = async (): Promise<void> => {
       while (!stopping() && inFlight.size < workers * 2) {
-        const unclaimed = total - committed - claimedInFlight
+        const unclaimed = total - tracker.committed - claimedInFlight
         const claim = await store.claimRange(OWNER, sizer.next(unclaimed), leaseTtlMs, now())
         if (!claim) return
         claimedInFlight += claim.end - claim.start
@@ -164,10 +153,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 
     // Shards committed before this session are re-hashed alongside new work.
     let recheckDone = kept.length === 0
-    const recheck = recheckRanges(store, paths, kept, stopping, (range) => {
-      committed -= range.end - range.start
-      tracker.forgot(range.end - range.start)
-    }).then(
+    const recheck = recheckRanges(store, paths, kept, stopping, (range) => tracker.forgot(range.end - range.start)).then(
       (bad) => {
         if (bad) options.observer?.note?.(`${bad} recorded range(s) failed their checksum; recomputing them`)
       },
@@ -185,7 +171,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (failure) throw failure
     if (stopping()) {
       await store.setState('interrupted', now())
-      await store.addEvent('interrupted', { committed }, now())
+      await store.addEvent('interrupted', { committed: tracker.committed }, now())
       progress.end('interrupted')
       await writeIndex(store, paths.data, job.output.kind)
       return summary('interrupted', null)
@@ -201,6 +187,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 
     function summary(state: RunSummary['state'], digest: string | null): RunSummary {
       const wallMs = now() - startedAt
+      const { committed, committedThisSession } = tracker
       return {
         job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession, wallMs,
         itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, digest, resumed: open.resumed,
@@ -225,6 +212,18 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     progress?.stop()
     await store.releaseOwner(lease.token).catch(() => undefined)
     await store.close()
+  }
+}
+
+/** The error a worker's failure report stands for. */
+function failureError(failure: TaskFailure, start: number, end: number): Error {
+  switch (failure.kind) {
+    case 'input':
+      return new UsageError(`cannot read records ${start}–${end - 1} of the input: ${failure.message}`, 'LONGHAUL_INPUT_INVALID')
+    case 'durability':
+      return new NotDurableError(`the shard of items ${start}–${end - 1}`, new Error(failure.message))
+    case 'item':
+      return new ItemFailedError(failure.index ?? start, failure.attempts ?? 1, failure.message, failure.stack)
   }
 }
 

@@ -24,11 +24,13 @@ export interface TrackerInit {
 export class ProgressTracker {
   private readonly eta: EtaEstimator
   private readonly stall: StallDetector
-  private committed: number
-  private committedThisSession = 0
+  /** Items committed, earlier sessions included. */
+  committed: number
+  /** Items committed by this session. */
+  committedThisSession = 0
   private finishedThisSession = 0
   private checkpoints = 0
-  private lastCheckpointAt: number | null = null
+  lastCheckpointAt: number | null = null
   private heartbeatAt: number
   private ended: { state: ProgressState; error: string | null } | undefined
 

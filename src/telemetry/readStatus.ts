@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { processAlive } from './processAlive.ts'
 import { PROGRESS_JSON } from './progressFiles.ts'
+import { duration as ago } from './progressText.ts'
 import type { ProgressSnapshot } from './snapshot.ts'
 
 export interface RunStatus {
@@ -47,11 +48,4 @@ export function readStatus(dir: string, now: number): RunStatus | undefined {
     summary = written.state.toUpperCase()
   }
   return { dir, snapshot, live, ownerGone, heartbeatAgeSeconds, summary }
-}
-
-function ago(seconds: number): string {
-  const s = Math.round(seconds)
-  if (s < 120) return `${s}s`
-  if (s < 7200) return `${Math.round(s / 60)} min`
-  return `${(s / 3600).toFixed(1)} h`
 }
