@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'LONGHAUL_ITEM_FAILED'
   | 'LONGHAUL_NOT_DURABLE'
   | 'LONGHAUL_JOURNAL_INVALID'
+  | 'LONGHAUL_GATE_REFUSED'
+  | 'LONGHAUL_PREFLIGHT_FAILED'
 
 export class LonghaulError extends Error {
   readonly code: ErrorCode
@@ -107,5 +109,38 @@ export class NotDurableError extends LonghaulError {
 export class JournalError extends UsageError {
   constructor(message: string) {
     super(message, 'LONGHAUL_JOURNAL_INVALID')
+  }
+}
+
+/** One requirement of the launch gate, met or not. */
+export interface GateRequirement {
+  readonly met: boolean
+  readonly text: string
+}
+
+/** A production-scale run without a passing, unexpired proof for this job (invariant gate). Exit 3. */
+export class GateRefusedError extends LonghaulError {
+  readonly requirements: readonly GateRequirement[]
+  readonly preflightCommand: string
+  constructor(headline: string, requirements: readonly GateRequirement[], preflightCommand: string) {
+    super(
+      'LONGHAUL_GATE_REFUSED',
+      [
+        `refused by the launch gate: ${headline}`,
+        ...requirements.map((r) => `  ${r.met ? '✔' : '✘'} ${r.text}`),
+        'Prove the job first (it runs the conformance suite and a rehearsal, then writes the proof):',
+        `  ${preflightCommand}`,
+        'or pass --skip-preflight to run without a proof (the waiver is recorded in the journal, progress.json and status).',
+      ].join('\n'),
+    )
+    this.requirements = requirements
+    this.preflightCommand = preflightCommand
+  }
+}
+
+/** Preflight ran and at least one check failed; the report names each broken requirement. Exit 1. */
+export class PreflightFailedError extends LonghaulError {
+  constructor(message: string) {
+    super('LONGHAUL_PREFLIGHT_FAILED', message)
   }
 }

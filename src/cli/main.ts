@@ -47,6 +47,8 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--progress-every <seconds>', 'rewrite progress.json and PROGRESS.txt at least this often (default 10)', wholeNumber(1))
     .option('--stall-after <seconds>', 'report the run stalled after this long with nothing finished (default 300)', wholeNumber(1))
     .option('--fresh', 'move an existing run in --out aside (never deleted) and start over')
+    .option('--skip-preflight', 'run above the policy\'s scale without a passing proof; the waiver is recorded in the journal, progress.json and status')
+    .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the job)')
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
       result.code = await runCommand(job, options, io, signal)

@@ -29,6 +29,18 @@ interface JobOptionsBase<S extends z.ZodType> {
   readonly checkpointEvery?: number
   /** How many times a failing item is retried before the run fails. @default 2 */
   readonly retries?: number
+  /**
+   * Checks one record as it was written (read back from the output, as a loader
+   * would see it): return `true`/nothing when it is good, `false` or a reason
+   * when it is not. Preflight runs it on every rehearsal item.
+   */
+  readonly validate?: (record: any, index: number) => boolean | string | void
+  /**
+   * Checks over the whole rehearsal output, by name, e.g. class balance: each
+   * gets every record in index order (streamed from disk) and returns `true`
+   * or the reason it fails.
+   */
+  readonly datasetChecks?: Readonly<Record<string, (records: Iterable<any>) => boolean | string>>
 }
 
 /** Items made from their index: `item(index, ctx)`. */
@@ -60,6 +72,8 @@ export interface MapJob {
   readonly checkpointEvery: number
   readonly retries: number
   readonly item: (indexOrRecord: never, ctx: ItemContext<unknown>) => unknown
+  readonly validate: ((record: unknown, index: number) => boolean | string | void) | undefined
+  readonly datasetChecks: Readonly<Record<string, (records: Iterable<unknown>) => boolean | string>>
 }
 
 const optionsSchema = z.object({
@@ -70,6 +84,8 @@ const optionsSchema = z.object({
   seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(0),
   checkpointEvery: z.number().int().positive().default(60_000),
   retries: z.number().int().nonnegative().default(2),
+  validate: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
+  datasetChecks: z.record(z.string(), z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function')).optional(),
 })
 
 /** Declares a map job. The job file's default export must be its result. */
@@ -88,6 +104,8 @@ export function defineJob(options: GeneratorJobOptions<z.ZodType> | InputJobOpti
     params: options.params ?? z.object({}),
     input: options.input,
     item: options.item as MapJob['item'],
+    validate: options.validate,
+    datasetChecks: options.datasetChecks ?? {},
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { dirname, relative, resolve } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
 import { build } from 'esbuild'
 import stringify from 'safe-stable-stringify'
 import { UsageError } from '../errors.ts'
@@ -20,7 +20,22 @@ export interface JobIdentity {
   readonly output: unknown
   /** The input's description and content digest, for input-driven jobs. */
   readonly input: { readonly description: unknown; readonly digest: string } | null
+  /** sha256 of the nearest lockfile above the job (dependencies are code too), or null when there is none. */
+  readonly lockfile: string | null
   readonly longhaulMajor: number
+}
+
+const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock']
+
+/** sha256 of the lockfile nearest above the job file, or null. */
+export function hashLockfile(jobPath: string): string | null {
+  for (let dir = dirname(resolve(jobPath)); ; dir = dirname(dir)) {
+    for (const name of LOCKFILES) {
+      const path = join(dir, name)
+      if (existsSync(path)) return createHash('sha256').update(readFileSync(path)).digest('hex')
+    }
+    if (dirname(dir) === dir) return null
+  }
 }
 
 /** The job module's own source and its local imports (not packages), hashed. */
@@ -73,6 +88,7 @@ export function describeChanges(stored: JobIdentity, current: JobIdentity): stri
   if (stored.seed !== current.seed) changes.push(`seed changed (${stored.seed} → ${current.seed})`)
   if (canonical(stored.output) !== canonical(current.output)) changes.push(`output format changed (${canonical(stored.output)} → ${canonical(current.output)})`)
   if (canonical(stored.input) !== canonical(current.input)) changes.push('input changed (its content or location differs)')
+  if (stored.lockfile !== current.lockfile) changes.push('dependencies changed (the lockfile differs)')
   if (stored.longhaulMajor !== current.longhaulMajor) {
     changes.push(`longhaul major version changed (${stored.longhaulMajor} → ${current.longhaulMajor})`)
   }

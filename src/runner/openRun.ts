@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { UsageError, FingerprintMismatchError } from '../errors.ts'
 import type { MapJob } from '../job/defineJob.ts'
-import { describeChanges, fingerprintOf, hashSources, makeIdentity, type JobIdentity } from '../job/fingerprint.ts'
+import { describeChanges, fingerprintOf, hashLockfile, hashSources, makeIdentity, type JobIdentity } from '../job/fingerprint.ts'
 import type { InputScan } from '../job/inputs/input.ts'
 import { loadJob } from '../job/loadJob.ts'
 import { resolveParams } from '../job/params.ts'
+import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import { takeOwnership } from './ownership.ts'
@@ -23,7 +24,22 @@ export interface RunTarget {
   readonly fresh?: boolean
 }
 
+/** What the launch gate is shown before anything is written. */
+export interface LaunchFacts {
+  readonly job: string
+  readonly jobPath: string
+  readonly outDir: string
+  readonly fingerprint: string
+  readonly total: number
+  readonly params: unknown
+  readonly seed: number
+}
+
+/** Decides whether a run may start: resolves with the clearance to record, or throws the refusal (invariant gate). */
+export type LaunchGate = (facts: LaunchFacts) => Promise<LaunchClearance>
+
 export interface OpenOptions extends RunTarget {
+  readonly gate?: LaunchGate
   readonly leaseTtlMs: number
   readonly now: () => number
 }
@@ -40,14 +56,10 @@ export interface OpenRun {
   readonly run: RunRecord
   readonly resumed: boolean
   readonly movedAsideTo: string | undefined
+  /** What the launch gate decided; undefined when no gate was asked. */
+  readonly clearance: LaunchClearance | undefined
 }
 
-/**
- * Loads the job, works out its identity, and opens (or creates) its run in
- * `outDir`: refusing a different job there (same-job-or-refuse), a live owner
- * (one-owner), or a total that shrinks. On any refusal the journal is closed
- * and nothing is changed.
- */
 /** --fresh moves a run aside only when no live process owns it (invariant one-owner). */
 async function assertNobodyRuns(dir: string, leaseTtlMs: number, now: number): Promise<void> {
   const store = SqliteStore.open(runPaths(dir).journal)
@@ -60,31 +72,75 @@ async function assertNobodyRuns(dir: string, leaseTtlMs: number, now: number): P
   }
 }
 
-export async function openRun(options: OpenOptions): Promise<OpenRun> {
-  const job = await loadJob(options.jobPath)
-  const params = resolveParams(job, options.params ?? {})
-  const seed = options.seed ?? job.seed
+/** The job as it would run: loaded, params resolved, identity and fingerprint worked out. Writes nothing. */
+export interface IdentifiedJob {
+  readonly job: MapJob
+  readonly params: unknown
+  readonly seed: number
+  readonly input: InputScan | undefined
+  readonly identity: JobIdentity
+  readonly fingerprint: string
+}
+
+/** Loads the job and works out its identity (invariant same-job-or-refuse); the launch gate and preflight use the same. */
+export async function identifyJob(target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>): Promise<IdentifiedJob> {
+  const job = await loadJob(target.jobPath)
+  const params = resolveParams(job, target.params ?? {})
+  const seed = target.seed ?? job.seed
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new UsageError(`the seed must be a whole number from 0 to 4294967295, got ${seed}`)
   const input = job.input ? await job.input.scan() : undefined
-  if (options.total !== undefined && (!Number.isSafeInteger(options.total) || options.total <= 0)) {
-    throw new UsageError(`--total must be a whole number above 0, got ${options.total}`)
+  if (target.total !== undefined && (!Number.isSafeInteger(target.total) || target.total <= 0)) {
+    throw new UsageError(`--total must be a whole number above 0, got ${target.total}`)
   }
-  if (input && options.total !== undefined && options.total > input.count) {
-    throw new UsageError(`--total ${options.total} is more than the ${input.count} records of the input`)
+  if (input && target.total !== undefined && target.total > input.count) {
+    throw new UsageError(`--total ${target.total} is more than the ${input.count} records of the input`)
   }
   const identity: JobIdentity = makeIdentity({
     job: job.name,
-    sources: await hashSources(options.jobPath),
+    sources: await hashSources(target.jobPath),
     params,
     seed,
     output: job.output.description,
     input: job.input && input ? { description: job.input.description, digest: input.digest } : null,
+    lockfile: hashLockfile(target.jobPath),
   })
-  const fingerprint = fingerprintOf(identity)
-  const startsFresh = options.fresh === true || !hasRun(options.outDir)
-  if (startsFresh && (options.total ?? job.total ?? input?.count) === undefined) {
-    throw new UsageError(`job '${job.name}' sets no total; pass --total N`)
+  return { job, params, seed, input, identity, fingerprint: fingerprintOf(identity) }
+}
+
+/** The run already in `outDir`, read without changing anything; undefined when there is none. */
+async function peekRun(outDir: string): Promise<RunRecord | undefined> {
+  if (!hasRun(outDir)) return undefined
+  const store = SqliteStore.open(runPaths(outDir).journal, { readonly: true })
+  try {
+    return await store.getRun()
+  } finally {
+    await store.close()
   }
+}
+
+function assertSameJob(outDir: string, run: RunRecord | undefined, identity: JobIdentity, fingerprint: string): void {
+  if (run && run.fingerprint !== fingerprint) {
+    const changes = describeChanges(JSON.parse(run.identity) as JobIdentity, identity)
+    throw new FingerprintMismatchError(outDir, changes.length ? changes : ['the job fingerprint differs'])
+  }
+}
+
+/**
+ * Loads the job, works out its identity, asks the launch gate, and opens (or
+ * creates) its run in `outDir`: refusing a different job there
+ * (same-job-or-refuse), a live owner (one-owner), or a total that shrinks.
+ * On any refusal the journal is closed and nothing is changed.
+ */
+export async function openRun(options: OpenOptions): Promise<OpenRun> {
+  const identified = await identifyJob(options)
+  const { job, params, seed, input, identity, fingerprint } = identified
+  const existing = options.fresh ? undefined : await peekRun(options.outDir)
+  assertSameJob(options.outDir, existing, identity, fingerprint)
+  const requested = options.total ?? existing?.total ?? job.total ?? input?.count
+  if (requested === undefined) throw new UsageError(`job '${job.name}' sets no total; pass --total N`)
+  const clearance = options.gate
+    ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir: options.outDir, fingerprint, total: requested, params, seed })
+    : undefined
   if (options.fresh && hasRun(options.outDir)) await assertNobodyRuns(options.outDir, options.leaseTtlMs, options.now())
 
   const { paths, movedTo } = prepareRunDir(options.outDir, options.fresh ?? false, new Date(options.now()))
@@ -92,12 +148,8 @@ export async function openRun(options: OpenOptions): Promise<OpenRun> {
   try {
     let run = await store.getRun()
     const resumed = run !== undefined
-    if (run && run.fingerprint !== fingerprint) {
-      const changes = describeChanges(JSON.parse(run.identity) as JobIdentity, identity)
-      throw new FingerprintMismatchError(options.outDir, changes.length ? changes : ['the job fingerprint differs'])
-    }
-    const total = options.total ?? run?.total ?? job.total ?? input?.count
-    if (total === undefined) throw new UsageError(`job '${job.name}' sets no total; pass --total N`)
+    assertSameJob(options.outDir, run, identity, fingerprint)
+    const total = options.total ?? run?.total ?? requested
     if (!run) {
       await store.createRun({ runId: randomUUID(), job: job.name, fingerprint, identity: JSON.stringify(identity), total, createdAt: options.now() })
     } else if (total < run.total) {
@@ -109,7 +161,7 @@ export async function openRun(options: OpenOptions): Promise<OpenRun> {
       await store.addEvent('extended', { from: run.total, to: total }, options.now())
     }
     run = (await store.getRun())!
-    return { job, params, seed, input, paths, store, lease, run, resumed, movedAsideTo: movedTo }
+    return { job, params, seed, input, paths, store, lease, run, resumed, movedAsideTo: movedTo, clearance }
   } catch (error) {
     await store.close()
     throw error

@@ -9,7 +9,11 @@ export interface RunPaths {
   readonly internal: string
   readonly journal: string
   readonly quarantine: string
+  /** Proof bundles and reports written by preflight. */
+  readonly proofs: string
 }
+
+const PROOFS_DIR = 'proofs'
 
 export function runPaths(dir: string): RunPaths {
   const absolute = resolve(dir)
@@ -20,6 +24,7 @@ export function runPaths(dir: string): RunPaths {
     internal,
     journal: join(internal, 'journal.sqlite'),
     quarantine: join(internal, 'quarantine'),
+    proofs: join(absolute, PROOFS_DIR),
   }
 }
 
@@ -38,6 +43,11 @@ export function prepareRunDir(dir: string, fresh: boolean, now: Date): { paths: 
   if (fresh && existsSync(paths.dir) && readdirSync(paths.dir).length > 0) {
     movedTo = `${paths.dir}.before-${now.toISOString().replace(/[:.]/g, '-')}`
     renameSync(paths.dir, movedTo)
+    // Proofs are about the job, not the run: they stay for the new run.
+    if (existsSync(join(movedTo, PROOFS_DIR))) {
+      mkdirSync(paths.dir, { recursive: true })
+      renameSync(join(movedTo, PROOFS_DIR), paths.proofs)
+    }
   }
   if (!existsSync(paths.journal) && existsSync(paths.data) && readdirSync(paths.data).length > 0) {
     throw new UsageError(

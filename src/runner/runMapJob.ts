@@ -3,10 +3,11 @@ import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageE
 import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
 import type { Claim, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
+import { crashPoint } from './faults.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import { journalDigest } from './digest.ts'
 import type { RunObserver } from './observer.ts'
-import { openRun, type RunTarget } from './openRun.ts'
+import { openRun, type LaunchGate, type RunTarget } from './openRun.ts'
 import { ProgressLoop } from './progressLoop.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
@@ -15,6 +16,8 @@ import { INDEX_FILE } from './shardNames.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 export interface RunOptions extends RawRunSettings, RunTarget {
+  /** Asked before anything is written; may refuse the run (invariant gate). @default none: a run started from code is not gated */
+  readonly gate?: LaunchGate
   /** Commit at least this often, ms. @default the job's checkpointEvery (60 s) */
   readonly checkpointEvery?: number
   /** Aborting it stops the run cleanly: finished items are committed, the run is marked interrupted. */
@@ -34,6 +37,8 @@ export interface RunSummary {
   readonly wallMs: number
   readonly itemsPerSecond: number
   readonly bytesWritten: number
+  /** The longest any one item took this session, ms. */
+  readonly slowestItemMs: number
   /** The dataset digest; null unless complete. */
   readonly digest: string | null
   readonly resumed: boolean
@@ -95,6 +100,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     const committedAtStart = await store.committedItems()
     await store.setState('running', now())
     await store.addEvent(open.resumed ? 'resumed' : 'started', { committed: committedAtStart, total, workers, pid: process.pid }, now())
+    // A waiver stays in the journal for good: whoever reads the run later sees it ran without a proof.
+    if (open.clearance) await store.addEvent(`gate-${open.clearance.status}`, open.clearance, now())
     options.observer?.started?.({
       job: job.name, runId: open.run.runId, dir: paths.dir, total, committed: committedAtStart, resumed: open.resumed, workers, seed: open.seed,
       ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
@@ -103,6 +110,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     const tracker = new ProgressTracker({
       job: job.name, runId: open.run.runId, total, committed: committedAtStart, workers, startedAt,
       stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: lease.pid, host: lease.host },
+      ...(open.clearance && { gate: open.clearance }),
     })
     progress = new ProgressLoop({
       tracker, dir: paths.dir, store, ownerToken: lease.token, worker: OWNER, leaseTtlMs,
@@ -114,6 +122,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (options.signal?.aborted) stop()
 
     let bytesWritten = 0
+    let slowestItemMs = 0
     const sizer = new ChunkSizer(workers)
     const inFlight = new Set<Promise<void>>()
     let claimedInFlight = 0
@@ -127,7 +136,9 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       })) as RangeResult
       claimedInFlight -= claim.end - claim.start
       const count = result.end - result.start
+      slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
       if (count > 0) {
+        crashPoint('commit')
         await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease.token)
         bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
         progress!.committed(count)
@@ -190,7 +201,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       const { committed, committedThisSession } = tracker
       return {
         job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession, wallMs,
-        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, digest, resumed: open.resumed,
+        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, slowestItemMs, digest, resumed: open.resumed,
       }
     }
   } catch (error) {

@@ -43,5 +43,7 @@ export interface RangeResult {
   readonly itemHashes: Uint8Array
   /** Time spent making items, for chunk sizing. */
   readonly busyMs: number
+  /** The longest any one item of the range took, ms (the part of lost work that no checkpoint interval can cut). */
+  readonly slowestItemMs: number
   readonly failure?: TaskFailure
 }

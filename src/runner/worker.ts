@@ -65,14 +65,17 @@ class RangeMaker {
     try {
       records = this.readRecords?.(task.start, task.end)
     } catch (error) {
-      return { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs: 0, failure: { kind: 'input', message: (error as Error).message } }
+      return { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs: 0, slowestItemMs: 0, failure: { kind: 'input', message: (error as Error).message } }
     }
     let failure: TaskFailure | undefined
+    let slowestItemMs = 0
     let index = task.start
     for (; index < task.end; index++) {
       if (this.stopping) break
-      if (index > task.start && (Date.now() >= deadline || shard.bytes >= task.maxBytes)) break
+      const itemStarted = Date.now()
+      if (index > task.start && (itemStarted >= deadline || shard.bytes >= task.maxBytes)) break
       const made = await this.makeItem(records ? records[index - task.start] : index, index)
+      slowestItemMs = Math.max(slowestItemMs, Date.now() - itemStarted)
       if ('abandoned' in made) break
       if ('error' in made) {
         failure = { kind: 'item', index, attempts: made.attempts, message: made.error.message, stack: made.error.stack }
@@ -87,13 +90,13 @@ class RangeMaker {
       }
     }
     const busyMs = Date.now() - started
-    const nothing = { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs }
+    const nothing = { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs, slowestItemMs }
     if (index === task.start) return { ...nothing, ...(failure && { failure }) }
     try {
       const files = shard.finish().map((file) => writeFileAtomic(setup.dataDir, shardFileName(task.start, index, file.suffix), file.chunks))
       fsyncDir(setup.dataDir)
       const itemHashes = hashes.subarray(0, (index - task.start) * ITEM_HASH_BYTES)
-      return { start: task.start, end: index, files, itemHashes, busyMs, ...(failure && { failure }) }
+      return { start: task.start, end: index, files, itemHashes, busyMs, slowestItemMs, ...(failure && { failure }) }
     } catch (error) {
       const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error)
       return { ...nothing, failure: { kind: 'durability', message: cause.message } }

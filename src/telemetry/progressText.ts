@@ -1,4 +1,4 @@
-import type { ProgressSnapshot } from './snapshot.ts'
+import type { LaunchClearance, ProgressSnapshot } from './snapshot.ts'
 
 /** PROGRESS.txt: the state in capitals on line 1, then one fact a line. */
 export function progressText(p: ProgressSnapshot, now: number): string {
@@ -12,10 +12,23 @@ export function progressText(p: ProgressSnapshot, now: number): string {
     `Last checkpoint: ${p.lastCheckpointAt === null ? 'none yet' : `${p.lastCheckpointAt} (${ago(p.lastCheckpointAt, now)})`}, ${count(p.checkpoints)} this session`,
     `Heartbeat:       ${p.heartbeatAt} (${ago(p.heartbeatAt, now)})`,
     `Workers:         ${p.workers} (pid ${p.owner.pid} on ${p.owner.host})`,
+    ...(p.gate ? [`Launch gate:     ${gateText(p.gate)}`] : []),
     ...(p.error ? [`Error:           ${p.error}`] : []),
     `Updated:         ${p.updatedAt}`,
   ]
   return lines.join('\n') + '\n'
+}
+
+/** The gate's decision in words; a waiver is spelled out so nobody mistakes the run for a proved one. */
+export function gateText(gate: LaunchClearance): string {
+  switch (gate.status) {
+    case 'proved':
+      return `proved by ${gate.proof} (target ${count(gate.target)}, valid until ${gate.expiresAt})`
+    case 'waived':
+      return `WAIVED — running without a passing preflight proof (${gate.reason})`
+    case 'not-required':
+      return `no proof needed (at most ${count(gate.limit)} items)`
+  }
 }
 
 export function etaText(p: Pick<ProgressSnapshot, 'state' | 'etaSeconds' | 'etaLow' | 'etaHigh' | 'etaUnknownBecause'>): string {

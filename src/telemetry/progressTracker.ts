@@ -1,5 +1,5 @@
 import { EtaEstimator } from './eta.ts'
-import type { ProgressSnapshot, ProgressState } from './snapshot.ts'
+import type { LaunchClearance, ProgressSnapshot, ProgressState } from './snapshot.ts'
 import { StallDetector } from './stall.ts'
 
 export interface TrackerInit {
@@ -14,6 +14,8 @@ export interface TrackerInit {
   readonly refreshMs: number
   readonly heartbeatMs: number
   readonly owner: { readonly pid: number; readonly host: string }
+  /** The launch gate's decision for this session, if a gate was asked. */
+  readonly gate?: LaunchClearance
 }
 
 /**
@@ -100,6 +102,7 @@ export class ProgressTracker {
       refreshSeconds: init.refreshMs / 1000,
       heartbeatSeconds: init.heartbeatMs / 1000,
       owner: init.owner,
+      gate: init.gate ?? null,
       error: this.ended?.error ?? null,
     }
   }

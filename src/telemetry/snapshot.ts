@@ -4,6 +4,15 @@
  */
 export type ProgressState = 'running' | 'complete' | 'failed' | 'stalled' | 'interrupted'
 
+/** What the launch gate decided for this session (invariant gate); shown in progress.json and status. */
+export type LaunchClearance =
+  /** A passing proof covers this run. */
+  | { readonly status: 'proved'; readonly proof: string; readonly target: number; readonly expiresAt: string }
+  /** The owner ran it without a proof (--skip-preflight). */
+  | { readonly status: 'waived'; readonly reason: string }
+  /** The run is at or below the policy's scale for proofs. */
+  | { readonly status: 'not-required'; readonly limit: number }
+
 export interface ProgressSnapshot {
   readonly job: string
   readonly runId: string
@@ -37,6 +46,8 @@ export interface ProgressSnapshot {
   /** How often the heartbeat moves while the run lives. */
   readonly heartbeatSeconds: number
   readonly owner: { readonly pid: number; readonly host: string }
+  /** The launch gate's decision for this session; null when no gate was asked (a run started from code). */
+  readonly gate: LaunchClearance | null
   /** The failure that ended the run, when it failed. */
   readonly error: string | null
 }

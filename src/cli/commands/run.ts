@@ -1,6 +1,8 @@
 import { basename } from 'node:path'
 import { loadJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
+import { loadPolicy } from '../../preflight/policy.ts'
+import { launchGate } from '../../preflight/gate.ts'
 import { runMapJob } from '../../runner/index.ts'
 import { count, duration, rate } from '../../telemetry/progressText.ts'
 import { EXIT } from '../exitCodes.ts'
@@ -20,24 +22,35 @@ export interface RunCommandOptions {
   readonly progressEvery?: number
   readonly stallAfter?: number
   readonly json?: boolean
+  readonly skipPreflight?: boolean
+  readonly config?: string
 }
 
 /** `longhaul run JOB`: runs or resumes a job; returns the exit code. */
 export async function runCommand(jobPath: string, options: RunCommandOptions, io: Io, signal?: AbortSignal): Promise<number> {
   const params = parseParamPairs(options.param, options.params)
   const outDir = options.out ?? `runs/${(await loadJob(jobPath)).name}`
+  const loaded = await loadPolicy(jobPath, options.config)
+  const { policy } = loaded
+  const gate = launchGate({
+    policy: loaded,
+    skip: options.skipPreflight === true,
+    preflightCommand: (facts) => preflightCommandLine(jobPath, facts.total, outDir, options),
+  })
   const display = runDisplay({ stream: io.errStream, tty: io.errStream.isTTY === true })
   const result = await runMapJob({
     jobPath,
     outDir,
     params,
+    gate,
+    heartbeatMs: policy.heartbeatSeconds * 1000,
+    progressEvery: (options.progressEvery ?? policy.progressEverySeconds) * 1000,
+    stallAfter: (options.stallAfter ?? policy.stallAfterSeconds) * 1000,
     ...(options.total !== undefined && { total: options.total }),
     ...(options.workers !== undefined && { workers: options.workers }),
     ...(options.seed !== undefined && { seed: options.seed }),
     ...(options.fresh && { fresh: true }),
     ...(options.checkpointEvery !== undefined && { checkpointEvery: options.checkpointEvery * 1000 }),
-    ...(options.progressEvery !== undefined && { progressEvery: options.progressEvery * 1000 }),
-    ...(options.stallAfter !== undefined && { stallAfter: options.stallAfter * 1000 }),
     ...(signal && { signal }),
     observer: display,
   }).finally(() => display.close())
@@ -56,4 +69,18 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
     )
   }
   return result.state === 'complete' ? EXIT.ok : EXIT.interrupted
+}
+
+/** The preflight command that proves what this run asks for, as the user would type it. */
+export function preflightCommandLine(jobPath: string, target: number, outDir: string, options: Pick<RunCommandOptions, 'seed' | 'param' | 'params' | 'config'>): string {
+  const words = ['npx', 'longhaul', 'preflight', jobPath, '--target', String(target), '--out', outDir]
+  if (options.seed !== undefined) words.push('--seed', String(options.seed))
+  for (const pair of options.param) words.push('--param', pair)
+  if (options.params !== undefined) words.push('--params', options.params)
+  if (options.config !== undefined) words.push('--config', options.config)
+  return words.map(shellWord).join(' ')
+}
+
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }

@@ -49,7 +49,7 @@ async function statusFromJournal(dir: string): Promise<RunStatus | undefined> {
       job: run.job, runId: run.runId, state: run.state, done, total: run.total, percent: (100 * done) / run.total, inFlight: 0,
       itemsPerSecond: null, etaSeconds: null, etaLow: null, etaHigh: null, etaUnknownBecause: 'no progress.json', startedAt: new Date(run.createdAt).toISOString(),
       updatedAt: iso, heartbeatAt: iso, lastCheckpointAt: null, checkpoints: 0, workers: 0, elapsedSeconds: 0, stalledForSeconds: null,
-      stallAfterSeconds: 0, refreshSeconds: 0, heartbeatSeconds: 0, owner: { pid: 0, host: '?' }, error: null,
+      stallAfterSeconds: 0, refreshSeconds: 0, heartbeatSeconds: 0, owner: { pid: 0, host: '?' }, gate: null, error: null,
     }
     return { dir, snapshot, live: false, ownerGone: false, heartbeatAgeSeconds: 0, summary }
   } finally {

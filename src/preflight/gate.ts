@@ -1,0 +1,57 @@
+import { join } from 'node:path'
+import { GateRefusedError, type GateRequirement } from '../errors.ts'
+import { runPaths, type LaunchFacts, type LaunchGate } from '../runner/index.ts'
+import { count } from '../telemetry/progressText.ts'
+import type { LaunchClearance } from '../telemetry/snapshot.ts'
+import type { LoadedPolicy } from './policy.ts'
+import { proofFileName, readProof } from './proof.ts'
+
+export interface GateOptions {
+  readonly policy: LoadedPolicy
+  /** --skip-preflight: run anyway; the waiver is recorded. */
+  readonly skip: boolean
+  /** The preflight command that would prove this run, as the user should type it. */
+  readonly preflightCommand: (facts: LaunchFacts) => string
+  readonly now?: () => number
+}
+
+/**
+ * The launch gate (invariant gate): a run of more items than the policy's
+ * `requireProofAbove` starts only with a passing, unexpired proof for the
+ * same fingerprint, made under the same policy, for a target ≥ its total.
+ */
+export function launchGate(options: GateOptions): LaunchGate {
+  const { policy } = options.policy
+  return async (facts: LaunchFacts): Promise<LaunchClearance> => {
+    if (facts.total <= policy.requireProofAbove) return { status: 'not-required', limit: policy.requireProofAbove }
+    if (options.skip) return { status: 'waived', reason: `--skip-preflight at ${count(facts.total)} items, above the policy's ${count(policy.requireProofAbove)}` }
+    const now = (options.now ?? Date.now)()
+    const proofs = runPaths(facts.outDir).proofs
+    const shown = join(facts.outDir, 'proofs')
+    const found = readProof(proofs, facts.job, facts.fingerprint)
+    const requirements: GateRequirement[] = []
+    if (found === 'none' || 'unreadable' in found) {
+      requirements.push({
+        met: false,
+        text: found === 'none'
+          ? `a proof for this exact job (fingerprint ${facts.fingerprint.slice(0, 12)}…) in ${shown}/ — none: no preflight yet, or the job's code, params, seed or dependencies changed since`
+          : found.unreadable,
+      })
+    } else {
+      const p = found.predicate
+      requirements.push(
+        { met: true, text: `a proof for this exact job: ${shown}/${proofFileName(facts.job, facts.fingerprint)}` },
+        { met: p.verdict === 'PASSED', text: `the proof passed (verdict ${p.verdict}${p.verdict === 'PASSED' ? '' : `: ${p.checks.filter((c) => !c.passed).map((c) => c.title).join(', ')} failed`})` },
+        { met: p.target >= facts.total, text: `its target covers this run (proved for ${count(p.target)} items, this run has ${count(facts.total)})` },
+        { met: Date.parse(p.expiresAt) > now, text: `it has not expired (valid until ${p.expiresAt})` },
+        { met: p.policy.digest === options.policy.digest, text: `it was made under the current policy${p.policy.digest === options.policy.digest ? '' : ' — the policy changed since'}` },
+      )
+      if (requirements.every((r) => r.met)) return { status: 'proved', proof: proofFileName(facts.job, facts.fingerprint), target: p.target, expiresAt: p.expiresAt }
+    }
+    throw new GateRefusedError(
+      `${count(facts.total)} items is above the policy's requireProofAbove (${count(policy.requireProofAbove)}${options.policy.source ? `, ${options.policy.source}` : ', the default'}), and no passing proof covers this run.`,
+      requirements,
+      options.preflightCommand(facts),
+    )
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * Fault injection for the conformance suite (`longhaul preflight`):
+ * `LONGHAUL_CRASH_AT=commit:N` makes this process SIGKILL itself at its Nth
+ * commit, after the shard's files are durable and before the journal records
+ * them: the instant invariant atomic-commit is about. Unset, it costs one
+ * comparison per commit.
+ */
+const [point, countText] = (process.env.LONGHAUL_CRASH_AT ?? '').split(':')
+let remaining = Number(countText) || 0
+
+export function crashPoint(name: 'commit'): void {
+  if (point !== name || remaining <= 0) return
+  if (--remaining === 0) process.kill(process.pid, 'SIGKILL')
+}
