@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from '@commander-js/ext
 import { LonghaulError, UsageError } from '../errors.ts'
 import { interruptOnSignals } from '../runner/index.ts'
 import { VERSION } from '../version.ts'
+import { preflightCommand } from './commands/preflight.ts'
 import { runCommand } from './commands/run.ts'
 import { statusCommand } from './commands/status.ts'
 import { verifyCommand } from './commands/verify.ts'
@@ -52,6 +53,22 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
       result.code = await runCommand(job, options, io, signal)
+    })
+
+  root
+    .command('preflight')
+    .description('prove a job before a production-scale run: crash/resume, checkpoint cadence, progress freshness, a rehearsal at a fraction of the target, validators, every policy rule; writes the proof `run` asks for')
+    .argument('<job>', 'the job file')
+    .requiredOption('--target <n>', 'the production-scale total the proof is for', wholeNumber(1))
+    .option('--out <dir>', 'the run directory the proof is for; it goes to its proofs/ (default: runs/<job name>)')
+    .option('--seed <s>', 'the seed of the run to prove (default: the job\'s, else 0)', wholeNumber(0, 2 ** 32 - 1))
+    .option('--param <key=value>', 'one param (repeatable), as for run', collect, [] as string[])
+    .option('--params <json>', 'params as one JSON object')
+    .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the job)')
+    .option('--rehearsal-budget <seconds>', 'cap the rehearsal\'s time; its share of the target is scaled down to fit, and the report says so', wholeNumber(1))
+    .option('--json', 'print the proof\'s predicate as JSON')
+    .action(async (job, options) => {
+      result.code = await preflightCommand(job, options, io)
     })
 
   root

@@ -47,6 +47,18 @@ export function rate(perSecond: number): string {
   return perSecond >= 100 ? count(Math.round(perSecond)) : perSecond.toFixed(1)
 }
 
+/** 512 B, 1.5 KiB, 3.2 GiB. */
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = n
+  let unit = 0
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
+}
+
 /** 42s, 3m07s, 2h05m, 3d04h. */
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds))

@@ -15,20 +15,28 @@ export function jsonl(): OutputFormat {
     suffixes: ['jsonl'],
     newShard: newJsonlShard,
     itemHashes(files, count) {
-      const data = files.get('jsonl')
-      if (!data) throw new TypeError('the shard has no .jsonl file')
       const hashes = Buffer.allocUnsafe(count * ITEM_HASH_BYTES)
-      let start = 0
-      for (let i = 0; i < count; i++) {
-        const end = data.indexOf(NEWLINE, start)
-        if (end < 0) throw new TypeError(`the .jsonl file holds ${i} complete lines, expected ${count}`)
-        hashes.set(itemHash([data.subarray(start, end)]), i * ITEM_HASH_BYTES)
-        start = end + 1
-      }
-      if (start !== data.length) throw new TypeError(`the .jsonl file holds more than the ${count} lines recorded`)
+      lines(files, count).forEach((line, i) => hashes.set(itemHash([line]), i * ITEM_HASH_BYTES))
       return hashes
     },
+    readRecords: (files, count) => lines(files, count).map((line) => JSON.parse(line.toString('utf8')) as unknown),
   }
+}
+
+/** The shard's `count` lines, without their newlines. */
+function lines(files: ReadonlyMap<string, Buffer>, count: number): Buffer[] {
+  const data = files.get('jsonl')
+  if (!data) throw new TypeError('the shard has no .jsonl file')
+  const found: Buffer[] = []
+  let start = 0
+  for (let i = 0; i < count; i++) {
+    const end = data.indexOf(NEWLINE, start)
+    if (end < 0) throw new TypeError(`the .jsonl file holds ${i} complete lines, expected ${count}`)
+    found.push(data.subarray(start, end))
+    start = end + 1
+  }
+  if (start !== data.length) throw new TypeError(`the .jsonl file holds more than the ${count} lines recorded`)
+  return found
 }
 
 function newJsonlShard(): ShardBuilder {

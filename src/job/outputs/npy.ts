@@ -58,18 +58,35 @@ export function npy(fields: Readonly<Record<string, NpyDtype>>): OutputFormat {
     suffixes: names.map((name) => `${name}.npy`),
     newShard: () => newNpyShard(specs),
     itemHashes(files, count) {
-      const rows = specs.map((spec) => {
-        const data = files.get(`${spec.name}.npy`)
-        if (!data) throw new TypeError(`the shard has no ${spec.name}.npy file`)
-        return readRows(data, spec.descr, count, spec.name)
-      })
+      const rows = fieldRows(specs, files, count)
       const hashes = Buffer.allocUnsafe(count * ITEM_HASH_BYTES)
       for (let i = 0; i < count; i++) {
         hashes.set(itemHash(rows.map((field) => field.body.subarray(i * field.rowBytes, (i + 1) * field.rowBytes))), i * ITEM_HASH_BYTES)
       }
       return hashes
     },
+    readRecords(files, count) {
+      const rows = fieldRows(specs, files, count)
+      return Array.from({ length: count }, (_, i) =>
+        Object.fromEntries(rows.map((field, f) => {
+          const spec = specs[f]!
+          const bytes = field.body.subarray(i * field.rowBytes, (i + 1) * field.rowBytes)
+          // A copy, aligned for the typed array and independent of the file's buffer.
+          const values = new spec.array(Uint8Array.from(bytes).buffer)
+          if (field.itemShape.length === 0) return [spec.name, values[0]]
+          return [spec.name, field.itemShape.length === 1 ? values : tensor(values, field.itemShape)]
+        })),
+      )
+    },
   }
+}
+
+function fieldRows(specs: readonly FieldSpec[], files: ReadonlyMap<string, Buffer>, count: number) {
+  return specs.map((spec) => {
+    const data = files.get(`${spec.name}.npy`)
+    if (!data) throw new TypeError(`the shard has no ${spec.name}.npy file`)
+    return readRows(data, spec.descr, count, spec.name)
+  })
 }
 
 interface FieldSpec {
@@ -154,7 +171,7 @@ function npyHeader(descr: string, shape: readonly number[]): Buffer {
   return Buffer.concat([MAGIC, length, Buffer.from(dict, 'latin1')])
 }
 
-function readRows(data: Buffer, descr: string, count: number, name: string): { body: Buffer; rowBytes: number } {
+function readRows(data: Buffer, descr: string, count: number, name: string): { body: Buffer; rowBytes: number; itemShape: number[] } {
   if (data.length < 10 || !data.subarray(0, 6).equals(MAGIC.subarray(0, 6))) throw new TypeError(`${name}.npy is not an .npy file`)
   const headerLength = data.readUInt16LE(8)
   const header = data.subarray(10, 10 + headerLength).toString('latin1')
@@ -166,5 +183,5 @@ function readRows(data: Buffer, descr: string, count: number, name: string): { b
   const rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * itemSize
   const body = data.subarray(10 + headerLength)
   if (body.length !== rowBytes * count) throw new TypeError(`${name}.npy has ${body.length} data bytes, expected ${rowBytes * count}`)
-  return { body, rowBytes }
+  return { body, rowBytes, itemShape: shape.slice(1) }
 }

@@ -1,0 +1,56 @@
+import { relative } from 'node:path'
+import { parseParamPairs } from '../../job/params.ts'
+import { preflight } from '../../preflight/preflight.ts'
+import { duration } from '../../telemetry/progressText.ts'
+import { EXIT } from '../exitCodes.ts'
+import type { Io } from '../io.ts'
+
+export interface PreflightCommandOptions {
+  readonly target: number
+  readonly out?: string
+  readonly seed?: number
+  readonly param: readonly string[]
+  readonly params?: string
+  readonly config?: string
+  readonly rehearsalBudget?: number
+  readonly json?: boolean
+}
+
+/** `longhaul preflight JOB --target N`: proves the job, writes the proof and reports; exit 0 only when every check passes. */
+export async function preflightCommand(jobPath: string, options: PreflightCommandOptions, io: Io): Promise<number> {
+  const started = Date.now()
+  const params = parseParamPairs(options.param, options.params)
+  const result = await preflight({
+    jobPath,
+    target: options.target,
+    ...(options.out !== undefined && { outDir: options.out }),
+    ...(options.seed !== undefined && { seed: options.seed }),
+    ...(Object.keys(params).length > 0 && { params }),
+    ...(options.config !== undefined && { config: options.config }),
+    ...(options.rehearsalBudget !== undefined && { rehearsalBudgetSeconds: options.rehearsalBudget }),
+    // Steps go to stderr as they start, so a long preflight is never silent.
+    onStep: (message) => io.err(`[${duration((Date.now() - started) / 1000).padStart(6)}] ${message}`),
+  })
+  const p = result.statement.predicate
+  if (options.json) {
+    io.out(JSON.stringify({ passed: result.passed, proof: result.proofPath, report: result.reportPath, junit: result.junitPath, ...p }))
+  } else {
+    const width = Math.max(...p.rules.map((r) => r.rule.length))
+    io.out(
+      [
+        `PREFLIGHT ${p.verdict}  ${p.job}, target ${p.target.toLocaleString('en-US')} items`,
+        ...p.rules.map((r) => `  ${r.passed ? '✔' : '✘'} ${r.rule.padEnd(width)}  ${JSON.stringify(r.value).padEnd(6)}  ${r.evidence}`),
+        ...p.checks.flatMap((c) => c.failures.map((f) => `  ✘ ${f}`)),
+        `  proof   ${shown(result.proofPath)}`,
+        `  report  ${shown(result.reportPath)}  (JUnit: ${shown(result.junitPath)})`,
+      ].join('\n'),
+    )
+  }
+  return result.passed ? EXIT.ok : EXIT.failed
+}
+
+/** A path relative to here when it is below here, else absolute. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path)
+  return rel.startsWith('..') ? path : rel
+}

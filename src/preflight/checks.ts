@@ -1,0 +1,128 @@
+import { bytes, duration } from '../telemetry/progressText.ts'
+import type { ChildRunResult } from './childRun.ts'
+import { memoryGrowth, projectDuration } from './estimates.ts'
+import type { Policy } from './policy.ts'
+import type { RehearsalPlan } from './preflight.ts'
+import type { CheckResult } from './proof.ts'
+
+const MiB = 1024 * 1024
+
+/**
+ * Invariant bounded-loss at the target: a crash loses at most the time since
+ * the last commit. Every worker commits at least every `checkpointEvery`, and
+ * an item cannot be cut, so the worst case is the interval plus the slowest
+ * item; the commits the rehearsal actually made are reported beside it.
+ */
+export function checkCadence(o: { policy: Policy; checkpointEveryMs: number; runs: readonly ChildRunResult[]; commitTimes: readonly number[]; startedAt: number | undefined }): CheckResult {
+  const slowestItemMs = Math.max(0, ...o.runs.map((r) => r.summary?.slowestItemMs ?? 0))
+  const worstSeconds = (o.checkpointEveryMs + slowestItemMs) / 1000
+  const gaps = o.commitTimes.slice(1).map((t, i) => (t - o.commitTimes[i]!) / 1000)
+  const observedMax = gaps.length ? Math.max(...gaps) : null
+  const passed = worstSeconds <= o.policy.maxLostWorkSeconds
+  const failures: string[] = []
+  if (!passed) {
+    failures.push(
+      `bounded-loss: a crash at the target could lose ${duration(worstSeconds)} of work (the job commits every ${duration(o.checkpointEveryMs / 1000)}` +
+        `${slowestItemMs ? `, its slowest item took ${duration(slowestItemMs / 1000)}` : ''}); the policy allows ${duration(o.policy.maxLostWorkSeconds)}. ` +
+        `Lower the job's checkpointEvery${slowestItemMs / 1000 > o.policy.maxLostWorkSeconds / 2 ? ' and split its slowest items' : ''}.`,
+    )
+  }
+  return {
+    id: 'checkpoint-cadence',
+    title: 'Checkpoint cadence',
+    passed,
+    evidence: `worst-case lost work ${duration(worstSeconds)} (checkpointEvery ${duration(o.checkpointEveryMs / 1000)} + slowest item ${slowestItemMs} ms) vs ${duration(o.policy.maxLostWorkSeconds)} allowed; ${gaps.length + 1} commits in the rehearsal${observedMax === null ? '' : `, at most ${observedMax.toFixed(1)} s apart`}`,
+    failures,
+    measurements: { checkpointEveryMs: o.checkpointEveryMs, slowestItemMs, worstLostWorkSeconds: worstSeconds, rehearsalCommits: o.commitTimes.length, observedMaxCommitGapSeconds: observedMax },
+  }
+}
+
+/**
+ * Invariant fresh-progress: progress.json sampled while every run lived is
+ * never older than the policy allows, carries every required field, and says
+ * COMPLETE (file and PROGRESS.txt) when the run has finished.
+ */
+export function checkFreshness(o: { policy: Policy; runs: readonly ChildRunResult[]; finalRun: ChildRunResult }): CheckResult {
+  const live = o.runs.flatMap((r) => r.samples).filter((s) => s.state === 'running' || s.state === 'stalled')
+  const maxStale = Math.max(0, ...live.map((s) => s.staleSeconds))
+  const maxHeartbeatAge = Math.max(0, ...live.map((s) => s.heartbeatAgeSeconds))
+  const missing = [...new Set(o.runs.flatMap((r) => r.samples).flatMap((s) => s.missingFields))]
+  const failures: string[] = []
+  if (live.length === 0) failures.push('fresh-progress: progress.json was never seen while a run lived')
+  if (maxStale > o.policy.progressMaxStaleSeconds) failures.push(`fresh-progress: progress.json was ${maxStale.toFixed(1)} s old while the run lived; the policy allows ${o.policy.progressMaxStaleSeconds} s`)
+  if (maxHeartbeatAge > o.policy.progressMaxStaleSeconds) failures.push(`fresh-progress: the heartbeat was ${maxHeartbeatAge.toFixed(1)} s old; the policy allows ${o.policy.progressMaxStaleSeconds} s`)
+  if (missing.length) failures.push(`fresh-progress: progress.json lacks required fields: ${missing.join(', ')}`)
+  const final = o.finalRun.finalSnapshot
+  if (final?.state !== 'complete' || o.finalRun.finalTextState !== 'COMPLETE') {
+    failures.push(`fresh-progress: after the rehearsal finished, progress.json says '${final?.state ?? 'nothing'}' and PROGRESS.txt '${o.finalRun.finalTextState ?? 'nothing'}', not complete`)
+  }
+  const settingsWrong = live.filter((s) => s.refreshSeconds !== o.policy.progressEverySeconds || s.stallAfterSeconds !== o.policy.stallAfterSeconds)
+  if (settingsWrong.length) failures.push(`the runs did not use the policy's progressEverySeconds (${o.policy.progressEverySeconds}) and stallAfterSeconds (${o.policy.stallAfterSeconds})`)
+  return {
+    id: 'progress-freshness',
+    title: 'Progress freshness',
+    passed: failures.length === 0,
+    evidence: `${live.length} samples of progress.json over ${o.runs.length} runs: at most ${maxStale.toFixed(1)} s old (allowed ${o.policy.progressMaxStaleSeconds} s), heartbeat at most ${maxHeartbeatAge.toFixed(1)} s old; ${missing.length ? `missing ${missing.join(', ')}` : 'every required field present'}; final state ${final?.state ?? 'none'}`,
+    failures,
+    measurements: { samples: live.length, maxStaleSeconds: maxStale, maxHeartbeatAgeSeconds: maxHeartbeatAge, missingFields: missing, finalState: final?.state ?? null, finalTextState: o.finalRun.finalTextState },
+  }
+}
+
+/** The rehearsal itself: it must complete; its throughput projects the target's duration with an interval. */
+export function checkRehearsal(o: { rehearsal: ChildRunResult; plan: RehearsalPlan; target: number; failure: string | undefined }): CheckResult {
+  const summary = o.rehearsal.summary
+  const projection = projectDuration(o.rehearsal.samples, o.target)
+  const fmt = (s: number | null): string => (s === null ? 'unknown' : duration(s))
+  const failures = o.failure ? [`the rehearsal of ${o.plan.items} items did not complete: ${o.failure}`] : []
+  return {
+    id: 'rehearsal',
+    title: 'Rehearsal',
+    passed: failures.length === 0,
+    evidence: summary
+      ? `${o.plan.items.toLocaleString('en-US')} items (${(o.plan.fraction * 100).toFixed(1)}% of the target) in ${duration(summary.wallMs / 1000)} at ${Math.round(summary.itemsPerSecond)} items/s; the target projects to ${fmt(projection.seconds)} (${fmt(projection.low)} – ${fmt(projection.high)})${o.plan.note ? `; ${o.plan.note}` : ''}`
+      : failures[0]!,
+    failures,
+    measurements: {
+      items: o.plan.items, fraction: o.plan.fraction, scaledDown: o.plan.note ?? null, wallMs: summary?.wallMs ?? null, itemsPerSecond: summary?.itemsPerSecond ?? null,
+      projectedSeconds: projection.seconds, projectedLowSeconds: projection.low, projectedHighSeconds: projection.high,
+    },
+  }
+}
+
+/** The projected output, times the policy's margin, must fit in the free disk where it will be written. */
+export async function checkDisk(o: { policy: Policy; rehearsal: ChildRunResult; target: number; freeBytes: number }): Promise<CheckResult> {
+  const summary = o.rehearsal.summary
+  if (!summary || summary.committedThisSession === 0) {
+    return { id: 'disk', title: 'Disk space', passed: false, evidence: 'not measured: the rehearsal did not complete', failures: ['disk: not measured, the rehearsal did not complete'], measurements: {} }
+  }
+  const bytesPerItem = summary.bytesWritten / summary.committedThisSession
+  const projected = bytesPerItem * o.target
+  const needed = projected * o.policy.diskMargin
+  const passed = needed <= o.freeBytes
+  return {
+    id: 'disk',
+    title: 'Disk space',
+    passed,
+    evidence: `${bytes(bytesPerItem)} per item → ${bytes(projected)} at the target, × ${o.policy.diskMargin} margin = ${bytes(needed)} vs ${bytes(o.freeBytes)} free`,
+    failures: passed ? [] : [`disk: the output would not fit: ${bytes(projected)} projected × ${o.policy.diskMargin} margin = ${bytes(needed)}, only ${bytes(o.freeBytes)} free. Free space, write elsewhere (--out), or lower the target.`],
+    measurements: { bytesPerItem, projectedBytes: projected, neededBytes: needed, freeBytes: o.freeBytes, margin: o.policy.diskMargin },
+  }
+}
+
+/** Invariant bounded-memory: resident memory must not grow with items. */
+export function checkMemory(o: { policy: Policy; rehearsal: ChildRunResult; rehearsalItems: number; target: number }): CheckResult {
+  const growth = memoryGrowth(o.rehearsal.samples, o.rehearsalItems, o.target)
+  const limit = o.policy.maxMemoryGrowthMiB * MiB
+  const passed = growth.projectedGrowthBytes === null || growth.projectedGrowthBytes <= limit
+  const evidence = growth.bytesPerItem === null
+    ? `not measurable: the rehearsal was too short (${growth.samples} memory samples after warm-up)`
+    : `resident memory ${bytes(growth.firstRssBytes ?? 0)} → ${bytes(growth.lastRssBytes ?? 0)} over the rehearsal, ${bytes(Math.max(0, growth.bytesPerItem))} per item → +${bytes(growth.projectedGrowthBytes ?? 0)} by the target (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`
+  return {
+    id: 'memory',
+    title: 'Memory over time',
+    passed,
+    evidence,
+    failures: passed ? [] : [`bounded-memory: memory grows with items (${bytes(growth.bytesPerItem ?? 0)} per item): ${bytes(growth.projectedGrowthBytes ?? 0)} more by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Something keeps every item (a list of results, a cache without a bound): let the items go once returned.`],
+    measurements: { ...growth },
+  }
+}

@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { RunSummary } from '../runner/index.ts'
+import { PROGRESS_JSON, PROGRESS_TXT } from '../telemetry/progressFiles.ts'
+import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
+
+const BIN = fileURLToPath(new URL('../../bin/longhaul.mjs', import.meta.url))
+
+/** The fields DESIGN §2 says progress.json holds at least. */
+export const REQUIRED_PROGRESS_FIELDS = [
+  'job', 'runId', 'state', 'done', 'total', 'percent', 'itemsPerSecond', 'etaSeconds', 'etaLow', 'etaHigh',
+  'startedAt', 'updatedAt', 'heartbeatAt', 'lastCheckpointAt', 'checkpoints', 'workers',
+] as const
+
+/** What was seen of progress.json (and the process's memory) at one moment. */
+export interface ProgressSample {
+  readonly at: number
+  readonly state: string
+  readonly done: number
+  /** now − updatedAt, seconds. */
+  readonly staleSeconds: number
+  /** now − heartbeatAt, seconds. */
+  readonly heartbeatAgeSeconds: number
+  readonly stallAfterSeconds: number | null
+  readonly refreshSeconds: number | null
+  readonly missingFields: readonly string[]
+  /** Resident memory of the whole process (all its worker threads), bytes; null where /proc is missing. */
+  readonly rssBytes: number | null
+}
+
+export interface ChildRunOptions {
+  readonly jobPath: string
+  readonly outDir: string
+  readonly total: number
+  readonly workers?: number
+  readonly seed?: number
+  readonly params?: unknown
+  readonly config?: string
+  /** The run SIGKILLs itself at this commit, after the shard is durable and before the journal records it. */
+  readonly crashAtCommit?: number
+  /** SIGKILL the run this long after it starts, if it is still running. */
+  readonly killAfterMs?: number
+  readonly sampleEveryMs?: number
+}
+
+export interface ChildRunResult {
+  /** Ended by SIGKILL (a crash that was asked for). */
+  readonly killed: boolean
+  /** How the kill came: the self-kill at a commit, or the timer. */
+  readonly killedBy: 'commit' | 'timer' | null
+  readonly exitCode: number | null
+  readonly summary: RunSummary | undefined
+  readonly stderr: string
+  readonly wallMs: number
+  readonly samples: readonly ProgressSample[]
+  /** PROGRESS.txt's first line after the process ended. */
+  readonly finalTextState: string | null
+  readonly finalSnapshot: ProgressSnapshot | undefined
+}
+
+/**
+ * Runs `longhaul run` on the job in a child process, as a user would, sampling
+ * its progress.json and memory while it lives; optionally SIGKILLs it.
+ */
+export async function childRun(options: ChildRunOptions): Promise<ChildRunResult> {
+  const args = [BIN, 'run', options.jobPath, '--out', options.outDir, '--total', String(options.total), '--json', '--skip-preflight']
+  if (options.workers !== undefined) args.push('--workers', String(options.workers))
+  if (options.seed !== undefined) args.push('--seed', String(options.seed))
+  if (options.params !== undefined) args.push('--params', JSON.stringify(options.params))
+  if (options.config !== undefined) args.push('--config', options.config)
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
+  if (options.crashAtCommit !== undefined) env.LONGHAUL_CRASH_AT = `commit:${options.crashAtCommit}`
+  else delete env.LONGHAUL_CRASH_AT
+
+  const started = Date.now()
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const samples: ProgressSample[] = []
+  const sampler = setInterval(() => {
+    const sample = sampleProgress(options.outDir, child.pid)
+    if (sample) samples.push(sample)
+  }, options.sampleEveryMs ?? 100)
+  let timerKilled = false
+  const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => {
+    timerKilled = child.exitCode === null && child.kill('SIGKILL')
+  }, options.killAfterMs)
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code, signal) => resolve({ code, signal }))
+  }).finally(() => {
+    clearInterval(sampler)
+    if (killer) clearTimeout(killer)
+  })
+  const killed = signal === 'SIGKILL'
+  let summary: RunSummary | undefined
+  try {
+    summary = code === 0 || code === 130 ? (JSON.parse(stdout.trim().split('\n').at(-1)!) as RunSummary) : undefined
+  } catch {
+    summary = undefined
+  }
+  return {
+    killed,
+    killedBy: killed ? (timerKilled ? 'timer' : 'commit') : null,
+    exitCode: code,
+    summary,
+    stderr,
+    wallMs: Date.now() - started,
+    samples,
+    finalTextState: readOr(join(options.outDir, PROGRESS_TXT), (text) => text.split('\n')[0]!.split(' ')[0]!),
+    finalSnapshot: readOr(join(options.outDir, PROGRESS_JSON), (text) => JSON.parse(text) as ProgressSnapshot) ?? undefined,
+  }
+}
+
+function sampleProgress(dir: string, pid: number | undefined): ProgressSample | undefined {
+  const at = Date.now()
+  const p = readOr(join(dir, PROGRESS_JSON), (text) => JSON.parse(text) as Record<string, unknown>)
+  if (!p) return undefined
+  const seconds = (iso: unknown): number => (typeof iso === 'string' ? (at - Date.parse(iso)) / 1000 : Number.NaN)
+  return {
+    at,
+    state: String(p.state),
+    done: Number(p.done),
+    staleSeconds: seconds(p.updatedAt),
+    heartbeatAgeSeconds: seconds(p.heartbeatAt),
+    stallAfterSeconds: typeof p.stallAfterSeconds === 'number' ? p.stallAfterSeconds : null,
+    refreshSeconds: typeof p.refreshSeconds === 'number' ? p.refreshSeconds : null,
+    missingFields: REQUIRED_PROGRESS_FIELDS.filter((field) => !(field in p)),
+    rssBytes: pid === undefined ? null : rssOf(pid),
+  }
+}
+
+function rssOf(pid: number): number | null {
+  const status = readOr(`/proc/${pid}/status`, (text) => /VmRSS:\s+(\d+) kB/.exec(text)?.[1])
+  return status ? Number(status) * 1024 : null
+}
+
+function readOr<T>(path: string, parse: (text: string) => T): T | null {
+  try {
+    return parse(readFileSync(path, 'utf8'))
+  } catch {
+    return null
+  }
+}

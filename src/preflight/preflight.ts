@@ -1,0 +1,156 @@
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { UsageError } from '../errors.ts'
+import { identifyJob, runPaths } from '../runner/index.ts'
+import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { VERSION } from '../version.ts'
+import { childRun, type ChildRunResult } from './childRun.ts'
+import { checkCrashResume, lastLines } from './crashResume.ts'
+import { statfsProbe, type DiskProbe } from './estimates.ts'
+import { checkCadence, checkDisk, checkFreshness, checkMemory, checkRehearsal } from './checks.ts'
+import { loadPolicy, type LoadedPolicy } from './policy.ts'
+import { makeStatement, writeProof, type CheckResult, type ProofStatement } from './proof.ts'
+import { writeReports } from './report.ts'
+import { policyRules } from './rules.ts'
+import { checkValidation } from './validation.ts'
+
+export interface PreflightOptions {
+  readonly jobPath: string
+  /** The production-scale total the proof is for. */
+  readonly target: number
+  /** The run directory the proof is for; the proof goes to its proofs/. @default runs/<job name> */
+  readonly outDir?: string
+  readonly seed?: number
+  readonly params?: Readonly<Record<string, unknown>>
+  /** The policy file. @default the nearest longhaul.config.ts above the job */
+  readonly config?: string
+  /** Caps the rehearsal's time, seconds; its fraction of the target is scaled down to fit. */
+  readonly rehearsalBudgetSeconds?: number
+  /** Free space where the output goes. @default statfs */
+  readonly diskProbe?: DiskProbe
+  /** A line for each step, while it runs. */
+  readonly onStep?: (message: string) => void
+  readonly now?: () => number
+}
+
+export interface PreflightResult {
+  readonly passed: boolean
+  readonly statement: ProofStatement
+  readonly proofPath: string
+  readonly reportPath: string
+  readonly junitPath: string
+}
+
+/**
+ * `longhaul preflight`: the conformance suite and rehearsal, on the job's own
+ * code, in child processes; writes the proof bundle and the reports.
+ */
+export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
+  const now = o.now ?? Date.now
+  const startedAt = now()
+  if (!Number.isSafeInteger(o.target) || o.target < 1) throw new UsageError(`--target must be a whole number of at least 1, got ${o.target}`)
+  if (o.rehearsalBudgetSeconds !== undefined && !(o.rehearsalBudgetSeconds > 0)) throw new UsageError(`--rehearsal-budget must be above 0 seconds, got ${o.rehearsalBudgetSeconds}`)
+  const loaded = await loadPolicy(o.jobPath, o.config)
+  const { policy } = loaded
+  const identified = await identifyJob({ jobPath: o.jobPath, total: o.target, ...(o.seed !== undefined && { seed: o.seed }), ...(o.params && { params: o.params }) })
+  const { job, fingerprint } = identified
+  const outDir = o.outDir ?? `runs/${job.name}`
+  const proofsDir = runPaths(outDir).proofs
+  const workDir = join(proofsDir, `.preflight-work-${process.pid}`)
+  rmSync(workDir, { recursive: true, force: true })
+  mkdirSync(workDir, { recursive: true })
+  const common = { jobPath: o.jobPath, seed: identified.seed, params: identified.params, ...(o.config && { config: o.config }) }
+  const step = (message: string): void => o.onStep?.(message)
+
+  try {
+    const crashItems = Math.min(o.target, policy.crashItems)
+    const crash = await checkCrashResume({
+      ...common, workDir, items: crashItems, kills: policy.crashKills, killSeed: Number.parseInt(fingerprint.slice(0, 8), 16), onStep: step,
+    })
+
+    const plan = rehearsalPlan(o.target, policy.rehearsalFraction, crash.referenceItemsPerSecond, o.rehearsalBudgetSeconds)
+    step(`rehearsal: ${plan.items.toLocaleString('en-US')} items (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target)${plan.note ? ` — ${plan.note}` : ''}`)
+    const rehearsalDir = join(workDir, 'rehearsal')
+    const rehearsal = await childRun({ ...common, outDir: rehearsalDir, total: plan.items })
+    const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
+    const commitTimes = completed ? await checkpointTimes(rehearsalDir) : []
+
+    step('checking cadence, freshness, disk, memory and validators')
+    const allRuns: ChildRunResult[] = [...crash.runs, rehearsal]
+    const checks: CheckResult[] = [
+      crash.check,
+      checkCadence({ policy, checkpointEveryMs: job.checkpointEvery, runs: allRuns, commitTimes, startedAt: rehearsal.samples[0]?.at }),
+      checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
+      checkRehearsal({ rehearsal, plan, target: o.target, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
+      await checkDisk({ policy, rehearsal, target: o.target, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
+      checkMemory({ policy, rehearsal, rehearsalItems: plan.items, target: o.target }),
+      await checkValidation({ policy, job, dir: completed ? rehearsalDir : undefined }),
+    ]
+    const rules = policyRules(policy, checks)
+    const passed = checks.every((c) => c.passed) && rules.every((r) => r.passed)
+    const finishedAt = now()
+    const statement = makeStatement(fingerprint, {
+      verdict: passed ? 'PASSED' : 'FAILED',
+      job: job.name,
+      target: o.target,
+      params: identified.params,
+      seed: identified.seed,
+      checks,
+      rules,
+      policy: { source: loaded.source, digest: loaded.digest, values: policy },
+      longhaulVersion: VERSION,
+      gitCommit: gitCommit(o.jobPath),
+      startedAt: new Date(startedAt).toISOString(),
+      finishedAt: new Date(finishedAt).toISOString(),
+      expiresAt: new Date(finishedAt + policy.proofValidDays * 86_400_000).toISOString(),
+    })
+    const proofPath = writeProof(proofsDir, statement)
+    const { reportPath, junitPath } = writeReports(proofsDir, statement, { jobPath: o.jobPath, outDir, fingerprint, policySource: sourceOf(loaded) })
+    return { passed, statement, proofPath, reportPath, junitPath }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true })
+  }
+}
+
+export interface RehearsalPlan {
+  readonly items: number
+  readonly fraction: number
+  /** Why the fraction was scaled down, when it was. */
+  readonly note: string | undefined
+}
+
+/** The policy's fraction of the target, scaled down to fit the time budget (saying so). */
+export function rehearsalPlan(target: number, fraction: number, itemsPerSecond: number, budgetSeconds: number | undefined): RehearsalPlan {
+  const wanted = Math.max(1, Math.ceil(target * fraction))
+  if (budgetSeconds === undefined || !(itemsPerSecond > 0) || wanted / itemsPerSecond <= budgetSeconds) {
+    return { items: wanted, fraction: wanted / target, note: undefined }
+  }
+  const items = Math.max(1, Math.min(wanted, Math.floor(itemsPerSecond * budgetSeconds)))
+  return {
+    items,
+    fraction: items / target,
+    note: `scaled down from ${(fraction * 100).toFixed(1)}% to fit --rehearsal-budget ${budgetSeconds}s (about ${Math.round(wanted / itemsPerSecond)}s at the measured ${Math.round(itemsPerSecond)} items/s); projections rest on fewer items`,
+  }
+}
+
+async function checkpointTimes(dir: string): Promise<number[]> {
+  const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
+  try {
+    return (await store.events()).filter((e) => e.type === 'checkpoint').map((e) => e.at)
+  } finally {
+    await store.close()
+  }
+}
+
+function gitCommit(jobPath: string): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dirname(resolve(jobPath)), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || null
+  } catch {
+    return null
+  }
+}
+
+function sourceOf(loaded: LoadedPolicy): string {
+  return loaded.source ?? 'defaults (no longhaul.config.ts found above the job)'
+}

@@ -1,0 +1,76 @@
+import { join } from 'node:path'
+import { writeFileAtomic } from '../store/atomicFile.ts'
+import type { ProofStatement } from './proof.ts'
+
+export const REPORT_FILE = 'PREFLIGHT.md'
+export const JUNIT_FILE = 'preflight.junit.xml'
+
+interface ReportContext {
+  readonly jobPath: string
+  readonly outDir: string
+  readonly fingerprint: string
+  readonly policySource: string
+}
+
+/** Writes PREFLIGHT.md (for people) and JUnit XML (for CI) beside the proof. */
+export function writeReports(proofsDir: string, statement: ProofStatement, context: ReportContext): { reportPath: string; junitPath: string } {
+  writeFileAtomic(proofsDir, REPORT_FILE, [Buffer.from(markdown(statement, context))])
+  writeFileAtomic(proofsDir, JUNIT_FILE, [Buffer.from(junit(statement))])
+  return { reportPath: join(proofsDir, REPORT_FILE), junitPath: join(proofsDir, JUNIT_FILE) }
+}
+
+export function markdown(statement: ProofStatement, context: ReportContext): string {
+  const p = statement.predicate
+  const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+  const failed = p.checks.filter((c) => !c.passed)
+  const lines = [
+    `# Preflight ${p.verdict}: ${p.job}`,
+    '',
+    `- Job: \`${context.jobPath}\` (fingerprint \`${context.fingerprint}\`)`,
+    `- Target: ${p.target.toLocaleString('en-US')} items, seed ${p.seed}, params \`${JSON.stringify(p.params)}\``,
+    `- Policy: ${context.policySource} (digest \`${p.policy.digest.slice(0, 16)}…\`)`,
+    `- longhaul ${p.longhaulVersion}${p.gitCommit ? `, git ${p.gitCommit}` : ''}; ${p.startedAt} → ${p.finishedAt}`,
+    `- ${p.verdict === 'PASSED' ? `Valid until ${p.expiresAt} for runs of up to ${p.target.toLocaleString('en-US')} items: \`npx longhaul run ${context.jobPath} --out ${context.outDir} --total ${p.target}\`` : 'Not valid for launch: fix what failed below and run preflight again.'}`,
+    '',
+    '## Policy',
+    '',
+    '| rule | value | proved by | | evidence |',
+    '|---|---|---|---|---|',
+    ...p.rules.map((r) => `| ${r.rule} | ${JSON.stringify(r.value)} | ${r.check} | ${r.passed ? '✔' : '✘'} | ${cell(r.evidence)} |`),
+    '',
+    '## Checks',
+    '',
+    ...p.checks.flatMap((c) => [
+      `### ${c.passed ? '✔' : '✘'} ${c.title}`,
+      '',
+      c.evidence,
+      '',
+      ...c.failures.map((f) => `- **${f}**`),
+      ...(c.failures.length ? [''] : []),
+    ]),
+    ...(failed.length ? ['## What to fix', '', ...failed.flatMap((c) => c.failures.map((f) => `- ${f}`)), ''] : []),
+  ]
+  return lines.join('\n')
+}
+
+export function junit(statement: ProofStatement): string {
+  const p = statement.predicate
+  const failures = p.checks.filter((c) => !c.passed).length
+  const seconds = (Date.parse(p.finishedAt) - Date.parse(p.startedAt)) / 1000
+  const cases = p.checks.map((c) => {
+    const open = `  <testcase classname="longhaul.preflight.${xml(p.job)}" name="${xml(c.title)}">`
+    const body = c.passed ? `    <system-out>${xml(c.evidence)}</system-out>` : `    <failure message="${xml(c.failures[0] ?? c.evidence)}">${xml(c.failures.join('\n'))}</failure>`
+    return [open, body, '  </testcase>'].join('\n')
+  })
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuite name="longhaul preflight ${xml(p.job)}" tests="${p.checks.length}" failures="${failures}" errors="0" time="${seconds.toFixed(3)}" timestamp="${p.startedAt}">`,
+    ...cases,
+    '</testsuite>',
+    '',
+  ].join('\n')
+}
+
+function xml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+}

@@ -1,0 +1,50 @@
+import type { Policy } from './policy.ts'
+import type { CheckId, CheckResult, RuleResult } from './proof.ts'
+
+/** Which check proves each rule of the policy. */
+const PROVEN_BY: Record<keyof Policy, CheckId | 'config'> = {
+  maxLostWorkSeconds: 'checkpoint-cadence',
+  progressMaxStaleSeconds: 'progress-freshness',
+  progressEverySeconds: 'progress-freshness',
+  heartbeatSeconds: 'progress-freshness',
+  stallAfterSeconds: 'progress-freshness',
+  rehearsalFraction: 'rehearsal',
+  diskMargin: 'disk',
+  requireProofAbove: 'config',
+  proofValidDays: 'config',
+  crashKills: 'crash-resume',
+  crashItems: 'crash-resume',
+  maxMemoryGrowthMiB: 'memory',
+  requireValidators: 'validation',
+  maxInvalidFraction: 'validation',
+}
+
+type Measured = Readonly<Record<string, unknown>>
+
+/** Evidence for rules whose check proves several rules at once; the others use their check's own line. */
+const EVIDENCE: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => string>> = {
+  requireProofAbove: (p) => `enforced by \`longhaul run\`: more than ${p.requireProofAbove} items needs this proof`,
+  proofValidDays: (p) => `the proof expires ${p.proofValidDays} days after it was made`,
+  progressMaxStaleSeconds: (p, m) => `progress.json at most ${num(m.maxStaleSeconds)} s old in ${m.samples} samples over every run (allowed ${p.progressMaxStaleSeconds} s)`,
+  progressEverySeconds: (p, m) => `every run refreshed its progress files at least every ${p.progressEverySeconds} s; ${(m.missingFields as string[] | undefined)?.length ? `missing ${(m.missingFields as string[]).join(', ')}` : 'every required field present'}; final state ${m.finalState}`,
+  heartbeatSeconds: (p, m) => `heartbeat at most ${num(m.maxHeartbeatAgeSeconds)} s old (moves every ${p.heartbeatSeconds} s)`,
+  stallAfterSeconds: (p) => `every run reported stallAfterSeconds ${p.stallAfterSeconds} in progress.json`,
+  crashItems: (p, m) => `${m.items} items per crash/resume run`,
+  requireValidators: (p, m) => (p.requireValidators ? `required; ${m.records} records checked` : 'not required'),
+}
+
+function num(value: unknown): string {
+  return typeof value === 'number' ? value.toFixed(1) : '?'
+}
+
+/** The heart of the report: every rule, its value, the check that proves it and that check's evidence. */
+export function policyRules(policy: Policy, checks: readonly CheckResult[]): RuleResult[] {
+  return (Object.keys(PROVEN_BY) as (keyof Policy)[]).map((rule) => {
+    const proof = PROVEN_BY[rule]
+    const check = checks.find((c) => c.id === proof)
+    const evidence = EVIDENCE[rule]
+    if (proof === 'config') return { rule, value: policy[rule], check: proof, passed: true, evidence: evidence!(policy, {}) }
+    if (!check) return { rule, value: policy[rule], check: proof, passed: false, evidence: 'no check ran' }
+    return { rule, value: policy[rule], check: proof, passed: check.passed, evidence: evidence ? evidence(policy, check.measurements) : check.evidence }
+  })
+}
