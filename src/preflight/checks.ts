@@ -1,6 +1,6 @@
 import { bytes, duration } from '../telemetry/progressText.ts'
-import type { ChildRunResult } from './childRun.ts'
-import { memoryGrowth, projectDuration } from './estimates.ts'
+import type { ChildRunResult, ProgressSample } from './childRun.ts'
+import { memoryGrowth, projectDuration, type MemoryPoint } from './estimates.ts'
 import type { Policy } from './policy.ts'
 import type { RehearsalPlan } from './preflight.ts'
 import type { CheckResult } from './proof.ts'
@@ -23,7 +23,7 @@ export function checkCadence(o: { policy: Policy; checkpointEveryMs: number; run
   if (!passed) {
     failures.push(
       `bounded-loss: a crash at the target could lose ${duration(worstSeconds)} of work (the job commits every ${duration(o.checkpointEveryMs / 1000)}` +
-        `${slowestItemMs ? `, its slowest item took ${duration(slowestItemMs / 1000)}` : ''}); the policy allows ${duration(o.policy.maxLostWorkSeconds)}. ` +
+        `${slowestItemMs >= 1000 ? `, its slowest item took ${duration(slowestItemMs / 1000)}` : ''}); the policy allows ${duration(o.policy.maxLostWorkSeconds)}. ` +
         `Lower the job's checkpointEvery${slowestItemMs / 1000 > o.policy.maxLostWorkSeconds / 2 ? ' and split its slowest items' : ''}.`,
     )
   }
@@ -109,20 +109,28 @@ export async function checkDisk(o: { policy: Policy; rehearsal: ChildRunResult; 
   }
 }
 
-/** Invariant bounded-memory: resident memory must not grow with items. */
-export function checkMemory(o: { policy: Policy; rehearsal: ChildRunResult; rehearsalItems: number; target: number }): CheckResult {
-  const growth = memoryGrowth(o.rehearsal.samples, o.rehearsalItems, o.target)
+/** Invariant bounded-memory: peak memory must not grow with items (the small crash/resume run against the rehearsal). */
+export function checkMemory(o: { policy: Policy; small: MemoryPoint; rehearsal: MemoryPoint; rehearsalSamples: readonly ProgressSample[]; target: number }): CheckResult {
+  const growth = memoryGrowth(o.small, o.rehearsal, o.target)
   const limit = o.policy.maxMemoryGrowthMiB * MiB
   const passed = growth.projectedGrowthBytes === null || growth.projectedGrowthBytes <= limit
+  const peak = (p: MemoryPoint): string => `${bytes(p.retainedBytes ?? 0)} at ${p.items.toLocaleString('en-US')} items`
   const evidence = growth.bytesPerItem === null
-    ? `not measurable: the rehearsal was too short (${growth.samples} memory samples after warm-up)`
-    : `resident memory ${bytes(growth.firstRssBytes ?? 0)} → ${bytes(growth.lastRssBytes ?? 0)} over the rehearsal, ${bytes(Math.max(0, growth.bytesPerItem))} per item → +${bytes(growth.projectedGrowthBytes ?? 0)} by the target (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`
+    ? `not measurable: the rehearsal (${o.rehearsal.items} items) is not ${3}× the small run (${o.small.items})${o.rehearsal.retainedBytes === null ? ', or memory could not be read' : ''}`
+    : `retained memory ${peak(growth.smaller)}, ${peak(growth.larger)}: ${bytes(Math.max(0, growth.bytesPerItem))} per item → +${bytes(growth.projectedGrowthBytes ?? 0)} by the target (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`
   return {
     id: 'memory',
     title: 'Memory over time',
     passed,
     evidence,
-    failures: passed ? [] : [`bounded-memory: memory grows with items (${bytes(growth.bytesPerItem ?? 0)} per item): ${bytes(growth.projectedGrowthBytes ?? 0)} more by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Something keeps every item (a list of results, a cache without a bound): let the items go once returned.`],
-    measurements: { ...growth },
+    failures: passed ? [] : [`bounded-memory: memory grows with items (${bytes(growth.bytesPerItem ?? 0)} per item, ${peak(growth.smaller)} vs ${peak(growth.larger)}): ${bytes(growth.projectedGrowthBytes ?? 0)} more by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Something keeps every item (a list of results, a cache without a bound): let the items go once returned.`],
+    // Resident memory over the rehearsal's life, for the report's reader (garbage included, so not the verdict).
+    measurements: { ...growth, rehearsalRssOverTime: thin(o.rehearsalSamples.filter((s) => s.rssBytes !== null).map((s) => ({ done: s.done, rssBytes: s.rssBytes })), 20) },
   }
+}
+
+/** At most `n` evenly spaced elements of `list`, the last included. */
+function thin<T>(list: readonly T[], n: number): T[] {
+  if (list.length <= n) return [...list]
+  return Array.from({ length: n }, (_, i) => list[Math.round(((i + 1) * (list.length - 1)) / n)]!)
 }

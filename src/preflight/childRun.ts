@@ -6,6 +6,7 @@ import type { RunSummary } from '../runner/index.ts'
 import { PROGRESS_JSON, PROGRESS_TXT } from '../telemetry/progressFiles.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 
+const SHARD_BYTES = 1024 * 1024
 const BIN = fileURLToPath(new URL('../../bin/longhaul.mjs', import.meta.url))
 
 /** The fields DESIGN §2 says progress.json holds at least. */
@@ -70,12 +71,14 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
   if (options.seed !== undefined) args.push('--seed', String(options.seed))
   if (options.params !== undefined) args.push('--params', JSON.stringify(options.params))
   if (options.config !== undefined) args.push('--config', options.config)
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
+  // Small shards: the engine's buffers stay near 1 MiB a worker whatever the scale, so peak memory measures the job.
+  // Worker threads report what they retain after a full collection (node --expose-gc), for the memory check.
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LONGHAUL_MAX_SHARD_BYTES: String(SHARD_BYTES), LONGHAUL_MEASURE_RETAINED: '1' }
   if (options.crashAtCommit !== undefined) env.LONGHAUL_CRASH_AT = `commit:${options.crashAtCommit}`
   else delete env.LONGHAUL_CRASH_AT
 
   const started = Date.now()
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--expose-gc', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
@@ -130,13 +133,13 @@ function sampleProgress(dir: string, pid: number | undefined): ProgressSample | 
     stallAfterSeconds: typeof p.stallAfterSeconds === 'number' ? p.stallAfterSeconds : null,
     refreshSeconds: typeof p.refreshSeconds === 'number' ? p.refreshSeconds : null,
     missingFields: REQUIRED_PROGRESS_FIELDS.filter((field) => !(field in p)),
-    rssBytes: pid === undefined ? null : rssOf(pid),
+    rssBytes: pid === undefined ? null : residentMemory(pid),
   }
 }
 
-function rssOf(pid: number): number | null {
-  const status = readOr(`/proc/${pid}/status`, (text) => /VmRSS:\s+(\d+) kB/.exec(text)?.[1])
-  return status ? Number(status) * 1024 : null
+function residentMemory(pid: number): number | null {
+  const kB = readOr(`/proc/${pid}/status`, (text) => /VmRSS:\s+(\d+) kB/.exec(text)?.[1])
+  return kB ? Number(kB) * 1024 : null
 }
 
 function readOr<T>(path: string, parse: (text: string) => T): T | null {

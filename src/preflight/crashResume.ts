@@ -26,6 +26,8 @@ export interface CrashResumeResult {
   /** How long the reference run took, for sizing the rehearsal. */
   readonly referenceWallMs: number
   readonly referenceItemsPerSecond: number
+  /** The run on `workers` workers, uninterrupted: the small point of the memory comparison. */
+  readonly parallel: { readonly workers: number; readonly items: number; readonly retainedBytes: number | null }
 }
 
 /**
@@ -40,13 +42,13 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
   const base = { jobPath: o.jobPath, total: o.items, ...(o.seed !== undefined && { seed: o.seed }), ...(o.params !== undefined && { params: o.params }), ...(o.config && { config: o.config }) }
   const failures: string[] = []
   const runs: ChildRunResult[] = []
-  const parallel = Math.max(2, Math.min(4, availableParallelism()))
+  const parallel = parallelWorkers()
 
   o.onStep?.(`crash/resume: reference run, ${o.items} items on 1 worker`)
   const reference = await childRun({ ...base, outDir: join(o.workDir, 'reference'), workers: 1 })
   runs.push(reference)
   if (!reference.summary?.digest) {
-    return { check: fail([`the job does not complete at small scale (${o.items} items): ${lastLines(reference.stderr)}`]), runs, referenceWallMs: reference.wallMs, referenceItemsPerSecond: 0 }
+    return { check: fail([`the job does not complete at small scale (${o.items} items): ${lastLines(reference.stderr)}`]), runs, referenceWallMs: reference.wallMs, referenceItemsPerSecond: 0, parallel: { workers: parallel, items: o.items, retainedBytes: null } }
   }
 
   o.onStep?.(`crash/resume: the same items on ${parallel} workers`)
@@ -89,6 +91,7 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
     runs,
     referenceWallMs: reference.wallMs,
     referenceItemsPerSecond: reference.summary.itemsPerSecond,
+    parallel: { workers: parallel, items: o.items, retainedBytes: other.summary?.retainedBytes ?? null },
   }
 
   function fail(reasons: string[]): CheckResult {
@@ -140,6 +143,11 @@ async function crashUntilComplete(run: ChildRunOptions, o: CrashResumeOptions, r
     return { kills, atCommit, lives, digest: null, failures: [`resume after ${kills} crash(es) failed (exit ${life.exitCode}): ${lastLines(life.stderr)}`] }
   }
   return { kills, atCommit, lives, digest: null, failures: [`no-loss: the run did not complete after ${lives} restarts; resuming does not make progress`] }
+}
+
+/** The worker count of the parallel and crashed runs and of the rehearsal: the cores, at least 2 (so parallelism is exercised), at most 4. */
+export function parallelWorkers(): number {
+  return Math.max(2, Math.min(4, availableParallelism()))
 }
 
 function short(digest: string): string {

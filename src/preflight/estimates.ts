@@ -37,33 +37,36 @@ export function projectDuration(samples: readonly ProgressSample[], target: numb
   return { seconds: plus(eta.etaSeconds), low: plus(eta.etaLow), high: plus(eta.etaHigh) }
 }
 
-export interface MemoryGrowth {
-  /** Least-squares slope of resident memory against items done, bytes per item; null when too few samples. */
-  readonly bytesPerItem: number | null
-  /** The slope carried from the rehearsal's last sample to the target, bytes. */
-  readonly projectedGrowthBytes: number | null
-  readonly samples: number
-  readonly firstRssBytes: number | null
-  readonly lastRssBytes: number | null
+/** One run's size and the memory its worker threads retained at the end (after a full collection). */
+export interface MemoryPoint {
+  readonly items: number
+  readonly retainedBytes: number | null
 }
 
-/** Samples before this share of the rehearsal are warm-up (threads starting, caches filling) and are left out. */
-const WARM_UP_SHARE = 0.2
-const MIN_SAMPLES = 5
+export interface MemoryGrowth {
+  /** Extra peak memory per extra item between the smaller and the larger run, bytes; null when not measurable. */
+  readonly bytesPerItem: number | null
+  /** That slope carried from the larger run to the target, bytes. */
+  readonly projectedGrowthBytes: number | null
+  readonly smaller: MemoryPoint
+  readonly larger: MemoryPoint
+}
 
-/** Does memory grow with items (invariant bounded-memory)? Fitted on the rehearsal's samples after warm-up. */
-export function memoryGrowth(samples: readonly ProgressSample[], rehearsalItems: number, target: number): MemoryGrowth {
-  const points = samples.filter((s) => s.rssBytes !== null && s.done >= rehearsalItems * WARM_UP_SHARE).map((s) => ({ x: s.done, y: s.rssBytes! }))
-  const first = points[0]?.y ?? null
-  const last = points.at(-1)?.y ?? null
-  const spread = points.length ? points.at(-1)!.x - points[0]!.x : 0
-  if (points.length < MIN_SAMPLES || spread <= 0) return { bytesPerItem: null, projectedGrowthBytes: null, samples: points.length, firstRssBytes: first, lastRssBytes: last }
-  const n = points.length
-  const mx = points.reduce((sum, p) => sum + p.x, 0) / n
-  const my = points.reduce((sum, p) => sum + p.y, 0) / n
-  const sxy = points.reduce((sum, p) => sum + (p.x - mx) * (p.y - my), 0)
-  const sxx = points.reduce((sum, p) => sum + (p.x - mx) ** 2, 0)
-  const slope = sxx > 0 ? sxy / sxx : 0
-  const lastDone = points.at(-1)!.x
-  return { bytesPerItem: slope, projectedGrowthBytes: Math.max(0, slope) * Math.max(0, target - lastDone), samples: n, firstRssBytes: first, lastRssBytes: last }
+/** The larger run must be at least this many times the smaller for the slope to mean anything. */
+const MIN_SCALE = 3
+
+/**
+ * Does memory grow with items (invariant bounded-memory)? The same job on
+ * the same worker count, at two scales, measured after a full collection: a
+ * bounded job retains about the same whatever its total; one that keeps its
+ * items retains more in proportion to them. (Peak resident memory would not
+ * do: garbage piles up until the collector runs, later in a longer run.)
+ */
+export function memoryGrowth(a: MemoryPoint, b: MemoryPoint, target: number): MemoryGrowth {
+  const [smaller, larger] = a.items <= b.items ? [a, b] : [b, a]
+  if (smaller.retainedBytes === null || larger.retainedBytes === null || larger.items < smaller.items * MIN_SCALE) {
+    return { bytesPerItem: null, projectedGrowthBytes: null, smaller, larger }
+  }
+  const bytesPerItem = (larger.retainedBytes - smaller.retainedBytes) / (larger.items - smaller.items)
+  return { bytesPerItem, projectedGrowthBytes: Math.max(0, bytesPerItem) * Math.max(0, target - larger.items), smaller, larger }
 }

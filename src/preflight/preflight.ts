@@ -72,7 +72,7 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
     const plan = rehearsalPlan(o.target, policy.rehearsalFraction, crash.referenceItemsPerSecond, o.rehearsalBudgetSeconds)
     step(`rehearsal: ${plan.items.toLocaleString('en-US')} items (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target)${plan.note ? ` — ${plan.note}` : ''}`)
     const rehearsalDir = join(workDir, 'rehearsal')
-    const rehearsal = await childRun({ ...common, outDir: rehearsalDir, total: plan.items })
+    const rehearsal = await childRun({ ...common, outDir: rehearsalDir, total: plan.items, workers: crash.parallel.workers })
     const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
     const commitTimes = completed ? await checkpointTimes(rehearsalDir) : []
 
@@ -84,7 +84,7 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
       checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
       checkRehearsal({ rehearsal, plan, target: o.target, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
       await checkDisk({ policy, rehearsal, target: o.target, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
-      checkMemory({ policy, rehearsal, rehearsalItems: plan.items, target: o.target }),
+      checkMemory({ policy, small: crash.parallel, rehearsal: { items: plan.items, retainedBytes: rehearsal.summary?.retainedBytes ?? null }, rehearsalSamples: rehearsal.samples, target: o.target }),
       await checkValidation({ policy, job, dir: completed ? rehearsalDir : undefined }),
     ]
     const rules = policyRules(policy, checks)

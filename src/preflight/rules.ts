@@ -33,6 +33,11 @@ const EVIDENCE: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => st
   requireValidators: (p, m) => (p.requireValidators ? `required; ${m.records} records checked` : 'not required'),
 }
 
+/** Rules met or not on their own, whatever else their check found. */
+const MET: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => boolean>> = {
+  requireValidators: (p, m) => !p.requireValidators || m.declared === true,
+}
+
 function num(value: unknown): string {
   return typeof value === 'number' ? value.toFixed(1) : '?'
 }
@@ -45,6 +50,7 @@ export function policyRules(policy: Policy, checks: readonly CheckResult[]): Rul
     const evidence = EVIDENCE[rule]
     if (proof === 'config') return { rule, value: policy[rule], check: proof, passed: true, evidence: evidence!(policy, {}) }
     if (!check) return { rule, value: policy[rule], check: proof, passed: false, evidence: 'no check ran' }
-    return { rule, value: policy[rule], check: proof, passed: check.passed, evidence: evidence ? evidence(policy, check.measurements) : check.evidence }
+    const passed = MET[rule]?.(policy, check.measurements) ?? check.passed
+    return { rule, value: policy[rule], check: proof, passed, evidence: evidence ? evidence(policy, check.measurements) : check.evidence }
   })
 }

@@ -22,7 +22,7 @@ export async function checkValidation(o: { policy: Policy; job: MapJob; dir: str
       passed,
       evidence: 'the job declares no validate(record) or datasetChecks',
       failures: passed ? [] : ['validation: the policy requires validators and the job declares no validate(record); add one to defineJob({...})'],
-      measurements: { records: 0 },
+      measurements: { records: 0, declared: false },
     }
   }
   if (!o.dir) return { ...base, passed: false, evidence: 'not run: the rehearsal did not complete', failures: ['validation: not run, the rehearsal did not complete'], measurements: {} }
@@ -59,7 +59,7 @@ export async function checkValidation(o: { policy: Policy; job: MapJob; dir: str
     passed: failures.length === 0,
     evidence: `${validate ? `validate() on ${output.count} records: ${rejected} rejected` : 'no validate()'}${datasets.length ? `; dataset checks ${datasets.map((d) => `${d.name} ${d.passed ? '✔' : '✘'}`).join(', ')}` : ''}`,
     failures,
-    measurements: { records: output.count, rejected, rejectedShare: share, firstRejected, datasetChecks: datasets },
+    measurements: { declared: true, records: output.count, rejected, rejectedShare: share, firstRejected, datasetChecks: datasets },
   }
 }
 

@@ -39,13 +39,19 @@ export interface RunSummary {
   readonly bytesWritten: number
   /** The longest any one item took this session, ms. */
   readonly slowestItemMs: number
+  /** Memory the worker threads still held after their last range, after a full collection; null unless measured (preflight). */
+  readonly retainedBytes: number | null
   /** The dataset digest; null unless complete. */
   readonly digest: string | null
   readonly resumed: boolean
 }
 
-/** One shard holds at most this many bytes before it is committed. */
-const MAX_SHARD_BYTES = 16 * 1024 * 1024
+/**
+ * One shard holds at most this many bytes before it is committed: 16 MiB, or
+ * LONGHAUL_MAX_SHARD_BYTES (preflight lowers it, so that the engine's own
+ * shard buffers do not hide, or fake, a job's memory growth).
+ */
+const MAX_SHARD_BYTES = Number(process.env.LONGHAUL_MAX_SHARD_BYTES) || 16 * 1024 * 1024
 const OWNER = 'local'
 
 /**
@@ -123,6 +129,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 
     let bytesWritten = 0
     let slowestItemMs = 0
+    const retainedByThread = new Map<number, number>()
     const sizer = new ChunkSizer(workers)
     const inFlight = new Set<Promise<void>>()
     let claimedInFlight = 0
@@ -137,6 +144,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       claimedInFlight -= claim.end - claim.start
       const count = result.end - result.start
       slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
+      if (result.retained) retainedByThread.set(result.retained.thread, result.retained.bytes)
       if (count > 0) {
         crashPoint('commit')
         await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease.token)
@@ -202,6 +210,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       return {
         job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession, wallMs,
         itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, slowestItemMs, digest, resumed: open.resumed,
+        retainedBytes: retainedByThread.size ? [...retainedByThread.values()].reduce((a, b) => a + b, 0) : null,
       }
     }
   } catch (error) {

@@ -45,5 +45,7 @@ export interface RangeResult {
   readonly busyMs: number
   /** The longest any one item of the range took, ms (the part of lost work that no checkpoint interval can cut). */
   readonly slowestItemMs: number
+  /** What the thread held after a full collection, when preflight measures it (see worker.ts). */
+  readonly retained?: { readonly thread: number; readonly bytes: number }
   readonly failure?: TaskFailure
 }
