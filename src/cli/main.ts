@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from '@commander-js/ext
 import { LonghaulError, UsageError } from '../errors.ts'
 import { interruptOnSignals } from '../runner/index.ts'
 import { VERSION } from '../version.ts'
+import { initCommand } from './commands/init.ts'
 import { preflightCommand } from './commands/preflight.ts'
 import { runCommand } from './commands/run.ts'
 import { statusCommand } from './commands/status.ts'
@@ -69,6 +70,17 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--json', 'print the proof\'s predicate as JSON')
     .action(async (job, options) => {
       result.code = await preflightCommand(job, options, io)
+    })
+
+  root
+    .command('init')
+    .description('a new job from a template, with tests that prove it crash-safe, fresh in its progress and bounded in its loss')
+    .argument('[template]', 'generator (items from their index) or input (items from the records of a file)', 'generator')
+    .option('--dir <dir>', 'where to write it (default: this folder)')
+    .option('--name <name>', 'the job\'s name (default: the folder\'s)')
+    .option('--force', 'overwrite files that exist')
+    .action(async (template, options) => {
+      result.code = await initCommand(template, options, io)
     })
 
   root

@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { fixture, runCli, tempDir } from '../support/cli.ts'
+import { fixture, ROOT, runCli, tempDir } from '../support/cli.ts'
 
 const root = tempDir()
 const out = (name: string): string => join(root, name)
@@ -25,6 +25,9 @@ describe('bad input exits 2 with a clear message', () => {
     ['an unknown flag', ['run', fixture('squares.ts'), '--bogus'], /unknown option '--bogus'/],
     ['an unknown command', ['launch'], /unknown command 'launch'/],
     ['verify of a folder with no run', ['verify', root], /holds no longhaul run/],
+    ['a policy file with an unknown rule or a bad value', ['run', fixture('squares.ts'), '--out', out('m'), '--config', join(ROOT, 'test/fixtures/configs/unknown-rule.config.ts')], /unknown-rule\.config\.ts is not a valid policy[\s\S]*maxLostWorkMinutes[\s\S]*diskMargin/],
+    ['preflight without --target', ['preflight', fixture('squares.ts'), '--out', out('n')], /required option '--target <n>' not specified/],
+    ['preflight of a missing job file', ['preflight', 'no/such/job.ts', '--target', '10', '--out', out('o')], /job file no\/such\/job\.ts does not exist/],
   ]
   for (const [what, args, message] of cases) {
     it(`${what}`, async () => {

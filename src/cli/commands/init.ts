@@ -1,0 +1,57 @@
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { basename, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { UsageError } from '../../errors.ts'
+import { findConfig } from '../../preflight/policy.ts'
+import { EXIT } from '../exitCodes.ts'
+import type { Io } from '../io.ts'
+
+const TEMPLATES = fileURLToPath(new URL('../../../templates/', import.meta.url))
+
+/** What each template writes, beside its job.ts and job.test.ts. */
+const EXTRA_FILES: Record<string, readonly string[]> = { generator: [], input: ['input.jsonl'] }
+
+export interface InitOptions {
+  readonly dir?: string
+  readonly name?: string
+  readonly force?: boolean
+}
+
+/** `longhaul init [TEMPLATE]`: a new job with its non-functional tests (and a policy file when none applies). */
+export async function initCommand(template: string | undefined, options: InitOptions, io: Io): Promise<number> {
+  const kind = template ?? 'generator'
+  if (kind === 'loop') {
+    throw new UsageError("the 'loop' template needs loop jobs (defineLoop), which this version of longhaul does not have; use 'generator' or 'input'")
+  }
+  if (!(kind in EXTRA_FILES)) throw new UsageError(`no template '${kind}'; choose one of: ${Object.keys(EXTRA_FILES).join(', ')}`)
+  const dir = resolve(options.dir ?? '.')
+  const name = options.name ?? (basename(dir).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'my-job')
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new UsageError(`--name '${name}' must be letters, digits, '.', '_' or '-'`)
+
+  const writes = ['job.ts', 'job.test.ts', ...EXTRA_FILES[kind]!].map((file) => ({ from: join(TEMPLATES, kind, file), to: join(dir, file) }))
+  if (!findConfig(join(dir, 'job.ts'))) writes.push({ from: join(TEMPLATES, 'longhaul.config.ts'), to: join(dir, 'longhaul.config.ts') })
+  const clashes = writes.filter((w) => existsSync(w.to)).map((w) => relative(process.cwd(), w.to))
+  if (clashes.length && !options.force) throw new UsageError(`${clashes.join(', ')} already exist${clashes.length === 1 ? 's' : ''}; choose another --dir, or pass --force to overwrite`)
+
+  mkdirSync(dir, { recursive: true })
+  for (const { from, to } of writes) {
+    if (!to.endsWith('.ts')) {
+      copyFileSync(from, to)
+      continue
+    }
+    const text = readFileSync(from, 'utf8').replaceAll('__NAME__', name).replaceAll('__TEST_PATH__', relative(process.cwd(), join(dir, 'job.test.ts')) || 'job.test.ts')
+    writeFileSync(to, text)
+  }
+  const shown = (file: string): string => relative(process.cwd(), join(dir, file)) || file
+  io.out(
+    [
+      `Created a ${kind} job '${name}':`,
+      ...writes.map((w) => `  ${relative(process.cwd(), w.to)}`),
+      'Next:',
+      `  node --import tsx --test ${shown('job.test.ts')}     # its crash, progress and loss tests`,
+      `  npx longhaul run ${shown('job.ts')} --total 100`,
+      `  npx longhaul preflight ${shown('job.ts')} --target 100000   # before a production-scale run`,
+    ].join('\n'),
+  )
+  return EXIT.ok
+}

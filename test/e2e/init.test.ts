@@ -1,0 +1,53 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ROOT, runCli, tempDir } from '../support/cli.ts'
+
+// Scaffolded inside the repository, so that 'longhaul' and 'zod' resolve as they do in a user's project.
+const base = join(ROOT, 'test/fixtures', `.init-${process.pid}`)
+afterAll(() => rmSync(base, { recursive: true, force: true }))
+
+function nodeTest(dir: string) {
+  return spawnSync(process.execPath, ['--import', 'tsx', '--test', 'job.test.ts'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } })
+}
+
+describe('init', () => {
+  it('init generator: a job, its non-functional tests and a policy file; the tests pass on it and fail when it breaks determinism', async () => {
+    const dir = join(base, 'gen')
+    const made = await runCli(['init', 'generator', '--dir', dir, '--name', 'scaffolded'])
+    expect(made.code, made.stderr).toBe(0)
+    for (const file of ['job.ts', 'job.test.ts', 'longhaul.config.ts']) expect(existsSync(join(dir, file))).toBe(true)
+    expect(readFileSync(join(dir, 'job.ts'), 'utf8')).toContain("name: 'scaffolded'")
+    const passing = nodeTest(dir)
+    expect(passing.status, passing.stdout + passing.stderr).toBe(0)
+    expect(passing.stdout).toMatch(/# pass 3/)
+
+    const job = join(dir, 'job.ts')
+    writeFileSync(job, readFileSync(job, 'utf8').replace('ctx.rng.next()', 'Math.random()'))
+    const failing = nodeTest(dir)
+    expect(failing.status).not.toBe(0)
+    expect(failing.stdout).toMatch(/determinism: .* made different items/)
+  }, 240_000)
+
+  it('init input: a job over the records of a file that runs to completion', async () => {
+    const dir = join(base, 'input')
+    expect((await runCli(['init', 'input', '--dir', dir])).code).toBe(0)
+    const ran = await runCli(['run', join(dir, 'job.ts'), '--out', join(tempDir(), 'run'), '--json'])
+    expect(ran.code, ran.stderr).toBe(0)
+    expect(JSON.parse(ran.stdout)).toMatchObject({ state: 'complete', total: 200 })
+  }, 60_000)
+
+  it('init refuses to overwrite files, and names the templates it has', async () => {
+    const dir = join(base, 'gen')
+    const clash = await runCli(['init', 'generator', '--dir', dir])
+    expect(clash.code).toBe(2)
+    expect(clash.stderr).toMatch(/job\.ts, .*job\.test\.ts already exist; choose another --dir, or pass --force/)
+    const unknown = await runCli(['init', 'pipeline', '--dir', join(base, 'x')])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toMatch(/no template 'pipeline'; choose one of: generator, input/)
+    const loop = await runCli(['init', 'loop', '--dir', join(base, 'y')])
+    expect(loop.code).toBe(2)
+    expect(loop.stderr).toMatch(/loop jobs \(defineLoop\)/)
+  })
+})
