@@ -32,4 +32,17 @@ export default defineJob({
   total: 2000,
   item,
   output: npy({ video: 'uint8', label: 'uint8' }),
+  // Preflight runs these on every rehearsal item, read back from the .npy shards as a loader sees them.
+  validate(record: { video: { shape: readonly number[] }; label: number }, index: number) {
+    if (record.label !== index % MOTIONS.length) return `label ${record.label}, expected ${index % MOTIONS.length}`
+    if (record.video.shape.length !== 3) return `video has shape [${record.video.shape.join(', ')}], expected [frames, size, size]`
+    return true
+  },
+  datasetChecks: {
+    balancedClasses(records: Iterable<{ label: number }>) {
+      const counts = MOTIONS.map(() => 0)
+      for (const r of records) counts[r.label]!++
+      return Math.max(...counts) - Math.min(...counts) <= 1 || `class counts ${counts.join(' / ')} are not balanced`
+    },
+  },
 })

@@ -86,7 +86,7 @@ export async function loadPolicy(jobPath: string, configPath?: string): Promise<
   }
   const checked = policySchema.safeParse(raw ?? {})
   if (!checked.success) {
-    throw new UsageError(`config file ${source} is not a valid policy:\n${z.prettifyError(checked.error)}\nSee docs/policy.md for every rule and its default.`)
+    throw new UsageError(`config file ${source} is not a valid policy:\n${z.prettifyError(checked.error)}\nSee docs/preflight.md for every rule and its default.`)
   }
   return withDigest(checked.data, source)
 }

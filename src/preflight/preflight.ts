@@ -7,7 +7,7 @@ import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { VERSION } from '../version.ts'
 import { childRun, type ChildRunResult } from './childRun.ts'
 import { checkCrashResume, lastLines } from './crashResume.ts'
-import { statfsProbe, type DiskProbe } from './estimates.ts'
+import { statfsProbe, type DiskProbe, type MemoryPoint } from './estimates.ts'
 import { checkCadence, checkDisk, checkFreshness, checkMemory, checkRehearsal } from './checks.ts'
 import { loadPolicy, type LoadedPolicy } from './policy.ts'
 import { makeStatement, writeProof, type CheckResult, type ProofStatement } from './proof.ts'
@@ -74,6 +74,10 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
     const rehearsalDir = join(workDir, 'rehearsal')
     const rehearsal = await childRun({ ...common, outDir: rehearsalDir, total: plan.items, workers: crash.parallel.workers })
     const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
+    const memoryBaseline = await smallerRunForMemory(plan.items, crash.parallel, (items) => {
+      step(`memory: a baseline run of ${items} items to compare the rehearsal with`)
+      return childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items, workers: crash.parallel.workers })
+    })
     const commitTimes = completed ? await checkpointTimes(rehearsalDir) : []
 
     step('checking cadence, freshness, disk, memory and validators')
@@ -84,7 +88,7 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
       checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
       checkRehearsal({ rehearsal, plan, target: o.target, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
       await checkDisk({ policy, rehearsal, target: o.target, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
-      checkMemory({ policy, small: crash.parallel, rehearsal: { items: plan.items, retainedBytes: rehearsal.summary?.retainedBytes ?? null }, rehearsalSamples: rehearsal.samples, target: o.target }),
+      checkMemory({ policy, small: memoryBaseline, rehearsal: { items: plan.items, retainedBytes: rehearsal.summary?.retainedBytes ?? null }, rehearsalSamples: rehearsal.samples, target: o.target }),
       await checkValidation({ policy, job, dir: completed ? rehearsalDir : undefined }),
     ]
     const rules = policyRules(policy, checks)
@@ -132,6 +136,23 @@ export function rehearsalPlan(target: number, fraction: number, itemsPerSecond: 
     fraction: items / target,
     note: `scaled down from ${(fraction * 100).toFixed(1)}% to fit --rehearsal-budget ${budgetSeconds}s (about ${Math.round(wanted / itemsPerSecond)}s at the measured ${Math.round(itemsPerSecond)} items/s); projections rest on fewer items`,
   }
+}
+
+/**
+ * The small point of the memory comparison: the crash/resume run on the same
+ * worker count when the rehearsal is at least 4× it, else a run of a quarter
+ * of the rehearsal.
+ */
+async function smallerRunForMemory(
+  rehearsalItems: number,
+  parallel: { readonly items: number; readonly retainedBytes: number | null },
+  run: (items: number) => Promise<ChildRunResult>,
+): Promise<MemoryPoint> {
+  if (rehearsalItems >= 4 * parallel.items) return parallel
+  const items = Math.floor(rehearsalItems / 4)
+  if (items < 2) return parallel
+  const baseline = await run(items)
+  return { items, retainedBytes: baseline.summary?.retainedBytes ?? null }
 }
 
 async function checkpointTimes(dir: string): Promise<number[]> {
