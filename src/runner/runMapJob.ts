@@ -108,6 +108,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     await store.addEvent(open.resumed ? 'resumed' : 'started', { committed: committedAtStart, total, workers, pid: process.pid }, now())
     // A waiver stays in the journal for good: whoever reads the run later sees it ran without a proof.
     if (open.clearance) await store.addEvent(`gate-${open.clearance.status}`, open.clearance, now())
+    if (open.clearance?.status === 'waived') options.observer?.note?.(`launch gate WAIVED: running without a passing preflight proof (${open.clearance.reason}); recorded in the journal and progress.json`)
     options.observer?.started?.({
       job: job.name, runId: open.run.runId, dir: paths.dir, total, committed: committedAtStart, resumed: open.resumed, workers, seed: open.seed,
       ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),

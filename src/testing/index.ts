@@ -27,8 +27,8 @@ export interface JobTestOptions {
   readonly items?: number
   readonly seed?: number
   readonly params?: Readonly<Record<string, unknown>>
-  /** Policy rules to use instead of the job's longhaul.config.ts (or the defaults). */
-  readonly policy?: PolicyInput
+  /** Thresholds to use instead of those of the job's longhaul.config.ts (or the defaults). */
+  readonly policy?: Pick<PolicyInput, 'progressMaxStaleSeconds' | 'maxLostWorkSeconds'>
 }
 
 /**
@@ -76,7 +76,7 @@ export async function expectPreflightPasses(jobPath: string, options: Omit<Prefl
   })
 }
 
-async function policyFor(jobPath: string, overrides: PolicyInput | undefined) {
+async function policyFor(jobPath: string, overrides: JobTestOptions['policy']) {
   const { policy } = await loadPolicy(jobPath)
   return overrides ? policySchema.parse({ ...policy, ...overrides }) : policy
 }

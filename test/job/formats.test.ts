@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ITEM_HASH_BYTES } from '../../src/job/outputs/format.ts'
+import { ITEM_HASH_BYTES, type ShardFileContent } from '../../src/job/outputs/format.ts'
 import { jsonl } from '../../src/job/outputs/jsonl.ts'
-import { npy, tensor } from '../../src/job/outputs/npy.ts'
+import { npy, tensor, type NpyDtype, type Tensor } from '../../src/job/outputs/npy.ts'
 import { itemRng } from '../../src/job/rng.ts'
 import { tempDir } from '../support/cli.ts'
 
@@ -80,4 +80,87 @@ print(json.dumps({'video': [list(v.shape), str(v.dtype), int(v[4, 1, 2, 3])], 's
     expect(format.itemHashes(new Map([['jsonl', bytes]]), 2)).toHaveLength(2 * ITEM_HASH_BYTES)
     expect(() => format.itemHashes(new Map([['jsonl', bytes.subarray(0, 10)]]), 2)).toThrow(/1 complete lines, expected 2/)
   })
+
+  it('round-trip: jsonl readRecords returns each line as JSON.parse gives it, the records the shard was given', () => {
+    const format = jsonl()
+    const records = [{ a: 1, nested: { list: [1, 'two', null, true] } }, 'text with\nnewline and ünïcødé ✓', 42, null, [], { empty: {} }]
+    const shard = format.newShard()
+    records.forEach((record, i) => shard.add(record, i))
+    expect(format.readRecords(shardFiles(shard.finish()), records.length)).toStrictEqual(records)
+  })
+
+  it.each(Object.keys(SAMPLES) as NpyDtype[])(
+    'round-trip: npy readRecords returns the records the shard was given, fields in declared order: a number, a vector or a tensor (%s)',
+    (dtype) => {
+      // Fields declared out of alphabetical order, so the order of keys is the declaration's.
+      const format = npy({ vector: dtype, scalar: dtype, cube: dtype, grid: dtype })
+      const samples = SAMPLES[dtype]
+      const pick = (k: number): number => samples[k % samples.length]!
+      const records = Array.from({ length: 4 }, (_, i) => ({
+        vector: typed(dtype, Array.from({ length: 3 }, (_, k) => pick(i + k))),
+        scalar: pick(i),
+        cube: tensor(typed(dtype, Array.from({ length: 24 }, (_, k) => pick(i * k))), [2, 3, 4]),
+        grid: tensor(typed(dtype, Array.from({ length: 6 }, (_, k) => pick(i + 2 * k))), [2, 3]),
+      }))
+      const shard = format.newShard()
+      records.forEach((record, i) => shard.add(record, i))
+      const read = format.readRecords(shardFiles(shard.finish()), records.length)
+      expect(read).toStrictEqual(records)
+      expect(Object.keys(read[0]!)).toEqual(['vector', 'scalar', 'cube', 'grid'])
+    },
+  )
+
+  it('round-trip: npy readRecords copies values out of the file, so they are aligned and independent of its buffer', () => {
+    const format = npy({ mean: 'float64', grid: 'int16' })
+    const records = [0, 1, 2].map((i) => ({ mean: Float64Array.of(i / 3, -i), grid: tensor(Int16Array.of(i, -i, 300, -300), [2, 2]) }))
+    const shard = format.newShard()
+    records.forEach((record, i) => shard.add(record, i))
+    // Each file one byte off its buffer's start: a float64 view of it would throw.
+    const files = new Map([...shardFiles(shard.finish())].map(([suffix, bytes]) => [suffix, Buffer.concat([Buffer.alloc(1), bytes]).subarray(1)]))
+    const read = format.readRecords(files, records.length)
+    for (const bytes of files.values()) bytes.fill(0)
+    expect(read).toStrictEqual(records)
+  })
+
+  it('readRecords refuses a malformed shard, naming what is wrong', () => {
+    const lines = jsonl()
+    const text = shardFiles([{ suffix: 'jsonl', chunks: [Buffer.from('{"a":1}\n{"b":\n')] }])
+    expect(() => lines.readRecords(text, 2)).toThrow(/line 2 of the .jsonl file is not JSON/)
+    expect(() => lines.readRecords(text, 3)).toThrow(/2 complete lines, expected 3/)
+    expect(() => lines.readRecords(new Map(), 1)).toThrow(/no .jsonl file/)
+
+    const format = npy({ id: 'int32', score: 'float32' })
+    const shard = format.newShard()
+    for (let i = 0; i < 3; i++) shard.add({ id: i, score: i / 4 }, i)
+    const files = shardFiles(shard.finish())
+    const id = files.get('id.npy')!
+    expect(() => format.readRecords(files, 2)).toThrow(/id.npy holds 3 rows, expected 2/)
+    expect(() => format.readRecords(new Map([...files, ['id.npy', id.subarray(0, id.length - 1)]]), 3)).toThrow(/id.npy has 11 data bytes, expected 12/)
+    expect(() => format.readRecords(new Map([...files, ['id.npy', files.get('score.npy')!]]), 3)).toThrow(/id.npy has an unexpected header/)
+    expect(() => format.readRecords(new Map([...files, ['id.npy', Buffer.from('not numpy at all')]]), 3)).toThrow(/id.npy is not an .npy file/)
+    expect(() => format.readRecords(new Map([['id.npy', id]]), 3)).toThrow(/no score.npy file/)
+  })
 })
+
+/** A shard's files as readRecords takes them: whole contents keyed by suffix. */
+function shardFiles(content: readonly ShardFileContent[]): Map<string, Buffer> {
+  return new Map(content.map((file) => [file.suffix, Buffer.concat(file.chunks)]))
+}
+
+/** `values` as the typed array of `dtype`. */
+function typed(dtype: NpyDtype, values: readonly number[]): Tensor['data'] {
+  const arrays = { uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array, uint32: Uint32Array, int32: Int32Array, float32: Float32Array, float64: Float64Array }
+  return new arrays[dtype](values)
+}
+
+/** Values each dtype holds exactly, its extremes among them. */
+const SAMPLES: Record<NpyDtype, readonly number[]> = {
+  uint8: [0, 1, 127, 255],
+  int8: [-128, -1, 0, 127],
+  uint16: [0, 300, 65_535],
+  int16: [-32_768, -2, 0, 32_767],
+  uint32: [0, 70_000, 4_294_967_295],
+  int32: [-2_147_483_648, -7, 0, 2_147_483_647],
+  float32: [-1.5, 0, 0.25, Math.fround(3.4e38), Math.fround(1e-40)],
+  float64: [-1e300, Math.PI, 0, Number.MIN_VALUE, -0.1],
+}

@@ -36,9 +36,10 @@ export interface OutputFormat {
    */
   itemHashes(files: ReadonlyMap<string, Buffer>, count: number): Buffer
   /**
-   * Reads one shard's files back into its `count` records, in index order, as
-   * a reader without longhaul sees them (data validators check these). Throws
-   * when the bytes are not a well-formed shard of `count` items.
+   * Reads one shard's files back (keyed by suffix) into its `count` records,
+   * in index order, as a reader without longhaul sees them (data validators
+   * check these). Throws when the bytes are not a well-formed shard of `count`
+   * items.
    */
   readRecords(files: ReadonlyMap<string, Buffer>, count: number): unknown[]
 }

@@ -19,7 +19,7 @@ export function jsonl(): OutputFormat {
       lines(files, count).forEach((line, i) => hashes.set(itemHash([line]), i * ITEM_HASH_BYTES))
       return hashes
     },
-    readRecords: (files, count) => lines(files, count).map((line) => JSON.parse(line.toString('utf8')) as unknown),
+    readRecords: (files, count) => lines(files, count).map(parseLine),
   }
 }
 
@@ -37,6 +37,15 @@ function lines(files: ReadonlyMap<string, Buffer>, count: number): Buffer[] {
   }
   if (start !== data.length) throw new TypeError(`the .jsonl file holds more than the ${count} lines recorded`)
   return found
+}
+
+/** Line `i` (from 0) as `JSON.parse` gives it. */
+function parseLine(line: Buffer, i: number): unknown {
+  try {
+    return JSON.parse(line.toString('utf8'))
+  } catch (error) {
+    throw new TypeError(`line ${i + 1} of the .jsonl file is not JSON: ${(error as Error).message}`, { cause: error })
+  }
 }
 
 function newJsonlShard(): ShardBuilder {

@@ -58,41 +58,52 @@ export function npy(fields: Readonly<Record<string, NpyDtype>>): OutputFormat {
     suffixes: names.map((name) => `${name}.npy`),
     newShard: () => newNpyShard(specs),
     itemHashes(files, count) {
-      const rows = fieldRows(specs, files, count)
+      const stored = readFields(specs, files, count)
       const hashes = Buffer.allocUnsafe(count * ITEM_HASH_BYTES)
-      for (let i = 0; i < count; i++) {
-        hashes.set(itemHash(rows.map((field) => field.body.subarray(i * field.rowBytes, (i + 1) * field.rowBytes))), i * ITEM_HASH_BYTES)
-      }
+      for (let i = 0; i < count; i++) hashes.set(itemHash(stored.map((field) => rowOf(field, i))), i * ITEM_HASH_BYTES)
       return hashes
     },
     readRecords(files, count) {
-      const rows = fieldRows(specs, files, count)
-      return Array.from({ length: count }, (_, i) =>
-        Object.fromEntries(rows.map((field, f) => {
-          const spec = specs[f]!
-          const bytes = field.body.subarray(i * field.rowBytes, (i + 1) * field.rowBytes)
-          // A copy, aligned for the typed array and independent of the file's buffer.
-          const values = new spec.array(Uint8Array.from(bytes).buffer)
-          if (field.itemShape.length === 0) return [spec.name, values[0]]
-          return [spec.name, field.itemShape.length === 1 ? values : tensor(values, field.itemShape)]
-        })),
-      )
+      const stored = readFields(specs, files, count)
+      return Array.from({ length: count }, (_, i) => Object.fromEntries(stored.map((field) => [field.spec.name, valueOf(field, i)])))
     },
   }
-}
-
-function fieldRows(specs: readonly FieldSpec[], files: ReadonlyMap<string, Buffer>, count: number) {
-  return specs.map((spec) => {
-    const data = files.get(`${spec.name}.npy`)
-    if (!data) throw new TypeError(`the shard has no ${spec.name}.npy file`)
-    return readRows(data, spec.descr, count, spec.name)
-  })
 }
 
 interface FieldSpec {
   readonly name: string
   readonly descr: string
   readonly array: (typeof DTYPES)[NpyDtype]['array']
+}
+
+/** One field's file of a written shard, its header checked against the declaration. */
+interface StoredField {
+  readonly spec: FieldSpec
+  readonly body: Buffer
+  readonly rowBytes: number
+  /** The shape of one item's value: [] for a number, [n] for a vector, more for a tensor. */
+  readonly itemShape: readonly number[]
+}
+
+function readFields(specs: readonly FieldSpec[], files: ReadonlyMap<string, Buffer>, count: number): StoredField[] {
+  return specs.map((spec) => {
+    const data = files.get(`${spec.name}.npy`)
+    if (!data) throw new TypeError(`the shard has no ${spec.name}.npy file`)
+    return { spec, ...readRows(data, spec.descr, count, spec.name) }
+  })
+}
+
+/** Item `i`'s bytes in the field's file. */
+function rowOf(field: StoredField, i: number): Buffer {
+  return field.body.subarray(i * field.rowBytes, (i + 1) * field.rowBytes)
+}
+
+/** Item `i`'s value as `numpy.load` gives its row: a number, a vector or a tensor, copied out of the file's bytes. */
+function valueOf(field: StoredField, i: number): number | TypedArray | Tensor {
+  // new Uint8Array(...) copies: the values are aligned for their dtype and independent of the file's buffer.
+  const values = new field.spec.array(new Uint8Array(rowOf(field, i)).buffer)
+  if (field.itemShape.length === 0) return values[0]!
+  return field.itemShape.length === 1 ? values : tensor(values, field.itemShape)
 }
 
 function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
