@@ -44,6 +44,8 @@ export interface ChildRunOptions {
   /** SIGKILL the run this long after it starts, if it is still running. */
   readonly killAfterMs?: number
   readonly sampleEveryMs?: number
+  /** Called with the committed count whenever it moves (from progress.json). */
+  readonly onProgress?: (done: number, total: number) => void
 }
 
 export interface ChildRunResult {
@@ -86,7 +88,9 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
   const samples: ProgressSample[] = []
   const sampler = setInterval(() => {
     const sample = sampleProgress(options.outDir, child.pid)
-    if (sample) samples.push(sample)
+    if (!sample) return
+    if (sample.done !== samples.at(-1)?.done) options.onProgress?.(sample.done, options.total)
+    samples.push(sample)
   }, options.sampleEveryMs ?? 100)
   let timerKilled = false
   const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => {
@@ -116,6 +120,17 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
     samples,
     finalTextState: readOr(join(options.outDir, PROGRESS_TXT), (text) => text.split('\n')[0]!.split(' ')[0]!),
     finalSnapshot: readOr(join(options.outDir, PROGRESS_JSON), (text) => JSON.parse(text) as ProgressSnapshot) ?? undefined,
+  }
+}
+
+/** An onProgress that says where a long child run stands, at most every `everyMs`. */
+export function progressLines(step: ((message: string) => void) | undefined, label: string, everyMs = 5_000): ((done: number, total: number) => void) | undefined {
+  if (!step) return undefined
+  let last = Date.now()
+  return (done, total) => {
+    if (Date.now() - last < everyMs) return
+    last = Date.now()
+    step(`  ${label}: ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} items committed`)
   }
 }
 

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import prand from 'pure-rand'
 import { verifyRun } from '../runner/index.ts'
-import { childRun, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
+import { childRun, progressLines, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
 import type { CheckResult } from './proof.ts'
 
 export interface CrashResumeOptions {
@@ -39,7 +39,8 @@ export interface CrashResumeResult {
  * must verify complete, duplicate-free and uncorrupted.
  */
 export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResumeResult> {
-  const base = { jobPath: o.jobPath, total: o.items, ...(o.seed !== undefined && { seed: o.seed }), ...(o.params !== undefined && { params: o.params }), ...(o.config && { config: o.config }) }
+  const onProgress = progressLines(o.onStep, 'crash/resume')
+  const base = { jobPath: o.jobPath, total: o.items, ...(onProgress && { onProgress }), ...(o.seed !== undefined && { seed: o.seed }), ...(o.params !== undefined && { params: o.params }), ...(o.config && { config: o.config }) }
   const failures: string[] = []
   const runs: ChildRunResult[] = []
   const parallel = parallelWorkers()

@@ -5,7 +5,7 @@ import { UsageError } from '../errors.ts'
 import { identifyJob, runPaths } from '../runner/index.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { VERSION } from '../version.ts'
-import { childRun, type ChildRunResult } from './childRun.ts'
+import { childRun, progressLines, type ChildRunResult } from './childRun.ts'
 import { checkCrashResume, lastLines } from './crashResume.ts'
 import { statfsProbe, type DiskProbe, type MemoryPoint } from './estimates.ts'
 import { checkCadence, checkDisk, checkFreshness, checkMemory, checkRehearsal } from './checks.ts'
@@ -72,7 +72,8 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
     const plan = rehearsalPlan(o.target, policy.rehearsalFraction, crash.referenceItemsPerSecond, o.rehearsalBudgetSeconds)
     step(`rehearsal: ${plan.items.toLocaleString('en-US')} items (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target)${plan.note ? ` — ${plan.note}` : ''}`)
     const rehearsalDir = join(workDir, 'rehearsal')
-    const rehearsal = await childRun({ ...common, outDir: rehearsalDir, total: plan.items, workers: crash.parallel.workers })
+    const onProgress = progressLines(o.onStep, 'rehearsal')
+    const rehearsal = await childRun({ ...common, outDir: rehearsalDir, total: plan.items, workers: crash.parallel.workers, ...(onProgress && { onProgress }) })
     const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
     const memoryBaseline = await smallerRunForMemory(plan.items, crash.parallel, (items) => {
       step(`memory: a baseline run of ${items} items to compare the rehearsal with`)
