@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'LONGHAUL_JOURNAL_INVALID'
   | 'LONGHAUL_GATE_REFUSED'
   | 'LONGHAUL_PREFLIGHT_FAILED'
+  | 'LONGHAUL_INTERRUPTED'
 
 export class LonghaulError extends Error {
   readonly code: ErrorCode
@@ -142,5 +143,12 @@ export class GateRefusedError extends LonghaulError {
 export class PreflightFailedError extends LonghaulError {
   constructor(message: string) {
     super('LONGHAUL_PREFLIGHT_FAILED', message)
+  }
+}
+
+/** Stopped by Ctrl-C or SIGTERM before it finished; nothing half-done was kept. Exit 130. */
+export class InterruptedError extends LonghaulError {
+  constructor(message: string) {
+    super('LONGHAUL_INTERRUPTED', message)
   }
 }

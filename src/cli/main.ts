@@ -69,7 +69,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--rehearsal-budget <seconds>', 'cap the rehearsal\'s time; its share of the target is scaled down to fit, and the report says so', wholeNumber(1))
     .option('--json', 'print the proof\'s predicate as JSON')
     .action(async (job, options) => {
-      result.code = await preflightCommand(job, options, io)
+      result.code = await preflightCommand(job, options, io, signal)
     })
 
   root
@@ -115,7 +115,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
 export async function main(argv: readonly string[], io: Io = processIo, signal?: AbortSignal): Promise<number> {
   const result = { code: EXIT.ok as number }
   // Only the commands that run for long stop cleanly on Ctrl-C; the others keep the default (exit at once).
-  const interruptible = argv[0] === 'run' || argv[0] === 'watch'
+  const interruptible = argv[0] === 'run' || argv[0] === 'watch' || argv[0] === 'preflight'
   const signals = signal || !interruptible ? undefined : interruptOnSignals((name) => {
     io.err(`longhaul: ${name} again — stopping now; committed work is safe, run the same command to resume.`)
     process.exit(EXIT.interrupted)

@@ -44,6 +44,8 @@ export interface ChildRunOptions {
   /** SIGKILL the run this long after it starts, if it is still running. */
   readonly killAfterMs?: number
   readonly sampleEveryMs?: number
+  /** Aborting it stops the child the way Ctrl-C stops a run (SIGTERM: commit, exit 130). */
+  readonly signal?: AbortSignal
   /** Called with the committed count whenever it moves (from progress.json). */
   readonly onProgress?: (done: number, total: number) => void
 }
@@ -96,12 +98,15 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
   const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => {
     timerKilled = child.exitCode === null && child.kill('SIGKILL')
   }, options.killAfterMs)
+  const stop = (): void => void child.kill('SIGTERM')
+  options.signal?.addEventListener('abort', stop, { once: true })
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', reject)
     child.on('close', (code, signal) => resolve({ code, signal }))
   }).finally(() => {
     clearInterval(sampler)
     if (killer) clearTimeout(killer)
+    options.signal?.removeEventListener('abort', stop)
   })
   const killed = signal === 'SIGKILL'
   let summary: RunSummary | undefined

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import prand from 'pure-rand'
+import { InterruptedError } from '../errors.ts'
 import { verifyRun } from '../runner/index.ts'
 import { childRun, progressLines, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
 import type { CheckResult } from './proof.ts'
@@ -17,6 +18,8 @@ export interface CrashResumeOptions {
   /** Seeds the kill schedule, so a failing schedule can be replayed. */
   readonly killSeed: number
   readonly onStep?: (message: string) => void
+  /** Ctrl-C: the running child is stopped and this rejects with an InterruptedError. */
+  readonly signal?: AbortSignal
 }
 
 export interface CrashResumeResult {
@@ -40,20 +43,20 @@ export interface CrashResumeResult {
  */
 export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResumeResult> {
   const onProgress = progressLines(o.onStep, 'crash/resume')
-  const base = { jobPath: o.jobPath, total: o.items, ...(onProgress && { onProgress }), ...(o.seed !== undefined && { seed: o.seed }), ...(o.params !== undefined && { params: o.params }), ...(o.config && { config: o.config }) }
+  const base = { jobPath: o.jobPath, total: o.items, ...(onProgress && { onProgress }), ...(o.signal && { signal: o.signal }), ...(o.seed !== undefined && { seed: o.seed }), ...(o.params !== undefined && { params: o.params }), ...(o.config && { config: o.config }) }
   const failures: string[] = []
   const runs: ChildRunResult[] = []
   const parallel = parallelWorkers()
 
   o.onStep?.(`crash/resume: reference run, ${o.items} items on 1 worker`)
-  const reference = await childRun({ ...base, outDir: join(o.workDir, 'reference'), workers: 1 })
+  const reference = await unlessAborted(o.signal, childRun({ ...base, outDir: join(o.workDir, 'reference'), workers: 1 }))
   runs.push(reference)
   if (!reference.summary?.digest) {
     return { check: fail([`the job does not complete at small scale (${o.items} items): ${lastLines(reference.stderr)}`]), runs, referenceWallMs: reference.wallMs, referenceItemsPerSecond: 0, parallel: { workers: parallel, items: o.items, retainedBytes: null } }
   }
 
   o.onStep?.(`crash/resume: the same items on ${parallel} workers`)
-  const other = await childRun({ ...base, outDir: join(o.workDir, 'parallel'), workers: parallel })
+  const other = await unlessAborted(o.signal, childRun({ ...base, outDir: join(o.workDir, 'parallel'), workers: parallel }))
   runs.push(other)
 
   o.onStep?.(`crash/resume: ${o.kills} SIGKILLs at seeded moments, resumed each time`)
@@ -129,11 +132,11 @@ async function crashUntilComplete(run: ChildRunOptions, o: CrashResumeOptions, r
     const crash = kills < o.kills
     // Odd kills come from a timer anywhere in the run's life (start-up, mid-item, mid-write); the commit kill is the backstop.
     const byTimer = crash && kills % 2 === 1
-    const life = await childRun({
+    const life = await unlessAborted(o.signal, childRun({
       ...run,
       ...(crash && { crashAtCommit: byTimer ? 4 : next(2, 3) }),
       ...(byTimer && { killAfterMs: next(Math.round(referenceWallMs * 0.2), Math.round(referenceWallMs * 0.8)) }),
-    })
+    }))
     runs.push(life)
     if (life.killed) {
       kills++
@@ -149,6 +152,13 @@ async function crashUntilComplete(run: ChildRunOptions, o: CrashResumeOptions, r
 /** The worker count of the parallel and crashed runs and of the rehearsal: the cores, at least 2 (so parallelism is exercised), at most 4. */
 export function parallelWorkers(): number {
   return Math.max(2, Math.min(4, availableParallelism()))
+}
+
+/** The child's result, unless Ctrl-C came while it ran. */
+export async function unlessAborted<T>(signal: AbortSignal | undefined, running: Promise<T>): Promise<T> {
+  const result = await running
+  if (signal?.aborted) throw new InterruptedError('preflight interrupted; no proof was written. Run it again to prove the job.')
+  return result
 }
 
 function short(digest: string): string {

@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { UsageError } from '../errors.ts'
 import { identifyJob, runPaths } from '../runner/index.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { processAlive } from '../telemetry/processAlive.ts'
 import { VERSION } from '../version.ts'
 import { childRun, progressLines, type ChildRunResult } from './childRun.ts'
-import { checkCrashResume, lastLines } from './crashResume.ts'
+import { checkCrashResume, lastLines, unlessAborted } from './crashResume.ts'
 import { statfsProbe, type DiskProbe, type MemoryPoint } from './estimates.ts'
 import { checkCadence, checkDisk, checkFreshness, checkMemory, checkRehearsal } from './checks.ts'
 import { loadPolicy, type LoadedPolicy } from './policy.ts'
@@ -29,6 +30,8 @@ export interface PreflightOptions {
   readonly rehearsalBudgetSeconds?: number
   /** Free space where the output goes. @default statfs */
   readonly diskProbe?: DiskProbe
+  /** Ctrl-C: the running child is stopped, the scratch folder removed, and this rejects with an InterruptedError. */
+  readonly signal?: AbortSignal
   /** A line for each step, while it runs. */
   readonly onStep?: (message: string) => void
   readonly now?: () => number
@@ -57,10 +60,10 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
   const { job, fingerprint } = identified
   const outDir = o.outDir ?? `runs/${job.name}`
   const proofsDir = runPaths(outDir).proofs
-  const workDir = join(proofsDir, `.preflight-work-${process.pid}`)
-  rmSync(workDir, { recursive: true, force: true })
+  const workDir = join(proofsDir, `${WORK_PREFIX}${process.pid}`)
+  removeDeadWorkDirs(proofsDir)
   mkdirSync(workDir, { recursive: true })
-  const common = { jobPath: o.jobPath, seed: identified.seed, params: identified.params, ...(o.config && { config: o.config }) }
+  const common = { jobPath: o.jobPath, seed: identified.seed, params: identified.params, ...(o.config && { config: o.config }), ...(o.signal && { signal: o.signal }) }
   const step = (message: string): void => o.onStep?.(message)
 
   try {
@@ -73,11 +76,11 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
     step(`rehearsal: ${plan.items.toLocaleString('en-US')} items (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target)${plan.note ? ` — ${plan.note}` : ''}`)
     const rehearsalDir = join(workDir, 'rehearsal')
     const onProgress = progressLines(o.onStep, 'rehearsal')
-    const rehearsal = await childRun({ ...common, outDir: rehearsalDir, total: plan.items, workers: crash.parallel.workers, ...(onProgress && { onProgress }) })
+    const rehearsal = await unlessAborted(o.signal, childRun({ ...common, outDir: rehearsalDir, total: plan.items, workers: crash.parallel.workers, ...(onProgress && { onProgress }) }))
     const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
     const memoryBaseline = await smallerRunForMemory(plan.items, crash.parallel, (items) => {
       step(`memory: a baseline run of ${items} items to compare the rehearsal with`)
-      return childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items, workers: crash.parallel.workers })
+      return unlessAborted(o.signal, childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items, workers: crash.parallel.workers }))
     })
     const commitTimes = completed ? await checkpointTimes(rehearsalDir) : []
 
@@ -115,6 +118,18 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
     return { passed, statement, proofPath, reportPath, junitPath }
   } finally {
     rmSync(workDir, { recursive: true, force: true })
+  }
+}
+
+const WORK_PREFIX = '.preflight-work-'
+
+/** Scratch folders of preflights whose process is gone (killed with -9, say). */
+function removeDeadWorkDirs(proofsDir: string): void {
+  if (!existsSync(proofsDir)) return
+  for (const name of readdirSync(proofsDir)) {
+    if (!name.startsWith(WORK_PREFIX)) continue
+    const pid = Number(name.slice(WORK_PREFIX.length))
+    if (pid === process.pid || !processAlive(pid)) rmSync(join(proofsDir, name), { recursive: true, force: true })
   }
 }
 

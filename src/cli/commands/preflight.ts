@@ -17,7 +17,7 @@ export interface PreflightCommandOptions {
 }
 
 /** `longhaul preflight JOB --target N`: proves the job, writes the proof and reports; exit 0 only when every check passes. */
-export async function preflightCommand(jobPath: string, options: PreflightCommandOptions, io: Io): Promise<number> {
+export async function preflightCommand(jobPath: string, options: PreflightCommandOptions, io: Io, signal?: AbortSignal): Promise<number> {
   const started = Date.now()
   const params = parseParamPairs(options.param, options.params)
   const result = await preflight({
@@ -28,6 +28,7 @@ export async function preflightCommand(jobPath: string, options: PreflightComman
     ...(Object.keys(params).length > 0 && { params }),
     ...(options.config !== undefined && { config: options.config }),
     ...(options.rehearsalBudget !== undefined && { rehearsalBudgetSeconds: options.rehearsalBudget }),
+    ...(signal && { signal }),
     // Steps go to stderr as they start, so a long preflight is never silent.
     onStep: (message) => io.err(`[${duration((Date.now() - started) / 1000).padStart(6)}] ${message}`),
   })
