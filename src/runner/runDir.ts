@@ -1,37 +1,9 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { UsageError } from '../errors.ts'
+import { PROOFS_DIR, runPaths, type RunPaths } from '../store/runPaths.ts'
 
-/** Where everything of a run lives (DESIGN §2, "A run directory"). */
-export interface RunPaths {
-  readonly dir: string
-  readonly data: string
-  readonly internal: string
-  readonly journal: string
-  readonly quarantine: string
-  /** Proof bundles and reports written by preflight. */
-  readonly proofs: string
-}
-
-const PROOFS_DIR = 'proofs'
-
-export function runPaths(dir: string): RunPaths {
-  const absolute = resolve(dir)
-  const internal = join(absolute, '.longhaul')
-  return {
-    dir: absolute,
-    data: join(absolute, 'data'),
-    internal,
-    journal: join(internal, 'journal.sqlite'),
-    quarantine: join(internal, 'quarantine'),
-    proofs: join(absolute, PROOFS_DIR),
-  }
-}
-
-/** True when `dir` holds a longhaul journal. */
-export function hasRun(dir: string): boolean {
-  return existsSync(runPaths(dir).journal)
-}
+export { hasRun, runPaths, type RunPaths } from '../store/runPaths.ts'
 
 /**
  * Creates the run directory's folders and proves it writable. With `fresh`, a

@@ -6,7 +6,7 @@ import { SqliteStore } from '../../store/sqlite/sqliteStore.ts'
 import type { RunEvent } from '../../store/store.ts'
 import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { progressText } from '../../telemetry/progressText.ts'
-import { readStatus, type RunStatus } from '../../telemetry/readStatus.ts'
+import { readRunStatus, recentEvents, type RunStatus } from '../../telemetry/readStatus.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 
@@ -24,37 +24,11 @@ export function defaultRunDirs(): string[] {
 export async function statusesOf(dirs: readonly string[], now: number): Promise<RunStatus[]> {
   const statuses: RunStatus[] = []
   for (const dir of dirs) {
-    const status = readStatus(dir, now) ?? (await statusFromJournal(dir))
+    const status = await readRunStatus(dir, now)
     if (!status) throw new UsageError(`${dir} holds no longhaul run (no progress.json). Give the --out folder of a run.`)
     statuses.push(status)
   }
   return statuses
-}
-
-/**
- * A run with a journal but no progress.json (it has not written one yet, or
- * it predates progress files): what the journal says, through the store.
- */
-async function statusFromJournal(dir: string): Promise<RunStatus | undefined> {
-  if (!hasRun(dir)) return undefined
-  const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
-  try {
-    const run = await store.getRun()
-    if (!run) return undefined
-    const done = await store.committedItems()
-    const iso = new Date(run.updatedAt).toISOString()
-    const claimsLive = run.state === 'running'
-    const summary = `${run.state.toUpperCase()} (from the journal: this run has no progress.json${claimsLive ? '; if it is not running, run the same command to resume' : ''})`
-    const snapshot: ProgressSnapshot = {
-      job: run.job, runId: run.runId, state: run.state, done, total: run.total, percent: (100 * done) / run.total, inFlight: 0,
-      itemsPerSecond: null, etaSeconds: null, etaLow: null, etaHigh: null, etaUnknownBecause: 'no progress.json', startedAt: new Date(run.createdAt).toISOString(),
-      updatedAt: iso, heartbeatAt: iso, lastCheckpointAt: null, checkpoints: 0, workers: 0, elapsedSeconds: 0, stalledForSeconds: null,
-      stallAfterSeconds: 0, refreshSeconds: 0, heartbeatSeconds: 0, owner: { pid: 0, host: '?' }, gate: null, error: null,
-    }
-    return { dir, snapshot, live: false, ownerGone: false, heartbeatAgeSeconds: 0, summary }
-  } finally {
-    await store.close()
-  }
 }
 
 export function renderStatus(status: RunStatus, now: number, events: readonly RunEvent[] = []): string {
@@ -68,17 +42,6 @@ export function renderStatus(status: RunStatus, now: number, events: readonly Ru
 function describe(detail: Readonly<Record<string, unknown>>): string {
   const parts = Object.entries(detail).map(([key, value]) => `${key} ${typeof value === 'number' ? Math.round(value * 10) / 10 : String(value)}`)
   return parts.length ? ` (${parts.join(', ')})` : ''
-}
-
-/** The last few events other than checkpoints, read through the store. */
-export async function recentEvents(dir: string, limit = 6): Promise<RunEvent[]> {
-  if (!hasRun(dir)) return []
-  const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
-  try {
-    return (await store.events()).filter((e) => e.type !== 'checkpoint').slice(-limit)
-  } finally {
-    await store.close()
-  }
 }
 
 /** `longhaul status [DIR…]`: where each run stands, from any terminal, live or dead. */
