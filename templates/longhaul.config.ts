@@ -1,5 +1,5 @@
 // The team's launch rules, checked by `longhaul preflight` and enforced by `longhaul run`.
-// Every rule is shown with its default; see docs/policy.md in the longhaul package.
+// Every rule is shown with its default; see docs/preflight.md in the longhaul package.
 import { defineConfig } from 'longhaul'
 
 export default defineConfig({

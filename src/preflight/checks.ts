@@ -31,7 +31,7 @@ export function checkCadence(o: { policy: Policy; checkpointEveryMs: number; run
     id: 'checkpoint-cadence',
     title: 'Checkpoint cadence',
     passed,
-    evidence: `worst-case lost work ${duration(worstSeconds)} (checkpointEvery ${duration(o.checkpointEveryMs / 1000)} + slowest item ${slowestItemMs} ms) vs ${duration(o.policy.maxLostWorkSeconds)} allowed; ${gaps.length + 1} commits in the rehearsal${observedMax === null ? '' : `, at most ${observedMax.toFixed(1)} s apart`}`,
+    evidence: `worst-case lost work ${duration(worstSeconds)} (checkpointEvery ${duration(o.checkpointEveryMs / 1000)} + slowest item ${slowestItemMs} ms) vs ${duration(o.policy.maxLostWorkSeconds)} allowed${o.commitTimes.length ? `; ${o.commitTimes.length} commits in the rehearsal${observedMax === null ? '' : `, at most ${observedMax.toFixed(1)} s apart`}` : ''}`,
     failures,
     measurements: { checkpointEveryMs: o.checkpointEveryMs, slowestItemMs, worstLostWorkSeconds: worstSeconds, rehearsalCommits: o.commitTimes.length, observedMaxCommitGapSeconds: observedMax },
   }
@@ -109,21 +109,21 @@ export async function checkDisk(o: { policy: Policy; rehearsal: ChildRunResult; 
   }
 }
 
-/** Invariant bounded-memory: peak memory must not grow with items (the small crash/resume run against the rehearsal). */
+/** Invariant bounded-memory: what the workers retain must not grow with items (a smaller run against the rehearsal). */
 export function checkMemory(o: { policy: Policy; small: MemoryPoint; rehearsal: MemoryPoint; rehearsalSamples: readonly ProgressSample[]; target: number }): CheckResult {
   const growth = memoryGrowth(o.small, o.rehearsal, o.target)
   const limit = o.policy.maxMemoryGrowthMiB * MiB
   const passed = growth.projectedGrowthBytes === null || growth.projectedGrowthBytes <= limit
-  const peak = (p: MemoryPoint): string => `${bytes(p.retainedBytes ?? 0)} at ${p.items.toLocaleString('en-US')} items`
+  const at = (p: MemoryPoint): string => `${bytes(p.retainedBytes ?? 0)} at ${p.items.toLocaleString('en-US')} items`
   const evidence = growth.bytesPerItem === null
     ? `not measurable: the rehearsal (${o.rehearsal.items} items) is not ${3}× the small run (${o.small.items})${o.rehearsal.retainedBytes === null ? ', or memory could not be read' : ''}`
-    : `retained memory ${peak(growth.smaller)}, ${peak(growth.larger)}: ${bytes(Math.max(0, growth.bytesPerItem))} per item → +${bytes(growth.projectedGrowthBytes ?? 0)} by the target (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`
+    : `retained memory ${at(growth.smaller)}, ${at(growth.larger)}: ${bytes(Math.max(0, growth.bytesPerItem))} per item → +${bytes(growth.projectedGrowthBytes ?? 0)} by the target (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`
   return {
     id: 'memory',
     title: 'Memory over time',
     passed,
     evidence,
-    failures: passed ? [] : [`bounded-memory: memory grows with items (${bytes(growth.bytesPerItem ?? 0)} per item, ${peak(growth.smaller)} vs ${peak(growth.larger)}): ${bytes(growth.projectedGrowthBytes ?? 0)} more by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Something keeps every item (a list of results, a cache without a bound): let the items go once returned.`],
+    failures: passed ? [] : [`bounded-memory: memory grows with items (${bytes(growth.bytesPerItem ?? 0)} per item, ${at(growth.smaller)} vs ${at(growth.larger)}): ${bytes(growth.projectedGrowthBytes ?? 0)} more by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Something keeps every item (a list of results, a cache without a bound): let the items go once returned.`],
     // Resident memory over the rehearsal's life, for the report's reader (garbage included, so not the verdict).
     measurements: { ...growth, rehearsalRssOverTime: thin(o.rehearsalSamples.filter((s) => s.rssBytes !== null).map((s) => ({ done: s.done, rssBytes: s.rssBytes })), 20) },
   }

@@ -75,7 +75,7 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
   if (options.seed !== undefined) args.push('--seed', String(options.seed))
   if (options.params !== undefined) args.push('--params', JSON.stringify(options.params))
   if (options.config !== undefined) args.push('--config', options.config)
-  // Small shards: the engine's buffers stay near 1 MiB a worker whatever the scale, so peak memory measures the job.
+  // Small shards: the engine's buffers stay near 1 MiB a worker whatever the scale, so what the workers retain measures the job.
   // Worker threads report what they retain after a full collection (node --expose-gc), for the memory check.
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LONGHAUL_MAX_SHARD_BYTES: String(SHARD_BYTES), LONGHAUL_MEASURE_RETAINED: '1' }
   if (options.crashAtCommit !== undefined) env.LONGHAUL_CRASH_AT = `commit:${options.crashAtCommit}`

@@ -44,7 +44,7 @@ export interface MemoryPoint {
 }
 
 export interface MemoryGrowth {
-  /** Extra peak memory per extra item between the smaller and the larger run, bytes; null when not measurable. */
+  /** Extra retained memory per extra item between the smaller and the larger run, bytes; null when not measurable. */
   readonly bytesPerItem: number | null
   /** That slope carried from the larger run to the target, bytes. */
   readonly projectedGrowthBytes: number | null

@@ -41,7 +41,7 @@ export function launchGate(options: GateOptions): LaunchGate {
       const p = found.predicate
       requirements.push(
         { met: true, text: `a proof for this exact job: ${shown}/${proofFileName(facts.job, facts.fingerprint)}` },
-        { met: p.verdict === 'PASSED', text: `the proof passed (verdict ${p.verdict}${p.verdict === 'PASSED' ? '' : `: ${p.checks.filter((c) => !c.passed).map((c) => c.title).join(', ')} failed`})` },
+        { met: p.verdict === 'PASSED', text: p.verdict === 'PASSED' ? 'its verdict is PASSED' : `its verdict is PASSED — it is ${p.verdict}: ${p.checks.filter((c) => !c.passed).map((c) => c.title).join(', ')} failed` },
         { met: p.target >= facts.total, text: `its target covers this run (proved for ${count(p.target)} items, this run has ${count(facts.total)})` },
         { met: Date.parse(p.expiresAt) > now, text: `it has not expired (valid until ${p.expiresAt})` },
         { met: p.policy.digest === options.policy.digest, text: `it was made under the current policy${p.policy.digest === options.policy.digest ? '' : ' — the policy changed since'}` },

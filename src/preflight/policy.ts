@@ -37,12 +37,15 @@ export const policySchema = z
     crashItems: z.number().int().min(20).default(200),
     /** Memory may grow by at most this much between the rehearsal and the target, projected, MiB. */
     maxMemoryGrowthMiB: z.number().positive().default(256),
-    /** Every job must declare a `validate` function. */
+    /** Every job must declare a `validate(record)` function (datasetChecks alone do not count). */
     requireValidators: z.boolean().default(false),
     /** The share of items a validator may reject. */
     maxInvalidFraction: z.number().min(0).max(1).default(0),
   })
   .strict()
+  .refine((p) => p.heartbeatSeconds < 30, {
+    message: 'heartbeatSeconds must be below 30 (the owner lease lasts 30 s and each heartbeat renews it)',
+  })
   .refine((p) => p.progressEverySeconds <= p.progressMaxStaleSeconds, {
     message: 'progressEverySeconds must not be above progressMaxStaleSeconds (progress would go stale between refreshes)',
   })
@@ -84,7 +87,8 @@ export async function loadPolicy(jobPath: string, configPath?: string): Promise<
   } catch (error) {
     throw new UsageError(`config file ${source} failed to load: ${(error as Error).message}`, 'LONGHAUL_BAD_USAGE', { cause: error })
   }
-  const checked = policySchema.safeParse(raw ?? {})
+  if (raw === undefined) throw new UsageError(`config file ${source} has no default export. End it with 'export default defineConfig({...})'.`)
+  const checked = policySchema.safeParse(raw)
   if (!checked.success) {
     throw new UsageError(`config file ${source} is not a valid policy:\n${z.prettifyError(checked.error)}\nSee docs/preflight.md for every rule and its default.`)
   }

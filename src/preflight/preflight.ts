@@ -56,7 +56,7 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
   if (o.rehearsalBudgetSeconds !== undefined && !(o.rehearsalBudgetSeconds > 0)) throw new UsageError(`--rehearsal-budget must be above 0 seconds, got ${o.rehearsalBudgetSeconds}`)
   const loaded = await loadPolicy(o.jobPath, o.config)
   const { policy } = loaded
-  const identified = await identifyJob({ jobPath: o.jobPath, total: o.target, ...(o.seed !== undefined && { seed: o.seed }), ...(o.params && { params: o.params }) })
+  const identified = await identifyJob({ jobPath: o.jobPath, total: o.target, ...(o.seed !== undefined && { seed: o.seed }), ...(o.params && { params: o.params }) }, '--target')
   const { job, fingerprint } = identified
   const outDir = o.outDir ?? `runs/${job.name}`
   const proofsDir = runPaths(outDir).proofs

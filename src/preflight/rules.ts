@@ -30,12 +30,17 @@ const EVIDENCE: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => st
   heartbeatSeconds: (p, m) => `heartbeat at most ${num(m.maxHeartbeatAgeSeconds)} s old (moves every ${p.heartbeatSeconds} s)`,
   stallAfterSeconds: (p) => `every run reported stallAfterSeconds ${p.stallAfterSeconds} in progress.json`,
   crashItems: (p, m) => `${m.items} items per crash/resume run`,
-  requireValidators: (p, m) => (p.requireValidators ? `required; ${m.records} records checked` : 'not required'),
+  requireValidators: (p, m) => (p.requireValidators ? `required; the job ${m.declared ? 'declares' : 'does not declare'} validate(record)` : 'not required'),
+  rehearsalFraction: (p, m) => `${m.items} items, ${((m.fraction as number) * 100).toFixed(2)}% of the target${m.scaledDown ? ` — ${m.scaledDown}` : ''}`,
+  crashKills: (p, m) => `${m.kills ?? 0} SIGKILLs (${m.killsAtCommit ?? 0} at a commit) over ${m.lives ?? 0} lives`,
 }
 
 /** Rules met or not on their own, whatever else their check found. */
 const MET: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => boolean>> = {
   requireValidators: (p, m) => !p.requireValidators || m.declared === true,
+  // Settings of the suite itself: met when the suite ran with them, whatever the job's result.
+  crashItems: (p, m) => typeof m.items === 'number' && m.items > 0,
+  crashKills: (p, m) => typeof m.kills === 'number' && m.kills >= p.crashKills,
 }
 
 function num(value: unknown): string {

@@ -59,7 +59,7 @@ export async function checkValidation(o: { policy: Policy; job: MapJob; dir: str
     passed: failures.length === 0,
     evidence: `${validate ? `validate() on ${output.count} records: ${rejected} rejected` : 'no validate()'}${datasets.length ? `; dataset checks ${datasets.map((d) => `${d.name} ${d.passed ? '✔' : '✘'}`).join(', ')}` : ''}`,
     failures,
-    measurements: { declared: true, records: output.count, rejected, rejectedShare: share, firstRejected, datasetChecks: datasets },
+    measurements: { declared: validate !== undefined, records: output.count, rejected, rejectedShare: share, firstRejected, datasetChecks: datasets },
   }
 }
 

@@ -83,17 +83,17 @@ export interface IdentifiedJob {
 }
 
 /** Loads the job and works out its identity (invariant same-job-or-refuse); the launch gate and preflight use the same. */
-export async function identifyJob(target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>): Promise<IdentifiedJob> {
+export async function identifyJob(target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>, totalFlag = '--total'): Promise<IdentifiedJob> {
   const job = await loadJob(target.jobPath)
   const params = resolveParams(job, target.params ?? {})
   const seed = target.seed ?? job.seed
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new UsageError(`the seed must be a whole number from 0 to 4294967295, got ${seed}`)
   const input = job.input ? await job.input.scan() : undefined
   if (target.total !== undefined && (!Number.isSafeInteger(target.total) || target.total <= 0)) {
-    throw new UsageError(`--total must be a whole number above 0, got ${target.total}`)
+    throw new UsageError(`${totalFlag} must be a whole number above 0, got ${target.total}`)
   }
   if (input && target.total !== undefined && target.total > input.count) {
-    throw new UsageError(`--total ${target.total} is more than the ${input.count} records of the input`)
+    throw new UsageError(`${totalFlag} ${target.total} is more than the ${input.count} records of the input`)
   }
   const identity: JobIdentity = makeIdentity({
     job: job.name,

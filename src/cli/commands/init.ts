@@ -45,12 +45,12 @@ export async function initCommand(template: string | undefined, options: InitOpt
   const shown = (file: string): string => relative(process.cwd(), join(dir, file)) || file
   io.out(
     [
-      `Created a ${kind} job '${name}':`,
+      `Created ${kind === 'input' ? 'an' : 'a'} ${kind} job '${name}':`,
       ...writes.map((w) => `  ${relative(process.cwd(), w.to)}`),
       'Next:',
       `  node --import tsx --test ${shown('job.test.ts')}     # its crash, progress and loss tests`,
-      `  npx longhaul run ${shown('job.ts')} --total 100`,
-      `  npx longhaul preflight ${shown('job.ts')} --target 100000   # before a production-scale run`,
+      `  npx longhaul run ${shown('job.ts')}${kind === 'input' ? '' : ' --total 100'}`,
+      `  npx longhaul preflight ${shown('job.ts')} --target ${kind === 'input' ? '200' : '100000'}   # before a production-scale run`,
     ].join('\n'),
   )
   return EXIT.ok

@@ -1,0 +1,140 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
+import { hasRun, runPaths } from '../store/runPaths.ts'
+import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import type { RunEvent } from '../store/store.ts'
+import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
+import { readRunStatus, type RunStatus } from '../telemetry/readStatus.ts'
+import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
+
+/** Run ids are the runs' UUIDs; anything else in a URL is refused before it touches the disk. */
+export const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** How deep under the root run folders are looked for (runs/<name>, team/runs/<name>, …). */
+const MAX_DEPTH = 3
+const SKIP = new Set(['node_modules', '.git', 'data', '.longhaul', 'proofs'])
+
+/** One run as the dashboard lists it. */
+export interface RunItem {
+  readonly id: string
+  /** The run folder, relative to the served root. */
+  readonly dir: string
+  readonly live: boolean
+  readonly ownerGone: boolean
+  readonly heartbeatAgeSeconds: number
+  readonly summary: string
+  readonly snapshot: ProgressSnapshot
+}
+
+export interface ProofSummary {
+  readonly file: string
+  readonly verdict: string
+  readonly target: number
+  readonly expiresAt: string
+  readonly checks: readonly { id: string; title: string; passed: boolean; evidence: string; failures: readonly string[] }[]
+}
+
+/** A run's page: the list item plus its history, commits, proofs and preflight report. */
+export interface RunDetail extends RunItem {
+  readonly events: readonly RunEvent[]
+  readonly checkpoints: readonly { at: number; start: number; end: number }[]
+  readonly proofs: readonly ProofSummary[]
+  readonly report: string | null
+}
+
+/** Events and commits kept on a run's page (the newest). */
+const MAX_EVENTS = 200
+const MAX_CHECKPOINTS = 2_000
+
+/** Every run folder under `root` (a folder with a journal or a progress.json), found afresh on each call. */
+export function findRunDirs(root: string): string[] {
+  const found: string[] = []
+  const visit = (dir: string, depth: number): void => {
+    if (hasRun(dir) || existsSync(join(dir, PROGRESS_JSON))) {
+      found.push(dir)
+      return
+    }
+    if (depth >= MAX_DEPTH) return
+    let names: string[]
+    try {
+      names = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && !SKIP.has(d.name)).map((d) => d.name)
+    } catch {
+      return
+    }
+    for (const name of names.sort()) visit(join(dir, name), depth + 1)
+  }
+  visit(resolve(root), 0)
+  return found
+}
+
+/** Every run under `root`, with its status; a folder whose files cannot be read is left out. */
+export async function listRuns(root: string, now: number): Promise<RunItem[]> {
+  const items: RunItem[] = []
+  for (const dir of findRunDirs(root)) {
+    const item = await runItem(root, dir, now).catch(() => undefined)
+    if (item) items.push(item)
+  }
+  return items
+}
+
+/** The run with this id under `root`, or undefined. */
+export async function findRun(root: string, id: string, now: number): Promise<RunItem | undefined> {
+  if (!RUN_ID.test(id)) return undefined
+  return (await listRuns(root, now)).find((run) => run.id === id)
+}
+
+export async function runItem(root: string, dir: string, now: number): Promise<RunItem | undefined> {
+  const status: RunStatus | undefined = await readRunStatus(dir, now)
+  if (!status || !RUN_ID.test(status.snapshot.runId)) return undefined
+  const { live, ownerGone, heartbeatAgeSeconds, summary, snapshot } = status
+  return { id: snapshot.runId, dir: relative(resolve(root), dir) || '.', live, ownerGone, heartbeatAgeSeconds, summary, snapshot }
+}
+
+export async function runDetail(root: string, item: RunItem): Promise<RunDetail> {
+  const paths = runPaths(join(resolve(root), item.dir))
+  let events: RunEvent[] = []
+  if (hasRun(paths.dir)) {
+    const store = SqliteStore.open(paths.journal, { readonly: true })
+    try {
+      events = await store.events()
+    } finally {
+      await store.close()
+    }
+  }
+  const checkpoints = events
+    .filter((e) => e.type === 'checkpoint')
+    .slice(-MAX_CHECKPOINTS)
+    .map((e) => ({ at: e.at, start: Number(e.detail.start), end: Number(e.detail.end) }))
+  return {
+    ...item,
+    events: events.filter((e) => e.type !== 'checkpoint').slice(-MAX_EVENTS),
+    checkpoints,
+    proofs: readProofs(paths.proofs, item.snapshot.job),
+    report: readOptional(join(paths.proofs, 'PREFLIGHT.md')),
+  }
+}
+
+/** The proof statements in a run's proofs/ folder for its job, newest first, reduced to what the page shows. */
+function readProofs(dir: string, job: string): ProofSummary[] {
+  if (!existsSync(dir)) return []
+  const proofs: (ProofSummary & { finishedAt: string })[] = []
+  for (const file of readdirSync(dir)) {
+    if (!file.startsWith(`${job}-`) || !file.endsWith('.intoto.jsonl')) continue
+    try {
+      const p = (JSON.parse(readFileSync(join(dir, file), 'utf8').split('\n')[0]!) as { predicate: Record<string, unknown> }).predicate
+      const checks = (p.checks as ProofSummary['checks']).map(({ id, title, passed, evidence, failures }) => ({ id, title, passed, evidence, failures }))
+      proofs.push({ file, verdict: String(p.verdict), target: Number(p.target), expiresAt: String(p.expiresAt), finishedAt: String(p.finishedAt), checks })
+    } catch {
+      // A proof that cannot be read is not shown; `run` would refuse it too.
+    }
+  }
+  return proofs.sort((a, b) => b.finishedAt.localeCompare(a.finishedAt)).map(({ finishedAt: _, ...proof }) => proof)
+}
+
+function readOptional(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return null
+  }
+}
