@@ -5,6 +5,7 @@ import { VERSION } from '../version.ts'
 import { initCommand } from './commands/init.ts'
 import { preflightCommand } from './commands/preflight.ts'
 import { runCommand } from './commands/run.ts'
+import { serveCommand } from './commands/serve.ts'
 import { statusCommand } from './commands/status.ts'
 import { verifyCommand } from './commands/verify.ts'
 import { watchCommand } from './commands/watch.ts'
@@ -51,6 +52,8 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--fresh', 'move an existing run in --out aside (never deleted) and start over')
     .option('--skip-preflight', 'run above the policy\'s scale without a passing proof; the waiver is recorded in the journal, progress.json and status')
     .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the job)')
+    .option('--dashboard [port]', 'serve the web dashboard of the runs beside --out while this one runs (port default 8080)')
+    .option('--dashboard-host <host>', 'the dashboard\'s address (default 127.0.0.1; any other needs the token it prints)')
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
       result.code = await runCommand(job, options, io, signal)
@@ -81,6 +84,18 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--force', 'overwrite files that exist')
     .action(async (template, options) => {
       result.code = await initCommand(template, options, io)
+    })
+
+  root
+    .command('serve')
+    .description('a web dashboard of every run under ROOT, live over server-sent events, with /metrics for Prometheus; Ctrl-C stops it')
+    .argument('[root]', 'the folder whose runs to show (default: ./runs, else .)')
+    .option('--port <port>', 'the port (default 8080; 0 picks a free one)', wholeNumber(0, 65_535))
+    .option('--host <host>', 'the address to listen on (default 127.0.0.1; any other needs a token)')
+    .option('--token <token>', 'the token every request must carry (default: none on 127.0.0.1, generated and printed once elsewhere)')
+    .option('--metrics-public', 'serve /metrics without the token')
+    .action(async (dir, options) => {
+      result.code = await serveCommand(dir, options, io, signal)
     })
 
   root
@@ -115,7 +130,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
 export async function main(argv: readonly string[], io: Io = processIo, signal?: AbortSignal): Promise<number> {
   const result = { code: EXIT.ok as number }
   // Only the commands that run for long stop cleanly on Ctrl-C; the others keep the default (exit at once).
-  const interruptible = argv[0] === 'run' || argv[0] === 'watch' || argv[0] === 'preflight'
+  const interruptible = ['run', 'watch', 'preflight', 'serve'].includes(argv[0] ?? '')
   const signals = signal || !interruptible ? undefined : interruptOnSignals((name) => {
     io.err(`longhaul: ${name} again — stopping now; committed work is safe, run the same command to resume.`)
     process.exit(EXIT.interrupted)

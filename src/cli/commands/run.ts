@@ -1,4 +1,5 @@
-import { basename } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
+import { UsageError } from '../../errors.ts'
 import { loadJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
 import { loadPolicy } from '../../preflight/policy.ts'
@@ -8,6 +9,7 @@ import { bytes, count, duration, rate } from '../../telemetry/progressText.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { runDisplay } from '../render/runDisplay.ts'
+import { openDashboard } from './serve.ts'
 
 export interface RunCommandOptions {
   readonly out?: string
@@ -23,6 +25,9 @@ export interface RunCommandOptions {
   readonly json?: boolean
   readonly skipPreflight?: boolean
   readonly config?: string
+  /** Serve the dashboard while the run lives: true (port 8080) or a port. */
+  readonly dashboard?: boolean | string
+  readonly dashboardHost?: string
 }
 
 /** `longhaul run JOB`: runs or resumes a job; returns the exit code. */
@@ -36,6 +41,10 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
     skip: options.skipPreflight === true,
     preflightCommand: (facts) => preflightCommandLine(jobPath, facts.total, outDir, options),
   })
+  const dashboard = options.dashboard === undefined ? undefined : await openDashboard(dirname(resolve(outDir)), {
+    ...(typeof options.dashboard === 'string' && { port: dashboardPort(options.dashboard) }),
+    ...(options.dashboardHost !== undefined && { host: options.dashboardHost }),
+  }, io)
   const display = runDisplay({ stream: io.errStream, tty: io.errStream.isTTY === true })
   const result = await runMapJob({
     jobPath,
@@ -52,7 +61,10 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
     ...(options.checkpointEvery !== undefined && { checkpointEvery: options.checkpointEvery * 1000 }),
     ...(signal && { signal }),
     observer: display,
-  }).finally(() => display.close())
+  }).finally(async () => {
+    display.close()
+    await dashboard?.close()
+  })
   if (options.json) io.out(JSON.stringify(result))
   else {
     const head = result.state === 'complete' ? 'COMPLETE' : 'INTERRUPTED'
@@ -68,6 +80,12 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
     )
   }
   return result.state === 'complete' ? EXIT.ok : EXIT.interrupted
+}
+
+function dashboardPort(text: string): number {
+  const port = Number(text)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--dashboard takes a port from 0 to 65535, got '${text}'`)
+  return port
 }
 
 /** The preflight command that proves what this run asks for, as the user would type it. */
