@@ -110,7 +110,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
   root
     .command('watch')
     .description('follow a run in the terminal, refreshed every second, until it ends')
-    .argument('<dir>', 'the run directory')
+    .argument('<dir|url>', 'the run directory, a dashboard run URL (http://host:port/runs/<id>[?token=…]) or the URL of a published progress.json')
     .action(async (dir) => {
       result.code = await watchCommand(dir, {}, io, signal)
     })
