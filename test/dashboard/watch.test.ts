@@ -61,3 +61,24 @@ it('watch URL reads a published progress.json; an unreachable or token-protected
     await guarded.close()
   }
 }, 60_000)
+
+it('run --dashboard serves the runs beside --out while the run lives, and stops with it', async () => {
+  const root = tempDir()
+  const run = startCli(['run', fixture('blocking.ts'), '--out', join(root, 'live'), '--total', '400', '--workers', '1', '--dashboard', '0'], { ITEM_MS: '3' })
+  const url = await new Promise<string>((resolve) => {
+    let seen = ''
+    run.child.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString()
+      const match = /longhaul dashboard for .*: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(seen)
+      if (match) resolve(match[1]!)
+    })
+  })
+  let runs: { snapshot: { job: string } }[] = []
+  for (let i = 0; i < 50 && runs.length === 0; i++) {
+    runs = ((await (await fetch(`${url}api/runs`)).json()) as { runs: typeof runs }).runs
+    if (runs.length === 0) await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  expect(runs.map((r) => r.snapshot.job)).toEqual(['blocking'])
+  expect((await run.done).code).toBe(0)
+  await expect(fetch(`${url}api/runs`)).rejects.toThrow()
+}, 60_000)
