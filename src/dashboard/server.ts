@@ -98,7 +98,8 @@ export function dashboardApp(options: DashboardOptions & { readonly feed: RunFee
     return streamSSE(c, async (stream) => {
       let sequence = 0
       const unsubscribe = feed.subscribe(id, run.dir, (item) => {
-        void stream.writeSSE({ event: 'status', id: String(++sequence), data: JSON.stringify(item) })
+        // A page that has gone away is noticed by onAbort; a failed write is not an error of the server.
+        stream.writeSSE({ event: 'status', id: String(++sequence), data: JSON.stringify(item) }).catch(() => undefined)
       })
       await new Promise<void>((resolve) => stream.onAbort(resolve))
       unsubscribe()
