@@ -52,6 +52,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--fresh', 'move an existing run in --out aside (never deleted) and start over')
     .option('--skip-preflight', 'run above the policy\'s scale without a passing proof; the waiver is recorded in the journal, progress.json and status')
     .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the job)')
+    .option('--no-publish', 'do not push progress to the policy\'s publish targets for this run')
     .option('--dashboard [port]', 'serve the web dashboard of the runs beside --out while this one runs (port default 8080)')
     .option('--dashboard-host <host>', 'the dashboard\'s address (default 127.0.0.1; any other needs the token it prints)')
     .option('--json', 'print the closing summary as JSON')

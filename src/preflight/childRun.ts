@@ -70,7 +70,8 @@ export interface ChildRunResult {
  * its progress.json and memory while it lives; optionally SIGKILLs it.
  */
 export async function childRun(options: ChildRunOptions): Promise<ChildRunResult> {
-  const args = [BIN, 'run', options.jobPath, '--out', options.outDir, '--total', String(options.total), '--json', '--skip-preflight']
+  // Preflight's runs are rehearsals: they do not publish to the team's webhooks and buckets.
+  const args = [BIN, 'run', options.jobPath, '--out', options.outDir, '--total', String(options.total), '--json', '--skip-preflight', '--no-publish']
   if (options.workers !== undefined) args.push('--workers', String(options.workers))
   if (options.seed !== undefined) args.push('--seed', String(options.seed))
   if (options.params !== undefined) args.push('--params', JSON.stringify(options.params))

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { z } from 'zod'
 import { UsageError } from '../errors.ts'
+import { publishTargetSchema } from '../dashboard/publish/publishers.ts'
 import { canonical } from '../job/fingerprint.ts'
 
 /**
@@ -41,6 +42,8 @@ export const policySchema = z
     requireValidators: z.boolean().default(false),
     /** The share of items a validator may reject. */
     maxInvalidFraction: z.number().min(0).max(1).default(0),
+    /** Where a run's progress is pushed (a webhook, an S3-compatible bucket): on every change of state and every `everyMinutes`. Not a launch rule: not in the proof, nor its digest. */
+    publish: z.array(publishTargetSchema).default([]),
   })
   .strict()
   .refine((p) => p.heartbeatSeconds < 30, {
@@ -62,7 +65,7 @@ export interface LoadedPolicy {
   readonly policy: Policy
   /** The config file it came from; null when the defaults apply. */
   readonly source: string | null
-  /** sha256 of the policy's canonical JSON: a proof holds only under the policy it was made under. */
+  /** sha256 of the launch rules' canonical JSON (publish targets left out): a proof holds only under the rules it was made under. */
   readonly digest: string
 }
 
@@ -96,5 +99,11 @@ export async function loadPolicy(jobPath: string, configPath?: string): Promise<
 }
 
 function withDigest(policy: Policy, source: string | null): LoadedPolicy {
-  return { policy, source, digest: createHash('sha256').update(canonical(policy)).digest('hex') }
+  return { policy, source, digest: createHash('sha256').update(canonical(launchRules(policy))).digest('hex') }
+}
+
+/** The policy without its publish targets (which may hold secrets, and say nothing about the job's safety). */
+export function launchRules(policy: Policy): Omit<Policy, 'publish'> {
+  const { publish: _publish, ...rules } = policy
+  return rules
 }

@@ -10,7 +10,7 @@ import { childRun, progressLines, type ChildRunResult } from './childRun.ts'
 import { checkCrashResume, lastLines, unlessAborted } from './crashResume.ts'
 import { statfsProbe, type DiskProbe, type MemoryPoint } from './estimates.ts'
 import { checkCadence, checkDisk, checkFreshness, checkMemory, checkRehearsal } from './checks.ts'
-import { loadPolicy, type LoadedPolicy } from './policy.ts'
+import { launchRules, loadPolicy, type LoadedPolicy } from './policy.ts'
 import { makeStatement, writeProof, type CheckResult, type ProofStatement } from './proof.ts'
 import { writeReports } from './report.ts'
 import { policyRules } from './rules.ts'
@@ -106,7 +106,7 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
       seed: identified.seed,
       checks,
       rules,
-      policy: { source: loaded.source, digest: loaded.digest, values: policy },
+      policy: { source: loaded.source, digest: loaded.digest, values: launchRules(policy) },
       longhaulVersion: VERSION,
       gitCommit: gitCommit(o.jobPath),
       startedAt: new Date(startedAt).toISOString(),

@@ -29,7 +29,7 @@ export interface CheckResult {
 
 /** One rule of the policy, the check that proves it and the evidence. */
 export interface RuleResult {
-  readonly rule: keyof Policy
+  readonly rule: Exclude<keyof Policy, 'publish'>
   readonly value: unknown
   readonly check: CheckId | 'config'
   readonly passed: boolean
@@ -44,7 +44,7 @@ export interface PreflightPredicate {
   readonly seed: number
   readonly checks: readonly CheckResult[]
   readonly rules: readonly RuleResult[]
-  readonly policy: { readonly source: string | null; readonly digest: string; readonly values: Policy }
+  readonly policy: { readonly source: string | null; readonly digest: string; readonly values: Omit<Policy, 'publish'> }
   readonly longhaulVersion: string
   readonly gitCommit: string | null
   readonly startedAt: string

@@ -2,7 +2,7 @@ import type { Policy } from './policy.ts'
 import type { CheckId, CheckResult, RuleResult } from './proof.ts'
 
 /** Which check proves each rule of the policy. */
-const PROVEN_BY: Record<keyof Policy, CheckId | 'config'> = {
+const PROVEN_BY: Record<Exclude<keyof Policy, 'publish'>, CheckId | 'config'> = {
   maxLostWorkSeconds: 'checkpoint-cadence',
   progressMaxStaleSeconds: 'progress-freshness',
   progressEverySeconds: 'progress-freshness',
@@ -49,7 +49,7 @@ function num(value: unknown): string {
 
 /** The heart of the report: every rule, its value, the check that proves it and that check's evidence. */
 export function policyRules(policy: Policy, checks: readonly CheckResult[]): RuleResult[] {
-  return (Object.keys(PROVEN_BY) as (keyof Policy)[]).map((rule) => {
+  return (Object.keys(PROVEN_BY) as (keyof typeof PROVEN_BY)[]).map((rule) => {
     const proof = PROVEN_BY[rule]
     const check = checks.find((c) => c.id === proof)
     const evidence = EVIDENCE[rule]

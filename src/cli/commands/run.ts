@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.ts'
 import { loadJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
 import { loadPolicy } from '../../preflight/policy.ts'
+import { startPublishers } from '../../dashboard/publish/publishers.ts'
 import { launchGate } from '../../preflight/gate.ts'
 import { runMapJob } from '../../runner/index.ts'
 import { bytes, count, duration, rate } from '../../telemetry/progressText.ts'
@@ -28,6 +29,8 @@ export interface RunCommandOptions {
   /** Serve the dashboard while the run lives: true (port 8080) or a port. */
   readonly dashboard?: boolean | string
   readonly dashboardHost?: string
+  /** false with --no-publish: the policy's publish targets are left alone. */
+  readonly publish?: boolean
 }
 
 /** `longhaul run JOB`: runs or resumes a job; returns the exit code. */
@@ -46,6 +49,8 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
     ...(options.dashboardHost !== undefined && { host: options.dashboardHost }),
   }, io)
   const display = runDisplay({ stream: io.errStream, tty: io.errStream.isTTY === true })
+  // Publishing runs in the background: it never slows or fails the run, and says so once when a target fails.
+  const publishers = startPublishers(options.publish === false ? [] : policy.publish, { onNote: (message) => display.note?.(message) })
   const result = await runMapJob({
     jobPath,
     outDir,
@@ -60,8 +65,16 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
     ...(options.fresh && { fresh: true }),
     ...(options.checkpointEvery !== undefined && { checkpointEvery: options.checkpointEvery * 1000 }),
     ...(signal && { signal }),
-    observer: display,
+    observer: {
+      ...display,
+      progress: (snapshot, reason) => {
+        display.progress?.(snapshot, reason)
+        publishers.observer.progress(snapshot, reason)
+      },
+    },
   }).finally(async () => {
+    // Publishers first, so a last note about them still goes through the display.
+    await publishers.close()
     display.close()
     await dashboard?.close()
   })
