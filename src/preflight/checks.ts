@@ -64,7 +64,10 @@ export function checkFreshness(o: { policy: Policy; runs: readonly ChildRunResul
     passed: failures.length === 0,
     evidence: `${live.length} samples of progress.json over ${o.runs.length} runs: at most ${maxStale.toFixed(1)} s old (allowed ${o.policy.progressMaxStaleSeconds} s), heartbeat at most ${maxHeartbeatAge.toFixed(1)} s old; ${missing.length ? `missing ${missing.join(', ')}` : 'every required field present'}; final state ${final?.state ?? 'none'}`,
     failures,
-    measurements: { samples: live.length, maxStaleSeconds: maxStale, maxHeartbeatAgeSeconds: maxHeartbeatAge, missingFields: missing, finalState: final?.state ?? null, finalTextState: o.finalRun.finalTextState },
+    measurements: {
+      samples: live.length, maxStaleSeconds: maxStale, maxHeartbeatAgeSeconds: maxHeartbeatAge, missingFields: missing, finalState: final?.state ?? null, finalTextState: o.finalRun.finalTextState,
+      settingsAsPolicy: settingsWrong.length === 0,
+    },
   }
 }
 

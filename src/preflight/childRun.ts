@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { InterruptedError } from '../errors.ts'
 import type { RunSummary } from '../runner/index.ts'
 import { PROGRESS_JSON, PROGRESS_TXT } from '../telemetry/progressFiles.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
@@ -41,7 +42,7 @@ export interface ChildRunOptions {
   readonly config?: string
   /** The run SIGKILLs itself at this commit, after the shard is durable and before the journal records it. */
   readonly crashAtCommit?: number
-  /** SIGKILL the run this long after it starts, if it is still running. */
+  /** SIGKILL the run this long after its first commit (so the kill lands while it works, not while it starts), if it is still running. */
   readonly killAfterMs?: number
   readonly sampleEveryMs?: number
   /** Aborting it stops the child the way Ctrl-C stops a run (SIGTERM: commit, exit 130). */
@@ -82,6 +83,7 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
   if (options.crashAtCommit !== undefined) env.LONGHAUL_CRASH_AT = `commit:${options.crashAtCommit}`
   else delete env.LONGHAUL_CRASH_AT
 
+  if (options.signal?.aborted) throw new InterruptedError('preflight interrupted; no proof was written. Run it again to prove the job.')
   const started = Date.now()
   const child = spawn(process.execPath, ['--expose-gc', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
@@ -92,13 +94,20 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
   const sampler = setInterval(() => {
     const sample = sampleProgress(options.outDir, child.pid)
     if (!sample) return
+    armKiller(sample.done)
     if (sample.done !== samples.at(-1)?.done) options.onProgress?.(sample.done, options.total)
     samples.push(sample)
   }, options.sampleEveryMs ?? 100)
   let timerKilled = false
-  const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => {
-    timerKilled = child.exitCode === null && child.kill('SIGKILL')
-  }, options.killAfterMs)
+  let killer: NodeJS.Timeout | undefined
+  let doneAtStart: number | undefined
+  const armKiller = (done: number): void => {
+    doneAtStart ??= done
+    if (options.killAfterMs === undefined || killer || done <= doneAtStart) return
+    killer = setTimeout(() => {
+      timerKilled = child.exitCode === null && child.kill('SIGKILL')
+    }, options.killAfterMs)
+  }
   const stop = (): void => void child.kill('SIGTERM')
   options.signal?.addEventListener('abort', stop, { once: true })
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {

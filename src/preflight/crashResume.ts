@@ -60,7 +60,7 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
   runs.push(other)
 
   o.onStep?.(`crash/resume: ${o.kills} SIGKILLs at seeded moments, resumed each time`)
-  const crashed = await crashUntilComplete({ ...base, outDir: join(o.workDir, 'crashed'), workers: parallel }, o, reference.wallMs, runs)
+  const crashed = await crashUntilComplete({ ...base, outDir: join(o.workDir, 'crashed'), workers: parallel }, o, reference.summary.wallMs, runs)
   failures.push(...crashed.failures)
 
   const digests = { reference: reference.summary.digest, [`${parallel} workers`]: other.summary?.digest ?? null, crashed: crashed.digest }
@@ -112,11 +112,12 @@ interface Crashed {
 }
 
 /**
- * Starts the run again and again, each life killed either at its 2nd or 3rd
- * commit or by a timer at a random moment (whichever comes first), until
+ * Starts the run again and again, each life killed either at one of its
+ * first commits (2nd to 6th) or by a timer at a random moment after its first
+ * commit (with the 8th commit as a backstop), until
  * `kills` crashes have happened; then lets it complete.
  */
-async function crashUntilComplete(run: ChildRunOptions, o: CrashResumeOptions, referenceWallMs: number, runs: ChildRunResult[]): Promise<Crashed> {
+async function crashUntilComplete(run: ChildRunOptions, o: CrashResumeOptions, referenceWorkMs: number, runs: ChildRunResult[]): Promise<Crashed> {
   let rng = prand.xoroshiro128plus(o.killSeed)
   const next = (min: number, max: number): number => {
     const [value, after] = prand.uniformIntDistribution(min, max, rng)
@@ -134,8 +135,9 @@ async function crashUntilComplete(run: ChildRunOptions, o: CrashResumeOptions, r
     const byTimer = crash && kills % 2 === 1
     const life = await unlessAborted(o.signal, childRun({
       ...run,
-      ...(crash && { crashAtCommit: byTimer ? 4 : next(2, 3) }),
-      ...(byTimer && { killAfterMs: next(Math.round(referenceWallMs * 0.2), Math.round(referenceWallMs * 0.8)) }),
+      // Commit kills spread over the first few commits of a life; timer kills over the reference run's working time, counted from this life's first commit.
+      ...(crash && { crashAtCommit: byTimer ? 8 : next(2, 6) }),
+      ...(byTimer && { killAfterMs: next(0, Math.max(50, Math.round(referenceWorkMs * 0.8))) }),
     }))
     runs.push(life)
     if (life.killed) {

@@ -52,6 +52,8 @@ export interface MemoryGrowth {
   readonly larger: MemoryPoint
 }
 
+/** Retained memory that differs by less than this between the two runs is noise, not growth. */
+const NOISE_FLOOR_BYTES = 8 * 1024 * 1024
 /** The larger run must be at least this many times the smaller for the slope to mean anything. */
 const MIN_SCALE = 3
 
@@ -67,6 +69,8 @@ export function memoryGrowth(a: MemoryPoint, b: MemoryPoint, target: number): Me
   if (smaller.retainedBytes === null || larger.retainedBytes === null || larger.items < smaller.items * MIN_SCALE) {
     return { bytesPerItem: null, projectedGrowthBytes: null, smaller, larger }
   }
-  const bytesPerItem = (larger.retainedBytes - smaller.retainedBytes) / (larger.items - smaller.items)
+  // Below the noise floor (heap bookkeeping, lazily compiled code), no growth is measured: carrying noise to a far target would fail sound jobs.
+  const grown = larger.retainedBytes - smaller.retainedBytes
+  const bytesPerItem = grown < NOISE_FLOOR_BYTES ? 0 : grown / (larger.items - smaller.items)
   return { bytesPerItem, projectedGrowthBytes: Math.max(0, bytesPerItem) * Math.max(0, target - larger.items), smaller, larger }
 }

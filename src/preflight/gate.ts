@@ -23,19 +23,24 @@ export interface GateOptions {
 export function launchGate(options: GateOptions): LaunchGate {
   const { policy } = options.policy
   return async (facts: LaunchFacts): Promise<LaunchClearance> => {
-    if (facts.total <= policy.requireProofAbove) return { status: 'not-required', limit: policy.requireProofAbove }
-    if (options.skip) return { status: 'waived', reason: `--skip-preflight at ${count(facts.total)} items, above the policy's ${count(policy.requireProofAbove)}` }
+    // The clearance names the policy it was decided under: a run let through by a looser --config says so.
+    const under = options.policy.source ?? 'the default policy'
+    if (facts.total <= policy.requireProofAbove) return { status: 'not-required', limit: policy.requireProofAbove, policy: under }
+    if (options.skip) return { status: 'waived', reason: `--skip-preflight at ${count(facts.total)} items, above the policy's ${count(policy.requireProofAbove)}`, policy: under }
     const now = (options.now ?? Date.now)()
     const proofs = runPaths(facts.outDir).proofs
     const shown = join(facts.outDir, 'proofs')
     const found = readProof(proofs, facts.job, facts.fingerprint)
     const requirements: GateRequirement[] = []
     if (found === 'none' || 'unreadable' in found) {
+      const failed = found === 'none' ? readProof(proofs, facts.job, facts.fingerprint, 'FAILED') : 'none'
       requirements.push({
         met: false,
-        text: found === 'none'
-          ? `a proof for this exact job (fingerprint ${facts.fingerprint.slice(0, 12)}…) in ${shown}/ — none: no preflight yet, or the job's code, params, seed or dependencies changed since`
-          : found.unreadable,
+        text: found !== 'none'
+          ? found.unreadable
+          : failed !== 'none' && !('unreadable' in failed)
+            ? `a passing proof for this exact job in ${shown}/ — its last preflight FAILED: ${failed.predicate.checks.filter((c) => !c.passed).map((c) => c.title).join(', ')} (see ${shown}/PREFLIGHT.md)`
+            : `a proof for this exact job (fingerprint ${facts.fingerprint.slice(0, 12)}…) in ${shown}/ — none: no preflight yet, or the job's code, params, seed or dependencies changed since`,
       })
     } else {
       const p = found.predicate
@@ -46,7 +51,7 @@ export function launchGate(options: GateOptions): LaunchGate {
         { met: Date.parse(p.expiresAt) > now, text: `it has not expired (valid until ${p.expiresAt})` },
         { met: p.policy.digest === options.policy.digest, text: `it was made under the current policy${p.policy.digest === options.policy.digest ? '' : ' — the policy changed since'}` },
       )
-      if (requirements.every((r) => r.met)) return { status: 'proved', proof: proofFileName(facts.job, facts.fingerprint), target: p.target, expiresAt: p.expiresAt }
+      if (requirements.every((r) => r.met)) return { status: 'proved', proof: proofFileName(facts.job, facts.fingerprint), target: p.target, expiresAt: p.expiresAt, policy: under }
     }
     throw new GateRefusedError(
       `${count(facts.total)} items is above the policy's requireProofAbove (${count(policy.requireProofAbove)}${options.policy.source ? `, ${options.policy.source}` : ', the default'}), and no passing proof covers this run.`,

@@ -49,6 +49,9 @@ export const policySchema = z
   .refine((p) => p.heartbeatSeconds < 30, {
     message: 'heartbeatSeconds must be below 30 (the owner lease lasts 30 s and each heartbeat renews it)',
   })
+  .refine((p) => p.heartbeatSeconds + 2 <= p.progressMaxStaleSeconds, {
+    message: 'heartbeatSeconds must be at least 2 s below progressMaxStaleSeconds (the heartbeat is renewed on a 1 s tick, so it is up to a second older than its interval)',
+  })
   .refine((p) => p.progressEverySeconds <= p.progressMaxStaleSeconds, {
     message: 'progressEverySeconds must not be above progressMaxStaleSeconds (progress would go stale between refreshes)',
   })
@@ -106,4 +109,27 @@ function withDigest(policy: Policy, source: string | null): LoadedPolicy {
 export function launchRules(policy: Policy): Omit<Policy, 'publish'> {
   const { publish: _publish, ...rules } = policy
   return rules
+}
+
+/** The run settings a `run` asked for, seconds; none may be looser than the policy allows. */
+export interface RequestedSettings {
+  readonly checkpointEvery?: number
+  readonly progressEvery?: number
+  readonly stallAfter?: number
+}
+
+/** Refuses flags that would break the policy (`--checkpoint-every` above the max lost work, say), naming the rule. */
+export function assertWithinPolicy(requested: RequestedSettings, loaded: LoadedPolicy): void {
+  const { policy } = loaded
+  const where = loaded.source ?? 'the default policy'
+  const limits: [number | undefined, number, string, string][] = [
+    [requested.checkpointEvery, policy.maxLostWorkSeconds, '--checkpoint-every', 'maxLostWorkSeconds'],
+    [requested.progressEvery, policy.progressMaxStaleSeconds, '--progress-every', 'progressMaxStaleSeconds'],
+    [requested.stallAfter, policy.stallAfterSeconds, '--stall-after', 'stallAfterSeconds'],
+  ]
+  for (const [value, limit, flag, rule] of limits) {
+    if (value !== undefined && value > limit) {
+      throw new UsageError(`${flag} ${value} is above the policy's ${rule} (${limit}, ${where}); use at most ${limit}, or change the policy`)
+    }
+  }
 }

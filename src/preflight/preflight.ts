@@ -63,7 +63,8 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
   const workDir = join(proofsDir, `${WORK_PREFIX}${process.pid}`)
   removeDeadWorkDirs(proofsDir)
   mkdirSync(workDir, { recursive: true })
-  const common = { jobPath: o.jobPath, seed: identified.seed, params: identified.params, ...(o.config && { config: o.config }), ...(o.signal && { signal: o.signal }) }
+  // Children get the params as given, not as resolved: a schema's transforms must run once, in the child, as in `run`.
+  const common = { jobPath: o.jobPath, seed: identified.seed, ...(o.params && { params: o.params }), ...(o.config && { config: o.config }), ...(o.signal && { signal: o.signal }) }
   const step = (message: string): void => o.onStep?.(message)
 
   try {

@@ -59,8 +59,9 @@ export interface ProofStatement {
   readonly predicate: PreflightPredicate
 }
 
-export function proofFileName(job: string, fingerprint: string): string {
-  return `${job}-${fingerprint}.intoto.jsonl`
+/** A passing proof's file; a failing one is kept beside it (`.failed`), so it never replaces a proof that holds. */
+export function proofFileName(job: string, fingerprint: string, verdict: 'PASSED' | 'FAILED' = 'PASSED'): string {
+  return `${job}-${fingerprint}${verdict === 'FAILED' ? '.failed' : ''}.intoto.jsonl`
 }
 
 export function makeStatement(fingerprint: string, predicate: PreflightPredicate): ProofStatement {
@@ -75,14 +76,14 @@ export function makeStatement(fingerprint: string, predicate: PreflightPredicate
 /** Writes the statement atomically into `proofsDir`; returns its path. */
 export function writeProof(proofsDir: string, statement: ProofStatement): string {
   mkdirSync(proofsDir, { recursive: true })
-  const name = proofFileName(statement.predicate.job, statement.subject[0].digest.sha256)
+  const name = proofFileName(statement.predicate.job, statement.subject[0].digest.sha256, statement.predicate.verdict)
   writeFileAtomic(proofsDir, name, [Buffer.from(JSON.stringify(statement) + '\n')])
   return join(proofsDir, name)
 }
 
 /** The proof for this job and fingerprint in `proofsDir`: the statement, 'none', or why it cannot be read. */
-export function readProof(proofsDir: string, job: string, fingerprint: string): ProofStatement | 'none' | { readonly unreadable: string } {
-  const path = join(proofsDir, proofFileName(job, fingerprint))
+export function readProof(proofsDir: string, job: string, fingerprint: string, verdict: 'PASSED' | 'FAILED' = 'PASSED'): ProofStatement | 'none' | { readonly unreadable: string } {
+  const path = join(proofsDir, proofFileName(job, fingerprint, verdict))
   if (!existsSync(path)) return 'none'
   try {
     const statement = JSON.parse(readFileSync(path, 'utf8').split('\n')[0]!) as ProofStatement

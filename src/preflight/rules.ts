@@ -41,6 +41,10 @@ const MET: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => boolean
   // Settings of the suite itself: met when the suite ran with them, whatever the job's result.
   crashItems: (p, m) => typeof m.items === 'number' && m.items > 0,
   crashKills: (p, m) => typeof m.kills === 'number' && m.kills >= p.crashKills,
+  // The freshness check proves four rules; each is judged on its own measurement.
+  progressMaxStaleSeconds: (p, m) => typeof m.maxStaleSeconds === 'number' && m.samples !== 0 && m.maxStaleSeconds <= p.progressMaxStaleSeconds,
+  heartbeatSeconds: (p, m) => typeof m.maxHeartbeatAgeSeconds === 'number' && m.maxHeartbeatAgeSeconds <= p.progressMaxStaleSeconds,
+  stallAfterSeconds: (p, m) => m.settingsAsPolicy === true,
 }
 
 function num(value: unknown): string {

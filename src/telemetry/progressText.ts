@@ -27,7 +27,7 @@ export function gateText(gate: LaunchClearance): string {
     case 'waived':
       return `WAIVED — running without a passing preflight proof (${gate.reason})`
     case 'not-required':
-      return `no proof needed (at most ${count(gate.limit)} items)`
+      return `no proof needed (at most ${count(gate.limit)} items under ${gate.policy})`
   }
 }
 

@@ -343,7 +343,7 @@ describe('status.html', () => {
     const hostile = fc.string({ unit: fc.constantFrom('<', '>', '&', '"', "'", '/', '=', ' ', 's', 'c', 'r', 'i', 'p', 't', 'x') })
     fc.assert(
       fc.property(hostile, hostile, hostile, hostile, hostile, (job, host, runId, reason, error) => {
-        const html = statusHtml(snapshot({ job, runId, error, owner: { pid: 1, host }, gate: { status: 'waived', reason } }), 0)
+        const html = statusHtml(snapshot({ job, runId, error, owner: { pid: 1, host }, gate: { status: 'waived', reason, policy: 'the default policy' } }), 0)
         for (const tag of tags(html)) expect(OUR_TAGS.has(tag)).toBe(true)
         expect(html).not.toMatch(/<script/i)
       }),

@@ -26,6 +26,7 @@ describe('bad input exits 2 with a clear message', () => {
     ['an unknown command', ['launch'], /unknown command 'launch'/],
     ['verify of a folder with no run', ['verify', root], /holds no longhaul run/],
     ['a policy file with an unknown rule or a bad value', ['run', fixture('squares.ts'), '--out', out('m'), '--config', join(ROOT, 'test/fixtures/configs/unknown-rule.config.ts')], /unknown-rule\.config\.ts is not a valid policy[\s\S]*maxLostWorkMinutes[\s\S]*diskMargin/],
+    ['a flag looser than the policy (a day between checkpoints)', ['run', fixture('squares.ts'), '--out', out('p'), '--checkpoint-every', '86400'], /--checkpoint-every 86400 is above the policy's maxLostWorkSeconds \(300, .*longhaul\.config\.ts\)/],
     ['preflight without --target', ['preflight', fixture('squares.ts'), '--out', out('n')], /required option '--target <n>' not specified/],
     ['preflight of a missing job file', ['preflight', 'no/such/job.ts', '--target', '10', '--out', out('o')], /job file no\/such\/job\.ts does not exist/],
   ]

@@ -17,6 +17,8 @@ describe('preflight estimates', () => {
     const leak = memoryGrowth({ items: 200, retainedBytes: 16 * MiB + 200 * 65536 }, { items: 2_000, retainedBytes: 16 * MiB + 2_000 * 65536 }, 20_000)
     expect(leak.bytesPerItem).toBeCloseTo(65536, 0)
     expect(leak.projectedGrowthBytes).toBeCloseTo(18_000 * 65536, -3)
+    // A difference below the noise floor (8 MiB) is not growth, however far the target.
+    expect(memoryGrowth({ items: 200, retainedBytes: 16 * MiB }, { items: 600, retainedBytes: 16 * MiB + 80 * 1024 }, 10_000_000).projectedGrowthBytes).toBe(0)
     // Too close in scale, or not measured: no verdict rather than a guess.
     expect(memoryGrowth({ items: 200, retainedBytes: 1 }, { items: 400, retainedBytes: 2 }, 10_000).bytesPerItem).toBeNull()
     expect(memoryGrowth({ items: 200, retainedBytes: null }, { items: 2_000, retainedBytes: 2 }, 10_000).bytesPerItem).toBeNull()

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GateRefusedError } from '../../src/errors.ts'
 import { launchGate } from '../../src/preflight/gate.ts'
 import { loadPolicy } from '../../src/preflight/policy.ts'
+import { preflight } from '../../src/preflight/preflight.ts'
 import { identifyJob } from '../../src/runner/index.ts'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import { ROOT, runCli, tempDir } from '../support/cli.ts'
@@ -59,6 +60,17 @@ describe('gate', () => {
     const stricter = { ...loaded, digest: 'another policy' }
     await expect(launchGate({ policy: stricter, skip: false, preflightCommand: command })(facts)).rejects.toThrow(GateRefusedError)
   })
+
+  it('gate: a later failing preflight of the same job does not replace its passing proof, and the refusal points at the failure', async () => {
+    const failed = await preflight({ jobPath: job, target: TARGET * 10, outDir: out, diskProbe: async () => ({ freeBytes: 1 }) })
+    expect(failed.passed).toBe(false)
+    expect(failed.proofPath).toMatch(/\.failed\.intoto\.jsonl$/)
+    expect((await runCli(['run', job, '--out', out, '--total', String(TARGET)])).code).toBe(0)
+    const refused = await runCli(['run', job, '--out', join(tempDir(), 'elsewhere'), '--total', String(TARGET)])
+    expect(refused.code).toBe(3)
+    const beyond = await runCli(['run', job, '--out', out, '--total', String(TARGET + 1)])
+    expect(beyond.stderr).toMatch(/✘ its target covers this run/)
+  }, 120_000)
 
   it('gate: a job changed by one byte is a different job, and its old proof does not count', async () => {
     writeFileSync(job, readFileSync(job, 'utf8') + ' ')

@@ -2,7 +2,7 @@ import { basename, dirname, resolve } from 'node:path'
 import { UsageError } from '../../errors.ts'
 import { loadJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
-import { loadPolicy } from '../../preflight/policy.ts'
+import { assertWithinPolicy, loadPolicy } from '../../preflight/policy.ts'
 import { startPublishers } from '../../dashboard/publish/publishers.ts'
 import { launchGate } from '../../preflight/gate.ts'
 import { runMapJob } from '../../runner/index.ts'
@@ -39,6 +39,7 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
   const outDir = options.out ?? `runs/${(await loadJob(jobPath)).name}`
   const loaded = await loadPolicy(jobPath, options.config)
   const { policy } = loaded
+  assertWithinPolicy(options, loaded)
   const gate = launchGate({
     policy: loaded,
     skip: options.skipPreflight === true,
