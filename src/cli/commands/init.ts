@@ -8,7 +8,7 @@ import type { Io } from '../io.ts'
 
 const TEMPLATES = fileURLToPath(new URL('../../../templates/', import.meta.url))
 
-/** What each template writes, beside its job.ts and job.test.ts. */
+/** What each template writes beside its job.ts (and the shared job.test.ts). */
 const EXTRA_FILES: Record<string, readonly string[]> = { generator: [], input: ['input.jsonl'] }
 
 export interface InitOptions {
@@ -28,7 +28,9 @@ export async function initCommand(template: string | undefined, options: InitOpt
   const name = options.name ?? (basename(dir).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'my-job')
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new UsageError(`--name '${name}' must be letters, digits, '.', '_' or '-'`)
 
-  const writes = ['job.ts', 'job.test.ts', ...EXTRA_FILES[kind]!].map((file) => ({ from: join(TEMPLATES, kind, file), to: join(dir, file) }))
+  // Every template shares one test file: the same checks whatever the job.
+  const writes = ['job.ts', ...EXTRA_FILES[kind]!].map((file) => ({ from: join(TEMPLATES, kind, file), to: join(dir, file) }))
+  writes.push({ from: join(TEMPLATES, 'job.test.ts'), to: join(dir, 'job.test.ts') })
   if (!findConfig(join(dir, 'job.ts'))) writes.push({ from: join(TEMPLATES, 'longhaul.config.ts'), to: join(dir, 'longhaul.config.ts') })
   const clashes = writes.filter((w) => existsSync(w.to)).map((w) => relative(process.cwd(), w.to))
   if (clashes.length && !options.force) throw new UsageError(`${clashes.join(', ')} already exist${clashes.length === 1 ? 's' : ''}; choose another --dir, or pass --force to overwrite`)
