@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, relative, resolve } from 'node:path'
-import { build } from 'esbuild'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
+import { dirname, join, relative, resolve, sep } from 'node:path'
+import { build, type Plugin } from 'esbuild'
 import stringify from 'safe-stable-stringify'
 import { UsageError } from '../errors.ts'
 import { MAJOR } from '../version.ts'
@@ -38,7 +38,13 @@ export function hashLockfile(jobPath: string): string | null {
   }
 }
 
-/** The job module's own source and its local imports (not packages), hashed. */
+/**
+ * The job module's own source and every file it imports that is not an
+ * installed package, hashed: its local files, and workspace packages (a
+ * package whose real path is outside node_modules is the team's own code,
+ * not a dependency the lockfile pins). longhaul itself is covered by its
+ * major version.
+ */
 export async function hashSources(jobPath: string): Promise<Record<string, string>> {
   const entry = resolve(jobPath)
   const result = await build({
@@ -46,11 +52,11 @@ export async function hashSources(jobPath: string): Promise<Record<string, strin
     bundle: true,
     write: false,
     metafile: true,
-    packages: 'external',
     platform: 'node',
     format: 'esm',
     logLevel: 'silent',
     absWorkingDir: dirname(entry),
+    plugins: [installedPackagesExternal],
   }).catch((error: Error) => {
     throw new UsageError(`job file ${jobPath} does not compile: ${error.message}`, 'LONGHAUL_JOB_INVALID')
   })
@@ -61,6 +67,23 @@ export async function hashSources(jobPath: string): Promise<Record<string, strin
   }
   return sources
 }
+
+/** Bare imports stay external when they resolve into node_modules (or are longhaul); workspace packages are followed. */
+const installedPackagesExternal: Plugin = {
+  name: 'installed-packages-external',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, async (args) => {
+      // The plugin's own lookup below goes to esbuild's resolver.
+      if (args.pluginData === RESOLVING) return undefined
+      if (args.path === 'longhaul' || args.path.startsWith('longhaul/') || args.path.startsWith('node:')) return { external: true }
+      const found = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: RESOLVING })
+      if (found.errors.length > 0 || found.external || !found.path) return { external: true }
+      const real = realpathSync(found.path)
+      return real.split(sep).includes('node_modules') ? { external: true } : { path: real }
+    })
+  },
+}
+const RESOLVING = Symbol('resolving')
 
 export function makeIdentity(parts: Omit<JobIdentity, 'longhaulMajor'>): JobIdentity {
   return { ...parts, longhaulMajor: MAJOR }
