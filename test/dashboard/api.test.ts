@@ -11,7 +11,9 @@ beforeAll(async () => {
   const done = await runCli(['run', fixture('squares.ts'), '--out', join(root, 'runs/squares'), '--total', '300', '--workers', '1', '--json'])
   expect(done.code, done.stderr).toBe(0)
   finishedId = JSON.parse(done.stdout).runId
-}, 60_000)
+  const proved = await runCli(['preflight', fixture('squares.ts'), '--target', '300', '--out', join(root, 'runs/squares')])
+  expect(proved.code, proved.stderr).toBe(0)
+}, 90_000)
 
 /** Reads server-sent events from `url` until `count` have arrived (or the time runs out); returns their data. */
 async function readEvents(url: string, count: number, init: RequestInit = {}, timeoutMs = 15_000): Promise<string[]> {
@@ -55,7 +57,12 @@ describe('dashboard API', () => {
   it('lists every run under the root with its status, and a run\'s page data has its events and checkpoint timeline', async () => {
     const list = (await (await fetch(`${base}/api/runs`)).json()) as { runs: { id: string; dir: string; snapshot: { state: string; done: number } }[] }
     expect(list.runs).toEqual([expect.objectContaining({ id: finishedId, dir: join('runs', 'squares'), snapshot: expect.objectContaining({ state: 'complete', done: 300 }) })])
-    const detail = (await (await fetch(`${base}/api/runs/${finishedId}`)).json()) as { events: { type: string }[]; checkpoints: { start: number; end: number }[] }
+    const detail = (await (await fetch(`${base}/api/runs/${finishedId}`)).json()) as {
+      events: { type: string }[]; checkpoints: { start: number; end: number }[]; proofs: { verdict: string; target: number; checks: { id: string }[] }[]; report: string | null
+    }
+    expect(detail.proofs).toEqual([expect.objectContaining({ verdict: 'PASSED', target: 300 })])
+    expect(detail.proofs[0]!.checks.map((c) => c.id)).toContain('validation')
+    expect(detail.report).toMatch(/^# Preflight PASSED: squares/)
     expect(detail.events.map((e) => e.type)).toEqual(expect.arrayContaining(['started', 'complete']))
     expect(detail.checkpoints.at(-1)!.end).toBeLessThanOrEqual(300)
     expect(detail.checkpoints.reduce((sum, c) => sum + c.end - c.start, 0)).toBe(300)
