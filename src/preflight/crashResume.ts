@@ -26,8 +26,6 @@ export interface CrashResumeResult {
   readonly check: CheckResult
   /** Every child run, for the progress-freshness check. */
   readonly runs: readonly ChildRunResult[]
-  /** How long the reference run took, for sizing the rehearsal. */
-  readonly referenceWallMs: number
   readonly referenceItemsPerSecond: number
   /** The run on `workers` workers, uninterrupted: the small point of the memory comparison. */
   readonly parallel: { readonly workers: number; readonly items: number; readonly retainedBytes: number | null }
@@ -52,7 +50,7 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
   const reference = await unlessAborted(o.signal, childRun({ ...base, outDir: join(o.workDir, 'reference'), workers: 1 }))
   runs.push(reference)
   if (!reference.summary?.digest) {
-    return { check: fail([`the job does not complete at small scale (${o.items} items): ${lastLines(reference.stderr)}`]), runs, referenceWallMs: reference.wallMs, referenceItemsPerSecond: 0, parallel: { workers: parallel, items: o.items, retainedBytes: null } }
+    return { check: fail([`the job does not complete at small scale (${o.items} items): ${lastLines(reference.stderr)}`]), runs, referenceItemsPerSecond: 0, parallel: { workers: parallel, items: o.items, retainedBytes: null } }
   }
 
   o.onStep?.(`crash/resume: the same items on ${parallel} workers`)
@@ -93,7 +91,6 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
       measurements: { items: o.items, kills: crashed.kills, killsAtCommit: crashed.atCommit, lives: crashed.lives, killSeed: o.killSeed, digests },
     },
     runs,
-    referenceWallMs: reference.wallMs,
     referenceItemsPerSecond: reference.summary.itemsPerSecond,
     parallel: { workers: parallel, items: o.items, retainedBytes: other.summary?.retainedBytes ?? null },
   }
@@ -152,7 +149,7 @@ async function crashUntilComplete(run: ChildRunOptions, o: CrashResumeOptions, r
 }
 
 /** The worker count of the parallel and crashed runs and of the rehearsal: the cores, at least 2 (so parallelism is exercised), at most 4. */
-export function parallelWorkers(): number {
+function parallelWorkers(): number {
   return Math.max(2, Math.min(4, availableParallelism()))
 }
 
