@@ -26,6 +26,7 @@ export interface CrashResumeResult {
   readonly check: CheckResult
   /** Every child run, for the progress-freshness check. */
   readonly runs: readonly ChildRunResult[]
+  /** The reference run's rate (1 worker), for sizing the rehearsal. */
   readonly referenceItemsPerSecond: number
   /** The run on `workers` workers, uninterrupted: the small point of the memory comparison. */
   readonly parallel: { readonly workers: number; readonly items: number; readonly retainedBytes: number | null }
