@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError } from '@commander-js/extra-typings'
+import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings'
 import { LonghaulError, UsageError } from '../errors.ts'
 import { interruptOnSignals } from '../runner/index.ts'
 import { VERSION } from '../version.ts'
@@ -93,7 +93,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .argument('[root]', 'the folder whose runs to show (default: ./runs, else .)')
     .option('--port <port>', 'the port (default 8080; 0 picks a free one)', wholeNumber(0, 65_535))
     .option('--host <host>', 'the address to listen on (default 127.0.0.1; any other needs a token)')
-    .option('--token <token>', 'the token every request must carry (default: none on 127.0.0.1, generated and printed once elsewhere)')
+    .addOption(new Option('--token <token>', 'the token every request must carry (default: none on 127.0.0.1, generated and printed once elsewhere)').env('LONGHAUL_DASHBOARD_TOKEN'))
     .option('--metrics-public', 'serve /metrics without the token')
     .action(async (dir, options) => {
       result.code = await serveCommand(dir, options, io, signal)
