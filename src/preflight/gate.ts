@@ -33,15 +33,7 @@ export function launchGate(options: GateOptions): LaunchGate {
     const found = readProof(proofs, facts.job, facts.fingerprint)
     const requirements: GateRequirement[] = []
     if (found === 'none' || 'unreadable' in found) {
-      const failed = found === 'none' ? readProof(proofs, facts.job, facts.fingerprint, 'FAILED') : 'none'
-      requirements.push({
-        met: false,
-        text: found !== 'none'
-          ? found.unreadable
-          : failed !== 'none' && !('unreadable' in failed)
-            ? `a passing proof for this exact job in ${shown}/ — its last preflight FAILED: ${failed.predicate.checks.filter((c) => !c.passed).map((c) => c.title).join(', ')} (see ${shown}/PREFLIGHT.md)`
-            : `a proof for this exact job (fingerprint ${facts.fingerprint.slice(0, 12)}…) in ${shown}/ — none: no preflight yet, or the job's code, params, seed or dependencies changed since`,
-      })
+      requirements.push({ met: false, text: found === 'none' ? noPassingProof(proofs, shown, facts) : found.unreadable })
     } else {
       const p = found.predicate
       requirements.push(
@@ -59,4 +51,14 @@ export function launchGate(options: GateOptions): LaunchGate {
       options.preflightCommand(facts),
     )
   }
+}
+
+/** Why there is no passing proof: the last preflight failed (and what), or there was none for this fingerprint. */
+function noPassingProof(proofs: string, shown: string, facts: LaunchFacts): string {
+  const failed = readProof(proofs, facts.job, facts.fingerprint, 'FAILED')
+  if (failed !== 'none' && !('unreadable' in failed)) {
+    const broken = failed.predicate.checks.filter((c) => !c.passed).map((c) => c.title).join(', ')
+    return `a passing proof for this exact job in ${shown}/ — its last preflight FAILED: ${broken} (see ${shown}/PREFLIGHT.md)`
+  }
+  return `a proof for this exact job (fingerprint ${facts.fingerprint.slice(0, 12)}…) in ${shown}/ — none: no preflight yet, or the job's code, params, seed or dependencies changed since`
 }
