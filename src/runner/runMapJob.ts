@@ -55,6 +55,15 @@ const MAX_SHARD_BYTES = Number(process.env.LONGHAUL_MAX_SHARD_BYTES) || 16 * 102
 const OWNER = 'local'
 
 /**
+ * Worker threads map stack traces to the job's source, and load the bundle with import() where Node could take the
+ * synchronous require(esm) path (Node versions that know the flag).
+ */
+const WORKER_EXEC_ARGV = [
+  '--enable-source-maps',
+  ...(process.allowedNodeEnvironmentFlags.has('--experimental-require-module') ? ['--no-experimental-require-module'] : []),
+]
+
+/**
  * Runs or resumes a map job in `outDir` until every item is committed, the
  * signal aborts it (state interrupted), or an item fails (ItemFailedError,
  * state failed). Committed work always stays.
@@ -89,8 +98,10 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     // Threads start now and load while the journal and data folder are reconciled.
     pool = new Piscina({
       filename: await bundle,
+      // Threads load the bundle with import(), not require(): Node 20 aborts the whole process when a thread is
+      // terminated (the pool ending after a sibling failed to start) in the middle of a synchronous require of ES modules.
       // Stack traces of a failing item point into the job's own source, not the bundle.
-      execArgv: ['--enable-source-maps'], minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
+      execArgv: WORKER_EXEC_ARGV, minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
     })
     // A worker that cannot even start (the job throws while loading in a thread) fails the run cleanly.
     pool.on('error', (error: Error) => {
