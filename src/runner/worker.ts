@@ -89,13 +89,16 @@ class RangeMaker {
     }
     let failure: TaskFailure | undefined
     let slowestItemMs = 0
+    // One clock read per item: the end of one item is the start of the next.
+    let itemStarted = started
     let index = task.start
     for (; index < task.end; index++) {
       if (this.stopping) break
-      const itemStarted = Date.now()
       if (index > task.start && (itemStarted >= deadline || shard.bytes >= task.maxBytes)) break
       const made = await this.makeItem(records ? records[index - task.start] : index, index)
-      slowestItemMs = Math.max(slowestItemMs, Date.now() - itemStarted)
+      const itemEnded = Date.now()
+      slowestItemMs = Math.max(slowestItemMs, itemEnded - itemStarted)
+      itemStarted = itemEnded
       if ('abandoned' in made) break
       if ('error' in made) {
         failure = { kind: 'item', index, attempts: made.attempts, message: made.error.message, stack: made.error.stack }
