@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'LONGHAUL_GATE_REFUSED'
   | 'LONGHAUL_PREFLIGHT_FAILED'
   | 'LONGHAUL_INTERRUPTED'
+  | 'LONGHAUL_EXEC_FAILED'
 
 export class LonghaulError extends Error {
   readonly code: ErrorCode

@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from '@commande
 import { LonghaulError, UsageError } from '../errors.ts'
 import { interruptOnSignals } from '../runner/index.ts'
 import { VERSION } from '../version.ts'
+import { execCommand } from './commands/exec.ts'
 import { initCommand } from './commands/init.ts'
 import { preflightCommand } from './commands/preflight.ts'
 import { runCommand } from './commands/run.ts'
@@ -34,6 +35,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
+    .enablePositionalOptions()
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
 
   root
@@ -117,6 +119,28 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     })
 
   root
+    .command('exec')
+    .description('supervise any program: its progress (JSON lines on LONGHAUL_EVENTS, or the tqdm bars it prints) becomes progress.json, PROGRESS.txt, status and the dashboard; a crash restarts it from its newest checkpoint; exits with its exit code')
+    .usage('[options] -- <command> [args...]')
+    .argument('<command...>', 'the program and its arguments (after --)')
+    .passThroughOptions()
+    .option('--out <dir>', 'the run directory: journal, progress.json, PROGRESS.txt (default: runs/<script or command name>)')
+    .option('--name <name>', 'the run\'s name in status and the dashboard (default: the script\'s or command\'s file name)')
+    .option('--restarts <n>', 'restart the program up to n times after a crash (non-zero exit or a signal); default 0', wholeNumber(0))
+    .option('--checkpoints <glob>', 'where the program writes checkpoints; the newest settled file is passed on restart (a protocol checkpoint event wins)')
+    .option('--resume-arg <template>', 'arguments added on a restart, {checkpoint} replaced by the checkpoint\'s path, e.g. \'--resume {checkpoint}\' (LONGHAUL_RESUME_FROM is set too)')
+    .option('--total <n>', 'the amount of work, when the program does not say', wholeNumber(1))
+    .option('--stall-after <seconds>', 'report the run stalled when the program is alive but reports no progress for this long (default 300)', wholeNumber(1))
+    .option('--progress-every <seconds>', 'rewrite progress.json and print a progress line at least this often (default 10)', wholeNumber(1))
+    .option('--grace <seconds>', 'how long the program may take to stop after SIGINT/SIGTERM before it is killed (default 10)', wholeNumber(0))
+    .option('--restart-delay <seconds>', 'wait before the first restart, doubled for each next one up to 60 (default 1)', wholeNumber(0))
+    .option('--fresh', 'move an earlier run in --out aside (never deleted) and start over')
+    .option('--json', 'print the outcome as JSON')
+    .action(async (command, options) => {
+      result.code = await execCommand(command, options, io, signal)
+    })
+
+  root
     .command('verify')
     .description('prove a run\'s output complete, duplicate-free and uncorrupted; print its dataset digest')
     .argument('<dir>', 'the run directory')
@@ -131,7 +155,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
 export async function main(argv: readonly string[], io: Io = processIo, signal?: AbortSignal): Promise<number> {
   const result = { code: EXIT.ok as number }
   // Only the commands that run for long stop cleanly on Ctrl-C; the others keep the default (exit at once).
-  const interruptible = ['run', 'watch', 'preflight', 'serve'].includes(argv[0] ?? '')
+  const interruptible = ['run', 'watch', 'preflight', 'serve', 'exec'].includes(argv[0] ?? '')
   const signals = signal || !interruptible ? undefined : interruptOnSignals((name) => {
     io.err(`longhaul: ${name} again — stopping now; committed work is safe, run the same command to resume.`)
     process.exit(EXIT.interrupted)

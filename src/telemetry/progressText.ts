@@ -5,8 +5,8 @@ export function progressText(p: ProgressSnapshot, now: number): string {
   const lines = [
     p.state.toUpperCase() + (p.state === 'stalled' && p.stalledForSeconds !== null ? ` — nothing finished for ${duration(p.stalledForSeconds)}` : ''),
     `Job:             ${p.job} (run ${p.runId})`,
-    `Completed:       ${count(p.done)} / ${count(p.total)} (${p.percent.toFixed(1)}%)${p.inFlight > 0 ? `, ${count(p.inFlight)} more finished, not yet committed` : ''}`,
-    `Rate:            ${p.itemsPerSecond === null ? 'unknown' : `${rate(p.itemsPerSecond)} items/s`}`,
+    `Completed:       ${doneText(p)}${p.inFlight > 0 ? `, ${count(p.inFlight)} more finished, not yet committed` : ''}`,
+    `Rate:            ${p.itemsPerSecond === null ? 'unknown' : `${rate(p.itemsPerSecond)} ${p.unit ?? 'items'}/s`}`,
     `ETA:             ${etaText(p)}`,
     `Elapsed:         ${duration(p.elapsedSeconds)}`,
     `Last checkpoint: ${p.lastCheckpointAt === null ? 'none yet' : `${p.lastCheckpointAt} (${ago(p.lastCheckpointAt, now)})`}, ${count(p.checkpoints)} this session`,
@@ -17,6 +17,13 @@ export function progressText(p: ProgressSnapshot, now: number): string {
     `Updated:         ${p.updatedAt}`,
   ]
   return lines.join('\n') + '\n'
+}
+
+/** `1,200 / 3,000 (40.0%)`, or `1,200 epochs (total unknown)`. */
+export function doneText(p: Pick<ProgressSnapshot, 'done' | 'total' | 'percent' | 'unit'>): string {
+  const unit = p.unit ? ` ${p.unit}` : ''
+  if (p.total === null) return `${count(p.done)}${unit} (total unknown)`
+  return `${count(p.done)} / ${count(p.total)}${unit} (${(p.percent ?? 0).toFixed(1)}%)`
 }
 
 /** The gate's decision in words; a waiver is spelled out so nobody mistakes the run for a proved one. */

@@ -1,11 +1,14 @@
-import { EtaEstimator } from './eta.ts'
+import { EtaEstimator, type Eta } from './eta.ts'
 import type { LaunchClearance, ProgressSnapshot, ProgressState } from './snapshot.ts'
 import { StallDetector } from './stall.ts'
 
 export interface TrackerInit {
   readonly job: string
   readonly runId: string
-  readonly total: number
+  /** Null while unknown (a supervised program that has not said). */
+  readonly total: number | null
+  /** What is counted, when not items. */
+  readonly unit?: string
   /** Items committed before this session. */
   readonly committed: number
   readonly workers: number
@@ -24,8 +27,12 @@ export interface TrackerInit {
  * ETA and stalls) and items committed (durable, what "done" means).
  */
 export class ProgressTracker {
-  private readonly eta: EtaEstimator
+  private eta: EtaEstimator
   private readonly stall: StallDetector
+  total: number | null
+  unit: string | undefined
+  /** Where a self-reporting program's count stood when the ETA started measuring (exec; it moves back after a restart). */
+  private positionBase = 0
   /** Items committed, earlier sessions included. */
   committed: number
   /** Items committed by this session. */
@@ -38,6 +45,8 @@ export class ProgressTracker {
 
   constructor(private readonly init: TrackerInit) {
     this.committed = init.committed
+    this.total = init.total
+    this.unit = init.unit
     this.heartbeatAt = init.startedAt
     this.eta = new EtaEstimator(init.startedAt)
     this.stall = new StallDetector(init.stallAfterMs, init.startedAt)
@@ -53,6 +62,34 @@ export class ProgressTracker {
   committedItems(count: number, now: number): void {
     this.committed += count
     this.committedThisSession += count
+    this.checkpoints++
+    this.lastCheckpointAt = now
+  }
+
+  /**
+   * For a program that says where it is (exec): `done` (and `total`, when it
+   * says) are absolute. After a restart from a checkpoint `done` moves back;
+   * the rate and ETA then measure afresh from there.
+   */
+  position(done: number, total: number | null | undefined, now: number): 'stalled' | 'recovered' | undefined {
+    if (total !== undefined && total !== null) this.total = total
+    if (done < this.committed) {
+      this.eta = new EtaEstimator(now)
+      this.positionBase = done
+    }
+    this.committed = done
+    this.committedThisSession = this.finishedThisSession = Math.max(0, done - this.positionBase)
+    this.eta.observe(now, this.finishedThisSession)
+    return this.stall.update(done, now)
+  }
+
+  /** Nothing new: lets a stall be noticed while no count arrives. */
+  quiet(now: number): 'stalled' | 'recovered' | undefined {
+    return this.stall.update(this.committed, now)
+  }
+
+  /** A supervised program wrote a checkpoint (exec). */
+  checkpointed(now: number): void {
     this.checkpoints++
     this.lastCheckpointAt = now
   }
@@ -73,17 +110,19 @@ export class ProgressTracker {
   snapshot(now: number): ProgressSnapshot {
     const { init } = this
     const inFlight = Math.max(0, this.finishedThisSession - this.committedThisSession)
-    const remaining = Math.max(0, init.total - this.committed - inFlight)
+    const total = this.total
+    const remaining = total === null ? null : Math.max(0, total - this.committed - inFlight)
     const state: ProgressState = this.ended?.state ?? (this.stall.isStalled ? 'stalled' : 'running')
-    const eta = this.ended ? undefined : this.eta.estimate(now, remaining)
+    const eta = this.ended ? undefined : remaining === null ? this.rateOnly(now) : this.eta.estimate(now, remaining)
     const iso = (t: number): string => new Date(t).toISOString()
     return {
       job: init.job,
       runId: init.runId,
       state,
       done: this.committed,
-      total: init.total,
-      percent: init.total > 0 ? (100 * this.committed) / init.total : 100,
+      total,
+      percent: total === null ? null : total > 0 ? (100 * this.committed) / total : 100,
+      ...(this.unit && { unit: this.unit }),
       inFlight,
       itemsPerSecond: eta ? eta.itemsPerSecond : this.sessionRate(now),
       etaSeconds: eta ? eta.etaSeconds : state === 'complete' ? 0 : null,
@@ -105,6 +144,12 @@ export class ProgressTracker {
       gate: init.gate ?? null,
       error: this.ended?.error ?? null,
     }
+  }
+
+  /** With no total there is no ETA, but the rate is still worth showing. */
+  private rateOnly(now: number): Eta {
+    const { itemsPerSecond } = this.eta.estimate(now, Number.MAX_SAFE_INTEGER)
+    return { itemsPerSecond, etaSeconds: null, etaLow: null, etaHigh: null, unknownBecause: 'the program does not say how much there is to do' }
   }
 
   private sessionRate(now: number): number | null {

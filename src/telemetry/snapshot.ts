@@ -17,10 +17,13 @@ export interface ProgressSnapshot {
   readonly job: string
   readonly runId: string
   readonly state: ProgressState
-  /** Items committed (durable). */
+  /** Items committed (durable); for a supervised program (exec), where it last said it was. */
   readonly done: number
-  readonly total: number
-  readonly percent: number
+  /** Null when unknown: a supervised program that does not say how much there is. */
+  readonly total: number | null
+  readonly percent: number | null
+  /** What is counted, when not items (a supervised program's own unit: epoch, it, B…). */
+  readonly unit?: string
   /** Items finished by the workers but not yet committed. */
   readonly inFlight: number
   readonly itemsPerSecond: number | null

@@ -49,7 +49,7 @@ export function runDisplay(options: DisplayOptions): RunObserver & { close(): vo
   }
   const fields = (p: ProgressSnapshot): Record<string, string> => ({
     done: count(p.done),
-    totalText: count(p.total),
+    totalText: p.total === null ? '?' : count(p.total),
     rateText: p.itemsPerSecond === null ? '? items/s' : `${rate(p.itemsPerSecond)} items/s`,
     etaText: p.state === 'stalled' ? `STALLED ${duration(p.stalledForSeconds ?? 0)}` : p.etaSeconds === null ? 'unknown' : etaText(p),
     elapsed: duration(p.elapsedSeconds),
@@ -67,8 +67,8 @@ export function runDisplay(options: DisplayOptions): RunObserver & { close(): vo
     },
     progress(snapshot, reason) {
       if (bar) {
-        last = { total: snapshot.total, value: snapshot.done, payload: fields(snapshot) }
-        bar.setTotal(snapshot.total)
+        last = { total: snapshot.total ?? snapshot.done, value: snapshot.done, payload: fields(snapshot) }
+        bar.setTotal(last.total)
         bar.update(snapshot.done, last.payload)
       } else if (reason === 'tick' || reason === 'state') {
         write(progressLine(snapshot, now()))

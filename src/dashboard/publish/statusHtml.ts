@@ -1,4 +1,4 @@
-import { ago, count, duration, etaText, gateText, rate } from '../../telemetry/progressText.ts'
+import { ago, count, doneText, duration, etaText, gateText, rate } from '../../telemetry/progressText.ts'
 import type { ProgressSnapshot, ProgressState } from '../../telemetry/snapshot.ts'
 import { VERSION } from '../../version.ts'
 
@@ -38,10 +38,10 @@ footer { margin-top: 1.25rem; color: var(--muted); font-size: .85rem; }
 export function statusHtml(p: ProgressSnapshot, now: number): string {
   const word = p.state.toUpperCase()
   const stateClass = `state-${STATES.includes(p.state) ? p.state : 'unknown'}`
-  const percent = Number.isFinite(p.percent) ? Math.min(100, Math.max(0, p.percent)) : 0
+  const percent = p.percent !== null && Number.isFinite(p.percent) ? Math.min(100, Math.max(0, p.percent)) : 0
   const why = p.state === 'stalled' && p.stalledForSeconds !== null ? `nothing finished for ${duration(p.stalledForSeconds)}` : ''
   const rows: [string, string][] = [
-    ['Completed', `${count(p.done)} / ${count(p.total)}${p.inFlight > 0 ? `, ${count(p.inFlight)} more finished, not yet committed` : ''}`],
+    ['Completed', `${doneText(p)}${p.inFlight > 0 ? `, ${count(p.inFlight)} more finished, not yet committed` : ''}`],
     ['Rate', p.itemsPerSecond === null ? 'unknown' : `${rate(p.itemsPerSecond)} items/s`],
     ['ETA', etaText(p)],
     ['Elapsed', duration(p.elapsedSeconds)],

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { count, duration, etaText, rate } from '../../telemetry/progressText.ts'
+import { doneText, duration, etaText, rate } from '../../telemetry/progressText.ts'
 import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { VERSION } from '../../version.ts'
 
@@ -51,7 +51,7 @@ export function webhookSender(target: WebhookTarget): { readonly label: string; 
 export function slackLine(p: ProgressSnapshot): string {
   const live = p.state === 'running' || p.state === 'stalled'
   const parts = [
-    `${p.job} ${p.state.toUpperCase()} ${count(p.done)}/${count(p.total)} (${p.percent.toFixed(1)}%)`,
+    `${p.job} ${p.state.toUpperCase()} ${doneText(p)}`,
     p.itemsPerSecond === null ? 'rate unknown' : `${rate(p.itemsPerSecond)} items/s`,
     `ETA ${live && p.etaSeconds === null ? 'unknown' : etaText(p)}`,
   ]

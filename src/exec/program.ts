@@ -1,0 +1,113 @@
+import { spawn } from 'node:child_process'
+import { constants } from 'node:os'
+import type { Readable, Writable } from 'node:stream'
+import { UsageError } from '../errors.ts'
+import { EVENTS_ENV, EVENTS_FD, EventLineReader, type ExecEvent } from './protocol.ts'
+import { TqdmParser, type TqdmProgress } from './tqdm.ts'
+
+export interface ProgramSpec {
+  readonly command: string
+  readonly args: readonly string[]
+  readonly cwd: string
+  readonly env: NodeJS.ProcessEnv
+  /** Where the program's own output is copied to, as it comes. */
+  readonly stdout: Writable
+  readonly stderr: Writable
+  readonly onEvent: (event: ExecEvent) => void
+  readonly onBar: (bar: TqdmProgress) => void
+}
+
+export interface ProgramExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  /** The exit code a shell would show: the code, or 128 + the signal's number. */
+  readonly exitCode: number
+  readonly at: number
+}
+
+/** One life of a supervised program. */
+export interface RunningProgram {
+  readonly pid: number
+  readonly exited: Promise<ProgramExit>
+  /** Sends a signal to the program and everything it started (its process group). */
+  send(signal: NodeJS.Signals): void
+  /** Lines that were not understood: protocol lines, and bar-like lines that could not be read. */
+  malformed(): { protocol: number; bars: number }
+}
+
+/** How long output still in the pipes is read after the program exits (its own children may hold them open). */
+const DRAIN_MS = 1_000
+
+/**
+ * Starts the program in its own process group, with the protocol's pipe on
+ * fd 3 (LONGHAUL_EVENTS=3), stdin inherited, stdout and stderr copied through
+ * while tqdm bars are read from both. Rejects with a UsageError when the
+ * program cannot be started at all (not found, not executable).
+ */
+export async function startProgram(spec: ProgramSpec, now: () => number): Promise<RunningProgram> {
+  const child = spawn(spec.command, [...spec.args], {
+    cwd: spec.cwd,
+    env: { ...spec.env, [EVENTS_ENV]: String(EVENTS_FD) },
+    stdio: ['inherit', 'pipe', 'pipe', 'pipe'],
+    // Its own process group: a Ctrl-C in the terminal reaches longhaul alone, which forwards it once.
+    detached: true,
+  })
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve)
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'ENOENT' ? 'not found (check the command and PATH)' : error.code === 'EACCES' ? 'not executable' : error.message
+      reject(new UsageError(`cannot start '${spec.command}': ${why}`, 'LONGHAUL_EXEC_FAILED'))
+    })
+  })
+  const pid = child.pid!
+  const events = new EventLineReader(spec.onEvent)
+  const bars = [new TqdmParser(spec.onBar), new TqdmParser(spec.onBar)] as const
+  const protocol = child.stdio[EVENTS_FD] as Readable
+  protocol.setEncoding('utf8')
+  protocol.on('data', (chunk: string) => events.push(chunk))
+  protocol.on('end', () => events.end())
+  for (const [stream, copy, parser] of [[child.stdout!, spec.stdout, bars[0]], [child.stderr!, spec.stderr, bars[1]]] as const) {
+    stream.on('data', (chunk: Buffer) => {
+      copy.write(chunk)
+      parser.push(chunk)
+    })
+    stream.on('end', () => parser.end())
+  }
+  // Pipe errors (the program closed fd 3 early) are not the supervisor's failure.
+  for (const stream of [protocol, child.stdout!, child.stderr!]) stream.on('error', () => undefined)
+
+  const exited = new Promise<ProgramExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      const at = now()
+      const result: ProgramExit = { code, signal, exitCode: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0), at }
+      // What is still in the pipes is read first; a grandchild holding them open is not waited for.
+      const drained = new Promise<void>((done) => child.once('close', () => done()))
+      const timer = new Promise<void>((done) => setTimeout(done, DRAIN_MS).unref())
+      void Promise.race([drained, timer]).then(() => {
+        for (const stream of [protocol, child.stdout!, child.stderr!]) stream.destroy()
+        resolve(result)
+      })
+    })
+  })
+  return {
+    pid,
+    exited,
+    send(signal) {
+      try {
+        process.kill(-pid, signal)
+      } catch {
+        // The group is gone already.
+      }
+    },
+    malformed: () => ({ protocol: events.malformed, bars: bars[0].malformed + bars[1].malformed }),
+  }
+}
+
+/**
+ * The arguments a restarted program gets for its checkpoint: the template
+ * split on spaces, `{checkpoint}` replaced inside each word (so a path with
+ * spaces stays one argument).
+ */
+export function resumeArgs(template: string, checkpoint: string): string[] {
+  return template.split(/\s+/).filter(Boolean).map((word) => word.replaceAll('{checkpoint}', checkpoint))
+}

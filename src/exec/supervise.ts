@@ -1,0 +1,466 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import { basename, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Writable } from 'node:stream'
+import stringify from 'safe-stable-stringify'
+import { FingerprintMismatchError, UsageError } from '../errors.ts'
+import { takeOwnership } from '../runner/ownership.ts'
+import { prepareRunDir } from '../runner/runDir.ts'
+import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import type { Store } from '../store/store.ts'
+import { processAlive } from '../telemetry/processAlive.ts'
+import { ProgressFiles } from '../telemetry/progressFiles.ts'
+import { ProgressTracker } from '../telemetry/progressTracker.ts'
+import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
+import { CheckpointFinder, type FoundCheckpoint } from './checkpoints.ts'
+import { resumeArgs, startProgram, type ProgramExit, type RunningProgram } from './program.ts'
+import { RESUME_ENV, type ExecEvent } from './protocol.ts'
+import type { TqdmProgress } from './tqdm.ts'
+
+export interface ExecOptions {
+  readonly command: string
+  readonly args: readonly string[]
+  /** The run directory: journal, progress.json, PROGRESS.txt. */
+  readonly outDir: string
+  /** @default process.cwd() */
+  readonly cwd?: string
+  /** @default the script's or command's file name */
+  readonly name?: string
+  /** Restarts after a crash (non-zero exit or a signal). @default 0 */
+  readonly restarts?: number
+  /** Where the program writes its checkpoints, relative to cwd. */
+  readonly checkpoints?: string
+  /** Arguments added on a restart, `{checkpoint}` replaced by the newest checkpoint's path. */
+  readonly resumeArg?: string
+  /** The amount of work, when the program does not say. */
+  readonly total?: number
+  /** Move an earlier run in outDir aside and start over. */
+  readonly fresh?: boolean
+  /** @default 300_000 */
+  readonly stallAfterMs?: number
+  /** @default 10_000 */
+  readonly progressEveryMs?: number
+  /** @default 10_000 */
+  readonly heartbeatMs?: number
+  /** How long a program asked to stop may take before it is killed. @default 10_000 */
+  readonly graceMs?: number
+  /** Wait before the first restart; doubled for each next one, at most a minute. @default 1_000 */
+  readonly restartDelayMs?: number
+  /** Aborting forwards the abort's reason (a signal name, else SIGTERM) to the program. */
+  readonly signal?: AbortSignal
+  readonly observer?: ExecObserver
+  readonly env?: NodeJS.ProcessEnv
+  readonly stdout?: Writable
+  readonly stderr?: Writable
+  readonly now?: () => number
+}
+
+export interface ExecObserver {
+  /** A fresh snapshot, as just written to progress.json. */
+  progress?(snapshot: ProgressSnapshot, reason: 'tick' | 'checkpoint' | 'state'): void
+  /** Something the owner should read: a restart, a stall, a kill. */
+  note?(message: string): void
+}
+
+export interface ExecResult {
+  readonly job: string
+  readonly runId: string
+  readonly dir: string
+  readonly state: 'complete' | 'failed' | 'interrupted'
+  /** The program's last exit code (128 + n for signal n): longhaul exec exits with it. */
+  readonly exitCode: number
+  /** Times the program was started this session. */
+  readonly lives: number
+  readonly checkpoint: string | null
+  readonly malformedLines: number
+  /** Why it failed, when it did. */
+  readonly error: string | null
+}
+
+/** What makes an exec run the same run: resuming it with another command is refused. */
+interface ExecIdentity {
+  readonly kind: 'exec'
+  readonly job: string
+  readonly command: string
+  readonly args: readonly string[]
+  readonly cwd: string
+}
+
+const LEASE_TTL_MS = 30_000
+const MAX_RESTART_DELAY_MS = 60_000
+/** Protocol log lines kept in the journal per session; more are counted, not kept. */
+const MAX_LOG_EVENTS = 1_000
+
+/**
+ * `longhaul exec`: runs any program under supervision. Its progress (the
+ * protocol's lines, else the tqdm bars it prints) becomes the same telemetry
+ * as a map job's; a crash restarts it from its newest checkpoint, up to
+ * `restarts` times; an abort is forwarded to it, and it is SIGKILLed if it
+ * has not stopped after `graceMs`. Resolves with the program's fate and exit
+ * code; throws a UsageError (before starting anything) for bad options, a
+ * different command in the run directory, or a program that cannot start.
+ */
+export async function superviseProgram(options: ExecOptions): Promise<ExecResult> {
+  const now = options.now ?? Date.now
+  const cwd = resolve(options.cwd ?? process.cwd())
+  const restarts = options.restarts ?? 0
+  if (!options.command) throw new UsageError('no program to run: put it after --, e.g. longhaul exec -- python3 train.py')
+  if (!Number.isSafeInteger(restarts) || restarts < 0) throw new UsageError(`--restarts must be a whole number of at least 0, got ${restarts}`)
+  if (options.resumeArg !== undefined && !options.resumeArg.includes('{checkpoint}')) {
+    throw new UsageError(`--resume-arg must contain {checkpoint}, where the checkpoint's path goes (e.g. '--resume {checkpoint}'); got '${options.resumeArg}'`)
+  }
+  const identity: ExecIdentity = { kind: 'exec', job: options.name ?? programName(options.command, options.args), command: options.command, args: options.args, cwd }
+  const fingerprint = createHash('sha256').update(stringify(identity) ?? '').digest('hex')
+
+  const { paths, movedTo } = prepareRunDir(options.outDir, options.fresh ?? false, new Date(now()))
+  const store = SqliteStore.open(paths.journal)
+  let lease: Awaited<ReturnType<typeof takeOwnership>> | undefined
+  try {
+    let run = await store.getRun()
+    if (run && run.fingerprint !== fingerprint) {
+      throw new FingerprintMismatchError(options.outDir, [differences(JSON.parse(run.identity) as ExecIdentity, identity)])
+    }
+    const resumed = run !== undefined
+    if (!run) {
+      // The journal wants a positive total; the program's own count, and its total when it says, live in progress.json.
+      await store.createRun({ runId: randomUUID(), job: identity.job, fingerprint, identity: JSON.stringify(identity), total: options.total ?? 1, createdAt: now() })
+      run = (await store.getRun())!
+    }
+    lease = await takeOwnership(store, options.outDir, LEASE_TTL_MS, now())
+    await assertNoLiveProgram(store, options.outDir)
+    if (run.state === 'complete') {
+      options.observer?.note?.(`${options.outDir} holds a completed run of this command; pass --fresh to run it again`)
+      return { job: identity.job, runId: run.runId, dir: paths.dir, state: 'complete', exitCode: 0, lives: 0, checkpoint: null, malformedLines: 0, error: null }
+    }
+    if (movedTo) options.observer?.note?.(`the previous run was moved to ${movedTo}`)
+    const supervisor = new Supervisor(options, { store, dir: paths.dir, runId: run.runId, job: identity.job, leaseToken: lease.token, cwd, now, resumed, lease })
+    return await supervisor.run()
+  } finally {
+    if (lease) await store.releaseOwner(lease.token).catch(() => undefined)
+    await store.close()
+  }
+}
+
+interface SupervisorContext {
+  readonly store: Store
+  readonly dir: string
+  readonly runId: string
+  readonly job: string
+  readonly leaseToken: number
+  readonly cwd: string
+  readonly now: () => number
+  readonly resumed: boolean
+  readonly lease: { readonly pid: number; readonly host: string }
+}
+
+/** One session of an exec run: the program's lives, their telemetry, and the journal's account of them. */
+class Supervisor {
+  private readonly tracker: ProgressTracker
+  private readonly files: ProgressFiles
+  private readonly finder: CheckpointFinder
+  private readonly metrics = new Map<string, { value: number | null; step: number | null }>()
+  private metricsDirty = false
+  private dirty = false
+  private lastPublished = 0
+  private lastHeartbeat: number
+  private lastCheckpoint: FoundCheckpoint | undefined
+  private logEvents = 0
+  /** Malformed lines of the lives that ended. */
+  private malformed = 0
+  private program: RunningProgram | undefined
+  private protocolProgress = false
+  private bar: { desc: string | null; withTotal: boolean } | undefined
+  private stopping: NodeJS.Signals | undefined
+  private killTimer: NodeJS.Timeout | undefined
+  private readonly stopWaiting = new AbortController()
+  private readonly journalWrites = new Set<Promise<void>>()
+
+  constructor(
+    private readonly o: ExecOptions,
+    private readonly c: SupervisorContext,
+  ) {
+    const startedAt = c.now()
+    this.tracker = new ProgressTracker({
+      job: c.job, runId: c.runId, total: o.total ?? null, committed: 0, workers: 1, startedAt,
+      stallAfterMs: o.stallAfterMs ?? 300_000, refreshMs: this.progressEveryMs, heartbeatMs: this.heartbeatMs, owner: c.lease,
+    })
+    this.files = new ProgressFiles(c.dir)
+    this.finder = new CheckpointFinder(o.checkpoints, c.cwd)
+    this.lastHeartbeat = startedAt
+  }
+
+  private get progressEveryMs(): number {
+    return this.o.progressEveryMs ?? 10_000
+  }
+
+  private get heartbeatMs(): number {
+    return this.o.heartbeatMs ?? 10_000
+  }
+
+  async run(): Promise<ExecResult> {
+    const { store, now } = this.c
+    const restarts = this.o.restarts ?? 0
+    let resumeFrom = this.c.resumed ? await this.checkpointOfEarlierSession() : undefined
+    await store.setState('running', now())
+    await store.addEvent(this.c.resumed ? 'resumed' : 'started', { command: [this.o.command, ...this.o.args], restarts, pid: process.pid }, now())
+    const onAbort = (): void => this.stop(typeof this.o.signal?.reason === 'string' && this.o.signal.reason.startsWith('SIG') ? (this.o.signal.reason as NodeJS.Signals) : 'SIGTERM')
+    this.o.signal?.addEventListener('abort', onAbort, { once: true })
+    const ticker = setInterval(() => this.tick(), Math.min(1_000, this.progressEveryMs, this.heartbeatMs))
+    this.publish('state')
+    let lives = 0
+    let exit: ProgramExit | undefined
+    try {
+      if (this.o.signal?.aborted) onAbort()
+      while (!this.stopping) {
+        lives++
+        exit = await this.live(lives, resumeFrom)
+        this.flushMetrics()
+        if (exit.exitCode === 0 && !this.stopping) return await this.finish('complete', exit, lives, null)
+        if (this.stopping) break
+        const restart = lives - 1
+        const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+        if (restart >= restarts) {
+          const error = `the program ${how}` + (restarts > 0 ? `; gave up after ${restarts} restart${restarts === 1 ? '' : 's'} (--restarts ${restarts})` : ' (no restarts: pass --restarts N to restart it from its checkpoint)')
+          return await this.finish('failed', exit, lives, error)
+        }
+        resumeFrom = this.finder.newest(exit.at)
+        const delay = Math.min(MAX_RESTART_DELAY_MS, (this.o.restartDelayMs ?? 1_000) * 2 ** restart)
+        await this.event('restarting', { life: lives, after: how, exitCode: exit.exitCode, delayMs: delay, checkpoint: resumeFrom?.path ?? null })
+        this.o.observer?.note?.(`the program ${how}; restarting it (${restart + 1} of ${restarts}) in ${seconds(delay)}` + (resumeFrom ? ` from ${resumeFrom.path}` : ', from the start: no checkpoint found'))
+        await sleep(delay, undefined, { signal: this.stopWaiting.signal }).catch(() => undefined)
+      }
+      return await this.finish('interrupted', exit, lives, null)
+    } catch (error) {
+      await this.finish('failed', exit, lives, (error as Error).message).catch(() => undefined)
+      throw error
+    } finally {
+      clearInterval(ticker)
+      clearTimeout(this.killTimer)
+      this.o.signal?.removeEventListener('abort', onAbort)
+      await Promise.allSettled([...this.journalWrites])
+    }
+  }
+
+  /** Starts the program once and waits for it to end. */
+  private async live(life: number, resumeFrom: FoundCheckpoint | undefined): Promise<ProgramExit> {
+    const args = [...this.o.args, ...(resumeFrom && this.o.resumeArg ? resumeArgs(this.o.resumeArg, resumeFrom.path) : [])]
+    const env: NodeJS.ProcessEnv = { ...(this.o.env ?? process.env) }
+    // Python buffers a pipe's output in blocks: lines would reach the log, and bars the parser, minutes late.
+    env.PYTHONUNBUFFERED ??= '1'
+    if (resumeFrom) env[RESUME_ENV] = resumeFrom.path
+    else delete env[RESUME_ENV]
+    this.program = await startProgram({
+      command: this.o.command, args, cwd: this.c.cwd, env,
+      stdout: this.o.stdout ?? process.stdout, stderr: this.o.stderr ?? process.stderr,
+      onEvent: (event) => this.onEvent(event), onBar: (bar) => this.onBar(bar),
+    }, this.c.now)
+    const { pid } = this.program
+    // A forced exit of longhaul (a second Ctrl-C) must not leave the program running unsupervised.
+    const killOnExit = (): void => this.program?.send('SIGKILL')
+    process.on('exit', killOnExit)
+    await this.event('program-started', { life, pid, host: this.c.lease.host, args, checkpoint: resumeFrom?.path ?? null })
+    // A stop asked while it was starting reaches it now.
+    if (this.stopping) this.forwardStop(this.stopping)
+    try {
+      const exit = await this.program.exited
+      this.malformed += this.program.malformed().protocol + this.program.malformed().bars
+      await this.event('program-exited', { life, pid, code: exit.code, signal: exit.signal, malformedLines: this.malformed })
+      return exit
+    } finally {
+      this.program = undefined
+      process.off('exit', killOnExit)
+      clearTimeout(this.killTimer)
+    }
+  }
+
+  private stop(signal: NodeJS.Signals): void {
+    if (this.stopping) return
+    this.stopping = signal
+    this.stopWaiting.abort()
+    this.forwardStop(signal)
+  }
+
+  /** Forwards a stop to the living program; kills it if it has not ended after the grace period. */
+  private forwardStop(signal: NodeJS.Signals): void {
+    const program = this.program
+    if (!program || this.killTimer) return
+    program.send(signal)
+    const graceMs = this.o.graceMs ?? 10_000
+    this.killTimer = setTimeout(() => {
+      this.o.observer?.note?.(`the program did not stop within ${seconds(graceMs)} of ${signal}; killing it (SIGKILL)`)
+      void this.event('program-killed', { pid: program.pid, graceMs, signal })
+      program.send('SIGKILL')
+    }, graceMs)
+  }
+
+  private onEvent(event: ExecEvent): void {
+    const now = this.c.now()
+    switch (event.type) {
+      case 'progress':
+        this.protocolProgress = true
+        if (event.unit) this.tracker.unit = event.unit
+        this.moved(this.tracker.position(event.done, event.total ?? this.o.total ?? null, now))
+        return
+      case 'checkpoint': {
+        const found = this.finder.announce(event.path, event.step)
+        if (found) this.checkpointed(found)
+        else this.o.observer?.note?.(`the program announced checkpoint ${event.path}, which does not exist; ignored`)
+        return
+      }
+      case 'metric':
+        this.metrics.set(event.name, { value: event.value, step: event.step })
+        this.metricsDirty = true
+        return
+      case 'log':
+        if (++this.logEvents <= MAX_LOG_EVENTS) void this.event('log', { level: event.level, message: event.message })
+        return
+    }
+  }
+
+  /**
+   * A tqdm bar updated. The protocol wins when the program speaks it; else the
+   * first bar seen with a total is followed (the outermost of nested bars),
+   * or the first bar at all while none has a total.
+   */
+  private onBar(bar: TqdmProgress): void {
+    if (this.protocolProgress) return
+    const withTotal = bar.total !== null
+    if (!this.bar || (withTotal && !this.bar.withTotal)) this.bar = { desc: bar.desc, withTotal }
+    if (bar.desc !== this.bar.desc || withTotal !== this.bar.withTotal) return
+    if (bar.unit !== 'it') this.tracker.unit = bar.unit
+    this.moved(this.tracker.position(bar.done, bar.total ?? this.o.total ?? null, this.c.now()))
+  }
+
+  private moved(change: 'stalled' | 'recovered' | undefined): void {
+    this.dirty = true
+    if (change) this.stallChanged(change)
+  }
+
+  private checkpointed(found: FoundCheckpoint): void {
+    if (this.lastCheckpoint?.path === found.path && this.lastCheckpoint.mtimeMs === found.mtimeMs) return
+    this.lastCheckpoint = found
+    this.tracker.checkpointed(this.c.now())
+    void this.event('checkpoint', { path: found.path, step: found.step, source: found.source })
+    this.publish('checkpoint')
+  }
+
+  private tick(): void {
+    const now = this.c.now()
+    const change = this.tracker.quiet(now)
+    if (change) this.stallChanged(change)
+    if (this.program) {
+      const found = this.finder.newest(now)
+      if (found) this.checkpointed(found)
+    }
+    if (now - this.lastHeartbeat >= this.heartbeatMs) {
+      this.lastHeartbeat = now
+      void this.journal(this.c.store.heartbeat(this.c.leaseToken, 'exec', LEASE_TTL_MS, now).then(() => this.tracker.heartbeat(now)))
+      this.dirty = true
+    }
+    if (now - this.lastPublished >= this.progressEveryMs - 500) {
+      this.publish('tick')
+      this.flushMetrics()
+    } else if (this.dirty) {
+      this.publish('state')
+    }
+  }
+
+  private stallChanged(change: 'stalled' | 'recovered'): void {
+    const quiet = this.tracker.snapshot(this.c.now()).stalledForSeconds
+    void this.event(change, change === 'stalled' ? { quietSeconds: quiet } : {})
+    this.o.observer?.note?.(change === 'stalled' ? `STALLED: the program is alive but has reported no progress for ${seconds((quiet ?? 0) * 1000)}` : 'the program is making progress again')
+    this.publish('state')
+  }
+
+  private flushMetrics(): void {
+    if (!this.metricsDirty) return
+    this.metricsDirty = false
+    void this.event('metrics', Object.fromEntries(this.metrics))
+  }
+
+  private publish(reason: 'tick' | 'checkpoint' | 'state'): void {
+    const now = this.c.now()
+    this.dirty = false
+    this.lastPublished = now
+    const snapshot = this.tracker.snapshot(now)
+    this.files.write(snapshot, now)
+    this.o.observer?.progress?.(snapshot, reason)
+  }
+
+  private async finish(state: 'complete' | 'failed' | 'interrupted', exit: ProgramExit | undefined, lives: number, error: string | null): Promise<ExecResult> {
+    const { store, now } = this.c
+    this.flushMetrics()
+    await Promise.allSettled([...this.journalWrites])
+    await store.setState(state, now())
+    await store.addEvent(state, { exitCode: exit?.exitCode ?? null, lives, ...(error && { error }) }, now())
+    this.tracker.end(state, error ?? undefined)
+    this.publish('state')
+    return {
+      job: this.c.job, runId: this.c.runId, dir: this.c.dir, state,
+      exitCode: exit?.exitCode ?? (state === 'interrupted' ? 130 : 1), lives,
+      checkpoint: this.lastCheckpoint?.path ?? null, malformedLines: this.malformedLines(), error,
+    }
+  }
+
+  /** On resume: the last checkpoint the journal recorded, if its file is still there, else the glob's newest. */
+  private async checkpointOfEarlierSession(): Promise<FoundCheckpoint | undefined> {
+    const events = await this.c.store.events()
+    const last = events.findLast((e) => e.type === 'checkpoint' && e.detail.source === 'protocol')
+    if (last) this.finder.announce(String(last.detail.path), typeof last.detail.step === 'number' ? last.detail.step : null)
+    const found = this.finder.newest(this.c.now())
+    if (found) this.o.observer?.note?.(`resuming: the newest checkpoint is ${found.path}`)
+    return found
+  }
+
+  /** Malformed lines of the lives that ended, and of the current one. */
+  private malformedLines(): number {
+    const m = this.program?.malformed()
+    return this.malformed + (m ? m.protocol + m.bars : 0)
+  }
+
+  private event(type: string, detail: Readonly<Record<string, unknown>>): Promise<void> {
+    return this.journal(this.c.store.addEvent(type, detail, this.c.now()))
+  }
+
+  /** Journal writes from callbacks are awaited before the run ends; a failed one is said, never thrown into a stream handler. */
+  private journal(write: Promise<void>): Promise<void> {
+    const tracked = write.catch((error: Error) => this.o.observer?.note?.(`cannot write to the journal: ${error.message}`))
+    this.journalWrites.add(tracked)
+    void tracked.finally(() => this.journalWrites.delete(tracked))
+    return tracked
+  }
+}
+
+/** A program from an earlier session still running (its supervisor was killed) would race a new one: refused. */
+async function assertNoLiveProgram(store: Store, dir: string): Promise<void> {
+  const events = await store.events()
+  const started = events.findLast((e) => e.type === 'program-started')
+  if (!started) return
+  const pid = Number(started.detail.pid)
+  const exited = events.some((e) => e.type === 'program-exited' && e.at >= started.at && e.detail.pid === pid)
+  if (!exited && started.detail.host === hostname() && processAlive(pid)) {
+    throw new UsageError(
+      `the program an earlier longhaul exec started in ${dir} (pid ${pid}, since ${new Date(started.at).toISOString()}) is still running without its supervisor. ` +
+        `Stop it (kill ${pid}) or let it finish, then run this command again.`,
+      'LONGHAUL_RUN_OWNED',
+    )
+  }
+}
+
+/** `train` for `python3 train.py …`, else the command's own name. */
+export function programName(command: string, args: readonly string[]): string {
+  const script = args.find((arg) => /\.(py|sh|js|mjs|ts|rb|pl|R|jl)$/.test(arg))
+  return basename(script ?? command).replace(/\.[^.]+$/, '') || 'program'
+}
+
+function differences(before: ExecIdentity, now: ExecIdentity): string {
+  const show = (i: ExecIdentity): string => [i.command, ...i.args].join(' ')
+  if (show(before) !== show(now)) return `it ran \`${show(before)}\`, not \`${show(now)}\``
+  if (before.cwd !== now.cwd) return `it ran in ${before.cwd}, not ${now.cwd}`
+  return 'the command differs'
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)}s` : `${Math.round(ms / 1000)}s`
+}
