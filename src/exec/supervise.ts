@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import { basename, resolve } from 'node:path'
+import { accessSync, constants, statSync } from 'node:fs'
+import { basename, delimiter, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Writable } from 'node:stream'
 import stringify from 'safe-stable-stringify'
@@ -110,6 +111,7 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
   if (options.resumeArg !== undefined && !options.resumeArg.includes('{checkpoint}')) {
     throw new UsageError(`--resume-arg must contain {checkpoint}, where the checkpoint's path goes (e.g. '--resume {checkpoint}'); got '${options.resumeArg}'`)
   }
+  assertRunnable(options.command, cwd, options.env ?? process.env)
   const identity: ExecIdentity = { kind: 'exec', job: options.name ?? programName(options.command, options.args), command: options.command, args: options.args, cwd }
   const fingerprint = createHash('sha256').update(stringify(identity) ?? '').digest('hex')
 
@@ -446,6 +448,20 @@ async function assertNoLiveProgram(store: Store, dir: string): Promise<void> {
       'LONGHAUL_RUN_OWNED',
     )
   }
+}
+
+/** A program that cannot be found is refused before the run directory is touched (a typo must not become a run). */
+function assertRunnable(command: string, cwd: string, env: NodeJS.ProcessEnv): void {
+  const candidates = command.includes('/') ? [resolve(cwd, command)] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command))
+  for (const path of candidates) {
+    try {
+      accessSync(path, constants.X_OK)
+      if (statSync(path).isFile()) return
+    } catch {
+      // Not this one.
+    }
+  }
+  throw new UsageError(`cannot start '${command}': not found${command.includes('/') ? '' : ' on PATH'} or not executable (check the command after --)`, 'LONGHAUL_EXEC_FAILED')
 }
 
 /** `train` for `python3 train.py …`, else the command's own name. */

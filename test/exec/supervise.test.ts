@@ -1,0 +1,222 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { describe, expect, it } from 'vitest'
+import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { runPaths } from '../../src/store/runPaths.ts'
+import type { RunEvent } from '../../src/store/store.ts'
+import { processAlive } from '../../src/telemetry/processAlive.ts'
+import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
+import { ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
+
+const COUNTER = join(ROOT, 'test/fixtures/exec/counter.py')
+
+async function eventsOf(dir: string): Promise<RunEvent[]> {
+  const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
+  try {
+    return await store.events()
+  } finally {
+    await store.close()
+  }
+}
+
+const progressOf = (dir: string): ProgressSnapshot => JSON.parse(readFileSync(join(dir, 'progress.json'), 'utf8')) as ProgressSnapshot
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const value = await probe()
+      if (value !== undefined) return value
+    } catch {
+      // Not there yet.
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+describe('longhaul exec', () => {
+  it('same-telemetry: a program\'s protocol progress and checkpoints become progress.json, PROGRESS.txt and journal events; exit 0 is COMPLETE', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const r = await runCli(['exec', '--out', out, '--', 'python3', COUNTER, '--steps', '20', '--ckpt-dir', join(dir, 'ckpt')])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('finished 20') // the program's own output passes through
+    const p = progressOf(out)
+    expect(p).toMatchObject({ state: 'complete', done: 20, total: 20, unit: 'step', job: 'counter', checkpoints: 4 })
+    expect(readFileSync(join(out, 'PROGRESS.txt'), 'utf8')).toMatch(/^COMPLETE\n[\s\S]*20 \/ 20 step \(100\.0%\)/)
+    const types = (await eventsOf(out)).map((e) => e.type)
+    expect(types.filter((t) => t === 'checkpoint')).toHaveLength(4)
+    expect(types).toEqual(expect.arrayContaining(['started', 'program-started', 'program-exited', 'metrics', 'complete']))
+    const status = await runCli(['status', out])
+    expect(status.stdout).toContain('COMPLETE')
+  })
+
+  it('restart-from-checkpoint: a crash restarts the program with the newest checkpoint in the resume argument and LONGHAUL_RESUME_FROM; no step is lost', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const log = join(dir, 'steps.log')
+    const r = await runCli([
+      'exec', '--out', out, '--restarts', '2', '--restart-delay', '0', '--resume-arg', '--resume {checkpoint}',
+      '--', 'python3', COUNTER, '--steps', '20', '--crash-at', '12', '--ckpt-dir', join(dir, 'ckpt'), '--log', log,
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    const checkpoint = join(dir, 'ckpt', 'step-00010.txt')
+    expect(r.stdout).toContain(`started at 10 resume=${checkpoint} env=${checkpoint}`)
+    expect(r.stderr).toMatch(/exited with code 3; restarting it \(1 of 2\) in 0s from .*step-00010\.txt/)
+    // Steps 11 and 12 ran twice (after the last checkpoint); every step ran, in order, up to the end.
+    const steps = readFileSync(log, 'utf8').trim().split('\n').map(Number)
+    expect(steps).toEqual([...Array.from({ length: 12 }, (_, i) => i + 1), ...Array.from({ length: 10 }, (_, i) => i + 11)])
+    const events = await eventsOf(out)
+    expect(events.find((e) => e.type === 'restarting')?.detail).toMatchObject({ exitCode: 3, checkpoint })
+    expect(events.filter((e) => e.type === 'program-started')).toHaveLength(2)
+    expect(progressOf(out)).toMatchObject({ state: 'complete', done: 20, total: 20 })
+  })
+
+  it('restart-from-checkpoint: without a protocol event, the newest settled file of the glob is the checkpoint', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const r = await runCli([
+      'exec', '--out', out, '--restarts', '1', '--restart-delay', '0', '--checkpoints', join(dir, 'ckpt', 'step-*.txt'), '--resume-arg', '--resume {checkpoint}',
+      '--', 'python3', COUNTER, '--steps', '12', '--every', '4', '--crash-at', '10', '--announce', '0', '--delay', '0.4', '--ckpt-dir', join(dir, 'ckpt'),
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    // step-00008 was written 0.8 s before the crash: not settled (2 s) when the program died, so step-00004 (2.4 s old) is taken.
+    expect(r.stdout).toContain(`started at 4 resume=${join(dir, 'ckpt', 'step-00004.txt')}`)
+  })
+
+  it('restart-limit: a program that keeps failing is restarted N times, then longhaul exits with its exit code and says why', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const r = await runCli(['exec', '--out', out, '--restarts', '2', '--restart-delay', '0', '--', 'python3', COUNTER, '--exit-code', '7'])
+    expect(r.code).toBe(7)
+    expect(r.stderr).toContain('FAILED: the program exited with code 7; gave up after 2 restarts (--restarts 2)')
+    const events = await eventsOf(out)
+    expect(events.filter((e) => e.type === 'program-started')).toHaveLength(3)
+    expect(progressOf(out)).toMatchObject({ state: 'failed' })
+  })
+
+  it('signal-forwarding: SIGTERM reaches the program, the run is INTERRUPTED with its exit code, and the same command resumes from its checkpoint', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const args = ['exec', '--out', out, '--resume-arg', '--resume {checkpoint}', '--', 'python3', COUNTER, '--steps', '40', '--delay', '0.05', '--ckpt-dir', join(dir, 'ckpt')]
+    const first = startCli(args)
+    await until('a checkpoint', () => (progressOf(out).checkpoints >= 2 ? true : undefined))
+    first.child.kill('SIGTERM')
+    const r = await first.done
+    expect(r.code).toBe(128 + 15) // Python's default SIGTERM action: killed by it
+    expect(progressOf(out)).toMatchObject({ state: 'interrupted' })
+    const second = await runCli(args)
+    expect(second.code, second.stderr).toBe(0)
+    expect(second.stderr).toMatch(/resuming: the newest checkpoint is .*step-000(10|15|20|25|30|35)\.txt/)
+    expect(second.stdout).toMatch(/started at (10|15|20|25|30|35) /)
+    expect(progressOf(out)).toMatchObject({ state: 'complete', done: 40 })
+  })
+
+  it('grace-then-kill: a program that ignores SIGTERM is SIGKILLed after the grace period', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const run = startCli(['exec', '--out', out, '--grace', '1', '--', 'python3', COUNTER, '--steps', '1000', '--delay', '0.05', '--ignore-term', '--ckpt-dir', join(dir, 'ckpt')])
+    const pid = await until('the program', () => firstPid(out))
+    await until('progress', () => (progressOf(out).done > 0 ? true : undefined))
+    const sent = Date.now()
+    run.child.kill('SIGTERM')
+    const r = await run.done
+    expect(r.code).toBe(128 + 9)
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(900)
+    expect(r.stderr).toContain('did not stop within 1s of SIGTERM; killing it (SIGKILL)')
+    expect(processAlive(pid)).toBe(false)
+    expect((await eventsOf(out)).map((e) => e.type)).toContain('program-killed')
+  })
+
+  it('stall-detection: a program alive but silent is reported STALLED in progress.json and the journal', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const run = startCli(['exec', '--out', out, '--stall-after', '1', '--grace', '1', '--', 'python3', COUNTER, '--steps', '10', '--hang-at', '3', '--ckpt-dir', join(dir, 'ckpt')])
+    const stalled = await until('a stall', () => (progressOf(out).state === 'stalled' ? progressOf(out) : undefined))
+    expect(stalled.done).toBe(3)
+    expect(stalled.stalledForSeconds).toBeGreaterThanOrEqual(1)
+    run.child.kill('SIGINT')
+    const r = await run.done
+    expect(r.stderr).toContain('STALLED: the program is alive but has reported no progress')
+    expect((await eventsOf(out)).map((e) => e.type)).toContain('stalled')
+  })
+
+  it('zero-change progress: the tqdm bars a program already prints are its progress (a real tqdm recording, replayed in pieces)', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const replay = `import sys, time
+data = open(sys.argv[1], 'rb').read()
+for i in range(0, len(data), 97):
+    sys.stderr.buffer.write(data[i:i + 97]); sys.stderr.flush(); time.sleep(0.001)`
+    const r = await runCli(['exec', '--out', out, '--name', 'nested', '--', 'python3', '-c', replay, join(ROOT, 'test/fixtures/tqdm/nested.txt')])
+    expect(r.code, r.stderr).toBe(0)
+    // The outer bar (epochs, the first with a total) is followed, not the inner batches bar that restarts every epoch.
+    expect(progressOf(out)).toMatchObject({ state: 'complete', done: 3, total: 3 })
+  })
+
+  it('malformed-lines: garbage on stdout, stderr and the protocol never stops the supervisor; it is counted', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const garbage = `import os, random
+r = random.Random(7)
+fd = int(os.environ['LONGHAUL_EVENTS'])
+junk = lambda n: bytes(r.randrange(256) for _ in range(n))
+for i in range(200):
+    os.write(1, junk(50) + b'\\r 45%|##| 4/x [' + junk(5) + b'\\n')
+    os.write(2, b'\\x1b[A' + junk(80) + b'it/s]\\r')
+    os.write(fd, junk(40) + b'\\n{"type":"progress","done":-1}\\n{"type":"nope"}\\n{not json\\n')
+os.write(fd, b'x' * 200000 + b'\\n')
+os.write(fd, b'{"type":"progress","done":5,"total":5}\\n')`
+    const r = await runCli(['exec', '--out', out, '--name', 'garbage', '--json', '--', 'python3', '-c', garbage])
+    expect(r.code, r.stderr).toBe(0)
+    const result = JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('\n{\n') + 1)) as { state: string; malformedLines: number }
+    expect(result.state).toBe('complete')
+    expect(result.malformedLines).toBeGreaterThanOrEqual(200 * 3)
+    expect(progressOf(out)).toMatchObject({ done: 5, total: 5 })
+  })
+
+  it('bad input: a missing program, a resume template without {checkpoint}, another command in the same run directory — each exit 2 with what to do', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const missing = await runCli(['exec', '--out', out, '--', 'no-such-program-xyz'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain("cannot start 'no-such-program-xyz': not found on PATH")
+    expect(existsSync(out)).toBe(false)
+    const template = await runCli(['exec', '--out', join(dir, 'other'), '--resume-arg', '--resume', '--', 'true'])
+    expect(template.code).toBe(2)
+    expect(template.stderr).toContain('--resume-arg must contain {checkpoint}')
+    expect(existsSync(join(dir, 'other'))).toBe(false)
+    expect((await runCli(['exec', '--out', out, '--', 'true'])).code).toBe(0)
+    const other = await runCli(['exec', '--out', out, '--', 'sh', '-c', 'exit 0'])
+    expect(other.code).toBe(2)
+    expect(other.stderr).toContain('it ran `true`, not `sh -c exit 0`')
+    expect(other.stderr).toContain('--fresh')
+  })
+
+  it('one-owner: a program left running by a killed supervisor is not started twice', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    // A program that writes nothing outlives its supervisor (one that writes dies of the broken pipe).
+    const args = ['exec', '--out', out, '--', 'sleep', '30']
+    const first = startCli(args)
+    const pid = await until('the program', () => firstPid(out))
+    first.child.kill('SIGKILL')
+    await first.done
+    try {
+      expect(processAlive(pid)).toBe(true)
+      const second = await runCli(args)
+      expect(second.code).toBe(2)
+      expect(second.stderr).toContain(`is still running without its supervisor. Stop it (kill ${pid})`)
+    } finally {
+      if (processAlive(pid)) process.kill(pid, 'SIGKILL')
+    }
+  })
+})
+
+/** The pid of the program's first life, once the journal records it. */
+async function firstPid(dir: string): Promise<number | undefined> {
+  if (!existsSync(runPaths(dir).journal)) return undefined
+  return (await eventsOf(dir)).find((e) => e.type === 'program-started')?.detail.pid as number | undefined
+}
