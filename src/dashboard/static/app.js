@@ -21,6 +21,8 @@ const connection = document.getElementById('connection')
 const count = (n) => Number(n ?? 0).toLocaleString('en-US')
 const rate = (perSecond) => (perSecond === null || perSecond === undefined ? 'unknown' : perSecond >= 100 ? count(Math.round(perSecond)) : perSecond.toFixed(1))
 const percentOf = (done, total) => (total > 0 ? (100 * done) / total : 0)
+/** A supervised program may not say how much there is (total null), and may count in its own unit. */
+const unitOf = (s) => s.unit ?? 'items'
 
 /** 42s, 3m07s, 2h05m, 3d04h. */
 function duration(seconds) {
@@ -215,18 +217,19 @@ class RunCard {
     this.summary.hidden = !explain
     if (explain) setText(this.summary, run.summary)
 
-    setText(this.counts, `${count(s.done)} / ${count(s.total)}`)
+    const known = s.total !== null && s.total !== undefined
+    setText(this.counts, known ? `${count(s.done)} / ${count(s.total)}${s.unit ? ` ${s.unit}` : ''}` : `${count(s.done)} ${unitOf(s)}, total unknown`)
     setText(this.inFlight, s.inFlight > 0 ? ` +${count(s.inFlight)} finished, not yet committed` : '')
-    setText(this.percent, `${percent.toFixed(1)}%`)
-    setAttr(this.bar, 'aria-valuemax', String(s.total))
+    setText(this.percent, known ? `${percent.toFixed(1)}%` : '')
+    setAttr(this.bar, 'aria-valuemax', known ? String(s.total) : '')
     setAttr(this.bar, 'aria-valuenow', String(s.done))
-    setAttr(this.bar, 'aria-valuetext', `${count(s.done)} of ${count(s.total)} items (${percent.toFixed(1)}%)`)
+    setAttr(this.bar, 'aria-valuetext', known ? `${count(s.done)} of ${count(s.total)} ${unitOf(s)} (${percent.toFixed(1)}%)` : `${count(s.done)} ${unitOf(s)}, total unknown`)
     setAttr(this.bar, 'aria-label', `${s.job} progress`)
     this.fill.style.width = `${Math.min(100, percent).toFixed(2)}%`
 
     const live = run.live
     const elapsed = live ? s.elapsedSeconds + Math.max(0, secondsSince(s.updatedAt)) : s.elapsedSeconds
-    this.fact('rate', `${rate(s.itemsPerSecond)}${s.itemsPerSecond === null ? '' : ' items/s'}`)
+    this.fact('rate', `${rate(s.itemsPerSecond)}${s.itemsPerSecond === null ? '' : ` ${unitOf(s)}/s`}`)
     this.fact('eta', etaText(s))
     this.fact('elapsed', duration(elapsed))
     this.fact('checkpoint', s.lastCheckpointAt ? `${duration(secondsSince(s.lastCheckpointAt))} ago` : 'none yet')
