@@ -19,11 +19,11 @@ export function progressText(p: ProgressSnapshot, now: number): string {
   return lines.join('\n') + '\n'
 }
 
-/** `1,200 / 3,000 (40.0%)`, or `1,200 epochs (total unknown)`. */
-export function doneText(p: Pick<ProgressSnapshot, 'done' | 'total' | 'percent' | 'unit'>): string {
+/** `1,200 / 3,000 (40.0%)`, or `1,200 epochs (total unknown)`; `separator` '/' for the compact form of log lines. */
+export function doneText(p: Pick<ProgressSnapshot, 'done' | 'total' | 'percent' | 'unit'>, separator = ' / '): string {
   const unit = p.unit ? ` ${p.unit}` : ''
   if (p.total === null) return `${count(p.done)}${unit} (total unknown)`
-  return `${count(p.done)} / ${count(p.total)}${unit} (${(p.percent ?? 0).toFixed(1)}%)`
+  return `${count(p.done)}${separator}${count(p.total)}${unit} (${(p.percent ?? 0).toFixed(1)}%)`
 }
 
 /** The gate's decision in words; a waiver is spelled out so nobody mistakes the run for a proved one. */

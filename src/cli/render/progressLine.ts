@@ -5,7 +5,7 @@ import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 export function progressLine(p: ProgressSnapshot, now: number): string {
   const checkpoint = p.lastCheckpointAt === null ? 'none yet' : `${duration((now - Date.parse(p.lastCheckpointAt)) / 1000)} ago`
   return [
-    `[${p.job}] ${p.state.toUpperCase()} ${doneText(p)}`,
+    `[${p.job}] ${p.state.toUpperCase()} ${doneText(p, '/')}`,
     `${p.itemsPerSecond === null ? '?' : rate(p.itemsPerSecond)} ${p.unit ?? 'items'}/s`,
     `ETA ${etaText(p)}`,
     `elapsed ${duration(p.elapsedSeconds)}`,

@@ -51,7 +51,7 @@ export function webhookSender(target: WebhookTarget): { readonly label: string; 
 export function slackLine(p: ProgressSnapshot): string {
   const live = p.state === 'running' || p.state === 'stalled'
   const parts = [
-    `${p.job} ${p.state.toUpperCase()} ${doneText(p)}`,
+    `${p.job} ${p.state.toUpperCase()} ${doneText(p, '/')}`,
     p.itemsPerSecond === null ? 'rate unknown' : `${rate(p.itemsPerSecond)} items/s`,
     `ETA ${live && p.etaSeconds === null ? 'unknown' : etaText(p)}`,
   ]

@@ -1,0 +1,148 @@
+"""Tests for longhaul.py: python3 -m unittest discover -s python"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+import threading
+import unittest
+from pathlib import Path
+from typing import Iterator
+from unittest import mock
+
+import longhaul
+
+
+@contextlib.contextmanager
+def events_env(value: str | None) -> Iterator[None]:
+    """Runs the block with LONGHAUL_EVENTS set to `value` (unset when None)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LONGHAUL_EVENTS", "LONGHAUL_RESUME_FROM")}
+    if value is not None:
+        env["LONGHAUL_EVENTS"] = value
+    with mock.patch.dict(os.environ, env, clear=True):
+        yield
+        os.environ.pop("LONGHAUL_EVENTS", None)
+        longhaul._events_fd()  # sees the change and closes what it opened for this test
+
+
+def report_everything() -> None:
+    longhaul.progress(450, total=1000, unit="epoch")
+    longhaul.checkpoint("ckpt/epoch-00012.npz", step=12)
+    longhaul.metric("loss", 0.42, step=12)
+    longhaul.log("hello")
+
+
+class TestLonghaul(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.folder = Path(self.dir.name)
+
+    def test_noop_when_unset(self) -> None:
+        with events_env(None):
+            report_everything()  # nothing to assert but that nothing is written or raised
+            self.assertIsNone(longhaul.resume_from())
+        self.assertEqual(list(self.folder.iterdir()), [])
+
+    def test_path_mode_writes_one_json_line_per_event(self) -> None:
+        events = self.folder / "events.jsonl"
+        with events_env(str(events)):
+            report_everything()
+        lines = [json.loads(line) for line in events.read_text().splitlines()]
+        self.assertEqual(lines[0], {"type": "progress", "done": 450, "total": 1000, "unit": "epoch"})
+        self.assertEqual(lines[1], {"type": "checkpoint", "path": os.path.abspath("ckpt/epoch-00012.npz"), "step": 12})
+        self.assertEqual(lines[2], {"type": "metric", "name": "loss", "value": 0.42, "step": 12})
+        self.assertEqual(lines[3], {"type": "log", "level": "info", "message": "hello"})
+
+    def test_path_mode_appends(self) -> None:
+        events = self.folder / "events.jsonl"
+        events.write_text('{"type":"log","level":"info","message":"earlier"}\n')
+        with events_env(str(events)):
+            longhaul.progress(1)
+        self.assertEqual(len(events.read_text().splitlines()), 2)
+
+    def test_fd_mode_writes_to_a_pipe_and_leaves_it_open(self) -> None:
+        read_end, write_end = os.pipe()
+        self.addCleanup(os.close, read_end)
+        with events_env(str(write_end)):
+            longhaul.progress(3, total=None)
+        os.write(write_end, b"still open\n")  # raises EBADF if longhaul closed it
+        os.close(write_end)
+        with os.fdopen(read_end, "rb", closefd=False) as pipe:
+            lines = pipe.read().decode().splitlines()
+        self.assertEqual(json.loads(lines[0]), {"type": "progress", "done": 3, "total": None})
+        self.assertEqual(lines[1], "still open")
+
+    def test_concurrent_lines_never_interleave(self) -> None:
+        events = self.folder / "events.jsonl"
+        message = "x" * 2000
+        with events_env(str(events)):
+            threads = [threading.Thread(target=lambda: [longhaul.log(message) for _ in range(50)]) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        lines = events.read_text().splitlines()
+        self.assertEqual(len(lines), 200)
+        self.assertTrue(all(json.loads(line)["message"] == message for line in lines))
+
+    def test_nan_and_infinity_become_null(self) -> None:
+        events = self.folder / "events.jsonl"
+        with events_env(str(events)):
+            longhaul.metric("loss", float("nan"), step=1)
+            longhaul.metric("loss", float("inf"))
+            longhaul.progress(float("-inf"), total=float("nan"))
+        lines = [json.loads(line, parse_constant=self.fail) for line in events.read_text().splitlines()]
+        self.assertEqual([line["value"] for line in lines[:2]], [None, None])
+        self.assertEqual((lines[2]["done"], lines[2]["total"]), (None, None))
+
+    def test_closed_fd_does_not_raise_and_turns_reporting_off(self) -> None:
+        read_end, write_end = os.pipe()
+        os.close(write_end)
+        with events_env(str(write_end)), mock.patch("sys.stderr", new_callable=io.StringIO) as stderr:
+            longhaul.progress(1)  # EBADF
+            reused = os.open(self.folder / "unrelated", os.O_WRONLY | os.O_CREAT)  # may get the freed fd number
+            report_everything()
+            os.close(reused)
+        os.close(read_end)
+        self.assertEqual(stderr.getvalue(), "")
+        self.assertEqual((self.folder / "unrelated").read_bytes(), b"")
+
+    def test_reader_gone_does_not_raise(self) -> None:
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        self.addCleanup(os.close, write_end)
+        with events_env(str(write_end)), mock.patch("sys.stderr", new_callable=io.StringIO) as stderr:
+            report_everything()  # EPIPE (Python ignores SIGPIPE)
+        self.assertEqual(stderr.getvalue(), "")
+
+    def test_resume_from_reads_the_environment(self) -> None:
+        with mock.patch.dict(os.environ, {"LONGHAUL_RESUME_FROM": "/runs/ckpt/epoch-00005.npz"}):
+            self.assertEqual(longhaul.resume_from(), "/runs/ckpt/epoch-00005.npz")
+
+    def test_save_atomic_replaces_and_leaves_no_temp_files(self) -> None:
+        target = self.folder / "model.bin"
+        target.write_bytes(b"old")
+        returned = longhaul.save_atomic(target, lambda f: f.write(b"new contents"))
+        self.assertEqual(returned, str(target.resolve()))
+        self.assertEqual(target.read_bytes(), b"new contents")
+        self.assertEqual([p.name for p in self.folder.iterdir()], ["model.bin"])
+
+    def test_save_atomic_keeps_the_old_file_when_the_writer_fails(self) -> None:
+        target = self.folder / "model.bin"
+        target.write_bytes(b"old")
+
+        def half_write(file: object) -> None:
+            file.write(b"half")  # type: ignore[attr-defined]
+            raise RuntimeError("crashed mid-write")
+
+        with self.assertRaises(RuntimeError):
+            longhaul.save_atomic(target, half_write)
+        self.assertEqual(target.read_bytes(), b"old")
+        self.assertEqual([p.name for p in self.folder.iterdir()], ["model.bin"])
+
+
+if __name__ == "__main__":
+    unittest.main()
