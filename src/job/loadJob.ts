@@ -3,9 +3,19 @@ import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { UsageError } from '../errors.ts'
 import { isMapJob, type MapJob } from './defineJob.ts'
+import { isLoopJob, type LoopJob } from './defineLoop.ts'
 
-/** Imports a job file and returns its default export, or says clearly why it cannot. */
+/** Imports a map job file and returns its default export, or says clearly why it cannot. */
 export async function loadJob(path: string): Promise<MapJob> {
+  const job = await loadAnyJob(path)
+  if (isLoopJob(job)) {
+    throw new UsageError(`${path} is a loop job (defineLoop); this command takes a map job (defineJob).`, 'LONGHAUL_JOB_INVALID')
+  }
+  return job
+}
+
+/** Imports a job file of either kind, map (defineJob) or loop (defineLoop), and returns its default export. */
+export async function loadAnyJob(path: string): Promise<MapJob | LoopJob> {
   const absolute = resolve(path)
   if (!existsSync(absolute)) {
     throw new UsageError(`job file ${path} does not exist. Give the path to a .ts or .js file whose default export is defineJob({...}).`, 'LONGHAUL_JOB_INVALID')
@@ -20,8 +30,8 @@ export async function loadJob(path: string): Promise<MapJob> {
   if (job === undefined) {
     throw new UsageError(`job file ${path} has no default export. End it with 'export default defineJob({...})'.`, 'LONGHAUL_JOB_INVALID')
   }
-  if (!isMapJob(job)) {
-    throw new UsageError(`the default export of ${path} is not a job. Export the result of defineJob({...}) from 'longhaul'.`, 'LONGHAUL_JOB_INVALID')
+  if (!isMapJob(job) && !isLoopJob(job)) {
+    throw new UsageError(`the default export of ${path} is not a job. Export the result of defineJob({...}) or defineLoop({...}) from 'longhaul'.`, 'LONGHAUL_JOB_INVALID')
   }
   return job
 }

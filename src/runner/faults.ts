@@ -4,11 +4,15 @@
  * commit, after the shard's files are durable and before the journal records
  * them: the instant invariant atomic-commit is about. Unset, it costs one
  * comparison per commit.
+ *
+ * `LONGHAUL_CRASH_AT=loop-checkpoint:N` does the same at a loop's Nth
+ * checkpoint, once it is durable and recorded and before older checkpoints
+ * are pruned.
  */
 const [point, countText] = (process.env.LONGHAUL_CRASH_AT ?? '').split(':')
 let remaining = Number(countText) || 0
 
-export function crashPoint(name: 'commit'): void {
+export function crashPoint(name: 'commit' | 'loop-checkpoint'): void {
   if (point !== name || remaining <= 0) return
   if (--remaining === 0) process.kill(process.pid, 'SIGKILL')
 }

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { UsageError, FingerprintMismatchError } from '../errors.ts'
 import type { MapJob } from '../job/defineJob.ts'
+import { isLoopJob, type LoopJob } from '../job/defineLoop.ts'
 import { describeChanges, fingerprintOf, hashLockfile, hashSources, makeIdentity, type JobIdentity } from '../job/fingerprint.ts'
 import type { InputScan } from '../job/inputs/input.ts'
-import { loadJob } from '../job/loadJob.ts'
+import { loadAnyJob, loadJob } from '../job/loadJob.ts'
 import { resolveParams } from '../job/params.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
@@ -33,6 +34,8 @@ export interface LaunchFacts {
   readonly total: number
   readonly params: unknown
   readonly seed: number
+  /** map: items 0 … total-1; loop: `total` steps. Absent means map. */
+  readonly kind?: 'map' | 'loop'
 }
 
 /** Decides whether a run may start: resolves with the clearance to record, or throws the refusal (invariant gate). */
@@ -44,12 +47,8 @@ export interface OpenOptions extends RunTarget {
   readonly now: () => number
 }
 
-/** A run directory ready to work: job loaded, journal open, lease held, run recorded. */
-export interface OpenRun {
-  readonly job: MapJob
-  readonly params: unknown
-  readonly seed: number
-  readonly input: InputScan | undefined
+/** A run directory ready to work, whatever the job's kind: journal open, lease held, run recorded. */
+export interface OpenedRunDir {
   readonly paths: RunPaths
   readonly store: Store
   readonly lease: OwnerLease
@@ -58,6 +57,26 @@ export interface OpenRun {
   readonly movedAsideTo: string | undefined
   /** What the launch gate decided; undefined when no gate was asked. */
   readonly clearance: LaunchClearance | undefined
+}
+
+/** A map job's run directory ready to work: job loaded, journal open, lease held, run recorded. */
+export interface OpenRun extends OpenedRunDir {
+  readonly job: MapJob
+  readonly params: unknown
+  readonly seed: number
+  readonly input: InputScan | undefined
+}
+
+/** What opening a run directory needs to know of a job, whatever its kind. */
+export interface JobFacts {
+  readonly kind: 'map' | 'loop'
+  readonly name: string
+  readonly params: unknown
+  readonly seed: number
+  readonly identity: JobIdentity
+  readonly fingerprint: string
+  /** The total when neither `total` nor a run already in the folder gives one (the job's own, or the input's count). */
+  readonly defaultTotal: number | undefined
 }
 
 /** --fresh moves a run aside only when no live process owns it (invariant one-owner). */
@@ -86,12 +105,9 @@ export interface IdentifiedJob {
 export async function identifyJob(target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>, totalFlag = '--total'): Promise<IdentifiedJob> {
   const job = await loadJob(target.jobPath)
   const params = resolveParams(job, target.params ?? {})
-  const seed = target.seed ?? job.seed
-  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new UsageError(`the seed must be a whole number from 0 to 4294967295, got ${seed}`)
+  const seed = checkSeed(target.seed ?? job.seed)
   const input = job.input ? await job.input.scan() : undefined
-  if (target.total !== undefined && (!Number.isSafeInteger(target.total) || target.total <= 0)) {
-    throw new UsageError(`${totalFlag} must be a whole number above 0, got ${target.total}`)
-  }
+  checkTotal(target.total, totalFlag)
   if (input && target.total !== undefined && target.total > input.count) {
     throw new UsageError(`${totalFlag} ${target.total} is more than the ${input.count} records of the input`)
   }
@@ -105,6 +121,55 @@ export async function identifyJob(target: Pick<RunTarget, 'jobPath' | 'seed' | '
     lockfile: hashLockfile(target.jobPath),
   })
   return { job, params, seed, input, identity, fingerprint: fingerprintOf(identity) }
+}
+
+/** A loop job as it would run: loaded, params resolved, identity and fingerprint worked out. Writes nothing. */
+export interface IdentifiedLoop {
+  readonly job: LoopJob
+  readonly params: unknown
+  readonly seed: number
+  readonly identity: JobIdentity
+  readonly fingerprint: string
+}
+
+/** A loop has no output format of its own (its bytes are whatever its `save` returns); this marks the identity as a loop's, so a map job's run is never taken for one. */
+const LOOP_OUTPUT = { kind: 'loop' } as const
+
+/**
+ * A loop's identity: its name, its code and local imports, params, seed and
+ * lockfile, as for a map job. Its number of steps is not part of it, so a
+ * finished loop may be continued with a larger `--total`.
+ */
+export async function identifyLoop(target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>, totalFlag = '--total'): Promise<IdentifiedLoop> {
+  const job = await loadAnyJob(target.jobPath)
+  if (!isLoopJob(job)) {
+    throw new UsageError(`${target.jobPath} is a map job (defineJob), not a loop job (defineLoop).`, 'LONGHAUL_JOB_INVALID')
+  }
+  // resolveParams reads only the job's name and params schema, which both kinds have.
+  const params = resolveParams(job as unknown as MapJob, target.params ?? {})
+  const seed = checkSeed(target.seed ?? job.seed)
+  checkTotal(target.total, totalFlag)
+  const identity: JobIdentity = makeIdentity({
+    job: job.name,
+    sources: await hashSources(target.jobPath),
+    params,
+    seed,
+    output: LOOP_OUTPUT,
+    input: null,
+    lockfile: hashLockfile(target.jobPath),
+  })
+  return { job, params, seed, identity, fingerprint: fingerprintOf(identity) }
+}
+
+function checkSeed(seed: number): number {
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new UsageError(`the seed must be a whole number from 0 to 4294967295, got ${seed}`)
+  return seed
+}
+
+function checkTotal(total: number | undefined, totalFlag: string): void {
+  if (total !== undefined && (!Number.isSafeInteger(total) || total <= 0)) {
+    throw new UsageError(`${totalFlag} must be a whole number above 0, got ${total}`)
+  }
 }
 
 /** The run already in `outDir`, read without changing anything; undefined when there is none. */
@@ -126,20 +191,32 @@ function assertSameJob(outDir: string, run: RunRecord | undefined, identity: Job
 }
 
 /**
- * Loads the job, works out its identity, asks the launch gate, and opens (or
- * creates) its run in `outDir`: refusing a different job there
- * (same-job-or-refuse), a live owner (one-owner), or a total that shrinks.
- * On any refusal the journal is closed and nothing is changed.
+ * Loads the map job, works out its identity, asks the launch gate, and opens
+ * (or creates) its run in `outDir` (see openRunDir).
  */
 export async function openRun(options: OpenOptions): Promise<OpenRun> {
-  const identified = await identifyJob(options)
-  const { job, params, seed, input, identity, fingerprint } = identified
+  const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
+  const opened = await openRunDir(options, {
+    kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
+  })
+  return { job, params, seed, input, ...opened }
+}
+
+/**
+ * Asks the launch gate, and opens (or creates) the run of an identified job
+ * in `outDir`: refusing a different job there (same-job-or-refuse), a live
+ * owner (one-owner), or a total that shrinks. On any refusal the journal is
+ * closed and nothing is changed. Map and loop jobs share it.
+ */
+export async function openRunDir(options: OpenOptions, job: JobFacts): Promise<OpenedRunDir> {
+  const { params, seed, identity, fingerprint } = job
+  const unit = job.kind === 'loop' ? 'steps' : 'items'
   const existing = options.fresh ? undefined : await peekRun(options.outDir)
   assertSameJob(options.outDir, existing, identity, fingerprint)
-  const requested = options.total ?? existing?.total ?? job.total ?? input?.count
-  if (requested === undefined) throw new UsageError(`job '${job.name}' sets no total; pass --total N`)
+  const requested = options.total ?? existing?.total ?? job.defaultTotal
+  if (requested === undefined) throw new UsageError(`job '${job.name}' sets no ${job.kind === 'loop' ? 'steps' : 'total'}; pass --total N`)
   const clearance = options.gate
-    ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir: options.outDir, fingerprint, total: requested, params, seed })
+    ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir: options.outDir, fingerprint, total: requested, params, seed, ...(job.kind === 'loop' && { kind: 'loop' as const }) })
     : undefined
   if (options.fresh && hasRun(options.outDir)) await assertNobodyRuns(options.outDir, options.leaseTtlMs, options.now())
 
@@ -153,7 +230,7 @@ export async function openRun(options: OpenOptions): Promise<OpenRun> {
     if (!run) {
       await store.createRun({ runId: randomUUID(), job: job.name, fingerprint, identity: JSON.stringify(identity), total, createdAt: options.now() })
     } else if (total < run.total) {
-      throw new UsageError(`${options.outDir} holds a run of ${run.total} items; --total can grow it but not shrink it (got ${total}). Use --fresh to start over.`)
+      throw new UsageError(`${options.outDir} holds a run of ${run.total} ${unit}; --total can grow it but not shrink it (got ${total}). Use --fresh to start over.`)
     }
     const lease = await takeOwnership(store, options.outDir, options.leaseTtlMs, options.now())
     if (run && total > run.total) {
@@ -161,7 +238,7 @@ export async function openRun(options: OpenOptions): Promise<OpenRun> {
       await store.addEvent('extended', { from: run.total, to: total }, options.now())
     }
     run = (await store.getRun())!
-    return { job, params, seed, input, paths, store, lease, run, resumed, movedAsideTo: movedTo, clearance }
+    return { paths, store, lease, run, resumed, movedAsideTo: movedTo, clearance }
   } catch (error) {
     await store.close()
     throw error
