@@ -1,15 +1,18 @@
 import { basename, dirname, resolve } from 'node:path'
 import { UsageError } from '../../errors.ts'
-import { loadJob } from '../../job/loadJob.ts'
+import { isLoopJob } from '../../job/defineLoop.ts'
+import { loadAnyJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
 import { assertWithinPolicy, loadPolicy } from '../../preflight/policy.ts'
 import { startPublishers } from '../../dashboard/publish/publishers.ts'
 import { launchGate } from '../../preflight/gate.ts'
-import { runMapJob } from '../../runner/index.ts'
+import { runLoopJob, runMapJob, type LoopRunSummary, type RunSummary } from '../../runner/index.ts'
 import { bytes, count, duration, rate } from '../../telemetry/progressText.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { runDisplay } from '../render/runDisplay.ts'
+import type { RunObserver } from '../../runner/index.ts'
+import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { openDashboard } from './serve.ts'
 
 export interface RunCommandOptions {
@@ -33,10 +36,13 @@ export interface RunCommandOptions {
   readonly publish?: boolean
 }
 
-/** `longhaul run JOB`: runs or resumes a job; returns the exit code. */
+/** `longhaul run JOB`: runs or resumes a job, map or loop; returns the exit code. */
 export async function runCommand(jobPath: string, options: RunCommandOptions, io: Io, signal?: AbortSignal): Promise<number> {
   const params = parseParamPairs(options.param, options.params)
-  const outDir = options.out ?? `runs/${(await loadJob(jobPath)).name}`
+  const job = await loadAnyJob(jobPath)
+  const loop = isLoopJob(job)
+  if (loop && options.workers !== undefined) throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --workers does not apply`)
+  const outDir = options.out ?? `runs/${job.name}`
   const loaded = await loadPolicy(jobPath, options.config)
   const { policy } = loaded
   assertWithinPolicy(options, loaded)
@@ -52,7 +58,7 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
   const display = runDisplay({ stream: io.errStream, tty: io.errStream.isTTY === true })
   // Publishing runs in the background: it never slows or fails the run, and says so once when a target fails.
   const publishers = startPublishers(options.publish === false ? [] : policy.publish, { onNote: (message) => display.note?.(message) })
-  const result = await runMapJob({
+  const common = {
     jobPath,
     outDir,
     params,
@@ -61,19 +67,22 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
     progressEvery: (options.progressEvery ?? policy.progressEverySeconds) * 1000,
     stallAfter: (options.stallAfter ?? policy.stallAfterSeconds) * 1000,
     ...(options.total !== undefined && { total: options.total }),
-    ...(options.workers !== undefined && { workers: options.workers }),
     ...(options.seed !== undefined && { seed: options.seed }),
     ...(options.fresh && { fresh: true }),
     ...(options.checkpointEvery !== undefined && { checkpointEvery: options.checkpointEvery * 1000 }),
     ...(signal && { signal }),
     observer: {
       ...display,
-      progress: (snapshot, reason) => {
+      progress: (snapshot: ProgressSnapshot, reason: Parameters<NonNullable<RunObserver['progress']>>[1]) => {
         display.progress?.(snapshot, reason)
         publishers.observer.progress(snapshot, reason)
       },
     },
-  }).finally(async () => {
+  }
+  const running: Promise<RunSummary | LoopRunSummary> = loop
+    ? runLoopJob(common)
+    : runMapJob({ ...common, ...(options.workers !== undefined && { workers: options.workers }) })
+  const result = await running.finally(async () => {
     // Publishers first, so a last note about them still goes through the display.
     await publishers.close()
     display.close()
@@ -82,13 +91,15 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
   if (options.json) io.out(JSON.stringify(result))
   else {
     const head = result.state === 'complete' ? 'COMPLETE' : 'INTERRUPTED'
+    const unit = loop ? 'steps' : 'items'
     io.out(
       [
         `${head}  ${result.job} → ${result.dir}`,
-        `  items        ${count(result.committed)} / ${count(result.total)} (${count(result.committedThisSession)} this session)`,
+        `  ${unit.padEnd(12)} ${count(result.committed)} / ${count(result.total)} (${count(result.committedThisSession)} this session)`,
         `  wall time    ${duration(result.wallMs / 1000)}`,
-        `  items/s      ${rate(result.itemsPerSecond)}`,
+        `  ${`${unit}/s`.padEnd(12)} ${rate(result.itemsPerSecond)}`,
         `  written      ${bytes(result.bytesWritten)}`,
+        ...('finalFile' in result && result.finalFile ? [`  final state  ${result.finalFile}`] : []),
         result.digest ? `  digest       ${result.digest}` : `  resume with  the same command (${basename(process.argv[1] ?? 'longhaul')} run … again)`,
       ].join('\n'),
     )
