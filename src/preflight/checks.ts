@@ -2,7 +2,7 @@ import { bytes, duration } from '../telemetry/progressText.ts'
 import type { ChildRunResult, ProgressSample } from './childRun.ts'
 import { memoryGrowth, projectDuration, type MemoryPoint } from './estimates.ts'
 import type { Policy } from './policy.ts'
-import type { RehearsalPlan } from './preflight.ts'
+import type { RehearsalPlan } from './rehearsal.ts'
 import type { CheckResult } from './proof.ts'
 
 const MiB = 1024 * 1024

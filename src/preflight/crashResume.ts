@@ -101,7 +101,7 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
   }
 }
 
-interface Crashed {
+export interface Crashed {
   readonly kills: number
   readonly atCommit: number
   readonly lives: number
@@ -115,7 +115,13 @@ interface Crashed {
  * commit (with the 8th commit as a backstop), until
  * `kills` crashes have happened; then lets it complete.
  */
-async function crashUntilComplete(run: ChildRunOptions, o: CrashResumeOptions, referenceWorkMs: number, runs: ChildRunResult[]): Promise<Crashed> {
+export async function crashUntilComplete(
+  run: ChildRunOptions,
+  o: Pick<CrashResumeOptions, 'killSeed' | 'kills' | 'signal'>,
+  referenceWorkMs: number,
+  runs: ChildRunResult[],
+  commitKills: readonly [first: number, last: number] = [2, 6],
+): Promise<Crashed> {
   let rng = prand.xoroshiro128plus(o.killSeed)
   const next = (min: number, max: number): number => {
     const [value, after] = prand.uniformIntDistribution(min, max, rng)
@@ -134,7 +140,7 @@ async function crashUntilComplete(run: ChildRunOptions, o: CrashResumeOptions, r
     const life = await unlessAborted(o.signal, childRun({
       ...run,
       // Commit kills spread over the first few commits of a life; timer kills over the reference run's working time, counted from this life's first commit.
-      ...(crash && { crashAtCommit: byTimer ? 8 : next(2, 6) }),
+      ...(crash && { crashAtCommit: byTimer ? 8 : next(commitKills[0], commitKills[1]) }),
       ...(byTimer && { killAfterMs: next(0, Math.max(50, Math.round(referenceWorkMs * 0.8))) }),
     }))
     runs.push(life)

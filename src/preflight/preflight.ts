@@ -2,15 +2,20 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { UsageError } from '../errors.ts'
-import { identifyJob, runPaths } from '../runner/index.ts'
+import type { MapJob } from '../job/defineJob.ts'
+import { isLoopJob } from '../job/defineLoop.ts'
+import { loadAnyJob } from '../job/loadJob.ts'
+import { identifyJob, identifyLoop, runPaths } from '../runner/index.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { processAlive } from '../telemetry/processAlive.ts'
 import { VERSION } from '../version.ts'
-import { childRun, progressLines, type ChildRunResult } from './childRun.ts'
+import { childRun, progressLines, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
 import { checkCrashResume, lastLines, unlessAborted } from './crashResume.ts'
 import { statfsProbe, type DiskProbe, type MemoryPoint } from './estimates.ts'
 import { checkCadence, checkDisk, checkFreshness, checkMemory, checkRehearsal } from './checks.ts'
-import { launchRules, loadPolicy, type LoadedPolicy } from './policy.ts'
+import { loopChecks } from './loopChecks.ts'
+import { checkpointTimes, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
+import { launchRules, loadPolicy, type LoadedPolicy, type Policy } from './policy.ts'
 import { makeStatement, writeProof, type CheckResult, type ProofStatement } from './proof.ts'
 import { writeReports } from './report.ts'
 import { policyRules } from './rules.ts'
@@ -37,6 +42,8 @@ export interface PreflightOptions {
   readonly now?: () => number
 }
 
+export { rehearsalPlan, type RehearsalPlan } from './rehearsal.ts'
+
 export interface PreflightResult {
   readonly passed: boolean
   readonly statement: ProofStatement
@@ -56,7 +63,8 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
   if (o.rehearsalBudgetSeconds !== undefined && !(o.rehearsalBudgetSeconds > 0)) throw new UsageError(`--rehearsal-budget must be above 0 seconds, got ${o.rehearsalBudgetSeconds}`)
   const loaded = await loadPolicy(o.jobPath, o.config)
   const { policy } = loaded
-  const identified = await identifyJob({ jobPath: o.jobPath, total: o.target, ...(o.seed !== undefined && { seed: o.seed }), ...(o.params && { params: o.params }) }, '--target')
+  const target = { jobPath: o.jobPath, total: o.target, ...(o.seed !== undefined && { seed: o.seed }), ...(o.params && { params: o.params }) }
+  const identified = isLoopJob(await loadAnyJob(o.jobPath)) ? await identifyLoop(target, '--target') : await identifyJob(target, '--target')
   const { job, fingerprint } = identified
   const outDir = o.outDir ?? `runs/${job.name}`
   const proofsDir = runPaths(outDir).proofs
@@ -68,34 +76,8 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
   const step = (message: string): void => o.onStep?.(message)
 
   try {
-    const crashItems = Math.min(o.target, policy.crashItems)
-    const crash = await checkCrashResume({
-      ...common, workDir, items: crashItems, kills: policy.crashKills, killSeed: Number.parseInt(fingerprint.slice(0, 8), 16), onStep: step,
-    })
-
-    const plan = rehearsalPlan(o.target, policy.rehearsalFraction, crash.referenceItemsPerSecond, o.rehearsalBudgetSeconds)
-    step(`rehearsal: ${plan.items.toLocaleString('en-US')} items (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target)${plan.note ? ` — ${plan.note}` : ''}`)
-    const rehearsalDir = join(workDir, 'rehearsal')
-    const onProgress = progressLines(o.onStep, 'rehearsal')
-    const rehearsal = await unlessAborted(o.signal, childRun({ ...common, outDir: rehearsalDir, total: plan.items, workers: crash.parallel.workers, ...(onProgress && { onProgress }) }))
-    const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
-    const memoryBaseline = await smallerRunForMemory(plan.items, crash.parallel, (items) => {
-      step(`memory: a baseline run of ${items} items to compare the rehearsal with`)
-      return unlessAborted(o.signal, childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items, workers: crash.parallel.workers }))
-    })
-    const commitTimes = completed ? await checkpointTimes(rehearsalDir) : []
-
-    step('checking cadence, freshness, disk, memory and validators')
-    const allRuns: ChildRunResult[] = [...crash.runs, rehearsal]
-    const checks: CheckResult[] = [
-      crash.check,
-      checkCadence({ policy, checkpointEveryMs: job.checkpointEvery, runs: allRuns, commitTimes, startedAt: rehearsal.samples[0]?.at }),
-      checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
-      checkRehearsal({ rehearsal, plan, target: o.target, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
-      await checkDisk({ policy, rehearsal, target: o.target, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
-      checkMemory({ policy, small: memoryBaseline, rehearsal: { items: plan.items, retainedBytes: rehearsal.summary?.retainedBytes ?? null }, rehearsalSamples: rehearsal.samples, target: o.target }),
-      await checkValidation({ policy, job, dir: completed ? rehearsalDir : undefined }),
-    ]
+    const context: SuiteContext = { o, policy, workDir, outDir, fingerprint, common, step }
+    const checks = isLoopJob(identified.job) ? await loopChecks({ ...context, job: identified.job }) : await mapChecks({ ...context, job: identified.job })
     const rules = policyRules(policy, checks)
     const passed = checks.every((c) => c.passed) && rules.every((r) => r.passed)
     const finishedAt = now()
@@ -122,6 +104,38 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
   }
 }
 
+/** The map job's suite: crash/resume on 1 and several workers, a rehearsal, cadence, freshness, disk, memory, validators. */
+async function mapChecks({ o, policy, workDir, outDir, fingerprint, common, step, job }: SuiteContext & { job: MapJob }): Promise<CheckResult[]> {
+  const crashItems = Math.min(o.target, policy.crashItems)
+  const crash = await checkCrashResume({
+    ...common, workDir, items: crashItems, kills: policy.crashKills, killSeed: Number.parseInt(fingerprint.slice(0, 8), 16), onStep: step,
+  })
+
+  const plan = rehearsalPlan(o.target, policy.rehearsalFraction, crash.referenceItemsPerSecond, o.rehearsalBudgetSeconds)
+  step(`rehearsal: ${plan.items.toLocaleString('en-US')} items (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target)${plan.note ? ` — ${plan.note}` : ''}`)
+  const rehearsalDir = join(workDir, 'rehearsal')
+  const onProgress = progressLines(o.onStep, 'rehearsal')
+  const rehearsal = await unlessAborted(o.signal, childRun({ ...common, outDir: rehearsalDir, total: plan.items, workers: crash.parallel.workers, ...(onProgress && { onProgress }) }))
+  const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
+  const memoryBaseline = await smallerRunForMemory(plan.items, crash.parallel, (items) => {
+    step(`memory: a baseline run of ${items} items to compare the rehearsal with`)
+    return unlessAborted(o.signal, childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items, workers: crash.parallel.workers }))
+  })
+  const commitTimes = completed ? await checkpointTimes(rehearsalDir) : []
+
+  step('checking cadence, freshness, disk, memory and validators')
+  const allRuns: ChildRunResult[] = [...crash.runs, rehearsal]
+  return [
+    crash.check,
+    checkCadence({ policy, checkpointEveryMs: job.checkpointEvery, runs: allRuns, commitTimes, startedAt: rehearsal.samples[0]?.at }),
+    checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
+    checkRehearsal({ rehearsal, plan, target: o.target, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
+    await checkDisk({ policy, rehearsal, target: o.target, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
+    checkMemory({ policy, small: memoryBaseline, rehearsal: { items: plan.items, retainedBytes: rehearsal.summary?.retainedBytes ?? null }, rehearsalSamples: rehearsal.samples, target: o.target }),
+    await checkValidation({ policy, job, dir: completed ? rehearsalDir : undefined }),
+  ]
+}
+
 const WORK_PREFIX = '.preflight-work-'
 
 /** Scratch folders of preflights whose process is gone (killed with -9, say). */
@@ -131,27 +145,6 @@ function removeDeadWorkDirs(proofsDir: string): void {
     if (!name.startsWith(WORK_PREFIX)) continue
     const pid = Number(name.slice(WORK_PREFIX.length))
     if (pid === process.pid || !processAlive(pid)) rmSync(join(proofsDir, name), { recursive: true, force: true })
-  }
-}
-
-export interface RehearsalPlan {
-  readonly items: number
-  readonly fraction: number
-  /** Why the fraction was scaled down, when it was. */
-  readonly note: string | undefined
-}
-
-/** The policy's fraction of the target, scaled down to fit the time budget (saying so). */
-export function rehearsalPlan(target: number, fraction: number, itemsPerSecond: number, budgetSeconds: number | undefined): RehearsalPlan {
-  const wanted = Math.max(1, Math.ceil(target * fraction))
-  if (budgetSeconds === undefined || !(itemsPerSecond > 0) || wanted / itemsPerSecond <= budgetSeconds) {
-    return { items: wanted, fraction: wanted / target, note: undefined }
-  }
-  const items = Math.max(1, Math.min(wanted, Math.floor(itemsPerSecond * budgetSeconds)))
-  return {
-    items,
-    fraction: items / target,
-    note: `scaled down from ${(fraction * 100).toFixed(1)}% to fit --rehearsal-budget ${budgetSeconds}s (about ${Math.round(wanted / itemsPerSecond)}s at the measured ${Math.round(itemsPerSecond)} items/s); projections rest on fewer items`,
   }
 }
 
@@ -170,15 +163,6 @@ async function smallerRunForMemory(
   if (items < 2) return parallel
   const baseline = await run(items)
   return { items, retainedBytes: baseline.summary?.retainedBytes ?? null }
-}
-
-async function checkpointTimes(dir: string): Promise<number[]> {
-  const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
-  try {
-    return (await store.events()).filter((e) => e.type === 'checkpoint').map((e) => e.at)
-  } finally {
-    await store.close()
-  }
 }
 
 function gitCommit(jobPath: string): string | null {

@@ -1,0 +1,206 @@
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { LoopJob } from '../job/defineLoop.ts'
+import { bytes, duration } from '../telemetry/progressText.ts'
+import { childRun, progressLines, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
+import { checkCadence, checkFreshness, checkRehearsal } from './checks.ts'
+import { crashUntilComplete, lastLines, unlessAborted } from './crashResume.ts'
+import { statfsProbe } from './estimates.ts'
+import type { Policy } from './policy.ts'
+import type { CheckResult } from './proof.ts'
+import { checkpointTimes, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
+
+const MiB = 1024 * 1024
+/** Crash/resume lives checkpoint this often (seconds), so that every kill lands between checkpoints. */
+const CRASH_CHECKPOINT_SECONDS = 1
+/** A crashed life dies at its 2nd or 3rd checkpoint, or at a random moment in the 1.2 s after its 1st: at most 3 s of work. */
+const SECONDS_PER_LIFE = 3
+/** The rate is measured on a short run, start-up included: the steps are sized for twice the work, so that no kill is missed. */
+const SIZING_MARGIN = 2
+
+/**
+ * A loop job's suite (DESIGN §2, loop job), on its own code in child
+ * processes as for a map job: crash/resume equivalence (the final state after
+ * SIGKILLs equals an uninterrupted run's, byte for byte), checkpoint cadence,
+ * progress freshness, a rehearsal projecting the target's duration, and the
+ * state's size at two scales for disk and memory. A loop has no records, so
+ * no validators.
+ */
+export async function loopChecks({ o, policy, workDir, outDir, fingerprint, common, step, job }: SuiteContext & { job: LoopJob }): Promise<CheckResult[]> {
+  const crash = await checkLoopCrashResume({ ...common, workDir, policy, target: o.target, killSeed: Number.parseInt(fingerprint.slice(0, 8), 16), onStep: step, signal: o.signal })
+
+  const plan = rehearsalPlan(o.target, policy.rehearsalFraction, crash.stepsPerSecond, o.rehearsalBudgetSeconds)
+  step(`rehearsal: ${plan.items.toLocaleString('en-US')} steps (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target) at the loop's own checkpoint interval${plan.note ? ` — ${plan.note}` : ''}`)
+  const rehearsalDir = join(workDir, 'rehearsal')
+  const onProgress = progressLines(o.onStep, 'rehearsal')
+  const rehearsal = await unlessAborted(o.signal, childRun({ ...common, outDir: rehearsalDir, total: plan.items, ...(onProgress && { onProgress }) }))
+  const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
+  const commitTimes = completed ? await checkpointTimes(rehearsalDir) : []
+  const states = [crash.state, { steps: plan.items, bytes: completed ? finalStateBytes(rehearsalDir) : null }]
+
+  step('checking cadence, freshness, the state\'s size, disk and memory')
+  const allRuns: ChildRunResult[] = [...crash.runs, rehearsal]
+  const growth = stateGrowth(states, o.target)
+  return [
+    crash.check,
+    checkCadence({ policy, checkpointEveryMs: job.checkpointEvery.ms, runs: allRuns, commitTimes, startedAt: rehearsal.samples[0]?.at }),
+    checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
+    checkRehearsal({ rehearsal, plan, target: o.target, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
+    checkLoopDisk({ policy, job, growth, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
+    checkLoopMemory({ policy, growth }),
+    {
+      id: 'validation', title: 'Data validation', passed: !policy.requireValidators,
+      evidence: 'a loop job has no records to validate',
+      failures: policy.requireValidators ? ['validation: the policy requires validators, and a loop job (defineLoop) has no records to validate; prove it under a policy without requireValidators'] : [],
+      measurements: { records: 0, declared: false },
+    },
+  ]
+}
+
+interface LoopCrashResume {
+  readonly check: CheckResult
+  readonly runs: readonly ChildRunResult[]
+  readonly stepsPerSecond: number
+  /** The state's size after the crash/resume runs' steps. */
+  readonly state: StatePoint
+}
+
+/**
+ * Crash/resume equivalence for a loop: an uninterrupted reference run, then
+ * the same steps SIGKILLed at seeded moments (at a checkpoint once it is
+ * durable and before older ones are pruned, or at a random moment between
+ * checkpoints) and resumed each time until complete. The final states must
+ * be byte-identical (their sha256 is the run's digest). The runs checkpoint
+ * every second so that kills fall between checkpoints, and are long enough
+ * for every kill to land while steps remain.
+ */
+async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 'seed' | 'params' | 'config' | 'signal'> & {
+  workDir: string; policy: Policy; target: number; killSeed: number; onStep: (message: string) => void
+}): Promise<LoopCrashResume> {
+  const runs: ChildRunResult[] = []
+  const onProgress = progressLines(o.onStep, 'crash/resume')
+  const base = {
+    jobPath: o.jobPath, checkpointEverySeconds: CRASH_CHECKPOINT_SECONDS, crashPoint: 'loop-checkpoint' as const,
+    ...(onProgress && { onProgress }), ...(o.signal && { signal: o.signal }), ...(o.seed !== undefined && { seed: o.seed }), ...(o.params !== undefined && { params: o.params }), ...(o.config && { config: o.config }),
+  }
+  const referenceDir = join(o.workDir, 'reference')
+  const first = Math.min(o.target, o.policy.crashItems)
+  o.onStep(`crash/resume: reference run, ${first} steps`)
+  let reference = await unlessAborted(o.signal, childRun({ ...base, outDir: referenceDir, total: first }))
+  runs.push(reference)
+  const failed = (reason: string): LoopCrashResume => ({
+    check: { id: 'crash-resume', title: 'Crash/resume equivalence', passed: false, evidence: reason, failures: [reason], measurements: { items: first } },
+    runs, stepsPerSecond: 0, state: { steps: first, bytes: null },
+  })
+  if (!reference.summary?.digest) return failed(`the loop does not complete at small scale (${first} steps): ${lastLines(reference.stderr)}`)
+  const stepsPerSecond = reference.summary.committedThisSession / Math.max(0.001, reference.summary.wallMs / 1000)
+  // Enough steps for every kill to land between checkpoints: a loop's steps may grow, so the reference simply goes on.
+  const steps = Math.min(o.target, Math.max(first, Math.ceil(stepsPerSecond * (o.policy.crashKills + 1) * SECONDS_PER_LIFE * SIZING_MARGIN)))
+  if (steps > first) {
+    o.onStep(`crash/resume: the reference goes on to ${steps} steps (about ${duration(steps / stepsPerSecond)}), so that ${o.policy.crashKills} kills land between checkpoints`)
+    reference = await unlessAborted(o.signal, childRun({ ...base, outDir: referenceDir, total: steps }))
+    runs.push(reference)
+    if (!reference.summary?.digest) return failed(`the loop could not be continued from ${first} to ${steps} steps: ${lastLines(reference.stderr)}`)
+  }
+
+  o.onStep(`crash/resume: ${o.policy.crashKills} SIGKILLs at seeded moments, resumed each time`)
+  const crashed = await crashUntilComplete({ ...base, outDir: join(o.workDir, 'crashed'), total: steps }, { killSeed: o.killSeed, kills: o.policy.crashKills, ...(o.signal && { signal: o.signal }) }, 1_500, runs, [2, 3])
+  const failures = [...crashed.failures]
+  const expected = reference.summary.digest
+  if (crashed.digest && crashed.digest !== expected) {
+    failures.push(
+      `crash/resume equivalence: after ${crashed.kills} crashes and resumes the final state differs from the uninterrupted run's (sha256 ${crashed.digest.slice(0, 12)}… ≠ ${expected.slice(0, 12)}…). ` +
+        'A step must depend only on the state, the step number, params and ctx.rng; save() must capture everything step() reads (no module-level state, no Math.random or Date.now).',
+    )
+  }
+  const passed = failures.length === 0
+  return {
+    check: {
+      id: 'crash-resume',
+      title: 'Crash/resume equivalence',
+      passed,
+      evidence: `${crashed.kills} SIGKILLs (${crashed.atCommit} at a checkpoint) over ${crashed.lives} lives of ${steps} steps; final state ${passed ? 'identical to' : 'differs from'} the uninterrupted run's`,
+      failures,
+      measurements: { items: steps, kills: crashed.kills, killsAtCommit: crashed.atCommit, lives: crashed.lives, killSeed: o.killSeed, digests: { reference: expected, crashed: crashed.digest } },
+    },
+    runs,
+    stepsPerSecond,
+    state: { steps, bytes: finalStateBytes(referenceDir) },
+  }
+}
+
+interface StatePoint {
+  readonly steps: number
+  /** Size of the final state (what save() returned); null when the run did not complete. */
+  readonly bytes: number | null
+}
+
+interface StateGrowth {
+  readonly smaller: StatePoint
+  readonly larger: StatePoint
+  /** Bytes the state grows by per step; null when not measurable. */
+  readonly bytesPerStep: number | null
+  /** The state's size at the target. */
+  readonly projectedBytes: number | null
+  readonly target: number
+}
+
+/** Differences under this are noise (a length-prefixed format, a counter), not growth. */
+const NOISE_BYTES = 4096
+
+/** The state's size at two scales, projected to the target as a straight line. */
+function stateGrowth(points: readonly StatePoint[], target: number): StateGrowth {
+  const [smaller, larger] = [...points].sort((a, b) => a.steps - b.steps) as [StatePoint, StatePoint]
+  if (smaller.bytes === null || larger.bytes === null) return { smaller, larger, bytesPerStep: null, projectedBytes: null, target }
+  const difference = larger.bytes - smaller.bytes
+  const bytesPerStep = larger.steps > smaller.steps && Math.abs(difference) > NOISE_BYTES ? difference / (larger.steps - smaller.steps) : 0
+  return { smaller, larger, bytesPerStep, projectedBytes: Math.max(larger.bytes, larger.bytes + bytesPerStep * (target - larger.steps)), target }
+}
+
+/** Checkpoints kept (the last K, the best, one being written) and the final state, at the state's projected size. */
+function checkLoopDisk(o: { policy: Policy; job: LoopJob; growth: StateGrowth; freeBytes: number }): CheckResult {
+  const { projectedBytes } = o.growth
+  if (projectedBytes === null) {
+    return { id: 'disk', title: 'Disk space', passed: false, evidence: 'not measured: a run did not complete', failures: ['disk: not measured, a run did not complete'], measurements: {} }
+  }
+  const copies = o.job.keep + (o.job.best ? 1 : 0) + 2
+  const needed = projectedBytes * copies * o.policy.diskMargin
+  const passed = needed <= o.freeBytes
+  return {
+    id: 'disk',
+    title: 'Disk space',
+    passed,
+    evidence: `state ${bytes(projectedBytes)} at the target × ${copies} copies (keep ${o.job.keep}${o.job.best ? ', the best' : ''}, one being written, final.bin) × ${o.policy.diskMargin} margin = ${bytes(needed)} vs ${bytes(o.freeBytes)} free`,
+    failures: passed ? [] : [`disk: the checkpoints would not fit: ${bytes(projectedBytes)} × ${copies} copies × ${o.policy.diskMargin} margin = ${bytes(needed)}, only ${bytes(o.freeBytes)} free. Free space, write elsewhere (--out), or keep fewer checkpoints.`],
+    measurements: { projectedStateBytes: projectedBytes, copies, neededBytes: needed, freeBytes: o.freeBytes, margin: o.policy.diskMargin },
+  }
+}
+
+/** Invariant bounded-memory, for a loop: the state it carries from step to step must not grow without bound. */
+function checkLoopMemory(o: { policy: Policy; growth: StateGrowth }): CheckResult {
+  const { smaller, larger, bytesPerStep, projectedBytes, target } = o.growth
+  const limit = o.policy.maxMemoryGrowthMiB * MiB
+  const growthBytes = projectedBytes === null || larger.bytes === null ? null : projectedBytes - larger.bytes
+  const passed = growthBytes !== null && growthBytes <= limit
+  const at = (p: StatePoint): string => `${bytes(p.bytes ?? 0)} after ${p.steps.toLocaleString('en-US')} steps`
+  return {
+    id: 'memory',
+    title: 'Memory over time',
+    passed,
+    evidence: growthBytes === null
+      ? 'not measured: a run did not complete'
+      : `the state (what save() returns) is ${at(smaller)} and ${at(larger)}: ${bytesPerStep ? `${bytes(bytesPerStep)} per step → +${bytes(growthBytes)} by ${target.toLocaleString('en-US')} steps` : 'constant'} (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`,
+    failures: passed ? [] : [growthBytes === null
+      ? 'bounded-memory: not measured, a run did not complete'
+      : `bounded-memory: the loop's state grows with steps (${at(smaller)}, ${at(larger)}): +${bytes(growthBytes)} by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Keep a bounded history in the state (a window, a running mean), not every step's result.`],
+    measurements: { smaller, larger, bytesPerStep, projectedStateBytes: projectedBytes, projectedGrowthBytes: growthBytes },
+  }
+}
+
+function finalStateBytes(runDir: string): number | null {
+  try {
+    return statSync(join(runDir, 'data', 'final.bin')).size
+  } catch {
+    return null
+  }
+}
