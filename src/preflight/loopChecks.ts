@@ -149,7 +149,7 @@ interface StateGrowth {
 const NOISE_BYTES = 4096
 
 /** The state's size at two scales, projected to the target as a straight line. */
-function stateGrowth(points: readonly StatePoint[], target: number): StateGrowth {
+export function stateGrowth(points: readonly StatePoint[], target: number): StateGrowth {
   const [smaller, larger] = [...points].sort((a, b) => a.steps - b.steps) as [StatePoint, StatePoint]
   if (smaller.bytes === null || larger.bytes === null) return { smaller, larger, bytesPerStep: null, projectedBytes: null, target }
   const difference = larger.bytes - smaller.bytes
@@ -158,7 +158,7 @@ function stateGrowth(points: readonly StatePoint[], target: number): StateGrowth
 }
 
 /** Checkpoints kept (the last K, the best, one being written) and the final state, at the state's projected size. */
-function checkLoopDisk(o: { policy: Policy; job: LoopJob; growth: StateGrowth; freeBytes: number }): CheckResult {
+export function checkLoopDisk(o: { policy: Policy; job: LoopJob; growth: StateGrowth; freeBytes: number }): CheckResult {
   const { projectedBytes } = o.growth
   if (projectedBytes === null) {
     return { id: 'disk', title: 'Disk space', passed: false, evidence: 'not measured: a run did not complete', failures: ['disk: not measured, a run did not complete'], measurements: {} }
@@ -177,7 +177,7 @@ function checkLoopDisk(o: { policy: Policy; job: LoopJob; growth: StateGrowth; f
 }
 
 /** Invariant bounded-memory, for a loop: the state it carries from step to step must not grow without bound. */
-function checkLoopMemory(o: { policy: Policy; growth: StateGrowth }): CheckResult {
+export function checkLoopMemory(o: { policy: Policy; growth: StateGrowth }): CheckResult {
   const { smaller, larger, bytesPerStep, projectedBytes, target } = o.growth
   const limit = o.policy.maxMemoryGrowthMiB * MiB
   const growthBytes = projectedBytes === null || larger.bytes === null ? null : projectedBytes - larger.bytes

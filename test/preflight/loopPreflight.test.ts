@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { policySchema } from '../../src/preflight/policy.ts'
+import { checkLoopDisk, checkLoopMemory, stateGrowth } from '../../src/preflight/loopChecks.ts'
+import { preflight } from '../../src/preflight/preflight.ts'
+import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
+import type { LoopJob } from '../../src/job/defineLoop.ts'
+import { ROOT, runCli, tempDir } from '../support/cli.ts'
+
+const loop = (name: string): string => join(ROOT, 'test/fixtures/loops', `${name}.ts`)
+const failedChecks = (result: Awaited<ReturnType<typeof preflight>>) => result.statement.predicate.checks.filter((c) => !c.passed)
+
+describe('preflight and the launch gate for loop jobs', () => {
+  it('gate: a sound loop is proved (final state identical after SIGKILLs), and run above the limit is accepted with that proof', async () => {
+    const out = join(tempDir(), 'descent')
+    process.env.SLEEP_MS = '2'
+    try {
+      const result = await preflight({ jobPath: loop('descent'), target: 3000, outDir: out })
+      expect(failedChecks(result)).toEqual([])
+      const crash = result.statement.predicate.checks.find((c) => c.id === 'crash-resume')!
+      expect(crash.measurements).toMatchObject({ kills: 2 })
+      expect(crash.measurements.killsAtCommit).toBeGreaterThanOrEqual(1)
+      expect(crash.evidence).toMatch(/final state identical to the uninterrupted run's/)
+      expect(readFileSync(result.reportPath, 'utf8')).toMatch(/# Preflight PASSED: descent/)
+    } finally {
+      delete process.env.SLEEP_MS
+    }
+    const run = await runCli(['run', loop('descent'), '--out', out, '--total', '3000'], { SLEEP_MS: '2' })
+    expect(run.code, run.stderr).toBe(0)
+    const progress = JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8')) as ProgressSnapshot
+    expect(progress).toMatchObject({ state: 'complete', done: 3000, gate: { status: 'proved', target: 3000 } })
+    // Past the proof's target: refused, as for map jobs.
+    const beyond = await runCli(['run', loop('descent'), '--out', out, '--total', '3001'])
+    expect(beyond.code).toBe(3)
+  }, 180_000)
+
+  it('crash/resume equivalence: a loop whose state lives outside save() fails, and the failure says what to keep in the state', async () => {
+    const result = await preflight({ jobPath: loop('hidden-state'), target: 5000, outDir: join(tempDir(), 'hidden') })
+    expect(failedChecks(result).map((c) => c.id)).toEqual(['crash-resume'])
+    expect(failedChecks(result)[0]!.failures.join('\n')).toMatch(/final state differs from the uninterrupted run's[\s\S]*save\(\) must capture everything step\(\) reads/)
+    expect(result.passed).toBe(false)
+  }, 180_000)
+
+  it('bounded-memory and disk: a state that grows with steps fails memory at the target; a constant one passes; checkpoints kept are counted on disk', () => {
+    const policy = policySchema.parse({})
+    const growing = stateGrowth([{ steps: 500, bytes: 512_000 }, { steps: 5000, bytes: 5_120_000 }], 1_000_000)
+    expect(growing.bytesPerStep).toBeCloseTo(1024, 0)
+    const grows = checkLoopMemory({ policy, growth: growing })
+    expect(grows.passed).toBe(false)
+    expect(grows.failures[0]).toMatch(/the loop's state grows with steps/)
+    const constant = checkLoopMemory({ policy, growth: stateGrowth([{ steps: 500, bytes: 4096 }, { steps: 5000, bytes: 4100 }], 1_000_000) })
+    expect(constant.passed).toBe(true)
+    expect(constant.evidence).toMatch(/constant/)
+    const job = { keep: 3, best: { metric: 'loss', mode: 'min' } } as unknown as LoopJob
+    const disk = checkLoopDisk({ policy, job, growth: stateGrowth([{ steps: 10, bytes: 100 * 1024 * 1024 }, { steps: 20, bytes: 100 * 1024 * 1024 }], 1000), freeBytes: 700 * 1024 * 1024 })
+    // 100 MiB × (3 kept + best + one being written + final) × 1.5 = 900 MiB > 700 MiB free.
+    expect(disk.passed).toBe(false)
+    expect(disk.measurements).toMatchObject({ copies: 6 })
+  })
+})
