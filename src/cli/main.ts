@@ -24,6 +24,12 @@ function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
   }
 }
 
+function positiveSeconds(value: string): number {
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 0.1) throw new InvalidArgumentError(`expected a number of seconds of at least 0.1, got '${value}'`)
+  return n
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value]
 }
@@ -48,7 +54,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--seed <s>', 'the seed every item\'s random stream derives from, 0 to 4294967295 (default: the job\'s, else 0)', wholeNumber(0, 2 ** 32 - 1))
     .option('--param <key=value>', 'one param (repeatable); the value is read as JSON when it parses', collect, [] as string[])
     .option('--params <json>', 'params as one JSON object')
-    .option('--checkpoint-every <seconds>', 'commit finished items at least this often (default: the job\'s, 60)', wholeNumber(1))
+    .option('--checkpoint-every <seconds>', 'commit finished items (a loop: checkpoint) at least this often; decimals allowed (default: the job\'s, 60)', positiveSeconds)
     .option('--progress-every <seconds>', 'rewrite progress.json and PROGRESS.txt at least this often (default: the policy\'s, 10)', wholeNumber(1))
     .option('--stall-after <seconds>', 'report the run stalled after this long with nothing finished (default: the policy\'s, 300)', wholeNumber(1))
     .option('--fresh', 'move an existing run in --out aside (never deleted) and start over')
@@ -81,7 +87,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
   root
     .command('init')
     .description('a new job from a template, with tests that prove it crash-safe, fresh in its progress and bounded in its loss')
-    .argument('[template]', 'generator (items from their index) or input (items from the records of a file)', 'generator')
+    .argument('[template]', 'generator (items from their index), input (items from the records of a file) or loop (a stateful sequence of steps, such as a training loop)', 'generator')
     .option('--dir <dir>', 'where to write it (default: this folder)')
     .option('--name <name>', 'the job\'s name (default: the folder\'s)')
     .option('--force', 'overwrite files that exist')

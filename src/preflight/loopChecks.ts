@@ -12,11 +12,13 @@ import { checkpointTimes, rehearsalPlan, type SuiteContext } from './rehearsal.t
 
 const MiB = 1024 * 1024
 /** Crash/resume lives checkpoint this often (seconds), so that every kill lands between checkpoints. */
-const CRASH_CHECKPOINT_SECONDS = 1
-/** A crashed life dies at its 2nd or 3rd checkpoint, or at a random moment in the 1.2 s after its 1st: at most 3 s of work. */
-const SECONDS_PER_LIFE = 3
-/** The rate is measured on a short run, start-up included: the steps are sized for twice the work, so that no kill is missed. */
-const SIZING_MARGIN = 2
+const CRASH_CHECKPOINT_SECONDS = 0.25
+/** A crashed life dies at its 2nd or 3rd checkpoint, or at a random moment in the 0.4 s after its 1st: about 1 s of steps. */
+const SECONDS_PER_LIFE = 1
+/** The rate is measured on a session of at least MEASURE_MS, start-up included (so a little low): a margin, so that no kill is missed. */
+const SIZING_MARGIN = 1.3
+/** A session at least this long measures the rate (start-up is a small part of it). */
+const MEASURE_MS = 2_000
 
 /**
  * A loop job's suite (DESIGN §2, loop job), on its own code in child
@@ -72,9 +74,9 @@ interface LoopCrashResume {
  * checkpoints) and resumed each time until complete. The final states must
  * be byte-identical (their sha256 is the run's digest). The runs checkpoint
  * every second so that kills fall between checkpoints, and are long enough
- * for every kill to land while steps remain.
+ * (in time, whatever the target) for every kill to land while steps remain.
  */
-async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 'seed' | 'params' | 'config' | 'signal'> & {
+export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 'seed' | 'params' | 'config' | 'signal'> & {
   workDir: string; policy: Policy; target: number; killSeed: number; onStep: (message: string) => void
 }): Promise<LoopCrashResume> {
   const runs: ChildRunResult[] = []
@@ -93,18 +95,29 @@ async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 'seed' 
     runs, stepsPerSecond: 0, state: { steps: first, bytes: null },
   })
   if (!reference.summary?.digest) return failed(`the loop does not complete at small scale (${first} steps): ${lastLines(reference.stderr)}`)
-  const stepsPerSecond = reference.summary.committedThisSession / Math.max(0.001, reference.summary.wallMs / 1000)
-  // Enough steps for every kill to land between checkpoints: a loop's steps may grow, so the reference simply goes on.
-  const steps = Math.min(o.target, Math.max(first, Math.ceil(stepsPerSecond * (o.policy.crashKills + 1) * SECONDS_PER_LIFE * SIZING_MARGIN)))
-  if (steps > first) {
-    o.onStep(`crash/resume: the reference goes on to ${steps} steps (about ${duration(steps / stepsPerSecond)}), so that ${o.policy.crashKills} kills land between checkpoints`)
-    reference = await unlessAborted(o.signal, childRun({ ...base, outDir: referenceDir, total: steps }))
+  // The rate of a short session is mostly start-up: the reference goes on (a loop's steps may grow) until a session lasts
+  // long enough to measure it, then to enough steps for every kill to land between checkpoints — past the target if the
+  // loop is fast (steps are not part of its identity, and both runs take the same number).
+  let steps = first
+  let session = reference.summary
+  const wanted = (perSecond: number): number => Math.ceil(perSecond * (o.policy.crashKills + 1) * SECONDS_PER_LIFE * SIZING_MARGIN)
+  for (;;) {
+    const perSecond = session.committedThisSession / Math.max(0.001, session.wallMs / 1000)
+    const measured = session.wallMs >= MEASURE_MS
+    const next = measured ? wanted(perSecond) : Math.min(wanted(perSecond), steps + Math.ceil((perSecond * MEASURE_MS * 2) / 1000))
+    if (next <= steps) break
+    o.onStep(`crash/resume: the reference goes on to ${next.toLocaleString('en-US')} steps (${measured ? `about ${duration(next / perSecond)} in all, so that ${o.policy.crashKills} kills land between checkpoints` : 'measuring the rate'})`)
+    reference = await unlessAborted(o.signal, childRun({ ...base, outDir: referenceDir, total: next }))
     runs.push(reference)
-    if (!reference.summary?.digest) return failed(`the loop could not be continued from ${first} to ${steps} steps: ${lastLines(reference.stderr)}`)
+    if (!reference.summary?.digest) return failed(`the loop could not be continued from ${steps} to ${next} steps: ${lastLines(reference.stderr)}`)
+    steps = next
+    session = reference.summary
+    if (measured) break
   }
+  const stepsPerSecond = session.committedThisSession / Math.max(0.001, session.wallMs / 1000)
 
   o.onStep(`crash/resume: ${o.policy.crashKills} SIGKILLs at seeded moments, resumed each time`)
-  const crashed = await crashUntilComplete({ ...base, outDir: join(o.workDir, 'crashed'), total: steps }, { killSeed: o.killSeed, kills: o.policy.crashKills, ...(o.signal && { signal: o.signal }) }, 1_500, runs, [2, 3])
+  const crashed = await crashUntilComplete({ ...base, outDir: join(o.workDir, 'crashed'), total: steps }, { killSeed: o.killSeed, kills: o.policy.crashKills, ...(o.signal && { signal: o.signal }) }, 500, runs, [2, 3])
   const failures = [...crashed.failures]
   const expected = reference.summary.digest
   if (crashed.digest && crashed.digest !== expected) {

@@ -12,10 +12,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PreflightFailedError } from '../errors.ts'
-import { loadJob } from '../job/loadJob.ts'
+import { isLoopJob } from '../job/defineLoop.ts'
+import { loadAnyJob } from '../job/loadJob.ts'
 import { childRun } from '../preflight/childRun.ts'
 import { checkCadence, checkFreshness } from '../preflight/checks.ts'
 import { checkCrashResume } from '../preflight/crashResume.ts'
+import { checkLoopCrashResume } from '../preflight/loopChecks.ts'
 import { loadPolicy, type PolicyInput, policySchema } from '../preflight/policy.ts'
 import { preflight, type PreflightOptions } from '../preflight/preflight.ts'
 import type { CheckResult } from '../preflight/proof.ts'
@@ -34,10 +36,21 @@ export interface JobTestOptions {
 /**
  * Invariants no-loss, no-duplicates, determinism, atomic-commit: the job
  * SIGKILLed `kills` times (some at a commit) and resumed ends with the same
- * digest as an uninterrupted run and a run on another worker count.
+ * digest as an uninterrupted run and a run on another worker count. For a
+ * loop job (defineLoop): its final state after the kills equals an
+ * uninterrupted run's; the runs take as many steps as the kills need (about
+ * 6 s of steps per kill), and `items` is the first, short reference run's.
  */
 export async function expectCrashSafe(jobPath: string, options: JobTestOptions & { readonly kills?: number; readonly killSeed?: number } = {}): Promise<CheckResult> {
+  const job = await loadAnyJob(jobPath)
   return inTempDir(async (workDir) => {
+    if (isLoopJob(job)) {
+      const policy = policySchema.parse({ crashKills: options.kills ?? 5, crashItems: 100 })
+      const { check } = await checkLoopCrashResume({
+        jobPath, workDir, policy, target: options.items ?? 100, killSeed: options.killSeed ?? 1, onStep: () => undefined, ...runArgs(options),
+      })
+      return orThrow(check)
+    }
     const { check } = await checkCrashResume({
       jobPath, workDir, items: options.items ?? 100, kills: options.kills ?? 5, killSeed: options.killSeed ?? 1,
       ...(options.seed !== undefined && { seed: options.seed }), ...(options.params && { params: options.params }),
@@ -58,10 +71,11 @@ export async function expectFreshProgress(jobPath: string, options: JobTestOptio
 /** Invariant bounded-loss: the job's commit interval plus its slowest item stays within the policy's max lost work. */
 export async function expectBoundedLoss(jobPath: string, options: JobTestOptions & { readonly maxLostWorkSeconds?: number } = {}): Promise<CheckResult> {
   const policy = await policyFor(jobPath, { ...options.policy, ...(options.maxLostWorkSeconds !== undefined && { maxLostWorkSeconds: options.maxLostWorkSeconds }) })
-  const job = await loadJob(jobPath)
+  const job = await loadAnyJob(jobPath)
   return inTempDir(async (dir) => {
     const run = await childRun({ jobPath, outDir: dir, total: options.items ?? 100, ...runArgs(options) })
-    return orThrow(checkCadence({ policy, checkpointEveryMs: job.checkpointEvery, runs: [run], commitTimes: [], startedAt: undefined }))
+    const checkpointEveryMs = isLoopJob(job) ? job.checkpointEvery.ms : job.checkpointEvery
+    return orThrow(checkCadence({ policy, checkpointEveryMs, runs: [run], commitTimes: [], startedAt: undefined }))
   })
 }
 

@@ -9,7 +9,7 @@ import type { Io } from '../io.ts'
 const TEMPLATES = fileURLToPath(new URL('../../../templates/', import.meta.url))
 
 /** What each template writes beside its job.ts (and the shared job.test.ts). */
-const EXTRA_FILES: Record<string, readonly string[]> = { generator: [], input: ['input.jsonl'] }
+const EXTRA_FILES: Record<string, readonly string[]> = { generator: [], input: ['input.jsonl'], loop: [] }
 
 export interface InitOptions {
   readonly dir?: string
@@ -20,17 +20,15 @@ export interface InitOptions {
 /** `longhaul init [TEMPLATE]`: a new job with its non-functional tests (and a policy file when none applies). */
 export async function initCommand(template: string | undefined, options: InitOptions, io: Io): Promise<number> {
   const kind = template ?? 'generator'
-  if (kind === 'loop') {
-    throw new UsageError("the 'loop' template needs loop jobs (defineLoop), which this version of longhaul does not have; use 'generator' or 'input'")
-  }
   if (!(kind in EXTRA_FILES)) throw new UsageError(`no template '${kind}'; choose one of: ${Object.keys(EXTRA_FILES).join(', ')}`)
   const dir = resolve(options.dir ?? '.')
   const name = options.name ?? (basename(dir).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'my-job')
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new UsageError(`--name '${name}' must be letters, digits, '.', '_' or '-'`)
 
-  // Every template shares one test file: the same checks whatever the job.
+  // Map templates share one test file: the same checks whatever the job; a loop's crash test needs its own settings.
   const writes = ['job.ts', ...EXTRA_FILES[kind]!].map((file) => ({ from: join(TEMPLATES, kind, file), to: join(dir, file) }))
-  writes.push({ from: join(TEMPLATES, 'job.test.ts'), to: join(dir, 'job.test.ts') })
+  const ownTest = join(TEMPLATES, kind, 'job.test.ts')
+  writes.push({ from: existsSync(ownTest) ? ownTest : join(TEMPLATES, 'job.test.ts'), to: join(dir, 'job.test.ts') })
   if (!findConfig(join(dir, 'job.ts'))) writes.push({ from: join(TEMPLATES, 'longhaul.config.ts'), to: join(dir, 'longhaul.config.ts') })
   const clashes = writes.filter((w) => existsSync(w.to)).map((w) => relative(process.cwd(), w.to))
   if (clashes.length && !options.force) throw new UsageError(`${clashes.join(', ')} already exist${clashes.length === 1 ? 's' : ''}; choose another --dir, or pass --force to overwrite`)
@@ -51,7 +49,7 @@ export async function initCommand(template: string | undefined, options: InitOpt
       ...writes.map((w) => `  ${relative(process.cwd(), w.to)}`),
       'Next:',
       `  node --import tsx --test ${shown('job.test.ts')}     # its crash, progress and loss tests`,
-      `  npx longhaul run ${shown('job.ts')}${kind === 'input' ? '' : ' --total 100'}`,
+      `  npx longhaul run ${shown('job.ts')}${kind === 'input' ? '' : kind === 'loop' ? ' --total 1000' : ' --total 100'}`,
       `  npx longhaul preflight ${shown('job.ts')} --target ${kind === 'input' ? '200' : '100000'}   # before a production-scale run`,
     ].join('\n'),
   )
