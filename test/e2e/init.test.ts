@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ROOT, runCli, tempDir } from '../support/cli.ts'
+import { LONG, ROOT, runCli, tempDir } from '../support/cli.ts'
 
 // Scaffolded inside the repository, so that 'longhaul' and 'zod' resolve as they do in a user's project.
 const base = join(ROOT, 'test/fixtures', `.init-${process.pid}`)
@@ -30,7 +30,7 @@ describe('init', () => {
     expect(failing.stdout).toMatch(/determinism: .* made different items/)
   }, 240_000)
 
-  it('init loop: a training loop and its tests; they pass on it and fail when a step keeps state outside save()', async () => {
+  it('init loop: a training loop and its tests, which pass on it', async () => {
     const dir = join(base, 'loop')
     const made = await runCli(['init', 'loop', '--dir', dir, '--name', 'trainer'])
     expect(made.code, made.stderr).toBe(0)
@@ -40,7 +40,11 @@ describe('init', () => {
     const passing = nodeTest(dir)
     expect(passing.status, passing.stdout + passing.stderr).toBe(0)
     expect(passing.stdout).toMatch(/# pass 3/)
+  }, 240_000)
 
+  // The check that goes red here is proved in CI by test/preflight/loopPreflight.test.ts (hidden-state); this runs it through the template.
+  it.runIf(LONG)('init loop: its crash test fails when a step keeps state outside save()', async () => {
+    const dir = join(base, 'loop')
     // A learning rate kept in a module variable and decayed at every step: after a crash it starts over.
     const job = join(dir, 'job.ts')
     const broken = readFileSync(job, 'utf8')
