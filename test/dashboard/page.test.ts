@@ -32,6 +32,10 @@ beforeAll(async () => {
   expect(finished.code, finished.stderr).toBe(0)
   finishedId = JSON.parse(finished.stdout).runId
   writeForgedRun(join(root, 'forged'))
+  // A supervised program whose tqdm bar has no total (longhaul exec): its count, with no percentage to show.
+  const replay = 'import sys; sys.stderr.buffer.write(open(sys.argv[1], "rb").read())'
+  const supervised = await runCli(['exec', '--out', join(root, 'exec'), '--name', 'no-total', '--', 'python3', '-c', replay, join(ROOT, 'test/fixtures/tqdm/unknown-total.txt')])
+  expect(supervised.code, supervised.stderr).toBe(0)
   // About six seconds of work, committing as it goes; and one that blocks on item 10 for 30 s.
   children.push(startCli(['run', fixture('squares.ts'), '--out', join(root, 'running'), '--total', '3000', '--workers', '1', '--progress-every', '1'], { ITEM_MS: '2' }))
   children.push(startCli(['run', fixture('blocking.ts'), '--out', join(root, 'stalled'), '--total', '50', '--workers', '1', '--stall-after', '1', '--progress-every', '1'], { ITEM_MS: '1', BLOCK_AT: '10', BLOCK_MS: '30000' }))
@@ -106,6 +110,16 @@ describe('dashboard page in a real browser', () => {
     expect(await card(runningId).innerText()).toMatch(/ETA\s+(\d+s|\d+m\d\ds|unknown \(.+\))/)
   })
 
+  it('a supervised program with no total shows its count and "total unknown", with nothing made up', async () => {
+    const id = await runIdOf('exec')
+    await page.goto(dashboard.url)
+    await expect.poll(() => stateWord(id), { timeout: 10_000 }).toBe('COMPLETE')
+    const text = await card(id).innerText()
+    expect(text).toMatch(/[\d,]+ items, total unknown/)
+    expect(text).not.toMatch(/\bnull\b|undefined|NaN|%/)
+    expect(await card(id).locator('[role=progressbar]').getAttribute('aria-valuetext')).toMatch(/total unknown/)
+  })
+
   it('a running run\'s page moves its progress bar as commits land, live, each commit within a second, without a reload', async () => {
     const runningId = await runIdOf('running')
     await page.goto(`${dashboard.url}runs/${runningId}`)
@@ -150,7 +164,7 @@ describe('dashboard page in a real browser', () => {
   it('reads on a phone: one column of cards, nothing wider than the screen; and follows the system\'s dark mode', async () => {
     await page.setViewportSize({ width: 390, height: 844 })
     await page.goto(dashboard.url)
-    await expect.poll(() => page.locator('article[data-run]').count()).toBe(4)
+    await expect.poll(() => page.locator('article[data-run]').count()).toBe(5)
     const lefts = await page.locator('article[data-run]').evaluateAll((cards) => cards.map((c) => Math.round(c.getBoundingClientRect().left)))
     expect(new Set(lefts).size).toBe(1)
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
