@@ -31,6 +31,8 @@ export interface RunningProgram {
   readonly exited: Promise<ProgramExit>
   /** Sends a signal to the program and everything it started (its process group). */
   send(signal: NodeJS.Signals): void
+  /** Whether anything of its process group still runs (the program, or what it started). */
+  groupAlive(): boolean
   /** Lines that were not understood: protocol lines, and bar-like lines that could not be read. */
   malformed(): { protocol: number; bars: number }
 }
@@ -68,8 +70,13 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
   protocol.on('end', () => events.end())
   for (const [stream, copy, parser] of [[child.stdout!, spec.stdout, bars[0]], [child.stderr!, spec.stderr, bars[1]]] as const) {
     stream.on('data', (chunk: Buffer) => {
-      copy.write(chunk)
       parser.push(chunk)
+      // Back-pressure: while our own output is not read (a slow terminal, a stopped pager), the program waits on its pipe
+      // rather than its output piling up in longhaul's memory.
+      if (!copy.write(chunk)) {
+        stream.pause()
+        copy.once('drain', () => stream.resume())
+      }
     })
     stream.on('end', () => parser.end())
   }
@@ -97,6 +104,14 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
         process.kill(-pid, signal)
       } catch {
         // The group is gone already.
+      }
+    },
+    groupAlive() {
+      try {
+        process.kill(-pid, 0)
+        return true
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === 'EPERM'
       }
     },
     malformed: () => ({ protocol: events.malformed, bars: bars[0].malformed + bars[1].malformed }),

@@ -112,6 +112,9 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
     throw new UsageError(`--resume-arg must contain {checkpoint}, where the checkpoint's path goes (e.g. '--resume {checkpoint}'); got '${options.resumeArg}'`)
   }
   assertRunnable(options.command, cwd, options.env ?? process.env)
+  if (options.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(options.name)) {
+    throw new UsageError(`--name '${options.name}' must be letters, digits, '.', '_' or '-' (it names the run and its folder under runs/)`)
+  }
   const identity: ExecIdentity = { kind: 'exec', job: options.name ?? programName(options.command, options.args), command: options.command, args: options.args, cwd }
   const fingerprint = createHash('sha256').update(stringify(identity) ?? '').digest('hex')
 
@@ -164,7 +167,8 @@ class Supervisor {
   private readonly metrics = new Map<string, { value: number | null; step: number | null }>()
   private metricsDirty = false
   private dirty = false
-  private lastPublished = 0
+  /** When the last interval line was given (the files are rewritten more often, on every change). */
+  private lastInterval = 0
   private lastHeartbeat: number
   private lastCheckpoint: FoundCheckpoint | undefined
   private logEvents = 0
@@ -210,6 +214,7 @@ class Supervisor {
     this.o.signal?.addEventListener('abort', onAbort, { once: true })
     const ticker = setInterval(() => this.tick(), Math.min(1_000, this.progressEveryMs, this.heartbeatMs))
     this.publish('state')
+    this.lastInterval = this.c.now()
     let lives = 0
     let exit: ProgramExit | undefined
     try {
@@ -258,6 +263,8 @@ class Supervisor {
       onEvent: (event) => this.onEvent(event), onBar: (bar) => this.onBar(bar),
     }, this.c.now)
     const { pid } = this.program
+    // A resumed program reports from its checkpoint: the rate counts from its first report, not from 0.
+    this.tracker.rebase()
     // A forced exit of longhaul (a second Ctrl-C) must not leave the program running unsupervised.
     const killOnExit = (): void => this.program?.send('SIGKILL')
     process.on('exit', killOnExit)
@@ -266,6 +273,7 @@ class Supervisor {
     if (this.stopping) this.forwardStop(this.stopping)
     try {
       const exit = await this.program.exited
+      await this.stopLeftovers(this.program)
       this.malformed += this.program.malformed().protocol + this.program.malformed().bars
       await this.event('program-exited', { life, pid, code: exit.code, signal: exit.signal, malformedLines: this.malformed })
       return exit
@@ -274,6 +282,21 @@ class Supervisor {
       process.off('exit', killOnExit)
       clearTimeout(this.killTimer)
     }
+  }
+
+  /**
+   * Processes the program started and left behind when it ended (a data loader's workers, a background job) would race
+   * the next life on the same files: its process group gets SIGTERM, then SIGKILL after the grace period.
+   */
+  private async stopLeftovers(program: RunningProgram): Promise<void> {
+    if (!program.groupAlive()) return
+    const graceMs = this.o.graceMs ?? 10_000
+    this.o.observer?.note?.(`the program ended but processes it started are still running; stopping them (SIGTERM, SIGKILL after ${seconds(graceMs)})`)
+    program.send('SIGTERM')
+    const deadline = this.c.now() + graceMs
+    while (program.groupAlive() && this.c.now() < deadline) await sleep(100)
+    if (program.groupAlive()) program.send('SIGKILL')
+    await this.event('leftovers-stopped', { pid: program.pid, killed: program.groupAlive() })
   }
 
   private stop(signal: NodeJS.Signals): void {
@@ -360,7 +383,8 @@ class Supervisor {
       void this.journal(this.c.store.heartbeat(this.c.leaseToken, 'exec', LEASE_TTL_MS, now).then(() => this.tracker.heartbeat(now)))
       this.dirty = true
     }
-    if (now - this.lastPublished >= this.progressEveryMs - 500) {
+    if (now - this.lastInterval >= this.progressEveryMs - 500) {
+      this.lastInterval = now
       this.publish('tick')
       this.flushMetrics()
     } else if (this.dirty) {
@@ -384,7 +408,6 @@ class Supervisor {
   private publish(reason: 'tick' | 'checkpoint' | 'state'): void {
     const now = this.c.now()
     this.dirty = false
-    this.lastPublished = now
     const snapshot = this.tracker.snapshot(now)
     this.files.write(snapshot, now)
     this.o.observer?.progress?.(snapshot, reason)
@@ -471,6 +494,7 @@ export function programName(command: string, args: readonly string[]): string {
 }
 
 function differences(before: ExecIdentity, now: ExecIdentity): string {
+  if (before.kind !== 'exec') return `it holds a ${'sources' in before ? 'job' : 'run'} '${String((before as { job?: unknown }).job)}' made by longhaul run, not a supervised program`
   const show = (i: ExecIdentity): string => [i.command, ...i.args].join(' ')
   if (show(before) !== show(now)) return `it ran \`${show(before)}\`, not \`${show(now)}\``
   if (before.cwd !== now.cwd) return `it ran in ${before.cwd}, not ${now.cwd}`

@@ -100,6 +100,8 @@ export function canonical(value: unknown): string {
 
 /** Says, in words, how `current` differs from `stored`; empty when they are the same job. */
 export function describeChanges(stored: JobIdentity, current: JobIdentity): string[] {
+  // A run of `longhaul exec` records a supervised command, not a job.
+  if (typeof stored.sources !== 'object' || stored.sources === null) return [`it holds a supervised program's run (longhaul exec of '${String(stored.job)}'), not a job's`]
   const changes: string[] = []
   if (stored.job !== current.job) changes.push(`job name changed (${stored.job} → ${current.job})`)
   const files = new Set([...Object.keys(stored.sources), ...Object.keys(current.sources)])

@@ -33,6 +33,8 @@ export class ProgressTracker {
   unit: string | undefined
   /** Where a self-reporting program's count stood when the ETA started measuring (exec; it moves back after a restart). */
   private positionBase = 0
+  /** The next position() starts the measurement afresh (a new life of the program). */
+  private rebaseNext = true
   /** Items committed, earlier sessions included. */
   committed: number
   /** Items committed by this session. */
@@ -73,7 +75,8 @@ export class ProgressTracker {
    */
   position(done: number, total: number | null | undefined, now: number): 'stalled' | 'recovered' | undefined {
     if (total !== undefined && total !== null) this.total = total
-    if (done < this.committed) {
+    if (this.rebaseNext || done < this.committed) {
+      this.rebaseNext = false
       this.eta = new EtaEstimator(now)
       this.positionBase = done
     }
@@ -81,6 +84,11 @@ export class ProgressTracker {
     this.committedThisSession = this.finishedThisSession = Math.max(0, done - this.positionBase)
     this.eta.observe(now, this.finishedThisSession)
     return this.stall.update(done, now)
+  }
+
+  /** The program was (re)started: its next report is where the rate starts counting from. */
+  rebase(): void {
+    this.rebaseNext = true
   }
 
   /** Nothing new: lets a stall be noticed while no count arrives. */

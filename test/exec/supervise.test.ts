@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -7,7 +8,7 @@ import { runPaths } from '../../src/store/runPaths.ts'
 import type { RunEvent } from '../../src/store/store.ts'
 import { processAlive } from '../../src/telemetry/processAlive.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
+import { BIN, ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
 
 const COUNTER = join(ROOT, 'test/fixtures/exec/counter.py')
 
@@ -51,6 +52,18 @@ describe('longhaul exec', () => {
     expect(types).toEqual(expect.arrayContaining(['started', 'program-started', 'program-exited', 'metrics', 'complete']))
     const status = await runCli(['status', out])
     expect(status.stdout).toContain('COMPLETE')
+  })
+
+  it('plain lines: one progress line per --progress-every while progress keeps arriving, and metrics journaled as they come, not only at the end', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const r = await runCli(['exec', '--out', out, '--progress-every', '2', '--', 'python3', COUNTER, '--steps', '30', '--delay', '0.2', '--ckpt-dir', join(dir, 'ckpt')])
+    expect(r.code, r.stderr).toBe(0)
+    const lines = r.stderr.split('\n').filter((line) => /^longhaul: \[counter\] RUNNING \d+\/30 step/.test(line))
+    expect(lines.length).toBeGreaterThanOrEqual(2)
+    const events = await eventsOf(out)
+    const exited = events.find((e) => e.type === 'program-exited')!
+    expect(events.filter((e) => e.type === 'metrics' && e.at < exited.at).length).toBeGreaterThanOrEqual(1)
   })
 
   it('restart-from-checkpoint: a crash restarts the program with the newest checkpoint in the resume argument and LONGHAUL_RESUME_FROM; no step is lost', async () => {
@@ -128,6 +141,37 @@ describe('longhaul exec', () => {
     expect(r.stderr).toContain('did not stop within 1s of SIGTERM; killing it (SIGKILL)')
     expect(processAlive(pid)).toBe(false)
     expect((await eventsOf(out)).map((e) => e.type)).toContain('program-killed')
+  })
+
+  it('leftovers: processes a crashed life started are stopped before the restart and before longhaul exits, so no two copies race', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const marker = join(dir, 'workers.log')
+    // Starts a background worker (as a data loader does), then crashes.
+    const script = `( while true; do echo "$$" >> '${marker}'; sleep 0.1; done ) </dev/null >/dev/null 2>&1 & sleep 0.5; exit 1`
+    const r = await runCli(['exec', '--out', out, '--restarts', '1', '--restart-delay', '0', '--grace', '1', '--', 'sh', '-c', script])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('processes it started are still running; stopping them')
+    const lines = (): number => readFileSync(marker, 'utf8').trim().split('\n').length
+    const before = lines()
+    await sleep(500)
+    expect(lines()).toBe(before) // nothing writes any more
+    expect((await eventsOf(out)).filter((e) => e.type === 'leftovers-stopped')).toHaveLength(2)
+  })
+
+  it('back-pressure: a program whose output nobody reads waits on its pipe; longhaul\'s memory does not grow with it', async () => {
+    const dir = tempDir()
+    const child = spawn(process.execPath, [BIN, 'exec', '--out', join(dir, 'run'), '--', 'head', '-c', String(300 * 1024 * 1024), '/dev/zero'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.pause() // nobody reads for a while
+    await sleep(3_000)
+    const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024
+    expect(rssMiB).toBeLessThan(150)
+    let bytes = 0
+    child.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length))
+    child.stdout.resume()
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(code).toBe(0)
+    expect(bytes).toBe(300 * 1024 * 1024) // nothing lost
   })
 
   it('stall-detection: a program alive but silent is reported STALLED in progress.json and the journal', async () => {
