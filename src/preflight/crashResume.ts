@@ -171,7 +171,10 @@ function short(digest: string): string {
   return `${digest.slice(0, 12)}…`
 }
 
+const PROGRESS_LINE = /^\[[^\]]*\] (RUNNING|STALLED|COMPLETE|FAILED|INTERRUPTED) /
+
 export function lastLines(text: string, n = 3): string {
-  const lines = text.trim().split('\n').filter(Boolean)
+  // The run's own progress lines would bury the error; its advice to resume is for a user's run, not preflight's.
+  const lines = text.trim().split('\n').filter((line) => line && !PROGRESS_LINE.test(line) && !/^\s*run the same command/.test(line))
   return lines.length ? lines.slice(-n).join(' | ') : '(no output)'
 }

@@ -5,16 +5,18 @@ import { bytes, duration } from '../telemetry/progressText.ts'
 import { childRun, progressLines, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
 import { checkCadence, checkFreshness, checkRehearsal } from './checks.ts'
 import { crashUntilComplete, lastLines, unlessAborted } from './crashResume.ts'
-import { statfsProbe } from './estimates.ts'
+import { memoryGrowth, statfsProbe, type MemoryPoint } from './estimates.ts'
 import type { Policy } from './policy.ts'
 import type { CheckResult } from './proof.ts'
 import { checkpointTimes, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
 
 const MiB = 1024 * 1024
-/** Crash/resume lives checkpoint this often (seconds), so that every kill lands between checkpoints. */
+/** Crash/resume lives checkpoint this often (seconds) at most, so that every kill lands between checkpoints... */
 const CRASH_CHECKPOINT_SECONDS = 0.25
-/** A crashed life dies at its 2nd or 3rd checkpoint, or at a random moment in the 0.4 s after its 1st: about 1 s of steps. */
-const SECONDS_PER_LIFE = 1
+/** ...and at least this often, when the target's steps are few (`run --checkpoint-every` takes no less). */
+const MIN_CHECKPOINT_SECONDS = 0.1
+/** A crashed life dies at its 2nd or 3rd checkpoint, or at a random moment within two intervals after its 1st: about 4 intervals of steps. */
+const INTERVALS_PER_LIFE = 4
 /** The rate is measured on a session of at least MEASURE_MS, start-up included (so a little low): a margin, so that no kill is missed. */
 const SIZING_MARGIN = 1.3
 /** A session at least this long measures the rate (start-up is a small part of it). */
@@ -39,6 +41,16 @@ export async function loopChecks({ o, policy, workDir, outDir, fingerprint, comm
   const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
   const commitTimes = completed ? await checkpointTimes(rehearsalDir) : []
   const states = [crash.state, { steps: plan.items, bytes: completed ? finalStateBytes(rehearsalDir) : null }]
+  // Memory at two scales at least 3× apart, each measured at the end of a fresh process that ran all its steps (a
+  // resumed session holds only what it did itself): the rehearsal, and the reference's first run or a quarter-size run.
+  const larger: MemoryPoint = { items: plan.items, retainedBytes: rehearsal.summary?.retainedBytes ?? null }
+  let smaller = crash.memory
+  if (smaller.items * 3 > larger.items && larger.items >= 8) {
+    const items = Math.floor(larger.items / 4)
+    step(`memory: a baseline run of ${items.toLocaleString('en-US')} steps to compare with ${larger.items.toLocaleString('en-US')}`)
+    const baseline = await unlessAborted(o.signal, childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items }))
+    smaller = { items, retainedBytes: baseline.summary?.retainedBytes ?? null }
+  }
 
   step('checking cadence, freshness, the state\'s size, disk and memory')
   const allRuns: ChildRunResult[] = [...crash.runs, rehearsal]
@@ -49,7 +61,7 @@ export async function loopChecks({ o, policy, workDir, outDir, fingerprint, comm
     checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
     checkRehearsal({ rehearsal, plan, target: o.target, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
     checkLoopDisk({ policy, job, growth, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
-    checkLoopMemory({ policy, growth }),
+    checkLoopMemory({ policy, smaller, larger, target: o.target }),
     {
       id: 'validation', title: 'Data validation', passed: !policy.requireValidators,
       evidence: 'a loop job has no records to validate',
@@ -65,6 +77,8 @@ interface LoopCrashResume {
   readonly stepsPerSecond: number
   /** The state's size after the crash/resume runs' steps. */
   readonly state: StatePoint
+  /** What the loop's thread retained at the end of the reference's first run (one fresh session). */
+  readonly memory: MemoryPoint
 }
 
 /**
@@ -92,15 +106,17 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
   runs.push(reference)
   const failed = (reason: string): LoopCrashResume => ({
     check: { id: 'crash-resume', title: 'Crash/resume equivalence', passed: false, evidence: reason, failures: [reason], measurements: { items: first } },
-    runs, stepsPerSecond: 0, state: { steps: first, bytes: null },
+    runs, stepsPerSecond: 0, state: { steps: first, bytes: null }, memory: { items: first, retainedBytes: null },
   })
   if (!reference.summary?.digest) return failed(`the loop does not complete at small scale (${first} steps): ${lastLines(reference.stderr)}`)
+  const firstRun = reference.summary
   // The rate of a short session is mostly start-up: the reference goes on (a loop's steps may grow) until a session lasts
-  // long enough to measure it, then to enough steps for every kill to land between checkpoints — past the target if the
-  // loop is fast (steps are not part of its identity, and both runs take the same number).
+  // long enough to measure it, then to enough steps for every kill to land between checkpoints — never past the target
+  // (a loop may have nothing to do past it: a dataset's last batch, a schedule's end).
+  const lives = o.policy.crashKills + 1
   let steps = first
   let session = reference.summary
-  const wanted = (perSecond: number): number => Math.ceil(perSecond * (o.policy.crashKills + 1) * SECONDS_PER_LIFE * SIZING_MARGIN)
+  const wanted = (perSecond: number): number => Math.min(o.target, Math.ceil(perSecond * lives * INTERVALS_PER_LIFE * CRASH_CHECKPOINT_SECONDS * SIZING_MARGIN))
   for (;;) {
     const perSecond = session.committedThisSession / Math.max(0.001, session.wallMs / 1000)
     const measured = session.wallMs >= MEASURE_MS
@@ -115,10 +131,19 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
     if (measured) break
   }
   const stepsPerSecond = session.committedThisSession / Math.max(0.001, session.wallMs / 1000)
+  // When the target's steps are too few for 0.25 s checkpoints, checkpoints come faster (never below 0.1 s).
+  const seconds = steps / stepsPerSecond
+  const interval = Math.max(MIN_CHECKPOINT_SECONDS, Math.min(CRASH_CHECKPOINT_SECONDS, seconds / (lives * INTERVALS_PER_LIFE * SIZING_MARGIN)))
 
-  o.onStep(`crash/resume: ${o.policy.crashKills} SIGKILLs at seeded moments, resumed each time`)
-  const crashed = await crashUntilComplete({ ...base, outDir: join(o.workDir, 'crashed'), total: steps }, { killSeed: o.killSeed, kills: o.policy.crashKills, ...(o.signal && { signal: o.signal }) }, 500, runs, [2, 3])
-  const failures = [...crashed.failures]
+  o.onStep(`crash/resume: ${o.policy.crashKills} SIGKILLs at seeded moments, resumed each time (checkpoints every ${interval.toFixed(2)} s)`)
+  const crashed = await crashUntilComplete(
+    { ...base, checkpointEverySeconds: interval, outDir: join(o.workDir, 'crashed'), total: steps },
+    { killSeed: o.killSeed, kills: o.policy.crashKills, ...(o.signal && { signal: o.signal }) },
+    Math.round(interval * 2_500), runs, [2, 3],
+  )
+  const failures = crashed.kills < o.policy.crashKills && crashed.digest
+    ? [`only ${crashed.kills} of ${o.policy.crashKills} kills happened before the run completed: the target's ${steps.toLocaleString('en-US')} steps take about ${duration(seconds)}, too short to be killed ${o.policy.crashKills} times between checkpoints. Prove a larger target, or lower crashKills in the policy.`]
+    : [...crashed.failures]
   const expected = reference.summary.digest
   if (crashed.digest && crashed.digest !== expected) {
     failures.push(
@@ -139,6 +164,7 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
     runs,
     stepsPerSecond,
     state: { steps, bytes: finalStateBytes(referenceDir) },
+    memory: { items: first, retainedBytes: firstRun.retainedBytes },
   }
 }
 
@@ -189,24 +215,27 @@ export function checkLoopDisk(o: { policy: Policy; job: LoopJob; growth: StateGr
   }
 }
 
-/** Invariant bounded-memory, for a loop: the state it carries from step to step must not grow without bound. */
-export function checkLoopMemory(o: { policy: Policy; growth: StateGrowth }): CheckResult {
-  const { smaller, larger, bytesPerStep, projectedBytes, target } = o.growth
+/**
+ * Invariant bounded-memory, for a loop: what its thread retains at the end
+ * (after a full collection, the state included) at two scales. Growth per
+ * step is carried over the target's steps: a loop that keeps something of
+ * every step (a list of losses, a module-level history) fails.
+ */
+export function checkLoopMemory(o: { policy: Policy; smaller: MemoryPoint; larger: MemoryPoint; target: number }): CheckResult {
+  const { bytesPerItem } = memoryGrowth(o.smaller, o.larger, o.target)
+  const growth = bytesPerItem === null ? null : Math.max(0, bytesPerItem) * o.target
   const limit = o.policy.maxMemoryGrowthMiB * MiB
-  const growthBytes = projectedBytes === null || larger.bytes === null ? null : projectedBytes - larger.bytes
-  const passed = growthBytes !== null && growthBytes <= limit
-  const at = (p: StatePoint): string => `${bytes(p.bytes ?? 0)} after ${p.steps.toLocaleString('en-US')} steps`
+  const passed = growth === null || growth <= limit
+  const at = (p: MemoryPoint): string => `${bytes(p.retainedBytes ?? 0)} after ${p.items.toLocaleString('en-US')} steps`
   return {
     id: 'memory',
     title: 'Memory over time',
     passed,
-    evidence: growthBytes === null
-      ? 'not measured: a run did not complete'
-      : `the state (what save() returns) is ${at(smaller)} and ${at(larger)}: ${bytesPerStep ? `${bytes(bytesPerStep)} per step → +${bytes(growthBytes)} by ${target.toLocaleString('en-US')} steps` : 'constant'} (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`,
-    failures: passed ? [] : [growthBytes === null
-      ? 'bounded-memory: not measured, a run did not complete'
-      : `bounded-memory: the loop's state grows with steps (${at(smaller)}, ${at(larger)}): +${bytes(growthBytes)} by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Keep a bounded history in the state (a window, a running mean), not every step's result.`],
-    measurements: { smaller, larger, bytesPerStep, projectedStateBytes: projectedBytes, projectedGrowthBytes: growthBytes },
+    evidence: bytesPerItem === null
+      ? `not measurable: ${o.smaller.retainedBytes === null || o.larger.retainedBytes === null ? 'a run did not report its memory' : `${o.larger.items} steps is not 3× ${o.smaller.items}`}`
+      : `the loop's thread retains ${at(o.smaller)} and ${at(o.larger)}: ${bytesPerItem ? `${bytes(bytesPerItem)} per step → +${bytes(growth ?? 0)} over ${o.target.toLocaleString('en-US')} steps` : 'no growth'} (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`,
+    failures: passed ? [] : [`bounded-memory: the loop's memory grows with steps (${bytes(bytesPerItem ?? 0)} per step, ${at(o.smaller)} vs ${at(o.larger)}): +${bytes(growth ?? 0)} by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Something keeps a piece of every step (a list of losses, a module-level history): keep a bounded window, or nothing.`],
+    measurements: { smaller: o.smaller, larger: o.larger, bytesPerStep: bytesPerItem, projectedGrowthBytes: growth },
   }
 }
 

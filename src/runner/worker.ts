@@ -7,9 +7,10 @@
  * job and this file (workerBundle.ts: plain JavaScript, quick to start).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { threadId, workerData } from 'node:worker_threads'
+import { workerData } from 'node:worker_threads'
 import type { MapJob } from '../job/defineJob.ts'
 import { itemRng, type Rng } from '../job/rng.ts'
+import { retainedMemoryProbe } from './retainedMemory.ts'
 import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
 import { fsyncDir, writeFileAtomic } from '../store/atomicFile.ts'
 import { shardFileName } from './shardNames.ts'
@@ -36,21 +37,6 @@ export function createRangeMaker(job: MapJob): (task: RangeTask) => Promise<Rang
   return async (task) => {
     const result = await maker.make(task)
     return { ...result, retained: measure() }
-  }
-}
-
-/**
- * For preflight's memory check (LONGHAUL_MEASURE_RETAINED=1 under
- * `node --expose-gc`): what this thread still holds after a full collection,
- * so garbage waiting for the collector is not mistaken for growth.
- */
-function retainedMemoryProbe(): (() => { thread: number; bytes: number }) | undefined {
-  const gc = (globalThis as { gc?: () => void }).gc
-  if (process.env.LONGHAUL_MEASURE_RETAINED !== '1' || typeof gc !== 'function') return undefined
-  return () => {
-    gc()
-    const usage = process.memoryUsage()
-    return { thread: threadId, bytes: usage.heapUsed + usage.arrayBuffers }
   }
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { policySchema } from '../../src/preflight/policy.ts'
-import { checkLoopDisk, checkLoopMemory, stateGrowth } from '../../src/preflight/loopChecks.ts'
+import { checkLoopDisk, stateGrowth } from '../../src/preflight/loopChecks.ts'
 import { preflight } from '../../src/preflight/preflight.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import type { LoopJob } from '../../src/job/defineLoop.ts'
@@ -42,20 +42,23 @@ describe('preflight and the launch gate for loop jobs', () => {
     expect(result.passed).toBe(false)
   }, 180_000)
 
-  it('bounded-memory and disk: a state that grows with steps fails memory at the target; a constant one passes; checkpoints kept are counted on disk', () => {
+  it('bounded-memory: a loop that keeps a piece of every step fails memory (and only memory), proved without running past its target', async () => {
+    const result = await preflight({ jobPath: loop('leaky'), target: 5000, outDir: join(tempDir(), 'leaky') })
+    expect(failedChecks(result).map((c) => c.id)).toEqual(['memory'])
+    expect(failedChecks(result)[0]!.failures.join('\n')).toMatch(/the loop's memory grows with steps \(64\.\d KiB per step/)
+    const crash = result.statement.predicate.checks.find((c) => c.id === 'crash-resume')!
+    expect(crash.measurements.items).toBeLessThanOrEqual(5000)
+  }, 180_000)
+
+  it('disk: the checkpoints kept and the final state, at the state\'s projected size, must fit', () => {
     const policy = policySchema.parse({})
     const growing = stateGrowth([{ steps: 500, bytes: 512_000 }, { steps: 5000, bytes: 5_120_000 }], 1_000_000)
     expect(growing.bytesPerStep).toBeCloseTo(1024, 0)
-    const grows = checkLoopMemory({ policy, growth: growing })
-    expect(grows.passed).toBe(false)
-    expect(grows.failures[0]).toMatch(/the loop's state grows with steps/)
-    const constant = checkLoopMemory({ policy, growth: stateGrowth([{ steps: 500, bytes: 4096 }, { steps: 5000, bytes: 4100 }], 1_000_000) })
-    expect(constant.passed).toBe(true)
-    expect(constant.evidence).toMatch(/constant/)
     const job = { keep: 3, best: { metric: 'loss', mode: 'min' } } as unknown as LoopJob
     const disk = checkLoopDisk({ policy, job, growth: stateGrowth([{ steps: 10, bytes: 100 * 1024 * 1024 }, { steps: 20, bytes: 100 * 1024 * 1024 }], 1000), freeBytes: 700 * 1024 * 1024 })
     // 100 MiB × (3 kept + best + one being written + final) × 1.5 = 900 MiB > 700 MiB free.
     expect(disk.passed).toBe(false)
     expect(disk.measurements).toMatchObject({ copies: 6 })
+    expect(checkLoopDisk({ policy, job, growth: growing, freeBytes: 1e12 }).passed).toBe(true)
   })
 })

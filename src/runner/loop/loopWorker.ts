@@ -5,6 +5,7 @@
  * going, so a step that blocks this thread for minutes never stops them.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { retainedMemoryProbe } from '../retainedMemory.ts'
 import { NotDurableError } from '../../errors.ts'
 import { isLoopJob, loopContext, type LoopJob } from '../../job/defineLoop.ts'
 import { loadAnyJob } from '../../job/loadJob.ts'
@@ -97,7 +98,9 @@ class LoopRunner {
     if (step > this.lastCheckpointStep) await this.checkpoint(state, step)
     if (step < steps) return stopped
     const final = durably(`${FINAL_FILE} in ${setup.dir}`, () => writeFinal(setup.dir, this.lastPayload!))
-    return { type: 'complete', step, final, slowestStepMs: this.slowestStepMs }
+    // What the thread holds at the end, the state included (preflight compares two scales).
+    const retainedBytes = retainedMemoryProbe()?.().bytes ?? null
+    return { type: 'complete', step, final, slowestStepMs: this.slowestStepMs, retainedBytes }
   }
 
   private due(step: number, now: number): boolean {

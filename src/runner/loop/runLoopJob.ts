@@ -116,6 +116,7 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
     let lastStep = startStep
     let bytesWritten = 0
     let slowestItemMs = 0
+    let retainedBytes: number | null = null
     const onCheckpoint = async (checkpoint: CheckpointInfo): Promise<void> => {
       bytesWritten += checkpoint.bytes
       const { step, file, bytes, sha256, payloadSha256, metrics } = checkpoint
@@ -155,6 +156,7 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
         return summary('interrupted', null)
       }
       bytesWritten += news.final.bytes
+      retainedBytes = news.retainedBytes
       await store.setState('complete', now())
       await store.addEvent('complete', { committed: tracker.committed, digest: news.final.sha256, file: FINAL_FILE, bytes: news.final.bytes }, now())
       progress.end('complete')
@@ -166,7 +168,7 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
       const { committed, committedThisSession } = tracker
       return {
         kind: 'loop', job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession, wallMs,
-        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, slowestItemMs, retainedBytes: null, digest,
+        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, slowestItemMs, retainedBytes, digest,
         resumed: open.resumed, startStep, corruptCheckpoints: recovered.corrupt.length, finalFile: digest ? join(paths.data, FINAL_FILE) : null,
       }
     }
