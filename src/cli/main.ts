@@ -157,15 +157,32 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
   return root
 }
 
+/** What the first Ctrl-C does, said at once: a long step or a slow program could otherwise look like a hang. */
+const STOPPING: Readonly<Record<string, string>> = {
+  run: 'finishing the items (or the loop step) in progress and committing them',
+  preflight: 'stopping the child run and removing the scratch folder',
+  exec: 'forwarding it to the program and waiting for it to stop (up to --grace)',
+  serve: 'closing the dashboard',
+  watch: 'stopping the view (the run goes on)',
+}
+
 /** Runs the CLI with `argv` (without node and script); returns the exit code. Never exits the process itself. */
 export async function main(argv: readonly string[], io: Io = processIo, signal?: AbortSignal): Promise<number> {
   const result = { code: EXIT.ok as number }
   // Only the commands that run for long stop cleanly on Ctrl-C; the others keep the default (exit at once).
   const interruptible = ['run', 'watch', 'preflight', 'serve', 'exec'].includes(argv[0] ?? '')
-  const signals = signal || !interruptible ? undefined : interruptOnSignals((name) => {
-    io.err(`longhaul: ${name} again — stopping now; committed work is safe, run the same command to resume.`)
-    process.exit(EXIT.interrupted)
-  })
+  const command = argv[0]
+  const signals = signal || !interruptible ? undefined : interruptOnSignals(
+    (name) => {
+      io.err(`longhaul: ${name} again — stopping now; committed work is safe, run the same command to resume.`)
+      process.exit(EXIT.interrupted)
+    },
+    {
+      // A supervised program no longer gets the terminal's hangup (it has its own process group): longhaul forwards it.
+      signals: command === 'exec' ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM'],
+      onFirst: (name) => io.err(`longhaul: ${name} — ${STOPPING[command ?? ''] ?? 'stopping'}; ${name === 'SIGINT' ? 'Ctrl-C' : name} again to stop at once.`),
+    },
+  )
   try {
     await program(io, result, signal ?? signals?.signal).parseAsync([...argv], { from: 'user' })
     return result.code

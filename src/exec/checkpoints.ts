@@ -12,19 +12,22 @@ export interface FoundCheckpoint {
 }
 
 /**
- * A file modified this recently before the moment of judging (now, or the
- * program's death) may still be being written: a killed writer leaves a
- * truncated file with a fresh mtime. A program that writes atomically and
- * says so through the protocol is believed at once.
+ * The newest file, when it was modified this recently before the moment of
+ * judging (now, or the program's death), may still be being written: a
+ * killed writer leaves a truncated file with a fresh mtime. Only the newest
+ * can be (a program writes one checkpoint at a time), so the one before it is
+ * taken. A program that writes atomically and says so through the protocol
+ * is believed at once.
  */
 export const SETTLE_MS = 2_000
 
 /**
  * Finds the checkpoint to resume from: the last one the program announced
  * through the protocol (it wins over the glob: the program knows the file is
- * durable), or else the newest file matching the glob that had settled —
- * unchanged for SETTLE_MS before the moment judged. A file that no longer
- * exists is never returned.
+ * durable), or else the newest file matching the glob, unless it was still
+ * changing SETTLE_MS before the moment judged (then the one before it). Files
+ * older than the run (`notBefore`: another experiment's, or the run moved
+ * aside by --fresh) are never taken, nor is a file that no longer exists.
  */
 export class CheckpointFinder {
   private announced: FoundCheckpoint | undefined
@@ -32,6 +35,8 @@ export class CheckpointFinder {
   constructor(
     private readonly pattern: string | undefined,
     private readonly cwd: string,
+    /** When the run began, ms: files last modified before it belong to something else. */
+    private readonly notBefore = 0,
   ) {}
 
   /** The program announced a durable checkpoint (protocol event). */
@@ -51,13 +56,13 @@ export class CheckpointFinder {
 
   private newestSettled(at: number): FoundCheckpoint | undefined {
     if (!this.pattern) return undefined
-    let best: FoundCheckpoint | undefined
+    const found: FoundCheckpoint[] = []
     for (const path of globSync(this.pattern, { cwd: this.cwd, absolute: true, onlyFiles: true, dot: true })) {
       const mtimeMs = mtimeOf(path)
-      if (mtimeMs === undefined || mtimeMs > at - SETTLE_MS) continue
-      if (!best || mtimeMs > best.mtimeMs || (mtimeMs === best.mtimeMs && path > best.path)) best = { path, step: null, source: 'glob', mtimeMs }
+      if (mtimeMs !== undefined && mtimeMs >= this.notBefore && mtimeMs <= at) found.push({ path, step: null, source: 'glob', mtimeMs })
     }
-    return best
+    found.sort((a, b) => b.mtimeMs - a.mtimeMs || (b.path > a.path ? 1 : -1))
+    return found[0] && found[0].mtimeMs > at - SETTLE_MS ? found[1] : found[0]
   }
 }
 

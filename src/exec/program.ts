@@ -68,12 +68,22 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
   protocol.setEncoding('utf8')
   protocol.on('data', (chunk: string) => events.push(chunk))
   protocol.on('end', () => events.end())
+  const cleanups: (() => void)[] = []
   for (const [stream, copy, parser] of [[child.stdout!, spec.stdout, bars[0]], [child.stderr!, spec.stderr, bars[1]]] as const) {
+    // Our own output gone (`| head`, a closed terminal): the copy stops, the program's output is still read (for its
+    // progress) and supervision goes on.
+    let copying = true
+    const stopCopying = (): void => {
+      copying = false
+      stream.resume()
+    }
+    copy.on('error', stopCopying)
+    cleanups.push(() => copy.off('error', stopCopying))
     stream.on('data', (chunk: Buffer) => {
       parser.push(chunk)
       // Back-pressure: while our own output is not read (a slow terminal, a stopped pager), the program waits on its pipe
       // rather than its output piling up in longhaul's memory.
-      if (!copy.write(chunk)) {
+      if (copying && !copy.write(chunk)) {
         stream.pause()
         copy.once('drain', () => stream.resume())
       }
@@ -92,6 +102,7 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
       const timer = new Promise<void>((done) => setTimeout(done, DRAIN_MS).unref())
       void Promise.race([drained, timer]).then(() => {
         for (const stream of [protocol, child.stdout!, child.stderr!]) stream.destroy()
+        for (const cleanup of cleanups) cleanup()
         resolve(result)
       })
     })

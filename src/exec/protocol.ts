@@ -18,11 +18,15 @@ export const RESUME_ENV = 'LONGHAUL_RESUME_FROM'
 /** The file descriptor the protocol is read from in the child. */
 export const EVENTS_FD = 3
 
-const count = z.number().finite().nonnegative()
+const count = z.number().nonnegative().max(Number.MAX_SAFE_INTEGER)
 const step = z.number().finite().nullish().transform((v) => v ?? null)
+/** Printed in PROGRESS.txt and on the terminal: no control characters (a newline would forge a line, an escape the terminal). */
+const printable = (max: number) => z.string().max(max).regex(/^[^\p{Cc}]*$/u, 'control characters')
 
 const eventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('progress'), done: count, total: count.nullish().transform((v) => v ?? null), unit: z.string().max(40).optional() }),
+  z
+    .object({ type: z.literal('progress'), done: count, total: count.positive().nullish().transform((v) => v ?? null), unit: printable(40).min(1).optional() })
+    .refine((e) => e.total === null || e.done <= e.total, 'done is more than total'),
   z.object({ type: z.literal('checkpoint'), path: z.string().min(1).max(4_096), step }),
   z.object({ type: z.literal('metric'), name: z.string().min(1).max(200), value: z.number().nullable(), step }),
   z.object({ type: z.literal('log'), level: z.string().max(20).default('info'), message: z.string().max(10_000) }),

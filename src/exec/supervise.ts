@@ -69,8 +69,10 @@ export interface ExecResult {
   readonly runId: string
   readonly dir: string
   readonly state: 'complete' | 'failed' | 'interrupted'
-  /** The program's last exit code (128 + n for signal n): longhaul exec exits with it. */
+  /** longhaul exec's exit code: 0 complete, 130 interrupted, else the program's last (128 + n for signal n). */
   readonly exitCode: number
+  /** The program's own last exit code, as the shell would show it; null if it never ran. */
+  readonly programExitCode: number | null
   /** Times the program was started this session. */
   readonly lives: number
   readonly checkpoint: string | null
@@ -136,10 +138,10 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
     await assertNoLiveProgram(store, options.outDir)
     if (run.state === 'complete') {
       options.observer?.note?.(`${options.outDir} holds a completed run of this command; pass --fresh to run it again`)
-      return { job: identity.job, runId: run.runId, dir: paths.dir, state: 'complete', exitCode: 0, lives: 0, checkpoint: null, malformedLines: 0, error: null }
+      return { job: identity.job, runId: run.runId, dir: paths.dir, state: 'complete', exitCode: 0, programExitCode: null, lives: 0, checkpoint: null, malformedLines: 0, error: null }
     }
     if (movedTo) options.observer?.note?.(`the previous run was moved to ${movedTo}`)
-    const supervisor = new Supervisor(options, { store, dir: paths.dir, runId: run.runId, job: identity.job, leaseToken: lease.token, cwd, now, resumed, lease })
+    const supervisor = new Supervisor(options, { store, dir: paths.dir, runId: run.runId, job: identity.job, leaseToken: lease.token, cwd, now, resumed, lease, createdAt: run.createdAt })
     return await supervisor.run()
   } finally {
     if (lease) await store.releaseOwner(lease.token).catch(() => undefined)
@@ -157,6 +159,8 @@ interface SupervisorContext {
   readonly now: () => number
   readonly resumed: boolean
   readonly lease: { readonly pid: number; readonly host: string }
+  /** When the run was created (its first session). */
+  readonly createdAt: number
 }
 
 /** One session of an exec run: the program's lives, their telemetry, and the journal's account of them. */
@@ -192,7 +196,8 @@ class Supervisor {
       stallAfterMs: o.stallAfterMs ?? 300_000, refreshMs: this.progressEveryMs, heartbeatMs: this.heartbeatMs, owner: c.lease,
     })
     this.files = new ProgressFiles(c.dir)
-    this.finder = new CheckpointFinder(o.checkpoints, c.cwd)
+    // mtimes have a coarser clock than Date.now on some file systems: a second of slack.
+    this.finder = new CheckpointFinder(o.checkpoints, c.cwd, c.createdAt - 1_000)
     this.lastHeartbeat = startedAt
   }
 
@@ -418,22 +423,31 @@ class Supervisor {
     this.flushMetrics()
     await Promise.allSettled([...this.journalWrites])
     await store.setState(state, now())
-    await store.addEvent(state, { exitCode: exit?.exitCode ?? null, lives, ...(error && { error }) }, now())
+    // DESIGN §2: interrupted is 130 whatever the program returned on its way out; a failure is never 0.
+    const exitCode = state === 'complete' ? 0 : state === 'interrupted' ? 130 : exit && exit.exitCode !== 0 ? exit.exitCode : 1
+    const programExitCode = exit?.exitCode ?? null
+    await store.addEvent(state, { exitCode, programExitCode, lives, ...(error && { error }) }, now())
     this.tracker.end(state, error ?? undefined)
     this.publish('state')
     return {
       job: this.c.job, runId: this.c.runId, dir: this.c.dir, state,
-      exitCode: exit?.exitCode ?? (state === 'interrupted' ? 130 : 1), lives,
-      checkpoint: this.lastCheckpoint?.path ?? null, malformedLines: this.malformedLines(), error,
+      exitCode, lives,
+      checkpoint: this.lastCheckpoint?.path ?? null, malformedLines: this.malformedLines(), error, programExitCode,
     }
   }
 
-  /** On resume: the last checkpoint the journal recorded, if its file is still there, else the glob's newest. */
+  /**
+   * On resume: the last checkpoint the program announced, if its file is still there, else the glob's newest, judged at
+   * the moment the program last ended (what it was writing then is what may be cut short), or now if that is unknown.
+   */
   private async checkpointOfEarlierSession(): Promise<FoundCheckpoint | undefined> {
     const events = await this.c.store.events()
     const last = events.findLast((e) => e.type === 'checkpoint' && e.detail.source === 'protocol')
     if (last) this.finder.announce(String(last.detail.path), typeof last.detail.step === 'number' ? last.detail.step : null)
-    const found = this.finder.newest(this.c.now())
+    const lastStart = events.findLast((e) => e.type === 'program-started')
+    const lastExit = events.findLast((e) => e.type === 'program-exited')
+    const diedAt = lastStart && lastExit && lastExit.at >= lastStart.at ? lastExit.at : this.c.now()
+    const found = this.finder.newest(diedAt)
     if (found) this.o.observer?.note?.(`resuming: the newest checkpoint is ${found.path}`)
     return found
   }

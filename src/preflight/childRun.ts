@@ -46,6 +46,8 @@ export interface ChildRunOptions {
   readonly crashPoint?: 'commit' | 'loop-checkpoint'
   /** `run --checkpoint-every`, seconds. @default the job's own */
   readonly checkpointEverySeconds?: number
+  /** A loop checkpoints every this many steps as well (LONGHAUL_LOOP_CHECKPOINT_STEPS). */
+  readonly loopCheckpointSteps?: number
   /** SIGKILL the run this long after its first commit (so the kill lands while it works, not while it starts), if it is still running. */
   readonly killAfterMs?: number
   readonly sampleEveryMs?: number
@@ -87,6 +89,8 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LONGHAUL_MAX_SHARD_BYTES: String(SHARD_BYTES), LONGHAUL_MEASURE_RETAINED: '1' }
   if (options.crashAtCommit !== undefined) env.LONGHAUL_CRASH_AT = `${options.crashPoint ?? 'commit'}:${options.crashAtCommit}`
   else delete env.LONGHAUL_CRASH_AT
+  if (options.loopCheckpointSteps !== undefined) env.LONGHAUL_LOOP_CHECKPOINT_STEPS = String(options.loopCheckpointSteps)
+  else delete env.LONGHAUL_LOOP_CHECKPOINT_STEPS
 
   if (options.signal?.aborted) throw new InterruptedError('preflight interrupted; no proof was written. Run it again to prove the job.')
   const started = Date.now()

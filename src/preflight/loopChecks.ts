@@ -19,6 +19,8 @@ const MIN_CHECKPOINT_SECONDS = 0.1
 const INTERVALS_PER_LIFE = 4
 /** The rate is measured on a session of at least MEASURE_MS, start-up included (so a little low): a margin, so that no kill is missed. */
 const SIZING_MARGIN = 1.3
+/** Steps of the first reference run, which measures how long a step takes. */
+const FIRST_STEPS = 10
 /** A session at least this long measures the rate (start-up is a small part of it). */
 const MEASURE_MS = 2_000
 
@@ -100,7 +102,8 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
     ...(onProgress && { onProgress }), ...(o.signal && { signal: o.signal }), ...(o.seed !== undefined && { seed: o.seed }), ...(o.params !== undefined && { params: o.params }), ...(o.config && { config: o.config }),
   }
   const referenceDir = join(o.workDir, 'reference')
-  const first = Math.min(o.target, o.policy.crashItems)
+  // A few steps first, whatever crashItems says: a loop's step may take a minute, and the rate decides the rest.
+  const first = Math.min(o.target, o.policy.crashItems, FIRST_STEPS)
   o.onStep(`crash/resume: reference run, ${first} steps`)
   let reference = await unlessAborted(o.signal, childRun({ ...base, outDir: referenceDir, total: first }))
   runs.push(reference)
@@ -116,7 +119,9 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
   const lives = o.policy.crashKills + 1
   let steps = first
   let session = reference.summary
-  const wanted = (perSecond: number): number => Math.min(o.target, Math.ceil(perSecond * lives * INTERVALS_PER_LIFE * CRASH_CHECKPOINT_SECONDS * SIZING_MARGIN))
+  // Each life needs a few checkpoints, and a checkpoint comes between steps: at least a few steps per life, however slow.
+  const wanted = (perSecond: number): number =>
+    Math.min(o.target, Math.ceil(Math.max(perSecond * CRASH_CHECKPOINT_SECONDS, 1) * lives * INTERVALS_PER_LIFE * SIZING_MARGIN))
   for (;;) {
     const perSecond = session.committedThisSession / Math.max(0.001, session.wallMs / 1000)
     const measured = session.wallMs >= MEASURE_MS
@@ -131,15 +136,18 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
     if (measured) break
   }
   const stepsPerSecond = session.committedThisSession / Math.max(0.001, session.wallMs / 1000)
-  // When the target's steps are too few for 0.25 s checkpoints, checkpoints come faster (never below 0.1 s).
+  // When the target's steps are too few for 0.25 s checkpoints, checkpoints come faster; below 0.1 s, they come every few
+  // steps instead, and every kill is at a checkpoint (a timer could not land inside so brief a run).
   const seconds = steps / stepsPerSecond
-  const interval = Math.max(MIN_CHECKPOINT_SECONDS, Math.min(CRASH_CHECKPOINT_SECONDS, seconds / (lives * INTERVALS_PER_LIFE * SIZING_MARGIN)))
+  const ideal = seconds / (lives * INTERVALS_PER_LIFE * SIZING_MARGIN)
+  const interval = Math.max(MIN_CHECKPOINT_SECONDS, Math.min(CRASH_CHECKPOINT_SECONDS, ideal))
+  const everySteps = ideal < MIN_CHECKPOINT_SECONDS ? Math.max(1, Math.floor(steps / (lives * INTERVALS_PER_LIFE))) : undefined
 
-  o.onStep(`crash/resume: ${o.policy.crashKills} SIGKILLs at seeded moments, resumed each time (checkpoints every ${interval.toFixed(2)} s)`)
+  o.onStep(`crash/resume: ${o.policy.crashKills} SIGKILLs at seeded moments, resumed each time (checkpoints every ${everySteps ? `${everySteps} steps` : `${interval.toFixed(2)} s`})`)
   const crashed = await crashUntilComplete(
-    { ...base, checkpointEverySeconds: interval, outDir: join(o.workDir, 'crashed'), total: steps },
+    { ...base, checkpointEverySeconds: interval, ...(everySteps && { loopCheckpointSteps: everySteps }), outDir: join(o.workDir, 'crashed'), total: steps },
     { killSeed: o.killSeed, kills: o.policy.crashKills, ...(o.signal && { signal: o.signal }) },
-    Math.round(interval * 2_500), runs, [2, 3],
+    Math.round(interval * 2_500), runs, [2, 3], everySteps === undefined,
   )
   const failures = crashed.kills < o.policy.crashKills && crashed.digest
     ? [`only ${crashed.kills} of ${o.policy.crashKills} kills happened before the run completed: the target's ${steps.toLocaleString('en-US')} steps take about ${duration(seconds)}, too short to be killed ${o.policy.crashKills} times between checkpoints. Prove a larger target, or lower crashKills in the policy.`]

@@ -4,19 +4,22 @@
  * "now": `onForce` is called (the CLI exits at once; nothing committed is lost,
  * since commits are atomic).
  */
-export function interruptOnSignals(onForce: (signal: string) => void): { signal: AbortSignal; dispose: () => void } {
+export function interruptOnSignals(
+  onForce: (signal: string) => void,
+  options: { readonly signals?: readonly NodeJS.Signals[]; readonly onFirst?: (signal: NodeJS.Signals) => void } = {},
+): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController()
+  const names = options.signals ?? ['SIGINT', 'SIGTERM']
   const handler = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) onForce(signal)
-    else controller.abort(signal)
+    if (controller.signal.aborted) return onForce(signal)
+    options.onFirst?.(signal)
+    controller.abort(signal)
   }
-  process.on('SIGINT', handler)
-  process.on('SIGTERM', handler)
+  for (const name of names) process.on(name, handler)
   return {
     signal: controller.signal,
     dispose: () => {
-      process.off('SIGINT', handler)
-      process.off('SIGTERM', handler)
+      for (const name of names) process.off(name, handler)
     },
   }
 }

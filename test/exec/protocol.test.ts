@@ -17,7 +17,8 @@ describe('the JSON-lines protocol', () => {
   })
 
   it('malformed-lines: anything else is malformed, never an exception', () => {
-    for (const line of ['', 'progress 3', '{"type":"progress"}', '{"type":"progress","done":-1}', '{"type":"progress","done":"3"}', '{"type":"what"}', '[1]', '{"type":"checkpoint","path":""}', '{']) {
+    for (const line of ['', 'progress 3', '{"type":"progress"}', '{"type":"progress","done":-1}', '{"type":"progress","done":"3"}', '{"type":"what"}', '[1]', '{"type":"checkpoint","path":""}', '{',
+      '{"type":"progress","done":5,"total":0}', '{"type":"progress","done":50,"total":10}', '{"type":"progress","done":1e300}', '{"type":"progress","done":5,"unit":"ep\\nFAKE LINE"}', '{"type":"progress","done":5,"unit":"\\u001b[2J"}']) {
       expect(parseEventLine(line), line).toBeUndefined()
     }
     fc.assert(

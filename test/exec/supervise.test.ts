@@ -118,8 +118,10 @@ describe('longhaul exec', () => {
     await until('a checkpoint', () => (progressOf(out).checkpoints >= 2 ? true : undefined))
     first.child.kill('SIGTERM')
     const r = await first.done
-    expect(r.code).toBe(128 + 15) // Python's default SIGTERM action: killed by it
+    expect(r.code).toBe(130) // interrupted, whatever the program returned on its way out (DESIGN §2)
     expect(progressOf(out)).toMatchObject({ state: 'interrupted' })
+    expect((await eventsOf(out)).find((e) => e.type === 'interrupted')?.detail).toMatchObject({ exitCode: 130 })
+    expect((await eventsOf(out)).find((e) => e.type === 'program-exited')?.detail).toMatchObject({ signal: 'SIGTERM' }) // Python's default action
     const second = await runCli(args)
     expect(second.code, second.stderr).toBe(0)
     expect(second.stderr).toMatch(/resuming: the newest checkpoint is .*step-000(10|15|20|25|30|35)\.txt/)
@@ -136,8 +138,9 @@ describe('longhaul exec', () => {
     const sent = Date.now()
     run.child.kill('SIGTERM')
     const r = await run.done
-    expect(r.code).toBe(128 + 9)
+    expect(r.code).toBe(130)
     expect(Date.now() - sent).toBeGreaterThanOrEqual(900)
+    expect((await eventsOf(out)).find((e) => e.type === 'program-exited')?.detail).toMatchObject({ signal: 'SIGKILL' })
     expect(r.stderr).toContain('did not stop within 1s of SIGTERM; killing it (SIGKILL)')
     expect(processAlive(pid)).toBe(false)
     expect((await eventsOf(out)).map((e) => e.type)).toContain('program-killed')

@@ -49,7 +49,7 @@ export async function initCommand(template: string | undefined, options: InitOpt
       ...writes.map((w) => `  ${relative(process.cwd(), w.to)}`),
       'Next:',
       `  node --import tsx --test ${shown('job.test.ts')}     # its crash, progress and loss tests`,
-      `  npx longhaul run ${shown('job.ts')}${kind === 'input' ? '' : kind === 'loop' ? ' --total 1000' : ' --total 100'}`,
+      `  npx longhaul run ${shown('job.ts')}${kind === 'generator' ? ' --total 100' : ''}`,
       `  npx longhaul preflight ${shown('job.ts')} --target ${kind === 'input' ? '200' : '100000'}   # before a production-scale run`,
     ].join('\n'),
   )

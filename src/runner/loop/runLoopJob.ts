@@ -37,6 +37,11 @@ export interface LoopRunSummary extends RunSummary {
 }
 
 const OWNER = 'local'
+/**
+ * LONGHAUL_LOOP_CHECKPOINT_STEPS: a checkpoint every N steps as well, whatever the loop says. Preflight sets it when a
+ * loop's target runs too briefly for checkpoints by time to fall between its kills; it never changes the final state.
+ */
+const CHECKPOINT_STEPS = Number(process.env.LONGHAUL_LOOP_CHECKPOINT_STEPS) || undefined
 const THREAD = new URL('./loopThread.mjs', import.meta.url)
 
 /**
@@ -107,7 +112,7 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
     const payload = recovered.newest?.payload
     const setup: LoopSetup = {
       job: job.name, fingerprint, params, seed, steps: total, startStep, payload, dir: paths.data,
-      checkpointSteps: job.checkpointEvery.steps, checkpointMs, stop: stopFlag.buffer as SharedArrayBuffer, finished: finishedCounter,
+      checkpointSteps: CHECKPOINT_STEPS ?? job.checkpointEvery.steps, checkpointMs, stop: stopFlag.buffer as SharedArrayBuffer, finished: finishedCounter,
     }
     // The state's bytes move to the thread rather than being copied: a checkpoint may be large.
     thread.postMessage(setup, payload ? [payload.buffer] : [])
