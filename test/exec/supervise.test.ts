@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
@@ -99,6 +99,22 @@ describe('longhaul exec', () => {
     expect(r.stdout).toContain(`started at 4 resume=${join(dir, 'ckpt', 'step-00004.txt')}`)
   })
 
+  it('restart-from-checkpoint: a file older than the run (another experiment\'s, or a run moved aside by --fresh) is never resumed from', async () => {
+    const dir = tempDir()
+    const ckpt = join(dir, 'ckpt')
+    mkdirSync(ckpt)
+    const old = join(ckpt, 'step-00015.txt')
+    writeFileSync(old, '15')
+    utimesSync(old, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000))
+    const r = await runCli([
+      'exec', '--out', join(dir, 'run'), '--restarts', '1', '--restart-delay', '0', '--checkpoints', join(ckpt, 'step-*.txt'), '--resume-arg', '--resume {checkpoint}',
+      '--', 'python3', COUNTER, '--steps', '20', '--every', '100', '--announce', '0', '--crash-at', '3', '--ckpt-dir', ckpt,
+    ])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain('from the start: no checkpoint found')
+    expect(r.stdout).not.toContain('started at 15')
+  })
+
   it('restart-limit: a program that keeps failing is restarted N times, then longhaul exits with its exit code and says why', async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
@@ -175,6 +191,32 @@ describe('longhaul exec', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
     expect(code).toBe(0)
     expect(bytes).toBe(300 * 1024 * 1024) // nothing lost
+  })
+
+  it('output-gone: when longhaul\'s own stdout is closed (| head), the program goes on, supervised, and the run ends complete', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const child = spawn(process.execPath, [BIN, 'exec', '--out', out, '--', 'sh', '-c', 'i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done; echo finished >&2'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.stdout.once('data', () => child.stdout.destroy()) // the reader goes away after the first lines
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(code, stderr).toBe(0)
+    expect(stderr).toContain('finished')
+    expect(progressOf(out)).toMatchObject({ state: 'complete' })
+  })
+
+  it('signal-forwarding: a hangup (the ssh session closed) is forwarded to the program, which would otherwise run on unsupervised', async () => {
+    const dir = tempDir()
+    const out = join(dir, 'run')
+    const run = startCli(['exec', '--out', out, '--', 'python3', COUNTER, '--steps', '1000', '--delay', '0.05', '--ckpt-dir', join(dir, 'ckpt')])
+    const pid = await until('the program', () => firstPid(out))
+    await until('progress', () => (progressOf(out).done > 0 ? true : undefined))
+    run.child.kill('SIGHUP')
+    const r = await run.done
+    expect(r.code).toBe(130)
+    expect(processAlive(pid)).toBe(false)
+    expect((await eventsOf(out)).find((e) => e.type === 'program-exited')?.detail).toMatchObject({ signal: 'SIGHUP' })
   })
 
   it('stall-detection: a program alive but silent is reported STALLED in progress.json and the journal', async () => {
