@@ -8,6 +8,7 @@ import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { hasRun, runPaths } from './runDir.ts'
 import { INDEX_FILE } from './shardNames.ts'
+import { verifyLoopRun } from './loop/verifyLoop.ts'
 
 export interface VerifyReport {
   readonly dir: string
@@ -25,6 +26,8 @@ export interface VerifyReport {
   readonly digest: string | null
   /** The first problems found, in words. */
   readonly problems: readonly string[]
+  /** What `items` counts: steps for a loop. @default items */
+  readonly unit?: 'items' | 'steps'
 }
 
 const MAX_PROBLEMS = 20
@@ -41,7 +44,11 @@ export async function verifyRun(dir: string): Promise<VerifyReport> {
   try {
     const run = await store.getRun()
     if (!run) throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
-    const identity = JSON.parse(run.identity) as JobIdentity
+    const identity = JSON.parse(run.identity) as JobIdentity & { kind?: string }
+    if (identity.kind === 'exec') {
+      throw new UsageError(`${dir} holds a supervised program's run (longhaul exec): longhaul does not manage the program's output, so there is nothing to verify. \`longhaul status ${dir}\` shows how it ended.`)
+    }
+    if ((identity.output as { kind?: string } | undefined)?.kind === 'loop') return await verifyLoopRun(store, run, paths)
     const format = formatFromDescription(identity.output)
     const problems: string[] = []
     const problem = (text: string): void => {

@@ -11,7 +11,7 @@ export async function verifyCommand(dir: string, options: { json?: boolean }, io
     io.out(
       [
         `${report.complete ? 'COMPLETE' : 'INCOMPLETE'}  ${report.job} in ${report.dir}`,
-        `  items       ${count(report.items)} / ${count(report.total)}`,
+        `  ${(report.unit ?? 'items').padEnd(11)} ${count(report.items)} / ${count(report.total)}`,
         `  missing     ${count(report.missing)}`,
         `  duplicates  ${count(report.duplicates)}`,
         `  corrupt     ${count(report.corrupt)}`,
