@@ -154,7 +154,7 @@ export function progressLines(step: ((message: string) => void) | undefined, lab
   return (done, total) => {
     if (Date.now() - last < everyMs) return
     last = Date.now()
-    step(`  ${label}: ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} items committed`)
+    step(`  ${label}: ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} committed`)
   }
 }
 

@@ -16,6 +16,8 @@ export interface RunStart {
   readonly seed: number
   /** Where --fresh moved a previous run, if it did. */
   readonly movedAsideTo?: string
+  /** What `total` counts, when not items (a loop: steps). */
+  readonly unit?: string
 }
 
 export interface RunProgress {

@@ -16,7 +16,7 @@ it('verify a loop run: its checkpoints and final.bin check out and the digest is
 
   const final = join(out, 'data', 'final.bin')
   const bytes = readFileSync(final)
-  bytes[100] ^= 1
+  bytes[100]! ^= 1
   writeFileSync(final, bytes)
   const changed = await runCli(['verify', out])
   expect(changed.code).toBe(1)
@@ -24,7 +24,7 @@ it('verify a loop run: its checkpoints and final.bin check out and the digest is
 
   const checkpoint = join(out, 'data', 'step-000000000200.ckpt')
   const ckpt = readFileSync(checkpoint)
-  ckpt[ckpt.length - 1] ^= 1
+  ckpt[ckpt.length - 1]! ^= 1
   writeFileSync(checkpoint, ckpt)
   const both = await runCli(['verify', out, '--json'])
   expect(JSON.parse(both.stdout)).toMatchObject({ complete: false, corrupt: 2 })

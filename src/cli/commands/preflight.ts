@@ -39,7 +39,7 @@ export async function preflightCommand(jobPath: string, options: PreflightComman
     const width = Math.max(...p.rules.map((r) => r.rule.length))
     io.out(
       [
-        `PREFLIGHT ${p.verdict}  ${p.job}, target ${p.target.toLocaleString('en-US')} items`,
+        `PREFLIGHT ${p.verdict}  ${p.job}, target ${p.target.toLocaleString('en-US')}`,
         ...p.rules.map((r) => `  ${r.passed ? '✔' : '✘'} ${r.rule.padEnd(width)}  ${JSON.stringify(r.value).padEnd(6)}  ${r.evidence}`),
         ...p.checks.flatMap((c) => c.failures.map((f) => `  ✘ ${f}`)),
         `  proof   ${shown(result.proofPath)}`,

@@ -59,8 +59,9 @@ export function runDisplay(options: DisplayOptions): RunObserver & { close(): vo
     started(start) {
       job = start.job
       if (start.movedAsideTo) write(`[${job}] the previous run was moved to ${start.movedAsideTo}`)
-      const from = start.resumed ? `resuming at ${count(start.committed)} of ${count(start.total)}` : `${count(start.total)} items`
-      write(`[${job}] ${from} → ${start.dir} (workers ${start.workers}, seed ${start.seed})`)
+      const unit = start.unit ?? 'items'
+      const from = start.resumed ? `resuming at ${count(start.committed)} of ${count(start.total)} ${unit}` : `${count(start.total)} ${unit}`
+      write(`[${job}] ${from} → ${start.dir} (${start.unit === 'steps' ? 'a loop' : `workers ${start.workers}`}, seed ${start.seed})`)
       const payload = { done: count(start.committed), totalText: count(start.total), rateText: '? items/s', etaText: 'unknown', elapsed: '0s', checkpoint: 'none yet' }
       bar?.start(start.total, start.committed, payload)
       last = { total: start.total, value: start.committed, payload }

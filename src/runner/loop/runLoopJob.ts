@@ -91,7 +91,7 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
     if (open.clearance) await store.addEvent(`gate-${open.clearance.status}`, open.clearance, now())
     if (open.clearance?.status === 'waived') options.observer?.note?.(`launch gate WAIVED: running without a passing preflight proof (${open.clearance.reason}); recorded in the journal and progress.json`)
     options.observer?.started?.({
-      job: job.name, runId: open.run.runId, dir: paths.dir, total, committed: startStep, resumed: open.resumed, workers: 1, seed,
+      job: job.name, runId: open.run.runId, dir: paths.dir, total, committed: startStep, resumed: open.resumed, workers: 1, seed, unit: 'steps',
       ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
     })
 
