@@ -1,6 +1,6 @@
 // A loop job: a stateful sequence of steps, here a small training loop
 // (stochastic gradient descent fitting a linear model to noisy samples).
-// Run it:    npx longhaul run job.ts --total 2000
+// Run it:    npx longhaul run job.ts        (1,000 steps: at the default policy's limit for a run without a proof)
 // Prove it:  npx longhaul preflight job.ts --target 100000
 import { defineLoop } from 'longhaul'
 import { z } from 'zod'
@@ -10,7 +10,7 @@ const TRUE_WEIGHTS = [0.5, -1.25, 2, 0.75, -0.3, 1.1, -2.2, 0.05]
 
 export default defineLoop({
   name: '__NAME__',
-  steps: 2_000,
+  steps: 1_000,
   params: z.object({ lr: z.number().positive().default(0.01), batch: z.number().int().positive().default(256) }),
   // A checkpoint every 30 s (and always at the end, and on Ctrl-C); the last 3 are kept, plus the one with the lowest error.
   checkpointEvery: { ms: 30_000 },
