@@ -121,8 +121,8 @@ export async function crashUntilComplete(
   referenceWorkMs: number,
   runs: ChildRunResult[],
   commitKills: readonly [first: number, last: number] = [2, 6],
-  /** false: every kill at a commit (a run too brief for a timer to land in it). */
-  timerKills = true,
+  /** The commit that kills a timer's life if the timer has not fired by then. */
+  backstop = 8,
 ): Promise<Crashed> {
   let rng = prand.xoroshiro128plus(o.killSeed)
   const next = (min: number, max: number): number => {
@@ -138,11 +138,11 @@ export async function crashUntilComplete(
     lives++
     const crash = kills < o.kills
     // Odd kills come from a timer anywhere in the run's life (start-up, mid-item, mid-write); the commit kill is the backstop.
-    const byTimer = timerKills && crash && kills % 2 === 1
+    const byTimer = crash && kills % 2 === 1
     const life = await unlessAborted(o.signal, childRun({
       ...run,
       // Commit kills spread over the first few commits of a life; timer kills over the reference run's working time, counted from this life's first commit.
-      ...(crash && { crashAtCommit: byTimer ? 8 : next(commitKills[0], commitKills[1]) }),
+      ...(crash && { crashAtCommit: byTimer ? backstop : next(commitKills[0], commitKills[1]) }),
       ...(byTimer && { killAfterMs: next(0, Math.max(50, Math.round(referenceWorkMs * 0.8))) }),
     }))
     runs.push(life)

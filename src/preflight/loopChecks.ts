@@ -11,11 +11,9 @@ import type { CheckResult } from './proof.ts'
 import { checkpointTimes, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
 
 const MiB = 1024 * 1024
-/** Crash/resume lives checkpoint this often (seconds) at most, so that every kill lands between checkpoints... */
+/** The crash/resume runs are sized for a checkpoint about this often (seconds) in a fresh life. */
 const CRASH_CHECKPOINT_SECONDS = 0.25
-/** ...and at least this often, when the target's steps are few (`run --checkpoint-every` takes no less). */
-const MIN_CHECKPOINT_SECONDS = 0.1
-/** A crashed life dies at its 2nd or 3rd checkpoint, or at a random moment within two intervals after its 1st: about 4 intervals of steps. */
+/** A crashed life dies at its 2nd or 3rd checkpoint, or by a timer with its 4th as a backstop: at most 4 intervals of steps. */
 const INTERVALS_PER_LIFE = 4
 /** The rate is measured on a session of at least MEASURE_MS, start-up included (so a little low): a margin, so that no kill is missed. */
 const SIZING_MARGIN = 1.3
@@ -98,7 +96,7 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
   const runs: ChildRunResult[] = []
   const onProgress = progressLines(o.onStep, 'crash/resume')
   const base = {
-    jobPath: o.jobPath, checkpointEverySeconds: CRASH_CHECKPOINT_SECONDS, crashPoint: 'loop-checkpoint' as const,
+    jobPath: o.jobPath, crashPoint: 'loop-checkpoint' as const,
     ...(onProgress && { onProgress }), ...(o.signal && { signal: o.signal }), ...(o.seed !== undefined && { seed: o.seed }), ...(o.params !== undefined && { params: o.params }), ...(o.config && { config: o.config }),
   }
   const referenceDir = join(o.workDir, 'reference')
@@ -138,19 +136,19 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
   const stepsPerSecond = session.committedThisSession / Math.max(0.001, session.wallMs / 1000)
   // When the target's steps are too few for 0.25 s checkpoints, checkpoints come faster; below 0.1 s, they come every few
   // steps instead, and every kill is at a checkpoint (a timer could not land inside so brief a run).
-  const seconds = steps / stepsPerSecond
-  const ideal = seconds / (lives * INTERVALS_PER_LIFE * SIZING_MARGIN)
-  const interval = Math.max(MIN_CHECKPOINT_SECONDS, Math.min(CRASH_CHECKPOINT_SECONDS, ideal))
-  const everySteps = ideal < MIN_CHECKPOINT_SECONDS ? Math.max(1, Math.floor(steps / (lives * INTERVALS_PER_LIFE))) : undefined
-
-  o.onStep(`crash/resume: ${o.policy.crashKills} SIGKILLs at seeded moments, resumed each time (checkpoints every ${everySteps ? `${everySteps} steps` : `${interval.toFixed(2)} s`})`)
+  // The crashed lives checkpoint every few steps (by time, a busy machine would move checkpoints against the kills; the
+  // loop's own time-based checkpoints may add some, which only shortens a life). Each life dies at its 2nd or 3rd checkpoint, or by a timer after its 1st with the 4th as a backstop: at
+  // most 4 intervals of progress per kill, and the run has 4 per life, so every kill lands while steps remain.
+  const everySteps = Math.max(1, Math.floor(steps / (lives * INTERVALS_PER_LIFE)))
+  const intervalMs = (everySteps / stepsPerSecond) * 1000
+  o.onStep(`crash/resume: ${o.policy.crashKills} SIGKILLs at seeded moments, resumed each time (checkpoints every ${everySteps.toLocaleString('en-US')} steps)`)
   const crashed = await crashUntilComplete(
-    { ...base, checkpointEverySeconds: interval, ...(everySteps && { loopCheckpointSteps: everySteps }), outDir: join(o.workDir, 'crashed'), total: steps },
+    { ...base, loopCheckpointSteps: everySteps, outDir: join(o.workDir, 'crashed'), total: steps },
     { killSeed: o.killSeed, kills: o.policy.crashKills, ...(o.signal && { signal: o.signal }) },
-    Math.round(interval * 2_500), runs, [2, 3], everySteps === undefined,
+    Math.round(intervalMs * 2.5), runs, [2, 3], 4,
   )
   const failures = crashed.kills < o.policy.crashKills && crashed.digest
-    ? [`only ${crashed.kills} of ${o.policy.crashKills} kills happened before the run completed: the target's ${steps.toLocaleString('en-US')} steps take about ${duration(seconds)}, too short to be killed ${o.policy.crashKills} times between checkpoints. Prove a larger target, or lower crashKills in the policy.`]
+    ? [`only ${crashed.kills} of ${o.policy.crashKills} kills happened before the run completed: the target's ${steps.toLocaleString('en-US')} steps are too few to be killed ${o.policy.crashKills} times between checkpoints. Prove a larger target, or lower crashKills in the policy.`]
     : [...crashed.failures]
   const expected = reference.summary.digest
   if (crashed.digest && crashed.digest !== expected) {

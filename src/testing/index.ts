@@ -38,8 +38,8 @@ export interface JobTestOptions {
  * SIGKILLed `kills` times (some at a commit) and resumed ends with the same
  * digest as an uninterrupted run and a run on another worker count. For a
  * loop job (defineLoop): its final state after the kills equals an
- * uninterrupted run's; the runs take as many steps as the kills need (about
- * 6 s of steps per kill), and `items` is the first, short reference run's.
+ * uninterrupted run's; the runs take as many steps as the kills need, at
+ * most `items` (default: the loop's own `steps`).
  */
 export async function expectCrashSafe(jobPath: string, options: JobTestOptions & { readonly kills?: number; readonly killSeed?: number } = {}): Promise<CheckResult> {
   const job = await loadAnyJob(jobPath)
@@ -47,7 +47,7 @@ export async function expectCrashSafe(jobPath: string, options: JobTestOptions &
     if (isLoopJob(job)) {
       const policy = policySchema.parse({ crashKills: options.kills ?? 5, crashItems: 100 })
       const { check } = await checkLoopCrashResume({
-        jobPath, workDir, policy, target: options.items ?? 100, killSeed: options.killSeed ?? 1, onStep: () => undefined, ...runArgs(options),
+        jobPath, workDir, policy, target: options.items ?? job.steps ?? 1_000, killSeed: options.killSeed ?? 1, onStep: () => undefined, ...runArgs(options),
       })
       return orThrow(check)
     }
