@@ -190,6 +190,28 @@ describe('postgres store: clear errors', () => {
     expect((error as Error).message).toMatch(/test_\d+ has longhaul schema version 99, and this longhaul knows up to 1: upgrade longhaul/)
   })
 
+  it('a connection killed mid-transaction fails that call with StoreUnavailableError, records nothing, and the next call works', async () => {
+    const url = await server().createDatabase()
+    const store = await PostgresStore.open(url)
+    await store.createRun(run('r', 10))
+    // An operator holds the run row, so the store's claim waits inside its transaction; then its connection is killed.
+    const operator = new pg.Client({ connectionString: url })
+    await operator.connect()
+    await operator.query('BEGIN')
+    await operator.query('SELECT 1 FROM longhaul.runs FOR UPDATE')
+    const claim = store.claimRange('w', 10, TTL, 0).catch((e: unknown) => e)
+    await expect.poll(async () => (await operator.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).rows[0].n).toBe(1)
+    await operator.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    await operator.query('ROLLBACK')
+    await operator.end()
+    const error = await claim
+    expect(error).toBeInstanceOf(StoreUnavailableError)
+    expect((error as Error).message).toMatch(/lost the connection to PostgreSQL at 127\.0\.0\.1:\d+ .* during a claim: terminating connection.*wholly recorded or not at all/)
+    const again = (await store.claimRange('w', 10, TTL, 0))!
+    expect([again.start, again.end]).toEqual([0, 10])
+    await store.close()
+  })
+
   it('a server restart: the store reconnects on its next call, and committed work is still there', async () => {
     const store = await PostgresStore.open(await server().createDatabase())
     await store.createRun(run('r', 10))

@@ -31,13 +31,18 @@ const types = {
 
 export function createPool(url: string, options: { readonly poolSize: number; readonly connectTimeoutMs: number }): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize, connectionTimeoutMillis: options.connectTimeoutMs, types })
-  // An idle connection whose server went away (a restart): the pool drops it, and the next query opens a new one.
-  // The error that matters is the one the next query gets, and it is thrown there.
+  // A connection whose server went away (a restart, a killed backend) also emits 'error', which would end the
+  // process unheard. The error that matters reaches the query that was running, or the next one, and is thrown
+  // there; the pool then drops the connection and opens a new one. So: idle connections (the pool's event) and
+  // checked-out ones (each client's) get a listener that only keeps the process alive.
   pool.on('error', () => {})
+  pool.on('connect', (client) => client.on('error', () => {}))
   return pool
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE'])
+/** Errors of a connection that never opened, and of one that was open and went away. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'])
+const LOST_CODES = new Set(['ECONNRESET', 'EPIPE'])
 
 /**
  * Turns a driver error into longhaul's: the server unreachable or gone
@@ -73,11 +78,19 @@ export function translate(error: unknown, target: Target, what: string): unknown
       error,
     )
   }
-  if (CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('57P') || /timeout|terminated|Connection closed|not queryable/i.test(message)) {
+  if (UNREACHABLE_CODES.has(code) || /timeout/i.test(message)) {
     return new StoreUnavailableError(
       `cannot reach ${where} (database '${target.database}', user '${target.user}') for ${what}: ${message}. ` +
         `Check that the server is running and listens on ${target.host}:${target.port} (listen_addresses and port in postgresql.conf), ` +
         `that no firewall is in the way, and that the URL is right. Committed work is safe in the journal: run again once the server answers.`,
+      error,
+    )
+  }
+  if (LOST_CODES.has(code) || code.startsWith('08') || code.startsWith('57P') || /terminated|Connection closed|not queryable/i.test(message)) {
+    return new StoreUnavailableError(
+      `lost the connection to ${where} (database '${target.database}') during ${what}: ${message}. ` +
+        `Whatever that call was writing is either wholly recorded or not at all; committed work is safe in the journal. ` +
+        `Check the server (restarted? failed over? its log says why it ended the connection) and run again once it answers.`,
       error,
     )
   }
