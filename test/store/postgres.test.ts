@@ -7,7 +7,7 @@
 import { createServer, type Socket } from 'node:net'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { JournalError, LeaseLostError, StoreRefusedError, StoreUnavailableError } from '../../src/errors.ts'
+import { JournalError, LeaseLostError, StoreRefusedError, StoreUnavailableError, UsageError } from '../../src/errors.ts'
 import { PostgresStore } from '../../src/store/postgres/postgresStore.ts'
 import type { Claim, Store } from '../../src/store/store.ts'
 import { freePort, usePostgres } from '../support/postgres.ts'
@@ -161,6 +161,13 @@ describe('postgres store: clear errors', () => {
     const database = await PostgresStore.open(server().urlFor('no_such_db')).catch((e: unknown) => e)
     expect(database).toBeInstanceOf(StoreRefusedError)
     expect((database as Error).message).toMatch(/database 'no_such_db' does not exist on PostgreSQL at 127\.0\.0\.1:\d+\. Create it/)
+  })
+
+  it('a URL that is not a PostgreSQL URL is a usage error that never shows the password', async () => {
+    await expect(PostgresStore.open('mysql://u:secret@h/db')).rejects.toThrow(/^not a PostgreSQL URL: 'mysql:\/\/u:\*\*\*@h\/db'. Give postgres:\/\//)
+    const error = await PostgresStore.open('postgres://u:secret@h:port/db').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UsageError)
+    expect((error as Error).message).toMatch(/^cannot read the PostgreSQL URL 'postgres:\/\/u:\*\*\*@h:port\/db'/)
   })
 
   it('a run id that does not exist lists the runs there', async () => {

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { LonghaulError, NotDurableError, StoreRefusedError, StoreUnavailableError } from '../../errors.ts'
+import { LonghaulError, NotDurableError, StoreRefusedError, StoreUnavailableError, UsageError } from '../../errors.ts'
 
 /** Where a store's database is, for messages: never the password. */
 export interface Target {
@@ -11,9 +11,18 @@ export interface Target {
   readonly display: string
 }
 
+const URL_SHAPE = 'postgres://user[:password]@host[:port]/database'
+
 /** Parses the URL the way pg will (environment defaults included), without connecting. */
 export function targetOf(url: string): Target {
-  const probe = new pg.Client({ connectionString: url })
+  const shown = url.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/i, '$1:***@')
+  if (!/^postgres(ql)?:\/\//i.test(url)) throw new UsageError(`not a PostgreSQL URL: '${shown}'. Give ${URL_SHAPE}.`)
+  let probe: pg.Client
+  try {
+    probe = new pg.Client({ connectionString: url })
+  } catch (error) {
+    throw new UsageError(`cannot read the PostgreSQL URL '${shown}': ${(error as Error).message}. Give ${URL_SHAPE}.`)
+  }
   const host = probe.host || 'localhost'
   const port = probe.port || 5432
   const database = probe.database ?? probe.user ?? ''
