@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'LONGHAUL_ITEM_FAILED'
   | 'LONGHAUL_NOT_DURABLE'
   | 'LONGHAUL_JOURNAL_INVALID'
+  | 'LONGHAUL_STORE_UNAVAILABLE'
+  | 'LONGHAUL_STORE_REFUSED'
   | 'LONGHAUL_GATE_REFUSED'
   | 'LONGHAUL_PREFLIGHT_FAILED'
   | 'LONGHAUL_INTERRUPTED'
@@ -111,6 +113,24 @@ export class NotDurableError extends LonghaulError {
 export class JournalError extends UsageError {
   constructor(message: string) {
     super(message, 'LONGHAUL_JOURNAL_INVALID')
+  }
+}
+
+/**
+ * The journal's server (PostgreSQL) cannot be reached, did not answer in time,
+ * or went away mid-run. Committed work is safe in the journal; run again once
+ * the server is back. Exit 1.
+ */
+export class StoreUnavailableError extends LonghaulError {
+  constructor(message: string, cause?: unknown) {
+    super('LONGHAUL_STORE_UNAVAILABLE', message, { cause })
+  }
+}
+
+/** The journal's server answered but refused this connection: the user, password or database in the URL is wrong. Exit 2. */
+export class StoreRefusedError extends UsageError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'LONGHAUL_STORE_REFUSED', { cause })
   }
 }
 

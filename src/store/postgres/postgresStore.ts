@@ -1,0 +1,414 @@
+import type pg from 'pg'
+import { JournalError, LeaseLostError } from '../../errors.ts'
+import type {
+  Claim,
+  CommittedRange,
+  OwnerInfo,
+  OwnerLease,
+  RangeSummary,
+  RunEvent,
+  RunRecord,
+  RunState,
+  ShardFileRecord,
+  Store,
+} from '../store.ts'
+import { createPool, targetOf, translate, type Target } from './connect.ts'
+import { migrate } from './migrate.ts'
+
+interface RunRow {
+  run_id: string
+  job: string
+  fingerprint: string
+  identity: string
+  total: number
+  state: RunState
+  created_at: number
+  updated_at: number
+}
+interface OwnerRow {
+  token: number
+  pid: number
+  host: string
+  since: number
+  expires_at: number
+}
+interface RangeRow {
+  start: number
+  stop: number
+  files: ShardFileRecord[]
+  item_hashes: Buffer
+  committed_at: number
+}
+
+export interface PostgresStoreOptions {
+  /**
+   * Attach to this run, which must exist (a worker joining a run). Without
+   * it the store acts on no run until `createRun` records one.
+   * @default undefined
+   */
+  readonly runId?: string
+  /** Connections the store may hold open. @default 4 */
+  readonly poolSize?: number
+  /** How long to wait for the server to accept a connection. @default 10_000 */
+  readonly connectTimeoutMs?: number
+}
+
+/** Deadlocks and serialization failures: the transaction did nothing and may simply be run again. */
+const RETRYABLE = new Set(['40P01', '40001'])
+const ATTEMPTS = 3
+/** Ranges whose first item falls in a window of this many items are read at once, so memory stays bounded. */
+const HASH_WINDOW = 65_536
+const SUMMARY_PAGE = 1_000
+
+/**
+ * The journal for runs that span machines: a PostgreSQL database holding any
+ * number of runs in the `longhaul` schema. A store acts on one run: the one it
+ * was opened with (`{ runId }`), or the one its `createRun` records. Claims
+ * are taken with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on
+ * each other's free ranges; every claim and owner lease carries a fencing
+ * token from one sequence, and a commit is refused unless its token still
+ * holds the items. Lease times are the caller's `now`, never the server's
+ * clock. Every write is one transaction with synchronous_commit on: when it
+ * returns, it is durable on the server.
+ */
+export class PostgresStore implements Store {
+  private closed = false
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly target: Target,
+    private runId: string | undefined,
+  ) {}
+
+  /**
+   * Connects to the database at `url` (a postgres:// URL; PG* environment
+   * variables fill what it leaves out), brings the schema up to date and,
+   * with `runId`, attaches to that run.
+   */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const target = targetOf(url)
+    const pool = createPool(url, { poolSize: options.poolSize ?? 4, connectTimeoutMs: options.connectTimeoutMs ?? 10_000 })
+    const store = new PostgresStore(pool, target, undefined)
+    try {
+      const client = await pool.connect()
+      let failure: unknown
+      try {
+        await migrate(client, target)
+      } catch (error) {
+        failure = error
+        throw error
+      } finally {
+        client.release(failure instanceof Error ? failure : undefined)
+      }
+      if (options.runId !== undefined) await store.attach(options.runId)
+    } catch (error) {
+      await store.close()
+      throw translate(error, target, 'opening the journal')
+    }
+    return store
+  }
+
+  /** Every run in the database, newest first. */
+  async listRuns(): Promise<RunRecord[]> {
+    const rows = await this.read<RunRow>('the list of runs', 'SELECT * FROM longhaul.runs ORDER BY created_at DESC, run_id')
+    return rows.map(toRun)
+  }
+
+  async getRun(): Promise<RunRecord | undefined> {
+    if (this.runId === undefined) return undefined
+    const [row] = await this.read<RunRow>('the run', 'SELECT * FROM longhaul.runs WHERE run_id = $1', [this.runId])
+    return row && toRun(row)
+  }
+
+  async createRun(run: Omit<RunRecord, 'state' | 'updatedAt'>): Promise<void> {
+    if (this.runId !== undefined) {
+      throw new JournalError(`this store already acts on run '${this.runId}' in ${this.target.display}; open another store to record run '${run.runId}'.`)
+    }
+    try {
+      await this.write('the new run', (tx) =>
+        tx.query(
+          `INSERT INTO longhaul.runs (run_id, job, fingerprint, identity, total, state, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, 'running', $6, $6)`,
+          [run.runId, run.job, run.fingerprint, run.identity, run.total, run.createdAt],
+        ),
+      )
+    } catch (error) {
+      if ((error as { code?: string }).code !== '23505') throw error
+      throw new JournalError(`run '${run.runId}' already exists in ${this.target.display}: open the store with { runId: '${run.runId}' } to join it.`)
+    }
+    this.runId = run.runId
+  }
+
+  async extendTotal(total: number, now: number): Promise<void> {
+    await this.write('the new total', async (tx) => {
+      const updated = await tx.query('UPDATE longhaul.runs SET total = $2, updated_at = $3 WHERE run_id = $1 AND total <= $2', [this.run, total, now])
+      if (updated.rowCount !== 1) throw new RangeError(`the run's total can only grow (asked for ${total})`)
+    })
+  }
+
+  async setState(state: RunState, now: number): Promise<void> {
+    await this.write('the run state', (tx) => tx.query('UPDATE longhaul.runs SET state = $2, updated_at = $3 WHERE run_id = $1', [this.run, state, now]))
+  }
+
+  async getOwner(): Promise<OwnerLease | undefined> {
+    const [row] = await this.read<OwnerRow>('the owner lease', 'SELECT * FROM longhaul.owners WHERE run_id = $1', [this.run])
+    return row && toOwner(row)
+  }
+
+  async acquireOwner(owner: OwnerInfo, ttlMs: number, now: number, replacing?: number) {
+    return this.write('the owner lease', async (tx): Promise<{ lease: OwnerLease } | { heldBy: OwnerLease }> => {
+      // One statement decides: a concurrent taker waits on the row and then sees the lease this one wrote.
+      const taken = await tx.query<OwnerRow>(
+        `INSERT INTO longhaul.owners AS o (run_id, token, pid, host, since, expires_at)
+         VALUES ($1, nextval('longhaul.tokens'), $2, $3, $4, $5)
+         ON CONFLICT (run_id) DO UPDATE SET token = excluded.token, pid = excluded.pid, host = excluded.host, since = excluded.since, expires_at = excluded.expires_at
+         WHERE o.expires_at <= $4 OR o.token = $6
+         RETURNING *`,
+        [this.run, owner.pid, owner.host, now, now + ttlMs, replacing ?? null],
+      )
+      if (taken.rows[0]) return { lease: toOwner(taken.rows[0]) }
+      // Refused: the row is now locked by this transaction, so the holder read here is the one that refused.
+      const held = await tx.query<OwnerRow>('SELECT * FROM longhaul.owners WHERE run_id = $1', [this.run])
+      return { heldBy: toOwner(held.rows[0]!) }
+    })
+  }
+
+  async heartbeat(token: number, worker: string, ttlMs: number, now: number): Promise<void> {
+    await this.write('the heartbeat', async (tx) => {
+      const renewed = await tx.query('UPDATE longhaul.owners SET expires_at = $3 WHERE run_id = $1 AND token = $2', [this.run, token, now + ttlMs])
+      if (renewed.rowCount !== 1) throw new LeaseLostError(`another process took over this run (owner token ${token} is no longer current)`)
+      await tx.query('UPDATE longhaul.claims SET expires_at = $3 WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [this.run, worker, now + ttlMs])
+    })
+  }
+
+  async releaseOwner(token: number): Promise<void> {
+    await this.write('the owner lease', (tx) => tx.query('DELETE FROM longhaul.owners WHERE run_id = $1 AND token = $2', [this.run, token]))
+  }
+
+  async claimRange(worker: string, maxItems: number, ttlMs: number, now: number): Promise<Claim | undefined> {
+    return this.write('a claim', async (tx) => {
+      // A released or expired claim first. Rows another worker is taking right now are skipped, not waited for.
+      const free = await tx.query<{ start: number; stop: number }>(
+        'SELECT start, stop FROM longhaul.claims WHERE run_id = $1 AND expires_at <= $2 ORDER BY start LIMIT 1 FOR UPDATE SKIP LOCKED',
+        [this.run, now],
+      )
+      const taken = free.rows[0]
+      if (taken) {
+        const stop = Math.min(taken.stop, taken.start + maxItems)
+        if (stop < taken.stop) {
+          await tx.query(
+            `INSERT INTO longhaul.claims (run_id, start, stop, worker, token, expires_at) VALUES ($1, $2, $3, '', nextval('longhaul.tokens'), 0)`,
+            [this.run, stop, taken.stop],
+          )
+        }
+        const claimed = await tx.query<{ token: number }>(
+          `UPDATE longhaul.claims SET stop = $3, worker = $4, token = nextval('longhaul.tokens'), expires_at = $5
+           WHERE run_id = $1 AND start = $2 RETURNING token`,
+          [this.run, taken.start, stop, worker, now + ttlMs],
+        )
+        return { start: taken.start, end: stop, token: claimed.rows[0]!.token }
+      }
+      // Then new items from the frontier: the run row's lock makes concurrent claimers take turns here.
+      const run = await tx.query<{ total: number; frontier: number }>('SELECT total, frontier FROM longhaul.runs WHERE run_id = $1 FOR UPDATE', [this.run])
+      const { total, frontier } = run.rows[0] ?? { total: 0, frontier: 0 }
+      if (frontier >= total) return undefined
+      const stop = Math.min(total, frontier + maxItems)
+      const claimed = await tx.query<{ token: number }>(
+        `INSERT INTO longhaul.claims (run_id, start, stop, worker, token, expires_at) VALUES ($1, $2, $3, $4, nextval('longhaul.tokens'), $5) RETURNING token`,
+        [this.run, frontier, stop, worker, now + ttlMs],
+      )
+      await tx.query('UPDATE longhaul.runs SET frontier = $2 WHERE run_id = $1', [this.run, stop])
+      return { start: frontier, end: stop, token: claimed.rows[0]!.token }
+    })
+  }
+
+  async commitRange(claim: Claim, range: CommittedRange, now: number, ownerToken?: number): Promise<void> {
+    const items = `items ${range.start}–${range.end - 1}`
+    await this.write(`the commit of ${items}`, async (tx) => {
+      if (ownerToken !== undefined) {
+        // FOR SHARE: a takeover waits until this commit is in, or this commit sees the takeover.
+        const owner = await tx.query('SELECT 1 FROM longhaul.owners WHERE run_id = $1 AND token = $2 FOR SHARE', [this.run, ownerToken])
+        if (owner.rowCount !== 1) {
+          throw new LeaseLostError(`another process took over this run (owner token ${ownerToken} is no longer current); ${items} not committed`)
+        }
+      }
+      // Fencing: the claim row must still carry this token. A worker retaking it concurrently holds its lock; once it
+      // commits, this re-reads the row and finds the new token.
+      const held = await tx.query<{ start: number; stop: number }>(
+        'SELECT start, stop FROM longhaul.claims WHERE run_id = $1 AND token = $2 FOR UPDATE',
+        [this.run, claim.token],
+      )
+      const row = held.rows[0]
+      if (!row || row.start !== range.start || range.end > row.stop || range.end <= range.start) {
+        throw new LeaseLostError(`${items} are no longer leased to this worker (claim ${claim.token}); not committed`)
+      }
+      await tx.query(
+        'INSERT INTO longhaul.ranges (run_id, start, stop, files, item_hashes, committed_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [this.run, range.start, range.end, JSON.stringify(range.files), range.itemHashes, now],
+      )
+      await tx.query(`INSERT INTO longhaul.events (run_id, at, type, detail) VALUES ($1, $2, 'checkpoint', $3)`, [
+        this.run,
+        now,
+        JSON.stringify({ start: range.start, end: range.end }),
+      ])
+      if (range.end === row.stop) await tx.query('DELETE FROM longhaul.claims WHERE run_id = $1 AND token = $2', [this.run, claim.token])
+      else await tx.query('UPDATE longhaul.claims SET start = $3 WHERE run_id = $1 AND token = $2', [this.run, claim.token, range.end])
+    })
+  }
+
+  async releaseClaim(claim: Claim): Promise<void> {
+    // A new token: whoever held the claim can no longer commit it.
+    await this.write('a released claim', (tx) =>
+      tx.query(`UPDATE longhaul.claims SET expires_at = 0, worker = '', token = nextval('longhaul.tokens') WHERE run_id = $1 AND token = $2`, [
+        this.run,
+        claim.token,
+      ]),
+    )
+  }
+
+  async releaseClaimsOf(worker: string): Promise<void> {
+    await this.write('released claims', (tx) =>
+      tx.query(`UPDATE longhaul.claims SET expires_at = 0, worker = '', token = nextval('longhaul.tokens') WHERE run_id = $1 AND worker = $2`, [
+        this.run,
+        worker,
+      ]),
+    )
+  }
+
+  async uncommitRange(start: number): Promise<void> {
+    await this.write('a forgotten range', async (tx) => {
+      const gone = await tx.query<{ start: number; stop: number }>('DELETE FROM longhaul.ranges WHERE run_id = $1 AND start = $2 RETURNING start, stop', [
+        this.run,
+        start,
+      ])
+      const row = gone.rows[0]
+      if (!row) return
+      await tx.query(`INSERT INTO longhaul.claims (run_id, start, stop, worker, token, expires_at) VALUES ($1, $2, $3, '', nextval('longhaul.tokens'), 0)`, [
+        this.run,
+        row.start,
+        row.stop,
+      ])
+    })
+  }
+
+  async committedItems(): Promise<number> {
+    const [row] = await this.read<{ n: number }>('the committed count', 'SELECT COALESCE(SUM(stop - start), 0)::bigint AS n FROM longhaul.ranges WHERE run_id = $1', [
+      this.run,
+    ])
+    return row!.n
+  }
+
+  async *ranges(): AsyncIterable<RangeSummary> {
+    for (let after = -1; ; ) {
+      const rows = await this.read<Omit<RangeRow, 'item_hashes'>>(
+        'the committed ranges',
+        'SELECT start, stop, files, committed_at FROM longhaul.ranges WHERE run_id = $1 AND start > $2 ORDER BY start LIMIT $3',
+        [this.run, after, SUMMARY_PAGE],
+      )
+      for (const row of rows) yield { start: row.start, end: row.stop, files: row.files, committedAt: row.committed_at }
+      if (rows.length < SUMMARY_PAGE) return
+      after = rows.at(-1)!.start
+    }
+  }
+
+  async *rangesWithHashes(): AsyncIterable<CommittedRange> {
+    for (let after = -1; ; ) {
+      const rows = await this.read<RangeRow>(
+        'the committed ranges',
+        `WITH first AS (SELECT min(start) AS s FROM longhaul.ranges WHERE run_id = $1 AND start > $2)
+         SELECT r.* FROM longhaul.ranges r, first WHERE r.run_id = $1 AND r.start >= first.s AND r.start < first.s + $3 ORDER BY r.start`,
+        [this.run, after, HASH_WINDOW],
+      )
+      if (rows.length === 0) return
+      for (const row of rows) yield { start: row.start, end: row.stop, files: row.files, itemHashes: row.item_hashes }
+      after = rows.at(-1)!.start
+    }
+  }
+
+  async addEvent(type: string, detail: Readonly<Record<string, unknown>>, now: number): Promise<void> {
+    await this.write(`the ${type} event`, (tx) =>
+      tx.query('INSERT INTO longhaul.events (run_id, at, type, detail) VALUES ($1, $2, $3, $4)', [this.run, now, type, JSON.stringify(detail)]),
+    )
+  }
+
+  async events(): Promise<RunEvent[]> {
+    const rows = await this.read<RunEvent>('the event log', 'SELECT at, type, detail FROM longhaul.events WHERE run_id = $1 ORDER BY id', [this.run])
+    return rows.map((row) => ({ at: row.at, type: row.type, detail: row.detail }))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.pool.end()
+  }
+
+  /** The run this store acts on. */
+  private get run(): string {
+    if (this.runId === undefined) {
+      throw new JournalError(`this store acts on no run yet in ${this.target.display}: record one with createRun, or open the store with { runId }.`)
+    }
+    return this.runId
+  }
+
+  private async attach(runId: string): Promise<void> {
+    this.runId = runId
+    if (await this.getRun()) return
+    const runs = await this.listRuns()
+    const listed = runs.slice(0, 10).map((run) => `${run.runId} (job ${run.job}, ${run.state}, created ${new Date(run.createdAt).toISOString()})`)
+    if (runs.length > listed.length) listed.push(`and ${runs.length - listed.length} more`)
+    throw new JournalError(`no run '${runId}' in ${this.target.display}; runs there: ${listed.length ? listed.join(', ') : 'none'}. Check the run id.`)
+  }
+
+  private async read<R extends object>(what: string, sql: string, params: unknown[] = []): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(sql, params)).rows
+    } catch (error) {
+      throw translate(error, this.target, `reading ${what}`)
+    }
+  }
+
+  /** Runs `fn` in one transaction, durable when it returns; a deadlock is retried, anything else thrown as longhaul's error. */
+  private async write<T>(what: string, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient
+      try {
+        client = await this.pool.connect()
+      } catch (error) {
+        throw translate(error, this.target, what)
+      }
+      let broken: Error | undefined
+      try {
+        await client.query('BEGIN; SET LOCAL synchronous_commit TO on')
+        const result = await fn(client)
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        // Keep the first error; a connection that cannot even roll back is dropped from the pool.
+        await client.query('ROLLBACK').catch((rollback: Error) => {
+          broken = rollback
+        })
+        if (RETRYABLE.has(String((error as { code?: unknown }).code)) && attempt < ATTEMPTS) continue
+        throw translate(error, this.target, what)
+      } finally {
+        client.release(broken)
+      }
+    }
+  }
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    runId: row.run_id,
+    job: row.job,
+    fingerprint: row.fingerprint,
+    identity: row.identity,
+    total: row.total,
+    state: row.state,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}
+
+function toOwner(row: OwnerRow): OwnerLease {
+  return { token: row.token, pid: row.pid, host: row.host, since: row.since, expiresAt: row.expires_at }
+}
