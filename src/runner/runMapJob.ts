@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina'
-import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
+import { ItemFailedError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
 import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
 import type { Claim, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
@@ -9,6 +9,7 @@ import { journalDigest } from './digest.ts'
 import type { RunObserver } from './observer.ts'
 import { openRun, type LaunchGate, type RunTarget } from './openRun.ts'
 import { ProgressLoop } from './progressLoop.ts'
+import { recordFailure } from './recordFailure.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
 import { reconcileDataDir, recheckRanges } from './recovery.ts'
@@ -228,14 +229,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   } catch (error) {
     stop(error as Error)
     const final = failure ?? (error as Error)
-    if (final instanceof LeaseLostError) {
-      // The run belongs to another process now: record nothing in its journal or files.
-      progress?.stop()
-      throw final
-    }
-    await store.setState('failed', now()).catch(() => undefined)
-    await store.addEvent('failed', { error: final.message }, now()).catch(() => undefined)
-    progress?.end('failed', final.message)
+    await recordFailure(store, progress, final, now)
     throw final
   } finally {
     // Teardown in reverse order of set-up.

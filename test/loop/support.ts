@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import type { RunEvent, RunRecord } from '../../src/store/store.ts'
-import type { CliResult } from '../support/cli.ts'
-import { ROOT } from '../support/cli.ts'
+import { ROOT, startNode, type CliResult } from '../support/cli.ts'
 
 export const loopFixture = (name: string): string => join(ROOT, 'test/fixtures/loops', name)
 export const DESCENT = loopFixture('descent.ts')
@@ -13,17 +12,7 @@ const RUNNER = loopFixture('runLoop.ts')
 
 /** Runs a loop job in a real child process (the runner script), as `longhaul run` will. */
 export function startLoop(job: string, out: string, env: Record<string, string> = {}, total?: number): { child: ChildProcess; done: Promise<CliResult> } {
-  const args = ['--import', 'tsx', RUNNER, job, out, ...(total === undefined ? [] : [String(total)])]
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-  return { child, done }
+  return startNode(['--import', 'tsx', RUNNER, job, out, ...(total === undefined ? [] : [String(total)])], env)
 }
 
 export function runLoop(job: string, out: string, env: Record<string, string> = {}, total?: number): Promise<CliResult> {

@@ -1,11 +1,12 @@
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { LeaseLostError, LonghaulError, NotDurableError, UsageError } from '../../errors.ts'
+import { LonghaulError, NotDurableError, UsageError } from '../../errors.ts'
 import { ProgressTracker } from '../../telemetry/progressTracker.ts'
 import { crashPoint } from '../faults.ts'
 import type { RunObserver } from '../observer.ts'
 import { identifyLoop, openRunDir, type IdentifiedLoop, type LaunchGate, type OpenedRunDir, type RunTarget } from '../openRun.ts'
 import { ProgressLoop } from '../progressLoop.ts'
+import { recordFailure } from '../recordFailure.ts'
 import type { RunSummary } from '../runMapJob.ts'
 import { resolveRunSettings, type RawRunSettings } from '../settings.ts'
 import { checkpointsToPrune, FINAL_FILE, removeCheckpoints, type CheckpointInfo, type KeptCheckpoint } from './checkpoints.ts'
@@ -180,14 +181,7 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
   } catch (error) {
     stop(error as Error)
     const final = failure ?? (error as Error)
-    if (final instanceof LeaseLostError) {
-      // The run belongs to another process now: record nothing in its journal or files.
-      progress?.stop()
-      throw final
-    }
-    await store.setState('failed', now()).catch(() => undefined)
-    await store.addEvent('failed', { error: final.message }, now()).catch(() => undefined)
-    progress?.end('failed', final.message)
+    await recordFailure(store, progress, final, now)
     throw final
   } finally {
     // Teardown in reverse order of set-up.
