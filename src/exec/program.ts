@@ -33,6 +33,11 @@ export interface RunningProgram {
   send(signal: NodeJS.Signals): void
   /** Whether anything of its process group still runs (the program, or what it started). */
   groupAlive(): boolean
+  /**
+   * Ends the line the program's output is in the middle of (a tqdm bar redrawn with `\r`), on each copy where it is, so
+   * that a line of longhaul's own starts on a line of its own.
+   */
+  breakLine(): void
   /** Lines that were not understood: protocol lines, and bar-like lines that could not be read. */
   malformed(): { protocol: number; bars: number }
 }
@@ -69,6 +74,7 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
   protocol.on('data', (chunk: string) => events.push(chunk))
   protocol.on('end', () => events.end())
   const cleanups: (() => void)[] = []
+  const midLine = new Map<Writable, boolean>()
   for (const [stream, copy, parser] of [[child.stdout!, spec.stdout, bars[0]], [child.stderr!, spec.stderr, bars[1]]] as const) {
     // Our own output gone (`| head`, a closed terminal): the copy stops, the program's output is still read (for its
     // progress) and supervision goes on.
@@ -83,6 +89,7 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
       parser.push(chunk)
       // Back-pressure: while our own output is not read (a slow terminal, a stopped pager), the program waits on its pipe
       // rather than its output piling up in longhaul's memory.
+      if (chunk.length > 0) midLine.set(copy, chunk[chunk.length - 1] !== 0x0a)
       if (copying && !copy.write(chunk)) {
         stream.pause()
         copy.once('drain', () => stream.resume())
@@ -123,6 +130,13 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
         return true
       } catch (error) {
         return (error as NodeJS.ErrnoException).code === 'EPERM'
+      }
+    },
+    breakLine() {
+      for (const [copy, mid] of midLine) {
+        if (!mid) continue
+        midLine.set(copy, false)
+        copy.write('\n')
       }
     },
     malformed: () => ({ protocol: events.malformed, bars: bars[0].malformed + bars[1].malformed }),

@@ -239,7 +239,7 @@ class Supervisor {
         resumeFrom = this.finder.newest(exit.at)
         const delay = Math.min(MAX_RESTART_DELAY_MS, (this.o.restartDelayMs ?? 1_000) * 2 ** restart)
         await this.event('restarting', { life: lives, after: how, exitCode: exit.exitCode, delayMs: delay, checkpoint: resumeFrom?.path ?? null })
-        this.o.observer?.note?.(`the program ${how}; restarting it (${restart + 1} of ${restarts}) in ${seconds(delay)}` + (resumeFrom ? ` from ${resumeFrom.path}` : ', from the start: no checkpoint found'))
+        this.note(`the program ${how}; restarting it (${restart + 1} of ${restarts}) in ${seconds(delay)}` + (resumeFrom ? ` from ${resumeFrom.path}` : ', from the start: no checkpoint found'))
         await sleep(delay, undefined, { signal: this.stopWaiting.signal }).catch(() => undefined)
       }
       return await this.finish('interrupted', exit, lives, null)
@@ -296,7 +296,7 @@ class Supervisor {
   private async stopLeftovers(program: RunningProgram): Promise<void> {
     if (!program.groupAlive()) return
     const graceMs = this.o.graceMs ?? 10_000
-    this.o.observer?.note?.(`the program ended but processes it started are still running; stopping them (SIGTERM, SIGKILL after ${seconds(graceMs)})`)
+    this.note(`the program ended but processes it started are still running; stopping them (SIGTERM, SIGKILL after ${seconds(graceMs)})`)
     program.send('SIGTERM')
     const deadline = this.c.now() + graceMs
     while (program.groupAlive() && this.c.now() < deadline) await sleep(100)
@@ -318,7 +318,7 @@ class Supervisor {
     program.send(signal)
     const graceMs = this.o.graceMs ?? 10_000
     this.killTimer = setTimeout(() => {
-      this.o.observer?.note?.(`the program did not stop within ${seconds(graceMs)} of ${signal}; killing it (SIGKILL)`)
+      this.note(`the program did not stop within ${seconds(graceMs)} of ${signal}; killing it (SIGKILL)`)
       void this.event('program-killed', { pid: program.pid, graceMs, signal })
       program.send('SIGKILL')
     }, graceMs)
@@ -335,7 +335,7 @@ class Supervisor {
       case 'checkpoint': {
         const found = this.finder.announce(event.path, event.step)
         if (found) this.checkpointed(found)
-        else this.o.observer?.note?.(`the program announced checkpoint ${event.path}, which does not exist; ignored`)
+        else this.note(`the program announced checkpoint ${event.path}, which does not exist; ignored`)
         return
       }
       case 'metric':
@@ -400,7 +400,7 @@ class Supervisor {
   private stallChanged(change: 'stalled' | 'recovered'): void {
     const quiet = this.tracker.snapshot(this.c.now()).stalledForSeconds
     void this.event(change, change === 'stalled' ? { quietSeconds: quiet } : {})
-    this.o.observer?.note?.(change === 'stalled' ? `STALLED: the program is alive but has reported no progress for ${seconds((quiet ?? 0) * 1000)}` : 'the program is making progress again')
+    this.note(change === 'stalled' ? `STALLED: the program is alive but has reported no progress for ${seconds((quiet ?? 0) * 1000)}` : 'the program is making progress again')
     this.publish('state')
   }
 
@@ -415,7 +415,14 @@ class Supervisor {
     this.dirty = false
     const snapshot = this.tracker.snapshot(now)
     this.files.write(snapshot, now)
+    if (reason === 'tick') this.program?.breakLine()
     this.o.observer?.progress?.(snapshot, reason)
+  }
+
+  /** A note for the owner, on a line of its own even in the middle of the program's redrawn bar. */
+  private note(message: string): void {
+    this.program?.breakLine()
+    this.o.observer?.note?.(message)
   }
 
   private async finish(state: 'complete' | 'failed' | 'interrupted', exit: ProgramExit | undefined, lives: number, error: string | null): Promise<ExecResult> {
@@ -448,7 +455,7 @@ class Supervisor {
     const lastExit = events.findLast((e) => e.type === 'program-exited')
     const diedAt = lastStart && lastExit && lastExit.at >= lastStart.at ? lastExit.at : this.c.now()
     const found = this.finder.newest(diedAt)
-    if (found) this.o.observer?.note?.(`resuming: the newest checkpoint is ${found.path}`)
+    if (found) this.note(`resuming: the newest checkpoint is ${found.path}`)
     return found
   }
 
@@ -464,7 +471,7 @@ class Supervisor {
 
   /** Journal writes from callbacks are awaited before the run ends; a failed one is said, never thrown into a stream handler. */
   private journal(write: Promise<void>): Promise<void> {
-    const tracked = write.catch((error: Error) => this.o.observer?.note?.(`cannot write to the journal: ${error.message}`))
+    const tracked = write.catch((error: Error) => this.note(`cannot write to the journal: ${error.message}`))
     this.journalWrites.add(tracked)
     void tracked.finally(() => this.journalWrites.delete(tracked))
     return tracked

@@ -66,6 +66,18 @@ describe('longhaul exec', () => {
     expect(events.filter((e) => e.type === 'metrics' && e.at < exited.at).length).toBeGreaterThanOrEqual(1)
   })
 
+  it('plain lines: longhaul\'s own lines start on a line of their own, even while the program redraws a bar with \\r', async () => {
+    const dir = tempDir()
+    const bar = `import sys, time
+for i in range(1, 31):
+    sys.stderr.write(f"\\r{i*100//30:3d}%|##| {i}/30 [00:0{i//10}<00:01, 10.0it/s]"); sys.stderr.flush(); time.sleep(0.1)
+sys.stderr.write("\\n")`
+    const r = await runCli(['exec', '--out', join(dir, 'run'), '--name', 'bar', '--progress-every', '1', '--', 'python3', '-c', bar])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/\nlonghaul: \[bar\] RUNNING \d+\/30/)
+    expect(r.stderr).not.toMatch(/[^\n]longhaul: /)
+  })
+
   it('restart-from-checkpoint: a crash restarts the program with the newest checkpoint in the resume argument and LONGHAUL_RESUME_FROM; no step is lost', async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
