@@ -40,8 +40,16 @@ export function renderStatus(status: RunStatus, now: number, events: readonly Ru
 }
 
 function describe(detail: Readonly<Record<string, unknown>>): string {
-  const parts = Object.entries(detail).map(([key, value]) => `${key} ${typeof value === 'number' ? Math.round(value * 10) / 10 : String(value)}`)
+  const parts = Object.entries(detail).map(([key, value]) => `${key} ${shown(value)}`)
   return parts.length ? ` (${parts.join(', ')})` : ''
+}
+
+/** A value of an event's details, as a person reads it: a command line as words, an object as JSON. */
+function shown(value: unknown): string {
+  if (typeof value === 'number') return String(Math.round(value * 10) / 10)
+  if (Array.isArray(value)) return value.map(String).join(' ')
+  if (value !== null && typeof value === 'object') return JSON.stringify(value)
+  return String(value)
 }
 
 /** `longhaul status [DIR…]`: where each run stands, from any terminal, live or dead. */
