@@ -31,11 +31,11 @@ beforeAll(async () => {
   const finished = await runCli(['run', fixture('squares.ts'), '--out', join(root, 'finished'), '--total', '200', '--json'])
   expect(finished.code, finished.stderr).toBe(0)
   finishedId = JSON.parse(finished.stdout).runId
-  writeForgedRun(join(root, 'forged'))
   // A supervised program whose tqdm bar has no total (longhaul exec): its count, with no percentage to show.
   const replay = 'import sys; sys.stderr.buffer.write(open(sys.argv[1], "rb").read())'
   const supervised = await runCli(['exec', '--out', join(root, 'exec'), '--name', 'no-total', '--', 'python3', '-c', replay, join(ROOT, 'test/fixtures/tqdm/unknown-total.txt')])
   expect(supervised.code, supervised.stderr).toBe(0)
+  writeForgedRun(join(root, 'forged'))
   // About six seconds of work, committing as it goes; and one that blocks on item 10 for 30 s.
   children.push(startCli(['run', fixture('squares.ts'), '--out', join(root, 'running'), '--total', '3000', '--workers', '1', '--progress-every', '1'], { ITEM_MS: '2' }))
   children.push(startCli(['run', fixture('blocking.ts'), '--out', join(root, 'stalled'), '--total', '50', '--workers', '1', '--stall-after', '1', '--progress-every', '1'], { ITEM_MS: '1', BLOCK_AT: '10', BLOCK_MS: '30000' }))
@@ -144,7 +144,7 @@ describe('dashboard page in a real browser', () => {
     await expect.poll(() => stateWord(stalledId), { timeout: 15_000 }).toBe('STALLED')
     await expect.poll(() => card(stalledId).locator('.summary').innerText()).toMatch(/nothing has finished for \d+s/)
     expect(await stateWord(forgedId)).toBe('NOT RUNNING')
-    expect(await card(forgedId).locator('.summary').innerText()).toMatch(/^not running — last heartbeat 10m0\ds ago/)
+    expect(await card(forgedId).locator('.summary').innerText()).toMatch(/^not running — last heartbeat 10m\d\ds ago/)
     expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b|undefined|NaN/)
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true })
   })

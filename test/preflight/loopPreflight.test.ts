@@ -54,7 +54,9 @@ describe('preflight and the launch gate for loop jobs', () => {
     const result = await preflight({ jobPath: loop('bounded'), target: 3000, outDir: join(tempDir(), 'bounded') })
     expect(failedChecks(result)).toEqual([])
     const crash = result.statement.predicate.checks.find((c) => c.id === 'crash-resume')!
-    expect(crash.measurements).toMatchObject({ items: 3000, kills: 2 })
+    // As many steps as the kills need at the measured rate (all 3,000 on a quiet machine), never more than the data has.
+    expect(crash.measurements).toMatchObject({ kills: 2 })
+    expect(crash.measurements.items).toBeLessThanOrEqual(3000)
   }, 120_000)
 
   it('disk: the checkpoints kept and the final state, at the state\'s projected size, must fit', () => {
