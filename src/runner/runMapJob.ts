@@ -4,11 +4,11 @@ import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
 import type { Claim, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
 import { crashPoint } from './faults.ts'
-import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import { journalDigest } from './digest.ts'
 import type { RunObserver } from './observer.ts'
 import { openRun, type LaunchGate, type RunTarget } from './openRun.ts'
-import { ProgressLoop } from './progressLoop.ts'
+import type { ProgressLoop } from './progressLoop.ts'
+import { OWNER, startSession } from './startSession.ts'
 import { recordFailure } from './recordFailure.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
@@ -53,7 +53,6 @@ export interface RunSummary {
  * shard buffers do not hide, or fake, a job's memory growth).
  */
 const MAX_SHARD_BYTES = Number(process.env.LONGHAUL_MAX_SHARD_BYTES) || 16 * 1024 * 1024
-const OWNER = 'local'
 
 /**
  * Worker threads map stack traces to the job's source, and load the bundle with import() where Node could take the
@@ -116,27 +115,12 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
     if (forgotten) options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
-    await store.setState('running', now())
-    await store.addEvent(open.resumed ? 'resumed' : 'started', { committed: committedAtStart, total, workers, pid: process.pid }, now())
-    // A waiver stays in the journal for good: whoever reads the run later sees it ran without a proof.
-    if (open.clearance) await store.addEvent(`gate-${open.clearance.status}`, open.clearance, now())
-    if (open.clearance?.status === 'waived') options.observer?.note?.(`launch gate WAIVED: running without a passing preflight proof (${open.clearance.reason}); recorded in the journal and progress.json`)
-    options.observer?.started?.({
-      job: job.name, runId: open.run.runId, dir: paths.dir, total, committed: committedAtStart, resumed: open.resumed, workers, seed: open.seed,
-      ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
+    const session = await startSession({
+      open, job: job.name, seed: open.seed, settings, committed: committedAtStart, startedAt,
+      finished: finishedCounter, observer: options.observer, now, onLeaseError: (error) => stop(error),
     })
-
-    const tracker = new ProgressTracker({
-      job: job.name, runId: open.run.runId, total, committed: committedAtStart, workers, startedAt,
-      stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: lease.pid, host: lease.host },
-      ...(open.clearance && { gate: open.clearance }),
-    })
-    progress = new ProgressLoop({
-      tracker, dir: paths.dir, store, ownerToken: lease.token, worker: OWNER, leaseTtlMs,
-      progressEveryMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs,
-      finished: new Int32Array(finishedCounter), observer: options.observer, now, onLeaseError: (error) => stop(error),
-    })
-    progress.start()
+    const { tracker } = session
+    progress = session.progress
     options.signal?.addEventListener('abort', onAbort, { once: true })
     if (options.signal?.aborted) stop()
 

@@ -1,11 +1,11 @@
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { LonghaulError, NotDurableError, UsageError } from '../../errors.ts'
-import { ProgressTracker } from '../../telemetry/progressTracker.ts'
 import { crashPoint } from '../faults.ts'
 import type { RunObserver } from '../observer.ts'
 import { identifyLoop, openRunDir, type IdentifiedLoop, type LaunchGate, type OpenedRunDir, type RunTarget } from '../openRun.ts'
-import { ProgressLoop } from '../progressLoop.ts'
+import type { ProgressLoop } from '../progressLoop.ts'
+import { OWNER, startSession } from '../startSession.ts'
 import { recordFailure } from '../recordFailure.ts'
 import type { RunSummary } from '../runMapJob.ts'
 import { resolveRunSettings, type RawRunSettings } from '../settings.ts'
@@ -37,7 +37,6 @@ export interface LoopRunSummary extends RunSummary {
   readonly finalFile: string | null
 }
 
-const OWNER = 'local'
 /**
  * LONGHAUL_LOOP_CHECKPOINT_STEPS: a checkpoint every N steps as well, whatever the loop says. Preflight sets it when a
  * loop's target runs too briefly for checkpoints by time to fall between its kills; it never changes the final state.
@@ -83,30 +82,13 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
     const recovered = await recover(open, options.observer, now)
     const startStep = recovered.newest?.info.step ?? 0
 
-    await store.setState('running', now())
-    await store.addEvent(
-      open.resumed ? 'resumed' : 'started',
-      { committed: startStep, total, workers: 1, pid: process.pid, ...(recovered.newest && { checkpoint: recovered.newest.info.file }) },
-      now(),
-    )
-    if (open.clearance) await store.addEvent(`gate-${open.clearance.status}`, open.clearance, now())
-    if (open.clearance?.status === 'waived') options.observer?.note?.(`launch gate WAIVED: running without a passing preflight proof (${open.clearance.reason}); recorded in the journal and progress.json`)
-    options.observer?.started?.({
-      job: job.name, runId: open.run.runId, dir: paths.dir, total, committed: startStep, resumed: open.resumed, workers: 1, seed, unit: 'steps',
-      ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
+    const session = await startSession({
+      open, job: job.name, seed, settings, committed: startStep, unit: 'steps', startedAt,
+      ...(recovered.newest && { detail: { checkpoint: recovered.newest.info.file } }),
+      finished: finishedCounter, observer: options.observer, now, onLeaseError: (error) => stop(error),
     })
-
-    const tracker = new ProgressTracker({
-      job: job.name, runId: open.run.runId, total, unit: 'steps', committed: startStep, workers: 1, startedAt,
-      stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: lease.pid, host: lease.host },
-      ...(open.clearance && { gate: open.clearance }),
-    })
-    progress = new ProgressLoop({
-      tracker, dir: paths.dir, store, ownerToken: lease.token, worker: OWNER, leaseTtlMs,
-      progressEveryMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs,
-      finished: new Int32Array(finishedCounter), observer: options.observer, now, onLeaseError: (error) => stop(error),
-    })
-    progress.start()
+    const { tracker } = session
+    progress = session.progress
     options.signal?.addEventListener('abort', onAbort, { once: true })
     if (options.signal?.aborted) stop()
 

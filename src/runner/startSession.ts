@@ -1,0 +1,57 @@
+import { ProgressTracker } from '../telemetry/progressTracker.ts'
+import type { RunObserver } from './observer.ts'
+import type { OpenedRunDir } from './openRun.ts'
+import { ProgressLoop } from './progressLoop.ts'
+import type { RunSettings } from './settings.ts'
+
+export interface SessionStart {
+  readonly open: OpenedRunDir
+  readonly job: string
+  readonly seed: number
+  readonly settings: RunSettings
+  /** Items (or steps) committed before this session. */
+  readonly committed: number
+  /** What the count is of, when not items. */
+  readonly unit?: 'steps'
+  /** More for the journal's started/resumed event. */
+  readonly detail?: Readonly<Record<string, unknown>>
+  readonly startedAt: number
+  /** Int32Array[1] the workers (or the loop's thread) add 1 to per finished item. */
+  readonly finished: SharedArrayBuffer
+  readonly observer: RunObserver | undefined
+  readonly now: () => number
+  readonly onLeaseError: (error: Error) => void
+}
+
+/**
+ * A session of a map or loop run begins the same way: the run marked running,
+ * started/resumed in the journal (and the gate's decision: a waiver stays in
+ * the journal for good), the observer told, and the progress loop started.
+ */
+export async function startSession(s: SessionStart): Promise<{ tracker: ProgressTracker; progress: ProgressLoop }> {
+  const { open, settings, now, observer } = s
+  const { store, run, lease, clearance } = open
+  await store.setState('running', now())
+  await store.addEvent(open.resumed ? 'resumed' : 'started', { committed: s.committed, total: run.total, workers: settings.workers, pid: process.pid, ...s.detail }, now())
+  if (clearance) await store.addEvent(`gate-${clearance.status}`, clearance, now())
+  if (clearance?.status === 'waived') observer?.note?.(`launch gate WAIVED: running without a passing preflight proof (${clearance.reason}); recorded in the journal and progress.json`)
+  observer?.started?.({
+    job: s.job, runId: run.runId, dir: open.paths.dir, total: run.total, committed: s.committed, resumed: open.resumed, workers: settings.workers, seed: s.seed,
+    ...(s.unit && { unit: s.unit }), ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
+  })
+  const tracker = new ProgressTracker({
+    job: s.job, runId: run.runId, total: run.total, committed: s.committed, workers: settings.workers, startedAt: s.startedAt,
+    stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: lease.pid, host: lease.host },
+    ...(s.unit && { unit: s.unit }), ...(clearance && { gate: clearance }),
+  })
+  const progress = new ProgressLoop({
+    tracker, dir: open.paths.dir, store, ownerToken: lease.token, worker: OWNER, leaseTtlMs: settings.leaseTtlMs,
+    progressEveryMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs,
+    finished: new Int32Array(s.finished), observer, now, onLeaseError: s.onLeaseError,
+  })
+  progress.start()
+  return { tracker, progress }
+}
+
+/** The name this process's claims go by in its own run. */
+export const OWNER = 'local'
