@@ -147,14 +147,20 @@ function readPrelude(fd: number, size: number): { prelude: Buffer; headerBytes: 
 export function readCheckpointHeader(dir: string, name: string, expect: CheckpointExpectation): CheckpointHeader | { corrupt: string } {
   const fd = openSync(join(dir, name), 'r')
   try {
-    const size = fstatSync(fd).size
-    const read = readPrelude(fd, size)
-    if (typeof read === 'string') return { corrupt: read }
-    const header = checkHeader(name, read.prelude, read.headerBytes, size, expect)
-    return typeof header === 'string' ? { corrupt: header } : header
+    const read = readCheckedHeader(fd, name, expect)
+    return typeof read === 'string' ? { corrupt: read } : read.header
   } finally {
     closeSync(fd)
   }
+}
+
+/** The prelude and header of an open checkpoint, checked against its size and name; the reason when they fail. */
+function readCheckedHeader(fd: number, name: string, expect: CheckpointExpectation): { header: CheckpointHeader; prelude: Buffer; headerBytes: Buffer; size: number } | string {
+  const size = fstatSync(fd).size
+  const read = readPrelude(fd, size)
+  if (typeof read === 'string') return read
+  const header = checkHeader(name, read.prelude, read.headerBytes, size, expect)
+  return typeof header === 'string' ? header : { header, ...read, size }
 }
 
 /**
@@ -166,11 +172,9 @@ export function readCheckpointHeader(dir: string, name: string, expect: Checkpoi
 export function readCheckpoint(dir: string, name: string, expect: CheckpointExpectation): { info: CheckpointInfo; payload: Uint8Array<ArrayBuffer> } | { corrupt: string } {
   const fd = openSync(join(dir, name), 'r')
   try {
-    const size = fstatSync(fd).size
-    const read = readPrelude(fd, size)
+    const read = readCheckedHeader(fd, name, expect)
     if (typeof read === 'string') return { corrupt: read }
-    const header = checkHeader(name, read.prelude, read.headerBytes, size, expect)
-    if (typeof header === 'string') return { corrupt: header }
+    const { header, size } = read
     const payload = new Uint8Array(header.payloadBytes)
     for (let done = 0; done < payload.length; ) {
       const count = readSync(fd, payload, done, payload.length - done, PRELUDE_BYTES + read.headerBytes.length + done)
