@@ -12,6 +12,7 @@ import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { Store } from '../store/store.ts'
 import { processAlive } from '../telemetry/processAlive.ts'
 import { ProgressFiles } from '../telemetry/progressFiles.ts'
+import { duration } from '../telemetry/progressText.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 import { CheckpointFinder, type FoundCheckpoint } from './checkpoints.ts'
@@ -239,7 +240,7 @@ class Supervisor {
         resumeFrom = this.finder.newest(exit.at)
         const delay = Math.min(MAX_RESTART_DELAY_MS, (this.o.restartDelayMs ?? 1_000) * 2 ** restart)
         await this.event('restarting', { life: lives, after: how, exitCode: exit.exitCode, delayMs: delay, checkpoint: resumeFrom?.path ?? null })
-        this.note(`the program ${how}; restarting it (${restart + 1} of ${restarts}) in ${seconds(delay)}` + (resumeFrom ? ` from ${resumeFrom.path}` : ', from the start: no checkpoint found'))
+        this.note(`the program ${how}; restarting it (${restart + 1} of ${restarts}) in ${duration(delay / 1000)}` + (resumeFrom ? ` from ${resumeFrom.path}` : ', from the start: no checkpoint found'))
         await sleep(delay, undefined, { signal: this.stopWaiting.signal }).catch(() => undefined)
       }
       return await this.finish('interrupted', exit, lives, null)
@@ -279,7 +280,8 @@ class Supervisor {
     try {
       const exit = await this.program.exited
       await this.stopLeftovers(this.program)
-      this.malformed += this.program.malformed().protocol + this.program.malformed().bars
+      const { protocol, bars } = this.program.malformed()
+      this.malformed += protocol + bars
       await this.event('program-exited', { life, pid, code: exit.code, signal: exit.signal, malformedLines: this.malformed })
       return exit
     } finally {
@@ -296,7 +298,7 @@ class Supervisor {
   private async stopLeftovers(program: RunningProgram): Promise<void> {
     if (!program.groupAlive()) return
     const graceMs = this.o.graceMs ?? 10_000
-    this.note(`the program ended but processes it started are still running; stopping them (SIGTERM, SIGKILL after ${seconds(graceMs)})`)
+    this.note(`the program ended but processes it started are still running; stopping them (SIGTERM, SIGKILL after ${duration(graceMs / 1000)})`)
     program.send('SIGTERM')
     const deadline = this.c.now() + graceMs
     while (program.groupAlive() && this.c.now() < deadline) await sleep(100)
@@ -318,7 +320,7 @@ class Supervisor {
     program.send(signal)
     const graceMs = this.o.graceMs ?? 10_000
     this.killTimer = setTimeout(() => {
-      this.note(`the program did not stop within ${seconds(graceMs)} of ${signal}; killing it (SIGKILL)`)
+      this.note(`the program did not stop within ${duration(graceMs / 1000)} of ${signal}; killing it (SIGKILL)`)
       void this.event('program-killed', { pid: program.pid, graceMs, signal })
       program.send('SIGKILL')
     }, graceMs)
@@ -385,8 +387,11 @@ class Supervisor {
     }
     if (now - this.lastHeartbeat >= this.heartbeatMs) {
       this.lastHeartbeat = now
-      void this.journal(this.c.store.heartbeat(this.c.leaseToken, 'exec', LEASE_TTL_MS, now).then(() => this.tracker.heartbeat(now)))
-      this.dirty = true
+      // The files carry the heartbeat once it is renewed: a reader judges liveness by it.
+      void this.journal(this.c.store.heartbeat(this.c.leaseToken, 'exec', LEASE_TTL_MS, now).then(() => {
+        this.tracker.heartbeat(now)
+        this.dirty = true
+      }))
     }
     if (now - this.lastInterval >= this.progressEveryMs - 500) {
       this.lastInterval = now
@@ -400,7 +405,7 @@ class Supervisor {
   private stallChanged(change: 'stalled' | 'recovered'): void {
     const quiet = this.tracker.snapshot(this.c.now()).stalledForSeconds
     void this.event(change, change === 'stalled' ? { quietSeconds: quiet } : {})
-    this.note(change === 'stalled' ? `STALLED: the program is alive but has reported no progress for ${seconds((quiet ?? 0) * 1000)}` : 'the program is making progress again')
+    this.note(change === 'stalled' ? `STALLED: the program is alive but has reported no progress for ${duration(quiet ?? 0)}` : 'the program is making progress again')
     this.publish('state')
   }
 
@@ -520,8 +525,4 @@ function differences(before: ExecIdentity, now: ExecIdentity): string {
   if (show(before) !== show(now)) return `it ran \`${show(before)}\`, not \`${show(now)}\``
   if (before.cwd !== now.cwd) return `it ran in ${before.cwd}, not ${now.cwd}`
   return 'the command differs'
-}
-
-function seconds(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)}s` : `${Math.round(ms / 1000)}s`
 }
