@@ -44,8 +44,6 @@ export interface ChildRunOptions {
   readonly crashAtCommit?: number
   /** Which fault point crashAtCommit counts: a map job's commits, or a loop's checkpoints. @default 'commit' */
   readonly crashPoint?: 'commit' | 'loop-checkpoint'
-  /** `run --checkpoint-every`, seconds. @default the job's own */
-  readonly checkpointEverySeconds?: number
   /** A loop checkpoints every this many steps as well (LONGHAUL_LOOP_CHECKPOINT_STEPS). */
   readonly loopCheckpointSteps?: number
   /** SIGKILL the run this long after its first commit (so the kill lands while it works, not while it starts), if it is still running. */
@@ -83,7 +81,6 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
   if (options.seed !== undefined) args.push('--seed', String(options.seed))
   if (options.params !== undefined) args.push('--params', JSON.stringify(options.params))
   if (options.config !== undefined) args.push('--config', options.config)
-  if (options.checkpointEverySeconds !== undefined) args.push('--checkpoint-every', String(options.checkpointEverySeconds))
   // Small shards: the engine's buffers stay near 1 MiB a worker whatever the scale, so what the workers retain measures the job.
   // Worker threads report what they retain after a full collection (node --expose-gc), for the memory check.
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LONGHAUL_MAX_SHARD_BYTES: String(SHARD_BYTES), LONGHAUL_MEASURE_RETAINED: '1' }
