@@ -3,7 +3,7 @@ import { UsageError } from '../errors.ts'
 import type { MapJob } from './defineJob.ts'
 
 /** Checks raw params against the job's schema and fills its defaults. */
-export function resolveParams(job: MapJob, raw: Readonly<Record<string, unknown>>): unknown {
+export function resolveParams(job: Pick<MapJob, 'name' | 'params'>, raw: Readonly<Record<string, unknown>>): unknown {
   if (job.params instanceof z.ZodObject) {
     const known = Object.keys(job.params.shape)
     const unknown = Object.keys(raw).filter((key) => !known.includes(key))

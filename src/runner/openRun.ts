@@ -145,8 +145,7 @@ export async function identifyLoop(target: Pick<RunTarget, 'jobPath' | 'seed' | 
   if (!isLoopJob(job)) {
     throw new UsageError(`${target.jobPath} is a map job (defineJob), not a loop job (defineLoop).`, 'LONGHAUL_JOB_INVALID')
   }
-  // resolveParams reads only the job's name and params schema, which both kinds have.
-  const params = resolveParams(job as unknown as MapJob, target.params ?? {})
+  const params = resolveParams(job, target.params ?? {})
   const seed = checkSeed(target.seed ?? job.seed)
   checkTotal(target.total, totalFlag)
   const identity: JobIdentity = makeIdentity({
