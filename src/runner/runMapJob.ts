@@ -1,18 +1,25 @@
 import { Piscina } from 'piscina'
 import { ItemFailedError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
 import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
-import type { Claim, Store } from '../store/store.ts'
+import type { Claim, OwnerLease, RunRecord, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
 import { crashPoint } from './faults.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import { journalDigest } from './digest.ts'
 import type { RunObserver } from './observer.ts'
-import { openRun, type LaunchGate, type RunTarget } from './openRun.ts'
+import { identifyJob, openRun, type LaunchGate, type RunTarget } from './openRun.ts'
+import { joinCommand, joinSharedRun, openSharedRunDir, participantName } from './sharedRun.ts'
+import type { RunPaths } from './runDir.ts'
+import type { MapJob } from '../job/defineJob.ts'
+import type { InputScan } from '../job/inputs/input.ts'
+import type { LaunchClearance } from '../telemetry/snapshot.ts'
+import { hostname } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { ProgressLoop } from './progressLoop.ts'
 import { recordFailure } from './recordFailure.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
-import { reconcileDataDir, recheckRanges } from './recovery.ts'
+import { reconcileDataDir, recheckRanges, removeUnrecordedFiles } from './recovery.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
@@ -25,6 +32,46 @@ export interface RunOptions extends RawRunSettings, RunTarget {
   readonly signal?: AbortSignal
   readonly observer?: RunObserver
   readonly now?: () => number
+  /**
+   * The run's journal in PostgreSQL (a postgres:// URL): a run that other
+   * processes, on this machine or others, can join with `join`. outDir must
+   * then be a folder they all share. @default a SQLite journal in outDir
+   */
+  readonly store?: string
+  /** Join this run of `store` as a worker, rather than own (create or resume) a run. @default undefined */
+  readonly join?: string
+}
+
+/** What a process needs of the run it works on, whether it owns it or joined it. */
+interface Participation {
+  readonly job: MapJob
+  readonly params: unknown
+  readonly seed: number
+  readonly input: InputScan | undefined
+  readonly store: Store
+  readonly paths: RunPaths
+  readonly run: RunRecord
+  /** Held by the run's owner; a worker that joined holds none. */
+  readonly lease: OwnerLease | undefined
+  readonly resumed: boolean
+  readonly clearance: LaunchClearance | undefined
+  readonly movedAsideTo?: string | undefined
+}
+
+/** Opens the run as `options` ask: a single-machine run, the owner of a shared run, or a worker joining one. */
+async function participate(options: RunOptions, leaseTtlMs: number, now: () => number): Promise<Participation> {
+  const { store: storeUrl, join } = options
+  if (join !== undefined) {
+    if (storeUrl === undefined) throw new UsageError('a worker joins a run whose journal is in PostgreSQL: give its --store URL')
+    const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir, storeUrl, runId: join })
+    return { ...joined, lease: undefined, resumed: true, clearance: undefined }
+  }
+  if (storeUrl === undefined) return openRun({ ...options, leaseTtlMs, now })
+  const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
+  const opened = await openSharedRunDir({ ...options, storeUrl, leaseTtlMs, now }, {
+    kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
+  })
+  return { job, params, seed, input, ...opened }
 }
 
 export interface RunSummary {
@@ -77,8 +124,12 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   // The worker bundle is built while the run is opened; both take tens of milliseconds.
   const bundle = buildWorkerBundle(options.jobPath)
   bundle.catch(() => undefined)
-  const open = await openRun({ ...options, leaseTtlMs, now })
+  const open = await participate(options, leaseTtlMs, now)
   const { job, store, paths, lease } = open
+  // A shared run: other processes claim and commit too, so "nothing to claim" is not "done", and their files are not debris.
+  const shared = options.store !== undefined
+  const me = shared ? participantName() : OWNER
+  const pollMs = Math.min(1_000, leaseTtlMs / 4)
   const checkpointMs = options.checkpointEvery ?? job.checkpointEvery
   const total = open.run.total
   const stopFlag = new Int32Array(new SharedArrayBuffer(4))
@@ -111,13 +162,14 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       void pool?.destroy()
     })
 
-    await store.releaseClaimsOf(OWNER)
-    const { kept, removed, forgotten } = await reconcileDataDir(store, paths)
+    if (!shared) await store.releaseClaimsOf(OWNER)
+    // A worker that joined leaves the folder to the owner; the owner of a shared run leaves unrecorded files to the end.
+    const { kept, removed, forgotten } = lease ? await reconcileDataDir(store, paths, { removeUnrecorded: !shared }) : { kept: [], removed: 0, forgotten: 0 }
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
     if (forgotten) options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
-    await store.setState('running', now())
-    await store.addEvent(open.resumed ? 'resumed' : 'started', { committed: committedAtStart, total, workers, pid: process.pid }, now())
+    if (lease) await store.setState('running', now())
+    await store.addEvent(lease ? (open.resumed ? 'resumed' : 'started') : 'joined', { committed: committedAtStart, total, workers, pid: process.pid, ...(shared && { worker: me }) }, now())
     // A waiver stays in the journal for good: whoever reads the run later sees it ran without a proof.
     if (open.clearance) await store.addEvent(`gate-${open.clearance.status}`, open.clearance, now())
     if (open.clearance?.status === 'waived') options.observer?.note?.(`launch gate WAIVED: running without a passing preflight proof (${open.clearance.reason}); recorded in the journal and progress.json`)
@@ -126,13 +178,14 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
     })
 
+    if (shared && lease) options.observer?.note?.(`run ${open.run.runId}: other processes join it with  ${joinCommand(options.jobPath, options.outDir, options.store!, open.run.runId)}`)
     const tracker = new ProgressTracker({
       job: job.name, runId: open.run.runId, total, committed: committedAtStart, workers, startedAt,
-      stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: lease.pid, host: lease.host },
+      stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: process.pid, host: hostname() },
       ...(open.clearance && { gate: open.clearance }),
     })
     progress = new ProgressLoop({
-      tracker, dir: paths.dir, store, ownerToken: lease.token, worker: OWNER, leaseTtlMs,
+      tracker, dir: paths.dir, store, ownerToken: lease?.token, worker: me, leaseTtlMs, writeFiles: lease !== undefined,
       progressEveryMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs,
       finished: new Int32Array(finishedCounter), observer: options.observer, now, onLeaseError: (error) => stop(error),
     })
@@ -160,7 +213,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       if (result.retained) retainedByThread.set(result.retained.thread, result.retained.bytes)
       if (count > 0) {
         crashPoint('commit')
-        await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease.token)
+        await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease?.token)
         bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
         progress!.committed(count)
         const { committed, committedThisSession, lastCheckpointAt } = tracker
@@ -173,7 +226,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     const feed = async (): Promise<void> => {
       while (!stopping() && inFlight.size < workers * 2) {
         const unclaimed = total - tracker.committed - claimedInFlight
-        const claim = await store.claimRange(OWNER, sizer.next(unclaimed), leaseTtlMs, now())
+        const claim = await store.claimRange(me, sizer.next(unclaimed), leaseTtlMs, now())
         if (!claim) return
         claimedInFlight += claim.end - claim.start
         const running: Promise<void> = work(claim)
@@ -196,12 +249,21 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       await feed()
       if (inFlight.size > 0) await Promise.race(inFlight)
       else if (!recheckDone) await recheck
-      else break
+      else if (!shared || stopping() || (await store.committedItems()) >= total) break
+      // Nothing free right now: other processes hold the rest, and a claim of one that dies expires after the TTL.
+      else await sleep(pollMs)
     }
     await recheck
 
     if (failure) throw failure
     if (stopping()) {
+      if (shared) {
+        // The run goes on with the processes still in it: only this one leaves, its claims released for them.
+        await store.releaseClaimsOf(me)
+        await store.addEvent('left', { worker: me, committed: tracker.committedThisSession }, now())
+        progress.end('interrupted')
+        return summary('interrupted', null)
+      }
       await store.setState('interrupted', now())
       await store.addEvent('interrupted', { committed: tracker.committed }, now())
       progress.end('interrupted')
@@ -210,10 +272,15 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     }
     const finalCommitted = await store.committedItems()
     if (finalCommitted !== total) throw new LonghaulError('LONGHAUL_JOURNAL_INVALID', `internal error: ${finalCommitted} of ${total} items committed after the last range`)
+    // Every item is committed, so any file the journal does not record is debris of a process that died or was fenced.
+    if (shared) await removeUnrecordedFiles(store, paths)
     await writeIndex(store, paths.data, job.output.kind)
     const digest = await journalDigest(store)
-    await store.setState('complete', now())
-    await store.addEvent('complete', { committed: finalCommitted, digest }, now())
+    // Whichever process of a shared run gets here first records the end; the others find it recorded.
+    if ((await store.getRun())?.state !== 'complete') {
+      await store.setState('complete', now())
+      await store.addEvent('complete', { committed: finalCommitted, digest }, now())
+    }
     progress.end('complete')
     return summary('complete', digest)
 
@@ -229,14 +296,17 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   } catch (error) {
     stop(error as Error)
     const final = failure ?? (error as Error)
-    await recordFailure(store, progress, final, now)
+    if (lease) await recordFailure(store, progress, final, now)
+    else progress?.stop()
+    // Whatever this process held goes back at once to the others, rather than after the TTL.
+    if (shared) await store.releaseClaimsOf(me).catch(() => undefined)
     throw final
   } finally {
     // Teardown in reverse order of set-up.
     options.signal?.removeEventListener('abort', onAbort)
     if (pool) await pool.destroy()
     progress?.stop()
-    await store.releaseOwner(lease.token).catch(() => undefined)
+    if (lease) await store.releaseOwner(lease.token).catch(() => undefined)
     await store.close()
   }
 }
