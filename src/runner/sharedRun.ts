@@ -160,9 +160,14 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
     if (typeof stored.sources !== 'object' || stored.sources === null || (stored.output as { kind?: string } | undefined)?.kind === 'loop') {
       throw new UsageError(`run '${run.runId}' is not a map job's run: only map jobs (defineJob) take workers.`)
     }
-    const job = await identifyJob({ jobPath: target.jobPath, params: stored.params as Record<string, unknown>, seed: stored.seed as number })
     const where = `run '${run.runId}' in ${targetOf(target.storeUrl).display}`
-    assertSameJob(where, run, job.identity, job.fingerprint, 'Give the worker the same job file, with the same code and lockfile, as the run\'s owner.')
+    const advice = 'Give the worker the same job file, with the same code and lockfile, as the run\'s owner.'
+    const job = await identifyJob({ jobPath: target.jobPath, params: stored.params as Record<string, unknown>, seed: stored.seed as number }).catch((error: unknown) => {
+      // The run's params do not even fit this job: another job, or another version of it.
+      if (!(error instanceof UsageError) || error.code !== 'LONGHAUL_PARAMS_INVALID') throw error
+      throw new FingerprintMismatchError(where, [`the run's params do not fit ${target.jobPath} (${error.message})`], advice)
+    })
+    assertSameJob(where, run, job.identity, job.fingerprint, advice)
     const link = readStoreLink(target.outDir)
     if (link?.runId !== run.runId) {
       throw new UsageError(
