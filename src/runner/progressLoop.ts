@@ -12,6 +12,8 @@ export interface ProgressLoopOptions {
   readonly worker: string
   /** Write progress.json and PROGRESS.txt: the run's owner does, a worker that joined does not. @default true */
   readonly writeFiles?: boolean
+  /** Runs after each renewal, before the files are rewritten: a shared run's owner counts the other processes' commits here. */
+  readonly afterHeartbeat?: () => Promise<void>
   readonly leaseTtlMs: number
   /** progress.json / PROGRESS.txt are rewritten at least this often. */
   readonly progressEveryMs: number
@@ -88,6 +90,7 @@ export class ProgressLoop {
       const { store, ownerToken, worker, leaseTtlMs } = this.o
       const renewal = ownerToken === undefined ? store.renewClaims(worker, leaseTtlMs, now) : store.heartbeat(ownerToken, worker, leaseTtlMs, now)
       renewal
+        .then(() => this.o.afterHeartbeat?.())
         .then(() => {
           this.lastHeartbeat = now
           this.o.tracker.heartbeat(now)

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina'
-import { ItemFailedError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
+import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
 import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
 import type { Claim, OwnerLease, RunRecord, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
@@ -188,12 +188,20 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       tracker, dir: paths.dir, store, ownerToken: lease?.token, worker: me, leaseTtlMs, writeFiles: lease !== undefined,
       progressEveryMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs,
       finished: new Int32Array(finishedCounter), observer: options.observer, now, onLeaseError: (error) => stop(error),
+      ...(shared && lease && { afterHeartbeat: () => countOthers() }),
     })
+    /** The owner's progress files speak for the whole run: they count what the other processes committed too. */
+    const countOthers = async (): Promise<void> => {
+      const behind = Math.min(await store.committedItems(), total) - tracker.committed
+      if (behind > 0) tracker.committedItems(behind, now())
+    }
     progress.start()
     options.signal?.addEventListener('abort', onAbort, { once: true })
     if (options.signal?.aborted) stop()
 
     let bytesWritten = 0
+    /** Items this process committed (in a shared run, the tracker counts the others' too). */
+    let committedHere = 0
     let slowestItemMs = 0
     const retainedByThread = new Map<number, number>()
     const sizer = new ChunkSizer(workers)
@@ -213,9 +221,18 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       if (result.retained) retainedByThread.set(result.retained.thread, result.retained.bytes)
       if (count > 0) {
         crashPoint('commit')
-        await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease?.token)
+        try {
+          await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease?.token)
+        } catch (error) {
+          if (!(shared && error instanceof LeaseLostError && (!lease || (await store.getOwner())?.token === lease.token))) throw error
+          // Held up past its lease (a pause, a slow disk), this process lost the claim to another, whose copy counts: the run goes on.
+          options.observer?.note?.(`items ${result.start}–${result.end - 1} were retaken by another process while this one was held up past its lease; this copy is dropped`)
+          await store.addEvent('claim-lost', { worker: me, start: result.start, end: result.end }, now())
+          return
+        }
         bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
         progress!.committed(count)
+        committedHere += count
         const { committed, committedThisSession, lastCheckpointAt } = tracker
         options.observer?.committed?.({ total, committed, committedThisSession, elapsedMs: now() - startedAt, lastCommitAt: lastCheckpointAt ?? now() })
       }
@@ -260,7 +277,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       if (shared) {
         // The run goes on with the processes still in it: only this one leaves, its claims released for them.
         await store.releaseClaimsOf(me)
-        await store.addEvent('left', { worker: me, committed: tracker.committedThisSession }, now())
+        await store.addEvent('left', { worker: me, committed: committedHere }, now())
+        await countOthers()
         progress.end('interrupted')
         return summary('interrupted', null)
       }
@@ -273,7 +291,10 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     const finalCommitted = await store.committedItems()
     if (finalCommitted !== total) throw new LonghaulError('LONGHAUL_JOURNAL_INVALID', `internal error: ${finalCommitted} of ${total} items committed after the last range`)
     // Every item is committed, so any file the journal does not record is debris of a process that died or was fenced.
-    if (shared) await removeUnrecordedFiles(store, paths)
+    if (shared) {
+      await removeUnrecordedFiles(store, paths)
+      await countOthers()
+    }
     await writeIndex(store, paths.data, job.output.kind)
     const digest = await journalDigest(store)
     // Whichever process of a shared run gets here first records the end; the others find it recorded.
@@ -286,7 +307,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 
     function summary(state: RunSummary['state'], digest: string | null): RunSummary {
       const wallMs = now() - startedAt
-      const { committed, committedThisSession } = tracker
+      const { committed } = tracker
+      const committedThisSession = committedHere
       return {
         job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession, wallMs,
         itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, slowestItemMs, digest, resumed: open.resumed,

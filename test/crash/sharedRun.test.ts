@@ -65,8 +65,8 @@ async function startOwner(url: string, out: string): Promise<{ child: ChildProce
   return { ...owner, runId }
 }
 
-function startWorker(url: string, out: string, runId: string): ReturnType<typeof startCli> {
-  return startCli(['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', ...TTL, '--json'], env)
+function startWorker(url: string, out: string, runId: string, extraEnv: Record<string, string> = {}): ReturnType<typeof startCli> {
+  return startCli(['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', ...TTL, '--json'], { ...env, ...extraEnv })
 }
 
 /** Waits until process `pid` holds a live claim; returns its claims. */
@@ -102,6 +102,8 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     // Every process took ranges, and together they committed each item exactly once.
     for (const summary of summaries) expect(summary.committedThisSession).toBeGreaterThan(0)
     expect(summaries.reduce((sum, s) => sum + s.committedThisSession, 0)).toBe(TOTAL)
+    // The owner's progress files speak for the whole run, not for its own share.
+    expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({ state: 'complete', done: TOTAL, total: TOTAL })
     await expectVerified(out)
   })
 
@@ -140,6 +142,33 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     // The same command finds the run complete: nothing is made again.
     const again = await runCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], env)
     expect((await expectComplete(again)).committedThisSession).toBe(0)
+  })
+
+  it('one-owner (fencing): a worker whose lease lapsed while an item held it up cannot commit the items another retook; it drops its copy and each item is committed once', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'lapsed-worker')
+    const owner = await startOwner(url, out)
+    // Its items take 3 s each, while the others' take 3 ms: it is still making them when its claims are retaken.
+    const slow = startWorker(url, out, owner.runId, { ITEM_MS: '3000' })
+    const other = startWorker(url, out, owner.runId)
+    const name = `${hostname()}:${slow.child.pid}`
+    await waitFor('the slow worker to hold a claim', async () => ((await claimsOf(url, owner.runId, slow.child.pid!)).length ? true : undefined))
+    // Its lease lapses, as if its heartbeats had stopped reaching the database (backdated here rather than waited for;
+    // the name is cleared so that its next heartbeat cannot renew it): the others retake and commit the items.
+    const held = await sql<{ start: number }>(url, `UPDATE longhaul.claims SET expires_at = 1, worker = '' WHERE run_id = $1 AND worker = $2 RETURNING start::int`, [owner.runId, name])
+    expect(held.length).toBeGreaterThan(0)
+    await waitFor('the retaken items to be committed', async () => {
+      const rows = await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM longhaul.ranges WHERE run_id = $1 AND start = ANY($2::bigint[])', [owner.runId, held.map((h) => h.start)])
+      return rows[0]!.n === held.length ? true : undefined
+    })
+    const results = await Promise.all([owner.done, slow.done, other.done])
+    const summaries = await Promise.all(results.map(expectComplete))
+    // Its commits of the retaken items were refused (fencing): each item is counted once, by whoever retook it.
+    expect(summaries.reduce((sum, s) => sum + s.committedThisSession, 0)).toBe(TOTAL)
+    expect(results[1]!.stderr).toMatch(/retaken by another process/)
+    const lost = await sql<{ detail: { worker: string; start: number } }>(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'claim-lost'`, [owner.runId])
+    expect(lost.map((e) => e.detail.worker)).toContain(name)
+    await expectVerified(out)
   })
 
   describe('refusals', () => {
