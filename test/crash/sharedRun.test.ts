@@ -171,6 +171,24 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     await expectVerified(out)
   })
 
+  it('a worker stopped with Ctrl-C commits what it made, gives back the rest of its claims at once, and exits 130; the run goes on without it', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'interrupted-worker')
+    const owner = await startOwner(url, out)
+    const leaving = startWorker(url, out, owner.runId)
+    await waitFor('the worker to hold a claim', async () => ((await claimsOf(url, owner.runId, leaving.child.pid!)).length ? true : undefined))
+    leaving.child.kill('SIGINT')
+    const left = await leaving.done
+    expect(left.code, left.stderr).toBe(130)
+    expect(JSON.parse(left.stdout)).toMatchObject({ state: 'interrupted', digest: null })
+    // Given back, not left to expire: nothing is held under its name any more.
+    expect(await claimsOf(url, owner.runId, leaving.child.pid!)).toEqual([])
+    const [event] = await sql<{ detail: { worker: string } }>(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'left'`, [owner.runId])
+    expect(event!.detail.worker).toBe(`${hostname()}:${leaving.child.pid}`)
+    await expectComplete(await owner.done)
+    await expectVerified(out)
+  })
+
   describe('refusals', () => {
     let url: string
     let out: string
