@@ -8,7 +8,7 @@
  * (same-job-or-refuse).
  */
 import type { ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -142,6 +142,37 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     // The same command finds the run complete: nothing is made again.
     const again = await runCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], env)
     expect((await expectComplete(again)).committedThisSession).toBe(0)
+  })
+
+  it('atomic-commit: a restarted owner leaves unrecorded shards alone (another process may be about to commit one); they are removed once every item is committed', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'restarted-owner')
+    const first = await startOwner(url, out)
+    // This worker kills itself at its first commit: its shard is durable in data/, and the journal does not record it.
+    const dying = startWorker(url, out, first.runId, { LONGHAUL_CRASH_AT: 'commit:1' })
+    expect((await dying.done).signal).toBe('SIGKILL')
+    const starts = (await claimsOf(url, first.runId, dying.child.pid!)).map((claim) => `${String(claim.start).padStart(12, '0')}-`)
+    const unrecorded = readdirSync(join(out, 'data')).filter((name) => starts.some((start) => name.startsWith(start)))
+    expect(unrecorded.length).toBeGreaterThan(0)
+    // And a torn temp shard, as a process killed in the middle of writing one leaves (no process makes this name again).
+    const torn = '.tmp-0123456789ab-000000000000-000000000007.jsonl'
+    writeFileSync(join(out, 'data', torn), '{"i":0')
+    unrecorded.push(torn)
+    first.child.kill('SIGKILL')
+    expect((await first.done).signal).toBe('SIGKILL')
+    // The same command, at once: the dead owner was on this host, so its lease is taken over without waiting for the TTL.
+    const again = startCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], env)
+    let stderr = ''
+    again.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    await waitFor('the owner to resume', () => (/--run /.test(stderr) ? true : undefined))
+    for (const name of unrecorded) expect(existsSync(join(out, 'data', name)), `data/${name} after the owner resumed`).toBe(true)
+    const worker = startWorker(url, out, first.runId)
+    const results = await Promise.all([again.done, worker.done])
+    for (const result of results) await expectComplete(result)
+    expect(JSON.parse(results[0]!.stdout)).toMatchObject({ runId: first.runId, resumed: true })
+    // verify finds no stray file: the dead processes' files went once the run was complete.
+    expect(existsSync(join(out, 'data', torn))).toBe(false)
+    await expectVerified(out)
   })
 
   it('one-owner (fencing): a worker whose lease lapsed while an item held it up cannot commit the items another retook; it drops its copy and each item is committed once', async () => {
