@@ -1,20 +1,17 @@
+import { hostname } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Piscina } from 'piscina'
 import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
 import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
-import type { Claim, OwnerLease, RunRecord, Store } from '../store/store.ts'
+import type { Claim, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
 import { crashPoint } from './faults.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import { journalDigest } from './digest.ts'
 import type { RunObserver } from './observer.ts'
-import { identifyJob, openRun, type LaunchGate, type RunTarget } from './openRun.ts'
-import { joinCommand, joinSharedRun, openSharedRunDir, participantName } from './sharedRun.ts'
-import type { RunPaths } from './runDir.ts'
-import type { MapJob } from '../job/defineJob.ts'
-import type { InputScan } from '../job/inputs/input.ts'
-import type { LaunchClearance } from '../telemetry/snapshot.ts'
-import { hostname } from 'node:os'
-import { setTimeout as sleep } from 'node:timers/promises'
+import type { LaunchGate, RunTarget } from './openRun.ts'
+import { participate } from './participate.ts'
+import { joinCommand, participantName } from './sharedRun.ts'
 import { ProgressLoop } from './progressLoop.ts'
 import { recordFailure } from './recordFailure.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
@@ -40,38 +37,6 @@ export interface RunOptions extends RawRunSettings, RunTarget {
   readonly store?: string
   /** Join this run of `store` as a worker, rather than own (create or resume) a run. @default undefined */
   readonly join?: string
-}
-
-/** What a process needs of the run it works on, whether it owns it or joined it. */
-interface Participation {
-  readonly job: MapJob
-  readonly params: unknown
-  readonly seed: number
-  readonly input: InputScan | undefined
-  readonly store: Store
-  readonly paths: RunPaths
-  readonly run: RunRecord
-  /** Held by the run's owner; a worker that joined holds none. */
-  readonly lease: OwnerLease | undefined
-  readonly resumed: boolean
-  readonly clearance: LaunchClearance | undefined
-  readonly movedAsideTo?: string | undefined
-}
-
-/** Opens the run as `options` ask: a single-machine run, the owner of a shared run, or a worker joining one. */
-async function participate(options: RunOptions, leaseTtlMs: number, now: () => number): Promise<Participation> {
-  const { store: storeUrl, join } = options
-  if (join !== undefined) {
-    if (storeUrl === undefined) throw new UsageError('a worker joins a run whose journal is in PostgreSQL: give its --store URL')
-    const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir, storeUrl, runId: join })
-    return { ...joined, lease: undefined, resumed: true, clearance: undefined }
-  }
-  if (storeUrl === undefined) return openRun({ ...options, leaseTtlMs, now })
-  const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
-  const opened = await openSharedRunDir({ ...options, storeUrl, leaseTtlMs, now }, {
-    kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
-  })
-  return { job, params, seed, input, ...opened }
 }
 
 export interface RunSummary {
@@ -114,7 +79,9 @@ const WORKER_EXEC_ARGV = [
 /**
  * Runs or resumes a map job in `outDir` until every item is committed, the
  * signal aborts it (state interrupted), or an item fails (ItemFailedError,
- * state failed). Committed work always stays.
+ * state failed). Committed work always stays. With `store`, the run is
+ * shared: this process owns it, or with `join` works on it beside its owner,
+ * and every process claims, makes and commits ranges the same way.
  */
 export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const now = options.now ?? Date.now
