@@ -44,10 +44,9 @@ export class UsageError extends LonghaulError {
 /** Resuming with different code, params, seed or input (invariant same-job-or-refuse). Exit 2. */
 export class FingerprintMismatchError extends UsageError {
   readonly changed: readonly string[]
-  constructor(dir: string, changed: readonly string[]) {
+  constructor(dir: string, changed: readonly string[], advice = 'Resume with the original job, params and seed, or pass --fresh to move the old output aside and start over.') {
     super(
-      `${dir} holds a run of a different job: ${changed.join('; ')}. ` +
-        `Resume with the original job, params and seed, or pass --fresh to move the old output aside and start over.`,
+      `${dir} holds a run of a different job: ${changed.join('; ')}. ${advice}`,
       'LONGHAUL_FINGERPRINT_MISMATCH',
     )
     this.changed = changed

@@ -10,6 +10,7 @@ import { serveCommand } from './commands/serve.ts'
 import { statusCommand } from './commands/status.ts'
 import { verifyCommand } from './commands/verify.ts'
 import { watchCommand } from './commands/watch.ts'
+import { workerCommand } from './commands/worker.ts'
 import { EXIT, exitCodeFor } from './exitCodes.ts'
 import { processIo, type Io } from './io.ts'
 
@@ -63,9 +64,26 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--no-publish', 'do not push progress to the policy\'s publish targets for this run')
     .option('--dashboard [port]', 'serve the web dashboard of the runs beside --out while this one runs (port default 8080)')
     .option('--dashboard-host <host>', 'the dashboard\'s address (default 127.0.0.1; any other needs the token it prints)')
+    .addOption(new Option('--store <url>', 'keep the journal in PostgreSQL (postgres://user@host/db) so that `longhaul worker` processes can join the run; --out must then be a folder they all share').env('LONGHAUL_STORE'))
+    .option('--lease-ttl <seconds>', 'how long a dead process keeps its lease and ranges before others take them; decimals allowed (default 30)', positiveSeconds)
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
       result.code = await runCommand(job, options, io, signal)
+    })
+
+  root
+    .command('worker')
+    .description('join a run whose journal is in PostgreSQL (started by `run --store`) and take ranges of it until every item is committed; Ctrl-C gives back what it holds and leaves, the run goes on')
+    .argument('<job>', 'the job file: the same code as the run\'s (its params and seed come from the run)')
+    .requiredOption('--run <id>', 'the run to join (printed by `run --store`, and in --out/.longhaul/store.json)')
+    .addOption(new Option('--store <url>', 'the run\'s PostgreSQL database (postgres://user@host/db)').env('LONGHAUL_STORE').makeOptionMandatory())
+    .requiredOption('--out <dir>', 'the run\'s shared folder, as this machine sees it')
+    .option('--workers <k>', 'worker threads (default: the number of cores)', wholeNumber(1))
+    .option('--lease-ttl <seconds>', 'how long this process\'s ranges outlive it if it dies (default 30); decimals allowed', positiveSeconds)
+    .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the job)')
+    .option('--json', 'print the closing summary as JSON')
+    .action(async (job, options) => {
+      result.code = await workerCommand(job, options, io, signal)
     })
 
   root
@@ -150,6 +168,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .command('verify')
     .description('prove a run\'s output complete, duplicate-free and uncorrupted; print its dataset digest')
     .argument('<dir>', 'the run directory')
+    .addOption(new Option('--store <url>', 'the PostgreSQL database of a run started with --store (default: the one the folder records, its password from PGPASSWORD or ~/.pgpass)').env('LONGHAUL_STORE'))
     .option('--json', 'print the report as JSON')
     .action(async (dir, options) => {
       result.code = await verifyCommand(dir, options, io)
@@ -160,6 +179,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
 /** What the first Ctrl-C does, said at once: a long step or a slow program could otherwise look like a hang. */
 const STOPPING: Readonly<Record<string, string>> = {
   run: 'finishing the items (or the loop step) in progress and committing them',
+  worker: 'finishing the items in progress, committing them and giving back the rest',
   preflight: 'stopping the child run and removing the scratch folder',
   exec: 'forwarding it to the program and waiting for it to stop (up to --grace)',
   serve: 'closing the dashboard',
@@ -170,7 +190,7 @@ const STOPPING: Readonly<Record<string, string>> = {
 export async function main(argv: readonly string[], io: Io = processIo, signal?: AbortSignal): Promise<number> {
   const result = { code: EXIT.ok as number }
   // Only the commands that run for long stop cleanly on Ctrl-C; the others keep the default (exit at once).
-  const interruptible = ['run', 'watch', 'preflight', 'serve', 'exec'].includes(argv[0] ?? '')
+  const interruptible = ['run', 'worker', 'watch', 'preflight', 'serve', 'exec'].includes(argv[0] ?? '')
   const command = argv[0]
   const signals = signal || !interruptible ? undefined : interruptOnSignals(
     (name) => {

@@ -7,8 +7,13 @@ export interface ProgressLoopOptions {
   readonly tracker: ProgressTracker
   readonly dir: string
   readonly store: Store
-  readonly ownerToken: number
+  /** The owner lease to renew; without it (a worker that joined a run) only the claims of `worker` are renewed. */
+  readonly ownerToken: number | undefined
   readonly worker: string
+  /** Write progress.json and PROGRESS.txt: the run's owner does, a worker that joined does not. @default true */
+  readonly writeFiles?: boolean
+  /** Runs after each renewal, before the files are rewritten: a shared run's owner counts the other processes' commits here. */
+  readonly afterHeartbeat?: () => Promise<void>
   readonly leaseTtlMs: number
   /** progress.json / PROGRESS.txt are rewritten at least this often. */
   readonly progressEveryMs: number
@@ -82,8 +87,10 @@ export class ProgressLoop {
     }
     if (now - this.lastHeartbeat >= this.o.heartbeatMs && !this.renewing) {
       this.renewing = true
-      this.o.store
-        .heartbeat(this.o.ownerToken, this.o.worker, this.o.leaseTtlMs, now)
+      const { store, ownerToken, worker, leaseTtlMs } = this.o
+      const renewal = ownerToken === undefined ? store.renewClaims(worker, leaseTtlMs, now) : store.heartbeat(ownerToken, worker, leaseTtlMs, now)
+      renewal
+        .then(() => this.o.afterHeartbeat?.())
         .then(() => {
           this.lastHeartbeat = now
           this.o.tracker.heartbeat(now)
@@ -112,10 +119,12 @@ export class ProgressLoop {
   private publish(reason: 'tick' | 'commit' | 'state' | 'heartbeat'): void {
     const now = this.o.now()
     const snapshot = this.o.tracker.snapshot(now)
-    const failuresBefore = this.files.failures
-    this.files.write(snapshot, now)
-    if (this.files.failures > 0 && failuresBefore === 0) {
-      this.o.observer?.note?.(`cannot write the progress files in ${this.o.dir} (${this.files.lastError?.message}); the run goes on, but nobody can follow it there`)
+    if (this.o.writeFiles !== false) {
+      const failuresBefore = this.files.failures
+      this.files.write(snapshot, now)
+      if (this.files.failures > 0 && failuresBefore === 0) {
+        this.o.observer?.note?.(`cannot write the progress files in ${this.o.dir} (${this.files.lastError?.message}); the run goes on, but nobody can follow it there`)
+      }
     }
     this.o.observer?.progress?.(snapshot, reason)
   }

@@ -14,22 +14,18 @@ import { INDEX_FILE, isShardFileName } from './shardNames.ts'
  * file missing or of the wrong size is quarantined and forgotten, so its items
  * are made again. Returns the recorded ranges that passed, for `recheck`.
  */
-export async function reconcileDataDir(store: Store, paths: RunPaths): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
+export async function reconcileDataDir(
+  store: Store,
+  paths: RunPaths,
+  options: { readonly removeUnrecorded?: boolean } = {},
+): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
   const recorded = new Map<string, number>()
   const ranges: RangeSummary[] = []
   for await (const range of store.ranges()) {
     ranges.push(range)
     for (const file of range.files) recorded.set(file.name, file.bytes)
   }
-  let removed = 0
-  for (const name of readdirSync(paths.data)) {
-    if (name === INDEX_FILE || recorded.has(name)) continue
-    // Only longhaul's own debris (temp files, shards the journal never recorded) is removed;
-    // anything else is not ours to delete, and verify lists it as stray.
-    if (!name.startsWith(TEMP_PREFIX) && !isShardFileName(name)) continue
-    rmSync(join(paths.data, name), { force: true })
-    removed++
-  }
+  const removed = options.removeUnrecorded === false ? 0 : removeDebris(paths, recorded)
   const kept: RangeSummary[] = []
   let forgotten = 0
   for (const range of ranges) {
@@ -42,6 +38,36 @@ export async function reconcileDataDir(store: Store, paths: RunPaths): Promise<{
   }
   if (removed > 0 || forgotten > 0) fsyncDir(paths.data)
   return { removed, forgotten, kept }
+}
+
+/**
+ * Deletes longhaul's own debris from data/ (temp files, shards the journal
+ * never recorded); anything else is not ours to delete, and verify lists it
+ * as stray. Returns how many files went.
+ */
+function removeDebris(paths: RunPaths, recorded: ReadonlyMap<string, number>, keepIndexTemp = false): number {
+  let removed = 0
+  for (const name of readdirSync(paths.data)) {
+    if (name === INDEX_FILE || recorded.has(name)) continue
+    if (keepIndexTemp && name.startsWith(TEMP_PREFIX) && name.endsWith(`-${INDEX_FILE}`)) continue
+    if (!name.startsWith(TEMP_PREFIX) && !isShardFileName(name)) continue
+    rmSync(join(paths.data, name), { force: true })
+    removed++
+  }
+  return removed
+}
+
+/**
+ * The debris of a shared run, removed once every item is committed: before
+ * that, an unrecorded file may be one another process is about to commit.
+ */
+export async function removeUnrecordedFiles(store: Store, paths: RunPaths): Promise<number> {
+  const recorded = new Map<string, number>()
+  for await (const range of store.ranges()) for (const file of range.files) recorded.set(file.name, file.bytes)
+  // Another process that finished at the same moment may be writing index.json: its temp file is not debris.
+  const removed = removeDebris(paths, recorded, true)
+  if (removed > 0) fsyncDir(paths.data)
+  return removed
 }
 
 /**

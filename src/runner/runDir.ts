@@ -21,7 +21,7 @@ export function prepareRunDir(dir: string, fresh: boolean, now: Date): { paths: 
       renameSync(join(movedTo, PROOFS_DIR), paths.proofs)
     }
   }
-  if (!existsSync(paths.journal) && existsSync(paths.data) && readdirSync(paths.data).length > 0) {
+  if (!existsSync(paths.journal) && !existsSync(paths.storeLink) && existsSync(paths.data) && readdirSync(paths.data).length > 0) {
     throw new UsageError(
       `${paths.data} already holds files, and no longhaul run is recorded in ${dir}. Choose an empty or new --out folder: a run owns its data/ folder.`,
       'LONGHAUL_OUT_DIR_UNUSABLE',

@@ -1,18 +1,21 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Piscina } from 'piscina'
-import { ItemFailedError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
+import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
 import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
 import type { Claim, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
 import { crashPoint } from './faults.ts'
 import { journalDigest } from './digest.ts'
 import type { RunObserver } from './observer.ts'
-import { openRun, type LaunchGate, type RunTarget } from './openRun.ts'
+import type { LaunchGate, RunTarget } from './openRun.ts'
+import { participate } from './participate.ts'
 import type { ProgressLoop } from './progressLoop.ts'
+import { joinCommand, participantName } from './sharedRun.ts'
 import { OWNER, startSession } from './startSession.ts'
 import { recordFailure } from './recordFailure.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
-import { reconcileDataDir, recheckRanges } from './recovery.ts'
+import { reconcileDataDir, recheckRanges, removeUnrecordedFiles } from './recovery.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
@@ -25,6 +28,14 @@ export interface RunOptions extends RawRunSettings, RunTarget {
   readonly signal?: AbortSignal
   readonly observer?: RunObserver
   readonly now?: () => number
+  /**
+   * The run's journal in PostgreSQL (a postgres:// URL): a run that other
+   * processes, on this machine or others, can join with `join`. outDir must
+   * then be a folder they all share. @default a SQLite journal in outDir
+   */
+  readonly store?: string
+  /** Join this run of `store` as a worker, rather than own (create or resume) a run. @default undefined */
+  readonly join?: string
 }
 
 export interface RunSummary {
@@ -66,7 +77,9 @@ const WORKER_EXEC_ARGV = [
 /**
  * Runs or resumes a map job in `outDir` until every item is committed, the
  * signal aborts it (state interrupted), or an item fails (ItemFailedError,
- * state failed). Committed work always stays.
+ * state failed). Committed work always stays. With `store`, the run is
+ * shared: this process owns it, or with `join` works on it beside its owner,
+ * and every process claims, makes and commits ranges the same way.
  */
 export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const now = options.now ?? Date.now
@@ -76,8 +89,12 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   // The worker bundle is built while the run is opened; both take tens of milliseconds.
   const bundle = buildWorkerBundle(options.jobPath)
   bundle.catch(() => undefined)
-  const open = await openRun({ ...options, leaseTtlMs, now })
+  const open = await participate(options, leaseTtlMs, now)
   const { job, store, paths, lease } = open
+  // A shared run: other processes claim and commit too, so "nothing to claim" is not "done", and their files are not debris.
+  const shared = options.store !== undefined
+  const me = shared ? participantName() : OWNER
+  const pollMs = Math.min(1_000, leaseTtlMs / 4)
   const checkpointMs = options.checkpointEvery ?? job.checkpointEvery
   const total = open.run.total
   const stopFlag = new Int32Array(new SharedArrayBuffer(4))
@@ -110,14 +127,22 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       void pool?.destroy()
     })
 
-    await store.releaseClaimsOf(OWNER)
-    const { kept, removed, forgotten } = await reconcileDataDir(store, paths)
+    if (!shared) await store.releaseClaimsOf(OWNER)
+    // A worker that joined leaves the folder to the owner; the owner of a shared run leaves unrecorded files to the end.
+    const { kept, removed, forgotten } = lease ? await reconcileDataDir(store, paths, { removeUnrecorded: !shared }) : { kept: [], removed: 0, forgotten: 0 }
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
     if (forgotten) options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
+    if (shared && lease) options.observer?.note?.(`run ${open.run.runId}: other processes join it with  ${joinCommand(options.jobPath, options.outDir, options.store!, open.run.runId)}`)
+    /** The owner's progress files speak for the whole run: they count what the other processes committed too. */
+    const countOthers = async (): Promise<void> => {
+      const behind = Math.min(await store.committedItems(), total) - tracker.committed
+      if (behind > 0) tracker.committedItems(behind, now())
+    }
     const session = await startSession({
       open, job: job.name, seed: open.seed, settings, committed: committedAtStart, startedAt,
       finished: finishedCounter, observer: options.observer, now, onLeaseError: (error) => stop(error),
+      ...(shared && { worker: me, detail: { worker: me }, ...(lease && { afterHeartbeat: countOthers }) }),
     })
     const { tracker } = session
     progress = session.progress
@@ -125,6 +150,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (options.signal?.aborted) stop()
 
     let bytesWritten = 0
+    /** Items this process committed (in a shared run, the tracker counts the others' too). */
+    let committedHere = 0
     let slowestItemMs = 0
     const retainedByThread = new Map<number, number>()
     const sizer = new ChunkSizer(workers)
@@ -144,9 +171,18 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       if (result.retained) retainedByThread.set(result.retained.thread, result.retained.bytes)
       if (count > 0) {
         crashPoint('commit')
-        await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease.token)
+        try {
+          await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease?.token)
+        } catch (error) {
+          if (!(shared && error instanceof LeaseLostError && (!lease || (await store.getOwner())?.token === lease.token))) throw error
+          // Held up past its lease (a pause, a slow disk), this process lost the claim to another, whose copy counts: the run goes on.
+          options.observer?.note?.(`items ${result.start}–${result.end - 1} were retaken by another process while this one was held up past its lease; this copy is dropped`)
+          await store.addEvent('claim-lost', { worker: me, start: result.start, end: result.end }, now())
+          return
+        }
         bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
         progress!.committed(count)
+        committedHere += count
         const { committed, committedThisSession, lastCheckpointAt } = tracker
         options.observer?.committed?.({ total, committed, committedThisSession, elapsedMs: now() - startedAt, lastCommitAt: lastCheckpointAt ?? now() })
       }
@@ -157,7 +193,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     const feed = async (): Promise<void> => {
       while (!stopping() && inFlight.size < workers * 2) {
         const unclaimed = total - tracker.committed - claimedInFlight
-        const claim = await store.claimRange(OWNER, sizer.next(unclaimed), leaseTtlMs, now())
+        const claim = await store.claimRange(me, sizer.next(unclaimed), leaseTtlMs, now())
         if (!claim) return
         claimedInFlight += claim.end - claim.start
         const running: Promise<void> = work(claim)
@@ -180,12 +216,22 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       await feed()
       if (inFlight.size > 0) await Promise.race(inFlight)
       else if (!recheckDone) await recheck
-      else break
+      else if (!shared || stopping() || (await store.committedItems()) >= total) break
+      // Nothing free right now: other processes hold the rest, and a claim of one that dies expires after the TTL.
+      else await sleep(pollMs)
     }
     await recheck
 
     if (failure) throw failure
     if (stopping()) {
+      if (shared) {
+        // The run goes on with the processes still in it: only this one leaves, its claims released for them.
+        await store.releaseClaimsOf(me)
+        await store.addEvent('left', { worker: me, committed: committedHere }, now())
+        await countOthers()
+        progress.end('interrupted')
+        return summary('interrupted', null)
+      }
       await store.setState('interrupted', now())
       await store.addEvent('interrupted', { committed: tracker.committed }, now())
       progress.end('interrupted')
@@ -194,16 +240,25 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     }
     const finalCommitted = await store.committedItems()
     if (finalCommitted !== total) throw new LonghaulError('LONGHAUL_JOURNAL_INVALID', `internal error: ${finalCommitted} of ${total} items committed after the last range`)
+    // Every item is committed, so any file the journal does not record is debris of a process that died or was fenced.
+    if (shared) {
+      await removeUnrecordedFiles(store, paths)
+      await countOthers()
+    }
     await writeIndex(store, paths.data, job.output.kind)
     const digest = await journalDigest(store)
-    await store.setState('complete', now())
-    await store.addEvent('complete', { committed: finalCommitted, digest }, now())
+    // Whichever process of a shared run gets here first records the end; the others find it recorded.
+    if ((await store.getRun())?.state !== 'complete') {
+      await store.setState('complete', now())
+      await store.addEvent('complete', { committed: finalCommitted, digest }, now())
+    }
     progress.end('complete')
     return summary('complete', digest)
 
     function summary(state: RunSummary['state'], digest: string | null): RunSummary {
       const wallMs = now() - startedAt
-      const { committed, committedThisSession } = tracker
+      const { committed } = tracker
+      const committedThisSession = committedHere
       return {
         job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession, wallMs,
         itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, slowestItemMs, digest, resumed: open.resumed,
@@ -213,14 +268,17 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   } catch (error) {
     stop(error as Error)
     const final = failure ?? (error as Error)
-    await recordFailure(store, progress, final, now)
+    if (lease) await recordFailure(store, progress, final, now)
+    else progress?.stop()
+    // Whatever this process held goes back at once to the others, rather than after the TTL.
+    if (shared) await store.releaseClaimsOf(me).catch(() => undefined)
     throw final
   } finally {
     // Teardown in reverse order of set-up.
     options.signal?.removeEventListener('abort', onAbort)
     if (pool) await pool.destroy()
     progress?.stop()
-    await store.releaseOwner(lease.token).catch(() => undefined)
+    if (lease) await store.releaseOwner(lease.token).catch(() => undefined)
     await store.close()
   }
 }

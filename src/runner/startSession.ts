@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { RunObserver } from './observer.ts'
 import type { OpenedRunDir } from './openRun.ts'
@@ -5,7 +6,15 @@ import { ProgressLoop } from './progressLoop.ts'
 import type { RunSettings } from './settings.ts'
 
 export interface SessionStart {
-  readonly open: OpenedRunDir
+  /** The run as this process opened it; a worker that joined a shared run holds no owner lease. */
+  readonly open: Pick<OpenedRunDir, 'store' | 'run' | 'paths' | 'resumed' | 'clearance'> & {
+    readonly lease: OpenedRunDir['lease'] | undefined
+    readonly movedAsideTo?: string | undefined
+  }
+  /** The name this process's claims go by. @default OWNER */
+  readonly worker?: string
+  /** Runs after each heartbeat: a shared run's owner counts the other processes' commits there. */
+  readonly afterHeartbeat?: () => Promise<void>
   readonly job: string
   readonly seed: number
   readonly settings: RunSettings
@@ -27,12 +36,14 @@ export interface SessionStart {
  * A session of a map or loop run begins the same way: the run marked running,
  * started/resumed in the journal (and the gate's decision: a waiver stays in
  * the journal for good), the observer told, and the progress loop started.
+ * A worker that joined a shared run (no owner lease) only records that it
+ * joined: the run's state and its progress files are the owner's.
  */
 export async function startSession(s: SessionStart): Promise<{ tracker: ProgressTracker; progress: ProgressLoop }> {
   const { open, settings, now, observer } = s
   const { store, run, lease, clearance } = open
-  await store.setState('running', now())
-  await store.addEvent(open.resumed ? 'resumed' : 'started', { committed: s.committed, total: run.total, workers: settings.workers, pid: process.pid, ...s.detail }, now())
+  if (lease) await store.setState('running', now())
+  await store.addEvent(lease ? (open.resumed ? 'resumed' : 'started') : 'joined', { committed: s.committed, total: run.total, workers: settings.workers, pid: process.pid, ...s.detail }, now())
   if (clearance) await store.addEvent(`gate-${clearance.status}`, clearance, now())
   if (clearance?.status === 'waived') observer?.note?.(`launch gate WAIVED: running without a passing preflight proof (${clearance.reason}); recorded in the journal and progress.json`)
   observer?.started?.({
@@ -41,13 +52,14 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
   })
   const tracker = new ProgressTracker({
     job: s.job, runId: run.runId, total: run.total, committed: s.committed, workers: settings.workers, startedAt: s.startedAt,
-    stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: lease.pid, host: lease.host },
+    stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: process.pid, host: hostname() },
     ...(s.unit && { unit: s.unit }), ...(clearance && { gate: clearance }),
   })
   const progress = new ProgressLoop({
-    tracker, dir: open.paths.dir, store, ownerToken: lease.token, worker: OWNER, leaseTtlMs: settings.leaseTtlMs,
+    tracker, dir: open.paths.dir, store, ownerToken: lease?.token, worker: s.worker ?? OWNER, leaseTtlMs: settings.leaseTtlMs, writeFiles: lease !== undefined,
     progressEveryMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs,
     finished: new Int32Array(s.finished), observer, now, onLeaseError: s.onLeaseError,
+    ...(s.afterHeartbeat && { afterHeartbeat: s.afterHeartbeat }),
   })
   progress.start()
   return { tracker, progress }

@@ -6,6 +6,9 @@ import type { JobIdentity } from '../job/fingerprint.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { PostgresStore } from '../store/postgres/postgresStore.ts'
+import type { Store } from '../store/store.ts'
+import { readStoreLink } from './sharedRun.ts'
 import { hasRun, runPaths } from './runDir.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import { verifyLoopRun } from './loop/verifyLoop.ts'
@@ -37,10 +40,9 @@ const MAX_PROBLEMS = 20
  * every recorded file is re-hashed, every item's hash is recomputed from the
  * bytes, the ranges must tile 0 … total-1 exactly once.
  */
-export async function verifyRun(dir: string): Promise<VerifyReport> {
-  if (!hasRun(dir)) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite). Give the --out folder of a run.`)
+export async function verifyRun(dir: string, options: { readonly store?: string } = {}): Promise<VerifyReport> {
   const paths = runPaths(dir)
-  const store = SqliteStore.open(paths.journal, { readonly: true })
+  const store = await openJournal(dir, options.store)
   try {
     const run = await store.getRun()
     if (!run) throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
@@ -94,6 +96,14 @@ export async function verifyRun(dir: string): Promise<VerifyReport> {
   } finally {
     await store.close()
   }
+}
+
+/** The run's journal: SQLite in the folder, or the PostgreSQL run the folder records (`storeUrl` overrides its database URL). */
+async function openJournal(dir: string, storeUrl: string | undefined): Promise<Store> {
+  if (hasRun(dir)) return SqliteStore.open(runPaths(dir).journal, { readonly: true })
+  const link = readStoreLink(dir)
+  if (!link) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite nor .longhaul/store.json). Give the --out folder of a run.`)
+  return PostgresStore.open(storeUrl ?? link.store, { runId: link.runId })
 }
 
 function readRangeHashes(

@@ -7,6 +7,8 @@ export interface RunPaths {
   readonly data: string
   readonly internal: string
   readonly journal: string
+  /** A run whose journal is in PostgreSQL: which database and run (see runner/sharedRun.ts). */
+  readonly storeLink: string
   readonly quarantine: string
   /** Proof bundles and reports written by preflight. */
   readonly proofs: string
@@ -22,6 +24,7 @@ export function runPaths(dir: string): RunPaths {
     data: join(absolute, 'data'),
     internal,
     journal: join(internal, 'journal.sqlite'),
+    storeLink: join(internal, 'store.json'),
     quarantine: join(internal, 'quarantine'),
     proofs: join(absolute, PROOFS_DIR),
   }

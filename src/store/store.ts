@@ -84,6 +84,13 @@ export interface Store {
   /** Extends the owner lease and every claim of `worker`; throws LeaseLostError if the lease was taken. */
   heartbeat(token: number, worker: string, ttlMs: number, now: number): Promise<void>
   releaseOwner(token: number): Promise<void>
+  /**
+   * Extends every claim `worker` still holds, without the owner lease: how a
+   * process that joined a run (`longhaul worker`) keeps its ranges while it
+   * works. A claim another worker has retaken is no longer `worker`'s and is
+   * left alone.
+   */
+  renewClaims(worker: string, ttlMs: number, now: number): Promise<void>
 
   /** Leases the next free items (an expired or released claim first, then new items), at most `maxItems`. */
   claimRange(worker: string, maxItems: number, ttlMs: number, now: number): Promise<Claim | undefined>

@@ -101,6 +101,24 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>):
       await store.close()
     })
 
+    it('one-owner: a worker without the owner lease keeps its claims by renewing them, and only its own', async () => {
+      const store = await withRun(20)
+      const mine = (await store.claimRange('w', 10, TTL, 0))!
+      const theirs = (await store.claimRange('v', 10, TTL, 0))!
+      await store.renewClaims('w', TTL, TTL - 1)
+      // Past the first TTL: w's renewed claim is still held, v's expired one is retaken.
+      const retaken = (await store.claimRange('x', 100, TTL, TTL + 1))!
+      expect([retaken.start, retaken.end]).toEqual([theirs.start, theirs.end])
+      expect(await store.claimRange('y', 100, TTL, TTL + 2)).toBeUndefined()
+      // Renewing under the old holder's name does not take the retaken claim back: its commit stays fenced.
+      await store.renewClaims('v', TTL, TTL + 3)
+      await expect(commit(store, theirs)).rejects.toBeInstanceOf(LeaseLostError)
+      await commit(store, mine)
+      await commit(store, retaken)
+      expect(await store.committedItems()).toBe(20)
+      await store.close()
+    })
+
     it('same-job-or-refuse: the total grows, never shrinks, and new items follow the old ones', async () => {
       const store = await withRun(5)
       await commit(store, (await store.claimRange('w', 5, TTL, 0))!)

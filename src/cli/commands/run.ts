@@ -34,6 +34,17 @@ export interface RunCommandOptions {
   readonly dashboardHost?: string
   /** false with --no-publish: the policy's publish targets are left alone. */
   readonly publish?: boolean
+  /** The journal in PostgreSQL (postgres:// URL), for a run other processes join with `longhaul worker`. */
+  readonly store?: string
+  /** The owner lease's and claims' time to live, seconds. @default 30 */
+  readonly leaseTtl?: number
+}
+
+/** The lease settings the flags ask for: a shorter TTL brings the heartbeat down with it, to a third of the TTL at most. */
+export function leaseSettings(leaseTtl: number | undefined, heartbeatSeconds: number): { leaseTtlMs?: number; heartbeatMs: number } {
+  if (leaseTtl === undefined) return { heartbeatMs: heartbeatSeconds * 1000 }
+  const leaseTtlMs = leaseTtl * 1000
+  return { leaseTtlMs, heartbeatMs: Math.min(heartbeatSeconds * 1000, leaseTtlMs / 3) }
 }
 
 /** `longhaul run JOB`: runs or resumes a job, map or loop; returns the exit code. */
@@ -41,6 +52,7 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
   const params = parseParamPairs(options.param, options.params)
   const job = await loadAnyJob(jobPath)
   const loop = isLoopJob(job)
+  if (loop && options.store !== undefined) throw new UsageError(`${jobPath} is a loop job: only map jobs (defineJob) run across processes with --store`)
   if (loop && options.workers !== undefined) throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --workers does not apply`)
   const outDir = options.out ?? `runs/${job.name}`
   const loaded = await loadPolicy(jobPath, options.config)
@@ -63,7 +75,7 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
     outDir,
     params,
     gate,
-    heartbeatMs: policy.heartbeatSeconds * 1000,
+    ...leaseSettings(options.leaseTtl, policy.heartbeatSeconds),
     progressEvery: (options.progressEvery ?? policy.progressEverySeconds) * 1000,
     stallAfter: (options.stallAfter ?? policy.stallAfterSeconds) * 1000,
     ...(options.total !== undefined && { total: options.total }),
@@ -81,30 +93,35 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
   }
   const running: Promise<RunSummary | LoopRunSummary> = loop
     ? runLoopJob(common)
-    : runMapJob({ ...common, ...(options.workers !== undefined && { workers: options.workers }) })
+    : runMapJob({ ...common, ...(options.workers !== undefined && { workers: options.workers }), ...(options.store !== undefined && { store: options.store }) })
   const result = await running.finally(async () => {
     // Publishers first, so a last note about them still goes through the display.
     await publishers.close()
     display.close()
     await dashboard?.close()
   })
-  if (options.json) io.out(JSON.stringify(result))
-  else {
-    const head = result.state === 'complete' ? 'COMPLETE' : 'INTERRUPTED'
-    const unit = loop ? 'steps' : 'items'
-    io.out(
-      [
-        `${head}  ${result.job} → ${result.dir}`,
-        `  ${unit.padEnd(12)} ${count(result.committed)} / ${count(result.total)} (${count(result.committedThisSession)} this session)`,
-        `  wall time    ${duration(result.wallMs / 1000)}`,
-        `  ${`${unit}/s`.padEnd(12)} ${rate(result.itemsPerSecond)}`,
-        `  written      ${bytes(result.bytesWritten)}`,
-        ...('finalFile' in result && result.finalFile ? [`  final state  ${result.finalFile}`] : []),
-        result.digest ? `  digest       ${result.digest}` : `  resume with  the same command (${basename(process.argv[1] ?? 'longhaul')} run … again)`,
-      ].join('\n'),
-    )
-  }
+  printSummary(result, loop ? 'steps' : 'items', options.json === true, io)
   return result.state === 'complete' ? EXIT.ok : EXIT.interrupted
+}
+
+/** The closing summary of `run` and `worker`. */
+export function printSummary(result: RunSummary | LoopRunSummary, unit: 'items' | 'steps', json: boolean, io: Io, resumeHint = `the same command (${basename(process.argv[1] ?? 'longhaul')} run … again)`): void {
+  if (json) {
+    io.out(JSON.stringify(result))
+    return
+  }
+  const head = result.state === 'complete' ? 'COMPLETE' : 'INTERRUPTED'
+  io.out(
+    [
+      `${head}  ${result.job} → ${result.dir}`,
+      `  ${unit.padEnd(12)} ${count(result.committed)} / ${count(result.total)} (${count(result.committedThisSession)} this session)`,
+      `  wall time    ${duration(result.wallMs / 1000)}`,
+      `  ${`${unit}/s`.padEnd(12)} ${rate(result.itemsPerSecond)}`,
+      `  written      ${bytes(result.bytesWritten)}`,
+      ...('finalFile' in result && result.finalFile ? [`  final state  ${result.finalFile}`] : []),
+      result.digest ? `  digest       ${result.digest}` : `  resume with  ${resumeHint}`,
+    ].join('\n'),
+  )
 }
 
 function dashboardPort(text: string): number {

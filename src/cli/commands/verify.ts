@@ -4,8 +4,8 @@ import { count } from '../../telemetry/progressText.ts'
 import type { Io } from '../io.ts'
 
 /** `longhaul verify DIR`: exit 0 only when the output is complete and clean. */
-export async function verifyCommand(dir: string, options: { json?: boolean }, io: Io): Promise<number> {
-  const report = await verifyRun(dir)
+export async function verifyCommand(dir: string, options: { json?: boolean; store?: string }, io: Io): Promise<number> {
+  const report = await verifyRun(dir, options.store !== undefined ? { store: options.store } : {})
   if (options.json) io.out(JSON.stringify(report))
   else {
     io.out(

@@ -181,6 +181,12 @@ export class PostgresStore implements Store {
     })
   }
 
+  async renewClaims(worker: string, ttlMs: number, now: number): Promise<void> {
+    await this.write('the renewed claims', (tx) =>
+      tx.query('UPDATE longhaul.claims SET expires_at = $3 WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [this.run, worker, now + ttlMs]),
+    )
+  }
+
   async releaseOwner(token: number): Promise<void> {
     await this.write('the owner lease', (tx) => tx.query('DELETE FROM longhaul.owners WHERE run_id = $1 AND token = $2', [this.run, token]))
   }

@@ -146,6 +146,12 @@ export class SqliteStore implements Store {
     })
   }
 
+  async renewClaims(worker: string, ttlMs: number, now: number): Promise<void> {
+    this.write('the renewed claims', () => {
+      this.db.prepare('UPDATE claims SET expires_at = ? WHERE worker = ? AND expires_at > 0').run(now + ttlMs, worker)
+    })
+  }
+
   async releaseOwner(token: number): Promise<void> {
     this.write('the owner lease', () => {
       this.db.prepare('DELETE FROM owner WHERE id = 1 AND token = ?').run(token)

@@ -1,0 +1,49 @@
+import { UsageError } from '../errors.ts'
+import type { MapJob } from '../job/defineJob.ts'
+import type { InputScan } from '../job/inputs/input.ts'
+import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
+import type { LaunchClearance } from '../telemetry/snapshot.ts'
+import { identifyJob, openRun, type LaunchGate, type RunTarget } from './openRun.ts'
+import type { RunPaths } from './runDir.ts'
+import { joinSharedRun, openSharedRunDir } from './sharedRun.ts'
+
+/** What a process needs of the run it works on, whether it owns it or joined it. */
+export interface Participation {
+  readonly job: MapJob
+  readonly params: unknown
+  readonly seed: number
+  readonly input: InputScan | undefined
+  readonly store: Store
+  readonly paths: RunPaths
+  readonly run: RunRecord
+  /** Held by the run's owner; a worker that joined holds none. */
+  readonly lease: OwnerLease | undefined
+  readonly resumed: boolean
+  readonly clearance: LaunchClearance | undefined
+  readonly movedAsideTo?: string | undefined
+}
+
+/** Which run a process works on: a single-machine run by default; `store` shares it; `join` joins one as a worker. */
+export interface ParticipationTarget extends RunTarget {
+  readonly gate?: LaunchGate
+  /** The journal's postgres:// URL. */
+  readonly store?: string
+  /** The id of the run to join. */
+  readonly join?: string
+}
+
+/** Opens the run as `options` ask: a single-machine run, the owner of a shared run, or a worker joining one. */
+export async function participate(options: ParticipationTarget, leaseTtlMs: number, now: () => number): Promise<Participation> {
+  const { store: storeUrl, join } = options
+  if (join !== undefined) {
+    if (storeUrl === undefined) throw new UsageError('a worker joins a run whose journal is in PostgreSQL: give its --store URL')
+    const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir, storeUrl, runId: join })
+    return { ...joined, lease: undefined, resumed: true, clearance: undefined }
+  }
+  if (storeUrl === undefined) return openRun({ ...options, leaseTtlMs, now })
+  const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
+  const opened = await openSharedRunDir({ ...options, storeUrl, leaseTtlMs, now }, {
+    kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
+  })
+  return { job, params, seed, input, ...opened }
+}

@@ -1,0 +1,275 @@
+/**
+ * A run shared by several processes through a real PostgreSQL journal and one
+ * shared folder (`run --store`, `worker`): real child processes, real
+ * SIGKILLs. Whoever dies, the run completes as long as one process lives,
+ * with the digest of a single-process SQLite run (no-loss, no-duplicates,
+ * determinism, one-owner: a dead process's ranges are retaken after its
+ * lease's TTL). A process running a different job is refused
+ * (same-job-or-refuse).
+ */
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { fixture, runCli, startCli, tempDir, type CliResult } from '../support/cli.ts'
+import { freePort, usePostgres } from '../support/postgres.ts'
+
+const server = usePostgres()
+const TOTAL = 3_000
+/** Items take 3 ms each: about 9 s of work for one process, so late joiners still find work. */
+const env = { ITEM_MS: '3' }
+/** A dead process's ranges are retaken after 2 s. */
+const TTL = ['--lease-ttl', '2']
+const JOB = fixture('squares.ts')
+const root = tempDir()
+let expected: string
+
+beforeAll(async () => {
+  const reference = await runCli(['run', JOB, '--out', join(root, 'reference'), '--total', String(TOTAL), '--workers', '1', '--json'], env)
+  expect(reference.code, reference.stderr).toBe(0)
+  expected = JSON.parse(reference.stdout).digest as string
+}, 120_000)
+
+async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<R>(text, params)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** Starts the run's owner and waits until the run is recorded; returns its id. */
+async function startOwner(url: string, out: string): Promise<{ child: ChildProcess; done: Promise<CliResult>; runId: string }> {
+  const owner = startCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], env)
+  let stderr = ''
+  owner.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const runId = await waitFor('the owner to record the run', async () => {
+    if (owner.child.exitCode !== null) throw new Error(`the owner exited early: ${stderr}`)
+    return /--run (\S+)/.exec(stderr)?.[1]
+  })
+  expect(JSON.parse(readFileSync(join(out, '.longhaul', 'store.json'), 'utf8')).runId).toBe(runId)
+  return { ...owner, runId }
+}
+
+function startWorker(url: string, out: string, runId: string, extraEnv: Record<string, string> = {}): ReturnType<typeof startCli> {
+  return startCli(['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', ...TTL, '--json'], { ...env, ...extraEnv })
+}
+
+/** Waits until process `pid` holds a live claim; returns its claims. */
+function claimsOf(url: string, runId: string, pid: number): Promise<{ start: number; stop: number }[]> {
+  return sql<{ start: number; stop: number }>(url, 'SELECT start::int, stop::int FROM longhaul.claims WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [
+    runId,
+    `${hostname()}:${pid}`,
+  ])
+}
+
+async function expectComplete(result: CliResult): Promise<{ committedThisSession: number }> {
+  expect(result.code, result.stderr).toBe(0)
+  const summary = JSON.parse(result.stdout) as { state: string; digest: string; committedThisSession: number }
+  expect(summary).toMatchObject({ state: 'complete', digest: expected })
+  return summary
+}
+
+async function expectVerified(out: string): Promise<void> {
+  // verify finds the journal through the folder's store.json.
+  const verified = await runCli(['verify', out, '--json'])
+  expect(verified.code, verified.stderr).toBe(0)
+  expect(JSON.parse(verified.stdout)).toMatchObject({ complete: true, items: TOTAL, missing: 0, duplicates: 0, corrupt: 0, stray: [], digest: expected })
+}
+
+describe('a run shared by several processes (PostgreSQL journal, shared folder)', () => {
+  it('no-duplicates, determinism: an owner and two workers share the run, each item is committed once, and the digest is the single-process SQLite digest', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'three')
+    const owner = await startOwner(url, out)
+    const workers = [startWorker(url, out, owner.runId), startWorker(url, out, owner.runId)]
+    const results = await Promise.all([owner.done, ...workers.map((w) => w.done)])
+    const summaries = await Promise.all(results.map(expectComplete))
+    // Every process took ranges, and together they committed each item exactly once.
+    for (const summary of summaries) expect(summary.committedThisSession).toBeGreaterThan(0)
+    expect(summaries.reduce((sum, s) => sum + s.committedThisSession, 0)).toBe(TOTAL)
+    // The owner's progress files speak for the whole run, not for its own share.
+    expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({ state: 'complete', done: TOTAL, total: TOTAL })
+    await expectVerified(out)
+  })
+
+  it('one-owner, no-loss: a worker SIGKILLed while it holds a claim has its range retaken after the lease TTL, and the run completes with the same digest', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'killed-worker')
+    const owner = await startOwner(url, out)
+    const victim = startWorker(url, out, owner.runId)
+    const survivor = startWorker(url, out, owner.runId)
+    await waitFor('the victim to hold a claim', async () => ((await claimsOf(url, owner.runId, victim.child.pid!)).length ? true : undefined))
+    victim.child.kill('SIGKILL')
+    expect((await victim.done).signal).toBe('SIGKILL')
+    // What it held when it died: nobody released it, so only its lease's expiry gives it to the others.
+    const orphaned = await claimsOf(url, owner.runId, victim.child.pid!)
+    const [ownerResult, survivorResult] = await Promise.all([owner.done, survivor.done])
+    await expectComplete(ownerResult)
+    await expectComplete(survivorResult)
+    for (const claim of orphaned) {
+      const [range] = await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM longhaul.ranges WHERE run_id = $1 AND start = $2', [owner.runId, claim.start])
+      expect(range!.n, `items from ${claim.start}, held by the dead worker, were committed by another`).toBe(1)
+    }
+    await expectVerified(out)
+  })
+
+  it('one-owner, no-loss: the owner SIGKILLed mid-run leaves the run to its workers, which complete it; the owner\'s command then resumes the completed run', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'killed-owner')
+    const owner = await startOwner(url, out)
+    const workers = [startWorker(url, out, owner.runId), startWorker(url, out, owner.runId)]
+    await waitFor('a worker to hold a claim', async () => ((await claimsOf(url, owner.runId, workers[0]!.child.pid!)).length ? true : undefined))
+    await waitFor('the owner to hold a claim', async () => ((await claimsOf(url, owner.runId, owner.child.pid!)).length ? true : undefined))
+    owner.child.kill('SIGKILL')
+    expect((await owner.done).signal).toBe('SIGKILL')
+    for (const result of await Promise.all(workers.map((w) => w.done))) await expectComplete(result)
+    await expectVerified(out)
+    // The same command finds the run complete: nothing is made again.
+    const again = await runCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], env)
+    expect((await expectComplete(again)).committedThisSession).toBe(0)
+  })
+
+  it('atomic-commit: a restarted owner leaves unrecorded shards alone (another process may be about to commit one); they are removed once every item is committed', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'restarted-owner')
+    const first = await startOwner(url, out)
+    // This worker kills itself at its first commit: its shard is durable in data/, and the journal does not record it.
+    const dying = startWorker(url, out, first.runId, { LONGHAUL_CRASH_AT: 'commit:1' })
+    expect((await dying.done).signal).toBe('SIGKILL')
+    const starts = (await claimsOf(url, first.runId, dying.child.pid!)).map((claim) => `${String(claim.start).padStart(12, '0')}-`)
+    const unrecorded = readdirSync(join(out, 'data')).filter((name) => starts.some((start) => name.startsWith(start)))
+    expect(unrecorded.length).toBeGreaterThan(0)
+    // And a torn temp shard, as a process killed in the middle of writing one leaves (no process makes this name again).
+    const torn = '.tmp-0123456789ab-000000000000-000000000007.jsonl'
+    writeFileSync(join(out, 'data', torn), '{"i":0')
+    unrecorded.push(torn)
+    first.child.kill('SIGKILL')
+    expect((await first.done).signal).toBe('SIGKILL')
+    // The same command, at once: the dead owner was on this host, so its lease is taken over without waiting for the TTL.
+    const again = startCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], env)
+    let stderr = ''
+    again.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    await waitFor('the owner to resume', () => (/--run /.test(stderr) ? true : undefined))
+    for (const name of unrecorded) expect(existsSync(join(out, 'data', name)), `data/${name} after the owner resumed`).toBe(true)
+    const worker = startWorker(url, out, first.runId)
+    const results = await Promise.all([again.done, worker.done])
+    for (const result of results) await expectComplete(result)
+    expect(JSON.parse(results[0]!.stdout)).toMatchObject({ runId: first.runId, resumed: true })
+    // verify finds no stray file: the dead processes' files went once the run was complete.
+    expect(existsSync(join(out, 'data', torn))).toBe(false)
+    await expectVerified(out)
+  })
+
+  it('one-owner (fencing): a worker whose lease lapsed while an item held it up cannot commit the items another retook; it drops its copy and each item is committed once', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'lapsed-worker')
+    const owner = await startOwner(url, out)
+    // Its items take 3 s each, while the others' take 3 ms: it is still making them when its claims are retaken.
+    const slow = startWorker(url, out, owner.runId, { ITEM_MS: '3000' })
+    const other = startWorker(url, out, owner.runId)
+    const name = `${hostname()}:${slow.child.pid}`
+    await waitFor('the slow worker to hold a claim', async () => ((await claimsOf(url, owner.runId, slow.child.pid!)).length ? true : undefined))
+    // Its lease lapses, as if its heartbeats had stopped reaching the database (backdated here rather than waited for;
+    // the name is cleared so that its next heartbeat cannot renew it): the others retake and commit the items.
+    const held = await sql<{ start: number }>(url, `UPDATE longhaul.claims SET expires_at = 1, worker = '' WHERE run_id = $1 AND worker = $2 RETURNING start::int`, [owner.runId, name])
+    expect(held.length).toBeGreaterThan(0)
+    await waitFor('the retaken items to be committed', async () => {
+      const rows = await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM longhaul.ranges WHERE run_id = $1 AND start = ANY($2::bigint[])', [owner.runId, held.map((h) => h.start)])
+      return rows[0]!.n === held.length ? true : undefined
+    })
+    const results = await Promise.all([owner.done, slow.done, other.done])
+    const summaries = await Promise.all(results.map(expectComplete))
+    // Its commits of the retaken items were refused (fencing): each item is counted once, by whoever retook it.
+    expect(summaries.reduce((sum, s) => sum + s.committedThisSession, 0)).toBe(TOTAL)
+    expect(results[1]!.stderr).toMatch(/retaken by another process/)
+    const lost = await sql<{ detail: { worker: string; start: number } }>(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'claim-lost'`, [owner.runId])
+    expect(lost.map((e) => e.detail.worker)).toContain(name)
+    await expectVerified(out)
+  })
+
+  it('a worker stopped with Ctrl-C commits what it made, gives back the rest of its claims at once, and exits 130; the run goes on without it', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'interrupted-worker')
+    const owner = await startOwner(url, out)
+    const leaving = startWorker(url, out, owner.runId)
+    await waitFor('the worker to hold a claim', async () => ((await claimsOf(url, owner.runId, leaving.child.pid!)).length ? true : undefined))
+    leaving.child.kill('SIGINT')
+    const left = await leaving.done
+    expect(left.code, left.stderr).toBe(130)
+    expect(JSON.parse(left.stdout)).toMatchObject({ state: 'interrupted', digest: null })
+    // Given back, not left to expire: nothing is held under its name any more.
+    expect(await claimsOf(url, owner.runId, leaving.child.pid!)).toEqual([])
+    const [event] = await sql<{ detail: { worker: string } }>(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'left'`, [owner.runId])
+    expect(event!.detail.worker).toBe(`${hostname()}:${leaving.child.pid}`)
+    await expectComplete(await owner.done)
+    await expectVerified(out)
+  })
+
+  describe('refusals', () => {
+    let url: string
+    let out: string
+    let runId: string
+    beforeAll(async () => {
+      url = await server().createDatabase()
+      out = join(root, 'refusals')
+      // A job without params, so that another job's params fit it and only its fingerprint tells them apart.
+      const owner = await startCli(['run', fixture('blocking.ts'), '--out', out, '--total', '20', '--workers', '1', '--store', url, '--json']).done
+      expect(owner.code, owner.stderr).toBe(0)
+      runId = JSON.parse(owner.stdout).runId as string
+    })
+
+    it('same-job-or-refuse: a worker whose job fingerprint differs from the run\'s is refused, naming what differs', async () => {
+      const result = await runCli(['worker', fixture('blobs.ts'), '--store', url, '--run', runId, '--out', out])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toMatch(new RegExp(`run '${runId}' in postgres://postgres@127\\.0\\.0\\.1:\\d+/\\w+ holds a run of a different job: .*blocking`))
+      expect(result.stderr).toMatch(/same job file/)
+      expect(await sql(url, `SELECT 1 FROM longhaul.events WHERE run_id = $1 AND type = 'joined'`, [runId])).toEqual([])
+    })
+
+    it('same-job-or-refuse: a worker whose job does not even take the run\'s params is refused as a different job', async () => {
+      const squaresUrl = await server().createDatabase()
+      const squaresOut = join(root, 'refusals-squares')
+      const owner = await runCli(['run', JOB, '--out', squaresOut, '--total', '20', '--workers', '1', '--store', squaresUrl, '--json'])
+      expect(owner.code, owner.stderr).toBe(0)
+      const squaresRun = JSON.parse(owner.stdout).runId as string
+      const result = await runCli(['worker', fixture('blobs.ts'), '--store', squaresUrl, '--run', squaresRun, '--out', squaresOut])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toMatch(/holds a run of a different job: the run's params do not fit/)
+    })
+
+    it('a worker given a run id the database does not hold is refused, with the runs it does hold', async () => {
+      const result = await runCli(['worker', fixture('blocking.ts'), '--store', url, '--run', 'no-such-run', '--out', out])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toContain(`no run 'no-such-run'`)
+      expect(result.stderr).toContain(runId)
+    })
+
+    it('a worker whose --out is not the run\'s shared folder is refused before it writes anything', async () => {
+      const result = await runCli(['worker', fixture('blocking.ts'), '--store', url, '--run', runId, '--out', join(root, 'elsewhere')])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toMatch(/is not the shared folder of run/)
+    })
+
+    it('a database nobody answers at is reported as unreachable (exit 1), with where it was looked for', async () => {
+      const port = await freePort()
+      const result = await runCli(['worker', fixture('blocking.ts'), '--store', `postgres://postgres@127.0.0.1:${port}/jobs`, '--run', runId, '--out', out])
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain(`127.0.0.1:${port}`)
+    })
+  })
+})
