@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'LONGHAUL_JOURNAL_INVALID'
   | 'LONGHAUL_STORE_UNAVAILABLE'
   | 'LONGHAUL_STORE_REFUSED'
+  | 'LONGHAUL_BUCKET_FAILED'
   | 'LONGHAUL_GATE_REFUSED'
   | 'LONGHAUL_PREFLIGHT_FAILED'
   | 'LONGHAUL_INTERRUPTED'
@@ -130,6 +131,18 @@ export class StoreUnavailableError extends LonghaulError {
 export class StoreRefusedError extends UsageError {
   constructor(message: string, cause?: unknown) {
     super(message, 'LONGHAUL_STORE_REFUSED', { cause })
+  }
+}
+
+/**
+ * The bucket a run's shards go to failed a request (unreachable, denied, no
+ * such bucket) after the SDK's retries. Nothing unrecorded counts: a shard is
+ * recorded only after its upload succeeded, so committed work is safe; run
+ * again once the bucket answers. Exit 1.
+ */
+export class BucketError extends LonghaulError {
+  constructor(message: string, cause?: unknown) {
+    super('LONGHAUL_BUCKET_FAILED', message, { cause })
   }
 }
 

@@ -64,7 +64,8 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--no-publish', 'do not push progress to the policy\'s publish targets for this run')
     .option('--dashboard [port]', 'serve the web dashboard of the runs beside --out while this one runs (port default 8080)')
     .option('--dashboard-host <host>', 'the dashboard\'s address (default 127.0.0.1; any other needs the token it prints)')
-    .addOption(new Option('--store <url>', 'keep the journal in PostgreSQL (postgres://user@host/db) so that `longhaul worker` processes can join the run; --out must then be a folder they all share').env('LONGHAUL_STORE'))
+    .addOption(new Option('--store <url>', 'keep the journal in PostgreSQL (postgres://user@host/db) so that `longhaul worker` processes can join the run; --out must then be a folder they all share, or an S3-compatible bucket (s3://bucket/prefix)').env('LONGHAUL_STORE'))
+    .option('--local <dir>', 'with --out s3://…: the local folder for progress files and shards waiting for their upload (default: runs/<job name>)')
     .option('--lease-ttl <seconds>', 'how long a dead process keeps its lease and ranges before others take them; decimals allowed (default 30)', positiveSeconds)
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
@@ -77,7 +78,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .argument('<job>', 'the job file: the same code as the run\'s (its params and seed come from the run)')
     .requiredOption('--run <id>', 'the run to join (printed by `run --store`, and in --out/.longhaul/store.json)')
     .addOption(new Option('--store <url>', 'the run\'s PostgreSQL database (postgres://user@host/db)').env('LONGHAUL_STORE').makeOptionMandatory())
-    .requiredOption('--out <dir>', 'the run\'s shared folder, as this machine sees it')
+    .option('--out <dir>', 'the run\'s shared folder, as this machine sees it; for a run whose shards go to a bucket, a local folder where they wait for their upload (default: a temporary one)')
     .option('--workers <k>', 'worker threads (default: the number of cores)', wholeNumber(1))
     .option('--lease-ttl <seconds>', 'how long this process\'s ranges outlive it if it dies (default 30); decimals allowed', positiveSeconds)
     .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the job)')

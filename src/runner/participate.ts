@@ -4,7 +4,9 @@ import type { InputScan } from '../job/inputs/input.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import { identifyJob, openRun, type LaunchGate, type RunTarget } from './openRun.ts'
-import type { RunPaths } from './runDir.ts'
+import { runPaths, type RunPaths } from './runDir.ts'
+import { openBucketPlace } from './bucket.ts'
+import { folderPlace, type ShardPlace } from './shardPlace.ts'
 import { joinSharedRun, openSharedRunDir } from './sharedRun.ts'
 
 /** What a process needs of the run it works on, whether it owns it or joined it. */
@@ -21,6 +23,8 @@ export interface Participation {
   readonly resumed: boolean
   readonly clearance: LaunchClearance | undefined
   readonly movedAsideTo?: string | undefined
+  /** Where committed shards live: the run folder's data/, or the run's bucket. */
+  readonly place: ShardPlace
 }
 
 /** Which run a process works on: a single-machine run by default; `store` shares it; `join` joins one as a worker. */
@@ -30,6 +34,8 @@ export interface ParticipationTarget extends RunTarget {
   readonly store?: string
   /** The id of the run to join. */
   readonly join?: string
+  /** s3://bucket/prefix: a shared run's shards go to this bucket (outDir keeps the progress files and stages uploads). */
+  readonly shards?: string
 }
 
 /** Opens the run as `options` ask: a single-machine run, the owner of a shared run, or a worker joining one. */
@@ -37,13 +43,29 @@ export async function participate(options: ParticipationTarget, leaseTtlMs: numb
   const { store: storeUrl, join } = options
   if (join !== undefined) {
     if (storeUrl === undefined) throw new UsageError('a worker joins a run whose journal is in PostgreSQL: give its --store URL')
-    const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir, storeUrl, runId: join })
-    return { ...joined, lease: undefined, resumed: true, clearance: undefined }
+    const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir === '' ? undefined : options.outDir, storeUrl, runId: join })
+    const place = await placeOf(joined.shards, joined.paths).catch(async (error: unknown) => {
+      await joined.store.close()
+      throw error
+    })
+    return { ...joined, lease: undefined, resumed: true, clearance: undefined, place }
   }
-  if (storeUrl === undefined) return openRun({ ...options, leaseTtlMs, now })
+  if (options.shards !== undefined && storeUrl === undefined) {
+    throw new UsageError('shards go to a bucket only in a run across machines: give --store postgres://… too (a single-machine run writes to a folder)')
+  }
+  if (storeUrl === undefined) {
+    const opened = await openRun({ ...options, leaseTtlMs, now })
+    return { ...opened, place: folderPlace(opened.paths.data) }
+  }
+  // The bucket answers before the run is created or its lease taken.
+  const place = options.shards !== undefined ? await openBucketPlace(options.shards, runPaths(options.outDir).data) : undefined
   const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
   const opened = await openSharedRunDir({ ...options, storeUrl, leaseTtlMs, now }, {
     kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
   })
-  return { job, params, seed, input, ...opened }
+  return { job, params, seed, input, ...opened, place: place ?? folderPlace(opened.paths.data) }
+}
+
+async function placeOf(shards: string | undefined, paths: RunPaths): Promise<ShardPlace> {
+  return shards === undefined ? folderPlace(paths.data) : openBucketPlace(shards, paths.data)
 }

@@ -6,6 +6,7 @@ import { fsyncDir, TEMP_PREFIX } from '../store/atomicFile.ts'
 import type { RangeSummary, Store } from '../store/store.ts'
 import type { RunPaths } from './runDir.ts'
 import { INDEX_FILE, isShardFileName } from './shardNames.ts'
+import type { ShardPlace } from './shardPlace.ts'
 
 /**
  * Brings data/ back in line with the journal after a crash (invariant
@@ -45,29 +46,58 @@ export async function reconcileDataDir(
  * never recorded); anything else is not ours to delete, and verify lists it
  * as stray. Returns how many files went.
  */
-function removeDebris(paths: RunPaths, recorded: ReadonlyMap<string, number>, keepIndexTemp = false): number {
+function removeDebris(paths: RunPaths, recorded: ReadonlyMap<string, number>): number {
   let removed = 0
   for (const name of readdirSync(paths.data)) {
-    if (name === INDEX_FILE || recorded.has(name)) continue
-    if (keepIndexTemp && name.startsWith(TEMP_PREFIX) && name.endsWith(`-${INDEX_FILE}`)) continue
-    if (!name.startsWith(TEMP_PREFIX) && !isShardFileName(name)) continue
+    if (name === INDEX_FILE || recorded.has(name) || !isDebris(name)) continue
     rmSync(join(paths.data, name), { force: true })
     removed++
   }
   return removed
 }
 
+function isDebris(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX) || isShardFileName(name)
+}
+
+/**
+ * The local data folder of a process whose shards go to a bucket only ever
+ * holds shards waiting for their upload: after a crash, all of them go.
+ * Returns how many files went.
+ */
+export function clearStaging(paths: RunPaths): number {
+  return removeDebris(paths, new Map())
+}
+
+/**
+ * A recorded range whose objects are missing or short in the bucket is
+ * forgotten, so its items are made again (the bucket's own reconcileDataDir).
+ */
+export async function reconcileBucket(store: Store, place: ShardPlace): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
+  const present = await place.list()
+  const ranges: RangeSummary[] = []
+  for await (const range of store.ranges()) ranges.push(range)
+  let forgotten = 0
+  for (const range of ranges) {
+    if (range.files.every((file) => present.get(file.name) === file.bytes)) continue
+    await store.uncommitRange(range.start)
+    await store.addEvent('recomputing', { start: range.start, end: range.end, reason: `a recorded object is missing or short in ${place.label}` }, Date.now())
+    forgotten++
+  }
+  return { removed: 0, forgotten, kept: [] }
+}
+
 /**
  * The debris of a shared run, removed once every item is committed: before
  * that, an unrecorded file may be one another process is about to commit.
  */
-export async function removeUnrecordedFiles(store: Store, paths: RunPaths): Promise<number> {
-  const recorded = new Map<string, number>()
-  for await (const range of store.ranges()) for (const file of range.files) recorded.set(file.name, file.bytes)
+export async function removeUnrecordedFiles(store: Store, place: ShardPlace): Promise<number> {
+  const recorded = new Set<string>()
+  for await (const range of store.ranges()) for (const file of range.files) recorded.add(file.name)
   // Another process that finished at the same moment may be writing index.json: its temp file is not debris.
-  const removed = removeDebris(paths, recorded, true)
-  if (removed > 0) fsyncDir(paths.data)
-  return removed
+  const debris = [...(await place.list()).keys()].filter((name) => !recorded.has(name) && isDebris(name) && !name.endsWith(`-${INDEX_FILE}`))
+  await place.remove(debris)
+  return debris.length
 }
 
 /**

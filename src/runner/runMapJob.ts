@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Piscina } from 'piscina'
 import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
-import { writeFileAtomic, fsyncDir } from '../store/atomicFile.ts'
 import type { Claim, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
 import { crashPoint } from './faults.ts'
@@ -15,8 +14,8 @@ import { OWNER, startSession } from './startSession.ts'
 import { recordFailure } from './recordFailure.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
-import { reconcileDataDir, recheckRanges, removeUnrecordedFiles } from './recovery.ts'
-import { INDEX_FILE } from './shardNames.ts'
+import { clearStaging, reconcileBucket, reconcileDataDir, recheckRanges, removeUnrecordedFiles } from './recovery.ts'
+import type { ShardPlace } from './shardPlace.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 export interface RunOptions extends RawRunSettings, RunTarget {
@@ -36,6 +35,8 @@ export interface RunOptions extends RawRunSettings, RunTarget {
   readonly store?: string
   /** Join this run of `store` as a worker, rather than own (create or resume) a run. @default undefined */
   readonly join?: string
+  /** s3://bucket/prefix: with `store`, the shards go to this bucket; outDir keeps the progress files. @default outDir/data */
+  readonly shards?: string
 }
 
 export interface RunSummary {
@@ -90,7 +91,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const bundle = buildWorkerBundle(options.jobPath)
   bundle.catch(() => undefined)
   const open = await participate(options, leaseTtlMs, now)
-  const { job, store, paths, lease } = open
+  const { job, store, paths, lease, place } = open
   // A shared run: other processes claim and commit too, so "nothing to claim" is not "done", and their files are not debris.
   const shared = options.store !== undefined
   const me = shared ? participantName() : OWNER
@@ -128,12 +129,17 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     })
 
     if (!shared) await store.releaseClaimsOf(OWNER)
-    // A worker that joined leaves the folder to the owner; the owner of a shared run leaves unrecorded files to the end.
-    const { kept, removed, forgotten } = lease ? await reconcileDataDir(store, paths, { removeUnrecorded: !shared }) : { kept: [], removed: 0, forgotten: 0 }
+    // A worker that joined leaves the shared folder to the owner; the owner of a shared run leaves unrecorded files to the end.
+    // With a bucket, every process checks its own local folder, and the owner the bucket.
+    const staged = place.kind === 'bucket' ? clearStaging(paths) : 0
+    const { kept, removed, forgotten } =
+      !lease ? { kept: [], removed: staged, forgotten: 0 }
+      : place.kind === 'bucket' ? { ...(await reconcileBucket(store, place)), removed: staged }
+      : await reconcileDataDir(store, paths, { removeUnrecorded: !shared })
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
     if (forgotten) options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
-    if (shared && lease) options.observer?.note?.(`run ${open.run.runId}: other processes join it with  ${joinCommand(options.jobPath, options.outDir, options.store!, open.run.runId)}`)
+    if (shared && lease) options.observer?.note?.(`run ${open.run.runId}: other processes join it with  ${joinCommand(options.jobPath, options.shards === undefined ? options.outDir : undefined, options.store!, open.run.runId)}`)
     /** The owner's progress files speak for the whole run: they count what the other processes committed too. */
     const countOthers = async (): Promise<void> => {
       const behind = Math.min(await store.committedItems(), total) - tracker.committed
@@ -170,6 +176,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
       if (result.retained) retainedByThread.set(result.retained.thread, result.retained.bytes)
       if (count > 0) {
+        // Upload, then record: a recorded file is always whole where it belongs.
+        await place.publish(result.files)
         crashPoint('commit')
         try {
           await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease?.token)
@@ -179,6 +187,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
           options.observer?.note?.(`items ${result.start}–${result.end - 1} were retaken by another process while this one was held up past its lease; this copy is dropped`)
           await store.addEvent('claim-lost', { worker: me, start: result.start, end: result.end }, now())
           return
+        } finally {
+          place.release(result.files)
         }
         bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
         progress!.committed(count)
@@ -235,17 +245,17 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       await store.setState('interrupted', now())
       await store.addEvent('interrupted', { committed: tracker.committed }, now())
       progress.end('interrupted')
-      await writeIndex(store, paths.data, job.output.kind)
+      await writeIndex(store, place, job.output.kind)
       return summary('interrupted', null)
     }
     const finalCommitted = await store.committedItems()
     if (finalCommitted !== total) throw new LonghaulError('LONGHAUL_JOURNAL_INVALID', `internal error: ${finalCommitted} of ${total} items committed after the last range`)
     // Every item is committed, so any file the journal does not record is debris of a process that died or was fenced.
     if (shared) {
-      await removeUnrecordedFiles(store, paths)
+      await removeUnrecordedFiles(store, place)
       await countOthers()
     }
-    await writeIndex(store, paths.data, job.output.kind)
+    await writeIndex(store, place, job.output.kind)
     const digest = await journalDigest(store)
     // Whichever process of a shared run gets here first records the end; the others find it recorded.
     if ((await store.getRun())?.state !== 'complete') {
@@ -280,6 +290,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     progress?.stop()
     if (lease) await store.releaseOwner(lease.token).catch(() => undefined)
     await store.close()
+    place.close()
   }
 }
 
@@ -296,10 +307,9 @@ function failureError(failure: TaskFailure, start: number, end: number): Error {
 }
 
 /** data/index.json: the committed shard ranges in index order, for readers without longhaul. */
-async function writeIndex(store: Store, dataDir: string, format: string): Promise<void> {
+async function writeIndex(store: Store, place: ShardPlace, format: string): Promise<void> {
   const shards: { start: number; end: number; files: string[] }[] = []
   for await (const range of store.ranges()) shards.push({ start: range.start, end: range.end, files: range.files.map((file) => file.name) })
-  writeFileAtomic(dataDir, INDEX_FILE, [Buffer.from(JSON.stringify({ format, items: shards.at(-1)?.end ?? 0, shards }, null, 1) + '\n')])
-  fsyncDir(dataDir)
+  await place.writeIndex(Buffer.from(JSON.stringify({ format, items: shards.at(-1)?.end ?? 0, shards }, null, 1) + '\n'))
 }
 

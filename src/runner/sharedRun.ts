@@ -6,23 +6,34 @@
  * `verify` finds the journal.
  */
 import { randomUUID } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { hostname } from 'node:os'
-import { basename } from 'node:path'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
 import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts'
 import { describeChanges, type JobIdentity } from '../job/fingerprint.ts'
 import { fsyncDir, writeFileAtomic } from '../store/atomicFile.ts'
 import { PostgresStore } from '../store/postgres/postgresStore.ts'
 import { targetOf } from '../store/postgres/connect.ts'
-import type { RunRecord } from '../store/store.ts'
+import type { RunRecord, Store } from '../store/store.ts'
 import { identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
 import { takeOwnership } from './ownership.ts'
 import { prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
 
-/** What `.longhaul/store.json` holds: where the journal is (never a password) and which run of it this folder's is. */
+/** What `.longhaul/store.json` holds: where the journal is (never a password), which run of it this folder's is, and its bucket if shards go to one. */
 export interface StoreLink {
   readonly store: string
   readonly runId: string
+  /** s3://bucket/prefix when the run's shards are in a bucket rather than this folder's data/. */
+  readonly shards?: string
+}
+
+/** The journal event that tells joining workers where the run's shards go (absent: the shared folder). */
+const SHARDS_EVENT = 'shards'
+
+/** Where a run's shards go, as its journal says: a bucket URL, or undefined for the shared folder. */
+export async function shardsOf(store: Store): Promise<string | undefined> {
+  const event = (await store.events()).find((e) => e.type === SHARDS_EVENT)
+  return typeof event?.detail.at === 'string' ? event.detail.at : undefined
 }
 
 /** The claim name of this process: unique per process across machines, since a heartbeat renews every claim of a name. */
@@ -31,8 +42,8 @@ export function participantName(): string {
 }
 
 /** What to type on another machine to join the run. */
-export function joinCommand(jobPath: string, outDir: string, storeUrl: string, runId: string): string {
-  return `longhaul worker ${jobPath} --store ${withoutPassword(storeUrl)} --run ${runId} --out ${outDir}`
+export function joinCommand(jobPath: string, sharedDir: string | undefined, storeUrl: string, runId: string): string {
+  return `longhaul worker ${jobPath} --store ${withoutPassword(storeUrl)} --run ${runId}${sharedDir === undefined ? '' : ` --out ${sharedDir}`}`
 }
 
 /** The URL without its password, for the link file: PGPASSWORD or ~/.pgpass supply it again. */
@@ -82,7 +93,7 @@ function assertSameJob(where: string, run: RunRecord, identity: JobIdentity, fin
  * The run id is written to DIR before the run is recorded, so a crash between
  * the two leaves nothing behind that the same command does not pick up.
  */
-export async function openSharedRunDir(options: OpenOptions & { readonly storeUrl: string }, job: JobFacts): Promise<OpenedRunDir> {
+export async function openSharedRunDir(options: OpenOptions & { readonly storeUrl: string; readonly shards?: string | undefined }, job: JobFacts): Promise<OpenedRunDir> {
   const { outDir } = options
   if (options.fresh) throw new UsageError('--fresh with --store is not supported yet: choose a new --out folder for a new run.')
   refuseSqliteRun(outDir)
@@ -90,6 +101,10 @@ export async function openSharedRunDir(options: OpenOptions & { readonly storeUr
   const link = readStoreLink(outDir)
   if (link && link.store !== withoutPassword(options.storeUrl)) {
     throw new UsageError(`${outDir} belongs to run '${link.runId}' of ${link.store}, not of the --store given: pass --store ${link.store} (its password from PGPASSWORD or ~/.pgpass), or choose a new --out folder.`)
+  }
+  if (link && link.shards !== options.shards) {
+    const was = link.shards ?? `${outDir}/data`
+    throw new UsageError(`run '${link.runId}' keeps its shards in ${was}, not ${options.shards ?? `${outDir}/data`}: resume it with the --out it was started with, or choose a new folder for a new run.`)
   }
   const runId = link?.runId ?? randomUUID()
   let store: PostgresStore
@@ -114,10 +129,12 @@ export async function openSharedRunDir(options: OpenOptions & { readonly storeUr
       : undefined
     const { paths } = prepareRunDir(outDir, false, new Date(options.now()))
     // The folder names the run before the database records it: a crash in between is picked up by the same command.
-    if (!link) writeStoreLink(paths, { store: withoutPassword(options.storeUrl), runId })
+    if (!link) writeStoreLink(paths, { store: withoutPassword(options.storeUrl), runId, ...(options.shards && { shards: options.shards }) })
     if (!run) {
       await store.createRun({ runId, job: job.name, fingerprint: job.fingerprint, identity: JSON.stringify(job.identity), total: requested, createdAt: options.now() })
     }
+    // Before any work, so a worker that joins knows where shards go (again on resume, if a crash came in between).
+    if (options.shards && (await shardsOf(store)) === undefined) await store.addEvent(SHARDS_EVENT, { at: options.shards }, options.now())
     const lease = await takeOwnership(store, outDir, options.leaseTtlMs, options.now())
     if (run && requested > run.total) {
       await store.extendTotal(requested, options.now())
@@ -133,16 +150,19 @@ export async function openSharedRunDir(options: OpenOptions & { readonly storeUr
 
 export interface JoinTarget {
   readonly jobPath: string
-  readonly outDir: string
+  /** The shared folder; for a run whose shards go to a bucket, a local folder (optional) where shards wait for their upload. */
+  readonly outDir: string | undefined
   readonly storeUrl: string
   readonly runId: string
 }
 
-/** A run a worker joined: the job as the run defines it, the journal, the shared folder. */
+/** A run a worker joined: the job as the run defines it, the journal, the shared folder (or the local one, with a bucket). */
 export interface JoinedRun extends IdentifiedJob {
   readonly store: PostgresStore
   readonly run: RunRecord
   readonly paths: RunPaths
+  /** The run's bucket, when its shards go to one. */
+  readonly shards: string | undefined
 }
 
 /**
@@ -152,7 +172,7 @@ export interface JoinedRun extends IdentifiedJob {
  * lockfile, its input) or a folder that is not the run's.
  */
 export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
-  refuseSqliteRun(target.outDir)
+  if (target.outDir !== undefined) refuseSqliteRun(target.outDir)
   const store = await PostgresStore.open(target.storeUrl, { runId: target.runId })
   try {
     const run = (await store.getRun())!
@@ -168,6 +188,17 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
       throw new FingerprintMismatchError(where, [`the run's params do not fit ${target.jobPath} (${error.message})`], advice)
     })
     assertSameJob(where, run, job.identity, job.fingerprint, advice)
+    const shards = await shardsOf(store)
+    if (shards) {
+      // Shards go to the bucket: this machine needs only a folder of its own where they wait for their upload.
+      const dir = target.outDir ?? mkdtempSync(join(tmpdir(), 'longhaul-worker-'))
+      const paths = runPaths(dir)
+      mkdirSync(paths.data, { recursive: true })
+      return { ...job, store, run, paths, shards }
+    }
+    if (target.outDir === undefined) {
+      throw new UsageError(`run '${run.runId}' keeps its shards in a folder every machine shares: give it with --out, as this machine sees it.`)
+    }
     const link = readStoreLink(target.outDir)
     if (link?.runId !== run.runId) {
       throw new UsageError(
@@ -177,7 +208,7 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
         'LONGHAUL_OUT_DIR_UNUSABLE',
       )
     }
-    return { ...job, store, run, paths: runPaths(target.outDir) }
+    return { ...job, store, run, paths: runPaths(target.outDir), shards: undefined }
   } catch (error) {
     await store.close()
     throw error

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { UsageError } from '../errors.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
@@ -9,6 +7,8 @@ import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { PostgresStore } from '../store/postgres/postgresStore.ts'
 import type { Store } from '../store/store.ts'
 import { readStoreLink } from './sharedRun.ts'
+import { openBucketPlace } from './bucket.ts'
+import { folderPlace, type ShardPlace } from './shardPlace.ts'
 import { hasRun, runPaths } from './runDir.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import { verifyLoopRun } from './loop/verifyLoop.ts'
@@ -43,6 +43,7 @@ const MAX_PROBLEMS = 20
 export async function verifyRun(dir: string, options: { readonly store?: string } = {}): Promise<VerifyReport> {
   const paths = runPaths(dir)
   const store = await openJournal(dir, options.store)
+  let place: ShardPlace | undefined
   try {
     const run = await store.getRun()
     if (!run) throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
@@ -52,6 +53,8 @@ export async function verifyRun(dir: string, options: { readonly store?: string 
     }
     if ((identity.output as { kind?: string } | undefined)?.kind === 'loop') return await verifyLoopRun(store, run, paths)
     const format = formatFromDescription(identity.output)
+    const shards = readStoreLink(dir)?.shards
+    place = shards ? await openBucketPlace(shards, paths.data) : folderPlace(paths.data)
     const problems: string[] = []
     const problem = (text: string): void => {
       if (problems.length < MAX_PROBLEMS) problems.push(text)
@@ -75,7 +78,7 @@ export async function verifyRun(dir: string, options: { readonly store?: string 
         duplicates += overlap
         problem(`items ${range.start}–${range.start + overlap - 1} are recorded twice`)
       }
-      const hashes = readRangeHashes(paths.data, range.files, format, count)
+      const hashes = await readRangeHashes(place, range.files, format, count)
       if (typeof hashes === 'string' || !hashes.equals(range.itemHashes)) {
         corrupt += count
         problem(`items ${range.start}–${range.end - 1}: ${typeof hashes === 'string' ? hashes : 'item bytes differ from the journal'}`)
@@ -89,12 +92,13 @@ export async function verifyRun(dir: string, options: { readonly store?: string 
       missing += run.total - next
       problem(`items ${next}–${run.total - 1} are missing`)
     }
-    const stray = readdirSync(paths.data).filter((name) => name !== INDEX_FILE && !recorded.has(name))
+    const stray = [...(await place.list()).keys()].filter((name) => name !== INDEX_FILE && !recorded.has(name))
     for (const name of stray.slice(0, 5)) problem(`data/${name} is not recorded in the journal`)
     const complete = missing === 0 && duplicates === 0 && corrupt === 0 && stray.length === 0 && items === run.total
     return { dir: paths.dir, job: run.job, complete, total: run.total, items, missing, duplicates, corrupt, stray, digest: complete ? digest.digest('hex') : null, problems }
   } finally {
     await store.close()
+    place?.close()
   }
 }
 
@@ -106,20 +110,16 @@ async function openJournal(dir: string, storeUrl: string | undefined): Promise<S
   return PostgresStore.open(storeUrl ?? link.store, { runId: link.runId })
 }
 
-function readRangeHashes(
-  dataDir: string,
+async function readRangeHashes(
+  place: ShardPlace,
   files: readonly { name: string; sha256: string }[],
   format: ReturnType<typeof formatFromDescription>,
   count: number,
-): Buffer | string {
+): Promise<Buffer | string> {
   const contents = new Map<string, Buffer>()
   for (const file of files) {
-    let bytes: Buffer
-    try {
-      bytes = readFileSync(join(dataDir, file.name))
-    } catch {
-      return `data/${file.name} is missing`
-    }
+    const bytes = await place.read(file.name)
+    if (!bytes) return `data/${file.name} is missing`
     if (createHash('sha256').update(bytes).digest('hex') !== file.sha256) return `data/${file.name} fails its checksum`
     const suffix = format.suffixes.find((s) => file.name.endsWith(`.${s}`))
     if (suffix) contents.set(suffix, bytes)

@@ -6,7 +6,7 @@ import { parseParamPairs } from '../../job/params.ts'
 import { assertWithinPolicy, loadPolicy } from '../../preflight/policy.ts'
 import { startPublishers } from '../../dashboard/publish/publishers.ts'
 import { launchGate } from '../../preflight/gate.ts'
-import { runLoopJob, runMapJob, type LoopRunSummary, type RunSummary } from '../../runner/index.ts'
+import { isBucketUrl, runLoopJob, runMapJob, type LoopRunSummary, type RunSummary } from '../../runner/index.ts'
 import { bytes, count, duration, rate } from '../../telemetry/progressText.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
@@ -38,6 +38,8 @@ export interface RunCommandOptions {
   readonly store?: string
   /** The owner lease's and claims' time to live, seconds. @default 30 */
   readonly leaseTtl?: number
+  /** With --out s3://…: the local folder for progress files and shards waiting for their upload. @default runs/<job> */
+  readonly local?: string
 }
 
 /** The lease settings the flags ask for: a shorter TTL brings the heartbeat down with it, to a third of the TTL at most. */
@@ -54,7 +56,13 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
   const loop = isLoopJob(job)
   if (loop && options.store !== undefined) throw new UsageError(`${jobPath} is a loop job: only map jobs (defineJob) run across processes with --store`)
   if (loop && options.workers !== undefined) throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --workers does not apply`)
-  const outDir = options.out ?? `runs/${job.name}`
+  // --out s3://bucket/prefix: the shards go to the bucket, the progress files to a local folder.
+  const shards = options.out !== undefined && isBucketUrl(options.out) ? options.out : undefined
+  if (shards !== undefined && options.store === undefined) {
+    throw new UsageError(`--out ${shards}: shards go to a bucket only in a run across machines; give --store postgres://… too, or a folder as --out`)
+  }
+  if (options.local !== undefined && shards === undefined) throw new UsageError('--local applies only with --out s3://…: otherwise --out is the local folder')
+  const outDir = shards !== undefined ? (options.local ?? `runs/${job.name}`) : (options.out ?? `runs/${job.name}`)
   const loaded = await loadPolicy(jobPath, options.config)
   const { policy } = loaded
   assertWithinPolicy(options, loaded)
@@ -93,7 +101,7 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
   }
   const running: Promise<RunSummary | LoopRunSummary> = loop
     ? runLoopJob(common)
-    : runMapJob({ ...common, ...(options.workers !== undefined && { workers: options.workers }), ...(options.store !== undefined && { store: options.store }) })
+    : runMapJob({ ...common, ...(options.workers !== undefined && { workers: options.workers }), ...(options.store !== undefined && { store: options.store }), ...(shards !== undefined && { shards }) })
   const result = await running.finally(async () => {
     // Publishers first, so a last note about them still goes through the display.
     await publishers.close()

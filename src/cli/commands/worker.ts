@@ -8,7 +8,7 @@ import { leaseSettings, printSummary } from './run.ts'
 export interface WorkerCommandOptions {
   readonly run: string
   readonly store: string
-  readonly out: string
+  readonly out?: string
   readonly workers?: number
   readonly leaseTtl?: number
   readonly config?: string
@@ -26,7 +26,8 @@ export async function workerCommand(jobPath: string, options: WorkerCommandOptio
   const display = runDisplay({ stream: io.errStream, tty: io.errStream.isTTY === true })
   const result = await runMapJob({
     jobPath,
-    outDir: options.out,
+    // No --out: the run's bucket takes the shards and a temporary folder stages them (a shared-folder run refuses this, saying why).
+    outDir: options.out ?? '',
     store: options.store,
     join: options.run,
     ...leaseSettings(options.leaseTtl, policy.heartbeatSeconds),

@@ -1,0 +1,126 @@
+/**
+ * Shards in an S3-compatible bucket (`s3://bucket/prefix`): threads write a
+ * range's files to the local data folder as always, the process uploads them
+ * under `prefix/data/`, and only then does the journal record the range, so
+ * a recorded object is always a whole one (S3 never shows half an upload).
+ * The local copies go once the range is recorded.
+ *
+ * The endpoint of a service other than AWS comes from AWS_ENDPOINT_URL_S3 or
+ * AWS_ENDPOINT_URL (and is addressed path-style, as MinIO, R2 or Ceph expect);
+ * credentials and region from the SDK's usual chain (AWS_ACCESS_KEY_ID,
+ * AWS_PROFILE, an instance role, AWS_REGION).
+ */
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { BucketError, UsageError } from '../errors.ts'
+import { importOptional } from '../optionalPackage.ts'
+import { INDEX_FILE } from './shardNames.ts'
+import type { ShardFile, ShardPlace } from './shardPlace.ts'
+
+type S3Sdk = typeof import('@aws-sdk/client-s3')
+const SDK_PACKAGE = '@aws-sdk/client-s3'
+
+export interface BucketUrl {
+  readonly bucket: string
+  /** The key prefix, without slashes at either end ('' for the bucket's root). */
+  readonly prefix: string
+}
+
+/** True for an --out that names a bucket rather than a folder. */
+export function isBucketUrl(text: string): boolean {
+  return text.startsWith('s3://')
+}
+
+/** Reads `s3://bucket/prefix`; anything else is a usage error saying what the form is. */
+export function parseBucketUrl(text: string): BucketUrl {
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(text)
+  if (!match) throw new UsageError(`'${text}' is not a bucket URL: write s3://BUCKET/PREFIX (a bucket name of 3–63 lowercase letters, digits, dots and hyphens)`)
+  return { bucket: match[1]!, prefix: (match[2] ?? '').replace(/^\/+|\/+$/g, '') }
+}
+
+export function bucketLabel(url: BucketUrl): string {
+  return `s3://${url.bucket}/${url.prefix ? `${url.prefix}/` : ''}`
+}
+
+/**
+ * The bucket at `url` as the place of a run's shards; `stagingDir` is the
+ * local data folder threads write to. Checks once that the bucket answers,
+ * so a wrong name or missing credentials stop the run before any work.
+ */
+export async function openBucketPlace(text: string, stagingDir: string): Promise<ShardPlace> {
+  const url = parseBucketUrl(text)
+  const where = bucketLabel(url)
+  const sdk = await importOptional<S3Sdk>(SDK_PACKAGE, `keeping shards in ${where}`)
+  // The SDK warns, once per process and over several lines, that it will want a newer Node; that would land in the middle of the run's display.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
+  const client = new sdk.S3Client({
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    ...(endpoint && { endpoint, forcePathStyle: true }),
+    // Checksums only where S3 requires them: several S3-compatible services reject the SDK's default ones.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  })
+  const dataPrefix = `${url.prefix ? `${url.prefix}/` : ''}data/`
+  const key = (name: string): string => dataPrefix + name
+  const failed = (what: string, error: unknown): BucketError => {
+    const name = (error as { name?: string }).name ?? ''
+    const hint =
+      name === 'NoSuchBucket' ? `there is no bucket '${url.bucket}'${endpoint ? ` at ${endpoint}` : ''}: create it, or check the URL and AWS_ENDPOINT_URL`
+      : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden/.test(name) ? 'the bucket refused these credentials: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE'
+      : `check that ${endpoint ?? 'S3'} answers and the network reaches it`
+    return new BucketError(`${what} ${where} failed (${name || 'error'}: ${(error as Error).message}); ${hint}. Committed work is safe: run the same command again once the bucket answers.`, error)
+  }
+  const attempt = async <T>(what: string, request: () => Promise<T>): Promise<T> => {
+    try {
+      return await request()
+    } catch (error) {
+      throw failed(what, error)
+    }
+  }
+
+  await attempt('reaching', () => client.send(new sdk.ListObjectsV2Command({ Bucket: url.bucket, Prefix: dataPrefix, MaxKeys: 1 })))
+
+  const put = (name: string, body: Buffer): Promise<unknown> =>
+    attempt(`uploading ${name} to`, () => client.send(new sdk.PutObjectCommand({ Bucket: url.bucket, Key: key(name), Body: body, ContentLength: body.length })))
+
+  return {
+    kind: 'bucket',
+    label: where + 'data/',
+    async publish(files: readonly ShardFile[]) {
+      for (const file of files) await put(file.name, readFileSync(join(stagingDir, file.name)))
+    },
+    release(files: readonly ShardFile[]) {
+      for (const file of files) rmSync(join(stagingDir, file.name), { force: true })
+    },
+    async list() {
+      const sizes = new Map<string, number>()
+      let token: string | undefined
+      do {
+        const page = await attempt('listing', () =>
+          client.send(new sdk.ListObjectsV2Command({ Bucket: url.bucket, Prefix: dataPrefix, ...(token && { ContinuationToken: token }) })),
+        )
+        for (const object of page.Contents ?? []) if (object.Key) sizes.set(object.Key.slice(dataPrefix.length), object.Size ?? 0)
+        token = page.NextContinuationToken
+      } while (token)
+      return sizes
+    },
+    async read(name: string) {
+      try {
+        const object = await client.send(new sdk.GetObjectCommand({ Bucket: url.bucket, Key: key(name) }))
+        return Buffer.from(await object.Body!.transformToByteArray())
+      } catch (error) {
+        if ((error as { name?: string }).name === 'NoSuchKey') return undefined
+        throw failed(`reading ${name} from`, error)
+      }
+    },
+    async remove(names: readonly string[]) {
+      for (const name of names) await attempt(`removing ${name} from`, () => client.send(new sdk.DeleteObjectCommand({ Bucket: url.bucket, Key: key(name) })))
+    },
+    async writeIndex(body: Buffer) {
+      // One PUT replaces the object whole: readers see the old index or the new one.
+      await put(INDEX_FILE, body)
+    },
+    close: () => client.destroy(),
+  }
+}

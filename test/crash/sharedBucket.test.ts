@@ -1,0 +1,177 @@
+/**
+ * A run across processes whose shards go to an S3-compatible bucket
+ * (`run --store URL --out s3://bucket/prefix`, `worker` with no shared
+ * folder): a real PostgreSQL journal, a real S3-compatible server (s3rver),
+ * real child processes and SIGKILLs. Upload, then record (atomic-commit): a
+ * process killed between the two leaves an object the journal never records,
+ * removed once the run is complete; a recorded object lost from the bucket is
+ * made again; the digest is the single-process SQLite run's (determinism).
+ */
+import { existsSync, readdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fixture, runCli, startCli, tempDir, type CliResult } from '../support/cli.ts'
+import { usePostgres } from '../support/postgres.ts'
+
+/** s3rver has no type declarations; this is the part the tests use. */
+interface S3rverServer {
+  run(): Promise<AddressInfo>
+  close(): Promise<void>
+}
+const S3rver = createRequire(import.meta.url)('s3rver') as new (options: object) => S3rverServer
+
+const server = usePostgres()
+const TOTAL = 1_500
+const JOB = fixture('squares.ts')
+const TTL = ['--lease-ttl', '2']
+const root = tempDir()
+let s3: S3rverServer
+let env: Record<string, string>
+let client: S3Client
+let expected: string
+
+beforeAll(async () => {
+  s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: tempDir('longhaul-s3rver-'), configureBuckets: [{ name: 'datasets' }] })
+  const endpoint = `http://127.0.0.1:${(await s3.run()).port}`
+  env = { ITEM_MS: '3', AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_EC2_METADATA_DISABLED: 'true' }
+  client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } })
+  const reference = await runCli(['run', JOB, '--out', join(root, 'reference'), '--total', String(TOTAL), '--workers', '1', '--json'], { ITEM_MS: '0' })
+  expect(reference.code, reference.stderr).toBe(0)
+  expected = JSON.parse(reference.stdout).digest as string
+}, 120_000)
+
+afterAll(async () => {
+  client?.destroy()
+  await s3?.close()
+})
+
+async function objects(prefix: string): Promise<string[]> {
+  const listed = await client.send(new ListObjectsV2Command({ Bucket: 'datasets', Prefix: `${prefix}/data/` }))
+  return (listed.Contents ?? []).map((object) => object.Key!.slice(`${prefix}/data/`.length)).sort()
+}
+
+async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
+  const db = new pg.Client({ connectionString: url })
+  await db.connect()
+  try {
+    return (await db.query<R>(text, params)).rows
+  } finally {
+    await db.end()
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+function owner(url: string, prefix: string, local: string, extraEnv: Record<string, string> = {}): ReturnType<typeof startCli> & { runId: Promise<string> } {
+  const started = startCli(['run', JOB, '--out', `s3://datasets/${prefix}`, '--local', local, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], { ...env, ...extraEnv })
+  let stderr = ''
+  started.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const runId = waitFor('the owner to record the run', () => {
+    if (started.child.exitCode !== null) throw new Error(`the owner exited early: ${stderr}`)
+    return /--run (\S+)/.exec(stderr)?.[1]
+  })
+  return { ...started, runId }
+}
+
+function worker(url: string, runId: string, extraEnv: Record<string, string> = {}): ReturnType<typeof startCli> {
+  // No --out: the run's bucket takes the shards; a temporary folder stages them.
+  return startCli(['worker', JOB, '--store', url, '--run', runId, '--workers', '1', ...TTL, '--json'], { ...env, ...extraEnv })
+}
+
+function expectComplete(result: CliResult): { committedThisSession: number } {
+  expect(result.code, result.stderr).toBe(0)
+  const summary = JSON.parse(result.stdout) as { state: string; digest: string; committedThisSession: number }
+  expect(summary).toMatchObject({ state: 'complete', digest: expected })
+  return summary
+}
+
+async function expectVerified(local: string): Promise<void> {
+  // verify reads the journal from PostgreSQL and every shard back from the bucket.
+  const verified = await runCli(['verify', local, '--json'], env)
+  expect(verified.code, verified.stderr).toBe(0)
+  expect(JSON.parse(verified.stdout)).toMatchObject({ complete: true, items: TOTAL, missing: 0, duplicates: 0, corrupt: 0, stray: [], digest: expected })
+}
+
+describe('a run across processes with its shards in an S3-compatible bucket', () => {
+  it('atomic-commit, no-duplicates, determinism: an object uploaded by a process killed before recording it is never counted, and is gone once the run completes; the digest is the single-process one', async () => {
+    const url = await server().createDatabase()
+    const local = join(root, 'owner-local')
+    const run = owner(url, 'gen1', local)
+    const runId = await run.runId
+    // This worker dies at its first commit: its shard is uploaded, and the journal does not record it.
+    const dying = worker(url, runId, { LONGHAUL_CRASH_AT: 'commit:1' })
+    expect((await dying.done).signal).toBe('SIGKILL')
+    const recorded = new Set((await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [runId])).flatMap((r) => r.files.map((f) => f.name)))
+    const unrecorded = (await objects('gen1')).filter((name) => !recorded.has(name))
+    expect(unrecorded.length).toBeGreaterThan(0)
+    const helper = worker(url, runId)
+    const results = [await run.done, await helper.done]
+    const summaries = results.map(expectComplete)
+    expect(summaries.reduce((sum, s) => sum + s.committedThisSession, 0)).toBe(TOTAL)
+    // The bucket holds exactly the recorded shards and index.json; nothing waits in the owner's local folder.
+    const after = await objects('gen1')
+    for (const name of unrecorded) expect(after).not.toContain(name)
+    expect(after).toContain('index.json')
+    const index = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: 'datasets', Key: 'gen1/data/index.json' }))).Body!.transformToString())
+    expect(index).toMatchObject({ items: TOTAL })
+    expect(readdirSync(join(local, 'data'))).toEqual([])
+    expect(existsSync(join(local, 'progress.json'))).toBe(true)
+    await expectVerified(local)
+  })
+
+  it('no-loss: a recorded shard lost from the bucket while the owner was down is made again when it resumes, and verify agrees', async () => {
+    const url = await server().createDatabase()
+    const local = join(root, 'lost-object')
+    const first = owner(url, 'gen2', local)
+    const runId = await first.runId
+    await waitFor('a few ranges to be committed', async () => ((await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [runId])).length >= 2 ? true : undefined))
+    first.child.kill('SIGKILL')
+    expect((await first.done).signal).toBe('SIGKILL')
+    const [lost] = await sql<{ start: number; files: { name: string }[] }>(url, 'SELECT start::int, files FROM longhaul.ranges WHERE run_id = $1 ORDER BY start LIMIT 1', [runId])
+    await client.send(new DeleteObjectCommand({ Bucket: 'datasets', Key: `gen2/data/${lost!.files[0]!.name}` }))
+    const again = owner(url, 'gen2', local)
+    const result = await again.done
+    expectComplete(result)
+    expect(JSON.parse(result.stdout)).toMatchObject({ runId, resumed: true })
+    const recomputed = await sql<{ detail: { start: number } }>(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'recomputing'`, [runId])
+    expect(recomputed.map((e) => e.detail.start)).toContain(lost!.start)
+    await expectVerified(local)
+  })
+
+  describe('refusals', () => {
+    it('a bucket that does not exist stops the run before anything is recorded (exit 1), naming the bucket', async () => {
+      const url = await server().createDatabase()
+      const result = await runCli(['run', JOB, '--out', 's3://no-such-bucket/x', '--local', join(root, 'nobucket'), '--total', '10', '--store', url], env)
+      expect(result.code, result.stderr).toBe(1)
+      expect(result.stderr).toMatch(/s3:\/\/no-such-bucket\/x\/.*NoSuchBucket.*create it/)
+      expect(await sql(url, `SELECT 1 FROM longhaul.runs`).catch(() => [])).toEqual([])
+    })
+
+    it('--out s3://… without --store is refused (exit 2): a bucket is for runs across machines', async () => {
+      const result = await runCli(['run', JOB, '--out', 's3://datasets/solo', '--total', '10'], env)
+      expect(result.code).toBe(2)
+      expect(result.stderr).toMatch(/give --store postgres:\/\/… too/)
+    })
+
+    it('a worker without --out joining a run whose shards are in a shared folder is refused (exit 2), saying to give the folder', async () => {
+      const url = await server().createDatabase()
+      const done = await runCli(['run', JOB, '--out', join(root, 'folder-run'), '--total', '10', '--workers', '1', '--store', url, '--json'], env)
+      expect(done.code, done.stderr).toBe(0)
+      const result = await runCli(['worker', JOB, '--store', url, '--run', JSON.parse(done.stdout).runId as string], env)
+      expect(result.code).toBe(2)
+      expect(result.stderr).toMatch(/shared folder.*--out/)
+    })
+  })
+})
