@@ -57,6 +57,8 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
   const client = new sdk.S3Client({
     region: process.env.AWS_REGION ?? 'us-east-1',
     ...(endpoint && { endpoint, forcePathStyle: true }),
+    // A busy bucket answers "slow down" or a 500 now and then; the SDK backs off and tries again.
+    maxAttempts: 6,
     // Checksums only where S3 requires them: several S3-compatible services reject the SDK's default ones.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -66,10 +68,12 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
   const failed = (what: string, error: unknown): BucketError => {
     const name = (error as { name?: string }).name ?? ''
     const hint =
-      name === 'NoSuchBucket' ? `there is no bucket '${url.bucket}'${endpoint ? ` at ${endpoint}` : ''}: create it, or check the URL and AWS_ENDPOINT_URL`
+      name === 'NoSuchBucket' || name === 'NotFound' ? `there is no bucket '${url.bucket}'${endpoint ? ` at ${endpoint}` : ''}: create it, or check the URL and AWS_ENDPOINT_URL`
       : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden/.test(name) ? 'the bucket refused these credentials: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE'
       : `check that ${endpoint ?? 'S3'} answers and the network reaches it`
-    return new BucketError(`${what} ${where} failed (${name || 'error'}: ${(error as Error).message}); ${hint}. Committed work is safe: run the same command again once the bucket answers.`, error)
+    // A HEAD has no body to say why: its 404 comes as NotFound / UnknownError.
+    const said = name === 'NotFound' ? 'NotFound' : `${name || 'error'}: ${(error as Error).message}`
+    return new BucketError(`${what} ${where} failed (${said}); ${hint}. Committed work is safe: run the same command again once the bucket answers.`, error)
   }
   const attempt = async <T>(what: string, request: () => Promise<T>): Promise<T> => {
     try {
@@ -79,7 +83,7 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
     }
   }
 
-  await attempt('reaching', () => client.send(new sdk.ListObjectsV2Command({ Bucket: url.bucket, Prefix: dataPrefix, MaxKeys: 1 })))
+  await attempt('reaching', () => client.send(new sdk.HeadBucketCommand({ Bucket: url.bucket })))
 
   const put = (name: string, body: Buffer): Promise<unknown> =>
     attempt(`uploading ${name} to`, () => client.send(new sdk.PutObjectCommand({ Bucket: url.bucket, Key: key(name), Body: body, ContentLength: body.length })))
