@@ -168,8 +168,9 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
   root
     .command('verify')
     .description('prove a run\'s output complete, duplicate-free and uncorrupted; print its dataset digest')
-    .argument('<dir>', 'the run directory')
+    .argument('[dir]', 'the run directory (for a run whose shards are in a bucket: the owner\'s local folder, or none with --run)')
     .addOption(new Option('--store <url>', 'the PostgreSQL database of a run started with --store (default: the one the folder records, its password from PGPASSWORD or ~/.pgpass)').env('LONGHAUL_STORE'))
+    .option('--run <id>', 'with --store: verify this run, its shards read from its bucket, without a local folder')
     .option('--json', 'print the report as JSON')
     .action(async (dir, options) => {
       result.code = await verifyCommand(dir, options, io)

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { tmpdir } from 'node:os'
 import { UsageError } from '../errors.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
@@ -6,7 +7,7 @@ import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { PostgresStore } from '../store/postgres/postgresStore.ts'
 import type { Store } from '../store/store.ts'
-import { readStoreLink } from './sharedRun.ts'
+import { readStoreLink, shardsOf } from './sharedRun.ts'
 import { openBucketPlace } from './bucket.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
 import { hasRun, runPaths } from './runDir.ts'
@@ -40,21 +41,25 @@ const MAX_PROBLEMS = 20
  * every recorded file is re-hashed, every item's hash is recomputed from the
  * bytes, the ranges must tile 0 … total-1 exactly once.
  */
-export async function verifyRun(dir: string, options: { readonly store?: string } = {}): Promise<VerifyReport> {
-  const paths = runPaths(dir)
-  const store = await openJournal(dir, options.store)
+export async function verifyRun(dir: string | undefined, options: VerifyTarget = {}): Promise<VerifyReport> {
+  const store = await openJournal(dir, options)
   let place: ShardPlace | undefined
   try {
     const run = await store.getRun()
     if (!run) throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
+    const shards = (dir !== undefined ? readStoreLink(dir)?.shards : undefined) ?? (options.runId !== undefined ? await shardsOf(store) : undefined)
+    if (dir === undefined && shards === undefined) {
+      throw new UsageError(`run '${run.runId}' keeps its shards in a shared folder, not a bucket: give that folder, as in  longhaul verify DIR`)
+    }
+    const paths = runPaths(dir ?? '.')
     const identity = JSON.parse(run.identity) as JobIdentity & { kind?: string }
     if (identity.kind === 'exec') {
       throw new UsageError(`${dir} holds a supervised program's run (longhaul exec): longhaul does not manage the program's output, so there is nothing to verify. \`longhaul status ${dir}\` shows how it ended.`)
     }
     if ((identity.output as { kind?: string } | undefined)?.kind === 'loop') return await verifyLoopRun(store, run, paths)
     const format = formatFromDescription(identity.output)
-    const shards = readStoreLink(dir)?.shards
-    place = shards ? await openBucketPlace(shards, paths.data) : folderPlace(paths.data)
+    // verify only reads: the bucket's staging folder (for uploads) is never written.
+    place = shards ? await openBucketPlace(shards, tmpdir()) : folderPlace(paths.data)
     const problems: string[] = []
     const problem = (text: string): void => {
       if (problems.length < MAX_PROBLEMS) problems.push(text)
@@ -95,15 +100,27 @@ export async function verifyRun(dir: string, options: { readonly store?: string 
     const stray = [...(await place.list()).keys()].filter((name) => name !== INDEX_FILE && !recorded.has(name))
     for (const name of stray.slice(0, 5)) problem(`data/${name} is not recorded in the journal`)
     const complete = missing === 0 && duplicates === 0 && corrupt === 0 && stray.length === 0 && items === run.total
-    return { dir: paths.dir, job: run.job, complete, total: run.total, items, missing, duplicates, corrupt, stray, digest: complete ? digest.digest('hex') : null, problems }
+    return { dir: shards !== undefined ? place.label.replace(/data\/$/, '') : paths.dir, job: run.job, complete, total: run.total, items, missing, duplicates, corrupt, stray, digest: complete ? digest.digest('hex') : null, problems }
   } finally {
     await store.close()
     place?.close()
   }
 }
 
-/** The run's journal: SQLite in the folder, or the PostgreSQL run the folder records (`storeUrl` overrides its database URL). */
-async function openJournal(dir: string, storeUrl: string | undefined): Promise<Store> {
+export interface VerifyTarget {
+  /** The PostgreSQL database of a run started with --store. @default the one the folder records */
+  readonly store?: string
+  /** With `store`: the run to verify, for a run whose shards are in a bucket (no folder needed). */
+  readonly runId?: string
+}
+
+/** The run's journal: SQLite in the folder, or the PostgreSQL run the folder records (`store` overrides its database URL), or the run `runId` of `store`. */
+async function openJournal(dir: string | undefined, { store: storeUrl, runId }: VerifyTarget): Promise<Store> {
+  if (runId !== undefined) {
+    if (storeUrl === undefined) throw new UsageError('--run names a run of a PostgreSQL journal: give its --store URL too')
+    return PostgresStore.open(storeUrl, { runId })
+  }
+  if (dir === undefined) throw new UsageError('give the run folder (the --out of `longhaul run`), or --store URL --run ID for a run whose shards are in a bucket')
   if (hasRun(dir)) return SqliteStore.open(runPaths(dir).journal, { readonly: true })
   const link = readStoreLink(dir)
   if (!link) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite nor .longhaul/store.json). Give the --out folder of a run.`)

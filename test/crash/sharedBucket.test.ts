@@ -153,6 +153,10 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     const recomputed = await sql<{ detail: { start: number } }>(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'recomputing'`, [runId])
     expect(recomputed.map((e) => e.detail.start)).toContain(lost!.start)
     await expectVerified(local)
+    // From a machine with no folder of the run: the journal names the bucket.
+    const remote = await runCli(['verify', '--store', url, '--run', runId, '--json'], env)
+    expect(remote.code, remote.stderr).toBe(0)
+    expect(JSON.parse(remote.stdout)).toMatchObject({ dir: 's3://datasets/gen2/', complete: true, items: TOTAL, stray: [], digest: expected })
   })
 
   describe('refusals', () => {

@@ -3,9 +3,9 @@ import { EXIT } from '../exitCodes.ts'
 import { count } from '../../telemetry/progressText.ts'
 import type { Io } from '../io.ts'
 
-/** `longhaul verify DIR`: exit 0 only when the output is complete and clean. */
-export async function verifyCommand(dir: string, options: { json?: boolean; store?: string }, io: Io): Promise<number> {
-  const report = await verifyRun(dir, options.store !== undefined ? { store: options.store } : {})
+/** `longhaul verify DIR` (or `--store URL --run ID`): exit 0 only when the output is complete and clean. */
+export async function verifyCommand(dir: string | undefined, options: { json?: boolean; store?: string; run?: string }, io: Io): Promise<number> {
+  const report = await verifyRun(dir, { ...(options.store !== undefined && { store: options.store }), ...(options.run !== undefined && { runId: options.run }) })
   if (options.json) io.out(JSON.stringify(report))
   else {
     io.out(
