@@ -9,6 +9,27 @@ import { INDEX_FILE, isShardFileName } from './shardNames.ts'
 import type { ShardPlace } from './shardPlace.ts'
 
 /**
+ * What a process checks when it starts on a run, after a crash or not: the
+ * owner of a single-machine run brings data/ in line with the journal (see
+ * reconcileDataDir). The owner of a shared run leaves unrecorded files to
+ * the end (another process may be about to commit one), and a worker that
+ * joined leaves the shared folder to the owner. With a bucket, every process
+ * clears its own local staging folder, and the owner checks the bucket.
+ */
+export async function reconcile(
+  store: Store,
+  paths: RunPaths,
+  place: ShardPlace,
+  role: { readonly owner: boolean; readonly shared: boolean },
+): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
+  if (place.kind === 'bucket') {
+    const removed = removeDebris(paths, new Map())
+    return role.owner ? { ...(await reconcileBucket(store, place)), removed } : { removed, forgotten: 0, kept: [] }
+  }
+  return role.owner ? reconcileDataDir(store, paths, { removeUnrecorded: !role.shared }) : { removed: 0, forgotten: 0, kept: [] }
+}
+
+/**
  * Brings data/ back in line with the journal after a crash (invariant
  * atomic-commit): a file the journal does not record (a torn temp file, a
  * shard renamed just before the crash) is deleted; a recorded range with a
@@ -61,19 +82,12 @@ function isDebris(name: string): boolean {
 }
 
 /**
- * The local data folder of a process whose shards go to a bucket only ever
- * holds shards waiting for their upload: after a crash, all of them go.
- * Returns how many files went.
- */
-export function clearStaging(paths: RunPaths): number {
-  return removeDebris(paths, new Map())
-}
-
-/**
  * A recorded range whose objects are missing or short in the bucket is
- * forgotten, so its items are made again (the bucket's own reconcileDataDir).
+ * forgotten, so its items are made again (the bucket's reconcileDataDir).
+ * The local staging folder only ever holds shards waiting for their upload,
+ * never recorded ones: reconcile clears it.
  */
-export async function reconcileBucket(store: Store, place: ShardPlace): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
+async function reconcileBucket(store: Store, place: ShardPlace): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
   const present = await place.list()
   const ranges: RangeSummary[] = []
   for await (const range of store.ranges()) ranges.push(range)

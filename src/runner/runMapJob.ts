@@ -14,7 +14,7 @@ import { OWNER, startSession } from './startSession.ts'
 import { recordFailure } from './recordFailure.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
-import { clearStaging, reconcileBucket, reconcileDataDir, recheckRanges, removeUnrecordedFiles } from './recovery.ts'
+import { reconcile, recheckRanges, removeUnrecordedFiles } from './recovery.ts'
 import type { ShardPlace } from './shardPlace.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
@@ -129,13 +129,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     })
 
     if (!shared) await store.releaseClaimsOf(OWNER)
-    // A worker that joined leaves the shared folder to the owner; the owner of a shared run leaves unrecorded files to the end.
-    // With a bucket, every process checks its own local folder, and the owner the bucket.
-    const staged = place.kind === 'bucket' ? clearStaging(paths) : 0
-    const { kept, removed, forgotten } =
-      !lease ? { kept: [], removed: staged, forgotten: 0 }
-      : place.kind === 'bucket' ? { ...(await reconcileBucket(store, place)), removed: staged }
-      : await reconcileDataDir(store, paths, { removeUnrecorded: !shared })
+    const { kept, removed, forgotten } = await reconcile(store, paths, place, { owner: lease !== undefined, shared })
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
     if (forgotten) options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
