@@ -4,7 +4,7 @@ import type { InputScan } from '../job/inputs/input.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import { identifyJob, openRun, type LaunchGate, type RunTarget } from './openRun.ts'
-import { runPaths, type RunPaths } from './runDir.ts'
+import type { RunPaths } from './runDir.ts'
 import { openBucketPlace } from './bucket.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
 import { joinSharedRun, openSharedRunDir } from './sharedRun.ts'
@@ -57,13 +57,11 @@ export async function participate(options: ParticipationTarget, leaseTtlMs: numb
     const opened = await openRun({ ...options, leaseTtlMs, now })
     return { ...opened, place: folderPlace(opened.paths.data) }
   }
-  // The bucket answers before the run is created or its lease taken.
-  const place = options.shards !== undefined ? await openBucketPlace(options.shards, runPaths(options.outDir).data) : undefined
   const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
   const opened = await openSharedRunDir({ ...options, storeUrl, leaseTtlMs, now }, {
     kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
   })
-  return { job, params, seed, input, ...opened, place: place ?? folderPlace(opened.paths.data) }
+  return { job, params, seed, input, ...opened }
 }
 
 async function placeOf(shards: string | undefined, paths: RunPaths): Promise<ShardPlace> {

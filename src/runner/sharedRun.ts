@@ -18,6 +18,9 @@ import type { RunRecord, Store } from '../store/store.ts'
 import { identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
 import { takeOwnership } from './ownership.ts'
 import { prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
+import { processAlive } from '../telemetry/processAlive.ts'
+import { openBucketPlace } from './bucket.ts'
+import { folderPlace, type ShardPlace } from './shardPlace.ts'
 
 /** What `.longhaul/store.json` holds: where the journal is (never a password), which run of it this folder's is, and its bucket if shards go to one. */
 export interface StoreLink {
@@ -93,12 +96,19 @@ function assertSameJob(where: string, run: RunRecord, identity: JobIdentity, fin
  * The run id is written to DIR before the run is recorded, so a crash between
  * the two leaves nothing behind that the same command does not pick up.
  */
-export async function openSharedRunDir(options: OpenOptions & { readonly storeUrl: string; readonly shards?: string | undefined }, job: JobFacts): Promise<OpenedRunDir> {
+export async function openSharedRunDir(
+  options: OpenOptions & { readonly storeUrl: string; readonly shards?: string | undefined },
+  job: JobFacts,
+): Promise<OpenedRunDir & { readonly place: ShardPlace }> {
   const { outDir } = options
-  if (options.fresh) throw new UsageError('--fresh with --store is not supported yet: choose a new --out folder for a new run.')
   refuseSqliteRun(outDir)
   targetOf(options.storeUrl)
-  const link = readStoreLink(outDir)
+  const previous = readStoreLink(outDir)
+  if (options.fresh && previous?.shards) {
+    throw new UsageError(`--fresh cannot set aside run '${previous.runId}': its shards are in ${previous.shards}, and a bucket has no folder to move aside. Start the new run with a new --out prefix (and a new --local folder).`)
+  }
+  // --fresh: the run the folder records is set aside, and a new one starts.
+  const link = options.fresh ? undefined : previous
   if (link && link.store !== withoutPassword(options.storeUrl)) {
     throw new UsageError(`${outDir} belongs to run '${link.runId}' of ${link.store}, not of the --store given: pass --store ${link.store} (its password from PGPASSWORD or ~/.pgpass), or choose a new --out folder.`)
   }
@@ -127,7 +137,10 @@ export async function openSharedRunDir(options: OpenOptions & { readonly storeUr
     const clearance = options.gate
       ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir, fingerprint: job.fingerprint, total: requested, params: job.params, seed: job.seed })
       : undefined
-    const { paths } = prepareRunDir(outDir, false, new Date(options.now()))
+    // The bucket answers before anything is set aside, created or leased.
+    const place = options.shards !== undefined ? await openBucketPlace(options.shards, runPaths(outDir).data) : folderPlace(runPaths(outDir).data)
+    if (previous && !link) await setAside(previous, options.storeUrl, outDir, options.leaseTtlMs, options.now())
+    const { paths, movedTo } = prepareRunDir(outDir, previous !== undefined && !link, new Date(options.now()))
     // The folder names the run before the database records it: a crash in between is picked up by the same command.
     if (!link) writeStoreLink(paths, { store: withoutPassword(options.storeUrl), runId, ...(options.shards && { shards: options.shards }) })
     if (!run) {
@@ -141,10 +154,48 @@ export async function openSharedRunDir(options: OpenOptions & { readonly storeUr
       await store.addEvent('extended', { from: run.total, to: requested }, options.now())
     }
     run = (await store.getRun())!
-    return { paths, store, lease, run, resumed, movedAsideTo: undefined, clearance }
+    return { paths, store, lease, run, resumed, movedAsideTo: movedTo, clearance, place }
   } catch (error) {
     await store.close()
     throw error
+  }
+}
+
+/**
+ * --fresh on a shared run's folder: the run recorded there is marked
+ * interrupted (if not complete) and left in the database, never deleted, once
+ * nobody works on it any more (one-owner): a live owner, or a live worker
+ * still writing into the folder, refuses it. The caller then moves the folder
+ * aside.
+ */
+async function setAside(link: StoreLink, storeUrl: string, dir: string, leaseTtlMs: number, now: number): Promise<void> {
+  let store: PostgresStore
+  try {
+    store = await PostgresStore.open(link.store === withoutPassword(storeUrl) ? storeUrl : link.store, { runId: link.runId })
+  } catch (error) {
+    // Never recorded (the first attempt stopped before): nothing to set aside but the folder.
+    if (error instanceof JournalError && /^no run /.test(error.message)) return
+    throw error
+  }
+  try {
+    const lease = await takeOwnership(store, dir, leaseTtlMs, now)
+    try {
+      // A dead process on this host needs no waiting for; any other may still be writing into the folder.
+      const here = `${hostname()}:`
+      const working = (await store.claimHolders(now)).filter((name) => !name.startsWith(here) || processAlive(Number(name.slice(here.length))))
+      if (working.length > 0) {
+        throw new UsageError(
+          `--fresh would set aside run '${link.runId}' while ${working.join(', ')} still work on it, writing into ${dir}. Stop them (Ctrl-C) or wait until their leases expire, then run again.`,
+          'LONGHAUL_RUN_OWNED',
+        )
+      }
+      if ((await store.getRun())?.state !== 'complete') await store.setState('interrupted', now)
+      await store.addEvent('set-aside', { reason: '--fresh', folder: dir }, now)
+    } finally {
+      await store.releaseOwner(lease.token)
+    }
+  } finally {
+    await store.close()
   }
 }
 

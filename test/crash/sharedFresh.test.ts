@@ -1,0 +1,95 @@
+/**
+ * `run --fresh --store`: a shared run's folder is set aside (moved, never
+ * deleted; the run stays in the database, marked interrupted) only once
+ * nobody works on it (one-owner). Real PostgreSQL, real processes.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { basename, dirname, join } from 'node:path'
+import pg from 'pg'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
+import { usePostgres } from '../support/postgres.ts'
+
+const server = usePostgres()
+const TOTAL = 600
+const JOB = fixture('squares.ts')
+const root = tempDir()
+let expected: string
+
+beforeAll(async () => {
+  const reference = await runCli(['run', JOB, '--out', join(root, 'reference'), '--total', String(TOTAL), '--workers', '1', '--json'])
+  expect(reference.code, reference.stderr).toBe(0)
+  expected = JSON.parse(reference.stdout).digest as string
+}, 120_000)
+
+async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<R>(text, params)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+describe('--fresh on a run shared through PostgreSQL', () => {
+  it('one-owner: --fresh is refused while a worker still works on the run; once it left, the folder is moved aside, the old run stays in the database marked interrupted, and a new run starts', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'shared')
+    const args = ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, '--lease-ttl', '2', '--json']
+    const owner = startCli(args, { ITEM_MS: '30' })
+    let stderr = ''
+    owner.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const oldRun = await waitFor('the run to be recorded', () => /--run (\S+)/.exec(stderr)?.[1])
+    const worker = startCli(['worker', JOB, '--store', url, '--run', oldRun, '--out', out, '--workers', '1', '--lease-ttl', '2', '--json'], { ITEM_MS: '30' })
+    const name = `${hostname()}:${worker.child.pid}`
+    await waitFor('the worker to hold a claim', async () => ((await sql(url, 'SELECT 1 FROM longhaul.claims WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [oldRun, name])).length ? true : undefined))
+    owner.child.kill('SIGKILL')
+    expect((await owner.done).signal).toBe('SIGKILL')
+
+    const refused = await runCli([...args, '--fresh'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(`still work on it`)
+    expect(refused.stderr).toContain(name)
+    expect(JSON.parse(readFileSync(join(out, '.longhaul', 'store.json'), 'utf8')).runId).toBe(oldRun)
+
+    worker.child.kill('SIGINT')
+    expect((await worker.done).code).toBe(130)
+    const fresh = await runCli([...args, '--fresh'])
+    expect(fresh.code, fresh.stderr).toBe(0)
+    const summary = JSON.parse(fresh.stdout) as { runId: string; digest: string; resumed: boolean }
+    expect(summary).toMatchObject({ digest: expected, resumed: false })
+    expect(summary.runId).not.toBe(oldRun)
+    // The old folder, moved aside whole, still names the old run; the database still holds it.
+    const aside = readdirSync(dirname(out)).filter((entry) => entry.startsWith(`${basename(out)}.before-`))
+    expect(aside).toHaveLength(1)
+    expect(JSON.parse(readFileSync(join(dirname(out), aside[0]!, '.longhaul', 'store.json'), 'utf8')).runId).toBe(oldRun)
+    const [old] = await sql<{ state: string }>(url, 'SELECT state FROM longhaul.runs WHERE run_id = $1', [oldRun])
+    expect(old!.state).toBe('interrupted')
+    expect(await sql(url, `SELECT 1 FROM longhaul.events WHERE run_id = $1 AND type = 'set-aside'`, [oldRun])).toHaveLength(1)
+  })
+
+  it('--fresh on a run whose shards are in a bucket is refused (exit 2): a bucket has no folder to move aside', async () => {
+    const url = await server().createDatabase()
+    const local = join(root, 'bucket-local')
+    // The link alone decides: no bucket is reached before the refusal.
+    const { mkdirSync, writeFileSync } = await import('node:fs')
+    mkdirSync(join(local, '.longhaul'), { recursive: true })
+    writeFileSync(join(local, '.longhaul', 'store.json'), JSON.stringify({ store: url, runId: 'r1', shards: 's3://datasets/old' }))
+    const result = await runCli(['run', JOB, '--out', 's3://datasets/old', '--local', local, '--total', '10', '--store', url, '--fresh'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/a bucket has no folder to move aside/)
+    expect(existsSync(join(local, '.longhaul', 'store.json'))).toBe(true)
+  })
+})
