@@ -3,9 +3,10 @@ import type { MapJob } from '../job/defineJob.ts'
 import type { InputScan } from '../job/inputs/input.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
+import type { RunObserver } from './observer.ts'
 import { identifyJob, openRun, type LaunchGate, type RunTarget } from './openRun.ts'
 import type { RunPaths } from './runDir.ts'
-import { joinSharedRun, openSharedRunDir } from './sharedRun.ts'
+import { joinSharedRun, openSharedRunDir, type OutageOptions } from './sharedRun.ts'
 
 /** What a process needs of the run it works on, whether it owns it or joined it. */
 export interface Participation {
@@ -30,6 +31,8 @@ export interface ParticipationTarget extends RunTarget {
   readonly store?: string
   /** The id of the run to join. */
   readonly join?: string
+  /** Told when a shared run's database stops answering, and when it answers again. */
+  readonly observer?: RunObserver
 }
 
 /** Opens the run as `options` ask: a single-machine run, the owner of a shared run, or a worker joining one. */
@@ -37,13 +40,34 @@ export async function participate(options: ParticipationTarget, leaseTtlMs: numb
   const { store: storeUrl, join } = options
   if (join !== undefined) {
     if (storeUrl === undefined) throw new UsageError('a worker joins a run whose journal is in PostgreSQL: give its --store URL')
-    const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir, storeUrl, runId: join })
+    const outage = waitForDatabase(leaseTtlMs, options.observer)
+    const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir, storeUrl, runId: join, outage })
     return { ...joined, lease: undefined, resumed: true, clearance: undefined }
   }
   if (storeUrl === undefined) return openRun({ ...options, leaseTtlMs, now })
   const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
-  const opened = await openSharedRunDir({ ...options, storeUrl, leaseTtlMs, now }, {
+  const opened = await openSharedRunDir({ ...options, storeUrl, leaseTtlMs, now, outage: waitForDatabase(leaseTtlMs, options.observer) }, {
     kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
   })
   return { job, params, seed, input, ...opened }
+}
+
+/**
+ * A shared run goes on through a short outage of its database (a restart, a
+ * failover): each call waits for it for up to the lease TTL, and the observer
+ * hears of it once. Past the TTL this process's claims may have been retaken,
+ * and its commits of them are refused (fencing), so the wait ends there: the
+ * call throws StoreUnavailableError, and the run's committed work stays.
+ */
+function waitForDatabase(leaseTtlMs: number, observer: RunObserver | undefined): OutageOptions {
+  const seconds = (ms: number): string => (ms / 1000).toFixed(1)
+  return {
+    waitForServerMs: leaseTtlMs,
+    onOutage: (change) =>
+      observer?.note?.(
+        change.state === 'unreachable'
+          ? `the journal's database is unreachable; retrying for up to ${seconds(change.waitMs)} s (${change.reason})…`
+          : `the journal's database answers again, after ${seconds(change.afterMs)} s; going on`,
+      ),
+  }
 }

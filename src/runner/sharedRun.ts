@@ -12,12 +12,15 @@ import { basename } from 'node:path'
 import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts'
 import { describeChanges, type JobIdentity } from '../job/fingerprint.ts'
 import { fsyncDir, writeFileAtomic } from '../store/atomicFile.ts'
-import { PostgresStore } from '../store/postgres/postgresStore.ts'
+import { PostgresStore, type PostgresStoreOptions } from '../store/postgres/postgresStore.ts'
 import { targetOf } from '../store/postgres/connect.ts'
 import type { RunRecord } from '../store/store.ts'
 import { identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
 import { takeOwnership } from './ownership.ts'
 import { prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
+
+/** How a participant's journal waits for a database that stops answering mid-run. */
+export type OutageOptions = Pick<PostgresStoreOptions, 'waitForServerMs' | 'onOutage'>
 
 /** What `.longhaul/store.json` holds: where the journal is (never a password) and which run of it this folder's is. */
 export interface StoreLink {
@@ -82,7 +85,7 @@ function assertSameJob(where: string, run: RunRecord, identity: JobIdentity, fin
  * The run id is written to DIR before the run is recorded, so a crash between
  * the two leaves nothing behind that the same command does not pick up.
  */
-export async function openSharedRunDir(options: OpenOptions & { readonly storeUrl: string }, job: JobFacts): Promise<OpenedRunDir> {
+export async function openSharedRunDir(options: OpenOptions & { readonly storeUrl: string; readonly outage?: OutageOptions }, job: JobFacts): Promise<OpenedRunDir> {
   const { outDir } = options
   if (options.fresh) throw new UsageError('--fresh with --store is not supported yet: choose a new --out folder for a new run.')
   refuseSqliteRun(outDir)
@@ -94,11 +97,11 @@ export async function openSharedRunDir(options: OpenOptions & { readonly storeUr
   const runId = link?.runId ?? randomUUID()
   let store: PostgresStore
   try {
-    store = await PostgresStore.open(options.storeUrl, link && { runId })
+    store = await PostgresStore.open(options.storeUrl, { ...options.outage, ...(link && { runId }) })
   } catch (error) {
     // The folder names a run the database does not hold: the first attempt stopped before recording it.
     if (!(error instanceof JournalError) || !/^no run /.test(error.message)) throw error
-    store = await PostgresStore.open(options.storeUrl)
+    store = await PostgresStore.open(options.storeUrl, options.outage)
   }
   try {
     let run = await store.getRun()
@@ -136,6 +139,7 @@ export interface JoinTarget {
   readonly outDir: string
   readonly storeUrl: string
   readonly runId: string
+  readonly outage?: OutageOptions
 }
 
 /** A run a worker joined: the job as the run defines it, the journal, the shared folder. */
@@ -153,7 +157,7 @@ export interface JoinedRun extends IdentifiedJob {
  */
 export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
   refuseSqliteRun(target.outDir)
-  const store = await PostgresStore.open(target.storeUrl, { runId: target.runId })
+  const store = await PostgresStore.open(target.storeUrl, { ...target.outage, runId: target.runId })
   try {
     const run = (await store.getRun())!
     const stored = JSON.parse(run.identity) as JobIdentity
