@@ -3,11 +3,12 @@ import type { MapJob } from '../job/defineJob.ts'
 import type { InputScan } from '../job/inputs/input.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
+import type { RunObserver } from './observer.ts'
 import { identifyJob, openRun, type LaunchGate, type RunTarget } from './openRun.ts'
 import type { RunPaths } from './runDir.ts'
 import { openBucketPlace } from './bucket.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
-import { joinSharedRun, openSharedRunDir } from './sharedRun.ts'
+import { joinSharedRun, openSharedRunDir, type OutageOptions } from './sharedRun.ts'
 
 /** What a process needs of the run it works on, whether it owns it or joined it. */
 export interface Participation {
@@ -36,6 +37,8 @@ export interface ParticipationTarget extends RunTarget {
   readonly join?: string
   /** s3://bucket/prefix: a shared run's shards go to this bucket (outDir keeps the progress files and stages uploads). */
   readonly shards?: string
+  /** Told when a shared run's database stops answering, and when it answers again. */
+  readonly observer?: RunObserver
 }
 
 /** Opens the run as `options` ask: a single-machine run, the owner of a shared run, or a worker joining one. */
@@ -43,7 +46,8 @@ export async function participate(options: ParticipationTarget, leaseTtlMs: numb
   const { store: storeUrl, join } = options
   if (join !== undefined) {
     if (storeUrl === undefined) throw new UsageError('a worker joins a run whose journal is in PostgreSQL: give its --store URL')
-    const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir === '' ? undefined : options.outDir, storeUrl, runId: join })
+    const outage = waitForDatabase(leaseTtlMs, options.observer)
+    const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir === '' ? undefined : options.outDir, storeUrl, runId: join, outage })
     const place = await placeOf(joined.shards, joined.paths).catch(async (error: unknown) => {
       await joined.store.close()
       throw error
@@ -58,7 +62,7 @@ export async function participate(options: ParticipationTarget, leaseTtlMs: numb
     return { ...opened, place: folderPlace(opened.paths.data) }
   }
   const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
-  const opened = await openSharedRunDir({ ...options, storeUrl, leaseTtlMs, now }, {
+  const opened = await openSharedRunDir({ ...options, storeUrl, leaseTtlMs, now, outage: waitForDatabase(leaseTtlMs, options.observer) }, {
     kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
   })
   return { job, params, seed, input, ...opened }
@@ -66,4 +70,24 @@ export async function participate(options: ParticipationTarget, leaseTtlMs: numb
 
 async function placeOf(shards: string | undefined, paths: RunPaths): Promise<ShardPlace> {
   return shards === undefined ? folderPlace(paths.data) : openBucketPlace(shards, paths.data)
+}
+
+/**
+ * A shared run goes on through a short outage of its database (a restart, a
+ * failover): each call waits for it for up to the lease TTL, and the observer
+ * hears of it once. Past the TTL this process's claims may have been retaken,
+ * and its commits of them are refused (fencing), so the wait ends there: the
+ * call throws StoreUnavailableError, and the run's committed work stays.
+ */
+function waitForDatabase(leaseTtlMs: number, observer: RunObserver | undefined): OutageOptions {
+  const seconds = (ms: number): string => (ms / 1000).toFixed(1)
+  return {
+    waitForServerMs: leaseTtlMs,
+    onOutage: (change) =>
+      observer?.note?.(
+        change.state === 'unreachable'
+          ? `the journal's database is unreachable; retrying for up to ${seconds(change.waitMs)} s (${change.reason})…`
+          : `the journal's database answers again, after ${seconds(change.afterMs)} s; going on`,
+      ),
+  }
 }

@@ -12,7 +12,7 @@ import { basename, join } from 'node:path'
 import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts'
 import { describeChanges, type JobIdentity } from '../job/fingerprint.ts'
 import { fsyncDir, writeFileAtomic } from '../store/atomicFile.ts'
-import { PostgresStore } from '../store/postgres/postgresStore.ts'
+import { PostgresStore, type PostgresStoreOptions } from '../store/postgres/postgresStore.ts'
 import { targetOf } from '../store/postgres/connect.ts'
 import type { RunRecord, Store } from '../store/store.ts'
 import { identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
@@ -21,6 +21,9 @@ import { prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
 import { processAlive } from '../telemetry/processAlive.ts'
 import { openBucketPlace } from './bucket.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
+
+/** How a participant's journal waits for a database that stops answering mid-run. */
+export type OutageOptions = Pick<PostgresStoreOptions, 'waitForServerMs' | 'onOutage'>
 
 /** What `.longhaul/store.json` holds: where the journal is (never a password), which run of it this folder's is, and its bucket if shards go to one. */
 export interface StoreLink {
@@ -97,7 +100,7 @@ function assertSameJob(where: string, run: RunRecord, identity: JobIdentity, fin
  * the two leaves nothing behind that the same command does not pick up.
  */
 export async function openSharedRunDir(
-  options: OpenOptions & { readonly storeUrl: string; readonly shards?: string | undefined },
+  options: OpenOptions & { readonly storeUrl: string; readonly shards?: string | undefined; readonly outage?: OutageOptions },
   job: JobFacts,
 ): Promise<OpenedRunDir & { readonly place: ShardPlace }> {
   const { outDir } = options
@@ -119,11 +122,11 @@ export async function openSharedRunDir(
   const runId = link?.runId ?? randomUUID()
   let store: PostgresStore
   try {
-    store = await PostgresStore.open(options.storeUrl, link && { runId })
+    store = await PostgresStore.open(options.storeUrl, { ...options.outage, ...(link && { runId }) })
   } catch (error) {
     // The folder names a run the database does not hold: the first attempt stopped before recording it.
     if (!(error instanceof JournalError) || !/^no run /.test(error.message)) throw error
-    store = await PostgresStore.open(options.storeUrl)
+    store = await PostgresStore.open(options.storeUrl, options.outage)
   }
   try {
     let run = await store.getRun()
@@ -205,6 +208,7 @@ export interface JoinTarget {
   readonly outDir: string | undefined
   readonly storeUrl: string
   readonly runId: string
+  readonly outage?: OutageOptions
 }
 
 /** A run a worker joined: the job as the run defines it, the journal, the shared folder (or the local one, with a bucket). */
@@ -224,7 +228,7 @@ export interface JoinedRun extends IdentifiedJob {
  */
 export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
   if (target.outDir !== undefined) refuseSqliteRun(target.outDir)
-  const store = await PostgresStore.open(target.storeUrl, { runId: target.runId })
+  const store = await PostgresStore.open(target.storeUrl, { ...target.outage, runId: target.runId })
   try {
     const run = (await store.getRun())!
     const stored = JSON.parse(run.identity) as JobIdentity

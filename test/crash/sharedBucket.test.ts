@@ -12,10 +12,9 @@ import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, type CliResult } from '../support/cli.ts'
-import { usePostgres } from '../support/postgres.ts'
+import { fixture, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
+import { sql, usePostgres } from '../support/postgres.ts'
 
 /** s3rver has no type declarations; this is the part the tests use. */
 interface S3rverServer {
@@ -52,26 +51,6 @@ afterAll(async () => {
 async function objects(prefix: string): Promise<string[]> {
   const listed = await client.send(new ListObjectsV2Command({ Bucket: 'datasets', Prefix: `${prefix}/data/` }))
   return (listed.Contents ?? []).map((object) => object.Key!.slice(`${prefix}/data/`.length)).sort()
-}
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const db = new pg.Client({ connectionString: url })
-  await db.connect()
-  try {
-    return (await db.query<R>(text, params)).rows
-  } finally {
-    await db.end()
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 function owner(url: string, prefix: string, local: string, extraEnv: Record<string, string> = {}): ReturnType<typeof startCli> & { runId: Promise<string> } {

@@ -6,10 +6,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
-import pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
-import { usePostgres } from '../support/postgres.ts'
+import { fixture, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
 const TOTAL = 600
@@ -22,26 +21,6 @@ beforeAll(async () => {
   expect(reference.code, reference.stderr).toBe(0)
   expected = JSON.parse(reference.stdout).digest as string
 }, 120_000)
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query<R>(text, params)).rows
-  } finally {
-    await client.end()
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 describe('--fresh on a run shared through PostgreSQL', () => {
   it('one-owner: --fresh is refused while a worker still works on the run; once it left, the folder is moved aside, the old run stays in the database marked interrupted, and a new run starts', async () => {

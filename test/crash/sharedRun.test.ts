@@ -11,10 +11,9 @@ import type { ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, type CliResult } from '../support/cli.ts'
-import { freePort, usePostgres } from '../support/postgres.ts'
+import { fixture, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
+import { freePort, sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
 const TOTAL = 3_000
@@ -31,26 +30,6 @@ beforeAll(async () => {
   expect(reference.code, reference.stderr).toBe(0)
   expected = JSON.parse(reference.stdout).digest as string
 }, 120_000)
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query<R>(text, params)).rows
-  } finally {
-    await client.end()
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 /** Starts the run's owner and waits until the run is recorded; returns its id. */
 async function startOwner(url: string, out: string): Promise<{ child: ChildProcess; done: Promise<CliResult>; runId: string }> {

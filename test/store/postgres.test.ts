@@ -4,7 +4,7 @@
  * shared, networked journal has to prove: many machines claiming at once,
  * fencing across machines, concurrent migrations, and clear errors.
  */
-import { createServer, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { JournalError, LeaseLostError, StoreRefusedError, StoreUnavailableError, UsageError } from '../../src/errors.ts'
@@ -227,5 +227,123 @@ describe('postgres store: clear errors', () => {
     await commitAll(store, (await store.claimRange('w', 6, TTL, 0))!)
     expect(await store.committedItems()).toBe(10)
     await store.close()
+  })
+})
+
+/**
+ * A TCP proxy in front of the test server that can lose the reply to one COMMIT: the server records the transaction,
+ * and the client's connection dies before it hears so (as when the server, or the network, goes away at that instant).
+ */
+async function commitReplyLosingProxy(port: number): Promise<{ port: number; loseNextCommitReply(): void; readonly lost: number; close(): Promise<void> }> {
+  let armed = false
+  let lost = 0
+  const sockets = new Set<Socket>()
+  const proxy = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1')
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => undefined)
+      socket.on('close', () => sockets.delete(socket))
+    }
+    let committing = false
+    client.on('data', (chunk: Buffer) => {
+      // A simple query message: 'Q', its length, the text, a NUL.
+      if (armed && chunk[0] === 0x51 && chunk.subarray(5).toString().startsWith('COMMIT\0')) {
+        armed = false
+        committing = true
+      }
+      upstream.write(chunk)
+    })
+    upstream.on('data', (chunk: Buffer) => {
+      if (!committing) return void client.write(chunk)
+      lost++
+      client.destroy()
+      upstream.destroy()
+    })
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (proxy.address() as { port: number }).port,
+    loseNextCommitReply: () => void (armed = true),
+    get lost() {
+      return lost
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => proxy.close(resolve))
+    },
+  }
+}
+
+describe('postgres store: a server that goes away mid-run', () => {
+  it('a call made while the server is down waits for it (waitForServerMs) and goes on; the owner hears of the outage once each way', async () => {
+    const changes: string[] = []
+    const store = await PostgresStore.open(await server().createDatabase(), { waitForServerMs: 10_000, onOutage: (change) => changes.push(change.state) })
+    await store.createRun(run('r', 10))
+    let claim: Promise<Claim | undefined> | undefined
+    let heartbeat: Promise<void> | undefined
+    await server().restart(async () => {
+      claim = store.claimRange('w', 4, TTL, 0)
+      heartbeat = store.renewClaims('w', TTL, 0)
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+    })
+    const claimed = (await claim)!
+    await heartbeat
+    expect([claimed.start, claimed.end]).toEqual([0, 4])
+    await commitAll(store, claimed)
+    expect(await store.committedItems()).toBe(4)
+    expect(changes).toEqual(['unreachable', 'answering'])
+    await store.close()
+  })
+
+  it('a server away for longer than waitForServerMs: the calls throw StoreUnavailableError once that wait is over; opening never waits', async () => {
+    const store = await PostgresStore.open(await server().createDatabase(), { waitForServerMs: 500 })
+    await store.createRun(run('r', 10))
+    let error: unknown
+    let waitedMs = 0
+    await server().restart(async () => {
+      const started = Date.now()
+      error = await store.claimRange('w', 4, TTL, 0).catch((e: unknown) => e)
+      waitedMs = Date.now() - started
+    })
+    expect(error).toBeInstanceOf(StoreUnavailableError)
+    expect((error as Error).message).toMatch(/ECONNREFUSED.*run again once the server answers\. \(Tried again for \d+\.\d s\.\)$/)
+    expect(waitedMs).toBeGreaterThanOrEqual(400)
+    expect(waitedMs).toBeLessThan(3_000)
+    // Committed work is all there, and the store goes on once the server answers.
+    expect((await store.claimRange('w', 4, TTL, 0))?.start).toBe(0)
+    await store.close()
+    const port = await freePort()
+    const started = Date.now()
+    await expect(PostgresStore.open(`postgres://postgres@127.0.0.1:${port}/db`, { waitForServerMs: 10_000 })).rejects.toBeInstanceOf(StoreUnavailableError)
+    expect(Date.now() - started).toBeLessThan(2_000)
+  })
+
+  it('no-duplicates: a claim and a commit whose COMMIT replies were lost are not made twice; the retry finds what the lost attempt recorded', async () => {
+    const url = await server().createDatabase()
+    const proxy = await commitReplyLosingProxy(server().port)
+    const store = await PostgresStore.open(url.replace(`:${server().port}/`, `:${proxy.port}/`), { waitForServerMs: 10_000 })
+    try {
+      await store.createRun(run('r', 10))
+      proxy.loseNextCommitReply()
+      // Recorded, its reply lost: the retry hands back that claim rather than leave it held, unknown, under this name.
+      const claim = (await store.claimRange('w', 4, TTL, 0))!
+      expect(proxy.lost).toBe(1)
+      expect([claim.start, claim.end]).toEqual([0, 4])
+      expect((await sql(url, `SELECT start::int, stop::int FROM longhaul.claims WHERE worker = 'w'`)).rows).toEqual([{ start: 0, stop: 4 }])
+      proxy.loseNextCommitReply()
+      // Recorded, its reply lost: the retry finds it recorded, rather than refuse it as retaken.
+      await commitAll(store, claim)
+      expect(proxy.lost).toBe(2)
+      expect(await store.committedItems()).toBe(4)
+      expect((await sql(url, `SELECT count(*)::int AS n FROM longhaul.events WHERE type = 'checkpoint'`)).rows).toEqual([{ n: 1 }])
+      const next = (await store.claimRange('w', 6, TTL, 0))!
+      expect([next.start, next.end]).toEqual([4, 10])
+    } finally {
+      await store.close()
+      await proxy.close()
+    }
   })
 })

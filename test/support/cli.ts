@@ -49,3 +49,14 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
 
 /** True when the full (long) torture and scale tests were asked for: `npm run test:long`. */
 export const LONG = process.env.LONGHAUL_LONG === '1'
+
+/** Polls `probe` every 50 ms until it returns something other than undefined; fails after `timeoutMs`, naming `what`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}

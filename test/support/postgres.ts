@@ -27,8 +27,11 @@ export interface TestPostgres {
   urlFor(database: string): string
   /** A new, empty database; returns its URL. */
   createDatabase(): Promise<string>
-  /** Stops the server at once (connections die, as on a crash) and starts it again on the same port; the data stays. */
-  restart(): Promise<void>
+  /**
+   * Stops the server at once (connections die, as on a crash) and starts it again on the same port once `whileDown`
+   * has settled (nothing listens meanwhile); the data stays.
+   */
+  restart(whileDown?: () => Promise<unknown>): Promise<void>
   /** Stops the server and removes its folder. */
   stop(): Promise<void>
 }
@@ -131,9 +134,13 @@ export async function startPostgres(): Promise<TestPostgres> {
       }
       return urlFor(name)
     },
-    async restart() {
+    async restart(whileDown) {
       await halt()
-      await start()
+      try {
+        await whileDown?.()
+      } finally {
+        await start()
+      }
     },
     async stop() {
       try {
@@ -143,6 +150,17 @@ export async function startPostgres(): Promise<TestPostgres> {
         rmSync(root, { recursive: true, force: true })
       }
     },
+  }
+}
+
+/** Runs one statement on its own connection; returns its rows. */
+export async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<R>(text, params)).rows
+  } finally {
+    await client.end()
   }
 }
 

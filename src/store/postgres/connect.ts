@@ -62,7 +62,7 @@ const LOST_CODES = new Set(['ECONNRESET', 'EPIPE'])
 export function translate(error: unknown, target: Target, what: string): unknown {
   if (error instanceof LonghaulError) return error
   const code = String((error as { code?: unknown }).code ?? '')
-  const message = error instanceof Error ? error.message || String((error as { errors?: unknown[] }).errors?.[0] ?? error.name) : String(error)
+  const message = driverMessage(error)
   const where = `PostgreSQL at ${target.host}:${target.port}`
   if (code === '28P01' || code === '28000') {
     return new StoreRefusedError(
@@ -104,4 +104,9 @@ export function translate(error: unknown, target: Target, what: string): unknown
     )
   }
   return error
+}
+
+/** What the driver said: an AggregateError (every address of a host refused) has no message of its own, its first error does. */
+export function driverMessage(error: unknown): string {
+  return error instanceof Error ? error.message || String((error as { errors?: unknown[] }).errors?.[0] ?? error.name) : String(error)
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { JournalError, LeaseLostError } from '../../errors.ts'
+import { JournalError, LeaseLostError, StoreUnavailableError } from '../../errors.ts'
 import type {
   Claim,
   CommittedRange,
@@ -14,6 +14,7 @@ import type {
 } from '../store.ts'
 import { createPool, targetOf, translate, type Target } from './connect.ts'
 import { migrate } from './migrate.ts'
+import { OutageRetry, type OutageChange } from './outage.ts'
 
 interface RunRow {
   run_id: string
@@ -51,6 +52,16 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number
   /** How long to wait for the server to accept a connection. @default 10_000 */
   readonly connectTimeoutMs?: number
+  /**
+   * Once the store is open, how long its calls wait for a server that stopped
+   * answering (a restart, a failover) before they throw StoreUnavailableError,
+   * ms: each call is tried again with a short backoff. Opening never waits: a
+   * server that is not there at the start is more likely a wrong URL.
+   * @default 0 (a call throws at once)
+   */
+  readonly waitForServerMs?: number
+  /** Told once when the server stops answering, and once when it answers again. @default undefined */
+  readonly onOutage?: (change: OutageChange) => void
 }
 
 /** Deadlocks and serialization failures: the transaction did nothing and may simply be run again. */
@@ -73,6 +84,10 @@ const SUMMARY_PAGE = 1_000
  */
 export class PostgresStore implements Store {
   private closed = false
+  /** Opening does not wait for the server; `open` sets the patience asked for once the store is open. */
+  private outage = new OutageRetry(0, undefined)
+  /** The newest claim token this store returned: a claim of the same worker with a newer one is not its caller's. */
+  private lastClaimToken = 0
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -105,6 +120,7 @@ export class PostgresStore implements Store {
       await store.close()
       throw translate(error, target, 'opening the journal')
     }
+    store.outage = new OutageRetry(options.waitForServerMs ?? 0, options.onOutage)
     return store
   }
 
@@ -125,13 +141,16 @@ export class PostgresStore implements Store {
       throw new JournalError(`this store already acts on run '${this.runId}' in ${this.target.display}; open another store to record run '${run.runId}'.`)
     }
     try {
-      await this.write('the new run', (tx) =>
-        tx.query(
+      await this.write('the new run', async (tx, lostCommit) => {
+        // An earlier attempt whose reply was lost may have recorded it: then it is this very run.
+        const recorded = lostCommit && (await tx.query('SELECT 1 FROM longhaul.runs WHERE run_id = $1 AND identity = $2 AND created_at = $3', [run.runId, run.identity, run.createdAt])).rowCount
+        if (recorded) return
+        await tx.query(
           `INSERT INTO longhaul.runs (run_id, job, fingerprint, identity, total, state, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, 'running', $6, $6)`,
           [run.runId, run.job, run.fingerprint, run.identity, run.total, run.createdAt],
-        ),
-      )
+        )
+      })
     } catch (error) {
       if ((error as { code?: string }).code !== '23505') throw error
       throw new JournalError(`run '${run.runId}' already exists in ${this.target.display}: open the store with { runId: '${run.runId}' } to join it.`)
@@ -156,7 +175,7 @@ export class PostgresStore implements Store {
   }
 
   async acquireOwner(owner: OwnerInfo, ttlMs: number, now: number, replacing?: number) {
-    return this.write('the owner lease', async (tx): Promise<{ lease: OwnerLease } | { heldBy: OwnerLease }> => {
+    return this.write('the owner lease', async (tx, lostCommit): Promise<{ lease: OwnerLease } | { heldBy: OwnerLease }> => {
       // One statement decides: a concurrent taker waits on the row and then sees the lease this one wrote.
       const taken = await tx.query<OwnerRow>(
         `INSERT INTO longhaul.owners AS o (run_id, token, pid, host, since, expires_at)
@@ -168,8 +187,10 @@ export class PostgresStore implements Store {
       )
       if (taken.rows[0]) return { lease: toOwner(taken.rows[0]) }
       // Refused: the row is now locked by this transaction, so the holder read here is the one that refused.
-      const held = await tx.query<OwnerRow>('SELECT * FROM longhaul.owners WHERE run_id = $1', [this.run])
-      return { heldBy: toOwner(held.rows[0]!) }
+      const held = toOwner((await tx.query<OwnerRow>('SELECT * FROM longhaul.owners WHERE run_id = $1', [this.run])).rows[0]!)
+      // The lease an earlier attempt took, its reply lost: this caller's.
+      if (lostCommit && held.pid === owner.pid && held.host === owner.host && held.since === now) return { lease: held }
+      return { heldBy: held }
     })
   }
 
@@ -192,7 +213,17 @@ export class PostgresStore implements Store {
   }
 
   async claimRange(worker: string, maxItems: number, ttlMs: number, now: number): Promise<Claim | undefined> {
-    return this.write('a claim', async (tx) => {
+    const claim = await this.write('a claim', async (tx, lostCommit): Promise<Claim | undefined> => {
+      if (lostCommit) {
+        // The earlier attempt's claim, recorded but its reply lost, would be renewed under this worker's name and never
+        // made. It is the one claim of this worker newer than any this store returned (a worker claims one range at a time).
+        const orphan = await tx.query<{ start: number; stop: number; token: number }>(
+          'UPDATE longhaul.claims SET expires_at = $4 WHERE run_id = $1 AND worker = $2 AND token > $3 AND expires_at > 0 RETURNING start, stop, token',
+          [this.run, worker, this.lastClaimToken, now + ttlMs],
+        )
+        const row = orphan.rows[0]
+        if (row) return { start: row.start, end: row.stop, token: row.token }
+      }
       // A released or expired claim first. Rows another worker is taking right now are skipped, not waited for.
       const free = await tx.query<{ start: number; stop: number }>(
         'SELECT start, stop FROM longhaul.claims WHERE run_id = $1 AND expires_at <= $2 ORDER BY start LIMIT 1 FOR UPDATE SKIP LOCKED',
@@ -226,11 +257,13 @@ export class PostgresStore implements Store {
       await tx.query('UPDATE longhaul.runs SET frontier = $2 WHERE run_id = $1', [this.run, stop])
       return { start: frontier, end: stop, token: claimed.rows[0]!.token }
     })
+    if (claim) this.lastClaimToken = Math.max(this.lastClaimToken, claim.token)
+    return claim
   }
 
   async commitRange(claim: Claim, range: CommittedRange, now: number, ownerToken?: number): Promise<void> {
     const items = `items ${range.start}–${range.end - 1}`
-    await this.write(`the commit of ${items}`, async (tx) => {
+    await this.write(`the commit of ${items}`, async (tx, lostCommit) => {
       if (ownerToken !== undefined) {
         // FOR SHARE: a takeover waits until this commit is in, or this commit sees the takeover.
         const owner = await tx.query('SELECT 1 FROM longhaul.owners WHERE run_id = $1 AND token = $2 FOR SHARE', [this.run, ownerToken])
@@ -246,6 +279,13 @@ export class PostgresStore implements Store {
       )
       const row = held.rows[0]
       if (!row || row.start !== range.start || range.end > row.stop || range.end <= range.start) {
+        // An earlier attempt whose reply was lost recorded it, and with it moved the claim on: it is committed.
+        const recorded =
+          lostCommit &&
+          (await tx.query('SELECT 1 FROM longhaul.ranges WHERE run_id = $1 AND start = $2 AND stop = $3 AND files::text = $4 AND item_hashes = $5', [
+            this.run, range.start, range.end, JSON.stringify(range.files), range.itemHashes,
+          ])).rowCount
+        if (recorded) return
         throw new LeaseLostError(`${items} are no longer leased to this worker (claim ${claim.token}); not committed`)
       }
       await tx.query(
@@ -376,39 +416,57 @@ export class PostgresStore implements Store {
   }
 
   private async read<R extends object>(what: string, sql: string, params: unknown[] = []): Promise<R[]> {
-    try {
-      return (await this.pool.query<R>(sql, params)).rows
-    } catch (error) {
-      throw translate(error, this.target, `reading ${what}`)
-    }
+    return this.outage.call(async () => {
+      try {
+        return (await this.pool.query<R>(sql, params)).rows
+      } catch (error) {
+        throw translate(error, this.target, `reading ${what}`)
+      }
+    })
   }
 
-  /** Runs `fn` in one transaction, durable when it returns; a deadlock is retried, anything else thrown as longhaul's error. */
-  private async write<T>(what: string, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient
-      try {
-        client = await this.pool.connect()
-      } catch (error) {
-        throw translate(error, this.target, what)
+  /**
+   * Runs `fn` in one transaction, durable when it returns. A deadlock is
+   * retried, and so is a server that stopped answering, while the store's
+   * patience lasts (`waitForServerMs`); anything else is thrown as longhaul's
+   * error. A connection lost during COMMIT leaves it unknown whether the
+   * transaction was recorded: every later attempt gets `lostCommit`, so that a
+   * call that may not be made twice (a claim, a commit) first looks for what
+   * the lost one recorded. The others may run twice: they set what they set
+   * (a lease's expiry, a state), or, for an event, log it twice at worst.
+   */
+  private async write<T>(what: string, fn: (tx: pg.PoolClient, lostCommit: boolean) => Promise<T>): Promise<T> {
+    let lostCommit = false
+    return this.outage.call(async () => {
+      for (let attempt = 1; ; attempt++) {
+        let client: pg.PoolClient
+        try {
+          client = await this.pool.connect()
+        } catch (error) {
+          throw translate(error, this.target, what)
+        }
+        let broken: Error | undefined
+        let committing = false
+        try {
+          await client.query('BEGIN; SET LOCAL synchronous_commit TO on')
+          const result = await fn(client, lostCommit)
+          committing = true
+          await client.query('COMMIT')
+          return result
+        } catch (error) {
+          // Keep the first error; a connection that cannot even roll back is dropped from the pool.
+          await client.query('ROLLBACK').catch((rollback: Error) => {
+            broken = rollback
+          })
+          if (RETRYABLE.has(String((error as { code?: unknown }).code)) && attempt < ATTEMPTS) continue
+          const translated = translate(error, this.target, what)
+          if (committing && translated instanceof StoreUnavailableError) lostCommit = true
+          throw translated
+        } finally {
+          client.release(broken)
+        }
       }
-      let broken: Error | undefined
-      try {
-        await client.query('BEGIN; SET LOCAL synchronous_commit TO on')
-        const result = await fn(client)
-        await client.query('COMMIT')
-        return result
-      } catch (error) {
-        // Keep the first error; a connection that cannot even roll back is dropped from the pool.
-        await client.query('ROLLBACK').catch((rollback: Error) => {
-          broken = rollback
-        })
-        if (RETRYABLE.has(String((error as { code?: unknown }).code)) && attempt < ATTEMPTS) continue
-        throw translate(error, this.target, what)
-      } finally {
-        client.release(broken)
-      }
-    }
+    })
   }
 }
 
