@@ -109,6 +109,13 @@ export interface Store {
   /** Forgets a committed range whose files failed their checks, so its items are computed again. */
   uncommitRange(start: number): Promise<void>
 
+  /**
+   * The workers holding a claim that has not expired at `now`, by name, each
+   * once, sorted: who is still at work on the run. A released claim names
+   * nobody.
+   */
+  claimHolders(now: number): Promise<string[]>
+
   /** Items committed so far. */
   committedItems(): Promise<number>
   /** Committed ranges in index order, without their item hashes. */

@@ -119,6 +119,28 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>):
       await store.close()
     })
 
+    it('live-claims: claimHolders names each worker whose claim has not expired, once; an expired, released or fully committed claim names nobody', async () => {
+      const store = await withRun(40)
+      expect(await store.claimHolders(0)).toEqual([])
+      const w = (await store.claimRange('w', 5, TTL, 0))!
+      await store.claimRange('w', 5, TTL, 0)
+      const v = (await store.claimRange('v', 5, TTL, 0))!
+      const u = (await store.claimRange('u', 5, TTL, 0))!
+      expect(await store.claimHolders(1)).toEqual(['u', 'v', 'w'])
+      await store.releaseClaim(v)
+      await commit(store, u)
+      expect(await store.claimHolders(1)).toEqual(['w'])
+      // w's claims expire unless renewed; once renewed they are held again past the first TTL.
+      expect(await store.claimHolders(TTL)).toEqual([])
+      await store.renewClaims('w', TTL, TTL - 1)
+      expect(await store.claimHolders(TTL)).toEqual(['w'])
+      // w gives one claim back and x takes it: both hold one now.
+      await store.releaseClaim(w)
+      await store.claimRange('x', 5, TTL, TTL)
+      expect(await store.claimHolders(TTL + 1)).toEqual(['w', 'x'])
+      await store.close()
+    })
+
     it('same-job-or-refuse: the total grows, never shrinks, and new items follow the old ones', async () => {
       const store = await withRun(5)
       await commit(store, (await store.claimRange('w', 5, TTL, 0))!)

@@ -297,6 +297,16 @@ export class PostgresStore implements Store {
     })
   }
 
+  async claimHolders(now: number): Promise<string[]> {
+    const rows = await this.read<{ worker: string }>(
+      'the claim holders',
+      'SELECT DISTINCT worker FROM longhaul.claims WHERE run_id = $1 AND expires_at > $2',
+      [this.run, now],
+    )
+    // Sorted here, not by the server's collation: the same order as the SQLite store's.
+    return rows.map((row) => row.worker).sort()
+  }
+
   async committedItems(): Promise<number> {
     const [row] = await this.read<{ n: number }>('the committed count', 'SELECT COALESCE(SUM(stop - start), 0)::bigint AS n FROM longhaul.ranges WHERE run_id = $1', [
       this.run,

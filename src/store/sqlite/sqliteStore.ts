@@ -224,6 +224,14 @@ export class SqliteStore implements Store {
     })
   }
 
+  async claimHolders(now: number): Promise<string[]> {
+    return this.db
+      .prepare<[number], { worker: string }>('SELECT DISTINCT worker FROM claims WHERE expires_at > ?')
+      .all(now)
+      .map((row) => row.worker)
+      .sort()
+  }
+
   async committedItems(): Promise<number> {
     return this.db.prepare<[], { n: number }>('SELECT COALESCE(SUM(end - start), 0) AS n FROM ranges').get()!.n
   }
