@@ -6,24 +6,17 @@
  * `verify` finds the journal.
  */
 import { randomUUID } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { basename } from 'node:path'
 import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts'
 import { describeChanges, type JobIdentity } from '../job/fingerprint.ts'
-import { fsyncDir, writeFileAtomic } from '../store/atomicFile.ts'
-import { PostgresStore } from '../store/postgres/postgresStore.ts'
 import { targetOf } from '../store/postgres/connect.ts'
+import { PostgresStore } from '../store/postgres/postgresStore.ts'
+import { readStoreLink, writeStoreLink } from '../store/runJournal.ts'
 import type { RunRecord } from '../store/store.ts'
 import { identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
 import { takeOwnership } from './ownership.ts'
 import { prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
-
-/** What `.longhaul/store.json` holds: where the journal is (never a password) and which run of it this folder's is. */
-export interface StoreLink {
-  readonly store: string
-  readonly runId: string
-}
 
 /** The claim name of this process: unique per process across machines, since a heartbeat renews every claim of a name. */
 export function participantName(): string {
@@ -44,24 +37,6 @@ function withoutPassword(url: string): string {
   } catch {
     return url
   }
-}
-
-/** The run the shared folder `dir` belongs to; undefined when it records none. */
-export function readStoreLink(dir: string): StoreLink | undefined {
-  const path = runPaths(dir).storeLink
-  if (!existsSync(path)) return undefined
-  try {
-    const link = JSON.parse(readFileSync(path, 'utf8')) as StoreLink
-    if (typeof link.store === 'string' && typeof link.runId === 'string') return link
-  } catch {
-    // Reported below.
-  }
-  throw new JournalError(`${path} is unreadable: it should say which run of which database ${dir} belongs to. Restore it, or choose a new --out folder.`)
-}
-
-function writeStoreLink(paths: RunPaths, link: StoreLink): void {
-  writeFileAtomic(paths.internal, basename(paths.storeLink), [Buffer.from(JSON.stringify(link, null, 1) + '\n')])
-  fsyncDir(paths.internal)
 }
 
 function refuseSqliteRun(dir: string): void {

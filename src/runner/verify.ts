@@ -5,11 +5,9 @@ import { UsageError } from '../errors.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
-import { PostgresStore } from '../store/postgres/postgresStore.ts'
+import { openRunJournal } from '../store/runJournal.ts'
 import type { Store } from '../store/store.ts'
-import { readStoreLink } from './sharedRun.ts'
-import { hasRun, runPaths } from './runDir.ts'
+import { runPaths } from './runDir.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import { verifyLoopRun } from './loop/verifyLoop.ts'
 
@@ -100,10 +98,9 @@ export async function verifyRun(dir: string, options: { readonly store?: string 
 
 /** The run's journal: SQLite in the folder, or the PostgreSQL run the folder records (`storeUrl` overrides its database URL). */
 async function openJournal(dir: string, storeUrl: string | undefined): Promise<Store> {
-  if (hasRun(dir)) return SqliteStore.open(runPaths(dir).journal, { readonly: true })
-  const link = readStoreLink(dir)
-  if (!link) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite nor .longhaul/store.json). Give the --out folder of a run.`)
-  return PostgresStore.open(storeUrl ?? link.store, { runId: link.runId })
+  const opened = await openRunJournal(dir, storeUrl === undefined ? {} : { storeUrl })
+  if (!opened) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite nor .longhaul/store.json). Give the --out folder of a run.`)
+  return opened.store
 }
 
 function readRangeHashes(
