@@ -128,7 +128,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
 
   root
     .command('status')
-    .description('where each run stands (from progress.json), live or dead; default: this folder, or every run under ./runs')
+    .description('where each run stands (from progress.json, and a shared run\'s PostgreSQL journal), live or dead; default: this folder, or every run under ./runs')
     .argument('[dirs...]', 'run directories')
     .option('--json', 'print the statuses as JSON')
     .action(async (dirs, options) => {

@@ -67,7 +67,7 @@ export class RunFeed {
     try {
       mtimeMs = statSync(join(resolve(this.root), entry.dir, PROGRESS_JSON)).mtimeMs
     } catch {
-      return
+      // No progress.json (a shared run whose owner has not written one): the status is re-sent on time alone.
     }
     if (mtimeMs === entry.mtimeMs && Date.now() - entry.lastSentAt < (this.options.resendMs ?? 5_000)) return
     entry.mtimeMs = mtimeMs

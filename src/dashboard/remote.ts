@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.ts'
-import { statusOf, type RunStatus } from '../telemetry/readStatus.ts'
+import { statusOf, type RunStatus } from '../telemetry/runStatus.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 import { RUN_ID, type RunItem } from './runs.ts'
 
@@ -33,7 +33,8 @@ export async function fetchRunStatus(url: string, now: number, signal?: AbortSig
   }
   if (runPage) {
     const item = body as RunItem
-    return { dir: url, snapshot: item.snapshot, live: item.live, ownerGone: item.ownerGone, heartbeatAgeSeconds: item.heartbeatAgeSeconds, summary: item.summary }
+    const { snapshot, live, ownerGone, heartbeatAgeSeconds, summary, shared } = item
+    return { dir: url, snapshot, live, ownerGone, heartbeatAgeSeconds, summary, ...(shared && { shared }) }
   }
   const snapshot = body as ProgressSnapshot
   if (typeof snapshot?.runId !== 'string' || typeof snapshot.done !== 'number' || typeof snapshot.heartbeatAt !== 'string') {

@@ -1,10 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
-import { hasRun, runPaths } from '../store/runPaths.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { runPaths } from '../store/runPaths.ts'
 import type { RunEvent } from '../store/store.ts'
-import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
-import { readRunStatus, type RunStatus } from '../telemetry/readStatus.ts'
+import { holdsRun, readRunStatus, runEvents } from '../telemetry/readStatus.ts'
+import type { RunStatus, SharedRunFacts } from '../telemetry/runStatus.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 
 /** Run ids are the runs' UUIDs; anything else in a URL is refused before it touches the disk. */
@@ -24,6 +23,8 @@ export interface RunItem {
   readonly heartbeatAgeSeconds: number
   readonly summary: string
   readonly snapshot: ProgressSnapshot
+  /** A run whose journal is in PostgreSQL: whether its owner is alive, and which other processes still work on it. */
+  readonly shared?: SharedRunFacts
 }
 
 export interface ProofSummary {
@@ -46,11 +47,11 @@ export interface RunDetail extends RunItem {
 const MAX_EVENTS = 200
 const MAX_CHECKPOINTS = 2_000
 
-/** Every run folder under `root` (a folder with a journal or a progress.json), found afresh on each call. */
+/** Every run folder under `root` (a folder with a journal, a link to one, or a progress.json), found afresh on each call. */
 export function findRunDirs(root: string): string[] {
   const found: string[] = []
   const visit = (dir: string, depth: number): void => {
-    if (hasRun(dir) || existsSync(join(dir, PROGRESS_JSON))) {
+    if (holdsRun(dir)) {
       found.push(dir)
       return
     }
@@ -86,21 +87,13 @@ export async function findRun(root: string, id: string, now: number): Promise<Ru
 export async function runItem(root: string, dir: string, now: number): Promise<RunItem | undefined> {
   const status: RunStatus | undefined = await readRunStatus(dir, now)
   if (!status || !RUN_ID.test(status.snapshot.runId)) return undefined
-  const { live, ownerGone, heartbeatAgeSeconds, summary, snapshot } = status
-  return { id: snapshot.runId, dir: relative(resolve(root), dir) || '.', live, ownerGone, heartbeatAgeSeconds, summary, snapshot }
+  const { live, ownerGone, heartbeatAgeSeconds, summary, snapshot, shared } = status
+  return { id: snapshot.runId, dir: relative(resolve(root), dir) || '.', live, ownerGone, heartbeatAgeSeconds, summary, snapshot, ...(shared && { shared }) }
 }
 
 export async function runDetail(root: string, item: RunItem): Promise<RunDetail> {
   const paths = runPaths(join(resolve(root), item.dir))
-  let events: RunEvent[] = []
-  if (hasRun(paths.dir)) {
-    const store = SqliteStore.open(paths.journal, { readonly: true })
-    try {
-      events = await store.events()
-    } finally {
-      await store.close()
-    }
-  }
+  const events = await runEvents(paths.dir)
   const checkpoints = events
     .filter((e) => e.type === 'checkpoint')
     .slice(-MAX_CHECKPOINTS)

@@ -6,14 +6,14 @@
  * `verify` finds the journal.
  */
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts'
 import { describeChanges, type JobIdentity } from '../job/fingerprint.ts'
-import { fsyncDir, writeFileAtomic } from '../store/atomicFile.ts'
-import { PostgresStore, type PostgresStoreOptions } from '../store/postgres/postgresStore.ts'
 import { targetOf } from '../store/postgres/connect.ts'
+import { PostgresStore, type PostgresStoreOptions } from '../store/postgres/postgresStore.ts'
+import { readStoreLink, writeStoreLink, type StoreLink } from '../store/runJournal.ts'
 import type { RunRecord, Store } from '../store/store.ts'
 import { identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
 import { takeOwnership } from './ownership.ts'
@@ -24,14 +24,6 @@ import { folderPlace, type ShardPlace } from './shardPlace.ts'
 
 /** How a participant's journal waits for a database that stops answering mid-run. */
 export type OutageOptions = Pick<PostgresStoreOptions, 'waitForServerMs' | 'onOutage'>
-
-/** What `.longhaul/store.json` holds: where the journal is (never a password), which run of it this folder's is, and its bucket if shards go to one. */
-export interface StoreLink {
-  readonly store: string
-  readonly runId: string
-  /** s3://bucket/prefix when the run's shards are in a bucket rather than this folder's data/. */
-  readonly shards?: string
-}
 
 /** The journal event that tells joining workers where the run's shards go (absent: the shared folder). */
 const SHARDS_EVENT = 'shards'
@@ -61,24 +53,6 @@ function withoutPassword(url: string): string {
   } catch {
     return url
   }
-}
-
-/** The run the shared folder `dir` belongs to; undefined when it records none. */
-export function readStoreLink(dir: string): StoreLink | undefined {
-  const path = runPaths(dir).storeLink
-  if (!existsSync(path)) return undefined
-  try {
-    const link = JSON.parse(readFileSync(path, 'utf8')) as StoreLink
-    if (typeof link.store === 'string' && typeof link.runId === 'string') return link
-  } catch {
-    // Reported below.
-  }
-  throw new JournalError(`${path} is unreadable: it should say which run of which database ${dir} belongs to. Restore it, or choose a new --out folder.`)
-}
-
-function writeStoreLink(paths: RunPaths, link: StoreLink): void {
-  writeFileAtomic(paths.internal, basename(paths.storeLink), [Buffer.from(JSON.stringify(link, null, 1) + '\n')])
-  fsyncDir(paths.internal)
 }
 
 function refuseSqliteRun(dir: string): void {

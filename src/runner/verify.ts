@@ -4,13 +4,13 @@ import { UsageError } from '../errors.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { PostgresStore } from '../store/postgres/postgresStore.ts'
+import { openRunJournal, readStoreLink } from '../store/runJournal.ts'
 import type { Store } from '../store/store.ts'
-import { readStoreLink, shardsOf } from './sharedRun.ts'
+import { shardsOf } from './sharedRun.ts'
 import { openBucketPlace } from './bucket.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
-import { hasRun, runPaths } from './runDir.ts'
+import { runPaths } from './runDir.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import { verifyLoopRun } from './loop/verifyLoop.ts'
 
@@ -121,10 +121,9 @@ async function openJournal(dir: string | undefined, { store: storeUrl, runId }: 
     return PostgresStore.open(storeUrl, { runId })
   }
   if (dir === undefined) throw new UsageError('give the run folder (the --out of `longhaul run`), or --store URL --run ID for a run whose shards are in a bucket')
-  if (hasRun(dir)) return SqliteStore.open(runPaths(dir).journal, { readonly: true })
-  const link = readStoreLink(dir)
-  if (!link) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite nor .longhaul/store.json). Give the --out folder of a run.`)
-  return PostgresStore.open(storeUrl ?? link.store, { runId: link.runId })
+  const opened = await openRunJournal(dir, storeUrl === undefined ? {} : { storeUrl })
+  if (!opened) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite nor .longhaul/store.json). Give the --out folder of a run.`)
+  return opened.store
 }
 
 async function readRangeHashes(

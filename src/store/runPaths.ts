@@ -30,8 +30,13 @@ export function runPaths(dir: string): RunPaths {
   }
 }
 
-/** True when `dir` holds a longhaul journal. */
+/** True when `dir` holds a longhaul journal (SQLite). */
 export function hasRun(dir: string): boolean {
   return existsSync(runPaths(dir).journal)
 }
 
+/** True when `dir` is a run's folder: its journal is in it (SQLite), or its store.json names one (PostgreSQL). */
+export function isRunDir(dir: string): boolean {
+  const paths = runPaths(dir)
+  return existsSync(paths.journal) || existsSync(paths.storeLink)
+}

@@ -212,8 +212,8 @@ class RunCard {
       setText(this.badge, gate.badge)
       setAttr(this.badge, 'data-gate', gate.key)
     }
-    // The summary says more than the word only when the run is stalled or gone.
-    const explain = run.ownerGone || s.state === 'stalled'
+    // The summary says more than the word only when the run is stalled or gone, or a shared run's owner is gone.
+    const explain = run.ownerGone || s.state === 'stalled' || run.shared?.ownerAlive === false
     this.summary.hidden = !explain
     if (explain) setText(this.summary, run.summary)
 
