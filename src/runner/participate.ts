@@ -26,6 +26,8 @@ export interface Participation {
   readonly movedAsideTo?: string | undefined
   /** Where committed shards live: the run folder's data/, or the run's bucket. */
   readonly place: ShardPlace
+  /** A temporary folder this process stages shards in (a bucket run joined without a folder), removed when it ends. */
+  readonly scratch?: string | undefined
 }
 
 /** Which run a process works on: a single-machine run by default; `store` shares it; `join` joins one as a worker. */

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Piscina } from 'piscina'
 import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
@@ -92,6 +93,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   bundle.catch(() => undefined)
   const open = await participate(options, leaseTtlMs, now)
   const { job, store, paths, lease, place } = open
+  // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
+  const where = open.scratch !== undefined ? place.label.replace(/data\/$/, '') : paths.dir
   // A shared run: other processes claim and commit too, so "nothing to claim" is not "done", and their files are not debris.
   const shared = options.store !== undefined
   const me = shared ? participantName() : OWNER
@@ -133,14 +136,14 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
     if (forgotten) options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
-    if (shared && lease) options.observer?.note?.(`run ${open.run.runId}: other processes join it with  ${joinCommand(options.jobPath, options.shards === undefined ? options.outDir : undefined, options.store!, open.run.runId)}`)
+    if (shared && lease) options.observer?.note?.(`run ${open.run.runId}${place.kind === 'bucket' ? ` (shards in ${place.label})` : ''}: other processes join it with  ${joinCommand(options.jobPath, options.shards === undefined ? options.outDir : undefined, options.store!, open.run.runId)}`)
     /** The owner's progress files speak for the whole run: they count what the other processes committed too. */
     const countOthers = async (): Promise<void> => {
       const behind = Math.min(await store.committedItems(), total) - tracker.committed
       if (behind > 0) tracker.committedItems(behind, now())
     }
     const session = await startSession({
-      open, job: job.name, seed: open.seed, settings, committed: committedAtStart, startedAt,
+      open, where, job: job.name, seed: open.seed, settings, committed: committedAtStart, startedAt,
       finished: finishedCounter, observer: options.observer, now, onLeaseError: (error) => stop(error),
       ...(shared && { worker: me, detail: { worker: me }, ...(lease && { afterHeartbeat: countOthers }) }),
     })
@@ -264,7 +267,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       const { committed } = tracker
       const committedThisSession = committedHere
       return {
-        job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession, wallMs,
+        job: job.name, runId: open.run.runId, dir: where, state, total, committed, committedThisSession, wallMs,
         itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, slowestItemMs, digest, resumed: open.resumed,
         retainedBytes: retainedByThread.size ? [...retainedByThread.values()].reduce((a, b) => a + b, 0) : null,
       }
@@ -285,6 +288,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (lease) await store.releaseOwner(lease.token).catch(() => undefined)
     await store.close()
     place.close()
+    if (open.scratch !== undefined) rmSync(open.scratch, { recursive: true, force: true })
   }
 }
 

@@ -192,6 +192,8 @@ export interface JoinedRun extends IdentifiedJob {
   readonly paths: RunPaths
   /** The run's bucket, when its shards go to one. */
   readonly shards: string | undefined
+  /** A temporary folder made for this process (a bucket run joined without --out), removed when it ends. */
+  readonly scratch: string | undefined
 }
 
 /**
@@ -220,10 +222,10 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
     const shards = await shardsOf(store)
     if (shards) {
       // Shards go to the bucket: this machine needs only a folder of its own where they wait for their upload.
-      const dir = target.outDir ?? mkdtempSync(join(tmpdir(), 'longhaul-worker-'))
-      const paths = runPaths(dir)
+      const scratch = target.outDir === undefined ? mkdtempSync(join(tmpdir(), 'longhaul-worker-')) : undefined
+      const paths = runPaths(target.outDir ?? scratch!)
       mkdirSync(paths.data, { recursive: true })
-      return { ...job, store, run, paths, shards }
+      return { ...job, store, run, paths, shards, scratch }
     }
     if (target.outDir === undefined) {
       throw new UsageError(`run '${run.runId}' keeps its shards in a folder every machine shares: give it with --out, as this machine sees it.`)
@@ -237,7 +239,7 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
         'LONGHAUL_OUT_DIR_UNUSABLE',
       )
     }
-    return { ...job, store, run, paths: runPaths(target.outDir), shards: undefined }
+    return { ...job, store, run, paths: runPaths(target.outDir), shards: undefined, scratch: undefined }
   } catch (error) {
     await store.close()
     throw error

@@ -11,6 +11,8 @@ export interface SessionStart {
     readonly lease: OpenedRunDir['lease'] | undefined
     readonly movedAsideTo?: string | undefined
   }
+  /** Where the run is, for people. @default the run folder */
+  readonly where?: string
   /** The name this process's claims go by. @default OWNER */
   readonly worker?: string
   /** Runs after each heartbeat: a shared run's owner counts the other processes' commits there. */
@@ -47,7 +49,7 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
   if (clearance) await store.addEvent(`gate-${clearance.status}`, clearance, now())
   if (clearance?.status === 'waived') observer?.note?.(`launch gate WAIVED: running without a passing preflight proof (${clearance.reason}); recorded in the journal and progress.json`)
   observer?.started?.({
-    job: s.job, runId: run.runId, dir: open.paths.dir, total: run.total, committed: s.committed, resumed: open.resumed, workers: settings.workers, seed: s.seed,
+    job: s.job, runId: run.runId, dir: s.where ?? open.paths.dir, total: run.total, committed: s.committed, resumed: open.resumed, workers: settings.workers, seed: s.seed,
     ...(s.unit && { unit: s.unit }), ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
   })
   const tracker = new ProgressTracker({

@@ -103,6 +103,8 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     const results = [await run.done, await helper.done]
     const summaries = results.map(expectComplete)
     expect(summaries.reduce((sum, s) => sum + s.committedThisSession, 0)).toBe(TOTAL)
+    // A worker without a folder of the run works on the bucket, and says so.
+    expect(JSON.parse(results[1]!.stdout).dir).toBe('s3://datasets/gen1/')
     // The bucket holds exactly the recorded shards and index.json (an object of the dead worker is left only if another
     // process made the same items again, under the same name and with the same bytes); nothing waits in the owner's local folder.
     const recordedAtEnd = (await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [runId])).flatMap((r) => r.files.map((f) => f.name))
