@@ -11,12 +11,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { RunFeed } from '../../src/dashboard/feed.ts'
 import { dashboardApp } from '../../src/dashboard/server.ts'
-import { BIN, fixture, runCli, startCli, tempDir, type CliResult } from '../support/cli.ts'
-import { freePort, usePostgres } from '../support/postgres.ts'
+import { BIN, fixture, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
+import { freePort, sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
 const JOB = fixture('squares.ts')
@@ -39,26 +38,6 @@ interface StatusJson {
   owner: { pid: number; host: string }
   shared?: { store: string; runId: string; ownerAlive: boolean; workers: string[] }
   error?: { code: string; message: string }
-}
-
-async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query<R>(text, params)).rows
-  } finally {
-    await client.end()
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 /** Starts the run's owner and waits until it has recorded the run; returns its id. */
