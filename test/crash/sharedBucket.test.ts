@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
+import { fixture, runCli, startCli, tempDir, waitFor, referenceDigest, type CliResult } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 
 /** s3rver has no type declarations; this is the part the tests use. */
@@ -38,9 +38,7 @@ beforeAll(async () => {
   const endpoint = `http://127.0.0.1:${(await s3.run()).port}`
   env = { ITEM_MS: '3', AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_EC2_METADATA_DISABLED: 'true' }
   client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } })
-  const reference = await runCli(['run', JOB, '--out', join(root, 'reference'), '--total', String(TOTAL), '--workers', '1', '--json'], { ITEM_MS: '0' })
-  expect(reference.code, reference.stderr).toBe(0)
-  expected = JSON.parse(reference.stdout).digest as string
+  expected = await referenceDigest(JOB, TOTAL, join(root, 'reference'))
 }, 120_000)
 
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { fixture, runCli, startCli, tempDir, waitFor, referenceDigest } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -17,9 +17,7 @@ const root = tempDir()
 let expected: string
 
 beforeAll(async () => {
-  const reference = await runCli(['run', JOB, '--out', join(root, 'reference'), '--total', String(TOTAL), '--workers', '1', '--json'])
-  expect(reference.code, reference.stderr).toBe(0)
-  expected = JSON.parse(reference.stdout).digest as string
+  expected = await referenceDigest(JOB, TOTAL, join(root, 'reference'))
 }, 120_000)
 
 describe('--fresh on a run shared through PostgreSQL', () => {

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
+import { fixture, runCli, startCli, tempDir, waitFor, referenceDigest, type CliResult } from '../support/cli.ts'
 import { freePort, sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -26,9 +26,7 @@ const root = tempDir()
 let expected: string
 
 beforeAll(async () => {
-  const reference = await runCli(['run', JOB, '--out', join(root, 'reference'), '--total', String(TOTAL), '--workers', '1', '--json'], env)
-  expect(reference.code, reference.stderr).toBe(0)
-  expected = JSON.parse(reference.stdout).digest as string
+  expected = await referenceDigest(JOB, TOTAL, join(root, 'reference'))
 }, 120_000)
 
 /** Starts the run's owner and waits until the run is recorded; returns its id. */

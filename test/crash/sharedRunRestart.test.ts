@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
+import { fixture, runCli, startCli, tempDir, waitFor, referenceDigest, type CliResult } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -29,10 +29,7 @@ const root = tempDir()
 let expected: string
 
 beforeAll(async () => {
-  // An item's bytes do not depend on how long it takes: the reference runs at full speed.
-  const reference = await runCli(['run', JOB, '--out', join(root, 'reference'), '--total', String(TOTAL), '--workers', '1', '--json'])
-  expect(reference.code, reference.stderr).toBe(0)
-  expected = JSON.parse(reference.stdout).digest as string
+  expected = await referenceDigest(JOB, TOTAL, join(root, 'reference'))
 }, 60_000)
 
 function start(command: 'run' | 'worker', args: readonly string[]): { child: ChildProcess; done: Promise<CliResult>; stderr: () => string } {

@@ -60,3 +60,14 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
+
+/**
+ * The dataset digest of `total` items of `job` made by one process with a
+ * SQLite journal in `dir`: what every shared or crashed run of it must end with.
+ */
+export async function referenceDigest(job: string, total: number, dir: string): Promise<string> {
+  // An item's bytes do not depend on how long it takes: the reference runs at full speed.
+  const reference = await runCli(['run', job, '--out', dir, '--total', String(total), '--workers', '1', '--json'], { ITEM_MS: '0' })
+  if (reference.code !== 0) throw new Error(`the reference run failed (exit ${reference.code}): ${reference.stderr}`)
+  return JSON.parse(reference.stdout).digest as string
+}
