@@ -46,6 +46,8 @@ try {
         wallMs: round(ours.ms, 1),
         // From spawning the owner to the `complete` event in the journal (the owner's exit follows it).
         runCompleteMs: ours.completeMs,
+        // The owner's own figure (its --json wallMs): from runMapJob's start, after the process and longhaul have loaded.
+        ownerRunMs: ours.ownerRunMs,
         committedBy: ours.committedBy,
         settings: { workerThreadsPerProcess: 1, leaseTtlSeconds: 30, preflight: 'skipped (--skip-preflight)' },
       },
@@ -102,7 +104,10 @@ async function longhaul(processes) {
     if (summary.state !== 'complete' || summary.committed !== items) throw new Error(`a longhaul process ended ${summary.state} with ${summary.committed} of ${items} items`)
   }
   const [complete] = await query(url, "SELECT at::float8 AS at FROM longhaul.events WHERE run_id = $1 AND type = 'complete'", [runId])
-  return { ms, completeMs: complete.at - startedAt, committedBy: summaries.map((summary) => summary.committedThisSession), digest: ownerSummary.digest }
+  return {
+    ms, completeMs: complete.at - startedAt, ownerRunMs: ownerSummary.wallMs,
+    committedBy: summaries.map((summary) => summary.committedThisSession), digest: ownerSummary.digest,
+  }
 }
 
 /** A `longhaul` command: `runId` resolves once it prints the run's id (owners only), `done` to its --json summary. */
