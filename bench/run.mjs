@@ -21,7 +21,7 @@ import { scaled } from './lib/report.mjs'
 
 const cases = (name) => fileURLToPath(new URL(`./cases/${name}.mjs`, import.meta.url))
 
-/** Every benchmark: its name, script and arguments. Sizes follow BENCH_SCALE. */
+/** Every benchmark: its name, script and arguments (and its time limit, if not 5 minutes). Sizes follow BENCH_SCALE. */
 const BENCHMARKS = [
   { name: 'overhead', script: cases('overhead'), args: [1000, scaled(20_000, 100), 1] },
   { name: 'overhead', script: cases('overhead'), args: [10, scaled(200_000, 1000), 3] },
@@ -30,6 +30,7 @@ const BENCHMARKS = [
   { name: 'memory', script: cases('memory'), args: [10_000, scaled(1_000_000, 10_000)] },
   { name: 'speedup', script: cases('speedup'), args: ['cpu', scaled(3_000, 20), 2] },
   { name: 'speedup', script: cases('speedup'), args: ['trajectories', scaled(1_000, 20), 2] },
+  { name: 'postgres', script: cases('postgres'), args: [scaled(100_000, 1000), 1000, 0.5], timeoutMs: 600_000 },
   { name: 'eta', script: cases('eta'), args: [20] },
 ]
 const QUIET_CORES = 0.1
@@ -53,7 +54,7 @@ try {
     console.error(`▶ ${bench.name} ${args.join(' ')}${idle !== undefined && idle >= QUIET_CORES ? ` (the machine is not idle: others use ${idle.toFixed(2)} cores)` : ''}`)
     const load = watchOtherLoad()
     try {
-      const lines = await runScript(bench.script, args, { env: { BENCH_TMP: scratch } })
+      const lines = await runScript(bench.script, args, { env: { BENCH_TMP: scratch }, ...(bench.timeoutMs && { timeoutMs: bench.timeoutMs }) })
       const otherCpuCores = load.stop()
       for (const line of lines) {
         const result = { ...line, ...(otherCpuCores !== undefined && { otherCpuCores: Number(otherCpuCores.toFixed(2)), contended: otherCpuCores > QUIET_CORES }) }
@@ -79,6 +80,7 @@ function summary(rows) {
     resume: (r) => ['resume to first new item', `${r.firstItemCommittedMs} ms committed, ${r.firstItemMadeMs} ms made`],
     memory: (r) => ['peak memory', `${r.ratio}× (${r.largePeakRssMiB} vs ${r.smallPeakRssMiB} MiB)`],
     speedup: (r) => [`speed-up, ${r.job}`, `${r.speedup}× on ${r.cores} cores${r.bareThreadsSpeedup ? ` (bare threads ${r.bareThreadsSpeedup}×)` : ''}`],
+    postgres: (r) => [`vs pg-boss, ${r.processes} process(es)`, `${r.ratio}× pg-boss work (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.pgboss.itemsPerSecond.toLocaleString('en')} items/s); ${r.ratioFetchLoop}× its fetch loop (${r.pgbossFetchLoop.itemsPerSecond.toLocaleString('en')}/s)`],
     eta: (r) => [`ETA error, ${r.trace} trace`, `${r.ours.meanAbsErrorS} s vs tqdm ${r.tqdm.meanAbsErrorS} s (interval held the truth at ${Math.round(r.ours.coverage * 100)}% of the points)`],
   }
   const lines = ['| benchmark | figure | target | met | others busy |', '|---|---|---|---|---|']
