@@ -13,18 +13,23 @@
 // - pg-boss `fetch`: the same with boss.fetch() + boss.complete() in a loop
 //   with no pause between batches, at the same batch size.
 //
-//   node bench/cases/postgres.mjs ITEMS BATCH_SIZE POLLING_S
+// With ITEM_MS > 0, every item (longhaul's bench/jobs/remote.ts, and each
+// pg-boss job) waits that long without using the CPU, as a call to another
+// service would: the case where more processes help even on 2 cores.
+//
+//   node bench/cases/postgres.mjs ITEMS BATCH_SIZE POLLING_S [ITEM_MS]
 import { fork, spawn } from 'node:child_process'
 import pg from 'pg'
 import PgBoss from 'pg-boss'
 import { startPostgres } from '../lib/postgres.mjs'
 import { emit, jobPath, round, say, scratch } from '../lib/report.mjs'
 
-const [items, batchSize, pollingIntervalSeconds] = process.argv.slice(2).map(Number)
+const [items, batchSize, pollingIntervalSeconds, itemMs = 0] = process.argv.slice(2).map(Number)
 const PROCESSES = [1, 2, 4]
 const LONGHAUL = new URL('../../bin/longhaul.mjs', import.meta.url).pathname
 const PGBOSS_WORKER = new URL('../lib/pgbossWorker.mjs', import.meta.url).pathname
-const JOB = jobPath('trivial.ts')
+const JOB = jobPath(itemMs > 0 ? 'remote.ts' : 'trivial.ts')
+const PARAMS = itemMs > 0 ? ['--param', `ms=${itemMs}`] : []
 const QUEUE = 'items'
 const ENQUEUE_BATCH = 1_000
 
@@ -37,9 +42,10 @@ try {
     if ((digest ??= ours.digest) !== ours.digest) throw new Error(`longhaul's digest with ${processes} processes differs from the one with 1`)
     const work = await pgboss(processes, 'work')
     const fetchLoop = await pgboss(processes, 'fetch')
-    say(`postgres ${items} items, ${processes} process(es): longhaul ${perSecond(ours.ms)}/s, pg-boss work ${perSecond(work.ms)}/s, fetch loop ${perSecond(fetchLoop.ms)}/s`)
+    say(`postgres ${items} items${itemMs > 0 ? ` of ${itemMs} ms` : ''}, ${processes} process(es): longhaul ${perSecond(ours.ms)}/s, pg-boss work ${perSecond(work.ms)}/s, fetch loop ${perSecond(fetchLoop.ms)}/s`)
     emit('postgres', {
       items,
+      itemMs,
       processes,
       longhaul: {
         itemsPerSecond: perSecond(ours.ms),
@@ -94,7 +100,7 @@ async function longhaul(processes) {
   const out = scratch(`postgres-longhaul-${processes}`)
   const startedAt = Date.now()
   const started = performance.now()
-  const owner = longhaulCli(['run', JOB, '--store', url, '--out', out, '--total', String(items), '--workers', '1', '--skip-preflight', '--json'])
+  const owner = longhaulCli(['run', JOB, ...PARAMS, '--store', url, '--out', out, '--total', String(items), '--workers', '1', '--skip-preflight', '--json'])
   const runId = await owner.runId
   const workers = Array.from({ length: processes - 1 }, () => longhaulCli(['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', '--json']))
   const ownerSummary = await owner.done
@@ -143,7 +149,7 @@ async function pgboss(processes, mode) {
   await db.connect()
   const completed = async () => (await db.query("SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state = 'completed'", [QUEUE])).rows[0].n
   const started = performance.now()
-  const args = [url, QUEUE, mode, String(batchSize), String(pollingIntervalSeconds)]
+  const args = [url, QUEUE, mode, String(batchSize), String(pollingIntervalSeconds), String(itemMs)]
   const children = Array.from({ length: processes }, () => fork(PGBOSS_WORKER, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }))
   let handled = 0
   try {
