@@ -7,8 +7,9 @@
  *
  * The endpoint of a service other than AWS comes from AWS_ENDPOINT_URL_S3 or
  * AWS_ENDPOINT_URL (and is addressed path-style, as MinIO, R2 or Ceph expect);
- * credentials and region from the SDK's usual chain (AWS_ACCESS_KEY_ID,
- * AWS_PROFILE, an instance role, AWS_REGION).
+ * credentials from the SDK's usual chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, an
+ * instance role); the region from AWS_REGION or AWS_DEFAULT_REGION (default
+ * us-east-1), and a bucket elsewhere is found by following its redirect.
  */
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -55,7 +56,9 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
   const client = new sdk.S3Client({
-    region: process.env.AWS_REGION ?? 'us-east-1',
+    region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    // A bucket in another region than the one configured answers with a redirect: follow it.
+    followRegionRedirects: true,
     ...(endpoint && { endpoint, forcePathStyle: true }),
     // A busy bucket answers "slow down" or a 500 now and then; the SDK backs off and tries again.
     maxAttempts: 6,
@@ -83,7 +86,10 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
     }
   }
 
-  await attempt('reaching', () => client.send(new sdk.HeadBucketCommand({ Bucket: url.bucket })))
+  await attempt('reaching', () => client.send(new sdk.HeadBucketCommand({ Bucket: url.bucket }))).catch((error: unknown) => {
+    client.destroy()
+    throw error
+  })
 
   const put = (name: string, body: Buffer): Promise<unknown> =>
     attempt(`uploading ${name} to`, () => client.send(new sdk.PutObjectCommand({ Bucket: url.bucket, Key: key(name), Body: body, ContentLength: body.length })))

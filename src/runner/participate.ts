@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs'
 import { UsageError } from '../errors.ts'
 import type { MapJob } from '../job/defineJob.ts'
 import type { InputScan } from '../job/inputs/input.ts'
@@ -51,6 +52,7 @@ export async function participate(options: ParticipationTarget, leaseTtlMs: numb
     const outage = waitForDatabase(leaseTtlMs, options.observer)
     const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir === '' ? undefined : options.outDir, storeUrl, runId: join, outage })
     const place = await placeOf(joined.shards, joined.paths).catch(async (error: unknown) => {
+      if (joined.scratch !== undefined) rmSync(joined.scratch, { recursive: true, force: true })
       await joined.store.close()
       throw error
     })

@@ -13,8 +13,10 @@ import type { ShardPlace } from './shardPlace.ts'
  * owner of a single-machine run brings data/ in line with the journal (see
  * reconcileDataDir). The owner of a shared run leaves unrecorded files to
  * the end (another process may be about to commit one), and a worker that
- * joined leaves the shared folder to the owner. With a bucket, every process
- * clears its own local staging folder, and the owner checks the bucket.
+ * joined leaves the shared folder to the owner. With a bucket, the owner
+ * clears its local staging folder and checks the bucket; a worker stages in a
+ * fresh folder of its own. A shared run's recorded files are checked for
+ * size, not re-hashed in the background (see below).
  */
 export async function reconcile(
   store: Store,
@@ -23,10 +25,16 @@ export async function reconcile(
   role: { readonly owner: boolean; readonly shared: boolean },
 ): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
   if (place.kind === 'bucket') {
+    // Only the owner's local folder is its own for good; a worker stages in a fresh folder of its own each time.
+    if (!role.owner) return { removed: 0, forgotten: 0, kept: [] }
     const removed = removeDebris(paths, new Map())
-    return role.owner ? { ...(await reconcileBucket(store, place)), removed } : { removed, forgotten: 0, kept: [] }
+    return { ...(await reconcileBucket(store, place)), removed }
   }
-  return role.owner ? reconcileDataDir(store, paths, { removeUnrecorded: !role.shared }) : { removed: 0, forgotten: 0, kept: [] }
+  if (!role.owner) return { removed: 0, forgotten: 0, kept: [] }
+  const reconciled = await reconcileDataDir(store, paths, { removeUnrecorded: !role.shared })
+  // A shared run's files are not re-hashed in the background: forgetting a range while another process may be
+  // finishing the run would race its completion. Sizes are checked here, checksums by verify.
+  return role.shared ? { ...reconciled, kept: [] } : reconciled
 }
 
 /**
@@ -88,9 +96,10 @@ function isDebris(name: string): boolean {
  * never recorded ones: reconcile clears it.
  */
 async function reconcileBucket(store: Store, place: ShardPlace): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
-  const present = await place.list()
+  // The journal first: a range another process commits during the listing is then not in `ranges`, rather than missing from `present`.
   const ranges: RangeSummary[] = []
   for await (const range of store.ranges()) ranges.push(range)
+  const present = await place.list()
   let forgotten = 0
   for (const range of ranges) {
     if (range.files.every((file) => present.get(file.name) === file.bytes)) continue

@@ -100,7 +100,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const me = shared ? participantName() : OWNER
   const pollMs = Math.min(1_000, leaseTtlMs / 4)
   const checkpointMs = options.checkpointEvery ?? job.checkpointEvery
-  const total = open.run.total
+  /** The run's total; a shared run's worker reads it again, since the owner may grow it. */
+  let total = open.run.total
   const stopFlag = new Int32Array(new SharedArrayBuffer(4))
   const finishedCounter = new SharedArrayBuffer(4)
   let failure: Error | undefined
@@ -199,7 +200,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     }
     const feed = async (): Promise<void> => {
       while (!stopping() && inFlight.size < workers * 2) {
-        const unclaimed = total - tracker.committed - claimedInFlight
+        const unclaimed = Math.max(1, total - tracker.committed - claimedInFlight)
         const claim = await store.claimRange(me, sizer.next(unclaimed), leaseTtlMs, now())
         if (!claim) return
         claimedInFlight += claim.end - claim.start
@@ -219,16 +220,27 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       (error: Error) => stop(error),
     ).finally(() => { recheckDone = true })
 
-    for (;;) {
-      await feed()
-      if (inFlight.size > 0) await Promise.race(inFlight)
-      else if (!recheckDone) await recheck
-      else if (!shared || stopping() || (await store.committedItems()) >= total) break
-      // Nothing free right now: other processes hold the rest, and a claim of one that dies expires after the TTL.
-      else await sleep(pollMs)
+    /** A shared run is done once every item of its total as the journal now has it (the owner may have grown it) is committed. */
+    const sharedRunDone = async (): Promise<boolean> => {
+      total = (await store.getRun())?.total ?? total
+      return (await store.committedItems()) >= total
     }
-    await recheck
-
+    for (;;) {
+      for (;;) {
+        await feed()
+        if (inFlight.size > 0) await Promise.race(inFlight)
+        else if (!recheckDone) await recheck
+        else if (!shared || stopping() || (await sharedRunDone())) break
+        // Nothing free right now: other processes hold the rest, and a claim of one that dies expires after the TTL.
+        else await sleep(pollMs)
+      }
+      await recheck
+      if (failure || stopping() || !shared) break
+      // Every item is committed, so a file the journal does not record is debris of a process that died or was fenced.
+      await removeUnrecordedFiles(store, place)
+      // Done only if still done after the clean-up: a restarted owner may have forgotten a range whose file was missing.
+      if (await sharedRunDone()) break
+    }
     if (failure) throw failure
     if (stopping()) {
       if (shared) {
@@ -247,11 +259,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     }
     const finalCommitted = await store.committedItems()
     if (finalCommitted !== total) throw new LonghaulError('LONGHAUL_JOURNAL_INVALID', `internal error: ${finalCommitted} of ${total} items committed after the last range`)
-    // Every item is committed, so any file the journal does not record is debris of a process that died or was fenced.
-    if (shared) {
-      await removeUnrecordedFiles(store, place)
-      await countOthers()
-    }
+    if (shared) await countOthers()
     await writeIndex(store, place, job.output.kind)
     const digest = await journalDigest(store)
     // Whichever process of a shared run gets here first records the end; the others find it recorded.
@@ -275,8 +283,12 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   } catch (error) {
     stop(error as Error)
     const final = failure ?? (error as Error)
-    if (lease) await recordFailure(store, progress, final, now)
-    else progress?.stop()
+    // One process failing does not fail a shared run: the others go on, and the journal says who failed and why.
+    if (lease && !shared) await recordFailure(store, progress, final, now)
+    else {
+      if (shared) await store.addEvent('process-failed', { worker: me, error: final.message }, now()).catch(() => undefined)
+      progress?.stop()
+    }
     // Whatever this process held goes back at once to the others, rather than after the TTL.
     if (shared) await store.releaseClaimsOf(me).catch(() => undefined)
     throw final
@@ -286,9 +298,9 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (pool) await pool.destroy()
     progress?.stop()
     if (lease) await store.releaseOwner(lease.token).catch(() => undefined)
-    await store.close()
     place.close()
     if (open.scratch !== undefined) rmSync(open.scratch, { recursive: true, force: true })
+    await store.close()
   }
 }
 

@@ -42,7 +42,11 @@ export function folderPlace(dataDir: string): ShardPlace {
     release: () => undefined,
     async list() {
       const sizes = new Map<string, number>()
-      for (const name of readdirSync(dataDir)) sizes.set(name, statSync(join(dataDir, name)).size)
+      for (const name of readdirSync(dataDir)) {
+        // Another process may rename or remove a file of its own between the listing and this look at it.
+        const size = statSync(join(dataDir, name), { throwIfNoEntry: false })?.size
+        if (size !== undefined) sizes.set(name, size)
+      }
       return sizes
     },
     async read(name) {

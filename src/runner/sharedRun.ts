@@ -18,7 +18,6 @@ import type { RunRecord, Store } from '../store/store.ts'
 import { identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
 import { takeOwnership } from './ownership.ts'
 import { prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
-import { processAlive } from '../telemetry/processAlive.ts'
 import { openBucketPlace } from './bucket.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
 
@@ -102,6 +101,7 @@ export async function openSharedRunDir(
     if (!(error instanceof JournalError) || !/^no run /.test(error.message)) throw error
     store = await PostgresStore.open(options.storeUrl, options.outage)
   }
+  let place: ShardPlace | undefined
   try {
     let run = await store.getRun()
     const resumed = run !== undefined
@@ -115,7 +115,7 @@ export async function openSharedRunDir(
       ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir, fingerprint: job.fingerprint, total: requested, params: job.params, seed: job.seed })
       : undefined
     // The bucket answers before anything is set aside, created or leased.
-    const place = options.shards !== undefined ? await openBucketPlace(options.shards, runPaths(outDir).data) : folderPlace(runPaths(outDir).data)
+    place = options.shards !== undefined ? await openBucketPlace(options.shards, runPaths(outDir).data) : folderPlace(runPaths(outDir).data)
     if (previous && !link) await setAside(previous, options.storeUrl, outDir, options.leaseTtlMs, options.now())
     const { paths, movedTo } = prepareRunDir(outDir, previous !== undefined && !link, new Date(options.now()))
     // The folder names the run before the database records it: a crash in between is picked up by the same command.
@@ -133,17 +133,19 @@ export async function openSharedRunDir(
     run = (await store.getRun())!
     return { paths, store, lease, run, resumed, movedAsideTo: movedTo, clearance, place }
   } catch (error) {
+    place?.close()
     await store.close()
     throw error
   }
 }
 
 /**
- * --fresh on a shared run's folder: the run recorded there is marked
- * interrupted (if not complete) and left in the database, never deleted, once
- * nobody works on it any more (one-owner): a live owner, or a live worker
- * still writing into the folder, refuses it. The caller then moves the folder
- * aside.
+ * --fresh on a shared run's folder: the run recorded there is left in the
+ * database, never deleted, with a `set-aside` event, and the caller moves the
+ * folder aside. Only a complete run is set aside: while a run is unfinished,
+ * a worker may be waiting for an expired claim (holding nothing) and would go
+ * on writing into the folder's path, which would then be the new run's. A
+ * live owner refuses it too (one-owner).
  */
 async function setAside(link: StoreLink, storeUrl: string, dir: string, leaseTtlMs: number, now: number): Promise<void> {
   let store: PostgresStore
@@ -155,18 +157,17 @@ async function setAside(link: StoreLink, storeUrl: string, dir: string, leaseTtl
     throw error
   }
   try {
+    const run = await store.getRun()
+    if (run && run.state !== 'complete') {
+      const done = await store.committedItems()
+      throw new UsageError(
+        `--fresh would set aside run '${link.runId}', which is not complete (${done} of ${run.total} items): workers that joined it may still write into ${dir}. ` +
+          'Let it complete (run the same command without --fresh), or start the new run in a new --out folder.',
+        'LONGHAUL_RUN_OWNED',
+      )
+    }
     const lease = await takeOwnership(store, dir, leaseTtlMs, now)
     try {
-      // A dead process on this host needs no waiting for; any other may still be writing into the folder.
-      const here = `${hostname()}:`
-      const working = (await store.claimHolders(now)).filter((name) => !name.startsWith(here) || processAlive(Number(name.slice(here.length))))
-      if (working.length > 0) {
-        throw new UsageError(
-          `--fresh would set aside run '${link.runId}' while ${working.join(', ')} still work on it, writing into ${dir}. Stop them (Ctrl-C) or wait until their leases expire, then run again.`,
-          'LONGHAUL_RUN_OWNED',
-        )
-      }
-      if ((await store.getRun())?.state !== 'complete') await store.setState('interrupted', now)
       await store.addEvent('set-aside', { reason: '--fresh', folder: dir }, now)
     } finally {
       await store.releaseOwner(lease.token)
@@ -192,7 +193,7 @@ export interface JoinedRun extends IdentifiedJob {
   readonly paths: RunPaths
   /** The run's bucket, when its shards go to one. */
   readonly shards: string | undefined
-  /** A temporary folder made for this process (a bucket run joined without --out), removed when it ends. */
+  /** A temporary folder made for this process (a bucket run's worker stages its shards there), removed when it ends. */
   readonly scratch: string | undefined
 }
 
@@ -221,9 +222,14 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
     assertSameJob(where, run, job.identity, job.fingerprint, advice)
     const shards = await shardsOf(store)
     if (shards) {
-      // Shards go to the bucket: this machine needs only a folder of its own where they wait for their upload.
-      const scratch = target.outDir === undefined ? mkdtempSync(join(tmpdir(), 'longhaul-worker-')) : undefined
-      const paths = runPaths(target.outDir ?? scratch!)
+      // Shards go to the bucket: this process stages them in a fresh folder of its own (inside --out if given),
+      // so that no other process's staged shards are ever taken for debris.
+      if (target.outDir !== undefined && readStoreLink(target.outDir)) {
+        throw new UsageError(`${target.outDir} is the local folder of the run's owner: a worker of a run whose shards are in ${shards} needs no --out, or one of its own.`, 'LONGHAUL_OUT_DIR_UNUSABLE')
+      }
+      if (target.outDir !== undefined) mkdirSync(target.outDir, { recursive: true })
+      const scratch = mkdtempSync(join(target.outDir ?? tmpdir(), 'longhaul-worker-'))
+      const paths = runPaths(scratch)
       mkdirSync(paths.data, { recursive: true })
       return { ...job, store, run, paths, shards, scratch }
     }

@@ -36,7 +36,8 @@ let expected: string
 beforeAll(async () => {
   s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: tempDir('longhaul-s3rver-'), configureBuckets: [{ name: 'datasets' }] })
   const endpoint = `http://127.0.0.1:${(await s3.run()).port}`
-  env = { ITEM_MS: '3', AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_EC2_METADATA_DISABLED: 'true' }
+  // 8 ms an item: 12 s of work, while a process holds at most two ranges of about 2 s each, so late joiners find work.
+  env = { ITEM_MS: '8', AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_EC2_METADATA_DISABLED: 'true' }
   client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } })
   expected = await referenceDigest(JOB, TOTAL, join(root, 'reference'))
 }, 120_000)
@@ -98,6 +99,10 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     const debris = '000000000003-000000099999.jsonl'
     await client.send(new PutObjectCommand({ Bucket: 'datasets', Key: `gen1/data/${debris}`, Body: '{}\n' }))
     const helper = worker(url, runId)
+    // The owner's local folder is not a worker's: its staged shards would be taken for debris.
+    const intruder = await runCli(['worker', JOB, '--store', url, '--run', runId, '--out', local, '--workers', '1'], env)
+    expect(intruder.code).toBe(2)
+    expect(intruder.stderr).toMatch(/is the local folder of the run's owner/)
     const results = [await run.done, await helper.done]
     const summaries = results.map(expectComplete)
     expect(summaries.reduce((sum, s) => sum + s.committedThisSession, 0)).toBe(TOTAL)

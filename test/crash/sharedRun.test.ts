@@ -179,6 +179,26 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     await expectVerified(out)
   })
 
+  it('no-loss: the owner stopped and resumed with a larger --total while a worker goes on; the worker takes the new items too, and both end with the grown run\'s single-process digest', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'grown')
+    const grown = TOTAL + 600
+    const grownDigest = await referenceDigest(JOB, grown, join(root, 'grown-reference'))
+    const owner = await startOwner(url, out)
+    const worker = startWorker(url, out, owner.runId)
+    await waitFor('the worker to hold a claim', async () => ((await claimsOf(url, owner.runId, worker.child.pid!)).length ? true : undefined))
+    owner.child.kill('SIGINT')
+    expect((await owner.done).code).toBe(130)
+    const resumed = await runCli(['run', JOB, '--out', out, '--total', String(grown), '--workers', '1', '--store', url, ...TTL, '--json'], env)
+    const workerResult = await worker.done
+    for (const result of [resumed, workerResult]) {
+      expect(result.code, result.stderr).toBe(0)
+      expect(JSON.parse(result.stdout)).toMatchObject({ state: 'complete', total: grown, committed: grown, digest: grownDigest })
+    }
+    const verified = await runCli(['verify', out, '--json'])
+    expect(JSON.parse(verified.stdout)).toMatchObject({ complete: true, items: grown, stray: [], digest: grownDigest })
+  })
+
   it('a worker stopped with Ctrl-C commits what it made, gives back the rest of its claims at once, and exits 130; the run goes on without it', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'interrupted-worker')
