@@ -168,6 +168,10 @@ describe('postgres store: clear errors', () => {
     const error = await PostgresStore.open('postgres://u:secret@h:port/db').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(UsageError)
     expect((error as Error).message).toMatch(/^cannot read the PostgreSQL URL 'postgres:\/\/u:\*\*\*@h:port\/db'/)
+    // A password holding '/' or '@' is hidden whole.
+    const slashed = await PostgresStore.open('postgres://u:pa/s@s@h:port/db').catch((e: unknown) => e)
+    expect((slashed as Error).message).toMatch(/^cannot read the PostgreSQL URL 'postgres:\/\/u:\*\*\*@h:port\/db'/)
+    expect((slashed as Error).message).not.toMatch(/pa\/s|s@s/)
   })
 
   it('a run id that does not exist lists the runs there', async () => {

@@ -15,7 +15,8 @@ const URL_SHAPE = 'postgres://user[:password]@host[:port]/database'
 
 /** Parses the URL the way pg will (environment defaults included), without connecting. */
 export function targetOf(url: string): Target {
-  const shown = url.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/i, '$1:***@')
+  // Everything between the user and the last '@' is the password, whatever it holds ('/' and '@' included).
+  const shown = url.replace(/^([a-z]+:\/\/[^:@/]*):.*@/i, '$1:***@')
   if (!/^postgres(ql)?:\/\//i.test(url)) throw new UsageError(`not a PostgreSQL URL: '${shown}'. Give ${URL_SHAPE}.`)
   let probe: pg.Client
   try {
