@@ -182,10 +182,11 @@ async function peekRun(outDir: string): Promise<RunRecord | undefined> {
   }
 }
 
-function assertSameJob(outDir: string, run: RunRecord | undefined, identity: JobIdentity, fingerprint: string): void {
+/** Refuses a run of another job (invariant same-job-or-refuse), naming what changed; `advice` says what to do instead. */
+export function assertSameJob(where: string, run: RunRecord | undefined, identity: JobIdentity, fingerprint: string, advice?: string): void {
   if (run && run.fingerprint !== fingerprint) {
     const changes = describeChanges(JSON.parse(run.identity) as JobIdentity, identity)
-    throw new FingerprintMismatchError(outDir, changes.length ? changes : ['the job fingerprint differs'])
+    throw new FingerprintMismatchError(where, changes.length ? changes : ['the job fingerprint differs'], advice)
   }
 }
 

@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs'
 import { UsageError } from '../errors.ts'
 import type { MapJob } from '../job/defineJob.ts'
 import type { InputScan } from '../job/inputs/input.ts'
@@ -7,7 +6,6 @@ import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import type { RunObserver } from './observer.ts'
 import { identifyJob, openRun, type LaunchGate, type RunTarget } from './openRun.ts'
 import type { RunPaths } from './runDir.ts'
-import { openBucketPlace } from './bucket.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
 import { joinSharedRun, openSharedRunDir, type OutageOptions } from './sharedRun.ts'
 
@@ -51,12 +49,7 @@ export async function participate(options: ParticipationTarget, leaseTtlMs: numb
     if (storeUrl === undefined) throw new UsageError('a worker joins a run whose journal is in PostgreSQL: give its --store URL')
     const outage = waitForDatabase(leaseTtlMs, options.observer)
     const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir === '' ? undefined : options.outDir, storeUrl, runId: join, outage })
-    const place = await placeOf(joined.shards, joined.paths).catch(async (error: unknown) => {
-      if (joined.scratch !== undefined) rmSync(joined.scratch, { recursive: true, force: true })
-      await joined.store.close()
-      throw error
-    })
-    return { ...joined, lease: undefined, resumed: true, clearance: undefined, place }
+    return { ...joined, lease: undefined, resumed: true, clearance: undefined }
   }
   if (options.shards !== undefined && storeUrl === undefined) {
     throw new UsageError('shards go to a bucket only in a run across machines: give --store postgres://… too (a single-machine run writes to a folder)')
@@ -70,10 +63,6 @@ export async function participate(options: ParticipationTarget, leaseTtlMs: numb
     kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
   })
   return { job, params, seed, input, ...opened }
-}
-
-async function placeOf(shards: string | undefined, paths: RunPaths): Promise<ShardPlace> {
-  return shards === undefined ? folderPlace(paths.data) : openBucketPlace(shards, paths.data)
 }
 
 /**

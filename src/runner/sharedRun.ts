@@ -1,21 +1,21 @@
 /**
  * A run across machines (processes): its journal is in PostgreSQL, its shards
- * in a folder every participant shares. The folder records which run it
- * belongs to (`.longhaul/store.json`), so the owner resumes the same run with
- * the same command, a worker pointed at the wrong folder is refused, and
- * `verify` finds the journal.
+ * in a folder every participant shares or in a bucket. The owner's folder
+ * records which run it belongs to (`.longhaul/store.json`), so the owner
+ * resumes the same run with the same command, a worker pointed at the wrong
+ * folder is refused, and `verify` finds the journal.
  */
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts'
-import { describeChanges, type JobIdentity } from '../job/fingerprint.ts'
+import type { JobIdentity } from '../job/fingerprint.ts'
 import { targetOf } from '../store/postgres/connect.ts'
 import { PostgresStore, type PostgresStoreOptions } from '../store/postgres/postgresStore.ts'
 import { readStoreLink, writeStoreLink, type StoreLink } from '../store/runJournal.ts'
 import type { RunRecord, Store } from '../store/store.ts'
-import { identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
+import { assertSameJob, identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
 import { takeOwnership } from './ownership.ts'
 import { prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
 import { openBucketPlace } from './bucket.ts'
@@ -58,12 +58,6 @@ function refuseSqliteRun(dir: string): void {
   if (existsSync(runPaths(dir).journal)) {
     throw new UsageError(`${dir} holds a single-machine run (its journal is .longhaul/journal.sqlite); a run with --store needs its own --out folder.`, 'LONGHAUL_OUT_DIR_UNUSABLE')
   }
-}
-
-function assertSameJob(where: string, run: RunRecord, identity: JobIdentity, fingerprint: string, advice: string): void {
-  if (run.fingerprint === fingerprint) return
-  const changes = describeChanges(JSON.parse(run.identity) as JobIdentity, identity)
-  throw new FingerprintMismatchError(where, changes.length ? changes : ['the job fingerprint differs'], advice)
 }
 
 /**
@@ -191,8 +185,8 @@ export interface JoinedRun extends IdentifiedJob {
   readonly store: PostgresStore
   readonly run: RunRecord
   readonly paths: RunPaths
-  /** The run's bucket, when its shards go to one. */
-  readonly shards: string | undefined
+  /** Where committed shards live: the shared folder's data/, or the run's bucket. */
+  readonly place: ShardPlace
   /** A temporary folder made for this process (a bucket run's worker stages its shards there), removed when it ends. */
   readonly scratch: string | undefined
 }
@@ -206,6 +200,7 @@ export interface JoinedRun extends IdentifiedJob {
 export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
   if (target.outDir !== undefined) refuseSqliteRun(target.outDir)
   const store = await PostgresStore.open(target.storeUrl, { ...target.outage, runId: target.runId })
+  let scratch: string | undefined
   try {
     const run = (await store.getRun())!
     const stored = JSON.parse(run.identity) as JobIdentity
@@ -228,10 +223,10 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
         throw new UsageError(`${target.outDir} is the local folder of the run's owner: a worker of a run whose shards are in ${shards} needs no --out, or one of its own.`, 'LONGHAUL_OUT_DIR_UNUSABLE')
       }
       if (target.outDir !== undefined) mkdirSync(target.outDir, { recursive: true })
-      const scratch = mkdtempSync(join(target.outDir ?? tmpdir(), 'longhaul-worker-'))
+      scratch = mkdtempSync(join(target.outDir ?? tmpdir(), 'longhaul-worker-'))
       const paths = runPaths(scratch)
       mkdirSync(paths.data, { recursive: true })
-      return { ...job, store, run, paths, shards, scratch }
+      return { ...job, store, run, paths, place: await openBucketPlace(shards, paths.data), scratch }
     }
     if (target.outDir === undefined) {
       throw new UsageError(`run '${run.runId}' keeps its shards in a folder every machine shares: give it with --out, as this machine sees it.`)
@@ -245,8 +240,10 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
         'LONGHAUL_OUT_DIR_UNUSABLE',
       )
     }
-    return { ...job, store, run, paths: runPaths(target.outDir), shards: undefined, scratch: undefined }
+    const paths = runPaths(target.outDir)
+    return { ...job, store, run, paths, place: folderPlace(paths.data), scratch: undefined }
   } catch (error) {
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true })
     await store.close()
     throw error
   }
