@@ -14,12 +14,9 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { BucketError, UsageError } from '../errors.ts'
-import { importOptional } from '../optionalPackage.ts'
+import { s3Client } from '../s3Client.ts'
 import { INDEX_FILE } from './shardNames.ts'
 import type { ShardFile, ShardPlace } from './shardPlace.ts'
-
-type S3Sdk = typeof import('@aws-sdk/client-s3')
-const SDK_PACKAGE = '@aws-sdk/client-s3'
 
 export interface BucketUrl {
   readonly bucket: string
@@ -51,20 +48,14 @@ export function bucketLabel(url: BucketUrl): string {
 export async function openBucketPlace(text: string, stagingDir: string): Promise<ShardPlace> {
   const url = parseBucketUrl(text)
   const where = bucketLabel(url)
-  const sdk = await importOptional<S3Sdk>(SDK_PACKAGE, `keeping shards in ${where}`)
-  // The SDK warns, once per process and over several lines, that it will want a newer Node; that would land in the middle of the run's display.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
-  const client = new sdk.S3Client({
+  const { sdk, client } = await s3Client(`keeping shards in ${where}`, {
     region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     // A bucket in another region than the one configured answers with a redirect: follow it.
     followRegionRedirects: true,
     ...(endpoint && { endpoint, forcePathStyle: true }),
     // A busy bucket answers "slow down" or a 500 now and then; the SDK backs off and tries again.
     maxAttempts: 6,
-    // Checksums only where S3 requires them: several S3-compatible services reject the SDK's default ones.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
   })
   const dataPrefix = `${url.prefix ? `${url.prefix}/` : ''}data/`
   const key = (name: string): string => dataPrefix + name
@@ -96,7 +87,7 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
 
   return {
     kind: 'bucket',
-    label: where + 'data/',
+    where,
     async publish(files: readonly ShardFile[]) {
       for (const file of files) await put(file.name, readFileSync(join(stagingDir, file.name)))
     },

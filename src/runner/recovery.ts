@@ -24,13 +24,12 @@ export async function reconcile(
   place: ShardPlace,
   role: { readonly owner: boolean; readonly shared: boolean },
 ): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
+  if (!role.owner) return { removed: 0, forgotten: 0, kept: [] }
   if (place.kind === 'bucket') {
-    // Only the owner's local folder is its own for good; a worker stages in a fresh folder of its own each time.
-    if (!role.owner) return { removed: 0, forgotten: 0, kept: [] }
+    // The owner's local folder only ever holds shards waiting for their upload: none of them is recorded.
     const removed = removeDebris(paths, new Map())
     return { ...(await reconcileBucket(store, place)), removed }
   }
-  if (!role.owner) return { removed: 0, forgotten: 0, kept: [] }
   const reconciled = await reconcileDataDir(store, paths, { removeUnrecorded: !role.shared })
   // A shared run's files are not re-hashed in the background: forgetting a range while another process may be
   // finishing the run would race its completion. Sizes are checked here, checksums by verify.
@@ -92,8 +91,6 @@ function isDebris(name: string): boolean {
 /**
  * A recorded range whose objects are missing or short in the bucket is
  * forgotten, so its items are made again (the bucket's reconcileDataDir).
- * The local staging folder only ever holds shards waiting for their upload,
- * never recorded ones: reconcile clears it.
  */
 async function reconcileBucket(store: Store, place: ShardPlace): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
   // The journal first: a range another process commits during the listing is then not in `ranges`, rather than missing from `present`.
@@ -104,7 +101,7 @@ async function reconcileBucket(store: Store, place: ShardPlace): Promise<{ remov
   for (const range of ranges) {
     if (range.files.every((file) => present.get(file.name) === file.bytes)) continue
     await store.uncommitRange(range.start)
-    await store.addEvent('recomputing', { start: range.start, end: range.end, reason: `a recorded object is missing or short in ${place.label}` }, Date.now())
+    await store.addEvent('recomputing', { start: range.start, end: range.end, reason: `a recorded object is missing or short in ${place.where}` }, Date.now())
     forgotten++
   }
   return { removed: 0, forgotten, kept: [] }

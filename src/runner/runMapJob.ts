@@ -94,7 +94,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const open = await participate(options, leaseTtlMs, now)
   const { job, store, paths, lease, place } = open
   // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
-  const where = open.scratch !== undefined ? place.label.replace(/data\/$/, '') : paths.dir
+  const where = open.scratch !== undefined ? place.where : paths.dir
   // A shared run: other processes claim and commit too, so "nothing to claim" is not "done", and their files are not debris.
   const shared = options.store !== undefined
   const me = shared ? participantName() : OWNER
@@ -137,7 +137,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
     if (forgotten) options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
-    if (shared && lease) options.observer?.note?.(`run ${open.run.runId}${place.kind === 'bucket' ? ` (shards in ${place.label})` : ''}: other processes join it with  ${joinCommand(options.jobPath, options.shards === undefined ? options.outDir : undefined, options.store!, open.run.runId)}`)
+    if (shared && lease) options.observer?.note?.(`run ${open.run.runId}${place.kind === 'bucket' ? ` (shards in ${place.where})` : ''}: other processes join it with  ${joinCommand(options.jobPath, options.shards === undefined ? options.outDir : undefined, options.store!, open.run.runId)}`)
     /** The owner's progress files speak for the whole run: they count what the other processes committed too. */
     const countOthers = async (): Promise<void> => {
       const behind = Math.min(await store.committedItems(), total) - tracker.committed

@@ -6,7 +6,7 @@
  * then record), so a recorded file is always a whole one.
  */
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fsyncDir, writeFileAtomic } from '../store/atomicFile.ts'
 import { INDEX_FILE } from './shardNames.ts'
 
@@ -17,8 +17,8 @@ export interface ShardFile {
 
 export interface ShardPlace {
   readonly kind: 'folder' | 'bucket'
-  /** For people: the folder's data/, or s3://bucket/prefix/data/. */
-  readonly label: string
+  /** Where the run's output is, for people: its folder, or s3://bucket/prefix/. */
+  readonly where: string
   /** Makes files a thread wrote to the local data folder durable where they belong; resolves once they are. */
   publish(files: readonly ShardFile[]): Promise<void>
   /** The range was recorded or dropped: local copies of published files may go. */
@@ -37,7 +37,7 @@ export interface ShardPlace {
 export function folderPlace(dataDir: string): ShardPlace {
   return {
     kind: 'folder',
-    label: dataDir,
+    where: dirname(dataDir),
     publish: async () => undefined,
     release: () => undefined,
     async list() {

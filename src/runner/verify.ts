@@ -5,7 +5,7 @@ import type { JobIdentity } from '../job/fingerprint.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
 import { PostgresStore } from '../store/postgres/postgresStore.ts'
-import { openRunJournal, readStoreLink } from '../store/runJournal.ts'
+import { openRunJournal } from '../store/runJournal.ts'
 import type { Store } from '../store/store.ts'
 import { shardsOf } from './sharedRun.ts'
 import { openBucketPlace } from './bucket.ts'
@@ -42,12 +42,11 @@ const MAX_PROBLEMS = 20
  * bytes, the ranges must tile 0 … total-1 exactly once.
  */
 export async function verifyRun(dir: string | undefined, options: VerifyTarget = {}): Promise<VerifyReport> {
-  const store = await openJournal(dir, options)
+  const { store, shards } = await openJournal(dir, options)
   let place: ShardPlace | undefined
   try {
     const run = await store.getRun()
     if (!run) throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
-    const shards = (dir !== undefined ? readStoreLink(dir)?.shards : undefined) ?? (options.runId !== undefined ? await shardsOf(store) : undefined)
     if (dir === undefined && shards === undefined) {
       throw new UsageError(`run '${run.runId}' keeps its shards in a shared folder, not a bucket: give that folder, as in  longhaul verify DIR`)
     }
@@ -100,7 +99,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
     const stray = [...(await place.list()).keys()].filter((name) => name !== INDEX_FILE && !recorded.has(name))
     for (const name of stray.slice(0, 5)) problem(`data/${name} is not recorded in the journal`)
     const complete = missing === 0 && duplicates === 0 && corrupt === 0 && stray.length === 0 && items === run.total
-    return { dir: shards !== undefined ? place.label.replace(/data\/$/, '') : paths.dir, job: run.job, complete, total: run.total, items, missing, duplicates, corrupt, stray, digest: complete ? digest.digest('hex') : null, problems }
+    return { dir: place.where, job: run.job, complete, total: run.total, items, missing, duplicates, corrupt, stray, digest: complete ? digest.digest('hex') : null, problems }
   } finally {
     await store.close()
     place?.close()
@@ -114,16 +113,24 @@ export interface VerifyTarget {
   readonly runId?: string
 }
 
-/** The run's journal: SQLite in the folder, or the PostgreSQL run the folder records (`store` overrides its database URL), or the run `runId` of `store`. */
-async function openJournal(dir: string | undefined, { store: storeUrl, runId }: VerifyTarget): Promise<Store> {
+/**
+ * The run's journal (SQLite in the folder, the PostgreSQL run the folder
+ * records — `store` overrides its database URL —, or the run `runId` of
+ * `store`) and its bucket, if its shards are in one.
+ */
+async function openJournal(dir: string | undefined, { store: storeUrl, runId }: VerifyTarget): Promise<{ store: Store; shards: string | undefined }> {
   if (runId !== undefined) {
     if (storeUrl === undefined) throw new UsageError('--run names a run of a PostgreSQL journal: give its --store URL too')
-    return PostgresStore.open(storeUrl, { runId })
+    const store = await PostgresStore.open(storeUrl, { runId })
+    return { store, shards: await shardsOf(store).catch(async (error: unknown) => {
+      await store.close()
+      throw error
+    }) }
   }
   if (dir === undefined) throw new UsageError('give the run folder (the --out of `longhaul run`), or --store URL --run ID for a run whose shards are in a bucket')
   const opened = await openRunJournal(dir, storeUrl === undefined ? {} : { storeUrl })
   if (!opened) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite nor .longhaul/store.json). Give the --out folder of a run.`)
-  return opened.store
+  return { store: opened.store, shards: opened.link?.shards }
 }
 
 async function readRangeHashes(

@@ -1,12 +1,8 @@
 import { z } from 'zod'
-import { importOptional } from '../../optionalPackage.ts'
+import { s3Client, type S3Sdk } from '../../s3Client.ts'
 import { progressText } from '../../telemetry/progressText.ts'
 import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { statusHtml } from './statusHtml.ts'
-
-type S3Sdk = typeof import('@aws-sdk/client-s3')
-
-const SDK_PACKAGE = '@aws-sdk/client-s3'
 
 /** `{ kind: 's3', bucket }` in `publish`: progress.json, PROGRESS.txt and status.html put in an S3-compatible bucket. */
 export const s3TargetSchema = z
@@ -43,22 +39,14 @@ export function s3Sender(target: S3Target): {
   close(): void
 } {
   let connected: Promise<{ sdk: S3Sdk; client: InstanceType<S3Sdk['S3Client']> }> | undefined
-  // The SDK warns, once per process and over several lines, that it will want a newer Node; that would land in the middle of the run's display.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const connect = () =>
-    (connected ??= importOptional<S3Sdk>(SDK_PACKAGE, `publishing to the s3 bucket '${target.bucket}'`).then((sdk) => ({
-      sdk,
-      client: new sdk.S3Client({
-        region: target.region ?? process.env.AWS_REGION ?? 'us-east-1',
-        ...(target.endpoint !== undefined && { endpoint: target.endpoint }),
-        forcePathStyle: target.forcePathStyle,
-        // The publisher retries on its own schedule, and never past its deadline.
-        maxAttempts: 1,
-        // Checksums only where S3 requires them: several S3-compatible services reject the SDK's default ones.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-      }),
-    })))
+    (connected ??= s3Client(`publishing to the s3 bucket '${target.bucket}'`, {
+      region: target.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      ...(target.endpoint !== undefined && { endpoint: target.endpoint }),
+      forcePathStyle: target.forcePathStyle,
+      // The publisher retries on its own schedule, and never past its deadline.
+      maxAttempts: 1,
+    }))
   const where = target.endpoint !== undefined ? ` at ${new URL(target.endpoint).host}` : ''
   return {
     label: `s3://${target.bucket}/${target.prefix.replace(/^\/+|\/+$/g, '')}${where}`,
