@@ -14,7 +14,7 @@ import type { JobIdentity } from '../job/fingerprint.ts'
 import { targetOf } from '../store/postgres/connect.ts'
 import { PostgresStore, type PostgresStoreOptions } from '../store/postgres/postgresStore.ts'
 import { readStoreLink, writeStoreLink, type StoreLink } from '../store/runJournal.ts'
-import type { RunRecord, Store } from '../store/store.ts'
+import { claimNameOf, type RunRecord, type Store } from '../store/store.ts'
 import { assertSameJob, identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
 import { takeOwnership } from './ownership.ts'
 import { prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
@@ -33,9 +33,9 @@ export async function shardsOf(store: Store): Promise<string | undefined> {
   return typeof event?.detail.at === 'string' ? event.detail.at : undefined
 }
 
-/** The claim name of this process: unique per process across machines, since a heartbeat renews every claim of a name. */
+/** The claim name of this process in a shared run. */
 export function participantName(): string {
-  return `${hostname()}:${process.pid}`
+  return claimNameOf({ host: hostname(), pid: process.pid })
 }
 
 /** What to type on another machine to join the run. */

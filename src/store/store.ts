@@ -25,6 +25,22 @@ export interface OwnerInfo {
   readonly host: string
 }
 
+/**
+ * The name a process's claims go by in a run shared by several processes:
+ * `host:pid`, unique per process across machines (a heartbeat renews every
+ * claim of a name).
+ */
+export function claimNameOf(process: OwnerInfo): string {
+  return `${process.host}:${process.pid}`
+}
+
+/** The process a claim name of claimNameOf stands for; undefined for any other name (a single-machine run's). */
+export function processOfClaimName(name: string): OwnerInfo | undefined {
+  const colon = name.lastIndexOf(':')
+  const pid = Number(name.slice(colon + 1))
+  return colon > 0 && Number.isSafeInteger(pid) && pid > 0 ? { host: name.slice(0, colon), pid } : undefined
+}
+
 export interface OwnerLease extends OwnerInfo {
   readonly token: number
   readonly since: number

@@ -1,4 +1,4 @@
-import type { OwnerInfo, Store } from '../store/store.ts'
+import { claimNameOf, processOfClaimName, type OwnerInfo, type Store } from '../store/store.ts'
 import type { StoreLink } from '../store/runJournal.ts'
 import { duration as ago } from './progressText.ts'
 import { processAliveHere, snapshotFromJournal, statusOf, withoutRate, type RunStatus, type SharedRunFacts } from './runStatus.ts'
@@ -22,7 +22,7 @@ export async function sharedRunStatus(store: Store, link: StoreLink, written: Pr
 
   const ownerAlive = owner !== undefined && owner.expiresAt > now && processAliveHere(owner.host, owner.pid)
   // The owner's claims go by its own host:pid: they are not a worker's.
-  const ownerNames = new Set([owner, written?.owner].filter((o) => o !== undefined).map(claimName))
+  const ownerNames = new Set([owner, written?.owner].filter((o) => o !== undefined).map(claimNameOf))
   const workers = holders.filter((name) => !ownerNames.has(name) && holderAlive(name))
   const shared: SharedRunFacts = { store: link.store, runId: link.runId, ownerAlive, workers }
   const base = { ...(written ?? snapshotFromJournal(run, done)), done, total: run.total, percent: (100 * done) / run.total }
@@ -55,17 +55,10 @@ export async function sharedRunStatus(store: Store, link: StoreLink, written: Pr
   return status(withoutRate({ ...base, state: 'running' }, 'the run is not running'), false, true, `not running — ${since}no process holds the owner lease or a claim; run the same command to resume`)
 }
 
-/** The name a process's claims go by in a shared run (runner/sharedRun.ts participantName). */
-function claimName(process: OwnerInfo): string {
-  return `${process.host}:${process.pid}`
-}
-
 /** A claim holder of this host whose process is gone is dead already, whatever its lease says. */
 function holderAlive(name: string): boolean {
-  const colon = name.lastIndexOf(':')
-  const pid = Number(name.slice(colon + 1))
-  if (colon < 0 || !Number.isSafeInteger(pid) || pid <= 0) return true
-  return processAliveHere(name.slice(0, colon), pid)
+  const holder = processOfClaimName(name)
+  return holder === undefined || processAliveHere(holder.host, holder.pid)
 }
 
 function ownerText(owner: OwnerInfo | undefined): string {
