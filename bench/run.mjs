@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, eta, inputs)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -34,6 +34,8 @@ const BENCHMARKS = [
   // Items that wait 2 ms on another service: batches of 250 take 0.5 s, pg-boss's shortest polling interval, so its worker seldom waits for nothing.
   { name: 'postgres', script: cases('postgres'), args: [scaled(5_000, 200), 250, 0.5, 2], timeoutMs: 600_000 },
   { name: 'eta', script: cases('eta'), args: [20] },
+  // One record of 10, 20 and 40 MB, and the same sizes in short records: time per MB must not grow with the size.
+  { name: 'inputs', script: cases('inputs'), args: [3, ...[10, 20, 40].map((mb) => scaled(mb))] },
 ]
 const QUIET_CORES = 0.1
 
@@ -83,6 +85,7 @@ function summary(rows) {
     memory: (r) => ['peak memory', `${r.ratio}× (${r.largePeakRssMiB} vs ${r.smallPeakRssMiB} MiB)`],
     speedup: (r) => [`speed-up, ${r.job}`, `${r.speedup}× on ${r.cores} cores${r.bareThreadsSpeedup ? ` (bare threads ${r.bareThreadsSpeedup}×)` : ''}`],
     postgres: (r) => [`vs pg-boss, ${r.itemMs ? `${r.itemMs} ms items, ` : ''}${r.processes} process(es)`, `${r.ratio}× pg-boss work (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.pgboss.itemsPerSecond.toLocaleString('en')} items/s); ${r.ratioFetchLoop}× its fetch loop (${r.pgbossFetchLoop.itemsPerSecond.toLocaleString('en')}/s)`],
+    inputs: (r) => [`${r.input} input, ${r.shape}`, `${r.sizes.map((size) => `${size.mb} MB: scan ${size.scanMs} ms, read ${size.readMs} ms`).join('; ')} (ms per MB ×${r.scanPerMbRatio} scan, ×${r.readPerMbRatio} read)`],
     eta: (r) => [`ETA error, ${r.trace} trace`, `${r.ours.meanAbsErrorS} s vs tqdm ${r.tqdm.meanAbsErrorS} s (interval held the truth at ${Math.round(r.ours.coverage * 100)}% of the points)`],
   }
   const lines = ['| benchmark | figure | target | met | others busy |', '|---|---|---|---|---|']

@@ -1,8 +1,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FingerprintMismatchError } from '../../src/errors.ts'
-import { runMapJob, verifyRun } from '../../src/index.ts'
+import { csvInput, jsonlInput, runMapJob, verifyRun } from '../../src/index.ts'
 import { fixture, runCli, tempDir } from '../support/cli.ts'
 
 const root = tempDir()
@@ -71,4 +71,72 @@ it('files input: one item per matching file, in sorted order', async () => {
   await runMapJob({ jobPath: fixture('sizes.ts'), outDir: join(root, 'sizes'), workers: 1 })
   const out = readOutput(join(root, 'sizes')) as { name: string; bytes: number }[]
   expect(out.map((o) => [o.name.split('/').at(-1), o.bytes])).toEqual([['f1.txt', 1], ['f2.txt', 2], ['f3.txt', 3]])
+})
+
+describe('linear-in-the-input', () => {
+  // Timing belongs in the benchmark (bench/cases/inputs.mjs); this proves a long line is read whole and right,
+  // across many read chunks, whatever the chunk boundaries cut (a multi-byte character, the line's end).
+  it('a single JSONL line of 8 MB, between two short ones, is one record read back byte for byte', async () => {
+    const path = join(root, 'long.jsonl')
+    const text = 'ünïcødé ✓ 🙂 '.repeat(8 * 1024 * 1024 / 24)
+    writeFileSync(path, `{"n":1}\n${JSON.stringify({ text })}\r\n{"n":3}`)
+    const input = jsonlInput<{ text?: string; n?: number }>(path)
+    const scan = await input.scan()
+    expect(scan.count).toBe(3)
+    const records = input.reader(scan.handle)(0, 3)
+    expect(records[0]).toEqual({ n: 1 })
+    expect(records[1]!.text!.length).toBe(text.length)
+    expect(records[1]!.text === text).toBe(true)
+    expect(records[2]).toEqual({ n: 3 })
+  })
+
+  it('a single CSV field of 8 MB is one record read back whole', async () => {
+    const path = join(root, 'long.csv')
+    const note = 'a "quoted" ünïcødé field\n'.repeat(8 * 1024 * 1024 / 28)
+    writeFileSync(path, `name,note\nfirst,x\nlong,"${note.replaceAll('"', '""')}"\nlast,y\n`)
+    const input = csvInput(path)
+    const scan = await input.scan()
+    expect(scan.count).toBe(3)
+    const records = input.reader(scan.handle)(0, 3)
+    expect(records.map((r) => r.name)).toEqual(['first', 'long', 'last'])
+    expect(records[1]!.note === note).toBe(true)
+  })
+})
+
+describe('input-bytes-never-replaced', () => {
+  const latin1 = (text: string): Buffer => Buffer.from(text, 'latin1')
+
+  it('a JSONL line that is not UTF-8 is refused, naming the line and the byte, not read with U+FFFD in its place', async () => {
+    const path = join(root, 'latin1.jsonl')
+    writeFileSync(path, Buffer.concat([Buffer.from('{"prompt":"ok"}\n\n'), latin1('{"prompt":"caf\u00e9"}\n')]))
+    await expect(jsonlInput(path).scan()).rejects.toThrow(/latin1\.jsonl:3: byte 15 of the line is 0xe9, which is not UTF-8/)
+    // Cut sequences, overlong forms and surrogates are refused too; valid four-byte characters are not.
+    for (const [bytes, ok] of [[[0xf0, 0x9f, 0x99, 0x82], true], [[0xe2, 0x9c], false], [[0xc0, 0xaf], false], [[0xed, 0xa0, 0x80], false]] as const) {
+      writeFileSync(path, Buffer.concat([Buffer.from('"'), Buffer.from(bytes), Buffer.from('"\n')]))
+      if (ok) await expect(jsonlInput(path).scan()).resolves.toMatchObject({ count: 1 })
+      else await expect(jsonlInput(path).scan()).rejects.toThrow(/latin1\.jsonl:1: byte 2 of the line is 0x/)
+    }
+  })
+
+  it('a CSV row that is not UTF-8 is refused, naming the line, also when the bad byte ends a read chunk', async () => {
+    const path = join(root, 'latin1.csv')
+    writeFileSync(path, Buffer.concat([Buffer.from('name,note\nada,fine\n'), latin1('bob,na\u00efve\n')]))
+    await expect(csvInput(path).scan()).rejects.toThrow(/latin1\.csv:3: byte 7 of the line is 0xef, which is not UTF-8/)
+    // A valid three-byte character cut by the 64 KiB read boundary is fine; a cut one at the file's end is not.
+    const pad = 'x'.repeat(64 * 1024 - 'name,note\nada,'.length - 1)
+    writeFileSync(path, `name,note\nada,${pad}✓\n`)
+    await expect(csvInput(path).scan()).resolves.toMatchObject({ count: 1 })
+    writeFileSync(path, Buffer.concat([Buffer.from('name,note\nada,x\nbob,'), Buffer.from([0xe2, 0x9c])]))
+    await expect(csvInput(path).scan()).rejects.toThrow(/latin1\.csv:3: byte 5 of the line is 0xe2/)
+  })
+
+  it('run refuses such an input before any work, exit 2, naming the line', async () => {
+    const bad = join(root, 'latin1-run.jsonl')
+    writeFileSync(bad, Buffer.concat([Buffer.from('{"prompt":"a"}\n'), latin1('{"prompt":"\u00e9t\u00e9"}\n')]))
+    const result = await runCli(['run', fixture('prompts.ts'), '--out', join(root, 'latin1-run')], { PROMPTS: bad })
+    expect(result.stderr).toMatch(/latin1-run\.jsonl:2: byte 12 of the line is 0xe9, which is not UTF-8/)
+    expect(result.stderr).not.toMatch(/internal error/)
+    expect(result.code).toBe(2)
+    expect(existsSync(join(root, 'latin1-run'))).toBe(false)
+  })
 })
