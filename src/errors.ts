@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'LONGHAUL_PREFLIGHT_FAILED'
   | 'LONGHAUL_INTERRUPTED'
   | 'LONGHAUL_EXEC_FAILED'
+  | 'LONGHAUL_VALUE_NOT_REPRESENTABLE'
 
 export class LonghaulError extends Error {
   readonly code: ErrorCode
@@ -183,5 +184,37 @@ export class PreflightFailedError extends LonghaulError {
 export class InterruptedError extends LonghaulError {
   constructor(message: string) {
     super('LONGHAUL_INTERRUPTED', message)
+  }
+}
+
+/**
+ * An item returned a value its output format cannot write as it is: NaN in
+ * JSON, 300 in a uint8 field, a BigInt, a cycle, a missing npy field. Nothing
+ * is changed to make it fit: the item fails at once, without retries (the same
+ * value would fail again), naming the item, the field and the value. Items
+ * committed before it are kept. Exit 1.
+ */
+export class ValueNotRepresentableError extends LonghaulError {
+  readonly index: number
+  /** Where in the item's value: `meta.size`, `scores[3]`, an npy field `video[0, 2]`; empty for the value as a whole. */
+  readonly field: string
+  /** The value as text: `NaN`, `300`, `12n (a BigInt)`, `a Map`. */
+  readonly value: string
+  /** Why the output cannot hold it, and what to return instead. */
+  readonly reason: string
+  /** The job's own frames, when the job's code threw while its value was written (a toJSON method). */
+  readonly itemStack: string | undefined
+  constructor(index: number, field: string, value: string, reason: string, itemStack?: string) {
+    super(
+      'LONGHAUL_VALUE_NOT_REPRESENTABLE',
+      `item ${index}${field ? ` field '${field}'` : ''} is ${value}: ${reason}. ` +
+        `Nothing is changed to make a value fit: item ${index} failed without retries, as the same value would fail again. ` +
+        `Committed work is kept. Make the job return a value the output can hold; the changed code makes it a different job, which --fresh starts in a clean folder (the old one is moved aside).`,
+    )
+    this.index = index
+    this.field = field
+    this.value = value
+    this.reason = reason
+    this.itemStack = itemStack
   }
 }

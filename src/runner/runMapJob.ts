@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Piscina } from 'piscina'
-import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageError } from '../errors.ts'
+import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageError, ValueNotRepresentableError } from '../errors.ts'
 import type { Claim, Store } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
 import { crashPoint } from './faults.ts'
@@ -313,6 +313,8 @@ function failureError(failure: TaskFailure, start: number, end: number): Error {
       return new NotDurableError(`the shard of items ${start}–${end - 1}`, new Error(failure.message))
     case 'item':
       return new ItemFailedError(failure.index ?? start, failure.attempts ?? 1, failure.message, failure.stack)
+    case 'value':
+      return new ValueNotRepresentableError(failure.index ?? start, failure.field ?? '', failure.value ?? '', failure.reason ?? failure.message, failure.stack)
   }
 }
 

@@ -26,13 +26,17 @@ export interface RangeTask {
 }
 
 export interface TaskFailure {
-  /** item: an item failed; durability: a write failed; input: the input's records could not be read. */
-  readonly kind: 'item' | 'durability' | 'input'
-  /** The item that failed (kind item). */
+  /** item: an item failed; value: the output cannot write what an item returned; durability: a write failed; input: the input's records could not be read. */
+  readonly kind: 'item' | 'value' | 'durability' | 'input'
+  /** The item that failed (kinds item and value). */
   readonly index?: number
   readonly attempts?: number
   readonly message: string
   readonly stack?: string
+  /** Kind value: where in the item, and the value as text (ValueNotRepresentableError). */
+  readonly field?: string
+  readonly value?: string
+  readonly reason?: string
 }
 
 /** Items [start, end) were made and their files are durable; `end` may be short of the task's end. */

@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { workerData } from 'node:worker_threads'
+import { ValueNotRepresentableError } from '../errors.ts'
 import type { MapJob } from '../job/defineJob.ts'
 import { itemRng, type Rng } from '../job/rng.ts'
 import { retainedMemoryProbe } from './retainedMemory.ts'
@@ -94,7 +95,10 @@ class RangeMaker {
         hashes.set(shard.add(made.value, index), (index - task.start) * ITEM_HASH_BYTES)
         Atomics.add(this.finished, 0, 1)
       } catch (error) {
-        failure = { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
+        // The output cannot write the value: deterministic, so not retried; the error names the item, field and value.
+        failure = error instanceof ValueNotRepresentableError
+          ? { kind: 'value', index, attempts: 1, message: error.message, field: error.field, value: error.value, reason: error.reason, ...(error.itemStack && { stack: error.itemStack }) }
+          : { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
         break
       }
     }

@@ -1,13 +1,15 @@
 import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { ValueNotRepresentableError } from '../../src/errors.ts'
 import { ITEM_HASH_BYTES, type ShardFileContent } from '../../src/job/outputs/format.ts'
 import { jsonl } from '../../src/job/outputs/jsonl.ts'
 import { npy, tensor, type NpyDtype, type Tensor } from '../../src/job/outputs/npy.ts'
 import { itemRng } from '../../src/job/rng.ts'
-import { tempDir } from '../support/cli.ts'
+import { verifyRun } from '../../src/index.ts'
+import { fixture, runCli, tempDir } from '../support/cli.ts'
 
 const root = tempDir()
 
@@ -64,9 +66,9 @@ print(json.dumps({'video': [list(v.shape), str(v.dtype), int(v[4, 1, 2, 3])], 's
 
   it('npy: a record of the wrong type or shape is refused, naming the item and field', () => {
     const shard = npy({ video: 'uint8' }).newShard()
-    expect(() => shard.add({ video: new Float32Array(4) }, 7)).toThrow(/item 7 field 'video' is a Float32Array; .* return a Uint8Array/)
+    expect(() => shard.add({ video: new Float32Array(4) }, 7)).toThrow(/item 7 field 'video' is a Float32Array: a uint8 field takes a Uint8Array/)
     shard.add({ video: new Uint8Array(4) }, 8)
-    expect(() => shard.add({ video: new Uint8Array(5) }, 9)).toThrow(/item 9 field 'video' has shape \[5\], earlier items \[4\]/)
+    expect(() => shard.add({ video: new Uint8Array(5) }, 9)).toThrow(/item 9 field 'video' is of shape \[5\]: earlier items of the shard gave it shape \[4\]/)
     expect(() => npy({ 'bad name': 'uint8' })).toThrow(/must be letters/)
   })
 
@@ -142,6 +144,120 @@ print(json.dumps({'video': [list(v.shape), str(v.dtype), int(v[4, 1, 2, 3])], 's
   })
 })
 
+describe('values-never-changed-silently', () => {
+  /** What adding `record` as item 7 throws: index, field and value, as a ValueNotRepresentableError. */
+  function refusal(add: (record: unknown, index: number) => unknown, record: unknown): { field: string; value: string; message: string } {
+    try {
+      add(record, 7)
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValueNotRepresentableError)
+      const { index, field, value, message, code } = error as ValueNotRepresentableError
+      expect({ index, code }).toEqual({ index: 7, code: 'LONGHAUL_VALUE_NOT_REPRESENTABLE' })
+      return { field, value, message }
+    }
+    throw new Error(`${String(record)} was written`)
+  }
+
+  it('jsonl: NaN, ±Infinity, undefined in an array, an invalid Date, a Map or Set, a BigInt, a cycle fail the item, naming the field and value', () => {
+    const shard = jsonl().newShard()
+    const add = shard.add.bind(shard)
+    const cyclic: Record<string, unknown> = { a: 1 }
+    cyclic.self = { back: cyclic }
+    const cases: [unknown, string, RegExp][] = [
+      [{ score: NaN }, 'score', /^NaN$/],
+      [{ meta: { size: Infinity } }, 'meta.size', /^Infinity$/],
+      [{ list: [1, -Infinity] }, 'list[1]', /^-Infinity$/],
+      [{ list: [0, undefined] }, 'list[1]', /^undefined$/],
+      [{ 'odd key': [() => 1] }, 'odd key"][0]'.replace(/^/, '["'), /^a function/],
+      [{ when: new Date(NaN) }, 'when', /invalid Date/],
+      [{ seen: new Map([['a', 1]]) }, 'seen', /^a Map$/],
+      [{ tags: new Set(['x']) }, 'tags', /^a Set$/],
+      [{ meta: { size: 12n } }, 'meta.size', /^12n \(a BigInt\)$/],
+      [cyclic, 'self.back', /contains it/],
+      [NaN, '', /^NaN$/],
+      [undefined, '', /^undefined$/],
+    ]
+    for (const [record, field, value] of cases) {
+      const found = refusal(add, record)
+      expect(found.field).toBe(field)
+      expect(found.value).toMatch(value)
+      expect(found.message).toMatch(new RegExp(`^item 7 ${field ? "field '.+' " : ''}is `))
+    }
+    // Nothing of a refused item was kept; values JSON holds as they are still go through, null and {} among them.
+    for (const [i, ok] of [{ a: null, b: {}, c: [null], d: 'null {}', e: new Date(0), f: -1e308 }, { skipped: undefined }].entries()) shard.add(ok, i)
+    expect(Buffer.concat(shard.finish()[0]!.chunks).toString()).toBe('{"a":null,"b":{},"c":[null],"d":"null {}","e":"1970-01-01T00:00:00.000Z","f":-1e+308}\n{}\n')
+  })
+
+  it('jsonl: an error thrown by the job\'s own toJSON keeps the job\'s frames and none of longhaul\'s', () => {
+    const shard = jsonl().newShard()
+    const record = { value: { toJSON: function jobToJson(): never { throw new Error('no JSON for you') } } }
+    let thrown: Error | undefined
+    try {
+      shard.add(record, 4)
+    } catch (error) {
+      thrown = error as Error
+    }
+    expect(thrown?.message).toBe('a toJSON method threw while item 4 was written as JSON: no JSON for you')
+    expect(thrown?.stack).toMatch(/jobToJson/)
+    expect(thrown?.stack).not.toMatch(/JSON\.stringify|src\/job\/outputs/)
+  })
+
+  it.each([
+    ['uint8', 300, '44'], ['uint8', -1.7, '255'], ['uint8', 1.7, '1'], ['uint8', NaN, '0'], ['uint8', -1, '255'],
+    ['int8', 200, '-56'], ['int8', -129, '127'], ['uint16', 65_536, '0'], ['int16', 40_000, '-25536'],
+    ['uint32', -1, '4294967295'], ['int32', 2 ** 40, '0'], ['int32', Infinity, '0'], ['float32', 1e39, 'Infinity'], ['float32', -1e39, '-Infinity'],
+  ] as [NpyDtype, number, string][])('npy: %s refuses %s (it would become %s), as a scalar, in an array and in a tensor', (dtype, bad, wrapped) => {
+    const shard = npy({ x: dtype }).newShard()
+    const add = shard.add.bind(shard)
+    const scalar = refusal(add, { x: bad })
+    expect(scalar).toMatchObject({ field: 'x', value: String(bad) })
+    expect(scalar.message).toContain(`would become ${wrapped}`)
+    expect(refusal(add, { x: [0, 1, bad] })).toMatchObject({ field: 'x[2]', value: String(bad) })
+    expect(refusal(add, { x: tensor([0, 0, 0, 0, bad, 0], [2, 3]) })).toMatchObject({ field: 'x[1, 1]', value: String(bad) })
+    // What the dtype holds goes through, its extremes and (for floats) NaN and ±Infinity; and nothing refused was kept.
+    const held = [...SAMPLES[dtype], ...(dtype.startsWith('float') ? [NaN, Infinity, -Infinity] : [])]
+    held.forEach((v, i) => shard.add({ x: v }, i))
+    expect(shard.bytes).toBe(held.length * Number(npyDescr(dtype).slice(2)))
+    expect(npy({ x: dtype }).readRecords(shardFiles(shard.finish()), held.length)).toStrictEqual(held.map((x) => ({ x })))
+  })
+
+  it('npy: a value that is not a number, a missing field, and float64 values past float32 fail; float32 precision is float32\'s', () => {
+    const shard = npy({ f: 'float32', d: 'float64' }).newShard()
+    const add = shard.add.bind(shard)
+    expect(refusal(add, { f: ['3'], d: 1 })).toMatchObject({ field: 'f[0]', value: '"3" (a string)' })
+    expect(refusal(add, { f: [null], d: 1 })).toMatchObject({ field: 'f[0]', value: 'null' })
+    expect(refusal(add, { f: 1, d: [1, 2n] })).toMatchObject({ field: 'd[1]', value: '2n (a BigInt)' })
+    expect(refusal(add, { f: 1 })).toMatchObject({ field: 'd', value: 'missing' })
+    expect(refusal(add, { f: Float64Array.of(1e39), d: 1 })).toMatchObject({ field: 'f', value: 'a Float64Array' })
+    expect(refusal(add, { f: [3.4e38, 3.5e38], d: 1 })).toMatchObject({ field: 'f[1]', value: '3.5e+38' })
+    shard.add({ f: [0.1, true], d: [Number.MAX_VALUE, false] }, 0)
+    expect(npy({ f: 'float32', d: 'float64' }).readRecords(shardFiles(shard.finish()), 1)).toStrictEqual([{ f: Float32Array.of(0.1, 1), d: Float64Array.of(Number.MAX_VALUE, 0) }])
+  })
+
+  it.each([
+    ['npy', /item 37 field 'label' is 300: uint8 holds 0 to 255 \(it would become 44\)/],
+    ['jsonl', /item 37 field 'meta\.size' is 37n \(a BigInt\): JSON has no BigInt/],
+  ])('the CLI: a %s run exits 1 naming the item, field and value, tried once, without longhaul\'s stack; the items before it are kept', async (output, message) => {
+    const out = join(root, `bad-${output}`)
+    const calls = join(root, `calls-${output}`)
+    const result = await runCli(['run', fixture('bad-value.ts'), '--out', out, '--workers', '1', '--checkpoint-every', '60'], { BAD_AT: '37', BAD_OUTPUT: output, CALLS: calls })
+    expect(result.stderr).toMatch(message)
+    expect(result.stderr).toMatch(/LONGHAUL_VALUE_NOT_REPRESENTABLE|failed without retries/)
+    expect(result.stderr).not.toMatch(/internal error|\n\s+at |src\/job\/outputs/)
+    expect(result.code).toBe(1)
+    expect(readFileSync(calls, 'utf8')).toBe('37\n')
+    const report = await verifyRun(out)
+    expect(report.duplicates + report.corrupt).toBe(0)
+    // Items 0–36 are committed (other ranges may be too); item 37 is in no shard.
+    const shards = readdirSync(join(out, 'data')).flatMap((name) => /^(\d{12})-(\d{12})\./.exec(name) ?? []).filter((_, k) => k % 3 !== 0).map(Number)
+    const covered = new Set<number>()
+    for (let k = 0; k < shards.length; k += 2) for (let i = shards[k]!; i < shards[k + 1]!; i++) covered.add(i)
+    expect(Array.from({ length: 37 }, (_, i) => covered.has(i)).every(Boolean)).toBe(true)
+    expect(covered.has(37)).toBe(false)
+    expect(report.items).toBe(covered.size)
+  })
+})
+
 /** A shard's files as readRecords takes them: whole contents keyed by suffix. */
 function shardFiles(content: readonly ShardFileContent[]): Map<string, Buffer> {
   return new Map(content.map((file) => [file.suffix, Buffer.concat(file.chunks)]))
@@ -151,6 +267,10 @@ function shardFiles(content: readonly ShardFileContent[]): Map<string, Buffer> {
 function typed(dtype: NpyDtype, values: readonly number[]): Tensor['data'] {
   const arrays = { uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array, uint32: Uint32Array, int32: Int32Array, float32: Float32Array, float64: Float64Array }
   return new arrays[dtype](values)
+}
+
+function npyDescr(dtype: NpyDtype): string {
+  return { uint8: '|u1', int8: '|i1', uint16: '<u2', int16: '<i2', uint32: '<u4', int32: '<i4', float32: '<f4', float64: '<f8' }[dtype]
 }
 
 /** Values each dtype holds exactly, its extremes among them. */

@@ -1,6 +1,8 @@
 import { ByteBuffer } from './byteBuffer.ts'
 import { itemHash } from './itemHash.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder } from './format.ts'
+import { findJsonProblem } from './jsonProblem.ts'
+import { jobFrames, valueError } from './valueProblem.ts'
 
 const NEWLINE = Buffer.from('\n')
 
@@ -52,8 +54,7 @@ function newJsonlShard(): ShardBuilder {
   const out = new ByteBuffer()
   return {
     add(record, index) {
-      const text = JSON.stringify(record)
-      if (text === undefined) throw new TypeError(`item ${index} returned ${String(record)}, which is not JSON`)
+      const text = toJson(record, index)
       const [start, end] = out.appendText(text)
       out.appendByte(0x0a)
       return itemHash([out.view(start, end)])
@@ -63,4 +64,38 @@ function newJsonlShard(): ShardBuilder {
     },
     finish: () => [{ suffix: 'jsonl', chunks: [out.bytes()] }],
   }
+}
+
+/**
+ * The item's JSON text, or a ValueNotRepresentableError naming the first
+ * value JSON.stringify would change or cannot write. Every value it would
+ * change (NaN, ±Infinity, undefined in an array, an invalid Date) comes out as
+ * `null`, and a Map or Set as `{}`: only a text holding one of those is looked
+ * at again, so the usual item costs one search of its text.
+ */
+function toJson(record: unknown, index: number): string {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(record)
+  } catch (error) {
+    // A BigInt or a cycle: find where. Anything else was thrown by the job's own toJSON: its error, with its frames.
+    if (!(error instanceof TypeError) || !/BigInt|circular/i.test(error.message)) throw withJobFrames(error, index)
+    const problem = findJsonProblem(record)
+    if (!problem) throw withJobFrames(error, index)
+    throw valueError(index, problem.path, problem.value, problem.reason, problem.shown)
+  }
+  if (text === undefined || text.includes('null') || text.includes('{}')) {
+    const problem = findJsonProblem(record)
+    if (problem) throw valueError(index, problem.path, problem.value, problem.reason, problem.shown)
+    if (text === undefined) throw valueError(index, '', record, 'an item of a jsonl output is a JSON value')
+  }
+  return text
+}
+
+/** An error the job's code threw while its item was written: named as the item's, its stack cut to the job's frames. */
+function withJobFrames(error: unknown, index: number): Error {
+  const failure = error instanceof Error ? error : new Error(String(error))
+  failure.message = `a toJSON method threw while item ${index} was written as JSON: ${failure.message}`
+  failure.stack = jobFrames(failure.stack, /^\s+at JSON\.stringify \(/)?.replace(/^[^\n]*/, `${failure.name}: ${failure.message}`)
+  return failure
 }

@@ -2,6 +2,7 @@ import { endianness } from 'node:os'
 import { ByteBuffer } from './byteBuffer.ts'
 import { itemHash } from './itemHash.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder, type ShardFileContent } from './format.ts'
+import { valueError } from './valueProblem.ts'
 
 /**
  * NumPy `.npy` files, one per field per shard (`data/<range>.<field>.npy`),
@@ -11,14 +12,14 @@ import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder, type ShardFileCo
  */
 
 const DTYPES = {
-  uint8: { descr: '|u1', array: Uint8Array },
-  int8: { descr: '|i1', array: Int8Array },
-  uint16: { descr: '<u2', array: Uint16Array },
-  int16: { descr: '<i2', array: Int16Array },
-  uint32: { descr: '<u4', array: Uint32Array },
-  int32: { descr: '<i4', array: Int32Array },
-  float32: { descr: '<f4', array: Float32Array },
-  float64: { descr: '<f8', array: Float64Array },
+  uint8: { descr: '|u1', array: Uint8Array, kind: 'int', min: 0, max: 0xff },
+  int8: { descr: '|i1', array: Int8Array, kind: 'int', min: -0x80, max: 0x7f },
+  uint16: { descr: '<u2', array: Uint16Array, kind: 'int', min: 0, max: 0xffff },
+  int16: { descr: '<i2', array: Int16Array, kind: 'int', min: -0x8000, max: 0x7fff },
+  uint32: { descr: '<u4', array: Uint32Array, kind: 'int', min: 0, max: 0xffffffff },
+  int32: { descr: '<i4', array: Int32Array, kind: 'int', min: -0x80000000, max: 0x7fffffff },
+  float32: { descr: '<f4', array: Float32Array, kind: 'float32', min: -Infinity, max: Infinity },
+  float64: { descr: '<f8', array: Float64Array, kind: 'float64', min: -Infinity, max: Infinity },
 } as const
 
 export type NpyDtype = keyof typeof DTYPES
@@ -51,7 +52,7 @@ export function npy(fields: Readonly<Record<string, NpyDtype>>): OutputFormat {
       throw new TypeError(`npy field '${name}' has dtype '${fields[name]}'; use one of ${Object.keys(DTYPES).join(', ')}`)
     }
   }
-  const specs = names.map((name) => ({ name, ...DTYPES[fields[name]!] }))
+  const specs = names.map((name) => ({ name, dtype: fields[name]!, ...DTYPES[fields[name]!] }))
   return {
     kind: 'npy',
     description: { kind: 'npy', fields: { ...fields } },
@@ -72,8 +73,13 @@ export function npy(fields: Readonly<Record<string, NpyDtype>>): OutputFormat {
 
 interface FieldSpec {
   readonly name: string
+  readonly dtype: NpyDtype
   readonly descr: string
   readonly array: (typeof DTYPES)[NpyDtype]['array']
+  readonly kind: 'int' | 'float32' | 'float64'
+  /** The range of an integer dtype. */
+  readonly min: number
+  readonly max: number
 }
 
 /** One field's file of a written shard, its header checked against the declaration. */
@@ -113,13 +119,13 @@ function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
   return {
     add(record, index) {
       if (typeof record !== 'object' || record === null) {
-        throw new TypeError(`item ${index} returned ${typeof record}; an npy job's item returns an object with fields ${specs.map((s) => s.name).join(', ')}`)
+        throw valueError(index, '', record, `an npy job's item returns an object with fields ${specs.map((s) => s.name).join(', ')}`)
       }
       // Every field is checked before any is kept, so a bad field leaves the shard as it was.
       const parts = columns.map((column) => {
         const { row, shape } = toRow((record as Record<string, unknown>)[column.spec.name], column.spec, index)
         if (column.shape !== undefined && !sameShape(column.shape, shape)) {
-          throw new TypeError(`item ${index} field '${column.spec.name}' has shape [${shape.join(', ')}], earlier items [${column.shape.join(', ')}]`)
+          throw valueError(index, column.spec.name, undefined, `earlier items of the shard gave it shape [${column.shape.join(', ')}]: every item gives a field the same shape`, `of shape [${shape.join(', ')}]`)
         }
         return { column, row, shape }
       })
@@ -144,10 +150,14 @@ function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
 }
 
 function toRow(value: unknown, spec: FieldSpec, index: number): { row: Buffer; shape: readonly number[] } {
-  const where = `item ${index} field '${spec.name}'`
   if (typeof value === 'number' || typeof value === 'boolean') {
     const one = new spec.array(1)
-    one[0] = Number(value)
+    const v = Number(value)
+    one[0] = v
+    if (one[0] !== v) {
+      const reason = cannotHold(spec, v, one[0]!)
+      if (reason) throw valueError(index, spec.name, value, reason)
+    }
     return { row: Buffer.from(one.buffer), shape: [] }
   }
   let data: unknown = value
@@ -157,14 +167,71 @@ function toRow(value: unknown, spec: FieldSpec, index: number): { row: Buffer; s
     shape = (value as Tensor).shape
   }
   let typed: TypedArray
+  // A typed array of the field's own type holds only values the field can: written as it is.
   if (data instanceof spec.array) typed = data
-  else if (Array.isArray(data)) typed = spec.array.from(data as number[])
+  else if (Array.isArray(data)) typed = fromNumbers(data, spec, index, shape ?? [data.length])
   else if (ArrayBuffer.isView(data)) {
-    throw new TypeError(`${where} is a ${data.constructor.name}; the field is declared ${spec.descr}, so return a ${spec.array.name}`)
+    throw valueError(index, spec.name, data, `a ${spec.dtype} field takes a ${spec.array.name} (written as it is), a number, an array of numbers, or tensor(data, shape)`)
   } else {
-    throw new TypeError(`${where} is ${value === undefined ? 'missing' : typeof value}; return a number, a ${spec.array.name}, or tensor(data, shape)`)
+    throw valueError(index, spec.name, value, `a ${spec.dtype} field takes a number, a ${spec.array.name}, an array of numbers, or tensor(data, shape)`, value === undefined ? 'missing' : undefined)
   }
   return { row: Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength), shape: shape ?? [typed.length] }
+}
+
+/**
+ * The values as the field's typed array, each checked as it is written: a
+ * value the dtype cannot hold as it is (300 or 1.7 or NaN in uint8, 1e39 in
+ * float32, a string) fails the item instead of being wrapped, truncated or
+ * made 0. Only a value that reads back different from what was written is
+ * looked at closer (cannotHold).
+ */
+function fromNumbers(values: readonly unknown[], spec: FieldSpec, index: number, shape: readonly number[]): TypedArray {
+  const typed = new spec.array(values.length)
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k]
+    if (typeof v === 'number') {
+      typed[k] = v
+      if (typed[k] === v) continue
+      const reason = cannotHold(spec, v, typed[k]!)
+      if (reason) throw valueError(index, `${spec.name}[${unravel(k, shape).join(', ')}]`, v, reason)
+    } else if (typeof v === 'boolean') {
+      typed[k] = Number(v)
+    } else {
+      throw valueError(index, `${spec.name}[${unravel(k, shape).join(', ')}]`, v, `a ${spec.dtype} field holds numbers (or booleans)`)
+    }
+  }
+  return typed
+}
+
+/**
+ * Why the field cannot hold `v`, which its typed array stored as `written`;
+ * undefined when it can. An integer dtype holds `v` exactly when it reads
+ * back the same. float32 rounds to its precision (that is what float32 is)
+ * but must not overflow to Infinity; NaN and ±Infinity are values of float32
+ * and float64.
+ */
+function cannotHold(spec: FieldSpec, v: number, written: number): string | undefined {
+  if (spec.kind === 'float64') return undefined
+  if (spec.kind === 'float32') {
+    return (written === Infinity || written === -Infinity) && v === v
+      ? `float32's largest is ±3.4028235e38 (it would become ${written}); declare float64, or scale it first`
+      : undefined
+  }
+  if (v !== v) return `${spec.dtype} has no NaN (it would become ${written}); declare float32 or float64, or return a number`
+  if (v < spec.min || v > spec.max) return `${spec.dtype} holds ${spec.min} to ${spec.max} (it would become ${written}); clamp or scale it first, or declare a wider dtype`
+  return `${spec.dtype} holds whole numbers only (it would become ${written}); round it first (Math.round), or declare float32 or float64`
+}
+
+/** Flat index `k` of an array of `shape` as one index per dimension. */
+function unravel(k: number, shape: readonly number[]): number[] {
+  const at: number[] = []
+  let rest = k
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const size = shape[d]! || 1
+    at.unshift(rest % size)
+    rest = Math.floor(rest / size)
+  }
+  return at.length ? at : [k]
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
