@@ -85,7 +85,7 @@ function summary(rows) {
     memory: (r) => ['peak memory', `${r.ratio}× (${r.largePeakRssMiB} vs ${r.smallPeakRssMiB} MiB)`],
     speedup: (r) => [`speed-up, ${r.job}`, `${r.speedup}× on ${r.cores} cores${r.bareThreadsSpeedup ? ` (bare threads ${r.bareThreadsSpeedup}×)` : ''}`],
     postgres: (r) => [`vs pg-boss, ${r.itemMs ? `${r.itemMs} ms items, ` : ''}${r.processes} process(es)`, `${r.ratio}× pg-boss work (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.pgboss.itemsPerSecond.toLocaleString('en')} items/s); ${r.ratioFetchLoop}× its fetch loop (${r.pgbossFetchLoop.itemsPerSecond.toLocaleString('en')}/s)`],
-    inputs: (r) => [`${r.input} input, ${r.shape}`, `${r.sizes.map((size) => `${size.mb} MB: scan ${size.scanMs} ms, read ${size.readMs} ms`).join('; ')} (ms per MB ×${r.scanPerMbRatio} scan, ×${r.readPerMbRatio} read)`],
+    inputs: (r) => [`${r.input} input, ${r.shape}`, `${r.sizes.map((size) => `${size.mb} MB: scan ${size.scanMs} ms, read ${size.readMs} ms`).join('; ')} (CPU per MB at the largest size ×${r.scanCpuPerMbRatio} scan, ×${r.readCpuPerMbRatio} read)`],
     eta: (r) => [`ETA error, ${r.trace} trace`, `${r.ours.meanAbsErrorS} s vs tqdm ${r.tqdm.meanAbsErrorS} s (interval held the truth at ${Math.round(r.ours.coverage * 100)}% of the points)`],
   }
   const lines = ['| benchmark | figure | target | met | others busy |', '|---|---|---|---|---|']
