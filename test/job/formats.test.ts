@@ -158,7 +158,7 @@ describe('values-never-changed-silently', () => {
     throw new Error(`${String(record)} was written`)
   }
 
-  it('jsonl: NaN, ±Infinity, undefined in an array, an invalid Date, a Map or Set, a BigInt, a cycle fail the item, naming the field and value', () => {
+  it('jsonl: NaN, ±Infinity, undefined in an array, an invalid Date, a Map or Set, a BigInt, a cycle, too deep a nesting fail the item, naming the field and value', () => {
     const shard = jsonl().newShard()
     const add = shard.add.bind(shard)
     const cyclic: Record<string, unknown> = { a: 1 }
@@ -176,6 +176,7 @@ describe('values-never-changed-silently', () => {
       [cyclic, 'self.back', /contains it/],
       [NaN, '', /^NaN$/],
       [undefined, '', /^undefined$/],
+      [Array.from({ length: 100_000 }).reduce((inner) => [inner], null), '', /^an Array$/],
     ]
     for (const [record, field, value] of cases) {
       const found = refusal(add, record)

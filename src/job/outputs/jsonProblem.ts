@@ -23,59 +23,63 @@ const NULL_IN_ITS_PLACE = 'JSON has no such value (JSON.stringify would write nu
  * JSON.stringify threw, so it costs nothing on the usual path.
  */
 export function findJsonProblem(record: unknown): JsonProblem | undefined {
-  return visit(record, '', '', 'top', [])
+  // Depth-first in JSON.stringify's order, on a stack of its own: any depth JSON.stringify managed, this manages too.
+  const todo: Step[] = [{ input: record, key: '', path: '', place: 'top' }]
+  /** The objects enclosing the one being looked at: meeting one again is a cycle. */
+  const open = new Set<object>()
+  for (let step = todo.pop(); step; step = todo.pop()) {
+    if ('leave' in step) {
+      open.delete(step.leave)
+      continue
+    }
+    const { key, path, place } = step
+    let value = step.input
+    if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
+      const toJSON = (value as { toJSON?: unknown }).toJSON
+      if (typeof toJSON === 'function') value = toJSON.call(value, key)
+    }
+    if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt) value = value.valueOf()
+    switch (typeof value) {
+      case 'number':
+        if (Number.isFinite(value)) continue
+        return { path, value, reason: NULL_IN_ITS_PLACE }
+      case 'bigint':
+        return { path, value, reason: 'JSON has no BigInt; return Number(value) if it fits in a double, or String(value)' }
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        if (place === 'property') continue
+        if (place === 'array') return { path, value, reason: NULL_IN_ITS_PLACE }
+        return { path, value, reason: 'an item of a jsonl output is a JSON value: an object, an array, a string, a number, a boolean or null' }
+      case 'string':
+      case 'boolean':
+        continue
+    }
+    if (value === null) {
+      // An invalid Date's toJSON gives null.
+      if (step.input instanceof Date) return { path, value: step.input, shown: 'an invalid Date', reason: 'JSON.stringify would write null in its place' }
+      continue
+    }
+    const object = value as object
+    if (open.has(object)) return { path, value: object, shown: 'a reference to an object that contains it', reason: 'JSON cannot hold a cycle; return a copy without the back-reference' }
+    const children: Step[] = []
+    if (Array.isArray(object)) {
+      for (let i = 0; i < object.length; i++) children.push({ input: object[i], key: String(i), path: joinPath(path, i), place: 'array' })
+    } else {
+      const keys = Object.keys(object)
+      if (keys.length === 0 && !isPlain(object)) {
+        return { path, value: object, reason: 'JSON.stringify would write {} in its place, its content lost; convert it (Object.fromEntries(map), [...set], or a plain object)' }
+      }
+      for (const name of keys) children.push({ input: (object as Record<string, unknown>)[name], key: name, path: joinPath(path, name), place: 'property' })
+    }
+    open.add(object)
+    todo.push({ leave: object })
+    for (let i = children.length - 1; i >= 0; i--) todo.push(children[i]!)
+  }
+  return undefined
 }
 
-function visit(input: unknown, key: string, path: string, place: 'top' | 'array' | 'property', ancestors: object[]): JsonProblem | undefined {
-  let value = input
-  if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') {
-    const toJSON = (value as { toJSON?: unknown }).toJSON
-    if (typeof toJSON === 'function') value = toJSON.call(value, key)
-  }
-  if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt) value = value.valueOf()
-  switch (typeof value) {
-    case 'number':
-      return Number.isFinite(value) ? undefined : { path, value, reason: NULL_IN_ITS_PLACE }
-    case 'bigint':
-      return { path, value, reason: 'JSON has no BigInt; return Number(value) if it fits in a double, or String(value)' }
-    case 'undefined':
-    case 'function':
-    case 'symbol':
-      if (place === 'property') return undefined
-      if (place === 'array') return { path, value, reason: NULL_IN_ITS_PLACE }
-      return { path, value, reason: 'an item of a jsonl output is a JSON value: an object, an array, a string, a number, a boolean or null' }
-    case 'string':
-    case 'boolean':
-      return undefined
-  }
-  if (value === null) {
-    // An invalid Date's toJSON gives null.
-    return input instanceof Date ? { path, value: input, shown: 'an invalid Date', reason: 'JSON.stringify would write null in its place' } : undefined
-  }
-  const object = value as object
-  if (ancestors.includes(object)) return { path, value: object, shown: 'a reference to an object that contains it', reason: 'JSON cannot hold a cycle; return a copy without the back-reference' }
-  ancestors.push(object)
-  try {
-    if (Array.isArray(object)) {
-      for (let i = 0; i < object.length; i++) {
-        const found = visit(object[i], String(i), joinPath(path, i), 'array', ancestors)
-        if (found) return found
-      }
-      return undefined
-    }
-    const keys = Object.keys(object)
-    if (keys.length === 0 && !isPlain(object)) {
-      return { path, value: object, reason: 'JSON.stringify would write {} in its place, its content lost; convert it (Object.fromEntries(map), [...set], or a plain object)' }
-    }
-    for (const name of keys) {
-      const found = visit((object as Record<string, unknown>)[name], name, joinPath(path, name), 'property', ancestors)
-      if (found) return found
-    }
-    return undefined
-  } finally {
-    ancestors.pop()
-  }
-}
+type Step = { readonly input: unknown; readonly key: string; readonly path: string; readonly place: 'top' | 'array' | 'property' } | { readonly leave: object }
 
 function isPlain(object: object): boolean {
   const proto = Object.getPrototypeOf(object)

@@ -1,7 +1,7 @@
 import { ByteBuffer } from './byteBuffer.ts'
 import { itemHash } from './itemHash.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder } from './format.ts'
-import { findJsonProblem } from './jsonProblem.ts'
+import { findJsonProblem, type JsonProblem } from './jsonProblem.ts'
 import { jobFrames, valueError } from './valueProblem.ts'
 
 const NEWLINE = Buffer.from('\n')
@@ -78,18 +78,32 @@ function toJson(record: unknown, index: number): string {
   try {
     text = JSON.stringify(record)
   } catch (error) {
+    if (error instanceof RangeError) throw tooDeep(record, index)
     // A BigInt or a cycle: find where. Anything else was thrown by the job's own toJSON: its error, with its frames.
     if (!(error instanceof TypeError) || !/BigInt|circular/i.test(error.message)) throw withJobFrames(error, index)
-    const problem = findJsonProblem(record)
+    const problem = findProblem(record, index)
     if (!problem) throw withJobFrames(error, index)
     throw valueError(index, problem.path, problem.value, problem.reason, problem.shown)
   }
   if (text === undefined || text.includes('null') || text.includes('{}')) {
-    const problem = findJsonProblem(record)
+    const problem = findProblem(record, index)
     if (problem) throw valueError(index, problem.path, problem.value, problem.reason, problem.shown)
     if (text === undefined) throw valueError(index, '', record, 'an item of a jsonl output is a JSON value')
   }
   return text
+}
+
+function findProblem(record: unknown, index: number): JsonProblem | undefined {
+  try {
+    return findJsonProblem(record)
+  } catch (error) {
+    if (error instanceof RangeError) throw tooDeep(record, index)
+    throw withJobFrames(error, index)
+  }
+}
+
+function tooDeep(record: unknown, index: number): Error {
+  return valueError(index, '', record, 'nested too deeply to be written and checked (the call stack ran out); flatten it')
 }
 
 /** An error the job's code threw while its item was written: named as the item's, its stack cut to the job's frames. */
