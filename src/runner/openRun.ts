@@ -242,7 +242,7 @@ export async function openRunDir(options: OpenOptions, job: JobFacts): Promise<O
     let run = await store.getRun()
     const resumed = run !== undefined
     if (job.kind === 'map') {
-      assertJournalHoldsShards(paths, names, { run: resumed, frontier: await store.frontier() }, shardSuffixes(identity.output))
+      assertJournalHoldsShards(paths, names, { run: resumed, frontier: await store.frontier(), ...(run && { total: run.total }) }, shardSuffixes(identity.output))
     }
     assertSameJob(options.outDir, run, identity, fingerprint)
     const total = options.total ?? run?.total ?? requested

@@ -18,9 +18,15 @@ import { INDEX_FILE, isShardFileName } from './shardNames.ts'
 
 /** What a folder path is: a folder, a file (or anything else), or nothing. */
 function kindOf(path: string): 'folder' | 'file' | 'none' {
-  const stat = statSync(path, { throwIfNoEntry: false })
-  if (!stat) return 'none'
-  return stat.isDirectory() ? 'folder' : 'file'
+  try {
+    const stat = statSync(path, { throwIfNoEntry: false })
+    if (!stat) return 'none'
+    return stat.isDirectory() ? 'folder' : 'file'
+  } catch (error) {
+    // A path under a file (ENOTDIR) is no place of a run's; the folder checks say so in their own words.
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return 'none'
+    throw error
+  }
 }
 
 /**
@@ -58,7 +64,8 @@ function shardRange(name: string, suffixes: readonly string[]): { start: number;
  * whose write-ahead log can be lost by hand). Every range is claimed in the
  * journal, the claim raising its frontier, before any shard of it is made:
  * a shard file in data/ named exactly as longhaul names them whose range
- * ends past the frontier, or any shard when the journal holds no run at all,
+ * ends past the frontier (and within the run's total), or any shard when the
+ * journal holds no run at all,
  * proves the journal lost records. Cleaning up then would delete the very
  * files that hold them, so this refuses instead.
  *
@@ -68,13 +75,14 @@ function shardRange(name: string, suffixes: readonly string[]): { start: number;
 export function assertJournalHoldsShards(
   paths: RunPaths,
   names: readonly string[],
-  journal: { readonly run: boolean; readonly frontier: number },
+  journal: { readonly run: boolean; readonly frontier: number; readonly total?: number },
   suffixes: readonly string[],
 ): void {
   const beyond = names.filter((name) => {
     if (!journal.run) return isShardFileName(name)
     const range = shardRange(name, suffixes)
-    return range !== undefined && range.end > journal.frontier
+    // A range past the run's total was never this run's to hand out: not a lost record (verify lists it as stray).
+    return range !== undefined && range.end > journal.frontier && range.end <= (journal.total ?? Infinity)
   })
   if (beyond.length === 0) return
   const what = journal.run

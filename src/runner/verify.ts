@@ -80,7 +80,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
     if (shards === undefined && !live && store instanceof SqliteStore) {
       // Listed first: a shard in data/ was claimed in the journal before it was made.
       const names = dataNames(paths)
-      assertJournalHoldsShards(paths, names, { run: true, frontier: await store.frontier() }, format.suffixes)
+      assertJournalHoldsShards(paths, names, { run: true, frontier: await store.frontier(), total: run.total }, format.suffixes)
     }
     // verify only reads: the bucket's staging folder (for uploads) is never written.
     place = shards ? await openBucketPlace(shards, tmpdir()) : folderPlace(paths.data)
