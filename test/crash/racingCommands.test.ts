@@ -6,8 +6,9 @@
  */
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import { fixture, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
+import { fixture, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
 
 const root = tempDir('longhaul-racing-')
 const job = fixture('squares.ts')
@@ -65,5 +66,26 @@ describe('verify-live-run', () => {
     // Interrupted, not live: an incomplete run is exit 1 with the missing items named.
     expect(after.stdout).toMatch(/^INCOMPLETE/)
     expect(after.code).toBe(1)
+  })
+})
+
+describe('locked-journal-named', () => {
+  it('a journal another process keeps locked: run waits, then says who is in the way and exits 2', async () => {
+    const out = join(root, 'locked')
+    const made = await runCli(['run', job, '--out', out, '--workers', '1', '--total', '20'])
+    expect(made.code, made.stderr).toBe(0)
+    // Another program holds the journal's write lock (a long sqlite3 session, say).
+    const other = new Database(join(out, '.longhaul', 'journal.sqlite'))
+    other.prepare('BEGIN IMMEDIATE').run()
+    try {
+      const result = await runCli(['run', job, '--out', out, '--workers', '1', '--total', '20'])
+      expect(result.stderr).not.toMatch(/internal error|SqliteError/)
+      expect(result.stderr).toMatch(/the journal .*journal\.sqlite stayed locked by another process while recording .*\(SQLITE_BUSY\): another longhaul command is at work on/)
+      expect(result.code).toBe(2)
+    } finally {
+      other.prepare('ROLLBACK').run()
+      other.close()
+    }
+    expect((await runCli(['verify', out])).code).toBe(0)
   })
 })

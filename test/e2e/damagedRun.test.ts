@@ -91,6 +91,9 @@ describe('damaged-run-named-never-internal-error', () => {
     expect((await runCli(['verify', dir])).code).toBe(0)
   })
 
+})
+
+describe('status-on-malformed-progress-json', () => {
   it('a malformed progress.json: status says so, from the journal, and does not crash', async () => {
     const dir = damaged((d) => writeFileSync(join(d, 'progress.json'), '{"state": "runn'))
     const result = await runCli(['status', dir])
