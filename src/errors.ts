@@ -26,6 +26,9 @@ export type ErrorCode =
   | 'LONGHAUL_INTERRUPTED'
   | 'LONGHAUL_EXEC_FAILED'
   | 'LONGHAUL_VALUE_NOT_REPRESENTABLE'
+  | 'LONGHAUL_RUN_DAMAGED'
+  | 'LONGHAUL_JOURNAL_DISK'
+  | 'LONGHAUL_JOURNAL_BUSY'
 
 export class LonghaulError extends Error {
   readonly code: ErrorCode
@@ -216,5 +219,40 @@ export class ValueNotRepresentableError extends LonghaulError {
     this.value = value
     this.reason = reason
     this.itemStack = itemStack
+  }
+}
+
+/** What a user can do today with a run folder longhaul cannot trust: set it aside, keeping every file of it. */
+export function setAsideAdvice(dir: string): string {
+  return `To start over, run the same \`longhaul run\` command with --fresh: it moves ${dir} aside to ${dir}.before-<time> (nothing is deleted) and starts a new run there.`
+}
+
+/**
+ * A run folder longhaul cannot trust: its journal truncated, garbled or
+ * missing records its shards prove, data/ gone, a folder where longhaul keeps
+ * a file. Names what is damaged and what to do. Exit 2.
+ */
+export class RunDamagedError extends UsageError {
+  readonly dir: string
+  constructor(dir: string, damage: string, advice: string = setAsideAdvice(dir)) {
+    super(`the run in ${dir} is damaged: ${damage.replace(/\.$/, '')}. ${advice}`, 'LONGHAUL_RUN_DAMAGED')
+    this.dir = dir
+  }
+}
+
+/**
+ * The disk under a run's journal failed a read or write when the command
+ * began (full, read-only, an I/O error): nothing was changed. Exit 2.
+ */
+export class JournalDiskError extends UsageError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'LONGHAUL_JOURNAL_DISK', { cause })
+  }
+}
+
+/** Another process kept the journal locked longer than longhaul waits for it. Exit 2. */
+export class JournalBusyError extends UsageError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'LONGHAUL_JOURNAL_BUSY', { cause })
   }
 }

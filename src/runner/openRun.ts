@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { UsageError, FingerprintMismatchError } from '../errors.ts'
+import { FingerprintMismatchError, RunDamagedError, UsageError } from '../errors.ts'
 import type { MapJob } from '../job/defineJob.ts'
 import { isLoopJob, type LoopJob } from '../job/defineLoop.ts'
 import { describeChanges, fingerprintOf, hashLockfile, hashSources, makeIdentity, type JobIdentity } from '../job/fingerprint.ts'
@@ -10,6 +10,7 @@ import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import { takeOwnership } from './ownership.ts'
+import { assertJournalHoldsShards, assertNoLiveOwner, assertRunLayout, dataNames, shardSuffixes } from './runDamage.ts'
 import { hasRun, prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
 
 /** Which job runs where, as the user asked. */
@@ -79,9 +80,20 @@ export interface JobFacts {
   readonly defaultTotal: number | undefined
 }
 
-/** --fresh moves a run aside only when no live process owns it (invariant one-owner). */
+/**
+ * --fresh moves a run aside only when no live process owns it (invariant
+ * one-owner). A damaged journal cannot say who owns the run: its
+ * progress.json can, and a live owner there still refuses the move.
+ */
 async function assertNobodyRuns(dir: string, leaseTtlMs: number, now: number): Promise<void> {
-  const store = SqliteStore.open(runPaths(dir).journal)
+  let store: SqliteStore
+  try {
+    store = SqliteStore.open(runPaths(dir).journal)
+  } catch (error) {
+    if (!(error instanceof RunDamagedError)) throw error
+    assertNoLiveOwner(dir, now)
+    return
+  }
   try {
     if (!(await store.getRun())) return
     const lease = await takeOwnership(store, dir, leaseTtlMs, now)
@@ -219,16 +231,25 @@ export async function openRunDir(options: OpenOptions, job: JobFacts): Promise<O
     ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir: options.outDir, fingerprint, total: requested, params, seed, ...(job.kind === 'loop' && { kind: 'loop' as const }) })
     : undefined
   if (options.fresh && hasRun(options.outDir)) await assertNobodyRuns(options.outDir, options.leaseTtlMs, options.now())
+  // Without --fresh the folder is the run's: a damaged one is refused, naming the damage, before anything in it changes.
+  if (!options.fresh) assertRunLayout(runPaths(options.outDir))
 
   const { paths, movedTo } = prepareRunDir(options.outDir, options.fresh ?? false, new Date(options.now()))
   const store = SqliteStore.open(paths.journal)
   try {
+    // data/ is listed before the journal is read: a shard there was claimed in the journal before it was made.
+    const names = job.kind === 'map' ? dataNames(paths) : []
     let run = await store.getRun()
     const resumed = run !== undefined
+    if (job.kind === 'map') {
+      assertJournalHoldsShards(paths, names, { run: resumed, frontier: await store.frontier(), ...(run && { total: run.total }) }, shardSuffixes(identity.output))
+    }
     assertSameJob(options.outDir, run, identity, fingerprint)
     const total = options.total ?? run?.total ?? requested
     if (!run) {
       await store.createRun({ runId: randomUUID(), job: job.name, fingerprint, identity: JSON.stringify(identity), total, createdAt: options.now() })
+      // Another process starting on the same new folder at the same moment may have recorded its run first: that one stands.
+      assertSameJob(options.outDir, await store.getRun(), identity, fingerprint)
     } else if (total < run.total) {
       throw new UsageError(`${options.outDir} holds a run of ${run.total} ${unit}; --total can grow it but not shrink it (got ${total}). Use --fresh to start over.`)
     }

@@ -15,8 +15,8 @@ import { OWNER, startSession } from './startSession.ts'
 import { recordFailure } from './recordFailure.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
+import { writeReaderIndex } from './readerIndex.ts'
 import { reconcile, recheckRanges, removeUnrecordedFiles } from './recovery.ts'
-import type { ShardPlace } from './shardPlace.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 export interface RunOptions extends RawRunSettings, RunTarget {
@@ -254,13 +254,13 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       await store.setState('interrupted', now())
       await store.addEvent('interrupted', { committed: tracker.committed }, now())
       progress.end('interrupted')
-      await writeIndex(store, place, job.output.kind)
+      await writeReaderIndex(store, place, job.output.kind)
       return summary('interrupted', null)
     }
     const finalCommitted = await store.committedItems()
     if (finalCommitted !== total) throw new LonghaulError('LONGHAUL_JOURNAL_INVALID', `internal error: ${finalCommitted} of ${total} items committed after the last range`)
     if (shared) await countOthers()
-    await writeIndex(store, place, job.output.kind)
+    await writeReaderIndex(store, place, job.output.kind)
     const digest = await journalDigest(store)
     // Whichever process of a shared run gets here first records the end; the others find it recorded.
     if ((await store.getRun())?.state !== 'complete') {
@@ -317,11 +317,3 @@ function failureError(failure: TaskFailure, start: number, end: number): Error {
       return new ValueNotRepresentableError(failure.index ?? start, failure.field ?? '', failure.value ?? '', failure.reason ?? failure.message, failure.stack)
   }
 }
-
-/** data/index.json: the committed shard ranges in index order, for readers without longhaul. */
-async function writeIndex(store: Store, place: ShardPlace, format: string): Promise<void> {
-  const shards: { start: number; end: number; files: string[] }[] = []
-  for await (const range of store.ranges()) shards.push({ start: range.start, end: range.end, files: range.files.map((file) => file.name) })
-  await place.writeIndex(Buffer.from(JSON.stringify({ format, items: shards.at(-1)?.end ?? 0, shards }, null, 1) + '\n'))
-}
-

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
-import { UsageError } from '../errors.ts'
+import { existsSync } from 'node:fs'
+import { RunDamagedError, setAsideAdvice, UsageError } from '../errors.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
@@ -10,8 +11,13 @@ import type { Store } from '../store/store.ts'
 import { shardsOf } from './sharedRun.ts'
 import { openBucketPlace } from './bucket.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
-import { runPaths } from './runDir.ts'
-import { INDEX_FILE } from './shardNames.ts'
+import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { processAliveHere } from '../telemetry/runStatus.ts'
+import { runPaths, type RunPaths } from './runDir.ts'
+import { readerIndexOf, readerIndexProblem } from './readerIndex.ts'
+import { assertJournalHoldsShards, assertRunLayout, dataNames } from './runDamage.ts'
+import { INDEX_FILE, isShardFileName } from './shardNames.ts'
+import { TEMP_PREFIX } from '../store/atomicFile.ts'
 import { verifyLoopRun } from './loop/verifyLoop.ts'
 
 export interface VerifyReport {
@@ -32,6 +38,14 @@ export interface VerifyReport {
   readonly problems: readonly string[]
   /** What `items` counts: steps for a loop. @default items */
   readonly unit?: 'items' | 'steps'
+  /**
+   * Set while a live process owns the run: only what is committed so far was
+   * checked (files in flight are not stray, items not yet made are not
+   * missing, index.json is written at the end), and `complete` is false.
+   */
+  readonly live?: { readonly pid: number; readonly host: string; readonly since: string }
+  /** What is wrong with data/index.json, the file readers without longhaul go through; absent when it is right. */
+  readonly readerIndex?: string
 }
 
 const MAX_PROBLEMS = 20
@@ -42,11 +56,15 @@ const MAX_PROBLEMS = 20
  * bytes, the ranges must tile 0 … total-1 exactly once.
  */
 export async function verifyRun(dir: string | undefined, options: VerifyTarget = {}): Promise<VerifyReport> {
-  const { store, shards } = await openJournal(dir, options)
+  const opened = await openJournal(dir, options)
+  const { store, shards } = opened
   let place: ShardPlace | undefined
   try {
     const run = await store.getRun()
-    if (!run) throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
+    if (!run) {
+      if (dir !== undefined && shards === undefined && store instanceof SqliteStore) assertJournalHoldsShards(runPaths(dir), dataNames(runPaths(dir)), { run: false, frontier: 0 }, [])
+      throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
+    }
     if (dir === undefined && shards === undefined) {
       throw new UsageError(`run '${run.runId}' keeps its shards in a shared folder, not a bucket: give that folder, as in  longhaul verify DIR`)
     }
@@ -55,8 +73,15 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
     if (identity.kind === 'exec') {
       throw new UsageError(`${dir} holds a supervised program's run (longhaul exec): longhaul does not manage the program's output, so there is nothing to verify. \`longhaul status ${dir}\` shows how it ended.`)
     }
+    const live = await liveOwner(store, shards !== undefined || opened.link !== undefined)
+    if (shards === undefined) assertFolderIntact(paths)
     if ((identity.output as { kind?: string } | undefined)?.kind === 'loop') return await verifyLoopRun(store, run, paths)
     const format = formatFromDescription(identity.output)
+    if (shards === undefined && !live && store instanceof SqliteStore) {
+      // Listed first: a shard in data/ was claimed in the journal before it was made.
+      const names = dataNames(paths)
+      assertJournalHoldsShards(paths, names, { run: true, frontier: await store.frontier(), total: run.total }, format.suffixes)
+    }
     // verify only reads: the bucket's staging folder (for uploads) is never written.
     place = shards ? await openBucketPlace(shards, tmpdir()) : folderPlace(paths.data)
     const problems: string[] = []
@@ -75,7 +100,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       for (const file of range.files) recorded.add(file.name)
       if (range.start > next) {
         missing += range.start - next
-        problem(`items ${next}–${range.start - 1} are missing`)
+        if (!live) problem(`items ${next}–${range.start - 1} are missing`)
       }
       const overlap = Math.max(0, Math.min(range.end, next) - range.start)
       if (overlap > 0) {
@@ -94,12 +119,19 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
     }
     if (next < run.total) {
       missing += run.total - next
-      problem(`items ${next}–${run.total - 1} are missing`)
+      if (!live) problem(`items ${next}–${run.total - 1} are missing`)
     }
-    const stray = [...(await place.list()).keys()].filter((name) => name !== INDEX_FILE && !recorded.has(name))
+    // While the run lives, its temporary files and the shards it is about to record are in flight, not stray.
+    const stray = [...(await place.list()).keys()].filter((name) => name !== INDEX_FILE && !recorded.has(name) && !(live && isDebrisName(name)))
     for (const name of stray.slice(0, 5)) problem(`data/${name} is not recorded in the journal`)
-    const complete = missing === 0 && duplicates === 0 && corrupt === 0 && stray.length === 0 && items === run.total
-    return { dir: place.where, job: run.job, complete, total: run.total, items, missing, duplicates, corrupt, stray, digest: complete ? digest.digest('hex') : null, problems }
+    // Readers without longhaul go through data/index.json: it must say exactly what the journal does (written at the end of a session).
+    const readerIndex = live ? undefined : await readerIndexProblem(place, await readerIndexOf(store, (identity.output as { kind: string }).kind))
+    if (readerIndex) problem(readerIndex)
+    const complete = !live && missing === 0 && duplicates === 0 && corrupt === 0 && stray.length === 0 && items === run.total && readerIndex === undefined
+    return {
+      dir: place.where, job: run.job, complete, total: run.total, items, missing, duplicates, corrupt, stray, digest: complete ? digest.digest('hex') : null, problems,
+      ...(live && { live }), ...(readerIndex && { readerIndex }),
+    }
   } finally {
     await store.close()
     place?.close()
@@ -118,7 +150,7 @@ export interface VerifyTarget {
  * records — `store` overrides its database URL —, or the run `runId` of
  * `store`) and its bucket, if its shards are in one.
  */
-async function openJournal(dir: string | undefined, { store: storeUrl, runId }: VerifyTarget): Promise<{ store: Store; shards: string | undefined }> {
+async function openJournal(dir: string | undefined, { store: storeUrl, runId }: VerifyTarget): Promise<{ store: Store; shards: string | undefined; link?: unknown }> {
   if (runId !== undefined) {
     if (storeUrl === undefined) throw new UsageError('--run names a run of a PostgreSQL journal: give its --store URL too')
     const store = await PostgresStore.open(storeUrl, { runId })
@@ -130,7 +162,34 @@ async function openJournal(dir: string | undefined, { store: storeUrl, runId }: 
   if (dir === undefined) throw new UsageError('give the run folder (the --out of `longhaul run`), or --store URL --run ID for a run whose shards are in a bucket')
   const opened = await openRunJournal(dir, storeUrl === undefined ? {} : { storeUrl })
   if (!opened) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite nor .longhaul/store.json). Give the --out folder of a run.`)
-  return { store: opened.store, shards: opened.link?.shards }
+  return { store: opened.store, shards: opened.link?.shards, link: opened.link }
+}
+
+/**
+ * The process that owns the run, while it lives: its lease has not expired
+ * and (on this host) its process exists; for a shared run, also any worker
+ * that holds a live claim.
+ */
+async function liveOwner(store: Store, shared: boolean): Promise<VerifyReport['live']> {
+  const now = Date.now()
+  const owner = await store.getOwner()
+  if (owner && owner.expiresAt > now && processAliveHere(owner.host, owner.pid)) {
+    return { pid: owner.pid, host: owner.host, since: new Date(owner.since).toISOString() }
+  }
+  if (shared && (await store.claimHolders(now)).length > 0) return { pid: owner?.pid ?? 0, host: owner?.host ?? '?', since: new Date(owner?.since ?? now).toISOString() }
+  return undefined
+}
+
+/** A single-machine run's folder holds what its journal needs: data/ (made before the journal), nothing of longhaul's replaced by a folder. */
+function assertFolderIntact(paths: RunPaths): void {
+  assertRunLayout(paths)
+  if (!existsSync(paths.data)) {
+    throw new RunDamagedError(
+      paths.dir,
+      `its data/ folder, where the journal records the run's shards, is missing`,
+      `If it was moved, put it back as ${paths.data}. Otherwise run the same \`longhaul run\` command: it sets aside the journal's records of the files that are gone and makes their items again. ${setAsideAdvice(paths.dir)}`,
+    )
+  }
 }
 
 async function readRangeHashes(
@@ -152,4 +211,9 @@ async function readRangeHashes(
   } catch (error) {
     return (error as Error).message
   }
+}
+
+/** longhaul's own files of a range in flight: temporary files and exact shard names. */
+function isDebrisName(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX) || isShardFileName(name)
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { isRunDir } from '../store/runPaths.ts'
+import { RunDamagedError } from '../errors.ts'
+import { hasRun, isRunDir } from '../store/runPaths.ts'
 import { openRunJournal, readStoreLink, type StoreLink } from '../store/runJournal.ts'
 import type { RunEvent, Store } from '../store/store.ts'
 import { PROGRESS_JSON } from './progressFiles.ts'
@@ -35,12 +36,20 @@ export function holdsRun(dir: string): boolean {
  * or a claim. A database that cannot be reached throws StoreUnavailableError.
  */
 export async function readRunStatus(dir: string, now: number): Promise<RunStatus | undefined> {
-  const written = readProgressFile(dir)
-  if (written && !readStoreLink(dir)) return statusOf(written, dir, now)
-  return withJournal(dir, undefined, async (store, link) => {
+  const read = readProgressFile(dir)
+  const written = typeof read === 'string' ? undefined : read
+  if (written && !readStoreLink(dir)) {
+    if (hasRun(dir)) await assertJournalHoldsRun(dir, written.runId)
+    return statusOf(written, dir, now)
+  }
+  const status = await withJournal(dir, undefined, async (store, link) => {
     if (link) return sharedRunStatus(store, link, written, dir, now)
     return statusFromJournal(store, dir)
   })
+  if (typeof read !== 'string') return status
+  // A malformed progress.json: the journal says what it can, and the file's fault is named.
+  if (!status) throw new RunDamagedError(dir, read, 'The run rewrites it every few seconds: if it is running, try again in a moment; otherwise run the same `longhaul run` command, which rewrites it.')
+  return { ...status, summary: `${status.summary.split(' (')[0]} (from the journal: ${read})` }
 }
 
 /** The run's event log, oldest first, read through its store; empty when `dir` holds no journal. */
@@ -53,10 +62,20 @@ export async function recentEvents(dir: string, limit = 6): Promise<RunEvent[]> 
   return (await runEvents(dir)).filter((e) => e.type !== 'checkpoint').slice(-limit)
 }
 
-function readProgressFile(dir: string): ProgressSnapshot | undefined {
+/** The run's progress.json; undefined when there is none, what is wrong with it (a string) when it cannot be used. */
+function readProgressFile(dir: string): ProgressSnapshot | string | undefined {
   const path = join(dir, PROGRESS_JSON)
   if (!existsSync(path)) return undefined
-  return JSON.parse(readFileSync(path, 'utf8')) as ProgressSnapshot
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    return `its ${PROGRESS_JSON} is malformed (${(error as Error).message})`
+  }
+  const s = parsed as Partial<ProgressSnapshot> | null
+  const usable = s !== null && typeof s === 'object' && typeof s.state === 'string' && typeof s.heartbeatAt === 'string' && typeof s.updatedAt === 'string' &&
+    typeof s.done === 'number' && typeof s.total === 'number' && typeof s.heartbeatSeconds === 'number' && typeof s.owner?.pid === 'number' && typeof s.owner.host === 'string'
+  return usable ? (parsed as ProgressSnapshot) : `its ${PROGRESS_JSON} is malformed (not the progress file longhaul writes: fields are missing)`
 }
 
 /** Runs `read` on the run's journal, opened for it and closed after; `none` when the folder has no journal. */
@@ -81,4 +100,20 @@ async function statusFromJournal(store: Store, dir: string): Promise<RunStatus |
   const claimsLive = run.state === 'running'
   const summary = `${run.state.toUpperCase()} (from the journal: this run has no progress.json${claimsLive ? '; if it is not running, run the same command to resume' : ''})`
   return { dir, snapshot, live: false, ownerGone: false, heartbeatAgeSeconds: 0, summary }
+}
+
+/**
+ * The journal beside a progress.json holds the run that file reports: one
+ * that cannot be opened, or has lost that run (its write-ahead log removed),
+ * is damaged, and the progress file's "run the same command" would not hold.
+ */
+async function assertJournalHoldsRun(dir: string, runId: string): Promise<void> {
+  await withJournal(dir, undefined, async (store) => {
+    const run = await store.getRun()
+    if (run?.runId === runId) return
+    throw new RunDamagedError(
+      dir,
+      `its journal .longhaul/journal.sqlite ${run ? `holds run ${run.runId}` : 'holds no run'}, while progress.json reports run ${runId}: the journal has lost records, most likely its write-ahead log (journal.sqlite-wal) was removed`,
+    )
+  })
 }

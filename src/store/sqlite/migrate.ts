@@ -15,15 +15,19 @@ function migrations(): { version: number; sql: string }[] {
 export function migrate(db: Database.Database, path: string): void {
   const all = migrations()
   const latest = all.at(-1)?.version ?? 0
-  const current = db.pragma('user_version', { simple: true }) as number
+  const versionOf = (): number => db.pragma('user_version', { simple: true }) as number
+  const current = versionOf()
   if (current > latest) {
     throw new JournalError(`journal ${path} has schema version ${current}, this longhaul knows up to ${latest}: run it with a newer longhaul.`)
   }
-  for (const { version, sql } of all) {
-    if (version <= current) continue
-    db.transaction(() => {
+  if (current === latest) return
+  // One process migrates; another that started at the same moment waits for it (immediate: the write lock first), then finds it done.
+  db.transaction(() => {
+    const now = versionOf()
+    for (const { version, sql } of all) {
+      if (version <= now) continue
       db.exec(sql)
       db.pragma(`user_version = ${version}`)
-    })()
-  }
+    }
+  }).immediate()
 }

@@ -1,7 +1,9 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { existsSync, linkSync, mkdirSync, renameSync, rmSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
-import { JournalError, LeaseLostError, NotDurableError } from '../../errors.ts'
+import { fsyncDir } from '../atomicFile.ts'
+import { JournalError, LeaseLostError, LonghaulError, NotDurableError, RunDamagedError } from '../../errors.ts'
 import type {
   Claim,
   CommittedRange,
@@ -14,7 +16,11 @@ import type {
   ShardFileRecord,
   Store,
 } from '../store.ts'
+import { journalFailure, journalFileDamage, runDirOf } from './journalHealth.ts'
 import { migrate } from './migrate.ts'
+
+/** How long a command waits for another process's write to the journal before it says the journal is busy. */
+const BUSY_TIMEOUT_MS = 5000
 
 interface RunRow {
   run_id: string
@@ -64,22 +70,42 @@ export class SqliteStore implements Store {
     this.db = db
   }
 
-  /** Opens (creating if needed) the journal at `path`. */
+  /**
+   * Opens (creating if needed) the journal at `path`. A journal that exists
+   * and cannot be trusted (empty, garbled, its write-ahead log lost, no run's
+   * tables in it) throws RunDamagedError; a disk that fails, JournalDiskError.
+   */
   static open(path: string, options: { readonly?: boolean } = {}): SqliteStore {
-    let db: Database.Database
+    const readonly = options.readonly ?? false
+    let db: Database.Database | undefined
     try {
-      if (!options.readonly) mkdirSync(dirname(path), { recursive: true })
-      db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, timeout: 5000 })
-      if (!options.readonly) {
+      const damage = journalFileDamage(path)
+      if (damage) throw new RunDamagedError(runDirOf(path), damage)
+      if (!readonly && !existsSync(path)) createJournal(path)
+      db = new Database(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS })
+      if (!readonly) {
         db.pragma('journal_mode = WAL')
         db.pragma('synchronous = FULL')
         migrate(db, path)
       }
+      assertSchema(db, path)
     } catch (error) {
-      if (error instanceof JournalError) throw error
+      db?.close()
+      if (error instanceof LonghaulError) throw error
+      const typed = journalFailure(error, path, 'opening it')
+      if (typed instanceof LonghaulError) throw typed
       throw new JournalError(`cannot open journal ${path}: ${(error as Error).message}`)
     }
     return new SqliteStore(db, path)
+  }
+
+  /** Runs a read, its SQLite failures (a damaged file, a failing disk) turned into typed errors. */
+  private read<T>(what: string, fn: () => T): T {
+    try {
+      return fn()
+    } catch (error) {
+      throw journalFailure(error, this.path, `reading ${what}`)
+    }
   }
 
   private write<T>(what: string, fn: () => T): T {
@@ -87,13 +113,13 @@ export class SqliteStore implements Store {
       return this.db.transaction(fn).immediate()
     } catch (error) {
       const code = (error as { code?: string }).code ?? ''
-      if (/^SQLITE_(IOERR|FULL|CANTOPEN|READONLY|CORRUPT)/.test(code)) throw new NotDurableError(`${what} in ${this.path}`, error)
-      throw error
+      if (/^SQLITE_(IOERR|FULL|CANTOPEN|READONLY)/.test(code)) throw new NotDurableError(`${what} in ${this.path}`, error)
+      throw journalFailure(error, this.path, `recording ${what}`)
     }
   }
 
   async getRun(): Promise<RunRecord | undefined> {
-    const row = this.db.prepare<[], RunRow>('SELECT * FROM run WHERE id = 1').get()
+    const row = this.read('the run', () => this.db.prepare<[], RunRow>('SELECT * FROM run WHERE id = 1').get())
     return row && toRun(row)
   }
 
@@ -101,8 +127,9 @@ export class SqliteStore implements Store {
     this.write('the new run', () => {
       this.db
         .prepare(
+          // Two processes starting at once on a new folder: the first records its run, the other finds it (getRun) and is refused by the owner lease.
           `INSERT INTO run (id, run_id, job, fingerprint, identity, total, state, created_at, updated_at)
-           VALUES (1, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+           VALUES (1, ?, ?, ?, ?, ?, 'running', ?, ?) ON CONFLICT (id) DO NOTHING`,
         )
         .run(run.runId, run.job, run.fingerprint, run.identity, run.total, run.createdAt, run.createdAt)
     })
@@ -121,8 +148,17 @@ export class SqliteStore implements Store {
     })
   }
 
+  /**
+   * Every item below the frontier has been handed out (claimed) at least
+   * once; 0 when no run is recorded. Only a SQLite journal is asked: its
+   * shards prove what it must hold (see runner/runDamage.ts).
+   */
+  async frontier(): Promise<number> {
+    return this.read('the run', () => this.db.prepare<[], { frontier: number }>('SELECT frontier FROM run WHERE id = 1').get()?.frontier ?? 0)
+  }
+
   async getOwner(): Promise<OwnerLease | undefined> {
-    const row = this.db.prepare<[], OwnerRow>('SELECT * FROM owner WHERE id = 1').get()
+    const row = this.read('the owner lease', () => this.db.prepare<[], OwnerRow>('SELECT * FROM owner WHERE id = 1').get())
     return row && toOwner(row)
   }
 
@@ -225,19 +261,17 @@ export class SqliteStore implements Store {
   }
 
   async claimHolders(now: number): Promise<string[]> {
-    return this.db
-      .prepare<[number], { worker: string }>('SELECT DISTINCT worker FROM claims WHERE expires_at > ?')
-      .all(now)
+    return this.read('the claims', () => this.db.prepare<[number], { worker: string }>('SELECT DISTINCT worker FROM claims WHERE expires_at > ?').all(now))
       .map((row) => row.worker)
       .sort()
   }
 
   async committedItems(): Promise<number> {
-    return this.db.prepare<[], { n: number }>('SELECT COALESCE(SUM(end - start), 0) AS n FROM ranges').get()!.n
+    return this.read('the committed ranges', () => this.db.prepare<[], { n: number }>('SELECT COALESCE(SUM(end - start), 0) AS n FROM ranges').get()!.n)
   }
 
   async *ranges(): AsyncIterable<RangeSummary> {
-    const rows = this.db.prepare<[], Omit<RangeRow, 'item_hashes'>>('SELECT start, end, files, committed_at FROM ranges ORDER BY start').all()
+    const rows = this.read('the committed ranges', () => this.db.prepare<[], Omit<RangeRow, 'item_hashes'>>('SELECT start, end, files, committed_at FROM ranges ORDER BY start').all())
     for (const row of rows) yield { start: row.start, end: row.end, files: JSON.parse(row.files) as ShardFileRecord[], committedAt: row.committed_at }
   }
 
@@ -246,9 +280,9 @@ export class SqliteStore implements Store {
     const WINDOW = 65_536
     let after = -1
     for (;;) {
-      const first = this.db.prepare<[number], { s: number | null }>('SELECT MIN(start) AS s FROM ranges WHERE start > ?').get(after)!.s
+      const first = this.read('the committed ranges', () => this.db.prepare<[number], { s: number | null }>('SELECT MIN(start) AS s FROM ranges WHERE start > ?').get(after)!.s)
       if (first === null) return
-      const rows = this.db.prepare<[number, number], RangeRow>('SELECT * FROM ranges WHERE start >= ? AND start < ? ORDER BY start').all(first, first + WINDOW)
+      const rows = this.read('the committed ranges', () => this.db.prepare<[number, number], RangeRow>('SELECT * FROM ranges WHERE start >= ? AND start < ? ORDER BY start').all(first, first + WINDOW))
       for (const row of rows) yield { start: row.start, end: row.end, files: JSON.parse(row.files) as ShardFileRecord[], itemHashes: row.item_hashes }
       after = rows.at(-1)!.start
     }
@@ -261,9 +295,7 @@ export class SqliteStore implements Store {
   }
 
   async events(): Promise<RunEvent[]> {
-    return this.db
-      .prepare<[], { at: number; type: string; detail: string }>('SELECT at, type, detail FROM events ORDER BY id')
-      .all()
+    return this.read('the event log', () => this.db.prepare<[], { at: number; type: string; detail: string }>('SELECT at, type, detail FROM events ORDER BY id').all())
       .map((row) => ({ at: row.at, type: row.type, detail: JSON.parse(row.detail) as Record<string, unknown> }))
   }
 
@@ -293,4 +325,51 @@ function toRun(row: RunRow): RunRecord {
 
 function toOwner(row: OwnerRow): OwnerLease {
   return { token: row.token, pid: row.pid, host: row.host, since: row.since, expiresAt: row.expires_at }
+}
+
+/** The tables every journal holds once migrated; one that lacks them lost them (truncated, or its write-ahead log removed). */
+function assertSchema(db: Database.Database, path: string): void {
+  const tables = new Set(db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((row) => row.name))
+  const missing = ['run', 'owner', 'claims', 'ranges', 'events'].filter((name) => !tables.has(name))
+  if (missing.length > 0) {
+    throw new RunDamagedError(
+      runDirOf(path),
+      `its journal ${path} lacks the tables of a run (${missing.join(', ')}): it was truncated, or its write-ahead log (${basename(path)}-wal) was removed`,
+    )
+  }
+}
+
+/**
+ * Makes a new journal whole before anyone can see it: schema written to a
+ * temporary file, closed (so the file alone holds it), then linked into
+ * place. Of several processes creating the same journal at once, one link
+ * wins and the others open that one; no process ever sees a journal without
+ * its tables, so one that lacks them is damaged.
+ */
+function createJournal(path: string): void {
+  const folder = dirname(path)
+  mkdirSync(folder, { recursive: true })
+  const temp = join(folder, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}-${basename(path)}`)
+  try {
+    const db = new Database(temp, { timeout: BUSY_TIMEOUT_MS })
+    try {
+      db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = FULL')
+      migrate(db, temp)
+    } finally {
+      db.close()
+    }
+    try {
+      linkSync(temp, path)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EEXIST') return
+      // A file system without hard links: a rename, which a racing creator may repeat harmlessly (both files hold only the schema).
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error
+      if (!existsSync(path)) renameSync(temp, path)
+    }
+    fsyncDir(folder)
+  } finally {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${temp}${suffix}`, { force: true })
+  }
 }

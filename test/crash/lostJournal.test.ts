@@ -1,0 +1,119 @@
+/**
+ * Full disk and lost journal files after the fact. A run SIGKILLed with its
+ * commits still in the journal's write-ahead log, that log then deleted: every
+ * command says the journal lost its records (never "items missing"), exit 2,
+ * and deletes none of the intact shard files. A finished run whose disk then
+ * filled (a real small tmpfs): run, verify and status say the disk is full,
+ * exit 2, and all work again once space is back.
+ */
+import { execFileSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { fixture, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+
+const root = tempDir('longhaul-lost-')
+const job = fixture('squares.ts')
+const shards = (dir: string): string[] => readdirSync(join(dir, 'data')).filter((name) => name.endsWith('.jsonl')).sort()
+
+/** A run SIGKILLed once a few shards are committed: its journal's WAL then holds its commits. */
+async function killedRun(): Promise<string> {
+  const out = join(root, 'killed')
+  const run = startCli(['run', job, '--out', out, '--workers', '1', '--total', '2000', '--checkpoint-every', '0.1'], { ITEM_MS: '20' })
+  await waitFor('a few committed shards', () => (existsSync(join(out, 'data')) && shards(out).length >= 4 ? true : undefined))
+  run.child.kill('SIGKILL')
+  await run.done
+  return out
+}
+
+describe('lost-journal-records-named', () => {
+  let killed: string
+  const copy = (name: string): string => {
+    const dir = join(root, name)
+    cpSync(killed, dir, { recursive: true })
+    return dir
+  }
+
+  it('the WAL deleted after a crash: run, verify and status name the lost log, exit 2, and keep every shard', async () => {
+    killed = await killedRun()
+    expect(existsSync(join(killed, '.longhaul', 'journal.sqlite-wal'))).toBe(true)
+    const dir = copy('no-wal')
+    rmSync(join(dir, '.longhaul', 'journal.sqlite-wal'))
+    const before = shards(dir)
+    for (const args of [['verify', dir], ['status', dir], ['run', job, '--out', dir, '--workers', '1', '--total', '2000']]) {
+      const result = await runCli(args)
+      const said = result.stderr + result.stdout
+      expect(said, args[0]).not.toMatch(/internal error|missing {5}\d/)
+      expect(said, args[0]).toMatch(/write-ahead log \.longhaul\/journal\.sqlite-wal is missing, though \.longhaul\/journal\.sqlite-shm shows it held \d+ page\(s\) of commits/)
+      expect(said, args[0]).toMatch(/put it back as \.longhaul\/journal\.sqlite-wal/)
+      expect(result.code, args[0]).toBe(2)
+    }
+    expect(shards(dir)).toEqual(before)
+  })
+
+  it('the WAL and its index both deleted: the shards in data/ prove the journal lost records; nothing is deleted', async () => {
+    const dir = copy('no-wal-no-shm')
+    rmSync(join(dir, '.longhaul', 'journal.sqlite-wal'))
+    rmSync(join(dir, '.longhaul', 'journal.sqlite-shm'))
+    const before = shards(dir)
+    for (const args of [['verify', dir], ['status', dir], ['run', job, '--out', dir, '--workers', '1', '--total', '2000']]) {
+      const result = await runCli(args)
+      const said = result.stderr + result.stdout
+      expect(said, args[0]).not.toMatch(/internal error/)
+      expect(said, args[0]).toMatch(/the journal( \.longhaul\/journal\.sqlite)? (has lost records|holds no run)/)
+      expect(result.code, args[0]).toBe(2)
+    }
+    expect(shards(dir)).toEqual(before)
+  })
+
+  it('an intact crashed run still resumes: the checks do not mistake a crash for a loss', async () => {
+    const dir = copy('intact')
+    const resumed = await runCli(['run', job, '--out', dir, '--workers', '2', '--total', '2000'])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect((await runCli(['verify', dir])).code).toBe(0)
+  })
+})
+
+const mountPoint = join(tempDir(), 'small-disk')
+mkdirSync(mountPoint)
+let mounted = false
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint], { stdio: 'ignore' })
+  mounted = true
+} catch {
+  // Not root, or no mount in this sandbox: the test says so below instead of passing silently.
+}
+afterAll(() => {
+  if (mounted) execFileSync('umount', [mountPoint])
+})
+
+describe('full-disk-after-the-fact-named', () => {
+  it.skipIf(!mounted)('a finished run whose disk then filled: run, verify and status say the disk is full (exit 2); all work once space is back', async () => {
+    const made = join(root, 'finished')
+    const first = await runCli(['run', job, '--out', made, '--workers', '1', '--total', '60'])
+    expect(first.code, first.stderr).toBe(0)
+    const dir = join(mountPoint, 'run')
+    cpSync(made, dir, { recursive: true })
+    // Fill the disk to the last byte.
+    try {
+      for (let i = 0; ; i++) writeFileSync(join(mountPoint, `filler-${i}`), Buffer.alloc(64 * 1024))
+    } catch (error) {
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC')
+    }
+    for (const args of [['verify', dir], ['status', dir], ['run', job, '--out', dir, '--workers', '1', '--total', '60']]) {
+      const result = await runCli(args)
+      const said = result.stderr + result.stdout
+      expect(said, args[0]).not.toMatch(/internal error/)
+      expect(said, args[0]).toMatch(/cannot use the journal .*journal\.sqlite .*disk I\/O error .*The disk holding it is full .*free some space and run the same command again/)
+      expect(result.code, args[0]).toBe(2)
+    }
+    for (const name of readdirSync(mountPoint).filter((n) => n.startsWith('filler-'))) rmSync(join(mountPoint, name))
+    const verify = await runCli(['verify', dir])
+    expect(verify.code, verify.stdout).toBe(0)
+    expect((await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '60'])).code).toBe(0)
+  })
+
+  it.runIf(!mounted)('full-disk-after-the-fact needs root to mount a small tmpfs; run the suite as root to prove it', () => {
+    expect(mounted).toBe(false)
+  })
+})
