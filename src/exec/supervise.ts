@@ -1,24 +1,25 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
 import { accessSync, constants, statSync } from 'node:fs'
 import { basename, delimiter, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Writable } from 'node:stream'
 import stringify from 'safe-stable-stringify'
 import { FingerprintMismatchError, UsageError } from '../errors.ts'
+import { crashPoint } from '../runner/faults.ts'
 import { takeOwnership } from '../runner/ownership.ts'
 import { prepareRunDir } from '../runner/runDir.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { Store } from '../store/store.ts'
-import { processAlive } from '../telemetry/processAlive.ts'
 import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import { duration } from '../telemetry/progressText.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 import { CheckpointFinder, type FoundCheckpoint } from './checkpoints.ts'
+import { stopOrphan } from './orphan.ts'
 import { resumeArgs, startProgram, type ProgramExit, type RunningProgram } from './program.ts'
 import { RESUME_ENV, type ExecEvent } from './protocol.ts'
 import type { TqdmProgress } from './tqdm.ts'
+import { Watchdog } from './watchdog.ts'
 
 export interface ExecOptions {
   readonly command: string
@@ -136,7 +137,8 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
       run = (await store.getRun())!
     }
     lease = await takeOwnership(store, options.outDir, LEASE_TTL_MS, now())
-    await assertNoLiveProgram(store, options.outDir)
+    // One copy at a time: a program its killed supervisor left running is stopped before anything else happens.
+    await stopOrphan(store, options.outDir, options.graceMs ?? 10_000, (message) => options.observer?.note?.(message))
     if (run.state === 'complete') {
       options.observer?.note?.(`${options.outDir} holds a completed run of this command; pass --fresh to run it again`)
       return { job: identity.job, runId: run.runId, dir: paths.dir, state: 'complete', exitCode: 0, programExitCode: null, lives: 0, checkpoint: null, malformedLines: 0, error: null }
@@ -186,6 +188,7 @@ class Supervisor {
   private killTimer: NodeJS.Timeout | undefined
   private readonly stopWaiting = new AbortController()
   private readonly journalWrites = new Set<Promise<void>>()
+  private watchdog: Watchdog | undefined
 
   constructor(
     private readonly o: ExecOptions,
@@ -224,6 +227,7 @@ class Supervisor {
     let lives = 0
     let exit: ProgramExit | undefined
     try {
+      this.watchdog = await Watchdog.start(this.o.graceMs ?? 10_000)
       if (this.o.signal?.aborted) onAbort()
       while (!this.stopping) {
         lives++
@@ -250,6 +254,7 @@ class Supervisor {
     } finally {
       clearInterval(ticker)
       clearTimeout(this.killTimer)
+      this.watchdog?.end()
       this.o.signal?.removeEventListener('abort', onAbort)
       await Promise.allSettled([...this.journalWrites])
     }
@@ -268,20 +273,30 @@ class Supervisor {
       stdout: this.o.stdout ?? process.stdout, stderr: this.o.stderr ?? process.stderr,
       onEvent: (event) => this.onEvent(event), onBar: (bar) => this.onBar(bar),
     }, this.c.now)
-    const { pid } = this.program
+    const { pid, startTime } = this.program
     // A resumed program reports from its checkpoint: the rate counts from its first report, not from 0.
     this.tracker.rebase()
     // A forced exit of longhaul (a second Ctrl-C) must not leave the program running unsupervised.
     const killOnExit = (): void => this.program?.send('SIGKILL')
     process.on('exit', killOnExit)
-    await this.event('program-started', { life, pid, host: this.c.lease.host, args, checkpoint: resumeFrom?.path ?? null })
-    // A stop asked while it was starting reaches it now.
-    if (this.stopping) this.forwardStop(this.stopping)
     try {
+      // Held at its gate, it has done nothing yet. Its death is tied to ours, and its pid and start time are journaled,
+      // before it runs: a supervisor killed at any instant leaves either nothing run, or a program the next exec finds.
+      this.watchdog?.watch(pid)
+      let go = false
+      try {
+        crashPoint('program-spawned')
+        await this.c.store.addEvent('program-started', { life, pid, startTime, host: this.c.lease.host, args, checkpoint: resumeFrom?.path ?? null }, this.c.now())
+        // A stop asked while it was starting: it never runs.
+        go = !this.stopping
+      } finally {
+        this.program.release(go)
+      }
       const exit = await this.program.exited
       await this.stopLeftovers(this.program)
       const { protocol, bars } = this.program.malformed()
       this.malformed += protocol + bars
+      this.watchdog?.clear()
       await this.event('program-exited', { life, pid, code: exit.code, signal: exit.signal, malformedLines: this.malformed })
       return exit
     } finally {
@@ -480,22 +495,6 @@ class Supervisor {
     this.journalWrites.add(tracked)
     void tracked.finally(() => this.journalWrites.delete(tracked))
     return tracked
-  }
-}
-
-/** A program from an earlier session still running (its supervisor was killed) would race a new one: refused. */
-async function assertNoLiveProgram(store: Store, dir: string): Promise<void> {
-  const events = await store.events()
-  const started = events.findLast((e) => e.type === 'program-started')
-  if (!started) return
-  const pid = Number(started.detail.pid)
-  const exited = events.some((e) => e.type === 'program-exited' && e.at >= started.at && e.detail.pid === pid)
-  if (!exited && started.detail.host === hostname() && processAlive(pid)) {
-    throw new UsageError(
-      `the program an earlier longhaul exec started in ${dir} (pid ${pid}, since ${new Date(started.at).toISOString()}) is still running without its supervisor. ` +
-        `Stop it (kill ${pid}) or let it finish, then run this command again.`,
-      'LONGHAUL_RUN_OWNED',
-    )
   }
 }
 

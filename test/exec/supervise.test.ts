@@ -295,25 +295,6 @@ os.write(fd, b'{"type":"progress","done":5,"total":5}\\n')`
     expect(other.stderr).toContain('it ran `true`, not `sh -c exit 0`')
     expect(other.stderr).toContain('--fresh')
   })
-
-  it('one-owner: a program left running by a killed supervisor is not started twice', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    // A program that writes nothing outlives its supervisor (one that writes dies of the broken pipe).
-    const args = ['exec', '--out', out, '--', 'sleep', '30']
-    const first = startCli(args)
-    const pid = await until('the program', () => firstPid(out))
-    first.child.kill('SIGKILL')
-    await first.done
-    try {
-      expect(processAlive(pid)).toBe(true)
-      const second = await runCli(args)
-      expect(second.code).toBe(2)
-      expect(second.stderr).toContain(`is still running without its supervisor. Stop it (kill ${pid})`)
-    } finally {
-      if (processAlive(pid)) process.kill(pid, 'SIGKILL')
-    }
-  })
 })
 
 /** The pid of the program's first life, once the journal records it. */

@@ -1,0 +1,54 @@
+import { spawnSync } from 'node:child_process'
+import { closeSync, constants, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { UsageError } from '../errors.ts'
+
+/**
+ * The protocol's channel for one life of a program (invariant
+ * exec-channel-never-misdirected): a FIFO made in a private temp folder,
+ * opened at both ends, then unlinked at once, so no path to it remains and
+ * no stray process can open it. The program gets the write end as fd 3; its
+ * identity (`device:inode`) goes into LONGHAUL_EVENTS_ID, so a writer can
+ * prove that the fd 3 it holds is this channel and not whatever file a
+ * subprocess that inherited only the environment happens to have there.
+ */
+export interface EventsChannel {
+  /** The write end, to hand to the program as fd 3; close it once the program is started. */
+  readonly writeFd: number
+  /** `device:inode` of the FIFO, in decimal, as Python's os.fstat and Node's fstat (bigint) show them. */
+  readonly id: string
+  /** The read end: ends when every holder of the write end has closed it. */
+  readonly reader: Socket
+  /** Closes our copy of the write end (the program holds its own). */
+  closeWriteEnd(): void
+}
+
+export function openEventsChannel(): EventsChannel {
+  const folder = mkdtempSync(join(tmpdir(), 'longhaul-events-'))
+  try {
+    const path = join(folder, 'events')
+    const made = spawnSync('mkfifo', ['-m', '600', path], { encoding: 'utf8' })
+    if (made.status !== 0) {
+      throw new UsageError(`cannot make the progress channel for the program (mkfifo ${path}): ${made.error?.message ?? made.stderr.trim()}`, 'LONGHAUL_EXEC_FAILED')
+    }
+    // The read end first, non-blocking (a FIFO's open waits for the other end otherwise); then the write end opens at once.
+    const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
+    const writeFd = openSync(path, constants.O_WRONLY)
+    const stat = fstatSync(writeFd, { bigint: true })
+    let open = true
+    return {
+      writeFd,
+      id: `${stat.dev}:${stat.ino}`,
+      reader: new Socket({ fd: readFd, readable: true, writable: false }),
+      closeWriteEnd() {
+        if (open) closeSync(writeFd)
+        open = false
+      },
+    }
+  } finally {
+    // Both ends are open: the name is no longer needed, and nothing is left on disk.
+    rmSync(folder, { recursive: true, force: true })
+  }
+}
