@@ -26,6 +26,15 @@ export interface EventsChannel {
 }
 
 export function openEventsChannel(): EventsChannel {
+  try {
+    return openFifo()
+  } catch (error) {
+    if (error instanceof UsageError) throw error
+    throw new UsageError(`cannot make the progress channel for the program in ${tmpdir()}: ${(error as Error).message}; set TMPDIR to a writable folder`, 'LONGHAUL_EXEC_FAILED')
+  }
+}
+
+function openFifo(): EventsChannel {
   const folder = mkdtempSync(join(tmpdir(), 'longhaul-events-'))
   try {
     const path = join(folder, 'events')
