@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import { runPaths } from '../../src/store/runPaths.ts'
 import { processAlive } from '../../src/telemetry/processAlive.ts'
-import { ROOT, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { ROOT, runCli, startCli, startNode, tempDir, waitFor } from '../support/cli.ts'
 
 const ONCE = join(ROOT, 'test/fixtures/exec/once.py')
 
@@ -185,5 +185,23 @@ describe('exec-runs-once', () => {
       first.child.kill('SIGKILL')
       killAll(dir)
     }
+  })
+})
+
+describe('exec-runs-once: the gate', () => {
+  it('a program spawned by a supervisor that dies before letting it run never runs; let run, it does', async () => {
+    const dir = tempDir()
+    const fixture = join(ROOT, 'test/fixtures/exec/gateThenDie.ts')
+    const died = join(dir, 'died')
+    const killed = await startNode(['--import', 'tsx', fixture, 'die', died]).done
+    expect(killed.signal, killed.stderr).toBe('SIGKILL')
+    const pid = Number(killed.stdout.trim())
+    expect(pid).toBeGreaterThan(0)
+    await waitFor('the gate to exit', () => (processAlive(pid) ? undefined : true), 10_000)
+    expect(existsSync(died)).toBe(false)
+    const released = join(dir, 'released')
+    const ran = await startNode(['--import', 'tsx', fixture, 'release', released]).done
+    expect(ran.code, ran.stderr).toBe(0)
+    expect(readFileSync(released, 'utf8')).toBe('ran\n')
   })
 })
