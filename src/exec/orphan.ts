@@ -1,6 +1,10 @@
+import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { UsageError } from '../errors.ts'
+import { LonghaulError, UsageError } from '../errors.ts'
+import { takeOwnership } from '../runner/ownership.ts'
+import { runPaths } from '../store/runPaths.ts'
+import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { Store } from '../store/store.ts'
 import { duration } from '../telemetry/progressText.ts'
 import { groupAlive, startTimeOf } from './processes.ts'
@@ -58,4 +62,31 @@ export async function stopOrphan(store: Store, dir: string, graceMs: number, not
 function reused(pid: number, startTime: string | null): boolean {
   const now = startTimeOf(pid)
   return startTime !== null && now !== null && now !== startTime
+}
+
+/**
+ * Before `--fresh` sets an earlier run aside: its program, left running by a
+ * killed supervisor, is stopped too, or the fresh run would start a second
+ * copy beside it. A live supervisor of that run makes this refuse
+ * (RunOwnedError) before anything is moved. A journal that cannot be read
+ * recorded no program to look for.
+ */
+export async function stopOrphanBeforeFresh(dir: string, ttlMs: number, graceMs: number, note: (message: string) => void): Promise<void> {
+  const { journal } = runPaths(dir)
+  if (!existsSync(journal)) return
+  let store: SqliteStore | undefined
+  try {
+    store = SqliteStore.open(journal)
+    const lease = await takeOwnership(store, dir, ttlMs, Date.now())
+    try {
+      await stopOrphan(store, dir, graceMs, note)
+    } finally {
+      await store.releaseOwner(lease.token).catch(() => undefined)
+    }
+  } catch (error) {
+    // A live owner, or an orphan that cannot be stopped, is said; a damaged journal is --fresh's to set aside.
+    if (error instanceof LonghaulError && error.code === 'LONGHAUL_RUN_OWNED') throw error
+  } finally {
+    await store?.close().catch(() => undefined)
+  }
 }

@@ -15,7 +15,7 @@ import { duration } from '../telemetry/progressText.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 import { CheckpointFinder, type FoundCheckpoint } from './checkpoints.ts'
-import { stopOrphan } from './orphan.ts'
+import { stopOrphan, stopOrphanBeforeFresh } from './orphan.ts'
 import { resumeArgs, startProgram, type ProgramExit, type RunningProgram } from './program.ts'
 import { RESUME_ENV, type ExecEvent } from './protocol.ts'
 import type { TqdmProgress } from './tqdm.ts'
@@ -122,6 +122,8 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
   const identity: ExecIdentity = { kind: 'exec', job: options.name ?? programName(options.command, options.args), command: options.command, args: options.args, cwd }
   const fingerprint = createHash('sha256').update(stringify(identity) ?? '').digest('hex')
 
+  const note = (message: string): void => options.observer?.note?.(message)
+  if (options.fresh) await stopOrphanBeforeFresh(options.outDir, LEASE_TTL_MS, options.graceMs ?? 10_000, note)
   const { paths, movedTo } = prepareRunDir(options.outDir, options.fresh ?? false, new Date(now()))
   const store = SqliteStore.open(paths.journal)
   let lease: Awaited<ReturnType<typeof takeOwnership>> | undefined
@@ -138,7 +140,7 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
     }
     lease = await takeOwnership(store, options.outDir, LEASE_TTL_MS, now())
     // One copy at a time: a program its killed supervisor left running is stopped before anything else happens.
-    await stopOrphan(store, options.outDir, options.graceMs ?? 10_000, (message) => options.observer?.note?.(message))
+    await stopOrphan(store, options.outDir, options.graceMs ?? 10_000, note)
     if (run.state === 'complete') {
       options.observer?.note?.(`${options.outDir} holds a completed run of this command; pass --fresh to run it again`)
       return { job: identity.job, runId: run.runId, dir: paths.dir, state: 'complete', exitCode: 0, programExitCode: null, lives: 0, checkpoint: null, malformedLines: 0, error: null }
