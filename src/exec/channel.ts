@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { closeSync, constants, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -23,37 +24,44 @@ export interface EventsChannel {
   readonly reader: Socket
   /** Closes our copy of the write end (the program holds its own). */
   closeWriteEnd(): void
+  /** Closes both ends: for a channel no program was started with. */
+  discard(): void
 }
 
-export function openEventsChannel(): EventsChannel {
+export async function openEventsChannel(): Promise<EventsChannel> {
   try {
-    return openFifo()
+    return await openFifo()
   } catch (error) {
     if (error instanceof UsageError) throw error
     throw new UsageError(`cannot make the progress channel for the program in ${tmpdir()}: ${(error as Error).message}; set TMPDIR to a writable folder`, 'LONGHAUL_EXEC_FAILED')
   }
 }
 
-function openFifo(): EventsChannel {
+async function openFifo(): Promise<EventsChannel> {
   const folder = mkdtempSync(join(tmpdir(), 'longhaul-events-'))
   try {
     const path = join(folder, 'events')
-    const made = spawnSync('mkfifo', ['-m', '600', path], { encoding: 'utf8' })
-    if (made.status !== 0) {
-      throw new UsageError(`cannot make the progress channel for the program (mkfifo ${path}): ${made.error?.message ?? made.stderr.trim()}`, 'LONGHAUL_EXEC_FAILED')
-    }
+    await promisify(execFile)('mkfifo', ['-m', '600', path]).catch((error: Error & { stderr?: string }) => {
+      throw new UsageError(`cannot make the progress channel for the program (mkfifo ${path}): ${error.stderr?.trim() || error.message}`, 'LONGHAUL_EXEC_FAILED')
+    })
     // The read end first, non-blocking (a FIFO's open waits for the other end otherwise); then the write end opens at once.
     const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
     const writeFd = openSync(path, constants.O_WRONLY)
     const stat = fstatSync(writeFd, { bigint: true })
     let open = true
+    const reader = new Socket({ fd: readFd, readable: true, writable: false })
+    const closeWriteEnd = (): void => {
+      if (open) closeSync(writeFd)
+      open = false
+    }
     return {
       writeFd,
       id: `${stat.dev}:${stat.ino}`,
-      reader: new Socket({ fd: readFd, readable: true, writable: false }),
-      closeWriteEnd() {
-        if (open) closeSync(writeFd)
-        open = false
+      reader,
+      closeWriteEnd,
+      discard() {
+        closeWriteEnd()
+        reader.destroy()
       },
     }
   } finally {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import type { Readable, Writable } from 'node:stream'
 import { UsageError } from '../errors.ts'
-import { openEventsChannel } from './channel.ts'
+import type { EventsChannel } from './channel.ts'
 import { startTimeOf } from './processes.ts'
 import { EVENTS_ENV, EVENTS_FD, EVENTS_ID_ENV, EventLineReader, type ExecEvent } from './protocol.ts'
 import { TqdmParser, type TqdmProgress } from './tqdm.ts'
@@ -17,6 +17,8 @@ export interface ProgramSpec {
   readonly stderr: Writable
   readonly onEvent: (event: ExecEvent) => void
   readonly onBar: (bar: TqdmProgress) => void
+  /** The protocol's channel for this life (openEventsChannel): the program's fd 3; it is closed when the program ends. */
+  readonly channel: EventsChannel
 }
 
 export interface ProgramExit {
@@ -69,7 +71,7 @@ const GATE_FD = 4
  * the program cannot be started at all.
  */
 export async function startProgram(spec: ProgramSpec, now: () => number): Promise<RunningProgram> {
-  const channel = openEventsChannel()
+  const { channel } = spec
   const child = spawn('/bin/sh', ['-c', GATE, 'longhaul-exec', spec.command, ...spec.args], {
     cwd: spec.cwd,
     env: { ...spec.env, [EVENTS_ENV]: String(EVENTS_FD), [EVENTS_ID_ENV]: channel.id },
@@ -83,7 +85,7 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
       child.once('error', (error: NodeJS.ErrnoException) => reject(new UsageError(`cannot start '${spec.command}': ${error.message}`, 'LONGHAUL_EXEC_FAILED')))
     })
   } catch (error) {
-    channel.reader.destroy()
+    channel.discard()
     throw error
   } finally {
     // The program holds its own copy: the channel ends when it and whatever inherited fd 3 from it have closed it.

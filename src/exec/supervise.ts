@@ -14,6 +14,7 @@ import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import { duration } from '../telemetry/progressText.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
+import { openEventsChannel, type EventsChannel } from './channel.ts'
 import { CheckpointFinder, type FoundCheckpoint } from './checkpoints.ts'
 import { stopOrphan, stopOrphanBeforeFresh } from './orphan.ts'
 import { resumeArgs, startProgram, type ProgramExit, type RunningProgram } from './program.ts'
@@ -191,6 +192,8 @@ class Supervisor {
   private readonly stopWaiting = new AbortController()
   private readonly journalWrites = new Set<Promise<void>>()
   private watchdog: Watchdog | undefined
+  /** The first life's channel, made before the clocks start (making a FIFO takes a process of its own). */
+  private firstChannel: EventsChannel | undefined
 
   constructor(
     private readonly o: ExecOptions,
@@ -221,6 +224,12 @@ class Supervisor {
     let resumeFrom = this.c.resumed ? await this.checkpointOfEarlierSession() : undefined
     await store.setState('running', now())
     await store.addEvent(this.c.resumed ? 'resumed' : 'started', { command: [this.o.command, ...this.o.args], restarts, pid: process.pid }, now())
+    // Set up before the stall clock starts: a program is not silent while longhaul prepares to start it.
+    this.watchdog = Watchdog.start(this.o.graceMs ?? 10_000)
+    this.firstChannel = await openEventsChannel().catch((error: unknown) => {
+      this.watchdog?.end()
+      throw error
+    })
     const onAbort = (): void => this.stop(typeof this.o.signal?.reason === 'string' && this.o.signal.reason.startsWith('SIG') ? (this.o.signal.reason as NodeJS.Signals) : 'SIGTERM')
     this.o.signal?.addEventListener('abort', onAbort, { once: true })
     const ticker = setInterval(() => this.tick(), Math.min(1_000, this.progressEveryMs, this.heartbeatMs))
@@ -229,7 +238,6 @@ class Supervisor {
     let lives = 0
     let exit: ProgramExit | undefined
     try {
-      this.watchdog = await Watchdog.start(this.o.graceMs ?? 10_000)
       if (this.o.signal?.aborted) onAbort()
       while (!this.stopping) {
         lives++
@@ -257,6 +265,7 @@ class Supervisor {
       clearInterval(ticker)
       clearTimeout(this.killTimer)
       this.watchdog?.end()
+      this.firstChannel?.discard()
       this.o.signal?.removeEventListener('abort', onAbort)
       await Promise.allSettled([...this.journalWrites])
     }
@@ -270,8 +279,10 @@ class Supervisor {
     env.PYTHONUNBUFFERED ??= '1'
     if (resumeFrom) env[RESUME_ENV] = resumeFrom.path
     else delete env[RESUME_ENV]
+    const channel = this.firstChannel ?? (await openEventsChannel())
+    this.firstChannel = undefined
     this.program = await startProgram({
-      command: this.o.command, args, cwd: this.c.cwd, env,
+      command: this.o.command, args, cwd: this.c.cwd, env, channel,
       stdout: this.o.stdout ?? process.stdout, stderr: this.o.stderr ?? process.stderr,
       onEvent: (event) => this.onEvent(event), onBar: (bar) => this.onBar(bar),
     }, this.c.now)

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 
 /**
  * Reads process groups, one a line; at end of input (the supervisor is gone:
@@ -27,7 +26,8 @@ exit 0`
 export class Watchdog {
   private constructor(private readonly child: ChildProcess) {}
 
-  static async start(graceMs: number): Promise<Watchdog> {
+  /** Not waited for: what is written before it has started waits in its pipe. */
+  static start(graceMs: number): Watchdog {
     const child = spawn('/bin/sh', ['-c', SCRIPT, 'longhaul-watchdog', String(Math.max(1, Math.ceil(graceMs / 1000)))], {
       stdio: ['pipe', 'ignore', 'ignore'],
       // Its own session: a Ctrl-C or a hangup meant for longhaul does not reach it.
@@ -35,7 +35,6 @@ export class Watchdog {
     })
     child.on('error', () => undefined)
     child.stdin!.on('error', () => undefined)
-    await once(child, 'spawn')
     child.unref()
     return new Watchdog(child)
   }
