@@ -192,6 +192,8 @@ class Supervisor {
   private readonly stopWaiting = new AbortController()
   private readonly journalWrites = new Set<Promise<void>>()
   private watchdog: Watchdog | undefined
+  /** Heartbeat, stall clock and progress files; started when the program is first let run (its silence counts from there). */
+  private ticker: NodeJS.Timeout | undefined
   /** The first life's channel, made before the clocks start (making a FIFO takes a process of its own). */
   private firstChannel: EventsChannel | undefined
 
@@ -232,7 +234,6 @@ class Supervisor {
     })
     const onAbort = (): void => this.stop(typeof this.o.signal?.reason === 'string' && this.o.signal.reason.startsWith('SIG') ? (this.o.signal.reason as NodeJS.Signals) : 'SIGTERM')
     this.o.signal?.addEventListener('abort', onAbort, { once: true })
-    const ticker = setInterval(() => this.tick(), Math.min(1_000, this.progressEveryMs, this.heartbeatMs))
     this.publish('state')
     this.lastInterval = this.c.now()
     let lives = 0
@@ -262,7 +263,7 @@ class Supervisor {
       await this.finish('failed', exit, lives, (error as Error).message).catch(() => undefined)
       throw error
     } finally {
-      clearInterval(ticker)
+      clearInterval(this.ticker)
       clearTimeout(this.killTimer)
       this.watchdog?.end()
       this.firstChannel?.discard()
@@ -305,6 +306,7 @@ class Supervisor {
       } finally {
         this.program.release(go)
       }
+      this.ticker ??= setInterval(() => this.tick(), Math.min(1_000, this.progressEveryMs, this.heartbeatMs))
       const exit = await this.program.exited
       await this.stopLeftovers(this.program)
       const { protocol, bars } = this.program.malformed()
