@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { closeSync, constants, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs'
+import { closeSync, constants, fstatSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { UsageError } from '../errors.ts'
+import { processAlive } from '../telemetry/processAlive.ts'
 
 /**
  * The protocol's channel for one life of a program (invariant
@@ -37,8 +38,12 @@ export async function openEventsChannel(): Promise<EventsChannel> {
   }
 }
 
+const PREFIX = 'longhaul-events-'
+
 async function openFifo(): Promise<EventsChannel> {
-  const folder = mkdtempSync(join(tmpdir(), 'longhaul-events-'))
+  removeStaleFolders()
+  // Named after this process: a supervisor SIGKILLed while its folder existed leaves it, and the next one removes it.
+  const folder = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`))
   try {
     const path = join(folder, 'events')
     await promisify(execFile)('mkfifo', ['-m', '600', path]).catch((error: Error & { stderr?: string }) => {
@@ -67,5 +72,24 @@ async function openFifo(): Promise<EventsChannel> {
   } finally {
     // Both ends are open: the name is no longer needed, and nothing is left on disk.
     rmSync(folder, { recursive: true, force: true })
+  }
+}
+
+/** The channel folders of supervisors that died while they had one (the folder lives for milliseconds otherwise). */
+function removeStaleFolders(): void {
+  let names: string[]
+  try {
+    names = readdirSync(tmpdir())
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const pid = Number(new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1])
+    if (!(pid > 0) || processAlive(pid)) continue
+    try {
+      rmSync(join(tmpdir(), name), { recursive: true, force: true })
+    } catch {
+      // Another user's: theirs to remove.
+    }
   }
 }

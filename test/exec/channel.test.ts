@@ -1,10 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import { runPaths } from '../../src/store/runPaths.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { ROOT, runCli, tempDir } from '../support/cli.ts'
+import { ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
 
 const STRAY = join(ROOT, 'test/fixtures/exec/stray.py')
 const USER_DATA = 'the user\'s own data: not a byte of it is longhaul\'s\n'
@@ -52,5 +54,23 @@ os.write(fd, (json.dumps({"type": "progress", "done": 7, "total": 7, "unit": "ro
     expect(r.code, r.stderr).toBe(0)
     const progress = JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8')) as ProgressSnapshot
     expect(progress).toMatchObject({ done: 7, total: 7, unit: 'row' })
+  })
+
+  it('the channel leaves nothing on disk: its folder is gone once the program starts, and one left by a SIGKILLed supervisor is removed by the next', async () => {
+    const dir = tempDir()
+    const dead = spawnSync('true').pid!
+    const stale = join(tmpdir(), `longhaul-events-${dead}-test`)
+    const live = join(tmpdir(), `longhaul-events-${process.pid}-test`)
+    for (const folder of [stale, live]) mkdirSync(folder)
+    try {
+      const exec = startCli(['exec', '--out', join(dir, 'run'), '--', 'true'])
+      const r = await exec.done
+      expect(r.code, r.stderr).toBe(0)
+      expect(readdirSync(tmpdir()).filter((name) => name.startsWith(`longhaul-events-${exec.child.pid}-`))).toEqual([])
+      expect(existsSync(stale)).toBe(false)
+      expect(existsSync(live)).toBe(true) // a live supervisor's is never touched
+    } finally {
+      for (const folder of [stale, live]) rmSync(folder, { recursive: true, force: true })
+    }
   })
 })

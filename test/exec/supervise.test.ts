@@ -235,11 +235,15 @@ sys.stderr.write("\\n")`
     const dir = tempDir()
     const out = join(dir, 'run')
     const run = startCli(['exec', '--out', out, '--stall-after', '1', '--grace', '1', '--', 'python3', COUNTER, '--steps', '10', '--hang-at', '3', '--ckpt-dir', join(dir, 'ckpt')])
-    const stalled = await until('a stall', () => (progressOf(out).state === 'stalled' ? progressOf(out) : undefined))
+    let stalled: ProgressSnapshot
+    try {
+      stalled = await until('a stall', () => (progressOf(out).state === 'stalled' ? progressOf(out) : undefined))
+    } finally {
+      run.child.kill('SIGINT') // on failure too: a hung program's supervisor is not left behind
+    }
+    const r = await run.done
     expect(stalled.done).toBe(3)
     expect(stalled.stalledForSeconds).toBeGreaterThanOrEqual(1)
-    run.child.kill('SIGINT')
-    const r = await run.done
     expect(r.stderr).toContain('STALLED: the program is alive but has reported no progress')
     expect((await eventsOf(out)).map((e) => e.type)).toContain('stalled')
   })
