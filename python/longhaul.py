@@ -1,9 +1,14 @@
 """Report progress, checkpoints and metrics to a `longhaul exec` supervisor.
 
-`longhaul exec -- CMD` sets LONGHAUL_EVENTS (a file path, or a file-descriptor
-number such as "3") and, after a crash, LONGHAUL_RESUME_FROM (the newest
-checkpoint). Every call here writes one JSON line there. Outside longhaul
-LONGHAUL_EVENTS is unset and every call is a no-op, so a script runs unchanged.
+`longhaul exec -- CMD` sets LONGHAUL_EVENTS (a file-descriptor number, "3", or
+a file path) and, after a crash, LONGHAUL_RESUME_FROM (the newest checkpoint).
+Every call here writes one JSON line there. Outside longhaul LONGHAUL_EVENTS is
+unset and every call is a no-op, so a script runs unchanged.
+
+A file descriptor is written to only once it is proved to be the supervisor's
+channel: a FIFO whose device:inode is LONGHAUL_EVENTS_ID, checked before every
+write. A subprocess inherits the environment but not fd 3 (there it may be the
+user's data file, or multiprocessing's own pipe): there every call is a no-op.
 Reporting never raises because the supervisor went away: the first failed write
 turns reporting off. Standard library only; copy this file next to your script.
 
@@ -29,6 +34,7 @@ import json
 import math
 import operator
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -43,6 +49,7 @@ _lock = threading.Lock()
 _target: Optional[str] = None  # the LONGHAUL_EVENTS value _fd was opened for
 _fd: Optional[int] = None  # None: reporting is off for _target
 _owned = False  # True when we opened _fd from a path (and may close it)
+_warned = False  # the one note about a channel that cannot be proved ours was printed
 
 
 def progress(done: Number, total: Optional[Number] = None, unit: Optional[str] = None) -> None:
@@ -118,7 +125,7 @@ def _emit(event: dict[str, Any]) -> None:
     line = (json.dumps(event, separators=(",", ":"), allow_nan=False) + "\n").encode()
     with _lock:
         fd = _events_fd()
-        if fd is None:
+        if fd is None or not (_owned or _is_channel(fd)):
             return
         try:
             written = os.write(fd, line)  # one write, so concurrent lines never interleave
@@ -146,6 +153,22 @@ def _events_fd() -> Optional[int]:
     except OSError as error:
         _turn_off(error)
     return _fd
+
+
+def _is_channel(fd: int) -> bool:
+    """Whether inherited fd `fd` is the supervisor's FIFO (LONGHAUL_EVENTS_ID), not a file that merely has its number."""
+    global _warned
+    expected = os.environ.get("LONGHAUL_EVENTS_ID")
+    if not expected:
+        if not _warned:
+            _warned = True
+            print(f"longhaul: progress reporting is off: LONGHAUL_EVENTS={_target!r} names a file descriptor, but LONGHAUL_EVENTS_ID does not say which one it must be", file=sys.stderr)
+        return False
+    try:
+        st = os.fstat(fd)
+    except OSError:  # closed: not ours, and nothing to write to
+        return False
+    return stat.S_ISFIFO(st.st_mode) and f"{st.st_dev}:{st.st_ino}" == expected
 
 
 def _turn_off(error: OSError) -> None:

@@ -15,12 +15,20 @@ from unittest import mock
 import longhaul
 
 
+def identity(fd: int) -> str:
+    """The LONGHAUL_EVENTS_ID a supervisor would give for channel `fd`."""
+    st = os.fstat(fd)
+    return f"{st.st_dev}:{st.st_ino}"
+
+
 @contextlib.contextmanager
-def events_env(value: str | None) -> Iterator[None]:
-    """Runs the block with LONGHAUL_EVENTS set to `value` (unset when None)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LONGHAUL_EVENTS", "LONGHAUL_RESUME_FROM")}
+def events_env(value: str | None, channel_id: str | None = None) -> Iterator[None]:
+    """Runs the block with LONGHAUL_EVENTS set to `value` (unset when None), and LONGHAUL_EVENTS_ID to `channel_id`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LONGHAUL_EVENTS", "LONGHAUL_EVENTS_ID", "LONGHAUL_RESUME_FROM")}
     if value is not None:
         env["LONGHAUL_EVENTS"] = value
+    if channel_id is not None:
+        env["LONGHAUL_EVENTS_ID"] = channel_id
     with mock.patch.dict(os.environ, env, clear=True):
         yield
         os.environ.pop("LONGHAUL_EVENTS", None)
@@ -66,7 +74,7 @@ class TestLonghaul(unittest.TestCase):
     def test_fd_mode_writes_to_a_pipe_and_leaves_it_open(self) -> None:
         read_end, write_end = os.pipe()
         self.addCleanup(os.close, read_end)
-        with events_env(str(write_end)):
+        with events_env(str(write_end), identity(write_end)):
             longhaul.progress(3, total=None)
         os.write(write_end, b"still open\n")  # raises EBADF if longhaul closed it
         os.close(write_end)
@@ -100,8 +108,9 @@ class TestLonghaul(unittest.TestCase):
 
     def test_closed_fd_does_not_raise_and_turns_reporting_off(self) -> None:
         read_end, write_end = os.pipe()
+        channel_id = identity(write_end)
         os.close(write_end)
-        with events_env(str(write_end)), mock.patch("sys.stderr", new_callable=io.StringIO) as stderr:
+        with events_env(str(write_end), channel_id), mock.patch("sys.stderr", new_callable=io.StringIO) as stderr:
             longhaul.progress(1)  # EBADF
             reused = os.open(self.folder / "unrelated", os.O_WRONLY | os.O_CREAT)  # may get the freed fd number
             report_everything()
@@ -114,9 +123,50 @@ class TestLonghaul(unittest.TestCase):
         read_end, write_end = os.pipe()
         os.close(read_end)
         self.addCleanup(os.close, write_end)
-        with events_env(str(write_end)), mock.patch("sys.stderr", new_callable=io.StringIO) as stderr:
+        with events_env(str(write_end), identity(write_end)), mock.patch("sys.stderr", new_callable=io.StringIO) as stderr:
             report_everything()  # EPIPE (Python ignores SIGPIPE)
         self.assertEqual(stderr.getvalue(), "")
+
+    def test_exec_channel_never_misdirected_a_data_file_on_the_fd_is_left_untouched(self) -> None:
+        # A subprocess inherits LONGHAUL_EVENTS=N and the channel's identity, but its fd N is the user's data file.
+        read_end, write_end = os.pipe()
+        channel_id = identity(write_end)
+        os.close(read_end)
+        os.close(write_end)
+        data = self.folder / "data.bin"
+        data.write_bytes(b"user data")
+        fd = os.open(data, os.O_RDWR | os.O_APPEND)
+        try:
+            with events_env(str(fd), channel_id), mock.patch("sys.stderr", new_callable=io.StringIO) as stderr:
+                report_everything()
+        finally:
+            os.close(fd)
+        self.assertEqual(data.read_bytes(), b"user data")
+        self.assertEqual(stderr.getvalue(), "")
+
+    def test_exec_channel_never_misdirected_another_pipe_on_the_fd_is_left_untouched(self) -> None:
+        # Under a spawn or forkserver pool, the fd may be multiprocessing's own pipe: a pipe, but not the channel.
+        channel_read, channel_write = os.pipe()
+        other_read, other_write = os.pipe()
+        for fd in (channel_read, channel_write, other_read, other_write):
+            self.addCleanup(os.close, fd)
+        os.set_blocking(other_read, False)
+        with events_env(str(other_write), identity(channel_write)):
+            report_everything()
+        with self.assertRaises(BlockingIOError):
+            os.read(other_read, 1)
+
+    def test_exec_channel_never_misdirected_an_fd_without_an_identity_is_not_written(self) -> None:
+        read_end, write_end = os.pipe()
+        self.addCleanup(os.close, read_end)
+        self.addCleanup(os.close, write_end)
+        os.set_blocking(read_end, False)
+        with mock.patch.object(longhaul, "_warned", False), events_env(str(write_end)), mock.patch("sys.stderr", new_callable=io.StringIO) as stderr:
+            report_everything()
+        with self.assertRaises(BlockingIOError):
+            os.read(read_end, 1)
+        self.assertEqual(len(stderr.getvalue().splitlines()), 1)
+        self.assertIn("LONGHAUL_EVENTS_ID", stderr.getvalue())
 
     def test_resume_from_reads_the_environment(self) -> None:
         with mock.patch.dict(os.environ, {"LONGHAUL_RESUME_FROM": "/runs/ckpt/epoch-00005.npz"}):

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import type { Readable, Writable } from 'node:stream'
 import { UsageError } from '../errors.ts'
-import { EVENTS_ENV, EVENTS_FD, EventLineReader, type ExecEvent } from './protocol.ts'
+import type { EventsChannel } from './channel.ts'
+import { startTimeOf } from './processes.ts'
+import { EVENTS_ENV, EVENTS_FD, EVENTS_ID_ENV, EventLineReader, type ExecEvent } from './protocol.ts'
 import { TqdmParser, type TqdmProgress } from './tqdm.ts'
 
 export interface ProgramSpec {
@@ -15,6 +17,8 @@ export interface ProgramSpec {
   readonly stderr: Writable
   readonly onEvent: (event: ExecEvent) => void
   readonly onBar: (bar: TqdmProgress) => void
+  /** The protocol's channel for this life (openEventsChannel): the program's fd 3; it is closed when the program ends. */
+  readonly channel: EventsChannel
 }
 
 export interface ProgramExit {
@@ -28,6 +32,13 @@ export interface ProgramExit {
 /** One life of a supervised program. */
 export interface RunningProgram {
   readonly pid: number
+  /** When the process started, as /proc/PID/stat says (clock ticks since boot); with the pid it names this process alone. Null off Linux. */
+  readonly startTime: string | null
+  /**
+   * The program is held at its gate until this is called: with `true` it runs, with `false` it exits (code 125) without
+   * ever running. Until then nothing of it has run, so its pid can be recorded before it does any work.
+   */
+  release(go: boolean): void
   readonly exited: Promise<ProgramExit>
   /** Sends a signal to the program and everything it started (its process group). */
   send(signal: NodeJS.Signals): void
@@ -46,30 +57,46 @@ export interface RunningProgram {
 const DRAIN_MS = 1_000
 
 /**
- * Starts the program in its own process group, with the protocol's pipe on
- * fd 3 (LONGHAUL_EVENTS=3), stdin inherited, stdout and stderr copied through
- * while tqdm bars are read from both. Rejects with a UsageError when the
- * program cannot be started at all (not found, not executable).
+ * The gate: a shell that waits for one line on fd 4, then replaces itself with the program (same pid, same start time,
+ * same process group). If the line never comes (the supervisor died first), it exits without running the program.
+ */
+const GATE = 'IFS= read -r go <&4 && [ "$go" = go ] || exit 125; exec 4<&-; exec "$@"'
+const GATE_FD = 4
+
+/**
+ * Starts the program in its own process group, held at its gate (see
+ * `release`), with the protocol's channel on fd 3 (LONGHAUL_EVENTS=3, its
+ * identity in LONGHAUL_EVENTS_ID), stdin inherited, stdout and stderr copied
+ * through while tqdm bars are read from both. Rejects with a UsageError when
+ * the program cannot be started at all.
  */
 export async function startProgram(spec: ProgramSpec, now: () => number): Promise<RunningProgram> {
-  const child = spawn(spec.command, [...spec.args], {
+  const { channel } = spec
+  const child = spawn('/bin/sh', ['-c', GATE, 'longhaul-exec', spec.command, ...spec.args], {
     cwd: spec.cwd,
-    env: { ...spec.env, [EVENTS_ENV]: String(EVENTS_FD) },
-    stdio: ['inherit', 'pipe', 'pipe', 'pipe'],
+    env: { ...spec.env, [EVENTS_ENV]: String(EVENTS_FD), [EVENTS_ID_ENV]: channel.id },
+    stdio: ['inherit', 'pipe', 'pipe', channel.writeFd, 'pipe'],
     // Its own process group: a Ctrl-C in the terminal reaches longhaul alone, which forwards it once.
     detached: true,
   })
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve)
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      const why = error.code === 'ENOENT' ? 'not found (check the command and PATH)' : error.code === 'EACCES' ? 'not executable' : error.message
-      reject(new UsageError(`cannot start '${spec.command}': ${why}`, 'LONGHAUL_EXEC_FAILED'))
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve)
+      child.once('error', (error: NodeJS.ErrnoException) => reject(new UsageError(`cannot start '${spec.command}': ${error.message}`, 'LONGHAUL_EXEC_FAILED')))
     })
-  })
+  } catch (error) {
+    channel.discard()
+    throw error
+  } finally {
+    // The program holds its own copy: the channel ends when it and whatever inherited fd 3 from it have closed it.
+    channel.closeWriteEnd()
+  }
   const pid = child.pid!
+  const gate = child.stdio[GATE_FD] as Writable
+  gate.on('error', () => undefined)
   const events = new EventLineReader(spec.onEvent)
   const bars = [new TqdmParser(spec.onBar), new TqdmParser(spec.onBar)] as const
-  const protocol = child.stdio[EVENTS_FD] as Readable
+  const protocol = channel.reader
   protocol.setEncoding('utf8')
   protocol.on('data', (chunk: string) => events.push(chunk))
   protocol.on('end', () => events.end())
@@ -105,7 +132,10 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
       const at = now()
       const result: ProgramExit = { code, signal, exitCode: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0), at }
       // What is still in the pipes is read first; a grandchild holding them open is not waited for.
-      const drained = new Promise<void>((done) => child.once('close', () => done()))
+      const drained = Promise.all([
+        new Promise<void>((done) => child.once('close', () => done())),
+        new Promise<void>((done) => (protocol.closed ? done() : protocol.once('close', () => done()))),
+      ])
       const timer = new Promise<void>((done) => setTimeout(done, DRAIN_MS).unref())
       void Promise.race([drained, timer]).then(() => {
         for (const stream of [protocol, child.stdout!, child.stderr!]) stream.destroy()
@@ -116,7 +146,12 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
   })
   return {
     pid,
+    startTime: startTimeOf(pid),
     exited,
+    release(go) {
+      if (go) gate.end('go\n')
+      else gate.end()
+    },
     send(signal) {
       try {
         process.kill(-pid, signal)

@@ -3,7 +3,9 @@ import { z } from 'zod'
 /**
  * The JSON-lines protocol a supervised program may speak: it finds
  * `LONGHAUL_EVENTS` in its environment (a file descriptor number) and writes
- * one JSON object per line to it. Every field but `type` is optional except
+ * one JSON object per line to it, once that fd is proved to be the channel:
+ * a FIFO whose `device:inode` is `LONGHAUL_EVENTS_ID` (a subprocess inherits
+ * the environment, not the fd, and must not write into whatever it has there). Every field but `type` is optional except
  * where a line would mean nothing without it. A line that is not one of
  * these is malformed: counted, never fatal.
  *
@@ -17,6 +19,8 @@ export const EVENTS_ENV = 'LONGHAUL_EVENTS'
 export const RESUME_ENV = 'LONGHAUL_RESUME_FROM'
 /** The file descriptor the protocol is read from in the child. */
 export const EVENTS_FD = 3
+/** The channel's identity, `device:inode` of the FIFO on EVENTS_FD: a writer checks it (fstat) before writing. */
+export const EVENTS_ID_ENV = 'LONGHAUL_EVENTS_ID'
 
 const count = z.number().nonnegative().max(Number.MAX_SAFE_INTEGER)
 const step = z.number().finite().nullish().transform((v) => v ?? null)

@@ -1,24 +1,26 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
 import { accessSync, constants, statSync } from 'node:fs'
 import { basename, delimiter, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Writable } from 'node:stream'
 import stringify from 'safe-stable-stringify'
 import { FingerprintMismatchError, UsageError } from '../errors.ts'
+import { crashPoint } from '../runner/faults.ts'
 import { takeOwnership } from '../runner/ownership.ts'
 import { prepareRunDir } from '../runner/runDir.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { Store } from '../store/store.ts'
-import { processAlive } from '../telemetry/processAlive.ts'
 import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import { duration } from '../telemetry/progressText.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
+import { openEventsChannel, type EventsChannel } from './channel.ts'
 import { CheckpointFinder, type FoundCheckpoint } from './checkpoints.ts'
+import { stopOrphan, stopOrphanBeforeFresh } from './orphan.ts'
 import { resumeArgs, startProgram, type ProgramExit, type RunningProgram } from './program.ts'
 import { RESUME_ENV, type ExecEvent } from './protocol.ts'
 import type { TqdmProgress } from './tqdm.ts'
+import { Watchdog } from './watchdog.ts'
 
 export interface ExecOptions {
   readonly command: string
@@ -121,6 +123,8 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
   const identity: ExecIdentity = { kind: 'exec', job: options.name ?? programName(options.command, options.args), command: options.command, args: options.args, cwd }
   const fingerprint = createHash('sha256').update(stringify(identity) ?? '').digest('hex')
 
+  const note = (message: string): void => options.observer?.note?.(message)
+  if (options.fresh) await stopOrphanBeforeFresh(options.outDir, LEASE_TTL_MS, options.graceMs ?? 10_000, note)
   const { paths, movedTo } = prepareRunDir(options.outDir, options.fresh ?? false, new Date(now()))
   const store = SqliteStore.open(paths.journal)
   let lease: Awaited<ReturnType<typeof takeOwnership>> | undefined
@@ -136,7 +140,8 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
       run = (await store.getRun())!
     }
     lease = await takeOwnership(store, options.outDir, LEASE_TTL_MS, now())
-    await assertNoLiveProgram(store, options.outDir)
+    // One copy at a time: a program its killed supervisor left running is stopped before anything else happens.
+    await stopOrphan(store, options.outDir, options.graceMs ?? 10_000, note)
     if (run.state === 'complete') {
       options.observer?.note?.(`${options.outDir} holds a completed run of this command; pass --fresh to run it again`)
       return { job: identity.job, runId: run.runId, dir: paths.dir, state: 'complete', exitCode: 0, programExitCode: null, lives: 0, checkpoint: null, malformedLines: 0, error: null }
@@ -186,6 +191,11 @@ class Supervisor {
   private killTimer: NodeJS.Timeout | undefined
   private readonly stopWaiting = new AbortController()
   private readonly journalWrites = new Set<Promise<void>>()
+  private watchdog: Watchdog | undefined
+  /** Heartbeat, stall clock and progress files; started when the program is first let run (its silence counts from there). */
+  private ticker: NodeJS.Timeout | undefined
+  /** The first life's channel, made before the clocks start (making a FIFO takes a process of its own). */
+  private firstChannel: EventsChannel | undefined
 
   constructor(
     private readonly o: ExecOptions,
@@ -216,9 +226,14 @@ class Supervisor {
     let resumeFrom = this.c.resumed ? await this.checkpointOfEarlierSession() : undefined
     await store.setState('running', now())
     await store.addEvent(this.c.resumed ? 'resumed' : 'started', { command: [this.o.command, ...this.o.args], restarts, pid: process.pid }, now())
+    // Set up before the stall clock starts: a program is not silent while longhaul prepares to start it.
+    this.watchdog = Watchdog.start(this.o.graceMs ?? 10_000)
+    this.firstChannel = await openEventsChannel().catch((error: unknown) => {
+      this.watchdog?.end()
+      throw error
+    })
     const onAbort = (): void => this.stop(typeof this.o.signal?.reason === 'string' && this.o.signal.reason.startsWith('SIG') ? (this.o.signal.reason as NodeJS.Signals) : 'SIGTERM')
     this.o.signal?.addEventListener('abort', onAbort, { once: true })
-    const ticker = setInterval(() => this.tick(), Math.min(1_000, this.progressEveryMs, this.heartbeatMs))
     this.publish('state')
     this.lastInterval = this.c.now()
     let lives = 0
@@ -248,8 +263,10 @@ class Supervisor {
       await this.finish('failed', exit, lives, (error as Error).message).catch(() => undefined)
       throw error
     } finally {
-      clearInterval(ticker)
+      clearInterval(this.ticker)
       clearTimeout(this.killTimer)
+      this.watchdog?.end()
+      this.firstChannel?.discard()
       this.o.signal?.removeEventListener('abort', onAbort)
       await Promise.allSettled([...this.journalWrites])
     }
@@ -263,25 +280,38 @@ class Supervisor {
     env.PYTHONUNBUFFERED ??= '1'
     if (resumeFrom) env[RESUME_ENV] = resumeFrom.path
     else delete env[RESUME_ENV]
+    const channel = this.firstChannel ?? (await openEventsChannel())
+    this.firstChannel = undefined
     this.program = await startProgram({
-      command: this.o.command, args, cwd: this.c.cwd, env,
+      command: this.o.command, args, cwd: this.c.cwd, env, channel,
       stdout: this.o.stdout ?? process.stdout, stderr: this.o.stderr ?? process.stderr,
       onEvent: (event) => this.onEvent(event), onBar: (bar) => this.onBar(bar),
     }, this.c.now)
-    const { pid } = this.program
+    const { pid, startTime } = this.program
     // A resumed program reports from its checkpoint: the rate counts from its first report, not from 0.
     this.tracker.rebase()
     // A forced exit of longhaul (a second Ctrl-C) must not leave the program running unsupervised.
     const killOnExit = (): void => this.program?.send('SIGKILL')
     process.on('exit', killOnExit)
-    await this.event('program-started', { life, pid, host: this.c.lease.host, args, checkpoint: resumeFrom?.path ?? null })
-    // A stop asked while it was starting reaches it now.
-    if (this.stopping) this.forwardStop(this.stopping)
     try {
+      // Held at its gate, it has done nothing yet. Its death is tied to ours, and its pid and start time are journaled,
+      // before it runs: a supervisor killed at any instant leaves either nothing run, or a program the next exec finds.
+      this.watchdog?.watch(pid)
+      let go = false
+      try {
+        crashPoint('program-spawned')
+        await this.c.store.addEvent('program-started', { life, pid, startTime, host: this.c.lease.host, args, checkpoint: resumeFrom?.path ?? null }, this.c.now())
+        // A stop asked while it was starting: it never runs.
+        go = !this.stopping
+      } finally {
+        this.program.release(go)
+      }
+      this.ticker ??= setInterval(() => this.tick(), Math.min(1_000, this.progressEveryMs, this.heartbeatMs))
       const exit = await this.program.exited
       await this.stopLeftovers(this.program)
       const { protocol, bars } = this.program.malformed()
       this.malformed += protocol + bars
+      this.watchdog?.clear()
       await this.event('program-exited', { life, pid, code: exit.code, signal: exit.signal, malformedLines: this.malformed })
       return exit
     } finally {
@@ -480,22 +510,6 @@ class Supervisor {
     this.journalWrites.add(tracked)
     void tracked.finally(() => this.journalWrites.delete(tracked))
     return tracked
-  }
-}
-
-/** A program from an earlier session still running (its supervisor was killed) would race a new one: refused. */
-async function assertNoLiveProgram(store: Store, dir: string): Promise<void> {
-  const events = await store.events()
-  const started = events.findLast((e) => e.type === 'program-started')
-  if (!started) return
-  const pid = Number(started.detail.pid)
-  const exited = events.some((e) => e.type === 'program-exited' && e.at >= started.at && e.detail.pid === pid)
-  if (!exited && started.detail.host === hostname() && processAlive(pid)) {
-    throw new UsageError(
-      `the program an earlier longhaul exec started in ${dir} (pid ${pid}, since ${new Date(started.at).toISOString()}) is still running without its supervisor. ` +
-        `Stop it (kill ${pid}) or let it finish, then run this command again.`,
-      'LONGHAUL_RUN_OWNED',
-    )
   }
 }
 

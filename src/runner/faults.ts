@@ -8,11 +8,14 @@
  * `LONGHAUL_CRASH_AT=loop-checkpoint:N` does the same at a loop's Nth
  * checkpoint, once it is durable and recorded and before older checkpoints
  * are pruned.
+ *
+ * `LONGHAUL_CRASH_AT=program-spawned:N` does it in `longhaul exec` when the
+ * Nth life of the program is spawned, held at its gate, and not yet journaled.
  */
 const [point, countText] = (process.env.LONGHAUL_CRASH_AT ?? '').split(':')
 let remaining = Number(countText) || 0
 
-export function crashPoint(name: 'commit' | 'loop-checkpoint'): void {
+export function crashPoint(name: 'commit' | 'loop-checkpoint' | 'program-spawned'): void {
   if (point !== name || remaining <= 0) return
   if (--remaining === 0) process.kill(process.pid, 'SIGKILL')
 }
