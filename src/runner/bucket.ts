@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { BucketError, UsageError } from '../errors.ts'
 import { s3Client } from '../s3Client.ts'
 import { INDEX_FILE } from './shardNames.ts'
-import type { ShardFile, ShardPlace } from './shardPlace.ts'
+import type { ShardPlace, StagedFile } from './shardPlace.ts'
 
 export interface BucketUrl {
   readonly bucket: string
@@ -88,11 +88,14 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
   return {
     kind: 'bucket',
     where,
-    async publish(files: readonly ShardFile[]) {
-      for (const file of files) await put(file.name, readFileSync(join(stagingDir, file.name)))
+    async publish(files: readonly StagedFile[]) {
+      for (const file of files) await put(file.name, readFileSync(join(stagingDir, file.staged)))
     },
-    release(files: readonly ShardFile[]) {
-      for (const file of files) rmSync(join(stagingDir, file.name), { force: true })
+    async finalize(files: readonly StagedFile[]) {
+      for (const file of files) rmSync(join(stagingDir, file.staged), { force: true })
+    },
+    async discard(files: readonly StagedFile[]) {
+      for (const file of files) rmSync(join(stagingDir, file.staged), { force: true })
     },
     async list() {
       const sizes = new Map<string, number>()

@@ -1,0 +1,78 @@
+/**
+ * A process that lost its lease leaves nothing a reader would take as
+ * output: a real owner paused with SIGSTOP past its (short) lease, a second
+ * real `run` that takes the run over and completes it, then the first woken
+ * with SIGCONT. Whatever the woken process was doing, data/ holds exactly the
+ * files the journal records (and index.json), verify passes, and the
+ * progress files still say what the new owner wrote: COMPLETE.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach, describe, expect, it } from 'vitest'
+import { verifyRun } from '../../src/index.ts'
+import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { fixture, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import type { ChildProcess } from 'node:child_process'
+
+const root = tempDir()
+const TOTAL = 600
+const started: ChildProcess[] = []
+
+afterEach(() => {
+  // A failed assertion must not leave a stopped process behind.
+  for (const child of started.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT')
+      child.kill('SIGKILL')
+    }
+  }
+})
+
+async function recordedFiles(out: string): Promise<string[]> {
+  const store = SqliteStore.open(join(out, '.longhaul', 'journal.sqlite'), { readonly: true })
+  try {
+    const names: string[] = []
+    for await (const range of store.ranges()) names.push(...range.files.map((file) => file.name))
+    return names
+  } finally {
+    await store.close()
+  }
+}
+
+describe('fenced-output', () => {
+  for (const trial of [1, 2]) {
+    it(`a woken owner that lost its lease leaves no file in data/ and does not touch the progress files (trial ${trial})`, async () => {
+      const out = join(root, `trial-${trial}`)
+      const args = ['run', fixture('squares.ts'), '--out', out, '--total', String(TOTAL), '--workers', '2', '--lease-ttl', '1', '--progress-every', '1', '--checkpoint-every', '1']
+      // 20 ms an item: its worker threads are in the middle of ranges when it is stopped.
+      const first = startCli(args, { ITEM_MS: '20' })
+      started.push(first.child)
+      let firstErr = ''
+      first.child.stderr!.on('data', (chunk: Buffer) => (firstErr += chunk.toString()))
+      await waitFor('the first owner to commit', () => (/ [1-9][\d,]*\/600/.test(firstErr) ? true : undefined), 30_000)
+      first.child.kill('SIGSTOP')
+      // Past its 1 s lease.
+      await sleep(1_800)
+
+      const second = await runCli([...args, '--json'], { ITEM_MS: '0' })
+      expect(second.code, second.stderr).toBe(0)
+      expect(JSON.parse(second.stdout)).toMatchObject({ state: 'complete', resumed: true, committed: TOTAL })
+
+      first.child.kill('SIGCONT')
+      const woken = await first.done
+      // It says why it stopped: another process took the run over.
+      expect(woken.code).toBe(1)
+      expect(woken.stderr).toMatch(/took (the run|this run) over|took over this run/)
+
+      const recorded = await recordedFiles(out)
+      const present = readdirSync(join(out, 'data')).filter((name) => name !== 'index.json')
+      expect(present.sort()).toEqual([...recorded].sort())
+      expect(await verifyRun(out)).toMatchObject({ complete: true, items: TOTAL, stray: [] })
+      expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({ state: 'complete', done: TOTAL })
+      expect(readFileSync(join(out, 'PROGRESS.txt'), 'utf8')).toMatch(/^COMPLETE/)
+      // No stray progress temp file of the woken process either.
+      expect(readdirSync(out).filter((name) => name.endsWith('.tmp'))).toEqual([])
+    }, 90_000)
+  }
+})
