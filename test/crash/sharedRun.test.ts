@@ -125,11 +125,11 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     const url = await server().createDatabase()
     const out = join(root, 'restarted-owner')
     const first = await startOwner(url, out)
-    // This worker kills itself at its first commit: its shard is durable in data/, and the journal does not record it.
+    // This worker kills itself at its first commit: its shard is durable in data/ under its staged name, and the journal does not record it.
     const dying = startWorker(url, out, first.runId, { LONGHAUL_CRASH_AT: 'commit:1' })
     expect((await dying.done).signal).toBe('SIGKILL')
-    const starts = (await claimsOf(url, first.runId, dying.child.pid!)).map((claim) => `${String(claim.start).padStart(12, '0')}-`)
-    const unrecorded = readdirSync(join(out, 'data')).filter((name) => starts.some((start) => name.startsWith(start)))
+    const starts = (await claimsOf(url, first.runId, dying.child.pid!)).map((claim) => `-${String(claim.start).padStart(12, '0')}-`)
+    const unrecorded = readdirSync(join(out, 'data')).filter((name) => name.startsWith('.claim-') && starts.some((start) => name.includes(start)))
     expect(unrecorded.length).toBeGreaterThan(0)
     // And a torn temp shard, as a process killed in the middle of writing one leaves (no process makes this name again).
     const torn = '.tmp-0123456789ab-000000000000-000000000007.jsonl'
