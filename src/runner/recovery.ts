@@ -49,7 +49,7 @@ export async function reconcile(
   if (place.kind === 'bucket') {
     // The owner's local folder only ever holds shards waiting for their upload: none of them is recorded.
     const { removed, foreign } = await tidy(store, folderPlace(paths.data), naming, { removeUnrecorded: true, finish: false })
-    return { ...none, ...(await reconcileBucket(store, place)), removed, foreign }
+    return { ...none, ...(await reconcileBucket(store, place, naming)), removed, foreign }
   }
   const reconciled = await reconcileDataDir(store, paths, naming, { removeUnrecorded: !role.shared })
   // A shared run's files are not re-hashed in the background: forgetting a range while another process may be
@@ -154,21 +154,55 @@ async function sha256Of(place: ShardPlace, name: string): Promise<string | undef
 
 /**
  * A recorded range whose objects are missing or short in the bucket is
- * forgotten, so its items are made again (the bucket's reconcileDataDir).
+ * forgotten, so its items are made again (the bucket's reconcileDataDir),
+ * unless the process that recorded it died before copying its staged objects
+ * to their final keys: then the copy is finished (sizes and checksums must
+ * match the journal's).
  */
-async function reconcileBucket(store: Store, place: ShardPlace): Promise<{ removed: number; forgotten: number; kept: RangeSummary[] }> {
+async function reconcileBucket(store: Store, place: ShardPlace, naming: RunNaming): Promise<{ removed: number; finished: number; forgotten: number; kept: RangeSummary[] }> {
   // The journal first: a range another process commits during the listing is then not in `ranges`, rather than missing from `present`.
   const ranges: RangeSummary[] = []
   for await (const range of store.ranges()) ranges.push(range)
   const present = await place.list()
+  const staged = await stagedOf(place, naming)
   let forgotten = 0
+  let finished = 0
   for (const range of ranges) {
-    if (range.files.every((file) => present.get(file.name) === file.bytes)) continue
+    let whole = true
+    for (const file of range.files) {
+      if (present.get(file.name) === file.bytes) continue
+      if (whole && (await finishStaged(place, staged, file))) finished++
+      else whole = false
+    }
+    if (whole) continue
     await store.uncommitRange(range.start)
     await store.addEvent('recomputing', { start: range.start, end: range.end, reason: `a recorded object is missing or short in ${place.where}` }, Date.now())
     forgotten++
   }
-  return { removed: 0, forgotten, kept: [] }
+  return { removed: 0, finished, forgotten, kept: [] }
+}
+
+/** This run's staged objects of a bucket, by the final name each stands for. */
+async function stagedOf(place: ShardPlace, naming: RunNaming): Promise<Map<string, { staged: string; bytes: number }[]>> {
+  const byFinal = new Map<string, { staged: string; bytes: number }[]>()
+  for (const [staged, bytes] of (await place.staging?.list()) ?? []) {
+    const parsed = parseStagedName(staged, naming.runTag, naming.suffixes)
+    if (parsed) byFinal.set(parsed.finalName, [...(byFinal.get(parsed.finalName) ?? []), { staged, bytes }])
+  }
+  return byFinal
+}
+
+/** Finishes a recorded file from a staged copy whose bytes match the journal's; false when there is none. */
+async function finishStaged(place: ShardPlace, staged: ReadonlyMap<string, readonly { staged: string; bytes: number }[]>, file: ShardFileRecord): Promise<boolean> {
+  for (const copy of staged.get(file.name) ?? []) {
+    if (copy.bytes !== file.bytes) continue
+    const bytes = await place.staging!.read(copy.staged)
+    if (bytes && createHash('sha256').update(bytes).digest('hex') === file.sha256) {
+      await place.staging!.finish(copy.staged, file.name)
+      return true
+    }
+  }
+  return false
 }
 
 /**
@@ -185,19 +219,28 @@ export async function removeUnrecordedFiles(store: Store, place: ShardPlace, nam
 }
 
 /**
- * A bucket's shards are uploaded under their final names before the journal
- * records them, so an object with the exact name of a shard of this run's
- * format that the journal does not record is one a process uploaded and
- * never recorded (it died, or lost its claim): removed once every item is
- * committed. Anything else is left.
+ * A bucket once every item is committed: a staged object of this run whose
+ * range is recorded but whose final object is missing is finished (a process
+ * died between its record and its copy); every other staged object of this
+ * run is removed. Under data/, nothing is removed: the protocol only ever
+ * puts recorded objects there, so an object the journal does not record is
+ * not longhaul's (returned as foreign).
  */
 async function removeUnrecordedObjects(store: Store, place: ShardPlace, naming: RunNaming): Promise<{ removed: number; foreign: string[] }> {
-  const recorded = new Set<string>()
-  for await (const range of store.ranges()) for (const file of range.files) recorded.add(file.name)
-  const unrecorded = [...(await place.list()).keys()].filter((name) => name !== INDEX_FILE && !recorded.has(name))
-  const debris = unrecorded.filter((name) => isShardFileName(name, naming.suffixes))
-  await place.remove(debris)
-  return { removed: debris.length, foreign: unrecorded.filter((name) => !debris.includes(name)).sort() }
+  const recorded = new Map<string, ShardFileRecord>()
+  for await (const range of store.ranges()) for (const file of range.files) recorded.set(file.name, file)
+  const present = await place.list()
+  const staged = await stagedOf(place, naming)
+  const debris: string[] = []
+  for (const [finalName, copies] of staged) {
+    const record = recorded.get(finalName)
+    if (record && present.get(finalName) !== record.bytes) await finishStaged(place, staged, record)
+    debris.push(...copies.map((copy) => copy.staged))
+  }
+  // A copy finished just now is already gone: removing a missing key is harmless.
+  await place.staging?.remove(debris)
+  const foreign = [...present.keys()].filter((name) => name !== INDEX_FILE && !recorded.has(name)).sort()
+  return { removed: debris.length, foreign }
 }
 
 /**

@@ -190,6 +190,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
           crashPoint('commit')
           await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease?.token)
           recorded = true
+          crashPoint('finalize')
         } catch (error) {
           // A single-machine run's claims are all its owner's: one lost while the owner token still holds was retaken by this same process.
           if (!(error instanceof LeaseLostError && (shared || lease) && (!lease || (await store.getOwner())?.token === lease.token))) throw error

@@ -45,7 +45,19 @@ export interface ShardPlace {
   remove(names: readonly string[]): Promise<void>
   /** Writes data/index.json atomically. */
   writeIndex(body: Buffer): Promise<void>
+  /** Where staged files wait apart from data/ (a bucket's); absent when they wait in data/ itself (a folder's). */
+  readonly staging?: StagingArea
   close(): void
+}
+
+/** Staged files kept apart from the shards (a bucket's `.longhaul/staged/`): recovery finishes or removes them. */
+export interface StagingArea {
+  /** Every staged file there, with its size. */
+  list(): Promise<Map<string, number>>
+  read(staged: string): Promise<Buffer | undefined>
+  /** Gives a staged file of a recorded range its final name. */
+  finish(staged: string, finalName: string): Promise<void>
+  remove(staged: readonly string[]): Promise<void>
 }
 
 /** The run folder's own data/: threads write there, so there is nothing to publish. */

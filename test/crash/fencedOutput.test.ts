@@ -76,3 +76,26 @@ describe('fenced-output', () => {
     }, 90_000)
   }
 })
+
+describe('fenced-output: the crash window between record and rename', () => {
+  it('a run SIGKILLed after the journal recorded a range and before its files got their final names is finished on resume from the staged copy; nothing is made twice', async () => {
+    const out = join(root, 'finalize-crash')
+    const args = ['run', fixture('squares.ts'), '--out', out, '--total', '300', '--workers', '1']
+    const killed = await runCli(args, { ITEM_MS: '2', LONGHAUL_CRASH_AT: 'finalize:3' })
+    expect(killed.signal).toBe('SIGKILL')
+    const recorded = await recordedFiles(out)
+    const data = readdirSync(join(out, 'data'))
+    // The third range is recorded, and its file still has only its staged name.
+    const unfinished = recorded.filter((name) => !data.includes(name))
+    expect(unfinished).toHaveLength(1)
+    expect(data.filter((name) => name.startsWith('.claim-') && name.endsWith(`-${unfinished[0]}`))).toHaveLength(1)
+    expect((await verifyRun(out)).complete).toBe(false)
+
+    const resumed = await runCli([...args, '--json'], { ITEM_MS: '0' })
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(resumed.stderr).toContain('finished 1 recorded file(s) whose rename an earlier crash cut short')
+    const summary = JSON.parse(resumed.stdout)
+    expect(summary.committedThisSession).toBe(300 - recorded.reduce((sum, name) => sum + Number(name.slice(13, 25)) - Number(name.slice(0, 12)), 0))
+    expect(await verifyRun(out)).toMatchObject({ complete: true, stray: [] })
+  }, 60_000)
+})
