@@ -179,6 +179,30 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     await expectVerified(out)
   })
 
+  it('fenced-output: an owner SIGSTOPped past its lease and taken over by the same command, woken after the run completed, leaves no file in the shared data/ and does not touch the progress files', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'paused-owner')
+    const first = await startOwner(url, out)
+    await waitFor('the owner to commit', async () => ((await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [first.runId])).length >= 2 ? true : undefined))
+    first.child.kill('SIGSTOP')
+    try {
+      // Past its 2 s lease: the same command takes the run over and completes it.
+      await new Promise((resolve) => setTimeout(resolve, 3_000))
+      const second = await runCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], { ITEM_MS: '0' })
+      expect(JSON.parse(second.stdout)).toMatchObject({ runId: first.runId, resumed: true, state: 'complete' })
+    } finally {
+      first.child.kill('SIGCONT')
+    }
+    const woken = await first.done
+    expect(woken.code).toBe(1)
+    expect(woken.stderr).toMatch(/no longer owns the run .* took the run over/)
+    const recorded = (await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [first.runId])).flatMap((r) => r.files.map((f) => f.name))
+    expect(readdirSync(join(out, 'data')).filter((name) => name !== 'index.json').sort()).toEqual(recorded.sort())
+    expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({ state: 'complete', done: TOTAL })
+    expect(readFileSync(join(out, 'PROGRESS.txt'), 'utf8')).toMatch(/^COMPLETE/)
+    await expectVerified(out)
+  })
+
   it('no-loss: the owner stopped and resumed with a larger --total while a worker goes on; the worker takes the new items too, and both end with the grown run\'s single-process digest', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'grown')
