@@ -90,6 +90,16 @@ export class ProgressLoop {
     await this.renew()
   }
 
+  /**
+   * After the journal refused a commit for a lost lease: renews (which fails)
+   * to give the error that says who took the run; `fallback` if the lease
+   * turns out to be this process's after all.
+   */
+  async whyLost(fallback: Error): Promise<Error> {
+    if (this.lostWith) return this.lostWith
+    return this.renew().then(() => fallback, (error: Error) => error)
+  }
+
   start(): void {
     this.publish('state')
     this.lastTick = this.o.now()
@@ -160,10 +170,10 @@ export class ProgressLoop {
   /** Why this process stops: who took its run, and when. */
   private async lostError(now: number): Promise<LeaseLostError> {
     const holder = await this.o.store.getOwner().catch(() => undefined)
-    const by = holder && holder.token !== this.o.ownerToken ? `pid ${holder.pid} on ${holder.host} took the run over at ${new Date(holder.since).toISOString()}` : 'another process took the run over (and has since let it go)'
+    const by = holder && holder.token !== this.o.ownerToken ? `pid ${holder.pid} on ${holder.host} took the run over at ${new Date(holder.since).toISOString()}` : 'another process took the run over (and has since ended)'
     return new LeaseLostError(
       `this process (pid ${process.pid}) no longer owns the run in ${this.o.dir}: it was held up ${seconds(now - this.lastHeartbeat)} s, past its ${seconds(this.o.leaseTtlMs)} s lease ` +
-        `(paused, or its machine slept), and ${by}. It stops here and writes nothing more; committed work is safe, and the new owner carries the run on (longhaul status ${this.o.dir} follows it).`,
+        `(paused, or its machine slept), and ${by}. It stops here and writes nothing more: the run is the other process's now, and committed work is safe (longhaul status ${this.o.dir} shows where it stands).`,
     )
   }
 

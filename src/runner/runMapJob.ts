@@ -192,8 +192,10 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
           recorded = true
           crashPoint('finalize')
         } catch (error) {
+          if (!(error instanceof LeaseLostError)) throw error
+          // The run was taken over: the error says by whom.
+          if (lease && (await store.getOwner())?.token !== lease.token) throw await progress!.whyLost(error)
           // A single-machine run's claims are all its owner's: one lost while the owner token still holds was retaken by this same process.
-          if (!(error instanceof LeaseLostError && (shared || lease) && (!lease || (await store.getOwner())?.token === lease.token))) throw error
           // Held up past its lease (a pause, a slow disk), this process lost the claim to another, whose copy counts: the run goes on.
           options.observer?.note?.(`items ${result.start}–${result.end - 1} were retaken ${shared ? 'by another process' : 'by this run'} while this one was held up past its lease; this copy is dropped`)
           await store.addEvent('claim-lost', { worker: me, start: result.start, end: result.end }, now())
