@@ -7,7 +7,7 @@
  * `.claim-<run tag>-<claim token>-<final name>`. A reader globbing
  * `data/*.jsonl` never sees one (dot files), and a process that lost its
  * claim leaves nothing behind that looks like output. Only a recorded commit
- * makes the final name (shardCommit.ts).
+ * makes the final name (ShardPlace.finalize).
  */
 const DIGITS = 12
 

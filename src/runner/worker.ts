@@ -1,7 +1,8 @@
 /**
  * A worker thread (piscina): makes the items of one range, writes the range's
- * files durably under the claim's staged names, and returns their checksums and the items' hashes. The
- * coordinating thread records the commit; it never holds the items.
+ * files durably under the claim's staged names, and returns their checksums
+ * and the items' hashes. The coordinating thread records the commit and then
+ * gives the files their final names; it never holds the items.
  *
  * `createRangeMaker(job)` is what a worker runs, started from a bundle of the
  * job and this file (workerBundle.ts: plain JavaScript, quick to start).
@@ -104,7 +105,7 @@ class RangeMaker {
     const nothing = { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs, slowestItemMs }
     if (index === task.start) return { ...nothing, ...(failure && { failure }) }
     try {
-      // Under the claim's staged name: only the recorded commit makes the final name (shardCommit.ts).
+      // Under the claim's staged name: only a recorded commit gives the final name (ShardPlace.finalize, after commitRange).
       const files: WrittenFile[] = []
       try {
         for (const file of shard.finish()) {
