@@ -1,9 +1,12 @@
 /**
  * Shards in an S3-compatible bucket (`s3://bucket/prefix`): threads write a
- * range's files to the local data folder as always, the process uploads them
- * under `prefix/data/`, and only then does the journal record the range, so
- * a recorded object is always a whole one (S3 never shows half an upload).
- * The local copies go once the range is recorded.
+ * range's files to the local data folder as always (under staged names), the
+ * process uploads them under `prefix/.longhaul/staged/`, and only then does
+ * the journal record the range, so a recorded object is always a whole one
+ * (S3 never shows half an upload). Once it is recorded, each object is copied
+ * to its final key under `prefix/data/` and the staged one removed: nothing
+ * under data/ was ever uploaded by a process whose commit was refused. The
+ * local copies go once the range is recorded or dropped.
  *
  * The endpoint of a service other than AWS comes from AWS_ENDPOINT_URL_S3 or
  * AWS_ENDPOINT_URL (and is addressed path-style, as MinIO, R2 or Ceph expect);
@@ -16,7 +19,7 @@ import { join } from 'node:path'
 import { BucketError, UsageError } from '../errors.ts'
 import { s3Client } from '../s3Client.ts'
 import { INDEX_FILE } from './shardNames.ts'
-import type { ShardFile, ShardPlace } from './shardPlace.ts'
+import type { ShardPlace, StagedFile } from './shardPlace.ts'
 
 export interface BucketUrl {
   readonly bucket: string
@@ -84,39 +87,75 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
 
   const put = (name: string, body: Buffer): Promise<unknown> =>
     attempt(`uploading ${name} to`, () => client.send(new sdk.PutObjectCommand({ Bucket: url.bucket, Key: key(name), Body: body, ContentLength: body.length })))
+  // Staged objects wait apart from data/, so that nobody listing data/ ever takes one for output.
+  const stagedPrefix = `${url.prefix ? `${url.prefix}/` : ''}.longhaul/staged/`
+  const listKeys = async (prefix: string): Promise<Map<string, number>> => {
+    const sizes = new Map<string, number>()
+    let token: string | undefined
+    do {
+      const page = await attempt('listing', () => client.send(new sdk.ListObjectsV2Command({ Bucket: url.bucket, Prefix: prefix, ...(token && { ContinuationToken: token }) })))
+      for (const object of page.Contents ?? []) if (object.Key) sizes.set(object.Key.slice(prefix.length), object.Size ?? 0)
+      token = page.NextContinuationToken
+    } while (token)
+    return sizes
+  }
+  const readKey = async (objectKey: string, name: string): Promise<Buffer | undefined> => {
+    try {
+      const object = await client.send(new sdk.GetObjectCommand({ Bucket: url.bucket, Key: objectKey }))
+      return Buffer.from(await object.Body!.transformToByteArray())
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchKey') return undefined
+      throw failed(`reading ${name} from`, error)
+    }
+  }
+  const removeKey = (objectKey: string, name: string): Promise<unknown> =>
+    attempt(`removing ${name} from`, () => client.send(new sdk.DeleteObjectCommand({ Bucket: url.bucket, Key: objectKey })))
+  /** Copies a staged object to its final key, then removes it; one already gone was finished by another process. */
+  const finish = async (staged: string, finalName: string): Promise<void> => {
+    try {
+      await client.send(new sdk.CopyObjectCommand({ Bucket: url.bucket, Key: key(finalName), CopySource: encodeURI(`${url.bucket}/${stagedPrefix}${staged}`) }))
+    } catch (error) {
+      const name = (error as { name?: string }).name
+      if (name !== 'NoSuchKey' && name !== 'NotFound') throw failed(`finishing ${finalName} in`, error)
+      return
+    }
+    await removeKey(stagedPrefix + staged, staged)
+  }
 
   return {
     kind: 'bucket',
     where,
-    async publish(files: readonly ShardFile[]) {
-      for (const file of files) await put(file.name, readFileSync(join(stagingDir, file.name)))
-    },
-    release(files: readonly ShardFile[]) {
-      for (const file of files) rmSync(join(stagingDir, file.name), { force: true })
-    },
-    async list() {
-      const sizes = new Map<string, number>()
-      let token: string | undefined
-      do {
-        const page = await attempt('listing', () =>
-          client.send(new sdk.ListObjectsV2Command({ Bucket: url.bucket, Prefix: dataPrefix, ...(token && { ContinuationToken: token }) })),
+    async publish(files: readonly StagedFile[]) {
+      for (const file of files) {
+        const body = readFileSync(join(stagingDir, file.staged))
+        await attempt(`uploading ${file.staged} to`, () =>
+          client.send(new sdk.PutObjectCommand({ Bucket: url.bucket, Key: stagedPrefix + file.staged, Body: body, ContentLength: body.length })),
         )
-        for (const object of page.Contents ?? []) if (object.Key) sizes.set(object.Key.slice(dataPrefix.length), object.Size ?? 0)
-        token = page.NextContinuationToken
-      } while (token)
-      return sizes
-    },
-    async read(name: string) {
-      try {
-        const object = await client.send(new sdk.GetObjectCommand({ Bucket: url.bucket, Key: key(name) }))
-        return Buffer.from(await object.Body!.transformToByteArray())
-      } catch (error) {
-        if ((error as { name?: string }).name === 'NoSuchKey') return undefined
-        throw failed(`reading ${name} from`, error)
       }
     },
+    async finalize(files: readonly StagedFile[]) {
+      for (const file of files) {
+        await finish(file.staged, file.name)
+        rmSync(join(stagingDir, file.staged), { force: true })
+      }
+    },
+    async discard(files: readonly StagedFile[]) {
+      for (const file of files) rmSync(join(stagingDir, file.staged), { force: true })
+      // Best effort: what stays is removed once the run is complete.
+      for (const file of files) await removeKey(stagedPrefix + file.staged, file.staged).catch(() => undefined)
+    },
+    staging: {
+      list: () => listKeys(stagedPrefix),
+      read: (staged) => readKey(stagedPrefix + staged, staged),
+      finish,
+      async remove(names) {
+        for (const name of names) await removeKey(stagedPrefix + name, name)
+      },
+    },
+    list: () => listKeys(dataPrefix),
+    read: (name: string) => readKey(key(name), name),
     async remove(names: readonly string[]) {
-      for (const name of names) await attempt(`removing ${name} from`, () => client.send(new sdk.DeleteObjectCommand({ Bucket: url.bucket, Key: key(name) })))
+      for (const name of names) await removeKey(key(name), name)
     },
     async writeIndex(body: Buffer) {
       // One PUT replaces the object whole: readers see the old index or the new one.

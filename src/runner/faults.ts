@@ -5,6 +5,9 @@
  * them: the instant invariant atomic-commit is about. Unset, it costs one
  * comparison per commit.
  *
+ * `LONGHAUL_CRASH_AT=finalize:N` does the same at the Nth commit once the
+ * journal has recorded it, before its staged files get their final names.
+ *
  * `LONGHAUL_CRASH_AT=loop-checkpoint:N` does the same at a loop's Nth
  * checkpoint, once it is durable and recorded and before older checkpoints
  * are pruned.
@@ -15,7 +18,7 @@
 const [point, countText] = (process.env.LONGHAUL_CRASH_AT ?? '').split(':')
 let remaining = Number(countText) || 0
 
-export function crashPoint(name: 'commit' | 'loop-checkpoint' | 'program-spawned'): void {
+export function crashPoint(name: 'commit' | 'finalize' | 'loop-checkpoint' | 'program-spawned'): void {
   if (point !== name || remaining <= 0) return
   if (--remaining === 0) process.kill(process.pid, 'SIGKILL')
 }

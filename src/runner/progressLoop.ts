@@ -1,3 +1,4 @@
+import { LeaseLostError } from '../errors.ts'
 import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import type { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { Store } from '../store/store.ts'
@@ -15,6 +16,8 @@ export interface ProgressLoopOptions {
   /** Runs after each renewal, before the files are rewritten: a shared run's owner counts the other processes' commits here. */
   readonly afterHeartbeat?: () => Promise<void>
   readonly leaseTtlMs: number
+  /** When the owner lease (or, for a worker, its claims) was last renewed to expire: the session's start. */
+  readonly leaseExpiresAt: number
   /** progress.json / PROGRESS.txt are rewritten at least this often. */
   readonly progressEveryMs: number
   /** The owner lease is renewed, and the heartbeat moves, this often. */
@@ -32,6 +35,13 @@ export interface ProgressLoopOptions {
  * never stops it): samples the workers' finished-items counter every second,
  * renews the lease and moves the heartbeat, detects stalls, and rewrites the
  * progress files on every interval, commit and change of state.
+ *
+ * It is also the process's knowledge of its lease (invariant fenced-output).
+ * The progress files are written only while the lease it last renewed has
+ * not run out (less a margin); past that, a write waits for a renewal, and a
+ * process that learns its lease was taken writes them never again. A lease
+ * that ran out while the process was held up (paused, a sleeping machine)
+ * but that nobody took is renewed, and the run goes on.
  */
 export class ProgressLoop {
   private readonly files: ProgressFiles
@@ -41,10 +51,53 @@ export class ProgressLoop {
   private lastTick = 0
   private lastHeartbeat: number
   private renewing = false
+  /** Until when this process's lease holds, as it last renewed it. */
+  private validUntil: number
+  private renewal: Promise<void> | undefined
+  private lostWith: LeaseLostError | undefined
+  private ended = false
+  private readonly onStop: (() => void)[] = []
 
   constructor(private readonly o: ProgressLoopOptions) {
     this.files = new ProgressFiles(o.dir)
     this.lastHeartbeat = o.now()
+    this.validUntil = o.leaseExpiresAt
+  }
+
+  /** True once a renewal found the owner lease taken by another process: this one writes nothing more. */
+  get leaseLost(): boolean {
+    return this.lostWith !== undefined
+  }
+
+  /** True once the run's final state was written (or given up). */
+  get finished(): boolean {
+    return this.ended
+  }
+
+  /** Runs `fn` when the loop stops. */
+  whenStopped(fn: () => void): void {
+    this.onStop.push(fn)
+  }
+
+  /**
+   * Resolves while this process still holds its lease, renewing it first if it
+   * may have run out (the process was held up); throws LeaseLostError, saying
+   * who took the run, when another process did. Called before claiming work.
+   */
+  async ensureLease(): Promise<void> {
+    if (this.lostWith) throw this.lostWith
+    if (this.o.now() < this.validUntil - this.marginMs) return
+    await this.renew()
+  }
+
+  /**
+   * After the journal refused a commit for a lost lease: renews (which fails)
+   * to give the error that says who took the run; `fallback` if the lease
+   * turns out to be this process's after all.
+   */
+  async whyLost(fallback: Error): Promise<Error> {
+    if (this.lostWith) return this.lostWith
+    return this.renew().then(() => fallback, (error: Error) => error)
   }
 
   start(): void {
@@ -60,17 +113,68 @@ export class ProgressLoop {
     this.publish('commit')
   }
 
-  /** The run ended: final state, final files. */
-  end(state: 'complete' | 'failed' | 'interrupted', error?: string): void {
+  /** The run ended: final state, final files (if this process still holds the run). */
+  async end(state: 'complete' | 'failed' | 'interrupted', error?: string): Promise<void> {
+    if (this.ended) return
+    this.ended = true
     this.stop()
     this.sample()
     this.o.tracker.end(state, error)
+    // The last word must land: a lease that may have run out (a long last phase) is renewed first, if still ours.
+    if (this.ownsFiles && this.o.now() >= this.validUntil - this.marginMs) await this.renew().catch(() => undefined)
     this.publish('state')
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
+    for (const fn of this.onStop.splice(0)) fn()
+  }
+
+  /** How long before the lease runs out this process stops trusting it without a renewal. */
+  private get marginMs(): number {
+    return Math.min(1_000, this.o.leaseTtlMs / 4)
+  }
+
+  private get ownsFiles(): boolean {
+    return this.o.writeFiles !== false && this.o.ownerToken !== undefined
+  }
+
+  /** One renewal at a time: the heartbeat's, or one a claim or the last write asked for. */
+  private renew(): Promise<void> {
+    this.renewal ??= this.renewOnce().finally(() => (this.renewal = undefined))
+    return this.renewal
+  }
+
+  private async renewOnce(): Promise<void> {
+    if (this.lostWith) throw this.lostWith
+    const { store, ownerToken, worker, leaseTtlMs } = this.o
+    const now = this.o.now()
+    try {
+      if (ownerToken === undefined) await store.renewClaims(worker, leaseTtlMs, now)
+      else await store.heartbeat(ownerToken, worker, leaseTtlMs, now)
+    } catch (error) {
+      if (!(error instanceof LeaseLostError) || ownerToken === undefined) throw error
+      this.lostWith = await this.lostError(now)
+      throw this.lostWith
+    }
+    const lapsedMs = now - this.validUntil
+    // Held up past its lease, and nobody took the run meanwhile: it is still this process's, and it goes on.
+    if (lapsedMs > 0 && ownerToken !== undefined) {
+      this.o.observer?.note?.(`this process was held up ${seconds(now - this.lastHeartbeat)} s (its lease ran out ${seconds(lapsedMs)} s ago); nobody took the run over, so it goes on`)
+      await store.addEvent('lease-renewed-late', { pid: process.pid, lapsedMs }, now).catch(() => undefined)
+    }
+    this.validUntil = now + leaseTtlMs
+  }
+
+  /** Why this process stops: who took its run, and when. */
+  private async lostError(now: number): Promise<LeaseLostError> {
+    const holder = await this.o.store.getOwner().catch(() => undefined)
+    const by = holder && holder.token !== this.o.ownerToken ? `pid ${holder.pid} on ${holder.host} took the run over at ${new Date(holder.since).toISOString()}` : 'another process took the run over (and has since ended)'
+    return new LeaseLostError(
+      `this process (pid ${process.pid}) no longer owns the run in ${this.o.dir}: it was held up ${seconds(now - this.lastHeartbeat)} s, past its ${seconds(this.o.leaseTtlMs)} s lease ` +
+        `(paused, or its machine slept), and ${by}. It stops here and writes nothing more: the run is the other process's now, and committed work is safe (longhaul status ${this.o.dir} shows where it stands).`,
+    )
   }
 
   private get tickMs(): number {
@@ -87,9 +191,7 @@ export class ProgressLoop {
     }
     if (now - this.lastHeartbeat >= this.o.heartbeatMs && !this.renewing) {
       this.renewing = true
-      const { store, ownerToken, worker, leaseTtlMs } = this.o
-      const renewal = ownerToken === undefined ? store.renewClaims(worker, leaseTtlMs, now) : store.heartbeat(ownerToken, worker, leaseTtlMs, now)
-      renewal
+      this.renew()
         .then(() => this.o.afterHeartbeat?.())
         .then(() => {
           this.lastHeartbeat = now
@@ -119,7 +221,8 @@ export class ProgressLoop {
   private publish(reason: 'tick' | 'commit' | 'state' | 'heartbeat'): void {
     const now = this.o.now()
     const snapshot = this.o.tracker.snapshot(now)
-    if (this.o.writeFiles !== false) {
+    // Only while the lease surely holds: a process that lost it (or may have) must not write over the new owner's files.
+    if (this.o.writeFiles !== false && !this.lostWith && now < this.validUntil - this.marginMs) {
       const failuresBefore = this.files.failures
       this.files.write(snapshot, now)
       if (this.files.failures > 0 && failuresBefore === 0) {
@@ -128,4 +231,8 @@ export class ProgressLoop {
     }
     this.o.observer?.progress?.(snapshot, reason)
   }
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1)
 }

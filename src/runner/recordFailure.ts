@@ -15,5 +15,5 @@ export async function recordFailure(store: Store, progress: ProgressLoop | undef
   }
   await store.setState('failed', now()).catch(() => undefined)
   await store.addEvent('failed', { error: error.message }, now()).catch(() => undefined)
-  progress?.end('failed', error.message)
+  await progress?.end('failed', error.message)
 }

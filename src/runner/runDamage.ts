@@ -14,7 +14,7 @@ import type { RunPaths } from '../store/runPaths.ts'
 import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
 import { statusOf } from '../telemetry/runStatus.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
-import { INDEX_FILE, isShardFileName } from './shardNames.ts'
+import { hasShardShape, INDEX_FILE, isShardFileName } from './shardNames.ts'
 
 /** What a folder path is: a folder, a file (or anything else), or nothing. */
 function kindOf(path: string): 'folder' | 'file' | 'none' {
@@ -46,7 +46,7 @@ export function assertRunLayout(paths: RunPaths): void {
   for (const entry of readdirSync(paths.data, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue
     const name = entry.name
-    if (name === INDEX_FILE || name.startsWith(TEMP_PREFIX) || isShardFileName(name)) {
+    if (name === INDEX_FILE || name.startsWith(TEMP_PREFIX) || hasShardShape(name)) {
       throw new RunDamagedError(paths.dir, `data/${name} is a folder, where longhaul keeps a file of its own`, fix(join(paths.data, name)))
     }
   }
@@ -79,7 +79,7 @@ export function assertJournalHoldsShards(
   suffixes: readonly string[],
 ): void {
   const beyond = names.filter((name) => {
-    if (!journal.run) return isShardFileName(name)
+    if (!journal.run) return isShardFileName(name, suffixes)
     const range = shardRange(name, suffixes)
     // A range past the run's total was never this run's to hand out: not a lost record (verify lists it as stray).
     return range !== undefined && range.end > journal.frontier && range.end <= (journal.total ?? Infinity)

@@ -16,7 +16,8 @@ import { recordFailure } from './recordFailure.ts'
 import { resolveRunSettings, type RawRunSettings } from './settings.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
 import { writeReaderIndex } from './readerIndex.ts'
-import { reconcile, recheckRanges, removeUnrecordedFiles } from './recovery.ts'
+import { reconcile, recheckRanges, removeUnrecordedFiles, type RunNaming } from './recovery.ts'
+import { runTagOf, stagedFileName } from './shardNames.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 export interface RunOptions extends RawRunSettings, RunTarget {
@@ -100,6 +101,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const me = shared ? participantName() : OWNER
   const pollMs = Math.min(1_000, leaseTtlMs / 4)
   const checkpointMs = options.checkpointEvery ?? job.checkpointEvery
+  /** How this run's files are named: what recovery may prove it wrote. */
+  const naming: RunNaming = { runTag: runTagOf(open.run.runId), suffixes: job.output.suffixes }
   /** The run's total; a shared run's worker reads it again, since the owner may grow it. */
   let total = open.run.total
   const stopFlag = new Int32Array(new SharedArrayBuffer(4))
@@ -112,9 +115,12 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     Atomics.store(stopFlag, 0, 1)
   }
   const onAbort = (): void => stop()
+  /** Files in data/ longhaul cannot prove it wrote: left, and said once. */
+  const noteForeign = (names: readonly string[]): void =>
+    options.observer?.note?.(`left ${names.length} file(s) in ${place.where.replace(/\/$/, '')}/data that this run did not write: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''} (verify lists them as stray; move them out to make the output clean)`)
   try {
     const setup: WorkerSetup = {
-      jobPath: options.jobPath, params: open.params, seed: open.seed, retries: job.retries, dataDir: paths.data,
+      jobPath: options.jobPath, params: open.params, seed: open.seed, retries: job.retries, dataDir: paths.data, runTag: naming.runTag,
       inputHandle: open.input?.handle, stop: stopFlag.buffer as SharedArrayBuffer, finished: finishedCounter,
     }
     // Threads start now and load while the journal and data folder are reconciled.
@@ -133,8 +139,10 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     })
 
     if (!shared) await store.releaseClaimsOf(OWNER)
-    const { kept, removed, forgotten } = await reconcile(store, paths, place, { owner: lease !== undefined, shared })
+    const { kept, removed, finished, forgotten, foreign } = await reconcile(store, paths, place, { owner: lease !== undefined, shared }, naming)
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
+    if (finished) options.observer?.note?.(`finished ${finished} recorded file(s) whose rename an earlier crash cut short`)
+    if (foreign.length) noteForeign(foreign)
     if (forgotten) options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
     if (shared && lease) options.observer?.note?.(`run ${open.run.runId}${place.kind === 'bucket' ? ` (shards in ${place.where})` : ''}: other processes join it with  ${joinCommand(options.jobPath, options.shards === undefined ? options.outDir : undefined, options.store!, open.run.runId)}`)
@@ -164,7 +172,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     const stopping = (): boolean => Atomics.load(stopFlag, 0) !== 0
 
     const work = async (claim: Claim): Promise<void> => {
-      const task: RangeTask = { start: claim.start, end: claim.end, checkpointMs, maxBytes: MAX_SHARD_BYTES }
+      const task: RangeTask = { start: claim.start, end: claim.end, token: claim.token, checkpointMs, maxBytes: MAX_SHARD_BYTES }
       const result = (await pool!.run(task).catch((error: Error) => {
         // The thread itself failed (the job threw while loading, or ended the thread): the job's failure, not ours.
         throw new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${error.message}`)
@@ -174,19 +182,28 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
       if (result.retained) retainedByThread.set(result.retained.thread, result.retained.bytes)
       if (count > 0) {
-        // Upload, then record: a recorded file is always whole where it belongs.
-        await place.publish(result.files)
-        crashPoint('commit')
+        const files = result.files.map((file) => ({ ...file, staged: stagedFileName(naming.runTag, claim.token, file.name) }))
+        let recorded = false
         try {
+          // Upload, then record: a recorded file is always whole where it belongs.
+          await place.publish(files)
+          crashPoint('commit')
           await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease?.token)
+          recorded = true
+          crashPoint('finalize')
         } catch (error) {
-          if (!(shared && error instanceof LeaseLostError && (!lease || (await store.getOwner())?.token === lease.token))) throw error
+          if (!(error instanceof LeaseLostError)) throw error
+          // The run was taken over: the error says by whom.
+          if (lease && (await store.getOwner())?.token !== lease.token) throw await progress!.whyLost(error)
+          // A single-machine run's claims are all its owner's: one lost while the owner token still holds was retaken by this same process.
           // Held up past its lease (a pause, a slow disk), this process lost the claim to another, whose copy counts: the run goes on.
-          options.observer?.note?.(`items ${result.start}–${result.end - 1} were retaken by another process while this one was held up past its lease; this copy is dropped`)
+          options.observer?.note?.(`items ${result.start}–${result.end - 1} were retaken ${shared ? 'by another process' : 'by this run'} while this one was held up past its lease; this copy is dropped`)
           await store.addEvent('claim-lost', { worker: me, start: result.start, end: result.end }, now())
           return
         } finally {
-          place.release(result.files)
+          // Only a recorded commit gives the files their final names; anything else leaves nothing a reader would take as output.
+          if (recorded) await place.finalize(files)
+          else await place.discard(files)
         }
         bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
         progress!.committed(count)
@@ -201,6 +218,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     const feed = async (): Promise<void> => {
       while (!stopping() && inFlight.size < workers * 2) {
         const unclaimed = Math.max(1, total - tracker.committed - claimedInFlight)
+        // After a pause past the lease, it is renewed (or found taken) before anything more is claimed.
+        await progress!.ensureLease()
         const claim = await store.claimRange(me, sizer.next(unclaimed), leaseTtlMs, now())
         if (!claim) return
         claimedInFlight += claim.end - claim.start
@@ -227,7 +246,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     }
     for (;;) {
       for (;;) {
-        await feed()
+        // A claim refused (the lease was lost) stops the run as a failed commit does: the ranges in flight still settle, and leave nothing behind.
+        await feed().catch((error: Error) => stop(error))
         if (inFlight.size > 0) await Promise.race(inFlight)
         else if (!recheckDone) await recheck
         else if (!shared || stopping() || (await sharedRunDone())) break
@@ -237,7 +257,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       await recheck
       if (failure || stopping() || !shared) break
       // Every item is committed, so a file the journal does not record is debris of a process that died or was fenced.
-      await removeUnrecordedFiles(store, place)
+      const tidied = await removeUnrecordedFiles(store, place, naming)
+      if (tidied.foreign.length) noteForeign(tidied.foreign)
       // Done only if still done after the clean-up: a restarted owner may have forgotten a range whose file was missing.
       if (await sharedRunDone()) break
     }
@@ -248,12 +269,12 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         await store.releaseClaimsOf(me)
         await store.addEvent('left', { worker: me, committed: committedHere }, now())
         await countOthers()
-        progress.end('interrupted')
+        await progress.end('interrupted')
         return summary('interrupted', null)
       }
       await store.setState('interrupted', now())
       await store.addEvent('interrupted', { committed: tracker.committed }, now())
-      progress.end('interrupted')
+      await progress.end('interrupted')
       await writeReaderIndex(store, place, job.output.kind)
       return summary('interrupted', null)
     }
@@ -267,7 +288,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       await store.setState('complete', now())
       await store.addEvent('complete', { committed: finalCommitted, digest }, now())
     }
-    progress.end('complete')
+    await progress.end('complete')
     return summary('complete', digest)
 
     function summary(state: RunSummary['state'], digest: string | null): RunSummary {

@@ -3,6 +3,7 @@ import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { RunObserver } from './observer.ts'
 import type { OpenedRunDir } from './openRun.ts'
 import { ProgressLoop } from './progressLoop.ts'
+import { onForcedStop } from './signals.ts'
 import type { RunSettings } from './settings.ts'
 
 export interface SessionStart {
@@ -57,14 +58,41 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
     stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: process.pid, host: hostname() },
     ...(s.unit && { unit: s.unit }), ...(clearance && { gate: clearance }),
   })
+  const worker = s.worker ?? OWNER
+  // Renewed here, after however long the recovery took: the lease the progress loop starts from is a fresh one, and still this process's.
+  const leaseFrom = now()
+  if (lease) await store.heartbeat(lease.token, worker, settings.leaseTtlMs, leaseFrom)
   const progress = new ProgressLoop({
-    tracker, dir: open.paths.dir, store, ownerToken: lease?.token, worker: s.worker ?? OWNER, leaseTtlMs: settings.leaseTtlMs, writeFiles: lease !== undefined,
+    tracker, dir: open.paths.dir, store, ownerToken: lease?.token, worker, leaseTtlMs: settings.leaseTtlMs, leaseExpiresAt: leaseFrom + settings.leaseTtlMs, writeFiles: lease !== undefined,
     progressEveryMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs,
     finished: new Int32Array(s.finished), observer, now, onLeaseError: s.onLeaseError,
     ...(s.afterHeartbeat && { afterHeartbeat: s.afterHeartbeat }),
   })
+  progress.whenStopped(onForcedStop(() => lastWords(s, progress, tracker)))
   progress.start()
   return { tracker, progress }
+}
+
+/**
+ * What a run still records when it is stopped at once (a second Ctrl-C):
+ * the owner of a run on one machine marks it interrupted in the journal and
+ * the progress files and lets its lease go; a process of a shared run gives
+ * its claims back and says it left. Nothing, once the lease is lost or the
+ * run has already ended.
+ */
+async function lastWords(s: SessionStart, progress: ProgressLoop, tracker: ProgressTracker): Promise<void> {
+  const { store, lease } = s.open
+  if (progress.leaseLost || progress.finished) return
+  const now = s.now()
+  if (s.worker !== undefined) {
+    await store.releaseClaimsOf(s.worker)
+    await store.addEvent('left', { worker: s.worker, forced: true }, now)
+  } else if (lease) {
+    await store.setState('interrupted', now)
+    await store.addEvent('interrupted', { committed: tracker.committed, forced: true }, now)
+  }
+  await progress.end('interrupted')
+  if (lease) await store.releaseOwner(lease.token)
 }
 
 /** The name this process's claims go by in its own run. */

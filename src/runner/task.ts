@@ -7,6 +7,8 @@ export interface WorkerSetup {
   readonly seed: number
   readonly retries: number
   readonly dataDir: string
+  /** The run's tag in staged file names (shardNames.ts). */
+  readonly runTag: string
   /** The input's scan handle, for input-driven jobs. */
   readonly inputHandle: unknown
   /** Int32Array[1]: set to 1 to make every worker stop after its current item and commit. */
@@ -19,6 +21,8 @@ export interface WorkerSetup {
 export interface RangeTask {
   readonly start: number
   readonly end: number
+  /** The claim's fencing token: the range's files are written under staged names that carry it. */
+  readonly token: number
   /** Commit what is done once this much time has passed since the task started. */
   readonly checkpointMs: number
   /** Commit what is done once the shard holds this many bytes. */
@@ -39,7 +43,7 @@ export interface TaskFailure {
   readonly reason?: string
 }
 
-/** Items [start, end) were made and their files are durable; `end` may be short of the task's end. */
+/** Items [start, end) were made and their files are durable under their staged names; `files` name the final names. `end` may be short of the task's end. */
 export interface RangeResult {
   readonly start: number
   readonly end: number

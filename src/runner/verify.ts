@@ -16,7 +16,7 @@ import { processAliveHere } from '../telemetry/runStatus.ts'
 import { runPaths, type RunPaths } from './runDir.ts'
 import { readerIndexOf, readerIndexProblem } from './readerIndex.ts'
 import { assertJournalHoldsShards, assertRunLayout, dataNames } from './runDamage.ts'
-import { INDEX_FILE, isShardFileName } from './shardNames.ts'
+import { INDEX_FILE, isShardFileName, STAGED_PREFIX } from './shardNames.ts'
 import { TEMP_PREFIX } from '../store/atomicFile.ts'
 import { verifyLoopRun } from './loop/verifyLoop.ts'
 
@@ -122,7 +122,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       if (!live) problem(`items ${next}–${run.total - 1} are missing`)
     }
     // While the run lives, its temporary files and the shards it is about to record are in flight, not stray.
-    const stray = [...(await place.list()).keys()].filter((name) => name !== INDEX_FILE && !recorded.has(name) && !(live && isDebrisName(name)))
+    const stray = [...(await place.list()).keys()].filter((name) => name !== INDEX_FILE && !recorded.has(name) && !(live && isInFlightName(name, format.suffixes)))
     for (const name of stray.slice(0, 5)) problem(`data/${name} is not recorded in the journal`)
     // Readers without longhaul go through data/index.json: it must say exactly what the journal does (written at the end of a session).
     const readerIndex = live ? undefined : await readerIndexProblem(place, await readerIndexOf(store, (identity.output as { kind: string }).kind))
@@ -213,7 +213,7 @@ async function readRangeHashes(
   }
 }
 
-/** longhaul's own files of a range in flight: temporary files and exact shard names. */
-function isDebrisName(name: string): boolean {
-  return name.startsWith(TEMP_PREFIX) || isShardFileName(name)
+/** longhaul's own files of a range in flight: temporary and staged files, and shards renamed since the journal was read. */
+function isInFlightName(name: string, suffixes: readonly string[]): boolean {
+  return name.startsWith(TEMP_PREFIX) || name.startsWith(STAGED_PREFIX) || isShardFileName(name, suffixes)
 }

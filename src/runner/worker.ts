@@ -1,11 +1,14 @@
 /**
  * A worker thread (piscina): makes the items of one range, writes the range's
- * files durably, and returns their checksums and the items' hashes. The
- * coordinating thread records the commit; it never holds the items.
+ * files durably under the claim's staged names, and returns their checksums
+ * and the items' hashes. The coordinating thread records the commit and then
+ * gives the files their final names; it never holds the items.
  *
  * `createRangeMaker(job)` is what a worker runs, started from a bundle of the
  * job and this file (workerBundle.ts: plain JavaScript, quick to start).
  */
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { workerData } from 'node:worker_threads'
 import { ValueNotRepresentableError } from '../errors.ts'
@@ -13,8 +16,8 @@ import type { MapJob } from '../job/defineJob.ts'
 import { itemRng, type Rng } from '../job/rng.ts'
 import { retainedMemoryProbe } from './retainedMemory.ts'
 import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
-import { fsyncDir, writeFileAtomic } from '../store/atomicFile.ts'
-import { shardFileName } from './shardNames.ts'
+import { fsyncDir, writeFileDurably, type WrittenFile } from '../store/atomicFile.ts'
+import { shardFileName, stagedFileName } from './shardNames.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 class ItemContext {
@@ -106,8 +109,18 @@ class RangeMaker {
     const nothing = { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs, slowestItemMs }
     if (index === task.start) return { ...nothing, ...(failure && { failure }) }
     try {
-      const files = shard.finish().map((file) => writeFileAtomic(setup.dataDir, shardFileName(task.start, index, file.suffix), file.chunks))
-      fsyncDir(setup.dataDir)
+      // Under the claim's staged name: only a recorded commit gives the final name (ShardPlace.finalize, after commitRange).
+      const files: WrittenFile[] = []
+      try {
+        for (const file of shard.finish()) {
+          const name = shardFileName(task.start, index, file.suffix)
+          files.push({ ...writeFileDurably(join(setup.dataDir, stagedFileName(setup.runTag, task.token, name)), file.chunks), name })
+        }
+        fsyncDir(setup.dataDir)
+      } catch (error) {
+        for (const file of files) rmSync(join(setup.dataDir, stagedFileName(setup.runTag, task.token, file.name)), { force: true })
+        throw error
+      }
       const itemHashes = hashes.subarray(0, (index - task.start) * ITEM_HASH_BYTES)
       return { start: task.start, end: index, files, itemHashes, busyMs, slowestItemMs, ...(failure && { failure }) }
     } catch (error) {

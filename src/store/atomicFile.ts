@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writevSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { NotDurableError } from '../errors.ts'
 
 export interface WrittenFile {
@@ -21,11 +21,34 @@ export const TEMP_PREFIX = '.tmp-'
  */
 export function writeFileAtomic(dir: string, name: string, chunks: readonly Buffer[]): WrittenFile {
   const temp = join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${name}`)
+  let written: WrittenFile
+  try {
+    written = writeFileDurably(temp, chunks)
+    renameSync(temp, join(dir, name))
+  } catch (error) {
+    rmSync(temp, { force: true })
+    throw new NotDurableError(join(dir, name), (error as Error).cause ?? error)
+  }
+  return { ...written, name }
+}
+
+/** True for exactly the temp names writeFileAtomic gives a file `name` while it writes it. */
+export function isTempNameOf(temp: string, name: string): boolean {
+  return temp.length === TEMP_PREFIX.length + 13 + name.length && /^\.tmp-[0-9a-f]{12}-/.test(temp) && temp.endsWith(`-${name}`)
+}
+
+/**
+ * Writes `chunks` to a new file at `path` and fsyncs it (not its folder);
+ * returns its name, size and sha256. A failure removes what was written and
+ * throws NotDurableError. The file is whole only once this returns, so its
+ * name must be one nobody reads as finished (writeFileAtomic renames it).
+ */
+export function writeFileDurably(path: string, chunks: readonly Buffer[]): WrittenFile {
   const hash = createHash('sha256')
   let bytes = 0
   let fd: number | undefined
   try {
-    fd = openSync(temp, 'wx')
+    fd = openSync(path, 'w')
     for (let i = 0; i < chunks.length; i += 256) {
       const batch = chunks.slice(i, i + 256)
       let expected = 0
@@ -41,13 +64,12 @@ export function writeFileAtomic(dir: string, name: string, chunks: readonly Buff
     fsyncSync(fd)
     closeSync(fd)
     fd = undefined
-    renameSync(temp, join(dir, name))
   } catch (error) {
     if (fd !== undefined) closeSync(fd)
-    rmSync(temp, { force: true })
-    throw new NotDurableError(join(dir, name), error)
+    rmSync(path, { force: true })
+    throw new NotDurableError(path, error)
   }
-  return { name, bytes, sha256: hash.digest('hex') }
+  return { name: basename(path), bytes, sha256: hash.digest('hex') }
 }
 
 function finishPartialWrite(fd: number, batch: readonly Buffer[], done: number): number {

@@ -125,11 +125,11 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     const url = await server().createDatabase()
     const out = join(root, 'restarted-owner')
     const first = await startOwner(url, out)
-    // This worker kills itself at its first commit: its shard is durable in data/, and the journal does not record it.
+    // This worker kills itself at its first commit: its shard is durable in data/ under its staged name, and the journal does not record it.
     const dying = startWorker(url, out, first.runId, { LONGHAUL_CRASH_AT: 'commit:1' })
     expect((await dying.done).signal).toBe('SIGKILL')
-    const starts = (await claimsOf(url, first.runId, dying.child.pid!)).map((claim) => `${String(claim.start).padStart(12, '0')}-`)
-    const unrecorded = readdirSync(join(out, 'data')).filter((name) => starts.some((start) => name.startsWith(start)))
+    const starts = (await claimsOf(url, first.runId, dying.child.pid!)).map((claim) => `-${String(claim.start).padStart(12, '0')}-`)
+    const unrecorded = readdirSync(join(out, 'data')).filter((name) => name.startsWith('.claim-') && starts.some((start) => name.includes(start)))
     expect(unrecorded.length).toBeGreaterThan(0)
     // And a torn temp shard, as a process killed in the middle of writing one leaves (no process makes this name again).
     const torn = '.tmp-0123456789ab-000000000000-000000000007.jsonl'
@@ -176,6 +176,30 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     expect(results[1]!.stderr).toMatch(/retaken by another process/)
     const lost = await sql<{ detail: { worker: string; start: number } }>(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'claim-lost'`, [owner.runId])
     expect(lost.map((e) => e.detail.worker)).toContain(name)
+    await expectVerified(out)
+  })
+
+  it('fenced-output: an owner SIGSTOPped past its lease and taken over by the same command, woken after the run completed, leaves no file in the shared data/ and does not touch the progress files', async () => {
+    const url = await server().createDatabase()
+    const out = join(root, 'paused-owner')
+    const first = await startOwner(url, out)
+    await waitFor('the owner to commit', async () => ((await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [first.runId])).length >= 2 ? true : undefined))
+    first.child.kill('SIGSTOP')
+    try {
+      // Past its 2 s lease: the same command takes the run over and completes it.
+      await new Promise((resolve) => setTimeout(resolve, 3_000))
+      const second = await runCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], { ITEM_MS: '0' })
+      expect(JSON.parse(second.stdout)).toMatchObject({ runId: first.runId, resumed: true, state: 'complete' })
+    } finally {
+      first.child.kill('SIGCONT')
+    }
+    const woken = await first.done
+    expect(woken.code).toBe(1)
+    expect(woken.stderr).toMatch(/no longer owns the run .* took the run over/)
+    const recorded = (await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [first.runId])).flatMap((r) => r.files.map((f) => f.name))
+    expect(readdirSync(join(out, 'data')).filter((name) => name !== 'index.json').sort()).toEqual(recorded.sort())
+    expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({ state: 'complete', done: TOTAL })
+    expect(readFileSync(join(out, 'PROGRESS.txt'), 'utf8')).toMatch(/^COMPLETE/)
     await expectVerified(out)
   })
 

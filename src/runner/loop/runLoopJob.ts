@@ -140,14 +140,14 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
       if (news.type === 'stopped') {
         await store.setState('interrupted', now())
         await store.addEvent('interrupted', { committed: tracker.committed }, now())
-        progress.end('interrupted')
+        await progress.end('interrupted')
         return summary('interrupted', null)
       }
       bytesWritten += news.final.bytes
       retainedBytes = news.retainedBytes
       await store.setState('complete', now())
       await store.addEvent('complete', { committed: tracker.committed, digest: news.final.sha256, file: FINAL_FILE, bytes: news.final.bytes }, now())
-      progress.end('complete')
+      await progress.end('complete')
       return summary('complete', news.final.sha256)
     }
 
