@@ -79,7 +79,7 @@ export function assertJournalHoldsShards(
   suffixes: readonly string[],
 ): void {
   const beyond = names.filter((name) => {
-    if (!journal.run) return isShardFileName(name, suffixes)
+    if (!journal.run) return hasShardShape(name)
     const range = shardRange(name, suffixes)
     // A range past the run's total was never this run's to hand out: not a lost record (verify lists it as stray).
     return range !== undefined && range.end > journal.frontier && range.end <= (journal.total ?? Infinity)
