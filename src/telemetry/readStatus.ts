@@ -74,7 +74,7 @@ function readProgressFile(dir: string): ProgressSnapshot | string | undefined {
   }
   const s = parsed as Partial<ProgressSnapshot> | null
   const usable = s !== null && typeof s === 'object' && typeof s.state === 'string' && typeof s.heartbeatAt === 'string' && typeof s.updatedAt === 'string' &&
-    typeof s.done === 'number' && typeof s.total === 'number' && typeof s.heartbeatSeconds === 'number' && typeof s.owner?.pid === 'number' && typeof s.owner.host === 'string'
+    typeof s.done === 'number' && (typeof s.total === 'number' || s.total === null) && typeof s.heartbeatSeconds === 'number' && typeof s.owner?.pid === 'number' && typeof s.owner.host === 'string'
   return usable ? (parsed as ProgressSnapshot) : `its ${PROGRESS_JSON} is malformed (not the progress file longhaul writes: fields are missing)`
 }
 

@@ -87,8 +87,10 @@ describe('status of a run shared through PostgreSQL', () => {
   it('shared-status-events: status of a running shared run reads its journal in PostgreSQL and lists the joined workers\' events', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'runs', 'joined')
-    const owner = await startOwner(url, out)
-    const workers = [startWorker(url, out, owner.runId), startWorker(url, out, owner.runId)]
+    // Items slow enough that the run outlives two status calls on a busy machine; Ctrl-C ends it anyway.
+    const slow = { ITEM_MS: '20' }
+    const owner = await startOwner(url, out, slow)
+    const workers = [startWorker(url, out, owner.runId, slow), startWorker(url, out, owner.runId, slow)]
     await waitFor('both workers to join', async () => {
       const rows = await sql(url, `SELECT 1 FROM longhaul.events WHERE run_id = $1 AND type = 'joined'`, [owner.runId])
       return rows.length === 2 ? true : undefined
