@@ -9,25 +9,15 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
-import { fixture, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
+import { fixture, killedAfterEach, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
 import type { ChildProcess } from 'node:child_process'
 
 const root = tempDir()
 const TOTAL = 600
-const started: ChildProcess[] = []
-
-afterEach(() => {
-  // A failed assertion must not leave a stopped process behind.
-  for (const child of started.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGCONT')
-      child.kill('SIGKILL')
-    }
-  }
-})
+const started = killedAfterEach()
 
 async function recordedFiles(out: string): Promise<string[]> {
   const store = SqliteStore.open(join(out, '.longhaul', 'journal.sqlite'), { readonly: true })

@@ -6,23 +6,13 @@
  */
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ChildProcess } from 'node:child_process'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { runMapJob, verifyRun } from '../../src/index.ts'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
-import { fixture, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { fixture, killedAfterEach, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 const root = tempDir()
-const started: ChildProcess[] = []
-
-afterEach(() => {
-  for (const child of started.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGCONT')
-      child.kill('SIGKILL')
-    }
-  }
-})
+const started = killedAfterEach()
 
 async function eventTypes(out: string): Promise<string[]> {
   const store = SqliteStore.open(join(out, '.longhaul', 'journal.sqlite'), { readonly: true })

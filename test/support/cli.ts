@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll } from 'vitest'
+import { afterAll, afterEach } from 'vitest'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = join(ROOT, 'bin/longhaul.mjs')
@@ -14,6 +14,23 @@ export function tempDir(prefix = 'longhaul-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
   return dir
+}
+
+/**
+ * A list to push the test's child processes onto: after each test, any still
+ * alive (stopped or not) is killed, so a failed assertion leaves none behind.
+ */
+export function killedAfterEach(): ChildProcess[] {
+  const started: ChildProcess[] = []
+  afterEach(() => {
+    for (const child of started.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT')
+        child.kill('SIGKILL')
+      }
+    }
+  })
+  return started
 }
 
 export interface CliResult {
