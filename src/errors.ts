@@ -222,9 +222,12 @@ export class ValueNotRepresentableError extends LonghaulError {
   }
 }
 
-/** What a user can do today with a run folder longhaul cannot trust: set it aside, keeping every file of it. */
+/** What a user can do with a run folder longhaul cannot trust: rebuild its journal from the shards, or set it aside; either keeps every file of it. */
 export function setAsideAdvice(dir: string): string {
-  return `To start over, run the same \`longhaul run\` command with --fresh: it moves ${dir} aside to ${dir}.before-<time> (nothing is deleted) and starts a new run there.`
+  return (
+    `To keep the work done, rebuild the journal from the shards' own bytes: \`longhaul doctor JOB --out ${dir}\` with the job, --param/--params and --seed the run was made with (the damaged journal is moved aside, never deleted). ` +
+    `To start over instead, run the same \`longhaul run\` command with --fresh: it moves ${dir} aside to ${dir}.before-<time> (nothing is deleted) and starts a new run there.`
+  )
 }
 
 /**

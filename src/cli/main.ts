@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from '@commande
 import { LonghaulError, UsageError } from '../errors.ts'
 import { interruptOnSignals } from '../runner/index.ts'
 import { VERSION } from '../version.ts'
+import { doctorCommand } from './commands/doctor.ts'
 import { execCommand } from './commands/exec.ts'
 import { initCommand } from './commands/init.ts'
 import { preflightCommand } from './commands/preflight.ts'
@@ -174,6 +175,20 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--json', 'print the report as JSON')
     .action(async (dir, options) => {
       result.code = await verifyCommand(dir, options, io)
+    })
+
+  root
+    .command('doctor')
+    .description('rebuild the journal of a run whose journal is lost, truncated, garbled or lost its write-ahead log, from the shards in data/ whose own bytes prove them; the damaged journal and every shard that cannot be adopted are moved into .longhaul/, never deleted; a healthy journal is left as it is')
+    .argument('<job>', 'the job file the run was made with (a lost journal no longer says which job, params and seed made it)')
+    .option('--out <dir>', 'the run directory (default: runs/<job name>)')
+    .option('--total <n>', 'the run\'s total, as given to run (default: the job\'s, or the end of the last shard)', wholeNumber(1))
+    .option('--seed <s>', 'the seed the run was made with, as given to run (default: the job\'s, else 0)', wholeNumber(0, 2 ** 32 - 1))
+    .option('--param <key=value>', 'one param the run was made with (repeatable), as for run', collect, [] as string[])
+    .option('--params <json>', 'the params the run was made with, as one JSON object')
+    .option('--json', 'print the report as JSON')
+    .action(async (job, options) => {
+      result.code = await doctorCommand(job, options, io)
     })
   return root
 }
