@@ -20,7 +20,7 @@ let serial = 0
 const started = killedAfterEach()
 
 const journal = (dir: string): string => join(dir, '.longhaul', 'journal.sqlite')
-const shards = (dir: string): string[] => readdirSync(join(dir, 'data')).filter((name) => name.endsWith('.jsonl')).sort()
+const shards = (dir: string): string[] => readdirSync(join(dir, 'data')).filter((name) => /^\d{12}-\d{12}\.jsonl$/.test(name)).sort()
 const digestOf = (stdout: string): string | undefined => /digest {6}([0-9a-f]{64})/.exec(stdout)?.[1]
 
 /**
@@ -85,6 +85,21 @@ describe('doctor-rebuilds-from-shards', () => {
     expect(shards(dir)).toEqual(before)
   })
 
+  it('a journal lost altogether (its files deleted): doctor rebuilds it and verify passes with the original digest', async () => {
+    const dir = copy((d) => {
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${journal(d)}${suffix}`, { force: true })
+    })
+    const doctor = await runCli(['doctor', job, '--out', dir, '--json'])
+    expect(doctor.code, doctor.stderr).toBe(0)
+    const report = JSON.parse(doctor.stdout) as { damage: string; adoptedItems: number; journalMovedTo: string[] }
+    expect(report.damage).toBe('its journal .longhaul/journal.sqlite is missing')
+    expect(report.adoptedItems).toBe(300)
+    expect(report.journalMovedTo).toEqual([])
+    const verify = await runCli(['verify', dir])
+    expect(verify.code, verify.stdout).toBe(0)
+    expect(digestOf(verify.stdout)).toBe(digest)
+  })
+
   it('a SIGKILLed partial run whose write-ahead log was deleted: doctor, then run resumes to completion with the digest of an undamaged run', async () => {
     const dir = join(root, 'killed')
     const run = startCli(['run', job, '--out', dir, '--workers', '1', '--total', '400', '--checkpoint-every', '0.1'], { ITEM_MS: '15' })
@@ -129,6 +144,8 @@ describe('doctor-rebuilds-from-shards', () => {
       writeFileSync(join(d, 'data', flipped), bytes)
       truncateSync(join(d, 'data', cut), Math.floor(readFileSync(join(d, 'data', cut)).length / 2))
       truncateSync(journal(d), 0)
+      // A staged file of a range its run never recorded (a crash before the commit): set aside too, or verify would find it stray.
+      writeFileSync(join(d, 'data', '.claim-0a1b2c3d-7-000000000300-000000000310.jsonl'), '{"i":300}\n')
     })
     const items = (name: string): number => {
       const [start, end] = name.split('.')[0]!.split('-').map(Number)
@@ -136,7 +153,8 @@ describe('doctor-rebuilds-from-shards', () => {
     }
     const doctor = await runCli(['doctor', job, '--out', dir, '--total', '300'])
     expect(doctor.code, doctor.stderr).toBe(0)
-    expect(doctor.stdout).toMatch(/quarantined {2}2 file\(s\)/)
+    expect(doctor.stdout).toMatch(/quarantined {2}3 file\(s\)/)
+    expect(doctor.stdout).toMatch(/\.claim-0a1b2c3d-7-000000000300-000000000310\.jsonl → \S+: a staged file whose range was never recorded as committed/)
     expect(doctor.stdout).toContain(`${flipped} → .longhaul/quarantine/${flipped}.`)
     expect(doctor.stdout).toMatch(new RegExp(`${cut} → \\S+: not a well-formed jsonl shard of its ${items(cut)} items: the \\.jsonl file holds \\d+ complete lines, expected ${items(cut)}`))
     expect(doctor.stdout).toMatch(/not a well-formed jsonl shard of its \d+ items: line 1 of the \.jsonl file is not JSON/)
