@@ -95,7 +95,7 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
   if (total === 0) throw new UsageError(`job '${job.name}' sets no total and no shard could be adopted; pass --total N as given to \`longhaul run\``)
 
   const stamp = new Date(now()).toISOString().replace(/[:.]/g, '-')
-  // The new journal is made whole under a temporary name and moved into place last: a doctor stopped half-way leaves the damaged run as it found it.
+  // The new journal is made whole under a temporary name and moved into place last: a doctor stopped half-way leaves the damaged journal in place.
   const building = join(paths.internal, `.rebuilding-${process.pid}-${basename(paths.journal)}`)
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${building}${suffix}`, { force: true })
   const quarantined: QuarantinedFile[] = []
