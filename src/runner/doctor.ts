@@ -15,7 +15,7 @@
  * record of the original hashes was the lost journal.
  */
 import { createHash, randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { LonghaulError, RunDamagedError, RunOwnedError, UsageError } from '../errors.ts'
 import type { OutputFormat } from '../job/outputs/format.ts'
@@ -80,7 +80,7 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
   if (existsSync(paths.storeLink)) {
     throw new UsageError(`${options.outDir} keeps its journal in PostgreSQL (.longhaul/store.json): doctor rebuilds only a run folder's own SQLite journal.`)
   }
-  const { job, identity, fingerprint } = await identifyJob(options)
+  const { job, input, identity, fingerprint } = await identifyJob(options)
   const format = job.output
   assertRunLayout(paths)
   assertNoLiveOwner(paths.dir, now())
@@ -91,7 +91,7 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
 
   assertFormatMatches(paths, names, format)
   const { adopted, rejected } = scanShards(paths, names, format, options.total)
-  const total = Math.max(options.total ?? job.total ?? 0, adopted.at(-1)?.end ?? 0)
+  const total = Math.max(options.total ?? job.total ?? input?.count ?? 0, adopted.at(-1)?.end ?? 0)
   if (total === 0) throw new UsageError(`job '${job.name}' sets no total and no shard could be adopted; pass --total N as given to \`longhaul run\``)
 
   const stamp = new Date(now()).toISOString().replace(/[:.]/g, '-')
@@ -108,6 +108,10 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
     await store.setState(adoptedItems === total ? 'complete' : 'interrupted', now())
   } finally {
     await store.close()
+  }
+  // Closing the last connection copies the log into the file and removes it: the file alone must hold the new journal before it is moved.
+  if ((statSync(`${building}-wal`, { throwIfNoEntry: false })?.size ?? 0) > 0) {
+    throw new Error(`the rebuilt journal ${building} kept a write-ahead log after it was closed; nothing was moved`)
   }
   try {
     if (rejected.length > 0) mkdirSync(paths.quarantine, { recursive: true })
