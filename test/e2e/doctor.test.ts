@@ -174,6 +174,30 @@ describe('doctor-rebuilds-from-shards', () => {
     expect(digestOf(verify.stdout)).toBe(digest)
   })
 
+  it('two well-formed shards whose ranges overlap: neither is adopted, both are quarantined, and run makes their items again', async () => {
+    let overlapping = ''
+    let first = ''
+    const dir = copy((d) => {
+      first = shards(d)[0]!
+      const second = shards(d)[1]!
+      // Items 0 and 1 again, as one shard 0–1: well formed, but it overlaps the two shards that hold them.
+      overlapping = '000000000000-000000000002.jsonl'
+      writeFileSync(join(d, 'data', overlapping), Buffer.concat([readFileSync(join(d, 'data', first)), readFileSync(join(d, 'data', second))]))
+      truncateSync(journal(d), 0)
+    })
+    const doctor = await runCli(['doctor', job, '--out', dir, '--total', '300', '--json'])
+    expect(doctor.code, doctor.stderr).toBe(0)
+    const report = JSON.parse(doctor.stdout) as { quarantined: { name: string; reason: string }[]; adoptedItems: number }
+    expect(report.quarantined.map((file) => file.name)).toEqual(expect.arrayContaining([overlapping, first]))
+    for (const file of report.quarantined) expect(file.reason).toMatch(/overlap another shard's/)
+    const resumed = await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(JSON.parse(resumed.stdout).committedThisSession).toBe(300 - report.adoptedItems)
+    const verify = await runCli(['verify', dir])
+    expect(verify.code, verify.stdout).toBe(0)
+    expect(digestOf(verify.stdout)).toBe(digest)
+  })
+
   it('a healthy journal: doctor says there is nothing to do and changes nothing', async () => {
     const dir = copy(() => undefined)
     const before = snapshot(dir)
