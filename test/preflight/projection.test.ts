@@ -83,4 +83,18 @@ describe('projection-holds', () => {
     expect(wallSeconds, `${kind}: ran ${wallSeconds.toFixed(1)} s, projected ${projection.seconds.toFixed(1)} s (${projection.low.toFixed(1)} – ${projection.high.toFixed(1)})`).toBeGreaterThanOrEqual(projection.low)
     expect(wallSeconds, `${kind}: ran ${wallSeconds.toFixed(1)} s, projected ${projection.seconds.toFixed(1)} s (${projection.low.toFixed(1)} – ${projection.high.toFixed(1)})`).toBeLessThanOrEqual(projection.high)
   }, TIMEOUT)
+
+  // Three preflights of one job once projected 21 s, 26 s and 62 s: two must now agree within their intervals.
+  it.runIf(LONG)('steady items: a second preflight of the same job projects within the first one\'s interval, and the first within the second\'s', async () => {
+    const first = (await proveAndRun('steady')).projection
+    const out = join(root, 'steady-again')
+    const config = join(ROOT, 'test/fixtures/pace', SIZE.config)
+    const again = await runCli(['preflight', pace('steady'), '--target', String(SIZE.target), '--out', out, '--seed', '3', '--config', config, ...SIZE.params.steady.flatMap((p) => ['--param', p]), '--json'])
+    expect(again.code, again.stderr).toBe(0)
+    const m = JSON.parse(again.stdout).checks.find((c: { id: string }) => c.id === 'rehearsal').measurements
+    expect(m.projectedSeconds).toBeGreaterThanOrEqual(first.low)
+    expect(m.projectedSeconds).toBeLessThanOrEqual(first.high)
+    expect(first.seconds).toBeGreaterThanOrEqual(m.projectedLowSeconds)
+    expect(first.seconds).toBeLessThanOrEqual(m.projectedHighSeconds)
+  }, TIMEOUT)
 })
