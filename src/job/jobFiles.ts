@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { createReadStream, existsSync, readdirSync } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
 import { dirname, relative, resolve, sep } from 'node:path'
 import { glob, isDynamicPattern } from 'tinyglobby'
 import { UsageError } from '../errors.ts'
@@ -55,7 +56,10 @@ export async function hashJobFiles(jobPath: string, declared: readonly string[] 
   const job = resolve(jobPath)
   for (const file of found.sort()) {
     if (file === job || inRunFolder(file, folder)) continue
-    hashes[relative(folder, file)] = createHash('sha256').update(readFileSync(file)).digest('hex')
+    // Streamed: a declared file may be large (a model's weights, say).
+    const hash = createHash('sha256')
+    await pipeline(createReadStream(file), hash)
+    hashes[relative(folder, file)] = hash.digest('hex')
   }
   return hashes
 }
