@@ -47,6 +47,25 @@ describe('preflight estimates', () => {
     expect(projectDuration(timeline, 10_000, []).seconds).toBeNull()
   })
 
+  it('projection-holds: items that keep slowing down are projected at the rehearsal\'s pace, and the interval reaches the slowdown followed to the end', () => {
+    // Item i takes 10 ms × (1 + i / 1000); the rehearsal committed items 0 … 399 (10% of 4,000), ten at a time.
+    const itemMs = (i: number): number => 10 * (1 + i / 1000)
+    const timeline: { at: number; done: number }[] = []
+    let at = 1_000_000
+    for (let i = 0; i < 400; i++) {
+      at += itemMs(i)
+      if ((i + 1) % 10 === 0) timeline.push({ at, done: i + 1 })
+    }
+    let rest = 0
+    for (let i = 400; i < 4_000; i++) rest += itemMs(i)
+    const truth = (at - timeline[0]!.at + rest) / 1000
+    const projection = projectDuration(timeline, 4_000, [0])
+    // At the rehearsal's pace the target is about 50 s; the slowdown followed makes it 120 s: inside the interval.
+    expect(projection.seconds!).toBeLessThan(0.5 * truth)
+    expect(projection.low!).toBeLessThanOrEqual(projection.seconds!)
+    expect(projection.high!).toBeGreaterThanOrEqual(0.99 * truth)
+  })
+
   it('the policy comes from the nearest longhaul.config.ts above the job, else the defaults; a bad rule is refused naming the file', async () => {
     const defaults = await loadPolicy(join(ROOT, 'test/fixtures/broken/sound.ts'))
     expect(defaults.source).toBeNull()
