@@ -53,26 +53,38 @@ export function projectDuration(timeline: readonly CommitPoint[], target: number
   const last = points.at(-1)
   const overheads = overheadsMs.filter((ms) => ms >= 0).sort((a, b) => a - b)
   if (!first || !last || last.done <= first.done || overheads.length === 0) return unknown
-  const estimator = new EtaEstimator(first.at, { minElapsedMs: 0, minItems: 1, changeFactor: Number.POSITIVE_INFINITY })
-  for (const p of points) estimator.observe(p.at, p.done - first.done)
+  // The first ranges are of one item each and grow from there (a start-up cost, paid once by the real run as well): the
+  // pace and its trend are measured from the first commit after a tenth of the rehearsal's items, the time before it
+  // counted once, as it was spent.
+  const origin = points.find((p) => p.done - first.done >= 0.1 * (last.done - first.done) && p.at < last.at) ?? first
+  const measured = points.filter((p) => p.at >= origin.at)
+  const estimator = new EtaEstimator(origin.at, { minElapsedMs: 0, minItems: 1, changeFactor: Number.POSITIVE_INFINITY })
+  for (const p of measured) estimator.observe(p.at, p.done - origin.done)
   const remaining = Math.max(0, target - last.done)
   const eta = estimator.estimate(last.at, remaining)
   if (eta.etaSeconds === null || eta.etaLow === null || eta.etaHigh === null) return unknown
   const window = (last.at - first.at) / 1000
   // The projection itself assumes the rehearsal's pace holds: a trend fitted on a short rehearsal and carried ten times
   // as far moves with every preflight. The trend, as used and as followed to the end, is in the interval.
-  const flat = (window / (last.done - first.done)) * remaining
+  const flat = ((last.at - origin.at) / 1000 / (last.done - origin.done)) * remaining
+  // With few commits, neither a trend nor the items' scatter can be seen: the pace may be half or twice what it seemed.
+  const sparse = measured.length < SPARSE_COMMITS
+  const itemsLow = sparse ? Math.min(eta.etaLow, flat / 2) : eta.etaLow
+  const itemsHigh = sparse ? Math.max(eta.etaHigh, flat * 2) : eta.etaHigh
   const least = overheads[0]! / 1000
   const most = overheads.at(-1)! / 1000
   const median = overheads[Math.floor((overheads.length - 1) / 2)]! / 1000
   const slack = Math.max((most - least) / 2, 0.1 * median)
   return {
     seconds: median + window + flat,
-    low: Math.max(0, least - slack) + window + eta.etaLow,
-    high: most + slack + window + eta.etaHigh,
+    low: Math.max(0, least - slack) + window + itemsLow,
+    high: most + slack + window + itemsHigh,
     overheadSeconds: { median, least, most },
   }
 }
+
+/** Fewer commits than this after the first tenth of the rehearsal show no trend and no scatter. */
+const SPARSE_COMMITS = 8
 
 /** A complete run's fixed part, ms: its wall time less the time from its first commit to its last. */
 export function overheadMs(wallMs: number, timeline: readonly CommitPoint[]): number | undefined {

@@ -8,7 +8,7 @@ const pace = (name: string): string => join(ROOT, 'test/fixtures/pace', `${name}
 // A few seconds of items each under `npm test` (a quarter rehearsed); tens of seconds, the default tenth rehearsed, under test:long.
 const SIZE = LONG
   ? { target: 4_000, config: 'long.config.ts', params: { steady: ['ms=10'], slowing: ['ms=10', 'per=2000'], bursty: ['ms=10'] } }
-  : { target: 400, config: 'longhaul.config.ts', params: { steady: ['ms=10'], slowing: ['ms=10', 'per=200'], bursty: ['ms=10'] } }
+  : { target: 600, config: 'longhaul.config.ts', params: { steady: ['ms=10'], slowing: ['ms=10', 'per=300'], bursty: ['ms=10'] } }
 type Kind = keyof typeof SIZE.params
 const root = tempDir('longhaul-projection-')
 
