@@ -5,9 +5,10 @@ import { LONG, ROOT, runCli, tempDir, type CliResult } from '../support/cli.ts'
 
 // Jobs whose items sleep (steady, slowing, bursty), so their pace is the job's and not the machine's load.
 const pace = (name: string): string => join(ROOT, 'test/fixtures/pace', `${name}.ts`)
-// A few seconds of items each under `npm test` (a quarter rehearsed); tens of seconds, the default tenth rehearsed, under test:long.
+// A few seconds of items each under `npm test` (half of it rehearsed); about a minute each, the default tenth rehearsed, under
+// test:long. The jobs commit every 250 ms, so that a rehearsal of a few seconds commits a dozen times or more.
 const SIZE = LONG
-  ? { target: 4_000, config: 'long.config.ts', params: { steady: ['ms=10'], slowing: ['ms=10', 'per=2000'], bursty: ['ms=10'] } }
+  ? { target: 4_000, config: 'long.config.ts', params: { steady: ['ms=20'], slowing: ['ms=20', 'per=2000'], bursty: ['ms=20'] } }
   : { target: 600, config: 'longhaul.config.ts', params: { steady: ['ms=10'], slowing: ['ms=10', 'per=300'], bursty: ['ms=10'] } }
 type Kind = keyof typeof SIZE.params
 const root = tempDir('longhaul-projection-')
@@ -62,7 +63,7 @@ const TIMEOUT = LONG ? 900_000 : 300_000
 describe('preflight-run-command-is-the-proved-run', () => {
   it('PREFLIGHT.md suggests a run command with every param, the seed and the policy, which runs past the gate as pasted', async () => {
     const { command, run, out } = await proveAndRun('steady')
-    expect(command).toEqual(expect.arrayContaining(['--params', '{"ms":10}', '--seed', '3', '--config', join(ROOT, 'test/fixtures/pace', SIZE.config), '--total', String(SIZE.target), '--workers']))
+    expect(command).toEqual(expect.arrayContaining(['--params', JSON.stringify({ ms: Number(SIZE.params.steady[0]!.slice(3)) }), '--seed', '3', '--config', join(ROOT, 'test/fixtures/pace', SIZE.config), '--total', String(SIZE.target), '--workers']))
     expect(run.code, run.stderr).toBe(0)
     expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8')).gate).toMatchObject({ status: 'proved' })
     // The command without its params is what used to be suggested: the job's params are required, so it was refused.
