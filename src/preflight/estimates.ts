@@ -70,7 +70,10 @@ export function projectDuration(timeline: readonly CommitPoint[], target: number
   // With few commits, neither a trend nor the items' scatter can be seen: the pace may be half or twice what it seemed.
   const sparse = measured.length < SPARSE_COMMITS
   const itemsLow = sparse ? Math.min(eta.etaLow, flat / 2) : eta.etaLow
-  const itemsHigh = sparse ? Math.max(eta.etaHigh, flat * 2) : eta.etaHigh
+  // A slowdown too gentle for the fitted trend to stand out of the commits' scatter still shows between the measured
+  // items' two halves: followed to the end, with a quarter more for the scatter, it bounds the interval too.
+  const halves = slowdownByHalves(measured, remaining) * 1.25
+  const itemsHigh = Math.max(sparse ? Math.max(eta.etaHigh, flat * 2) : eta.etaHigh, halves)
   const least = overheads[0]! / 1000
   const most = overheads.at(-1)! / 1000
   const median = overheads[Math.floor((overheads.length - 1) / 2)]! / 1000
@@ -81,6 +84,32 @@ export function projectDuration(timeline: readonly CommitPoint[], target: number
     high: most + slack + window + itemsHigh,
     overheadSeconds: { median, least, most },
   }
+}
+
+/**
+ * Seconds for `remaining` more items if the pace keeps changing as it did
+ * from the first half of the measured items to the second, followed to the
+ * end (at most 4× the pace now); 0 when the second half was not slower.
+ */
+function slowdownByHalves(points: readonly CommitPoint[], remaining: number): number {
+  const first = points[0]
+  const last = points.at(-1)
+  if (!first || !last || last.done - first.done < 2) return 0
+  const middle = first.done + (last.done - first.done) / 2
+  const after = points.findIndex((p) => p.done >= middle)
+  const a = points[Math.max(0, after - 1)]!
+  const b = points[after]!
+  const middleAt = b.done === a.done ? b.at : a.at + ((middle - a.done) / (b.done - a.done)) * (b.at - a.at)
+  const half = (last.done - first.done) / 2
+  const earlier = (middleAt - first.at) / 1000 / half
+  const later = (last.at - middleAt) / 1000 / half
+  if (!(later > earlier)) return 0
+  const slope = (later - earlier) / half
+  // The later half's pace is its middle item's; the pace at the last item is half a half further along.
+  const now = later + (slope * half) / 2
+  const end = Math.min(now + slope * remaining, 4 * now)
+  const reached = end === now + slope * remaining ? remaining : (end - now) / slope
+  return (reached * (now + end)) / 2 + (remaining - reached) * end
 }
 
 /** Fewer commits than this after the first tenth of the rehearsal show no trend and no scatter. */
