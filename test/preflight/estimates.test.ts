@@ -66,6 +66,25 @@ describe('preflight estimates', () => {
     expect(projection.high!).toBeGreaterThanOrEqual(0.99 * truth)
   })
 
+  it('projection-holds: bursty items (one item in a hundred 50 times slower) are projected inside the interval the whole run ends in', () => {
+    // Item i takes 2 ms, or 100 ms when i % 100 === 37; the rehearsal committed items 0 … 399 (10% of 4,000), ten at a time.
+    const itemMs = (i: number): number => (i % 100 === 37 ? 100 : 2)
+    const timeline: { at: number; done: number }[] = []
+    let at = 1_000_000
+    for (let i = 0; i < 400; i++) {
+      at += itemMs(i)
+      if ((i + 1) % 10 === 0) timeline.push({ at, done: i + 1 })
+    }
+    let rest = 0
+    for (let i = 400; i < 4_000; i++) rest += itemMs(i)
+    const truth = (at - timeline[0]!.at + rest) / 1000
+    const projection = projectDuration(timeline, 4_000, [0])
+    expect(projection.low!).toBeLessThanOrEqual(truth)
+    expect(projection.high!).toBeGreaterThanOrEqual(truth)
+    // The bursts are part of the pace: the projection itself lands close to the truth.
+    expect(Math.abs(projection.seconds! - truth) / truth).toBeLessThan(0.15)
+  })
+
   it('the policy comes from the nearest longhaul.config.ts above the job, else the defaults; a bad rule is refused naming the file', async () => {
     const defaults = await loadPolicy(join(ROOT, 'test/fixtures/broken/sound.ts'))
     expect(defaults.source).toBeNull()
