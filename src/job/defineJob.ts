@@ -41,6 +41,15 @@ interface JobOptionsBase<S extends z.ZodType> {
    * or the reason it fails.
    */
   readonly datasetChecks?: Readonly<Record<string, (records: Iterable<any>) => boolean | string>>
+  /**
+   * Files the job depends on without importing them (a script it spawns, the
+   * prompts it reads): globs relative to the job file's folder, e.g.
+   * `['server.py', 'prompts/*.txt']`. Their content is part of the job's
+   * fingerprint, so editing one refuses a resume and voids its proof, naming
+   * the file. `[]` declares none.
+   * @default the scripts beside the job file (not in subfolders): `*.py`, `*.sh`, `*.js`, `*.ts`, … but not tests or longhaul.config.*
+   */
+  readonly files?: readonly string[]
 }
 
 /** Items made from their index: `item(index, ctx)`. */
@@ -74,7 +83,12 @@ export interface MapJob {
   readonly item: (indexOrRecord: never, ctx: ItemContext<unknown>) => unknown
   readonly validate: ((record: unknown, index: number) => boolean | string | void) | undefined
   readonly datasetChecks: Readonly<Record<string, (records: Iterable<unknown>) => boolean | string>>
+  /** The declared `files` globs; undefined: the default (the scripts beside the job). */
+  readonly files: readonly string[] | undefined
 }
+
+/** `files`: globs relative to the job file's folder. */
+export const filesSchema = z.array(z.string().min(1, 'a glob relative to the job file, e.g. "server.py" or "prompts/*.txt"'))
 
 const optionsSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-"'),
@@ -86,6 +100,7 @@ const optionsSchema = z.object({
   retries: z.number().int().nonnegative().default(2),
   validate: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
   datasetChecks: z.record(z.string(), z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function')).optional(),
+  files: filesSchema.optional(),
 })
 
 /** Declares a map job. The job file's default export must be its result. */
@@ -106,6 +121,7 @@ export function defineJob(options: GeneratorJobOptions<z.ZodType> | InputJobOpti
     item: options.item as MapJob['item'],
     validate: options.validate,
     datasetChecks: options.datasetChecks ?? {},
+    files: options.files,
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { JOB_BRAND } from './defineJob.ts'
+import { filesSchema, JOB_BRAND } from './defineJob.ts'
 import { itemRng, type Rng } from './rng.ts'
 
 /** What `init` and `step` are given besides the state. */
@@ -64,6 +64,12 @@ export interface LoopOptions<S extends z.ZodType, T> {
   readonly best?: LoopBest
   /** Numbers recorded with each checkpoint (in its header and the journal), e.g. `{ loss }`. */
   readonly metrics?: (state: T) => Record<string, number> | Promise<Record<string, number>>
+  /**
+   * Files the loop depends on without importing them, as for `defineJob`:
+   * globs relative to the job file's folder, part of its fingerprint.
+   * @default the scripts beside the job file (not in subfolders)
+   */
+  readonly files?: readonly string[]
 }
 
 /** A loop job as longhaul runs it: the user's options, checked, with defaults filled. */
@@ -81,6 +87,8 @@ export interface LoopJob {
   readonly save: (state: unknown) => Uint8Array | Promise<Uint8Array>
   readonly load: (bytes: Uint8Array<ArrayBuffer>) => unknown
   readonly metrics: ((state: unknown) => Record<string, number> | Promise<Record<string, number>>) | undefined
+  /** The declared `files` globs; undefined: the default (the scripts beside the job). */
+  readonly files: readonly string[] | undefined
 }
 
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function')
@@ -100,6 +108,7 @@ const optionsSchema = z.object({
   keep: z.number().int().positive().default(3),
   best: z.object({ metric: z.string().min(1), mode: z.enum(['min', 'max']) }).strict().optional(),
   metrics: fn.optional(),
+  files: filesSchema.optional(),
 })
 
 /** Declares a loop job: a stateful sequence of steps. The job file's default export must be its result. */
@@ -124,6 +133,7 @@ export function defineLoop<S extends z.ZodType = z.ZodObject<{}>, T = unknown>(o
     save: options.save as LoopJob['save'],
     load: options.load as LoopJob['load'],
     metrics: options.metrics as LoopJob['metrics'],
+    files: options.files,
   }
 }
 

@@ -5,6 +5,7 @@ import { build, type Plugin } from 'esbuild'
 import stringify from 'safe-stable-stringify'
 import { UsageError } from '../errors.ts'
 import { MAJOR } from '../version.ts'
+import { hashJobFiles } from './jobFiles.ts'
 
 /**
  * Everything an item's bytes may depend on (invariant determinism), kept with
@@ -13,7 +14,11 @@ import { MAJOR } from '../version.ts'
  */
 export interface JobIdentity {
   readonly job: string
-  /** sha256 of the job file and each local file it imports, by path relative to the job file. */
+  /**
+   * sha256 of the job file, each local file it imports, and the files it
+   * depends on without importing them (its `files`, or by default the scripts
+   * beside it: see jobFiles.ts), by path relative to the job file's folder.
+   */
   readonly sources: Readonly<Record<string, string>>
   readonly params: unknown
   readonly seed: number
@@ -68,6 +73,16 @@ export async function hashSources(jobPath: string): Promise<Record<string, strin
   return sources
 }
 
+/**
+ * Every file of the job's code, hashed: what it imports (hashSources) and
+ * what it declares or keeps beside it (hashJobFiles), in one map by path.
+ */
+export async function hashCode(jobPath: string, files: readonly string[] | undefined): Promise<Record<string, string>> {
+  const [imported, beside] = await Promise.all([hashSources(jobPath), hashJobFiles(jobPath, files)])
+  const all: Record<string, string> = { ...beside, ...imported }
+  return Object.fromEntries(Object.keys(all).sort().map((file) => [file, all[file]!]))
+}
+
 /** Bare imports stay external when they resolve into node_modules (or are longhaul); workspace packages are followed. */
 const installedPackagesExternal: Plugin = {
   name: 'installed-packages-external',
@@ -104,9 +119,8 @@ export function describeChanges(stored: JobIdentity, current: JobIdentity): stri
   if (typeof stored.sources !== 'object' || stored.sources === null) return [`it holds a supervised program's run (longhaul exec of '${String(stored.job)}'), not a job's`]
   const changes: string[] = []
   if (stored.job !== current.job) changes.push(`job name changed (${stored.job} → ${current.job})`)
-  const files = new Set([...Object.keys(stored.sources), ...Object.keys(current.sources)])
-  const changedFiles = [...files].filter((file) => stored.sources[file] !== current.sources[file])
-  if (changedFiles.length) changes.push(`job code changed (${changedFiles.join(', ')})`)
+  const files = changedFiles(stored, current)
+  if (files.length) changes.push(`job code changed (${files.join(', ')})`)
   if (canonical(stored.params) !== canonical(current.params)) {
     changes.push(`params changed (${canonical(stored.params)} → ${canonical(current.params)})`)
   }
@@ -118,4 +132,11 @@ export function describeChanges(stored: JobIdentity, current: JobIdentity): stri
     changes.push(`longhaul major version changed (${stored.longhaulMajor} → ${current.longhaulMajor})`)
   }
   return changes
+}
+
+/** The job's files whose content differs between the two identities: edited, added or gone, by path relative to the job's folder. */
+export function changedFiles(stored: JobIdentity, current: JobIdentity): string[] {
+  if (typeof stored.sources !== 'object' || stored.sources === null) return []
+  const files = new Set([...Object.keys(stored.sources), ...Object.keys(current.sources)])
+  return [...files].sort().filter((file) => stored.sources[file] !== current.sources[file])
 }

@@ -1,6 +1,6 @@
 import { bytes, duration } from '../telemetry/progressText.ts'
 import type { ChildRunResult, ProgressSample } from './childRun.ts'
-import { memoryGrowth, projectDuration, type MemoryPoint } from './estimates.ts'
+import { memoryGrowth, type DurationProjection, type MemoryPoint } from './estimates.ts'
 import type { Policy } from './policy.ts'
 import type { RehearsalPlan } from './rehearsal.ts'
 import type { CheckResult } from './proof.ts'
@@ -71,25 +71,38 @@ export function checkFreshness(o: { policy: Policy; runs: readonly ChildRunResul
   }
 }
 
-/** The rehearsal itself: it must complete; its throughput projects the target's duration with an interval. */
-export function checkRehearsal(o: { rehearsal: ChildRunResult; plan: RehearsalPlan; target: number; failure: string | undefined }): CheckResult {
+/** The rehearsal itself: it must complete; it projects the target's duration, on its worker count, with an interval. */
+export function checkRehearsal(o: { rehearsal: ChildRunResult; plan: RehearsalPlan; target: number; workers: number | undefined; projection: DurationProjection; failure: string | undefined }): CheckResult {
   const summary = o.rehearsal.summary
-  const projection = projectDuration(o.rehearsal.samples, o.target)
-  const fmt = (s: number | null): string => (s === null ? 'unknown' : duration(s))
+  const { projection } = o
+  const unit = o.workers === undefined ? 'steps' : 'items'
   const failures = o.failure ? [`the rehearsal of ${o.plan.items} items did not complete: ${o.failure}`] : []
   return {
     id: 'rehearsal',
     title: 'Rehearsal',
     passed: failures.length === 0,
     evidence: summary
-      ? `${o.plan.items.toLocaleString('en-US')} items (${(o.plan.fraction * 100).toFixed(1)}% of the target) in ${duration(summary.wallMs / 1000)} at ${Math.round(summary.itemsPerSecond)} items/s; the target projects to ${fmt(projection.seconds)} (${fmt(projection.low)} – ${fmt(projection.high)})${o.plan.note ? `; ${o.plan.note}` : ''}`
+      ? `${o.plan.items.toLocaleString('en-US')} ${unit} (${(o.plan.fraction * 100).toFixed(1)}% of the target) in ${duration(summary.wallMs / 1000)} at ${Math.round(summary.itemsPerSecond)} ${unit}/s; ${projectionText(projection, o.target, o.workers)}${o.plan.note ? `; ${o.plan.note}` : ''}`
       : failures[0]!,
     failures,
     measurements: {
       items: o.plan.items, fraction: o.plan.fraction, scaledDown: o.plan.note ?? null, wallMs: summary?.wallMs ?? null, itemsPerSecond: summary?.itemsPerSecond ?? null,
-      projectedSeconds: projection.seconds, projectedLowSeconds: projection.low, projectedHighSeconds: projection.high,
+      workers: o.workers, projectedSeconds: projection.seconds, projectedLowSeconds: projection.low, projectedHighSeconds: projection.high,
+      fixedPartSeconds: projection.overheadSeconds,
     },
   }
+}
+
+/**
+ * "the target (N items on W workers) projects to 12m00s (10m30s – 15m00s), of
+ * which 2s start-up and wrap-up", or why there is none. `workers` undefined: a
+ * loop, whose steps run one after another.
+ */
+export function projectionText(projection: DurationProjection, target: number, workers: number | undefined): string {
+  const on = workers === undefined ? `${target.toLocaleString('en-US')} steps` : `${target.toLocaleString('en-US')} items on ${workers} worker${workers === 1 ? '' : 's'}`
+  if (projection.seconds === null || projection.low === null || projection.high === null) return `no projection for ${on}: the rehearsal committed too few times to measure a pace`
+  const fixed = projection.overheadSeconds ? `, of which ${duration(projection.overheadSeconds.median)} start-up and wrap-up` : ''
+  return `the target (${on}) projects to ${duration(projection.seconds)} (${duration(projection.low)} – ${duration(projection.high)})${fixed}`
 }
 
 /** The projected output, times the policy's margin, must fit in the free disk where it will be written. */

@@ -21,6 +21,8 @@ export interface ProgressSample {
   readonly at: number
   readonly state: string
   readonly done: number
+  /** Items (a loop: steps) finished but not yet committed. */
+  readonly inFlight: number
   /** now − updatedAt, seconds. */
   readonly staleSeconds: number
   /** now − heartbeatAt, seconds. */
@@ -56,6 +58,8 @@ export interface ChildRunOptions {
 }
 
 export interface ChildRunResult {
+  /** The run's folder. */
+  readonly outDir: string
   /** Ended by SIGKILL (a crash that was asked for). */
   readonly killed: boolean
   /** How the kill came: the self-kill at a commit, or the timer. */
@@ -132,6 +136,7 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
     summary = undefined
   }
   return {
+    outDir: options.outDir,
     killed,
     killedBy: killed ? (timerKilled ? 'timer' : 'commit') : null,
     exitCode: code,
@@ -164,6 +169,7 @@ function sampleProgress(dir: string, pid: number | undefined): ProgressSample | 
     at,
     state: String(p.state),
     done: Number(p.done),
+    inFlight: typeof p.inFlight === 'number' ? p.inFlight : 0,
     staleSeconds: seconds(p.updatedAt),
     heartbeatAgeSeconds: seconds(p.heartbeatAt),
     stallAfterSeconds: typeof p.stallAfterSeconds === 'number' ? p.stallAfterSeconds : null,

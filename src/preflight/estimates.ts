@@ -2,7 +2,6 @@ import { statfs } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { EtaEstimator } from '../telemetry/eta.ts'
-import type { ProgressSample } from './childRun.ts'
 
 /** Free space where the output will go; injectable so tests can fake a small disk. */
 export type DiskProbe = (dir: string) => Promise<{ readonly freeBytes: number }>
@@ -14,27 +13,113 @@ export const statfsProbe: DiskProbe = async (dir) => {
   return { freeBytes: stats.bavail * stats.bsize }
 }
 
+/** One commit of a run: when, and how many items were committed by then (this session). */
+export interface CommitPoint {
+  readonly at: number
+  readonly done: number
+}
+
 export interface DurationProjection {
+  /** The run's wall time, from the command to its exit, seconds; null when the rehearsal gave too little to go on. */
   readonly seconds: number | null
   readonly low: number | null
   readonly high: number | null
+  /** The part of a run that does not grow with items (start-up before the first commit, wrap-up after the last), as measured: median, least, most. */
+  readonly overheadSeconds: { readonly median: number; readonly least: number; readonly most: number } | null
 }
 
 /**
- * The target's duration, projected from the rehearsal's committed-items
- * timeline with the same estimator the live ETA uses (its trend and interval).
+ * The target's duration as the user will see it: from the command to its
+ * exit. It is two parts, measured separately (invariant honest-eta):
+ *
+ * - **The fixed part**: what a run spends outside its items' steady flow —
+ *   loading the job, opening the journal, starting the worker threads, its
+ *   first range, and closing after its last commit. A short rehearsal is
+ *   mostly this, so it must not be read as a rate. It is the run's wall time
+ *   less the time from its first commit to its last, measured on every
+ *   complete run preflight made (`overheadsMs`); the interval spans what was
+ *   seen, widened by half that spread on each side.
+ * - **The items**: the rehearsal's commits from its first to its last are
+ *   fed, all as one regime (a rehearsal is short; what looks like a change of
+ *   pace in it is the range sizes growing, not the job), to the estimator the
+ *   live ETA uses, which fits the trend of a job that slows down and carries
+ *   it to the target, with an interval from no trend to the trend followed to
+ *   the end, widened by the items' scatter.
  */
-export function projectDuration(samples: readonly ProgressSample[], target: number): DurationProjection {
-  const live = samples.filter((s) => s.state === 'running' || s.state === 'complete')
-  if (live.length < 2) return { seconds: null, low: null, high: null }
-  const first = live[0]!
-  const estimator = new EtaEstimator(first.at, { minElapsedMs: 0 })
-  for (const s of live) estimator.observe(s.at, s.done - first.done)
-  const last = live.at(-1)!
-  const eta = estimator.estimate(last.at, target - (last.done - first.done))
-  const elapsed = (last.at - first.at) / 1000
-  const plus = (value: number | null): number | null => (value === null ? null : value + elapsed)
-  return { seconds: plus(eta.etaSeconds), low: plus(eta.etaLow), high: plus(eta.etaHigh) }
+export function projectDuration(timeline: readonly CommitPoint[], target: number, overheadsMs: readonly number[]): DurationProjection {
+  const unknown: DurationProjection = { seconds: null, low: null, high: null, overheadSeconds: null }
+  const points = [...timeline].sort((a, b) => a.at - b.at)
+  const first = points[0]
+  const last = points.at(-1)
+  const overheads = overheadsMs.filter((ms) => ms >= 0).sort((a, b) => a - b)
+  if (!first || !last || last.done <= first.done || overheads.length === 0) return unknown
+  // The first ranges are of one item each and grow from there (a start-up cost, paid once by the real run as well): the
+  // pace and its trend are measured from the first commit after a tenth of the rehearsal's items, the time before it
+  // counted once, as it was spent.
+  const origin = points.find((p) => p.done - first.done >= 0.1 * (last.done - first.done) && p.at < last.at) ?? first
+  const measured = points.filter((p) => p.at >= origin.at)
+  const estimator = new EtaEstimator(origin.at, { minElapsedMs: 0, minItems: 1, changeFactor: Number.POSITIVE_INFINITY })
+  for (const p of measured) estimator.observe(p.at, p.done - origin.done)
+  const remaining = Math.max(0, target - last.done)
+  const eta = estimator.estimate(last.at, remaining)
+  if (eta.etaSeconds === null || eta.etaLow === null || eta.etaHigh === null) return unknown
+  const window = (last.at - first.at) / 1000
+  // The projection itself assumes the rehearsal's pace holds: a trend fitted on a short rehearsal and carried ten times
+  // as far moves with every preflight. The trend, as used and as followed to the end, is in the interval.
+  const flat = ((last.at - origin.at) / 1000 / (last.done - origin.done)) * remaining
+  // With few commits, neither a trend nor the items' scatter can be seen: the pace may be half or twice what it seemed.
+  const sparse = measured.length < SPARSE_COMMITS
+  const itemsLow = sparse ? Math.min(eta.etaLow, flat / 2) : eta.etaLow
+  // A slowdown too gentle for the fitted trend to stand out of the commits' scatter still shows between the measured
+  // items' two halves: followed to the end, with a quarter more for the scatter, it bounds the interval too.
+  const halves = slowdownByHalves(measured, remaining) * 1.25
+  const itemsHigh = Math.max(sparse ? Math.max(eta.etaHigh, flat * 2) : eta.etaHigh, halves)
+  const least = overheads[0]! / 1000
+  const most = overheads.at(-1)! / 1000
+  const median = overheads[Math.floor((overheads.length - 1) / 2)]! / 1000
+  const slack = Math.max((most - least) / 2, 0.1 * median)
+  return {
+    seconds: median + window + flat,
+    low: Math.max(0, least - slack) + window + itemsLow,
+    high: most + slack + window + itemsHigh,
+    overheadSeconds: { median, least, most },
+  }
+}
+
+/**
+ * Seconds for `remaining` more items if the pace keeps changing as it did
+ * from the first half of the measured items to the second, followed to the
+ * end (at most 4× the pace now); 0 when the second half was not slower.
+ */
+function slowdownByHalves(points: readonly CommitPoint[], remaining: number): number {
+  const first = points[0]
+  const last = points.at(-1)
+  if (!first || !last || last.done - first.done < 2) return 0
+  const middle = first.done + (last.done - first.done) / 2
+  const after = points.findIndex((p) => p.done >= middle)
+  const a = points[Math.max(0, after - 1)]!
+  const b = points[after]!
+  const middleAt = b.done === a.done ? b.at : a.at + ((middle - a.done) / (b.done - a.done)) * (b.at - a.at)
+  const half = (last.done - first.done) / 2
+  const earlier = (middleAt - first.at) / 1000 / half
+  const later = (last.at - middleAt) / 1000 / half
+  if (!(later > earlier)) return 0
+  const slope = (later - earlier) / half
+  // The later half's pace is its middle item's; the pace at the last item is half a half further along.
+  const now = later + (slope * half) / 2
+  const end = Math.min(now + slope * remaining, 4 * now)
+  const reached = end === now + slope * remaining ? remaining : (end - now) / slope
+  return (reached * (now + end)) / 2 + (remaining - reached) * end
+}
+
+/** Fewer commits than this after the first tenth of the rehearsal show no trend and no scatter. */
+const SPARSE_COMMITS = 8
+
+/** A complete run's fixed part, ms: its wall time less the time from its first commit to its last. */
+export function overheadMs(wallMs: number, timeline: readonly CommitPoint[]): number | undefined {
+  if (timeline.length === 0) return undefined
+  const times = timeline.map((p) => p.at)
+  return wallMs - (Math.max(...times) - Math.min(...times))
 }
 
 /** One run's size and the memory its worker threads retained at the end (after a full collection). */

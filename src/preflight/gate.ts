@@ -1,10 +1,11 @@
 import { join } from 'node:path'
 import { GateRefusedError, type GateRequirement } from '../errors.ts'
+import { changedFiles, describeChanges } from '../job/fingerprint.ts'
 import { runPaths, type LaunchFacts, type LaunchGate } from '../runner/index.ts'
 import { count } from '../telemetry/progressText.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import type { LoadedPolicy } from './policy.ts'
-import { proofFileName, readProof } from './proof.ts'
+import { newestProofOf, proofFileName, readProof } from './proof.ts'
 
 export interface GateOptions {
   readonly policy: LoadedPolicy
@@ -60,5 +61,17 @@ function noPassingProof(proofs: string, shown: string, facts: LaunchFacts): stri
     const broken = failed.predicate.checks.filter((c) => !c.passed).map((c) => c.title).join(', ')
     return `a passing proof for this exact job in ${shown}/ — its last preflight FAILED: ${broken} (see ${shown}/PREFLIGHT.md)`
   }
+  const since = facts.identity ? changesSinceProof(proofs, facts) : undefined
+  if (since) return `a proof for this exact job (fingerprint ${facts.fingerprint.slice(0, 12)}…) in ${shown}/ — none: ${since}; run preflight again to prove the job as it is now`
   return `a proof for this exact job (fingerprint ${facts.fingerprint.slice(0, 12)}…) in ${shown}/ — none: no preflight yet, or the job's code, params, seed or dependencies changed since`
+}
+
+/** What changed between the newest proof of this job (another fingerprint) and the job as it is now, in words; undefined when there is no such proof. */
+function changesSinceProof(proofs: string, facts: LaunchFacts): string | undefined {
+  const proof = newestProofOf(proofs, facts.job)
+  if (!proof?.predicate.identity || !facts.identity) return undefined
+  const files = changedFiles(proof.predicate.identity, facts.identity)
+  const others = describeChanges(proof.predicate.identity, facts.identity).filter((change) => !change.startsWith('job code changed'))
+  const changes = [...(files.length ? [`${files.join(', ')} changed`] : []), ...others]
+  return `${changes.length ? changes.join('; ') : 'the job differs'} since the proof of ${proof.predicate.finishedAt} (${proofFileName(facts.job, proof.subject[0].digest.sha256)})`
 }

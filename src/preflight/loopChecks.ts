@@ -5,10 +5,10 @@ import { bytes, duration } from '../telemetry/progressText.ts'
 import { childRun, progressLines, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
 import { checkCadence, checkFreshness, checkRehearsal } from './checks.ts'
 import { crashUntilComplete, lastLines, unlessAborted } from './crashResume.ts'
-import { memoryGrowth, statfsProbe, type MemoryPoint } from './estimates.ts'
+import { memoryGrowth, overheadMs, projectDuration, statfsProbe, type MemoryPoint } from './estimates.ts'
 import type { Policy } from './policy.ts'
 import type { CheckResult } from './proof.ts'
-import { checkpointTimes, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
+import { commitTimeline, finishedTimeline, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
 
 const MiB = 1024 * 1024
 /** The crash/resume runs are sized for a checkpoint about this often (seconds) in a fresh life. */
@@ -39,7 +39,10 @@ export async function loopChecks({ o, policy, workDir, outDir, fingerprint, comm
   const onProgress = progressLines(o.onStep, 'rehearsal')
   const rehearsal = await unlessAborted(o.signal, childRun({ ...common, outDir: rehearsalDir, total: plan.items, ...(onProgress && { onProgress }) }))
   const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
-  const commitTimes = completed ? await checkpointTimes(rehearsalDir) : []
+  const commitTimes = completed ? (await commitTimeline(rehearsalDir)).map((p) => p.at) : []
+  const timeline = finishedTimeline(rehearsal)
+  const fixed = overheadMs(rehearsal.wallMs, timeline)
+  const projection = projectDuration(timeline, o.target, completed && fixed !== undefined ? [fixed] : [])
   const states = [crash.state, { steps: plan.items, bytes: completed ? finalStateBytes(rehearsalDir) : null }]
   // Memory at two scales at least 3× apart, each measured at the end of a fresh process that ran all its steps (a
   // resumed session holds only what it did itself): the rehearsal, and the reference's first run or a quarter-size run.
@@ -59,7 +62,7 @@ export async function loopChecks({ o, policy, workDir, outDir, fingerprint, comm
     crash.check,
     checkCadence({ policy, checkpointEveryMs: job.checkpointEvery.ms, runs: allRuns, commitTimes, startedAt: rehearsal.samples[0]?.at }),
     checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
-    checkRehearsal({ rehearsal, plan, target: o.target, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
+    checkRehearsal({ rehearsal, plan, target: o.target, workers: undefined, projection, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
     checkLoopDisk({ policy, job, growth, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
     checkLoopMemory({ policy, smaller, larger, target: o.target }),
     {

@@ -11,15 +11,16 @@ import { processAlive } from '../telemetry/processAlive.ts'
 import { VERSION } from '../version.ts'
 import { childRun, progressLines, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
 import { checkCrashResume, lastLines, unlessAborted } from './crashResume.ts'
-import { statfsProbe, type DiskProbe, type MemoryPoint } from './estimates.ts'
+import { projectDuration, statfsProbe, type DiskProbe, type MemoryPoint } from './estimates.ts'
 import { checkCadence, checkDisk, checkFreshness, checkMemory, checkRehearsal } from './checks.ts'
 import { loopChecks } from './loopChecks.ts'
-import { checkpointTimes, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
+import { commitTimeline, fixedParts, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
 import { launchRules, loadPolicy, type LoadedPolicy, type Policy } from './policy.ts'
 import { makeStatement, writeProof, type CheckResult, type ProofStatement } from './proof.ts'
 import { writeReports } from './report.ts'
 import { policyRules } from './rules.ts'
 import { checkValidation } from './validation.ts'
+import { runCommandLine } from './command.ts'
 
 export interface PreflightOptions {
   readonly jobPath: string
@@ -50,6 +51,8 @@ export interface PreflightResult {
   readonly proofPath: string
   readonly reportPath: string
   readonly junitPath: string
+  /** The `run` command the proof covers, ready to paste. */
+  readonly runCommand: string
 }
 
 /**
@@ -87,6 +90,7 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
       target: o.target,
       params: identified.params,
       seed: identified.seed,
+      identity: identified.identity,
       checks,
       rules,
       policy: { source: loaded.source, digest: loaded.digest, values: launchRules(policy) },
@@ -97,8 +101,14 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
       expiresAt: new Date(finishedAt + policy.proofValidDays * 86_400_000).toISOString(),
     })
     const proofPath = writeProof(proofsDir, statement)
-    const { reportPath, junitPath } = writeReports(proofsDir, statement, { jobPath: o.jobPath, outDir, fingerprint, policySource: sourceOf(loaded) })
-    return { passed, statement, proofPath, reportPath, junitPath }
+    const workers = checks.find((c) => c.id === 'rehearsal')?.measurements.workers
+    const runCommand = runCommandLine({
+      jobPath: o.jobPath, outDir, target: o.target,
+      ...(o.seed !== undefined && { seed: o.seed }), ...(o.params && { params: o.params }), ...(o.config !== undefined && { config: o.config }),
+      ...(typeof workers === 'number' && { workers }),
+    })
+    const { reportPath, junitPath } = writeReports(proofsDir, statement, { jobPath: o.jobPath, outDir, fingerprint, policySource: sourceOf(loaded), runCommand })
+    return { passed, statement, proofPath, reportPath, junitPath, runCommand }
   } finally {
     rmSync(workDir, { recursive: true, force: true })
   }
@@ -117,11 +127,16 @@ async function mapChecks({ o, policy, workDir, outDir, fingerprint, common, step
   const onProgress = progressLines(o.onStep, 'rehearsal')
   const rehearsal = await unlessAborted(o.signal, childRun({ ...common, outDir: rehearsalDir, total: plan.items, workers: crash.parallel.workers, ...(onProgress && { onProgress }) }))
   const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
-  const memoryBaseline = await smallerRunForMemory(plan.items, crash.parallel, (items) => {
+  const baselines: ChildRunResult[] = []
+  const memoryBaseline = await smallerRunForMemory(plan.items, crash.parallel, async (items) => {
     step(`memory: a baseline run of ${items} items to compare the rehearsal with`)
-    return unlessAborted(o.signal, childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items, workers: crash.parallel.workers }))
+    const run = await unlessAborted(o.signal, childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items, workers: crash.parallel.workers }))
+    baselines.push(run)
+    return run
   })
-  const commitTimes = completed ? await checkpointTimes(rehearsalDir) : []
+  const timeline = completed ? await commitTimeline(rehearsalDir) : []
+  const commitTimes = timeline.map((p) => p.at)
+  const projection = projectDuration(timeline, o.target, await fixedParts([...crash.runs, rehearsal, ...baselines]))
 
   step('checking cadence, freshness, disk, memory and validators')
   const allRuns: ChildRunResult[] = [...crash.runs, rehearsal]
@@ -129,7 +144,7 @@ async function mapChecks({ o, policy, workDir, outDir, fingerprint, common, step
     crash.check,
     checkCadence({ policy, checkpointEveryMs: job.checkpointEvery, runs: allRuns, commitTimes, startedAt: rehearsal.samples[0]?.at }),
     checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
-    checkRehearsal({ rehearsal, plan, target: o.target, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
+    checkRehearsal({ rehearsal, plan, target: o.target, workers: crash.parallel.workers, projection, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
     await checkDisk({ policy, rehearsal, target: o.target, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
     checkMemory({ policy, small: memoryBaseline, rehearsal: { items: plan.items, retainedBytes: rehearsal.summary?.retainedBytes ?? null }, rehearsalSamples: rehearsal.samples, target: o.target }),
     await checkValidation({ policy, job, dir: completed ? rehearsalDir : undefined }),

@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { JobIdentity } from '../job/fingerprint.ts'
 import { writeFileAtomic } from '../store/atomicFile.ts'
 import type { Policy } from './policy.ts'
 
@@ -42,6 +43,8 @@ export interface PreflightPredicate {
   readonly target: number
   readonly params: unknown
   readonly seed: number
+  /** What the fingerprint was made of (the hash of every file of the job's code, …): a later refusal names what changed since. Absent in proofs made before it was recorded. */
+  readonly identity?: JobIdentity
   readonly checks: readonly CheckResult[]
   readonly rules: readonly RuleResult[]
   readonly policy: { readonly source: string | null; readonly digest: string; readonly values: Omit<Policy, 'publish'> }
@@ -94,4 +97,19 @@ export function readProof(proofsDir: string, job: string, fingerprint: string, v
   } catch (error) {
     return { unreadable: `${path} cannot be read: ${(error as Error).message}` }
   }
+}
+
+/** The newest passing proof of job `job` in `proofsDir` that records its identity, whatever its fingerprint; undefined when there is none. */
+export function newestProofOf(proofsDir: string, job: string): ProofStatement | undefined {
+  if (!existsSync(proofsDir)) return undefined
+  const name = new RegExp(`^${job.replace(/[.]/g, '\\.')}-([0-9a-f]{64})\\.intoto\\.jsonl$`)
+  let newest: ProofStatement | undefined
+  for (const file of readdirSync(proofsDir)) {
+    const fingerprint = name.exec(file)?.[1]
+    if (!fingerprint) continue
+    const found = readProof(proofsDir, job, fingerprint)
+    if (found === 'none' || 'unreadable' in found || !found.predicate.identity) continue
+    if (!newest || found.predicate.finishedAt > newest.predicate.finishedAt) newest = found
+  }
+  return newest
 }

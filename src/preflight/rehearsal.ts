@@ -1,7 +1,8 @@
 import { join } from 'node:path'
 import { runPaths } from '../runner/index.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
-import type { ChildRunOptions } from './childRun.ts'
+import type { ChildRunOptions, ChildRunResult } from './childRun.ts'
+import { overheadMs, type CommitPoint } from './estimates.ts'
 import type { Policy } from './policy.ts'
 import type { PreflightOptions } from './preflight.ts'
 
@@ -39,12 +40,47 @@ export function rehearsalPlan(target: number, fraction: number, itemsPerSecond: 
   }
 }
 
-export async function checkpointTimes(dir: string): Promise<number[]> {
+/** A run's commits in time order, each with the items committed by then: the timeline its projection is made from. */
+export async function commitTimeline(dir: string): Promise<CommitPoint[]> {
   const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
   try {
-    return (await store.events()).filter((e) => e.type === 'checkpoint').map((e) => e.at)
+    let done = 0
+    return (await store.events())
+      .filter((e) => e.type === 'checkpoint')
+      .sort((a, b) => a.at - b.at)
+      .map((e) => {
+        // A map job's commit names its range; a loop's checkpoint, the steps done by then.
+        const { start, end, step } = e.detail as { start?: number; end?: number; step?: number }
+        done = typeof step === 'number' ? step : done + (typeof start === 'number' && typeof end === 'number' ? end - start : 0)
+        return { at: e.at, done }
+      })
   } finally {
     await store.close()
   }
+}
+
+/**
+ * A run's finished count as its progress.json showed it (committed and in
+ * flight), from the first moment something had finished: a loop commits only
+ * at its checkpoints, so its timeline comes from here.
+ */
+export function finishedTimeline(run: ChildRunResult): CommitPoint[] {
+  return run.samples.filter((s) => (s.state === 'running' || s.state === 'complete') && s.done + s.inFlight > 0).map((s) => ({ at: s.at, done: s.done + s.inFlight }))
+}
+
+/**
+ * The fixed part of every run that started fresh and completed (see
+ * projectDuration), ms: the crash/resume check's uninterrupted runs, the
+ * rehearsal, the memory baseline. Killed and resumed lives are left out: a
+ * resume re-reads what was committed, which a fresh run does not.
+ */
+export async function fixedParts(runs: readonly ChildRunResult[]): Promise<number[]> {
+  const parts: number[] = []
+  for (const run of runs) {
+    if (run.killed || run.exitCode !== 0 || run.summary?.resumed !== false) continue
+    const part = overheadMs(run.wallMs, await commitTimeline(run.outDir).catch(() => []))
+    if (part !== undefined) parts.push(part)
+  }
+  return parts
 }
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { writeFileAtomic } from '../store/atomicFile.ts'
+import { duration } from '../telemetry/progressText.ts'
 import type { ProofStatement } from './proof.ts'
 
 export const REPORT_FILE = 'PREFLIGHT.md'
@@ -10,6 +11,8 @@ interface ReportContext {
   readonly outDir: string
   readonly fingerprint: string
   readonly policySource: string
+  /** The `run` command the proof covers (see runCommandLine). */
+  readonly runCommand: string
 }
 
 /** Writes PREFLIGHT.md (for people) and JUnit XML (for CI) beside the proof. */
@@ -23,6 +26,7 @@ export function markdown(statement: ProofStatement, context: ReportContext): str
   const p = statement.predicate
   const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ')
   const failed = p.checks.filter((c) => !c.passed)
+  const projected = projectedLine(statement)
   const lines = [
     `# Preflight ${p.verdict}: ${p.job}`,
     '',
@@ -30,7 +34,8 @@ export function markdown(statement: ProofStatement, context: ReportContext): str
     `- Target: ${p.target.toLocaleString('en-US')} items, seed ${p.seed}, params \`${JSON.stringify(p.params)}\``,
     `- Policy: ${context.policySource} (digest \`${p.policy.digest.slice(0, 16)}…\`)`,
     `- longhaul ${p.longhaulVersion}${p.gitCommit ? `, git ${p.gitCommit}` : ''}; ${p.startedAt} → ${p.finishedAt}`,
-    `- ${p.verdict === 'PASSED' ? `Valid until ${p.expiresAt} for runs of up to ${p.target.toLocaleString('en-US')} items: \`npx longhaul run ${context.jobPath} --out ${context.outDir} --total ${p.target}\`` : 'Not valid for launch: fix what failed below and run preflight again.'}`,
+    ...(projected ? [`- Projected duration: ${projected}`] : []),
+    `- ${p.verdict === 'PASSED' ? `Valid until ${p.expiresAt} for runs of up to ${p.target.toLocaleString('en-US')} items: \`${context.runCommand}\`` : 'Not valid for launch: fix what failed below and run preflight again.'}`,
     '',
     '## Policy',
     '',
@@ -51,6 +56,16 @@ export function markdown(statement: ProofStatement, context: ReportContext): str
     ...(failed.length ? ['## What to fix', '', ...failed.flatMap((c) => c.failures.map((f) => `- ${f}`)), ''] : []),
   ]
   return lines.join('\n')
+}
+
+/** "1m10s (55s – 1m40s) for 2,000 items on 2 workers, start-up included", from the rehearsal's measurements; undefined when there is none. */
+export function projectedLine(statement: ProofStatement): string | undefined {
+  const m = statement.predicate.checks.find((c) => c.id === 'rehearsal')?.measurements
+  const [seconds, low, high] = [m?.projectedSeconds, m?.projectedLowSeconds, m?.projectedHighSeconds]
+  if (typeof seconds !== 'number' || typeof low !== 'number' || typeof high !== 'number') return undefined
+  const workers = typeof m?.workers === 'number' ? ` on ${m.workers} worker${m.workers === 1 ? '' : 's'}` : ''
+  const unit = typeof m?.workers === 'number' ? 'items' : 'steps'
+  return `${duration(seconds)} (${duration(low)} – ${duration(high)}) for ${statement.predicate.target.toLocaleString('en-US')} ${unit}${workers}, start-up included`
 }
 
 export function junit(statement: ProofStatement): string {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { FingerprintMismatchError, RunDamagedError, UsageError } from '../errors.ts'
 import type { MapJob } from '../job/defineJob.ts'
 import { isLoopJob, type LoopJob } from '../job/defineLoop.ts'
-import { describeChanges, fingerprintOf, hashLockfile, hashSources, makeIdentity, type JobIdentity } from '../job/fingerprint.ts'
+import { describeChanges, fingerprintOf, hashCode, hashLockfile, makeIdentity, type JobIdentity } from '../job/fingerprint.ts'
 import type { InputScan } from '../job/inputs/input.ts'
 import { loadAnyJob, loadJob } from '../job/loadJob.ts'
 import { resolveParams } from '../job/params.ts'
@@ -37,6 +37,8 @@ export interface LaunchFacts {
   readonly seed: number
   /** map: items 0 … total-1; loop: `total` steps. Absent means map. */
   readonly kind?: 'map' | 'loop'
+  /** What the fingerprint is made of, so that a refusal can say what changed since a proof. */
+  readonly identity?: JobIdentity
 }
 
 /** Decides whether a run may start: resolves with the clearance to record, or throws the refusal (invariant gate). */
@@ -125,7 +127,7 @@ export async function identifyJob(target: Pick<RunTarget, 'jobPath' | 'seed' | '
   }
   const identity: JobIdentity = makeIdentity({
     job: job.name,
-    sources: await hashSources(target.jobPath),
+    sources: await hashCode(target.jobPath, job.files),
     params,
     seed,
     output: job.output.description,
@@ -162,7 +164,7 @@ export async function identifyLoop(target: Pick<RunTarget, 'jobPath' | 'seed' | 
   checkTotal(target.total, totalFlag)
   const identity: JobIdentity = makeIdentity({
     job: job.name,
-    sources: await hashSources(target.jobPath),
+    sources: await hashCode(target.jobPath, job.files),
     params,
     seed,
     output: LOOP_OUTPUT,
@@ -228,7 +230,7 @@ export async function openRunDir(options: OpenOptions, job: JobFacts): Promise<O
   const requested = options.total ?? existing?.total ?? job.defaultTotal
   if (requested === undefined) throw new UsageError(`job '${job.name}' sets no ${job.kind === 'loop' ? 'steps' : 'total'}; pass --total N`)
   const clearance = options.gate
-    ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir: options.outDir, fingerprint, total: requested, params, seed, ...(job.kind === 'loop' && { kind: 'loop' as const }) })
+    ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir: options.outDir, fingerprint, identity, total: requested, params, seed, ...(job.kind === 'loop' && { kind: 'loop' as const }) })
     : undefined
   if (options.fresh && hasRun(options.outDir)) await assertNobodyRuns(options.outDir, options.leaseTtlMs, options.now())
   // Without --fresh the folder is the run's: a damaged one is refused, naming the damage, before anything in it changes.

@@ -106,7 +106,7 @@ export async function openSharedRunDir(
       throw new UsageError(`${outDir} holds a run of ${run.total} items; --total can grow it but not shrink it (got ${requested}).`)
     }
     const clearance = options.gate
-      ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir, fingerprint: job.fingerprint, total: requested, params: job.params, seed: job.seed })
+      ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir, fingerprint: job.fingerprint, identity: job.identity, total: requested, params: job.params, seed: job.seed })
       : undefined
     // The bucket answers before anything is set aside, created or leased.
     place = options.shards !== undefined ? await openBucketPlace(options.shards, runPaths(outDir).data) : folderPlace(runPaths(outDir).data)

@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { UsageError } from '../../src/errors.ts'
-import type { ProgressSample } from '../../src/preflight/childRun.ts'
 import { memoryGrowth, projectDuration } from '../../src/preflight/estimates.ts'
 import { loadPolicy } from '../../src/preflight/policy.ts'
 import { rehearsalPlan } from '../../src/preflight/preflight.ts'
@@ -33,18 +32,57 @@ describe('preflight estimates', () => {
     expect(capped.note).toMatch(/scaled down from 10\.0% to fit --rehearsal-budget 60s \(about 300s at the measured 10 items\/s\)/)
   })
 
-  it('honest-eta at the target: a steady rehearsal projects total / rate, inside its interval', () => {
-    const samples: ProgressSample[] = Array.from({ length: 41 }, (_, i) => ({
-      at: 1_000_000 + i * 250, state: 'running', done: i * 25, staleSeconds: 0, heartbeatAgeSeconds: 0,
-      stallAfterSeconds: 300, refreshSeconds: 10, missingFields: [], rssBytes: null,
-    }))
-    // 100 items/s: 10,000 items take about 100 s.
-    const projection = projectDuration(samples, 10_000)
-    expect(projection.seconds!).toBeGreaterThan(90)
+  it('honest-eta at the target: a steady rehearsal projects its fixed part plus total / rate, inside its interval', () => {
+    // A commit of 25 items every 250 ms: 100 items/s once the items flow; every run spent 2 to 3 s outside that flow.
+    const timeline = Array.from({ length: 41 }, (_, i) => ({ at: 1_000_000 + i * 250, done: 25 + i * 25 }))
+    const projection = projectDuration(timeline, 10_000, [2_000, 2_500, 3_000])
+    // 2.5 s + (10,000 - 25) items at 100 items/s.
+    expect(projection.seconds!).toBeGreaterThan(95)
     expect(projection.seconds!).toBeLessThan(110)
     expect(projection.low!).toBeLessThanOrEqual(projection.seconds!)
     expect(projection.high!).toBeGreaterThanOrEqual(projection.seconds!)
-    expect(projectDuration(samples.slice(0, 1), 10_000).seconds).toBeNull()
+    expect(projection.overheadSeconds).toEqual({ median: 2.5, least: 2, most: 3 })
+    // One commit, or no run whose fixed part is known: no projection rather than a guess.
+    expect(projectDuration(timeline.slice(0, 1), 10_000, [2_000]).seconds).toBeNull()
+    expect(projectDuration(timeline, 10_000, []).seconds).toBeNull()
+  })
+
+  it('projection-holds: items that keep slowing down are projected at the rehearsal\'s pace, and the interval reaches the slowdown followed to the end', () => {
+    // Item i takes 10 ms × (1 + i / 1000); the rehearsal committed items 0 … 399 (10% of 4,000), ten at a time.
+    const itemMs = (i: number): number => 10 * (1 + i / 1000)
+    const timeline: { at: number; done: number }[] = []
+    let at = 1_000_000
+    for (let i = 0; i < 400; i++) {
+      at += itemMs(i)
+      if ((i + 1) % 10 === 0) timeline.push({ at, done: i + 1 })
+    }
+    let rest = 0
+    for (let i = 400; i < 4_000; i++) rest += itemMs(i)
+    const truth = (at - timeline[0]!.at + rest) / 1000
+    const projection = projectDuration(timeline, 4_000, [0])
+    // At the rehearsal's pace the target is about 50 s; the slowdown followed makes it 120 s: inside the interval.
+    expect(projection.seconds!).toBeLessThan(0.5 * truth)
+    expect(projection.low!).toBeLessThanOrEqual(projection.seconds!)
+    expect(projection.high!).toBeGreaterThanOrEqual(0.99 * truth)
+  })
+
+  it('projection-holds: bursty items (one item in a hundred 50 times slower) are projected inside the interval the whole run ends in', () => {
+    // Item i takes 2 ms, or 100 ms when i % 100 === 37; the rehearsal committed items 0 … 399 (10% of 4,000), ten at a time.
+    const itemMs = (i: number): number => (i % 100 === 37 ? 100 : 2)
+    const timeline: { at: number; done: number }[] = []
+    let at = 1_000_000
+    for (let i = 0; i < 400; i++) {
+      at += itemMs(i)
+      if ((i + 1) % 10 === 0) timeline.push({ at, done: i + 1 })
+    }
+    let rest = 0
+    for (let i = 400; i < 4_000; i++) rest += itemMs(i)
+    const truth = (at - timeline[0]!.at + rest) / 1000
+    const projection = projectDuration(timeline, 4_000, [0])
+    expect(projection.low!).toBeLessThanOrEqual(truth)
+    expect(projection.high!).toBeGreaterThanOrEqual(truth)
+    // The bursts are part of the pace: the projection itself lands close to the truth.
+    expect(Math.abs(projection.seconds! - truth) / truth).toBeLessThan(0.15)
   })
 
   it('the policy comes from the nearest longhaul.config.ts above the job, else the defaults; a bad rule is refused naming the file', async () => {

@@ -1,6 +1,7 @@
 import { relative } from 'node:path'
 import { parseParamPairs } from '../../job/params.ts'
 import { preflight } from '../../preflight/preflight.ts'
+import { projectedLine } from '../../preflight/report.ts'
 import { duration } from '../../telemetry/progressText.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
@@ -34,16 +35,19 @@ export async function preflightCommand(jobPath: string, options: PreflightComman
   })
   const p = result.statement.predicate
   if (options.json) {
-    io.out(JSON.stringify({ passed: result.passed, proof: result.proofPath, report: result.reportPath, junit: result.junitPath, ...p }))
+    io.out(JSON.stringify({ passed: result.passed, proof: result.proofPath, report: result.reportPath, junit: result.junitPath, runCommand: result.runCommand, ...p }))
   } else {
     const width = Math.max(...p.rules.map((r) => r.rule.length))
+    const projected = projectedLine(result.statement)
     io.out(
       [
         `PREFLIGHT ${p.verdict}  ${p.job}, target ${p.target.toLocaleString('en-US')}`,
         ...p.rules.map((r) => `  ${r.passed ? '✔' : '✘'} ${r.rule.padEnd(width)}  ${JSON.stringify(r.value).padEnd(6)}  ${r.evidence}`),
         ...p.checks.flatMap((c) => c.failures.map((f) => `  ✘ ${f}`)),
-        `  proof   ${shown(result.proofPath)}`,
-        `  report  ${shown(result.reportPath)}  (JUnit: ${shown(result.junitPath)})`,
+        ...(projected ? [`  projected  ${projected}`] : []),
+        ...(result.passed ? [`  run with   ${result.runCommand}`] : []),
+        `  proof      ${shown(result.proofPath)}`,
+        `  report     ${shown(result.reportPath)}  (JUnit: ${shown(result.junitPath)})`,
       ].join('\n'),
     )
   }
