@@ -8,6 +8,7 @@ import { connect, createServer, type Socket } from 'node:net'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { JournalError, LeaseLostError, StoreRefusedError, StoreUnavailableError, UsageError } from '../../src/errors.ts'
+import { createPool } from '../../src/store/postgres/connect.ts'
 import { PostgresStore } from '../../src/store/postgres/postgresStore.ts'
 import type { Claim, Store } from '../../src/store/store.ts'
 import { freePort, usePostgres } from '../support/postgres.ts'
@@ -350,4 +351,30 @@ describe('postgres store: a server that goes away mid-run', () => {
       await proxy.close()
     }
   })
+})
+
+describe('a held-up process never holds the run', () => {
+  it('one-owner: a journal session left inside a transaction (its process paused mid-claim) is ended by the server, and its row locks go with it', async () => {
+    const url = await server().createDatabase()
+    const store = await PostgresStore.open(url)
+    const pool = createPool(url, { poolSize: 1, connectTimeoutMs: 10_000 })
+    try {
+      await store.createRun(run('held', 10))
+      const held = await pool.connect()
+      held.on('error', () => {})
+      // What a process stopped between the statements of a claim leaves: the run's row locked, nothing more said.
+      await held.query('BEGIN')
+      await held.query(`SELECT 1 FROM longhaul.runs WHERE run_id = 'held' FOR UPDATE`)
+      const started = Date.now()
+      // Another process's claim waits on that lock, and gets it once the server ends the idle session.
+      const claim = await store.claimRange('w', 4, TTL, 0)
+      expect([claim!.start, claim!.end]).toEqual([0, 4])
+      expect(Date.now() - started).toBeLessThan(30_000)
+      await expect(held.query('SELECT 1')).rejects.toThrow()
+      held.release(true)
+    } finally {
+      await pool.end()
+      await store.close()
+    }
+  }, 60_000)
 })

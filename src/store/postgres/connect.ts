@@ -39,8 +39,25 @@ const types = {
     oid === INT8 && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 }
 
+/**
+ * How long the server lets one of our sessions sit inside a transaction
+ * without a statement before it ends the session. Our transactions run their
+ * statements back to back, so only a process held up mid-transaction (paused,
+ * swapped out) reaches it; without it, its row locks (the run's row is taken
+ * FOR UPDATE by every claim) would hold every other process of the run until
+ * it woke. It then finds its connection gone and, past its lease, its work
+ * taken over (invariant one-owner).
+ */
+const IDLE_IN_TRANSACTION_MS = 5_000
+
 export function createPool(url: string, options: { readonly poolSize: number; readonly connectTimeoutMs: number }): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize, connectionTimeoutMillis: options.connectTimeoutMs, types })
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    types,
+  })
   // A connection whose server went away (a restart, a killed backend) also emits 'error', which would end the
   // process unheard. The error that matters reaches the query that was running, or the next one, and is thrown
   // there; the pool then drops the connection and opens a new one. So: idle connections (the pool's event) and
