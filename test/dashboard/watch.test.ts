@@ -8,7 +8,8 @@ import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 
 it('watch URL follows a run through the dashboard until it ends, as watch DIR does locally', async () => {
   const root = tempDir()
-  const run = startCli(['run', fixture('blocking.ts'), '--out', join(root, 'live'), '--total', '600', '--workers', '1'], { ITEM_MS: '3' })
+  // About 6 s of items: long enough that watch, started once the dashboard lists the run, sees it before it ends on a busy machine.
+  const run = startCli(['run', fixture('blocking.ts'), '--out', join(root, 'live'), '--total', '600', '--workers', '1'], { ITEM_MS: '10' })
   const dashboard = await startDashboard({ root, port: 0 })
   try {
     let id = ''
