@@ -3,16 +3,22 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, afterEach } from 'vitest'
+import { afterAll, afterEach, onTestFinished } from 'vitest'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = join(ROOT, 'bin/longhaul.mjs')
 export const fixture = (name: string): string => join(ROOT, 'test/fixtures/jobs', name)
 
-/** A fresh temp folder, removed after the test file. */
+/** A fresh temp folder, removed after the test that made it (or, made outside a test, after the test file). */
 export function tempDir(prefix = 'longhaul-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const remove = (): void => rmSync(dir, { recursive: true, force: true })
+  try {
+    onTestFinished(remove)
+  } catch {
+    // Not inside a test: at the file's top level or in a hook.
+    afterAll(remove)
+  }
   return dir
 }
 
