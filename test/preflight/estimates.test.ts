@@ -9,6 +9,22 @@ import { ROOT, tempDir } from '../support/cli.ts'
 
 const MiB = 1024 * 1024
 
+/**
+ * The commit timeline of a rehearsal of items 0 … 399 of 4,000 taking `itemMs(i)` each, committed ten at a time,
+ * and how long the whole run of 4,000 takes from its first commit on (in seconds).
+ */
+function rehearsedTrace(itemMs: (i: number) => number): { timeline: { at: number; done: number }[]; truth: number } {
+  const timeline: { at: number; done: number }[] = []
+  let at = 1_000_000
+  for (let i = 0; i < 400; i++) {
+    at += itemMs(i)
+    if ((i + 1) % 10 === 0) timeline.push({ at, done: i + 1 })
+  }
+  let rest = 0
+  for (let i = 400; i < 4_000; i++) rest += itemMs(i)
+  return { timeline, truth: (at - timeline[0]!.at + rest) / 1000 }
+}
+
 describe('preflight estimates', () => {
   it('bounded-memory: the same retained memory at two scales projects no growth; retained memory in proportion to items is projected to the target', () => {
     const flat = memoryGrowth({ items: 200, retainedBytes: 16 * MiB }, { items: 2_000, retainedBytes: 16 * MiB + 4096 }, 1_000_000)
@@ -50,15 +66,7 @@ describe('preflight estimates', () => {
   it('projection-holds: items that keep slowing down are projected at the rehearsal\'s pace, and the interval reaches the slowdown followed to the end', () => {
     // Item i takes 10 ms × (1 + i / 1000); the rehearsal committed items 0 … 399 (10% of 4,000), ten at a time.
     const itemMs = (i: number): number => 10 * (1 + i / 1000)
-    const timeline: { at: number; done: number }[] = []
-    let at = 1_000_000
-    for (let i = 0; i < 400; i++) {
-      at += itemMs(i)
-      if ((i + 1) % 10 === 0) timeline.push({ at, done: i + 1 })
-    }
-    let rest = 0
-    for (let i = 400; i < 4_000; i++) rest += itemMs(i)
-    const truth = (at - timeline[0]!.at + rest) / 1000
+    const { timeline, truth } = rehearsedTrace(itemMs)
     const projection = projectDuration(timeline, 4_000, [0])
     // At the rehearsal's pace the target is about 50 s; the slowdown followed makes it 120 s: inside the interval.
     expect(projection.seconds!).toBeLessThan(0.5 * truth)
@@ -69,15 +77,7 @@ describe('preflight estimates', () => {
   it('projection-holds: bursty items (one item in a hundred 50 times slower) are projected inside the interval the whole run ends in', () => {
     // Item i takes 2 ms, or 100 ms when i % 100 === 37; the rehearsal committed items 0 … 399 (10% of 4,000), ten at a time.
     const itemMs = (i: number): number => (i % 100 === 37 ? 100 : 2)
-    const timeline: { at: number; done: number }[] = []
-    let at = 1_000_000
-    for (let i = 0; i < 400; i++) {
-      at += itemMs(i)
-      if ((i + 1) % 10 === 0) timeline.push({ at, done: i + 1 })
-    }
-    let rest = 0
-    for (let i = 400; i < 4_000; i++) rest += itemMs(i)
-    const truth = (at - timeline[0]!.at + rest) / 1000
+    const { timeline, truth } = rehearsedTrace(itemMs)
     const projection = projectDuration(timeline, 4_000, [0])
     expect(projection.low!).toBeLessThanOrEqual(truth)
     expect(projection.high!).toBeGreaterThanOrEqual(truth)
