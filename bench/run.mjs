@@ -42,7 +42,9 @@ const QUIET_CORES = 0.1
 const chosen = process.argv.slice(2)
 const unknown = chosen.filter((name) => !BENCHMARKS.some((bench) => bench.name === name))
 if (unknown.length) {
-  console.error(`unknown benchmark(s): ${unknown.join(', ')}. Choose from: ${[...new Set(BENCHMARKS.map((bench) => bench.name))].join(', ')}`)
+  console.error(
+    `unknown benchmark(s): ${unknown.join(', ')}. Choose from: ${[...new Set(BENCHMARKS.map((bench) => bench.name))].join(', ')}`,
+  )
   process.exit(2)
 }
 const quietWaitMs = Number(process.env.BENCH_QUIET_WAIT_S ?? 10) * 1000
@@ -55,13 +57,24 @@ try {
   for (const bench of BENCHMARKS.filter((b) => chosen.length === 0 || chosen.includes(b.name))) {
     const args = bench.args.map(String)
     const idle = await waitForQuiet(QUIET_CORES, quietWaitMs)
-    console.error(`▶ ${bench.name} ${args.join(' ')}${idle !== undefined && idle >= QUIET_CORES ? ` (the machine is not idle: others use ${idle.toFixed(2)} cores)` : ''}`)
+    console.error(
+      `▶ ${bench.name} ${args.join(' ')}${idle !== undefined && idle >= QUIET_CORES ? ` (the machine is not idle: others use ${idle.toFixed(2)} cores)` : ''}`,
+    )
     const load = watchOtherLoad()
     try {
-      const lines = await runScript(bench.script, args, { env: { BENCH_TMP: scratch }, ...(bench.timeoutMs && { timeoutMs: bench.timeoutMs }) })
+      const lines = await runScript(bench.script, args, {
+        env: { BENCH_TMP: scratch },
+        ...(bench.timeoutMs && { timeoutMs: bench.timeoutMs }),
+      })
       const otherCpuCores = load.stop()
       for (const line of lines) {
-        const result = { ...line, ...(otherCpuCores !== undefined && { otherCpuCores: Number(otherCpuCores.toFixed(2)), contended: otherCpuCores > QUIET_CORES }) }
+        const result = {
+          ...line,
+          ...(otherCpuCores !== undefined && {
+            otherCpuCores: Number(otherCpuCores.toFixed(2)),
+            contended: otherCpuCores > QUIET_CORES,
+          }),
+        }
         results.push(result)
         process.stdout.write(`${JSON.stringify(result)}\n`)
       }
@@ -73,20 +86,37 @@ try {
 } finally {
   if (!process.env.BENCH_TMP) rmSync(scratch, { recursive: true, force: true })
 }
-console.error(`\n${summary(results)}\n${((performance.now() - began) / 1000).toFixed(0)} s${failed ? `, ${failed} benchmark(s) failed` : ''}`)
+console.error(
+  `\n${summary(results)}\n${((performance.now() - began) / 1000).toFixed(0)} s${failed ? `, ${failed} benchmark(s) failed` : ''}`,
+)
 process.exitCode = failed ? 1 : 0
 
 /** A markdown table of the headline figure of each result. */
 function summary(rows) {
   const headline = {
-    overhead: (r) => [`overhead, ${r.itemUs} µs items`, `${r.ratio}× bare (${r.durableMs} vs ${r.bareMs} ms, ${r.items} items)`],
+    overhead: (r) => [
+      `overhead, ${r.itemUs} µs items`,
+      `${r.ratio}× bare (${r.durableMs} vs ${r.bareMs} ms, ${r.items} items)`,
+    ],
     throughput: (r) => ['throughput', `${r.itemsPerSecond.toLocaleString('en')} items/s (${r.workers} workers)`],
     resume: (r) => ['resume to first new item', `${r.firstItemCommittedMs} ms committed, ${r.firstItemMadeMs} ms made`],
     memory: (r) => ['peak memory', `${r.ratio}× (${r.largePeakRssMiB} vs ${r.smallPeakRssMiB} MiB)`],
-    speedup: (r) => [`speed-up, ${r.job}`, `${r.speedup}× on ${r.cores} cores${r.bareThreadsSpeedup ? ` (bare threads ${r.bareThreadsSpeedup}×)` : ''}`],
-    postgres: (r) => [`vs pg-boss, ${r.itemMs ? `${r.itemMs} ms items, ` : ''}${r.processes} process(es)`, `${r.ratio}× pg-boss work (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.pgboss.itemsPerSecond.toLocaleString('en')} items/s); ${r.ratioFetchLoop}× its fetch loop (${r.pgbossFetchLoop.itemsPerSecond.toLocaleString('en')}/s)`],
-    inputs: (r) => [`${r.input} input, ${r.shape}`, `${r.sizes.map((size) => `${size.mb} MB: scan ${size.scanMs} ms, read ${size.readMs} ms`).join('; ')} (CPU per MB at the largest size ×${r.scanCpuPerMbRatio} scan, ×${r.readCpuPerMbRatio} read)`],
-    eta: (r) => [`ETA error, ${r.trace} trace`, `${r.ours.meanAbsErrorS} s vs tqdm ${r.tqdm.meanAbsErrorS} s (interval held the truth at ${Math.round(r.ours.coverage * 100)}% of the points)`],
+    speedup: (r) => [
+      `speed-up, ${r.job}`,
+      `${r.speedup}× on ${r.cores} cores${r.bareThreadsSpeedup ? ` (bare threads ${r.bareThreadsSpeedup}×)` : ''}`,
+    ],
+    postgres: (r) => [
+      `vs pg-boss, ${r.itemMs ? `${r.itemMs} ms items, ` : ''}${r.processes} process(es)`,
+      `${r.ratio}× pg-boss work (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.pgboss.itemsPerSecond.toLocaleString('en')} items/s); ${r.ratioFetchLoop}× its fetch loop (${r.pgbossFetchLoop.itemsPerSecond.toLocaleString('en')}/s)`,
+    ],
+    inputs: (r) => [
+      `${r.input} input, ${r.shape}`,
+      `${r.sizes.map((size) => `${size.mb} MB: scan ${size.scanMs} ms, read ${size.readMs} ms`).join('; ')} (CPU per MB at the largest size ×${r.scanCpuPerMbRatio} scan, ×${r.readCpuPerMbRatio} read)`,
+    ],
+    eta: (r) => [
+      `ETA error, ${r.trace} trace`,
+      `${r.ours.meanAbsErrorS} s vs tqdm ${r.tqdm.meanAbsErrorS} s (interval held the truth at ${Math.round(r.ours.coverage * 100)}% of the points)`,
+    ],
   }
   const lines = ['| benchmark | figure | target | met | others busy |', '|---|---|---|---|---|']
   for (const row of rows) {

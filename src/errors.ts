@@ -49,11 +49,12 @@ export class UsageError extends LonghaulError {
 /** Resuming with different code, params, seed or input (invariant same-job-or-refuse). Exit 2. */
 export class FingerprintMismatchError extends UsageError {
   readonly changed: readonly string[]
-  constructor(dir: string, changed: readonly string[], advice = 'Resume with the original job, params and seed, or pass --fresh to move the old output aside and start over.') {
-    super(
-      `${dir} holds a run of a different job: ${changed.join('; ')}. ${advice}`,
-      'LONGHAUL_FINGERPRINT_MISMATCH',
-    )
+  constructor(
+    dir: string,
+    changed: readonly string[],
+    advice = 'Resume with the original job, params and seed, or pass --fresh to move the old output aside and start over.',
+  ) {
+    super(`${dir} holds a run of a different job: ${changed.join('; ')}. ${advice}`, 'LONGHAUL_FINGERPRINT_MISMATCH')
     this.changed = changed
   }
 }
@@ -106,10 +107,16 @@ export class ItemFailedError extends LonghaulError {
 export class NotDurableError extends LonghaulError {
   constructor(what: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause)
-    const full = /ENOSPC|disk is full|SQLITE_FULL/i.test(reason) ? ' The disk is full: free some space and run the same command again to resume.' : ''
-    super('LONGHAUL_NOT_DURABLE', `could not make ${what} durable: ${reason.replace(/\.$/, '')}.${full} Nothing after the last commit was recorded.`, {
-      cause,
-    })
+    const full = /ENOSPC|disk is full|SQLITE_FULL/i.test(reason)
+      ? ' The disk is full: free some space and run the same command again to resume.'
+      : ''
+    super(
+      'LONGHAUL_NOT_DURABLE',
+      `could not make ${what} durable: ${reason.replace(/\.$/, '')}.${full} Nothing after the last commit was recorded.`,
+      {
+        cause,
+      },
+    )
   }
 }
 

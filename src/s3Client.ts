@@ -16,11 +16,18 @@ const SDK_PACKAGE = '@aws-sdk/client-s3'
  * Checksums are used only where S3 requires them: several S3-compatible
  * services reject the SDK's default ones.
  */
-export async function s3Client(purpose: string, config: Pick<S3ClientConfig, 'region' | 'endpoint' | 'forcePathStyle' | 'maxAttempts' | 'followRegionRedirects'>): Promise<{ sdk: S3Sdk; client: S3Client }> {
+export async function s3Client(
+  purpose: string,
+  config: Pick<S3ClientConfig, 'region' | 'endpoint' | 'forcePathStyle' | 'maxAttempts' | 'followRegionRedirects'>,
+): Promise<{ sdk: S3Sdk; client: S3Client }> {
   const sdk = await importOptional<S3Sdk>(SDK_PACKAGE, purpose)
   // The SDK warns, once per process and over several lines, that it will want a newer Node; that would land in the middle of the run's display.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const client = new sdk.S3Client({ ...config, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' })
+  const client = new sdk.S3Client({
+    ...config,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  })
   return { sdk, client }
 }
 
@@ -33,9 +40,16 @@ export async function importOptional<T>(name: string, purpose: string): Promise<
     return (await import(name)) as T
   } catch (error) {
     const code = (error as { code?: unknown }).code
-    const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (package|module)|Failed to (load|resolve)/i.test((error as Error).message)
+    const missing =
+      code === 'ERR_MODULE_NOT_FOUND' ||
+      code === 'MODULE_NOT_FOUND' ||
+      /Cannot find (package|module)|Failed to (load|resolve)/i.test((error as Error).message)
     if (missing && (error as Error).message.includes(name)) {
-      throw new UsageError(`${purpose} needs the package ${name}, which is not installed. Install it beside longhaul: npm install ${name}`, 'LONGHAUL_BAD_USAGE', { cause: error })
+      throw new UsageError(
+        `${purpose} needs the package ${name}, which is not installed. Install it beside longhaul: npm install ${name}`,
+        'LONGHAUL_BAD_USAGE',
+        { cause: error },
+      )
     }
     throw error
   }

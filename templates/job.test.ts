@@ -8,7 +8,9 @@ import { expectBoundedLoss, expectCrashSafe, expectFreshProgress } from 'longhau
 
 const job = fileURLToPath(new URL('./job.ts', import.meta.url))
 
-test('crash-safe: SIGKILLed at random moments and resumed, it makes exactly the uninterrupted output', { timeout: 180_000 }, async () => {
+test('crash-safe: SIGKILLed at random moments and resumed, it makes exactly the uninterrupted output', {
+  timeout: 180_000,
+}, async () => {
   await expectCrashSafe(job)
 })
 
@@ -16,6 +18,6 @@ test('fresh-progress: progress.json stays fresh and ends COMPLETE', { timeout: 6
   await expectFreshProgress(job)
 })
 
-test('bounded-loss: a crash loses at most the policy\'s max lost work', { timeout: 60_000 }, async () => {
+test("bounded-loss: a crash loses at most the policy's max lost work", { timeout: 60_000 }, async () => {
   await expectBoundedLoss(job)
 })

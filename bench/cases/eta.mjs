@@ -26,8 +26,12 @@ const figures = (summary, withCoverage) => ({
   meanRelError: round(summary.meanRelError),
   ...(withCoverage && { coverage: round(summary.coverage, 2) }),
 })
-const compare = (evaluations) => ({ ours: figures(summarise(evaluations, 'ours'), true), tqdm: figures(summarise(evaluations, 'tqdm'), false) })
-const oursWins = (evaluations) => summarise(evaluations, 'ours').meanAbsErrorS < summarise(evaluations, 'tqdm').meanAbsErrorS
+const compare = (evaluations) => ({
+  ours: figures(summarise(evaluations, 'ours'), true),
+  tqdm: figures(summarise(evaluations, 'tqdm'), false),
+})
+const oursWins = (evaluations) =>
+  summarise(evaluations, 'ours').meanAbsErrorS < summarise(evaluations, 'tqdm').meanAbsErrorS
 
 for (const shape of SHAPES) {
   const durations = JSON.parse(readFileSync(`${TRACES_DIR}${shape.name}.json`, 'utf8'))
@@ -35,7 +39,9 @@ for (const shape of SHAPES) {
   const { ours, tqdm } = compare(run.points)
   const elsewhere = otherSeeds.map((traces) => simulate(traces[shape.name], EtaEstimator))
   const pass = oursWins(run.points)
-  say(`eta ${shape.name}: mean abs error ${ours.meanAbsErrorS} s (ours) vs ${tqdm.meanAbsErrorS} s (tqdm)${pass ? '' : ' — not below tqdm'}`)
+  say(
+    `eta ${shape.name}: mean abs error ${ours.meanAbsErrorS} s (ours) vs ${tqdm.meanAbsErrorS} s (tqdm)${pass ? '' : ' — not below tqdm'}`,
+  )
   emit('eta', {
     trace: shape.name,
     about: shape.about,

@@ -83,12 +83,19 @@ for (const kind of ['jsonl', 'csv'].filter((k) => !only || only.includes(k))) {
       const scanMs = median(scans)
       const readMs = median(reads)
       sizes.push({
-        mb, records: count,
-        scanMs: round(scanMs, 1), readMs: round(readMs, 1), scanMsPerMb: round(scanMs / mb, 2), readMsPerMb: round(readMs / mb, 2),
+        mb,
+        records: count,
+        scanMs: round(scanMs, 1),
+        readMs: round(readMs, 1),
+        scanMsPerMb: round(scanMs / mb, 2),
+        readMsPerMb: round(readMs / mb, 2),
         // CPU time of the process (all its threads, the garbage collector's included): less disturbed by other processes than the wall clock.
-        scanCpuMs: round(median(scanCpu), 1), readCpuMs: round(median(readCpu), 1),
+        scanCpuMs: round(median(scanCpu), 1),
+        readCpuMs: round(median(readCpu), 1),
       })
-      say(`${kind} input, ${shape}, ${mb} MB (${count} records): scan ${scanMs.toFixed(0)} ms (CPU ${median(scanCpu).toFixed(0)}), read ${readMs.toFixed(0)} ms (CPU ${median(readCpu).toFixed(0)})`)
+      say(
+        `${kind} input, ${shape}, ${mb} MB (${count} records): scan ${scanMs.toFixed(0)} ms (CPU ${median(scanCpu).toFixed(0)}), read ${readMs.toFixed(0)} ms (CPU ${median(readCpu).toFixed(0)})`,
+      )
     }
     const first = sizes[0]
     const last = sizes.at(-1)

@@ -40,7 +40,12 @@ async function main(small, large) {
 async function measureOne(items) {
   const { runMapJob } = await import('../lib/longhaul.mjs')
   const rssBeforeKiB = process.memoryUsage().rss / 1024
-  const summary = await runMapJob({ jobPath: jobPath('trivial.ts'), outDir: scratch(`memory-${items}`), total: items, workers })
+  const summary = await runMapJob({
+    jobPath: jobPath('trivial.ts'),
+    outDir: scratch(`memory-${items}`),
+    total: items,
+    workers,
+  })
   if (summary.state !== 'complete') throw new Error(`the run ended ${summary.state}`)
   process.stdout.write(`${JSON.stringify({ items, maxRssKiB: process.resourceUsage().maxRSS, rssBeforeKiB })}\n`)
 }

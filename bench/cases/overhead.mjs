@@ -28,7 +28,7 @@ function bare(dir) {
     // The busy job draws no random numbers, so its context needs no rng.
     lines[index] = JSON.stringify(job.item(index, { index, params, seed: 0 }))
   }
-  writeFileSync(join(dir, 'out.jsonl'), lines.join('\n') + '\n')
+  writeFileSync(join(dir, 'out.jsonl'), `${lines.join('\n')}\n`)
   return { ms: performance.now() - started, cpuMs: cpuMsSince(cpu), bytes: statSync(join(dir, 'out.jsonl')).size }
 }
 
@@ -38,15 +38,19 @@ async function durable(dir) {
   const made = watchItemsMade(started)
   const summary = await runMapJob({ jobPath: JOB, outDir: dir, total: items, workers: 1, params: { us: itemUs } })
   const ms = performance.now() - started
-  if (summary.state !== 'complete' || summary.committed !== items) throw new Error(`the durable run ended ${summary.state} with ${summary.committed} of ${items}`)
+  if (summary.state !== 'complete' || summary.committed !== items)
+    throw new Error(`the durable run ended ${summary.state} with ${summary.committed} of ${items}`)
   return { ms, cpuMs: cpuMsSince(cpu), bytes: summary.bytesWritten, startMs: await made.firstMadeMs() }
 }
 
 /** The durable run's shards, in index order, hold exactly the bare loop's file. */
 function checkSameBytes(bareDir, durableDir) {
   const index = JSON.parse(readFileSync(join(durableDir, 'data', 'index.json'), 'utf8'))
-  const shards = index.shards.flatMap((shard) => shard.files.map((name) => readFileSync(join(durableDir, 'data', name))))
-  if (!readFileSync(join(bareDir, 'out.jsonl')).equals(Buffer.concat(shards))) throw new Error('the bare loop and the durable run wrote different bytes')
+  const shards = index.shards.flatMap((shard) =>
+    shard.files.map((name) => readFileSync(join(durableDir, 'data', name))),
+  )
+  if (!readFileSync(join(bareDir, 'out.jsonl')).equals(Buffer.concat(shards)))
+    throw new Error('the bare loop and the durable run wrote different bytes')
 }
 
 /** CPU time of this process, all threads, since `before` (a process.cpuUsage()). */
@@ -62,7 +66,9 @@ for (let rep = 0; rep < reps; rep++) {
   bareRuns.push(bare(bareDir))
   const durableDir = scratch(`overhead-${itemUs}-durable`)
   durableRuns.push(await durable(durableDir))
-  say(`overhead ${itemUs} µs × ${items}: bare ${bareRuns.at(-1).ms.toFixed(0)} ms, durable ${durableRuns.at(-1).ms.toFixed(0)} ms`)
+  say(
+    `overhead ${itemUs} µs × ${items}: bare ${bareRuns.at(-1).ms.toFixed(0)} ms, durable ${durableRuns.at(-1).ms.toFixed(0)} ms`,
+  )
   if (rep === reps - 1) checkSameBytes(bareDir, durableDir)
 }
 

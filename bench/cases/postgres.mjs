@@ -39,10 +39,13 @@ try {
   let digest
   for (const processes of PROCESSES) {
     const ours = await longhaul(processes)
-    if ((digest ??= ours.digest) !== ours.digest) throw new Error(`longhaul's digest with ${processes} processes differs from the one with 1`)
+    if ((digest ??= ours.digest) !== ours.digest)
+      throw new Error(`longhaul's digest with ${processes} processes differs from the one with 1`)
     const work = await pgboss(processes, 'work')
     const fetchLoop = await pgboss(processes, 'fetch')
-    say(`postgres ${items} items${itemMs > 0 ? ` of ${itemMs} ms` : ''}, ${processes} process(es): longhaul ${perSecond(ours.ms)}/s, pg-boss work ${perSecond(work.ms)}/s, fetch loop ${perSecond(fetchLoop.ms)}/s`)
+    say(
+      `postgres ${items} items${itemMs > 0 ? ` of ${itemMs} ms` : ''}, ${processes} process(es): longhaul ${perSecond(ours.ms)}/s, pg-boss work ${perSecond(work.ms)}/s, fetch loop ${perSecond(fetchLoop.ms)}/s`,
+    )
     emit('postgres', {
       items,
       itemMs,
@@ -100,19 +103,43 @@ async function longhaul(processes) {
   const out = scratch(`postgres-longhaul-${processes}`)
   const startedAt = Date.now()
   const started = performance.now()
-  const owner = longhaulCli(['run', JOB, ...PARAMS, '--store', url, '--out', out, '--total', String(items), '--workers', '1', '--skip-preflight', '--json'])
+  const owner = longhaulCli([
+    'run',
+    JOB,
+    ...PARAMS,
+    '--store',
+    url,
+    '--out',
+    out,
+    '--total',
+    String(items),
+    '--workers',
+    '1',
+    '--skip-preflight',
+    '--json',
+  ])
   const runId = await owner.runId
-  const workers = Array.from({ length: processes - 1 }, () => longhaulCli(['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', '--json']))
+  const workers = Array.from({ length: processes - 1 }, () =>
+    longhaulCli(['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', '--json']),
+  )
   const ownerSummary = await owner.done
   const ms = performance.now() - started
   const summaries = [ownerSummary, ...(await Promise.all(workers.map((worker) => worker.done)))]
   for (const summary of summaries) {
-    if (summary.state !== 'complete' || summary.committed !== items) throw new Error(`a longhaul process ended ${summary.state} with ${summary.committed} of ${items} items`)
+    if (summary.state !== 'complete' || summary.committed !== items)
+      throw new Error(`a longhaul process ended ${summary.state} with ${summary.committed} of ${items} items`)
   }
-  const [complete] = await query(url, "SELECT at::float8 AS at FROM longhaul.events WHERE run_id = $1 AND type = 'complete'", [runId])
+  const [complete] = await query(
+    url,
+    "SELECT at::float8 AS at FROM longhaul.events WHERE run_id = $1 AND type = 'complete'",
+    [runId],
+  )
   return {
-    ms, completeMs: complete.at - startedAt, ownerRunMs: ownerSummary.wallMs,
-    committedBy: summaries.map((summary) => summary.committedThisSession), digest: ownerSummary.digest,
+    ms,
+    completeMs: complete.at - startedAt,
+    ownerRunMs: ownerSummary.wallMs,
+    committedBy: summaries.map((summary) => summary.committedThisSession),
+    digest: ownerSummary.digest,
   }
 }
 
@@ -147,10 +174,14 @@ async function pgboss(processes, mode) {
   const enqueueMs = await enqueue(url)
   const db = new pg.Client({ connectionString: url })
   await db.connect()
-  const completed = async () => (await db.query("SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state = 'completed'", [QUEUE])).rows[0].n
+  const completed = async () =>
+    (await db.query("SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state = 'completed'", [QUEUE]))
+      .rows[0].n
   const started = performance.now()
   const args = [url, QUEUE, mode, String(batchSize), String(pollingIntervalSeconds), String(itemMs)]
-  const children = Array.from({ length: processes }, () => fork(PGBOSS_WORKER, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }))
+  const children = Array.from({ length: processes }, () =>
+    fork(PGBOSS_WORKER, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }),
+  )
   let handled = 0
   try {
     // Counting in the parent from the children's messages, the database is asked only once they have seen every job.
@@ -162,7 +193,8 @@ async function pgboss(processes, mode) {
         })
         child.on('exit', (code) => {
           const early = code !== 0 || mode === 'work' || children.every((other) => other.exitCode !== null)
-          if (early) reject(new Error(`a pg-boss ${mode} process exited with ${code} after ${handled} of ${items} jobs`))
+          if (early)
+            reject(new Error(`a pg-boss ${mode} process exited with ${code} after ${handled} of ${items} jobs`))
         })
       }
     })
@@ -170,10 +202,17 @@ async function pgboss(processes, mode) {
     return { ms: performance.now() - started, enqueueMs }
   } finally {
     await db.end()
-    await Promise.all(children.map((child) => child.exitCode ?? child.signalCode ?? new Promise((resolve) => {
-      child.once('exit', resolve)
-      child.kill()
-    })))
+    await Promise.all(
+      children.map(
+        (child) =>
+          child.exitCode ??
+          child.signalCode ??
+          new Promise((resolve) => {
+            child.once('exit', resolve)
+            child.kill()
+          }),
+      ),
+    )
   }
 }
 
@@ -186,7 +225,12 @@ async function enqueue(url) {
     await boss.createQueue(QUEUE)
     const started = performance.now()
     for (let start = 0; start < items; start += ENQUEUE_BATCH) {
-      await boss.insert(Array.from({ length: Math.min(ENQUEUE_BATCH, items - start) }, (_, k) => ({ name: QUEUE, data: { i: start + k } })))
+      await boss.insert(
+        Array.from({ length: Math.min(ENQUEUE_BATCH, items - start) }, (_, k) => ({
+          name: QUEUE,
+          data: { i: start + k },
+        })),
+      )
     }
     return performance.now() - started
   } finally {

@@ -30,9 +30,13 @@ async function main(items, reps) {
   for (let rep = 0; rep < reps; rep++) {
     const copy = scratch('resume-copy')
     cpSync(original, copy, { recursive: true })
-    const [run] = await runScript(fileURLToPath(import.meta.url), ['measure', copy, String(items)], { env: { BENCH_ANNOUNCE_FROM: String(items) } })
+    const [run] = await runScript(fileURLToPath(import.meta.url), ['measure', copy, String(items)], {
+      env: { BENCH_ANNOUNCE_FROM: String(items) },
+    })
     runs.push(run)
-    say(`resume: first new item made ${run.firstMadeMs.toFixed(0)} ms, committed ${run.firstCommitMs.toFixed(0)} ms after the call`)
+    say(
+      `resume: first new item made ${run.firstMadeMs.toFixed(0)} ms, committed ${run.firstCommitMs.toFixed(0)} ms after the call`,
+    )
   }
   rmSync(original, { recursive: true, force: true })
   const firstCommitMs = median(runs.map((run) => run.firstCommitMs))
@@ -69,9 +73,14 @@ async function measureOne(dir, items) {
   let firstCommit
   let cpuToFirstCommit
   const summary = await runMapJob({
-    jobPath: JOB, outDir: dir, total: items + NEW_ITEMS, workers,
+    jobPath: JOB,
+    outDir: dir,
+    total: items + NEW_ITEMS,
+    workers,
     observer: {
-      started: () => { startedAt = performance.now() },
+      started: () => {
+        startedAt = performance.now()
+      },
       committed: () => {
         if (firstCommit !== undefined) return
         firstCommit = performance.now()
@@ -81,7 +90,9 @@ async function measureOne(dir, items) {
   })
   const wallMs = performance.now() - started
   if (!summary.resumed || summary.state !== 'complete' || summary.committedThisSession !== NEW_ITEMS) {
-    throw new Error(`the resume ended ${summary.state}, resumed ${summary.resumed}, ${summary.committedThisSession} new items`)
+    throw new Error(
+      `the resume ended ${summary.state}, resumed ${summary.resumed}, ${summary.committedThisSession} new items`,
+    )
   }
   const firstMadeMs = await made.firstMadeMs()
   rmSync(dir, { recursive: true, force: true })

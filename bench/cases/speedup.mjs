@@ -9,8 +9,8 @@
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { runMapJob } from '../lib/longhaul.mjs'
 import { spin } from '../jobs/kernel.mjs'
+import { runMapJob } from '../lib/longhaul.mjs'
 import { emit, jobPath, median, round, say, scratch } from '../lib/report.mjs'
 
 const [which, itemsArg, repsArg, itemMsArg] = process.argv.slice(2)
@@ -42,8 +42,16 @@ async function durable(workers) {
   const started = performance.now()
   let firstCommitMs
   const summary = await runMapJob({
-    jobPath: job, outDir: scratch(`speedup-${which}-${workers}`), total: items, workers, params,
-    observer: { committed: () => { firstCommitMs ??= performance.now() - started } },
+    jobPath: job,
+    outDir: scratch(`speedup-${which}-${workers}`),
+    total: items,
+    workers,
+    params,
+    observer: {
+      committed: () => {
+        firstCommitMs ??= performance.now() - started
+      },
+    },
   })
   if (summary.state !== 'complete') throw new Error(`the run ended ${summary.state}`)
   return { ms: performance.now() - started, startMs: firstCommitMs }
@@ -55,7 +63,9 @@ for (let rep = 0; rep < reps; rep++) {
   for (const workers of [1, cores]) {
     walls[workers].push(await durable(workers))
     if (rounds) bare[workers].push(await bareThreads(workers))
-    say(`speedup ${which} ${items} items, ${workers} worker(s): ${walls[workers].at(-1).ms.toFixed(0)} ms${rounds ? ` (bare threads ${bare[workers].at(-1).toFixed(0)} ms)` : ''}`)
+    say(
+      `speedup ${which} ${items} items, ${workers} worker(s): ${walls[workers].at(-1).ms.toFixed(0)} ms${rounds ? ` (bare threads ${bare[workers].at(-1).toFixed(0)} ms)` : ''}`,
+    )
   }
 }
 const oneMs = median(walls[1].map((run) => run.ms))
@@ -101,11 +111,17 @@ async function bareThreads(threads) {
     for (let index = workerData.from; index < workerData.to; index += 1) sum += spin(index, workerData.rounds)
     parentPort.postMessage(sum)`
   const started = performance.now()
-  await Promise.all(Array.from({ length: threads }, (_, t) => new Promise((resolve, reject) => {
-    const from = Math.floor((items * t) / threads)
-    const to = Math.floor((items * (t + 1)) / threads)
-    const worker = new Worker(source, { eval: true, type: 'module', workerData: { from, to, rounds } })
-    worker.once('message', resolve).once('error', reject)
-  })))
+  await Promise.all(
+    Array.from(
+      { length: threads },
+      (_, t) =>
+        new Promise((resolve, reject) => {
+          const from = Math.floor((items * t) / threads)
+          const to = Math.floor((items * (t + 1)) / threads)
+          const worker = new Worker(source, { eval: true, type: 'module', workerData: { from, to, rounds } })
+          worker.once('message', resolve).once('error', reject)
+        }),
+    ),
+  )
   return performance.now() - started
 }

@@ -17,7 +17,10 @@ for (let rep = 0; rep < reps; rep++) {
   const started = performance.now()
   let firstCommit
   const summary = await runMapJob({
-    jobPath: jobPath('trivial.ts'), outDir: scratch('throughput'), total: items, workers,
+    jobPath: jobPath('trivial.ts'),
+    outDir: scratch('throughput'),
+    total: items,
+    workers,
     observer: {
       committed: (progress) => {
         firstCommit ??= { ms: performance.now() - started, items: progress.committed, cpu: process.cpuUsage() }
@@ -25,7 +28,8 @@ for (let rep = 0; rep < reps; rep++) {
     },
   })
   const ms = performance.now() - started
-  if (summary.state !== 'complete' || summary.committed !== items) throw new Error(`the run ended ${summary.state} with ${summary.committed} of ${items}`)
+  if (summary.state !== 'complete' || summary.committed !== items)
+    throw new Error(`the run ended ${summary.state} with ${summary.committed} of ${items}`)
   const used = process.cpuUsage(cpu)
   const usedAfterFirstCommit = process.cpuUsage(firstCommit.cpu)
   runs.push({
@@ -34,9 +38,12 @@ for (let rep = 0; rep < reps; rep++) {
     afterFirstCommit: ((items - firstCommit.items) * 1000) / (ms - firstCommit.ms),
     firstCommitMs: firstCommit.ms,
     cpuUsPerItem: (used.user + used.system) / items,
-    cpuUsPerItemAfterFirstCommit: (usedAfterFirstCommit.user + usedAfterFirstCommit.system) / (items - firstCommit.items),
+    cpuUsPerItemAfterFirstCommit:
+      (usedAfterFirstCommit.user + usedAfterFirstCommit.system) / (items - firstCommit.items),
   })
-  say(`throughput ${items} items, ${workers} workers: ${ms.toFixed(0)} ms, ${Math.round(runs.at(-1).perSecond)} items/s`)
+  say(
+    `throughput ${items} items, ${workers} workers: ${ms.toFixed(0)} ms, ${Math.round(runs.at(-1).perSecond)} items/s`,
+  )
 }
 const perSecond = median(runs.map((run) => run.perSecond))
 emit('throughput', {

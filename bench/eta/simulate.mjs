@@ -27,7 +27,15 @@ const MONITOR_MS = 10_000
 /** One prediction against the truth. A null prediction counts as missing the whole remaining time. */
 function score(predicted, actual, low = null, high = null) {
   const error = Math.abs((predicted ?? 0) - actual)
-  return { predicted, actual, error, relative: actual > 0 ? error / actual : 0, low, high, covered: low !== null && low <= actual && actual <= high }
+  return {
+    predicted,
+    actual,
+    error,
+    relative: actual > 0 ? error / actual : 0,
+    low,
+    high,
+    covered: low !== null && low <= actual && actual <= high,
+  }
 }
 
 /** Runs one trace; `EtaEstimator` is the class under test (src/telemetry/eta.ts). */
@@ -44,7 +52,11 @@ export function simulate(durationsMs, EtaEstimator) {
   const evaluate = (t, done) => {
     const actual = (endMs - t) / 1000
     const eta = ours.estimate(t, total - seen)
-    return { done, ours: score(eta.etaSeconds, actual, eta.etaLow, eta.etaHigh), tqdm: score(tqdm.remainingAt(t / 1000), actual) }
+    return {
+      done,
+      ours: score(eta.etaSeconds, actual, eta.etaLow, eta.etaHigh),
+      tqdm: score(tqdm.remainingAt(t / 1000), actual),
+    }
   }
 
   const points = []
@@ -76,7 +88,8 @@ export function simulate(durationsMs, EtaEstimator) {
     seen = completed
     if (tick === nextSample) nextSample += SAMPLE_MS
     else nextCommit += COMMIT_MS
-    while (pointsAtTick.length < points.length) pointsAtTick.push({ at: POINTS[pointsAtTick.length], ...evaluate(tick, completed) })
+    while (pointsAtTick.length < points.length)
+      pointsAtTick.push({ at: POINTS[pointsAtTick.length], ...evaluate(tick, completed) })
     if (tick >= nextRefresh) {
       nextRefresh += REFRESH_MS
       if (completed >= 0.05 * total && completed <= 0.95 * total) refreshes.push(evaluate(tick, completed))

@@ -5,7 +5,10 @@ import { spawn } from 'node:child_process'
 /** Resolves to the child's JSON lines; rejects if it fails or outlives `timeoutMs`. */
 export function runScript(script, args = [], { env = {}, timeoutMs = 300_000, onResult } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [script, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     const results = []
     let pending = ''
     child.stdout.setEncoding('utf8')
@@ -25,7 +28,12 @@ export function runScript(script, args = [], { env = {}, timeoutMs = 300_000, on
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       if (code === 0) resolve(results)
-      else reject(new Error(`${script} ${args.join(' ')} ${signal ? `was killed (${signal}, time limit ${timeoutMs} ms)` : `exited with ${code}`}`))
+      else
+        reject(
+          new Error(
+            `${script} ${args.join(' ')} ${signal ? `was killed (${signal}, time limit ${timeoutMs} ms)` : `exited with ${code}`}`,
+          ),
+        )
     })
   })
 }

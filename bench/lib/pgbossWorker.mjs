@@ -41,7 +41,10 @@ if (mode === 'work') {
     const jobs = await boss.fetch(queue, { batchSize })
     if (!jobs.length) break
     make(jobs)
-    await boss.complete(queue, jobs.map((job) => job.id))
+    await boss.complete(
+      queue,
+      jobs.map((job) => job.id),
+    )
   }
   await boss.stop({ graceful: false })
   process.disconnect()

@@ -18,18 +18,28 @@ const run = promisify(execFile)
 export async function startPostgres() {
   const bin = findBinaries()
   const asRoot = process.getuid?.() === 0
-  const pgRun = (program, args) => (asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, program), ...args]) : run(join(bin, program), args))
+  const pgRun = (program, args) =>
+    asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, program), ...args]) : run(join(bin, program), args)
   const root = mkdtempSync(join(tmpdir(), 'longhaul-bench-pg-'))
   const data = join(root, 'data')
   const log = join(root, 'server.log')
-  if (asRoot) chownSync(root, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })))
+  if (asRoot)
+    chownSync(
+      root,
+      Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+      Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+    )
   const port = await freePort()
   let running = false
   const stopNow = () => {
     if (running) {
       running = false
       const args = ['-D', data, '-m', 'immediate', 'stop']
-      execFileSync(asRoot ? 'runuser' : join(bin, 'pg_ctl'), asRoot ? ['-u', 'postgres', '--', join(bin, 'pg_ctl'), ...args] : args, { stdio: 'ignore' })
+      execFileSync(
+        asRoot ? 'runuser' : join(bin, 'pg_ctl'),
+        asRoot ? ['-u', 'postgres', '--', join(bin, 'pg_ctl'), ...args] : args,
+        { stdio: 'ignore' },
+      )
     }
     rmSync(root, { recursive: true, force: true })
   }
@@ -37,7 +47,18 @@ export async function startPostgres() {
   process.once('exit', stopNow)
   try {
     await pgRun('initdb', ['-D', data, '--auth=trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'])
-    await pgRun('pg_ctl', ['-D', data, '-l', log, '-o', `-p ${port} -k ${root} -c listen_addresses=127.0.0.1`, '-w', '-t', '30', 'start'])
+    await pgRun('pg_ctl', [
+      '-D',
+      data,
+      '-l',
+      log,
+      '-o',
+      `-p ${port} -k ${root} -c listen_addresses=127.0.0.1`,
+      '-w',
+      '-t',
+      '30',
+      'start',
+    ])
     running = true
   } catch (error) {
     const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : ''
@@ -71,9 +92,15 @@ function findBinaries() {
     if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir
   }
   const debian = '/usr/lib/postgresql'
-  const newest = existsSync(debian) ? readdirSync(debian).filter((v) => existsSync(join(debian, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))[0] : undefined
+  const newest = existsSync(debian)
+    ? readdirSync(debian)
+        .filter((v) => existsSync(join(debian, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))[0]
+    : undefined
   if (newest) return join(debian, newest, 'bin')
-  throw new Error('PostgreSQL is not installed (no initdb on PATH or under /usr/lib/postgresql/*/bin): apt-get install -y postgresql')
+  throw new Error(
+    'PostgreSQL is not installed (no initdb on PATH or under /usr/lib/postgresql/*/bin): apt-get install -y postgresql',
+  )
 }
 
 function freePort() {

@@ -42,7 +42,11 @@ function modelFromCpuinfo() {
 /** The commit measured, `+dirty` when the working tree had changes. */
 export function revision() {
   try {
-    return execFileSync('git', ['describe', '--always', '--dirty=+dirty'], { cwd: new URL('..', import.meta.url), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    return execFileSync('git', ['describe', '--always', '--dirty=+dirty'], {
+      cwd: new URL('..', import.meta.url),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
   } catch {
     return 'unknown'
   }
@@ -50,7 +54,9 @@ export function revision() {
 
 /** Prints one result as a JSON line on stdout. */
 export function emit(bench, figures) {
-  process.stdout.write(`${JSON.stringify({ bench, ...figures, date: new Date().toISOString(), machine: machine(), revision: revision() })}\n`)
+  process.stdout.write(
+    `${JSON.stringify({ bench, ...figures, date: new Date().toISOString(), machine: machine(), revision: revision() })}\n`,
+  )
 }
 
 /** Progress for the person watching; stdout is kept for results. */

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import { runPaths } from '../../src/store/runPaths.ts'
+import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import type { RunEvent } from '../../src/store/store.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { ROOT, runCli, startCli, tempDir } from '../../test/support/cli.ts'
@@ -22,7 +22,8 @@ async function eventsOf(out: string): Promise<RunEvent[]> {
   }
 }
 
-const weightsHash = (stdout: string): string => /weights sha256: ([0-9a-f]{64})/.exec(stdout)?.[1] ?? `no hash in: ${stdout.slice(-500)}`
+const weightsHash = (stdout: string): string =>
+  /weights sha256: ([0-9a-f]{64})/.exec(stdout)?.[1] ?? `no hash in: ${stdout.slice(-500)}`
 
 describe('examples/python-training', () => {
   beforeAll(async () => {
@@ -32,22 +33,47 @@ describe('examples/python-training', () => {
   })
 
   it('restart-from-checkpoint: the training script SIGKILLed mid-run is restarted by exec and ends with the same weights as an uninterrupted run', async () => {
-    const straight = execFileSync('python3', [TRAIN, '--data', data, '--out', join(dir, 'straight'), '--epochs', '30'], { encoding: 'utf8' })
+    const straight = execFileSync(
+      'python3',
+      [TRAIN, '--data', data, '--out', join(dir, 'straight'), '--epochs', '30'],
+      { encoding: 'utf8' },
+    )
     const expected = weightsHash(straight)
     expect(expected).toMatch(/^[0-9a-f]{64}$/)
 
     const out = join(dir, 'exec')
     const training = join(dir, 'killed')
     const run = startCli([
-      'exec', '--out', out, '--restarts', '3', '--restart-delay', '0', '--checkpoints', join(training, 'checkpoints', '*.npz'), '--resume-arg', '--resume {checkpoint}',
-      '--', 'python3', TRAIN, '--data', data, '--out', training, '--epochs', '30', '--step-delay', '0.1',
+      'exec',
+      '--out',
+      out,
+      '--restarts',
+      '3',
+      '--restart-delay',
+      '0',
+      '--checkpoints',
+      join(training, 'checkpoints', '*.npz'),
+      '--resume-arg',
+      '--resume {checkpoint}',
+      '--',
+      'python3',
+      TRAIN,
+      '--data',
+      data,
+      '--out',
+      training,
+      '--epochs',
+      '30',
+      '--step-delay',
+      '0.1',
     ])
     // Killed after its second checkpoint (epoch 10), well before the end (epoch 30).
     let pid: number | undefined
     for (let i = 0; i < 600 && pid === undefined; i++) {
       await sleep(50)
       const events = await eventsOf(out).catch(() => [])
-      if (events.filter((e) => e.type === 'checkpoint').length >= 2) pid = events.find((e) => e.type === 'program-started')?.detail.pid as number
+      if (events.filter((e) => e.type === 'checkpoint').length >= 2)
+        pid = events.find((e) => e.type === 'program-started')?.detail.pid as number
     }
     expect(pid, 'the script reached its second checkpoint').toBeDefined()
     process.kill(pid!, 'SIGKILL')

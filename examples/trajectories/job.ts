@@ -1,7 +1,7 @@
 // Short noisy videos of a disc moving in one of four ways, labelled by the motion:
 // 0 linear, 1 circular, 2 helical (a 3-D helix seen from the side), 3 parabolic.
 // Written as .npy shards: video (N, frames, size, size) uint8 and label (N,) uint8.
-import { defineJob, npy, tensor, type ItemContext } from 'longhaul'
+import { defineJob, type ItemContext, npy, tensor } from 'longhaul'
 import { z } from 'zod'
 import { DEFAULT_NOISE, MOTIONS, makeClip } from './motion.ts'
 
@@ -35,7 +35,8 @@ export default defineJob({
   // Preflight runs these on every rehearsal item, read back from the .npy shards as a loader sees them.
   validate(record: { video: { shape: readonly number[] }; label: number }, index: number) {
     if (record.label !== index % MOTIONS.length) return `label ${record.label}, expected ${index % MOTIONS.length}`
-    if (record.video.shape.length !== 3) return `video has shape [${record.video.shape.join(', ')}], expected [frames, size, size]`
+    if (record.video.shape.length !== 3)
+      return `video has shape [${record.video.shape.join(', ')}], expected [frames, size, size]`
     return true
   },
   datasetChecks: {

@@ -140,7 +140,8 @@ function placeAxis(values: Float64Array, min: number, max: number, scale: number
 /** The clip's pixels before noise, `frames × size × size`, grey levels 0..255 as floats. */
 export function renderClean({ xs, ys, radius }: Trajectory, size: number): Float32Array {
   const pixels = new Float32Array(xs.length * size * size).fill(BACKGROUND)
-  for (let t = 0; t < xs.length; t++) paintDisc(pixels.subarray(t * size * size, (t + 1) * size * size), size, xs[t]!, ys[t]!, radius)
+  for (let t = 0; t < xs.length; t++)
+    paintDisc(pixels.subarray(t * size * size, (t + 1) * size * size), size, xs[t]!, ys[t]!, radius)
   return pixels
 }
 

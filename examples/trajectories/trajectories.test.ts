@@ -5,8 +5,8 @@ import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { itemRng } from '../../src/job/rng.ts' // the stream longhaul hands an item as ctx.rng
 import { ROOT, runCli, tempDir } from '../../test/support/cli.ts'
-import { item, params, type Params } from './job.ts'
-import { addNoise, BACKGROUND, FOREGROUND, marginFor, MOTIONS, renderClean, trajectory } from './motion.ts'
+import { item, type Params, params } from './job.ts'
+import { addNoise, BACKGROUND, FOREGROUND, MOTIONS, marginFor, renderClean, trajectory } from './motion.ts'
 
 const DEFAULTS = params.parse({})
 const SMALL = params.parse({ frames: 1, size: 16 })
@@ -24,32 +24,49 @@ const index = fc.nat({ max: 1_000_000 })
 describe('motion.ts', () => {
   it('object-inside-frame: every motion keeps the whole disc, radius included, inside the margin in every frame', () => {
     fc.assert(
-      fc.property(motion, seed, index, fc.integer({ min: 16, max: 128 }), fc.integer({ min: 1, max: 32 }), (m, s, i, size, frames) => {
-        const { xs, ys, radius } = trajectory(m, itemRng(s, i), { frames, size })
-        const [low, high] = [marginFor(size) + radius - 1e-9, size - marginFor(size) - radius + 1e-9]
-        for (let t = 0; t < frames; t++) {
-          expect(xs[t]).toBeGreaterThanOrEqual(low)
-          expect(xs[t]).toBeLessThanOrEqual(high)
-          expect(ys[t]).toBeGreaterThanOrEqual(low)
-          expect(ys[t]).toBeLessThanOrEqual(high)
-        }
-      }),
+      fc.property(
+        motion,
+        seed,
+        index,
+        fc.integer({ min: 16, max: 128 }),
+        fc.integer({ min: 1, max: 32 }),
+        (m, s, i, size, frames) => {
+          const { xs, ys, radius } = trajectory(m, itemRng(s, i), { frames, size })
+          const [low, high] = [marginFor(size) + radius - 1e-9, size - marginFor(size) - radius + 1e-9]
+          for (let t = 0; t < frames; t++) {
+            expect(xs[t]).toBeGreaterThanOrEqual(low)
+            expect(xs[t]).toBeLessThanOrEqual(high)
+            expect(ys[t]).toBeGreaterThanOrEqual(low)
+            expect(ys[t]).toBeLessThanOrEqual(high)
+          }
+        },
+      ),
       { numRuns: 1000 },
     )
   })
 
   it('object-inside-frame (pixels): the frame edge stays empty and every frame shows as much disc as an unbounded frame would', () => {
     fc.assert(
-      fc.property(motion, seed, index, fc.integer({ min: 16, max: 96 }), fc.integer({ min: 1, max: 16 }), (m, s, i, size, frames) => {
-        const path = trajectory(m, itemRng(s, i), { frames, size })
-        // The same path moved by a whole number of pixels into a frame three times as wide cannot be clipped.
-        const unbounded = { ...path, xs: path.xs.map((x) => x + size), ys: path.ys.map((y) => y + size) }
-        const [inFrame, reference] = [inkPerFrame(renderClean(path, size), size), inkPerFrame(renderClean(unbounded, 3 * size), 3 * size)]
-        for (let t = 0; t < frames; t++) {
-          expect(inFrame[t]!.edge).toBe(0)
-          expect(inFrame[t]!.total).toBeCloseTo(reference[t]!.total, 3)
-        }
-      }),
+      fc.property(
+        motion,
+        seed,
+        index,
+        fc.integer({ min: 16, max: 96 }),
+        fc.integer({ min: 1, max: 16 }),
+        (m, s, i, size, frames) => {
+          const path = trajectory(m, itemRng(s, i), { frames, size })
+          // The same path moved by a whole number of pixels into a frame three times as wide cannot be clipped.
+          const unbounded = { ...path, xs: path.xs.map((x) => x + size), ys: path.ys.map((y) => y + size) }
+          const [inFrame, reference] = [
+            inkPerFrame(renderClean(path, size), size),
+            inkPerFrame(renderClean(unbounded, 3 * size), 3 * size),
+          ]
+          for (let t = 0; t < frames; t++) {
+            expect(inFrame[t]!.edge).toBe(0)
+            expect(inFrame[t]!.total).toBeCloseTo(reference[t]!.total, 3)
+          }
+        },
+      ),
       { numRuns: 100 },
     )
   })
@@ -87,7 +104,10 @@ describe('job.ts', () => {
     fc.assert(
       fc.property(seed, fc.uniqueArray(fc.nat({ max: 10_000 }), { minLength: 2, maxLength: 4 }), (s, indices) => {
         const forwards = indices.map((i) => make(i, s).video)
-        const backwards = [...indices].reverse().map((i) => make(i, s).video).reverse()
+        const backwards = [...indices]
+          .reverse()
+          .map((i) => make(i, s).video)
+          .reverse()
         forwards.forEach((video, k) => expect(Buffer.from(video).equals(Buffer.from(backwards[k]!))).toBe(true))
       }),
       { numRuns: 5 },
@@ -122,7 +142,9 @@ describe('end to end: longhaul run → load.py', () => {
 
   it('determinism across processes: the shards hold exactly the bytes of each item made here, in index order', () => {
     const data = join(out, 'data')
-    const index = JSON.parse(readFileSync(join(data, 'index.json'), 'utf8')) as { shards: { start: number; end: number; files: string[] }[] }
+    const index = JSON.parse(readFileSync(join(data, 'index.json'), 'utf8')) as {
+      shards: { start: number; end: number; files: string[] }[]
+    }
     let next = 0
     for (const shard of index.shards) {
       expect(shard.start).toBe(next)

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
-import { runItem, type RunItem } from './runs.ts'
+import { type RunItem, runItem } from './runs.ts'
 
 type Listener = (item: RunItem) => void
 
@@ -36,7 +36,13 @@ export class RunFeed {
   subscribe(id: string, dir: string, listener: Listener): () => void {
     let entry = this.watched.get(id)
     if (!entry) {
-      const created: Watched = { dir, listeners: new Set(), timer: setInterval(() => void this.poll(id), this.options.pollMs ?? 250), mtimeMs: 0, lastSentAt: 0 }
+      const created: Watched = {
+        dir,
+        listeners: new Set(),
+        timer: setInterval(() => void this.poll(id), this.options.pollMs ?? 250),
+        mtimeMs: 0,
+        lastSentAt: 0,
+      }
       created.timer.unref()
       this.watched.set(id, created)
       entry = created

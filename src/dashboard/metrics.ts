@@ -1,7 +1,14 @@
 import type { ProgressState } from '../telemetry/snapshot.ts'
 import type { RunItem } from './runs.ts'
 
-const STATES: readonly (ProgressState | 'not_running')[] = ['running', 'stalled', 'complete', 'failed', 'interrupted', 'not_running']
+const STATES: readonly (ProgressState | 'not_running')[] = [
+  'running',
+  'stalled',
+  'complete',
+  'failed',
+  'interrupted',
+  'not_running',
+]
 
 /**
  * Every run's progress in the Prometheus text format (0.0.4), labelled by job
@@ -21,13 +28,19 @@ export function prometheusText(runs: readonly RunItem[]): string {
   gauge('longhaul_items_total', 'Items in the run.', (r) => r.snapshot.total)
   gauge('longhaul_items_per_second', 'Current rate, while known.', (r) => r.snapshot.itemsPerSecond)
   gauge('longhaul_eta_seconds', 'Estimated seconds to completion, while known.', (r) => r.snapshot.etaSeconds)
-  gauge('longhaul_heartbeat_age_seconds', 'Seconds since the run\'s last heartbeat.', (r) => Math.max(0, r.heartbeatAgeSeconds))
-  lines.push('# HELP longhaul_run_state 1 for the run\'s current state, 0 for the others.', '# TYPE longhaul_run_state gauge')
+  gauge('longhaul_heartbeat_age_seconds', "Seconds since the run's last heartbeat.", (r) =>
+    Math.max(0, r.heartbeatAgeSeconds),
+  )
+  lines.push(
+    "# HELP longhaul_run_state 1 for the run's current state, 0 for the others.",
+    '# TYPE longhaul_run_state gauge',
+  )
   for (const run of runs) {
     const current = run.ownerGone ? 'not_running' : run.snapshot.state
-    for (const state of STATES) lines.push(`longhaul_run_state{${labels(run)},state="${state}"} ${state === current ? 1 : 0}`)
+    for (const state of STATES)
+      lines.push(`longhaul_run_state{${labels(run)},state="${state}"} ${state === current ? 1 : 0}`)
   }
-  return lines.join('\n') + '\n'
+  return `${lines.join('\n')}\n`
 }
 
 function labels(run: RunItem): string {

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.ts'
-import { statusOf, type RunStatus } from '../telemetry/runStatus.ts'
+import { type RunStatus, statusOf } from '../telemetry/runStatus.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 import { RUN_ID, type RunItem } from './runs.ts'
 
@@ -14,22 +14,36 @@ export async function fetchRunStatus(url: string, now: number, signal?: AbortSig
   const runPage = /^\/runs\/([^/]+)\/?$/.exec(parsed.pathname)
   let target = parsed
   if (runPage) {
-    if (!RUN_ID.test(runPage[1]!)) throw new UsageError(`${url} is not a run's page: the part after /runs/ is not a run id`)
+    if (!RUN_ID.test(runPage[1]!))
+      throw new UsageError(`${url} is not a run's page: the part after /runs/ is not a run id`)
     target = new URL(`/api/runs/${runPage[1]}`, parsed)
   }
   let response: Response
   try {
-    response = await fetch(target, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(10_000)]) : AbortSignal.timeout(10_000) })
+    response = await fetch(target, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(10_000)]) : AbortSignal.timeout(10_000),
+    })
   } catch (error) {
-    throw new UsageError(`cannot reach ${parsed.origin}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`)
+    throw new UsageError(
+      `cannot reach ${parsed.origin}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`,
+    )
   }
-  if (response.status === 401) throw new UsageError(`${parsed.origin} needs the dashboard's token: use the URL \`longhaul serve\` printed (…?token=…)`)
-  if (!response.ok) throw new UsageError(`${target.href} answered ${response.status} ${response.statusText}; give a dashboard run URL (…/runs/<id>) or the URL of a published progress.json`)
+  if (response.status === 401)
+    throw new UsageError(
+      `${parsed.origin} needs the dashboard's token: use the URL \`longhaul serve\` printed (…?token=…)`,
+    )
+  if (!response.ok)
+    throw new UsageError(
+      `${target.href} answered ${response.status} ${response.statusText}; give a dashboard run URL (…/runs/<id>) or the URL of a published progress.json`,
+    )
   let body: unknown
   try {
     body = await response.json()
   } catch {
-    throw new UsageError(`${target.href} is not JSON; give a dashboard run URL (…/runs/<id>) or the URL of a published progress.json`)
+    throw new UsageError(
+      `${target.href} is not JSON; give a dashboard run URL (…/runs/<id>) or the URL of a published progress.json`,
+    )
   }
   if (runPage) {
     const item = body as RunItem
@@ -37,7 +51,11 @@ export async function fetchRunStatus(url: string, now: number, signal?: AbortSig
     return { dir: url, snapshot, live, ownerGone, heartbeatAgeSeconds, summary, ...(shared && { shared }) }
   }
   const snapshot = body as ProgressSnapshot
-  if (typeof snapshot?.runId !== 'string' || typeof snapshot.done !== 'number' || typeof snapshot.heartbeatAt !== 'string') {
+  if (
+    typeof snapshot?.runId !== 'string' ||
+    typeof snapshot.done !== 'number' ||
+    typeof snapshot.heartbeatAt !== 'string'
+  ) {
     throw new UsageError(`${target.href} is not a longhaul progress.json`)
   }
   return statusOf(snapshot, url, now)

@@ -32,7 +32,13 @@ export interface ProofSummary {
   readonly verdict: string
   readonly target: number
   readonly expiresAt: string
-  readonly checks: readonly { id: string; title: string; passed: boolean; evidence: string; failures: readonly string[] }[]
+  readonly checks: readonly {
+    id: string
+    title: string
+    passed: boolean
+    evidence: string
+    failures: readonly string[]
+  }[]
 }
 
 /** A run's page: the list item plus its history, commits, proofs and preflight report. */
@@ -58,7 +64,9 @@ export function findRunDirs(root: string): string[] {
     if (depth >= MAX_DEPTH) return
     let names: string[]
     try {
-      names = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && !SKIP.has(d.name)).map((d) => d.name)
+      names = readdirSync(dir, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && !SKIP.has(d.name))
+        .map((d) => d.name)
     } catch {
       return
     }
@@ -88,7 +96,16 @@ export async function runItem(root: string, dir: string, now: number): Promise<R
   const status: RunStatus | undefined = await readRunStatus(dir, now)
   if (!status || !RUN_ID.test(status.snapshot.runId)) return undefined
   const { live, ownerGone, heartbeatAgeSeconds, summary, snapshot, shared } = status
-  return { id: snapshot.runId, dir: relative(resolve(root), dir) || '.', live, ownerGone, heartbeatAgeSeconds, summary, snapshot, ...(shared && { shared }) }
+  return {
+    id: snapshot.runId,
+    dir: relative(resolve(root), dir) || '.',
+    live,
+    ownerGone,
+    heartbeatAgeSeconds,
+    summary,
+    snapshot,
+    ...(shared && { shared }),
+  }
 }
 
 export async function runDetail(root: string, item: RunItem): Promise<RunDetail> {
@@ -114,9 +131,24 @@ function readProofs(dir: string, job: string): ProofSummary[] {
   for (const file of readdirSync(dir)) {
     if (!file.startsWith(`${job}-`) || !file.endsWith('.intoto.jsonl')) continue
     try {
-      const p = (JSON.parse(readFileSync(join(dir, file), 'utf8').split('\n')[0]!) as { predicate: Record<string, unknown> }).predicate
-      const checks = (p.checks as ProofSummary['checks']).map(({ id, title, passed, evidence, failures }) => ({ id, title, passed, evidence, failures }))
-      proofs.push({ file, verdict: String(p.verdict), target: Number(p.target), expiresAt: String(p.expiresAt), finishedAt: String(p.finishedAt), checks })
+      const p = (
+        JSON.parse(readFileSync(join(dir, file), 'utf8').split('\n')[0]!) as { predicate: Record<string, unknown> }
+      ).predicate
+      const checks = (p.checks as ProofSummary['checks']).map(({ id, title, passed, evidence, failures }) => ({
+        id,
+        title,
+        passed,
+        evidence,
+        failures,
+      }))
+      proofs.push({
+        file,
+        verdict: String(p.verdict),
+        target: Number(p.target),
+        expiresAt: String(p.expiresAt),
+        finishedAt: String(p.finishedAt),
+        checks,
+      })
     } catch {
       // A proof that cannot be read is not shown; `run` would refuse it too.
     }

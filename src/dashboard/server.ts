@@ -1,15 +1,15 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { serve, type ServerType } from '@hono/node-server'
-import { Hono, type Context } from 'hono'
+import { type ServerType, serve } from '@hono/node-server'
+import { type Context, Hono } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
 import { streamSSE } from 'hono/streaming'
 import { RunFeed } from './feed.ts'
 import { prometheusText } from './metrics.ts'
-import { findRun, listRuns, runDetail, RUN_ID } from './runs.ts'
+import { findRun, listRuns, RUN_ID, runDetail } from './runs.ts'
 
 export interface DashboardOptions {
   /** Every run under this folder is shown. */
@@ -42,7 +42,10 @@ const STATIC_DIR = new URL('./static/', import.meta.url)
 const STATIC_FILES: Readonly<Record<string, { path: string; type: string }>> = {
   '/static/app.js': { path: fileURLToPath(new URL('app.js', STATIC_DIR)), type: 'text/javascript; charset=utf-8' },
   '/static/style.css': { path: fileURLToPath(new URL('style.css', STATIC_DIR)), type: 'text/css; charset=utf-8' },
-  '/static/uPlot.iife.min.js': { path: require.resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
+  '/static/uPlot.iife.min.js': {
+    path: require.resolve('uplot/dist/uPlot.iife.min.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
   '/static/uPlot.min.css': { path: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
 }
 const INDEX = fileURLToPath(new URL('index.html', STATIC_DIR))
@@ -60,11 +63,18 @@ export function dashboardApp(options: DashboardOptions & { readonly feed: RunFee
   app.use('*', async (c, next) => {
     c.header('X-Content-Type-Options', 'nosniff')
     c.header('Referrer-Policy', 'no-referrer')
-    c.header('Content-Security-Policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+    c.header(
+      'Content-Security-Policy',
+      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+    )
     if (!token || (options.metricsPublic && c.req.path === '/metrics')) return next()
-    const given = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? getCookie(c, COOKIE) ?? c.req.query('token')
+    const given =
+      c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? getCookie(c, COOKIE) ?? c.req.query('token')
     if (!given || !sameSecret(given, token)) {
-      return c.text('401 unauthorized: this dashboard needs its token. Open the URL printed when `longhaul serve` started (…?token=…), or send "Authorization: Bearer <token>".\n', 401)
+      return c.text(
+        '401 unauthorized: this dashboard needs its token. Open the URL printed when `longhaul serve` started (…?token=…), or send "Authorization: Bearer <token>".\n',
+        401,
+      )
     }
     // A page opened with ?token= keeps it in a cookie, so the page's own requests and live updates carry it.
     if (c.req.query('token')) setCookie(c, COOKIE, token, { httpOnly: true, sameSite: 'Strict', path: '/' })

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { closeSync, constants, fstatSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { UsageError } from '../errors.ts'
 import { processAlive } from '../telemetry/processAlive.ts'
 
@@ -34,7 +34,10 @@ export async function openEventsChannel(): Promise<EventsChannel> {
     return await openFifo()
   } catch (error) {
     if (error instanceof UsageError) throw error
-    throw new UsageError(`cannot make the progress channel for the program in ${tmpdir()}: ${(error as Error).message}; set TMPDIR to a writable folder`, 'LONGHAUL_EXEC_FAILED')
+    throw new UsageError(
+      `cannot make the progress channel for the program in ${tmpdir()}: ${(error as Error).message}; set TMPDIR to a writable folder`,
+      'LONGHAUL_EXEC_FAILED',
+    )
   }
 }
 
@@ -47,7 +50,10 @@ async function openFifo(): Promise<EventsChannel> {
   try {
     const path = join(folder, 'events')
     await promisify(execFile)('mkfifo', ['-m', '600', path]).catch((error: Error & { stderr?: string }) => {
-      throw new UsageError(`cannot make the progress channel for the program (mkfifo ${path}): ${error.stderr?.trim() || error.message}`, 'LONGHAUL_EXEC_FAILED')
+      throw new UsageError(
+        `cannot make the progress channel for the program (mkfifo ${path}): ${error.stderr?.trim() || error.message}`,
+        'LONGHAUL_EXEC_FAILED',
+      )
     })
     // The read end first, non-blocking (a FIFO's open waits for the other end otherwise); then the write end opens at once.
     const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)

@@ -59,7 +59,8 @@ export class CheckpointFinder {
     const found: FoundCheckpoint[] = []
     for (const path of globSync(this.pattern, { cwd: this.cwd, absolute: true, onlyFiles: true, dot: true })) {
       const mtimeMs = mtimeOf(path)
-      if (mtimeMs !== undefined && mtimeMs >= this.notBefore && mtimeMs <= at) found.push({ path, step: null, source: 'glob', mtimeMs })
+      if (mtimeMs !== undefined && mtimeMs >= this.notBefore && mtimeMs <= at)
+        found.push({ path, step: null, source: 'glob', mtimeMs })
     }
     found.sort((a, b) => b.mtimeMs - a.mtimeMs || (b.path > a.path ? 1 : -1))
     return found[0] && found[0].mtimeMs > at - SETTLE_MS ? found[1] : found[0]

@@ -20,18 +20,27 @@ const KILL_WAIT_MS = 5_000
  * beside it. Journals `orphan-stopped`. Throws LONGHAUL_RUN_OWNED when it
  * cannot be stopped (another user's process).
  */
-export async function stopOrphan(store: Store, dir: string, graceMs: number, note: (message: string) => void): Promise<void> {
+export async function stopOrphan(
+  store: Store,
+  dir: string,
+  graceMs: number,
+  note: (message: string) => void,
+): Promise<void> {
   const events = await store.events()
   const started = events.findLast((e) => e.type === 'program-started')
   if (!started) return
   const pid = Number(started.detail.pid)
   const startTime = typeof started.detail.startTime === 'string' ? started.detail.startTime : null
-  const ended = events.some((e) => (e.type === 'program-exited' || e.type === 'orphan-stopped') && e.at >= started.at && e.detail.pid === pid)
+  const ended = events.some(
+    (e) => (e.type === 'program-exited' || e.type === 'orphan-stopped') && e.at >= started.at && e.detail.pid === pid,
+  )
   if (ended || started.detail.host !== hostname()) return
   // Its group is its pid. A pid alive with another start time is another process now, and its group not ours.
   const alive = (): boolean => !reused(pid, startTime) && groupAlive(pid)
   if (!alive()) return
-  note(`the program an earlier longhaul exec started (pid ${pid}, since ${new Date(started.at).toISOString()}) is still running without its supervisor; stopping it and what it started (SIGTERM, SIGKILL after ${duration(graceMs / 1000)}) before starting it again`)
+  note(
+    `the program an earlier longhaul exec started (pid ${pid}, since ${new Date(started.at).toISOString()}) is still running without its supervisor; stopping it and what it started (SIGTERM, SIGKILL after ${duration(graceMs / 1000)}) before starting it again`,
+  )
   const send = (signal: NodeJS.Signals): void => {
     try {
       process.kill(-pid, signal)
@@ -41,7 +50,10 @@ export async function stopOrphan(store: Store, dir: string, graceMs: number, not
   }
   send('SIGTERM')
   let killed = false
-  for (const [deadline, next] of [[Date.now() + graceMs, 'SIGKILL'], [Date.now() + graceMs + KILL_WAIT_MS, undefined]] as const) {
+  for (const [deadline, next] of [
+    [Date.now() + graceMs, 'SIGKILL'],
+    [Date.now() + graceMs + KILL_WAIT_MS, undefined],
+  ] as const) {
     while (alive() && Date.now() < deadline) await sleep(50)
     if (!alive()) break
     if (next) {
@@ -71,7 +83,12 @@ function reused(pid: number, startTime: string | null): boolean {
  * (RunOwnedError) before anything is moved. A journal that cannot be read
  * recorded no program to look for.
  */
-export async function stopOrphanBeforeFresh(dir: string, ttlMs: number, graceMs: number, note: (message: string) => void): Promise<void> {
+export async function stopOrphanBeforeFresh(
+  dir: string,
+  ttlMs: number,
+  graceMs: number,
+  note: (message: string) => void,
+): Promise<void> {
   const { journal } = runPaths(dir)
   if (!existsSync(journal)) return
   let store: SqliteStore | undefined

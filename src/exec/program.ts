@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
-import type { Readable, Writable } from 'node:stream'
+import type { Writable } from 'node:stream'
 import { UsageError } from '../errors.ts'
 import type { EventsChannel } from './channel.ts'
 import { startTimeOf } from './processes.ts'
@@ -82,7 +82,9 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
   try {
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve)
-      child.once('error', (error: NodeJS.ErrnoException) => reject(new UsageError(`cannot start '${spec.command}': ${error.message}`, 'LONGHAUL_EXEC_FAILED')))
+      child.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new UsageError(`cannot start '${spec.command}': ${error.message}`, 'LONGHAUL_EXEC_FAILED')),
+      )
     })
   } catch (error) {
     channel.discard()
@@ -102,7 +104,10 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
   protocol.on('end', () => events.end())
   const cleanups: (() => void)[] = []
   const midLine = new Map<Writable, boolean>()
-  for (const [stream, copy, parser] of [[child.stdout!, spec.stdout, bars[0]], [child.stderr!, spec.stderr, bars[1]]] as const) {
+  for (const [stream, copy, parser] of [
+    [child.stdout!, spec.stdout, bars[0]],
+    [child.stderr!, spec.stderr, bars[1]],
+  ] as const) {
     // Our own output gone (`| head`, a closed terminal): the copy stops, the program's output is still read (for its
     // progress) and supervision goes on.
     let copying = true
@@ -130,7 +135,12 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
   const exited = new Promise<ProgramExit>((resolve) => {
     child.once('exit', (code, signal) => {
       const at = now()
-      const result: ProgramExit = { code, signal, exitCode: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0), at }
+      const result: ProgramExit = {
+        code,
+        signal,
+        exitCode: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0),
+        at,
+      }
       // What is still in the pipes is read first; a grandchild holding them open is not waited for.
       const drained = Promise.all([
         new Promise<void>((done) => child.once('close', () => done())),
@@ -184,5 +194,8 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
  * spaces stays one argument).
  */
 export function resumeArgs(template: string, checkpoint: string): string[] {
-  return template.split(/\s+/).filter(Boolean).map((word) => word.replaceAll('{checkpoint}', checkpoint))
+  return template
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((word) => word.replaceAll('{checkpoint}', checkpoint))
 }

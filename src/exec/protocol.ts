@@ -23,13 +23,29 @@ export const EVENTS_FD = 3
 export const EVENTS_ID_ENV = 'LONGHAUL_EVENTS_ID'
 
 const count = z.number().nonnegative().max(Number.MAX_SAFE_INTEGER)
-const step = z.number().finite().nullish().transform((v) => v ?? null)
+const step = z
+  .number()
+  .finite()
+  .nullish()
+  .transform((v) => v ?? null)
 /** Printed in PROGRESS.txt and on the terminal: no control characters (a newline would forge a line, an escape the terminal). */
-const printable = (max: number) => z.string().max(max).regex(/^[^\p{Cc}]*$/u, 'control characters')
+const printable = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\p{Cc}]*$/u, 'control characters')
 
 const eventSchema = z.discriminatedUnion('type', [
   z
-    .object({ type: z.literal('progress'), done: count, total: count.positive().nullish().transform((v) => v ?? null), unit: printable(40).min(1).optional() })
+    .object({
+      type: z.literal('progress'),
+      done: count,
+      total: count
+        .positive()
+        .nullish()
+        .transform((v) => v ?? null),
+      unit: printable(40).min(1).optional(),
+    })
     .refine((e) => e.total === null || e.done <= e.total, 'done is more than total'),
   z.object({ type: z.literal('checkpoint'), path: z.string().min(1).max(4_096), step }),
   z.object({ type: z.literal('metric'), name: z.string().min(1).max(200), value: z.number().nullable(), step }),

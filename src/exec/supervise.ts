@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { accessSync, constants, statSync } from 'node:fs'
 import { basename, delimiter, join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Writable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import stringify from 'safe-stable-stringify'
 import { FingerprintMismatchError, UsageError } from '../errors.ts'
 import { crashPoint } from '../runner/faults.ts'
@@ -14,11 +14,11 @@ import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import { duration } from '../telemetry/progressText.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
-import { openEventsChannel, type EventsChannel } from './channel.ts'
+import { type EventsChannel, openEventsChannel } from './channel.ts'
 import { CheckpointFinder, type FoundCheckpoint } from './checkpoints.ts'
 import { stopOrphan, stopOrphanBeforeFresh } from './orphan.ts'
-import { resumeArgs, startProgram, type ProgramExit, type RunningProgram } from './program.ts'
-import { RESUME_ENV, type ExecEvent } from './protocol.ts'
+import { type ProgramExit, type RunningProgram, resumeArgs, startProgram } from './program.ts'
+import { type ExecEvent, RESUME_ENV } from './protocol.ts'
 import type { TqdmProgress } from './tqdm.ts'
 import { Watchdog } from './watchdog.ts'
 
@@ -111,17 +111,31 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
   const now = options.now ?? Date.now
   const cwd = resolve(options.cwd ?? process.cwd())
   const restarts = options.restarts ?? 0
-  if (!options.command) throw new UsageError('no program to run: put it after --, e.g. longhaul exec -- python3 train.py')
-  if (!Number.isSafeInteger(restarts) || restarts < 0) throw new UsageError(`--restarts must be a whole number of at least 0, got ${restarts}`)
+  if (!options.command)
+    throw new UsageError('no program to run: put it after --, e.g. longhaul exec -- python3 train.py')
+  if (!Number.isSafeInteger(restarts) || restarts < 0)
+    throw new UsageError(`--restarts must be a whole number of at least 0, got ${restarts}`)
   if (options.resumeArg !== undefined && !options.resumeArg.includes('{checkpoint}')) {
-    throw new UsageError(`--resume-arg must contain {checkpoint}, where the checkpoint's path goes (e.g. '--resume {checkpoint}'); got '${options.resumeArg}'`)
+    throw new UsageError(
+      `--resume-arg must contain {checkpoint}, where the checkpoint's path goes (e.g. '--resume {checkpoint}'); got '${options.resumeArg}'`,
+    )
   }
   assertRunnable(options.command, cwd, options.env ?? process.env)
   if (options.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(options.name)) {
-    throw new UsageError(`--name '${options.name}' must be letters, digits, '.', '_' or '-' (it names the run and its folder under runs/)`)
+    throw new UsageError(
+      `--name '${options.name}' must be letters, digits, '.', '_' or '-' (it names the run and its folder under runs/)`,
+    )
   }
-  const identity: ExecIdentity = { kind: 'exec', job: options.name ?? programName(options.command, options.args), command: options.command, args: options.args, cwd }
-  const fingerprint = createHash('sha256').update(stringify(identity) ?? '').digest('hex')
+  const identity: ExecIdentity = {
+    kind: 'exec',
+    job: options.name ?? programName(options.command, options.args),
+    command: options.command,
+    args: options.args,
+    cwd,
+  }
+  const fingerprint = createHash('sha256')
+    .update(stringify(identity) ?? '')
+    .digest('hex')
 
   const note = (message: string): void => options.observer?.note?.(message)
   if (options.fresh) await stopOrphanBeforeFresh(options.outDir, LEASE_TTL_MS, options.graceMs ?? 10_000, note)
@@ -131,12 +145,21 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
   try {
     let run = await store.getRun()
     if (run && run.fingerprint !== fingerprint) {
-      throw new FingerprintMismatchError(options.outDir, [differences(JSON.parse(run.identity) as ExecIdentity, identity)])
+      throw new FingerprintMismatchError(options.outDir, [
+        differences(JSON.parse(run.identity) as ExecIdentity, identity),
+      ])
     }
     const resumed = run !== undefined
     if (!run) {
       // The journal wants a positive total; the program's own count, and its total when it says, live in progress.json.
-      await store.createRun({ runId: randomUUID(), job: identity.job, fingerprint, identity: JSON.stringify(identity), total: options.total ?? 1, createdAt: now() })
+      await store.createRun({
+        runId: randomUUID(),
+        job: identity.job,
+        fingerprint,
+        identity: JSON.stringify(identity),
+        total: options.total ?? 1,
+        createdAt: now(),
+      })
       run = (await store.getRun())!
     }
     lease = await takeOwnership(store, options.outDir, LEASE_TTL_MS, now())
@@ -144,10 +167,32 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
     await stopOrphan(store, options.outDir, options.graceMs ?? 10_000, note)
     if (run.state === 'complete') {
       options.observer?.note?.(`${options.outDir} holds a completed run of this command; pass --fresh to run it again`)
-      return { job: identity.job, runId: run.runId, dir: paths.dir, state: 'complete', exitCode: 0, programExitCode: null, lives: 0, checkpoint: null, malformedLines: 0, error: null }
+      return {
+        job: identity.job,
+        runId: run.runId,
+        dir: paths.dir,
+        state: 'complete',
+        exitCode: 0,
+        programExitCode: null,
+        lives: 0,
+        checkpoint: null,
+        malformedLines: 0,
+        error: null,
+      }
     }
     if (movedTo) options.observer?.note?.(`the previous run was moved to ${movedTo}`)
-    const supervisor = new Supervisor(options, { store, dir: paths.dir, runId: run.runId, job: identity.job, leaseToken: lease.token, cwd, now, resumed, lease, createdAt: run.createdAt })
+    const supervisor = new Supervisor(options, {
+      store,
+      dir: paths.dir,
+      runId: run.runId,
+      job: identity.job,
+      leaseToken: lease.token,
+      cwd,
+      now,
+      resumed,
+      lease,
+      createdAt: run.createdAt,
+    })
     return await supervisor.run()
   } finally {
     if (lease) await store.releaseOwner(lease.token).catch(() => undefined)
@@ -203,8 +248,16 @@ class Supervisor {
   ) {
     const startedAt = c.now()
     this.tracker = new ProgressTracker({
-      job: c.job, runId: c.runId, total: o.total ?? null, committed: 0, workers: 1, startedAt,
-      stallAfterMs: o.stallAfterMs ?? 300_000, refreshMs: this.progressEveryMs, heartbeatMs: this.heartbeatMs, owner: c.lease,
+      job: c.job,
+      runId: c.runId,
+      total: o.total ?? null,
+      committed: 0,
+      workers: 1,
+      startedAt,
+      stallAfterMs: o.stallAfterMs ?? 300_000,
+      refreshMs: this.progressEveryMs,
+      heartbeatMs: this.heartbeatMs,
+      owner: c.lease,
     })
     this.files = new ProgressFiles(c.dir)
     // mtimes have a coarser clock than Date.now on some file systems: a second of slack.
@@ -225,14 +278,23 @@ class Supervisor {
     const restarts = this.o.restarts ?? 0
     let resumeFrom = this.c.resumed ? await this.checkpointOfEarlierSession() : undefined
     await store.setState('running', now())
-    await store.addEvent(this.c.resumed ? 'resumed' : 'started', { command: [this.o.command, ...this.o.args], restarts, pid: process.pid }, now())
+    await store.addEvent(
+      this.c.resumed ? 'resumed' : 'started',
+      { command: [this.o.command, ...this.o.args], restarts, pid: process.pid },
+      now(),
+    )
     // Set up before the stall clock starts: a program is not silent while longhaul prepares to start it.
     this.watchdog = Watchdog.start(this.o.graceMs ?? 10_000)
     this.firstChannel = await openEventsChannel().catch((error: unknown) => {
       this.watchdog?.end()
       throw error
     })
-    const onAbort = (): void => this.stop(typeof this.o.signal?.reason === 'string' && this.o.signal.reason.startsWith('SIG') ? (this.o.signal.reason as NodeJS.Signals) : 'SIGTERM')
+    const onAbort = (): void =>
+      this.stop(
+        typeof this.o.signal?.reason === 'string' && this.o.signal.reason.startsWith('SIG')
+          ? (this.o.signal.reason as NodeJS.Signals)
+          : 'SIGTERM',
+      )
     this.o.signal?.addEventListener('abort', onAbort, { once: true })
     this.publish('state')
     this.lastInterval = this.c.now()
@@ -249,13 +311,26 @@ class Supervisor {
         const restart = lives - 1
         const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
         if (restart >= restarts) {
-          const error = `the program ${how}` + (restarts > 0 ? `; gave up after ${restarts} restart${restarts === 1 ? '' : 's'} (--restarts ${restarts})` : ' (no restarts: pass --restarts N to restart it from its checkpoint)')
+          const error =
+            `the program ${how}` +
+            (restarts > 0
+              ? `; gave up after ${restarts} restart${restarts === 1 ? '' : 's'} (--restarts ${restarts})`
+              : ' (no restarts: pass --restarts N to restart it from its checkpoint)')
           return await this.finish('failed', exit, lives, error)
         }
         resumeFrom = this.finder.newest(exit.at)
         const delay = Math.min(MAX_RESTART_DELAY_MS, (this.o.restartDelayMs ?? 1_000) * 2 ** restart)
-        await this.event('restarting', { life: lives, after: how, exitCode: exit.exitCode, delayMs: delay, checkpoint: resumeFrom?.path ?? null })
-        this.note(`the program ${how}; restarting it (${restart + 1} of ${restarts}) in ${duration(delay / 1000)}` + (resumeFrom ? ` from ${resumeFrom.path}` : ', from the start: no checkpoint found'))
+        await this.event('restarting', {
+          life: lives,
+          after: how,
+          exitCode: exit.exitCode,
+          delayMs: delay,
+          checkpoint: resumeFrom?.path ?? null,
+        })
+        this.note(
+          `the program ${how}; restarting it (${restart + 1} of ${restarts}) in ${duration(delay / 1000)}` +
+            (resumeFrom ? ` from ${resumeFrom.path}` : ', from the start: no checkpoint found'),
+        )
         await sleep(delay, undefined, { signal: this.stopWaiting.signal }).catch(() => undefined)
       }
       return await this.finish('interrupted', exit, lives, null)
@@ -274,7 +349,10 @@ class Supervisor {
 
   /** Starts the program once and waits for it to end. */
   private async live(life: number, resumeFrom: FoundCheckpoint | undefined): Promise<ProgramExit> {
-    const args = [...this.o.args, ...(resumeFrom && this.o.resumeArg ? resumeArgs(this.o.resumeArg, resumeFrom.path) : [])]
+    const args = [
+      ...this.o.args,
+      ...(resumeFrom && this.o.resumeArg ? resumeArgs(this.o.resumeArg, resumeFrom.path) : []),
+    ]
     const env: NodeJS.ProcessEnv = { ...(this.o.env ?? process.env) }
     // Python buffers a pipe's output in blocks: lines would reach the log, and bars the parser, minutes late.
     env.PYTHONUNBUFFERED ??= '1'
@@ -282,11 +360,20 @@ class Supervisor {
     else delete env[RESUME_ENV]
     const channel = this.firstChannel ?? (await openEventsChannel())
     this.firstChannel = undefined
-    this.program = await startProgram({
-      command: this.o.command, args, cwd: this.c.cwd, env, channel,
-      stdout: this.o.stdout ?? process.stdout, stderr: this.o.stderr ?? process.stderr,
-      onEvent: (event) => this.onEvent(event), onBar: (bar) => this.onBar(bar),
-    }, this.c.now)
+    this.program = await startProgram(
+      {
+        command: this.o.command,
+        args,
+        cwd: this.c.cwd,
+        env,
+        channel,
+        stdout: this.o.stdout ?? process.stdout,
+        stderr: this.o.stderr ?? process.stderr,
+        onEvent: (event) => this.onEvent(event),
+        onBar: (bar) => this.onBar(bar),
+      },
+      this.c.now,
+    )
     const { pid, startTime } = this.program
     // A resumed program reports from its checkpoint: the rate counts from its first report, not from 0.
     this.tracker.rebase()
@@ -300,7 +387,11 @@ class Supervisor {
       let go = false
       try {
         crashPoint('program-spawned')
-        await this.c.store.addEvent('program-started', { life, pid, startTime, host: this.c.lease.host, args, checkpoint: resumeFrom?.path ?? null }, this.c.now())
+        await this.c.store.addEvent(
+          'program-started',
+          { life, pid, startTime, host: this.c.lease.host, args, checkpoint: resumeFrom?.path ?? null },
+          this.c.now(),
+        )
         // A stop asked while it was starting: it never runs.
         go = !this.stopping
       } finally {
@@ -312,7 +403,13 @@ class Supervisor {
       const { protocol, bars } = this.program.malformed()
       this.malformed += protocol + bars
       this.watchdog?.clear()
-      await this.event('program-exited', { life, pid, code: exit.code, signal: exit.signal, malformedLines: this.malformed })
+      await this.event('program-exited', {
+        life,
+        pid,
+        code: exit.code,
+        signal: exit.signal,
+        malformedLines: this.malformed,
+      })
       return exit
     } finally {
       this.program = undefined
@@ -328,7 +425,9 @@ class Supervisor {
   private async stopLeftovers(program: RunningProgram): Promise<void> {
     if (!program.groupAlive()) return
     const graceMs = this.o.graceMs ?? 10_000
-    this.note(`the program ended but processes it started are still running; stopping them (SIGTERM, SIGKILL after ${duration(graceMs / 1000)})`)
+    this.note(
+      `the program ended but processes it started are still running; stopping them (SIGTERM, SIGKILL after ${duration(graceMs / 1000)})`,
+    )
     program.send('SIGTERM')
     const deadline = this.c.now() + graceMs
     while (program.groupAlive() && this.c.now() < deadline) await sleep(100)
@@ -418,10 +517,12 @@ class Supervisor {
     if (now - this.lastHeartbeat >= this.heartbeatMs) {
       this.lastHeartbeat = now
       // The files carry the heartbeat once it is renewed: a reader judges liveness by it.
-      void this.journal(this.c.store.heartbeat(this.c.leaseToken, 'exec', LEASE_TTL_MS, now).then(() => {
-        this.tracker.heartbeat(now)
-        this.dirty = true
-      }))
+      void this.journal(
+        this.c.store.heartbeat(this.c.leaseToken, 'exec', LEASE_TTL_MS, now).then(() => {
+          this.tracker.heartbeat(now)
+          this.dirty = true
+        }),
+      )
     }
     if (now - this.lastInterval >= this.progressEveryMs - 500) {
       this.lastInterval = now
@@ -435,7 +536,11 @@ class Supervisor {
   private stallChanged(change: 'stalled' | 'recovered'): void {
     const quiet = this.tracker.snapshot(this.c.now()).stalledForSeconds
     void this.event(change, change === 'stalled' ? { quietSeconds: quiet } : {})
-    this.note(change === 'stalled' ? `STALLED: the program is alive but has reported no progress for ${duration(quiet ?? 0)}` : 'the program is making progress again')
+    this.note(
+      change === 'stalled'
+        ? `STALLED: the program is alive but has reported no progress for ${duration(quiet ?? 0)}`
+        : 'the program is making progress again',
+    )
     this.publish('state')
   }
 
@@ -460,21 +565,34 @@ class Supervisor {
     this.o.observer?.note?.(message)
   }
 
-  private async finish(state: 'complete' | 'failed' | 'interrupted', exit: ProgramExit | undefined, lives: number, error: string | null): Promise<ExecResult> {
+  private async finish(
+    state: 'complete' | 'failed' | 'interrupted',
+    exit: ProgramExit | undefined,
+    lives: number,
+    error: string | null,
+  ): Promise<ExecResult> {
     const { store, now } = this.c
     this.flushMetrics()
     await Promise.allSettled([...this.journalWrites])
     await store.setState(state, now())
     // DESIGN §2: interrupted is 130 whatever the program returned on its way out; a failure is never 0.
-    const exitCode = state === 'complete' ? 0 : state === 'interrupted' ? 130 : exit && exit.exitCode !== 0 ? exit.exitCode : 1
+    const exitCode =
+      state === 'complete' ? 0 : state === 'interrupted' ? 130 : exit && exit.exitCode !== 0 ? exit.exitCode : 1
     const programExitCode = exit?.exitCode ?? null
     await store.addEvent(state, { exitCode, programExitCode, lives, ...(error && { error }) }, now())
     this.tracker.end(state, error ?? undefined)
     this.publish('state')
     return {
-      job: this.c.job, runId: this.c.runId, dir: this.c.dir, state,
-      exitCode, lives,
-      checkpoint: this.lastCheckpoint?.path ?? null, malformedLines: this.malformedLines(), error, programExitCode,
+      job: this.c.job,
+      runId: this.c.runId,
+      dir: this.c.dir,
+      state,
+      exitCode,
+      lives,
+      checkpoint: this.lastCheckpoint?.path ?? null,
+      malformedLines: this.malformedLines(),
+      error,
+      programExitCode,
     }
   }
 
@@ -485,7 +603,8 @@ class Supervisor {
   private async checkpointOfEarlierSession(): Promise<FoundCheckpoint | undefined> {
     const events = await this.c.store.events()
     const last = events.findLast((e) => e.type === 'checkpoint' && e.detail.source === 'protocol')
-    if (last) this.finder.announce(String(last.detail.path), typeof last.detail.step === 'number' ? last.detail.step : null)
+    if (last)
+      this.finder.announce(String(last.detail.path), typeof last.detail.step === 'number' ? last.detail.step : null)
     const lastStart = events.findLast((e) => e.type === 'program-started')
     const lastExit = events.findLast((e) => e.type === 'program-exited')
     const diedAt = lastStart && lastExit && lastExit.at >= lastStart.at ? lastExit.at : this.c.now()
@@ -515,7 +634,12 @@ class Supervisor {
 
 /** A program that cannot be found is refused before the run directory is touched (a typo must not become a run). */
 function assertRunnable(command: string, cwd: string, env: NodeJS.ProcessEnv): void {
-  const candidates = command.includes('/') ? [resolve(cwd, command)] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command))
+  const candidates = command.includes('/')
+    ? [resolve(cwd, command)]
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, command))
   for (const path of candidates) {
     try {
       accessSync(path, constants.X_OK)
@@ -524,7 +648,10 @@ function assertRunnable(command: string, cwd: string, env: NodeJS.ProcessEnv): v
       // Not this one.
     }
   }
-  throw new UsageError(`cannot start '${command}': not found${command.includes('/') ? '' : ' on PATH'} or not executable (check the command after --)`, 'LONGHAUL_EXEC_FAILED')
+  throw new UsageError(
+    `cannot start '${command}': not found${command.includes('/') ? '' : ' on PATH'} or not executable (check the command after --)`,
+    'LONGHAUL_EXEC_FAILED',
+  )
 }
 
 /** `train` for `python3 train.py …`, else the command's own name. */
@@ -534,7 +661,8 @@ export function programName(command: string, args: readonly string[]): string {
 }
 
 function differences(before: ExecIdentity, now: ExecIdentity): string {
-  if (before.kind !== 'exec') return `it holds a ${'sources' in before ? 'job' : 'run'} '${String((before as { job?: unknown }).job)}' made by longhaul run, not a supervised program`
+  if (before.kind !== 'exec')
+    return `it holds a ${'sources' in before ? 'job' : 'run'} '${String((before as { job?: unknown }).job)}' made by longhaul run, not a supervised program`
   const show = (i: ExecIdentity): string => [i.command, ...i.args].join(' ')
   if (show(before) !== show(now)) return `it ran \`${show(before)}\`, not \`${show(now)}\``
   if (before.cwd !== now.cwd) return `it ran in ${before.cwd}, not ${now.cwd}`

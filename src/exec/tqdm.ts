@@ -146,7 +146,10 @@ export class TqdmParser {
 
   private line(raw: string): void {
     // The same tail as an unfinished line keeps, so that how the output was split never matters.
-    const text = raw.slice(-2 * MAX_LINE).replace(ANSI, '').trimEnd()
+    const text = raw
+      .slice(-2 * MAX_LINE)
+      .replace(ANSI, '')
+      .trimEnd()
     if (text.trim() === '') return
     this.seenLines++
     const progress = parseTqdmLine(text)
@@ -169,7 +172,12 @@ function withTotal(line: string): TqdmProgress | null {
   if (!m) return null
   const [, desc, doneNumber, donePrefix, totalNumber, totalPrefix, after] = m
   // The percentage and bar say it is a bar: a line cut anywhere in the statistics is still read.
-  return fromParts(desc, [doneNumber!, donePrefix!], totalNumber === undefined ? null : [totalNumber, totalPrefix!], stats(after!, true))
+  return fromParts(
+    desc,
+    [doneNumber!, donePrefix!],
+    totalNumber === undefined ? null : [totalNumber, totalPrefix!],
+    stats(after!, true),
+  )
 }
 
 function bareTotal(line: string): TqdmProgress | null {
@@ -178,7 +186,12 @@ function bareTotal(line: string): TqdmProgress | null {
     const found = stats(line.slice(m.index + whole.length), true)
     if (!found || found.elapsed === null) continue
     const desc = line.slice(0, m.index).replace(/[\s:|]+$/, '')
-    return fromParts(desc, [doneNumber!, donePrefix!], totalNumber === undefined ? null : [totalNumber, totalPrefix!], found)
+    return fromParts(
+      desc,
+      [doneNumber!, donePrefix!],
+      totalNumber === undefined ? null : [totalNumber, totalPrefix!],
+      found,
+    )
   }
   return null
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 
 /**
  * Reads process groups, one a line; at end of input (the supervisor is gone:
@@ -28,11 +28,15 @@ export class Watchdog {
 
   /** Not waited for: what is written before it has started waits in its pipe. */
   static start(graceMs: number): Watchdog {
-    const child = spawn('/bin/sh', ['-c', SCRIPT, 'longhaul-watchdog', String(Math.max(1, Math.ceil(graceMs / 1000)))], {
-      stdio: ['pipe', 'ignore', 'ignore'],
-      // Its own session: a Ctrl-C or a hangup meant for longhaul does not reach it.
-      detached: true,
-    })
+    const child = spawn(
+      '/bin/sh',
+      ['-c', SCRIPT, 'longhaul-watchdog', String(Math.max(1, Math.ceil(graceMs / 1000)))],
+      {
+        stdio: ['pipe', 'ignore', 'ignore'],
+        // Its own session: a Ctrl-C or a hangup meant for longhaul does not reach it.
+        detached: true,
+      },
+    )
     child.on('error', () => undefined)
     child.stdin!.on('error', () => undefined)
     child.unref()

@@ -34,7 +34,7 @@ interface JobOptionsBase<S extends z.ZodType> {
    * would see it): return `true`/nothing when it is good, `false` or a reason
    * when it is not. Preflight runs it on every rehearsal item.
    */
-  readonly validate?: (record: any, index: number) => boolean | string | void
+  readonly validate?: (record: any, index: number) => boolean | string | undefined
   /**
    * Checks over the whole rehearsal output, by name, e.g. class balance: each
    * gets every record in index order (streamed from disk) and returns `true`
@@ -81,25 +81,40 @@ export interface MapJob {
   readonly checkpointEvery: number
   readonly retries: number
   readonly item: (indexOrRecord: never, ctx: ItemContext<unknown>) => unknown
-  readonly validate: ((record: unknown, index: number) => boolean | string | void) | undefined
+  readonly validate: ((record: unknown, index: number) => boolean | string | undefined) | undefined
   readonly datasetChecks: Readonly<Record<string, (records: Iterable<unknown>) => boolean | string>>
   /** The declared `files` globs; undefined: the default (the scripts beside the job). */
   readonly files: readonly string[] | undefined
 }
 
 /** `files`: globs relative to the job file's folder. */
-export const filesSchema = z.array(z.string().min(1, 'a glob relative to the job file, e.g. "server.py" or "prompts/*.txt"'))
+export const filesSchema = z.array(
+  z.string().min(1, 'a glob relative to the job file, e.g. "server.py" or "prompts/*.txt"'),
+)
 
 const optionsSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-"'),
-  output: z.custom<OutputFormat>((v) => typeof v === 'object' && v !== null && 'newShard' in v, 'use npy({...}) or jsonl()'),
+  output: z.custom<OutputFormat>(
+    (v) => typeof v === 'object' && v !== null && 'newShard' in v,
+    'use npy({...}) or jsonl()',
+  ),
   item: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function'),
   total: z.number().int().positive().optional(),
-  seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(0),
+  seed: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(2 ** 32 - 1)
+    .default(0),
   checkpointEvery: z.number().int().positive().default(60_000),
   retries: z.number().int().nonnegative().default(2),
   validate: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
-  datasetChecks: z.record(z.string(), z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function')).optional(),
+  datasetChecks: z
+    .record(
+      z.string(),
+      z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function'),
+    )
+    .optional(),
   files: filesSchema.optional(),
 })
 

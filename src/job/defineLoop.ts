@@ -96,7 +96,12 @@ const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function
 const optionsSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" or "-"'),
   steps: z.number().int().positive().optional(),
-  seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(0),
+  seed: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(2 ** 32 - 1)
+    .default(0),
   init: fn,
   step: fn,
   save: fn,
@@ -106,7 +111,10 @@ const optionsSchema = z.object({
     .strict()
     .default({ ms: 60_000 }),
   keep: z.number().int().positive().default(3),
-  best: z.object({ metric: z.string().min(1), mode: z.enum(['min', 'max']) }).strict().optional(),
+  best: z
+    .object({ metric: z.string().min(1), mode: z.enum(['min', 'max']) })
+    .strict()
+    .optional(),
   metrics: fn.optional(),
   files: filesSchema.optional(),
 })
@@ -116,7 +124,9 @@ export function defineLoop<S extends z.ZodType = z.ZodObject<{}>, T = unknown>(o
   const checked = optionsSchema.safeParse(options)
   if (!checked.success) throw new TypeError(`defineLoop: ${z.prettifyError(checked.error)}`)
   if (options.best && !options.metrics) {
-    throw new TypeError(`defineLoop: best: { metric: '${options.best.metric}' } needs a metrics(state) function that returns it`)
+    throw new TypeError(
+      `defineLoop: best: { metric: '${options.best.metric}' } needs a metrics(state) function that returns it`,
+    )
   }
   const { checkpointEvery } = checked.data
   return {

@@ -80,7 +80,11 @@ export async function hashSources(jobPath: string): Promise<Record<string, strin
 export async function hashCode(jobPath: string, files: readonly string[] | undefined): Promise<Record<string, string>> {
   const [imported, beside] = await Promise.all([hashSources(jobPath), hashJobFiles(jobPath, files)])
   const all: Record<string, string> = { ...beside, ...imported }
-  return Object.fromEntries(Object.keys(all).sort().map((file) => [file, all[file]!]))
+  return Object.fromEntries(
+    Object.keys(all)
+      .sort()
+      .map((file) => [file, all[file]!]),
+  )
 }
 
 /** Bare imports stay external when they resolve into node_modules (or are longhaul); workspace packages are followed. */
@@ -90,8 +94,14 @@ const installedPackagesExternal: Plugin = {
     build.onResolve({ filter: /^[^./]/ }, async (args) => {
       // The plugin's own lookup below goes to esbuild's resolver.
       if (args.pluginData === RESOLVING) return undefined
-      if (args.path === 'longhaul' || args.path.startsWith('longhaul/') || args.path.startsWith('node:')) return { external: true }
-      const found = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: RESOLVING })
+      if (args.path === 'longhaul' || args.path.startsWith('longhaul/') || args.path.startsWith('node:'))
+        return { external: true }
+      const found = await build.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: RESOLVING,
+      })
       if (found.errors.length > 0 || found.external || !found.path) return { external: true }
       const real = realpathSync(found.path)
       return real.split(sep).includes('node_modules') ? { external: true } : { path: real }
@@ -116,7 +126,8 @@ export function canonical(value: unknown): string {
 /** Says, in words, how `current` differs from `stored`; empty when they are the same job. */
 export function describeChanges(stored: JobIdentity, current: JobIdentity): string[] {
   // A run of `longhaul exec` records a supervised command, not a job.
-  if (typeof stored.sources !== 'object' || stored.sources === null) return [`it holds a supervised program's run (longhaul exec of '${String(stored.job)}'), not a job's`]
+  if (typeof stored.sources !== 'object' || stored.sources === null)
+    return [`it holds a supervised program's run (longhaul exec of '${String(stored.job)}'), not a job's`]
   const changes: string[] = []
   if (stored.job !== current.job) changes.push(`job name changed (${stored.job} → ${current.job})`)
   const files = changedFiles(stored, current)
@@ -125,8 +136,10 @@ export function describeChanges(stored: JobIdentity, current: JobIdentity): stri
     changes.push(`params changed (${canonical(stored.params)} → ${canonical(current.params)})`)
   }
   if (stored.seed !== current.seed) changes.push(`seed changed (${stored.seed} → ${current.seed})`)
-  if (canonical(stored.output) !== canonical(current.output)) changes.push(`output format changed (${canonical(stored.output)} → ${canonical(current.output)})`)
-  if (canonical(stored.input) !== canonical(current.input)) changes.push('input changed (its content or location differs)')
+  if (canonical(stored.output) !== canonical(current.output))
+    changes.push(`output format changed (${canonical(stored.output)} → ${canonical(current.output)})`)
+  if (canonical(stored.input) !== canonical(current.input))
+    changes.push('input changed (its content or location differs)')
   if (stored.lockfile !== current.lockfile) changes.push('dependencies changed (the lockfile differs)')
   if (stored.longhaulMajor !== current.longhaulMajor) {
     changes.push(`longhaul major version changed (${stored.longhaulMajor} → ${current.longhaulMajor})`)

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, readdirSync } from 'node:fs'
-import { pipeline } from 'node:stream/promises'
 import { dirname, relative, resolve, sep } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import { glob, isDynamicPattern } from 'tinyglobby'
 import { UsageError } from '../errors.ts'
 import { PROOFS_DIR, runPaths } from '../store/runPaths.ts'
@@ -33,7 +33,10 @@ const RUN_TOP_FILES = new Set(['progress.json', 'PROGRESS.txt'])
 const RUN_SUBFOLDERS = new Set(['data', PROOFS_DIR, '.longhaul'])
 
 /** sha256 of each file the job depends on besides its imports, by path relative to the job file's folder. */
-export async function hashJobFiles(jobPath: string, declared: readonly string[] | undefined): Promise<Record<string, string>> {
+export async function hashJobFiles(
+  jobPath: string,
+  declared: readonly string[] | undefined,
+): Promise<Record<string, string>> {
   const folder = dirname(resolve(jobPath))
   const patterns = declared ?? DEFAULT_JOB_FILES
   for (const pattern of declared ?? []) {
@@ -96,4 +99,3 @@ function commonAncestor(a: string, b: string): string {
   while (relative(dir, b).startsWith('..') && dirname(dir) !== dir) dir = dirname(dir)
   return dir
 }
-

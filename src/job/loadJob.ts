@@ -9,7 +9,10 @@ import { isLoopJob, type LoopJob } from './defineLoop.ts'
 export async function loadJob(path: string): Promise<MapJob> {
   const job = await loadAnyJob(path)
   if (isLoopJob(job)) {
-    throw new UsageError(`${path} is a loop job (defineLoop); this command takes a map job (defineJob).`, 'LONGHAUL_JOB_INVALID')
+    throw new UsageError(
+      `${path} is a loop job (defineLoop); this command takes a map job (defineJob).`,
+      'LONGHAUL_JOB_INVALID',
+    )
   }
   return job
 }
@@ -18,20 +21,31 @@ export async function loadJob(path: string): Promise<MapJob> {
 export async function loadAnyJob(path: string): Promise<MapJob | LoopJob> {
   const absolute = resolve(path)
   if (!existsSync(absolute)) {
-    throw new UsageError(`job file ${path} does not exist. Give the path to a .ts or .js file whose default export is defineJob({...}).`, 'LONGHAUL_JOB_INVALID')
+    throw new UsageError(
+      `job file ${path} does not exist. Give the path to a .ts or .js file whose default export is defineJob({...}).`,
+      'LONGHAUL_JOB_INVALID',
+    )
   }
   let module: Record<string, unknown>
   try {
     module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>
   } catch (error) {
-    throw new UsageError(`job file ${path} failed to load: ${(error as Error).message}`, 'LONGHAUL_JOB_INVALID', { cause: error })
+    throw new UsageError(`job file ${path} failed to load: ${(error as Error).message}`, 'LONGHAUL_JOB_INVALID', {
+      cause: error,
+    })
   }
   const job = module.default
   if (job === undefined) {
-    throw new UsageError(`job file ${path} has no default export. End it with 'export default defineJob({...})'.`, 'LONGHAUL_JOB_INVALID')
+    throw new UsageError(
+      `job file ${path} has no default export. End it with 'export default defineJob({...})'.`,
+      'LONGHAUL_JOB_INVALID',
+    )
   }
   if (!isMapJob(job) && !isLoopJob(job)) {
-    throw new UsageError(`the default export of ${path} is not a job. Export the result of defineJob({...}) or defineLoop({...}) from 'longhaul'.`, 'LONGHAUL_JOB_INVALID')
+    throw new UsageError(
+      `the default export of ${path} is not a job. Export the result of defineJob({...}) or defineLoop({...}) from 'longhaul'.`,
+      'LONGHAUL_JOB_INVALID',
+    )
   }
   return job
 }

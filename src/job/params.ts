@@ -16,7 +16,10 @@ export function resolveParams(job: Pick<MapJob, 'name' | 'params'>, raw: Readonl
   }
   const result = job.params.safeParse(raw)
   if (!result.success) {
-    throw new UsageError(`params of job '${job.name}' are invalid:\n${z.prettifyError(result.error)}`, 'LONGHAUL_PARAMS_INVALID')
+    throw new UsageError(
+      `params of job '${job.name}' are invalid:\n${z.prettifyError(result.error)}`,
+      'LONGHAUL_PARAMS_INVALID',
+    )
   }
   return result.data
 }
@@ -30,7 +33,9 @@ export function parseParamPairs(pairs: readonly string[], json: string | undefin
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object')
       params = { ...(parsed as Record<string, unknown>) }
     } catch (error) {
-      throw new UsageError(`--params must be a JSON object, e.g. --params '{"frames": 8}' (${(error as Error).message})`)
+      throw new UsageError(
+        `--params must be a JSON object, e.g. --params '{"frames": 8}' (${(error as Error).message})`,
+      )
     }
   }
   for (const pair of pairs) {

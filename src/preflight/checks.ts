@@ -1,9 +1,9 @@
 import { bytes, duration } from '../telemetry/progressText.ts'
 import type { ChildRunResult, ProgressSample } from './childRun.ts'
-import { memoryGrowth, type DurationProjection, type MemoryPoint } from './estimates.ts'
+import { type DurationProjection, type MemoryPoint, memoryGrowth } from './estimates.ts'
 import type { Policy } from './policy.ts'
-import type { RehearsalPlan } from './rehearsal.ts'
 import type { CheckResult } from './proof.ts'
+import type { RehearsalPlan } from './rehearsal.ts'
 
 const MiB = 1024 * 1024
 
@@ -13,7 +13,13 @@ const MiB = 1024 * 1024
  * an item cannot be cut, so the worst case is the interval plus the slowest
  * item; the commits the rehearsal actually made are reported beside it.
  */
-export function checkCadence(o: { policy: Policy; checkpointEveryMs: number; runs: readonly ChildRunResult[]; commitTimes: readonly number[]; startedAt: number | undefined }): CheckResult {
+export function checkCadence(o: {
+  policy: Policy
+  checkpointEveryMs: number
+  runs: readonly ChildRunResult[]
+  commitTimes: readonly number[]
+  startedAt: number | undefined
+}): CheckResult {
   const slowestItemMs = Math.max(0, ...o.runs.map((r) => r.summary?.slowestItemMs ?? 0))
   const worstSeconds = (o.checkpointEveryMs + slowestItemMs) / 1000
   const gaps = o.commitTimes.slice(1).map((t, i) => (t - o.commitTimes[i]!) / 1000)
@@ -33,7 +39,13 @@ export function checkCadence(o: { policy: Policy; checkpointEveryMs: number; run
     passed,
     evidence: `worst-case lost work ${duration(worstSeconds)} (checkpointEvery ${duration(o.checkpointEveryMs / 1000)} + slowest item ${slowestItemMs} ms) vs ${duration(o.policy.maxLostWorkSeconds)} allowed${o.commitTimes.length ? `; ${o.commitTimes.length} commits in the rehearsal${observedMax === null ? '' : `, at most ${observedMax.toFixed(1)} s apart`}` : ''}`,
     failures,
-    measurements: { checkpointEveryMs: o.checkpointEveryMs, slowestItemMs, worstLostWorkSeconds: worstSeconds, rehearsalCommits: o.commitTimes.length, observedMaxCommitGapSeconds: observedMax },
+    measurements: {
+      checkpointEveryMs: o.checkpointEveryMs,
+      slowestItemMs,
+      worstLostWorkSeconds: worstSeconds,
+      rehearsalCommits: o.commitTimes.length,
+      observedMaxCommitGapSeconds: observedMax,
+    },
   }
 }
 
@@ -42,22 +54,39 @@ export function checkCadence(o: { policy: Policy; checkpointEveryMs: number; run
  * never older than the policy allows, carries every required field, and says
  * COMPLETE (file and PROGRESS.txt) when the run has finished.
  */
-export function checkFreshness(o: { policy: Policy; runs: readonly ChildRunResult[]; finalRun: ChildRunResult }): CheckResult {
+export function checkFreshness(o: {
+  policy: Policy
+  runs: readonly ChildRunResult[]
+  finalRun: ChildRunResult
+}): CheckResult {
   const live = o.runs.flatMap((r) => r.samples).filter((s) => s.state === 'running' || s.state === 'stalled')
   const maxStale = Math.max(0, ...live.map((s) => s.staleSeconds))
   const maxHeartbeatAge = Math.max(0, ...live.map((s) => s.heartbeatAgeSeconds))
   const missing = [...new Set(o.runs.flatMap((r) => r.samples).flatMap((s) => s.missingFields))]
   const failures: string[] = []
   if (live.length === 0) failures.push('fresh-progress: progress.json was never seen while a run lived')
-  if (maxStale > o.policy.progressMaxStaleSeconds) failures.push(`fresh-progress: progress.json was ${maxStale.toFixed(1)} s old while the run lived; the policy allows ${o.policy.progressMaxStaleSeconds} s`)
-  if (maxHeartbeatAge > o.policy.progressMaxStaleSeconds) failures.push(`fresh-progress: the heartbeat was ${maxHeartbeatAge.toFixed(1)} s old; the policy allows ${o.policy.progressMaxStaleSeconds} s`)
+  if (maxStale > o.policy.progressMaxStaleSeconds)
+    failures.push(
+      `fresh-progress: progress.json was ${maxStale.toFixed(1)} s old while the run lived; the policy allows ${o.policy.progressMaxStaleSeconds} s`,
+    )
+  if (maxHeartbeatAge > o.policy.progressMaxStaleSeconds)
+    failures.push(
+      `fresh-progress: the heartbeat was ${maxHeartbeatAge.toFixed(1)} s old; the policy allows ${o.policy.progressMaxStaleSeconds} s`,
+    )
   if (missing.length) failures.push(`fresh-progress: progress.json lacks required fields: ${missing.join(', ')}`)
   const final = o.finalRun.finalSnapshot
   if (final?.state !== 'complete' || o.finalRun.finalTextState !== 'COMPLETE') {
-    failures.push(`fresh-progress: after the rehearsal finished, progress.json says '${final?.state ?? 'nothing'}' and PROGRESS.txt '${o.finalRun.finalTextState ?? 'nothing'}', not complete`)
+    failures.push(
+      `fresh-progress: after the rehearsal finished, progress.json says '${final?.state ?? 'nothing'}' and PROGRESS.txt '${o.finalRun.finalTextState ?? 'nothing'}', not complete`,
+    )
   }
-  const settingsWrong = live.filter((s) => s.refreshSeconds !== o.policy.progressEverySeconds || s.stallAfterSeconds !== o.policy.stallAfterSeconds)
-  if (settingsWrong.length) failures.push(`the runs did not use the policy's progressEverySeconds (${o.policy.progressEverySeconds}) and stallAfterSeconds (${o.policy.stallAfterSeconds})`)
+  const settingsWrong = live.filter(
+    (s) => s.refreshSeconds !== o.policy.progressEverySeconds || s.stallAfterSeconds !== o.policy.stallAfterSeconds,
+  )
+  if (settingsWrong.length)
+    failures.push(
+      `the runs did not use the policy's progressEverySeconds (${o.policy.progressEverySeconds}) and stallAfterSeconds (${o.policy.stallAfterSeconds})`,
+    )
   return {
     id: 'progress-freshness',
     title: 'Progress freshness',
@@ -65,14 +94,26 @@ export function checkFreshness(o: { policy: Policy; runs: readonly ChildRunResul
     evidence: `${live.length} samples of progress.json over ${o.runs.length} runs: at most ${maxStale.toFixed(1)} s old (allowed ${o.policy.progressMaxStaleSeconds} s), heartbeat at most ${maxHeartbeatAge.toFixed(1)} s old; ${missing.length ? `missing ${missing.join(', ')}` : 'every required field present'}; final state ${final?.state ?? 'none'}`,
     failures,
     measurements: {
-      samples: live.length, maxStaleSeconds: maxStale, maxHeartbeatAgeSeconds: maxHeartbeatAge, missingFields: missing, finalState: final?.state ?? null, finalTextState: o.finalRun.finalTextState,
+      samples: live.length,
+      maxStaleSeconds: maxStale,
+      maxHeartbeatAgeSeconds: maxHeartbeatAge,
+      missingFields: missing,
+      finalState: final?.state ?? null,
+      finalTextState: o.finalRun.finalTextState,
       settingsAsPolicy: settingsWrong.length === 0,
     },
   }
 }
 
 /** The rehearsal itself: it must complete; it projects the target's duration, on its worker count, with an interval. */
-export function checkRehearsal(o: { rehearsal: ChildRunResult; plan: RehearsalPlan; target: number; workers: number | undefined; projection: DurationProjection; failure: string | undefined }): CheckResult {
+export function checkRehearsal(o: {
+  rehearsal: ChildRunResult
+  plan: RehearsalPlan
+  target: number
+  workers: number | undefined
+  projection: DurationProjection
+  failure: string | undefined
+}): CheckResult {
   const summary = o.rehearsal.summary
   const { projection } = o
   const unit = o.workers === undefined ? 'steps' : 'items'
@@ -86,8 +127,15 @@ export function checkRehearsal(o: { rehearsal: ChildRunResult; plan: RehearsalPl
       : failures[0]!,
     failures,
     measurements: {
-      items: o.plan.items, fraction: o.plan.fraction, scaledDown: o.plan.note ?? null, wallMs: summary?.wallMs ?? null, itemsPerSecond: summary?.itemsPerSecond ?? null,
-      workers: o.workers, projectedSeconds: projection.seconds, projectedLowSeconds: projection.low, projectedHighSeconds: projection.high,
+      items: o.plan.items,
+      fraction: o.plan.fraction,
+      scaledDown: o.plan.note ?? null,
+      wallMs: summary?.wallMs ?? null,
+      itemsPerSecond: summary?.itemsPerSecond ?? null,
+      workers: o.workers,
+      projectedSeconds: projection.seconds,
+      projectedLowSeconds: projection.low,
+      projectedHighSeconds: projection.high,
       fixedPartSeconds: projection.overheadSeconds,
     },
   }
@@ -99,17 +147,35 @@ export function checkRehearsal(o: { rehearsal: ChildRunResult; plan: RehearsalPl
  * loop, whose steps run one after another.
  */
 export function projectionText(projection: DurationProjection, target: number, workers: number | undefined): string {
-  const on = workers === undefined ? `${target.toLocaleString('en-US')} steps` : `${target.toLocaleString('en-US')} items on ${workers} worker${workers === 1 ? '' : 's'}`
-  if (projection.seconds === null || projection.low === null || projection.high === null) return `no projection for ${on}: the rehearsal committed too few times to measure a pace`
-  const fixed = projection.overheadSeconds ? `, of which ${duration(projection.overheadSeconds.median)} start-up and wrap-up` : ''
+  const on =
+    workers === undefined
+      ? `${target.toLocaleString('en-US')} steps`
+      : `${target.toLocaleString('en-US')} items on ${workers} worker${workers === 1 ? '' : 's'}`
+  if (projection.seconds === null || projection.low === null || projection.high === null)
+    return `no projection for ${on}: the rehearsal committed too few times to measure a pace`
+  const fixed = projection.overheadSeconds
+    ? `, of which ${duration(projection.overheadSeconds.median)} start-up and wrap-up`
+    : ''
   return `the target (${on}) projects to ${duration(projection.seconds)} (${duration(projection.low)} – ${duration(projection.high)})${fixed}`
 }
 
 /** The projected output, times the policy's margin, must fit in the free disk where it will be written. */
-export async function checkDisk(o: { policy: Policy; rehearsal: ChildRunResult; target: number; freeBytes: number }): Promise<CheckResult> {
+export async function checkDisk(o: {
+  policy: Policy
+  rehearsal: ChildRunResult
+  target: number
+  freeBytes: number
+}): Promise<CheckResult> {
   const summary = o.rehearsal.summary
   if (!summary || summary.committedThisSession === 0) {
-    return { id: 'disk', title: 'Disk space', passed: false, evidence: 'not measured: the rehearsal did not complete', failures: ['disk: not measured, the rehearsal did not complete'], measurements: {} }
+    return {
+      id: 'disk',
+      title: 'Disk space',
+      passed: false,
+      evidence: 'not measured: the rehearsal did not complete',
+      failures: ['disk: not measured, the rehearsal did not complete'],
+      measurements: {},
+    }
   }
   const bytesPerItem = summary.bytesWritten / summary.committedThisSession
   const projected = bytesPerItem * o.target
@@ -120,28 +186,55 @@ export async function checkDisk(o: { policy: Policy; rehearsal: ChildRunResult; 
     title: 'Disk space',
     passed,
     evidence: `${bytes(bytesPerItem)} per item → ${bytes(projected)} at the target, × ${o.policy.diskMargin} margin = ${bytes(needed)} vs ${bytes(o.freeBytes)} free`,
-    failures: passed ? [] : [`disk: the output would not fit: ${bytes(projected)} projected × ${o.policy.diskMargin} margin = ${bytes(needed)}, only ${bytes(o.freeBytes)} free. Free space, write elsewhere (--out), or lower the target.`],
-    measurements: { bytesPerItem, projectedBytes: projected, neededBytes: needed, freeBytes: o.freeBytes, margin: o.policy.diskMargin },
+    failures: passed
+      ? []
+      : [
+          `disk: the output would not fit: ${bytes(projected)} projected × ${o.policy.diskMargin} margin = ${bytes(needed)}, only ${bytes(o.freeBytes)} free. Free space, write elsewhere (--out), or lower the target.`,
+        ],
+    measurements: {
+      bytesPerItem,
+      projectedBytes: projected,
+      neededBytes: needed,
+      freeBytes: o.freeBytes,
+      margin: o.policy.diskMargin,
+    },
   }
 }
 
 /** Invariant bounded-memory: what the workers retain must not grow with items (a smaller run against the rehearsal). */
-export function checkMemory(o: { policy: Policy; small: MemoryPoint; rehearsal: MemoryPoint; rehearsalSamples: readonly ProgressSample[]; target: number }): CheckResult {
+export function checkMemory(o: {
+  policy: Policy
+  small: MemoryPoint
+  rehearsal: MemoryPoint
+  rehearsalSamples: readonly ProgressSample[]
+  target: number
+}): CheckResult {
   const growth = memoryGrowth(o.small, o.rehearsal, o.target)
   const limit = o.policy.maxMemoryGrowthMiB * MiB
   const passed = growth.projectedGrowthBytes === null || growth.projectedGrowthBytes <= limit
   const at = (p: MemoryPoint): string => `${bytes(p.retainedBytes ?? 0)} at ${p.items.toLocaleString('en-US')} items`
-  const evidence = growth.bytesPerItem === null
-    ? `not measurable: the rehearsal (${o.rehearsal.items} items) is not ${3}× the small run (${o.small.items})${o.rehearsal.retainedBytes === null ? ', or memory could not be read' : ''}`
-    : `retained memory ${at(growth.smaller)}, ${at(growth.larger)}: ${bytes(Math.max(0, growth.bytesPerItem))} per item → +${bytes(growth.projectedGrowthBytes ?? 0)} by the target (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`
+  const evidence =
+    growth.bytesPerItem === null
+      ? `not measurable: the rehearsal (${o.rehearsal.items} items) is not ${3}× the small run (${o.small.items})${o.rehearsal.retainedBytes === null ? ', or memory could not be read' : ''}`
+      : `retained memory ${at(growth.smaller)}, ${at(growth.larger)}: ${bytes(Math.max(0, growth.bytesPerItem))} per item → +${bytes(growth.projectedGrowthBytes ?? 0)} by the target (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`
   return {
     id: 'memory',
     title: 'Memory over time',
     passed,
     evidence,
-    failures: passed ? [] : [`bounded-memory: memory grows with items (${bytes(growth.bytesPerItem ?? 0)} per item, ${at(growth.smaller)} vs ${at(growth.larger)}): ${bytes(growth.projectedGrowthBytes ?? 0)} more by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Something keeps every item (a list of results, a cache without a bound): let the items go once returned.`],
+    failures: passed
+      ? []
+      : [
+          `bounded-memory: memory grows with items (${bytes(growth.bytesPerItem ?? 0)} per item, ${at(growth.smaller)} vs ${at(growth.larger)}): ${bytes(growth.projectedGrowthBytes ?? 0)} more by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Something keeps every item (a list of results, a cache without a bound): let the items go once returned.`,
+        ],
     // Resident memory over the rehearsal's life, for the report's reader (garbage included, so not the verdict).
-    measurements: { ...growth, rehearsalRssOverTime: thin(o.rehearsalSamples.filter((s) => s.rssBytes !== null).map((s) => ({ done: s.done, rssBytes: s.rssBytes })), 20) },
+    measurements: {
+      ...growth,
+      rehearsalRssOverTime: thin(
+        o.rehearsalSamples.filter((s) => s.rssBytes !== null).map((s) => ({ done: s.done, rssBytes: s.rssBytes })),
+        20,
+      ),
+    },
   }
 }
 

@@ -12,8 +12,22 @@ const BIN = fileURLToPath(new URL('../../bin/longhaul.mjs', import.meta.url))
 
 /** The fields DESIGN §2 says progress.json holds at least. */
 export const REQUIRED_PROGRESS_FIELDS = [
-  'job', 'runId', 'state', 'done', 'total', 'percent', 'itemsPerSecond', 'etaSeconds', 'etaLow', 'etaHigh',
-  'startedAt', 'updatedAt', 'heartbeatAt', 'lastCheckpointAt', 'checkpoints', 'workers',
+  'job',
+  'runId',
+  'state',
+  'done',
+  'total',
+  'percent',
+  'itemsPerSecond',
+  'etaSeconds',
+  'etaLow',
+  'etaHigh',
+  'startedAt',
+  'updatedAt',
+  'heartbeatAt',
+  'lastCheckpointAt',
+  'checkpoints',
+  'workers',
 ] as const
 
 /** What was seen of progress.json (and the process's memory) at one moment. */
@@ -80,20 +94,39 @@ export interface ChildRunResult {
  */
 export async function childRun(options: ChildRunOptions): Promise<ChildRunResult> {
   // Preflight's runs are rehearsals: they do not publish to the team's webhooks and buckets.
-  const args = [BIN, 'run', options.jobPath, '--out', options.outDir, '--total', String(options.total), '--json', '--skip-preflight', '--no-publish']
+  const args = [
+    BIN,
+    'run',
+    options.jobPath,
+    '--out',
+    options.outDir,
+    '--total',
+    String(options.total),
+    '--json',
+    '--skip-preflight',
+    '--no-publish',
+  ]
   if (options.workers !== undefined) args.push('--workers', String(options.workers))
   if (options.seed !== undefined) args.push('--seed', String(options.seed))
   if (options.params !== undefined) args.push('--params', JSON.stringify(options.params))
   if (options.config !== undefined) args.push('--config', options.config)
   // Small shards: the engine's buffers stay near 1 MiB a worker whatever the scale, so what the workers retain measures the job.
   // Worker threads report what they retain after a full collection (node --expose-gc), for the memory check.
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LONGHAUL_MAX_SHARD_BYTES: String(SHARD_BYTES), LONGHAUL_MEASURE_RETAINED: '1' }
-  if (options.crashAtCommit !== undefined) env.LONGHAUL_CRASH_AT = `${options.crashPoint ?? 'commit'}:${options.crashAtCommit}`
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NO_COLOR: '1',
+    LONGHAUL_MAX_SHARD_BYTES: String(SHARD_BYTES),
+    LONGHAUL_MEASURE_RETAINED: '1',
+  }
+  if (options.crashAtCommit !== undefined)
+    env.LONGHAUL_CRASH_AT = `${options.crashPoint ?? 'commit'}:${options.crashAtCommit}`
   else delete env.LONGHAUL_CRASH_AT
-  if (options.loopCheckpointSteps !== undefined) env.LONGHAUL_LOOP_CHECKPOINT_STEPS = String(options.loopCheckpointSteps)
+  if (options.loopCheckpointSteps !== undefined)
+    env.LONGHAUL_LOOP_CHECKPOINT_STEPS = String(options.loopCheckpointSteps)
   else delete env.LONGHAUL_LOOP_CHECKPOINT_STEPS
 
-  if (options.signal?.aborted) throw new InterruptedError('preflight interrupted; no proof was written. Run it again to prove the job.')
+  if (options.signal?.aborted)
+    throw new InterruptedError('preflight interrupted; no proof was written. Run it again to prove the job.')
   const started = Date.now()
   const child = spawn(process.execPath, ['--expose-gc', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
@@ -120,10 +153,12 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
   }
   const stop = (): void => void child.kill('SIGTERM')
   options.signal?.addEventListener('abort', stop, { once: true })
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, signal) => resolve({ code, signal }))
-  }).finally(() => {
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve, reject) => {
+      child.on('error', reject)
+      child.on('close', (code, signal) => resolve({ code, signal }))
+    },
+  ).finally(() => {
     clearInterval(sampler)
     if (killer) clearTimeout(killer)
     options.signal?.removeEventListener('abort', stop)
@@ -145,12 +180,17 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
     wallMs: Date.now() - started,
     samples,
     finalTextState: readOr(join(options.outDir, PROGRESS_TXT), (text) => text.split('\n')[0]!.split(' ')[0]!),
-    finalSnapshot: readOr(join(options.outDir, PROGRESS_JSON), (text) => JSON.parse(text) as ProgressSnapshot) ?? undefined,
+    finalSnapshot:
+      readOr(join(options.outDir, PROGRESS_JSON), (text) => JSON.parse(text) as ProgressSnapshot) ?? undefined,
   }
 }
 
 /** An onProgress that says where a long child run stands, at most every `everyMs`. */
-export function progressLines(step: ((message: string) => void) | undefined, label: string, everyMs = 5_000): ((done: number, total: number) => void) | undefined {
+export function progressLines(
+  step: ((message: string) => void) | undefined,
+  label: string,
+  everyMs = 5_000,
+): ((done: number, total: number) => void) | undefined {
   if (!step) return undefined
   let last = Date.now()
   return (done, total) => {

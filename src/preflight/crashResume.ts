@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import prand from 'pure-rand'
 import { InterruptedError } from '../errors.ts'
 import { verifyRun } from '../runner/index.ts'
-import { childRun, progressLines, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
+import { type ChildRunOptions, type ChildRunResult, childRun, progressLines } from './childRun.ts'
 import type { CheckResult } from './proof.ts'
 
 export interface CrashResumeOptions {
@@ -42,27 +42,55 @@ export interface CrashResumeResult {
  */
 export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResumeResult> {
   const onProgress = progressLines(o.onStep, 'crash/resume')
-  const base = { jobPath: o.jobPath, total: o.items, ...(onProgress && { onProgress }), ...(o.signal && { signal: o.signal }), ...(o.seed !== undefined && { seed: o.seed }), ...(o.params !== undefined && { params: o.params }), ...(o.config && { config: o.config }) }
+  const base = {
+    jobPath: o.jobPath,
+    total: o.items,
+    ...(onProgress && { onProgress }),
+    ...(o.signal && { signal: o.signal }),
+    ...(o.seed !== undefined && { seed: o.seed }),
+    ...(o.params !== undefined && { params: o.params }),
+    ...(o.config && { config: o.config }),
+  }
   const failures: string[] = []
   const runs: ChildRunResult[] = []
   const parallel = parallelWorkers()
 
   o.onStep?.(`crash/resume: reference run, ${o.items} items on 1 worker`)
-  const reference = await unlessAborted(o.signal, childRun({ ...base, outDir: join(o.workDir, 'reference'), workers: 1 }))
+  const reference = await unlessAborted(
+    o.signal,
+    childRun({ ...base, outDir: join(o.workDir, 'reference'), workers: 1 }),
+  )
   runs.push(reference)
   if (!reference.summary?.digest) {
-    return { check: fail([`the job does not complete at small scale (${o.items} items): ${lastLines(reference.stderr)}`]), runs, referenceItemsPerSecond: 0, parallel: { workers: parallel, items: o.items, retainedBytes: null } }
+    return {
+      check: fail([`the job does not complete at small scale (${o.items} items): ${lastLines(reference.stderr)}`]),
+      runs,
+      referenceItemsPerSecond: 0,
+      parallel: { workers: parallel, items: o.items, retainedBytes: null },
+    }
   }
 
   o.onStep?.(`crash/resume: the same items on ${parallel} workers`)
-  const other = await unlessAborted(o.signal, childRun({ ...base, outDir: join(o.workDir, 'parallel'), workers: parallel }))
+  const other = await unlessAborted(
+    o.signal,
+    childRun({ ...base, outDir: join(o.workDir, 'parallel'), workers: parallel }),
+  )
   runs.push(other)
 
   o.onStep?.(`crash/resume: ${o.kills} SIGKILLs at seeded moments, resumed each time`)
-  const crashed = await crashUntilComplete({ ...base, outDir: join(o.workDir, 'crashed'), workers: parallel }, o, reference.summary.wallMs, runs)
+  const crashed = await crashUntilComplete(
+    { ...base, outDir: join(o.workDir, 'crashed'), workers: parallel },
+    o,
+    reference.summary.wallMs,
+    runs,
+  )
   failures.push(...crashed.failures)
 
-  const digests = { reference: reference.summary.digest, [`${parallel} workers`]: other.summary?.digest ?? null, crashed: crashed.digest }
+  const digests = {
+    reference: reference.summary.digest,
+    [`${parallel} workers`]: other.summary?.digest ?? null,
+    crashed: crashed.digest,
+  }
   if (other.summary?.digest !== reference.summary.digest) {
     failures.push(
       other.summary?.digest
@@ -89,7 +117,14 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
       passed,
       evidence: `${crashed.kills} SIGKILLs (${crashed.atCommit} at a commit) over ${crashed.lives} lives of ${o.items} items; digests ${passed ? 'equal' : 'differ'} (1 worker, ${parallel} workers, crashed)`,
       failures,
-      measurements: { items: o.items, kills: crashed.kills, killsAtCommit: crashed.atCommit, lives: crashed.lives, killSeed: o.killSeed, digests },
+      measurements: {
+        items: o.items,
+        kills: crashed.kills,
+        killsAtCommit: crashed.atCommit,
+        lives: crashed.lives,
+        killSeed: o.killSeed,
+        digests,
+      },
     },
     runs,
     referenceItemsPerSecond: reference.summary.itemsPerSecond,
@@ -97,7 +132,14 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
   }
 
   function fail(reasons: string[]): CheckResult {
-    return { id: 'crash-resume', title: 'Crash/resume equivalence', passed: false, evidence: reasons[0]!, failures: reasons, measurements: { items: o.items } }
+    return {
+      id: 'crash-resume',
+      title: 'Crash/resume equivalence',
+      passed: false,
+      evidence: reasons[0]!,
+      failures: reasons,
+      measurements: { items: o.items },
+    }
   }
 }
 
@@ -139,22 +181,44 @@ export async function crashUntilComplete(
     const crash = kills < o.kills
     // Odd kills come from a timer anywhere in the run's life (start-up, mid-item, mid-write); the commit kill is the backstop.
     const byTimer = crash && kills % 2 === 1
-    const life = await unlessAborted(o.signal, childRun({
-      ...run,
-      // Commit kills spread over the first few commits of a life; timer kills over the reference run's working time, counted from this life's first commit.
-      ...(crash && { crashAtCommit: byTimer ? backstop : next(commitKills[0], commitKills[1]) }),
-      ...(byTimer && { killAfterMs: next(0, Math.max(50, Math.round(referenceWorkMs * 0.8))) }),
-    }))
+    const life = await unlessAborted(
+      o.signal,
+      childRun({
+        ...run,
+        // Commit kills spread over the first few commits of a life; timer kills over the reference run's working time, counted from this life's first commit.
+        ...(crash && { crashAtCommit: byTimer ? backstop : next(commitKills[0], commitKills[1]) }),
+        ...(byTimer && { killAfterMs: next(0, Math.max(50, Math.round(referenceWorkMs * 0.8))) }),
+      }),
+    )
     runs.push(life)
     if (life.killed) {
       kills++
       if (life.killedBy === 'commit') atCommit++
       continue
     }
-    if (life.exitCode === 0 && life.summary?.digest) return { kills, atCommit, lives, digest: life.summary.digest, failures: kills < o.kills ? [`only ${kills} of ${o.kills} kills happened before the run completed`] : [] }
-    return { kills, atCommit, lives, digest: null, failures: [`resume after ${kills} crash(es) failed (exit ${life.exitCode}): ${lastLines(life.stderr)}`] }
+    if (life.exitCode === 0 && life.summary?.digest)
+      return {
+        kills,
+        atCommit,
+        lives,
+        digest: life.summary.digest,
+        failures: kills < o.kills ? [`only ${kills} of ${o.kills} kills happened before the run completed`] : [],
+      }
+    return {
+      kills,
+      atCommit,
+      lives,
+      digest: null,
+      failures: [`resume after ${kills} crash(es) failed (exit ${life.exitCode}): ${lastLines(life.stderr)}`],
+    }
   }
-  return { kills, atCommit, lives, digest: null, failures: [`no-loss: the run did not complete after ${lives} restarts; resuming does not make progress`] }
+  return {
+    kills,
+    atCommit,
+    lives,
+    digest: null,
+    failures: [`no-loss: the run did not complete after ${lives} restarts; resuming does not make progress`],
+  }
 }
 
 /** The worker count of the parallel and crashed runs and of the rehearsal: the cores, at least 2 (so parallelism is exercised), at most 4. */
@@ -165,7 +229,8 @@ function parallelWorkers(): number {
 /** The child's result, unless Ctrl-C came while it ran. */
 export async function unlessAborted<T>(signal: AbortSignal | undefined, running: Promise<T>): Promise<T> {
   const result = await running
-  if (signal?.aborted) throw new InterruptedError('preflight interrupted; no proof was written. Run it again to prove the job.')
+  if (signal?.aborted)
+    throw new InterruptedError('preflight interrupted; no proof was written. Run it again to prove the job.')
   return result
 }
 
@@ -177,6 +242,9 @@ const PROGRESS_LINE = /^\[[^\]]*\] (RUNNING|STALLED|COMPLETE|FAILED|INTERRUPTED)
 
 export function lastLines(text: string, n = 3): string {
   // The run's own progress lines would bury the error; its advice to resume is for a user's run, not preflight's.
-  const lines = text.trim().split('\n').filter((line) => line && !PROGRESS_LINE.test(line) && !/^\s*run the same command/.test(line))
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((line) => line && !PROGRESS_LINE.test(line) && !/^\s*run the same command/.test(line))
   return lines.length ? lines.slice(-n).join(' | ') : '(no output)'
 }

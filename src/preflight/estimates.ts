@@ -1,5 +1,5 @@
-import { statfs } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
+import { statfs } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { EtaEstimator } from '../telemetry/eta.ts'
 
@@ -46,7 +46,11 @@ export interface DurationProjection {
  *   it to the target, with an interval from no trend to the trend followed to
  *   the end, widened by the items' scatter.
  */
-export function projectDuration(timeline: readonly CommitPoint[], target: number, overheadsMs: readonly number[]): DurationProjection {
+export function projectDuration(
+  timeline: readonly CommitPoint[],
+  target: number,
+  overheadsMs: readonly number[],
+): DurationProjection {
   const unknown: DurationProjection = { seconds: null, low: null, high: null, overheadSeconds: null }
   const points = [...timeline].sort((a, b) => a.at - b.at)
   const first = points[0]
@@ -58,7 +62,11 @@ export function projectDuration(timeline: readonly CommitPoint[], target: number
   // counted once, as it was spent.
   const origin = points.find((p) => p.done - first.done >= 0.1 * (last.done - first.done) && p.at < last.at) ?? first
   const measured = points.filter((p) => p.at >= origin.at)
-  const estimator = new EtaEstimator(origin.at, { minElapsedMs: 0, minItems: 1, changeFactor: Number.POSITIVE_INFINITY })
+  const estimator = new EtaEstimator(origin.at, {
+    minElapsedMs: 0,
+    minItems: 1,
+    changeFactor: Number.POSITIVE_INFINITY,
+  })
   for (const p of measured) estimator.observe(p.at, p.done - origin.done)
   const remaining = Math.max(0, target - last.done)
   const eta = estimator.estimate(last.at, remaining)
@@ -157,5 +165,10 @@ export function memoryGrowth(a: MemoryPoint, b: MemoryPoint, target: number): Me
   // Below the noise floor (heap bookkeeping, lazily compiled code), no growth is measured: carrying noise to a far target would fail sound jobs.
   const grown = larger.retainedBytes - smaller.retainedBytes
   const bytesPerItem = grown < NOISE_FLOOR_BYTES ? 0 : grown / (larger.items - smaller.items)
-  return { bytesPerItem, projectedGrowthBytes: Math.max(0, bytesPerItem) * Math.max(0, target - larger.items), smaller, larger }
+  return {
+    bytesPerItem,
+    projectedGrowthBytes: Math.max(0, bytesPerItem) * Math.max(0, target - larger.items),
+    smaller,
+    larger,
+  }
 }

@@ -2,10 +2,10 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LoopJob } from '../job/defineLoop.ts'
 import { bytes, duration } from '../telemetry/progressText.ts'
-import { childRun, progressLines, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
 import { checkCadence, checkFreshness, checkRehearsal } from './checks.ts'
+import { type ChildRunOptions, type ChildRunResult, childRun, progressLines } from './childRun.ts'
 import { crashUntilComplete, lastLines, unlessAborted } from './crashResume.ts'
-import { memoryGrowth, overheadMs, projectDuration, statfsProbe, type MemoryPoint } from './estimates.ts'
+import { type MemoryPoint, memoryGrowth, overheadMs, projectDuration, statfsProbe } from './estimates.ts'
 import type { Policy } from './policy.ts'
 import type { CheckResult } from './proof.ts'
 import { commitTimeline, finishedTimeline, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
@@ -30,14 +30,36 @@ const MEASURE_MS = 2_000
  * state's size at two scales for disk and memory. A loop has no records, so
  * no validators.
  */
-export async function loopChecks({ o, policy, workDir, outDir, fingerprint, common, step, job }: SuiteContext & { job: LoopJob }): Promise<CheckResult[]> {
-  const crash = await checkLoopCrashResume({ ...common, workDir, policy, target: o.target, killSeed: Number.parseInt(fingerprint.slice(0, 8), 16), onStep: step, signal: o.signal })
+export async function loopChecks({
+  o,
+  policy,
+  workDir,
+  outDir,
+  fingerprint,
+  common,
+  step,
+  job,
+}: SuiteContext & { job: LoopJob }): Promise<CheckResult[]> {
+  const crash = await checkLoopCrashResume({
+    ...common,
+    workDir,
+    policy,
+    target: o.target,
+    killSeed: Number.parseInt(fingerprint.slice(0, 8), 16),
+    onStep: step,
+    signal: o.signal,
+  })
 
   const plan = rehearsalPlan(o.target, policy.rehearsalFraction, crash.stepsPerSecond, o.rehearsalBudgetSeconds)
-  step(`rehearsal: ${plan.items.toLocaleString('en-US')} steps (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target) at the loop's own checkpoint interval${plan.note ? ` — ${plan.note}` : ''}`)
+  step(
+    `rehearsal: ${plan.items.toLocaleString('en-US')} steps (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target) at the loop's own checkpoint interval${plan.note ? ` — ${plan.note}` : ''}`,
+  )
   const rehearsalDir = join(workDir, 'rehearsal')
   const onProgress = progressLines(o.onStep, 'rehearsal')
-  const rehearsal = await unlessAborted(o.signal, childRun({ ...common, outDir: rehearsalDir, total: plan.items, ...(onProgress && { onProgress }) }))
+  const rehearsal = await unlessAborted(
+    o.signal,
+    childRun({ ...common, outDir: rehearsalDir, total: plan.items, ...(onProgress && { onProgress }) }),
+  )
   const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
   const commitTimes = completed ? (await commitTimeline(rehearsalDir)).map((p) => p.at) : []
   const timeline = finishedTimeline(rehearsal)
@@ -50,25 +72,49 @@ export async function loopChecks({ o, policy, workDir, outDir, fingerprint, comm
   let smaller = crash.memory
   if (smaller.items * 3 > larger.items && larger.items >= 8) {
     const items = Math.floor(larger.items / 4)
-    step(`memory: a baseline run of ${items.toLocaleString('en-US')} steps to compare with ${larger.items.toLocaleString('en-US')}`)
-    const baseline = await unlessAborted(o.signal, childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items }))
+    step(
+      `memory: a baseline run of ${items.toLocaleString('en-US')} steps to compare with ${larger.items.toLocaleString('en-US')}`,
+    )
+    const baseline = await unlessAborted(
+      o.signal,
+      childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items }),
+    )
     smaller = { items, retainedBytes: baseline.summary?.retainedBytes ?? null }
   }
 
-  step('checking cadence, freshness, the state\'s size, disk and memory')
+  step("checking cadence, freshness, the state's size, disk and memory")
   const allRuns: ChildRunResult[] = [...crash.runs, rehearsal]
   const growth = stateGrowth(states, o.target)
   return [
     crash.check,
-    checkCadence({ policy, checkpointEveryMs: job.checkpointEvery.ms, runs: allRuns, commitTimes, startedAt: rehearsal.samples[0]?.at }),
+    checkCadence({
+      policy,
+      checkpointEveryMs: job.checkpointEvery.ms,
+      runs: allRuns,
+      commitTimes,
+      startedAt: rehearsal.samples[0]?.at,
+    }),
     checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
-    checkRehearsal({ rehearsal, plan, target: o.target, workers: undefined, projection, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
+    checkRehearsal({
+      rehearsal,
+      plan,
+      target: o.target,
+      workers: undefined,
+      projection,
+      failure: completed ? undefined : lastLines(rehearsal.stderr),
+    }),
     checkLoopDisk({ policy, job, growth, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
     checkLoopMemory({ policy, smaller, larger, target: o.target }),
     {
-      id: 'validation', title: 'Data validation', passed: !policy.requireValidators,
+      id: 'validation',
+      title: 'Data validation',
+      passed: !policy.requireValidators,
       evidence: 'a loop job has no records to validate',
-      failures: policy.requireValidators ? ['validation: the policy requires validators, and a loop job (defineLoop) has no records to validate; prove it under a policy without requireValidators'] : [],
+      failures: policy.requireValidators
+        ? [
+            'validation: the policy requires validators, and a loop job (defineLoop) has no records to validate; prove it under a policy without requireValidators',
+          ]
+        : [],
       measurements: { records: 0, declared: false },
     },
   ]
@@ -93,14 +139,25 @@ interface LoopCrashResume {
  * every second so that kills fall between checkpoints, and are long enough
  * (in time, whatever the target) for every kill to land while steps remain.
  */
-export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 'seed' | 'params' | 'config' | 'signal'> & {
-  workDir: string; policy: Policy; target: number; killSeed: number; onStep: (message: string) => void
-}): Promise<LoopCrashResume> {
+export async function checkLoopCrashResume(
+  o: Pick<ChildRunOptions, 'jobPath' | 'seed' | 'params' | 'config' | 'signal'> & {
+    workDir: string
+    policy: Policy
+    target: number
+    killSeed: number
+    onStep: (message: string) => void
+  },
+): Promise<LoopCrashResume> {
   const runs: ChildRunResult[] = []
   const onProgress = progressLines(o.onStep, 'crash/resume')
   const base = {
-    jobPath: o.jobPath, crashPoint: 'loop-checkpoint' as const,
-    ...(onProgress && { onProgress }), ...(o.signal && { signal: o.signal }), ...(o.seed !== undefined && { seed: o.seed }), ...(o.params !== undefined && { params: o.params }), ...(o.config && { config: o.config }),
+    jobPath: o.jobPath,
+    crashPoint: 'loop-checkpoint' as const,
+    ...(onProgress && { onProgress }),
+    ...(o.signal && { signal: o.signal }),
+    ...(o.seed !== undefined && { seed: o.seed }),
+    ...(o.params !== undefined && { params: o.params }),
+    ...(o.config && { config: o.config }),
   }
   const referenceDir = join(o.workDir, 'reference')
   // A few steps first, whatever crashItems says: a loop's step may take a minute, and the rate decides the rest.
@@ -109,10 +166,21 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
   let reference = await unlessAborted(o.signal, childRun({ ...base, outDir: referenceDir, total: first }))
   runs.push(reference)
   const failed = (reason: string): LoopCrashResume => ({
-    check: { id: 'crash-resume', title: 'Crash/resume equivalence', passed: false, evidence: reason, failures: [reason], measurements: { items: first } },
-    runs, stepsPerSecond: 0, state: { steps: first, bytes: null }, memory: { items: first, retainedBytes: null },
+    check: {
+      id: 'crash-resume',
+      title: 'Crash/resume equivalence',
+      passed: false,
+      evidence: reason,
+      failures: [reason],
+      measurements: { items: first },
+    },
+    runs,
+    stepsPerSecond: 0,
+    state: { steps: first, bytes: null },
+    memory: { items: first, retainedBytes: null },
   })
-  if (!reference.summary?.digest) return failed(`the loop does not complete at small scale (${first} steps): ${lastLines(reference.stderr)}`)
+  if (!reference.summary?.digest)
+    return failed(`the loop does not complete at small scale (${first} steps): ${lastLines(reference.stderr)}`)
   const firstRun = reference.summary
   // The rate of a short session is mostly start-up: the reference goes on (a loop's steps may grow) until a session lasts
   // long enough to measure it, then to enough steps for every kill to land between checkpoints — never past the target
@@ -122,16 +190,24 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
   let session = reference.summary
   // Each life needs a few checkpoints, and a checkpoint comes between steps: at least a few steps per life, however slow.
   const wanted = (perSecond: number): number =>
-    Math.min(o.target, Math.ceil(Math.max(perSecond * CRASH_CHECKPOINT_SECONDS, 1) * lives * INTERVALS_PER_LIFE * SIZING_MARGIN))
+    Math.min(
+      o.target,
+      Math.ceil(Math.max(perSecond * CRASH_CHECKPOINT_SECONDS, 1) * lives * INTERVALS_PER_LIFE * SIZING_MARGIN),
+    )
   for (;;) {
     const perSecond = session.committedThisSession / Math.max(0.001, session.wallMs / 1000)
     const measured = session.wallMs >= MEASURE_MS
-    const next = measured ? wanted(perSecond) : Math.min(wanted(perSecond), steps + Math.ceil((perSecond * MEASURE_MS * 2) / 1000))
+    const next = measured
+      ? wanted(perSecond)
+      : Math.min(wanted(perSecond), steps + Math.ceil((perSecond * MEASURE_MS * 2) / 1000))
     if (next <= steps) break
-    o.onStep(`crash/resume: the reference goes on to ${next.toLocaleString('en-US')} steps (${measured ? `about ${duration(next / perSecond)} in all, so that ${o.policy.crashKills} kills land between checkpoints` : 'measuring the rate'})`)
+    o.onStep(
+      `crash/resume: the reference goes on to ${next.toLocaleString('en-US')} steps (${measured ? `about ${duration(next / perSecond)} in all, so that ${o.policy.crashKills} kills land between checkpoints` : 'measuring the rate'})`,
+    )
     reference = await unlessAborted(o.signal, childRun({ ...base, outDir: referenceDir, total: next }))
     runs.push(reference)
-    if (!reference.summary?.digest) return failed(`the loop could not be continued from ${steps} to ${next} steps: ${lastLines(reference.stderr)}`)
+    if (!reference.summary?.digest)
+      return failed(`the loop could not be continued from ${steps} to ${next} steps: ${lastLines(reference.stderr)}`)
     steps = next
     session = reference.summary
     if (measured) break
@@ -144,15 +220,23 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
   // most 4 intervals of progress per kill, and the run has 4 per life, so every kill lands while steps remain.
   const everySteps = Math.max(1, Math.floor(steps / (lives * INTERVALS_PER_LIFE)))
   const intervalMs = (everySteps / stepsPerSecond) * 1000
-  o.onStep(`crash/resume: ${o.policy.crashKills} SIGKILLs at seeded moments, resumed each time (checkpoints every ${everySteps.toLocaleString('en-US')} steps)`)
+  o.onStep(
+    `crash/resume: ${o.policy.crashKills} SIGKILLs at seeded moments, resumed each time (checkpoints every ${everySteps.toLocaleString('en-US')} steps)`,
+  )
   const crashed = await crashUntilComplete(
     { ...base, loopCheckpointSteps: everySteps, outDir: join(o.workDir, 'crashed'), total: steps },
     { killSeed: o.killSeed, kills: o.policy.crashKills, ...(o.signal && { signal: o.signal }) },
-    Math.round(intervalMs * 2.5), runs, [2, 3], 4,
+    Math.round(intervalMs * 2.5),
+    runs,
+    [2, 3],
+    4,
   )
-  const failures = crashed.kills < o.policy.crashKills && crashed.digest
-    ? [`only ${crashed.kills} of ${o.policy.crashKills} kills happened before the run completed: the target's ${steps.toLocaleString('en-US')} steps are too few to be killed ${o.policy.crashKills} times between checkpoints. Prove a larger target, or lower crashKills in the policy.`]
-    : [...crashed.failures]
+  const failures =
+    crashed.kills < o.policy.crashKills && crashed.digest
+      ? [
+          `only ${crashed.kills} of ${o.policy.crashKills} kills happened before the run completed: the target's ${steps.toLocaleString('en-US')} steps are too few to be killed ${o.policy.crashKills} times between checkpoints. Prove a larger target, or lower crashKills in the policy.`,
+        ]
+      : [...crashed.failures]
   const expected = reference.summary.digest
   if (crashed.digest && crashed.digest !== expected) {
     failures.push(
@@ -168,7 +252,14 @@ export async function checkLoopCrashResume(o: Pick<ChildRunOptions, 'jobPath' | 
       passed,
       evidence: `${crashed.kills} SIGKILLs (${crashed.atCommit} at a checkpoint) over ${crashed.lives} lives of ${steps} steps; final state ${passed ? 'identical to' : 'differs from'} the uninterrupted run's`,
       failures,
-      measurements: { items: steps, kills: crashed.kills, killsAtCommit: crashed.atCommit, lives: crashed.lives, killSeed: o.killSeed, digests: { reference: expected, crashed: crashed.digest } },
+      measurements: {
+        items: steps,
+        kills: crashed.kills,
+        killsAtCommit: crashed.atCommit,
+        lives: crashed.lives,
+        killSeed: o.killSeed,
+        digests: { reference: expected, crashed: crashed.digest },
+      },
     },
     runs,
     stepsPerSecond,
@@ -199,17 +290,37 @@ const NOISE_BYTES = 4096
 /** The state's size at two scales, projected to the target as a straight line. */
 export function stateGrowth(points: readonly StatePoint[], target: number): StateGrowth {
   const [smaller, larger] = [...points].sort((a, b) => a.steps - b.steps) as [StatePoint, StatePoint]
-  if (smaller.bytes === null || larger.bytes === null) return { smaller, larger, bytesPerStep: null, projectedBytes: null, target }
+  if (smaller.bytes === null || larger.bytes === null)
+    return { smaller, larger, bytesPerStep: null, projectedBytes: null, target }
   const difference = larger.bytes - smaller.bytes
-  const bytesPerStep = larger.steps > smaller.steps && Math.abs(difference) > NOISE_BYTES ? difference / (larger.steps - smaller.steps) : 0
-  return { smaller, larger, bytesPerStep, projectedBytes: Math.max(larger.bytes, larger.bytes + bytesPerStep * (target - larger.steps)), target }
+  const bytesPerStep =
+    larger.steps > smaller.steps && Math.abs(difference) > NOISE_BYTES ? difference / (larger.steps - smaller.steps) : 0
+  return {
+    smaller,
+    larger,
+    bytesPerStep,
+    projectedBytes: Math.max(larger.bytes, larger.bytes + bytesPerStep * (target - larger.steps)),
+    target,
+  }
 }
 
 /** Checkpoints kept (the last K, the best, one being written) and the final state, at the state's projected size. */
-export function checkLoopDisk(o: { policy: Policy; job: LoopJob; growth: StateGrowth; freeBytes: number }): CheckResult {
+export function checkLoopDisk(o: {
+  policy: Policy
+  job: LoopJob
+  growth: StateGrowth
+  freeBytes: number
+}): CheckResult {
   const { projectedBytes } = o.growth
   if (projectedBytes === null) {
-    return { id: 'disk', title: 'Disk space', passed: false, evidence: 'not measured: a run did not complete', failures: ['disk: not measured, a run did not complete'], measurements: {} }
+    return {
+      id: 'disk',
+      title: 'Disk space',
+      passed: false,
+      evidence: 'not measured: a run did not complete',
+      failures: ['disk: not measured, a run did not complete'],
+      measurements: {},
+    }
   }
   const copies = o.job.keep + (o.job.best ? 1 : 0) + 2
   const needed = projectedBytes * copies * o.policy.diskMargin
@@ -219,8 +330,18 @@ export function checkLoopDisk(o: { policy: Policy; job: LoopJob; growth: StateGr
     title: 'Disk space',
     passed,
     evidence: `state ${bytes(projectedBytes)} at the target × ${copies} copies (keep ${o.job.keep}${o.job.best ? ', the best' : ''}, one being written, final.bin) × ${o.policy.diskMargin} margin = ${bytes(needed)} vs ${bytes(o.freeBytes)} free`,
-    failures: passed ? [] : [`disk: the checkpoints would not fit: ${bytes(projectedBytes)} × ${copies} copies × ${o.policy.diskMargin} margin = ${bytes(needed)}, only ${bytes(o.freeBytes)} free. Free space, write elsewhere (--out), or keep fewer checkpoints.`],
-    measurements: { projectedStateBytes: projectedBytes, copies, neededBytes: needed, freeBytes: o.freeBytes, margin: o.policy.diskMargin },
+    failures: passed
+      ? []
+      : [
+          `disk: the checkpoints would not fit: ${bytes(projectedBytes)} × ${copies} copies × ${o.policy.diskMargin} margin = ${bytes(needed)}, only ${bytes(o.freeBytes)} free. Free space, write elsewhere (--out), or keep fewer checkpoints.`,
+        ],
+    measurements: {
+      projectedStateBytes: projectedBytes,
+      copies,
+      neededBytes: needed,
+      freeBytes: o.freeBytes,
+      margin: o.policy.diskMargin,
+    },
   }
 }
 
@@ -230,7 +351,12 @@ export function checkLoopDisk(o: { policy: Policy; job: LoopJob; growth: StateGr
  * step is carried over the target's steps: a loop that keeps something of
  * every step (a list of losses, a module-level history) fails.
  */
-export function checkLoopMemory(o: { policy: Policy; smaller: MemoryPoint; larger: MemoryPoint; target: number }): CheckResult {
+export function checkLoopMemory(o: {
+  policy: Policy
+  smaller: MemoryPoint
+  larger: MemoryPoint
+  target: number
+}): CheckResult {
   const { bytesPerItem } = memoryGrowth(o.smaller, o.larger, o.target)
   const growth = bytesPerItem === null ? null : Math.max(0, bytesPerItem) * o.target
   const limit = o.policy.maxMemoryGrowthMiB * MiB
@@ -240,10 +366,15 @@ export function checkLoopMemory(o: { policy: Policy; smaller: MemoryPoint; large
     id: 'memory',
     title: 'Memory over time',
     passed,
-    evidence: bytesPerItem === null
-      ? `not measurable: ${o.smaller.retainedBytes === null || o.larger.retainedBytes === null ? 'a run did not report its memory' : `${o.larger.items} steps is not 3× ${o.smaller.items}`}`
-      : `the loop's thread retains ${at(o.smaller)} and ${at(o.larger)}: ${bytesPerItem ? `${bytes(bytesPerItem)} per step → +${bytes(growth ?? 0)} over ${o.target.toLocaleString('en-US')} steps` : 'no growth'} (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`,
-    failures: passed ? [] : [`bounded-memory: the loop's memory grows with steps (${bytes(bytesPerItem ?? 0)} per step, ${at(o.smaller)} vs ${at(o.larger)}): +${bytes(growth ?? 0)} by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Something keeps a piece of every step (a list of losses, a module-level history): keep a bounded window, or nothing.`],
+    evidence:
+      bytesPerItem === null
+        ? `not measurable: ${o.smaller.retainedBytes === null || o.larger.retainedBytes === null ? 'a run did not report its memory' : `${o.larger.items} steps is not 3× ${o.smaller.items}`}`
+        : `the loop's thread retains ${at(o.smaller)} and ${at(o.larger)}: ${bytesPerItem ? `${bytes(bytesPerItem)} per step → +${bytes(growth ?? 0)} over ${o.target.toLocaleString('en-US')} steps` : 'no growth'} (allowed ${o.policy.maxMemoryGrowthMiB} MiB)`,
+    failures: passed
+      ? []
+      : [
+          `bounded-memory: the loop's memory grows with steps (${bytes(bytesPerItem ?? 0)} per step, ${at(o.smaller)} vs ${at(o.larger)}): +${bytes(growth ?? 0)} by the target, the policy allows ${o.policy.maxMemoryGrowthMiB} MiB. Something keeps a piece of every step (a list of losses, a module-level history): keep a bounded window, or nothing.`,
+        ],
     measurements: { smaller: o.smaller, larger: o.larger, bytesPerStep: bytesPerItem, projectedGrowthBytes: growth },
   }
 }

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { z } from 'zod'
-import { UsageError } from '../errors.ts'
 import { publishTargetSchema } from '../dashboard/publish/publishers.ts'
+import { UsageError } from '../errors.ts'
 import { canonical } from '../job/fingerprint.ts'
 
 /**
@@ -50,10 +50,12 @@ export const policySchema = z
     message: 'heartbeatSeconds must be below 30 (the owner lease lasts 30 s and each heartbeat renews it)',
   })
   .refine((p) => p.heartbeatSeconds + 2 <= p.progressMaxStaleSeconds, {
-    message: 'heartbeatSeconds must be at least 2 s below progressMaxStaleSeconds (the heartbeat is renewed on a 1 s tick, so it is up to a second older than its interval)',
+    message:
+      'heartbeatSeconds must be at least 2 s below progressMaxStaleSeconds (the heartbeat is renewed on a 1 s tick, so it is up to a second older than its interval)',
   })
   .refine((p) => p.progressEverySeconds <= p.progressMaxStaleSeconds, {
-    message: 'progressEverySeconds must not be above progressMaxStaleSeconds (progress would go stale between refreshes)',
+    message:
+      'progressEverySeconds must not be above progressMaxStaleSeconds (progress would go stale between refreshes)',
   })
 
 export type Policy = z.output<typeof policySchema>
@@ -91,18 +93,31 @@ export async function loadPolicy(jobPath: string, configPath?: string): Promise<
   try {
     raw = ((await import(pathToFileURL(source).href)) as { default?: unknown }).default
   } catch (error) {
-    throw new UsageError(`config file ${source} failed to load: ${(error as Error).message}`, 'LONGHAUL_BAD_USAGE', { cause: error })
+    throw new UsageError(`config file ${source} failed to load: ${(error as Error).message}`, 'LONGHAUL_BAD_USAGE', {
+      cause: error,
+    })
   }
-  if (raw === undefined) throw new UsageError(`config file ${source} has no default export. End it with 'export default defineConfig({...})'.`)
+  if (raw === undefined)
+    throw new UsageError(
+      `config file ${source} has no default export. End it with 'export default defineConfig({...})'.`,
+    )
   const checked = policySchema.safeParse(raw)
   if (!checked.success) {
-    throw new UsageError(`config file ${source} is not a valid policy:\n${z.prettifyError(checked.error)}\nSee docs/preflight.md for every rule and its default.`)
+    throw new UsageError(
+      `config file ${source} is not a valid policy:\n${z.prettifyError(checked.error)}\nSee docs/preflight.md for every rule and its default.`,
+    )
   }
   return withDigest(checked.data, source)
 }
 
 function withDigest(policy: Policy, source: string | null): LoadedPolicy {
-  return { policy, source, digest: createHash('sha256').update(canonical(launchRules(policy))).digest('hex') }
+  return {
+    policy,
+    source,
+    digest: createHash('sha256')
+      .update(canonical(launchRules(policy)))
+      .digest('hex'),
+  }
 }
 
 /** The policy without its publish targets (which may hold secrets, and say nothing about the job's safety). */
@@ -129,7 +144,9 @@ export function assertWithinPolicy(requested: RequestedSettings, loaded: LoadedP
   ]
   for (const [value, limit, flag, rule] of limits) {
     if (value !== undefined && value > limit) {
-      throw new UsageError(`${flag} ${value} is above the policy's ${rule} (${limit}, ${where}); use at most ${limit}, or change the policy`)
+      throw new UsageError(
+        `${flag} ${value} is above the policy's ${rule} (${limit}, ${where}); use at most ${limit}, or change the policy`,
+      )
     }
   }
 }

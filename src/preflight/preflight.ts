@@ -6,44 +6,23 @@ import type { MapJob } from '../job/defineJob.ts'
 import { isLoopJob } from '../job/defineLoop.ts'
 import { loadAnyJob } from '../job/loadJob.ts'
 import { identifyJob, identifyLoop, runPaths } from '../runner/index.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import { processAlive } from '../telemetry/processAlive.ts'
 import { VERSION } from '../version.ts'
-import { childRun, progressLines, type ChildRunOptions, type ChildRunResult } from './childRun.ts'
-import { checkCrashResume, lastLines, unlessAborted } from './crashResume.ts'
-import { projectDuration, statfsProbe, type DiskProbe, type MemoryPoint } from './estimates.ts'
 import { checkCadence, checkDisk, checkFreshness, checkMemory, checkRehearsal } from './checks.ts'
+import { type ChildRunResult, childRun, progressLines } from './childRun.ts'
+import { runCommandLine } from './command.ts'
+import { checkCrashResume, lastLines, unlessAborted } from './crashResume.ts'
+import { type MemoryPoint, projectDuration, statfsProbe } from './estimates.ts'
 import { loopChecks } from './loopChecks.ts'
+import type { PreflightOptions } from './options.ts'
+import { type LoadedPolicy, launchRules, loadPolicy } from './policy.ts'
+import { type CheckResult, makeStatement, type ProofStatement, writeProof } from './proof.ts'
 import { commitTimeline, fixedParts, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
-import { launchRules, loadPolicy, type LoadedPolicy, type Policy } from './policy.ts'
-import { makeStatement, writeProof, type CheckResult, type ProofStatement } from './proof.ts'
 import { writeReports } from './report.ts'
 import { policyRules } from './rules.ts'
 import { checkValidation } from './validation.ts'
-import { runCommandLine } from './command.ts'
 
-export interface PreflightOptions {
-  readonly jobPath: string
-  /** The production-scale total the proof is for. */
-  readonly target: number
-  /** The run directory the proof is for; the proof goes to its proofs/. @default runs/<job name> */
-  readonly outDir?: string
-  readonly seed?: number
-  readonly params?: Readonly<Record<string, unknown>>
-  /** The policy file. @default the nearest longhaul.config.ts above the job */
-  readonly config?: string
-  /** Caps the rehearsal's time, seconds; its fraction of the target is scaled down to fit. */
-  readonly rehearsalBudgetSeconds?: number
-  /** Free space where the output goes. @default statfs */
-  readonly diskProbe?: DiskProbe
-  /** Ctrl-C: the running child is stopped, the scratch folder removed, and this rejects with an InterruptedError. */
-  readonly signal?: AbortSignal
-  /** A line for each step, while it runs. */
-  readonly onStep?: (message: string) => void
-  readonly now?: () => number
-}
-
-export { rehearsalPlan, type RehearsalPlan } from './rehearsal.ts'
+export { type RehearsalPlan, rehearsalPlan } from './rehearsal.ts'
 
 export interface PreflightResult {
   readonly passed: boolean
@@ -62,12 +41,21 @@ export interface PreflightResult {
 export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
   const now = o.now ?? Date.now
   const startedAt = now()
-  if (!Number.isSafeInteger(o.target) || o.target < 1) throw new UsageError(`--target must be a whole number of at least 1, got ${o.target}`)
-  if (o.rehearsalBudgetSeconds !== undefined && !(o.rehearsalBudgetSeconds > 0)) throw new UsageError(`--rehearsal-budget must be above 0 seconds, got ${o.rehearsalBudgetSeconds}`)
+  if (!Number.isSafeInteger(o.target) || o.target < 1)
+    throw new UsageError(`--target must be a whole number of at least 1, got ${o.target}`)
+  if (o.rehearsalBudgetSeconds !== undefined && !(o.rehearsalBudgetSeconds > 0))
+    throw new UsageError(`--rehearsal-budget must be above 0 seconds, got ${o.rehearsalBudgetSeconds}`)
   const loaded = await loadPolicy(o.jobPath, o.config)
   const { policy } = loaded
-  const target = { jobPath: o.jobPath, total: o.target, ...(o.seed !== undefined && { seed: o.seed }), ...(o.params && { params: o.params }) }
-  const identified = isLoopJob(await loadAnyJob(o.jobPath)) ? await identifyLoop(target, '--target') : await identifyJob(target, '--target')
+  const target = {
+    jobPath: o.jobPath,
+    total: o.target,
+    ...(o.seed !== undefined && { seed: o.seed }),
+    ...(o.params && { params: o.params }),
+  }
+  const identified = isLoopJob(await loadAnyJob(o.jobPath))
+    ? await identifyLoop(target, '--target')
+    : await identifyJob(target, '--target')
   const { job, fingerprint } = identified
   const outDir = o.outDir ?? `runs/${job.name}`
   const proofsDir = runPaths(outDir).proofs
@@ -75,12 +63,20 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
   removeDeadWorkDirs(proofsDir)
   mkdirSync(workDir, { recursive: true })
   // Children get the params as given, not as resolved: a schema's transforms must run once, in the child, as in `run`.
-  const common = { jobPath: o.jobPath, seed: identified.seed, ...(o.params && { params: o.params }), ...(o.config && { config: o.config }), ...(o.signal && { signal: o.signal }) }
+  const common = {
+    jobPath: o.jobPath,
+    seed: identified.seed,
+    ...(o.params && { params: o.params }),
+    ...(o.config && { config: o.config }),
+    ...(o.signal && { signal: o.signal }),
+  }
   const step = (message: string): void => o.onStep?.(message)
 
   try {
     const context: SuiteContext = { o, policy, workDir, outDir, fingerprint, common, step }
-    const checks = isLoopJob(identified.job) ? await loopChecks({ ...context, job: identified.job }) : await mapChecks({ ...context, job: identified.job })
+    const checks = isLoopJob(identified.job)
+      ? await loopChecks({ ...context, job: identified.job })
+      : await mapChecks({ ...context, job: identified.job })
     const rules = policyRules(policy, checks)
     const passed = checks.every((c) => c.passed) && rules.every((r) => r.passed)
     const finishedAt = now()
@@ -103,11 +99,21 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
     const proofPath = writeProof(proofsDir, statement)
     const workers = checks.find((c) => c.id === 'rehearsal')?.measurements.workers
     const runCommand = runCommandLine({
-      jobPath: o.jobPath, outDir, target: o.target,
-      ...(o.seed !== undefined && { seed: o.seed }), ...(o.params && { params: o.params }), ...(o.config !== undefined && { config: o.config }),
+      jobPath: o.jobPath,
+      outDir,
+      target: o.target,
+      ...(o.seed !== undefined && { seed: o.seed }),
+      ...(o.params && { params: o.params }),
+      ...(o.config !== undefined && { config: o.config }),
       ...(typeof workers === 'number' && { workers }),
     })
-    const { reportPath, junitPath } = writeReports(proofsDir, statement, { jobPath: o.jobPath, outDir, fingerprint, policySource: sourceOf(loaded), runCommand })
+    const { reportPath, junitPath } = writeReports(proofsDir, statement, {
+      jobPath: o.jobPath,
+      outDir,
+      fingerprint,
+      policySource: sourceOf(loaded),
+      runCommand,
+    })
     return { passed, statement, proofPath, reportPath, junitPath, runCommand }
   } finally {
     rmSync(workDir, { recursive: true, force: true })
@@ -115,22 +121,55 @@ export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
 }
 
 /** The map job's suite: crash/resume on 1 and several workers, a rehearsal, cadence, freshness, disk, memory, validators. */
-async function mapChecks({ o, policy, workDir, outDir, fingerprint, common, step, job }: SuiteContext & { job: MapJob }): Promise<CheckResult[]> {
+async function mapChecks({
+  o,
+  policy,
+  workDir,
+  outDir,
+  fingerprint,
+  common,
+  step,
+  job,
+}: SuiteContext & { job: MapJob }): Promise<CheckResult[]> {
   const crashItems = Math.min(o.target, policy.crashItems)
   const crash = await checkCrashResume({
-    ...common, workDir, items: crashItems, kills: policy.crashKills, killSeed: Number.parseInt(fingerprint.slice(0, 8), 16), onStep: step,
+    ...common,
+    workDir,
+    items: crashItems,
+    kills: policy.crashKills,
+    killSeed: Number.parseInt(fingerprint.slice(0, 8), 16),
+    onStep: step,
   })
 
-  const plan = rehearsalPlan(o.target, policy.rehearsalFraction, crash.referenceItemsPerSecond, o.rehearsalBudgetSeconds)
-  step(`rehearsal: ${plan.items.toLocaleString('en-US')} items (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target)${plan.note ? ` — ${plan.note}` : ''}`)
+  const plan = rehearsalPlan(
+    o.target,
+    policy.rehearsalFraction,
+    crash.referenceItemsPerSecond,
+    o.rehearsalBudgetSeconds,
+  )
+  step(
+    `rehearsal: ${plan.items.toLocaleString('en-US')} items (${(plan.fraction * 100).toFixed(plan.fraction < 0.01 ? 2 : 1)}% of the target)${plan.note ? ` — ${plan.note}` : ''}`,
+  )
   const rehearsalDir = join(workDir, 'rehearsal')
   const onProgress = progressLines(o.onStep, 'rehearsal')
-  const rehearsal = await unlessAborted(o.signal, childRun({ ...common, outDir: rehearsalDir, total: plan.items, workers: crash.parallel.workers, ...(onProgress && { onProgress }) }))
+  const rehearsal = await unlessAborted(
+    o.signal,
+    childRun({
+      ...common,
+      outDir: rehearsalDir,
+      total: plan.items,
+      workers: crash.parallel.workers,
+      ...(onProgress && { onProgress }),
+    }),
+  )
   const completed = rehearsal.exitCode === 0 && rehearsal.summary !== undefined
   const baselines: ChildRunResult[] = []
   const memoryBaseline = await smallerRunForMemory(plan.items, crash.parallel, async (items) => {
     step(`memory: a baseline run of ${items} items to compare the rehearsal with`)
-    const run = await unlessAborted(o.signal, childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items, workers: crash.parallel.workers }))
+    const run = await unlessAborted(
+      o.signal,
+      childRun({ ...common, outDir: join(workDir, 'memory-baseline'), total: items, workers: crash.parallel.workers }),
+    )
     baselines.push(run)
     return run
   })
@@ -142,11 +181,35 @@ async function mapChecks({ o, policy, workDir, outDir, fingerprint, common, step
   const allRuns: ChildRunResult[] = [...crash.runs, rehearsal]
   return [
     crash.check,
-    checkCadence({ policy, checkpointEveryMs: job.checkpointEvery, runs: allRuns, commitTimes, startedAt: rehearsal.samples[0]?.at }),
+    checkCadence({
+      policy,
+      checkpointEveryMs: job.checkpointEvery,
+      runs: allRuns,
+      commitTimes,
+      startedAt: rehearsal.samples[0]?.at,
+    }),
     checkFreshness({ policy, runs: allRuns, finalRun: rehearsal }),
-    checkRehearsal({ rehearsal, plan, target: o.target, workers: crash.parallel.workers, projection, failure: completed ? undefined : lastLines(rehearsal.stderr) }),
-    await checkDisk({ policy, rehearsal, target: o.target, freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes }),
-    checkMemory({ policy, small: memoryBaseline, rehearsal: { items: plan.items, retainedBytes: rehearsal.summary?.retainedBytes ?? null }, rehearsalSamples: rehearsal.samples, target: o.target }),
+    checkRehearsal({
+      rehearsal,
+      plan,
+      target: o.target,
+      workers: crash.parallel.workers,
+      projection,
+      failure: completed ? undefined : lastLines(rehearsal.stderr),
+    }),
+    await checkDisk({
+      policy,
+      rehearsal,
+      target: o.target,
+      freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes,
+    }),
+    checkMemory({
+      policy,
+      small: memoryBaseline,
+      rehearsal: { items: plan.items, retainedBytes: rehearsal.summary?.retainedBytes ?? null },
+      rehearsalSamples: rehearsal.samples,
+      target: o.target,
+    }),
     await checkValidation({ policy, job, dir: completed ? rehearsalDir : undefined }),
   ]
 }
@@ -182,7 +245,14 @@ async function smallerRunForMemory(
 
 function gitCommit(jobPath: string): string | null {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dirname(resolve(jobPath)), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || null
+    return (
+      execFileSync('git', ['rev-parse', 'HEAD'], {
+        cwd: dirname(resolve(jobPath)),
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+        .toString()
+        .trim() || null
+    )
   } catch {
     return null
   }

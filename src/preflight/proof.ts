@@ -14,7 +14,14 @@ import type { Policy } from './policy.ts'
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1'
 export const PREDICATE_TYPE = 'https://longhaul.dev/preflight/v1'
 
-export type CheckId = 'crash-resume' | 'checkpoint-cadence' | 'progress-freshness' | 'rehearsal' | 'disk' | 'memory' | 'validation'
+export type CheckId =
+  | 'crash-resume'
+  | 'checkpoint-cadence'
+  | 'progress-freshness'
+  | 'rehearsal'
+  | 'disk'
+  | 'memory'
+  | 'validation'
 
 /** One check of the conformance suite and what it measured. */
 export interface CheckResult {
@@ -80,17 +87,26 @@ export function makeStatement(fingerprint: string, predicate: PreflightPredicate
 export function writeProof(proofsDir: string, statement: ProofStatement): string {
   mkdirSync(proofsDir, { recursive: true })
   const name = proofFileName(statement.predicate.job, statement.subject[0].digest.sha256, statement.predicate.verdict)
-  writeFileAtomic(proofsDir, name, [Buffer.from(JSON.stringify(statement) + '\n')])
+  writeFileAtomic(proofsDir, name, [Buffer.from(`${JSON.stringify(statement)}\n`)])
   return join(proofsDir, name)
 }
 
 /** The proof for this job and fingerprint in `proofsDir`: the statement, 'none', or why it cannot be read. */
-export function readProof(proofsDir: string, job: string, fingerprint: string, verdict: 'PASSED' | 'FAILED' = 'PASSED'): ProofStatement | 'none' | { readonly unreadable: string } {
+export function readProof(
+  proofsDir: string,
+  job: string,
+  fingerprint: string,
+  verdict: 'PASSED' | 'FAILED' = 'PASSED',
+): ProofStatement | 'none' | { readonly unreadable: string } {
   const path = join(proofsDir, proofFileName(job, fingerprint, verdict))
   if (!existsSync(path)) return 'none'
   try {
     const statement = JSON.parse(readFileSync(path, 'utf8').split('\n')[0]!) as ProofStatement
-    if (statement._type !== STATEMENT_TYPE || statement.predicateType !== PREDICATE_TYPE || statement.subject?.[0]?.digest?.sha256 !== fingerprint) {
+    if (
+      statement._type !== STATEMENT_TYPE ||
+      statement.predicateType !== PREDICATE_TYPE ||
+      statement.subject?.[0]?.digest?.sha256 !== fingerprint
+    ) {
       return { unreadable: `${path} is not a longhaul preflight statement for fingerprint ${fingerprint}` }
     }
     return statement

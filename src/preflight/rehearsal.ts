@@ -1,10 +1,9 @@
-import { join } from 'node:path'
 import { runPaths } from '../runner/index.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { ChildRunOptions, ChildRunResult } from './childRun.ts'
-import { overheadMs, type CommitPoint } from './estimates.ts'
+import { type CommitPoint, overheadMs } from './estimates.ts'
+import type { PreflightOptions } from './options.ts'
 import type { Policy } from './policy.ts'
-import type { PreflightOptions } from './preflight.ts'
 
 /** What both suites are given. */
 export interface SuiteContext {
@@ -27,7 +26,12 @@ export interface RehearsalPlan {
 }
 
 /** The policy's fraction of the target, scaled down to fit the time budget (saying so). */
-export function rehearsalPlan(target: number, fraction: number, itemsPerSecond: number, budgetSeconds: number | undefined): RehearsalPlan {
+export function rehearsalPlan(
+  target: number,
+  fraction: number,
+  itemsPerSecond: number,
+  budgetSeconds: number | undefined,
+): RehearsalPlan {
   const wanted = Math.max(1, Math.ceil(target * fraction))
   if (budgetSeconds === undefined || !(itemsPerSecond > 0) || wanted / itemsPerSecond <= budgetSeconds) {
     return { items: wanted, fraction: wanted / target, note: undefined }
@@ -51,7 +55,10 @@ export async function commitTimeline(dir: string): Promise<CommitPoint[]> {
       .map((e) => {
         // A map job's commit names its range; a loop's checkpoint, the steps done by then.
         const { start, end, step } = e.detail as { start?: number; end?: number; step?: number }
-        done = typeof step === 'number' ? step : done + (typeof start === 'number' && typeof end === 'number' ? end - start : 0)
+        done =
+          typeof step === 'number'
+            ? step
+            : done + (typeof start === 'number' && typeof end === 'number' ? end - start : 0)
         return { at: e.at, done }
       })
   } finally {
@@ -65,7 +72,9 @@ export async function commitTimeline(dir: string): Promise<CommitPoint[]> {
  * at its checkpoints, so its timeline comes from here.
  */
 export function finishedTimeline(run: ChildRunResult): CommitPoint[] {
-  return run.samples.filter((s) => (s.state === 'running' || s.state === 'complete') && s.done + s.inFlight > 0).map((s) => ({ at: s.at, done: s.done + s.inFlight }))
+  return run.samples
+    .filter((s) => (s.state === 'running' || s.state === 'complete') && s.done + s.inFlight > 0)
+    .map((s) => ({ at: s.at, done: s.done + s.inFlight }))
 }
 
 /**
@@ -83,4 +92,3 @@ export async function fixedParts(runs: readonly ChildRunResult[]): Promise<numbe
   }
   return parts
 }
-

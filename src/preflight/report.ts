@@ -16,7 +16,11 @@ interface ReportContext {
 }
 
 /** Writes PREFLIGHT.md (for people) and JUnit XML (for CI) beside the proof. */
-export function writeReports(proofsDir: string, statement: ProofStatement, context: ReportContext): { reportPath: string; junitPath: string } {
+export function writeReports(
+  proofsDir: string,
+  statement: ProofStatement,
+  context: ReportContext,
+): { reportPath: string; junitPath: string } {
   writeFileAtomic(proofsDir, REPORT_FILE, [Buffer.from(markdown(statement, context))])
   writeFileAtomic(proofsDir, JUNIT_FILE, [Buffer.from(junit(statement))])
   return { reportPath: join(proofsDir, REPORT_FILE), junitPath: join(proofsDir, JUNIT_FILE) }
@@ -41,7 +45,9 @@ export function markdown(statement: ProofStatement, context: ReportContext): str
     '',
     '| rule | value | proved by | | evidence |',
     '|---|---|---|---|---|',
-    ...p.rules.map((r) => `| ${r.rule} | ${JSON.stringify(r.value)} | ${r.check} | ${r.passed ? '✔' : '✘'} | ${cell(r.evidence)} |`),
+    ...p.rules.map(
+      (r) => `| ${r.rule} | ${JSON.stringify(r.value)} | ${r.check} | ${r.passed ? '✔' : '✘'} | ${cell(r.evidence)} |`,
+    ),
     '',
     '## Checks',
     '',
@@ -74,7 +80,9 @@ export function junit(statement: ProofStatement): string {
   const seconds = (Date.parse(p.finishedAt) - Date.parse(p.startedAt)) / 1000
   const cases = p.checks.map((c) => {
     const open = `  <testcase classname="longhaul.preflight.${xml(p.job)}" name="${xml(c.title)}">`
-    const body = c.passed ? `    <system-out>${xml(c.evidence)}</system-out>` : `    <failure message="${xml(c.failures[0] ?? c.evidence)}">${xml(c.failures.join('\n'))}</failure>`
+    const body = c.passed
+      ? `    <system-out>${xml(c.evidence)}</system-out>`
+      : `    <failure message="${xml(c.failures[0] ?? c.evidence)}">${xml(c.failures.join('\n'))}</failure>`
     return [open, body, '  </testcase>'].join('\n')
   })
   return [

@@ -25,26 +25,35 @@ type Measured = Readonly<Record<string, unknown>>
 const EVIDENCE: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => string>> = {
   requireProofAbove: (p) => `enforced by \`longhaul run\`: more than ${p.requireProofAbove} items needs this proof`,
   proofValidDays: (p) => `the proof expires ${p.proofValidDays} days after it was made`,
-  progressMaxStaleSeconds: (p, m) => `progress.json at most ${num(m.maxStaleSeconds)} s old in ${m.samples} samples over every run (allowed ${p.progressMaxStaleSeconds} s)`,
-  progressEverySeconds: (p, m) => `every run refreshed its progress files at least every ${p.progressEverySeconds} s; ${(m.missingFields as string[] | undefined)?.length ? `missing ${(m.missingFields as string[]).join(', ')}` : 'every required field present'}; final state ${m.finalState}`,
-  heartbeatSeconds: (p, m) => `heartbeat at most ${num(m.maxHeartbeatAgeSeconds)} s old (moves every ${p.heartbeatSeconds} s)`,
+  progressMaxStaleSeconds: (p, m) =>
+    `progress.json at most ${num(m.maxStaleSeconds)} s old in ${m.samples} samples over every run (allowed ${p.progressMaxStaleSeconds} s)`,
+  progressEverySeconds: (p, m) =>
+    `every run refreshed its progress files at least every ${p.progressEverySeconds} s; ${(m.missingFields as string[] | undefined)?.length ? `missing ${(m.missingFields as string[]).join(', ')}` : 'every required field present'}; final state ${m.finalState}`,
+  heartbeatSeconds: (p, m) =>
+    `heartbeat at most ${num(m.maxHeartbeatAgeSeconds)} s old (moves every ${p.heartbeatSeconds} s)`,
   stallAfterSeconds: (p) => `every run reported stallAfterSeconds ${p.stallAfterSeconds} in progress.json`,
-  crashItems: (p, m) => `${m.items} items per crash/resume run`,
-  requireValidators: (p, m) => (p.requireValidators ? `required; the job ${m.declared ? 'declares' : 'does not declare'} validate(record)` : 'not required'),
-  rehearsalFraction: (p, m) => `${m.items} items, ${((m.fraction as number) * 100).toFixed(2)}% of the target${m.scaledDown ? ` — ${m.scaledDown}` : ''}`,
-  crashKills: (p, m) => `${m.kills ?? 0} SIGKILLs (${m.killsAtCommit ?? 0} at a commit) over ${m.lives ?? 0} lives`,
+  crashItems: (_p, m) => `${m.items} items per crash/resume run`,
+  requireValidators: (p, m) =>
+    p.requireValidators
+      ? `required; the job ${m.declared ? 'declares' : 'does not declare'} validate(record)`
+      : 'not required',
+  rehearsalFraction: (_p, m) =>
+    `${m.items} items, ${((m.fraction as number) * 100).toFixed(2)}% of the target${m.scaledDown ? ` — ${m.scaledDown}` : ''}`,
+  crashKills: (_p, m) => `${m.kills ?? 0} SIGKILLs (${m.killsAtCommit ?? 0} at a commit) over ${m.lives ?? 0} lives`,
 }
 
 /** Rules met or not on their own, whatever else their check found. */
 const MET: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => boolean>> = {
   requireValidators: (p, m) => !p.requireValidators || m.declared === true,
   // Settings of the suite itself: met when the suite ran with them, whatever the job's result.
-  crashItems: (p, m) => typeof m.items === 'number' && m.items > 0,
+  crashItems: (_p, m) => typeof m.items === 'number' && m.items > 0,
   crashKills: (p, m) => typeof m.kills === 'number' && m.kills >= p.crashKills,
   // The freshness check proves four rules; each is judged on its own measurement.
-  progressMaxStaleSeconds: (p, m) => typeof m.maxStaleSeconds === 'number' && m.samples !== 0 && m.maxStaleSeconds <= p.progressMaxStaleSeconds,
-  heartbeatSeconds: (p, m) => typeof m.maxHeartbeatAgeSeconds === 'number' && m.maxHeartbeatAgeSeconds <= p.progressMaxStaleSeconds,
-  stallAfterSeconds: (p, m) => m.settingsAsPolicy === true,
+  progressMaxStaleSeconds: (p, m) =>
+    typeof m.maxStaleSeconds === 'number' && m.samples !== 0 && m.maxStaleSeconds <= p.progressMaxStaleSeconds,
+  heartbeatSeconds: (p, m) =>
+    typeof m.maxHeartbeatAgeSeconds === 'number' && m.maxHeartbeatAgeSeconds <= p.progressMaxStaleSeconds,
+  stallAfterSeconds: (_p, m) => m.settingsAsPolicy === true,
 }
 
 function num(value: unknown): string {
@@ -57,9 +66,16 @@ export function policyRules(policy: Policy, checks: readonly CheckResult[]): Rul
     const proof = PROVEN_BY[rule]
     const check = checks.find((c) => c.id === proof)
     const evidence = EVIDENCE[rule]
-    if (proof === 'config') return { rule, value: policy[rule], check: proof, passed: true, evidence: evidence!(policy, {}) }
+    if (proof === 'config')
+      return { rule, value: policy[rule], check: proof, passed: true, evidence: evidence!(policy, {}) }
     if (!check) return { rule, value: policy[rule], check: proof, passed: false, evidence: 'no check ran' }
     const passed = MET[rule]?.(policy, check.measurements) ?? check.passed
-    return { rule, value: policy[rule], check: proof, passed, evidence: evidence ? evidence(policy, check.measurements) : check.evidence }
+    return {
+      rule,
+      value: policy[rule],
+      check: proof,
+      passed,
+      evidence: evidence ? evidence(policy, check.measurements) : check.evidence,
+    }
   })
 }

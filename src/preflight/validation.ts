@@ -11,7 +11,11 @@ const FIRST = 10
  * the output as a loader sees it: `validate(record, index)` per record, then
  * each dataset-level check over all of them.
  */
-export async function checkValidation(o: { policy: Policy; job: MapJob; dir: string | undefined }): Promise<CheckResult> {
+export async function checkValidation(o: {
+  policy: Policy
+  job: MapJob
+  dir: string | undefined
+}): Promise<CheckResult> {
   const { validate, datasetChecks } = o.job
   const names = Object.keys(datasetChecks)
   const base = { id: 'validation' as const, title: 'Data validation' }
@@ -21,11 +25,22 @@ export async function checkValidation(o: { policy: Policy; job: MapJob; dir: str
       ...base,
       passed,
       evidence: 'the job declares no validate(record) or datasetChecks',
-      failures: passed ? [] : ['validation: the policy requires validators and the job declares no validate(record); add one to defineJob({...})'],
+      failures: passed
+        ? []
+        : [
+            'validation: the policy requires validators and the job declares no validate(record); add one to defineJob({...})',
+          ],
       measurements: { records: 0, declared: false },
     }
   }
-  if (!o.dir) return { ...base, passed: false, evidence: 'not run: the rehearsal did not complete', failures: ['validation: not run, the rehearsal did not complete'], measurements: {} }
+  if (!o.dir)
+    return {
+      ...base,
+      passed: false,
+      evidence: 'not run: the rehearsal did not complete',
+      failures: ['validation: not run, the rehearsal did not complete'],
+      measurements: {},
+    }
 
   const output = await openRecords(o.dir)
   let rejected = 0
@@ -40,9 +55,13 @@ export async function checkValidation(o: { policy: Policy; job: MapJob; dir: str
   }
   const datasets = names.map((name) => {
     const check = datasetChecks[name]!
-    const reason = verdictOf(() => check((function* () {
-      for (const { record } of output.records()) yield record
-    })()))
+    const reason = verdictOf(() =>
+      check(
+        (function* () {
+          for (const { record } of output.records()) yield record
+        })(),
+      ),
+    )
     return { name, passed: reason === null, reason }
   })
   const share = output.count > 0 ? rejected / output.count : 0
@@ -53,18 +72,26 @@ export async function checkValidation(o: { policy: Policy; job: MapJob; dir: str
         `first at ${firstRejected.map((r) => r.index).join(', ')}: ${firstRejected[0]?.reason}`,
     )
   }
-  for (const d of datasets.filter((d) => !d.passed)) failures.push(`validation: dataset check '${d.name}' failed: ${d.reason}`)
+  for (const d of datasets.filter((d) => !d.passed))
+    failures.push(`validation: dataset check '${d.name}' failed: ${d.reason}`)
   return {
     ...base,
     passed: failures.length === 0,
     evidence: `${validate ? `validate() on ${output.count} records: ${rejected} rejected` : 'no validate()'}${datasets.length ? `; dataset checks ${datasets.map((d) => `${d.name} ${d.passed ? '✔' : '✘'}`).join(', ')}` : ''}`,
     failures,
-    measurements: { declared: validate !== undefined, records: output.count, rejected, rejectedShare: share, firstRejected, datasetChecks: datasets },
+    measurements: {
+      declared: validate !== undefined,
+      records: output.count,
+      rejected,
+      rejectedShare: share,
+      firstRejected,
+      datasetChecks: datasets,
+    },
   }
 }
 
 /** null when the validator accepts; the reason when it returns false or a string, or throws. */
-function verdictOf(run: () => boolean | string | void): string | null {
+function verdictOf(run: () => boolean | string | undefined): string | null {
   try {
     const result = run()
     if (result === undefined || result === true) return null

@@ -35,7 +35,10 @@ export function isBucketUrl(text: string): boolean {
 /** Reads `s3://bucket/prefix`; anything else is a usage error saying what the form is. */
 export function parseBucketUrl(text: string): BucketUrl {
   const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(text)
-  if (!match) throw new UsageError(`'${text}' is not a bucket URL: write s3://BUCKET/PREFIX (a bucket name of 3–63 lowercase letters, digits, dots and hyphens)`)
+  if (!match)
+    throw new UsageError(
+      `'${text}' is not a bucket URL: write s3://BUCKET/PREFIX (a bucket name of 3–63 lowercase letters, digits, dots and hyphens)`,
+    )
   return { bucket: match[1]!, prefix: (match[2] ?? '').replace(/^\/+|\/+$/g, '') }
 }
 
@@ -65,12 +68,17 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
   const failed = (what: string, error: unknown): BucketError => {
     const name = (error as { name?: string }).name ?? ''
     const hint =
-      name === 'NoSuchBucket' || name === 'NotFound' ? `there is no bucket '${url.bucket}'${endpoint ? ` at ${endpoint}` : ''}: create it, or check the URL and AWS_ENDPOINT_URL`
-      : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden/.test(name) ? 'the bucket refused these credentials: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE'
-      : `check that ${endpoint ?? 'S3'} answers and the network reaches it`
+      name === 'NoSuchBucket' || name === 'NotFound'
+        ? `there is no bucket '${url.bucket}'${endpoint ? ` at ${endpoint}` : ''}: create it, or check the URL and AWS_ENDPOINT_URL`
+        : /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Forbidden/.test(name)
+          ? 'the bucket refused these credentials: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE'
+          : `check that ${endpoint ?? 'S3'} answers and the network reaches it`
     // A HEAD has no body to say why: its 404 comes as NotFound / UnknownError.
     const said = name === 'NotFound' ? 'NotFound' : `${name || 'error'}: ${(error as Error).message}`
-    return new BucketError(`${what} ${where} failed (${said}); ${hint}. Committed work is safe: run the same command again once the bucket answers.`, error)
+    return new BucketError(
+      `${what} ${where} failed (${said}); ${hint}. Committed work is safe: run the same command again once the bucket answers.`,
+      error,
+    )
   }
   const attempt = async <T>(what: string, request: () => Promise<T>): Promise<T> => {
     try {
@@ -80,21 +88,36 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
     }
   }
 
-  await attempt('reaching', () => client.send(new sdk.HeadBucketCommand({ Bucket: url.bucket }))).catch((error: unknown) => {
-    client.destroy()
-    throw error
-  })
+  await attempt('reaching', () => client.send(new sdk.HeadBucketCommand({ Bucket: url.bucket }))).catch(
+    (error: unknown) => {
+      client.destroy()
+      throw error
+    },
+  )
 
   const put = (name: string, body: Buffer): Promise<unknown> =>
-    attempt(`uploading ${name} to`, () => client.send(new sdk.PutObjectCommand({ Bucket: url.bucket, Key: key(name), Body: body, ContentLength: body.length })))
+    attempt(`uploading ${name} to`, () =>
+      client.send(
+        new sdk.PutObjectCommand({ Bucket: url.bucket, Key: key(name), Body: body, ContentLength: body.length }),
+      ),
+    )
   // Staged objects wait apart from data/, so that nobody listing data/ ever takes one for output.
   const stagedPrefix = `${url.prefix ? `${url.prefix}/` : ''}.longhaul/staged/`
   const listKeys = async (prefix: string): Promise<Map<string, number>> => {
     const sizes = new Map<string, number>()
     let token: string | undefined
     do {
-      const page = await attempt('listing', () => client.send(new sdk.ListObjectsV2Command({ Bucket: url.bucket, Prefix: prefix, ...(token && { ContinuationToken: token }) })))
-      for (const object of page.Contents ?? []) if (object.Key) sizes.set(object.Key.slice(prefix.length), object.Size ?? 0)
+      const page = await attempt('listing', () =>
+        client.send(
+          new sdk.ListObjectsV2Command({
+            Bucket: url.bucket,
+            Prefix: prefix,
+            ...(token && { ContinuationToken: token }),
+          }),
+        ),
+      )
+      for (const object of page.Contents ?? [])
+        if (object.Key) sizes.set(object.Key.slice(prefix.length), object.Size ?? 0)
       token = page.NextContinuationToken
     } while (token)
     return sizes
@@ -109,11 +132,19 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
     }
   }
   const removeKey = (objectKey: string, name: string): Promise<unknown> =>
-    attempt(`removing ${name} from`, () => client.send(new sdk.DeleteObjectCommand({ Bucket: url.bucket, Key: objectKey })))
+    attempt(`removing ${name} from`, () =>
+      client.send(new sdk.DeleteObjectCommand({ Bucket: url.bucket, Key: objectKey })),
+    )
   /** Copies a staged object to its final key, then removes it; one already gone was finished by another process. */
   const finish = async (staged: string, finalName: string): Promise<void> => {
     try {
-      await client.send(new sdk.CopyObjectCommand({ Bucket: url.bucket, Key: key(finalName), CopySource: encodeURI(`${url.bucket}/${stagedPrefix}${staged}`) }))
+      await client.send(
+        new sdk.CopyObjectCommand({
+          Bucket: url.bucket,
+          Key: key(finalName),
+          CopySource: encodeURI(`${url.bucket}/${stagedPrefix}${staged}`),
+        }),
+      )
     } catch (error) {
       const name = (error as { name?: string }).name
       if (name !== 'NoSuchKey' && name !== 'NotFound') throw failed(`finishing ${finalName} in`, error)
@@ -129,7 +160,14 @@ export async function openBucketPlace(text: string, stagingDir: string): Promise
       for (const file of files) {
         const body = readFileSync(join(stagingDir, file.staged))
         await attempt(`uploading ${file.staged} to`, () =>
-          client.send(new sdk.PutObjectCommand({ Bucket: url.bucket, Key: stagedPrefix + file.staged, Body: body, ContentLength: body.length })),
+          client.send(
+            new sdk.PutObjectCommand({
+              Bucket: url.bucket,
+              Key: stagedPrefix + file.staged,
+              Body: body,
+              ContentLength: body.length,
+            }),
+          ),
         )
       }
     },

@@ -17,7 +17,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { LonghaulError, RunDamagedError, RunOwnedError, UsageError } from '../errors.ts'
+import { type LonghaulError, RunDamagedError, RunOwnedError, UsageError } from '../errors.ts'
 import type { OutputFormat } from '../job/outputs/format.ts'
 import { fsyncDir, TEMP_PREFIX } from '../store/atomicFile.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
@@ -26,9 +26,9 @@ import { processAliveHere } from '../telemetry/runStatus.ts'
 import { assertSameJob, identifyJob, type RunTarget } from './openRun.ts'
 import { writeReaderIndex } from './readerIndex.ts'
 import { assertJournalHoldsShards, assertNoLiveOwner, assertRunLayout, dataNames } from './runDamage.ts'
-import { runPaths, type RunPaths } from './runDir.ts'
-import { folderPlace } from './shardPlace.ts'
+import { type RunPaths, runPaths } from './runDir.ts'
 import { hasShardShape, INDEX_FILE, isShardFileName } from './shardNames.ts'
+import { folderPlace } from './shardPlace.ts'
 
 export interface DoctorOptions extends Pick<RunTarget, 'jobPath' | 'outDir' | 'seed' | 'params' | 'total'> {
   readonly now?: () => number
@@ -42,7 +42,13 @@ export interface QuarantinedFile {
 }
 
 export type DoctorReport =
-  | { readonly outcome: 'healthy'; readonly dir: string; readonly job: string; readonly committed: number; readonly total: number }
+  | {
+      readonly outcome: 'healthy'
+      readonly dir: string
+      readonly job: string
+      readonly committed: number
+      readonly total: number
+    }
   | {
       readonly outcome: 'rebuilt'
       readonly dir: string
@@ -78,7 +84,9 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
   const now = options.now ?? Date.now
   const paths = runPaths(options.outDir)
   if (existsSync(paths.storeLink)) {
-    throw new UsageError(`${options.outDir} keeps its journal in PostgreSQL (.longhaul/store.json): doctor rebuilds only a run folder's own SQLite journal.`)
+    throw new UsageError(
+      `${options.outDir} keeps its journal in PostgreSQL (.longhaul/store.json): doctor rebuilds only a run folder's own SQLite journal.`,
+    )
   }
   const { job, input, identity, fingerprint } = await identifyJob(options)
   const format = job.output
@@ -92,7 +100,10 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
   assertFormatMatches(paths, names, format)
   const { adopted, rejected } = scanShards(paths, names, format, options.total)
   const total = Math.max(options.total ?? job.total ?? input?.count ?? 0, adopted.at(-1)?.end ?? 0)
-  if (total === 0) throw new UsageError(`job '${job.name}' sets no total and no shard could be adopted; pass --total N as given to \`longhaul run\``)
+  if (total === 0)
+    throw new UsageError(
+      `job '${job.name}' sets no total and no shard could be adopted; pass --total N as given to \`longhaul run\``,
+    )
 
   const stamp = new Date(now()).toISOString().replace(/[:.]/g, '-')
   // The new journal is made whole under a temporary name and moved into place last: a doctor stopped half-way leaves the damaged journal in place.
@@ -102,9 +113,20 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
   const adoptedItems = adopted.reduce((n, range) => n + range.end - range.start, 0)
   const store = SqliteStore.open(building)
   try {
-    await store.createRun({ runId: randomUUID(), job: job.name, fingerprint, identity: JSON.stringify(identity), total, createdAt: now() })
+    await store.createRun({
+      runId: randomUUID(),
+      job: job.name,
+      fingerprint,
+      identity: JSON.stringify(identity),
+      total,
+      createdAt: now(),
+    })
     await recordRanges(store, adopted, now())
-    await store.addEvent('rebuilt', { damage, adoptedRanges: adopted.length, adoptedItems, quarantined: rejected.length }, now())
+    await store.addEvent(
+      'rebuilt',
+      { damage, adoptedRanges: adopted.length, adoptedItems, quarantined: rejected.length },
+      now(),
+    )
     await store.setState(adoptedItems === total ? 'complete' : 'interrupted', now())
   } finally {
     await store.close()
@@ -139,7 +161,14 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
   try {
     await writeReaderIndex(rebuilt, folderPlace(paths.data), format.kind)
     return {
-      outcome: 'rebuilt', dir: paths.dir, job: job.name, damage, adoptedRanges: adopted.length, adoptedItems, total, quarantined,
+      outcome: 'rebuilt',
+      dir: paths.dir,
+      job: job.name,
+      damage,
+      adoptedRanges: adopted.length,
+      adoptedItems,
+      total,
+      quarantined,
       journalMovedTo: listMovedJournal(paths, stamp),
     }
   } finally {
@@ -148,7 +177,9 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
 }
 
 function listMovedJournal(paths: RunPaths, stamp: string): string[] {
-  return ['', '-wal', '-shm'].map((suffix) => `${paths.journal}.damaged-${stamp}${suffix}`).filter((path) => existsSync(path))
+  return ['', '-wal', '-shm']
+    .map((suffix) => `${paths.journal}.damaged-${stamp}${suffix}`)
+    .filter((path) => existsSync(path))
 }
 
 /**
@@ -163,7 +194,10 @@ async function journalDamage(
   job: { fingerprint: string; identity: Parameters<typeof assertSameJob>[2] },
 ): Promise<string | { committed: number; total: number }> {
   if (!existsSync(paths.journal)) {
-    if (!names.some(hasShardShape)) throw new UsageError(`${paths.dir} holds no journal (.longhaul/journal.sqlite) and no shard files in data/: there is no run to rebuild.`)
+    if (!names.some(hasShardShape))
+      throw new UsageError(
+        `${paths.dir} holds no journal (.longhaul/journal.sqlite) and no shard files in data/: there is no run to rebuild.`,
+      )
     return 'its journal .longhaul/journal.sqlite is missing'
   }
   let store: SqliteStore
@@ -177,17 +211,36 @@ async function journalDamage(
     const run = await store.getRun()
     const owner = await store.getOwner()
     if (run && owner && owner.expiresAt > Date.now() && processAliveHere(owner.host, owner.pid)) {
-      throw new RunOwnedError(paths.dir, { pid: owner.pid, host: owner.host, since: new Date(owner.since).toISOString(), expiresAt: new Date(owner.expiresAt).toISOString() })
+      throw new RunOwnedError(paths.dir, {
+        pid: owner.pid,
+        host: owner.host,
+        since: new Date(owner.since).toISOString(),
+        expiresAt: new Date(owner.expiresAt).toISOString(),
+      })
     }
     try {
-      assertJournalHoldsShards(paths, names, { run: run !== undefined, frontier: await store.frontier(), ...(run && { total: run.total }) }, suffixes)
+      assertJournalHoldsShards(
+        paths,
+        names,
+        { run: run !== undefined, frontier: await store.frontier(), ...(run && { total: run.total }) },
+        suffixes,
+      )
     } catch (error) {
       if (!(error instanceof RunDamagedError)) throw error
       // What is left of the journal still names its job: rebuilding it as another job's would mix two jobs' items.
-      assertSameJob(paths.dir, run, job.identity, job.fingerprint, 'Give doctor the job, params and seed the run was made with.')
+      assertSameJob(
+        paths.dir,
+        run,
+        job.identity,
+        job.fingerprint,
+        'Give doctor the job, params and seed the run was made with.',
+      )
       return damageOf(error)
     }
-    if (!run) throw new UsageError(`${paths.dir} holds a journal with no run in it and no shard files: there is nothing to rebuild; start the run with \`longhaul run\`.`)
+    if (!run)
+      throw new UsageError(
+        `${paths.dir} holds a journal with no run in it and no shard files: there is nothing to rebuild; start the run with \`longhaul run\`.`,
+      )
     return { committed: await store.committedItems(), total: run.total }
   } catch (error) {
     if (error instanceof RunDamagedError) return damageOf(error)
@@ -206,12 +259,15 @@ function damageOf(error: LonghaulError): string {
 /** The job's output format is the shards': by data/index.json's word, and by the names in data/. */
 function assertFormatMatches(paths: RunPaths, names: readonly string[], format: OutputFormat): void {
   const refuse = (why: string): never => {
-    throw new UsageError(`the job's output format (${format.kind}: ${format.suffixes.map((s) => `.${s}`).join(', ')}) does not match the shards in ${paths.data}: ${why}. Nothing was changed. Give doctor the job the run was made with.`)
+    throw new UsageError(
+      `the job's output format (${format.kind}: ${format.suffixes.map((s) => `.${s}`).join(', ')}) does not match the shards in ${paths.data}: ${why}. Nothing was changed. Give doctor the job the run was made with.`,
+    )
   }
   if (names.includes(INDEX_FILE)) {
     try {
       const index = JSON.parse(readFileSync(join(paths.data, INDEX_FILE), 'utf8')) as { format?: unknown }
-      if (typeof index.format === 'string' && index.format !== format.kind) refuse(`data/${INDEX_FILE} says they are ${index.format}`)
+      if (typeof index.format === 'string' && index.format !== format.kind)
+        refuse(`data/${INDEX_FILE} says they are ${index.format}`)
     } catch (error) {
       if (error instanceof UsageError) throw error
       // An unreadable index says nothing: it is rewritten from the new journal.
@@ -219,7 +275,9 @@ function assertFormatMatches(paths: RunPaths, names: readonly string[], format: 
   }
   const shaped = names.filter(hasShardShape)
   if (shaped.length > 0 && !shaped.some((name) => isShardFileName(name, format.suffixes))) {
-    refuse(`none of the ${shaped.length} shard file(s) there (${shaped.slice(0, 3).join(', ')}${shaped.length > 3 ? ', …' : ''}) has its suffixes`)
+    refuse(
+      `none of the ${shaped.length} shard file(s) there (${shaped.slice(0, 3).join(', ')}${shaped.length > 3 ? ', …' : ''}) has its suffixes`,
+    )
   }
 }
 
@@ -230,7 +288,12 @@ function assertFormatMatches(paths: RunPaths, names: readonly string[], format: 
  * that overlap, a range past an explicit total, and the staged and temporary
  * files of writes never recorded.
  */
-function scanShards(paths: RunPaths, names: readonly string[], format: OutputFormat, total: number | undefined): { adopted: Adoptable[]; rejected: { name: string; reason: string }[] } {
+function scanShards(
+  paths: RunPaths,
+  names: readonly string[],
+  format: OutputFormat,
+  total: number | undefined,
+): { adopted: Adoptable[]; rejected: { name: string; reason: string }[] } {
   const rejected: { name: string; reason: string }[] = []
   const sets = new Map<string, { start: number; end: number; names: string[] }>()
   for (const name of names) {
@@ -243,8 +306,10 @@ function scanShards(paths: RunPaths, names: readonly string[], format: OutputFor
       continue
     }
     const staged = STAGED.exec(name)
-    if (staged && isShardFileName(staged[1]!, format.suffixes)) rejected.push({ name, reason: 'a staged file whose range was never recorded as committed' })
-    else if (name.startsWith(TEMP_PREFIX) && format.suffixes.some((suffix) => name.endsWith(`.${suffix}`))) rejected.push({ name, reason: 'a temporary file of a write that never finished' })
+    if (staged && isShardFileName(staged[1]!, format.suffixes))
+      rejected.push({ name, reason: 'a staged file whose range was never recorded as committed' })
+    else if (name.startsWith(TEMP_PREFIX) && format.suffixes.some((suffix) => name.endsWith(`.${suffix}`)))
+      rejected.push({ name, reason: 'a temporary file of a write that never finished' })
   }
   const proved: Adoptable[] = []
   for (const set of [...sets.values()].sort((a, b) => a.start - b.start || a.end - b.end)) {
@@ -262,13 +327,25 @@ function scanShards(paths: RunPaths, names: readonly string[], format: OutputFor
     }
   }
   for (const range of overlapping) {
-    rejected.push(...range.files.map((file) => ({ name: file.name, reason: `its items ${range.start}–${range.end - 1} overlap another shard's` })))
+    rejected.push(
+      ...range.files.map((file) => ({
+        name: file.name,
+        reason: `its items ${range.start}–${range.end - 1} overlap another shard's`,
+      })),
+    )
   }
-  return { adopted: proved.filter((range) => !overlapping.has(range)), rejected: rejected.sort((a, b) => a.name.localeCompare(b.name)) }
+  return {
+    adopted: proved.filter((range) => !overlapping.has(range)),
+    rejected: rejected.sort((a, b) => a.name.localeCompare(b.name)),
+  }
 }
 
 /** One range's files read back: adoptable, or why not. */
-function proveSet(paths: RunPaths, set: { start: number; end: number; names: string[] }, format: OutputFormat): Adoptable | string {
+function proveSet(
+  paths: RunPaths,
+  set: { start: number; end: number; names: string[] },
+  format: OutputFormat,
+): Adoptable | string {
   const contents = new Map<string, Buffer>()
   const files: ShardFileRecord[] = []
   for (const suffix of format.suffixes) {
@@ -306,7 +383,8 @@ async function recordRanges(store: SqliteStore, adopted: readonly Adoptable[], n
       frontier = gap.end
     }
     const claim = await store.claimRange(worker, range.end - range.start, TTL, now)
-    if (!claim || claim.start !== range.start || claim.end !== range.end) throw new Error(`the new journal handed out ${JSON.stringify(claim)} for items ${range.start}–${range.end - 1}`)
+    if (!claim || claim.start !== range.start || claim.end !== range.end)
+      throw new Error(`the new journal handed out ${JSON.stringify(claim)} for items ${range.start}–${range.end - 1}`)
     await store.commitRange(claim, range, now)
     frontier = range.end
   }

@@ -1,9 +1,16 @@
-export { runMapJob, type RunOptions, type RunSummary } from './runMapJob.ts'
-export { verifyRun, type VerifyReport } from './verify.ts'
-export { interruptOnSignals } from './signals.ts'
-export type { RunObserver, RunProgress, RunStart } from './observer.ts'
-export { hasRun, runPaths } from './runDir.ts'
-export { identifyJob, identifyLoop, type IdentifiedJob, type IdentifiedLoop, type LaunchFacts, type LaunchGate } from './openRun.ts'
-export { runLoopJob, type LoopRunOptions, type LoopRunSummary } from './loop/runLoopJob.ts'
 export { isBucketUrl } from './bucket.ts'
-export { doctorRun, type DoctorReport } from './doctor.ts'
+export { type DoctorReport, doctorRun } from './doctor.ts'
+export { type LoopRunOptions, type LoopRunSummary, runLoopJob } from './loop/runLoopJob.ts'
+export type { RunObserver, RunProgress, RunStart } from './observer.ts'
+export {
+  type IdentifiedJob,
+  type IdentifiedLoop,
+  identifyJob,
+  identifyLoop,
+  type LaunchFacts,
+  type LaunchGate,
+} from './openRun.ts'
+export { hasRun, runPaths } from './runDir.ts'
+export { type RunOptions, type RunSummary, runMapJob } from './runMapJob.ts'
+export { interruptOnSignals } from './signals.ts'
+export { type VerifyReport, verifyRun } from './verify.ts'

@@ -2,16 +2,23 @@ import { randomUUID } from 'node:crypto'
 import { FingerprintMismatchError, RunDamagedError, UsageError } from '../errors.ts'
 import type { MapJob } from '../job/defineJob.ts'
 import { isLoopJob, type LoopJob } from '../job/defineLoop.ts'
-import { describeChanges, fingerprintOf, hashCode, hashLockfile, makeIdentity, type JobIdentity } from '../job/fingerprint.ts'
+import {
+  describeChanges,
+  fingerprintOf,
+  hashCode,
+  hashLockfile,
+  type JobIdentity,
+  makeIdentity,
+} from '../job/fingerprint.ts'
 import type { InputScan } from '../job/inputs/input.ts'
 import { loadAnyJob, loadJob } from '../job/loadJob.ts'
 import { resolveParams } from '../job/params.ts'
-import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
+import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import { takeOwnership } from './ownership.ts'
 import { assertJournalHoldsShards, assertNoLiveOwner, assertRunLayout, dataNames, shardSuffixes } from './runDamage.ts'
-import { hasRun, prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
+import { hasRun, prepareRunDir, type RunPaths, runPaths } from './runDir.ts'
 
 /** Which job runs where, as the user asked. */
 export interface RunTarget {
@@ -116,7 +123,10 @@ export interface IdentifiedJob {
 }
 
 /** Loads the job and works out its identity (invariant same-job-or-refuse); the launch gate and preflight use the same. */
-export async function identifyJob(target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>, totalFlag = '--total'): Promise<IdentifiedJob> {
+export async function identifyJob(
+  target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>,
+  totalFlag = '--total',
+): Promise<IdentifiedJob> {
   const job = await loadJob(target.jobPath)
   const params = resolveParams(job, target.params ?? {})
   const seed = checkSeed(target.seed ?? job.seed)
@@ -154,10 +164,16 @@ const LOOP_OUTPUT = { kind: 'loop' } as const
  * lockfile, as for a map job. Its number of steps is not part of it, so a
  * finished loop may be continued with a larger `--total`.
  */
-export async function identifyLoop(target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>, totalFlag = '--total'): Promise<IdentifiedLoop> {
+export async function identifyLoop(
+  target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>,
+  totalFlag = '--total',
+): Promise<IdentifiedLoop> {
   const job = await loadAnyJob(target.jobPath)
   if (!isLoopJob(job)) {
-    throw new UsageError(`${target.jobPath} is a map job (defineJob), not a loop job (defineLoop).`, 'LONGHAUL_JOB_INVALID')
+    throw new UsageError(
+      `${target.jobPath} is a map job (defineJob), not a loop job (defineLoop).`,
+      'LONGHAUL_JOB_INVALID',
+    )
   }
   const params = resolveParams(job, target.params ?? {})
   const seed = checkSeed(target.seed ?? job.seed)
@@ -175,7 +191,8 @@ export async function identifyLoop(target: Pick<RunTarget, 'jobPath' | 'seed' | 
 }
 
 function checkSeed(seed: number): number {
-  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new UsageError(`the seed must be a whole number from 0 to 4294967295, got ${seed}`)
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1)
+    throw new UsageError(`the seed must be a whole number from 0 to 4294967295, got ${seed}`)
   return seed
 }
 
@@ -197,7 +214,13 @@ async function peekRun(outDir: string): Promise<RunRecord | undefined> {
 }
 
 /** Refuses a run of another job (invariant same-job-or-refuse), naming what changed; `advice` says what to do instead. */
-export function assertSameJob(where: string, run: RunRecord | undefined, identity: JobIdentity, fingerprint: string, advice?: string): void {
+export function assertSameJob(
+  where: string,
+  run: RunRecord | undefined,
+  identity: JobIdentity,
+  fingerprint: string,
+  advice?: string,
+): void {
   if (run && run.fingerprint !== fingerprint) {
     const changes = describeChanges(JSON.parse(run.identity) as JobIdentity, identity)
     throw new FingerprintMismatchError(where, changes.length ? changes : ['the job fingerprint differs'], advice)
@@ -211,7 +234,13 @@ export function assertSameJob(where: string, run: RunRecord | undefined, identit
 export async function openRun(options: OpenOptions): Promise<OpenRun> {
   const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
   const opened = await openRunDir(options, {
-    kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
+    kind: 'map',
+    name: job.name,
+    params,
+    seed,
+    identity,
+    fingerprint,
+    defaultTotal: job.total ?? input?.count,
   })
   return { job, params, seed, input, ...opened }
 }
@@ -228,9 +257,20 @@ export async function openRunDir(options: OpenOptions, job: JobFacts): Promise<O
   const existing = options.fresh ? undefined : await peekRun(options.outDir)
   assertSameJob(options.outDir, existing, identity, fingerprint)
   const requested = options.total ?? existing?.total ?? job.defaultTotal
-  if (requested === undefined) throw new UsageError(`job '${job.name}' sets no ${job.kind === 'loop' ? 'steps' : 'total'}; pass --total N`)
+  if (requested === undefined)
+    throw new UsageError(`job '${job.name}' sets no ${job.kind === 'loop' ? 'steps' : 'total'}; pass --total N`)
   const clearance = options.gate
-    ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir: options.outDir, fingerprint, identity, total: requested, params, seed, ...(job.kind === 'loop' && { kind: 'loop' as const }) })
+    ? await options.gate({
+        job: job.name,
+        jobPath: options.jobPath,
+        outDir: options.outDir,
+        fingerprint,
+        identity,
+        total: requested,
+        params,
+        seed,
+        ...(job.kind === 'loop' && { kind: 'loop' as const }),
+      })
     : undefined
   if (options.fresh && hasRun(options.outDir)) await assertNobodyRuns(options.outDir, options.leaseTtlMs, options.now())
   // Without --fresh the folder is the run's: a damaged one is refused, naming the damage, before anything in it changes.
@@ -244,16 +284,30 @@ export async function openRunDir(options: OpenOptions, job: JobFacts): Promise<O
     let run = await store.getRun()
     const resumed = run !== undefined
     if (job.kind === 'map') {
-      assertJournalHoldsShards(paths, names, { run: resumed, frontier: await store.frontier(), ...(run && { total: run.total }) }, shardSuffixes(identity.output))
+      assertJournalHoldsShards(
+        paths,
+        names,
+        { run: resumed, frontier: await store.frontier(), ...(run && { total: run.total }) },
+        shardSuffixes(identity.output),
+      )
     }
     assertSameJob(options.outDir, run, identity, fingerprint)
     const total = options.total ?? run?.total ?? requested
     if (!run) {
-      await store.createRun({ runId: randomUUID(), job: job.name, fingerprint, identity: JSON.stringify(identity), total, createdAt: options.now() })
+      await store.createRun({
+        runId: randomUUID(),
+        job: job.name,
+        fingerprint,
+        identity: JSON.stringify(identity),
+        total,
+        createdAt: options.now(),
+      })
       // Another process starting on the same new folder at the same moment may have recorded its run first: that one stands.
       assertSameJob(options.outDir, await store.getRun(), identity, fingerprint)
     } else if (total < run.total) {
-      throw new UsageError(`${options.outDir} holds a run of ${run.total} ${unit}; --total can grow it but not shrink it (got ${total}). Use --fresh to start over.`)
+      throw new UsageError(
+        `${options.outDir} holds a run of ${run.total} ${unit}; --total can grow it but not shrink it (got ${total}). Use --fresh to start over.`,
+      )
     }
     const lease = await takeOwnership(store, options.outDir, options.leaseTtlMs, options.now())
     if (run && total > run.total) {

@@ -4,10 +4,10 @@ import type { InputScan } from '../job/inputs/input.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import type { RunObserver } from './observer.ts'
-import { identifyJob, openRun, type LaunchGate, type RunTarget } from './openRun.ts'
+import { identifyJob, type LaunchGate, openRun, type RunTarget } from './openRun.ts'
 import type { RunPaths } from './runDir.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
-import { joinSharedRun, openSharedRunDir, type OutageOptions } from './sharedRun.ts'
+import { joinSharedRun, type OutageOptions, openSharedRunDir } from './sharedRun.ts'
 
 /** What a process needs of the run it works on, whether it owns it or joined it. */
 export interface Participation {
@@ -43,25 +43,47 @@ export interface ParticipationTarget extends RunTarget {
 }
 
 /** Opens the run as `options` ask: a single-machine run, the owner of a shared run, or a worker joining one. */
-export async function participate(options: ParticipationTarget, leaseTtlMs: number, now: () => number): Promise<Participation> {
+export async function participate(
+  options: ParticipationTarget,
+  leaseTtlMs: number,
+  now: () => number,
+): Promise<Participation> {
   const { store: storeUrl, join } = options
   if (join !== undefined) {
-    if (storeUrl === undefined) throw new UsageError('a worker joins a run whose journal is in PostgreSQL: give its --store URL')
+    if (storeUrl === undefined)
+      throw new UsageError('a worker joins a run whose journal is in PostgreSQL: give its --store URL')
     const outage = waitForDatabase(leaseTtlMs, options.observer)
-    const joined = await joinSharedRun({ jobPath: options.jobPath, outDir: options.outDir === '' ? undefined : options.outDir, storeUrl, runId: join, outage })
+    const joined = await joinSharedRun({
+      jobPath: options.jobPath,
+      outDir: options.outDir === '' ? undefined : options.outDir,
+      storeUrl,
+      runId: join,
+      outage,
+    })
     return { ...joined, lease: undefined, resumed: true, clearance: undefined }
   }
   if (options.shards !== undefined && storeUrl === undefined) {
-    throw new UsageError('shards go to a bucket only in a run across machines: give --store postgres://… too (a single-machine run writes to a folder)')
+    throw new UsageError(
+      'shards go to a bucket only in a run across machines: give --store postgres://… too (a single-machine run writes to a folder)',
+    )
   }
   if (storeUrl === undefined) {
     const opened = await openRun({ ...options, leaseTtlMs, now })
     return { ...opened, place: folderPlace(opened.paths.data) }
   }
   const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
-  const opened = await openSharedRunDir({ ...options, storeUrl, leaseTtlMs, now, outage: waitForDatabase(leaseTtlMs, options.observer) }, {
-    kind: 'map', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.total ?? input?.count,
-  })
+  const opened = await openSharedRunDir(
+    { ...options, storeUrl, leaseTtlMs, now, outage: waitForDatabase(leaseTtlMs, options.observer) },
+    {
+      kind: 'map',
+      name: job.name,
+      params,
+      seed,
+      identity,
+      fingerprint,
+      defaultTotal: job.total ?? input?.count,
+    },
+  )
   return { job, params, seed, input, ...opened }
 }
 

@@ -1,7 +1,7 @@
 import { LeaseLostError } from '../errors.ts'
+import type { Store } from '../store/store.ts'
 import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import type { ProgressTracker } from '../telemetry/progressTracker.ts'
-import type { Store } from '../store/store.ts'
 import type { RunObserver } from './observer.ts'
 
 export interface ProgressLoopOptions {
@@ -97,7 +97,10 @@ export class ProgressLoop {
    */
   async whyLost(fallback: Error): Promise<Error> {
     if (this.lostWith) return this.lostWith
-    return this.renew().then(() => fallback, (error: Error) => error)
+    return this.renew().then(
+      () => fallback,
+      (error: Error) => error,
+    )
   }
 
   start(): void {
@@ -161,7 +164,9 @@ export class ProgressLoop {
     const lapsedMs = now - this.validUntil
     // Held up past its lease, and nobody took the run meanwhile: it is still this process's, and it goes on.
     if (lapsedMs > 0 && ownerToken !== undefined) {
-      this.o.observer?.note?.(`this process was held up ${seconds(now - this.lastHeartbeat)} s (its lease ran out ${seconds(lapsedMs)} s ago); nobody took the run over, so it goes on`)
+      this.o.observer?.note?.(
+        `this process was held up ${seconds(now - this.lastHeartbeat)} s (its lease ran out ${seconds(lapsedMs)} s ago); nobody took the run over, so it goes on`,
+      )
       await store.addEvent('lease-renewed-late', { pid: process.pid, lapsedMs }, now).catch(() => undefined)
     }
     this.validUntil = now + leaseTtlMs
@@ -170,7 +175,10 @@ export class ProgressLoop {
   /** Why this process stops: who took its run, and when. */
   private async lostError(now: number): Promise<LeaseLostError> {
     const holder = await this.o.store.getOwner().catch(() => undefined)
-    const by = holder && holder.token !== this.o.ownerToken ? `pid ${holder.pid} on ${holder.host} took the run over at ${new Date(holder.since).toISOString()}` : 'another process took the run over (and has since ended)'
+    const by =
+      holder && holder.token !== this.o.ownerToken
+        ? `pid ${holder.pid} on ${holder.host} took the run over at ${new Date(holder.since).toISOString()}`
+        : 'another process took the run over (and has since ended)'
     return new LeaseLostError(
       `this process (pid ${process.pid}) no longer owns the run in ${this.o.dir}: it was held up ${seconds(now - this.lastHeartbeat)} s, past its ${seconds(this.o.leaseTtlMs)} s lease ` +
         `(paused, or its machine slept), and ${by}. It stops here and writes nothing more: the run is the other process's now, and committed work is safe (longhaul status ${this.o.dir} shows where it stands).`,
@@ -213,7 +221,9 @@ export class ProgressLoop {
     if (change) {
       const quiet = this.o.tracker.snapshot(now).stalledForSeconds
       this.o.store.addEvent(change, change === 'stalled' ? { quietSeconds: quiet } : {}, now).catch(() => undefined)
-      this.o.observer?.note?.(change === 'stalled' ? `STALLED: nothing has finished for ${Math.round(quiet ?? 0)}s` : 'running again')
+      this.o.observer?.note?.(
+        change === 'stalled' ? `STALLED: nothing has finished for ${Math.round(quiet ?? 0)}s` : 'running again',
+      )
     }
     return change
   }
@@ -226,7 +236,9 @@ export class ProgressLoop {
       const failuresBefore = this.files.failures
       this.files.write(snapshot, now)
       if (this.files.failures > 0 && failuresBefore === 0) {
-        this.o.observer?.note?.(`cannot write the progress files in ${this.o.dir} (${this.files.lastError?.message}); the run goes on, but nobody can follow it there`)
+        this.o.observer?.note?.(
+          `cannot write the progress files in ${this.o.dir} (${this.files.lastError?.message}); the run goes on, but nobody can follow it there`,
+        )
       }
     }
     this.o.observer?.progress?.(snapshot, reason)

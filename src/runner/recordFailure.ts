@@ -8,7 +8,12 @@ import type { ProgressLoop } from './progressLoop.ts'
  * nothing is written to its journal or files. Best-effort: the original
  * error is what the caller throws.
  */
-export async function recordFailure(store: Store, progress: ProgressLoop | undefined, error: Error, now: () => number): Promise<void> {
+export async function recordFailure(
+  store: Store,
+  progress: ProgressLoop | undefined,
+  error: Error,
+  now: () => number,
+): Promise<void> {
   if (error instanceof LeaseLostError) {
     progress?.stop()
     return

@@ -26,7 +26,8 @@ interface ShardRange {
  * shards. Read-only: never changes the run.
  */
 export async function openRecords(dir: string): Promise<RunRecords> {
-  if (!hasRun(dir)) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite). Give the --out folder of a run.`)
+  if (!hasRun(dir))
+    throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite). Give the --out folder of a run.`)
   const paths = runPaths(dir)
   const { format, ranges } = await readJournal(paths.journal, dir)
   return {
@@ -48,7 +49,8 @@ async function readJournal(journal: string, dir: string): Promise<{ format: Outp
     if (!run) throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
     const format = formatFromDescription((JSON.parse(run.identity) as JobIdentity).output)
     const ranges: ShardRange[] = []
-    for await (const range of store.ranges()) ranges.push({ start: range.start, end: range.end, files: range.files.map((file) => file.name) })
+    for await (const range of store.ranges())
+      ranges.push({ start: range.start, end: range.end, files: range.files.map((file) => file.name) })
     return { format, ranges }
   } finally {
     await store.close()

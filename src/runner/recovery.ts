@@ -48,7 +48,10 @@ export async function reconcile(
   if (!role.owner) return none
   if (place.kind === 'bucket') {
     // The owner's local folder only ever holds shards waiting for their upload: none of them is recorded.
-    const { removed, foreign } = await tidy(store, folderPlace(paths.data), naming, { removeUnrecorded: true, finish: false })
+    const { removed, foreign } = await tidy(store, folderPlace(paths.data), naming, {
+      removeUnrecorded: true,
+      finish: false,
+    })
     return { ...none, ...(await reconcileBucket(store, place, naming)), removed, foreign }
   }
   const reconciled = await reconcileDataDir(store, paths, naming, { removeUnrecorded: !role.shared })
@@ -74,7 +77,13 @@ export async function reconcileDataDir(
 ): Promise<Reconciled> {
   const ranges: RangeSummary[] = []
   for await (const range of store.ranges()) ranges.push(range)
-  const { removed, finished, foreign } = await tidy(store, folderPlace(paths.data), naming, { removeUnrecorded: options.removeUnrecorded !== false }, ranges)
+  const { removed, finished, foreign } = await tidy(
+    store,
+    folderPlace(paths.data),
+    naming,
+    { removeUnrecorded: options.removeUnrecorded !== false },
+    ranges,
+  )
   const kept: RangeSummary[] = []
   let forgotten = 0
   for (const range of ranges) {
@@ -159,7 +168,11 @@ async function sha256Of(place: ShardPlace, name: string): Promise<string | undef
  * to their final keys: then the copy is finished (sizes and checksums must
  * match the journal's).
  */
-async function reconcileBucket(store: Store, place: ShardPlace, naming: RunNaming): Promise<{ removed: number; finished: number; forgotten: number; kept: RangeSummary[] }> {
+async function reconcileBucket(
+  store: Store,
+  place: ShardPlace,
+  naming: RunNaming,
+): Promise<{ removed: number; finished: number; forgotten: number; kept: RangeSummary[] }> {
   // The journal first: a range another process commits during the listing is then not in `ranges`, rather than missing from `present`.
   const ranges: RangeSummary[] = []
   for await (const range of store.ranges()) ranges.push(range)
@@ -176,14 +189,21 @@ async function reconcileBucket(store: Store, place: ShardPlace, naming: RunNamin
     }
     if (whole) continue
     await store.uncommitRange(range.start)
-    await store.addEvent('recomputing', { start: range.start, end: range.end, reason: `a recorded object is missing or short in ${place.where}` }, Date.now())
+    await store.addEvent(
+      'recomputing',
+      { start: range.start, end: range.end, reason: `a recorded object is missing or short in ${place.where}` },
+      Date.now(),
+    )
     forgotten++
   }
   return { removed: 0, finished, forgotten, kept: [] }
 }
 
 /** This run's staged objects of a bucket, by the final name each stands for. */
-async function stagedOf(place: ShardPlace, naming: RunNaming): Promise<Map<string, { staged: string; bytes: number }[]>> {
+async function stagedOf(
+  place: ShardPlace,
+  naming: RunNaming,
+): Promise<Map<string, { staged: string; bytes: number }[]>> {
   const byFinal = new Map<string, { staged: string; bytes: number }[]>()
   for (const [staged, bytes] of (await place.staging?.list()) ?? []) {
     const parsed = parseStagedName(staged, naming.runTag, naming.suffixes)
@@ -193,7 +213,11 @@ async function stagedOf(place: ShardPlace, naming: RunNaming): Promise<Map<strin
 }
 
 /** Finishes a recorded file from a staged copy whose bytes match the journal's; false when there is none. */
-async function finishStaged(place: ShardPlace, staged: ReadonlyMap<string, readonly { staged: string; bytes: number }[]>, file: ShardFileRecord): Promise<boolean> {
+async function finishStaged(
+  place: ShardPlace,
+  staged: ReadonlyMap<string, readonly { staged: string; bytes: number }[]>,
+  file: ShardFileRecord,
+): Promise<boolean> {
   for (const copy of staged.get(file.name) ?? []) {
     if (copy.bytes !== file.bytes) continue
     const bytes = await place.staging!.read(copy.staged)
@@ -211,7 +235,11 @@ async function finishStaged(place: ShardPlace, staged: ReadonlyMap<string, reado
  * A recorded file whose process died between its commit and its rename is
  * finished here. Returns how many files went, and the names left as foreign.
  */
-export async function removeUnrecordedFiles(store: Store, place: ShardPlace, naming: RunNaming): Promise<{ removed: number; foreign: string[] }> {
+export async function removeUnrecordedFiles(
+  store: Store,
+  place: ShardPlace,
+  naming: RunNaming,
+): Promise<{ removed: number; foreign: string[] }> {
   if (place.kind === 'bucket') return removeUnrecordedObjects(store, place, naming)
   // Another process that finished at the same moment may be writing index.json: its temp file is not debris.
   const { removed, foreign } = await tidy(store, place, naming, { removeUnrecorded: true, keepIndexTemps: true })
@@ -226,7 +254,11 @@ export async function removeUnrecordedFiles(store: Store, place: ShardPlace, nam
  * puts recorded objects there, so an object the journal does not record is
  * not longhaul's (returned as foreign).
  */
-async function removeUnrecordedObjects(store: Store, place: ShardPlace, naming: RunNaming): Promise<{ removed: number; foreign: string[] }> {
+async function removeUnrecordedObjects(
+  store: Store,
+  place: ShardPlace,
+  naming: RunNaming,
+): Promise<{ removed: number; foreign: string[] }> {
   const recorded = new Map<string, ShardFileRecord>()
   for await (const range of store.ranges()) for (const file of range.files) recorded.set(file.name, file)
   const present = await place.list()
@@ -281,7 +313,11 @@ async function forgetRange(store: Store, paths: RunPaths, range: RangeSummary): 
     }
   }
   await store.uncommitRange(range.start)
-  await store.addEvent('recomputing', { start: range.start, end: range.end, reason: 'a recorded file failed its check' }, Date.now())
+  await store.addEvent(
+    'recomputing',
+    { start: range.start, end: range.end, reason: 'a recorded file failed its check' },
+    Date.now(),
+  )
 }
 
 function sizeOf(path: string): number {

@@ -14,7 +14,7 @@ import type { RunPaths } from '../store/runPaths.ts'
 import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
 import { statusOf } from '../telemetry/runStatus.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
-import { hasShardShape, INDEX_FILE, isShardFileName } from './shardNames.ts'
+import { hasShardShape, INDEX_FILE } from './shardNames.ts'
 
 /** What a folder path is: a folder, a file (or anything else), or nothing. */
 function kindOf(path: string): 'folder' | 'file' | 'none' {
@@ -36,18 +36,32 @@ function kindOf(path: string): 'folder' | 'file' | 'none' {
  * index.json) is a folder.
  */
 export function assertRunLayout(paths: RunPaths): void {
-  const fix = (what: string): string => `Move ${what} elsewhere (it is not longhaul's to delete), then run the command again.`
+  const fix = (what: string): string =>
+    `Move ${what} elsewhere (it is not longhaul's to delete), then run the command again.`
   if (kindOf(paths.quarantine) === 'file') {
-    throw new RunDamagedError(paths.dir, `.longhaul/quarantine is a file, where longhaul keeps a folder of set-aside shards`, fix(paths.quarantine))
+    throw new RunDamagedError(
+      paths.dir,
+      `.longhaul/quarantine is a file, where longhaul keeps a folder of set-aside shards`,
+      fix(paths.quarantine),
+    )
   }
   const data = kindOf(paths.data)
-  if (data === 'file') throw new RunDamagedError(paths.dir, `data is a file, where longhaul keeps the folder of the run's shards`, fix(paths.data))
+  if (data === 'file')
+    throw new RunDamagedError(
+      paths.dir,
+      `data is a file, where longhaul keeps the folder of the run's shards`,
+      fix(paths.data),
+    )
   if (data === 'none') return
   for (const entry of readdirSync(paths.data, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue
     const name = entry.name
     if (name === INDEX_FILE || name.startsWith(TEMP_PREFIX) || hasShardShape(name)) {
-      throw new RunDamagedError(paths.dir, `data/${name} is a folder, where longhaul keeps a file of its own`, fix(join(paths.data, name)))
+      throw new RunDamagedError(
+        paths.dir,
+        `data/${name} is a folder, where longhaul keeps a file of its own`,
+        fix(join(paths.data, name)),
+      )
     }
   }
 }

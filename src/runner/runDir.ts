@@ -1,9 +1,9 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { UsageError } from '../errors.ts'
-import { PROOFS_DIR, runPaths, type RunPaths } from '../store/runPaths.ts'
+import { PROOFS_DIR, type RunPaths, runPaths } from '../store/runPaths.ts'
 
-export { hasRun, runPaths, type RunPaths } from '../store/runPaths.ts'
+export { hasRun, type RunPaths, runPaths } from '../store/runPaths.ts'
 
 /**
  * Creates the run directory's folders and proves it writable. With `fresh`, a
@@ -21,7 +21,12 @@ export function prepareRunDir(dir: string, fresh: boolean, now: Date): { paths: 
       renameSync(join(movedTo, PROOFS_DIR), paths.proofs)
     }
   }
-  if (!existsSync(paths.journal) && !existsSync(paths.storeLink) && existsSync(paths.data) && readdirSync(paths.data).length > 0) {
+  if (
+    !existsSync(paths.journal) &&
+    !existsSync(paths.storeLink) &&
+    existsSync(paths.data) &&
+    readdirSync(paths.data).length > 0
+  ) {
     throw new UsageError(
       `${paths.data} already holds files, and no longhaul run is recorded in ${dir}. Choose an empty or new --out folder: a run owns its data/ folder.`,
       'LONGHAUL_OUT_DIR_UNUSABLE',

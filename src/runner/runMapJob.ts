@@ -1,24 +1,31 @@
 import { rmSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Piscina } from 'piscina'
-import { ItemFailedError, LeaseLostError, LonghaulError, NotDurableError, UsageError, ValueNotRepresentableError } from '../errors.ts'
-import type { Claim, Store } from '../store/store.ts'
+import {
+  ItemFailedError,
+  LeaseLostError,
+  LonghaulError,
+  NotDurableError,
+  UsageError,
+  ValueNotRepresentableError,
+} from '../errors.ts'
+import type { Claim } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
-import { crashPoint } from './faults.ts'
 import { journalDigest } from './digest.ts'
+import { crashPoint } from './faults.ts'
 import type { RunObserver } from './observer.ts'
 import type { LaunchGate, RunTarget } from './openRun.ts'
 import { participate } from './participate.ts'
 import type { ProgressLoop } from './progressLoop.ts'
+import { writeReaderIndex } from './readerIndex.ts'
+import { recordFailure } from './recordFailure.ts'
+import { type RunNaming, recheckRanges, reconcile, removeUnrecordedFiles } from './recovery.ts'
+import { type RawRunSettings, resolveRunSettings } from './settings.ts'
+import { runTagOf, stagedFileName } from './shardNames.ts'
 import { joinCommand, participantName } from './sharedRun.ts'
 import { OWNER, startSession } from './startSession.ts'
-import { recordFailure } from './recordFailure.ts'
-import { resolveRunSettings, type RawRunSettings } from './settings.ts'
-import { buildWorkerBundle } from './workerBundle.ts'
-import { writeReaderIndex } from './readerIndex.ts'
-import { reconcile, recheckRanges, removeUnrecordedFiles, type RunNaming } from './recovery.ts'
-import { runTagOf, stagedFileName } from './shardNames.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
+import { buildWorkerBundle } from './workerBundle.ts'
 
 export interface RunOptions extends RawRunSettings, RunTarget {
   /** Asked before anything is written; may refuse the run (invariant gate). @default none: a run started from code is not gated */
@@ -74,7 +81,9 @@ const MAX_SHARD_BYTES = Number(process.env.LONGHAUL_MAX_SHARD_BYTES) || 16 * 102
  */
 const WORKER_EXEC_ARGV = [
   '--enable-source-maps',
-  ...(process.allowedNodeEnvironmentFlags.has('--experimental-require-module') ? ['--no-experimental-require-module'] : []),
+  ...(process.allowedNodeEnvironmentFlags.has('--experimental-require-module')
+    ? ['--no-experimental-require-module']
+    : []),
 ]
 
 /**
@@ -117,11 +126,20 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const onAbort = (): void => stop()
   /** Files in data/ longhaul cannot prove it wrote: left, and said once. */
   const noteForeign = (names: readonly string[]): void =>
-    options.observer?.note?.(`left ${names.length} file(s) in ${place.where.replace(/\/$/, '')}/data that this run did not write: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''} (verify lists them as stray; move them out to make the output clean)`)
+    options.observer?.note?.(
+      `left ${names.length} file(s) in ${place.where.replace(/\/$/, '')}/data that this run did not write: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''} (verify lists them as stray; move them out to make the output clean)`,
+    )
   try {
     const setup: WorkerSetup = {
-      jobPath: options.jobPath, params: open.params, seed: open.seed, retries: job.retries, dataDir: paths.data, runTag: naming.runTag,
-      inputHandle: open.input?.handle, stop: stopFlag.buffer as SharedArrayBuffer, finished: finishedCounter,
+      jobPath: options.jobPath,
+      params: open.params,
+      seed: open.seed,
+      retries: job.retries,
+      dataDir: paths.data,
+      runTag: naming.runTag,
+      inputHandle: open.input?.handle,
+      stop: stopFlag.buffer as SharedArrayBuffer,
+      finished: finishedCounter,
     }
     // Threads start now and load while the journal and data folder are reconciled.
     pool = new Piscina({
@@ -129,7 +147,11 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       // Threads load the bundle with import(), not require(): Node 20 aborts the whole process when a thread is
       // terminated (the pool ending after a sibling failed to start) in the middle of a synchronous require of ES modules.
       // Stack traces of a failing item point into the job's own source, not the bundle.
-      execArgv: WORKER_EXEC_ARGV, minThreads: workers, maxThreads: workers, workerData: setup, idleTimeout: Number.POSITIVE_INFINITY,
+      execArgv: WORKER_EXEC_ARGV,
+      minThreads: workers,
+      maxThreads: workers,
+      workerData: setup,
+      idleTimeout: Number.POSITIVE_INFINITY,
     })
     // A worker that cannot even start (the job throws while loading in a thread) fails the run cleanly.
     pool.on('error', (error: Error) => {
@@ -139,21 +161,41 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     })
 
     if (!shared) await store.releaseClaimsOf(OWNER)
-    const { kept, removed, finished, forgotten, foreign } = await reconcile(store, paths, place, { owner: lease !== undefined, shared }, naming)
+    const { kept, removed, finished, forgotten, foreign } = await reconcile(
+      store,
+      paths,
+      place,
+      { owner: lease !== undefined, shared },
+      naming,
+    )
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
-    if (finished) options.observer?.note?.(`finished ${finished} recorded file(s) whose rename an earlier crash cut short`)
+    if (finished)
+      options.observer?.note?.(`finished ${finished} recorded file(s) whose rename an earlier crash cut short`)
     if (foreign.length) noteForeign(foreign)
-    if (forgotten) options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
+    if (forgotten)
+      options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
-    if (shared && lease) options.observer?.note?.(`run ${open.run.runId}${place.kind === 'bucket' ? ` (shards in ${place.where})` : ''}: other processes join it with  ${joinCommand(options.jobPath, options.shards === undefined ? options.outDir : undefined, options.store!, open.run.runId)}`)
+    if (shared && lease)
+      options.observer?.note?.(
+        `run ${open.run.runId}${place.kind === 'bucket' ? ` (shards in ${place.where})` : ''}: other processes join it with  ${joinCommand(options.jobPath, options.shards === undefined ? options.outDir : undefined, options.store!, open.run.runId)}`,
+      )
     /** The owner's progress files speak for the whole run: they count what the other processes committed too. */
     const countOthers = async (): Promise<void> => {
       const behind = Math.min(await store.committedItems(), total) - tracker.committed
       if (behind > 0) tracker.committedItems(behind, now())
     }
     const session = await startSession({
-      open, where, job: job.name, seed: open.seed, settings, committed: committedAtStart, startedAt,
-      finished: finishedCounter, observer: options.observer, now, onLeaseError: (error) => stop(error),
+      open,
+      where,
+      job: job.name,
+      seed: open.seed,
+      settings,
+      committed: committedAtStart,
+      startedAt,
+      finished: finishedCounter,
+      observer: options.observer,
+      now,
+      onLeaseError: (error) => stop(error),
       ...(shared && { worker: me, detail: { worker: me }, ...(lease && { afterHeartbeat: countOthers }) }),
     })
     const { tracker } = session
@@ -172,7 +214,13 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     const stopping = (): boolean => Atomics.load(stopFlag, 0) !== 0
 
     const work = async (claim: Claim): Promise<void> => {
-      const task: RangeTask = { start: claim.start, end: claim.end, token: claim.token, checkpointMs, maxBytes: MAX_SHARD_BYTES }
+      const task: RangeTask = {
+        start: claim.start,
+        end: claim.end,
+        token: claim.token,
+        checkpointMs,
+        maxBytes: MAX_SHARD_BYTES,
+      }
       const result = (await pool!.run(task).catch((error: Error) => {
         // The thread itself failed (the job threw while loading, or ended the thread): the job's failure, not ours.
         throw new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${error.message}`)
@@ -182,13 +230,21 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
       if (result.retained) retainedByThread.set(result.retained.thread, result.retained.bytes)
       if (count > 0) {
-        const files = result.files.map((file) => ({ ...file, staged: stagedFileName(naming.runTag, claim.token, file.name) }))
+        const files = result.files.map((file) => ({
+          ...file,
+          staged: stagedFileName(naming.runTag, claim.token, file.name),
+        }))
         let recorded = false
         try {
           // Upload, then record: a recorded file is always whole where it belongs.
           await place.publish(files)
           crashPoint('commit')
-          await store.commitRange(claim, { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) }, now(), lease?.token)
+          await store.commitRange(
+            claim,
+            { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) },
+            now(),
+            lease?.token,
+          )
           recorded = true
           crashPoint('finalize')
         } catch (error) {
@@ -197,7 +253,9 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
           if (lease && (await store.getOwner())?.token !== lease.token) throw await progress!.whyLost(error)
           // A single-machine run's claims are all its owner's: one lost while the owner token still holds was retaken by this same process.
           // Held up past its lease (a pause, a slow disk), this process lost the claim to another, whose copy counts: the run goes on.
-          options.observer?.note?.(`items ${result.start}–${result.end - 1} were retaken ${shared ? 'by another process' : 'by this run'} while this one was held up past its lease; this copy is dropped`)
+          options.observer?.note?.(
+            `items ${result.start}–${result.end - 1} were retaken ${shared ? 'by another process' : 'by this run'} while this one was held up past its lease; this copy is dropped`,
+          )
           await store.addEvent('claim-lost', { worker: me, start: result.start, end: result.end }, now())
           return
         } finally {
@@ -209,7 +267,13 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         progress!.committed(count)
         committedHere += count
         const { committed, committedThisSession, lastCheckpointAt } = tracker
-        options.observer?.committed?.({ total, committed, committedThisSession, elapsedMs: now() - startedAt, lastCommitAt: lastCheckpointAt ?? now() })
+        options.observer?.committed?.({
+          total,
+          committed,
+          committedThisSession,
+          elapsedMs: now() - startedAt,
+          lastCommitAt: lastCheckpointAt ?? now(),
+        })
       }
       if (result.end < claim.end) await store.releaseClaim({ ...claim, start: result.end })
       sizer.observe(count, result.busyMs)
@@ -232,12 +296,16 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 
     // Shards committed before this session are re-hashed alongside new work.
     let recheckDone = kept.length === 0
-    const recheck = recheckRanges(store, paths, kept, stopping, (range) => tracker.forgot(range.end - range.start)).then(
-      (bad) => {
-        if (bad) options.observer?.note?.(`${bad} recorded range(s) failed their checksum; recomputing them`)
-      },
-      (error: Error) => stop(error),
-    ).finally(() => { recheckDone = true })
+    const recheck = recheckRanges(store, paths, kept, stopping, (range) => tracker.forgot(range.end - range.start))
+      .then(
+        (bad) => {
+          if (bad) options.observer?.note?.(`${bad} recorded range(s) failed their checksum; recomputing them`)
+        },
+        (error: Error) => stop(error),
+      )
+      .finally(() => {
+        recheckDone = true
+      })
 
     /** A shared run is done once every item of its total as the journal now has it (the owner may have grown it) is committed. */
     const sharedRunDone = async (): Promise<boolean> => {
@@ -279,7 +347,11 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       return summary('interrupted', null)
     }
     const finalCommitted = await store.committedItems()
-    if (finalCommitted !== total) throw new LonghaulError('LONGHAUL_JOURNAL_INVALID', `internal error: ${finalCommitted} of ${total} items committed after the last range`)
+    if (finalCommitted !== total)
+      throw new LonghaulError(
+        'LONGHAUL_JOURNAL_INVALID',
+        `internal error: ${finalCommitted} of ${total} items committed after the last range`,
+      )
     if (shared) await countOthers()
     await writeReaderIndex(store, place, job.output.kind)
     const digest = await journalDigest(store)
@@ -296,8 +368,19 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       const { committed } = tracker
       const committedThisSession = committedHere
       return {
-        job: job.name, runId: open.run.runId, dir: where, state, total, committed, committedThisSession, wallMs,
-        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, slowestItemMs, digest, resumed: open.resumed,
+        job: job.name,
+        runId: open.run.runId,
+        dir: where,
+        state,
+        total,
+        committed,
+        committedThisSession,
+        wallMs,
+        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0,
+        bytesWritten,
+        slowestItemMs,
+        digest,
+        resumed: open.resumed,
         retainedBytes: retainedByThread.size ? [...retainedByThread.values()].reduce((a, b) => a + b, 0) : null,
       }
     }
@@ -307,7 +390,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     // One process failing does not fail a shared run: the others go on, and the journal says who failed and why.
     if (lease && !shared) await recordFailure(store, progress, final, now)
     else {
-      if (shared) await store.addEvent('process-failed', { worker: me, error: final.message }, now()).catch(() => undefined)
+      if (shared)
+        await store.addEvent('process-failed', { worker: me, error: final.message }, now()).catch(() => undefined)
       progress?.stop()
     }
     // Whatever this process held goes back at once to the others, rather than after the TTL.
@@ -329,12 +413,21 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
 function failureError(failure: TaskFailure, start: number, end: number): Error {
   switch (failure.kind) {
     case 'input':
-      return new UsageError(`cannot read records ${start}–${end - 1} of the input: ${failure.message}`, 'LONGHAUL_INPUT_INVALID')
+      return new UsageError(
+        `cannot read records ${start}–${end - 1} of the input: ${failure.message}`,
+        'LONGHAUL_INPUT_INVALID',
+      )
     case 'durability':
       return new NotDurableError(`the shard of items ${start}–${end - 1}`, new Error(failure.message))
     case 'item':
       return new ItemFailedError(failure.index ?? start, failure.attempts ?? 1, failure.message, failure.stack)
     case 'value':
-      return new ValueNotRepresentableError(failure.index ?? start, failure.field ?? '', failure.value ?? '', failure.reason ?? failure.message, failure.stack)
+      return new ValueNotRepresentableError(
+        failure.index ?? start,
+        failure.field ?? '',
+        failure.value ?? '',
+        failure.reason ?? failure.message,
+        failure.stack,
+      )
   }
 }

@@ -38,7 +38,9 @@ export function resolveRunSettings(raw: RawRunSettings): RunSettings {
     if (!(value > 0)) throw new UsageError(`${name} must be above 0, got ${value}`)
   }
   if (settings.heartbeatMs >= settings.leaseTtlMs) {
-    throw new UsageError(`the heartbeat (${settings.heartbeatMs} ms) must come more often than the lease expires (${settings.leaseTtlMs} ms)`)
+    throw new UsageError(
+      `the heartbeat (${settings.heartbeatMs} ms) must come more often than the lease expires (${settings.leaseTtlMs} ms)`,
+    )
   }
   return settings
 }

@@ -30,7 +30,10 @@ const SHARD = new RegExp(`^(\\d{${DIGITS}})-(\\d{${DIGITS}})\\.(.+)$`)
 
 /** The part of a run's id its staged names carry: which run they belong to. */
 export function runTagOf(runId: string): string {
-  return runId.replace(/[^0-9a-zA-Z]/g, '').slice(0, 8).toLowerCase()
+  return runId
+    .replace(/[^0-9a-zA-Z]/g, '')
+    .slice(0, 8)
+    .toLowerCase()
 }
 
 export const STAGED_PREFIX = '.claim-'
@@ -44,7 +47,11 @@ export function stagedFileName(runTag: string, token: number, finalName: string)
  * The claim token and final name of a staged name of run `runTag` with one of
  * `suffixes`; undefined for any other name (another run's, or not ours at all).
  */
-export function parseStagedName(name: string, runTag: string, suffixes: readonly string[]): { token: number; finalName: string } | undefined {
+export function parseStagedName(
+  name: string,
+  runTag: string,
+  suffixes: readonly string[],
+): { token: number; finalName: string } | undefined {
   const head = `${STAGED_PREFIX}${runTag}-`
   if (!name.startsWith(head)) return undefined
   const match = /^([1-9]\d{0,15})-(.+)$/.exec(name.slice(head.length))

@@ -11,8 +11,8 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fsyncDir, writeFileAtomic } from '../store/atomicFile.ts'
-import { INDEX_FILE } from './shardNames.ts'
 import { runPaths } from './runDir.ts'
+import { INDEX_FILE } from './shardNames.ts'
 
 export interface ShardFile {
   readonly name: string
@@ -124,7 +124,11 @@ export function finalizeInFolder(dataDir: string, files: readonly StagedFile[]):
       renameSync(staged, final)
     } catch (error) {
       // Finished at the same moment by another process (a recovery, or the owner's clean-up): the final name holds it.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || statSync(final, { throwIfNoEntry: false })?.size !== file.bytes) throw error
+      if (
+        (error as NodeJS.ErrnoException).code !== 'ENOENT' ||
+        statSync(final, { throwIfNoEntry: false })?.size !== file.bytes
+      )
+        throw error
     }
   }
   if (files.length > 0) fsyncDir(dataDir)

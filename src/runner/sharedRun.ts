@@ -13,12 +13,19 @@ import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts
 import type { JobIdentity } from '../job/fingerprint.ts'
 import { targetOf } from '../store/postgres/connect.ts'
 import { PostgresStore, type PostgresStoreOptions } from '../store/postgres/postgresStore.ts'
-import { readStoreLink, writeStoreLink, type StoreLink } from '../store/runJournal.ts'
+import { readStoreLink, type StoreLink, writeStoreLink } from '../store/runJournal.ts'
 import { claimNameOf, type RunRecord, type Store } from '../store/store.ts'
-import { assertSameJob, identifyJob, type IdentifiedJob, type JobFacts, type OpenedRunDir, type OpenOptions } from './openRun.ts'
-import { takeOwnership } from './ownership.ts'
-import { prepareRunDir, runPaths, type RunPaths } from './runDir.ts'
 import { openBucketPlace } from './bucket.ts'
+import {
+  assertSameJob,
+  type IdentifiedJob,
+  identifyJob,
+  type JobFacts,
+  type OpenedRunDir,
+  type OpenOptions,
+} from './openRun.ts'
+import { takeOwnership } from './ownership.ts'
+import { prepareRunDir, type RunPaths, runPaths } from './runDir.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
 
 /** How a participant's journal waits for a database that stops answering mid-run. */
@@ -56,7 +63,10 @@ function withoutPassword(url: string): string {
 
 function refuseSqliteRun(dir: string): void {
   if (existsSync(runPaths(dir).journal)) {
-    throw new UsageError(`${dir} holds a single-machine run (its journal is .longhaul/journal.sqlite); a run with --store needs its own --out folder.`, 'LONGHAUL_OUT_DIR_UNUSABLE')
+    throw new UsageError(
+      `${dir} holds a single-machine run (its journal is .longhaul/journal.sqlite); a run with --store needs its own --out folder.`,
+      'LONGHAUL_OUT_DIR_UNUSABLE',
+    )
   }
 }
 
@@ -67,7 +77,11 @@ function refuseSqliteRun(dir: string): void {
  * the two leaves nothing behind that the same command does not pick up.
  */
 export async function openSharedRunDir(
-  options: OpenOptions & { readonly storeUrl: string; readonly shards?: string | undefined; readonly outage?: OutageOptions },
+  options: OpenOptions & {
+    readonly storeUrl: string
+    readonly shards?: string | undefined
+    readonly outage?: OutageOptions
+  },
   job: JobFacts,
 ): Promise<OpenedRunDir & { readonly place: ShardPlace }> {
   const { outDir } = options
@@ -75,16 +89,22 @@ export async function openSharedRunDir(
   targetOf(options.storeUrl)
   const previous = readStoreLink(outDir)
   if (options.fresh && previous?.shards) {
-    throw new UsageError(`--fresh cannot set aside run '${previous.runId}': its shards are in ${previous.shards}, and a bucket has no folder to move aside. Start the new run with a new --out prefix (and a new --local folder).`)
+    throw new UsageError(
+      `--fresh cannot set aside run '${previous.runId}': its shards are in ${previous.shards}, and a bucket has no folder to move aside. Start the new run with a new --out prefix (and a new --local folder).`,
+    )
   }
   // --fresh: the run the folder records is set aside, and a new one starts.
   const link = options.fresh ? undefined : previous
   if (link && link.store !== withoutPassword(options.storeUrl)) {
-    throw new UsageError(`${outDir} belongs to run '${link.runId}' of ${link.store}, not of the --store given: pass --store ${link.store} (its password from PGPASSWORD or ~/.pgpass), or choose a new --out folder.`)
+    throw new UsageError(
+      `${outDir} belongs to run '${link.runId}' of ${link.store}, not of the --store given: pass --store ${link.store} (its password from PGPASSWORD or ~/.pgpass), or choose a new --out folder.`,
+    )
   }
   if (link && link.shards !== options.shards) {
     const was = link.shards ?? `${outDir}/data`
-    throw new UsageError(`run '${link.runId}' keeps its shards in ${was}, not ${options.shards ?? `${outDir}/data`}: resume it with the --out it was started with, or choose a new folder for a new run.`)
+    throw new UsageError(
+      `run '${link.runId}' keeps its shards in ${was}, not ${options.shards ?? `${outDir}/data`}: resume it with the --out it was started with, or choose a new folder for a new run.`,
+    )
   }
   const runId = link?.runId ?? randomUUID()
   let store: PostgresStore
@@ -99,26 +119,60 @@ export async function openSharedRunDir(
   try {
     let run = await store.getRun()
     const resumed = run !== undefined
-    if (run) assertSameJob(`${outDir} (run ${runId})`, run, job.identity, job.fingerprint, 'Resume with the original job, params and seed, or choose a new --out folder for a new run.')
+    if (run)
+      assertSameJob(
+        `${outDir} (run ${runId})`,
+        run,
+        job.identity,
+        job.fingerprint,
+        'Resume with the original job, params and seed, or choose a new --out folder for a new run.',
+      )
     const requested = options.total ?? run?.total ?? job.defaultTotal
     if (requested === undefined) throw new UsageError(`job '${job.name}' sets no total; pass --total N`)
     if (run && requested < run.total) {
-      throw new UsageError(`${outDir} holds a run of ${run.total} items; --total can grow it but not shrink it (got ${requested}).`)
+      throw new UsageError(
+        `${outDir} holds a run of ${run.total} items; --total can grow it but not shrink it (got ${requested}).`,
+      )
     }
     const clearance = options.gate
-      ? await options.gate({ job: job.name, jobPath: options.jobPath, outDir, fingerprint: job.fingerprint, identity: job.identity, total: requested, params: job.params, seed: job.seed })
+      ? await options.gate({
+          job: job.name,
+          jobPath: options.jobPath,
+          outDir,
+          fingerprint: job.fingerprint,
+          identity: job.identity,
+          total: requested,
+          params: job.params,
+          seed: job.seed,
+        })
       : undefined
     // The bucket answers before anything is set aside, created or leased.
-    place = options.shards !== undefined ? await openBucketPlace(options.shards, runPaths(outDir).data) : folderPlace(runPaths(outDir).data)
+    place =
+      options.shards !== undefined
+        ? await openBucketPlace(options.shards, runPaths(outDir).data)
+        : folderPlace(runPaths(outDir).data)
     if (previous && !link) await setAside(previous, options.storeUrl, outDir, options.leaseTtlMs, options.now())
     const { paths, movedTo } = prepareRunDir(outDir, previous !== undefined && !link, new Date(options.now()))
     // The folder names the run before the database records it: a crash in between is picked up by the same command.
-    if (!link) writeStoreLink(paths, { store: withoutPassword(options.storeUrl), runId, ...(options.shards && { shards: options.shards }) })
+    if (!link)
+      writeStoreLink(paths, {
+        store: withoutPassword(options.storeUrl),
+        runId,
+        ...(options.shards && { shards: options.shards }),
+      })
     if (!run) {
-      await store.createRun({ runId, job: job.name, fingerprint: job.fingerprint, identity: JSON.stringify(job.identity), total: requested, createdAt: options.now() })
+      await store.createRun({
+        runId,
+        job: job.name,
+        fingerprint: job.fingerprint,
+        identity: JSON.stringify(job.identity),
+        total: requested,
+        createdAt: options.now(),
+      })
     }
     // Before any work, so a worker that joins knows where shards go (again on resume, if a crash came in between).
-    if (options.shards && (await shardsOf(store)) === undefined) await store.addEvent(SHARDS_EVENT, { at: options.shards }, options.now())
+    if (options.shards && (await shardsOf(store)) === undefined)
+      await store.addEvent(SHARDS_EVENT, { at: options.shards }, options.now())
     const lease = await takeOwnership(store, outDir, options.leaseTtlMs, options.now())
     if (run && requested > run.total) {
       await store.extendTotal(requested, options.now())
@@ -141,10 +195,18 @@ export async function openSharedRunDir(
  * on writing into the folder's path, which would then be the new run's. A
  * live owner refuses it too (one-owner).
  */
-async function setAside(link: StoreLink, storeUrl: string, dir: string, leaseTtlMs: number, now: number): Promise<void> {
+async function setAside(
+  link: StoreLink,
+  storeUrl: string,
+  dir: string,
+  leaseTtlMs: number,
+  now: number,
+): Promise<void> {
   let store: PostgresStore
   try {
-    store = await PostgresStore.open(link.store === withoutPassword(storeUrl) ? storeUrl : link.store, { runId: link.runId })
+    store = await PostgresStore.open(link.store === withoutPassword(storeUrl) ? storeUrl : link.store, {
+      runId: link.runId,
+    })
   } catch (error) {
     // Never recorded (the first attempt stopped before): nothing to set aside but the folder.
     if (error instanceof JournalError && /^no run /.test(error.message)) return
@@ -204,15 +266,27 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
   try {
     const run = (await store.getRun())!
     const stored = JSON.parse(run.identity) as JobIdentity
-    if (typeof stored.sources !== 'object' || stored.sources === null || (stored.output as { kind?: string } | undefined)?.kind === 'loop') {
+    if (
+      typeof stored.sources !== 'object' ||
+      stored.sources === null ||
+      (stored.output as { kind?: string } | undefined)?.kind === 'loop'
+    ) {
       throw new UsageError(`run '${run.runId}' is not a map job's run: only map jobs (defineJob) take workers.`)
     }
     const where = `run '${run.runId}' in ${targetOf(target.storeUrl).display}`
-    const advice = 'Give the worker the same job file, with the same code and lockfile, as the run\'s owner.'
-    const job = await identifyJob({ jobPath: target.jobPath, params: stored.params as Record<string, unknown>, seed: stored.seed as number }).catch((error: unknown) => {
+    const advice = "Give the worker the same job file, with the same code and lockfile, as the run's owner."
+    const job = await identifyJob({
+      jobPath: target.jobPath,
+      params: stored.params as Record<string, unknown>,
+      seed: stored.seed as number,
+    }).catch((error: unknown) => {
       // The run's params do not even fit this job: another job, or another version of it.
       if (!(error instanceof UsageError) || error.code !== 'LONGHAUL_PARAMS_INVALID') throw error
-      throw new FingerprintMismatchError(where, [`the run's params do not fit ${target.jobPath} (${error.message})`], advice)
+      throw new FingerprintMismatchError(
+        where,
+        [`the run's params do not fit ${target.jobPath} (${error.message})`],
+        advice,
+      )
     })
     assertSameJob(where, run, job.identity, job.fingerprint, advice)
     const shards = await shardsOf(store)
@@ -220,7 +294,10 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
       // Shards go to the bucket: this process stages them in a fresh folder of its own (inside --out if given),
       // so that no other process's staged shards are ever taken for debris.
       if (target.outDir !== undefined && readStoreLink(target.outDir)) {
-        throw new UsageError(`${target.outDir} is the local folder of the run's owner: a worker of a run whose shards are in ${shards} needs no --out, or one of its own.`, 'LONGHAUL_OUT_DIR_UNUSABLE')
+        throw new UsageError(
+          `${target.outDir} is the local folder of the run's owner: a worker of a run whose shards are in ${shards} needs no --out, or one of its own.`,
+          'LONGHAUL_OUT_DIR_UNUSABLE',
+        )
       }
       if (target.outDir !== undefined) mkdirSync(target.outDir, { recursive: true })
       scratch = mkdtempSync(join(target.outDir ?? tmpdir(), 'longhaul-worker-'))
@@ -229,7 +306,9 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
       return { ...job, store, run, paths, place: await openBucketPlace(shards, paths.data), scratch }
     }
     if (target.outDir === undefined) {
-      throw new UsageError(`run '${run.runId}' keeps its shards in a folder every machine shares: give it with --out, as this machine sees it.`)
+      throw new UsageError(
+        `run '${run.runId}' keeps its shards in a folder every machine shares: give it with --out, as this machine sees it.`,
+      )
     }
     const link = readStoreLink(target.outDir)
     if (link?.runId !== run.runId) {

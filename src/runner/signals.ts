@@ -9,13 +9,20 @@
  */
 export function interruptOnSignals(
   onForce: (signal: string) => void,
-  options: { readonly signals?: readonly NodeJS.Signals[]; readonly onFirst?: (signal: NodeJS.Signals) => void; readonly lastWordsMs?: number } = {},
+  options: {
+    readonly signals?: readonly NodeJS.Signals[]
+    readonly onFirst?: (signal: NodeJS.Signals) => void
+    readonly lastWordsMs?: number
+  } = {},
 ): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController()
   const names = options.signals ?? ['SIGINT', 'SIGTERM']
   let forcing = false
   const handler = (signal: NodeJS.Signals): void => {
-    if (forcing) return onForce(signal)
+    if (forcing) {
+      onForce(signal)
+      return
+    }
     if (controller.signal.aborted) {
       forcing = true
       void sayLastWords(options.lastWordsMs ?? 3_000).finally(() => onForce(signal))

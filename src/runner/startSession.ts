@@ -3,8 +3,8 @@ import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { RunObserver } from './observer.ts'
 import type { OpenedRunDir } from './openRun.ts'
 import { ProgressLoop } from './progressLoop.ts'
-import { onForcedStop } from './signals.ts'
 import type { RunSettings } from './settings.ts'
+import { onForcedStop } from './signals.ts'
 
 export interface SessionStart {
   /** The run as this process opened it; a worker that joined a shared run holds no owner lease. */
@@ -46,26 +46,61 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
   const { open, settings, now, observer } = s
   const { store, run, lease, clearance } = open
   if (lease) await store.setState('running', now())
-  await store.addEvent(lease ? (open.resumed ? 'resumed' : 'started') : 'joined', { committed: s.committed, total: run.total, workers: settings.workers, pid: process.pid, ...s.detail }, now())
+  await store.addEvent(
+    lease ? (open.resumed ? 'resumed' : 'started') : 'joined',
+    { committed: s.committed, total: run.total, workers: settings.workers, pid: process.pid, ...s.detail },
+    now(),
+  )
   if (clearance) await store.addEvent(`gate-${clearance.status}`, clearance, now())
-  if (clearance?.status === 'waived') observer?.note?.(`launch gate WAIVED: running without a passing preflight proof (${clearance.reason}); recorded in the journal and progress.json`)
+  if (clearance?.status === 'waived')
+    observer?.note?.(
+      `launch gate WAIVED: running without a passing preflight proof (${clearance.reason}); recorded in the journal and progress.json`,
+    )
   observer?.started?.({
-    job: s.job, runId: run.runId, dir: s.where ?? open.paths.dir, total: run.total, committed: s.committed, resumed: open.resumed, workers: settings.workers, seed: s.seed,
-    ...(s.unit && { unit: s.unit }), ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
+    job: s.job,
+    runId: run.runId,
+    dir: s.where ?? open.paths.dir,
+    total: run.total,
+    committed: s.committed,
+    resumed: open.resumed,
+    workers: settings.workers,
+    seed: s.seed,
+    ...(s.unit && { unit: s.unit }),
+    ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
   })
   const tracker = new ProgressTracker({
-    job: s.job, runId: run.runId, total: run.total, committed: s.committed, workers: settings.workers, startedAt: s.startedAt,
-    stallAfterMs: settings.stallAfterMs, refreshMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs, owner: { pid: process.pid, host: hostname() },
-    ...(s.unit && { unit: s.unit }), ...(clearance && { gate: clearance }),
+    job: s.job,
+    runId: run.runId,
+    total: run.total,
+    committed: s.committed,
+    workers: settings.workers,
+    startedAt: s.startedAt,
+    stallAfterMs: settings.stallAfterMs,
+    refreshMs: settings.progressEveryMs,
+    heartbeatMs: settings.heartbeatMs,
+    owner: { pid: process.pid, host: hostname() },
+    ...(s.unit && { unit: s.unit }),
+    ...(clearance && { gate: clearance }),
   })
   const worker = s.worker ?? OWNER
   // Renewed here, after however long the recovery took: the lease the progress loop starts from is a fresh one, and still this process's.
   const leaseFrom = now()
   if (lease) await store.heartbeat(lease.token, worker, settings.leaseTtlMs, leaseFrom)
   const progress = new ProgressLoop({
-    tracker, dir: open.paths.dir, store, ownerToken: lease?.token, worker, leaseTtlMs: settings.leaseTtlMs, leaseExpiresAt: leaseFrom + settings.leaseTtlMs, writeFiles: lease !== undefined,
-    progressEveryMs: settings.progressEveryMs, heartbeatMs: settings.heartbeatMs,
-    finished: new Int32Array(s.finished), observer, now, onLeaseError: s.onLeaseError,
+    tracker,
+    dir: open.paths.dir,
+    store,
+    ownerToken: lease?.token,
+    worker,
+    leaseTtlMs: settings.leaseTtlMs,
+    leaseExpiresAt: leaseFrom + settings.leaseTtlMs,
+    writeFiles: lease !== undefined,
+    progressEveryMs: settings.progressEveryMs,
+    heartbeatMs: settings.heartbeatMs,
+    finished: new Int32Array(s.finished),
+    observer,
+    now,
+    onLeaseError: s.onLeaseError,
     ...(s.afterHeartbeat && { afterHeartbeat: s.afterHeartbeat }),
   })
   progress.whenStopped(onForcedStop(() => lastWords(s, progress, tracker)))

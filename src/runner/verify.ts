@@ -1,52 +1,28 @@
 import { createHash } from 'node:crypto'
-import { tmpdir } from 'node:os'
 import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { RunDamagedError, setAsideAdvice, UsageError } from '../errors.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
-import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
+import { formatFromDescription } from '../job/outputs/fromDescription.ts'
+import { TEMP_PREFIX } from '../store/atomicFile.ts'
 import { PostgresStore } from '../store/postgres/postgresStore.ts'
 import { openRunJournal } from '../store/runJournal.ts'
-import type { Store } from '../store/store.ts'
-import { shardsOf } from './sharedRun.ts'
-import { openBucketPlace } from './bucket.ts'
-import { folderPlace, type ShardPlace } from './shardPlace.ts'
 import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import type { Store } from '../store/store.ts'
 import { processAliveHere } from '../telemetry/runStatus.ts'
-import { runPaths, type RunPaths } from './runDir.ts'
+import { openBucketPlace } from './bucket.ts'
+import { verifyLoopRun } from './loop/verifyLoop.ts'
+import type { VerifyReport } from './verifyReport.ts'
+
+export type { VerifyReport } from './verifyReport.ts'
+
 import { readerIndexOf, readerIndexProblem } from './readerIndex.ts'
 import { assertJournalHoldsShards, assertRunLayout, dataNames } from './runDamage.ts'
+import { type RunPaths, runPaths } from './runDir.ts'
 import { INDEX_FILE, isShardFileName, STAGED_PREFIX } from './shardNames.ts'
-import { TEMP_PREFIX } from '../store/atomicFile.ts'
-import { verifyLoopRun } from './loop/verifyLoop.ts'
-
-export interface VerifyReport {
-  readonly dir: string
-  readonly job: string
-  readonly complete: boolean
-  readonly total: number
-  /** Items present, intact and counted once. */
-  readonly items: number
-  readonly missing: number
-  readonly duplicates: number
-  readonly corrupt: number
-  /** Files in data/ that the journal does not record (debris of a crash not yet resumed). */
-  readonly stray: readonly string[]
-  /** The dataset digest; null unless the output is complete and clean. */
-  readonly digest: string | null
-  /** The first problems found, in words. */
-  readonly problems: readonly string[]
-  /** What `items` counts: steps for a loop. @default items */
-  readonly unit?: 'items' | 'steps'
-  /**
-   * Set while a live process owns the run: only what is committed so far was
-   * checked (files in flight are not stray, items not yet made are not
-   * missing, index.json is written at the end), and `complete` is false.
-   */
-  readonly live?: { readonly pid: number; readonly host: string; readonly since: string }
-  /** What is wrong with data/index.json, the file readers without longhaul go through; absent when it is right. */
-  readonly readerIndex?: string
-}
+import { folderPlace, type ShardPlace } from './shardPlace.ts'
+import { shardsOf } from './sharedRun.ts'
 
 const MAX_PROBLEMS = 20
 
@@ -62,25 +38,36 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
   try {
     const run = await store.getRun()
     if (!run) {
-      if (dir !== undefined && shards === undefined && store instanceof SqliteStore) assertJournalHoldsShards(runPaths(dir), dataNames(runPaths(dir)), { run: false, frontier: 0 }, [])
+      if (dir !== undefined && shards === undefined && store instanceof SqliteStore)
+        assertJournalHoldsShards(runPaths(dir), dataNames(runPaths(dir)), { run: false, frontier: 0 }, [])
       throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
     }
     if (dir === undefined && shards === undefined) {
-      throw new UsageError(`run '${run.runId}' keeps its shards in a shared folder, not a bucket: give that folder, as in  longhaul verify DIR`)
+      throw new UsageError(
+        `run '${run.runId}' keeps its shards in a shared folder, not a bucket: give that folder, as in  longhaul verify DIR`,
+      )
     }
     const paths = runPaths(dir ?? '.')
     const identity = JSON.parse(run.identity) as JobIdentity & { kind?: string }
     if (identity.kind === 'exec') {
-      throw new UsageError(`${dir} holds a supervised program's run (longhaul exec): longhaul does not manage the program's output, so there is nothing to verify. \`longhaul status ${dir}\` shows how it ended.`)
+      throw new UsageError(
+        `${dir} holds a supervised program's run (longhaul exec): longhaul does not manage the program's output, so there is nothing to verify. \`longhaul status ${dir}\` shows how it ended.`,
+      )
     }
     const live = await liveOwner(store, shards !== undefined || opened.link !== undefined)
     if (shards === undefined) assertFolderIntact(paths)
-    if ((identity.output as { kind?: string } | undefined)?.kind === 'loop') return await verifyLoopRun(store, run, paths)
+    if ((identity.output as { kind?: string } | undefined)?.kind === 'loop')
+      return await verifyLoopRun(store, run, paths)
     const format = formatFromDescription(identity.output)
     if (shards === undefined && !live && store instanceof SqliteStore) {
       // Listed first: a shard in data/ was claimed in the journal before it was made.
       const names = dataNames(paths)
-      assertJournalHoldsShards(paths, names, { run: true, frontier: await store.frontier(), total: run.total }, format.suffixes)
+      assertJournalHoldsShards(
+        paths,
+        names,
+        { run: true, frontier: await store.frontier(), total: run.total },
+        format.suffixes,
+      )
     }
     // verify only reads: the bucket's staging folder (for uploads) is never written.
     place = shards ? await openBucketPlace(shards, tmpdir()) : folderPlace(paths.data)
@@ -110,7 +97,9 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       const hashes = await readRangeHashes(place, range.files, format, count)
       if (typeof hashes === 'string' || !hashes.equals(range.itemHashes)) {
         corrupt += count
-        problem(`items ${range.start}–${range.end - 1}: ${typeof hashes === 'string' ? hashes : 'item bytes differ from the journal'}`)
+        problem(
+          `items ${range.start}–${range.end - 1}: ${typeof hashes === 'string' ? hashes : 'item bytes differ from the journal'}`,
+        )
       } else {
         items += count - overlap
         digest.update(hashes.subarray(overlap * ITEM_HASH_BYTES))
@@ -122,15 +111,37 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       if (!live) problem(`items ${next}–${run.total - 1} are missing`)
     }
     // While the run lives, its temporary files and the shards it is about to record are in flight, not stray.
-    const stray = [...(await place.list()).keys()].filter((name) => name !== INDEX_FILE && !recorded.has(name) && !(live && isInFlightName(name, format.suffixes)))
+    const stray = [...(await place.list()).keys()].filter(
+      (name) => name !== INDEX_FILE && !recorded.has(name) && !(live && isInFlightName(name, format.suffixes)),
+    )
     for (const name of stray.slice(0, 5)) problem(`data/${name} is not recorded in the journal`)
     // Readers without longhaul go through data/index.json: it must say exactly what the journal does (written at the end of a session).
-    const readerIndex = live ? undefined : await readerIndexProblem(place, await readerIndexOf(store, (identity.output as { kind: string }).kind))
+    const readerIndex = live
+      ? undefined
+      : await readerIndexProblem(place, await readerIndexOf(store, (identity.output as { kind: string }).kind))
     if (readerIndex) problem(readerIndex)
-    const complete = !live && missing === 0 && duplicates === 0 && corrupt === 0 && stray.length === 0 && items === run.total && readerIndex === undefined
+    const complete =
+      !live &&
+      missing === 0 &&
+      duplicates === 0 &&
+      corrupt === 0 &&
+      stray.length === 0 &&
+      items === run.total &&
+      readerIndex === undefined
     return {
-      dir: place.where, job: run.job, complete, total: run.total, items, missing, duplicates, corrupt, stray, digest: complete ? digest.digest('hex') : null, problems,
-      ...(live && { live }), ...(readerIndex && { readerIndex }),
+      dir: place.where,
+      job: run.job,
+      complete,
+      total: run.total,
+      items,
+      missing,
+      duplicates,
+      corrupt,
+      stray,
+      digest: complete ? digest.digest('hex') : null,
+      problems,
+      ...(live && { live }),
+      ...(readerIndex && { readerIndex }),
     }
   } finally {
     await store.close()
@@ -150,18 +161,31 @@ export interface VerifyTarget {
  * records — `store` overrides its database URL —, or the run `runId` of
  * `store`) and its bucket, if its shards are in one.
  */
-async function openJournal(dir: string | undefined, { store: storeUrl, runId }: VerifyTarget): Promise<{ store: Store; shards: string | undefined; link?: unknown }> {
+async function openJournal(
+  dir: string | undefined,
+  { store: storeUrl, runId }: VerifyTarget,
+): Promise<{ store: Store; shards: string | undefined; link?: unknown }> {
   if (runId !== undefined) {
-    if (storeUrl === undefined) throw new UsageError('--run names a run of a PostgreSQL journal: give its --store URL too')
+    if (storeUrl === undefined)
+      throw new UsageError('--run names a run of a PostgreSQL journal: give its --store URL too')
     const store = await PostgresStore.open(storeUrl, { runId })
-    return { store, shards: await shardsOf(store).catch(async (error: unknown) => {
-      await store.close()
-      throw error
-    }) }
+    return {
+      store,
+      shards: await shardsOf(store).catch(async (error: unknown) => {
+        await store.close()
+        throw error
+      }),
+    }
   }
-  if (dir === undefined) throw new UsageError('give the run folder (the --out of `longhaul run`), or --store URL --run ID for a run whose shards are in a bucket')
+  if (dir === undefined)
+    throw new UsageError(
+      'give the run folder (the --out of `longhaul run`), or --store URL --run ID for a run whose shards are in a bucket',
+    )
   const opened = await openRunJournal(dir, storeUrl === undefined ? {} : { storeUrl })
-  if (!opened) throw new UsageError(`${dir} holds no longhaul run (no .longhaul/journal.sqlite nor .longhaul/store.json). Give the --out folder of a run.`)
+  if (!opened)
+    throw new UsageError(
+      `${dir} holds no longhaul run (no .longhaul/journal.sqlite nor .longhaul/store.json). Give the --out folder of a run.`,
+    )
   return { store: opened.store, shards: opened.link?.shards, link: opened.link }
 }
 
@@ -176,7 +200,8 @@ async function liveOwner(store: Store, shared: boolean): Promise<VerifyReport['l
   if (owner && owner.expiresAt > now && processAliveHere(owner.host, owner.pid)) {
     return { pid: owner.pid, host: owner.host, since: new Date(owner.since).toISOString() }
   }
-  if (shared && (await store.claimHolders(now)).length > 0) return { pid: owner?.pid ?? 0, host: owner?.host ?? '?', since: new Date(owner?.since ?? now).toISOString() }
+  if (shared && (await store.claimHolders(now)).length > 0)
+    return { pid: owner?.pid ?? 0, host: owner?.host ?? '?', since: new Date(owner?.since ?? now).toISOString() }
   return undefined
 }
 

@@ -13,10 +13,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { workerData } from 'node:worker_threads'
 import { ValueNotRepresentableError } from '../errors.ts'
 import type { MapJob } from '../job/defineJob.ts'
-import { itemRng, type Rng } from '../job/rng.ts'
-import { retainedMemoryProbe } from './retainedMemory.ts'
 import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
-import { fsyncDir, writeFileDurably, type WrittenFile } from '../store/atomicFile.ts'
+import { itemRng, type Rng } from '../job/rng.ts'
+import { fsyncDir, type WrittenFile, writeFileDurably } from '../store/atomicFile.ts'
+import { retainedMemoryProbe } from './retainedMemory.ts'
 import { shardFileName, stagedFileName } from './shardNames.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
@@ -75,7 +75,15 @@ class RangeMaker {
     try {
       records = this.readRecords?.(task.start, task.end)
     } catch (error) {
-      return { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs: 0, slowestItemMs: 0, failure: { kind: 'input', message: (error as Error).message } }
+      return {
+        start: task.start,
+        end: task.start,
+        files: [],
+        itemHashes: new Uint8Array(0),
+        busyMs: 0,
+        slowestItemMs: 0,
+        failure: { kind: 'input', message: (error as Error).message },
+      }
     }
     let failure: TaskFailure | undefined
     let slowestItemMs = 0
@@ -99,14 +107,31 @@ class RangeMaker {
         Atomics.add(this.finished, 0, 1)
       } catch (error) {
         // The output cannot write the value: deterministic, so not retried; the error names the item, field and value.
-        failure = error instanceof ValueNotRepresentableError
-          ? { kind: 'value', index, attempts: 1, message: error.message, field: error.field, value: error.value, reason: error.reason, ...(error.itemStack && { stack: error.itemStack }) }
-          : { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
+        failure =
+          error instanceof ValueNotRepresentableError
+            ? {
+                kind: 'value',
+                index,
+                attempts: 1,
+                message: error.message,
+                field: error.field,
+                value: error.value,
+                reason: error.reason,
+                ...(error.itemStack && { stack: error.itemStack }),
+              }
+            : { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
         break
       }
     }
     const busyMs = Date.now() - started
-    const nothing = { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs, slowestItemMs }
+    const nothing = {
+      start: task.start,
+      end: task.start,
+      files: [],
+      itemHashes: new Uint8Array(0),
+      busyMs,
+      slowestItemMs,
+    }
     if (index === task.start) return { ...nothing, ...(failure && { failure }) }
     try {
       // Under the claim's staged name: only a recorded commit gives the final name (ShardPlace.finalize, after commitRange).
@@ -114,11 +139,15 @@ class RangeMaker {
       try {
         for (const file of shard.finish()) {
           const name = shardFileName(task.start, index, file.suffix)
-          files.push({ ...writeFileDurably(join(setup.dataDir, stagedFileName(setup.runTag, task.token, name)), file.chunks), name })
+          files.push({
+            ...writeFileDurably(join(setup.dataDir, stagedFileName(setup.runTag, task.token, name)), file.chunks),
+            name,
+          })
         }
         fsyncDir(setup.dataDir)
       } catch (error) {
-        for (const file of files) rmSync(join(setup.dataDir, stagedFileName(setup.runTag, task.token, file.name)), { force: true })
+        for (const file of files)
+          rmSync(join(setup.dataDir, stagedFileName(setup.runTag, task.token, file.name)), { force: true })
         throw error
       }
       const itemHashes = hashes.subarray(0, (index - task.start) * ITEM_HASH_BYTES)

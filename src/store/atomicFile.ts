@@ -34,7 +34,11 @@ export function writeFileAtomic(dir: string, name: string, chunks: readonly Buff
 
 /** True for exactly the temp names writeFileAtomic gives a file `name` while it writes it. */
 export function isTempNameOf(temp: string, name: string): boolean {
-  return temp.length === TEMP_PREFIX.length + 13 + name.length && /^\.tmp-[0-9a-f]{12}-/.test(temp) && temp.endsWith(`-${name}`)
+  return (
+    temp.length === TEMP_PREFIX.length + 13 + name.length &&
+    /^\.tmp-[0-9a-f]{12}-/.test(temp) &&
+    temp.endsWith(`-${name}`)
+  )
 }
 
 /**

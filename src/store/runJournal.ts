@@ -9,7 +9,7 @@ import { basename } from 'node:path'
 import { JournalError } from '../errors.ts'
 import { fsyncDir, writeFileAtomic } from './atomicFile.ts'
 import { PostgresStore } from './postgres/postgresStore.ts'
-import { hasRun, runPaths, type RunPaths } from './runPaths.ts'
+import { hasRun, type RunPaths, runPaths } from './runPaths.ts'
 import { SqliteStore } from './sqlite/sqliteStore.ts'
 import type { Store } from './store.ts'
 
@@ -31,11 +31,13 @@ export function readStoreLink(dir: string): StoreLink | undefined {
   } catch {
     // Reported below.
   }
-  throw new JournalError(`${path} is unreadable: it should say which run of which database ${dir} belongs to. Restore it, or choose a new --out folder.`)
+  throw new JournalError(
+    `${path} is unreadable: it should say which run of which database ${dir} belongs to. Restore it, or choose a new --out folder.`,
+  )
 }
 
 export function writeStoreLink(paths: RunPaths, link: StoreLink): void {
-  writeFileAtomic(paths.internal, basename(paths.storeLink), [Buffer.from(JSON.stringify(link, null, 1) + '\n')])
+  writeFileAtomic(paths.internal, basename(paths.storeLink), [Buffer.from(`${JSON.stringify(link, null, 1)}\n`)])
   fsyncDir(paths.internal)
 }
 
@@ -58,10 +60,17 @@ export interface OpenJournalOptions {
  * PGPASSWORD or ~/.pgpass; a server that cannot be reached throws
  * StoreUnavailableError.
  */
-export async function openRunJournal(dir: string, options: OpenJournalOptions = {}): Promise<OpenedJournal | undefined> {
+export async function openRunJournal(
+  dir: string,
+  options: OpenJournalOptions = {},
+): Promise<OpenedJournal | undefined> {
   if (hasRun(dir)) return { store: SqliteStore.open(runPaths(dir).journal, { readonly: true }), link: undefined }
   const link = readStoreLink(dir)
   if (!link) return undefined
-  const store = await PostgresStore.open(options.storeUrl ?? link.store, { runId: link.runId, poolSize: 1, ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }) })
+  const store = await PostgresStore.open(options.storeUrl ?? link.store, {
+    runId: link.runId,
+    poolSize: 1,
+    ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }),
+  })
   return { store, link }
 }

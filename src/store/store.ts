@@ -96,7 +96,12 @@ export interface Store {
    * Takes the run's owner lease if it is free, expired at `now`, or held by
    * token `replacing`. Returns the lease, or the current holder when refused.
    */
-  acquireOwner(owner: OwnerInfo, ttlMs: number, now: number, replacing?: number): Promise<{ lease: OwnerLease } | { heldBy: OwnerLease }>
+  acquireOwner(
+    owner: OwnerInfo,
+    ttlMs: number,
+    now: number,
+    replacing?: number,
+  ): Promise<{ lease: OwnerLease } | { heldBy: OwnerLease }>
   /** Extends the owner lease and every claim of `worker`; throws LeaseLostError if the lease was taken. */
   heartbeat(token: number, worker: string, ttlMs: number, now: number): Promise<void>
   releaseOwner(token: number): Promise<void>

@@ -222,7 +222,11 @@ export class EtaEstimator {
     // t-statistic of the slope; the trend counts fully only well clear of 2, not at all below.
     const tStat = scatter > 0 ? Math.abs(fittedSlope) / (scatter / Math.sqrt(sxx)) : Number.POSITIVE_INFINITY
     const weight = Math.max(0, 1 - (2 / tStat) ** 2)
-    return { slope: fittedSlope * weight, fittedSlope, itemCv: meanPace > 0 ? (scatter / meanPace) * Math.sqrt(perPart) : 1 }
+    return {
+      slope: fittedSlope * weight,
+      fittedSlope,
+      itemCv: meanPace > 0 ? (scatter / meanPace) * Math.sqrt(perPart) : 1,
+    }
   }
 
   /** The time at which `count` items were done, interpolated between the samples around it. */

@@ -20,7 +20,7 @@ export class ProgressFiles {
   constructor(private readonly dir: string) {}
 
   write(snapshot: ProgressSnapshot, now: number): void {
-    this.replace(PROGRESS_JSON, JSON.stringify(snapshot, null, 2) + '\n')
+    this.replace(PROGRESS_JSON, `${JSON.stringify(snapshot, null, 2)}\n`)
     this.replace(PROGRESS_TXT, progressText(snapshot, now))
   }
 

@@ -3,7 +3,10 @@ import type { LaunchClearance, ProgressSnapshot } from './snapshot.ts'
 /** PROGRESS.txt: the state in capitals on line 1, then one fact a line. */
 export function progressText(p: ProgressSnapshot, now: number): string {
   const lines = [
-    p.state.toUpperCase() + (p.state === 'stalled' && p.stalledForSeconds !== null ? ` — nothing finished for ${duration(p.stalledForSeconds)}` : ''),
+    p.state.toUpperCase() +
+      (p.state === 'stalled' && p.stalledForSeconds !== null
+        ? ` — nothing finished for ${duration(p.stalledForSeconds)}`
+        : ''),
     `Job:             ${p.job} (run ${p.runId})`,
     `Completed:       ${doneText(p)}${p.inFlight > 0 ? `, ${count(p.inFlight)} more finished, not yet committed` : ''}`,
     `Rate:            ${p.itemsPerSecond === null ? 'unknown' : `${rate(p.itemsPerSecond)} ${p.unit ?? 'items'}/s`}`,
@@ -16,7 +19,7 @@ export function progressText(p: ProgressSnapshot, now: number): string {
     ...(p.error ? [`Error:           ${p.error}`] : []),
     `Updated:         ${p.updatedAt}`,
   ]
-  return lines.join('\n') + '\n'
+  return `${lines.join('\n')}\n`
 }
 
 /** `1,200 / 3,000 (40.0%)`, or `1,200 epochs (total unknown)`; `separator` '/' for the compact form of log lines. */
@@ -38,7 +41,9 @@ export function gateText(gate: LaunchClearance): string {
   }
 }
 
-export function etaText(p: Pick<ProgressSnapshot, 'state' | 'etaSeconds' | 'etaLow' | 'etaHigh' | 'etaUnknownBecause'>): string {
+export function etaText(
+  p: Pick<ProgressSnapshot, 'state' | 'etaSeconds' | 'etaLow' | 'etaHigh' | 'etaUnknownBecause'>,
+): string {
   if (p.state === 'complete') return 'done'
   if (p.state !== 'running' && p.state !== 'stalled') return '—'
   if (p.etaSeconds === null) return `unknown (${p.etaUnknownBecause ?? 'not enough data yet'})`

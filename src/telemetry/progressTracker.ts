@@ -1,4 +1,4 @@
-import { EtaEstimator, type Eta } from './eta.ts'
+import { type Eta, EtaEstimator } from './eta.ts'
 import type { LaunchClearance, ProgressSnapshot, ProgressState } from './snapshot.ts'
 import { StallDetector } from './stall.ts'
 
@@ -136,7 +136,9 @@ export class ProgressTracker {
       etaSeconds: eta ? eta.etaSeconds : state === 'complete' ? 0 : null,
       etaLow: eta ? eta.etaLow : state === 'complete' ? 0 : null,
       etaHigh: eta ? eta.etaHigh : state === 'complete' ? 0 : null,
-      etaUnknownBecause: eta?.unknownBecause ?? (state === 'complete' || eta ? null : state === 'failed' ? 'the run failed' : 'the run was interrupted'),
+      etaUnknownBecause:
+        eta?.unknownBecause ??
+        (state === 'complete' || eta ? null : state === 'failed' ? 'the run failed' : 'the run was interrupted'),
       startedAt: iso(init.startedAt),
       updatedAt: iso(now),
       heartbeatAt: iso(this.heartbeatAt),
@@ -157,7 +159,13 @@ export class ProgressTracker {
   /** With no total there is no ETA, but the rate is still worth showing. */
   private rateOnly(now: number): Eta {
     const { itemsPerSecond } = this.eta.estimate(now, Number.MAX_SAFE_INTEGER)
-    return { itemsPerSecond, etaSeconds: null, etaLow: null, etaHigh: null, unknownBecause: 'the program does not say how much there is to do' }
+    return {
+      itemsPerSecond,
+      etaSeconds: null,
+      etaLow: null,
+      etaHigh: null,
+      unknownBecause: 'the program does not say how much there is to do',
+    }
   }
 
   private sessionRate(now: number): number | null {

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RunDamagedError } from '../errors.ts'
-import { hasRun, isRunDir } from '../store/runPaths.ts'
 import { openRunJournal, readStoreLink, type StoreLink } from '../store/runJournal.ts'
+import { hasRun, isRunDir } from '../store/runPaths.ts'
 import type { RunEvent, Store } from '../store/store.ts'
 import { PROGRESS_JSON } from './progressFiles.ts'
-import { snapshotFromJournal, statusOf, type RunStatus } from './runStatus.ts'
+import { type RunStatus, snapshotFromJournal, statusOf } from './runStatus.ts'
 import { sharedRunStatus } from './sharedStatus.ts'
 import type { ProgressSnapshot } from './snapshot.ts'
 
@@ -48,7 +48,12 @@ export async function readRunStatus(dir: string, now: number): Promise<RunStatus
   })
   if (typeof read !== 'string') return status
   // A malformed progress.json: the journal says what it can, and the file's fault is named.
-  if (!status) throw new RunDamagedError(dir, read, 'The run rewrites it every few seconds: if it is running, try again in a moment; otherwise run the same `longhaul run` command, which rewrites it.')
+  if (!status)
+    throw new RunDamagedError(
+      dir,
+      read,
+      'The run rewrites it every few seconds: if it is running, try again in a moment; otherwise run the same `longhaul run` command, which rewrites it.',
+    )
   return { ...status, summary: `${status.summary.split(' (')[0]} (from the journal: ${read})` }
 }
 
@@ -73,13 +78,28 @@ function readProgressFile(dir: string): ProgressSnapshot | string | undefined {
     return `its ${PROGRESS_JSON} is malformed (${(error as Error).message})`
   }
   const s = parsed as Partial<ProgressSnapshot> | null
-  const usable = s !== null && typeof s === 'object' && typeof s.state === 'string' && typeof s.heartbeatAt === 'string' && typeof s.updatedAt === 'string' &&
-    typeof s.done === 'number' && (typeof s.total === 'number' || s.total === null) && typeof s.heartbeatSeconds === 'number' && typeof s.owner?.pid === 'number' && typeof s.owner.host === 'string'
-  return usable ? (parsed as ProgressSnapshot) : `its ${PROGRESS_JSON} is malformed (not the progress file longhaul writes: fields are missing)`
+  const usable =
+    s !== null &&
+    typeof s === 'object' &&
+    typeof s.state === 'string' &&
+    typeof s.heartbeatAt === 'string' &&
+    typeof s.updatedAt === 'string' &&
+    typeof s.done === 'number' &&
+    (typeof s.total === 'number' || s.total === null) &&
+    typeof s.heartbeatSeconds === 'number' &&
+    typeof s.owner?.pid === 'number' &&
+    typeof s.owner.host === 'string'
+  return usable
+    ? (parsed as ProgressSnapshot)
+    : `its ${PROGRESS_JSON} is malformed (not the progress file longhaul writes: fields are missing)`
 }
 
 /** Runs `read` on the run's journal, opened for it and closed after; `none` when the folder has no journal. */
-async function withJournal<T>(dir: string, none: T, read: (store: Store, link: StoreLink | undefined) => Promise<T>): Promise<T> {
+async function withJournal<T>(
+  dir: string,
+  none: T,
+  read: (store: Store, link: StoreLink | undefined) => Promise<T>,
+): Promise<T> {
   const journal = await openRunJournal(dir, { connectTimeoutMs: CONNECT_TIMEOUT_MS })
   if (!journal) return none
   try {

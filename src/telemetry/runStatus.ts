@@ -64,16 +64,45 @@ export function processAliveHere(host: string, pid: number): boolean {
 
 /** The snapshot with its rate and ETA cleared, since they no longer hold. */
 export function withoutRate(snapshot: ProgressSnapshot, because: string | null): ProgressSnapshot {
-  return { ...snapshot, itemsPerSecond: null, etaSeconds: null, etaLow: null, etaHigh: null, etaUnknownBecause: because }
+  return {
+    ...snapshot,
+    itemsPerSecond: null,
+    etaSeconds: null,
+    etaLow: null,
+    etaHigh: null,
+    etaUnknownBecause: because,
+  }
 }
 
 /** A snapshot made from the journal alone, for a run without progress.json: its counts and times, nothing measured. */
 export function snapshotFromJournal(run: RunRecord, done: number): ProgressSnapshot {
   const iso = new Date(run.updatedAt).toISOString()
   return {
-    job: run.job, runId: run.runId, state: run.state, done, total: run.total, percent: (100 * done) / run.total, inFlight: 0,
-    itemsPerSecond: null, etaSeconds: null, etaLow: null, etaHigh: null, etaUnknownBecause: 'no progress.json', startedAt: new Date(run.createdAt).toISOString(),
-    updatedAt: iso, heartbeatAt: iso, lastCheckpointAt: null, checkpoints: 0, workers: 0, elapsedSeconds: 0, stalledForSeconds: null,
-    stallAfterSeconds: 0, refreshSeconds: 0, heartbeatSeconds: 0, owner: { pid: 0, host: '?' }, gate: null, error: null,
+    job: run.job,
+    runId: run.runId,
+    state: run.state,
+    done,
+    total: run.total,
+    percent: (100 * done) / run.total,
+    inFlight: 0,
+    itemsPerSecond: null,
+    etaSeconds: null,
+    etaLow: null,
+    etaHigh: null,
+    etaUnknownBecause: 'no progress.json',
+    startedAt: new Date(run.createdAt).toISOString(),
+    updatedAt: iso,
+    heartbeatAt: iso,
+    lastCheckpointAt: null,
+    checkpoints: 0,
+    workers: 0,
+    elapsedSeconds: 0,
+    stalledForSeconds: null,
+    stallAfterSeconds: 0,
+    refreshSeconds: 0,
+    heartbeatSeconds: 0,
+    owner: { pid: 0, host: '?' },
+    gate: null,
+    error: null,
   }
 }

@@ -1,7 +1,14 @@
-import { claimNameOf, processOfClaimName, type OwnerInfo, type Store } from '../store/store.ts'
 import type { StoreLink } from '../store/runJournal.ts'
+import { claimNameOf, type OwnerInfo, processOfClaimName, type Store } from '../store/store.ts'
 import { duration as ago } from './progressText.ts'
-import { processAliveHere, snapshotFromJournal, statusOf, withoutRate, type RunStatus, type SharedRunFacts } from './runStatus.ts'
+import {
+  processAliveHere,
+  type RunStatus,
+  type SharedRunFacts,
+  snapshotFromJournal,
+  statusOf,
+  withoutRate,
+} from './runStatus.ts'
 import type { ProgressSnapshot } from './snapshot.ts'
 
 /**
@@ -13,7 +20,13 @@ import type { ProgressSnapshot } from './snapshot.ts'
  * on this host whose process is gone does not count; elsewhere, a dead
  * holder counts until its lease's TTL has passed.
  */
-export async function sharedRunStatus(store: Store, link: StoreLink, written: ProgressSnapshot | undefined, dir: string, now: number): Promise<RunStatus | undefined> {
+export async function sharedRunStatus(
+  store: Store,
+  link: StoreLink,
+  written: ProgressSnapshot | undefined,
+  dir: string,
+  now: number,
+): Promise<RunStatus | undefined> {
   const run = await store.getRun()
   if (!run) return undefined
   const owner = await store.getOwner()
@@ -25,17 +38,35 @@ export async function sharedRunStatus(store: Store, link: StoreLink, written: Pr
   const ownerNames = new Set([owner, written?.owner].filter((o) => o !== undefined).map(claimNameOf))
   const workers = holders.filter((name) => !ownerNames.has(name) && holderAlive(name))
   const shared: SharedRunFacts = { store: link.store, runId: link.runId, ownerAlive, workers }
-  const base = { ...(written ?? snapshotFromJournal(run, done)), done, total: run.total, percent: (100 * done) / run.total }
+  const base = {
+    ...(written ?? snapshotFromJournal(run, done)),
+    done,
+    total: run.total,
+    percent: (100 * done) / run.total,
+  }
   const heartbeatAgeSeconds = written ? (now - Date.parse(written.heartbeatAt)) / 1000 : 0
   const status = (snapshot: ProgressSnapshot, live: boolean, ownerGone: boolean, summary: string): RunStatus => ({
-    dir, snapshot, live, ownerGone, heartbeatAgeSeconds, summary, shared,
+    dir,
+    snapshot,
+    live,
+    ownerGone,
+    heartbeatAgeSeconds,
+    summary,
+    shared,
   })
   const who = ownerText(owner ?? written?.owner)
 
   // Ended: whoever ended it recorded it in the journal; the owner's file may never have heard.
   if (run.state !== 'running') {
-    const snapshot = written?.state === run.state ? base : { ...withoutRate(base, null), state: run.state, inFlight: 0, stalledForSeconds: null }
-    const note = !written ? ' (from the journal: this run has no progress.json)' : written.state !== run.state ? ` (from the journal; the owner's progress.json still says ${written.state})` : ''
+    const snapshot =
+      written?.state === run.state
+        ? base
+        : { ...withoutRate(base, null), state: run.state, inFlight: 0, stalledForSeconds: null }
+    const note = !written
+      ? ' (from the journal: this run has no progress.json)'
+      : written.state !== run.state
+        ? ` (from the journal; the owner's progress.json still says ${written.state})`
+        : ''
     return status(snapshot, false, false, `${run.state.toUpperCase()}${note}`)
   }
   if (ownerAlive) {
@@ -43,16 +74,33 @@ export async function sharedRunStatus(store: Store, link: StoreLink, written: Pr
     if (fromFile?.live) return status(fromFile.snapshot, true, false, fromFile.summary)
     // The lease is held, but the file is not this session's yet (the owner has just started or resumed).
     const snapshot = { ...withoutRate(base, 'the owner has not written its progress yet'), state: 'running' as const }
-    return status(snapshot, true, false, `RUNNING (from the journal: ${who} holds the run; its progress.json is not current yet)`)
+    return status(
+      snapshot,
+      true,
+      false,
+      `RUNNING (from the journal: ${who} holds the run; its progress.json is not current yet)`,
+    )
   }
   if (workers.length > 0) {
-    const snapshot = { ...withoutRate(base, 'the owner is gone, and workers write no progress files'), state: 'running' as const, stalledForSeconds: null }
+    const snapshot = {
+      ...withoutRate(base, 'the owner is gone, and workers write no progress files'),
+      state: 'running' as const,
+      stalledForSeconds: null,
+    }
     return status(snapshot, true, false, `RUNNING — ${who} is gone; ${workers.length} worker(s) still working`)
   }
   // Nobody holds the owner lease or a claim: the run waits for its owner's command.
-  if (written && written.state !== 'running' && written.state !== 'stalled') return status(base, false, false, written.state.toUpperCase())
-  const since = written ? `last heartbeat ${ago(heartbeatAgeSeconds)} ago (owner pid ${written.owner.pid} on ${written.owner.host}), ` : 'from the journal: '
-  return status(withoutRate({ ...base, state: 'running' }, 'the run is not running'), false, true, `not running — ${since}no process holds the owner lease or a claim; run the same command to resume`)
+  if (written && written.state !== 'running' && written.state !== 'stalled')
+    return status(base, false, false, written.state.toUpperCase())
+  const since = written
+    ? `last heartbeat ${ago(heartbeatAgeSeconds)} ago (owner pid ${written.owner.pid} on ${written.owner.host}), `
+    : 'from the journal: '
+  return status(
+    withoutRate({ ...base, state: 'running' }, 'the run is not running'),
+    false,
+    true,
+    `not running — ${since}no process holds the owner lease or a claim; run the same command to resume`,
+  )
 }
 
 /** A claim holder of this host whose process is gone is dead already, whatever its lease says. */

@@ -7,7 +7,13 @@ export type ProgressState = 'running' | 'complete' | 'failed' | 'stalled' | 'int
 /** What the launch gate decided for this session (invariant gate); shown in progress.json and status. */
 export type LaunchClearance =
   /** A passing proof covers this run. */
-  | { readonly status: 'proved'; readonly proof: string; readonly target: number; readonly expiresAt: string; readonly policy: string }
+  | {
+      readonly status: 'proved'
+      readonly proof: string
+      readonly target: number
+      readonly expiresAt: string
+      readonly policy: string
+    }
   /** The owner ran it without a proof (--skip-preflight). */
   | { readonly status: 'waived'; readonly reason: string; readonly policy: string }
   /** The run is at or below the policy's scale for proofs. */

@@ -7,7 +7,10 @@ export class StallDetector {
   private lastDone = -1
   private stalled = false
 
-  constructor(private readonly stallAfterMs: number, startedAt: number) {
+  constructor(
+    private readonly stallAfterMs: number,
+    startedAt: number,
+  ) {
     this.lastProgressAt = startedAt
   }
 

@@ -14,12 +14,13 @@ import { join } from 'node:path'
 import { PreflightFailedError } from '../errors.ts'
 import { isLoopJob } from '../job/defineLoop.ts'
 import { loadAnyJob } from '../job/loadJob.ts'
-import { childRun } from '../preflight/childRun.ts'
 import { checkCadence, checkFreshness } from '../preflight/checks.ts'
+import { childRun } from '../preflight/childRun.ts'
 import { checkCrashResume } from '../preflight/crashResume.ts'
 import { checkLoopCrashResume } from '../preflight/loopChecks.ts'
+import type { PreflightOptions } from '../preflight/options.ts'
 import { loadPolicy, type PolicyInput, policySchema } from '../preflight/policy.ts'
-import { preflight, type PreflightOptions } from '../preflight/preflight.ts'
+import { preflight } from '../preflight/preflight.ts'
 import type { CheckResult } from '../preflight/proof.ts'
 
 export type { CheckResult } from '../preflight/proof.ts'
@@ -41,19 +42,33 @@ export interface JobTestOptions {
  * uninterrupted run's; the runs take as many steps as the kills need, at
  * most `items` (default: the loop's own `steps`).
  */
-export async function expectCrashSafe(jobPath: string, options: JobTestOptions & { readonly kills?: number; readonly killSeed?: number } = {}): Promise<CheckResult> {
+export async function expectCrashSafe(
+  jobPath: string,
+  options: JobTestOptions & { readonly kills?: number; readonly killSeed?: number } = {},
+): Promise<CheckResult> {
   const job = await loadAnyJob(jobPath)
   return inTempDir(async (workDir) => {
     if (isLoopJob(job)) {
       const policy = policySchema.parse({ crashKills: options.kills ?? 5, crashItems: 100 })
       const { check } = await checkLoopCrashResume({
-        jobPath, workDir, policy, target: options.items ?? job.steps ?? 1_000, killSeed: options.killSeed ?? 1, onStep: () => undefined, ...runArgs(options),
+        jobPath,
+        workDir,
+        policy,
+        target: options.items ?? job.steps ?? 1_000,
+        killSeed: options.killSeed ?? 1,
+        onStep: () => undefined,
+        ...runArgs(options),
       })
       return orThrow(check)
     }
     const { check } = await checkCrashResume({
-      jobPath, workDir, items: options.items ?? 100, kills: options.kills ?? 5, killSeed: options.killSeed ?? 1,
-      ...(options.seed !== undefined && { seed: options.seed }), ...(options.params && { params: options.params }),
+      jobPath,
+      workDir,
+      items: options.items ?? 100,
+      kills: options.kills ?? 5,
+      killSeed: options.killSeed ?? 1,
+      ...(options.seed !== undefined && { seed: options.seed }),
+      ...(options.params && { params: options.params }),
     })
     return orThrow(check)
   })
@@ -69,8 +84,14 @@ export async function expectFreshProgress(jobPath: string, options: JobTestOptio
 }
 
 /** Invariant bounded-loss: the job's commit interval plus its slowest item stays within the policy's max lost work. */
-export async function expectBoundedLoss(jobPath: string, options: JobTestOptions & { readonly maxLostWorkSeconds?: number } = {}): Promise<CheckResult> {
-  const policy = await policyFor(jobPath, { ...options.policy, ...(options.maxLostWorkSeconds !== undefined && { maxLostWorkSeconds: options.maxLostWorkSeconds }) })
+export async function expectBoundedLoss(
+  jobPath: string,
+  options: JobTestOptions & { readonly maxLostWorkSeconds?: number } = {},
+): Promise<CheckResult> {
+  const policy = await policyFor(jobPath, {
+    ...options.policy,
+    ...(options.maxLostWorkSeconds !== undefined && { maxLostWorkSeconds: options.maxLostWorkSeconds }),
+  })
   const job = await loadAnyJob(jobPath)
   return inTempDir(async (dir) => {
     const run = await childRun({ jobPath, outDir: dir, total: options.items ?? 100, ...runArgs(options) })
@@ -80,7 +101,10 @@ export async function expectBoundedLoss(jobPath: string, options: JobTestOptions
 }
 
 /** The whole preflight, as `longhaul preflight` runs it, into a temporary folder; throws unless every check passes. */
-export async function expectPreflightPasses(jobPath: string, options: Omit<PreflightOptions, 'jobPath' | 'outDir'>): Promise<void> {
+export async function expectPreflightPasses(
+  jobPath: string,
+  options: Omit<PreflightOptions, 'jobPath' | 'outDir'>,
+): Promise<void> {
   await inTempDir(async (outDir) => {
     const result = await preflight({ ...options, jobPath, outDir })
     if (!result.passed) {
@@ -96,11 +120,15 @@ async function policyFor(jobPath: string, overrides: JobTestOptions['policy']) {
 }
 
 function runArgs(options: JobTestOptions) {
-  return { ...(options.seed !== undefined && { seed: options.seed }), ...(options.params && { params: options.params }) }
+  return {
+    ...(options.seed !== undefined && { seed: options.seed }),
+    ...(options.params && { params: options.params }),
+  }
 }
 
 function orThrow(check: CheckResult): CheckResult {
-  if (!check.passed) throw new PreflightFailedError(`${check.title} failed:\n${check.failures.map((f) => `  ✘ ${f}`).join('\n')}`)
+  if (!check.passed)
+    throw new PreflightFailedError(`${check.title} failed:\n${check.failures.map((f) => `  ✘ ${f}`).join('\n')}`)
   return check
 }
 

@@ -9,7 +9,9 @@ import { expectBoundedLoss, expectCrashSafe, expectFreshProgress } from 'longhau
 const job = fileURLToPath(new URL('./job.ts', import.meta.url))
 
 // Each kill costs a few seconds of real steps (they must land between checkpoints): 3 keep this under a minute.
-test('crash-safe: SIGKILLed at random moments and resumed, it ends in exactly the state of an uninterrupted run', { timeout: 180_000 }, async () => {
+test('crash-safe: SIGKILLed at random moments and resumed, it ends in exactly the state of an uninterrupted run', {
+  timeout: 180_000,
+}, async () => {
   await expectCrashSafe(job, { kills: 3 })
 })
 
@@ -17,6 +19,6 @@ test('fresh-progress: progress.json stays fresh and ends COMPLETE', { timeout: 6
   await expectFreshProgress(job)
 })
 
-test('bounded-loss: a crash loses at most the policy\'s max lost work', { timeout: 60_000 }, async () => {
+test("bounded-loss: a crash loses at most the policy's max lost work", { timeout: 60_000 }, async () => {
   await expectBoundedLoss(job)
 })

@@ -18,7 +18,7 @@ export default defineLoop({
   best: { metric: 'error', mode: 'min' },
   // Everything the next step needs is in the state and in save(): a resumed run ends in exactly the same bytes.
   init: () => new Float64Array(TRUE_WEIGHTS.length),
-  step(weights, i, ctx) {
+  step(weights, _i, ctx) {
     // Each step's samples come from its own random stream (ctx.rng), never from Math.random.
     const gradient = new Float64Array(weights.length)
     const x = new Float64Array(weights.length)

@@ -16,7 +16,18 @@ const SLACK_MS = 600
 it('bounded-loss: commits come at least every checkpoint interval, so a SIGKILL loses no more than that', async () => {
   const out = join(tempDir(), 'run')
   const { child, done } = startCli(
-    ['run', fixture('squares.ts'), '--out', out, '--total', '2000', '--workers', '1', '--checkpoint-every', String(INTERVAL_MS / 1000)],
+    [
+      'run',
+      fixture('squares.ts'),
+      '--out',
+      out,
+      '--total',
+      '2000',
+      '--workers',
+      '1',
+      '--checkpoint-every',
+      String(INTERVAL_MS / 1000),
+    ],
     { ITEM_MS: String(ITEM_MS) },
   )
   await new Promise((resolve) => setTimeout(resolve, 7_000))

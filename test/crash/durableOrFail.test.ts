@@ -24,25 +24,36 @@ afterAll(() => {
   if (mounted) execFileSync('umount', [mountPoint])
 })
 
-it.skipIf(!mounted)('durable-or-fail: a full disk stops the run cleanly (exit 1), and it resumes once space is back', async () => {
-  const reference = await runCli(['run', fixture('blobs.ts'), '--out', join(tempDir(), 'ref'), '--total', '60', '--json'])
-  const expected = JSON.parse(reference.stdout).digest as string
+it.skipIf(!mounted)(
+  'durable-or-fail: a full disk stops the run cleanly (exit 1), and it resumes once space is back',
+  async () => {
+    const reference = await runCli([
+      'run',
+      fixture('blobs.ts'),
+      '--out',
+      join(tempDir(), 'ref'),
+      '--total',
+      '60',
+      '--json',
+    ])
+    const expected = JSON.parse(reference.stdout).digest as string
 
-  const out = join(mountPoint, 'run')
-  const args = ['run', fixture('blobs.ts'), '--out', out, '--total', '60']
-  const full = await runCli(args)
-  expect(full.code).toBe(1)
-  expect(full.stderr).toMatch(/could not make .+ durable: .*ENOSPC|disk is full/i)
-  const partial = await verifyRun(out)
-  expect(partial.corrupt + partial.duplicates).toBe(0)
-  expect(partial.items).toBeLessThan(60)
+    const out = join(mountPoint, 'run')
+    const args = ['run', fixture('blobs.ts'), '--out', out, '--total', '60']
+    const full = await runCli(args)
+    expect(full.code).toBe(1)
+    expect(full.stderr).toMatch(/could not make .+ durable: .*ENOSPC|disk is full/i)
+    const partial = await verifyRun(out)
+    expect(partial.corrupt + partial.duplicates).toBe(0)
+    expect(partial.items).toBeLessThan(60)
 
-  execFileSync('mount', ['-o', 'remount,size=64m', mountPoint])
-  const resumed = await runCli([...args, '--json'])
-  expect(resumed.code).toBe(0)
-  expect(JSON.parse(resumed.stdout).digest).toBe(expected)
-  expect(await verifyRun(out)).toMatchObject({ complete: true, digest: expected })
-})
+    execFileSync('mount', ['-o', 'remount,size=64m', mountPoint])
+    const resumed = await runCli([...args, '--json'])
+    expect(resumed.code).toBe(0)
+    expect(JSON.parse(resumed.stdout).digest).toBe(expected)
+    expect(await verifyRun(out)).toMatchObject({ complete: true, digest: expected })
+  },
+)
 
 it.runIf(!mounted)('durable-or-fail needs root to mount a small tmpfs; run the suite as root to prove it', () => {
   expect(mounted).toBe(false)

@@ -6,14 +6,15 @@
  * files the journal records (and index.json), verify passes, and the
  * progress files still say what the new owner wrote: COMPLETE.
  */
+
+import type { ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
-import { fixture, killedAfterEach, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
-import type { ChildProcess } from 'node:child_process'
+import { type CliResult, fixture, killedAfterEach, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 const root = tempDir()
 const TOTAL = 600
@@ -41,7 +42,22 @@ describe('fenced-output', () => {
   for (const trial of [1, 2]) {
     it(`a woken owner that lost its lease leaves no file in data/ and does not touch the progress files (trial ${trial})`, async () => {
       const out = join(root, `trial-${trial}`)
-      const args = ['run', fixture('squares.ts'), '--out', out, '--total', String(TOTAL), '--workers', '2', '--lease-ttl', '1', '--progress-every', '1', '--checkpoint-every', '1']
+      const args = [
+        'run',
+        fixture('squares.ts'),
+        '--out',
+        out,
+        '--total',
+        String(TOTAL),
+        '--workers',
+        '2',
+        '--lease-ttl',
+        '1',
+        '--progress-every',
+        '1',
+        '--checkpoint-every',
+        '1',
+      ]
       // 20 ms an item: its worker threads are in the middle of ranges when it is stopped.
       const first = startCli(args, { ITEM_MS: '20' })
       started.push(first.child)
@@ -51,7 +67,11 @@ describe('fenced-output', () => {
       let second = await pausedThenTakenOver(first.child, [...args, '--json'])
       // Stopped inside a journal transaction, the first process holds SQLite's write lock until it runs again (a limit
       // of one journal file): let it finish that transaction, stop it again, and take over once more.
-      for (let attempt = 0; attempt < 3 && second.code !== 0 && /database is locked|SQLITE_BUSY/.test(second.stderr); attempt++) {
+      for (
+        let attempt = 0;
+        attempt < 3 && second.code !== 0 && /database is locked|SQLITE_BUSY/.test(second.stderr);
+        attempt++
+      ) {
         first.child.kill('SIGCONT')
         await sleep(20)
         second = await pausedThenTakenOver(first.child, [...args, '--json'])
@@ -64,14 +84,19 @@ describe('fenced-output', () => {
       // It says why it stopped: another process took the run over.
       expect(woken.code).toBe(1)
       // Whoever took it over has finished and let the lease go by now, or still holds it: the message names it then.
-      expect(woken.stderr).toMatch(/no longer owns the run in .*: it was held up [\d.]+ s, past its 1\.0 s lease .* and (pid \d+ on .+ took the run over at \d{4}-|another process took the run over \(and has since ended\))/)
+      expect(woken.stderr).toMatch(
+        /no longer owns the run in .*: it was held up [\d.]+ s, past its 1\.0 s lease .* and (pid \d+ on .+ took the run over at \d{4}-|another process took the run over \(and has since ended\))/,
+      )
       expect(woken.stderr).not.toMatch(/internal error/)
 
       const recorded = await recordedFiles(out)
       const present = readdirSync(join(out, 'data')).filter((name) => name !== 'index.json')
       expect(present.sort()).toEqual([...recorded].sort())
       expect(await verifyRun(out)).toMatchObject({ complete: true, items: TOTAL, stray: [] })
-      expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({ state: 'complete', done: TOTAL })
+      expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({
+        state: 'complete',
+        done: TOTAL,
+      })
       expect(readFileSync(join(out, 'PROGRESS.txt'), 'utf8')).toMatch(/^COMPLETE/)
       // No stray progress temp file of the woken process either.
       expect(readdirSync(out).filter((name) => name.endsWith('.tmp'))).toEqual([])
@@ -97,7 +122,9 @@ describe('fenced-output: the crash window between record and rename', () => {
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stderr).toContain('finished 1 recorded file(s) whose rename an earlier crash cut short')
     const summary = JSON.parse(resumed.stdout)
-    expect(summary.committedThisSession).toBe(300 - recorded.reduce((sum, name) => sum + Number(name.slice(13, 25)) - Number(name.slice(0, 12)), 0))
+    expect(summary.committedThisSession).toBe(
+      300 - recorded.reduce((sum, name) => sum + Number(name.slice(13, 25)) - Number(name.slice(0, 12)), 0),
+    )
     expect(await verifyRun(out)).toMatchObject({ complete: true, stray: [] })
   }, 60_000)
 })

@@ -8,9 +8,22 @@ import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   it(`${signal} commits what is done, marks the run interrupted, exits 130, and the same command resumes`, async () => {
     const out = join(tempDir(), 'run')
-    const args = ['run', fixture('squares.ts'), '--out', out, '--total', '3000', '--workers', '2', '--progress-every', '1']
+    const args = [
+      'run',
+      fixture('squares.ts'),
+      '--out',
+      out,
+      '--total',
+      '3000',
+      '--workers',
+      '2',
+      '--progress-every',
+      '1',
+    ]
     const { child, done } = startCli(args, { ITEM_MS: '2' })
-    await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => / [1-9][\d,]*\/3,000/.test(chunk.toString()) && resolve()))
+    await new Promise<void>((resolve) =>
+      child.stderr!.on('data', (chunk: Buffer) => / [1-9][\d,]*\/3,000/.test(chunk.toString()) && resolve()),
+    )
     child.kill(signal)
     const stopped = await done
     expect(stopped.code).toBe(130)
@@ -28,7 +41,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
     const resumed = await runCli([...args, '--json'])
     expect(resumed.code).toBe(0)
-    expect(JSON.parse(resumed.stdout)).toMatchObject({ state: 'complete', resumed: true, committedThisSession: 3000 - committed })
+    expect(JSON.parse(resumed.stdout)).toMatchObject({
+      state: 'complete',
+      resumed: true,
+      committedThisSession: 3000 - committed,
+    })
     expect((await verifyRun(out)).complete).toBe(true)
   })
 }
@@ -36,11 +53,24 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 describe('second-interrupt-leaves-interrupted', () => {
   it('a second SIGINT stops at once (exit 130) and still leaves the journal and both progress files saying INTERRUPTED; the same command resumes', async () => {
     const out = join(tempDir(), 'run')
-    const args = ['run', fixture('squares.ts'), '--out', out, '--total', '200', '--workers', '2', '--progress-every', '1']
+    const args = [
+      'run',
+      fixture('squares.ts'),
+      '--out',
+      out,
+      '--total',
+      '200',
+      '--workers',
+      '2',
+      '--progress-every',
+      '1',
+    ]
     // Items of 3 s: the first SIGINT waits for the items in progress, and the second comes while it does.
     const { child, done } = startCli(args, { ITEM_MS: '3000' })
     let stderr = ''
-    await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()).includes('items →') && resolve()))
+    await new Promise<void>((resolve) =>
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()).includes('items →') && resolve()),
+    )
     child.kill('SIGINT')
     await new Promise<void>((resolve) => child.stderr!.on('data', () => stderr.includes('SIGINT —') && resolve()))
     child.kill('SIGINT')

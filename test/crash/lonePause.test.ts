@@ -30,9 +30,13 @@ describe('lone-owner-survives-pause', () => {
     let commits = 0
     const notes: string[] = []
     const summary = await runMapJob({
-      jobPath: fixture('squares.ts'), outDir, total: 3_000, workers: 2,
+      jobPath: fixture('squares.ts'),
+      outDir,
+      total: 3_000,
+      workers: 2,
       // A long lease and heartbeat, so the heartbeat cannot renew it first: the claim path must.
-      leaseTtlMs: 60_000, heartbeatMs: 20_000,
+      leaseTtlMs: 60_000,
+      heartbeatMs: 20_000,
       now: () => Date.now() + offset,
       observer: {
         note: (text) => notes.push(text),
@@ -53,7 +57,24 @@ describe('lone-owner-survives-pause', () => {
   for (const trial of [1, 2]) {
     it(`a lone run SIGSTOPped past its 1 s lease and woken completes (exit 0) and verifies (trial ${trial})`, async () => {
       const out = join(root, `stopped-${trial}`)
-      const run = startCli(['run', fixture('squares.ts'), '--out', out, '--total', '400', '--workers', '2', '--lease-ttl', '1', '--progress-every', '1', '--json'], { ITEM_MS: '10' })
+      const run = startCli(
+        [
+          'run',
+          fixture('squares.ts'),
+          '--out',
+          out,
+          '--total',
+          '400',
+          '--workers',
+          '2',
+          '--lease-ttl',
+          '1',
+          '--progress-every',
+          '1',
+          '--json',
+        ],
+        { ITEM_MS: '10' },
+      )
       started.push(run.child)
       let stderr = ''
       run.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))

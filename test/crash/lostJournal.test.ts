@@ -14,13 +14,20 @@ import { fixture, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 const root = tempDir('longhaul-lost-')
 const job = fixture('squares.ts')
-const shards = (dir: string): string[] => readdirSync(join(dir, 'data')).filter((name) => name.endsWith('.jsonl')).sort()
+const shards = (dir: string): string[] =>
+  readdirSync(join(dir, 'data'))
+    .filter((name) => name.endsWith('.jsonl'))
+    .sort()
 
 /** A run SIGKILLed once a few shards are committed: its journal's WAL then holds its commits. */
 async function killedRun(): Promise<string> {
   const out = join(root, 'killed')
-  const run = startCli(['run', job, '--out', out, '--workers', '1', '--total', '2000', '--checkpoint-every', '0.1'], { ITEM_MS: '20' })
-  await waitFor('a few committed shards', () => (existsSync(join(out, 'data')) && shards(out).length >= 4 ? true : undefined))
+  const run = startCli(['run', job, '--out', out, '--workers', '1', '--total', '2000', '--checkpoint-every', '0.1'], {
+    ITEM_MS: '20',
+  })
+  await waitFor('a few committed shards', () =>
+    existsSync(join(out, 'data')) && shards(out).length >= 4 ? true : undefined,
+  )
   run.child.kill('SIGKILL')
   await run.done
   return out
@@ -40,11 +47,17 @@ describe('lost-journal-records-named', () => {
     const dir = copy('no-wal')
     rmSync(join(dir, '.longhaul', 'journal.sqlite-wal'))
     const before = shards(dir)
-    for (const args of [['verify', dir], ['status', dir], ['run', job, '--out', dir, '--workers', '1', '--total', '2000']]) {
+    for (const args of [
+      ['verify', dir],
+      ['status', dir],
+      ['run', job, '--out', dir, '--workers', '1', '--total', '2000'],
+    ]) {
       const result = await runCli(args)
       const said = result.stderr + result.stdout
       expect(said, args[0]).not.toMatch(/internal error|missing {5}\d/)
-      expect(said, args[0]).toMatch(/write-ahead log \.longhaul\/journal\.sqlite-wal is missing, though \.longhaul\/journal\.sqlite-shm shows it held \d+ page\(s\) of commits/)
+      expect(said, args[0]).toMatch(
+        /write-ahead log \.longhaul\/journal\.sqlite-wal is missing, though \.longhaul\/journal\.sqlite-shm shows it held \d+ page\(s\) of commits/,
+      )
       expect(said, args[0]).toMatch(/put it back as \.longhaul\/journal\.sqlite-wal/)
       expect(result.code, args[0]).toBe(2)
     }
@@ -56,7 +69,11 @@ describe('lost-journal-records-named', () => {
     rmSync(join(dir, '.longhaul', 'journal.sqlite-wal'))
     rmSync(join(dir, '.longhaul', 'journal.sqlite-shm'))
     const before = shards(dir)
-    for (const args of [['verify', dir], ['status', dir], ['run', job, '--out', dir, '--workers', '1', '--total', '2000']]) {
+    for (const args of [
+      ['verify', dir],
+      ['status', dir],
+      ['run', job, '--out', dir, '--workers', '1', '--total', '2000'],
+    ]) {
       const result = await runCli(args)
       const said = result.stderr + result.stdout
       expect(said, args[0]).not.toMatch(/internal error/)
@@ -88,32 +105,44 @@ afterAll(() => {
 })
 
 describe('full-disk-after-the-fact-named', () => {
-  it.skipIf(!mounted)('a finished run whose disk then filled: run, verify and status say the disk is full (exit 2); all work once space is back', async () => {
-    const made = join(root, 'finished')
-    const first = await runCli(['run', job, '--out', made, '--workers', '1', '--total', '60'])
-    expect(first.code, first.stderr).toBe(0)
-    const dir = join(mountPoint, 'run')
-    cpSync(made, dir, { recursive: true })
-    // Fill the disk to the last byte.
-    try {
-      for (let i = 0; ; i++) writeFileSync(join(mountPoint, `filler-${i}`), Buffer.alloc(64 * 1024))
-    } catch (error) {
-      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC')
-    }
-    for (const args of [['verify', dir], ['status', dir], ['run', job, '--out', dir, '--workers', '1', '--total', '60']]) {
-      const result = await runCli(args)
-      const said = result.stderr + result.stdout
-      expect(said, args[0]).not.toMatch(/internal error/)
-      expect(said, args[0]).toMatch(/cannot use the journal .*journal\.sqlite .*disk I\/O error .*The disk holding it is full .*free some space and run the same command again/)
-      expect(result.code, args[0]).toBe(2)
-    }
-    for (const name of readdirSync(mountPoint).filter((n) => n.startsWith('filler-'))) rmSync(join(mountPoint, name))
-    const verify = await runCli(['verify', dir])
-    expect(verify.code, verify.stdout).toBe(0)
-    expect((await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '60'])).code).toBe(0)
-  })
+  it.skipIf(!mounted)(
+    'a finished run whose disk then filled: run, verify and status say the disk is full (exit 2); all work once space is back',
+    async () => {
+      const made = join(root, 'finished')
+      const first = await runCli(['run', job, '--out', made, '--workers', '1', '--total', '60'])
+      expect(first.code, first.stderr).toBe(0)
+      const dir = join(mountPoint, 'run')
+      cpSync(made, dir, { recursive: true })
+      // Fill the disk to the last byte.
+      try {
+        for (let i = 0; ; i++) writeFileSync(join(mountPoint, `filler-${i}`), Buffer.alloc(64 * 1024))
+      } catch (error) {
+        expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC')
+      }
+      for (const args of [
+        ['verify', dir],
+        ['status', dir],
+        ['run', job, '--out', dir, '--workers', '1', '--total', '60'],
+      ]) {
+        const result = await runCli(args)
+        const said = result.stderr + result.stdout
+        expect(said, args[0]).not.toMatch(/internal error/)
+        expect(said, args[0]).toMatch(
+          /cannot use the journal .*journal\.sqlite .*disk I\/O error .*The disk holding it is full .*free some space and run the same command again/,
+        )
+        expect(result.code, args[0]).toBe(2)
+      }
+      for (const name of readdirSync(mountPoint).filter((n) => n.startsWith('filler-'))) rmSync(join(mountPoint, name))
+      const verify = await runCli(['verify', dir])
+      expect(verify.code, verify.stdout).toBe(0)
+      expect((await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '60'])).code).toBe(0)
+    },
+  )
 
-  it.runIf(!mounted)('full-disk-after-the-fact needs root to mount a small tmpfs; run the suite as root to prove it', () => {
-    expect(mounted).toBe(false)
-  })
+  it.runIf(!mounted)(
+    'full-disk-after-the-fact needs root to mount a small tmpfs; run the suite as root to prove it',
+    () => {
+      expect(mounted).toBe(false)
+    },
+  )
 })

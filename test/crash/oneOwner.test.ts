@@ -9,12 +9,16 @@ it('one-owner: a second run on a live run is refused (exit 2) naming who holds i
   const args = ['run', fixture('squares.ts'), '--out', out, '--total', '400', '--workers', '1']
   const { child, done } = startCli(args, { ITEM_MS: '20' })
   // Wait until the first owner has started working.
-  await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('items →') && resolve()))
+  await new Promise<void>((resolve) =>
+    child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('items →') && resolve()),
+  )
 
   const second = await runCli(args)
   expect(second.code).toBe(2)
   expect(second.stderr).toMatch(new RegExp(`is being run by pid ${child.pid} on .+ since \\d{4}-\\d\\d-\\d\\dT`))
-  await expect(runMapJob({ jobPath: fixture('squares.ts'), outDir: out, total: 400, workers: 1 })).rejects.toBeInstanceOf(RunOwnedError)
+  await expect(
+    runMapJob({ jobPath: fixture('squares.ts'), outDir: out, total: 400, workers: 1 }),
+  ).rejects.toBeInstanceOf(RunOwnedError)
 
   child.kill('SIGKILL')
   await done

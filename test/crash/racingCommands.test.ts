@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
+import { type CliResult, fixture, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 const root = tempDir('longhaul-racing-')
 const job = fixture('squares.ts')
@@ -19,7 +19,9 @@ describe('racing-runs-one-winner', () => {
   for (const trial of [1, 2]) {
     it(`trial ${trial}: 8 runs started at once on a new --out: one runs it, 7 exit 2 naming it`, async () => {
       const out = join(root, `race-${trial}`)
-      const started = Array.from({ length: 8 }, () => startCli(['run', job, '--out', out, '--workers', '1', '--total', '400'], SLOW))
+      const started = Array.from({ length: 8 }, () =>
+        startCli(['run', job, '--out', out, '--workers', '1', '--total', '400'], SLOW),
+      )
       const results: (CliResult | undefined)[] = started.map(() => undefined)
       started.forEach((s, i) => void s.done.then((r) => (results[i] = r)))
       // The losers end at once; the winner is stopped (Ctrl-C: it commits and exits 130) once they have.
@@ -41,21 +43,32 @@ describe('racing-runs-one-winner', () => {
 describe('verify-live-run', () => {
   it('verify while a run lives: says it is live, checks the committed part, exits 2; once stopped, verify reports it INCOMPLETE (exit 1)', async () => {
     const out = join(root, 'live')
-    const run = startCli(['run', job, '--out', out, '--workers', '2', '--total', '4000', '--checkpoint-every', '0.2'], { ITEM_MS: '25' })
+    const run = startCli(['run', job, '--out', out, '--workers', '2', '--total', '4000', '--checkpoint-every', '0.2'], {
+      ITEM_MS: '25',
+    })
     try {
       await waitFor('a few committed shards', () => {
         const data = join(out, 'data')
-        return existsSync(data) && readdirSync(data).filter((name) => name.endsWith('.jsonl')).length >= 3 ? true : undefined
+        return existsSync(data) && readdirSync(data).filter((name) => name.endsWith('.jsonl')).length >= 3
+          ? true
+          : undefined
       })
       for (let i = 0; i < 3; i++) {
         const verify = await startCli(['verify', out]).done
         expect(verify.stderr).not.toMatch(/internal error|SqliteError/)
-        expect(verify.stdout).toMatch(/^LIVE {2}squares in .*: pid \d+ on .* is running it .*only what it has committed so far was checked/)
+        expect(verify.stdout).toMatch(
+          /^LIVE {2}squares in .*: pid \d+ on .* is running it .*only what it has committed so far was checked/,
+        )
         expect(verify.stdout).toMatch(/the committed part is intact; run verify again once the run has ended/)
         expect(verify.code).toBe(2)
       }
       const json = await startCli(['verify', out, '--json']).done
-      const report = JSON.parse(json.stdout) as { live?: { pid: number }; complete: boolean; corrupt: number; stray: string[] }
+      const report = JSON.parse(json.stdout) as {
+        live?: { pid: number }
+        complete: boolean
+        corrupt: number
+        stray: string[]
+      }
       expect(report.live?.pid).toBe(run.child.pid)
       expect(report).toMatchObject({ complete: false, corrupt: 0, stray: [] })
     } finally {
@@ -80,7 +93,9 @@ describe('locked-journal-named', () => {
     try {
       const result = await runCli(['run', job, '--out', out, '--workers', '1', '--total', '20'])
       expect(result.stderr).not.toMatch(/internal error|SqliteError/)
-      expect(result.stderr).toMatch(/the journal .*journal\.sqlite stayed locked by another process while recording .*\(SQLITE_BUSY\): another longhaul command is at work on/)
+      expect(result.stderr).toMatch(
+        /the journal .*journal\.sqlite stayed locked by another process while recording .*\(SQLITE_BUSY\): another longhaul command is at work on/,
+      )
       expect(result.code).toBe(2)
     } finally {
       other.prepare('ROLLBACK').run()

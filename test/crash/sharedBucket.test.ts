@@ -11,9 +11,15 @@ import { existsSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, waitFor, referenceDigest, type CliResult } from '../support/cli.ts'
+import { type CliResult, fixture, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 
 /** s3rver has no type declarations; this is the part the tests use. */
@@ -34,11 +40,28 @@ let client: S3Client
 let expected: string
 
 beforeAll(async () => {
-  s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: tempDir('longhaul-s3rver-'), configureBuckets: [{ name: 'datasets' }] })
+  s3 = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory: tempDir('longhaul-s3rver-'),
+    configureBuckets: [{ name: 'datasets' }],
+  })
   const endpoint = `http://127.0.0.1:${(await s3.run()).port}`
   // 8 ms an item: 12 s of work, while a process holds at most two ranges of about 2 s each, so late joiners find work.
-  env = { ITEM_MS: '8', AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_EC2_METADATA_DISABLED: 'true' }
-  client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } })
+  env = {
+    ITEM_MS: '8',
+    AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  }
+  client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  })
   expected = await referenceDigest(JOB, TOTAL, join(root, 'reference'))
 }, 120_000)
 
@@ -49,7 +72,9 @@ afterAll(async () => {
 
 /** The objects waiting under the run's staged prefix. */
 async function staged(prefix: string): Promise<string[]> {
-  const listed = await client.send(new ListObjectsV2Command({ Bucket: 'datasets', Prefix: `${prefix}/.longhaul/staged/` }))
+  const listed = await client.send(
+    new ListObjectsV2Command({ Bucket: 'datasets', Prefix: `${prefix}/.longhaul/staged/` }),
+  )
   return (listed.Contents ?? []).map((object) => object.Key!.slice(`${prefix}/.longhaul/staged/`.length)).sort()
 }
 
@@ -58,8 +83,31 @@ async function objects(prefix: string): Promise<string[]> {
   return (listed.Contents ?? []).map((object) => object.Key!.slice(`${prefix}/data/`.length)).sort()
 }
 
-function owner(url: string, prefix: string, local: string, extraEnv: Record<string, string> = {}): ReturnType<typeof startCli> & { runId: Promise<string> } {
-  const started = startCli(['run', JOB, '--out', `s3://datasets/${prefix}`, '--local', local, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], { ...env, ...extraEnv })
+function owner(
+  url: string,
+  prefix: string,
+  local: string,
+  extraEnv: Record<string, string> = {},
+): ReturnType<typeof startCli> & { runId: Promise<string> } {
+  const started = startCli(
+    [
+      'run',
+      JOB,
+      '--out',
+      `s3://datasets/${prefix}`,
+      '--local',
+      local,
+      '--total',
+      String(TOTAL),
+      '--workers',
+      '1',
+      '--store',
+      url,
+      ...TTL,
+      '--json',
+    ],
+    { ...env, ...extraEnv },
+  )
   let stderr = ''
   started.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const runId = waitFor('the owner to record the run', () => {
@@ -71,7 +119,10 @@ function owner(url: string, prefix: string, local: string, extraEnv: Record<stri
 
 function worker(url: string, runId: string, extraEnv: Record<string, string> = {}): ReturnType<typeof startCli> {
   // No --out: the run's bucket takes the shards; a temporary folder stages them.
-  return startCli(['worker', JOB, '--store', url, '--run', runId, '--workers', '1', ...TTL, '--json'], { ...env, ...extraEnv })
+  return startCli(['worker', JOB, '--store', url, '--run', runId, '--workers', '1', ...TTL, '--json'], {
+    ...env,
+    ...extraEnv,
+  })
 }
 
 function expectComplete(result: CliResult): { committedThisSession: number } {
@@ -85,7 +136,15 @@ async function expectVerified(local: string): Promise<void> {
   // verify reads the journal from PostgreSQL and every shard back from the bucket.
   const verified = await runCli(['verify', local, '--json'], env)
   expect(verified.code, verified.stderr).toBe(0)
-  expect(JSON.parse(verified.stdout)).toMatchObject({ complete: true, items: TOTAL, missing: 0, duplicates: 0, corrupt: 0, stray: [], digest: expected })
+  expect(JSON.parse(verified.stdout)).toMatchObject({
+    complete: true,
+    items: TOTAL,
+    missing: 0,
+    duplicates: 0,
+    corrupt: 0,
+    stray: [],
+    digest: expected,
+  })
 }
 
 describe('a run across processes with its shards in an S3-compatible bucket', () => {
@@ -98,7 +157,11 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     const dying = worker(url, runId, { LONGHAUL_CRASH_AT: 'commit:1' })
     const died = await dying.done
     expect(died.signal, died.stderr).toBe('SIGKILL')
-    const recorded = new Set((await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [runId])).flatMap((r) => r.files.map((f) => f.name)))
+    const recorded = new Set(
+      (
+        await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [runId])
+      ).flatMap((r) => r.files.map((f) => f.name)),
+    )
     // Nothing of it under data/: a reader listing the bucket's data/ never sees an unrecorded shard.
     expect((await objects('gen1')).filter((name) => name !== 'index.json' && !recorded.has(name))).toEqual([])
     expect((await staged('gen1')).length).toBeGreaterThan(0)
@@ -110,7 +173,10 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     await client.send(new PutObjectCommand({ Bucket: 'datasets', Key: `gen1/data/${foreign}`, Body: '{}\n' }))
     const helper = worker(url, runId)
     // The owner's local folder is not a worker's: its staged shards would be taken for debris.
-    const intruder = await runCli(['worker', JOB, '--store', url, '--run', runId, '--out', local, '--workers', '1'], env)
+    const intruder = await runCli(
+      ['worker', JOB, '--store', url, '--run', runId, '--out', local, '--workers', '1'],
+      env,
+    )
     expect(intruder.code).toBe(2)
     expect(intruder.stderr).toMatch(/is the local folder of the run's owner/)
     const results = [await run.done, await helper.done]
@@ -121,11 +187,19 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     expect(JSON.parse(results[1]!.stdout).dir).toBe('s3://datasets/gen1/')
     // The bucket's data/ holds exactly the recorded shards, index.json and the foreign object, left and reported; nothing
     // stays staged, and nothing waits in the owner's local folder.
-    const recordedAtEnd = (await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [runId])).flatMap((r) => r.files.map((f) => f.name))
+    const recordedAtEnd = (
+      await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [runId])
+    ).flatMap((r) => r.files.map((f) => f.name))
     expect(await objects('gen1')).toEqual([...recordedAtEnd, 'index.json', foreign].sort())
     expect(await staged('gen1')).toEqual([])
-    expect(results.map((r) => r.stderr).join('\n')).toMatch(/left 1 file\(s\) in s3:\/\/datasets\/gen1\/data that this run did not write: 000000000003-000000099999\.jsonl/)
-    const index = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: 'datasets', Key: 'gen1/data/index.json' }))).Body!.transformToString())
+    expect(results.map((r) => r.stderr).join('\n')).toMatch(
+      /left 1 file\(s\) in s3:\/\/datasets\/gen1\/data that this run did not write: 000000000003-000000099999\.jsonl/,
+    )
+    const index = JSON.parse(
+      await (
+        await client.send(new GetObjectCommand({ Bucket: 'datasets', Key: 'gen1/data/index.json' }))
+      ).Body!.transformToString(),
+    )
     expect(index).toMatchObject({ items: TOTAL })
     expect(readdirSync(join(local, 'data'))).toEqual([])
     expect(existsSync(join(local, 'progress.json'))).toBe(true)
@@ -138,28 +212,58 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     const local = join(root, 'lost-object')
     const first = owner(url, 'gen2', local)
     const runId = await first.runId
-    await waitFor('a few ranges to be committed', async () => ((await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [runId])).length >= 2 ? true : undefined))
+    await waitFor('a few ranges to be committed', async () =>
+      (await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [runId])).length >= 2 ? true : undefined,
+    )
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
-    const [lost] = await sql<{ start: number; files: { name: string }[] }>(url, 'SELECT start::int, files FROM longhaul.ranges WHERE run_id = $1 ORDER BY start LIMIT 1', [runId])
+    const [lost] = await sql<{ start: number; files: { name: string }[] }>(
+      url,
+      'SELECT start::int, files FROM longhaul.ranges WHERE run_id = $1 ORDER BY start LIMIT 1',
+      [runId],
+    )
     await client.send(new DeleteObjectCommand({ Bucket: 'datasets', Key: `gen2/data/${lost!.files[0]!.name}` }))
     const again = owner(url, 'gen2', local)
     const result = await again.done
     expectComplete(result)
     expect(JSON.parse(result.stdout)).toMatchObject({ runId, resumed: true })
-    const recomputed = await sql<{ detail: { start: number } }>(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'recomputing'`, [runId])
+    const recomputed = await sql<{ detail: { start: number } }>(
+      url,
+      `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'recomputing'`,
+      [runId],
+    )
     expect(recomputed.map((e) => e.detail.start)).toContain(lost!.start)
     await expectVerified(local)
     // From a machine with no folder of the run: the journal names the bucket.
     const remote = await runCli(['verify', '--store', url, '--run', runId, '--json'], env)
     expect(remote.code, remote.stderr).toBe(0)
-    expect(JSON.parse(remote.stdout)).toMatchObject({ dir: 's3://datasets/gen2/', complete: true, items: TOTAL, stray: [], digest: expected })
+    expect(JSON.parse(remote.stdout)).toMatchObject({
+      dir: 's3://datasets/gen2/',
+      complete: true,
+      items: TOTAL,
+      stray: [],
+      digest: expected,
+    })
   })
 
   describe('refusals', () => {
     it('a bucket that does not exist stops the run before anything is recorded (exit 1), naming the bucket', async () => {
       const url = await server().createDatabase()
-      const result = await runCli(['run', JOB, '--out', 's3://no-such-bucket/x', '--local', join(root, 'nobucket'), '--total', '10', '--store', url], env)
+      const result = await runCli(
+        [
+          'run',
+          JOB,
+          '--out',
+          's3://no-such-bucket/x',
+          '--local',
+          join(root, 'nobucket'),
+          '--total',
+          '10',
+          '--store',
+          url,
+        ],
+        env,
+      )
       expect(result.code, result.stderr).toBe(1)
       expect(result.stderr).toMatch(/s3:\/\/no-such-bucket\/x\/ failed.*there is no bucket 'no-such-bucket'.*create it/)
       expect(await sql(url, `SELECT 1 FROM longhaul.runs`).catch(() => [])).toEqual([])
@@ -173,9 +277,15 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
 
     it('a worker without --out joining a run whose shards are in a shared folder is refused (exit 2), saying to give the folder', async () => {
       const url = await server().createDatabase()
-      const done = await runCli(['run', JOB, '--out', join(root, 'folder-run'), '--total', '10', '--workers', '1', '--store', url, '--json'], env)
+      const done = await runCli(
+        ['run', JOB, '--out', join(root, 'folder-run'), '--total', '10', '--workers', '1', '--store', url, '--json'],
+        env,
+      )
       expect(done.code, done.stderr).toBe(0)
-      const result = await runCli(['worker', JOB, '--store', url, '--run', JSON.parse(done.stdout).runId as string], env)
+      const result = await runCli(
+        ['worker', JOB, '--store', url, '--run', JSON.parse(done.stdout).runId as string],
+        env,
+      )
       expect(result.code).toBe(2)
       expect(result.stderr).toMatch(/keeps its shards in a folder every machine shares: give it with --out/)
     })

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, waitFor, referenceDigest } from '../support/cli.ts'
+import { fixture, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -24,14 +24,40 @@ describe('--fresh on a run shared through PostgreSQL', () => {
   it('one-owner: --fresh is refused while the run is unfinished, even with its owner dead (a worker still goes on in that folder); once the run is complete, the folder is moved aside, the old run stays in the database, and a new run starts', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'shared')
-    const args = ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, '--lease-ttl', '2', '--json']
+    const args = [
+      'run',
+      JOB,
+      '--out',
+      out,
+      '--total',
+      String(TOTAL),
+      '--workers',
+      '1',
+      '--store',
+      url,
+      '--lease-ttl',
+      '2',
+      '--json',
+    ]
     const owner = startCli(args, { ITEM_MS: '20' })
     let stderr = ''
     owner.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     const oldRun = await waitFor('the run to be recorded', () => /--run (\S+)/.exec(stderr)?.[1])
-    const worker = startCli(['worker', JOB, '--store', url, '--run', oldRun, '--out', out, '--workers', '1', '--lease-ttl', '2', '--json'], { ITEM_MS: '20' })
+    const worker = startCli(
+      ['worker', JOB, '--store', url, '--run', oldRun, '--out', out, '--workers', '1', '--lease-ttl', '2', '--json'],
+      { ITEM_MS: '20' },
+    )
     const name = `${hostname()}:${worker.child.pid}`
-    await waitFor('the worker to hold a claim', async () => ((await sql(url, 'SELECT 1 FROM longhaul.claims WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [oldRun, name])).length ? true : undefined))
+    await waitFor('the worker to hold a claim', async () =>
+      (
+        await sql(url, 'SELECT 1 FROM longhaul.claims WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [
+          oldRun,
+          name,
+        ])
+      ).length
+        ? true
+        : undefined,
+    )
     owner.child.kill('SIGKILL')
     expect((await owner.done).signal).toBe('SIGKILL')
 
@@ -51,10 +77,14 @@ describe('--fresh on a run shared through PostgreSQL', () => {
     // The old folder, moved aside whole, still names the old run; the database still holds it, complete.
     const aside = readdirSync(dirname(out)).filter((entry) => entry.startsWith(`${basename(out)}.before-`))
     expect(aside).toHaveLength(1)
-    expect(JSON.parse(readFileSync(join(dirname(out), aside[0]!, '.longhaul', 'store.json'), 'utf8')).runId).toBe(oldRun)
+    expect(JSON.parse(readFileSync(join(dirname(out), aside[0]!, '.longhaul', 'store.json'), 'utf8')).runId).toBe(
+      oldRun,
+    )
     const [old] = await sql<{ state: string }>(url, 'SELECT state FROM longhaul.runs WHERE run_id = $1', [oldRun])
     expect(old!.state).toBe('complete')
-    expect(await sql(url, `SELECT 1 FROM longhaul.events WHERE run_id = $1 AND type = 'set-aside'`, [oldRun])).toHaveLength(1)
+    expect(
+      await sql(url, `SELECT 1 FROM longhaul.events WHERE run_id = $1 AND type = 'set-aside'`, [oldRun]),
+    ).toHaveLength(1)
   })
 
   it('--fresh on a run whose shards are in a bucket is refused (exit 2): a bucket has no folder to move aside', async () => {
@@ -63,8 +93,23 @@ describe('--fresh on a run shared through PostgreSQL', () => {
     // The link alone decides: no bucket is reached before the refusal.
     const { mkdirSync, writeFileSync } = await import('node:fs')
     mkdirSync(join(local, '.longhaul'), { recursive: true })
-    writeFileSync(join(local, '.longhaul', 'store.json'), JSON.stringify({ store: url, runId: 'r1', shards: 's3://datasets/old' }))
-    const result = await runCli(['run', JOB, '--out', 's3://datasets/old', '--local', local, '--total', '10', '--store', url, '--fresh'])
+    writeFileSync(
+      join(local, '.longhaul', 'store.json'),
+      JSON.stringify({ store: url, runId: 'r1', shards: 's3://datasets/old' }),
+    )
+    const result = await runCli([
+      'run',
+      JOB,
+      '--out',
+      's3://datasets/old',
+      '--local',
+      local,
+      '--total',
+      '10',
+      '--store',
+      url,
+      '--fresh',
+    ])
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(/a bucket has no folder to move aside/)
     expect(existsSync(join(local, '.longhaul', 'store.json'))).toBe(true)

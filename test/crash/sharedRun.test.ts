@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, waitFor, referenceDigest, type CliResult } from '../support/cli.ts'
+import { type CliResult, fixture, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { freePort, sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -30,8 +30,14 @@ beforeAll(async () => {
 }, 120_000)
 
 /** Starts the run's owner and waits until the run is recorded; returns its id. */
-async function startOwner(url: string, out: string): Promise<{ child: ChildProcess; done: Promise<CliResult>; runId: string }> {
-  const owner = startCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], env)
+async function startOwner(
+  url: string,
+  out: string,
+): Promise<{ child: ChildProcess; done: Promise<CliResult>; runId: string }> {
+  const owner = startCli(
+    ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
+    env,
+  )
   let stderr = ''
   owner.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const runId = await waitFor('the owner to record the run', async () => {
@@ -42,16 +48,25 @@ async function startOwner(url: string, out: string): Promise<{ child: ChildProce
   return { ...owner, runId }
 }
 
-function startWorker(url: string, out: string, runId: string, extraEnv: Record<string, string> = {}): ReturnType<typeof startCli> {
-  return startCli(['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', ...TTL, '--json'], { ...env, ...extraEnv })
+function startWorker(
+  url: string,
+  out: string,
+  runId: string,
+  extraEnv: Record<string, string> = {},
+): ReturnType<typeof startCli> {
+  return startCli(['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', ...TTL, '--json'], {
+    ...env,
+    ...extraEnv,
+  })
 }
 
 /** Waits until process `pid` holds a live claim; returns its claims. */
 function claimsOf(url: string, runId: string, pid: number): Promise<{ start: number; stop: number }[]> {
-  return sql<{ start: number; stop: number }>(url, 'SELECT start::int, stop::int FROM longhaul.claims WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [
-    runId,
-    `${hostname()}:${pid}`,
-  ])
+  return sql<{ start: number; stop: number }>(
+    url,
+    'SELECT start::int, stop::int FROM longhaul.claims WHERE run_id = $1 AND worker = $2 AND expires_at > 0',
+    [runId, `${hostname()}:${pid}`],
+  )
 }
 
 async function expectComplete(result: CliResult): Promise<{ committedThisSession: number }> {
@@ -65,7 +80,15 @@ async function expectVerified(out: string): Promise<void> {
   // verify finds the journal through the folder's store.json.
   const verified = await runCli(['verify', out, '--json'])
   expect(verified.code, verified.stderr).toBe(0)
-  expect(JSON.parse(verified.stdout)).toMatchObject({ complete: true, items: TOTAL, missing: 0, duplicates: 0, corrupt: 0, stray: [], digest: expected })
+  expect(JSON.parse(verified.stdout)).toMatchObject({
+    complete: true,
+    items: TOTAL,
+    missing: 0,
+    duplicates: 0,
+    corrupt: 0,
+    stray: [],
+    digest: expected,
+  })
 }
 
 describe('a run shared by several processes (PostgreSQL journal, shared folder)', () => {
@@ -80,7 +103,11 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     for (const summary of summaries) expect(summary.committedThisSession).toBeGreaterThan(0)
     expect(summaries.reduce((sum, s) => sum + s.committedThisSession, 0)).toBe(TOTAL)
     // The owner's progress files speak for the whole run, not for its own share.
-    expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({ state: 'complete', done: TOTAL, total: TOTAL })
+    expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({
+      state: 'complete',
+      done: TOTAL,
+      total: TOTAL,
+    })
     await expectVerified(out)
   })
 
@@ -90,7 +117,9 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     const owner = await startOwner(url, out)
     const victim = startWorker(url, out, owner.runId)
     const survivor = startWorker(url, out, owner.runId)
-    await waitFor('the victim to hold a claim', async () => ((await claimsOf(url, owner.runId, victim.child.pid!)).length ? true : undefined))
+    await waitFor('the victim to hold a claim', async () =>
+      (await claimsOf(url, owner.runId, victim.child.pid!)).length ? true : undefined,
+    )
     victim.child.kill('SIGKILL')
     expect((await victim.done).signal).toBe('SIGKILL')
     // What it held when it died: nobody released it, so only its lease's expiry gives it to the others.
@@ -99,25 +128,36 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     await expectComplete(ownerResult)
     await expectComplete(survivorResult)
     for (const claim of orphaned) {
-      const [range] = await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM longhaul.ranges WHERE run_id = $1 AND start = $2', [owner.runId, claim.start])
+      const [range] = await sql<{ n: number }>(
+        url,
+        'SELECT count(*)::int AS n FROM longhaul.ranges WHERE run_id = $1 AND start = $2',
+        [owner.runId, claim.start],
+      )
       expect(range!.n, `items from ${claim.start}, held by the dead worker, were committed by another`).toBe(1)
     }
     await expectVerified(out)
   })
 
-  it('one-owner, no-loss: the owner SIGKILLed mid-run leaves the run to its workers, which complete it; the owner\'s command then resumes the completed run', async () => {
+  it("one-owner, no-loss: the owner SIGKILLed mid-run leaves the run to its workers, which complete it; the owner's command then resumes the completed run", async () => {
     const url = await server().createDatabase()
     const out = join(root, 'killed-owner')
     const owner = await startOwner(url, out)
     const workers = [startWorker(url, out, owner.runId), startWorker(url, out, owner.runId)]
-    await waitFor('a worker to hold a claim', async () => ((await claimsOf(url, owner.runId, workers[0]!.child.pid!)).length ? true : undefined))
-    await waitFor('the owner to hold a claim', async () => ((await claimsOf(url, owner.runId, owner.child.pid!)).length ? true : undefined))
+    await waitFor('a worker to hold a claim', async () =>
+      (await claimsOf(url, owner.runId, workers[0]!.child.pid!)).length ? true : undefined,
+    )
+    await waitFor('the owner to hold a claim', async () =>
+      (await claimsOf(url, owner.runId, owner.child.pid!)).length ? true : undefined,
+    )
     owner.child.kill('SIGKILL')
     expect((await owner.done).signal).toBe('SIGKILL')
     for (const result of await Promise.all(workers.map((w) => w.done))) await expectComplete(result)
     await expectVerified(out)
     // The same command finds the run complete: nothing is made again.
-    const again = await runCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], env)
+    const again = await runCli(
+      ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
+      env,
+    )
     expect((await expectComplete(again)).committedThisSession).toBe(0)
   })
 
@@ -128,8 +168,12 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     // This worker kills itself at its first commit: its shard is durable in data/ under its staged name, and the journal does not record it.
     const dying = startWorker(url, out, first.runId, { LONGHAUL_CRASH_AT: 'commit:1' })
     expect((await dying.done).signal).toBe('SIGKILL')
-    const starts = (await claimsOf(url, first.runId, dying.child.pid!)).map((claim) => `-${String(claim.start).padStart(12, '0')}-`)
-    const unrecorded = readdirSync(join(out, 'data')).filter((name) => name.startsWith('.claim-') && starts.some((start) => name.includes(start)))
+    const starts = (await claimsOf(url, first.runId, dying.child.pid!)).map(
+      (claim) => `-${String(claim.start).padStart(12, '0')}-`,
+    )
+    const unrecorded = readdirSync(join(out, 'data')).filter(
+      (name) => name.startsWith('.claim-') && starts.some((start) => name.includes(start)),
+    )
     expect(unrecorded.length).toBeGreaterThan(0)
     // And a torn temp shard, as a process killed in the middle of writing one leaves (no process makes this name again).
     const torn = '.tmp-0123456789ab-000000000000-000000000007.jsonl'
@@ -138,11 +182,15 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
     // The same command, at once: the dead owner was on this host, so its lease is taken over without waiting for the TTL.
-    const again = startCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], env)
+    const again = startCli(
+      ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
+      env,
+    )
     let stderr = ''
     again.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     await waitFor('the owner to resume', () => (/--run /.test(stderr) ? true : undefined))
-    for (const name of unrecorded) expect(existsSync(join(out, 'data', name)), `data/${name} after the owner resumed`).toBe(true)
+    for (const name of unrecorded)
+      expect(existsSync(join(out, 'data', name)), `data/${name} after the owner resumed`).toBe(true)
     const worker = startWorker(url, out, first.runId)
     const results = await Promise.all([again.done, worker.done])
     for (const result of results) await expectComplete(result)
@@ -160,13 +208,23 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     const slow = startWorker(url, out, owner.runId, { ITEM_MS: '3000' })
     const other = startWorker(url, out, owner.runId)
     const name = `${hostname()}:${slow.child.pid}`
-    await waitFor('the slow worker to hold a claim', async () => ((await claimsOf(url, owner.runId, slow.child.pid!)).length ? true : undefined))
+    await waitFor('the slow worker to hold a claim', async () =>
+      (await claimsOf(url, owner.runId, slow.child.pid!)).length ? true : undefined,
+    )
     // Its lease lapses, as if its heartbeats had stopped reaching the database (backdated here rather than waited for;
     // the name is cleared so that its next heartbeat cannot renew it): the others retake and commit the items.
-    const held = await sql<{ start: number }>(url, `UPDATE longhaul.claims SET expires_at = 1, worker = '' WHERE run_id = $1 AND worker = $2 RETURNING start::int`, [owner.runId, name])
+    const held = await sql<{ start: number }>(
+      url,
+      `UPDATE longhaul.claims SET expires_at = 1, worker = '' WHERE run_id = $1 AND worker = $2 RETURNING start::int`,
+      [owner.runId, name],
+    )
     expect(held.length).toBeGreaterThan(0)
     await waitFor('the retaken items to be committed', async () => {
-      const rows = await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM longhaul.ranges WHERE run_id = $1 AND start = ANY($2::bigint[])', [owner.runId, held.map((h) => h.start)])
+      const rows = await sql<{ n: number }>(
+        url,
+        'SELECT count(*)::int AS n FROM longhaul.ranges WHERE run_id = $1 AND start = ANY($2::bigint[])',
+        [owner.runId, held.map((h) => h.start)],
+      )
       return rows[0]!.n === held.length ? true : undefined
     })
     const results = await Promise.all([owner.done, slow.done, other.done])
@@ -174,7 +232,11 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     // Its commits of the retaken items were refused (fencing): each item is counted once, by whoever retook it.
     expect(summaries.reduce((sum, s) => sum + s.committedThisSession, 0)).toBe(TOTAL)
     expect(results[1]!.stderr).toMatch(/retaken by another process/)
-    const lost = await sql<{ detail: { worker: string; start: number } }>(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'claim-lost'`, [owner.runId])
+    const lost = await sql<{ detail: { worker: string; start: number } }>(
+      url,
+      `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'claim-lost'`,
+      [owner.runId],
+    )
     expect(lost.map((e) => e.detail.worker)).toContain(name)
     await expectVerified(out)
   })
@@ -183,12 +245,17 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     const url = await server().createDatabase()
     const out = join(root, 'paused-owner')
     const first = await startOwner(url, out)
-    await waitFor('the owner to commit', async () => ((await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [first.runId])).length >= 2 ? true : undefined))
+    await waitFor('the owner to commit', async () =>
+      (await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [first.runId])).length >= 2 ? true : undefined,
+    )
     first.child.kill('SIGSTOP')
     try {
       // Past its 2 s lease: the same command takes the run over and completes it.
       await new Promise((resolve) => setTimeout(resolve, 3_000))
-      const second = await runCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], { ITEM_MS: '0' })
+      const second = await runCli(
+        ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
+        { ITEM_MS: '0' },
+      )
       expect(JSON.parse(second.stdout)).toMatchObject({ runId: first.runId, resumed: true, state: 'complete' })
     } finally {
       first.child.kill('SIGCONT')
@@ -196,28 +263,49 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     const woken = await first.done
     expect(woken.code).toBe(1)
     expect(woken.stderr).toMatch(/no longer owns the run .* took the run over/)
-    const recorded = (await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [first.runId])).flatMap((r) => r.files.map((f) => f.name))
-    expect(readdirSync(join(out, 'data')).filter((name) => name !== 'index.json').sort()).toEqual(recorded.sort())
-    expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({ state: 'complete', done: TOTAL })
+    const recorded = (
+      await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [
+        first.runId,
+      ])
+    ).flatMap((r) => r.files.map((f) => f.name))
+    expect(
+      readdirSync(join(out, 'data'))
+        .filter((name) => name !== 'index.json')
+        .sort(),
+    ).toEqual(recorded.sort())
+    expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))).toMatchObject({
+      state: 'complete',
+      done: TOTAL,
+    })
     expect(readFileSync(join(out, 'PROGRESS.txt'), 'utf8')).toMatch(/^COMPLETE/)
     await expectVerified(out)
   })
 
-  it('no-loss: the owner stopped and resumed with a larger --total while a worker goes on; the worker takes the new items too, and both end with the grown run\'s single-process digest', async () => {
+  it("no-loss: the owner stopped and resumed with a larger --total while a worker goes on; the worker takes the new items too, and both end with the grown run's single-process digest", async () => {
     const url = await server().createDatabase()
     const out = join(root, 'grown')
     const grown = TOTAL + 600
     const grownDigest = await referenceDigest(JOB, grown, join(root, 'grown-reference'))
     const owner = await startOwner(url, out)
     const worker = startWorker(url, out, owner.runId)
-    await waitFor('the worker to hold a claim', async () => ((await claimsOf(url, owner.runId, worker.child.pid!)).length ? true : undefined))
+    await waitFor('the worker to hold a claim', async () =>
+      (await claimsOf(url, owner.runId, worker.child.pid!)).length ? true : undefined,
+    )
     owner.child.kill('SIGINT')
     expect((await owner.done).code).toBe(130)
-    const resumed = await runCli(['run', JOB, '--out', out, '--total', String(grown), '--workers', '1', '--store', url, ...TTL, '--json'], env)
+    const resumed = await runCli(
+      ['run', JOB, '--out', out, '--total', String(grown), '--workers', '1', '--store', url, ...TTL, '--json'],
+      env,
+    )
     const workerResult = await worker.done
     for (const result of [resumed, workerResult]) {
       expect(result.code, result.stderr).toBe(0)
-      expect(JSON.parse(result.stdout)).toMatchObject({ state: 'complete', total: grown, committed: grown, digest: grownDigest })
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        state: 'complete',
+        total: grown,
+        committed: grown,
+        digest: grownDigest,
+      })
     }
     const verified = await runCli(['verify', out, '--json'])
     expect(JSON.parse(verified.stdout)).toMatchObject({ complete: true, items: grown, stray: [], digest: grownDigest })
@@ -228,14 +316,20 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     const out = join(root, 'interrupted-worker')
     const owner = await startOwner(url, out)
     const leaving = startWorker(url, out, owner.runId)
-    await waitFor('the worker to hold a claim', async () => ((await claimsOf(url, owner.runId, leaving.child.pid!)).length ? true : undefined))
+    await waitFor('the worker to hold a claim', async () =>
+      (await claimsOf(url, owner.runId, leaving.child.pid!)).length ? true : undefined,
+    )
     leaving.child.kill('SIGINT')
     const left = await leaving.done
     expect(left.code, left.stderr).toBe(130)
     expect(JSON.parse(left.stdout)).toMatchObject({ state: 'interrupted', digest: null })
     // Given back, not left to expire: nothing is held under its name any more.
     expect(await claimsOf(url, owner.runId, leaving.child.pid!)).toEqual([])
-    const [event] = await sql<{ detail: { worker: string } }>(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'left'`, [owner.runId])
+    const [event] = await sql<{ detail: { worker: string } }>(
+      url,
+      `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type = 'left'`,
+      [owner.runId],
+    )
     expect(event!.detail.worker).toBe(`${hostname()}:${leaving.child.pid}`)
     await expectComplete(await owner.done)
     await expectVerified(out)
@@ -249,46 +343,110 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
       url = await server().createDatabase()
       out = join(root, 'refusals')
       // A job without params, so that another job's params fit it and only its fingerprint tells them apart.
-      const owner = await startCli(['run', fixture('blocking.ts'), '--out', out, '--total', '20', '--workers', '1', '--store', url, '--json']).done
+      const owner = await startCli([
+        'run',
+        fixture('blocking.ts'),
+        '--out',
+        out,
+        '--total',
+        '20',
+        '--workers',
+        '1',
+        '--store',
+        url,
+        '--json',
+      ]).done
       expect(owner.code, owner.stderr).toBe(0)
       runId = JSON.parse(owner.stdout).runId as string
     })
 
-    it('same-job-or-refuse: a worker whose job fingerprint differs from the run\'s is refused, naming what differs', async () => {
+    it("same-job-or-refuse: a worker whose job fingerprint differs from the run's is refused, naming what differs", async () => {
       const result = await runCli(['worker', fixture('blobs.ts'), '--store', url, '--run', runId, '--out', out])
       expect(result.code).toBe(2)
-      expect(result.stderr).toMatch(new RegExp(`run '${runId}' in postgres://postgres@127\\.0\\.0\\.1:\\d+/\\w+ holds a run of a different job: .*blocking`))
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `run '${runId}' in postgres://postgres@127\\.0\\.0\\.1:\\d+/\\w+ holds a run of a different job: .*blocking`,
+        ),
+      )
       expect(result.stderr).toMatch(/same job file/)
       expect(await sql(url, `SELECT 1 FROM longhaul.events WHERE run_id = $1 AND type = 'joined'`, [runId])).toEqual([])
     })
 
-    it('same-job-or-refuse: a worker whose job does not even take the run\'s params is refused as a different job', async () => {
+    it("same-job-or-refuse: a worker whose job does not even take the run's params is refused as a different job", async () => {
       const squaresUrl = await server().createDatabase()
       const squaresOut = join(root, 'refusals-squares')
-      const owner = await runCli(['run', JOB, '--out', squaresOut, '--total', '20', '--workers', '1', '--store', squaresUrl, '--json'])
+      const owner = await runCli([
+        'run',
+        JOB,
+        '--out',
+        squaresOut,
+        '--total',
+        '20',
+        '--workers',
+        '1',
+        '--store',
+        squaresUrl,
+        '--json',
+      ])
       expect(owner.code, owner.stderr).toBe(0)
       const squaresRun = JSON.parse(owner.stdout).runId as string
-      const result = await runCli(['worker', fixture('blobs.ts'), '--store', squaresUrl, '--run', squaresRun, '--out', squaresOut])
+      const result = await runCli([
+        'worker',
+        fixture('blobs.ts'),
+        '--store',
+        squaresUrl,
+        '--run',
+        squaresRun,
+        '--out',
+        squaresOut,
+      ])
       expect(result.code).toBe(2)
       expect(result.stderr).toMatch(/holds a run of a different job: the run's params do not fit/)
     })
 
     it('a worker given a run id the database does not hold is refused, with the runs it does hold', async () => {
-      const result = await runCli(['worker', fixture('blocking.ts'), '--store', url, '--run', 'no-such-run', '--out', out])
+      const result = await runCli([
+        'worker',
+        fixture('blocking.ts'),
+        '--store',
+        url,
+        '--run',
+        'no-such-run',
+        '--out',
+        out,
+      ])
       expect(result.code).toBe(2)
       expect(result.stderr).toContain(`no run 'no-such-run'`)
       expect(result.stderr).toContain(runId)
     })
 
-    it('a worker whose --out is not the run\'s shared folder is refused before it writes anything', async () => {
-      const result = await runCli(['worker', fixture('blocking.ts'), '--store', url, '--run', runId, '--out', join(root, 'elsewhere')])
+    it("a worker whose --out is not the run's shared folder is refused before it writes anything", async () => {
+      const result = await runCli([
+        'worker',
+        fixture('blocking.ts'),
+        '--store',
+        url,
+        '--run',
+        runId,
+        '--out',
+        join(root, 'elsewhere'),
+      ])
       expect(result.code).toBe(2)
       expect(result.stderr).toMatch(/is not the shared folder of run/)
     })
 
     it('a database nobody answers at is reported as unreachable (exit 1), with where it was looked for', async () => {
       const port = await freePort()
-      const result = await runCli(['worker', fixture('blocking.ts'), '--store', `postgres://postgres@127.0.0.1:${port}/jobs`, '--run', runId, '--out', out])
+      const result = await runCli([
+        'worker',
+        fixture('blocking.ts'),
+        '--store',
+        `postgres://postgres@127.0.0.1:${port}/jobs`,
+        '--run',
+        runId,
+        '--out',
+        out,
+      ])
       expect(result.code).toBe(1)
       expect(result.stderr).toContain(`127.0.0.1:${port}`)
     })

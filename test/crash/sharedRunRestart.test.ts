@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, waitFor, referenceDigest, type CliResult } from '../support/cli.ts'
+import { type CliResult, fixture, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -32,7 +32,10 @@ beforeAll(async () => {
   expected = await referenceDigest(JOB, TOTAL, join(root, 'reference'))
 }, 60_000)
 
-function start(command: 'run' | 'worker', args: readonly string[]): { child: ChildProcess; done: Promise<CliResult>; stderr: () => string } {
+function start(
+  command: 'run' | 'worker',
+  args: readonly string[],
+): { child: ChildProcess; done: Promise<CliResult>; stderr: () => string } {
   const started = startCli([command, JOB, '--workers', '1', '--lease-ttl', String(TTL_SECONDS), '--json', ...args], env)
   let stderr = ''
   started.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
@@ -47,23 +50,39 @@ it('no-loss, no-duplicates, determinism: the database restarted mid-run (down fo
     if (owner.child.exitCode !== null) throw new Error(`the owner exited early: ${owner.stderr()}`)
     return /--run (\S+)/.exec(owner.stderr())?.[1]
   })
-  const workers = [start('worker', ['--store', url, '--run', runId, '--out', out]), start('worker', ['--store', url, '--run', runId, '--out', out])]
+  const workers = [
+    start('worker', ['--store', url, '--run', runId, '--out', out]),
+    start('worker', ['--store', url, '--run', runId, '--out', out]),
+  ]
   const processes = [owner, ...workers]
   const names = processes.map((p) => `${hostname()}:${p.child.pid}`)
   const committed = async (): Promise<number> =>
-    (await sql<{ n: number }>(url, 'SELECT COALESCE(SUM(stop - start), 0)::int AS n FROM longhaul.ranges WHERE run_id = $1', [runId]))[0]!.n
+    (
+      await sql<{ n: number }>(
+        url,
+        'SELECT COALESCE(SUM(stop - start), 0)::int AS n FROM longhaul.ranges WHERE run_id = $1',
+        [runId],
+      )
+    )[0]!.n
 
   // Mid-run: every process holds a claim, some items are committed, most are not.
   await waitFor('every process to hold a claim, and some items to be committed', async () => {
-    const holders = await sql<{ worker: string }>(url, 'SELECT DISTINCT worker FROM longhaul.claims WHERE run_id = $1 AND expires_at > 0', [runId])
-    return names.every((name) => holders.some((h) => h.worker === name)) && (await committed()) >= TOTAL / 10 ? true : undefined
+    const holders = await sql<{ worker: string }>(
+      url,
+      'SELECT DISTINCT worker FROM longhaul.claims WHERE run_id = $1 AND expires_at > 0',
+      [runId],
+    )
+    return names.every((name) => holders.some((h) => h.worker === name)) && (await committed()) >= TOTAL / 10
+      ? true
+      : undefined
   })
   expect(await committed()).toBeLessThan(TOTAL / 2)
   // Down for 2 s, and longer if need be until each process has found the database gone (or has exited: a process
   // that does not wait for it fails at once).
   await server().restart(async () => {
     await new Promise((resolve) => setTimeout(resolve, MIN_DOWN_MS))
-    const noticed = (): true | undefined => (processes.every((p) => WAITING.test(p.stderr()) || p.child.exitCode !== null) ? true : undefined)
+    const noticed = (): true | undefined =>
+      processes.every((p) => WAITING.test(p.stderr()) || p.child.exitCode !== null) ? true : undefined
     await waitFor('every process to find the database gone', noticed, MAX_DOWN_MS - MIN_DOWN_MS).catch(() => undefined)
   })
 
@@ -80,7 +99,11 @@ it('no-loss, no-duplicates, determinism: the database restarted mid-run (down fo
   // Each item committed once: the processes' commits add up to the total, none was refused, and the journal's ranges
   // cover every item once.
   expect(summaries.reduce((sum, s) => sum + s.committedThisSession, 0)).toBe(TOTAL)
-  expect(await sql(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type IN ('claim-lost', 'failed')`, [runId])).toEqual([])
+  expect(
+    await sql(url, `SELECT detail FROM longhaul.events WHERE run_id = $1 AND type IN ('claim-lost', 'failed')`, [
+      runId,
+    ]),
+  ).toEqual([])
   const [ranges] = await sql<{ items: number; gaps: number }>(
     url,
     `SELECT SUM(stop - start)::int AS items, COUNT(*) FILTER (WHERE start <> COALESCE(previous, 0))::int AS gaps
@@ -91,5 +114,13 @@ it('no-loss, no-duplicates, determinism: the database restarted mid-run (down fo
   // verify finds the journal through the folder's store.json, and agrees.
   const verified = await runCli(['verify', out, '--json'])
   expect(verified.code, verified.stderr).toBe(0)
-  expect(JSON.parse(verified.stdout)).toMatchObject({ complete: true, items: TOTAL, missing: 0, duplicates: 0, corrupt: 0, stray: [], digest: expected })
+  expect(JSON.parse(verified.stdout)).toMatchObject({
+    complete: true,
+    items: TOTAL,
+    missing: 0,
+    duplicates: 0,
+    corrupt: 0,
+    stray: [],
+    digest: expected,
+  })
 })

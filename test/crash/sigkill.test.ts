@@ -18,7 +18,20 @@ const env = { ITEM_MS: '1' }
 
 it(`no-loss, no-duplicates, determinism: ${KILLS} SIGKILLs at seeded random moments, each resumed, end in the uninterrupted digest`, async () => {
   const root = tempDir()
-  const reference = await runCli(['run', fixture('squares.ts'), '--out', join(root, 'reference'), '--total', String(TOTAL), '--workers', '1', '--json'], env)
+  const reference = await runCli(
+    [
+      'run',
+      fixture('squares.ts'),
+      '--out',
+      join(root, 'reference'),
+      '--total',
+      String(TOTAL),
+      '--workers',
+      '1',
+      '--json',
+    ],
+    env,
+  )
   expect(reference.code).toBe(0)
   const expected = JSON.parse(reference.stdout).digest as string
 
@@ -57,5 +70,13 @@ it(`no-loss, no-duplicates, determinism: ${KILLS} SIGKILLs at seeded random mome
   expect(final.code).toBe(0)
   expect(JSON.parse(final.stdout).digest).toBe(expected)
   const report = await verifyRun(out)
-  expect(report).toMatchObject({ complete: true, items: TOTAL, missing: 0, duplicates: 0, corrupt: 0, stray: [], digest: expected })
+  expect(report).toMatchObject({
+    complete: true,
+    items: TOTAL,
+    missing: 0,
+    duplicates: 0,
+    corrupt: 0,
+    stray: [],
+    digest: expected,
+  })
 })

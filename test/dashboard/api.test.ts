@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startDashboard, type Dashboard } from '../../src/dashboard/server.ts'
+import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
 import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 
 // Real runs in a real folder, served by the real server over HTTP.
@@ -8,10 +8,27 @@ const root = tempDir('longhaul-dashboard-')
 let finishedId = ''
 
 beforeAll(async () => {
-  const done = await runCli(['run', fixture('squares.ts'), '--out', join(root, 'runs/squares'), '--total', '300', '--workers', '1', '--json'])
+  const done = await runCli([
+    'run',
+    fixture('squares.ts'),
+    '--out',
+    join(root, 'runs/squares'),
+    '--total',
+    '300',
+    '--workers',
+    '1',
+    '--json',
+  ])
   expect(done.code, done.stderr).toBe(0)
   finishedId = JSON.parse(done.stdout).runId
-  const proved = await runCli(['preflight', fixture('squares.ts'), '--target', '300', '--out', join(root, 'runs/squares')])
+  const proved = await runCli([
+    'preflight',
+    fixture('squares.ts'),
+    '--target',
+    '300',
+    '--out',
+    join(root, 'runs/squares'),
+  ])
   expect(proved.code, proved.stderr).toBe(0)
 }, 90_000)
 
@@ -54,11 +71,22 @@ describe('dashboard API', () => {
   })
   afterAll(() => dashboard.close())
 
-  it('lists every run under the root with its status, and a run\'s page data has its events and checkpoint timeline', async () => {
-    const list = (await (await fetch(`${base}/api/runs`)).json()) as { runs: { id: string; dir: string; snapshot: { state: string; done: number } }[] }
-    expect(list.runs).toEqual([expect.objectContaining({ id: finishedId, dir: join('runs', 'squares'), snapshot: expect.objectContaining({ state: 'complete', done: 300 }) })])
+  it("lists every run under the root with its status, and a run's page data has its events and checkpoint timeline", async () => {
+    const list = (await (await fetch(`${base}/api/runs`)).json()) as {
+      runs: { id: string; dir: string; snapshot: { state: string; done: number } }[]
+    }
+    expect(list.runs).toEqual([
+      expect.objectContaining({
+        id: finishedId,
+        dir: join('runs', 'squares'),
+        snapshot: expect.objectContaining({ state: 'complete', done: 300 }),
+      }),
+    ])
     const detail = (await (await fetch(`${base}/api/runs/${finishedId}`)).json()) as {
-      events: { type: string }[]; checkpoints: { start: number; end: number }[]; proofs: { verdict: string; target: number; checks: { id: string }[] }[]; report: string | null
+      events: { type: string }[]
+      checkpoints: { start: number; end: number }[]
+      proofs: { verdict: string; target: number; checks: { id: string }[] }[]
+      report: string | null
     }
     expect(detail.proofs).toEqual([expect.objectContaining({ verdict: 'PASSED', target: 300 })])
     expect(detail.proofs[0]!.checks.map((c) => c.id)).toContain('validation')
@@ -68,9 +96,17 @@ describe('dashboard API', () => {
     expect(detail.checkpoints.reduce((sum, c) => sum + c.end - c.start, 0)).toBe(300)
   })
 
-  it('run ids are validated; an unknown run is 404, and no path reaches outside the package\'s static files', async () => {
+  it("run ids are validated; an unknown run is 404, and no path reaches outside the package's static files", async () => {
     expect((await fetch(`${base}/api/runs/00000000-0000-0000-0000-000000000000`)).status).toBe(404)
-    for (const path of ['/api/runs/..%2F..%2Fetc%2Fpasswd', '/runs/..%2Fpackage.json', '/static/..%2F..%2F..%2Fpackage.json', '/static/%2e%2e/server.ts', '/static/../server.ts', '/static/app.js/../../runs.ts', '/../../package.json']) {
+    for (const path of [
+      '/api/runs/..%2F..%2Fetc%2Fpasswd',
+      '/runs/..%2Fpackage.json',
+      '/static/..%2F..%2F..%2Fpackage.json',
+      '/static/%2e%2e/server.ts',
+      '/static/../server.ts',
+      '/static/app.js/../../runs.ts',
+      '/../../package.json',
+    ]) {
       const response = await fetch(`${base}${path}`)
       const text = await response.text()
       expect(response.status, path).toBe(404)
@@ -89,9 +125,11 @@ describe('dashboard API', () => {
     expect(text).toMatch(/# TYPE longhaul_heartbeat_age_seconds gauge/)
   })
 
-  it('live updates: 100 pages following a running job all receive its next commit, and the server\'s memory stays bounded', async () => {
+  it("live updates: 100 pages following a running job all receive its next commit, and the server's memory stays bounded", async () => {
     const out = join(root, 'runs/live')
-    const run = startCli(['run', fixture('blocking.ts'), '--out', out, '--total', '4000', '--workers', '1', '--json'], { ITEM_MS: '3' })
+    const run = startCli(['run', fixture('blocking.ts'), '--out', out, '--total', '4000', '--workers', '1', '--json'], {
+      ITEM_MS: '3',
+    })
     try {
       let id = ''
       for (let i = 0; i < 100 && !id; i++) {
@@ -123,13 +161,23 @@ describe('dashboard security', () => {
       expect(dashboard.token).toMatch(/^[\w-]{20,}$/)
       const port = new URL(dashboard.url).port
       const base = `http://127.0.0.1:${port}`
-      for (const path of ['/', `/runs/${finishedId}`, '/api/runs', `/api/runs/${finishedId}`, `/api/runs/${finishedId}/events`, '/metrics', '/static/app.js']) {
+      for (const path of [
+        '/',
+        `/runs/${finishedId}`,
+        '/api/runs',
+        `/api/runs/${finishedId}`,
+        `/api/runs/${finishedId}/events`,
+        '/metrics',
+        '/static/app.js',
+      ]) {
         const response = await fetch(`${base}${path}`)
         expect(response.status, path).toBe(401)
         expect(await response.text()).not.toContain(finishedId)
       }
       expect((await fetch(`${base}/api/runs`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
-      expect((await fetch(`${base}/api/runs`, { headers: { authorization: `Bearer ${dashboard.token}` } })).status).toBe(200)
+      expect(
+        (await fetch(`${base}/api/runs`, { headers: { authorization: `Bearer ${dashboard.token}` } })).status,
+      ).toBe(200)
       // Opening the printed URL keeps the token in a cookie for the page's own requests.
       const opened = await fetch(`${base}/?token=${dashboard.token}`)
       expect(opened.status).toBe(200)
@@ -157,7 +205,9 @@ describe('dashboard security', () => {
     const base = dashboard.url.replace(/\/$/, '')
     const controller = new AbortController()
     try {
-      const open = await Promise.all([1, 2].map(() => fetch(`${base}/api/runs/${finishedId}/events`, { signal: controller.signal })))
+      const open = await Promise.all(
+        [1, 2].map(() => fetch(`${base}/api/runs/${finishedId}/events`, { signal: controller.signal })),
+      )
       expect(open.map((r) => r.status)).toEqual([200, 200])
       // Let the server register both streams.
       await new Promise((resolve) => setTimeout(resolve, 200))

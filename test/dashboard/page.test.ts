@@ -3,11 +3,11 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { fixture, ROOT, runCli, startCli, tempDir, type CliResult } from '../support/cli.ts'
+import { type CliResult, fixture, ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
 
 // The page in a real Chromium (Debian's, never a download), served by the real
 // server, following real runs: one running, one stalled, one finished, plus a
@@ -15,7 +15,15 @@ import { fixture, ROOT, runCli, startCli, tempDir, type CliResult } from '../sup
 
 const root = tempDir('longhaul-page-')
 const ARTIFACTS = join(ROOT, 'test-artifacts')
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 const HOSTILE = '<img src=x onerror=window.__injected=1>'
 
 let dashboard: { url: string; close(): Promise<void> }
@@ -28,20 +36,78 @@ const pageErrors: string[] = []
 const children: { child: ChildProcess; done: Promise<CliResult> }[] = []
 
 beforeAll(async () => {
-  const finished = await runCli(['run', fixture('squares.ts'), '--out', join(root, 'finished'), '--total', '200', '--json'])
+  const finished = await runCli([
+    'run',
+    fixture('squares.ts'),
+    '--out',
+    join(root, 'finished'),
+    '--total',
+    '200',
+    '--json',
+  ])
   expect(finished.code, finished.stderr).toBe(0)
   finishedId = JSON.parse(finished.stdout).runId
   // A supervised program whose tqdm bar has no total (longhaul exec): its count, with no percentage to show.
   const replay = 'import sys; sys.stderr.buffer.write(open(sys.argv[1], "rb").read())'
-  const supervised = await runCli(['exec', '--out', join(root, 'exec'), '--name', 'no-total', '--', 'python3', '-c', replay, join(ROOT, 'test/fixtures/tqdm/unknown-total.txt')])
+  const supervised = await runCli([
+    'exec',
+    '--out',
+    join(root, 'exec'),
+    '--name',
+    'no-total',
+    '--',
+    'python3',
+    '-c',
+    replay,
+    join(ROOT, 'test/fixtures/tqdm/unknown-total.txt'),
+  ])
   expect(supervised.code, supervised.stderr).toBe(0)
   writeForgedRun(join(root, 'forged'))
   // About six seconds of work, committing as it goes; and one that blocks on item 10 for 30 s.
-  children.push(startCli(['run', fixture('squares.ts'), '--out', join(root, 'running'), '--total', '3000', '--workers', '1', '--progress-every', '1'], { ITEM_MS: '2' }))
-  children.push(startCli(['run', fixture('blocking.ts'), '--out', join(root, 'stalled'), '--total', '50', '--workers', '1', '--stall-after', '1', '--progress-every', '1'], { ITEM_MS: '1', BLOCK_AT: '10', BLOCK_MS: '30000' }))
+  children.push(
+    startCli(
+      [
+        'run',
+        fixture('squares.ts'),
+        '--out',
+        join(root, 'running'),
+        '--total',
+        '3000',
+        '--workers',
+        '1',
+        '--progress-every',
+        '1',
+      ],
+      { ITEM_MS: '2' },
+    ),
+  )
+  children.push(
+    startCli(
+      [
+        'run',
+        fixture('blocking.ts'),
+        '--out',
+        join(root, 'stalled'),
+        '--total',
+        '50',
+        '--workers',
+        '1',
+        '--stall-after',
+        '1',
+        '--progress-every',
+        '1',
+      ],
+      { ITEM_MS: '1', BLOCK_AT: '10', BLOCK_MS: '30000' },
+    ),
+  )
   dashboard = await startDashboard({ root, port: 0, host: '127.0.0.1' })
   profile = mkdtempSync(join(tmpdir(), 'longhaul-chromium-'))
-  browser = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1100, height: 900 } })
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1100, height: 900 },
+  })
   page = await browser.newPage()
   page.on('pageerror', (error) => pageErrors.push(error.message))
   mkdirSync(ARTIFACTS, { recursive: true })
@@ -59,23 +125,57 @@ afterAll(async () => {
 function writeForgedRun(dir: string): void {
   const tenMinutesAgo = new Date(Date.now() - 600_000).toISOString()
   const snapshot: ProgressSnapshot = {
-    job: HOSTILE, runId: forgedId, state: 'running', done: 1234, total: 5000, percent: 24.68, inFlight: 0,
-    itemsPerSecond: 12, etaSeconds: 300, etaLow: 250, etaHigh: 400, etaUnknownBecause: null,
-    startedAt: tenMinutesAgo, updatedAt: tenMinutesAgo, heartbeatAt: tenMinutesAgo, lastCheckpointAt: tenMinutesAgo,
-    checkpoints: 7, workers: 2, elapsedSeconds: 100, stalledForSeconds: null, stallAfterSeconds: 300, refreshSeconds: 10, heartbeatSeconds: 10,
-    owner: { pid: 4242, host: 'another-machine' }, gate: { status: 'waived', reason: '--skip-preflight', policy: 'defaults' }, error: null,
+    job: HOSTILE,
+    runId: forgedId,
+    state: 'running',
+    done: 1234,
+    total: 5000,
+    percent: 24.68,
+    inFlight: 0,
+    itemsPerSecond: 12,
+    etaSeconds: 300,
+    etaLow: 250,
+    etaHigh: 400,
+    etaUnknownBecause: null,
+    startedAt: tenMinutesAgo,
+    updatedAt: tenMinutesAgo,
+    heartbeatAt: tenMinutesAgo,
+    lastCheckpointAt: tenMinutesAgo,
+    checkpoints: 7,
+    workers: 2,
+    elapsedSeconds: 100,
+    stalledForSeconds: null,
+    stallAfterSeconds: 300,
+    refreshSeconds: 10,
+    heartbeatSeconds: 10,
+    owner: { pid: 4242, host: 'another-machine' },
+    gate: { status: 'waived', reason: '--skip-preflight', policy: 'defaults' },
+    error: null,
   }
   mkdirSync(join(dir, 'proofs'), { recursive: true })
   writeFileSync(join(dir, 'progress.json'), JSON.stringify(snapshot))
   const predicate = {
-    verdict: 'FAILED', target: 5000, expiresAt: '2099-01-01T00:00:00.000Z', finishedAt: tenMinutesAgo,
+    verdict: 'FAILED',
+    target: 5000,
+    expiresAt: '2099-01-01T00:00:00.000Z',
+    finishedAt: tenMinutesAgo,
     checks: [
-      { id: 'validation', title: 'Data validation', passed: false, evidence: 'validate() rejected 3 of 500 records', failures: ['validation: record 7 has <b>square</b> < 0'], measurements: {} },
+      {
+        id: 'validation',
+        title: 'Data validation',
+        passed: false,
+        evidence: 'validate() rejected 3 of 500 records',
+        failures: ['validation: record 7 has <b>square</b> < 0'],
+        measurements: {},
+      },
       { id: 'disk', title: 'Disk space', passed: true, evidence: '1 KiB needed', failures: [], measurements: {} },
     ],
   }
-  writeFileSync(join(dir, 'proofs', `${HOSTILE}-0123abcd.intoto.jsonl`), JSON.stringify({ predicate }) + '\n')
-  writeFileSync(join(dir, 'proofs', 'PREFLIGHT.md'), '# Preflight: FAILED\n\n<script>window.__injected = 2</script>\n\n| check | result |\n|---|---|\n')
+  writeFileSync(join(dir, 'proofs', `${HOSTILE}-0123abcd.intoto.jsonl`), `${JSON.stringify({ predicate })}\n`)
+  writeFileSync(
+    join(dir, 'proofs', 'PREFLIGHT.md'),
+    '# Preflight: FAILED\n\n<script>window.__injected = 2</script>\n\n| check | result |\n|---|---|\n',
+  )
 }
 
 async function runIdOf(dir: string): Promise<string> {
@@ -120,7 +220,7 @@ describe('dashboard page in a real browser', () => {
     expect(await card(id).locator('[role=progressbar]').getAttribute('aria-valuetext')).toMatch(/total unknown/)
   })
 
-  it('a running run\'s page moves its progress bar as commits land, live, each commit within a second, without a reload', async () => {
+  it("a running run's page moves its progress bar as commits land, live, each commit within a second, without a reload", async () => {
     const runningId = await runIdOf('running')
     await page.goto(`${dashboard.url}runs/${runningId}`)
     await expect.poll(barValue, { timeout: 10_000 }).toBeGreaterThan(0)
@@ -154,18 +254,22 @@ describe('dashboard page in a real browser', () => {
     await expect.poll(() => card(forgedId).locator('[data-gate]').textContent()).toBe('WAIVED')
     await page.goto(`${dashboard.url}runs/${forgedId}`)
     await expect.poll(() => page.locator('h1').textContent()).toBe(HOSTILE)
-    expect(await page.locator('.failures', { hasText: 'Validation failures' }).locator('li').allTextContents()).toEqual(['validation: record 7 has <b>square</b> < 0'])
+    expect(await page.locator('.failures', { hasText: 'Validation failures' }).locator('li').allTextContents()).toEqual(
+      ['validation: record 7 has <b>square</b> < 0'],
+    )
     expect(await page.locator('pre.report').textContent()).toContain('<script>window.__injected = 2</script>')
     expect(await page.locator('main img, main b, main script').count()).toBe(0)
     expect(await page.evaluate(() => (window as unknown as { __injected?: number }).__injected)).toBeUndefined()
     expect(pageErrors).toEqual([])
   })
 
-  it('reads on a phone: one column of cards, nothing wider than the screen; and follows the system\'s dark mode', async () => {
+  it("reads on a phone: one column of cards, nothing wider than the screen; and follows the system's dark mode", async () => {
     await page.setViewportSize({ width: 390, height: 844 })
     await page.goto(dashboard.url)
     await expect.poll(() => page.locator('article[data-run]').count()).toBe(5)
-    const lefts = await page.locator('article[data-run]').evaluateAll((cards) => cards.map((c) => Math.round(c.getBoundingClientRect().left)))
+    const lefts = await page
+      .locator('article[data-run]')
+      .evaluateAll((cards) => cards.map((c) => Math.round(c.getBoundingClientRect().left)))
     expect(new Set(lefts).size).toBe(1)
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true })

@@ -4,18 +4,24 @@
  * Publishing must never slow or fail the run.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { UsageError } from '../../src/errors.ts'
-import { publishTargetLabel, publishTargetSchema, startPublishers, type PublishTargetInput, type Publishers } from '../../src/dashboard/publish/publishers.ts'
+import {
+  type Publishers,
+  type PublishTargetInput,
+  publishTargetLabel,
+  publishTargetSchema,
+  startPublishers,
+} from '../../src/dashboard/publish/publishers.ts'
 import { objectKey } from '../../src/dashboard/publish/s3.ts'
-import { importOptional } from '../../src/s3Client.ts'
 import { statusHtml } from '../../src/dashboard/publish/statusHtml.ts'
+import { UsageError } from '../../src/errors.ts'
 import { runMapJob } from '../../src/runner/index.ts'
+import { importOptional } from '../../src/s3Client.ts'
 import type { ProgressSnapshot, ProgressState } from '../../src/telemetry/snapshot.ts'
 import { fixture, tempDir } from '../support/cli.ts'
 
@@ -27,11 +33,32 @@ const targets = (...raw: PublishTargetInput[]) => raw.map((target) => publishTar
 /** A snapshot as the runner makes them; the fields a test cares about are overridden. */
 function snapshot(overrides: Partial<ProgressSnapshot> = {}): ProgressSnapshot {
   return {
-    job: 'squares', runId: 'run-1', state: 'running', done: 120, total: 200, percent: 60, inFlight: 0,
-    itemsPerSecond: 35.2, etaSeconds: 130, etaLow: 110, etaHigh: 160, etaUnknownBecause: null,
-    startedAt: '2030-01-01T00:00:00.000Z', updatedAt: '2030-01-01T00:00:04.000Z', heartbeatAt: '2030-01-01T00:00:04.000Z',
-    lastCheckpointAt: '2030-01-01T00:00:03.000Z', checkpoints: 3, workers: 2, elapsedSeconds: 4, stalledForSeconds: null,
-    stallAfterSeconds: 300, refreshSeconds: 10, heartbeatSeconds: 10, owner: { pid: 4242, host: 'gpu-box' }, gate: null, error: null,
+    job: 'squares',
+    runId: 'run-1',
+    state: 'running',
+    done: 120,
+    total: 200,
+    percent: 60,
+    inFlight: 0,
+    itemsPerSecond: 35.2,
+    etaSeconds: 130,
+    etaLow: 110,
+    etaHigh: 160,
+    etaUnknownBecause: null,
+    startedAt: '2030-01-01T00:00:00.000Z',
+    updatedAt: '2030-01-01T00:00:04.000Z',
+    heartbeatAt: '2030-01-01T00:00:04.000Z',
+    lastCheckpointAt: '2030-01-01T00:00:03.000Z',
+    checkpoints: 3,
+    workers: 2,
+    elapsedSeconds: 4,
+    stalledForSeconds: null,
+    stallAfterSeconds: 300,
+    refreshSeconds: 10,
+    heartbeatSeconds: 10,
+    owner: { pid: 4242, host: 'gpu-box' },
+    gate: null,
+    error: null,
     ...overrides,
   }
 }
@@ -41,7 +68,10 @@ async function runSquares(publishers?: Publishers) {
   let final: ProgressSnapshot | undefined
   const started = performance.now()
   const summary = await runMapJob({
-    jobPath: fixture('squares.ts'), outDir: join(root, `run-${++runs}`), workers: 1, total: 200,
+    jobPath: fixture('squares.ts'),
+    outDir: join(root, `run-${++runs}`),
+    workers: 1,
+    total: 200,
     observer: {
       progress(snapshot, reason) {
         final = snapshot
@@ -80,7 +110,9 @@ async function startReceiver(answer: (n: number) => Answer = () => 200) {
       for (const waiter of waiters.filter((w) => received.length >= w.count)) waiter.resolve()
       const reply = answer(n)
       if (reply === 'hang') return
-      void Promise.resolve(reply).then((status) => res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'server error'))
+      void Promise.resolve(reply).then((status) =>
+        res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'server error'),
+      )
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -95,8 +127,17 @@ async function startReceiver(answer: (n: number) => Answer = () => 200) {
     until(count: number, timeoutMs = 15_000): Promise<void> {
       if (received.length >= count) return Promise.resolve()
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${received.length} of ${count} requests arrived in ${timeoutMs} ms`)), timeoutMs)
-        waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) })
+        const timer = setTimeout(
+          () => reject(new Error(`only ${received.length} of ${count} requests arrived in ${timeoutMs} ms`)),
+          timeoutMs,
+        )
+        waiters.push({
+          count,
+          resolve: () => {
+            clearTimeout(timer)
+            resolve()
+          },
+        })
       })
     },
     close(): Promise<void> {
@@ -108,19 +149,39 @@ async function startReceiver(answer: (n: number) => Answer = () => 200) {
 
 describe('publish config', () => {
   it('publish-config: targets get their defaults (everyMinutes 5, json, prefix {job}); unknown kinds, non-http URLs and unknown keys are refused', () => {
-    expect(publishTargetSchema.parse({ kind: 'webhook', url: 'https://hooks.example.com/x' })).toEqual({ kind: 'webhook', url: 'https://hooks.example.com/x', format: 'json', everyMinutes: 5 })
-    expect(publishTargetSchema.parse({ kind: 's3', bucket: 'runs' })).toEqual({ kind: 's3', bucket: 'runs', prefix: '{job}', forcePathStyle: false, everyMinutes: 5 })
+    expect(publishTargetSchema.parse({ kind: 'webhook', url: 'https://hooks.example.com/x' })).toEqual({
+      kind: 'webhook',
+      url: 'https://hooks.example.com/x',
+      format: 'json',
+      everyMinutes: 5,
+    })
+    expect(publishTargetSchema.parse({ kind: 's3', bucket: 'runs' })).toEqual({
+      kind: 's3',
+      bucket: 'runs',
+      prefix: '{job}',
+      forcePathStyle: false,
+      everyMinutes: 5,
+    })
     expect(publishTargetSchema.safeParse({ kind: 'ftp', url: 'https://x.example' }).success).toBe(false)
     expect(publishTargetSchema.safeParse({ kind: 'webhook', url: 'ftp://x.example/hook' }).success).toBe(false)
-    expect(publishTargetSchema.safeParse({ kind: 'webhook', url: 'https://x.example', everyMinutes: 0 }).success).toBe(false)
+    expect(publishTargetSchema.safeParse({ kind: 'webhook', url: 'https://x.example', everyMinutes: 0 }).success).toBe(
+      false,
+    )
     expect(publishTargetSchema.safeParse({ kind: 's3', bukket: 'runs' }).success).toBe(false)
   })
 
-  it('publish-no-secrets: a target is described by its host or bucket, never by a webhook\'s secret path or headers', () => {
-    const [slack] = targets({ kind: 'webhook', url: 'https://hooks.slack.com/services/T0/B0/SECRET', format: 'slack', headers: { authorization: 'Bearer TOKEN' } })
+  it("publish-no-secrets: a target is described by its host or bucket, never by a webhook's secret path or headers", () => {
+    const [slack] = targets({
+      kind: 'webhook',
+      url: 'https://hooks.slack.com/services/T0/B0/SECRET',
+      format: 'slack',
+      headers: { authorization: 'Bearer TOKEN' },
+    })
     expect(publishTargetLabel(slack!)).toBe('webhook hooks.slack.com (slack, every 5 min and on every change of state)')
     const [bucket] = targets({ kind: 's3', bucket: 'runs', prefix: '/team/{job}/', endpoint: 'http://127.0.0.1:9000' })
-    expect(publishTargetLabel(bucket!)).toBe('s3://runs/team/{job} at 127.0.0.1:9000 (every 5 min and on every change of state)')
+    expect(publishTargetLabel(bucket!)).toBe(
+      's3://runs/team/{job} at 127.0.0.1:9000 (every 5 min and on every change of state)',
+    )
     expect(objectKey('/team/{job}/{runId}/', snapshot(), 'progress.json')).toBe('team/squares/run-1/progress.json')
     expect(objectKey('', snapshot(), 'status.html')).toBe('status.html')
   })
@@ -130,7 +191,9 @@ describe('webhook', () => {
   it('publish-on-state-change: a real run posts progress.json on its first snapshot and on every change of state, the last equal to the final snapshot', async () => {
     const receiver = await startReceiver()
     const notes: string[] = []
-    const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url, everyMinutes: 60 }), { onNote: (note) => notes.push(note) })
+    const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url, everyMinutes: 60 }), {
+      onNote: (note) => notes.push(note),
+    })
     const { summary, final } = await runSquares(publishers)
     await publishers.close()
     await receiver.close()
@@ -145,7 +208,10 @@ describe('webhook', () => {
   it('publish-every-n-minutes: between changes of state a target is sent the progress only every everyMinutes (injected clock)', async () => {
     const receiver = await startReceiver()
     let clock = Date.parse('2030-01-01T00:00:00Z')
-    const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url, everyMinutes: 5 }), { onNote: () => undefined, now: () => clock })
+    const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url, everyMinutes: 5 }), {
+      onNote: () => undefined,
+      now: () => clock,
+    })
     publishers.observer.progress(snapshot({ done: 0 }), 'state')
     await receiver.until(1)
     clock += 60_000
@@ -159,7 +225,11 @@ describe('webhook', () => {
     publishers.observer.progress(snapshot({ done: 60, state: 'stalled', stalledForSeconds: 300 }), 'state')
     await publishers.close()
     await receiver.close()
-    expect(receiver.bodies().map((b) => [b.state, b.done])).toEqual([['running', 0], ['running', 50], ['stalled', 60]])
+    expect(receiver.bodies().map((b) => [b.state, b.done])).toEqual([
+      ['running', 0],
+      ['running', 50],
+      ['stalled', 60],
+    ])
   })
 
   it('slack-format: format slack posts { text } with one line — job, STATE, done/total, percent, rate, ETA — escaped, with the configured headers', async () => {
@@ -175,7 +245,9 @@ describe('webhook', () => {
     const texts = receiver.received.map((r) => (JSON.parse(r.body) as { text: string }).text)
     expect(receiver.received.map((r) => Object.keys(JSON.parse(r.body) as object))).toEqual([['text'], ['text']])
     expect(texts[0]).toBe('squares RUNNING 120/200 (60.0%) · 35.2 items/s · ETA 2m10s (1m50s – 2m40s)')
-    expect(texts[1]).toBe('squares FAILED 120/200 (60.0%) · 35.2 items/s · ETA — · error: item 7 failed: &lt;boom&gt; at job.ts:3')
+    expect(texts[1]).toBe(
+      'squares FAILED 120/200 (60.0%) · 35.2 items/s · ETA — · error: item 7 failed: &lt;boom&gt; at job.ts:3',
+    )
     for (const text of texts) expect(text).not.toContain('\n')
     expect(receiver.received[0]!.headers.authorization).toBe('Bearer TOKEN')
   })
@@ -183,7 +255,9 @@ describe('webhook', () => {
   it('retry-with-backoff: a target that answers 500 is retried after 1 s, then 2 s, until it takes the progress; the failure is reported once', async () => {
     const receiver = await startReceiver((n) => (n < 2 ? 500 : 200))
     const notes: string[] = []
-    const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url }), { onNote: (note) => notes.push(note) })
+    const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url }), {
+      onNote: (note) => notes.push(note),
+    })
     publishers.observer.progress(snapshot(), 'state')
     await receiver.until(3)
     await publishers.close()
@@ -195,7 +269,9 @@ describe('webhook', () => {
     expect(notes.filter((note) => / failed \(/.test(note))).toEqual([
       `publishing to webhook ${new URL(receiver.url).host} failed (HTTP 500 Internal Server Error: server error); retrying in the background with backoff — the run is not affected`,
     ])
-    expect(notes.at(-1)).toBe(`publishing to webhook ${new URL(receiver.url).host} works again (after 2 failed attempts)`)
+    expect(notes.at(-1)).toBe(
+      `publishing to webhook ${new URL(receiver.url).host} works again (after 2 failed attempts)`,
+    )
     for (const note of notes) expect(note).not.toContain('SECRET')
   })
 
@@ -212,7 +288,10 @@ describe('webhook', () => {
     release(200)
     await publishers.close()
     await receiver.close()
-    expect(receiver.bodies().map((b) => [b.state, b.done])).toEqual([['running', 100], ['running', 160]])
+    expect(receiver.bodies().map((b) => [b.state, b.done])).toEqual([
+      ['running', 100],
+      ['running', 160],
+    ])
     expect(receiver.maxActive).toBe(1)
   })
 
@@ -220,7 +299,9 @@ describe('webhook', () => {
     const baseline = await runSquares()
     const receiver = await startReceiver(() => 'hang')
     const notes: string[] = []
-    const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url }), { onNote: (note) => notes.push(note) })
+    const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url }), {
+      onNote: (note) => notes.push(note),
+    })
     const run = await runSquares(publishers)
     const closing = performance.now()
     await publishers.close()
@@ -266,7 +347,13 @@ describe('s3', () => {
   const env = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_EC2_METADATA_DISABLED: 'true' }
 
   beforeAll(async () => {
-    server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: tempDir('longhaul-s3rver-'), configureBuckets: [{ name: 'runs' }] })
+    server = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      silent: true,
+      directory: tempDir('longhaul-s3rver-'),
+      configureBuckets: [{ name: 'runs' }],
+    })
     endpoint = `http://127.0.0.1:${(await server.run()).port}`
     for (const [name, value] of Object.entries(env)) {
       savedEnv[name] = process.env[name]
@@ -284,7 +371,14 @@ describe('s3', () => {
   it('publish-s3: a real run puts progress.json (equal to the final snapshot), PROGRESS.txt and a self-contained status.html under the prefix', async () => {
     const notes: string[] = []
     const publishers = startPublishers(
-      targets({ kind: 's3', bucket: 'runs', prefix: 'team/{job}', endpoint, region: 'us-east-1', forcePathStyle: true }),
+      targets({
+        kind: 's3',
+        bucket: 'runs',
+        prefix: 'team/{job}',
+        endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+      }),
       { onNote: (note) => notes.push(note) },
     )
     const { summary, final } = await runSquares(publishers)
@@ -292,7 +386,12 @@ describe('s3', () => {
     expect(notes).toEqual([])
     expect(summary.state).toBe('complete')
 
-    const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } })
+    const client = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    })
     const get = async (name: string) => {
       const object = await client.send(new GetObjectCommand({ Bucket: 'runs', Key: `team/squares/${name}` }))
       return { type: object.ContentType, text: await object.Body!.transformToString() }
@@ -323,12 +422,33 @@ describe('s3', () => {
 
 describe('status.html', () => {
   const STATES: ProgressState[] = ['running', 'complete', 'failed', 'stalled', 'interrupted']
-  const OUR_TAGS = new Set(['!doctype', 'html', 'head', 'meta', 'title', 'style', 'body', 'main', 'h1', 'p', 'span', 'div', 'table', 'tr', 'th', 'td', 'footer'])
+  const OUR_TAGS = new Set([
+    '!doctype',
+    'html',
+    'head',
+    'meta',
+    'title',
+    'style',
+    'body',
+    'main',
+    'h1',
+    'p',
+    'span',
+    'div',
+    'table',
+    'tr',
+    'th',
+    'td',
+    'footer',
+  ])
   const tags = (html: string) => [...html.matchAll(/<\/?([!a-z0-9]+)/gi)].map((m) => m[1]!.toLowerCase())
 
   it('status-html: the state shows as a word and a colour; the page reloads itself, and has no script and no external URL', () => {
     for (const state of STATES) {
-      const html = statusHtml(snapshot({ state, stalledForSeconds: state === 'stalled' ? 320 : null }), Date.parse('2030-01-01T00:00:05Z'))
+      const html = statusHtml(
+        snapshot({ state, stalledForSeconds: state === 'stalled' ? 320 : null }),
+        Date.parse('2030-01-01T00:00:05Z'),
+      )
       expect(html).toContain(`<span class="state state-${state}">${state.toUpperCase()}</span>`)
       expect(html).toMatch(new RegExp(`\\.state-${state} \\{ background: #[0-9a-f]{6}; \\}`))
       expect(html).toContain('<meta http-equiv="refresh" content="30">')
@@ -337,14 +457,27 @@ describe('status.html', () => {
       expect(html).not.toMatch(/<script|https?:|src=|href=|url\(|@import/i)
       for (const tag of tags(html)) expect(OUR_TAGS.has(tag)).toBe(true)
     }
-    expect(statusHtml(snapshot({ state: 'stalled', stalledForSeconds: 320 }), 0)).toContain('nothing finished for 5m20s')
+    expect(statusHtml(snapshot({ state: 'stalled', stalledForSeconds: 320 }), 0)).toContain(
+      'nothing finished for 5m20s',
+    )
   })
 
   it('status-html-escaped: whatever the job name, host, run id, gate reason or error hold, every value is escaped', () => {
-    const hostile = fc.string({ unit: fc.constantFrom('<', '>', '&', '"', "'", '/', '=', ' ', 's', 'c', 'r', 'i', 'p', 't', 'x') })
+    const hostile = fc.string({
+      unit: fc.constantFrom('<', '>', '&', '"', "'", '/', '=', ' ', 's', 'c', 'r', 'i', 'p', 't', 'x'),
+    })
     fc.assert(
       fc.property(hostile, hostile, hostile, hostile, hostile, (job, host, runId, reason, error) => {
-        const html = statusHtml(snapshot({ job, runId, error, owner: { pid: 1, host }, gate: { status: 'waived', reason, policy: 'the default policy' } }), 0)
+        const html = statusHtml(
+          snapshot({
+            job,
+            runId,
+            error,
+            owner: { pid: 1, host },
+            gate: { status: 'waived', reason, policy: 'the default policy' },
+          }),
+          0,
+        )
         for (const tag of tags(html)) expect(OUR_TAGS.has(tag)).toBe(true)
         expect(html).not.toMatch(/<script/i)
       }),

@@ -19,15 +19,37 @@ it('run publishes its progress to the webhook of the policy on every change of s
   const dir = tempDir()
   const config = join(dir, 'longhaul.config.mjs')
   const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/secret-path`
-  writeFileSync(config, `export default { requireProofAbove: 1000000, publish: [{ kind: 'webhook', url: '${hook}' }] }\n`)
+  writeFileSync(
+    config,
+    `export default { requireProofAbove: 1000000, publish: [{ kind: 'webhook', url: '${hook}' }] }\n`,
+  )
   try {
-    const ran = await runCli(['run', fixture('squares.ts'), '--out', join(dir, 'run'), '--total', '300', '--config', config])
+    const ran = await runCli([
+      'run',
+      fixture('squares.ts'),
+      '--out',
+      join(dir, 'run'),
+      '--total',
+      '300',
+      '--config',
+      config,
+    ])
     expect(ran.code, ran.stderr).toBe(0)
     expect(posts.map((p) => p.state)).toEqual(['running', 'complete'])
     expect(posts.at(-1)!.done).toBe(300)
 
     // Preflight's rehearsal runs publish nothing, and its proof does not hold the webhook.
-    const proved = await runCli(['preflight', fixture('squares.ts'), '--target', '300', '--out', join(dir, 'run'), '--config', config, '--json'])
+    const proved = await runCli([
+      'preflight',
+      fixture('squares.ts'),
+      '--target',
+      '300',
+      '--out',
+      join(dir, 'run'),
+      '--config',
+      config,
+      '--json',
+    ])
     expect(proved.code, proved.stderr).toBe(0)
     expect(proved.stdout).not.toContain('secret-path')
     expect(posts).toHaveLength(2)

@@ -9,7 +9,10 @@ import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 it('watch URL follows a run through the dashboard until it ends, as watch DIR does locally', async () => {
   const root = tempDir()
   // About 6 s of items: long enough that watch, started once the dashboard lists the run, sees it before it ends on a busy machine.
-  const run = startCli(['run', fixture('blocking.ts'), '--out', join(root, 'live'), '--total', '600', '--workers', '1'], { ITEM_MS: '10' })
+  const run = startCli(
+    ['run', fixture('blocking.ts'), '--out', join(root, 'live'), '--total', '600', '--workers', '1'],
+    { ITEM_MS: '10' },
+  )
   const dashboard = await startDashboard({ root, port: 0 })
   try {
     let id = ''
@@ -65,7 +68,21 @@ it('watch URL reads a published progress.json; an unreachable or token-protected
 
 it('run --dashboard serves the runs beside --out while the run lives, and stops with it', async () => {
   const root = tempDir()
-  const run = startCli(['run', fixture('blocking.ts'), '--out', join(root, 'live'), '--total', '400', '--workers', '1', '--dashboard', '0'], { ITEM_MS: '3' })
+  const run = startCli(
+    [
+      'run',
+      fixture('blocking.ts'),
+      '--out',
+      join(root, 'live'),
+      '--total',
+      '400',
+      '--workers',
+      '1',
+      '--dashboard',
+      '0',
+    ],
+    { ITEM_MS: '3' },
+  )
   const url = await new Promise<string>((resolve) => {
     let seen = ''
     run.child.stderr!.on('data', (chunk: Buffer) => {

@@ -16,7 +16,18 @@ const job = fixture('squares.ts')
 let serial = 0
 
 beforeAll(async () => {
-  const made = await runCli(['run', job, '--out', complete, '--workers', '1', '--total', '60', '--checkpoint-every', '0.1'])
+  const made = await runCli([
+    'run',
+    job,
+    '--out',
+    complete,
+    '--workers',
+    '1',
+    '--total',
+    '60',
+    '--checkpoint-every',
+    '0.1',
+  ])
   expect(made.code, made.stderr).toBe(0)
 }, 60_000)
 
@@ -29,19 +40,38 @@ function damaged(damage: (dir: string) => void): string {
 }
 
 const journal = (dir: string): string => join(dir, '.longhaul', 'journal.sqlite')
-const shards = (dir: string): string[] => readdirSync(join(dir, 'data')).filter((name) => name.endsWith('.jsonl')).sort()
+const shards = (dir: string): string[] =>
+  readdirSync(join(dir, 'data'))
+    .filter((name) => name.endsWith('.jsonl'))
+    .sort()
 
 describe('damaged-run-named-never-internal-error', () => {
   const journalCases: [string, (dir: string) => void, RegExp][] = [
-    ['a journal truncated to 0 bytes', (dir) => truncateSync(journal(dir), 0), /journal \.longhaul\/journal\.sqlite is empty \(0 bytes\)/],
-    ['a journal truncated to half', (dir) => truncateSync(journal(dir), Math.floor(readFileSync(journal(dir)).length / 2)), /journal \.longhaul\/journal\.sqlite is unreadable: database disk image is malformed/],
-    ['a garbled journal', (dir) => writeFileSync(journal(dir), Buffer.alloc(8192, 0x5a)), /journal \.longhaul\/journal\.sqlite is not a SQLite database/],
+    [
+      'a journal truncated to 0 bytes',
+      (dir) => truncateSync(journal(dir), 0),
+      /journal \.longhaul\/journal\.sqlite is empty \(0 bytes\)/,
+    ],
+    [
+      'a journal truncated to half',
+      (dir) => truncateSync(journal(dir), Math.floor(readFileSync(journal(dir)).length / 2)),
+      /journal \.longhaul\/journal\.sqlite is unreadable: database disk image is malformed/,
+    ],
+    [
+      'a garbled journal',
+      (dir) => writeFileSync(journal(dir), Buffer.alloc(8192, 0x5a)),
+      /journal \.longhaul\/journal\.sqlite is not a SQLite database/,
+    ],
   ]
   for (const [what, damage, named] of journalCases) {
     it(`${what}: run, verify and status name it, say what to do, and exit 2`, async () => {
       const dir = damaged(damage)
       const before = shards(dir)
-      for (const args of [['run', job, '--out', dir, '--workers', '1'], ['verify', dir], ['status', dir]]) {
+      for (const args of [
+        ['run', job, '--out', dir, '--workers', '1'],
+        ['verify', dir],
+        ['status', dir],
+      ]) {
         const result = await runCli(args)
         const said = result.stderr + result.stdout
         expect(said, args[0]).not.toMatch(/internal error/)
@@ -56,18 +86,33 @@ describe('damaged-run-named-never-internal-error', () => {
   }
 
   const layoutCases: [string, (dir: string) => void, RegExp][] = [
-    ['a folder where a shard is expected', (dir) => {
-      const name = shards(dir)[1]!
-      rmSync(join(dir, 'data', name))
-      mkdirSync(join(dir, 'data', name))
-    }, /data\/\d{12}-\d{12}\.jsonl is a folder, where longhaul keeps a file of its own\. Move .* elsewhere/],
-    ['a folder where a temp file is expected', (dir) => mkdirSync(join(dir, 'data', '.tmp-0a1b2c-000000000000-000000000001.jsonl')), /data\/\.tmp-0a1b2c-.* is a folder/],
-    ['.longhaul/quarantine being a file', (dir) => writeFileSync(join(dir, '.longhaul', 'quarantine'), 'mine'), /\.longhaul\/quarantine is a file, where longhaul keeps a folder/],
+    [
+      'a folder where a shard is expected',
+      (dir) => {
+        const name = shards(dir)[1]!
+        rmSync(join(dir, 'data', name))
+        mkdirSync(join(dir, 'data', name))
+      },
+      /data\/\d{12}-\d{12}\.jsonl is a folder, where longhaul keeps a file of its own\. Move .* elsewhere/,
+    ],
+    [
+      'a folder where a temp file is expected',
+      (dir) => mkdirSync(join(dir, 'data', '.tmp-0a1b2c-000000000000-000000000001.jsonl')),
+      /data\/\.tmp-0a1b2c-.* is a folder/,
+    ],
+    [
+      '.longhaul/quarantine being a file',
+      (dir) => writeFileSync(join(dir, '.longhaul', 'quarantine'), 'mine'),
+      /\.longhaul\/quarantine is a file, where longhaul keeps a folder/,
+    ],
   ]
   for (const [what, damage, named] of layoutCases) {
     it(`${what}: run and verify name it and exit 2, and leave it where it is`, async () => {
       const dir = damaged(damage)
-      for (const args of [['run', job, '--out', dir, '--workers', '1'], ['verify', dir]]) {
+      for (const args of [
+        ['run', job, '--out', dir, '--workers', '1'],
+        ['verify', dir],
+      ]) {
         const result = await runCli(args)
         expect(result.stderr, args[0]).not.toMatch(/internal error/)
         expect(result.stderr, args[0]).toMatch(named)
@@ -82,7 +127,9 @@ describe('damaged-run-named-never-internal-error', () => {
     const dir = damaged((d) => rmSync(join(d, 'data'), { recursive: true }))
     const verify = await runCli(['verify', dir])
     expect(verify.stderr).not.toMatch(/internal error/)
-    expect(verify.stderr).toMatch(/its data\/ folder, where the journal records the run's shards, is missing\. If it was moved, put it back/)
+    expect(verify.stderr).toMatch(
+      /its data\/ folder, where the journal records the run's shards, is missing\. If it was moved, put it back/,
+    )
     expect(verify.code).toBe(2)
     const status = await runCli(['status', dir])
     expect(status.code).toBe(0)
@@ -90,7 +137,6 @@ describe('damaged-run-named-never-internal-error', () => {
     expect(run.code, run.stderr).toBe(0)
     expect((await runCli(['verify', dir])).code).toBe(0)
   })
-
 })
 
 describe('status-on-malformed-progress-json', () => {
@@ -130,18 +176,34 @@ describe('fresh-sets-a-damaged-run-aside', () => {
 describe('reader-files-verified', () => {
   const index = (dir: string): string => join(dir, 'data', 'index.json')
   const cases: [string, (dir: string) => void, RegExp][] = [
-    ['deleted', (dir) => rmSync(index(dir)), /data\/index\.json is missing: a reader that goes through it finds none of the 60 items/],
-    ['garbled', (dir) => writeFileSync(index(dir), '{"format": "jsonl", "shards": [{"sta'), /data\/index\.json is not valid JSON/],
-    ['missing one entry', (dir) => {
-      const parsed = JSON.parse(readFileSync(index(dir), 'utf8')) as { shards: unknown[] }
-      parsed.shards.splice(1, 1)
-      writeFileSync(index(dir), JSON.stringify(parsed))
-    }, /data\/index\.json does not match the journal: it leaves out 1 committed range\(s\)/],
-    ['listing a shard the journal does not record', (dir) => {
-      const parsed = JSON.parse(readFileSync(index(dir), 'utf8')) as { shards: unknown[] }
-      parsed.shards.push({ start: 60, end: 61, files: ['000000000060-000000000061.jsonl'] })
-      writeFileSync(index(dir), JSON.stringify(parsed))
-    }, /data\/index\.json does not match the journal: it lists 1 range\(s\) the journal does not record/],
+    [
+      'deleted',
+      (dir) => rmSync(index(dir)),
+      /data\/index\.json is missing: a reader that goes through it finds none of the 60 items/,
+    ],
+    [
+      'garbled',
+      (dir) => writeFileSync(index(dir), '{"format": "jsonl", "shards": [{"sta'),
+      /data\/index\.json is not valid JSON/,
+    ],
+    [
+      'missing one entry',
+      (dir) => {
+        const parsed = JSON.parse(readFileSync(index(dir), 'utf8')) as { shards: unknown[] }
+        parsed.shards.splice(1, 1)
+        writeFileSync(index(dir), JSON.stringify(parsed))
+      },
+      /data\/index\.json does not match the journal: it leaves out 1 committed range\(s\)/,
+    ],
+    [
+      'listing a shard the journal does not record',
+      (dir) => {
+        const parsed = JSON.parse(readFileSync(index(dir), 'utf8')) as { shards: unknown[] }
+        parsed.shards.push({ start: 60, end: 61, files: ['000000000060-000000000061.jsonl'] })
+        writeFileSync(index(dir), JSON.stringify(parsed))
+      },
+      /data\/index\.json does not match the journal: it lists 1 range\(s\) the journal does not record/,
+    ],
   ]
   for (const [what, damage, named] of cases) {
     it(`index.json ${what}: verify fails naming it; run on the complete run restores it`, async () => {

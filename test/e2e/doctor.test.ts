@@ -20,7 +20,10 @@ let serial = 0
 const started = killedAfterEach()
 
 const journal = (dir: string): string => join(dir, '.longhaul', 'journal.sqlite')
-const shards = (dir: string): string[] => readdirSync(join(dir, 'data')).filter((name) => /^\d{12}-\d{12}\.jsonl$/.test(name)).sort()
+const shards = (dir: string): string[] =>
+  readdirSync(join(dir, 'data'))
+    .filter((name) => /^\d{12}-\d{12}\.jsonl$/.test(name))
+    .sort()
 const digestOf = (stdout: string): string | undefined => /digest {6}([0-9a-f]{64})/.exec(stdout)?.[1]
 
 /**
@@ -51,7 +54,19 @@ function copy(damage: (dir: string) => void): string {
 }
 
 beforeAll(async () => {
-  const made = await runCli(['run', job, '--out', complete, '--workers', '1', '--total', '300', '--checkpoint-every', '0.1', '--json'])
+  const made = await runCli([
+    'run',
+    job,
+    '--out',
+    complete,
+    '--workers',
+    '1',
+    '--total',
+    '300',
+    '--checkpoint-every',
+    '0.1',
+    '--json',
+  ])
   expect(made.code, made.stderr).toBe(0)
   digest = JSON.parse(made.stdout).digest as string
 }, 60_000)
@@ -102,9 +117,13 @@ describe('doctor-rebuilds-from-shards', () => {
 
   it('a SIGKILLed partial run whose write-ahead log was deleted: doctor, then run resumes to completion with the digest of an undamaged run', async () => {
     const dir = join(root, 'killed')
-    const run = startCli(['run', job, '--out', dir, '--workers', '1', '--total', '400', '--checkpoint-every', '0.1'], { ITEM_MS: '15' })
+    const run = startCli(['run', job, '--out', dir, '--workers', '1', '--total', '400', '--checkpoint-every', '0.1'], {
+      ITEM_MS: '15',
+    })
     started.push(run.child)
-    await waitFor('a few committed shards', () => (existsSync(join(dir, 'data')) && shards(dir).length >= 4 ? true : undefined))
+    await waitFor('a few committed shards', () =>
+      existsSync(join(dir, 'data')) && shards(dir).length >= 4 ? true : undefined,
+    )
     run.child.kill('SIGKILL')
     await run.done
     rmSync(`${journal(dir)}-wal`)
@@ -115,7 +134,13 @@ describe('doctor-rebuilds-from-shards', () => {
 
     const doctor = await runCli(['doctor', job, '--out', dir, '--total', '400', '--json'])
     expect(doctor.code, doctor.stderr).toBe(0)
-    const report = JSON.parse(doctor.stdout) as { outcome: string; adoptedRanges: number; adoptedItems: number; total: number; quarantined: { name: string }[] }
+    const report = JSON.parse(doctor.stdout) as {
+      outcome: string
+      adoptedRanges: number
+      adoptedItems: number
+      total: number
+      quarantined: { name: string }[]
+    }
     expect(report.outcome).toBe('rebuilt')
     expect(report.adoptedRanges).toBe(before.length)
     expect(report.total).toBe(400)
@@ -154,10 +179,18 @@ describe('doctor-rebuilds-from-shards', () => {
     const doctor = await runCli(['doctor', job, '--out', dir, '--total', '300'])
     expect(doctor.code, doctor.stderr).toBe(0)
     expect(doctor.stdout).toMatch(/quarantined {2}3 file\(s\)/)
-    expect(doctor.stdout).toMatch(/\.claim-0a1b2c3d-7-000000000300-000000000310\.jsonl → \S+: a staged file whose range was never recorded as committed/)
+    expect(doctor.stdout).toMatch(
+      /\.claim-0a1b2c3d-7-000000000300-000000000310\.jsonl → \S+: a staged file whose range was never recorded as committed/,
+    )
     expect(doctor.stdout).toContain(`${flipped} → .longhaul/quarantine/${flipped}.`)
-    expect(doctor.stdout).toMatch(new RegExp(`${cut} → \\S+: not a well-formed jsonl shard of its ${items(cut)} items: the \\.jsonl file holds \\d+ complete lines, expected ${items(cut)}`))
-    expect(doctor.stdout).toMatch(/not a well-formed jsonl shard of its \d+ items: line 1 of the \.jsonl file is not JSON/)
+    expect(doctor.stdout).toMatch(
+      new RegExp(
+        `${cut} → \\S+: not a well-formed jsonl shard of its ${items(cut)} items: the \\.jsonl file holds \\d+ complete lines, expected ${items(cut)}`,
+      ),
+    )
+    expect(doctor.stdout).toMatch(
+      /not a well-formed jsonl shard of its \d+ items: line 1 of the \.jsonl file is not JSON/,
+    )
     expect(doctor.stdout).toMatch(new RegExp(`${300 - items(flipped) - items(cut)} / 300 items`))
     // Set aside, never deleted; no longer in data/.
     const quarantine = readdirSync(join(dir, '.longhaul', 'quarantine'))
@@ -182,12 +215,18 @@ describe('doctor-rebuilds-from-shards', () => {
       const second = shards(d)[1]!
       // Items 0 and 1 again, as one shard 0–1: well formed, but it overlaps the two shards that hold them.
       overlapping = '000000000000-000000000002.jsonl'
-      writeFileSync(join(d, 'data', overlapping), Buffer.concat([readFileSync(join(d, 'data', first)), readFileSync(join(d, 'data', second))]))
+      writeFileSync(
+        join(d, 'data', overlapping),
+        Buffer.concat([readFileSync(join(d, 'data', first)), readFileSync(join(d, 'data', second))]),
+      )
       truncateSync(journal(d), 0)
     })
     const doctor = await runCli(['doctor', job, '--out', dir, '--total', '300', '--json'])
     expect(doctor.code, doctor.stderr).toBe(0)
-    const report = JSON.parse(doctor.stdout) as { quarantined: { name: string; reason: string }[]; adoptedItems: number }
+    const report = JSON.parse(doctor.stdout) as {
+      quarantined: { name: string; reason: string }[]
+      adoptedItems: number
+    }
     expect(report.quarantined.map((file) => file.name)).toEqual(expect.arrayContaining([overlapping, first]))
     for (const file of report.quarantined) expect(file.reason).toMatch(/overlap another shard's/)
     const resumed = await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
@@ -207,20 +246,42 @@ describe('doctor-rebuilds-from-shards', () => {
     expect(snapshot(dir)).toEqual(before)
   })
 
-  it('a job whose output format is not the shards\' is refused (exit 2), nothing changed', async () => {
+  it("a job whose output format is not the shards' is refused (exit 2), nothing changed", async () => {
     const dir = copy((d) => truncateSync(journal(d), 0))
     const before = snapshot(dir)
     const doctor = await runCli(['doctor', fixture('blobs.ts'), '--out', dir])
     expect(doctor.code).toBe(2)
-    expect(doctor.stderr).toMatch(/the job's output format \(npy: .*\) does not match the shards in .*data: data\/index\.json says they are jsonl\. Nothing was changed/)
+    expect(doctor.stderr).toMatch(
+      /the job's output format \(npy: .*\) does not match the shards in .*data: data\/index\.json says they are jsonl\. Nothing was changed/,
+    )
     expect(snapshot(dir)).toEqual(before)
   })
 
   it('a live run is refused (exit 2), nothing changed', async () => {
     const dir = join(root, 'live')
-    const run = startCli(['run', job, '--out', dir, '--workers', '1', '--total', '2000', '--checkpoint-every', '0.1', '--progress-every', '1'], { ITEM_MS: '20' })
+    const run = startCli(
+      [
+        'run',
+        job,
+        '--out',
+        dir,
+        '--workers',
+        '1',
+        '--total',
+        '2000',
+        '--checkpoint-every',
+        '0.1',
+        '--progress-every',
+        '1',
+      ],
+      { ITEM_MS: '20' },
+    )
     started.push(run.child)
-    await waitFor('a committed shard', () => (existsSync(join(dir, 'data')) && shards(dir).length >= 1 && existsSync(join(dir, 'progress.json')) ? true : undefined))
+    await waitFor('a committed shard', () =>
+      existsSync(join(dir, 'data')) && shards(dir).length >= 1 && existsSync(join(dir, 'progress.json'))
+        ? true
+        : undefined,
+    )
     const doctor = await runCli(['doctor', job, '--out', dir, '--total', '2000'])
     expect(doctor.code).toBe(2)
     expect(doctor.stderr).toMatch(new RegExp(`is being run by pid ${run.child.pid}`))

@@ -9,7 +9,11 @@ const base = join(ROOT, 'test/fixtures', `.init-${process.pid}`)
 afterAll(() => rmSync(base, { recursive: true, force: true }))
 
 function nodeTest(dir: string, ...options: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', '--test', ...options, 'job.test.ts'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } })
+  return spawnSync(process.execPath, ['--import', 'tsx', '--test', ...options, 'job.test.ts'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  })
 }
 
 describe('init', () => {
@@ -43,19 +47,26 @@ describe('init', () => {
   }, 240_000)
 
   // The check that goes red here is proved in CI by test/preflight/loopPreflight.test.ts (hidden-state); this runs it through the template.
-  it.runIf(LONG)('init loop: its crash test fails when a step keeps state outside save()', async () => {
-    const dir = join(base, 'loop')
-    // A learning rate kept in a module variable and decayed at every step: after a crash it starts over.
-    const job = join(dir, 'job.ts')
-    const broken = readFileSync(job, 'utf8')
-      .replace('const TRUE_WEIGHTS', 'let decay = 1\nconst TRUE_WEIGHTS')
-      .replace('weights[j]! -= ctx.params.lr * gradient[j]!', 'weights[j]! -= ctx.params.lr * (decay *= 0.9999) * gradient[j]!')
-    expect(broken).toContain('decay *= 0.9999')
-    writeFileSync(job, broken)
-    const failing = nodeTest(dir, '--test-name-pattern', 'crash-safe')
-    expect(failing.status).not.toBe(0)
-    expect(failing.stdout).toMatch(/final state differs from the uninterrupted run's/)
-  }, 240_000)
+  it.runIf(LONG)(
+    'init loop: its crash test fails when a step keeps state outside save()',
+    async () => {
+      const dir = join(base, 'loop')
+      // A learning rate kept in a module variable and decayed at every step: after a crash it starts over.
+      const job = join(dir, 'job.ts')
+      const broken = readFileSync(job, 'utf8')
+        .replace('const TRUE_WEIGHTS', 'let decay = 1\nconst TRUE_WEIGHTS')
+        .replace(
+          'weights[j]! -= ctx.params.lr * gradient[j]!',
+          'weights[j]! -= ctx.params.lr * (decay *= 0.9999) * gradient[j]!',
+        )
+      expect(broken).toContain('decay *= 0.9999')
+      writeFileSync(job, broken)
+      const failing = nodeTest(dir, '--test-name-pattern', 'crash-safe')
+      expect(failing.status).not.toBe(0)
+      expect(failing.stdout).toMatch(/final state differs from the uninterrupted run's/)
+    },
+    240_000,
+  )
 
   it('init input: a job over the records of a file that runs to completion', async () => {
     const dir = join(base, 'input')

@@ -3,13 +3,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import { runPaths } from '../../src/store/runPaths.ts'
+import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
 
 const STRAY = join(ROOT, 'test/fixtures/exec/stray.py')
-const USER_DATA = 'the user\'s own data: not a byte of it is longhaul\'s\n'
+const USER_DATA = "the user's own data: not a byte of it is longhaul's\n"
 
 async function logMessages(dir: string): Promise<string[]> {
   const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
@@ -29,7 +29,9 @@ describe('exec-channel-never-misdirected', () => {
       const out = join(dir, 'run')
       const data = join(dir, 'data.txt')
       writeFileSync(data, USER_DATA)
-      const r = await runCli(['exec', '--out', out, '--name', 'stray', '--', 'python3', STRAY, data, method], { PYTHONPATH: join(ROOT, 'python') })
+      const r = await runCli(['exec', '--out', out, '--name', 'stray', '--', 'python3', STRAY, data, method], {
+        PYTHONPATH: join(ROOT, 'python'),
+      })
       expect(r.code, r.stderr).toBe(0)
       // The subprocess's progress, log and metric calls found fd 3 to be the data file, not the channel: no-ops.
       expect(readFileSync(data, 'utf8')).toBe(USER_DATA)

@@ -4,31 +4,63 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CheckpointFinder, SETTLE_MS } from '../../src/exec/checkpoints.ts'
 import { resumeArgs } from '../../src/exec/program.ts'
-import { EventLineReader, MAX_EVENT_LINE, parseEventLine, type ExecEvent } from '../../src/exec/protocol.ts'
+import { EventLineReader, type ExecEvent, MAX_EVENT_LINE, parseEventLine } from '../../src/exec/protocol.ts'
 import { tempDir } from '../support/cli.ts'
 
 describe('the JSON-lines protocol', () => {
   it('reads the four event types, with optional fields defaulted', () => {
-    expect(parseEventLine('{"type":"progress","done":450,"total":1000}')).toEqual({ type: 'progress', done: 450, total: 1000 })
+    expect(parseEventLine('{"type":"progress","done":450,"total":1000}')).toEqual({
+      type: 'progress',
+      done: 450,
+      total: 1000,
+    })
     expect(parseEventLine('{"type":"progress","done":3}')).toEqual({ type: 'progress', done: 3, total: null })
-    expect(parseEventLine('{"type":"checkpoint","path":"c/e-12.npz","step":12}')).toEqual({ type: 'checkpoint', path: 'c/e-12.npz', step: 12 })
-    expect(parseEventLine('{"type":"metric","name":"loss","value":null}')).toEqual({ type: 'metric', name: 'loss', value: null, step: null })
+    expect(parseEventLine('{"type":"checkpoint","path":"c/e-12.npz","step":12}')).toEqual({
+      type: 'checkpoint',
+      path: 'c/e-12.npz',
+      step: 12,
+    })
+    expect(parseEventLine('{"type":"metric","name":"loss","value":null}')).toEqual({
+      type: 'metric',
+      name: 'loss',
+      value: null,
+      step: null,
+    })
     expect(parseEventLine('{"type":"log","message":"hi"}')).toEqual({ type: 'log', level: 'info', message: 'hi' })
   })
 
   it('malformed-lines: anything else is malformed, never an exception', () => {
-    for (const line of ['', 'progress 3', '{"type":"progress"}', '{"type":"progress","done":-1}', '{"type":"progress","done":"3"}', '{"type":"what"}', '[1]', '{"type":"checkpoint","path":""}', '{',
-      '{"type":"progress","done":5,"total":0}', '{"type":"progress","done":50,"total":10}', '{"type":"progress","done":1e300}', '{"type":"progress","done":5,"unit":"ep\\nFAKE LINE"}', '{"type":"progress","done":5,"unit":"\\u001b[2J"}']) {
+    for (const line of [
+      '',
+      'progress 3',
+      '{"type":"progress"}',
+      '{"type":"progress","done":-1}',
+      '{"type":"progress","done":"3"}',
+      '{"type":"what"}',
+      '[1]',
+      '{"type":"checkpoint","path":""}',
+      '{',
+      '{"type":"progress","done":5,"total":0}',
+      '{"type":"progress","done":50,"total":10}',
+      '{"type":"progress","done":1e300}',
+      '{"type":"progress","done":5,"unit":"ep\\nFAKE LINE"}',
+      '{"type":"progress","done":5,"unit":"\\u001b[2J"}',
+    ]) {
       expect(parseEventLine(line), line).toBeUndefined()
     }
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string(), fc.json(), fc.constantFrom('\n', '\r\n', '{"type":"progress","done":1}\n')), { maxLength: 30 }), (chunks) => {
-        const events: ExecEvent[] = []
-        const reader = new EventLineReader((event) => events.push(event))
-        for (const chunk of chunks) reader.push(chunk)
-        reader.end()
-        for (const event of events) expect(['progress', 'checkpoint', 'metric', 'log']).toContain(event.type)
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.string(), fc.json(), fc.constantFrom('\n', '\r\n', '{"type":"progress","done":1}\n')), {
+          maxLength: 30,
+        }),
+        (chunks) => {
+          const events: ExecEvent[] = []
+          const reader = new EventLineReader((event) => events.push(event))
+          for (const chunk of chunks) reader.push(chunk)
+          reader.end()
+          for (const event of events) expect(['progress', 'checkpoint', 'metric', 'log']).toContain(event.type)
+        },
+      ),
       { numRuns: 500 },
     )
   })

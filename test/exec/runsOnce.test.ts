@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import { runPaths } from '../../src/store/runPaths.ts'
+import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import { processAlive } from '../../src/telemetry/processAlive.ts'
 import { ROOT, runCli, startCli, startNode, tempDir, waitFor } from '../support/cli.ts'
 
@@ -37,9 +37,11 @@ function processesWith(marker: string): Proc[] {
  * Copies of the program itself (python3 once.py …, python3 being whatever PATH's python3 execs into): not its
  * supervisor, nor the gate before it becomes the program, nor a version manager's shim on the way.
  */
-const copies = (marker: string): Proc[] => processesWith(marker).filter((p) => new RegExp(`^\\S*python3[\\d.]* ${ONCE} `).test(p.cmdline))
+const copies = (marker: string): Proc[] =>
+  processesWith(marker).filter((p) => new RegExp(`^\\S*python3[\\d.]* ${ONCE} `).test(p.cmdline))
 
-const lines = (log: string): string[] => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : [])
+const lines = (log: string): string[] =>
+  existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) : []
 
 /** Samples the copies running at once every few ms, until stopped; resolves with the most seen together. */
 function watchCopies(marker: string): { stop: () => Promise<number> } {
@@ -111,7 +113,11 @@ describe('exec-runs-once', () => {
         const exec = startCli(args)
         const supervisor = exec.child.pid!
         // The moment the program's process exists (at its gate, or already the program), then a random instant after it.
-        await waitFor('the program to be spawned', () => (processesWith(dir).some((p) => p.ppid === supervisor && p.cmdline.includes(ONCE)) ? true : undefined), 30_000)
+        await waitFor(
+          'the program to be spawned',
+          () => (processesWith(dir).some((p) => p.ppid === supervisor && p.cmdline.includes(ONCE)) ? true : undefined),
+          30_000,
+        )
         await sleep(spread + Math.floor(Math.random() * 50))
         exec.child.kill('SIGKILL')
         await exec.done
@@ -133,9 +139,26 @@ describe('exec-runs-once', () => {
     it(`a silent program${ignoreTerm ? ' that ignores SIGTERM' : ''} does not outlive its SIGKILLed supervisor by more than the grace period`, async () => {
       const dir = tempDir()
       const [out, lock, log] = [join(dir, 'run'), join(dir, 'lock'), join(dir, 'log')]
-      const exec = startCli(['exec', '--out', out, '--grace', '2', '--', 'python3', ONCE, lock, log, '60', ...(ignoreTerm ? ['--ignore-term'] : [])])
+      const exec = startCli([
+        'exec',
+        '--out',
+        out,
+        '--grace',
+        '2',
+        '--',
+        'python3',
+        ONCE,
+        lock,
+        log,
+        '60',
+        ...(ignoreTerm ? ['--ignore-term'] : []),
+      ])
       try {
-        const pid = await waitFor('the program to run', () => (lines(log).length > 0 ? Number(lines(log)[0]!.split(' ')[0]) : undefined), 30_000)
+        const pid = await waitFor(
+          'the program to run',
+          () => (lines(log).length > 0 ? Number(lines(log)[0]!.split(' ')[0]) : undefined),
+          30_000,
+        )
         exec.child.kill('SIGKILL')
         await exec.done
         const killedAt = Date.now()
@@ -151,43 +174,55 @@ describe('exec-runs-once', () => {
   }
 
   for (const fresh of [false, true]) {
-  it(`a program whose supervisor and watchdog were both killed is found by the next exec${fresh ? ' --fresh' : ''} and stopped before it runs again`, async () => {
-    const dir = tempDir()
-    const [out, lock, log] = [join(dir, 'run'), join(dir, 'lock'), join(dir, 'log')]
-    const program = ['python3', ONCE, lock, log]
-    const first = startCli(['exec', '--out', out, '--grace', '1', '--', ...program, '60'])
-    try {
-      const pid = await waitFor('the program to run', () => (lines(log).length > 0 ? Number(lines(log)[0]!.split(' ')[0]) : undefined), 30_000)
-      const supervisor = first.child.pid!
-      const watchdogs = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
-        try {
-          const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
-          return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(supervisor) && readFileSync(`/proc/${e}/cmdline`, 'utf8').includes('longhaul-watchdog')
-        } catch {
-          return false
-        }
-      })
-      expect(watchdogs).toHaveLength(1)
-      process.kill(Number(watchdogs[0]), 'SIGKILL')
-      first.child.kill('SIGKILL')
-      await first.done
-      await sleep(1_500)
-      expect(processAlive(pid)).toBe(true)
-      // Same command, so the same run: the orphan is stopped first, then the program runs once more, alone.
-      const second = await runCli(['exec', '--out', out, '--grace', '1', ...(fresh ? ['--fresh'] : []), '--', ...program, '60'], { ONCE_SECONDS: '0.2' })
-      expect(second.code, second.stderr).toBe(0)
-      expect(second.stderr).toContain(`(pid ${pid}`)
-      expect(second.stderr).toContain('is still running without its supervisor; stopping it')
-      expect(processAlive(pid)).toBe(false)
-      expect(lines(log)).toHaveLength(2)
-      expect(lines(log).filter((line) => line.endsWith('DOUBLE'))).toEqual([])
-      // --fresh set the earlier run aside, with the orphan-stopped event in its journal.
-      if (!fresh) expect(await eventTypes(out)).toContain('orphan-stopped')
-    } finally {
-      first.child.kill('SIGKILL')
-      killAll(dir)
-    }
-  })
+    it(`a program whose supervisor and watchdog were both killed is found by the next exec${fresh ? ' --fresh' : ''} and stopped before it runs again`, async () => {
+      const dir = tempDir()
+      const [out, lock, log] = [join(dir, 'run'), join(dir, 'lock'), join(dir, 'log')]
+      const program = ['python3', ONCE, lock, log]
+      const first = startCli(['exec', '--out', out, '--grace', '1', '--', ...program, '60'])
+      try {
+        const pid = await waitFor(
+          'the program to run',
+          () => (lines(log).length > 0 ? Number(lines(log)[0]!.split(' ')[0]) : undefined),
+          30_000,
+        )
+        const supervisor = first.child.pid!
+        const watchdogs = readdirSync('/proc')
+          .filter((e) => /^\d+$/.test(e))
+          .filter((e) => {
+            try {
+              const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
+              return (
+                stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(supervisor) &&
+                readFileSync(`/proc/${e}/cmdline`, 'utf8').includes('longhaul-watchdog')
+              )
+            } catch {
+              return false
+            }
+          })
+        expect(watchdogs).toHaveLength(1)
+        process.kill(Number(watchdogs[0]), 'SIGKILL')
+        first.child.kill('SIGKILL')
+        await first.done
+        await sleep(1_500)
+        expect(processAlive(pid)).toBe(true)
+        // Same command, so the same run: the orphan is stopped first, then the program runs once more, alone.
+        const second = await runCli(
+          ['exec', '--out', out, '--grace', '1', ...(fresh ? ['--fresh'] : []), '--', ...program, '60'],
+          { ONCE_SECONDS: '0.2' },
+        )
+        expect(second.code, second.stderr).toBe(0)
+        expect(second.stderr).toContain(`(pid ${pid}`)
+        expect(second.stderr).toContain('is still running without its supervisor; stopping it')
+        expect(processAlive(pid)).toBe(false)
+        expect(lines(log)).toHaveLength(2)
+        expect(lines(log).filter((line) => line.endsWith('DOUBLE'))).toEqual([])
+        // --fresh set the earlier run aside, with the orphan-stopped event in its journal.
+        if (!fresh) expect(await eventTypes(out)).toContain('orphan-stopped')
+      } finally {
+        first.child.kill('SIGKILL')
+        killAll(dir)
+      }
+    })
   }
 })
 

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from '
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import { runPaths } from '../../src/store/runPaths.ts'
+import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import type { RunEvent } from '../../src/store/store.ts'
 import { processAlive } from '../../src/telemetry/processAlive.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
@@ -21,9 +21,14 @@ async function eventsOf(dir: string): Promise<RunEvent[]> {
   }
 }
 
-const progressOf = (dir: string): ProgressSnapshot => JSON.parse(readFileSync(join(dir, 'progress.json'), 'utf8')) as ProgressSnapshot
+const progressOf = (dir: string): ProgressSnapshot =>
+  JSON.parse(readFileSync(join(dir, 'progress.json'), 'utf8')) as ProgressSnapshot
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
@@ -38,10 +43,21 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
 }
 
 describe('longhaul exec', () => {
-  it('same-telemetry: a program\'s protocol progress and checkpoints become progress.json, PROGRESS.txt and journal events; exit 0 is COMPLETE', async () => {
+  it("same-telemetry: a program's protocol progress and checkpoints become progress.json, PROGRESS.txt and journal events; exit 0 is COMPLETE", async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
-    const r = await runCli(['exec', '--out', out, '--', 'python3', COUNTER, '--steps', '20', '--ckpt-dir', join(dir, 'ckpt')])
+    const r = await runCli([
+      'exec',
+      '--out',
+      out,
+      '--',
+      'python3',
+      COUNTER,
+      '--steps',
+      '20',
+      '--ckpt-dir',
+      join(dir, 'ckpt'),
+    ])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain('finished 20') // the program's own output passes through
     const p = progressOf(out)
@@ -49,7 +65,9 @@ describe('longhaul exec', () => {
     expect(readFileSync(join(out, 'PROGRESS.txt'), 'utf8')).toMatch(/^COMPLETE\n[\s\S]*20 \/ 20 step \(100\.0%\)/)
     const types = (await eventsOf(out)).map((e) => e.type)
     expect(types.filter((t) => t === 'checkpoint')).toHaveLength(4)
-    expect(types).toEqual(expect.arrayContaining(['started', 'program-started', 'program-exited', 'metrics', 'complete']))
+    expect(types).toEqual(
+      expect.arrayContaining(['started', 'program-started', 'program-exited', 'metrics', 'complete']),
+    )
     const status = await runCli(['status', out])
     expect(status.stdout).toContain('COMPLETE')
   })
@@ -57,7 +75,22 @@ describe('longhaul exec', () => {
   it('plain lines: one progress line per --progress-every while progress keeps arriving, and metrics journaled as they come, not only at the end', async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
-    const r = await runCli(['exec', '--out', out, '--progress-every', '2', '--', 'python3', COUNTER, '--steps', '30', '--delay', '0.2', '--ckpt-dir', join(dir, 'ckpt')])
+    const r = await runCli([
+      'exec',
+      '--out',
+      out,
+      '--progress-every',
+      '2',
+      '--',
+      'python3',
+      COUNTER,
+      '--steps',
+      '30',
+      '--delay',
+      '0.2',
+      '--ckpt-dir',
+      join(dir, 'ckpt'),
+    ])
     expect(r.code, r.stderr).toBe(0)
     const lines = r.stderr.split('\n').filter((line) => /^longhaul: \[counter\] RUNNING \d+\/30 step/.test(line))
     expect(lines.length).toBeGreaterThanOrEqual(2)
@@ -66,13 +99,25 @@ describe('longhaul exec', () => {
     expect(events.filter((e) => e.type === 'metrics' && e.at < exited.at).length).toBeGreaterThanOrEqual(1)
   })
 
-  it('plain lines: longhaul\'s own lines start on a line of their own, even while the program redraws a bar with \\r', async () => {
+  it("plain lines: longhaul's own lines start on a line of their own, even while the program redraws a bar with \\r", async () => {
     const dir = tempDir()
     const bar = `import sys, time
 for i in range(1, 31):
     sys.stderr.write(f"\\r{i*100//30:3d}%|##| {i}/30 [00:0{i//10}<00:01, 10.0it/s]"); sys.stderr.flush(); time.sleep(0.1)
 sys.stderr.write("\\n")`
-    const r = await runCli(['exec', '--out', join(dir, 'run'), '--name', 'bar', '--progress-every', '1', '--', 'python3', '-c', bar])
+    const r = await runCli([
+      'exec',
+      '--out',
+      join(dir, 'run'),
+      '--name',
+      'bar',
+      '--progress-every',
+      '1',
+      '--',
+      'python3',
+      '-c',
+      bar,
+    ])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/\nlonghaul: \[bar\] RUNNING \d+\/30/)
     expect(r.stderr).not.toMatch(/[^\n]longhaul: /)
@@ -83,8 +128,26 @@ sys.stderr.write("\\n")`
     const out = join(dir, 'run')
     const log = join(dir, 'steps.log')
     const r = await runCli([
-      'exec', '--out', out, '--restarts', '2', '--restart-delay', '0', '--resume-arg', '--resume {checkpoint}',
-      '--', 'python3', COUNTER, '--steps', '20', '--crash-at', '12', '--ckpt-dir', join(dir, 'ckpt'), '--log', log,
+      'exec',
+      '--out',
+      out,
+      '--restarts',
+      '2',
+      '--restart-delay',
+      '0',
+      '--resume-arg',
+      '--resume {checkpoint}',
+      '--',
+      'python3',
+      COUNTER,
+      '--steps',
+      '20',
+      '--crash-at',
+      '12',
+      '--ckpt-dir',
+      join(dir, 'ckpt'),
+      '--log',
+      log,
     ])
     expect(r.code, r.stderr).toBe(0)
     const checkpoint = join(dir, 'ckpt', 'step-00010.txt')
@@ -92,7 +155,10 @@ sys.stderr.write("\\n")`
     expect(r.stderr).toMatch(/exited with code 3; restarting it \(1 of 2\) in 0s from .*step-00010\.txt/)
     // Steps 11 and 12 ran twice (after the last checkpoint); every step ran, in order, up to the end.
     const steps = readFileSync(log, 'utf8').trim().split('\n').map(Number)
-    expect(steps).toEqual([...Array.from({ length: 12 }, (_, i) => i + 1), ...Array.from({ length: 10 }, (_, i) => i + 11)])
+    expect(steps).toEqual([
+      ...Array.from({ length: 12 }, (_, i) => i + 1),
+      ...Array.from({ length: 10 }, (_, i) => i + 11),
+    ])
     const events = await eventsOf(out)
     expect(events.find((e) => e.type === 'restarting')?.detail).toMatchObject({ exitCode: 3, checkpoint })
     expect(events.filter((e) => e.type === 'program-started')).toHaveLength(2)
@@ -103,15 +169,39 @@ sys.stderr.write("\\n")`
     const dir = tempDir()
     const out = join(dir, 'run')
     const r = await runCli([
-      'exec', '--out', out, '--restarts', '1', '--restart-delay', '0', '--checkpoints', join(dir, 'ckpt', 'step-*.txt'), '--resume-arg', '--resume {checkpoint}',
-      '--', 'python3', COUNTER, '--steps', '12', '--every', '4', '--crash-at', '10', '--announce', '0', '--delay', '0.4', '--ckpt-dir', join(dir, 'ckpt'),
+      'exec',
+      '--out',
+      out,
+      '--restarts',
+      '1',
+      '--restart-delay',
+      '0',
+      '--checkpoints',
+      join(dir, 'ckpt', 'step-*.txt'),
+      '--resume-arg',
+      '--resume {checkpoint}',
+      '--',
+      'python3',
+      COUNTER,
+      '--steps',
+      '12',
+      '--every',
+      '4',
+      '--crash-at',
+      '10',
+      '--announce',
+      '0',
+      '--delay',
+      '0.4',
+      '--ckpt-dir',
+      join(dir, 'ckpt'),
     ])
     expect(r.code, r.stderr).toBe(0)
     // step-00008 was written 0.8 s before the crash: not settled (2 s) when the program died, so step-00004 (2.4 s old) is taken.
     expect(r.stdout).toContain(`started at 4 resume=${join(dir, 'ckpt', 'step-00004.txt')}`)
   })
 
-  it('restart-from-checkpoint: a file older than the run (another experiment\'s, or a run moved aside by --fresh) is never resumed from', async () => {
+  it("restart-from-checkpoint: a file older than the run (another experiment's, or a run moved aside by --fresh) is never resumed from", async () => {
     const dir = tempDir()
     const ckpt = join(dir, 'ckpt')
     mkdirSync(ckpt)
@@ -119,8 +209,30 @@ sys.stderr.write("\\n")`
     writeFileSync(old, '15')
     utimesSync(old, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000))
     const r = await runCli([
-      'exec', '--out', join(dir, 'run'), '--restarts', '1', '--restart-delay', '0', '--checkpoints', join(ckpt, 'step-*.txt'), '--resume-arg', '--resume {checkpoint}',
-      '--', 'python3', COUNTER, '--steps', '20', '--every', '100', '--announce', '0', '--crash-at', '3', '--ckpt-dir', ckpt,
+      'exec',
+      '--out',
+      join(dir, 'run'),
+      '--restarts',
+      '1',
+      '--restart-delay',
+      '0',
+      '--checkpoints',
+      join(ckpt, 'step-*.txt'),
+      '--resume-arg',
+      '--resume {checkpoint}',
+      '--',
+      'python3',
+      COUNTER,
+      '--steps',
+      '20',
+      '--every',
+      '100',
+      '--announce',
+      '0',
+      '--crash-at',
+      '3',
+      '--ckpt-dir',
+      ckpt,
     ])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toContain('from the start: no checkpoint found')
@@ -130,7 +242,20 @@ sys.stderr.write("\\n")`
   it('restart-limit: a program that keeps failing is restarted N times, then longhaul exits with its exit code and says why', async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
-    const r = await runCli(['exec', '--out', out, '--restarts', '2', '--restart-delay', '0', '--', 'python3', COUNTER, '--exit-code', '7'])
+    const r = await runCli([
+      'exec',
+      '--out',
+      out,
+      '--restarts',
+      '2',
+      '--restart-delay',
+      '0',
+      '--',
+      'python3',
+      COUNTER,
+      '--exit-code',
+      '7',
+    ])
     expect(r.code).toBe(7)
     expect(r.stderr).toContain('FAILED: the program exited with code 7; gave up after 2 restarts (--restarts 2)')
     const events = await eventsOf(out)
@@ -141,7 +266,22 @@ sys.stderr.write("\\n")`
   it('signal-forwarding: SIGTERM reaches the program, the run is INTERRUPTED with its exit code, and the same command resumes from its checkpoint', async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
-    const args = ['exec', '--out', out, '--resume-arg', '--resume {checkpoint}', '--', 'python3', COUNTER, '--steps', '40', '--delay', '0.05', '--ckpt-dir', join(dir, 'ckpt')]
+    const args = [
+      'exec',
+      '--out',
+      out,
+      '--resume-arg',
+      '--resume {checkpoint}',
+      '--',
+      'python3',
+      COUNTER,
+      '--steps',
+      '40',
+      '--delay',
+      '0.05',
+      '--ckpt-dir',
+      join(dir, 'ckpt'),
+    ]
     const first = startCli(args)
     await until('a checkpoint', () => (progressOf(out).checkpoints >= 2 ? true : undefined))
     first.child.kill('SIGTERM')
@@ -160,7 +300,23 @@ sys.stderr.write("\\n")`
   it('grace-then-kill: a program that ignores SIGTERM is SIGKILLed after the grace period', async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
-    const run = startCli(['exec', '--out', out, '--grace', '1', '--', 'python3', COUNTER, '--steps', '1000', '--delay', '0.05', '--ignore-term', '--ckpt-dir', join(dir, 'ckpt')])
+    const run = startCli([
+      'exec',
+      '--out',
+      out,
+      '--grace',
+      '1',
+      '--',
+      'python3',
+      COUNTER,
+      '--steps',
+      '1000',
+      '--delay',
+      '0.05',
+      '--ignore-term',
+      '--ckpt-dir',
+      join(dir, 'ckpt'),
+    ])
     const pid = await until('the program', () => firstPid(out))
     await until('progress', () => (progressOf(out).done > 0 ? true : undefined))
     const sent = Date.now()
@@ -180,7 +336,21 @@ sys.stderr.write("\\n")`
     const marker = join(dir, 'workers.log')
     // Starts a background worker (as a data loader does), then crashes.
     const script = `( while true; do echo "$$" >> '${marker}'; sleep 0.1; done ) </dev/null >/dev/null 2>&1 & sleep 0.5; exit 1`
-    const r = await runCli(['exec', '--out', out, '--restarts', '1', '--restart-delay', '0', '--grace', '1', '--', 'sh', '-c', script])
+    const r = await runCli([
+      'exec',
+      '--out',
+      out,
+      '--restarts',
+      '1',
+      '--restart-delay',
+      '0',
+      '--grace',
+      '1',
+      '--',
+      'sh',
+      '-c',
+      script,
+    ])
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('processes it started are still running; stopping them')
     const lines = (): number => readFileSync(marker, 'utf8').trim().split('\n').length
@@ -190,9 +360,13 @@ sys.stderr.write("\\n")`
     expect((await eventsOf(out)).filter((e) => e.type === 'leftovers-stopped')).toHaveLength(2)
   })
 
-  it('back-pressure: a program whose output nobody reads waits on its pipe; longhaul\'s memory does not grow with it', async () => {
+  it("back-pressure: a program whose output nobody reads waits on its pipe; longhaul's memory does not grow with it", async () => {
     const dir = tempDir()
-    const child = spawn(process.execPath, [BIN, 'exec', '--out', join(dir, 'run'), '--', 'head', '-c', String(300 * 1024 * 1024), '/dev/zero'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      [BIN, 'exec', '--out', join(dir, 'run'), '--', 'head', '-c', String(300 * 1024 * 1024), '/dev/zero'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     child.stdout.pause() // nobody reads for a while
     await sleep(3_000)
     const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024
@@ -205,10 +379,23 @@ sys.stderr.write("\\n")`
     expect(bytes).toBe(300 * 1024 * 1024) // nothing lost
   })
 
-  it('output-gone: when longhaul\'s own stdout is closed (| head), the program goes on, supervised, and the run ends complete', async () => {
+  it("output-gone: when longhaul's own stdout is closed (| head), the program goes on, supervised, and the run ends complete", async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
-    const child = spawn(process.execPath, [BIN, 'exec', '--out', out, '--', 'sh', '-c', 'i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done; echo finished >&2'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'exec',
+        '--out',
+        out,
+        '--',
+        'sh',
+        '-c',
+        'i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done; echo finished >&2',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     child.stdout.once('data', () => child.stdout.destroy()) // the reader goes away after the first lines
@@ -221,7 +408,20 @@ sys.stderr.write("\\n")`
   it('signal-forwarding: a hangup (the ssh session closed) is forwarded to the program, which would otherwise run on unsupervised', async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
-    const run = startCli(['exec', '--out', out, '--', 'python3', COUNTER, '--steps', '1000', '--delay', '0.05', '--ckpt-dir', join(dir, 'ckpt')])
+    const run = startCli([
+      'exec',
+      '--out',
+      out,
+      '--',
+      'python3',
+      COUNTER,
+      '--steps',
+      '1000',
+      '--delay',
+      '0.05',
+      '--ckpt-dir',
+      join(dir, 'ckpt'),
+    ])
     const pid = await until('the program', () => firstPid(out))
     await until('progress', () => (progressOf(out).done > 0 ? true : undefined))
     run.child.kill('SIGHUP')
@@ -234,7 +434,24 @@ sys.stderr.write("\\n")`
   it('stall-detection: a program alive but silent is reported STALLED in progress.json and the journal', async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
-    const run = startCli(['exec', '--out', out, '--stall-after', '1', '--grace', '1', '--', 'python3', COUNTER, '--steps', '10', '--hang-at', '3', '--ckpt-dir', join(dir, 'ckpt')])
+    const run = startCli([
+      'exec',
+      '--out',
+      out,
+      '--stall-after',
+      '1',
+      '--grace',
+      '1',
+      '--',
+      'python3',
+      COUNTER,
+      '--steps',
+      '10',
+      '--hang-at',
+      '3',
+      '--ckpt-dir',
+      join(dir, 'ckpt'),
+    ])
     let stalled: ProgressSnapshot
     try {
       stalled = await until('a stall', () => (progressOf(out).state === 'stalled' ? progressOf(out) : undefined))
@@ -255,7 +472,18 @@ sys.stderr.write("\\n")`
 data = open(sys.argv[1], 'rb').read()
 for i in range(0, len(data), 97):
     sys.stderr.buffer.write(data[i:i + 97]); sys.stderr.flush(); time.sleep(0.001)`
-    const r = await runCli(['exec', '--out', out, '--name', 'nested', '--', 'python3', '-c', replay, join(ROOT, 'test/fixtures/tqdm/nested.txt')])
+    const r = await runCli([
+      'exec',
+      '--out',
+      out,
+      '--name',
+      'nested',
+      '--',
+      'python3',
+      '-c',
+      replay,
+      join(ROOT, 'test/fixtures/tqdm/nested.txt'),
+    ])
     expect(r.code, r.stderr).toBe(0)
     // The outer bar (epochs, the first with a total) is followed, not the inner batches bar that restarts every epoch.
     expect(progressOf(out)).toMatchObject({ state: 'complete', done: 3, total: 3 })
@@ -276,7 +504,10 @@ os.write(fd, b'x' * 200000 + b'\\n')
 os.write(fd, b'{"type":"progress","done":5,"total":5}\\n')`
     const r = await runCli(['exec', '--out', out, '--name', 'garbage', '--json', '--', 'python3', '-c', garbage])
     expect(r.code, r.stderr).toBe(0)
-    const result = JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('\n{\n') + 1)) as { state: string; malformedLines: number }
+    const result = JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('\n{\n') + 1)) as {
+      state: string
+      malformedLines: number
+    }
     expect(result.state).toBe('complete')
     expect(result.malformedLines).toBeGreaterThanOrEqual(200 * 3)
     expect(progressOf(out)).toMatchObject({ done: 5, total: 5 })

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { parseTqdmLine, type TqdmProgress, TqdmParser } from '../../src/exec/tqdm.ts'
+import { parseTqdmLine, TqdmParser, type TqdmProgress } from '../../src/exec/tqdm.ts'
 
 function recording(name: string): Buffer {
   return readFileSync(new URL(`../fixtures/tqdm/${name}.txt`, import.meta.url))
@@ -47,7 +47,8 @@ function expectSaneRun(run: readonly TqdmProgress[], total: number | null) {
   for (const [i, update] of run.entries()) {
     expect(update.total).toBe(total)
     if (i > 0) expect(update.done).toBeGreaterThanOrEqual(run[i - 1]!.done)
-    if (i > 0 && update.elapsedSeconds !== null) expect(update.elapsedSeconds).toBeGreaterThanOrEqual(run[i - 1]!.elapsedSeconds ?? 0)
+    if (i > 0 && update.elapsedSeconds !== null)
+      expect(update.elapsedSeconds).toBeGreaterThanOrEqual(run[i - 1]!.elapsedSeconds ?? 0)
     if (total !== null) expect(update.done).toBeLessThanOrEqual(total)
     if (update.rate !== null) expect(update.rate).toBeGreaterThan(0)
   }
@@ -55,7 +56,17 @@ function expectSaneRun(run: readonly TqdmProgress[], total: number | null) {
 
 describe('recordings of real tqdm', () => {
   it('every-line-read: each recording is read line by line with no malformed line', () => {
-    for (const name of ['simple', 'nested', 'unknown-total', 'bytes-scaled', 'postfix', 'desc', 'ascii', 'slow', 'narrow']) {
+    for (const name of [
+      'simple',
+      'nested',
+      'unknown-total',
+      'bytes-scaled',
+      'postfix',
+      'desc',
+      'ascii',
+      'slow',
+      'narrow',
+    ]) {
       const { updates, parser } = bars(name)
       expect(parser.malformed, name).toBe(0)
       expect(updates.length, name).toBe(parser.lines)
@@ -162,12 +173,25 @@ describe('single lines', () => {
   })
 
   it('unit-scale-rate: the SI prefix moves from the unit to the rate (`1.23kit/s`, `12.3MB [..]`)', () => {
-    expect(parseTqdmLine(' 12%|█▏        | 1.23k/10.0k [00:10<01:10, 1.23kit/s]')).toMatchObject({ unit: 'it', rate: 1230 })
-    expect(parseTqdmLine('12.3MB [00:10, 1.23MB/s]')).toMatchObject({ done: 12_300_000, total: null, unit: 'B', rate: 1_230_000 })
+    expect(parseTqdmLine(' 12%|█▏        | 1.23k/10.0k [00:10<01:10, 1.23kit/s]')).toMatchObject({
+      unit: 'it',
+      rate: 1230,
+    })
+    expect(parseTqdmLine('12.3MB [00:10, 1.23MB/s]')).toMatchObject({
+      done: 12_300_000,
+      total: null,
+      unit: 'B',
+      rate: 1_230_000,
+    })
   })
 
   it('plain-prefixed-unit: an unscaled unit that starts like a prefix (`unit="MB"`, `12.30MB/s`) stays as printed', () => {
-    expect(parseTqdmLine(' 12%|█▏        | 12/100 [00:01<00:07, 12.30MB/s]')).toMatchObject({ done: 12, total: 100, unit: 'MB', rate: 12.3 })
+    expect(parseTqdmLine(' 12%|█▏        | 12/100 [00:01<00:07, 12.30MB/s]')).toMatchObject({
+      done: 12,
+      total: 100,
+      unit: 'MB',
+      rate: 12.3,
+    })
     expect(parseTqdmLine('450kB [00:10,  4.50kB/s]')).toMatchObject({ done: 450, unit: 'kB', rate: 4.5 })
   })
 
@@ -208,11 +232,16 @@ describe('single lines', () => {
       elapsedSeconds: 3723,
       remainingSeconds: 93_600,
     })
-    expect(parseTqdmLine(' 99%|█████████▉| 99/100 [59:59<00:36, 36.4s/it]')).toMatchObject({ elapsedSeconds: 3599, remainingSeconds: 36 })
+    expect(parseTqdmLine(' 99%|█████████▉| 99/100 [59:59<00:36, 36.4s/it]')).toMatchObject({
+      elapsedSeconds: 3599,
+      remainingSeconds: 36,
+    })
   })
 
   it('desc-with-colons: the desc is everything before the last `: ` ahead of the percentage', () => {
-    expect(parseTqdmLine('Epoch 1/3: train:  45%|████▌     | 450/1000 [00:10<00:12, 44.5it/s, loss=0.12]')).toMatchObject({
+    expect(
+      parseTqdmLine('Epoch 1/3: train:  45%|████▌     | 450/1000 [00:10<00:12, 44.5it/s, loss=0.12]'),
+    ).toMatchObject({
       desc: 'Epoch 1/3: train',
       done: 450,
       total: 1000,
@@ -220,29 +249,49 @@ describe('single lines', () => {
   })
 
   it('no-bar-width: with ncols=0 tqdm drops the bar (`45% 450/1000 [..]`) and the line still reads', () => {
-    expect(parseTqdmLine('load:  45% 450/1000 [00:10<00:12, 44.5it/s]')).toMatchObject({ desc: 'load', done: 450, total: 1000, rate: 44.5 })
+    expect(parseTqdmLine('load:  45% 450/1000 [00:10<00:12, 44.5it/s]')).toMatchObject({
+      desc: 'load',
+      done: 450,
+      total: 1000,
+      rate: 44.5,
+    })
   })
 
   it('ansi-stripped: colours and cursor moves around a bar do not hide it', () => {
-    expect(parseTqdmLine('\x1b[A\x1b[32m 45%|████▌     | 450/1000\x1b[0m [00:10<00:12, 44.5it/s]\x1b[K')).toMatchObject({ done: 450, total: 1000 })
+    expect(parseTqdmLine('\x1b[A\x1b[32m 45%|████▌     | 450/1000\x1b[0m [00:10<00:12, 44.5it/s]\x1b[K')).toMatchObject(
+      { done: 450, total: 1000 },
+    )
   })
 
   it('not-a-bar: ordinary text, a bare `1.23k/10.0k`, and a negative or overflowing count are null', () => {
-    for (const line of ['', 'Loading model weights...', '1.23k/10.0k', 'see docs | 3/4 [ok]', ' 45%|████▌     | -5/1000 [00:10<00:12, 44.5it/s]', ` 45%|█| ${'9'.repeat(400)}/1 [00:10<00:12, 44.5it/s]`])
+    for (const line of [
+      '',
+      'Loading model weights...',
+      '1.23k/10.0k',
+      'see docs | 3/4 [ok]',
+      ' 45%|████▌     | -5/1000 [00:10<00:12, 44.5it/s]',
+      ` 45%|█| ${'9'.repeat(400)}/1 [00:10<00:12, 44.5it/s]`,
+    ])
       expect(parseTqdmLine(line), line).toBeNull()
   })
 })
 
 describe('TqdmParser', () => {
   it('line-ends: `\\r`, `\\n` and `\\r\\n` all end a line; blank lines are not counted', () => {
-    const { updates, parser } = parse(['  0%|          | 0/2 [00:00<?, ?it/s]\r 50%|█████     | 1/2 [00:01<00:01,  1.00s/it]', '\r\n\n', 'done\r\n100%|██████████| 2/2 [00:02<00:00,  1.00s/it]'])
+    const { updates, parser } = parse([
+      '  0%|          | 0/2 [00:00<?, ?it/s]\r 50%|█████     | 1/2 [00:01<00:01,  1.00s/it]',
+      '\r\n\n',
+      'done\r\n100%|██████████| 2/2 [00:02<00:00,  1.00s/it]',
+    ])
     expect(updates.map((u) => u.done)).toEqual([0, 1, 2])
     expect(parser.lines).toBe(4)
     expect(parser.malformed).toBe(0)
   })
 
   it('malformed: a bar-shaped line that cannot be read is counted, ordinary text is not', () => {
-    const { updates, parser } = parse([' 45%|████▌     | 450/1000 [garbage]\nwarning: disk at 91%\n 45%|████▌     | -5/1000 [00:10<00:12, 44.5it/s]\nusage | 12it/s\n'])
+    const { updates, parser } = parse([
+      ' 45%|████▌     | 450/1000 [garbage]\nwarning: disk at 91%\n 45%|████▌     | -5/1000 [00:10<00:12, 44.5it/s]\nusage | 12it/s\n',
+    ])
     expect(updates).toEqual([])
     expect(parser.lines).toBe(4)
     expect(parser.malformed).toBe(3)
@@ -266,12 +315,38 @@ describe('TqdmParser', () => {
   })
 
   /** Bar lines as tqdm could draw them, with any numbers (huge, fractional, scaled) and any desc. */
-  const count = fc.oneof(fc.nat().map(String), fc.double({ min: 0, max: 1e30, noNaN: true }).map(String), fc.constantFrom('1.23k', '65.5k', '5.00M', '999Y', '?'))
-  const time = fc.oneof(fc.constantFrom('?', '00:00', '59:59', '1:02:03', '123456:00:00'), fc.nat(99).map((m) => `${m}:07`))
-  const rate = fc.oneof(fc.constantFrom('?it/s', ' 1.20s/it', '44.5it/s', '30.6MB/s', '1.00ks/it', '0.00it/s'), fc.double({ noNaN: true }).map((r) => `${r}it/s`))
+  const count = fc.oneof(
+    fc.nat().map(String),
+    fc.double({ min: 0, max: 1e30, noNaN: true }).map(String),
+    fc.constantFrom('1.23k', '65.5k', '5.00M', '999Y', '?'),
+  )
+  const time = fc.oneof(
+    fc.constantFrom('?', '00:00', '59:59', '1:02:03', '123456:00:00'),
+    fc.nat(99).map((m) => `${m}:07`),
+  )
+  const rate = fc.oneof(
+    fc.constantFrom('?it/s', ' 1.20s/it', '44.5it/s', '30.6MB/s', '1.00ks/it', '0.00it/s'),
+    fc.double({ noNaN: true }).map((r) => `${r}it/s`),
+  )
   const barLine = fc
-    .tuple(fc.oneof(fc.constant(''), fc.string({ maxLength: 12 }).map((d) => `${d}: `)), fc.nat(200), fc.string({ maxLength: 10 }), count, count, time, time, rate, fc.constantFrom('', ', loss=0.12', ', x=[1, 2]'))
-    .map(([desc, pct, bar, done, total, elapsed, remaining, r, postfix]) => `${desc}${String(pct).padStart(3)}%|${bar}| ${done}/${total} [${elapsed}<${remaining}, ${r}${postfix}]`)
+    .tuple(
+      fc.oneof(
+        fc.constant(''),
+        fc.string({ maxLength: 12 }).map((d) => `${d}: `),
+      ),
+      fc.nat(200),
+      fc.string({ maxLength: 10 }),
+      count,
+      count,
+      time,
+      time,
+      rate,
+      fc.constantFrom('', ', loss=0.12', ', x=[1, 2]'),
+    )
+    .map(
+      ([desc, pct, bar, done, total, elapsed, remaining, r, postfix]) =>
+        `${desc}${String(pct).padStart(3)}%|${bar}| ${done}/${total} [${elapsed}<${remaining}, ${r}${postfix}]`,
+    )
 
   /** Output mixing real bar lines, pieces of them, control characters, huge numbers and emoji. */
   const output = fc
@@ -279,10 +354,53 @@ describe('TqdmParser', () => {
       fc.oneof(
         fc.string({ unit: 'binary', maxLength: 30 }),
         fc.constantFrom(
-          '\r', '\n', '\r\n', '\x1b[A', '\x1b[2K', '\x1b]0;title\x07', '\x1b', '\x00', '\b', '\t',
-          '%|', '|', '| ', '/', ' [', '[', ']', '<', ', ', ': ', '?', 'it/s', 's/it', '?it/s', 'B/s',
-          'k', 'M', 'Y', '00:10', '1:02:03', '99:99', '█', '▌', '#', '🚀', '👩‍👩‍👧', '\u{FFFD}', '\uD800',
-          '-5', '0', '1e+400', '9'.repeat(400), 'NaN', 'Infinity', '1.23k/10.0k', ' 45%', '450it',
+          '\r',
+          '\n',
+          '\r\n',
+          '\x1b[A',
+          '\x1b[2K',
+          '\x1b]0;title\x07',
+          '\x1b',
+          '\x00',
+          '\b',
+          '\t',
+          '%|',
+          '|',
+          '| ',
+          '/',
+          ' [',
+          '[',
+          ']',
+          '<',
+          ', ',
+          ': ',
+          '?',
+          'it/s',
+          's/it',
+          '?it/s',
+          'B/s',
+          'k',
+          'M',
+          'Y',
+          '00:10',
+          '1:02:03',
+          '99:99',
+          '█',
+          '▌',
+          '#',
+          '🚀',
+          '👩‍👩‍👧',
+          '\u{FFFD}',
+          '\uD800',
+          '-5',
+          '0',
+          '1e+400',
+          '9'.repeat(400),
+          'NaN',
+          'Infinity',
+          '1.23k/10.0k',
+          ' 45%',
+          '450it',
           ' 45%|████▌     | 450/1000 [00:10<00:12, 44.5it/s]',
           'Epoch 1: 100%|██████████| 1000/1000 [1:00:22<00:00,  2.50s/it, loss=0.12]',
           '12.3MB [00:10, 1.23MB/s]',
@@ -312,7 +430,8 @@ describe('TqdmParser', () => {
       expect(Number.isFinite(u.done) && u.done >= 0).toBe(true)
       if (u.total !== null) expect(Number.isFinite(u.total) && u.total >= 0).toBe(true)
       if (u.rate !== null) expect(Number.isFinite(u.rate) && u.rate >= 0).toBe(true)
-      for (const s of [u.elapsedSeconds, u.remainingSeconds]) if (s !== null) expect(Number.isFinite(s) && s >= 0).toBe(true)
+      for (const s of [u.elapsedSeconds, u.remainingSeconds])
+        if (s !== null) expect(Number.isFinite(s) && s >= 0).toBe(true)
     }
   }
 
@@ -330,9 +449,18 @@ describe('TqdmParser', () => {
 
   it('never-throws-bytes: arbitrary bytes (invalid UTF-8 too), mixed Buffer and string chunks', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)), fc.string({ unit: 'binary', maxLength: 20 })), { maxLength: 20 }), (chunks) => {
-        expectHonest(parse(chunks).updates)
-      }),
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+            fc.string({ unit: 'binary', maxLength: 20 }),
+          ),
+          { maxLength: 20 },
+        ),
+        (chunks) => {
+          expectHonest(parse(chunks).updates)
+        },
+      ),
       { numRuns: 300 },
     )
   })

@@ -4,17 +4,17 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ValueNotRepresentableError } from '../../src/errors.ts'
+import { verifyRun } from '../../src/index.ts'
 import { ITEM_HASH_BYTES, type ShardFileContent } from '../../src/job/outputs/format.ts'
 import { jsonl } from '../../src/job/outputs/jsonl.ts'
-import { npy, tensor, type NpyDtype, type Tensor } from '../../src/job/outputs/npy.ts'
+import { type NpyDtype, npy, type Tensor, tensor } from '../../src/job/outputs/npy.ts'
 import { itemRng } from '../../src/job/rng.ts'
-import { verifyRun } from '../../src/index.ts'
 import { fixture, runCli, tempDir } from '../support/cli.ts'
 
 const root = tempDir()
 
 describe('determinism of item random streams', () => {
-  it('determinism: an item\'s stream depends only on (seed, index)', () => {
+  it("determinism: an item's stream depends only on (seed, index)", () => {
     fc.assert(
       fc.property(fc.nat(), fc.nat(), (seed, index) => {
         const a = itemRng(seed, index)
@@ -61,14 +61,21 @@ print(json.dumps({'video': [list(v.shape), str(v.dtype), int(v[4, 1, 2, 3])], 's
     const out = JSON.parse(execFileSync('python3', ['-c', script, root], { encoding: 'utf8' }))
     expect(out.video).toEqual([[5, 2, 3, 4], 'uint8', (1 * 12 + 2 * 4 + 3 + 4) % 256])
     expect(out.score).toEqual([[5], 'float32', [0, 0.5, 1, 1.5, 2]])
-    expect(out.id).toEqual([[5, 1], [0, 10, 20, 30, 40]])
+    expect(out.id).toEqual([
+      [5, 1],
+      [0, 10, 20, 30, 40],
+    ])
   })
 
   it('npy: a record of the wrong type or shape is refused, naming the item and field', () => {
     const shard = npy({ video: 'uint8' }).newShard()
-    expect(() => shard.add({ video: new Float32Array(4) }, 7)).toThrow(/item 7 field 'video' is a Float32Array: a uint8 field takes a Uint8Array/)
+    expect(() => shard.add({ video: new Float32Array(4) }, 7)).toThrow(
+      /item 7 field 'video' is a Float32Array: a uint8 field takes a Uint8Array/,
+    )
     shard.add({ video: new Uint8Array(4) }, 8)
-    expect(() => shard.add({ video: new Uint8Array(5) }, 9)).toThrow(/item 9 field 'video' is of shape \[5\]: earlier items of the shard gave it shape \[4\]/)
+    expect(() => shard.add({ video: new Uint8Array(5) }, 9)).toThrow(
+      /item 9 field 'video' is of shape \[5\]: earlier items of the shard gave it shape \[4\]/,
+    )
     expect(() => npy({ 'bad name': 'uint8' })).toThrow(/must be letters/)
   })
 
@@ -80,12 +87,21 @@ print(json.dumps({'video': [list(v.shape), str(v.dtype), int(v[4, 1, 2, 3])], 's
     const bytes = Buffer.concat(shard.finish()[0]!.chunks as Buffer[])
     expect(bytes.toString()).toBe('{"a":1}\n{"b":"x\\ny"}\n')
     expect(format.itemHashes(new Map([['jsonl', bytes]]), 2)).toHaveLength(2 * ITEM_HASH_BYTES)
-    expect(() => format.itemHashes(new Map([['jsonl', bytes.subarray(0, 10)]]), 2)).toThrow(/1 complete lines, expected 2/)
+    expect(() => format.itemHashes(new Map([['jsonl', bytes.subarray(0, 10)]]), 2)).toThrow(
+      /1 complete lines, expected 2/,
+    )
   })
 
   it('round-trip: jsonl readRecords returns each line as JSON.parse gives it, the records the shard was given', () => {
     const format = jsonl()
-    const records = [{ a: 1, nested: { list: [1, 'two', null, true] } }, 'text with\nnewline and ünïcødé ✓', 42, null, [], { empty: {} }]
+    const records = [
+      { a: 1, nested: { list: [1, 'two', null, true] } },
+      'text with\nnewline and ünïcødé ✓',
+      42,
+      null,
+      [],
+      { empty: {} },
+    ]
     const shard = format.newShard()
     records.forEach((record, i) => shard.add(record, i))
     expect(format.readRecords(shardFiles(shard.finish()), records.length)).toStrictEqual(records)
@@ -99,10 +115,25 @@ print(json.dumps({'video': [list(v.shape), str(v.dtype), int(v[4, 1, 2, 3])], 's
       const samples = SAMPLES[dtype]
       const pick = (k: number): number => samples[k % samples.length]!
       const records = Array.from({ length: 4 }, (_, i) => ({
-        vector: typed(dtype, Array.from({ length: 3 }, (_, k) => pick(i + k))),
+        vector: typed(
+          dtype,
+          Array.from({ length: 3 }, (_, k) => pick(i + k)),
+        ),
         scalar: pick(i),
-        cube: tensor(typed(dtype, Array.from({ length: 24 }, (_, k) => pick(i * k))), [2, 3, 4]),
-        grid: tensor(typed(dtype, Array.from({ length: 6 }, (_, k) => pick(i + 2 * k))), [2, 3]),
+        cube: tensor(
+          typed(
+            dtype,
+            Array.from({ length: 24 }, (_, k) => pick(i * k)),
+          ),
+          [2, 3, 4],
+        ),
+        grid: tensor(
+          typed(
+            dtype,
+            Array.from({ length: 6 }, (_, k) => pick(i + 2 * k)),
+          ),
+          [2, 3],
+        ),
       }))
       const shard = format.newShard()
       records.forEach((record, i) => shard.add(record, i))
@@ -114,11 +145,19 @@ print(json.dumps({'video': [list(v.shape), str(v.dtype), int(v[4, 1, 2, 3])], 's
 
   it('round-trip: npy readRecords copies values out of the file, so they are aligned and independent of its buffer', () => {
     const format = npy({ mean: 'float64', grid: 'int16' })
-    const records = [0, 1, 2].map((i) => ({ mean: Float64Array.of(i / 3, -i), grid: tensor(Int16Array.of(i, -i, 300, -300), [2, 2]) }))
+    const records = [0, 1, 2].map((i) => ({
+      mean: Float64Array.of(i / 3, -i),
+      grid: tensor(Int16Array.of(i, -i, 300, -300), [2, 2]),
+    }))
     const shard = format.newShard()
     records.forEach((record, i) => shard.add(record, i))
     // Each file one byte off its buffer's start: a float64 view of it would throw.
-    const files = new Map([...shardFiles(shard.finish())].map(([suffix, bytes]) => [suffix, Buffer.concat([Buffer.alloc(1), bytes]).subarray(1)]))
+    const files = new Map(
+      [...shardFiles(shard.finish())].map(([suffix, bytes]) => [
+        suffix,
+        Buffer.concat([Buffer.alloc(1), bytes]).subarray(1),
+      ]),
+    )
     const read = format.readRecords(files, records.length)
     for (const bytes of files.values()) bytes.fill(0)
     expect(read).toStrictEqual(records)
@@ -137,16 +176,25 @@ print(json.dumps({'video': [list(v.shape), str(v.dtype), int(v[4, 1, 2, 3])], 's
     const files = shardFiles(shard.finish())
     const id = files.get('id.npy')!
     expect(() => format.readRecords(files, 2)).toThrow(/id.npy holds 3 rows, expected 2/)
-    expect(() => format.readRecords(new Map([...files, ['id.npy', id.subarray(0, id.length - 1)]]), 3)).toThrow(/id.npy has 11 data bytes, expected 12/)
-    expect(() => format.readRecords(new Map([...files, ['id.npy', files.get('score.npy')!]]), 3)).toThrow(/id.npy has an unexpected header/)
-    expect(() => format.readRecords(new Map([...files, ['id.npy', Buffer.from('not numpy at all')]]), 3)).toThrow(/id.npy is not an .npy file/)
+    expect(() => format.readRecords(new Map([...files, ['id.npy', id.subarray(0, id.length - 1)]]), 3)).toThrow(
+      /id.npy has 11 data bytes, expected 12/,
+    )
+    expect(() => format.readRecords(new Map([...files, ['id.npy', files.get('score.npy')!]]), 3)).toThrow(
+      /id.npy has an unexpected header/,
+    )
+    expect(() => format.readRecords(new Map([...files, ['id.npy', Buffer.from('not numpy at all')]]), 3)).toThrow(
+      /id.npy is not an .npy file/,
+    )
     expect(() => format.readRecords(new Map([['id.npy', id]]), 3)).toThrow(/no score.npy file/)
   })
 })
 
 describe('values-never-changed-silently', () => {
   /** What adding `record` as item 7 throws: index, field and value, as a ValueNotRepresentableError. */
-  function refusal(add: (record: unknown, index: number) => unknown, record: unknown): { field: string; value: string; message: string } {
+  function refusal(
+    add: (record: unknown, index: number) => unknown,
+    record: unknown,
+  ): { field: string; value: string; message: string } {
     try {
       add(record, 7)
     } catch (error) {
@@ -185,13 +233,25 @@ describe('values-never-changed-silently', () => {
       expect(found.message).toMatch(new RegExp(`^item 7 ${field ? "field '.+' " : ''}is `))
     }
     // Nothing of a refused item was kept; values JSON holds as they are still go through, null and {} among them.
-    for (const [i, ok] of [{ a: null, b: {}, c: [null], d: 'null {}', e: new Date(0), f: -1e308 }, { skipped: undefined }].entries()) shard.add(ok, i)
-    expect(Buffer.concat(shard.finish()[0]!.chunks).toString()).toBe('{"a":null,"b":{},"c":[null],"d":"null {}","e":"1970-01-01T00:00:00.000Z","f":-1e+308}\n{}\n')
+    for (const [i, ok] of [
+      { a: null, b: {}, c: [null], d: 'null {}', e: new Date(0), f: -1e308 },
+      { skipped: undefined },
+    ].entries())
+      shard.add(ok, i)
+    expect(Buffer.concat(shard.finish()[0]!.chunks).toString()).toBe(
+      '{"a":null,"b":{},"c":[null],"d":"null {}","e":"1970-01-01T00:00:00.000Z","f":-1e+308}\n{}\n',
+    )
   })
 
-  it('jsonl: an error thrown by the job\'s own toJSON keeps the job\'s frames and none of longhaul\'s', () => {
+  it("jsonl: an error thrown by the job's own toJSON keeps the job's frames and none of longhaul's", () => {
     const shard = jsonl().newShard()
-    const record = { value: { toJSON: function jobToJson(): never { throw new Error('no JSON for you') } } }
+    const record = {
+      value: {
+        toJSON: function jobToJson(): never {
+          throw new Error('no JSON for you')
+        },
+      },
+    }
     let thrown: Error | undefined
     try {
       shard.add(record, 4)
@@ -204,25 +264,44 @@ describe('values-never-changed-silently', () => {
   })
 
   it.each([
-    ['uint8', 300, '44'], ['uint8', -1.7, '255'], ['uint8', 1.7, '1'], ['uint8', NaN, '0'], ['uint8', -1, '255'],
-    ['int8', 200, '-56'], ['int8', -129, '127'], ['uint16', 65_536, '0'], ['int16', 40_000, '-25536'],
-    ['uint32', -1, '4294967295'], ['int32', 2 ** 40, '0'], ['int32', Infinity, '0'], ['float32', 1e39, 'Infinity'], ['float32', -1e39, '-Infinity'],
-  ] as [NpyDtype, number, string][])('npy: %s refuses %s (it would become %s), as a scalar, in an array and in a tensor', (dtype, bad, wrapped) => {
-    const shard = npy({ x: dtype }).newShard()
-    const add = shard.add.bind(shard)
-    const scalar = refusal(add, { x: bad })
-    expect(scalar).toMatchObject({ field: 'x', value: String(bad) })
-    expect(scalar.message).toContain(`would become ${wrapped}`)
-    expect(refusal(add, { x: [0, 1, bad] })).toMatchObject({ field: 'x[2]', value: String(bad) })
-    expect(refusal(add, { x: tensor([0, 0, 0, 0, bad, 0], [2, 3]) })).toMatchObject({ field: 'x[1, 1]', value: String(bad) })
-    // What the dtype holds goes through, its extremes and (for floats) NaN and ±Infinity; and nothing refused was kept.
-    const held = [...SAMPLES[dtype], ...(dtype.startsWith('float') ? [NaN, Infinity, -Infinity] : [])]
-    held.forEach((v, i) => shard.add({ x: v }, i))
-    expect(shard.bytes).toBe(held.length * Number(npyDescr(dtype).slice(2)))
-    expect(npy({ x: dtype }).readRecords(shardFiles(shard.finish()), held.length)).toStrictEqual(held.map((x) => ({ x })))
-  })
+    ['uint8', 300, '44'],
+    ['uint8', -1.7, '255'],
+    ['uint8', 1.7, '1'],
+    ['uint8', NaN, '0'],
+    ['uint8', -1, '255'],
+    ['int8', 200, '-56'],
+    ['int8', -129, '127'],
+    ['uint16', 65_536, '0'],
+    ['int16', 40_000, '-25536'],
+    ['uint32', -1, '4294967295'],
+    ['int32', 2 ** 40, '0'],
+    ['int32', Infinity, '0'],
+    ['float32', 1e39, 'Infinity'],
+    ['float32', -1e39, '-Infinity'],
+  ] as [NpyDtype, number, string][])(
+    'npy: %s refuses %s (it would become %s), as a scalar, in an array and in a tensor',
+    (dtype, bad, wrapped) => {
+      const shard = npy({ x: dtype }).newShard()
+      const add = shard.add.bind(shard)
+      const scalar = refusal(add, { x: bad })
+      expect(scalar).toMatchObject({ field: 'x', value: String(bad) })
+      expect(scalar.message).toContain(`would become ${wrapped}`)
+      expect(refusal(add, { x: [0, 1, bad] })).toMatchObject({ field: 'x[2]', value: String(bad) })
+      expect(refusal(add, { x: tensor([0, 0, 0, 0, bad, 0], [2, 3]) })).toMatchObject({
+        field: 'x[1, 1]',
+        value: String(bad),
+      })
+      // What the dtype holds goes through, its extremes and (for floats) NaN and ±Infinity; and nothing refused was kept.
+      const held = [...SAMPLES[dtype], ...(dtype.startsWith('float') ? [NaN, Infinity, -Infinity] : [])]
+      held.forEach((v, i) => shard.add({ x: v }, i))
+      expect(shard.bytes).toBe(held.length * Number(npyDescr(dtype).slice(2)))
+      expect(npy({ x: dtype }).readRecords(shardFiles(shard.finish()), held.length)).toStrictEqual(
+        held.map((x) => ({ x })),
+      )
+    },
+  )
 
-  it('npy: a value that is not a number, a missing field, and float64 values past float32 fail; float32 precision is float32\'s', () => {
+  it("npy: a value that is not a number, a missing field, and float64 values past float32 fail; float32 precision is float32's", () => {
     const shard = npy({ f: 'float32', d: 'float64' }).newShard()
     const add = shard.add.bind(shard)
     expect(refusal(add, { f: ['3'], d: 1 })).toMatchObject({ field: 'f[0]', value: '"3" (a string)' })
@@ -232,31 +311,42 @@ describe('values-never-changed-silently', () => {
     expect(refusal(add, { f: Float64Array.of(1e39), d: 1 })).toMatchObject({ field: 'f', value: 'a Float64Array' })
     expect(refusal(add, { f: [3.4e38, 3.5e38], d: 1 })).toMatchObject({ field: 'f[1]', value: '3.5e+38' })
     shard.add({ f: [0.1, true], d: [Number.MAX_VALUE, false] }, 0)
-    expect(npy({ f: 'float32', d: 'float64' }).readRecords(shardFiles(shard.finish()), 1)).toStrictEqual([{ f: Float32Array.of(0.1, 1), d: Float64Array.of(Number.MAX_VALUE, 0) }])
+    expect(npy({ f: 'float32', d: 'float64' }).readRecords(shardFiles(shard.finish()), 1)).toStrictEqual([
+      { f: Float32Array.of(0.1, 1), d: Float64Array.of(Number.MAX_VALUE, 0) },
+    ])
   })
 
   it.each([
     ['npy', /item 37 field 'label' is 300: uint8 holds 0 to 255 \(it would become 44\)/],
     ['jsonl', /item 37 field 'meta\.size' is 37n \(a BigInt\): JSON has no BigInt/],
-  ])('the CLI: a %s run exits 1 naming the item, field and value, tried once, without longhaul\'s stack; the items before it are kept', async (output, message) => {
-    const out = join(root, `bad-${output}`)
-    const calls = join(root, `calls-${output}`)
-    const result = await runCli(['run', fixture('bad-value.ts'), '--out', out, '--workers', '1', '--checkpoint-every', '60'], { BAD_AT: '37', BAD_OUTPUT: output, CALLS: calls })
-    expect(result.stderr).toMatch(message)
-    expect(result.stderr).toMatch(/LONGHAUL_VALUE_NOT_REPRESENTABLE|failed without retries/)
-    expect(result.stderr).not.toMatch(/internal error|\n\s+at |src\/job\/outputs/)
-    expect(result.code).toBe(1)
-    expect(readFileSync(calls, 'utf8')).toBe('37\n')
-    const report = await verifyRun(out)
-    expect(report.duplicates + report.corrupt).toBe(0)
-    // Items 0–36 are committed (other ranges may be too); item 37 is in no shard.
-    const shards = readdirSync(join(out, 'data')).flatMap((name) => /^(\d{12})-(\d{12})\./.exec(name) ?? []).filter((_, k) => k % 3 !== 0).map(Number)
-    const covered = new Set<number>()
-    for (let k = 0; k < shards.length; k += 2) for (let i = shards[k]!; i < shards[k + 1]!; i++) covered.add(i)
-    expect(Array.from({ length: 37 }, (_, i) => covered.has(i)).every(Boolean)).toBe(true)
-    expect(covered.has(37)).toBe(false)
-    expect(report.items).toBe(covered.size)
-  })
+  ])(
+    "the CLI: a %s run exits 1 naming the item, field and value, tried once, without longhaul's stack; the items before it are kept",
+    async (output, message) => {
+      const out = join(root, `bad-${output}`)
+      const calls = join(root, `calls-${output}`)
+      const result = await runCli(
+        ['run', fixture('bad-value.ts'), '--out', out, '--workers', '1', '--checkpoint-every', '60'],
+        { BAD_AT: '37', BAD_OUTPUT: output, CALLS: calls },
+      )
+      expect(result.stderr).toMatch(message)
+      expect(result.stderr).toMatch(/LONGHAUL_VALUE_NOT_REPRESENTABLE|failed without retries/)
+      expect(result.stderr).not.toMatch(/internal error|\n\s+at |src\/job\/outputs/)
+      expect(result.code).toBe(1)
+      expect(readFileSync(calls, 'utf8')).toBe('37\n')
+      const report = await verifyRun(out)
+      expect(report.duplicates + report.corrupt).toBe(0)
+      // Items 0–36 are committed (other ranges may be too); item 37 is in no shard.
+      const shards = readdirSync(join(out, 'data'))
+        .flatMap((name) => /^(\d{12})-(\d{12})\./.exec(name) ?? [])
+        .filter((_, k) => k % 3 !== 0)
+        .map(Number)
+      const covered = new Set<number>()
+      for (let k = 0; k < shards.length; k += 2) for (let i = shards[k]!; i < shards[k + 1]!; i++) covered.add(i)
+      expect(Array.from({ length: 37 }, (_, i) => covered.has(i)).every(Boolean)).toBe(true)
+      expect(covered.has(37)).toBe(false)
+      expect(report.items).toBe(covered.size)
+    },
+  )
 })
 
 /** A shard's files as readRecords takes them: whole contents keyed by suffix. */
@@ -266,12 +356,30 @@ function shardFiles(content: readonly ShardFileContent[]): Map<string, Buffer> {
 
 /** `values` as the typed array of `dtype`. */
 function typed(dtype: NpyDtype, values: readonly number[]): Tensor['data'] {
-  const arrays = { uint8: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array, uint32: Uint32Array, int32: Int32Array, float32: Float32Array, float64: Float64Array }
+  const arrays = {
+    uint8: Uint8Array,
+    int8: Int8Array,
+    uint16: Uint16Array,
+    int16: Int16Array,
+    uint32: Uint32Array,
+    int32: Int32Array,
+    float32: Float32Array,
+    float64: Float64Array,
+  }
   return new arrays[dtype](values)
 }
 
 function npyDescr(dtype: NpyDtype): string {
-  return { uint8: '|u1', int8: '|i1', uint16: '<u2', int16: '<i2', uint32: '<u4', int32: '<i4', float32: '<f4', float64: '<f8' }[dtype]
+  return {
+    uint8: '|u1',
+    int8: '|i1',
+    uint16: '<u2',
+    int16: '<i2',
+    uint32: '<u4',
+    int32: '<i4',
+    float32: '<f4',
+    float64: '<f8',
+  }[dtype]
 }
 
 /** Values each dtype holds exactly, its extremes among them. */

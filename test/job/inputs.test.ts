@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FingerprintMismatchError } from '../../src/errors.ts'
@@ -11,12 +11,23 @@ function readOutput(dir: string): unknown[] {
   return readdirSync(join(dir, 'data'))
     .filter((name) => name.endsWith('.jsonl'))
     .sort()
-    .flatMap((name) => readFileSync(join(dir, 'data', name), 'utf8').trim().split('\n').map((line) => JSON.parse(line)))
+    .flatMap((name) =>
+      readFileSync(join(dir, 'data', name), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    )
 }
 
 it('jsonl input: item i is made from line i, blank lines skipped; a resume after interruption gives the same output', async () => {
   const prompts = join(root, 'prompts.jsonl')
-  writeFileSync(prompts, Array.from({ length: 300 }, (_, i) => JSON.stringify({ prompt: `say hello ${i}` }) + (i === 10 ? '\n\n' : '\n')).join(''))
+  writeFileSync(
+    prompts,
+    Array.from(
+      { length: 300 },
+      (_, i) => JSON.stringify({ prompt: `say hello ${i}` }) + (i === 10 ? '\n\n' : '\n'),
+    ).join(''),
+  )
   process.env.PROMPTS = prompts
   const whole = await runMapJob({ jobPath: fixture('prompts.ts'), outDir: join(root, 'p1'), workers: 2 })
   expect(whole.total).toBe(300)
@@ -26,7 +37,10 @@ it('jsonl input: item i is made from line i, blank lines skipped; a resume after
 
   const controller = new AbortController()
   const partial = await runMapJob({
-    jobPath: fixture('prompts.ts'), outDir: join(root, 'p2'), workers: 2, signal: controller.signal,
+    jobPath: fixture('prompts.ts'),
+    outDir: join(root, 'p2'),
+    workers: 2,
+    signal: controller.signal,
     observer: { committed: (p) => p.committed > 20 && controller.abort() },
   })
   expect(partial.state).toBe('interrupted')
@@ -34,9 +48,13 @@ it('jsonl input: item i is made from line i, blank lines skipped; a resume after
   expect(resumed.digest).toBe(whole.digest)
 
   // A changed input is a different job.
-  appendFileSync(prompts, JSON.stringify({ prompt: 'one more' }) + '\n')
-  await expect(runMapJob({ jobPath: fixture('prompts.ts'), outDir: join(root, 'p1'), workers: 1 })).rejects.toThrow(/input changed/)
-  await expect(runMapJob({ jobPath: fixture('prompts.ts'), outDir: join(root, 'p1'), workers: 1 })).rejects.toBeInstanceOf(FingerprintMismatchError)
+  appendFileSync(prompts, `${JSON.stringify({ prompt: 'one more' })}\n`)
+  await expect(runMapJob({ jobPath: fixture('prompts.ts'), outDir: join(root, 'p1'), workers: 1 })).rejects.toThrow(
+    /input changed/,
+  )
+  await expect(
+    runMapJob({ jobPath: fixture('prompts.ts'), outDir: join(root, 'p1'), workers: 1 }),
+  ).rejects.toBeInstanceOf(FingerprintMismatchError)
 })
 
 it('jsonl input: a line that is not JSON is refused before any work, naming the line', async () => {
@@ -70,7 +88,11 @@ it('files input: one item per matching file, in sorted order', async () => {
   process.env.FILES = `${relative(process.cwd(), folder)}/*.txt`
   await runMapJob({ jobPath: fixture('sizes.ts'), outDir: join(root, 'sizes'), workers: 1 })
   const out = readOutput(join(root, 'sizes')) as { name: string; bytes: number }[]
-  expect(out.map((o) => [o.name.split('/').at(-1), o.bytes])).toEqual([['f1.txt', 1], ['f2.txt', 2], ['f3.txt', 3]])
+  expect(out.map((o) => [o.name.split('/').at(-1), o.bytes])).toEqual([
+    ['f1.txt', 1],
+    ['f2.txt', 2],
+    ['f3.txt', 3],
+  ])
 })
 
 describe('linear-in-the-input', () => {
@@ -78,7 +100,7 @@ describe('linear-in-the-input', () => {
   // across many read chunks, whatever the chunk boundaries cut (a multi-byte character, the line's end).
   it('a single JSONL line of 8 MB, between two short ones, is one record read back byte for byte', async () => {
     const path = join(root, 'long.jsonl')
-    const text = 'ünïcødé ✓ 🙂 '.repeat(8 * 1024 * 1024 / 24)
+    const text = 'ünïcødé ✓ 🙂 '.repeat((8 * 1024 * 1024) / 24)
     writeFileSync(path, `{"n":1}\n${JSON.stringify({ text })}\r\n{"n":3}`)
     const input = jsonlInput<{ text?: string; n?: number }>(path)
     const scan = await input.scan()
@@ -92,7 +114,7 @@ describe('linear-in-the-input', () => {
 
   it('a single CSV field of 8 MB is one record read back whole', async () => {
     const path = join(root, 'long.csv')
-    const note = 'a "quoted" ünïcødé field\n'.repeat(8 * 1024 * 1024 / 28)
+    const note = 'a "quoted" ünïcødé field\n'.repeat((8 * 1024 * 1024) / 28)
     writeFileSync(path, `name,note\nfirst,x\nlong,"${note.replaceAll('"', '""')}"\nlast,y\n`)
     const input = csvInput(path)
     const scan = await input.scan()
@@ -109,9 +131,16 @@ describe('input-bytes-never-replaced', () => {
   it('a JSONL line that is not UTF-8 is refused, naming the line and the byte, not read with U+FFFD in its place', async () => {
     const path = join(root, 'latin1.jsonl')
     writeFileSync(path, Buffer.concat([Buffer.from('{"prompt":"ok"}\n\n'), latin1('{"prompt":"caf\u00e9"}\n')]))
-    await expect(jsonlInput(path).scan()).rejects.toThrow(/latin1\.jsonl:3: byte 15 of the line is 0xe9, which is not UTF-8/)
+    await expect(jsonlInput(path).scan()).rejects.toThrow(
+      /latin1\.jsonl:3: byte 15 of the line is 0xe9, which is not UTF-8/,
+    )
     // Cut sequences, overlong forms and surrogates are refused too; valid four-byte characters are not.
-    for (const [bytes, ok] of [[[0xf0, 0x9f, 0x99, 0x82], true], [[0xe2, 0x9c], false], [[0xc0, 0xaf], false], [[0xed, 0xa0, 0x80], false]] as const) {
+    for (const [bytes, ok] of [
+      [[0xf0, 0x9f, 0x99, 0x82], true],
+      [[0xe2, 0x9c], false],
+      [[0xc0, 0xaf], false],
+      [[0xed, 0xa0, 0x80], false],
+    ] as const) {
       writeFileSync(path, Buffer.concat([Buffer.from('"'), Buffer.from(bytes), Buffer.from('"\n')]))
       if (ok) await expect(jsonlInput(path).scan()).resolves.toMatchObject({ count: 1 })
       else await expect(jsonlInput(path).scan()).rejects.toThrow(/latin1\.jsonl:1: byte 2 of the line is 0x/)

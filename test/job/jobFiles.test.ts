@@ -21,18 +21,21 @@ function spawningJob(dir: string, files: string | undefined): string {
   write(join(dir, 'prompts/a.txt'), 'first prompt\n')
   write(join(dir, 'prompts/b.txt'), 'second prompt\n')
   write(join(dir, 'longhaul.config.ts'), 'export default { requireProofAbove: 10, crashItems: 20, crashKills: 1 }\n')
-  write(join(dir, 'job.ts'), [
-    "import { execFileSync } from 'node:child_process'",
-    "import { fileURLToPath } from 'node:url'",
-    "import { defineJob, jsonl } from 'longhaul'",
-    "const factor = Number(execFileSync('python3', [fileURLToPath(new URL('./server.py', import.meta.url))]).toString())",
-    'export default defineJob({',
-    "  name: 'spawns', total: 30, output: jsonl(),",
-    ...(files === undefined ? [] : [`  files: ${files},`]),
-    '  item: (i) => ({ i, y: i * factor }),',
-    '})',
-    '',
-  ].join('\n'))
+  write(
+    join(dir, 'job.ts'),
+    [
+      "import { execFileSync } from 'node:child_process'",
+      "import { fileURLToPath } from 'node:url'",
+      "import { defineJob, jsonl } from 'longhaul'",
+      "const factor = Number(execFileSync('python3', [fileURLToPath(new URL('./server.py', import.meta.url))]).toString())",
+      'export default defineJob({',
+      "  name: 'spawns', total: 30, output: jsonl(),",
+      ...(files === undefined ? [] : [`  files: ${files},`]),
+      '  item: (i) => ({ i, y: i * factor }),',
+      '})',
+      '',
+    ].join('\n'),
+  )
   return join(dir, 'job.ts')
 }
 
@@ -41,7 +44,12 @@ describe('fingerprint-covers-declared-files', () => {
     const dir = join(base, 'declared')
     const job = spawningJob(dir, "['server.py', 'prompts/*.txt']")
     const before = await identifyJob({ jobPath: job })
-    expect(Object.keys(before.identity.sources)).toEqual(['job.ts', join('prompts', 'a.txt'), join('prompts', 'b.txt'), 'server.py'])
+    expect(Object.keys(before.identity.sources)).toEqual([
+      'job.ts',
+      join('prompts', 'a.txt'),
+      join('prompts', 'b.txt'),
+      'server.py',
+    ])
 
     const proved = join(dir, 'runs/proved')
     const preflight = await runCli(['preflight', job, '--target', '30', '--out', proved])
@@ -63,12 +71,16 @@ describe('fingerprint-covers-declared-files', () => {
     // A file a glob declares counts as much as a named one.
     write(join(dir, 'prompts/b.txt'), 'second prompt, reworded\n')
     const after = await identifyJob({ jobPath: job })
-    expect(describeChanges(before.identity, after.identity)).toEqual([`job code changed (${join('prompts', 'b.txt')}, server.py)`])
+    expect(describeChanges(before.identity, after.identity)).toEqual([
+      `job code changed (${join('prompts', 'b.txt')}, server.py)`,
+    ])
   }, 240_000)
 
   it('a declared file that does not exist is refused naming it; files: [] declares none', async () => {
     const job = spawningJob(join(base, 'missing'), "['server.py', 'sever.py']")
-    await expect(identifyJob({ jobPath: job })).rejects.toThrow(/declares files: \['sever\.py'\], and .*sever\.py does not exist/)
+    await expect(identifyJob({ jobPath: job })).rejects.toThrow(
+      /declares files: \['sever\.py'\], and .*sever\.py does not exist/,
+    )
     const none = spawningJob(join(base, 'none'), '[]')
     expect(Object.keys((await identifyJob({ jobPath: none })).identity.sources)).toEqual(['job.ts'])
   })
@@ -76,12 +88,15 @@ describe('fingerprint-covers-declared-files', () => {
   it('a loop declares its files the same way', async () => {
     const dir = join(base, 'loop')
     write(join(dir, 'step.sh'), 'echo 1\n')
-    write(join(dir, 'loop.ts'), [
-      "import { defineLoop } from 'longhaul'",
-      "export default defineLoop({ name: 'loop', steps: 3, files: ['step.sh'], init: () => 0, step: (s: number) => s + 1,",
-      '  save: (s: number) => new Uint8Array([s]), load: (b: Uint8Array) => b[0]! })',
-      '',
-    ].join('\n'))
+    write(
+      join(dir, 'loop.ts'),
+      [
+        "import { defineLoop } from 'longhaul'",
+        "export default defineLoop({ name: 'loop', steps: 3, files: ['step.sh'], init: () => 0, step: (s: number) => s + 1,",
+        '  save: (s: number) => new Uint8Array([s]), load: (b: Uint8Array) => b[0]! })',
+        '',
+      ].join('\n'),
+    )
     const before = await identifyLoop({ jobPath: join(dir, 'loop.ts') })
     write(join(dir, 'step.sh'), 'echo 2\n')
     const after = await identifyLoop({ jobPath: join(dir, 'loop.ts') })
@@ -96,7 +111,7 @@ describe('fingerprint-covers-scripts-beside-the-job', () => {
     write(join(dir, 'helper.sh'), 'echo hi\n')
     write(join(dir, 'notes.txt'), 'data, not code\n')
     write(join(dir, 'input.jsonl'), '{}\n')
-    write(join(dir, 'job.test.ts'), '// the job\'s own tests\n')
+    write(join(dir, 'job.test.ts'), "// the job's own tests\n")
     write(join(dir, 'data/huge.py'), '# a subfolder is not read by default\n')
     const before = await identifyJob({ jobPath: job })
     expect(Object.keys(before.identity.sources)).toEqual(['helper.sh', 'job.ts', 'server.py'])
@@ -107,7 +122,7 @@ describe('fingerprint-covers-scripts-beside-the-job', () => {
     expect(describeChanges(before.identity, after.identity)).toEqual(['job code changed (server.py)'])
   })
 
-  it('the fingerprint stays the same wherever --out is: beside the job, or the job\'s own folder', async () => {
+  it("the fingerprint stays the same wherever --out is: beside the job, or the job's own folder", async () => {
     const dir = join(base, 'out-here')
     const job = spawningJob(dir, "['**/*.py', '**/*.json', '**/*.txt']")
     const before = await identifyJob({ jobPath: job })

@@ -8,7 +8,14 @@ import { readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { expect, it } from 'vitest'
-import { bestCheckpoint, checkpointName, checkpointsToPrune, readCheckpoint, writeCheckpoint, type KeptCheckpoint } from '../../src/runner/loop/checkpoints.ts'
+import {
+  bestCheckpoint,
+  checkpointName,
+  checkpointsToPrune,
+  type KeptCheckpoint,
+  readCheckpoint,
+  writeCheckpoint,
+} from '../../src/runner/loop/checkpoints.ts'
 import { tempDir } from '../support/cli.ts'
 
 const dir = tempDir('longhaul-ckpt-')
@@ -21,7 +28,17 @@ const checkpoint = fc.record({
 })
 
 function write(c: { step: number; payload: Uint8Array; loss: number }): Buffer {
-  writeCheckpoint(dir, { job: 'j', fingerprint: expect_.fingerprint, step: c.step, metrics: { loss: c.loss }, savedAt: new Date(0).toISOString() }, c.payload)
+  writeCheckpoint(
+    dir,
+    {
+      job: 'j',
+      fingerprint: expect_.fingerprint,
+      step: c.step,
+      metrics: { loss: c.loss },
+      savedAt: new Date(0).toISOString(),
+    },
+    c.payload,
+  )
   return readFileSync(join(dir, checkpointName(c.step)))
 }
 
@@ -64,11 +81,15 @@ it('checkpoint-checksum: a checkpoint cut short anywhere, or with bytes added, i
   )
 })
 
-it('checkpoint-checksum: a whole checkpoint of another job (another fingerprint), or under another step\'s name, is not taken', () => {
+it("checkpoint-checksum: a whole checkpoint of another job (another fingerprint), or under another step's name, is not taken", () => {
   const bytes = write({ step: 7, payload: new Uint8Array([1, 2, 3]), loss: 1 })
-  expect(readCheckpoint(dir, checkpointName(7), { fingerprint: 'e'.repeat(64) })).toMatchObject({ corrupt: expect.stringMatching(/another job/) })
+  expect(readCheckpoint(dir, checkpointName(7), { fingerprint: 'e'.repeat(64) })).toMatchObject({
+    corrupt: expect.stringMatching(/another job/),
+  })
   writeFileSync(join(dir, checkpointName(8)), bytes)
-  expect(readCheckpoint(dir, checkpointName(8), expect_)).toMatchObject({ corrupt: expect.stringMatching(/says step 7/) })
+  expect(readCheckpoint(dir, checkpointName(8), expect_)).toMatchObject({
+    corrupt: expect.stringMatching(/says step 7/),
+  })
 })
 
 it('keep-last-k-plus-best: pruning keeps the K newest and the best by its metric, earliest of equals, never a checkpoint without a finite value', () => {
@@ -79,7 +100,11 @@ it('keep-last-k-plus-best: pruning keeps the K newest and the best by its metric
       fc.integer({ min: 1, max: 5 }),
       fc.constantFrom('min' as const, 'max' as const),
       (steps, scores, keep, mode) => {
-        const all: KeptCheckpoint[] = steps.map((step, i) => ({ file: checkpointName(step), step, metrics: { score: scores[i] ?? null } }))
+        const all: KeptCheckpoint[] = steps.map((step, i) => ({
+          file: checkpointName(step),
+          step,
+          metrics: { score: scores[i] ?? null },
+        }))
         const pruned = new Set(checkpointsToPrune(all, keep, { metric: 'score', mode }))
         const left = all.filter((c) => !pruned.has(c.file))
         const newest = [...all].sort((a, b) => b.step - a.step).slice(0, keep)
@@ -87,7 +112,9 @@ it('keep-last-k-plus-best: pruning keeps the K newest and the best by its metric
         const values = scored.map((c) => c.metrics.score as number)
         const target = mode === 'min' ? Math.min(...values) : Math.max(...values)
         const best = scored.find((c) => c.metrics.score === target)
-        expect(new Set(left.map((c) => c.file))).toEqual(new Set([...newest, ...(best ? [best] : [])].map((c) => c.file)))
+        expect(new Set(left.map((c) => c.file))).toEqual(
+          new Set([...newest, ...(best ? [best] : [])].map((c) => c.file)),
+        )
         expect(bestCheckpoint(all, { metric: 'score', mode })).toEqual(best)
       },
     ),

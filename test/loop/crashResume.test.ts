@@ -11,7 +11,7 @@ import { expect, it } from 'vitest'
 import { hasRun } from '../../src/runner/index.ts'
 import { listCheckpoints, readCheckpoint } from '../../src/runner/loop/checkpoints.ts'
 import { LONG, tempDir } from '../support/cli.ts'
-import { ckpt, dataFiles, DESCENT, finalBytes, readJournal, runLoop, sha256, startLoop } from './support.ts'
+import { ckpt, DESCENT, dataFiles, finalBytes, readJournal, runLoop, sha256, startLoop } from './support.ts'
 
 const KILLS = LONG ? 40 : 8
 const SEED = 20261121
@@ -34,10 +34,17 @@ it(`crash-resume-equivalence: ${KILLS} SIGKILLs at seeded random moments, each r
     const { child, done } = startLoop(DESCENT, out, env)
     // One kill in four lands anywhere from start-up on (opening the run, recovering checkpoints); the rest while the loop steps.
     const early = kills % 4 === 1
-    const delay = early ? prand.unsafeUniformIntDistribution(50, 1_500, rng) : prand.unsafeUniformIntDistribution(200, 1_600, rng)
+    const delay = early
+      ? prand.unsafeUniformIntDistribution(50, 1_500, rng)
+      : prand.unsafeUniformIntDistribution(200, 1_600, rng)
     let timer: NodeJS.Timeout | undefined
     if (early) timer = setTimeout(() => child.kill('SIGKILL'), delay)
-    else child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('started at step') && (timer ??= setTimeout(() => child.kill('SIGKILL'), delay)))
+    else
+      child.stderr!.on(
+        'data',
+        (chunk: Buffer) =>
+          chunk.toString().includes('started at step') && (timer ??= setTimeout(() => child.kill('SIGKILL'), delay)),
+      )
     const result = await done
     clearTimeout(timer)
     if (result.signal !== 'SIGKILL') {
@@ -52,7 +59,8 @@ it(`crash-resume-equivalence: ${KILLS} SIGKILLs at seeded random moments, each r
     if (!run) continue
     // Whatever the instant of the kill, every checkpoint on disk is whole, and the newest never goes back.
     const checkpoints = listCheckpoints(join(out, 'data'))
-    for (const { file } of checkpoints) expect(readCheckpoint(join(out, 'data'), file, run), file).not.toHaveProperty('corrupt')
+    for (const { file } of checkpoints)
+      expect(readCheckpoint(join(out, 'data'), file, run), file).not.toHaveProperty('corrupt')
     const newest = checkpoints.at(-1)?.step ?? 0
     expect(newest).toBeGreaterThanOrEqual(newestBefore)
     newestBefore = newest
@@ -62,7 +70,13 @@ it(`crash-resume-equivalence: ${KILLS} SIGKILLs at seeded random moments, each r
   const final = await runLoop(DESCENT, out, env)
   expect(final.code, final.stderr).toBe(0)
   const summary = JSON.parse(final.stdout)
-  expect(summary).toMatchObject({ state: 'complete', resumed: true, committed: 300, total: 300, digest: sha256(expected) })
+  expect(summary).toMatchObject({
+    state: 'complete',
+    resumed: true,
+    committed: 300,
+    total: 300,
+    digest: sha256(expected),
+  })
   expect(finalBytes(out).equals(expected)).toBe(true)
   const { run, events } = await readJournal(out)
   expect(run?.state).toBe('complete')

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { listCheckpoints, readCheckpoint } from '../../src/runner/loop/checkpoints.ts'
 import { tempDir } from '../support/cli.ts'
-import { ckpt, dataFiles, DESCENT, finalBytes, readJournal, runLoop, sha256 } from './support.ts'
+import { ckpt, DESCENT, dataFiles, finalBytes, readJournal, runLoop, sha256 } from './support.ts'
 
 const env = { CKPT_STEPS: '20', CKPT_MS: '3600000', KEEP: '1', STEP_MS: '2' }
 
@@ -28,7 +28,8 @@ it('prune-after-durable: killed after its 3rd checkpoint is durable and before p
   // keep = 1, yet the 2nd checkpoint survives the 3rd: its pruning never came. (The loop's thread may have written a 4th meanwhile.)
   expect(dataFiles(out)).toEqual(expect.arrayContaining([ckpt(40), ckpt(60)]))
   expect(dataFiles(out)).not.toContain(ckpt(20))
-  for (const { file } of listCheckpoints(join(out, 'data'))) expect(readCheckpoint(join(out, 'data'), file, run!), file).not.toHaveProperty('corrupt')
+  for (const { file } of listCheckpoints(join(out, 'data')))
+    expect(readCheckpoint(join(out, 'data'), file, run!), file).not.toHaveProperty('corrupt')
 
   const resumed = await runLoop(DESCENT, out, env)
   expect(resumed.code, resumed.stderr).toBe(0)

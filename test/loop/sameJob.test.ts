@@ -17,28 +17,39 @@ const env = { CKPT_STEPS: '20', CKPT_MS: '3600000' }
 
 /** Everything a refusal must leave as it was: the data files' bytes and the event log. */
 async function snapshot(out: string): Promise<unknown> {
-  const data = Object.fromEntries(readdirSync(join(out, 'data')).map((name) => [name, sha256(readFileSync(join(out, 'data', name)))]))
+  const data = Object.fromEntries(
+    readdirSync(join(out, 'data')).map((name) => [name, sha256(readFileSync(join(out, 'data', name)))]),
+  )
   return { data, events: (await readJournal(out)).events.length }
 }
 
 describe('same-job-or-refuse (loops)', () => {
   it.each([
-    ['other params', { LOOP_PARAMS: '{"lr":0.1}' }, /params changed \(\{"lr":0\.05,"size":512\} → \{"lr":0\.1,"size":512\}\)/],
+    [
+      'other params',
+      { LOOP_PARAMS: '{"lr":0.1}' },
+      /params changed \(\{"lr":0\.05,"size":512\} → \{"lr":0\.1,"size":512\}\)/,
+    ],
     ['another seed', { LOOP_SEED: '7' }, /seed changed \(0 → 7\)/],
-  ])('resuming with %s is refused (exit 2), naming what changed, and the folder is left as it was', async (name, change, changed) => {
-    const out = join(root, name.replace(/\W+/g, '-'))
-    expect((await runLoop(DESCENT, out, env, 40)).code).toBe(0)
-    const before = await snapshot(out)
-    const refused = await runLoop(DESCENT, out, { ...env, ...change }, 40)
-    expect(refused.code).toBe(2)
-    expect(refused.stderr).toMatch(/holds a run of a different job/)
-    expect(refused.stderr).toMatch(changed)
-    expect(await snapshot(out)).toEqual(before)
-  })
+  ])(
+    'resuming with %s is refused (exit 2), naming what changed, and the folder is left as it was',
+    async (name, change, changed) => {
+      const out = join(root, name.replace(/\W+/g, '-'))
+      expect((await runLoop(DESCENT, out, env, 40)).code).toBe(0)
+      const before = await snapshot(out)
+      const refused = await runLoop(DESCENT, out, { ...env, ...change }, 40)
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toMatch(/holds a run of a different job/)
+      expect(refused.stderr).toMatch(changed)
+      expect(await snapshot(out)).toEqual(before)
+    },
+  )
 
-  it('a map job\'s folder is refused to a loop, and a loop\'s folder to a map job', async () => {
+  it("a map job's folder is refused to a loop, and a loop's folder to a map job", async () => {
     const mapDir = join(root, 'map')
-    expect((await runCli(['run', fixture('squares.ts'), '--out', mapDir, '--total', '20', '--workers', '1'])).code).toBe(0)
+    expect(
+      (await runCli(['run', fixture('squares.ts'), '--out', mapDir, '--total', '20', '--workers', '1'])).code,
+    ).toBe(0)
     const loopInMap = await runLoop(DESCENT, mapDir, env, 20)
     expect(loopInMap.code).toBe(2)
     expect(loopInMap.stderr).toMatch(/holds a run of a different job: job name changed \(squares → descent\)/)
@@ -57,8 +68,16 @@ describe('same-job-or-refuse (loops)', () => {
     expect((await runLoop(DESCENT, grown, env, 150)).code).toBe(0)
     const continued = await runLoop(DESCENT, grown, env, 300)
     expect(continued.code, continued.stderr).toBe(0)
-    expect(JSON.parse(continued.stdout)).toMatchObject({ state: 'complete', total: 300, startStep: 150, committedThisSession: 150, digest: sha256(finalBytes(direct)) })
-    expect((await readJournal(grown)).events.filter((e) => e.type === 'extended')).toEqual([expect.objectContaining({ detail: { from: 150, to: 300 } })])
+    expect(JSON.parse(continued.stdout)).toMatchObject({
+      state: 'complete',
+      total: 300,
+      startStep: 150,
+      committedThisSession: 150,
+      digest: sha256(finalBytes(direct)),
+    })
+    expect((await readJournal(grown)).events.filter((e) => e.type === 'extended')).toEqual([
+      expect.objectContaining({ detail: { from: 150, to: 300 } }),
+    ])
 
     const shrunk = await runLoop(DESCENT, grown, env, 100)
     expect(shrunk.code).toBe(2)
@@ -74,16 +93,34 @@ describe('gate (loops)', () => {
       asked.push(facts)
       throw new GateRefusedError('no proof', [{ met: false, text: 'a passing proof' }], 'longhaul preflight …')
     }
-    await expect(runLoopJob({ jobPath: DESCENT, outDir: refusedDir, total: 30, gate: refuse })).rejects.toBeInstanceOf(GateRefusedError)
-    expect(asked).toEqual([expect.objectContaining({ job: 'descent', total: 30, seed: 0, kind: 'loop', params: { lr: 0.05, size: 512 }, fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) })])
+    await expect(runLoopJob({ jobPath: DESCENT, outDir: refusedDir, total: 30, gate: refuse })).rejects.toBeInstanceOf(
+      GateRefusedError,
+    )
+    expect(asked).toEqual([
+      expect.objectContaining({
+        job: 'descent',
+        total: 30,
+        seed: 0,
+        kind: 'loop',
+        params: { lr: 0.05, size: 512 },
+        fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
+      }),
+    ])
     expect(existsSync(refusedDir)).toBe(false)
 
     const clearedDir = join(root, 'gate-cleared')
-    const summary = await runLoopJob({ jobPath: DESCENT, outDir: clearedDir, total: 30, gate: async () => ({ status: 'not-required', limit: 1000, policy: 'test' }) })
+    const summary = await runLoopJob({
+      jobPath: DESCENT,
+      outDir: clearedDir,
+      total: 30,
+      gate: async () => ({ status: 'not-required', limit: 1000, policy: 'test' }),
+    })
     expect(summary).toMatchObject({ state: 'complete', total: 30, committed: 30 })
     const { events } = await readJournal(clearedDir)
     expect(events.map((e) => e.type)).toEqual(['started', 'gate-not-required', 'checkpoint', 'complete'])
-    expect(JSON.parse(readFileSync(join(clearedDir, 'progress.json'), 'utf8')).gate).toMatchObject({ status: 'not-required' })
+    expect(JSON.parse(readFileSync(join(clearedDir, 'progress.json'), 'utf8')).gate).toMatchObject({
+      status: 'not-required',
+    })
     expect(readdirSync(join(clearedDir, 'data')).sort()).toEqual(['final.bin', ckpt(30)])
   })
 })

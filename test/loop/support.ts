@@ -4,18 +4,28 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import type { RunEvent, RunRecord } from '../../src/store/store.ts'
-import { ROOT, startNode, type CliResult } from '../support/cli.ts'
+import { type CliResult, ROOT, startNode } from '../support/cli.ts'
 
 export const loopFixture = (name: string): string => join(ROOT, 'test/fixtures/loops', name)
 export const DESCENT = loopFixture('descent.ts')
 const RUNNER = loopFixture('runLoop.ts')
 
 /** Runs a loop job in a real child process (the runner script), as `longhaul run` will. */
-export function startLoop(job: string, out: string, env: Record<string, string> = {}, total?: number): { child: ChildProcess; done: Promise<CliResult> } {
+export function startLoop(
+  job: string,
+  out: string,
+  env: Record<string, string> = {},
+  total?: number,
+): { child: ChildProcess; done: Promise<CliResult> } {
   return startNode(['--import', 'tsx', RUNNER, job, out, ...(total === undefined ? [] : [String(total)])], env)
 }
 
-export function runLoop(job: string, out: string, env: Record<string, string> = {}, total?: number): Promise<CliResult> {
+export function runLoop(
+  job: string,
+  out: string,
+  env: Record<string, string> = {},
+  total?: number,
+): Promise<CliResult> {
   return startLoop(job, out, env, total).done
 }
 
@@ -31,7 +41,9 @@ export async function readJournal(out: string): Promise<{ run: RunRecord | undef
 
 /** The names in data/, sorted; temp files of an unfinished write are left out. */
 export function dataFiles(out: string): string[] {
-  return readdirSync(join(out, 'data')).filter((name) => !name.startsWith('.tmp-')).sort()
+  return readdirSync(join(out, 'data'))
+    .filter((name) => !name.startsWith('.tmp-'))
+    .sort()
 }
 
 export function sha256(bytes: Uint8Array): string {

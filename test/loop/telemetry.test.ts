@@ -39,7 +39,7 @@ async function until<T>(what: () => T | undefined, ms = 20_000): Promise<T> {
   throw new Error('timed out')
 }
 
-it('fresh-progress (loops): while it runs, progress.json counts checkpointed steps as done out of the loop\'s steps; at the end COMPLETE, and the journal has started, every checkpoint and complete with the digest', async () => {
+it("fresh-progress (loops): while it runs, progress.json counts checkpointed steps as done out of the loop's steps; at the end COMPLETE, and the journal has started, every checkpoint and complete with the digest", async () => {
   const out = join(root, 'progress')
   const { done } = startLoop(DESCENT, out, env)
   const seen: ProgressSnapshot[] = []
@@ -55,7 +55,14 @@ it('fresh-progress (loops): while it runs, progress.json counts checkpointed ste
 
   const result = await done
   expect(result.code, result.stderr).toBe(0)
-  expect(progressOf(out)).toMatchObject({ state: 'complete', done: 300, total: 300, percent: 100, checkpoints: 15, etaSeconds: 0 })
+  expect(progressOf(out)).toMatchObject({
+    state: 'complete',
+    done: 300,
+    total: 300,
+    percent: 100,
+    checkpoints: 15,
+    etaSeconds: 0,
+  })
   expect(readFileSync(join(out, 'PROGRESS.txt'), 'utf8')).toMatch(/^COMPLETE\n[\s\S]*300 \/ 300 steps \(100\.0%\)/)
   const { run, events } = await readJournal(out)
   expect(run).toMatchObject({ state: 'complete', total: 300, job: 'descent' })
@@ -76,7 +83,7 @@ it('fresh-progress (loops): the heartbeat and progress.json keep moving while on
   expect((await done).code).toBe(0)
 })
 
-it('bounded-loss (loops): with time-based checkpoints alone, the steps finished but not yet durable never exceed the interval\'s worth', async () => {
+it("bounded-loss (loops): with time-based checkpoints alone, the steps finished but not yet durable never exceed the interval's worth", async () => {
   const out = join(root, 'bounded')
   // 10 ms steps, a checkpoint every 300 ms and no step count: about 30 steps at risk at most.
   const { done } = startLoop(DESCENT, out, { STEP_MS: '10', CKPT_MS: '300', PROGRESS_EVERY_MS: '50' })
@@ -119,10 +126,16 @@ it('interrupt (loops): SIGINT finishes the step in progress, writes a last check
 
   const resumed = await runLoop(DESCENT, out, env)
   expect(resumed.code, resumed.stderr).toBe(0)
-  expect(JSON.parse(resumed.stdout)).toMatchObject({ state: 'complete', resumed: true, startStep: at, committedThisSession: 300 - at, digest: expected })
+  expect(JSON.parse(resumed.stdout)).toMatchObject({
+    state: 'complete',
+    resumed: true,
+    startStep: at,
+    committedThisSession: 300 - at,
+    digest: expected,
+  })
 })
 
-it('one-owner (loops): a second process on a live loop\'s folder is refused (exit 2), naming the holder', async () => {
+it("one-owner (loops): a second process on a live loop's folder is refused (exit 2), naming the holder", async () => {
   const out = join(root, 'owned')
   const { child, done } = startLoop(DESCENT, out, env)
   await until(() => (progressOf(out)?.state === 'running' ? true : undefined))
@@ -137,7 +150,9 @@ it('a failing step fails the run (exit 1) naming the step, keeps its checkpoints
   const out = join(root, 'failing')
   const failed = await runLoop(DESCENT, out, { ...env, STEP_MS: '0', FAIL_AT: '150' })
   expect(failed.code).toBe(1)
-  expect(failed.stderr).toMatch(/step 150 of loop 'descent' failed: boom at step 150\. The checkpoints are kept \(the newest at step 140\)/)
+  expect(failed.stderr).toMatch(
+    /step 150 of loop 'descent' failed: boom at step 150\. The checkpoints are kept \(the newest at step 140\)/,
+  )
   const { run, events } = await readJournal(out)
   expect(run?.state).toBe('failed')
   expect(events.at(-1)).toMatchObject({ type: 'failed' })

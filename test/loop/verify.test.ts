@@ -5,14 +5,21 @@ import { ROOT, runCli, tempDir } from '../support/cli.ts'
 
 const DESCENT = join(ROOT, 'test/fixtures/loops/descent.ts')
 
-it('verify a loop run: its checkpoints and final.bin check out and the digest is the run\'s; a changed byte in either is found', async () => {
+it("verify a loop run: its checkpoints and final.bin check out and the digest is the run's; a changed byte in either is found", async () => {
   const out = join(tempDir(), 'loop')
   const ran = await runCli(['run', DESCENT, '--out', out, '--total', '200', '--json'], { CKPT_STEPS: '50', KEEP: '2' })
   expect(ran.code, ran.stderr).toBe(0)
   const { digest } = JSON.parse(ran.stdout) as { digest: string }
   const clean = await runCli(['verify', out, '--json'])
   expect(clean.code, clean.stderr).toBe(0)
-  expect(JSON.parse(clean.stdout)).toMatchObject({ complete: true, digest, items: 200, total: 200, corrupt: 0, unit: 'steps' })
+  expect(JSON.parse(clean.stdout)).toMatchObject({
+    complete: true,
+    digest,
+    items: 200,
+    total: 200,
+    corrupt: 0,
+    unit: 'steps',
+  })
 
   const final = join(out, 'data', 'final.bin')
   const bytes = readFileSync(final)

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { preflight, type PreflightOptions } from '../../src/preflight/preflight.ts'
+import type { PreflightOptions } from '../../src/preflight/options.ts'
+import { preflight } from '../../src/preflight/preflight.ts'
 import type { CheckId } from '../../src/preflight/proof.ts'
 import { ROOT, tempDir } from '../support/cli.ts'
 
@@ -27,10 +28,18 @@ describe('preflight fails each broken job, naming the broken requirement', () =>
     expect(statement._type).toBe('https://in-toto.io/Statement/v1')
     expect(statement.subject[0].digest.sha256).toMatch(/^[0-9a-f]{64}$/)
     expect(statement.predicate).toMatchObject({ verdict: 'PASSED', target: 20_000 })
-    expect(statement.predicate.checks.find((c: { id: string }) => c.id === 'crash-resume').measurements.kills).toBeGreaterThanOrEqual(5)
-    expect(statement.predicate.checks.find((c: { id: string }) => c.id === 'crash-resume').measurements.killsAtCommit).toBeGreaterThanOrEqual(1)
-    expect(readFileSync(result.reportPath, 'utf8')).toMatch(/# Preflight PASSED: sound[\s\S]*\| maxLostWorkSeconds \| 300 \| checkpoint-cadence \| ✔ \|/)
-    expect(readFileSync(result.junitPath, 'utf8')).toMatch(/<testsuite name="longhaul preflight sound" tests="7" failures="0"/)
+    expect(
+      statement.predicate.checks.find((c: { id: string }) => c.id === 'crash-resume').measurements.kills,
+    ).toBeGreaterThanOrEqual(5)
+    expect(
+      statement.predicate.checks.find((c: { id: string }) => c.id === 'crash-resume').measurements.killsAtCommit,
+    ).toBeGreaterThanOrEqual(1)
+    expect(readFileSync(result.reportPath, 'utf8')).toMatch(
+      /# Preflight PASSED: sound[\s\S]*\| maxLostWorkSeconds \| 300 \| checkpoint-cadence \| ✔ \|/,
+    )
+    expect(readFileSync(result.junitPath, 'utf8')).toMatch(
+      /<testsuite name="longhaul preflight sound" tests="7" failures="0"/,
+    )
     expect(existsSync(join(result.proofPath, '..', `.preflight-work-${process.pid}`))).toBe(false)
   }, 120_000)
 
@@ -54,9 +63,13 @@ describe('preflight fails each broken job, naming the broken requirement', () =>
   }, 120_000)
 
   it('disk: a job whose output would not fit the free disk fails, with the projection', async () => {
-    const { failedIds, failures } = await prove('big-output', 20_000, { diskProbe: async () => ({ freeBytes: 100 * 1024 ** 2 }) })
+    const { failedIds, failures } = await prove('big-output', 20_000, {
+      diskProbe: async () => ({ freeBytes: 100 * 1024 ** 2 }),
+    })
     expectOnly(failedIds, 'disk')
-    expect(failures).toMatch(/disk: the output would not fit: 312\.\d MiB projected × 1\.5 margin = 468\.8 MiB, only 100\.0 MiB free/)
+    expect(failures).toMatch(
+      /disk: the output would not fit: 312\.\d MiB projected × 1\.5 margin = 468\.8 MiB, only 100\.0 MiB free/,
+    )
   }, 120_000)
 
   it('bounded-memory: a job that leaks 64 KiB per item fails memory', async () => {

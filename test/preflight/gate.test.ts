@@ -22,11 +22,13 @@ beforeAll(async () => {
 afterAll(() => rmSync(job, { force: true }))
 
 describe('gate', () => {
-  it('gate: a run above the policy\'s scale without a proof is refused (exit 3) with the checklist and the preflight command, writing nothing', async () => {
+  it("gate: a run above the policy's scale without a proof is refused (exit 3) with the checklist and the preflight command, writing nothing", async () => {
     const elsewhere = join(tempDir(), 'unproved')
     const refused = await runCli(['run', job, '--out', elsewhere, '--total', '1001'])
     expect(refused.code).toBe(3)
-    expect(refused.stderr).toMatch(/refused by the launch gate: 1,001 items is above the policy's requireProofAbove \(1,000, the default\)/)
+    expect(refused.stderr).toMatch(
+      /refused by the launch gate: 1,001 items is above the policy's requireProofAbove \(1,000, the default\)/,
+    )
     expect(refused.stderr).toMatch(/✘ a proof for this exact job/)
     expect(refused.stderr).toContain(`npx longhaul preflight ${job} --target 1001 --out ${elsewhere}`)
     expect(existsSync(elsewhere)).toBe(false)
@@ -54,15 +56,26 @@ describe('gate', () => {
     const { fingerprint } = await identifyJob({ jobPath: job })
     const facts = { job: 'sound', jobPath: job, outDir: out, fingerprint, total: TARGET, params: {}, seed: 0 }
     const command = () => 'npx longhaul preflight …'
-    await expect(launchGate({ policy: loaded, skip: false, preflightCommand: command })(facts)).resolves.toMatchObject({ status: 'proved' })
+    await expect(launchGate({ policy: loaded, skip: false, preflightCommand: command })(facts)).resolves.toMatchObject({
+      status: 'proved',
+    })
     const later = Date.now() + (loaded.policy.proofValidDays + 1) * 86_400_000
-    await expect(launchGate({ policy: loaded, skip: false, preflightCommand: command, now: () => later })(facts)).rejects.toThrow(/✘ it has not expired/)
+    await expect(
+      launchGate({ policy: loaded, skip: false, preflightCommand: command, now: () => later })(facts),
+    ).rejects.toThrow(/✘ it has not expired/)
     const stricter = { ...loaded, digest: 'another policy' }
-    await expect(launchGate({ policy: stricter, skip: false, preflightCommand: command })(facts)).rejects.toThrow(GateRefusedError)
+    await expect(launchGate({ policy: stricter, skip: false, preflightCommand: command })(facts)).rejects.toThrow(
+      GateRefusedError,
+    )
   })
 
   it('gate: a later failing preflight of the same job does not replace its passing proof, and the refusal points at the failure', async () => {
-    const failed = await preflight({ jobPath: job, target: TARGET * 10, outDir: out, diskProbe: async () => ({ freeBytes: 1 }) })
+    const failed = await preflight({
+      jobPath: job,
+      target: TARGET * 10,
+      outDir: out,
+      diskProbe: async () => ({ freeBytes: 1 }),
+    })
     expect(failed.passed).toBe(false)
     expect(failed.proofPath).toMatch(/\.failed\.intoto\.jsonl$/)
     expect((await runCli(['run', job, '--out', out, '--total', String(TARGET)])).code).toBe(0)
@@ -73,7 +86,7 @@ describe('gate', () => {
   }, 120_000)
 
   it('gate: a job changed by one byte is a different job, and its old proof does not count', async () => {
-    writeFileSync(job, readFileSync(job, 'utf8') + ' ')
+    writeFileSync(job, `${readFileSync(job, 'utf8')} `)
     const refused = await runCli(['run', job, '--out', join(tempDir(), 'changed'), '--total', String(TARGET)])
     expect(refused.code).toBe(3)
     expect(refused.stderr).toMatch(/✘ a proof for this exact job .*none/)

@@ -5,7 +5,9 @@ import { fixture, startCli, tempDir } from '../support/cli.ts'
 
 it('Ctrl-C during preflight stops its child run, leaves no scratch folder and no proof, and exits 130', async () => {
   const out = join(tempDir(), 'run')
-  const { child, done } = startCli(['preflight', fixture('squares.ts'), '--target', '2000', '--out', out], { ITEM_MS: '20' })
+  const { child, done } = startCli(['preflight', fixture('squares.ts'), '--target', '2000', '--out', out], {
+    ITEM_MS: '20',
+  })
   await new Promise<void>((resolve) => {
     child.stderr!.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('crash/resume: reference run')) resolve()

@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { policySchema } from '../../src/preflight/policy.ts'
+import type { LoopJob } from '../../src/job/defineLoop.ts'
 import { checkLoopDisk, stateGrowth } from '../../src/preflight/loopChecks.ts'
+import { policySchema } from '../../src/preflight/policy.ts'
 import { preflight } from '../../src/preflight/preflight.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import type { LoopJob } from '../../src/job/defineLoop.ts'
 import { ROOT, runCli, tempDir } from '../support/cli.ts'
 
 const loop = (name: string): string => join(ROOT, 'test/fixtures/loops', `${name}.ts`)
-const failedChecks = (result: Awaited<ReturnType<typeof preflight>>) => result.statement.predicate.checks.filter((c) => !c.passed)
+const failedChecks = (result: Awaited<ReturnType<typeof preflight>>) =>
+  result.statement.predicate.checks.filter((c) => !c.passed)
 
 describe('preflight and the launch gate for loop jobs', () => {
   it('gate: a sound loop is proved (final state identical after SIGKILLs), and run above the limit is accepted with that proof', async () => {
@@ -38,14 +39,18 @@ describe('preflight and the launch gate for loop jobs', () => {
   it('crash/resume equivalence: a loop whose state lives outside save() fails, and the failure says what to keep in the state', async () => {
     const result = await preflight({ jobPath: loop('hidden-state'), target: 5000, outDir: join(tempDir(), 'hidden') })
     expect(failedChecks(result).map((c) => c.id)).toEqual(['crash-resume'])
-    expect(failedChecks(result)[0]!.failures.join('\n')).toMatch(/final state differs from the uninterrupted run's[\s\S]*save\(\) must capture everything step\(\) reads/)
+    expect(failedChecks(result)[0]!.failures.join('\n')).toMatch(
+      /final state differs from the uninterrupted run's[\s\S]*save\(\) must capture everything step\(\) reads/,
+    )
     expect(result.passed).toBe(false)
   }, 180_000)
 
   it('bounded-memory: a loop that keeps a piece of every step fails memory (and only memory), proved without running past its target', async () => {
     const result = await preflight({ jobPath: loop('leaky'), target: 5000, outDir: join(tempDir(), 'leaky') })
     expect(failedChecks(result).map((c) => c.id)).toEqual(['memory'])
-    expect(failedChecks(result)[0]!.failures.join('\n')).toMatch(/the loop's memory grows with steps \(64\.\d KiB per step/)
+    expect(failedChecks(result)[0]!.failures.join('\n')).toMatch(
+      /the loop's memory grows with steps \(64\.\d KiB per step/,
+    )
     const crash = result.statement.predicate.checks.find((c) => c.id === 'crash-resume')!
     expect(crash.measurements.items).toBeLessThanOrEqual(5000)
   }, 180_000)
@@ -59,12 +64,29 @@ describe('preflight and the launch gate for loop jobs', () => {
     expect(crash.measurements.items).toBeLessThanOrEqual(3000)
   }, 120_000)
 
-  it('disk: the checkpoints kept and the final state, at the state\'s projected size, must fit', () => {
+  it("disk: the checkpoints kept and the final state, at the state's projected size, must fit", () => {
     const policy = policySchema.parse({})
-    const growing = stateGrowth([{ steps: 500, bytes: 512_000 }, { steps: 5000, bytes: 5_120_000 }], 1_000_000)
+    const growing = stateGrowth(
+      [
+        { steps: 500, bytes: 512_000 },
+        { steps: 5000, bytes: 5_120_000 },
+      ],
+      1_000_000,
+    )
     expect(growing.bytesPerStep).toBeCloseTo(1024, 0)
     const job = { keep: 3, best: { metric: 'loss', mode: 'min' } } as unknown as LoopJob
-    const disk = checkLoopDisk({ policy, job, growth: stateGrowth([{ steps: 10, bytes: 100 * 1024 * 1024 }, { steps: 20, bytes: 100 * 1024 * 1024 }], 1000), freeBytes: 700 * 1024 * 1024 })
+    const disk = checkLoopDisk({
+      policy,
+      job,
+      growth: stateGrowth(
+        [
+          { steps: 10, bytes: 100 * 1024 * 1024 },
+          { steps: 20, bytes: 100 * 1024 * 1024 },
+        ],
+        1000,
+      ),
+      freeBytes: 700 * 1024 * 1024,
+    })
     // 100 MiB × (3 kept + best + one being written + final) × 1.5 = 900 MiB > 700 MiB free.
     expect(disk.passed).toBe(false)
     expect(disk.measurements).toMatchObject({ copies: 6 })

@@ -1,4 +1,14 @@
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { runMapJob, verifyRun } from '../../src/index.ts'
@@ -25,7 +35,11 @@ it('atomic-commit: a torn temp file and a staged shard whose record never landed
   const tag = await runTag(outDir)
   // What a crash mid-commit leaves: a half-written temp file (as earlier versions wrote shards), a half-written staged
   // shard, and a whole staged shard whose journal record never landed.
-  const debris = ['.tmp-0a1b2c3d4e5f-000000000100-000000000150.jsonl', `.claim-${tag}-41-000000000100-000000000120.jsonl`, `.claim-${tag}-42-000000000100-000000000150.jsonl`]
+  const debris = [
+    '.tmp-0a1b2c3d4e5f-000000000100-000000000150.jsonl',
+    `.claim-${tag}-41-000000000100-000000000120.jsonl`,
+    `.claim-${tag}-42-000000000100-000000000150.jsonl`,
+  ]
   writeFileSync(join(data, debris[0]!), '{"i":100,"squ')
   writeFileSync(join(data, debris[1]!), '{"i":100,"squ')
   writeFileSync(join(data, debris[2]!), '{"i":100}\n'.repeat(50))
@@ -35,7 +49,13 @@ it('atomic-commit: a torn temp file and a staged shard whose record never landed
   expect(before.stray).toHaveLength(3)
 
   const notes: string[] = []
-  const resumed = await runMapJob({ jobPath: fixture('squares.ts'), outDir, total: 100, workers: 2, observer: { note: (text) => notes.push(text) } })
+  const resumed = await runMapJob({
+    jobPath: fixture('squares.ts'),
+    outDir,
+    total: 100,
+    workers: 2,
+    observer: { note: (text) => notes.push(text) },
+  })
   expect(resumed.committedThisSession).toBe(0)
   expect(notes).toContain('removed 3 unrecorded file(s) left by an earlier crash')
   for (const name of debris) expect(existsSync(join(data, name)), name).toBe(false)
@@ -47,7 +67,9 @@ it('atomic-commit: a recorded shard whose rename a crash cut short is finished f
   const clean = await runMapJob({ jobPath: fixture('squares.ts'), outDir, total: 100, workers: 2 })
   const data = join(outDir, 'data')
   const tag = await runTag(outDir)
-  const [first, second] = readdirSync(data).filter((name) => name.endsWith('.jsonl')).sort()
+  const [first, second] = readdirSync(data)
+    .filter((name) => name.endsWith('.jsonl'))
+    .sort()
   // Recorded, and killed before the rename: the final name is missing, the staged copy is whole.
   renameSync(join(data, first!), join(data, `.claim-${tag}-7-${first}`))
   // Recorded, killed before the rename, and the staged copy then damaged: never trusted.
@@ -59,7 +81,13 @@ it('atomic-commit: a recorded shard whose rename a crash cut short is finished f
   expect((await verifyRun(outDir)).complete).toBe(false)
 
   const notes: string[] = []
-  const resumed = await runMapJob({ jobPath: fixture('squares.ts'), outDir, total: 100, workers: 2, observer: { note: (text) => notes.push(text) } })
+  const resumed = await runMapJob({
+    jobPath: fixture('squares.ts'),
+    outDir,
+    total: 100,
+    workers: 2,
+    observer: { note: (text) => notes.push(text) },
+  })
   expect(notes).toContain('finished 1 recorded file(s) whose rename an earlier crash cut short')
   expect(notes).toContain('removed 1 unrecorded file(s) left by an earlier crash')
   expect(existsSync(join(data, first!))).toBe(true)
@@ -73,7 +101,9 @@ it('atomic-commit: a flipped byte in a recorded shard is found by verify and rec
   const outDir = join(root, 'flipped')
   const clean = await runMapJob({ jobPath: fixture('blobs.ts'), outDir, total: 40, workers: 2 })
   const data = join(outDir, 'data')
-  const victim = readdirSync(data).filter((name) => name.endsWith('.blob.npy')).sort()[1]!
+  const victim = readdirSync(data)
+    .filter((name) => name.endsWith('.blob.npy'))
+    .sort()[1]!
   const fd = openSync(join(data, victim), 'r+')
   const byte = Buffer.alloc(1)
   readSync(fd, byte, 0, 1, 200)

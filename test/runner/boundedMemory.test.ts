@@ -14,10 +14,14 @@ const SMALL = LONG ? 200_000 : 25_000
 const LARGE = LONG ? 1_000_000 : 125_000
 
 function peakRssKiB(total: number, out: string): number {
-  const stdout = execFileSync(process.execPath, [join(ROOT, 'test/support/peakRss.mjs'), fixture('blobs.ts'), out, String(total), '2'], {
-    env: { ...process.env, BLOB_BYTES: '4096' },
-    encoding: 'utf8',
-  })
+  const stdout = execFileSync(
+    process.execPath,
+    [join(ROOT, 'test/support/peakRss.mjs'), fixture('blobs.ts'), out, String(total), '2'],
+    {
+      env: { ...process.env, BLOB_BYTES: '4096' },
+      encoding: 'utf8',
+    },
+  )
   return (JSON.parse(stdout.trim().split('\n').at(-1)!) as { maxRssKiB: number }).maxRssKiB
 }
 

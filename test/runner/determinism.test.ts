@@ -2,8 +2,8 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FingerprintMismatchError, UsageError } from '../../src/errors.ts'
-import { runMapJob, verifyRun, type RunOptions } from '../../src/index.ts'
-import { fixture, tempDir, ROOT } from '../support/cli.ts'
+import { type RunOptions, runMapJob, verifyRun } from '../../src/index.ts'
+import { fixture, ROOT, tempDir } from '../support/cli.ts'
 
 const squares = fixture('squares.ts')
 const root = tempDir()
@@ -18,7 +18,12 @@ function run(options: Partial<RunOptions> & { outDir: string }) {
 async function runAndInterrupt(outDir: string, commits: number, workers: number) {
   const controller = new AbortController()
   let seen = 0
-  return run({ outDir, workers, signal: controller.signal, observer: { committed: () => ++seen >= commits && controller.abort() } })
+  return run({
+    outDir,
+    workers,
+    signal: controller.signal,
+    observer: { committed: () => ++seen >= commits && controller.abort() },
+  })
 }
 
 describe('determinism', () => {
@@ -36,7 +41,14 @@ describe('determinism', () => {
     expect(one.digest).toMatch(/^[0-9a-f]{64}$/)
     expect([two.digest, three.digest, last.digest]).toEqual([one.digest, one.digest, one.digest])
     const report = await verifyRun(resumedDir)
-    expect(report).toMatchObject({ complete: true, items: 600, missing: 0, duplicates: 0, corrupt: 0, digest: one.digest })
+    expect(report).toMatchObject({
+      complete: true,
+      items: 600,
+      missing: 0,
+      duplicates: 0,
+      corrupt: 0,
+      digest: one.digest,
+    })
   })
 
   it('determinism: a different seed gives a different digest', async () => {
@@ -71,7 +83,7 @@ describe('same-job-or-refuse', () => {
     try {
       const other = dir()
       await runMapJob({ jobPath: copy, outDir: other, workers: 1, total: 20 })
-      writeFileSync(copy, readFileSync(copy, 'utf8') + '\n// one more line\n')
+      writeFileSync(copy, `${readFileSync(copy, 'utf8')}\n// one more line\n`)
       const refusal = runMapJob({ jobPath: copy, outDir: other, workers: 1, total: 20 })
       await expect(refusal).rejects.toBeInstanceOf(FingerprintMismatchError)
       await expect(refusal).rejects.toThrow(/job code changed \(\.copy-\d+\.ts\)/)
@@ -85,7 +97,13 @@ describe('same-job-or-refuse', () => {
     const before = await run({ outDir, total: 30 })
     await expect(run({ outDir, total: 10 })).rejects.toBeInstanceOf(UsageError)
     const notes: string[] = []
-    const fresh = await run({ outDir, total: 10, seed: 5, fresh: true, observer: { started: (s) => s.movedAsideTo && notes.push(s.movedAsideTo) } })
+    const fresh = await run({
+      outDir,
+      total: 10,
+      seed: 5,
+      fresh: true,
+      observer: { started: (s) => s.movedAsideTo && notes.push(s.movedAsideTo) },
+    })
     expect(fresh.resumed).toBe(false)
     expect(notes).toHaveLength(1)
     expect(existsSync(notes[0]!)).toBe(true)

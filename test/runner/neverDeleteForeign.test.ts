@@ -15,7 +15,7 @@ import { fixture, runCli, tempDir } from '../support/cli.ts'
 const root = tempDir()
 
 describe('never-delete-foreign-files', () => {
-  it('look-alike names in data/ survive a resume, are reported by run and listed as stray by verify; only longhaul\'s own debris goes', async () => {
+  it("look-alike names in data/ survive a resume, are reported by run and listed as stray by verify; only longhaul's own debris goes", async () => {
     const outDir = join(root, 'lookalikes')
     const args = ['run', fixture('squares.ts'), '--out', outDir, '--total', '100', '--workers', '2']
     // Interrupted half-way is not needed: a complete run resumes through the same recovery.
@@ -46,7 +46,9 @@ describe('never-delete-foreign-files', () => {
     const resumed = await runCli(args)
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stderr).toContain('removed 2 unrecorded file(s) left by an earlier crash')
-    expect(resumed.stderr).toMatch(new RegExp(`left ${foreign.length} file\\(s\\) in .*data that this run did not write`))
+    expect(resumed.stderr).toMatch(
+      new RegExp(`left ${foreign.length} file\\(s\\) in .*data that this run did not write`),
+    )
     for (const name of foreign) expect(readFileSync(join(data, name), 'utf8'), name).toBe(`user file ${name}\n`)
     for (const name of own) expect(existsSync(join(data, name)), name).toBe(false)
 

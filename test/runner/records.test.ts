@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { UsageError } from '../../src/errors.ts'
-import { itemRng } from '../../src/job/rng.ts'
 import { runMapJob } from '../../src/index.ts'
+import { itemRng } from '../../src/job/rng.ts'
 import { openRecords } from '../../src/runner/records.ts'
 import { fixture, tempDir } from '../support/cli.ts'
 
@@ -22,7 +22,14 @@ const square = (i: number) => ({ i, square: i * i, noise: itemRng(0, i).next() }
  */
 function snapshot(outDir: string): Record<string, string> {
   const paths = ['.longhaul/journal.sqlite', ...readdirSync(join(outDir, 'data')).map((name) => `data/${name}`)]
-  return Object.fromEntries(paths.map((path) => [path, createHash('sha256').update(readFileSync(join(outDir, path))).digest('hex')]))
+  return Object.fromEntries(
+    paths.map((path) => [
+      path,
+      createHash('sha256')
+        .update(readFileSync(join(outDir, path)))
+        .digest('hex'),
+    ]),
+  )
 }
 
 describe('openRecords', () => {

@@ -23,8 +23,12 @@ it('one-owner: --fresh refuses to move a run that a live process owns', async ()
   const out = join(root, 'live')
   const args = ['run', fixture('squares.ts'), '--out', out, '--total', '400', '--workers', '1']
   const { child, done } = startCli(args, { ITEM_MS: '20' })
-  await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('items →') && resolve()))
-  await expect(runMapJob({ jobPath: fixture('squares.ts'), outDir: out, total: 400, workers: 1, fresh: true })).rejects.toBeInstanceOf(RunOwnedError)
+  await new Promise<void>((resolve) =>
+    child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('items →') && resolve()),
+  )
+  await expect(
+    runMapJob({ jobPath: fixture('squares.ts'), outDir: out, total: 400, workers: 1, fresh: true }),
+  ).rejects.toBeInstanceOf(RunOwnedError)
   child.kill('SIGKILL')
   await done
   expect(existsSync(join(out, '.longhaul', 'journal.sqlite'))).toBe(true)
@@ -63,8 +67,13 @@ it('Ctrl-C while items are failing and being retried interrupts the run (130), i
   const markers = join(root, 'markers')
   mkdirSync(markers)
   const out = join(root, 'throttled')
-  const { child, done } = startCli(['run', fixture('throttled.ts'), '--out', out, '--workers', '2', '--progress-every', '1'], { MARKERS: markers })
-  await new Promise<void>((resolve) => child.stderr!.on('data', (chunk: Buffer) => / [1-9][\d,]*\/400/.test(chunk.toString()) && resolve()))
+  const { child, done } = startCli(
+    ['run', fixture('throttled.ts'), '--out', out, '--workers', '2', '--progress-every', '1'],
+    { MARKERS: markers },
+  )
+  await new Promise<void>((resolve) =>
+    child.stderr!.on('data', (chunk: Buffer) => / [1-9][\d,]*\/400/.test(chunk.toString()) && resolve()),
+  )
   child.kill('SIGINT')
   const result = await done
   expect(result.stderr).not.toMatch(/failed after/)
@@ -73,7 +82,10 @@ it('Ctrl-C while items are failing and being retried interrupts the run (130), i
 
 it('jsonl input: a byte-order mark is skipped; a non-JSON space at a line end is a clear input error (exit 2)', async () => {
   const bom = join(root, 'bom.jsonl')
-  writeFileSync(bom, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"prompt":"a b"}\n{"prompt":"c"}\n')]))
+  writeFileSync(
+    bom,
+    Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"prompt":"a b"}\n{"prompt":"c"}\n')]),
+  )
   const ok = await runCli(['run', fixture('prompts.ts'), '--out', join(root, 'bom'), '--json'], { PROMPTS: bom })
   expect(ok.code).toBe(0)
   expect(JSON.parse(ok.stdout).total).toBe(2)

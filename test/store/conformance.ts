@@ -12,7 +12,11 @@ const hashes = (n: number): Buffer => Buffer.alloc(n * 32, 7)
 const file = (start: number, end: number) => [{ name: `${start}-${end}.jsonl`, bytes: end - start, sha256: 'x' }]
 
 async function commit(store: Store, claim: Claim, end = claim.end, now = 1): Promise<void> {
-  await store.commitRange(claim, { start: claim.start, end, files: file(claim.start, end), itemHashes: hashes(end - claim.start) }, now)
+  await store.commitRange(
+    claim,
+    { start: claim.start, end, files: file(claim.start, end), itemHashes: hashes(end - claim.start) },
+    now,
+  )
 }
 
 export function storeConformance(name: string, makeStore: () => Promise<Store>): void {
@@ -71,7 +75,9 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>):
       const taken = await store.acquireOwner({ pid: 2, host: 'h' }, TTL, TTL + 1)
       expect('lease' in taken && taken.lease.pid).toBe(2)
       // The first owner's heartbeat now fails: it must stop.
-      await expect(store.heartbeat('lease' in first ? first.lease.token : -1, 'a', TTL, TTL + 2)).rejects.toBeInstanceOf(LeaseLostError)
+      await expect(
+        store.heartbeat('lease' in first ? first.lease.token : -1, 'a', TTL, TTL + 2),
+      ).rejects.toBeInstanceOf(LeaseLostError)
       await store.close()
     })
 
@@ -91,7 +97,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>):
       await store.close()
     })
 
-    it('one-owner: the heartbeat keeps a worker\'s claims from expiring', async () => {
+    it("one-owner: the heartbeat keeps a worker's claims from expiring", async () => {
       const store = await withRun(10)
       const owner = await store.acquireOwner({ pid: 1, host: 'h' }, TTL, 0)
       const claim = (await store.claimRange('w', 10, TTL, 0))!

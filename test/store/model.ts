@@ -30,7 +30,11 @@ const commitPart = async (real: Real, model: Model, slot: number, fraction: numb
   const { claim } = entry
   const end = claim.start + Math.max(1, Math.floor((claim.end - claim.start) * fraction))
   try {
-    await real.store.commitRange(claim, { start: claim.start, end, files: [], itemHashes: Buffer.alloc((end - claim.start) * 32) }, real.now)
+    await real.store.commitRange(
+      claim,
+      { start: claim.start, end, files: [], itemHashes: Buffer.alloc((end - claim.start) * 32) },
+      real.now,
+    )
     for (let i = claim.start; i < end; i++) {
       expect(model.committed.has(i)).toBe(false)
       model.committed.add(i)
@@ -44,7 +48,10 @@ const commitPart = async (real: Real, model: Model, slot: number, fraction: numb
 }
 
 class ClaimCommand implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly worker: string, readonly size: number) {}
+  constructor(
+    readonly worker: string,
+    readonly size: number,
+  ) {}
   check = (): boolean => true
   async run(_model: Model, real: Real): Promise<void> {
     const claim = await real.store.claimRange(this.worker, this.size, TTL, real.now)
@@ -54,7 +61,10 @@ class ClaimCommand implements fc.AsyncCommand<Model, Real> {
 }
 
 class CommitCommand implements fc.AsyncCommand<Model, Real> {
-  constructor(readonly slot: number, readonly fraction: number) {}
+  constructor(
+    readonly slot: number,
+    readonly fraction: number,
+  ) {}
   check = (): boolean => true
   run = (model: Model, real: Real): Promise<void> => commitPart(real, model, this.slot, this.fraction)
   toString = (): string => `commit(${this.slot}, ${this.fraction.toFixed(2)})`
@@ -113,7 +123,14 @@ export function storeModel(name: string, makeStore: () => Promise<Store>, numRun
         fc.asyncProperty(fc.commands(commands, { maxCommands: 60 }), async (cmds) => {
           const store = await makeStore()
           try {
-            await store.createRun({ runId: `r${n++}`, job: 'j', fingerprint: 'f', identity: '{}', total: TOTAL, createdAt: 0 })
+            await store.createRun({
+              runId: `r${n++}`,
+              job: 'j',
+              fingerprint: 'f',
+              identity: '{}',
+              total: TOTAL,
+              createdAt: 0,
+            })
             const model: Model = { committed: new Set() }
             const real: Real = { store, now: 0, held: [] }
             await fc.asyncModelRun(() => ({ model, real }), cmds)
@@ -124,7 +141,11 @@ export function storeModel(name: string, makeStore: () => Promise<Store>, numRun
             await store.releaseClaimsOf('c')
             real.held = []
             real.now += TTL + 1
-            for (let claim = await store.claimRange('z', 13, TTL, real.now); claim; claim = await store.claimRange('z', 13, TTL, real.now)) {
+            for (
+              let claim = await store.claimRange('z', 13, TTL, real.now);
+              claim;
+              claim = await store.claimRange('z', 13, TTL, real.now)
+            ) {
               real.held.push({ worker: 'z', claim })
               await commitPart(real, model, real.held.length - 1, 1)
             }

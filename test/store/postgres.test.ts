@@ -17,11 +17,23 @@ import { storeModel } from './model.ts'
 
 const server = usePostgres()
 const TTL = 30_000
-const run = (runId: string, total: number) => ({ runId, job: 'j', fingerprint: 'f', identity: '{}', total, createdAt: 0 })
+const run = (runId: string, total: number) => ({
+  runId,
+  job: 'j',
+  fingerprint: 'f',
+  identity: '{}',
+  total,
+  createdAt: 0,
+})
 
 async function commitAll(store: Store, claim: Claim, now = 0, ownerToken?: number): Promise<void> {
   const n = claim.end - claim.start
-  await store.commitRange(claim, { start: claim.start, end: claim.end, files: [], itemHashes: Buffer.alloc(n * 32, 1) }, now, ownerToken)
+  await store.commitRange(
+    claim,
+    { start: claim.start, end: claim.end, files: [], itemHashes: Buffer.alloc(n * 32, 1) },
+    now,
+    ownerToken,
+  )
 }
 
 /** Runs SQL on a database directly, as an operator (or a test backdating a lease) would. */
@@ -40,7 +52,9 @@ storeConformance('postgres', async () => PostgresStore.open(await server().creat
 
 // One database for every sequence: each records its own run, so this also proves runs in one database stay apart.
 let shared: Promise<string> | undefined
-storeModel('postgres, many runs in one database', async () => PostgresStore.open(await (shared ??= server().createDatabase()), { poolSize: 2 }))
+storeModel('postgres, many runs in one database', async () =>
+  PostgresStore.open(await (shared ??= server().createDatabase()), { poolSize: 2 }),
+)
 
 describe('postgres store: many machines on one journal', () => {
   it('no-duplicates: 16 workers on two machines claiming at once never get overlapping ranges (FOR UPDATE SKIP LOCKED)', async () => {
@@ -64,7 +78,11 @@ describe('postgres store: many machines on one journal', () => {
     }
     await Promise.all(Array.from({ length: 16 }, (_, k) => worker(k % 2 ? b : a, `w${k}`, k)))
     // A claimer that found only rows others were taking gave up early; whatever they split off is still free.
-    for (let claim = await a.claimRange('drain', 100, TTL, 0); claim; claim = await a.claimRange('drain', 100, TTL, 0)) {
+    for (
+      let claim = await a.claimRange('drain', 100, TTL, 0);
+      claim;
+      claim = await a.claimRange('drain', 100, TTL, 0)
+    ) {
       claims.push(claim)
       await commitAll(a, claim)
     }
@@ -81,7 +99,7 @@ describe('postgres store: many machines on one journal', () => {
     await Promise.all([a.close(), b.close()])
   })
 
-  it('one-owner: a backdated claim is retaken by another machine, and the old token\'s commit throws LeaseLostError (fencing)', async () => {
+  it("one-owner: a backdated claim is retaken by another machine, and the old token's commit throws LeaseLostError (fencing)", async () => {
     const url = await server().createDatabase()
     const a = await PostgresStore.open(url)
     await a.createRun(run('r', 10))
@@ -104,7 +122,10 @@ describe('postgres store: many machines on one journal', () => {
     const url = await server().createDatabase()
     const first = await PostgresStore.open(url)
     await first.createRun(run('r', 10))
-    const stores = [first, ...(await Promise.all(Array.from({ length: 7 }, () => PostgresStore.open(url, { runId: 'r', poolSize: 1 }))))]
+    const stores = [
+      first,
+      ...(await Promise.all(Array.from({ length: 7 }, () => PostgresStore.open(url, { runId: 'r', poolSize: 1 })))),
+    ]
     const answers = await Promise.all(stores.map((store, pid) => store.acquireOwner({ pid, host: `m${pid}` }, TTL, 0)))
     const winners = answers.filter((answer) => 'lease' in answer)
     expect(winners).toHaveLength(1)
@@ -137,7 +158,9 @@ describe('postgres store: clear errors', () => {
     const port = await freePort()
     const error = await PostgresStore.open(`postgres://postgres@127.0.0.1:${port}/db`).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StoreUnavailableError)
-    expect((error as Error).message).toMatch(new RegExp(`cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} .*ECONNREFUSED.*Check that the server is running`))
+    expect((error as Error).message).toMatch(
+      new RegExp(`cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} .*ECONNREFUSED.*Check that the server is running`),
+    )
   })
 
   it('a server that never answers times out with the same advice', async () => {
@@ -146,9 +169,13 @@ describe('postgres store: clear errors', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     const port = (silent.address() as { port: number }).port
     try {
-      const error = await PostgresStore.open(`postgres://postgres@127.0.0.1:${port}/db`, { connectTimeoutMs: 200 }).catch((e: unknown) => e)
+      const error = await PostgresStore.open(`postgres://postgres@127.0.0.1:${port}/db`, {
+        connectTimeoutMs: 200,
+      }).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(StoreUnavailableError)
-      expect((error as Error).message).toMatch(new RegExp(`127\\.0\\.0\\.1:${port} .*timeout.*Check that the server is running`))
+      expect((error as Error).message).toMatch(
+        new RegExp(`127\\.0\\.0\\.1:${port} .*timeout.*Check that the server is running`),
+      )
     } finally {
       for (const socket of sockets) socket.destroy()
       await new Promise((resolve) => silent.close(resolve))
@@ -161,11 +188,15 @@ describe('postgres store: clear errors', () => {
     expect((user as Error).message).toMatch(/refused user 'nobody' for database 'postgres'.*pg_hba\.conf/)
     const database = await PostgresStore.open(server().urlFor('no_such_db')).catch((e: unknown) => e)
     expect(database).toBeInstanceOf(StoreRefusedError)
-    expect((database as Error).message).toMatch(/database 'no_such_db' does not exist on PostgreSQL at 127\.0\.0\.1:\d+\. Create it/)
+    expect((database as Error).message).toMatch(
+      /database 'no_such_db' does not exist on PostgreSQL at 127\.0\.0\.1:\d+\. Create it/,
+    )
   })
 
   it('a URL that is not a PostgreSQL URL is a usage error that never shows the password', async () => {
-    await expect(PostgresStore.open('mysql://u:secret@h/db')).rejects.toThrow(/^not a PostgreSQL URL: 'mysql:\/\/u:\*\*\*@h\/db'. Give postgres:\/\//)
+    await expect(PostgresStore.open('mysql://u:secret@h/db')).rejects.toThrow(
+      /^not a PostgreSQL URL: 'mysql:\/\/u:\*\*\*@h\/db'. Give postgres:\/\//,
+    )
     const error = await PostgresStore.open('postgres://u:secret@h:port/db').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(UsageError)
     expect((error as Error).message).toMatch(/^cannot read the PostgreSQL URL 'postgres:\/\/u:\*\*\*@h:port\/db'/)
@@ -179,14 +210,18 @@ describe('postgres store: clear errors', () => {
     const url = await server().createDatabase()
     const empty = await PostgresStore.open(url, { runId: 'gamma' }).catch((e: unknown) => e)
     expect(empty).toBeInstanceOf(JournalError)
-    expect((empty as Error).message).toMatch(/^no run 'gamma' in postgres:\/\/postgres@127\.0\.0\.1:\d+\/test_\d+; runs there: none/)
+    expect((empty as Error).message).toMatch(
+      /^no run 'gamma' in postgres:\/\/postgres@127\.0\.0\.1:\d+\/test_\d+; runs there: none/,
+    )
     for (const id of ['alpha', 'beta']) {
       const store = await PostgresStore.open(url)
       await store.createRun({ ...run(id, 5), createdAt: id === 'alpha' ? 1 : 2 })
       await expect(store.createRun(run('other', 5))).rejects.toThrow(/already acts on run/)
       await store.close()
     }
-    await expect(PostgresStore.open(url, { runId: 'gamma' })).rejects.toThrow(/no run 'gamma' in .*; runs there: beta \(job j, running, created .*\), alpha \(/)
+    await expect(PostgresStore.open(url, { runId: 'gamma' })).rejects.toThrow(
+      /no run 'gamma' in .*; runs there: beta \(job j, running, created .*\), alpha \(/,
+    )
     const again = await PostgresStore.open(url)
     await expect(again.createRun(run('alpha', 5))).rejects.toThrow(/run 'alpha' already exists in .*runId: 'alpha'/)
     await expect(again.claimRange('w', 1, TTL, 0)).rejects.toThrow(/acts on no run yet/)
@@ -199,7 +234,9 @@ describe('postgres store: clear errors', () => {
     await sql(url, "INSERT INTO longhaul.schema_version (version, name) VALUES (99, 'from-the-future')")
     const error = await PostgresStore.open(url).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(JournalError)
-    expect((error as Error).message).toMatch(/test_\d+ has longhaul schema version 99, and this longhaul knows up to 1: upgrade longhaul/)
+    expect((error as Error).message).toMatch(
+      /test_\d+ has longhaul schema version 99, and this longhaul knows up to 1: upgrade longhaul/,
+    )
   })
 
   it('a connection killed mid-transaction fails that call with StoreUnavailableError, records nothing, and the next call works', async () => {
@@ -212,13 +249,21 @@ describe('postgres store: clear errors', () => {
     await operator.query('BEGIN')
     await operator.query('SELECT 1 FROM longhaul.runs FOR UPDATE')
     const claim = store.claimRange('w', 10, TTL, 0).catch((e: unknown) => e)
-    await expect.poll(async () => (await operator.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).rows[0].n).toBe(1)
+    await expect
+      .poll(
+        async () =>
+          (await operator.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            .rows[0].n,
+      )
+      .toBe(1)
     await operator.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
     await operator.query('ROLLBACK')
     await operator.end()
     const error = await claim
     expect(error).toBeInstanceOf(StoreUnavailableError)
-    expect((error as Error).message).toMatch(/lost the connection to PostgreSQL at 127\.0\.0\.1:\d+ .* during a claim: terminating connection.*wholly recorded or not at all/)
+    expect((error as Error).message).toMatch(
+      /lost the connection to PostgreSQL at 127\.0\.0\.1:\d+ .* during a claim: terminating connection.*wholly recorded or not at all/,
+    )
     const again = (await store.claimRange('w', 10, TTL, 0))!
     expect([again.start, again.end]).toEqual([0, 10])
     await store.close()
@@ -239,7 +284,9 @@ describe('postgres store: clear errors', () => {
  * A TCP proxy in front of the test server that can lose the reply to one COMMIT: the server records the transaction,
  * and the client's connection dies before it hears so (as when the server, or the network, goes away at that instant).
  */
-async function commitReplyLosingProxy(port: number): Promise<{ port: number; loseNextCommitReply(): void; readonly lost: number; close(): Promise<void> }> {
+async function commitReplyLosingProxy(
+  port: number,
+): Promise<{ port: number; loseNextCommitReply(): void; readonly lost: number; close(): Promise<void> }> {
   let armed = false
   let lost = 0
   const sockets = new Set<Socket>()
@@ -285,7 +332,10 @@ async function commitReplyLosingProxy(port: number): Promise<{ port: number; los
 describe('postgres store: a server that goes away mid-run', () => {
   it('a call made while the server is down waits for it (waitForServerMs) and goes on; the owner hears of the outage once each way', async () => {
     const changes: string[] = []
-    const store = await PostgresStore.open(await server().createDatabase(), { waitForServerMs: 10_000, onOutage: (change) => changes.push(change.state) })
+    const store = await PostgresStore.open(await server().createDatabase(), {
+      waitForServerMs: 10_000,
+      onOutage: (change) => changes.push(change.state),
+    })
     await store.createRun(run('r', 10))
     let claim: Promise<Claim | undefined> | undefined
     let heartbeat: Promise<void> | undefined
@@ -314,7 +364,9 @@ describe('postgres store: a server that goes away mid-run', () => {
       waitedMs = Date.now() - started
     })
     expect(error).toBeInstanceOf(StoreUnavailableError)
-    expect((error as Error).message).toMatch(/ECONNREFUSED.*run again once the server answers\. \(Tried again for \d+\.\d s\.\)$/)
+    expect((error as Error).message).toMatch(
+      /ECONNREFUSED.*run again once the server answers\. \(Tried again for \d+\.\d s\.\)$/,
+    )
     expect(waitedMs).toBeGreaterThanOrEqual(400)
     expect(waitedMs).toBeLessThan(3_000)
     // Committed work is all there, and the store goes on once the server answers.
@@ -322,14 +374,18 @@ describe('postgres store: a server that goes away mid-run', () => {
     await store.close()
     const port = await freePort()
     const started = Date.now()
-    await expect(PostgresStore.open(`postgres://postgres@127.0.0.1:${port}/db`, { waitForServerMs: 10_000 })).rejects.toBeInstanceOf(StoreUnavailableError)
+    await expect(
+      PostgresStore.open(`postgres://postgres@127.0.0.1:${port}/db`, { waitForServerMs: 10_000 }),
+    ).rejects.toBeInstanceOf(StoreUnavailableError)
     expect(Date.now() - started).toBeLessThan(2_000)
   })
 
   it('no-duplicates: a claim and a commit whose COMMIT replies were lost are not made twice; the retry finds what the lost attempt recorded', async () => {
     const url = await server().createDatabase()
     const proxy = await commitReplyLosingProxy(server().port)
-    const store = await PostgresStore.open(url.replace(`:${server().port}/`, `:${proxy.port}/`), { waitForServerMs: 10_000 })
+    const store = await PostgresStore.open(url.replace(`:${server().port}/`, `:${proxy.port}/`), {
+      waitForServerMs: 10_000,
+    })
     try {
       await store.createRun(run('r', 10))
       proxy.loseNextCommitReply()
@@ -337,13 +393,17 @@ describe('postgres store: a server that goes away mid-run', () => {
       const claim = (await store.claimRange('w', 4, TTL, 0))!
       expect(proxy.lost).toBe(1)
       expect([claim.start, claim.end]).toEqual([0, 4])
-      expect((await sql(url, `SELECT start::int, stop::int FROM longhaul.claims WHERE worker = 'w'`)).rows).toEqual([{ start: 0, stop: 4 }])
+      expect((await sql(url, `SELECT start::int, stop::int FROM longhaul.claims WHERE worker = 'w'`)).rows).toEqual([
+        { start: 0, stop: 4 },
+      ])
       proxy.loseNextCommitReply()
       // Recorded, its reply lost: the retry finds it recorded, rather than refuse it as retaken.
       await commitAll(store, claim)
       expect(proxy.lost).toBe(2)
       expect(await store.committedItems()).toBe(4)
-      expect((await sql(url, `SELECT count(*)::int AS n FROM longhaul.events WHERE type = 'checkpoint'`)).rows).toEqual([{ n: 1 }])
+      expect((await sql(url, `SELECT count(*)::int AS n FROM longhaul.events WHERE type = 'checkpoint'`)).rows).toEqual(
+        [{ n: 1 }],
+      )
       const next = (await store.claimRange('w', 6, TTL, 0))!
       expect([next.start, next.end]).toEqual([4, 10])
     } finally {

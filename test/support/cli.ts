@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -47,13 +47,23 @@ export interface CliResult {
 }
 
 /** Starts `longhaul ARGS` as a real child process. */
-export function startCli(args: readonly string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
+export function startCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
   return startNode([BIN, ...args], env)
 }
 
 /** Starts `node ARGS` from the repository root as a real child process, its output collected. */
-export function startNode(args: readonly string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export function startNode(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
@@ -74,7 +84,11 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
 export const LONG = process.env.LONGHAUL_LONG === '1'
 
 /** Polls `probe` every 50 ms until it returns something other than undefined; fails after `timeoutMs`, naming `what`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await probe()
@@ -90,7 +104,9 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
  */
 export async function referenceDigest(job: string, total: number, dir: string): Promise<string> {
   // An item's bytes do not depend on how long it takes: the reference runs at full speed.
-  const reference = await runCli(['run', job, '--out', dir, '--total', String(total), '--workers', '1', '--json'], { ITEM_MS: '0' })
+  const reference = await runCli(['run', job, '--out', dir, '--total', String(total), '--workers', '1', '--json'], {
+    ITEM_MS: '0',
+  })
   if (reference.code !== 0) throw new Error(`the reference run failed (exit ${reference.code}): ${reference.stderr}`)
   return JSON.parse(reference.stdout).digest as string
 }

@@ -6,4 +6,10 @@ register()
 const { runMapJob } = await import('../../src/index.ts')
 const [jobPath, outDir, total, workers] = process.argv.slice(2)
 const summary = await runMapJob({ jobPath, outDir, total: Number(total), workers: Number(workers) })
-console.log(JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, itemsPerSecond: summary.itemsPerSecond, wallMs: summary.wallMs }))
+console.log(
+  JSON.stringify({
+    maxRssKiB: process.resourceUsage().maxRSS,
+    itemsPerSecond: summary.itemsPerSecond,
+    wallMs: summary.wallMs,
+  }),
+)

@@ -58,7 +58,9 @@ export async function startPostgres(): Promise<TestPostgres> {
     try {
       execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' })
     } catch {
-      throw new Error("running as root, and there is no 'postgres' user to run initdb as (initdb refuses root). Debian's postgresql package creates it: .ci/run installs it.")
+      throw new Error(
+        "running as root, and there is no 'postgres' user to run initdb as (initdb refuses root). Debian's postgresql package creates it: .ci/run installs it.",
+      )
     }
   }
   // Runs a PostgreSQL program as the user that owns the cluster.
@@ -154,7 +156,11 @@ export async function startPostgres(): Promise<TestPostgres> {
 }
 
 /** Runs one statement on its own connection; returns its rows. */
-export async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
+export async function sql<R extends pg.QueryResultRow>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<R[]> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
@@ -170,7 +176,9 @@ function findBinaries(): string {
     if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir
   }
   const debian = '/usr/lib/postgresql'
-  const versions = existsSync(debian) ? readdirSync(debian).filter((v) => existsSync(join(debian, v, 'bin', 'initdb'))) : []
+  const versions = existsSync(debian)
+    ? readdirSync(debian).filter((v) => existsSync(join(debian, v, 'bin', 'initdb')))
+    : []
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0]
   if (newest) return join(debian, newest, 'bin')
   throw new Error(
@@ -186,7 +194,9 @@ export function freePort(): Promise<number> {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      )
     })
   })
 }

@@ -48,7 +48,13 @@ function expectKnownWithInterval(estimate: Eta) {
 describe('honest-eta', () => {
   it('honest-eta: unknown, with a reason, before enough data', () => {
     const eta = new EtaEstimator(0)
-    expect(eta.estimate(5_000, 100)).toMatchObject({ etaSeconds: null, etaLow: null, etaHigh: null, itemsPerSecond: null, unknownBecause: expect.any(String) })
+    expect(eta.estimate(5_000, 100)).toMatchObject({
+      etaSeconds: null,
+      etaLow: null,
+      etaHigh: null,
+      itemsPerSecond: null,
+      unknownBecause: expect.any(String),
+    })
     eta.observe(500, 1)
     expect(eta.estimate(1_000, 99)).toMatchObject({ etaSeconds: null, unknownBecause: expect.any(String) })
     eta.observe(1_000, 2)
@@ -60,33 +66,43 @@ describe('honest-eta', () => {
 
   it('honest-eta: while nothing completes the ETA grows and the rate falls (or it becomes unknown, with a reason)', () => {
     fc.assert(
-      fc.property(histories, fc.array(fc.integer({ min: 1, max: 3_600_000 }), { minLength: 1, maxLength: 10 }), fc.integer({ min: 1, max: 10_000_000 }), (steps, waits, remaining) => {
-        const { eta, t } = fed(steps)
-        let now = t
-        let previous = eta.estimate(now, remaining)
-        for (const wait of waits) {
-          now += wait
-          const next = eta.estimate(now, remaining)
-          if (next.etaSeconds === null) expect(next.unknownBecause).toEqual(expect.any(String))
-          else if (previous.etaSeconds !== null) {
-            expect(next.etaSeconds).toBeGreaterThan(previous.etaSeconds)
-            expect(next.itemsPerSecond!).toBeLessThan(previous.itemsPerSecond!)
+      fc.property(
+        histories,
+        fc.array(fc.integer({ min: 1, max: 3_600_000 }), { minLength: 1, maxLength: 10 }),
+        fc.integer({ min: 1, max: 10_000_000 }),
+        (steps, waits, remaining) => {
+          const { eta, t } = fed(steps)
+          let now = t
+          let previous = eta.estimate(now, remaining)
+          for (const wait of waits) {
+            now += wait
+            const next = eta.estimate(now, remaining)
+            if (next.etaSeconds === null) expect(next.unknownBecause).toEqual(expect.any(String))
+            else if (previous.etaSeconds !== null) {
+              expect(next.etaSeconds).toBeGreaterThan(previous.etaSeconds)
+              expect(next.itemsPerSecond!).toBeLessThan(previous.itemsPerSecond!)
+            }
+            previous = next
           }
-          previous = next
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     )
   })
 
   it('honest-eta: a known ETA always carries an interval etaLow ≤ etaSeconds ≤ etaHigh', () => {
     fc.assert(
-      fc.property(histories, fc.integer({ min: 0, max: 600_000 }), fc.integer({ min: 1, max: 10_000_000 }), (steps, wait, remaining) => {
-        const { eta, t } = fed(steps)
-        const estimate = eta.estimate(t + wait, remaining)
-        if (estimate.etaSeconds === null) expect(estimate.unknownBecause).toEqual(expect.any(String))
-        else expectKnownWithInterval(estimate)
-      }),
+      fc.property(
+        histories,
+        fc.integer({ min: 0, max: 600_000 }),
+        fc.integer({ min: 1, max: 10_000_000 }),
+        (steps, wait, remaining) => {
+          const { eta, t } = fed(steps)
+          const estimate = eta.estimate(t + wait, remaining)
+          if (estimate.etaSeconds === null) expect(estimate.unknownBecause).toEqual(expect.any(String))
+          else expectKnownWithInterval(estimate)
+        },
+      ),
       { numRuns: 300 },
     )
   })

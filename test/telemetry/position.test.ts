@@ -3,7 +3,16 @@ import { ProgressTracker } from '../../src/telemetry/progressTracker.ts'
 
 const tracker = (total: number | null): ProgressTracker =>
   new ProgressTracker({
-    job: 'p', runId: 'r', total, committed: 0, workers: 1, startedAt: 0, stallAfterMs: 60_000, refreshMs: 10_000, heartbeatMs: 10_000, owner: { pid: 1, host: 'h' },
+    job: 'p',
+    runId: 'r',
+    total,
+    committed: 0,
+    workers: 1,
+    startedAt: 0,
+    stallAfterMs: 60_000,
+    refreshMs: 10_000,
+    heartbeatMs: 10_000,
+    owner: { pid: 1, host: 'h' },
   })
 
 describe('a program that reports where it is (exec)', () => {

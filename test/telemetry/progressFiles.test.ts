@@ -12,7 +12,10 @@ import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Reads progress.json in a tight loop until the process ends; every read must parse. */
-async function sampleProgress(dir: string, done: Promise<unknown>): Promise<{ at: number; snapshot: ProgressSnapshot; text: string }[]> {
+async function sampleProgress(
+  dir: string,
+  done: Promise<unknown>,
+): Promise<{ at: number; snapshot: ProgressSnapshot; text: string }[]> {
   const samples: { at: number; snapshot: ProgressSnapshot; text: string }[] = []
   let finished = false
   void done.then(() => (finished = true))
@@ -30,10 +33,13 @@ async function sampleProgress(dir: string, done: Promise<unknown>): Promise<{ at
 
 it('fresh-progress: while the run lives, progress.json always parses and is never older than the refresh interval, and the heartbeat moves while an item blocks for 20 s', async () => {
   const out = join(tempDir(), 'run')
-  const { done } = startCli(['run', fixture('blocking.ts'), '--out', out, '--total', '60', '--workers', '1', '--progress-every', '1'], {
-    BLOCK_AT: '30',
-    BLOCK_MS: '20000',
-  })
+  const { done } = startCli(
+    ['run', fixture('blocking.ts'), '--out', out, '--total', '60', '--workers', '1', '--progress-every', '1'],
+    {
+      BLOCK_AT: '30',
+      BLOCK_MS: '20000',
+    },
+  )
   const samples = await sampleProgress(out, done)
   expect((await done).code).toBe(0)
   const live = samples.filter((s) => s.snapshot.state === 'running' || s.snapshot.state === 'stalled')
@@ -56,7 +62,20 @@ it('fresh-progress: while the run lives, progress.json always parses and is neve
 it('stall-detection: a run that finishes nothing for the stall threshold turns STALLED in both files, the terminal and the journal, and RUNNING again when progress resumes', async () => {
   const out = join(tempDir(), 'run')
   const { done } = startCli(
-    ['run', fixture('blocking.ts'), '--out', out, '--total', '400', '--workers', '1', '--progress-every', '1', '--stall-after', '2'],
+    [
+      'run',
+      fixture('blocking.ts'),
+      '--out',
+      out,
+      '--total',
+      '400',
+      '--workers',
+      '1',
+      '--progress-every',
+      '1',
+      '--stall-after',
+      '2',
+    ],
     { BLOCK_AT: '40', BLOCK_MS: '6000' },
   )
   const samples = await sampleProgress(out, done)
@@ -83,7 +102,9 @@ it('stall-detection: a run that finishes nothing for the stall threshold turns S
 
 it('status on a dead run: a run killed without ending reports "not running" with its last heartbeat and owner', async () => {
   const out = join(tempDir(), 'run')
-  const { child, done } = startCli(['run', fixture('blocking.ts'), '--out', out, '--total', '400', '--workers', '1'], { ITEM_MS: '20' })
+  const { child, done } = startCli(['run', fixture('blocking.ts'), '--out', out, '--total', '400', '--workers', '1'], {
+    ITEM_MS: '20',
+  })
   while (!existsSync(join(out, 'progress.json'))) await sleep(50)
   const live = await runCli(['status', out, '--json'])
   expect(JSON.parse(live.stdout)[0]).toMatchObject({ live: true, state: 'running' })
@@ -91,14 +112,27 @@ it('status on a dead run: a run killed without ending reports "not running" with
   await done
   const dead = await runCli(['status', out])
   expect(dead.code).toBe(0)
-  expect(dead.stdout).toMatch(new RegExp(`not running — last heartbeat \\d+s ago \\(owner pid ${child.pid} on .+\\); run the same command to resume`))
+  expect(dead.stdout).toMatch(
+    new RegExp(
+      `not running — last heartbeat \\d+s ago \\(owner pid ${child.pid} on .+\\); run the same command to resume`,
+    ),
+  )
   const json = JSON.parse((await runCli(['status', out, '--json'])).stdout)[0]
-  expect(json).toMatchObject({ live: false, ownerGone: true, state: 'running', etaSeconds: null, owner: { pid: child.pid } })
+  expect(json).toMatchObject({
+    live: false,
+    ownerGone: true,
+    state: 'running',
+    etaSeconds: null,
+    owner: { pid: child.pid },
+  })
 })
 
 it('without a TTY, run prints one plain line per refresh interval (through a pipe), and watch follows a run until it ends', async () => {
   const out = join(tempDir(), 'run')
-  const run = startCli(['run', fixture('blocking.ts'), '--out', out, '--total', '500', '--workers', '1', '--progress-every', '1'], { ITEM_MS: '10' })
+  const run = startCli(
+    ['run', fixture('blocking.ts'), '--out', out, '--total', '500', '--workers', '1', '--progress-every', '1'],
+    { ITEM_MS: '10' },
+  )
   while (!existsSync(join(out, 'progress.json'))) await sleep(50)
   const watch = await runCli(['watch', out])
   const result = await run.done

@@ -6,7 +6,7 @@
  * holds the owner lease or a claim, so a run whose owner died while its
  * workers go on is reported live, not "run the same command to resume".
  */
-import { execFile, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +14,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { RunFeed } from '../../src/dashboard/feed.ts'
 import { dashboardApp } from '../../src/dashboard/server.ts'
-import { BIN, fixture, runCli, startCli, tempDir, waitFor, type CliResult } from '../support/cli.ts'
+import { BIN, type CliResult, fixture, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { freePort, sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -41,8 +41,15 @@ interface StatusJson {
 }
 
 /** Starts the run's owner and waits until it has recorded the run; returns its id. */
-async function startOwner(url: string, out: string, itemEnv = env): Promise<{ child: ChildProcess; done: Promise<CliResult>; runId: string }> {
-  const owner = startCli(['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'], itemEnv)
+async function startOwner(
+  url: string,
+  out: string,
+  itemEnv = env,
+): Promise<{ child: ChildProcess; done: Promise<CliResult>; runId: string }> {
+  const owner = startCli(
+    ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
+    itemEnv,
+  )
   let stderr = ''
   owner.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const runId = await waitFor('the owner to record the run and write progress.json', () => {
@@ -53,16 +60,26 @@ async function startOwner(url: string, out: string, itemEnv = env): Promise<{ ch
 }
 
 function startWorker(url: string, out: string, runId: string, itemEnv = env): ReturnType<typeof startCli> {
-  return startCli(['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', ...TTL, '--json'], itemEnv)
+  return startCli(
+    ['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', ...TTL, '--json'],
+    itemEnv,
+  )
 }
 
 async function holdsClaim(url: string, runId: string, pid: number): Promise<true | undefined> {
-  const rows = await sql(url, 'SELECT 1 FROM longhaul.claims WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [runId, `${me}:${pid}`])
+  const rows = await sql(url, 'SELECT 1 FROM longhaul.claims WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [
+    runId,
+    `${me}:${pid}`,
+  ])
   return rows.length > 0 ? true : undefined
 }
 
 async function committed(url: string, runId: string): Promise<number> {
-  const [row] = await sql<{ n: number }>(url, 'SELECT COALESCE(SUM(stop - start), 0)::int AS n FROM longhaul.ranges WHERE run_id = $1', [runId])
+  const [row] = await sql<{ n: number }>(
+    url,
+    'SELECT COALESCE(SUM(stop - start), 0)::int AS n FROM longhaul.ranges WHERE run_id = $1',
+    [runId],
+  )
   return row!.n
 }
 
@@ -73,9 +90,15 @@ async function statusJson(...dirs: string[]): Promise<StatusJson[]> {
 }
 
 /** `longhaul ARGS` run in `cwd` (status with no folder looks at ./runs). */
-async function runCliIn(cwd: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runCliIn(
+  cwd: string,
+  args: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } })
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1' },
+    })
     return { code: 0, stdout, stderr }
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string }
@@ -84,7 +107,7 @@ async function runCliIn(cwd: string, args: readonly string[]): Promise<{ code: n
 }
 
 describe('status of a run shared through PostgreSQL', () => {
-  it('shared-status-events: status of a running shared run reads its journal in PostgreSQL and lists the joined workers\' events', async () => {
+  it("shared-status-events: status of a running shared run reads its journal in PostgreSQL and lists the joined workers' events", async () => {
     const url = await server().createDatabase()
     const out = join(root, 'runs', 'joined')
     // Items slow enough that the run outlives two status calls on a busy machine; Ctrl-C ends it anyway.
@@ -99,15 +122,27 @@ describe('status of a run shared through PostgreSQL', () => {
     expect(result.code, result.stderr).toBe(0)
     const text = result.stdout
     expect(text.split('\n')[1]).toMatch(/^ {2}RUNNING$/)
-    expect(text).toMatch(new RegExp(`Journal: +postgres://postgres@127\\.0\\.0\\.1:\\d+/test_\\d+ \\(run ${owner.runId}\\): the owner holds its lease`))
+    expect(text).toMatch(
+      new RegExp(
+        `Journal: +postgres://postgres@127\\.0\\.0\\.1:\\d+/test_\\d+ \\(run ${owner.runId}\\): the owner holds its lease`,
+      ),
+    )
     expect(text).toMatch(/Recent events:[\s\S]*started/)
-    for (const worker of workers) expect(text).toMatch(new RegExp(`joined \\(committed \\d+, .*worker ${me}:${worker.child.pid}\\)`))
+    for (const worker of workers)
+      expect(text).toMatch(new RegExp(`joined \\(committed \\d+, .*worker ${me}:${worker.child.pid}\\)`))
     const [json] = await statusJson(out)
-    expect(json).toMatchObject({ live: true, ownerGone: false, state: 'running', total: TOTAL, shared: { runId: owner.runId, ownerAlive: true } })
+    expect(json).toMatchObject({
+      live: true,
+      ownerGone: false,
+      state: 'running',
+      total: TOTAL,
+      shared: { runId: owner.runId, ownerAlive: true },
+    })
     expect(json!.shared!.store).not.toMatch(/:[^@/]*@/)
     // Done looking: Ctrl-C stops every process, its work committed.
     for (const process of [...workers, owner]) process.child.kill('SIGINT')
-    for (const result of await Promise.all([owner.done, ...workers.map((w) => w.done)])) expect(result.code, result.stderr).toBe(130)
+    for (const result of await Promise.all([owner.done, ...workers.map((w) => w.done)]))
+      expect(result.code, result.stderr).toBe(130)
   })
 
   it('shared-status-live-while-workers-work: after SIGKILL of the owner with a worker still going, status is live (not "run the same command to resume"), its count follows the journal, and it ends COMPLETE', async () => {
@@ -126,8 +161,15 @@ describe('status of a run shared through PostgreSQL', () => {
     const before = await committed(url, owner.runId)
     const [first] = await statusJson(out)
     const after = await committed(url, owner.runId)
-    expect(first).toMatchObject({ live: true, ownerGone: false, state: 'running', shared: { ownerAlive: false, workers: [`${me}:${worker.child.pid}`] } })
-    expect(first!.summary).toBe(`RUNNING — the owner (pid ${owner.child.pid} on ${me}) is gone; 1 worker(s) still working`)
+    expect(first).toMatchObject({
+      live: true,
+      ownerGone: false,
+      state: 'running',
+      shared: { ownerAlive: false, workers: [`${me}:${worker.child.pid}`] },
+    })
+    expect(first!.summary).toBe(
+      `RUNNING — the owner (pid ${owner.child.pid} on ${me}) is gone; 1 worker(s) still working`,
+    )
     expect(first!.done).toBeGreaterThanOrEqual(before)
     expect(first!.done).toBeLessThanOrEqual(after)
 
@@ -138,7 +180,9 @@ describe('status of a run shared through PostgreSQL', () => {
     })
     expect(later).toMatchObject({ live: true, ownerGone: false })
     const text = (await runCli(['status', out])).stdout
-    expect(text.split('\n')[1]).toBe(`  RUNNING — the owner (pid ${owner.child.pid} on ${me}) is gone; 1 worker(s) still working`)
+    expect(text.split('\n')[1]).toBe(
+      `  RUNNING — the owner (pid ${owner.child.pid} on ${me}) is gone; 1 worker(s) still working`,
+    )
     expect(text).not.toMatch(/run the same command to resume/)
     expect(text).toMatch(/Journal: .*the owner holds no live lease; 1 worker\(s\) holding claims/)
 
@@ -157,8 +201,15 @@ describe('status of a run shared through PostgreSQL', () => {
     await owner.done
     // On this host a dead process counts as gone at once, whatever its lease says.
     const [status] = await statusJson(out)
-    expect(status).toMatchObject({ live: false, ownerGone: true, state: 'running', shared: { ownerAlive: false, workers: [] } })
-    expect(status!.summary).toMatch(/^not running — last heartbeat .* ago \(owner pid \d+ on .*\), no process holds the owner lease or a claim; run the same command to resume$/)
+    expect(status).toMatchObject({
+      live: false,
+      ownerGone: true,
+      state: 'running',
+      shared: { ownerAlive: false, workers: [] },
+    })
+    expect(status!.summary).toMatch(
+      /^not running — last heartbeat .* ago \(owner pid \d+ on .*\), no process holds the owner lease or a claim; run the same command to resume$/,
+    )
   })
 })
 
@@ -178,7 +229,10 @@ describe('listing shared runs, and a database that does not answer', () => {
     const port = await freePort()
     const unreachable = join(project, 'runs', 'unreachable')
     mkdirSync(join(unreachable, '.longhaul'), { recursive: true })
-    writeFileSync(join(unreachable, '.longhaul', 'store.json'), JSON.stringify({ store: `postgres://postgres@127.0.0.1:${port}/jobs`, runId: owner.runId }))
+    writeFileSync(
+      join(unreachable, '.longhaul', 'store.json'),
+      JSON.stringify({ store: `postgres://postgres@127.0.0.1:${port}/jobs`, runId: owner.runId }),
+    )
 
     const listed = await runCliIn(project, ['status'])
     expect(listed.code).toBe(1)
@@ -186,15 +240,39 @@ describe('listing shared runs, and a database that does not answer', () => {
     expect(listed.stdout).toMatch(/Completed: +4,000 \/ 4,000 \(100\.0%\)/)
     expect(listed.stdout).toMatch(/Recent events:[\s\S]*  started[\s\S]*  complete/)
     expect(listed.stdout).toMatch(new RegExp(`Recent events:[\\s\\S]*  joined .*worker ${me}:${worker.child.pid}\\)`))
-    expect(listed.stdout).toMatch(new RegExp(`runs/unreachable\\n {2}UNREADABLE — cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} .*Check that the server is running`))
+    expect(listed.stdout).toMatch(
+      new RegExp(
+        `runs/unreachable\\n {2}UNREADABLE — cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port} .*Check that the server is running`,
+      ),
+    )
 
     const app = dashboardApp({ root: project, feed: new RunFeed(project) })
-    const list = (await (await app.request('/api/runs')).json()) as { runs: { id: string; dir: string; live: boolean; summary: string; snapshot: { done: number; state: string }; shared: unknown }[] }
+    const list = (await (await app.request('/api/runs')).json()) as {
+      runs: {
+        id: string
+        dir: string
+        live: boolean
+        summary: string
+        snapshot: { done: number; state: string }
+        shared: unknown
+      }[]
+    }
     expect(list.runs).toEqual([
-      expect.objectContaining({ id: owner.runId, dir: join('runs', 'shared'), live: false, snapshot: expect.objectContaining({ state: 'complete', done: TOTAL }), shared: expect.objectContaining({ runId: owner.runId }) }),
+      expect.objectContaining({
+        id: owner.runId,
+        dir: join('runs', 'shared'),
+        live: false,
+        snapshot: expect.objectContaining({ state: 'complete', done: TOTAL }),
+        shared: expect.objectContaining({ runId: owner.runId }),
+      }),
     ])
-    const detail = (await (await app.request(`/api/runs/${owner.runId}`)).json()) as { events: { type: string; detail: { worker?: string } }[]; checkpoints: { start: number; end: number }[] }
-    expect(detail.events.filter((e) => e.type === 'joined').map((e) => e.detail.worker)).toEqual([`${me}:${worker.child.pid}`])
+    const detail = (await (await app.request(`/api/runs/${owner.runId}`)).json()) as {
+      events: { type: string; detail: { worker?: string } }[]
+      checkpoints: { start: number; end: number }[]
+    }
+    expect(detail.events.filter((e) => e.type === 'joined').map((e) => e.detail.worker)).toEqual([
+      `${me}:${worker.child.pid}`,
+    ])
     expect(detail.checkpoints.reduce((sum, c) => sum + c.end - c.start, 0)).toBe(TOTAL)
   })
 })

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { programName, superviseProgram, type ExecResult } from '../../exec/supervise.ts'
+import { type ExecResult, programName, superviseProgram } from '../../exec/supervise.ts'
 import type { Io } from '../io.ts'
 import { progressLine } from '../render/progressLine.ts'
 
@@ -23,12 +23,19 @@ export interface ExecCommandOptions {
  * passes through untouched; longhaul's own lines go to stderr, prefixed,
  * one per interval. Exits with the program's exit code.
  */
-export async function execCommand(command: readonly string[], options: ExecCommandOptions, io: Io, signal?: AbortSignal): Promise<number> {
+export async function execCommand(
+  command: readonly string[],
+  options: ExecCommandOptions,
+  io: Io,
+  signal?: AbortSignal,
+): Promise<number> {
   const [program, ...args] = command
   const name = options.name
   const outDir = options.out ?? join('runs', name ?? programName(program ?? '', args))
   const result: ExecResult = await superviseProgram({
-    command: program ?? '', args, outDir,
+    command: program ?? '',
+    args,
+    outDir,
     ...(name !== undefined && { name }),
     ...(options.restarts !== undefined && { restarts: options.restarts }),
     ...(options.checkpoints !== undefined && { checkpoints: options.checkpoints }),
@@ -36,14 +43,18 @@ export async function execCommand(command: readonly string[], options: ExecComma
     ...(options.total !== undefined && { total: options.total }),
     ...(options.fresh !== undefined && { fresh: options.fresh }),
     ...(options.stallAfter !== undefined && { stallAfterMs: options.stallAfter * 1000 }),
-    ...(options.progressEvery !== undefined && { progressEveryMs: options.progressEvery * 1000, heartbeatMs: Math.min(10_000, options.progressEvery * 1000) }),
+    ...(options.progressEvery !== undefined && {
+      progressEveryMs: options.progressEvery * 1000,
+      heartbeatMs: Math.min(10_000, options.progressEvery * 1000),
+    }),
     ...(options.grace !== undefined && { graceMs: options.grace * 1000 }),
     ...(options.restartDelay !== undefined && { restartDelayMs: options.restartDelay * 1000 }),
     ...(signal && { signal }),
     observer: {
       note: (message) => io.err(`longhaul: ${message}`),
       progress: (snapshot, reason) => {
-        if (reason === 'tick' && snapshot.state !== 'complete') io.err(`longhaul: ${progressLine(snapshot, Date.now())}`)
+        if (reason === 'tick' && snapshot.state !== 'complete')
+          io.err(`longhaul: ${progressLine(snapshot, Date.now())}`)
       },
     },
   })
@@ -58,8 +69,14 @@ function closingLine(r: ExecResult): string {
     case 'complete':
       return `longhaul: ${r.job} COMPLETE${lives}; its progress and journal are in ${r.dir}`
     case 'interrupted':
-      return `longhaul: ${r.job} INTERRUPTED (exit ${r.exitCode}); run the same command to resume` + (r.checkpoint ? ` from ${r.checkpoint}` : '')
+      return (
+        `longhaul: ${r.job} INTERRUPTED (exit ${r.exitCode}); run the same command to resume` +
+        (r.checkpoint ? ` from ${r.checkpoint}` : '')
+      )
     case 'failed':
-      return `longhaul: ${r.job} FAILED: ${r.error}. Exit code ${r.exitCode}; its output is above, its journal in ${r.dir}.` + (r.checkpoint ? ` The newest checkpoint is ${r.checkpoint}.` : '')
+      return (
+        `longhaul: ${r.job} FAILED: ${r.error}. Exit code ${r.exitCode}; its output is above, its journal in ${r.dir}.` +
+        (r.checkpoint ? ` The newest checkpoint is ${r.checkpoint}.` : '')
+      )
   }
 }

@@ -20,18 +20,32 @@ export interface InitOptions {
 /** `longhaul init [TEMPLATE]`: a new job with its non-functional tests (and a policy file when none applies). */
 export async function initCommand(template: string | undefined, options: InitOptions, io: Io): Promise<number> {
   const kind = template ?? 'generator'
-  if (!(kind in EXTRA_FILES)) throw new UsageError(`no template '${kind}'; choose one of: ${Object.keys(EXTRA_FILES).join(', ')}`)
+  if (!(kind in EXTRA_FILES))
+    throw new UsageError(`no template '${kind}'; choose one of: ${Object.keys(EXTRA_FILES).join(', ')}`)
   const dir = resolve(options.dir ?? '.')
-  const name = options.name ?? (basename(dir).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'my-job')
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new UsageError(`--name '${name}' must be letters, digits, '.', '_' or '-'`)
+  const name =
+    options.name ??
+    (basename(dir)
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '') ||
+      'my-job')
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new UsageError(`--name '${name}' must be letters, digits, '.', '_' or '-'`)
 
   // Map templates share one test file: the same checks whatever the job; a loop's crash test needs its own settings.
-  const writes = ['job.ts', ...EXTRA_FILES[kind]!].map((file) => ({ from: join(TEMPLATES, kind, file), to: join(dir, file) }))
+  const writes = ['job.ts', ...EXTRA_FILES[kind]!].map((file) => ({
+    from: join(TEMPLATES, kind, file),
+    to: join(dir, file),
+  }))
   const ownTest = join(TEMPLATES, kind, 'job.test.ts')
   writes.push({ from: existsSync(ownTest) ? ownTest : join(TEMPLATES, 'job.test.ts'), to: join(dir, 'job.test.ts') })
-  if (!findConfig(join(dir, 'job.ts'))) writes.push({ from: join(TEMPLATES, 'longhaul.config.ts'), to: join(dir, 'longhaul.config.ts') })
+  if (!findConfig(join(dir, 'job.ts')))
+    writes.push({ from: join(TEMPLATES, 'longhaul.config.ts'), to: join(dir, 'longhaul.config.ts') })
   const clashes = writes.filter((w) => existsSync(w.to)).map((w) => relative(process.cwd(), w.to))
-  if (clashes.length && !options.force) throw new UsageError(`${clashes.join(', ')} already exist${clashes.length === 1 ? 's' : ''}; choose another --dir, or pass --force to overwrite`)
+  if (clashes.length && !options.force)
+    throw new UsageError(
+      `${clashes.join(', ')} already exist${clashes.length === 1 ? 's' : ''}; choose another --dir, or pass --force to overwrite`,
+    )
 
   mkdirSync(dir, { recursive: true })
   for (const { from, to } of writes) {
@@ -39,7 +53,9 @@ export async function initCommand(template: string | undefined, options: InitOpt
       copyFileSync(from, to)
       continue
     }
-    const text = readFileSync(from, 'utf8').replaceAll('__NAME__', name).replaceAll('__TEST_PATH__', relative(process.cwd(), join(dir, 'job.test.ts')) || 'job.test.ts')
+    const text = readFileSync(from, 'utf8')
+      .replaceAll('__NAME__', name)
+      .replaceAll('__TEST_PATH__', relative(process.cwd(), join(dir, 'job.test.ts')) || 'job.test.ts')
     writeFileSync(to, text)
   }
   const shown = (file: string): string => relative(process.cwd(), join(dir, file)) || file

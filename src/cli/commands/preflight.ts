@@ -18,7 +18,12 @@ export interface PreflightCommandOptions {
 }
 
 /** `longhaul preflight JOB --target N`: proves the job, writes the proof and reports; exit 0 only when every check passes. */
-export async function preflightCommand(jobPath: string, options: PreflightCommandOptions, io: Io, signal?: AbortSignal): Promise<number> {
+export async function preflightCommand(
+  jobPath: string,
+  options: PreflightCommandOptions,
+  io: Io,
+  signal?: AbortSignal,
+): Promise<number> {
   const started = Date.now()
   const params = parseParamPairs(options.param, options.params)
   const result = await preflight({
@@ -35,14 +40,26 @@ export async function preflightCommand(jobPath: string, options: PreflightComman
   })
   const p = result.statement.predicate
   if (options.json) {
-    io.out(JSON.stringify({ passed: result.passed, proof: result.proofPath, report: result.reportPath, junit: result.junitPath, runCommand: result.runCommand, ...p }))
+    io.out(
+      JSON.stringify({
+        passed: result.passed,
+        proof: result.proofPath,
+        report: result.reportPath,
+        junit: result.junitPath,
+        runCommand: result.runCommand,
+        ...p,
+      }),
+    )
   } else {
     const width = Math.max(...p.rules.map((r) => r.rule.length))
     const projected = projectedLine(result.statement)
     io.out(
       [
         `PREFLIGHT ${p.verdict}  ${p.job}, target ${p.target.toLocaleString('en-US')}`,
-        ...p.rules.map((r) => `  ${r.passed ? '✔' : '✘'} ${r.rule.padEnd(width)}  ${JSON.stringify(r.value).padEnd(6)}  ${r.evidence}`),
+        ...p.rules.map(
+          (r) =>
+            `  ${r.passed ? '✔' : '✘'} ${r.rule.padEnd(width)}  ${JSON.stringify(r.value).padEnd(6)}  ${r.evidence}`,
+        ),
         ...p.checks.flatMap((c) => c.failures.map((f) => `  ✘ ${f}`)),
         ...(projected ? [`  projected  ${projected}`] : []),
         ...(result.passed ? [`  run with   ${result.runCommand}`] : []),

@@ -1,18 +1,18 @@
 import { basename, dirname, resolve } from 'node:path'
+import { startPublishers } from '../../dashboard/publish/publishers.ts'
 import { UsageError } from '../../errors.ts'
 import { isLoopJob } from '../../job/defineLoop.ts'
 import { loadAnyJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
-import { assertWithinPolicy, loadPolicy } from '../../preflight/policy.ts'
-import { startPublishers } from '../../dashboard/publish/publishers.ts'
 import { launchGate } from '../../preflight/gate.ts'
-import { isBucketUrl, runLoopJob, runMapJob, type LoopRunSummary, type RunSummary } from '../../runner/index.ts'
+import { assertWithinPolicy, loadPolicy } from '../../preflight/policy.ts'
+import type { RunObserver } from '../../runner/index.ts'
+import { isBucketUrl, type LoopRunSummary, type RunSummary, runLoopJob, runMapJob } from '../../runner/index.ts'
 import { bytes, count, duration, rate } from '../../telemetry/progressText.ts'
+import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { runDisplay } from '../render/runDisplay.ts'
-import type { RunObserver } from '../../runner/index.ts'
-import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { openDashboard } from './serve.ts'
 
 export interface RunCommandOptions {
@@ -43,25 +43,38 @@ export interface RunCommandOptions {
 }
 
 /** The lease settings the flags ask for: a shorter TTL brings the heartbeat down with it, to a third of the TTL at most. */
-export function leaseSettings(leaseTtl: number | undefined, heartbeatSeconds: number): { leaseTtlMs?: number; heartbeatMs: number } {
+export function leaseSettings(
+  leaseTtl: number | undefined,
+  heartbeatSeconds: number,
+): { leaseTtlMs?: number; heartbeatMs: number } {
   if (leaseTtl === undefined) return { heartbeatMs: heartbeatSeconds * 1000 }
   const leaseTtlMs = leaseTtl * 1000
   return { leaseTtlMs, heartbeatMs: Math.min(heartbeatSeconds * 1000, leaseTtlMs / 3) }
 }
 
 /** `longhaul run JOB`: runs or resumes a job, map or loop; returns the exit code. */
-export async function runCommand(jobPath: string, options: RunCommandOptions, io: Io, signal?: AbortSignal): Promise<number> {
+export async function runCommand(
+  jobPath: string,
+  options: RunCommandOptions,
+  io: Io,
+  signal?: AbortSignal,
+): Promise<number> {
   const params = parseParamPairs(options.param, options.params)
   const job = await loadAnyJob(jobPath)
   const loop = isLoopJob(job)
-  if (loop && options.store !== undefined) throw new UsageError(`${jobPath} is a loop job: only map jobs (defineJob) run across processes with --store`)
-  if (loop && options.workers !== undefined) throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --workers does not apply`)
+  if (loop && options.store !== undefined)
+    throw new UsageError(`${jobPath} is a loop job: only map jobs (defineJob) run across processes with --store`)
+  if (loop && options.workers !== undefined)
+    throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --workers does not apply`)
   // --out s3://bucket/prefix: the shards go to the bucket, the progress files to a local folder.
   const shards = options.out !== undefined && isBucketUrl(options.out) ? options.out : undefined
   if (shards !== undefined && options.store === undefined) {
-    throw new UsageError(`--out ${shards}: shards go to a bucket only in a run across machines; give --store postgres://… too, or a folder as --out`)
+    throw new UsageError(
+      `--out ${shards}: shards go to a bucket only in a run across machines; give --store postgres://… too, or a folder as --out`,
+    )
   }
-  if (options.local !== undefined && shards === undefined) throw new UsageError('--local applies only with --out s3://…: otherwise --out is the local folder')
+  if (options.local !== undefined && shards === undefined)
+    throw new UsageError('--local applies only with --out s3://…: otherwise --out is the local folder')
   const outDir = shards !== undefined ? (options.local ?? `runs/${job.name}`) : (options.out ?? `runs/${job.name}`)
   const loaded = await loadPolicy(jobPath, options.config)
   const { policy } = loaded
@@ -71,13 +84,22 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
     skip: options.skipPreflight === true,
     preflightCommand: (facts) => preflightCommandLine(jobPath, facts.total, outDir, options),
   })
-  const dashboard = options.dashboard === undefined ? undefined : await openDashboard(dirname(resolve(outDir)), {
-    ...(typeof options.dashboard === 'string' && { port: dashboardPort(options.dashboard) }),
-    ...(options.dashboardHost !== undefined && { host: options.dashboardHost }),
-  }, io)
+  const dashboard =
+    options.dashboard === undefined
+      ? undefined
+      : await openDashboard(
+          dirname(resolve(outDir)),
+          {
+            ...(typeof options.dashboard === 'string' && { port: dashboardPort(options.dashboard) }),
+            ...(options.dashboardHost !== undefined && { host: options.dashboardHost }),
+          },
+          io,
+        )
   const display = runDisplay({ stream: io.errStream, tty: io.errStream.isTTY === true })
   // Publishing runs in the background: it never slows or fails the run, and says so once when a target fails.
-  const publishers = startPublishers(options.publish === false ? [] : policy.publish, { onNote: (message) => display.note?.(message) })
+  const publishers = startPublishers(options.publish === false ? [] : policy.publish, {
+    onNote: (message) => display.note?.(message),
+  })
   const common = {
     jobPath,
     outDir,
@@ -101,7 +123,12 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
   }
   const running: Promise<RunSummary | LoopRunSummary> = loop
     ? runLoopJob(common)
-    : runMapJob({ ...common, ...(options.workers !== undefined && { workers: options.workers }), ...(options.store !== undefined && { store: options.store }), ...(shards !== undefined && { shards }) })
+    : runMapJob({
+        ...common,
+        ...(options.workers !== undefined && { workers: options.workers }),
+        ...(options.store !== undefined && { store: options.store }),
+        ...(shards !== undefined && { shards }),
+      })
   const result = await running.finally(async () => {
     // Publishers first, so a last note about them still goes through the display.
     await publishers.close()
@@ -113,7 +140,13 @@ export async function runCommand(jobPath: string, options: RunCommandOptions, io
 }
 
 /** The closing summary of `run` and `worker`. */
-export function printSummary(result: RunSummary | LoopRunSummary, unit: 'items' | 'steps', json: boolean, io: Io, resumeHint = `the same command (${basename(process.argv[1] ?? 'longhaul')} run … again)`): void {
+export function printSummary(
+  result: RunSummary | LoopRunSummary,
+  unit: 'items' | 'steps',
+  json: boolean,
+  io: Io,
+  resumeHint = `the same command (${basename(process.argv[1] ?? 'longhaul')} run … again)`,
+): void {
   if (json) {
     io.out(JSON.stringify(result))
     return
@@ -134,12 +167,18 @@ export function printSummary(result: RunSummary | LoopRunSummary, unit: 'items' 
 
 function dashboardPort(text: string): number {
   const port = Number(text)
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--dashboard takes a port from 0 to 65535, got '${text}'`)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new UsageError(`--dashboard takes a port from 0 to 65535, got '${text}'`)
   return port
 }
 
 /** The preflight command that proves what this run asks for, as the user would type it. */
-export function preflightCommandLine(jobPath: string, target: number, outDir: string, options: Pick<RunCommandOptions, 'seed' | 'param' | 'params' | 'config'>): string {
+export function preflightCommandLine(
+  jobPath: string,
+  target: number,
+  outDir: string,
+  options: Pick<RunCommandOptions, 'seed' | 'param' | 'params' | 'config'>,
+): string {
   const words = ['npx', 'longhaul', 'preflight', jobPath, '--target', String(target), '--out', outDir]
   if (options.seed !== undefined) words.push('--seed', String(options.seed))
   for (const pair of options.param) words.push('--param', pair)

@@ -21,7 +21,10 @@ export function defaultRunDirs(): string[] {
 /** Reads a run's status; a folder that is no run is a usage error. */
 async function statusOfDir(dir: string, now: number): Promise<RunStatus> {
   const status = await readRunStatus(dir, now)
-  if (!status) throw new UsageError(`${dir} holds no longhaul run (no progress.json, .longhaul/journal.sqlite or .longhaul/store.json). Give the --out folder of a run.`)
+  if (!status)
+    throw new UsageError(
+      `${dir} holds no longhaul run (no progress.json, .longhaul/journal.sqlite or .longhaul/store.json). Give the --out folder of a run.`,
+    )
   return status
 }
 
@@ -36,9 +39,14 @@ export function renderStatus(status: RunStatus, now: number, events: readonly Ru
   const text = progressText(status.snapshot, now).trimEnd().split('\n')
   // Line 1 is where the run stands: the state, or why it is not what the file says (the owner is gone).
   text[0] = status.summary
-  if (status.shared) text.splice(text.findIndex((line) => line.startsWith('Workers:')) + 1, 0, sharedLine(status.shared))
+  if (status.shared)
+    text.splice(text.findIndex((line) => line.startsWith('Workers:')) + 1, 0, sharedLine(status.shared))
   const history = events.map((e) => `    ${new Date(e.at).toISOString()}  ${e.type}${describe(e.detail)}`)
-  return [`${resolve(status.dir)}`, ...text.map((line) => `  ${line}`), ...(history.length ? ['  Recent events:', ...history] : [])].join('\n')
+  return [
+    `${resolve(status.dir)}`,
+    ...text.map((line) => `  ${line}`),
+    ...(history.length ? ['  Recent events:', ...history] : []),
+  ].join('\n')
 }
 
 function describe(detail: Readonly<Record<string, unknown>>): string {
@@ -49,7 +57,9 @@ function describe(detail: Readonly<Record<string, unknown>>): string {
 /** Who is at work on a shared run, as its journal says. */
 function sharedLine(shared: NonNullable<RunStatus['shared']>): string {
   const owner = shared.ownerAlive ? 'the owner holds its lease' : 'the owner holds no live lease'
-  const workers = shared.workers.length ? `${shared.workers.length} worker(s) holding claims (${shared.workers.join(', ')})` : 'no worker holds a claim'
+  const workers = shared.workers.length
+    ? `${shared.workers.length} worker(s) holding claims (${shared.workers.join(', ')})`
+    : 'no worker holds a claim'
   return `Journal:         ${shared.store} (run ${shared.runId}): ${owner}; ${workers}`
 }
 
@@ -69,7 +79,10 @@ function shown(value: unknown): string {
  */
 export async function statusCommand(dirs: readonly string[], options: { json?: boolean }, io: Io): Promise<number> {
   const targets = dirs.length > 0 ? dirs : defaultRunDirs()
-  if (targets.length === 0) throw new UsageError('no run here: give a run folder (the --out of `longhaul run`), or run this where ./runs holds runs')
+  if (targets.length === 0)
+    throw new UsageError(
+      'no run here: give a run folder (the --out of `longhaul run`), or run this where ./runs holds runs',
+    )
   const now = Date.now()
   const read: ({ status: RunStatus; events: RunEvent[] } | Unreadable)[] = []
   for (const dir of targets) {
@@ -83,9 +96,23 @@ export async function statusCommand(dirs: readonly string[], options: { json?: b
     }
   }
   if (options.json) {
-    io.out(JSON.stringify(read.map((r) => ('error' in r ? { dir: resolve(r.dir), error: { code: r.error.code, message: r.error.message } } : statusJson(r.status)))))
+    io.out(
+      JSON.stringify(
+        read.map((r) =>
+          'error' in r
+            ? { dir: resolve(r.dir), error: { code: r.error.code, message: r.error.message } }
+            : statusJson(r.status),
+        ),
+      ),
+    )
   } else {
-    io.out(read.map((r) => ('error' in r ? `${resolve(r.dir)}\n  UNREADABLE — ${r.error.message}` : renderStatus(r.status, now, r.events))).join('\n\n'))
+    io.out(
+      read
+        .map((r) =>
+          'error' in r ? `${resolve(r.dir)}\n  UNREADABLE — ${r.error.message}` : renderStatus(r.status, now, r.events),
+        )
+        .join('\n\n'),
+    )
   }
   const unreadable = read.find((r): r is Unreadable => 'error' in r)
   return unreadable ? exitCodeFor(unreadable.error) : EXIT.ok
@@ -98,5 +125,13 @@ interface Unreadable {
 }
 
 function statusJson(s: RunStatus): Record<string, unknown> {
-  return { dir: resolve(s.dir), live: s.live, ownerGone: s.ownerGone, heartbeatAgeSeconds: s.heartbeatAgeSeconds, summary: s.summary, ...s.snapshot, ...(s.shared && { shared: s.shared }) }
+  return {
+    dir: resolve(s.dir),
+    live: s.live,
+    ownerGone: s.ownerGone,
+    heartbeatAgeSeconds: s.heartbeatAgeSeconds,
+    summary: s.summary,
+    ...s.snapshot,
+    ...(s.shared && { shared: s.shared }),
+  }
 }

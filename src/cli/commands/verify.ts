@@ -1,6 +1,6 @@
 import { verifyRun } from '../../runner/index.ts'
-import { EXIT } from '../exitCodes.ts'
 import { count } from '../../telemetry/progressText.ts'
+import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 
 /**
@@ -9,8 +9,15 @@ import type { Io } from '../io.ts'
  * the run, what it has committed so far is checked: exit 1 if that is
  * damaged, else exit 2 (the run is not finished: verify it once it ends).
  */
-export async function verifyCommand(dir: string | undefined, options: { json?: boolean; store?: string; run?: string }, io: Io): Promise<number> {
-  const report = await verifyRun(dir, { ...(options.store !== undefined && { store: options.store }), ...(options.run !== undefined && { runId: options.run }) })
+export async function verifyCommand(
+  dir: string | undefined,
+  options: { json?: boolean; store?: string; run?: string },
+  io: Io,
+): Promise<number> {
+  const report = await verifyRun(dir, {
+    ...(options.store !== undefined && { store: options.store }),
+    ...(options.run !== undefined && { runId: options.run }),
+  })
   if (options.json) io.out(JSON.stringify(report))
   else {
     io.out(
@@ -23,9 +30,15 @@ export async function verifyCommand(dir: string | undefined, options: { json?: b
         `  duplicates  ${count(report.duplicates)}`,
         `  corrupt     ${count(report.corrupt)}`,
         `  stray files ${count(report.stray.length)}`,
-        ...(report.live ? [] : [`  index.json  ${report.readerIndex === undefined ? 'matches the journal' : 'WRONG (see below)'}`]),
+        ...(report.live
+          ? []
+          : [`  index.json  ${report.readerIndex === undefined ? 'matches the journal' : 'WRONG (see below)'}`]),
         report.digest ? `  digest      ${report.digest}` : '  digest      (only for a complete, clean output)',
-        ...(report.live ? [`  the committed part is ${report.corrupt + report.duplicates === 0 ? 'intact' : 'DAMAGED'}; run verify again once the run has ended`] : []),
+        ...(report.live
+          ? [
+              `  the committed part is ${report.corrupt + report.duplicates === 0 ? 'intact' : 'DAMAGED'}; run verify again once the run has ended`,
+            ]
+          : []),
         ...report.problems.map((p) => `  ! ${p}`),
       ].join('\n'),
     )

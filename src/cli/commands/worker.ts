@@ -21,7 +21,12 @@ export interface WorkerCommandOptions {
  * committed (exit 0, with the digest), or Ctrl-C (exit 130: what it held goes
  * back to the others). Returns the exit code.
  */
-export async function workerCommand(jobPath: string, options: WorkerCommandOptions, io: Io, signal?: AbortSignal): Promise<number> {
+export async function workerCommand(
+  jobPath: string,
+  options: WorkerCommandOptions,
+  io: Io,
+  signal?: AbortSignal,
+): Promise<number> {
   const { policy } = await loadPolicy(jobPath, options.config)
   const display = runDisplay({ stream: io.errStream, tty: io.errStream.isTTY === true })
   const result = await runMapJob({

@@ -36,7 +36,8 @@ export function runDisplay(options: DisplayOptions): RunObserver & { close(): vo
     bar = new cliProgress.SingleBar(
       {
         stream: options.stream,
-        format: '{bar} {percentage}% | {done}/{totalText} | {rateText} | ETA {etaText} | elapsed {elapsed} | checkpoint {checkpoint}',
+        format:
+          '{bar} {percentage}% | {done}/{totalText} | {rateText} | ETA {etaText} | elapsed {elapsed} | checkpoint {checkpoint}',
         barsize: 24,
         hideCursor: true,
         clearOnComplete: false,
@@ -51,18 +52,35 @@ export function runDisplay(options: DisplayOptions): RunObserver & { close(): vo
     done: count(p.done),
     totalText: p.total === null ? '?' : count(p.total),
     rateText: p.itemsPerSecond === null ? '? items/s' : `${rate(p.itemsPerSecond)} items/s`,
-    etaText: p.state === 'stalled' ? `STALLED ${duration(p.stalledForSeconds ?? 0)}` : p.etaSeconds === null ? 'unknown' : etaText(p),
+    etaText:
+      p.state === 'stalled'
+        ? `STALLED ${duration(p.stalledForSeconds ?? 0)}`
+        : p.etaSeconds === null
+          ? 'unknown'
+          : etaText(p),
     elapsed: duration(p.elapsedSeconds),
-    checkpoint: p.lastCheckpointAt === null ? 'none yet' : `${duration((now() - Date.parse(p.lastCheckpointAt)) / 1000)} ago`,
+    checkpoint:
+      p.lastCheckpointAt === null ? 'none yet' : `${duration((now() - Date.parse(p.lastCheckpointAt)) / 1000)} ago`,
   })
   return {
     started(start) {
       job = start.job
       if (start.movedAsideTo) write(`[${job}] the previous run was moved to ${start.movedAsideTo}`)
       const unit = start.unit ?? 'items'
-      const from = start.resumed ? `resuming at ${count(start.committed)} of ${count(start.total)} ${unit}` : `${count(start.total)} ${unit}`
-      write(`[${job}] ${from} → ${start.dir} (${start.unit === 'steps' ? 'a loop' : `workers ${start.workers}`}, seed ${start.seed})`)
-      const payload = { done: count(start.committed), totalText: count(start.total), rateText: '? items/s', etaText: 'unknown', elapsed: '0s', checkpoint: 'none yet' }
+      const from = start.resumed
+        ? `resuming at ${count(start.committed)} of ${count(start.total)} ${unit}`
+        : `${count(start.total)} ${unit}`
+      write(
+        `[${job}] ${from} → ${start.dir} (${start.unit === 'steps' ? 'a loop' : `workers ${start.workers}`}, seed ${start.seed})`,
+      )
+      const payload = {
+        done: count(start.committed),
+        totalText: count(start.total),
+        rateText: '? items/s',
+        etaText: 'unknown',
+        elapsed: '0s',
+        checkpoint: 'none yet',
+      }
       bar?.start(start.total, start.committed, payload)
       last = { total: start.total, value: start.committed, payload }
     },

@@ -53,7 +53,11 @@ type Settings = Required<PublishersOptions>
  */
 export function startPublishers(targets: readonly PublishTarget[], options: PublishersOptions): Publishers {
   const settings: Settings = {
-    finalGraceMs: 3_000, timeoutMs: 10_000, retryFirstMs: 1_000, retryMaxMs: 60_000, now: Date.now,
+    finalGraceMs: 3_000,
+    timeoutMs: 10_000,
+    retryFirstMs: 1_000,
+    retryMaxMs: 60_000,
+    now: Date.now,
     ...withoutUndefined(options),
     onNote: (message) => {
       try {
@@ -78,7 +82,9 @@ export function startPublishers(targets: readonly PublishTarget[], options: Publ
 /** A secret-free description of a target, for reports and notes. */
 export function publishTargetLabel(target: PublishTarget): string {
   const every = `every ${target.everyMinutes} min and on every change of state`
-  return target.kind === 'webhook' ? `${webhookSender(target).label} (${target.format}, ${every})` : `${s3Sender(target).label} (${every})`
+  return target.kind === 'webhook'
+    ? `${webhookSender(target).label} (${target.format}, ${every})`
+    : `${s3Sender(target).label} (${every})`
 }
 
 function senderFor(target: PublishTarget): Sender {
@@ -153,7 +159,9 @@ class TargetLane {
     const undelivered = this.waiting ?? this.inFlight
     if (undelivered && !this.off) {
       const why = this.inFlight ? 'no answer yet' : `last error: ${this.lastError}`
-      this.s.onNote(`publishing to ${this.sender.label}: the final progress (${undelivered.state.toUpperCase()}) was not delivered within ${graceMs / 1000} s (${why}); gave up`)
+      this.s.onNote(
+        `publishing to ${this.sender.label}: the final progress (${undelivered.state.toUpperCase()}) was not delivered within ${graceMs / 1000} s (${why}); gave up`,
+      )
     }
     this.abort.abort()
     this.waiting = undefined
@@ -186,7 +194,10 @@ class TargetLane {
       if (!this.stopped) this.failed(snapshot, error)
       return
     }
-    if (this.failures > 0) this.s.onNote(`publishing to ${this.sender.label} works again (after ${this.failures} failed attempt${this.failures === 1 ? '' : 's'})`)
+    if (this.failures > 0)
+      this.s.onNote(
+        `publishing to ${this.sender.label} works again (after ${this.failures} failed attempt${this.failures === 1 ? '' : 's'})`,
+      )
     this.failures = 0
   }
 
@@ -201,7 +212,9 @@ class TargetLane {
     this.failures++
     this.lastError = describe(error, this.s.timeoutMs)
     if (this.failures === 1) {
-      this.s.onNote(`publishing to ${this.sender.label} failed (${this.lastError}); retrying in the background with backoff — the run is not affected`)
+      this.s.onNote(
+        `publishing to ${this.sender.label} failed (${this.lastError}); retrying in the background with backoff — the run is not affected`,
+      )
     }
     // Retry with the newest snapshot there is.
     this.waiting ??= snapshot

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { s3Client, type S3Sdk } from '../../s3Client.ts'
+import { type S3Sdk, s3Client } from '../../s3Client.ts'
 import { progressText } from '../../telemetry/progressText.ts'
 import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { statusHtml } from './statusHtml.ts'
@@ -53,7 +53,7 @@ export function s3Sender(target: S3Target): {
     async send(snapshot, signal, now) {
       const { sdk, client } = await connect()
       const objects: [name: string, body: string, type: string][] = [
-        ['progress.json', JSON.stringify(snapshot, null, 2) + '\n', 'application/json; charset=utf-8'],
+        ['progress.json', `${JSON.stringify(snapshot, null, 2)}\n`, 'application/json; charset=utf-8'],
         ['PROGRESS.txt', progressText(snapshot, now), 'text/plain; charset=utf-8'],
         ['status.html', statusHtml(snapshot, now), 'text/html; charset=utf-8'],
       ]
@@ -70,7 +70,10 @@ export function s3Sender(target: S3Target): {
       }
     },
     close() {
-      void connected?.then(({ client }) => client.destroy(), () => undefined)
+      void connected?.then(
+        ({ client }) => client.destroy(),
+        () => undefined,
+      )
     },
   }
 }

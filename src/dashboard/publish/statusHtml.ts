@@ -39,14 +39,20 @@ export function statusHtml(p: ProgressSnapshot, now: number): string {
   const word = p.state.toUpperCase()
   const stateClass = `state-${STATES.includes(p.state) ? p.state : 'unknown'}`
   const percent = p.percent !== null && Number.isFinite(p.percent) ? Math.min(100, Math.max(0, p.percent)) : 0
-  const why = p.state === 'stalled' && p.stalledForSeconds !== null ? `nothing finished for ${duration(p.stalledForSeconds)}` : ''
+  const why =
+    p.state === 'stalled' && p.stalledForSeconds !== null ? `nothing finished for ${duration(p.stalledForSeconds)}` : ''
   const rows: [string, string][] = [
     ['Completed', `${doneText(p)}${p.inFlight > 0 ? `, ${count(p.inFlight)} more finished, not yet committed` : ''}`],
     ['Rate', p.itemsPerSecond === null ? 'unknown' : `${rate(p.itemsPerSecond)} items/s`],
     ['ETA', etaText(p)],
     ['Elapsed', duration(p.elapsedSeconds)],
     ['Started', p.startedAt],
-    ['Last checkpoint', p.lastCheckpointAt === null ? 'none yet' : `${p.lastCheckpointAt} (${ago(p.lastCheckpointAt, now)}), ${count(p.checkpoints)} this session`],
+    [
+      'Last checkpoint',
+      p.lastCheckpointAt === null
+        ? 'none yet'
+        : `${p.lastCheckpointAt} (${ago(p.lastCheckpointAt, now)}), ${count(p.checkpoints)} this session`,
+    ],
     ['Heartbeat', `${p.heartbeatAt} (${ago(p.heartbeatAt, now)})`],
     ['Workers', `${p.workers} (pid ${p.owner.pid} on ${p.owner.host})`],
     ...(p.gate ? [['Launch gate', gateText(p.gate)] as [string, string]] : []),

@@ -28,7 +28,10 @@ export type WebhookTarget = z.output<typeof webhookTargetSchema>
  * Posts to a webhook. The label names the host only: a webhook's path and
  * query are often its secret (Slack's are).
  */
-export function webhookSender(target: WebhookTarget): { readonly label: string; send(snapshot: ProgressSnapshot, signal: AbortSignal): Promise<void> } {
+export function webhookSender(target: WebhookTarget): {
+  readonly label: string
+  send(snapshot: ProgressSnapshot, signal: AbortSignal): Promise<void>
+} {
   const url = new URL(target.url)
   return {
     label: `webhook ${url.host}`,
@@ -42,7 +45,8 @@ export function webhookSender(target: WebhookTarget): { readonly label: string; 
       })
       // Read the answer to the end either way, so the connection can be reused.
       const answer = (await response.text()).trim()
-      if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}${answer ? `: ${answer.slice(0, 200)}` : ''}`)
+      if (!response.ok)
+        throw new Error(`HTTP ${response.status} ${response.statusText}${answer ? `: ${answer.slice(0, 200)}` : ''}`)
     },
   }
 }
@@ -55,7 +59,8 @@ export function slackLine(p: ProgressSnapshot): string {
     p.itemsPerSecond === null ? 'rate unknown' : `${rate(p.itemsPerSecond)} items/s`,
     `ETA ${live && p.etaSeconds === null ? 'unknown' : etaText(p)}`,
   ]
-  if (p.state === 'stalled' && p.stalledForSeconds !== null) parts.push(`nothing finished for ${duration(p.stalledForSeconds)}`)
+  if (p.state === 'stalled' && p.stalledForSeconds !== null)
+    parts.push(`nothing finished for ${duration(p.stalledForSeconds)}`)
   if (p.error) parts.push(`error: ${oneLine(p.error, 300)}`)
   return slackEscape(parts.join(' · '))
 }

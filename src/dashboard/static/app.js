@@ -19,7 +19,12 @@ const connection = document.getElementById('connection')
 // ---- numbers and times, formatted as the CLI formats them ----
 
 const count = (n) => Number(n ?? 0).toLocaleString('en-US')
-const rate = (perSecond) => (perSecond === null || perSecond === undefined ? 'unknown' : perSecond >= 100 ? count(Math.round(perSecond)) : perSecond.toFixed(1))
+const rate = (perSecond) =>
+  perSecond === null || perSecond === undefined
+    ? 'unknown'
+    : perSecond >= 100
+      ? count(Math.round(perSecond))
+      : perSecond.toFixed(1)
 const percentOf = (done, total) => (total > 0 ? (100 * done) / total : 0)
 /** A supervised program may not say how much there is (total null), and may count in its own unit. */
 const unitOf = (s) => s.unit ?? 'items'
@@ -62,7 +67,8 @@ let clockOffsetMs = 0
 function learnServerClock(run) {
   const heartbeat = Date.parse(run.snapshot.heartbeatAt)
   // A status read from the journal alone (no progress.json) carries no heartbeat age.
-  if (run.snapshot.owner?.pid && Number.isFinite(heartbeat)) clockOffsetMs = heartbeat + run.heartbeatAgeSeconds * 1000 - Date.now()
+  if (run.snapshot.owner?.pid && Number.isFinite(heartbeat))
+    clockOffsetMs = heartbeat + run.heartbeatAgeSeconds * 1000 - Date.now()
 }
 const serverNow = () => Date.now() + clockOffsetMs
 const secondsSince = (iso) => (serverNow() - Date.parse(iso)) / 1000
@@ -90,11 +96,23 @@ function gateOf(gate) {
   if (!gate) return null
   switch (gate.status) {
     case 'proved':
-      return { badge: 'PROVED', key: 'proved', text: `proved by ${baseName(gate.proof)} (target ${count(gate.target)}, valid until ${gate.expiresAt.slice(0, 10)})` }
+      return {
+        badge: 'PROVED',
+        key: 'proved',
+        text: `proved by ${baseName(gate.proof)} (target ${count(gate.target)}, valid until ${gate.expiresAt.slice(0, 10)})`,
+      }
     case 'waived':
-      return { badge: 'WAIVED', key: 'waived', text: `WAIVED — running without a passing preflight proof (${gate.reason})` }
+      return {
+        badge: 'WAIVED',
+        key: 'waived',
+        text: `WAIVED — running without a passing preflight proof (${gate.reason})`,
+      }
     case 'not-required':
-      return { badge: 'NO PROOF NEEDED', key: 'not-required', text: `no proof needed (at most ${count(gate.limit)} items)` }
+      return {
+        badge: 'NO PROOF NEEDED',
+        key: 'not-required',
+        text: `no proof needed (at most ${count(gate.limit)} items)`,
+      }
     default:
       return { badge: String(gate.status).toUpperCase(), key: 'other', text: String(gate.status) }
   }
@@ -120,10 +138,16 @@ function el(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue
     if (key === 'class') node.className = value
-    else if (key === 'style') node.style.cssText = value // through the CSSOM, which a strict style-src allows
+    else if (key === 'style')
+      node.style.cssText = value // through the CSSOM, which a strict style-src allows
     else node.setAttribute(key, value === true ? '' : String(value))
   }
-  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false).map((c) => (c instanceof Node ? c : String(c))))
+  node.append(
+    ...children
+      .flat()
+      .filter((c) => c !== null && c !== undefined && c !== false)
+      .map((c) => (c instanceof Node ? c : String(c))),
+  )
   return node
 }
 /** Sets text only when it changed, so a live page does not churn its layout every second. */
@@ -178,7 +202,9 @@ class RunCard {
       this.facts[key] = el('dd')
       return el('div', { 'data-fact': key }, el('dt', {}, label), this.facts[key])
     })
-    this.root = el('article', { class: 'card run', 'data-run': run.id },
+    this.root = el(
+      'article',
+      { class: 'card run', 'data-run': run.id },
       el('div', { class: 'title' }, el(linked ? 'h2' : 'h1', {}, this.name), this.state, this.badge),
       this.dir,
       this.summary,
@@ -218,12 +244,23 @@ class RunCard {
     if (explain) setText(this.summary, run.summary)
 
     const known = s.total !== null && s.total !== undefined
-    setText(this.counts, known ? `${count(s.done)} / ${count(s.total)}${s.unit ? ` ${s.unit}` : ''}` : `${count(s.done)} ${unitOf(s)}, total unknown`)
+    setText(
+      this.counts,
+      known
+        ? `${count(s.done)} / ${count(s.total)}${s.unit ? ` ${s.unit}` : ''}`
+        : `${count(s.done)} ${unitOf(s)}, total unknown`,
+    )
     setText(this.inFlight, s.inFlight > 0 ? ` +${count(s.inFlight)} finished, not yet committed` : '')
     setText(this.percent, known ? `${percent.toFixed(1)}%` : '')
     setAttr(this.bar, 'aria-valuemax', known ? String(s.total) : '')
     setAttr(this.bar, 'aria-valuenow', String(s.done))
-    setAttr(this.bar, 'aria-valuetext', known ? `${count(s.done)} of ${count(s.total)} ${unitOf(s)} (${percent.toFixed(1)}%)` : `${count(s.done)} ${unitOf(s)}, total unknown`)
+    setAttr(
+      this.bar,
+      'aria-valuetext',
+      known
+        ? `${count(s.done)} of ${count(s.total)} ${unitOf(s)} (${percent.toFixed(1)}%)`
+        : `${count(s.done)} ${unitOf(s)}, total unknown`,
+    )
     setAttr(this.bar, 'aria-label', `${s.job} progress`)
     this.fill.style.width = `${Math.min(100, percent).toFixed(2)}%`
 
@@ -262,7 +299,13 @@ function listPage() {
   const cards = new Map()
   const overview = el('p', { class: 'overview muted' })
   const list = el('div', { class: 'runs' })
-  const empty = el('p', { class: 'card muted', hidden: true }, 'No runs under this folder yet. A run started with ', el('code', {}, 'longhaul run JOB --out DIR'), ' inside it shows here.')
+  const empty = el(
+    'p',
+    { class: 'card muted', hidden: true },
+    'No runs under this folder yet. A run started with ',
+    el('code', {}, 'longhaul run JOB --out DIR'),
+    ' inside it shows here.',
+  )
   main.replaceChildren(el('div', { class: 'heading' }, el('h1', {}, 'Runs'), overview), empty, list)
 
   const refresh = async () => {
@@ -285,8 +328,12 @@ function listPage() {
       }
       empty.hidden = runs.length > 0
       const byState = new Map()
-      for (const run of runs) byState.set(stateOf(run).word.toLowerCase(), (byState.get(stateOf(run).word.toLowerCase()) ?? 0) + 1)
-      setText(overview, `${count(runs.length)} run${runs.length === 1 ? '' : 's'}${byState.size ? ' — ' : ''}${[...byState].map(([word, n]) => `${n} ${word}`).join(', ')}`)
+      for (const run of runs)
+        byState.set(stateOf(run).word.toLowerCase(), (byState.get(stateOf(run).word.toLowerCase()) ?? 0) + 1)
+      setText(
+        overview,
+        `${count(runs.length)} run${runs.length === 1 ? '' : 's'}${byState.size ? ' — ' : ''}${[...byState].map(([word, n]) => `${n} ${word}`).join(', ')}`,
+      )
       main.setAttribute('aria-busy', 'false')
       showConnection('live', `updated ${clockTime(Date.now())}`)
     } catch (error) {
@@ -306,7 +353,9 @@ async function runPage(id) {
   try {
     detail = await getJson(`/api/runs/${encodeURIComponent(id)}`)
   } catch (error) {
-    main.replaceChildren(el('p', { class: 'card' }, `This run cannot be shown: ${error.message}. `, el('a', { href: '/' }, 'All runs')))
+    main.replaceChildren(
+      el('p', { class: 'card' }, `This run cannot be shown: ${error.message}. `, el('a', { href: '/' }, 'All runs')),
+    )
     main.setAttribute('aria-busy', 'false')
     return
   }
@@ -316,7 +365,14 @@ async function runPage(id) {
   const timeline = el('section', { class: 'card', 'aria-labelledby': 'commits-title' })
   const events = el('section', { class: 'card', 'aria-labelledby': 'events-title' })
   const preflight = el('section', { class: 'card', 'aria-labelledby': 'preflight-title' })
-  main.replaceChildren(el('nav', { class: 'back' }, el('a', { href: '/' }, '← All runs')), card.root, chart.root, timeline, events, preflight)
+  main.replaceChildren(
+    el('nav', { class: 'back' }, el('a', { href: '/' }, '← All runs')),
+    card.root,
+    chart.root,
+    timeline,
+    events,
+    preflight,
+  )
   main.setAttribute('aria-busy', 'false')
   chart.mount()
 
@@ -360,18 +416,23 @@ async function runPage(id) {
   follow(id, (run) => {
     lastMessageAt = Date.now()
     learnServerClock(run)
-    const changed = stateOf(run).word !== stateOf(current).word || run.snapshot.total !== current.snapshot.total || run.snapshot.runId !== current.snapshot.runId
+    const changed =
+      stateOf(run).word !== stateOf(current).word ||
+      run.snapshot.total !== current.snapshot.total ||
+      run.snapshot.runId !== current.snapshot.runId
     const moved = run.snapshot.done !== current.snapshot.done
     current = run
     card.update(run)
     showTitle(run)
-    if (moved && run.snapshot.lastCheckpointAt) chart.add(Date.parse(run.snapshot.lastCheckpointAt), run.snapshot.done, run.snapshot.total)
+    if (moved && run.snapshot.lastCheckpointAt)
+      chart.add(Date.parse(run.snapshot.lastCheckpointAt), run.snapshot.done, run.snapshot.total)
     if (changed || moved) scheduleHistory(changed)
   })
   setInterval(() => {
     card.render()
     const silent = Date.now() - lastMessageAt
-    if (current.live && silent > SILENT_AFTER_MS) showConnection('offline', `no update from the server for ${duration(silent / 1000)}`)
+    if (current.live && silent > SILENT_AFTER_MS)
+      showConnection('offline', `no update from the server for ${duration(silent / 1000)}`)
   }, 1_000)
 }
 
@@ -464,9 +525,15 @@ class ThroughputChart {
     this.total = 1
     this.plot = el('div', { class: 'chart' })
     this.note = el('p', { class: 'muted' })
-    this.root = el('section', { class: 'card', 'aria-labelledby': 'chart-title' },
+    this.root = el(
+      'section',
+      { class: 'card', 'aria-labelledby': 'chart-title' },
       el('h2', { id: 'chart-title' }, 'Items per second'),
-      el('p', { class: 'hint muted' }, 'Per interval between commits; the dashed line is items committed (right axis).'),
+      el(
+        'p',
+        { class: 'hint muted' },
+        'Per interval between commits; the dashed line is items committed (right axis).',
+      ),
       this.note,
       this.plot,
     )
@@ -489,27 +556,57 @@ class ThroughputChart {
   create() {
     const text = cssVar('--muted')
     const grid = cssVar('--line')
-    const axis = (extra) => ({ stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, font: '12px system-ui, sans-serif', ...extra })
-    this.chart = new uPlot({
-      width: this.width(),
-      height: 240,
-      cursor: { drag: { x: true, y: false } },
-      scales: {
-        x: { time: true },
-        rate: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] },
-        items: { range: () => [0, Math.max(1, this.total)] },
+    const axis = (extra) => ({
+      stroke: text,
+      grid: { stroke: grid, width: 1 },
+      ticks: { stroke: grid, width: 1 },
+      font: '12px system-ui, sans-serif',
+      ...extra,
+    })
+    this.chart = new uPlot(
+      {
+        width: this.width(),
+        height: 240,
+        cursor: { drag: { x: true, y: false } },
+        scales: {
+          x: { time: true },
+          rate: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] },
+          items: { range: () => [0, Math.max(1, this.total)] },
+        },
+        series: [
+          { value: (_u, v) => (v === null ? '—' : clockTime(v * 1000)) },
+          {
+            label: 'items/s',
+            scale: 'rate',
+            stroke: cssVar('--running'),
+            fill: cssVar('--running-fill'),
+            width: 2,
+            value: (_u, v) => (v === null ? '—' : rate(v)),
+          },
+          {
+            label: 'committed',
+            scale: 'items',
+            stroke: text,
+            width: 1.5,
+            dash: [5, 5],
+            value: (_u, v) => (v === null ? '—' : count(v)),
+          },
+        ],
+        axes: [
+          axis({}),
+          axis({ scale: 'rate', size: 56, values: (_u, splits) => splits.map(compact) }),
+          axis({
+            scale: 'items',
+            side: 1,
+            size: 56,
+            grid: { show: false },
+            values: (_u, splits) => splits.map(compact),
+          }),
+        ],
       },
-      series: [
-        { value: (_u, v) => (v === null ? '—' : clockTime(v * 1000)) },
-        { label: 'items/s', scale: 'rate', stroke: cssVar('--running'), fill: cssVar('--running-fill'), width: 2, value: (_u, v) => (v === null ? '—' : rate(v)) },
-        { label: 'committed', scale: 'items', stroke: text, width: 1.5, dash: [5, 5], value: (_u, v) => (v === null ? '—' : count(v)) },
-      ],
-      axes: [
-        axis({}),
-        axis({ scale: 'rate', size: 56, values: (_u, splits) => splits.map(compact) }),
-        axis({ scale: 'items', side: 1, size: 56, grid: { show: false }, values: (_u, splits) => splits.map(compact) }),
-      ],
-    }, chartColumns(this.points), this.plot)
+      chartColumns(this.points),
+      this.plot,
+    )
     this.draw()
   }
 
@@ -556,37 +653,92 @@ function renderTimeline(section, commits) {
   const last = shown.at(-1).at
   const span = Math.max(1, last - first)
   const largest = Math.max(1, ...shown.map((c) => c.end - c.start))
-  const gaps = shown.slice(1).map((c, i) => c.at - shown[i].at).sort((a, b) => a - b)
+  const gaps = shown
+    .slice(1)
+    .map((c, i) => c.at - shown[i].at)
+    .sort((a, b) => a - b)
   const typical = gaps.length ? gaps[Math.floor(gaps.length / 2)] / 1000 : null
   children.push(
-    el('p', { class: 'muted' },
+    el(
+      'p',
+      { class: 'muted' },
       `${count(commits.length)} commit${commits.length === 1 ? '' : 's'}${commits.length > shown.length ? ` (the newest ${count(shown.length)} drawn)` : ''}`,
-      typical === null ? '' : ` · typically ${typical < 1 ? `${Math.round(typical * 1000)} ms` : typical < 10 ? `${typical.toFixed(1)}s` : duration(typical)} apart`),
-    el('div', { class: 'timeline', role: 'img', 'aria-label': `commits from ${clockTime(first)} to ${clockTime(last)}` },
-      shown.map((c) => el('span', {
-        style: `left:${((100 * (c.at - first)) / span).toFixed(2)}%;height:${Math.max(15, (100 * (c.end - c.start)) / largest).toFixed(0)}%`,
-        title: `items ${itemRange(c)} at ${clockTime(c.at)}`,
-      }))),
+      typical === null
+        ? ''
+        : ` · typically ${typical < 1 ? `${Math.round(typical * 1000)} ms` : typical < 10 ? `${typical.toFixed(1)}s` : duration(typical)} apart`,
+    ),
+    el(
+      'div',
+      { class: 'timeline', role: 'img', 'aria-label': `commits from ${clockTime(first)} to ${clockTime(last)}` },
+      shown.map((c) =>
+        el('span', {
+          style: `left:${((100 * (c.at - first)) / span).toFixed(2)}%;height:${Math.max(15, (100 * (c.end - c.start)) / largest).toFixed(0)}%`,
+          title: `items ${itemRange(c)} at ${clockTime(c.at)}`,
+        }),
+      ),
+    ),
     el('div', { class: 'axis muted' }, el('span', {}, clockTime(first)), el('span', {}, clockTime(last))),
-    el('table', { class: 'commits' },
+    el(
+      'table',
+      { class: 'commits' },
       el('thead', {}, el('tr', {}, el('th', {}, 'At'), el('th', {}, 'Items'), el('th', { class: 'num' }, 'Count'))),
-      el('tbody', {}, shown.slice(-LISTED_COMMITS).reverse().map((c) =>
-        el('tr', {}, el('td', { class: 'num' }, clockTime(c.at)), el('td', { class: 'num' }, itemRange(c)), el('td', { class: 'num' }, count(c.end - c.start)))))),
+      el(
+        'tbody',
+        {},
+        shown
+          .slice(-LISTED_COMMITS)
+          .reverse()
+          .map((c) =>
+            el(
+              'tr',
+              {},
+              el('td', { class: 'num' }, clockTime(c.at)),
+              el('td', { class: 'num' }, itemRange(c)),
+              el('td', { class: 'num' }, count(c.end - c.start)),
+            ),
+          ),
+      ),
+    ),
   )
   section.replaceChildren(...children)
 }
 
 /** Events that call for attention get the warning colour; the word is always there. */
-const EVENT_TONE = { stalled: 'warn', interrupted: 'warn', recomputing: 'warn', 'gate-waived': 'warn', failed: 'bad', complete: 'good', recovered: 'good', 'gate-proved': 'good' }
+const EVENT_TONE = {
+  stalled: 'warn',
+  interrupted: 'warn',
+  recomputing: 'warn',
+  'gate-waived': 'warn',
+  failed: 'bad',
+  complete: 'good',
+  recovered: 'good',
+  'gate-proved': 'good',
+}
 
 function renderEvents(section, events) {
   section.replaceChildren(
     el('h2', { id: 'events-title' }, 'Events'),
     events.length
-      ? el('table', { class: 'events' },
+      ? el(
+          'table',
+          { class: 'events' },
           el('thead', {}, el('tr', {}, el('th', {}, 'At'), el('th', {}, 'Event'), el('th', {}, 'Detail'))),
-          el('tbody', {}, [...events].reverse().map((e) =>
-            el('tr', {}, el('td', { class: 'num nowrap' }, clockTime(e.at)), el('td', {}, el('span', { class: `event ${EVENT_TONE[e.type] ?? ''}` }, e.type)), el('td', { class: 'muted detail' }, describe(e.detail))))))
+          el(
+            'tbody',
+            {},
+            [...events]
+              .reverse()
+              .map((e) =>
+                el(
+                  'tr',
+                  {},
+                  el('td', { class: 'num nowrap' }, clockTime(e.at)),
+                  el('td', {}, el('span', { class: `event ${EVENT_TONE[e.type] ?? ''}` }, e.type)),
+                  el('td', { class: 'muted detail' }, describe(e.detail)),
+                ),
+              ),
+          ),
+        )
       : el('p', { class: 'muted' }, 'No events yet.'),
   )
 }
@@ -601,24 +753,66 @@ function renderPreflight(section, proofs, report) {
     const validation = latest.checks.find((c) => c.id === 'validation')
     const otherFailures = latest.checks.filter((c) => c.id !== 'validation' && !c.passed)
     children.push(
-      el('p', {},
+      el(
+        'p',
+        {},
         el('span', { class: `verdict ${latest.verdict === 'PASSED' ? 'good' : 'bad'}` }, latest.verdict),
         ` for ${count(latest.target)} items · ${expired ? 'expired' : 'valid until'} ${latest.expiresAt.slice(0, 10)}`,
-        proofs.length > 1 ? ` · ${proofs.length - 1} older proof${proofs.length > 2 ? 's' : ''}` : ''),
+        proofs.length > 1 ? ` · ${proofs.length - 1} older proof${proofs.length > 2 ? 's' : ''}` : '',
+      ),
       el('p', { class: 'muted file' }, latest.file),
-      validation && validation.failures.length
-        ? el('div', { class: 'failures' }, el('h3', {}, 'Validation failures'), el('ul', {}, validation.failures.map((f) => el('li', {}, f))))
+      validation?.failures.length
+        ? el(
+            'div',
+            { class: 'failures' },
+            el('h3', {}, 'Validation failures'),
+            el(
+              'ul',
+              {},
+              validation.failures.map((f) => el('li', {}, f)),
+            ),
+          )
         : null,
       otherFailures.length
-        ? el('div', { class: 'failures' }, el('h3', {}, 'Other failed checks'), el('ul', {}, otherFailures.flatMap((c) => (c.failures.length ? c.failures : [`${c.title}: ${c.evidence}`]).map((f) => el('li', {}, f)))))
+        ? el(
+            'div',
+            { class: 'failures' },
+            el('h3', {}, 'Other failed checks'),
+            el(
+              'ul',
+              {},
+              otherFailures.flatMap((c) =>
+                (c.failures.length ? c.failures : [`${c.title}: ${c.evidence}`]).map((f) => el('li', {}, f)),
+              ),
+            ),
+          )
         : null,
-      el('ul', { class: 'checks' }, latest.checks.map((c) =>
-        el('li', {}, el('span', { class: `verdict ${c.passed ? 'good' : 'bad'}` }, c.passed ? 'PASS' : 'FAIL'), ' ', el('strong', {}, c.title), el('span', { class: 'muted' }, ` — ${c.evidence}`)))),
+      el(
+        'ul',
+        { class: 'checks' },
+        latest.checks.map((c) =>
+          el(
+            'li',
+            {},
+            el('span', { class: `verdict ${c.passed ? 'good' : 'bad'}` }, c.passed ? 'PASS' : 'FAIL'),
+            ' ',
+            el('strong', {}, c.title),
+            el('span', { class: 'muted' }, ` — ${c.evidence}`),
+          ),
+        ),
+      ),
     )
   }
   if (report !== null && report !== undefined) {
     // The report is markdown shown as text: never rendered as HTML.
-    children.push(el('details', { open: latest?.verdict === 'FAILED' }, el('summary', {}, 'PREFLIGHT.md'), el('pre', { class: 'report' }, report)))
+    children.push(
+      el(
+        'details',
+        { open: latest?.verdict === 'FAILED' },
+        el('summary', {}, 'PREFLIGHT.md'),
+        el('pre', { class: 'report' }, report),
+      ),
+    )
   }
   section.replaceChildren(...children.filter((c) => c !== null))
 }

@@ -20,7 +20,9 @@ interface CsvHandle {
  * Each row of a CSV file with a header line is one record, an object keyed by
  * the header's column names (values are strings). Quoted fields may span lines.
  */
-export function csvInput<R extends Record<string, string> = Record<string, string>>(path: string | URL): InputSource<R> {
+export function csvInput<R extends Record<string, string> = Record<string, string>>(
+  path: string | URL,
+): InputSource<R> {
   const given = String(path)
   return {
     kind: 'csv',
@@ -62,7 +64,8 @@ export function csvInput<R extends Record<string, string> = Record<string, strin
         }
         throw new UsageError(`cannot read CSV input ${given}: ${(error as Error).message}`, 'LONGHAUL_INPUT_INVALID')
       }
-      if (!columns || ends.length < 2) throw new UsageError(`CSV input ${given} has no rows under its header`, 'LONGHAUL_INPUT_INVALID')
+      if (!columns || ends.length < 2)
+        throw new UsageError(`CSV input ${given} has no rows under its header`, 'LONGHAUL_INPUT_INVALID')
       const shared = new SharedArrayBuffer(ends.length * 8)
       new Float64Array(shared).set(ends)
       const handle: CsvHandle = { path: absolute, columns, ends: shared }
@@ -74,7 +77,10 @@ export function csvInput<R extends Record<string, string> = Record<string, strin
       return (start, end) => {
         const bytes = readSlice(file, at[start]!, at[end]!)
         const records = parseSync(bytes, { columns: [...columns], skip_empty_lines: true }) as R[]
-        if (records.length !== end - start) throw new Error(`${file} changed during the run: rows ${start}–${end - 1} no longer parse as ${end - start} records`)
+        if (records.length !== end - start)
+          throw new Error(
+            `${file} changed during the run: rows ${start}–${end - 1} no longer parse as ${end - start} records`,
+          )
         return records
       }
     },

@@ -29,14 +29,18 @@ export function filesInput(pattern: string | readonly string[]): InputSource<Fil
           ? (await glob(pattern, { cwd, absolute: true, onlyFiles: true })).map((p) => resolve(p))
           : pattern.map((p) => resolve(p))
       paths.sort()
-      if (paths.length === 0) throw new UsageError(`input ${String(pattern)} matches no files`, 'LONGHAUL_INPUT_INVALID')
+      if (paths.length === 0)
+        throw new UsageError(`input ${String(pattern)} matches no files`, 'LONGHAUL_INPUT_INVALID')
       const digest = createHash('sha256')
       for (const path of paths) {
         let size: number
         try {
           size = statSync(path).size
         } catch (error) {
-          throw new UsageError(`input file ${path} cannot be read: ${(error as Error).message}`, 'LONGHAUL_INPUT_INVALID')
+          throw new UsageError(
+            `input file ${path} cannot be read: ${(error as Error).message}`,
+            'LONGHAUL_INPUT_INVALID',
+          )
         }
         digest.update(`${relative(cwd, path)}\0${size}\n`)
       }

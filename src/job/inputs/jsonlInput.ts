@@ -48,7 +48,10 @@ export function jsonlInput<R = unknown>(path: string | URL): InputSource<R> {
         try {
           JSON.parse(bytes.toString('utf8'))
         } catch (error) {
-          throw new UsageError(`${given}:${lineNumber}: not JSON (${(error as Error).message}); fix the line or remove it`, 'LONGHAUL_INPUT_INVALID')
+          throw new UsageError(
+            `${given}:${lineNumber}: not JSON (${(error as Error).message}); fix the line or remove it`,
+            'LONGHAUL_INPUT_INVALID',
+          )
         }
         offsets.push(start + from, start + to)
       }

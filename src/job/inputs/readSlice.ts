@@ -8,7 +8,8 @@ export function readSlice(path: string, start: number, end: number): Buffer {
     let done = 0
     while (done < buffer.length) {
       const n = readSync(fd, buffer, done, buffer.length - done, start + done)
-      if (n === 0) throw new Error(`${path} ended at byte ${start + done}, expected ${end}: was it changed during the run?`)
+      if (n === 0)
+        throw new Error(`${path} ended at byte ${start + done}, expected ${end}: was it changed during the run?`)
       done += n
     }
   } finally {

@@ -74,7 +74,10 @@ export class Utf8Stream {
 }
 
 /** The 1-based line, the byte within it (from 1) and the value of the byte at file offset `offset`: read again from the start, for messages only. */
-export async function lineOfOffset(path: string, offset: number): Promise<{ line: number; column: number; value: number }> {
+export async function lineOfOffset(
+  path: string,
+  offset: number,
+): Promise<{ line: number; column: number; value: number }> {
   let line = 1
   let lineStart = 0
   let at = 0

@@ -38,39 +38,73 @@ export function findJsonProblem(record: unknown): JsonProblem | undefined {
       const toJSON = (value as { toJSON?: unknown }).toJSON
       if (typeof toJSON === 'function') value = toJSON.call(value, key)
     }
-    if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt) value = value.valueOf()
+    if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt)
+      value = value.valueOf()
     switch (typeof value) {
       case 'number':
         if (Number.isFinite(value)) continue
         return { path, value, reason: NULL_IN_ITS_PLACE }
       case 'bigint':
-        return { path, value, reason: 'JSON has no BigInt; return Number(value) if it fits in a double, or String(value)' }
+        return {
+          path,
+          value,
+          reason: 'JSON has no BigInt; return Number(value) if it fits in a double, or String(value)',
+        }
       case 'undefined':
       case 'function':
       case 'symbol':
         if (place === 'property') continue
         if (place === 'array') return { path, value, reason: NULL_IN_ITS_PLACE }
-        return { path, value, reason: 'an item of a jsonl output is a JSON value: an object, an array, a string, a number, a boolean or null' }
+        return {
+          path,
+          value,
+          reason:
+            'an item of a jsonl output is a JSON value: an object, an array, a string, a number, a boolean or null',
+        }
       case 'string':
       case 'boolean':
         continue
     }
     if (value === null) {
       // An invalid Date's toJSON gives null.
-      if (step.input instanceof Date) return { path, value: step.input, shown: 'an invalid Date', reason: 'JSON.stringify would write null in its place' }
+      if (step.input instanceof Date)
+        return {
+          path,
+          value: step.input,
+          shown: 'an invalid Date',
+          reason: 'JSON.stringify would write null in its place',
+        }
       continue
     }
     const object = value as object
-    if (open.has(object)) return { path, value: object, shown: 'a reference to an object that contains it', reason: 'JSON cannot hold a cycle; return a copy without the back-reference' }
+    if (open.has(object))
+      return {
+        path,
+        value: object,
+        shown: 'a reference to an object that contains it',
+        reason: 'JSON cannot hold a cycle; return a copy without the back-reference',
+      }
     const children: Step[] = []
     if (Array.isArray(object)) {
-      for (let i = 0; i < object.length; i++) children.push({ input: object[i], key: String(i), path: joinPath(path, i), place: 'array' })
+      for (let i = 0; i < object.length; i++)
+        children.push({ input: object[i], key: String(i), path: joinPath(path, i), place: 'array' })
     } else {
       const keys = Object.keys(object)
       if (keys.length === 0 && !isPlain(object)) {
-        return { path, value: object, reason: 'JSON.stringify would write {} in its place, its content lost; convert it (Object.fromEntries(map), [...set], or a plain object)' }
+        return {
+          path,
+          value: object,
+          reason:
+            'JSON.stringify would write {} in its place, its content lost; convert it (Object.fromEntries(map), [...set], or a plain object)',
+        }
       }
-      for (const name of keys) children.push({ input: (object as Record<string, unknown>)[name], key: name, path: joinPath(path, name), place: 'property' })
+      for (const name of keys)
+        children.push({
+          input: (object as Record<string, unknown>)[name],
+          key: name,
+          path: joinPath(path, name),
+          place: 'property',
+        })
     }
     open.add(object)
     todo.push({ leave: object })
@@ -79,7 +113,14 @@ export function findJsonProblem(record: unknown): JsonProblem | undefined {
   return undefined
 }
 
-type Step = { readonly input: unknown; readonly key: string; readonly path: string; readonly place: 'top' | 'array' | 'property' } | { readonly leave: object }
+type Step =
+  | {
+      readonly input: unknown
+      readonly key: string
+      readonly path: string
+      readonly place: 'top' | 'array' | 'property'
+    }
+  | { readonly leave: object }
 
 function isPlain(object: object): boolean {
   const proto = Object.getPrototypeOf(object)

@@ -1,6 +1,6 @@
 import { ByteBuffer } from './byteBuffer.ts'
-import { itemHash } from './itemHash.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder } from './format.ts'
+import { itemHash } from './itemHash.ts'
 import { findJsonProblem, type JsonProblem } from './jsonProblem.ts'
 import { jobFrames, valueError } from './valueProblem.ts'
 
@@ -103,13 +103,21 @@ function findProblem(record: unknown, index: number): JsonProblem | undefined {
 }
 
 function tooDeep(record: unknown, index: number): Error {
-  return valueError(index, '', record, 'nested too deeply to be written and checked (the call stack ran out); flatten it')
+  return valueError(
+    index,
+    '',
+    record,
+    'nested too deeply to be written and checked (the call stack ran out); flatten it',
+  )
 }
 
 /** An error the job's code threw while its item was written: named as the item's, its stack cut to the job's frames. */
 function withJobFrames(error: unknown, index: number): Error {
   const failure = error instanceof Error ? error : new Error(String(error))
   failure.message = `a toJSON method threw while item ${index} was written as JSON: ${failure.message}`
-  failure.stack = jobFrames(failure.stack, /^\s+at JSON\.stringify \(/)?.replace(/^[^\n]*/, `${failure.name}: ${failure.message}`)
+  failure.stack = jobFrames(failure.stack, /^\s+at JSON\.stringify \(/)?.replace(
+    /^[^\n]*/,
+    `${failure.name}: ${failure.message}`,
+  )
   return failure
 }

@@ -1,7 +1,7 @@
 import { endianness } from 'node:os'
 import { ByteBuffer } from './byteBuffer.ts'
-import { itemHash } from './itemHash.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder, type ShardFileContent } from './format.ts'
+import { itemHash } from './itemHash.ts'
 import { valueError } from './valueProblem.ts'
 
 /**
@@ -23,7 +23,16 @@ const DTYPES = {
 } as const
 
 export type NpyDtype = keyof typeof DTYPES
-type TypedArray = InstanceType<(typeof DTYPES)[NpyDtype]['array']> | Uint8Array<ArrayBufferLike> | Int8Array<ArrayBufferLike> | Uint16Array<ArrayBufferLike> | Int16Array<ArrayBufferLike> | Uint32Array<ArrayBufferLike> | Int32Array<ArrayBufferLike> | Float32Array<ArrayBufferLike> | Float64Array<ArrayBufferLike>
+type TypedArray =
+  | InstanceType<(typeof DTYPES)[NpyDtype]['array']>
+  | Uint8Array<ArrayBufferLike>
+  | Int8Array<ArrayBufferLike>
+  | Uint16Array<ArrayBufferLike>
+  | Int16Array<ArrayBufferLike>
+  | Uint32Array<ArrayBufferLike>
+  | Int32Array<ArrayBufferLike>
+  | Float32Array<ArrayBufferLike>
+  | Float64Array<ArrayBufferLike>
 
 /** A value with a shape, for fields that are more than a flat vector. */
 export interface Tensor {
@@ -34,7 +43,8 @@ export interface Tensor {
 /** Marks `data` as an array of the given per-item shape, e.g. `tensor(frames, [16, 64, 64])`. */
 export function tensor(data: TypedArray | readonly number[], shape: readonly number[]): Tensor {
   const size = shape.reduce((a, b) => a * b, 1)
-  if (size !== data.length) throw new RangeError(`tensor shape [${shape.join(', ')}] holds ${size} values, data has ${data.length}`)
+  if (size !== data.length)
+    throw new RangeError(`tensor shape [${shape.join(', ')}] holds ${size} values, data has ${data.length}`)
   return { data, shape }
 }
 
@@ -47,9 +57,12 @@ export function npy(fields: Readonly<Record<string, NpyDtype>>): OutputFormat {
   const names = Object.keys(fields)
   if (names.length === 0) throw new TypeError('npy() needs at least one field, e.g. npy({ label: "uint8" })')
   for (const name of names) {
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new TypeError(`npy field name '${name}' must be letters, digits, _ or - (it becomes part of a file name)`)
+    if (!/^[A-Za-z0-9_-]+$/.test(name))
+      throw new TypeError(`npy field name '${name}' must be letters, digits, _ or - (it becomes part of a file name)`)
     if (!(fields[name]! in DTYPES)) {
-      throw new TypeError(`npy field '${name}' has dtype '${fields[name]}'; use one of ${Object.keys(DTYPES).join(', ')}`)
+      throw new TypeError(
+        `npy field '${name}' has dtype '${fields[name]}'; use one of ${Object.keys(DTYPES).join(', ')}`,
+      )
     }
   }
   const specs = names.map((name) => ({ name, dtype: fields[name]!, ...DTYPES[fields[name]!] }))
@@ -66,7 +79,9 @@ export function npy(fields: Readonly<Record<string, NpyDtype>>): OutputFormat {
     },
     readRecords(files, count) {
       const stored = readFields(specs, files, count)
-      return Array.from({ length: count }, (_, i) => Object.fromEntries(stored.map((field) => [field.spec.name, valueOf(field, i)])))
+      return Array.from({ length: count }, (_, i) =>
+        Object.fromEntries(stored.map((field) => [field.spec.name, valueOf(field, i)])),
+      )
     },
   }
 }
@@ -113,19 +128,34 @@ function valueOf(field: StoredField, i: number): number | TypedArray | Tensor {
 }
 
 function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
-  const columns = specs.map((spec) => ({ spec, shape: undefined as readonly number[] | undefined, rows: new ByteBuffer() }))
+  const columns = specs.map((spec) => ({
+    spec,
+    shape: undefined as readonly number[] | undefined,
+    rows: new ByteBuffer(),
+  }))
   let count = 0
   let bytes = 0
   return {
     add(record, index) {
       if (typeof record !== 'object' || record === null) {
-        throw valueError(index, '', record, `an npy job's item returns an object with fields ${specs.map((s) => s.name).join(', ')}`)
+        throw valueError(
+          index,
+          '',
+          record,
+          `an npy job's item returns an object with fields ${specs.map((s) => s.name).join(', ')}`,
+        )
       }
       // Every field is checked before any is kept, so a bad field leaves the shard as it was.
       const parts = columns.map((column) => {
         const { row, shape } = toRow((record as Record<string, unknown>)[column.spec.name], column.spec, index)
         if (column.shape !== undefined && !sameShape(column.shape, shape)) {
-          throw valueError(index, column.spec.name, undefined, `earlier items of the shard gave it shape [${column.shape.join(', ')}]: every item gives a field the same shape`, `of shape [${shape.join(', ')}]`)
+          throw valueError(
+            index,
+            column.spec.name,
+            undefined,
+            `earlier items of the shard gave it shape [${column.shape.join(', ')}]: every item gives a field the same shape`,
+            `of shape [${shape.join(', ')}]`,
+          )
         }
         return { column, row, shape }
       })
@@ -171,9 +201,20 @@ function toRow(value: unknown, spec: FieldSpec, index: number): { row: Buffer; s
   if (data instanceof spec.array) typed = data
   else if (Array.isArray(data)) typed = fromNumbers(data, spec, index, shape ?? [data.length])
   else if (ArrayBuffer.isView(data)) {
-    throw valueError(index, spec.name, data, `a ${spec.dtype} field takes a ${spec.array.name} (written as it is), a number, an array of numbers, or tensor(data, shape)`)
+    throw valueError(
+      index,
+      spec.name,
+      data,
+      `a ${spec.dtype} field takes a ${spec.array.name} (written as it is), a number, an array of numbers, or tensor(data, shape)`,
+    )
   } else {
-    throw valueError(index, spec.name, value, `a ${spec.dtype} field takes a number, a ${spec.array.name}, an array of numbers, or tensor(data, shape)`, value === undefined ? 'missing' : undefined)
+    throw valueError(
+      index,
+      spec.name,
+      value,
+      `a ${spec.dtype} field takes a number, a ${spec.array.name}, an array of numbers, or tensor(data, shape)`,
+      value === undefined ? 'missing' : undefined,
+    )
   }
   return { row: Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength), shape: shape ?? [typed.length] }
 }
@@ -197,7 +238,12 @@ function fromNumbers(values: readonly unknown[], spec: FieldSpec, index: number,
     } else if (typeof v === 'boolean') {
       typed[k] = Number(v)
     } else {
-      throw valueError(index, `${spec.name}[${unravel(k, shape).join(', ')}]`, v, `a ${spec.dtype} field holds numbers (or booleans)`)
+      throw valueError(
+        index,
+        `${spec.name}[${unravel(k, shape).join(', ')}]`,
+        v,
+        `a ${spec.dtype} field holds numbers (or booleans)`,
+      )
     }
   }
   return typed
@@ -213,12 +259,14 @@ function fromNumbers(values: readonly unknown[], spec: FieldSpec, index: number,
 function cannotHold(spec: FieldSpec, v: number, written: number): string | undefined {
   if (spec.kind === 'float64') return undefined
   if (spec.kind === 'float32') {
-    return (written === Infinity || written === -Infinity) && v === v
+    return (written === Infinity || written === -Infinity) && !Number.isNaN(v)
       ? `float32's largest is ±3.4028235e38 (it would become ${written}); declare float64, or scale it first`
       : undefined
   }
-  if (v !== v) return `${spec.dtype} has no NaN (it would become ${written}); declare float32 or float64, or return a number`
-  if (v < spec.min || v > spec.max) return `${spec.dtype} holds ${spec.min} to ${spec.max} (it would become ${written}); clamp or scale it first, or declare a wider dtype`
+  if (Number.isNaN(v))
+    return `${spec.dtype} has no NaN (it would become ${written}); declare float32 or float64, or return a number`
+  if (v < spec.min || v > spec.max)
+    return `${spec.dtype} holds ${spec.min} to ${spec.max} (it would become ${written}); clamp or scale it first, or declare a wider dtype`
   return `${spec.dtype} holds whole numbers only (it would become ${written}); round it first (Math.round), or declare float32 or float64`
 }
 
@@ -243,23 +291,35 @@ function npyHeader(descr: string, shape: readonly number[]): Buffer {
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ')
   let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`
   const unpadded = MAGIC.length + 2 + dict.length + 1
-  dict = dict + ' '.repeat((64 - (unpadded % 64)) % 64) + '\n'
+  dict = `${dict + ' '.repeat((64 - (unpadded % 64)) % 64)}\n`
   const length = Buffer.alloc(2)
   length.writeUInt16LE(dict.length)
   return Buffer.concat([MAGIC, length, Buffer.from(dict, 'latin1')])
 }
 
-function readRows(data: Buffer, descr: string, count: number, name: string): { body: Buffer; rowBytes: number; itemShape: number[] } {
-  if (data.length < 10 || !data.subarray(0, 6).equals(MAGIC.subarray(0, 6))) throw new TypeError(`${name}.npy is not an .npy file`)
+function readRows(
+  data: Buffer,
+  descr: string,
+  count: number,
+  name: string,
+): { body: Buffer; rowBytes: number; itemShape: number[] } {
+  if (data.length < 10 || !data.subarray(0, 6).equals(MAGIC.subarray(0, 6)))
+    throw new TypeError(`${name}.npy is not an .npy file`)
   const headerLength = data.readUInt16LE(8)
   const header = data.subarray(10, 10 + headerLength).toString('latin1')
   const shapeMatch = /'shape': \(([^)]*)\)/.exec(header)
-  if (!header.includes(`'descr': '${descr}'`) || !shapeMatch) throw new TypeError(`${name}.npy has an unexpected header: ${header.trim()}`)
-  const shape = shapeMatch[1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number)
+  if (!header.includes(`'descr': '${descr}'`) || !shapeMatch)
+    throw new TypeError(`${name}.npy has an unexpected header: ${header.trim()}`)
+  const shape = shapeMatch[1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number)
   if (shape[0] !== count) throw new TypeError(`${name}.npy holds ${shape[0]} rows, expected ${count}`)
   const itemSize = Number(descr.slice(2))
   const rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * itemSize
   const body = data.subarray(10 + headerLength)
-  if (body.length !== rowBytes * count) throw new TypeError(`${name}.npy has ${body.length} data bytes, expected ${rowBytes * count}`)
+  if (body.length !== rowBytes * count)
+    throw new TypeError(`${name}.npy has ${body.length} data bytes, expected ${rowBytes * count}`)
   return { body, rowBytes, itemShape: shape.slice(1) }
 }

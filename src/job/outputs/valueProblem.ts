@@ -14,7 +14,9 @@ export function describeValue(value: unknown): string {
     case 'bigint':
       return `${value}n (a BigInt)`
     case 'string':
-      return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}… (a string)` : `${JSON.stringify(value)} (a string)`
+      return value.length > 40
+        ? `${JSON.stringify(value.slice(0, 40))}… (a string)`
+        : `${JSON.stringify(value)} (a string)`
     case 'undefined':
       return 'undefined'
     case 'boolean':
@@ -47,6 +49,12 @@ export function jobFrames(stack: string | undefined, until: RegExp): string | un
 }
 
 /** The error for item `index`, whose `field` is `value` (named `shown`, if given): `reason`. */
-export function valueError(index: number, field: string, value: unknown, reason: string, shown?: string): ValueNotRepresentableError {
+export function valueError(
+  index: number,
+  field: string,
+  value: unknown,
+  reason: string,
+  shown?: string,
+): ValueNotRepresentableError {
   return new ValueNotRepresentableError(index, field, shown ?? describeValue(value), reason)
 }

@@ -28,7 +28,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renam
 import { join } from 'node:path'
 import { NotDurableError } from '../../errors.ts'
 import type { LoopBest } from '../../job/defineLoop.ts'
-import { fsyncDir, TEMP_PREFIX, writeFileAtomic, type WrittenFile } from '../../store/atomicFile.ts'
+import { fsyncDir, TEMP_PREFIX, type WrittenFile, writeFileAtomic } from '../../store/atomicFile.ts'
 
 const MAGIC = Buffer.from('LHCKPT\0\x01', 'latin1')
 const PRELUDE_BYTES = MAGIC.length + 4 + 32
@@ -80,7 +80,10 @@ export interface CheckpointExpectation {
 }
 
 /** The file's bytes: prelude, header, payload. */
-export function encodeCheckpoint(header: Omit<CheckpointHeader, 'payloadBytes' | 'payloadSha256'>, payload: Uint8Array): Buffer[] {
+export function encodeCheckpoint(
+  header: Omit<CheckpointHeader, 'payloadBytes' | 'payloadSha256'>,
+  payload: Uint8Array,
+): Buffer[] {
   const full: CheckpointHeader = {
     ...header,
     payloadBytes: payload.byteLength,
@@ -90,7 +93,10 @@ export function encodeCheckpoint(header: Omit<CheckpointHeader, 'payloadBytes' |
   const prelude = Buffer.alloc(PRELUDE_BYTES)
   MAGIC.copy(prelude, 0)
   prelude.writeUInt32LE(headerBytes.length, MAGIC.length)
-  createHash('sha256').update(headerBytes).digest().copy(prelude, MAGIC.length + 4)
+  createHash('sha256')
+    .update(headerBytes)
+    .digest()
+    .copy(prelude, MAGIC.length + 4)
   return [prelude, headerBytes, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)]
 }
 
@@ -99,24 +105,46 @@ export function encodeCheckpoint(header: Omit<CheckpointHeader, 'payloadBytes' |
  * folder. When it returns the checkpoint survives a crash or a power cut;
  * any failure throws NotDurableError and nothing may count it.
  */
-export function writeCheckpoint(dir: string, header: Omit<CheckpointHeader, 'payloadBytes' | 'payloadSha256'>, payload: Uint8Array): CheckpointInfo {
+export function writeCheckpoint(
+  dir: string,
+  header: Omit<CheckpointHeader, 'payloadBytes' | 'payloadSha256'>,
+  payload: Uint8Array,
+): CheckpointInfo {
   const chunks = encodeCheckpoint(header, payload)
   const written = writeFileAtomic(dir, checkpointName(header.step), chunks)
   fsyncDir(dir)
-  return { ...(JSON.parse(chunks[1]!.toString('utf8')) as CheckpointHeader), file: written.name, bytes: written.bytes, sha256: written.sha256 }
+  return {
+    ...(JSON.parse(chunks[1]!.toString('utf8')) as CheckpointHeader),
+    file: written.name,
+    bytes: written.bytes,
+    sha256: written.sha256,
+  }
 }
 
 /** final.bin: the final state's bytes, written durably like a checkpoint; its sha256 is the run's digest. */
 export function writeFinal(dir: string, payload: Uint8Array): WrittenFile {
-  const written = writeFileAtomic(dir, FINAL_FILE, [Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)])
+  const written = writeFileAtomic(dir, FINAL_FILE, [
+    Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+  ])
   fsyncDir(dir)
   return written
 }
 
 /** The header, when it is good; else why the checkpoint cannot be trusted. */
-function checkHeader(name: string, prelude: Buffer, headerBytes: Buffer, fileBytes: number, expect: CheckpointExpectation): CheckpointHeader | string {
+function checkHeader(
+  name: string,
+  prelude: Buffer,
+  headerBytes: Buffer,
+  fileBytes: number,
+  expect: CheckpointExpectation,
+): CheckpointHeader | string {
   if (!prelude.subarray(0, MAGIC.length).equals(MAGIC)) return 'it does not start with a longhaul checkpoint header'
-  if (!createHash('sha256').update(headerBytes).digest().equals(prelude.subarray(MAGIC.length + 4, PRELUDE_BYTES))) {
+  if (
+    !createHash('sha256')
+      .update(headerBytes)
+      .digest()
+      .equals(prelude.subarray(MAGIC.length + 4, PRELUDE_BYTES))
+  ) {
     return 'its header fails its checksum'
   }
   let header: CheckpointHeader
@@ -126,9 +154,11 @@ function checkHeader(name: string, prelude: Buffer, headerBytes: Buffer, fileByt
     return 'its header is not valid JSON'
   }
   if (header.step !== stepOfName(name)) return `its header says step ${header.step}`
-  if (header.fingerprint !== expect.fingerprint) return `it was written by another job (fingerprint ${String(header.fingerprint).slice(0, 12)}…)`
+  if (header.fingerprint !== expect.fingerprint)
+    return `it was written by another job (fingerprint ${String(header.fingerprint).slice(0, 12)}…)`
   const expected = PRELUDE_BYTES + headerBytes.length + header.payloadBytes
-  if (fileBytes !== expected) return `it holds ${fileBytes} bytes where its header says ${expected} (${fileBytes < expected ? 'truncated' : 'extra bytes'})`
+  if (fileBytes !== expected)
+    return `it holds ${fileBytes} bytes where its header says ${expected} (${fileBytes < expected ? 'truncated' : 'extra bytes'})`
   return header
 }
 
@@ -137,14 +167,19 @@ function readPrelude(fd: number, size: number): { prelude: Buffer; headerBytes: 
   const prelude = Buffer.alloc(PRELUDE_BYTES)
   readSync(fd, prelude, 0, PRELUDE_BYTES, 0)
   const headerLength = prelude.readUInt32LE(MAGIC.length)
-  if (headerLength > MAX_HEADER_BYTES || PRELUDE_BYTES + headerLength > size) return 'its header is cut short (truncated)'
+  if (headerLength > MAX_HEADER_BYTES || PRELUDE_BYTES + headerLength > size)
+    return 'its header is cut short (truncated)'
   const headerBytes = Buffer.alloc(headerLength)
   readSync(fd, headerBytes, 0, headerLength, PRELUDE_BYTES)
   return { prelude, headerBytes }
 }
 
 /** Reads and checks a checkpoint's header and size (not its payload): cheap, for listing and pruning. */
-export function readCheckpointHeader(dir: string, name: string, expect: CheckpointExpectation): CheckpointHeader | { corrupt: string } {
+export function readCheckpointHeader(
+  dir: string,
+  name: string,
+  expect: CheckpointExpectation,
+): CheckpointHeader | { corrupt: string } {
   const fd = openSync(join(dir, name), 'r')
   try {
     const read = readCheckedHeader(fd, name, expect)
@@ -155,7 +190,11 @@ export function readCheckpointHeader(dir: string, name: string, expect: Checkpoi
 }
 
 /** The prelude and header of an open checkpoint, checked against its size and name; the reason when they fail. */
-function readCheckedHeader(fd: number, name: string, expect: CheckpointExpectation): { header: CheckpointHeader; prelude: Buffer; headerBytes: Buffer; size: number } | string {
+function readCheckedHeader(
+  fd: number,
+  name: string,
+  expect: CheckpointExpectation,
+): { header: CheckpointHeader; prelude: Buffer; headerBytes: Buffer; size: number } | string {
   const size = fstatSync(fd).size
   const read = readPrelude(fd, size)
   if (typeof read === 'string') return read
@@ -169,7 +208,11 @@ function readCheckedHeader(fd: number, name: string, expect: CheckpointExpectati
  * size: `load(bytes)` may view `bytes.buffer` whole and aligned, and it can
  * be transferred to another thread without copying.
  */
-export function readCheckpoint(dir: string, name: string, expect: CheckpointExpectation): { info: CheckpointInfo; payload: Uint8Array<ArrayBuffer> } | { corrupt: string } {
+export function readCheckpoint(
+  dir: string,
+  name: string,
+  expect: CheckpointExpectation,
+): { info: CheckpointInfo; payload: Uint8Array<ArrayBuffer> } | { corrupt: string } {
   const fd = openSync(join(dir, name), 'r')
   try {
     const read = readCheckedHeader(fd, name, expect)
@@ -181,7 +224,8 @@ export function readCheckpoint(dir: string, name: string, expect: CheckpointExpe
       if (count === 0) return { corrupt: 'it ended while being read (truncated)' }
       done += count
     }
-    if (createHash('sha256').update(payload).digest('hex') !== header.payloadSha256) return { corrupt: 'its state fails its sha256' }
+    if (createHash('sha256').update(payload).digest('hex') !== header.payloadSha256)
+      return { corrupt: 'its state fails its sha256' }
     const sha256 = createHash('sha256').update(read.prelude).update(read.headerBytes).update(payload).digest('hex')
     return { info: { ...header, file: name, bytes: size, sha256 }, payload }
   } finally {
@@ -238,7 +282,11 @@ export interface KeptCheckpoint {
  * `best.metric` when asked (the earliest of equals; a checkpoint without a
  * finite value is never best).
  */
-export function checkpointsToPrune(checkpoints: readonly KeptCheckpoint[], keep: number, best: LoopBest | undefined): string[] {
+export function checkpointsToPrune(
+  checkpoints: readonly KeptCheckpoint[],
+  keep: number,
+  best: LoopBest | undefined,
+): string[] {
   const newestFirst = [...checkpoints].sort((a, b) => b.step - a.step)
   const kept = new Set(newestFirst.slice(0, keep).map((c) => c.file))
   const bestOne = best ? bestCheckpoint(checkpoints, best) : undefined

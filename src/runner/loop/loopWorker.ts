@@ -5,12 +5,12 @@
  * going, so a step that blocks this thread for minutes never stops them.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { retainedMemoryProbe } from '../retainedMemory.ts'
 import { NotDurableError } from '../../errors.ts'
-import { isLoopJob, loopContext, type LoopJob } from '../../job/defineLoop.ts'
+import { isLoopJob, type LoopJob, loopContext } from '../../job/defineLoop.ts'
 import { loadAnyJob } from '../../job/loadJob.ts'
-import { FINAL_FILE, writeCheckpoint, writeFinal, type RecordedMetrics } from './checkpoints.ts'
-import { STOP, type LoopFailure, type LoopMessage, type LoopSetup, type LoopThreadData } from './protocol.ts'
+import { retainedMemoryProbe } from '../retainedMemory.ts'
+import { FINAL_FILE, type RecordedMetrics, writeCheckpoint, writeFinal } from './checkpoints.ts'
+import { type LoopFailure, type LoopMessage, type LoopSetup, type LoopThreadData, STOP } from './protocol.ts'
 
 /** The job's own code threw: `where` says what was running. */
 class JobCodeError extends Error {
@@ -112,11 +112,18 @@ class LoopRunner {
     const { job, setup } = this
     const payload = await call(`save(state) at step ${step}`, () => job.save(state))
     if (!(payload instanceof Uint8Array)) {
-      throw new JobCodeError(`save(state) at step ${step}`, new TypeError(`save(state) must return a Uint8Array or a Buffer, got ${typeof payload}`))
+      throw new JobCodeError(
+        `save(state) at step ${step}`,
+        new TypeError(`save(state) must return a Uint8Array or a Buffer, got ${typeof payload}`),
+      )
     }
-    const metrics = job.metrics ? recordable(step, await call(`metrics(state) at step ${step}`, () => job.metrics!(state))) : {}
+    const metrics = job.metrics
+      ? recordable(step, await call(`metrics(state) at step ${step}`, () => job.metrics!(state)))
+      : {}
     const header = { job: setup.job, fingerprint: setup.fingerprint, step, metrics, savedAt: new Date().toISOString() }
-    const checkpoint = durably(`the checkpoint of step ${step} in ${setup.dir}`, () => writeCheckpoint(setup.dir, header, payload))
+    const checkpoint = durably(`the checkpoint of step ${step} in ${setup.dir}`, () =>
+      writeCheckpoint(setup.dir, header, payload),
+    )
     this.lastCheckpointStep = step
     this.lastCheckpointAt = Date.now()
     this.lastPayload = payload
@@ -129,7 +136,10 @@ function recordable(step: number, metrics: Record<string, number>): RecordedMetr
   const recorded: Record<string, number | null> = {}
   for (const [name, value] of Object.entries(metrics ?? {})) {
     if (typeof value !== 'number') {
-      throw new JobCodeError(`metrics(state) at step ${step}`, new TypeError(`metrics(state) must return numbers; '${name}' is ${typeof value}`))
+      throw new JobCodeError(
+        `metrics(state) at step ${step}`,
+        new TypeError(`metrics(state) must return numbers; '${name}' is ${typeof value}`),
+      )
     }
     recorded[name] = Number.isFinite(value) ? value : null
   }
@@ -139,7 +149,12 @@ function recordable(step: number, metrics: Record<string, number>): RecordedMetr
 function failure(error: unknown): LoopFailure {
   if (error instanceof JobCodeError) {
     const original = error.original instanceof Error ? error.original : undefined
-    return { kind: 'job', where: error.where, message: error.message, ...(original?.stack && { stack: original.stack }) }
+    return {
+      kind: 'job',
+      where: error.where,
+      message: error.message,
+      ...(original?.stack && { stack: original.stack }),
+    }
   }
   if (error instanceof WriteFailure) return { kind: 'durability', where: error.what, message: error.message }
   const e = error instanceof Error ? error : new Error(String(error))
@@ -156,7 +171,11 @@ async function main(): Promise<LoopMessage> {
   } catch (error) {
     return { type: 'failed', failure: { kind: 'load', where: `loading ${jobPath}`, message: (error as Error).message } }
   }
-  if (!isLoopJob(job)) return { type: 'failed', failure: { kind: 'load', where: `loading ${jobPath}`, message: 'its default export is not a loop job' } }
+  if (!isLoopJob(job))
+    return {
+      type: 'failed',
+      failure: { kind: 'load', where: `loading ${jobPath}`, message: 'its default export is not a loop job' },
+    }
   return new LoopRunner(job, await setup).run()
 }
 

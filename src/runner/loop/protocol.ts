@@ -53,7 +53,13 @@ export type LoopMessage =
   /** A checkpoint is durable (written, fsynced, renamed, folder fsynced). */
   | { readonly type: 'checkpoint'; readonly checkpoint: CheckpointInfo; readonly slowestStepMs: number }
   /** Every step is done, the last checkpoint and final.bin are durable. */
-  | { readonly type: 'complete'; readonly step: number; readonly final: WrittenFile; readonly slowestStepMs: number; readonly retainedBytes: number | null }
+  | {
+      readonly type: 'complete'
+      readonly step: number
+      readonly final: WrittenFile
+      readonly slowestStepMs: number
+      readonly retainedBytes: number | null
+    }
   /** Stopped as asked, after its last checkpoint (none when abandoning). */
   | { readonly type: 'stopped'; readonly step: number; readonly slowestStepMs: number }
   | { readonly type: 'failed'; readonly failure: LoopFailure }

@@ -1,12 +1,12 @@
 import {
+  type CheckpointExpectation,
+  type CheckpointInfo,
+  type KeptCheckpoint,
   listCheckpoints,
   quarantineFile,
   readCheckpoint,
   readCheckpointHeader,
   removeTempDebris,
-  type CheckpointExpectation,
-  type CheckpointInfo,
-  type KeptCheckpoint,
 } from './checkpoints.ts'
 
 /** A checkpoint that failed its checks and was moved aside. */
@@ -35,7 +35,12 @@ export interface RecoveredCheckpoints {
  * header checked (not their payload), so a later pruning knows their metrics;
  * a bad header there is moved aside too.
  */
-export function recoverCheckpoints(dir: string, quarantine: string, expect: CheckpointExpectation, now: number): RecoveredCheckpoints {
+export function recoverCheckpoints(
+  dir: string,
+  quarantine: string,
+  expect: CheckpointExpectation,
+  now: number,
+): RecoveredCheckpoints {
   const removedTemp = removeTempDebris(dir)
   const corrupt: CorruptCheckpoint[] = []
   const kept: KeptCheckpoint[] = []

@@ -3,15 +3,28 @@ import { Worker } from 'node:worker_threads'
 import { LonghaulError, NotDurableError, UsageError } from '../../errors.ts'
 import { crashPoint } from '../faults.ts'
 import type { RunObserver } from '../observer.ts'
-import { identifyLoop, openRunDir, type IdentifiedLoop, type LaunchGate, type OpenedRunDir, type RunTarget } from '../openRun.ts'
+import {
+  type IdentifiedLoop,
+  identifyLoop,
+  type LaunchGate,
+  type OpenedRunDir,
+  openRunDir,
+  type RunTarget,
+} from '../openRun.ts'
 import type { ProgressLoop } from '../progressLoop.ts'
-import { OWNER, startSession } from '../startSession.ts'
 import { recordFailure } from '../recordFailure.ts'
 import type { RunSummary } from '../runMapJob.ts'
-import { resolveRunSettings, type RawRunSettings } from '../settings.ts'
-import { checkpointsToPrune, FINAL_FILE, removeCheckpoints, type CheckpointInfo, type KeptCheckpoint } from './checkpoints.ts'
-import { STOP, type LoopFailure, type LoopSetup, type LoopThreadData } from './protocol.ts'
-import { recoverCheckpoints, type RecoveredCheckpoints } from './recoverCheckpoints.ts'
+import { type RawRunSettings, resolveRunSettings } from '../settings.ts'
+import { OWNER, startSession } from '../startSession.ts'
+import {
+  type CheckpointInfo,
+  checkpointsToPrune,
+  FINAL_FILE,
+  type KeptCheckpoint,
+  removeCheckpoints,
+} from './checkpoints.ts'
+import { type LoopFailure, type LoopSetup, type LoopThreadData, STOP } from './protocol.ts'
+import { type RecoveredCheckpoints, recoverCheckpoints } from './recoverCheckpoints.ts'
 import { ThreadInbox } from './threadInbox.ts'
 
 /** runMapJob's options, for a loop: `total` is the number of steps; there is one thread, so no `workers`. */
@@ -83,9 +96,18 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
     const startStep = recovered.newest?.info.step ?? 0
 
     const session = await startSession({
-      open, job: job.name, seed, settings, committed: startStep, unit: 'steps', startedAt,
+      open,
+      job: job.name,
+      seed,
+      settings,
+      committed: startStep,
+      unit: 'steps',
+      startedAt,
       ...(recovered.newest && { detail: { checkpoint: recovered.newest.info.file } }),
-      finished: finishedCounter, observer: options.observer, now, onLeaseError: (error) => stop(error),
+      finished: finishedCounter,
+      observer: options.observer,
+      now,
+      onLeaseError: (error) => stop(error),
     })
     const { tracker } = session
     progress = session.progress
@@ -94,8 +116,18 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
 
     const payload = recovered.newest?.payload
     const setup: LoopSetup = {
-      job: job.name, fingerprint, params, seed, steps: total, startStep, payload, dir: paths.data,
-      checkpointSteps: CHECKPOINT_STEPS ?? job.checkpointEvery.steps, checkpointMs, stop: stopFlag.buffer as SharedArrayBuffer, finished: finishedCounter,
+      job: job.name,
+      fingerprint,
+      params,
+      seed,
+      steps: total,
+      startStep,
+      payload,
+      dir: paths.data,
+      checkpointSteps: CHECKPOINT_STEPS ?? job.checkpointEvery.steps,
+      checkpointMs,
+      stop: stopFlag.buffer as SharedArrayBuffer,
+      finished: finishedCounter,
     }
     // The state's bytes move to the thread rather than being copied: a checkpoint may be large.
     thread.postMessage(setup, payload ? [payload.buffer] : [])
@@ -112,7 +144,13 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
       progress!.committed(step - lastStep)
       lastStep = step
       const { committed, committedThisSession, lastCheckpointAt } = tracker
-      options.observer?.committed?.({ total, committed, committedThisSession, elapsedMs: now() - startedAt, lastCommitAt: lastCheckpointAt ?? now() })
+      options.observer?.committed?.({
+        total,
+        committed,
+        committedThisSession,
+        elapsedMs: now() - startedAt,
+        lastCommitAt: lastCheckpointAt ?? now(),
+      })
       kept = [...kept.filter((c) => c.file !== file), { file, step, metrics }]
       // The new checkpoint is durable and recorded; only now may older ones go.
       crashPoint('loop-checkpoint')
@@ -133,8 +171,21 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
         continue
       }
       if (news.type === 'failed') throw failure ?? loopFailureError(news.failure, job.name, lastStep)
-      if (news.type === 'crashed') throw failure ?? new LonghaulError('LONGHAUL_ITEM_FAILED', `the thread of loop '${job.name}' failed: ${news.error.message}`, { cause: news.error })
-      if (news.type === 'exited') throw failure ?? new LonghaulError('LONGHAUL_ITEM_FAILED', `the thread of loop '${job.name}' ended (exit code ${news.code}) before the loop did`)
+      if (news.type === 'crashed')
+        throw (
+          failure ??
+          new LonghaulError('LONGHAUL_ITEM_FAILED', `the thread of loop '${job.name}' failed: ${news.error.message}`, {
+            cause: news.error,
+          })
+        )
+      if (news.type === 'exited')
+        throw (
+          failure ??
+          new LonghaulError(
+            'LONGHAUL_ITEM_FAILED',
+            `the thread of loop '${job.name}' ended (exit code ${news.code}) before the loop did`,
+          )
+        )
       if (failure) throw failure
       slowestItemMs = news.slowestStepMs
       if (news.type === 'stopped') {
@@ -146,7 +197,11 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
       bytesWritten += news.final.bytes
       retainedBytes = news.retainedBytes
       await store.setState('complete', now())
-      await store.addEvent('complete', { committed: tracker.committed, digest: news.final.sha256, file: FINAL_FILE, bytes: news.final.bytes }, now())
+      await store.addEvent(
+        'complete',
+        { committed: tracker.committed, digest: news.final.sha256, file: FINAL_FILE, bytes: news.final.bytes },
+        now(),
+      )
       await progress.end('complete')
       return summary('complete', news.final.sha256)
     }
@@ -155,9 +210,24 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
       const wallMs = now() - startedAt
       const { committed, committedThisSession } = tracker
       return {
-        kind: 'loop', job: job.name, runId: open.run.runId, dir: paths.dir, state, total, committed, committedThisSession, wallMs,
-        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0, bytesWritten, slowestItemMs, retainedBytes, digest,
-        resumed: open.resumed, startStep, corruptCheckpoints: recovered.corrupt.length, finalFile: digest ? join(paths.data, FINAL_FILE) : null,
+        kind: 'loop',
+        job: job.name,
+        runId: open.run.runId,
+        dir: paths.dir,
+        state,
+        total,
+        committed,
+        committedThisSession,
+        wallMs,
+        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0,
+        bytesWritten,
+        slowestItemMs,
+        retainedBytes,
+        digest,
+        resumed: open.resumed,
+        startStep,
+        corruptCheckpoints: recovered.corrupt.length,
+        finalFile: digest ? join(paths.data, FINAL_FILE) : null,
       }
     }
   } catch (error) {
@@ -185,7 +255,10 @@ async function openLoopRun(options: LoopRunOptions, leaseTtlMs: number, now: () 
   const { job, params, seed, identity, fingerprint } = identified
   const checkpointMs = options.checkpointEvery ?? job.checkpointEvery.ms
   if (!(checkpointMs > 0)) throw new UsageError(`checkpointEvery must be above 0 ms, got ${checkpointMs}`)
-  const open = await openRunDir({ ...options, leaseTtlMs, now }, { kind: 'loop', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.steps })
+  const open = await openRunDir(
+    { ...options, leaseTtlMs, now },
+    { kind: 'loop', name: job.name, params, seed, identity, fingerprint, defaultTotal: job.steps },
+  )
   return { ...identified, ...open, checkpointMs }
 }
 
@@ -194,19 +267,32 @@ async function openLoopRun(options: LoopRunOptions, leaseTtlMs: number, now: () 
  * verifies. Each one that fails is already moved aside; here it is written to
  * the journal as `checkpoint-corrupt` and told as a warning.
  */
-async function recover(open: OpenLoopRun, observer: RunObserver | undefined, now: () => number): Promise<RecoveredCheckpoints> {
+async function recover(
+  open: OpenLoopRun,
+  observer: RunObserver | undefined,
+  now: () => number,
+): Promise<RecoveredCheckpoints> {
   const { paths, store, run } = open
   const recovered = recoverCheckpoints(paths.data, paths.quarantine, { fingerprint: open.fingerprint }, now())
   const startStep = recovered.newest?.info.step ?? 0
   if (startStep > run.total) {
-    throw new UsageError(`${paths.data} holds a checkpoint at step ${startStep}, past the run's ${run.total} steps; pass --total ${startStep} or more, or --fresh to start over`)
+    throw new UsageError(
+      `${paths.data} holds a checkpoint at step ${startStep}, past the run's ${run.total} steps; pass --total ${startStep} or more, or --fresh to start over`,
+    )
   }
-  if (recovered.removedTemp) observer?.note?.(`removed ${recovered.removedTemp} unfinished checkpoint write(s) left by an earlier crash`)
+  if (recovered.removedTemp)
+    observer?.note?.(`removed ${recovered.removedTemp} unfinished checkpoint write(s) left by an earlier crash`)
   for (const bad of recovered.corrupt) {
-    await store.addEvent('checkpoint-corrupt', { file: bad.file, step: bad.step, reason: bad.reason, movedTo: bad.movedTo }, now())
+    await store.addEvent(
+      'checkpoint-corrupt',
+      { file: bad.file, step: bad.step, reason: bad.reason, movedTo: bad.movedTo },
+      now(),
+    )
   }
   if (recovered.corrupt.length) {
-    const from = recovered.newest ? `the checkpoint at step ${startStep} (${recovered.newest.info.file})` : 'the start (init), as no checkpoint verifies'
+    const from = recovered.newest
+      ? `the checkpoint at step ${startStep} (${recovered.newest.info.file})`
+      : 'the start (init), as no checkpoint verifies'
     const which = recovered.corrupt.map((bad) => `${bad.file} (${bad.reason})`).join(', ')
     observer?.note?.(`WARNING: corrupt checkpoint(s) moved to ${paths.quarantine}: ${which}; resuming from ${from}`)
   }
@@ -220,7 +306,11 @@ function loopFailureError(failure: LoopFailure, job: string, lastStep: number): 
     case 'durability':
       return new NotDurableError(failure.where, cause)
     case 'load':
-      return new UsageError(`the thread of loop '${job}' could not load it (${failure.where}): ${failure.message}`, 'LONGHAUL_JOB_INVALID', { cause })
+      return new UsageError(
+        `the thread of loop '${job}' could not load it (${failure.where}): ${failure.message}`,
+        'LONGHAUL_JOB_INVALID',
+        { cause },
+      )
     case 'job':
       return new LonghaulError(
         'LONGHAUL_ITEM_FAILED',

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { RunRecord, Store } from '../../store/store.ts'
 import type { RunPaths } from '../../store/runPaths.ts'
-import type { VerifyReport } from '../verify.ts'
+import type { RunRecord, Store } from '../../store/store.ts'
+import type { VerifyReport } from '../verifyReport.ts'
 import { FINAL_FILE, listCheckpoints, readCheckpoint } from './checkpoints.ts'
 
 /**
@@ -33,14 +33,31 @@ export async function verifyLoopRun(store: Store, run: RunRecord, paths: RunPath
     if (actual === recorded) digest = actual
     else {
       corrupt++
-      problems.push(actual === null ? `${FINAL_FILE} is missing` : `${FINAL_FILE} does not match the digest its run recorded (${actual.slice(0, 12)}… ≠ ${recorded.slice(0, 12)}…)`)
+      problems.push(
+        actual === null
+          ? `${FINAL_FILE} is missing`
+          : `${FINAL_FILE} does not match the digest its run recorded (${actual.slice(0, 12)}… ≠ ${recorded.slice(0, 12)}…)`,
+      )
     }
-  } else problems.push(`the loop is not complete: its newest intact checkpoint is at step ${newestStep} of ${run.total}; run the same command to finish it`)
+  } else
+    problems.push(
+      `the loop is not complete: its newest intact checkpoint is at step ${newestStep} of ${run.total}; run the same command to finish it`,
+    )
   const known = new Set([FINAL_FILE, ...checkpoints.map((c) => c.file)])
   const stray = readdirSync(paths.data).filter((name) => !known.has(name))
   const steps = digest ? run.total : newestStep
   return {
-    dir: paths.dir, job: run.job, complete: digest !== null && corrupt === 0, total: run.total, items: steps,
-    missing: run.total - steps, duplicates: 0, corrupt, stray, digest, problems: problems.slice(0, 20), unit: 'steps',
+    dir: paths.dir,
+    job: run.job,
+    complete: digest !== null && corrupt === 0,
+    total: run.total,
+    items: steps,
+    missing: run.total - steps,
+    duplicates: 0,
+    corrupt,
+    stray,
+    digest,
+    problems: problems.slice(0, 20),
+    unit: 'steps',
   }
 }

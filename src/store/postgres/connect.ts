@@ -28,7 +28,13 @@ export function targetOf(url: string): Target {
   const port = probe.port || 5432
   const database = probe.database ?? probe.user ?? ''
   const user = probe.user ?? ''
-  return { host, port, database, user, display: `postgres://${user}@${host.startsWith('/') ? encodeURIComponent(host) : host}:${port}/${database}` }
+  return {
+    host,
+    port,
+    database,
+    user,
+    display: `postgres://${user}@${host.startsWith('/') ? encodeURIComponent(host) : host}:${port}/${database}`,
+  }
 }
 
 // bigint columns (counts, indices, times in ms, tokens) come back as numbers: all stay below 2^53.
@@ -36,7 +42,9 @@ const INT8 = 20
 const parseInt8 = (value: string): number => Number(value)
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8 && format !== 'binary' ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    oid === INT8 && format !== 'binary'
+      ? parseInt8
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 }
 
 /**
@@ -50,7 +58,10 @@ const types = {
  */
 const IDLE_IN_TRANSACTION_MS = 5_000
 
-export function createPool(url: string, options: { readonly poolSize: number; readonly connectTimeoutMs: number }): pg.Pool {
+export function createPool(
+  url: string,
+  options: { readonly poolSize: number; readonly connectTimeoutMs: number },
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize,
@@ -96,7 +107,10 @@ export function translate(error: unknown, target: Target, what: string): unknown
     )
   }
   if (code === '42501') {
-    return new StoreRefusedError(`user '${target.user}' lacks the rights for ${what} in ${target.display}: ${message}. Grant them (the first start needs CREATE on the database).`, error)
+    return new StoreRefusedError(
+      `user '${target.user}' lacks the rights for ${what} in ${target.display}: ${message}. Grant them (the first start needs CREATE on the database).`,
+      error,
+    )
   }
   if (code.startsWith('53')) return new NotDurableError(`${what} in ${target.display}`, error)
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
@@ -113,7 +127,12 @@ export function translate(error: unknown, target: Target, what: string): unknown
       error,
     )
   }
-  if (LOST_CODES.has(code) || code.startsWith('08') || code.startsWith('57P') || /terminated|Connection closed|not queryable/i.test(message)) {
+  if (
+    LOST_CODES.has(code) ||
+    code.startsWith('08') ||
+    code.startsWith('57P') ||
+    /terminated|Connection closed|not queryable/i.test(message)
+  ) {
     return new StoreUnavailableError(
       `lost the connection to ${where} (database '${target.database}') during ${what}: ${message}. ` +
         `Whatever that call was writing is either wholly recorded or not at all; committed work is safe in the journal. ` +
@@ -126,5 +145,7 @@ export function translate(error: unknown, target: Target, what: string): unknown
 
 /** What the driver said: an AggregateError (every address of a host refused) has no message of its own, its first error does. */
 export function driverMessage(error: unknown): string {
-  return error instanceof Error ? error.message || String((error as { errors?: unknown[] }).errors?.[0] ?? error.name) : String(error)
+  return error instanceof Error
+    ? error.message || String((error as { errors?: unknown[] }).errors?.[0] ?? error.name)
+    : String(error)
 }

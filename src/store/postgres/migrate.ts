@@ -19,7 +19,11 @@ export function migrations(): Migration[] {
   return readdirSync(folder)
     .filter((name) => /^\d{3}-.+\.sql$/.test(name))
     .sort()
-    .map((name) => ({ version: Number(name.slice(0, 3)), name: name.slice(4, -4), sql: readFileSync(new URL(name, folder), 'utf8') }))
+    .map((name) => ({
+      version: Number(name.slice(0, 3)),
+      name: name.slice(4, -4),
+      sql: readFileSync(new URL(name, folder), 'utf8'),
+    }))
 }
 
 export const LATEST_VERSION = migrations().at(-1)?.version ?? 0
@@ -61,9 +65,13 @@ export async function migrate(client: pg.ClientBase, target: Target): Promise<vo
 
 /** The last migration applied; 0 for a database longhaul has never used. */
 async function schemaVersion(client: pg.ClientBase): Promise<number> {
-  const { rows } = await client.query<{ present: boolean }>("SELECT to_regclass('longhaul.schema_version') IS NOT NULL AS present")
+  const { rows } = await client.query<{ present: boolean }>(
+    "SELECT to_regclass('longhaul.schema_version') IS NOT NULL AS present",
+  )
   if (!rows[0]?.present) return 0
-  const version = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM longhaul.schema_version')
+  const version = await client.query<{ version: number | null }>(
+    'SELECT max(version) AS version FROM longhaul.schema_version',
+  )
   return version.rows[0]?.version ?? 0
 }
 

@@ -12,9 +12,9 @@ import type {
   ShardFileRecord,
   Store,
 } from '../store.ts'
-import { createPool, targetOf, translate, type Target } from './connect.ts'
+import { createPool, type Target, targetOf, translate } from './connect.ts'
 import { migrate } from './migrate.ts'
-import { OutageRetry, type OutageChange } from './outage.ts'
+import { type OutageChange, OutageRetry } from './outage.ts'
 
 interface RunRow {
   run_id: string
@@ -102,7 +102,10 @@ export class PostgresStore implements Store {
    */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const target = targetOf(url)
-    const pool = createPool(url, { poolSize: options.poolSize ?? 4, connectTimeoutMs: options.connectTimeoutMs ?? 10_000 })
+    const pool = createPool(url, {
+      poolSize: options.poolSize ?? 4,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    })
     const store = new PostgresStore(pool, target, undefined)
     try {
       const client = await pool.connect()
@@ -126,7 +129,10 @@ export class PostgresStore implements Store {
 
   /** Every run in the database, newest first. */
   async listRuns(): Promise<RunRecord[]> {
-    const rows = await this.read<RunRow>('the list of runs', 'SELECT * FROM longhaul.runs ORDER BY created_at DESC, run_id')
+    const rows = await this.read<RunRow>(
+      'the list of runs',
+      'SELECT * FROM longhaul.runs ORDER BY created_at DESC, run_id',
+    )
     return rows.map(toRun)
   }
 
@@ -138,12 +144,22 @@ export class PostgresStore implements Store {
 
   async createRun(run: Omit<RunRecord, 'state' | 'updatedAt'>): Promise<void> {
     if (this.runId !== undefined) {
-      throw new JournalError(`this store already acts on run '${this.runId}' in ${this.target.display}; open another store to record run '${run.runId}'.`)
+      throw new JournalError(
+        `this store already acts on run '${this.runId}' in ${this.target.display}; open another store to record run '${run.runId}'.`,
+      )
     }
     try {
       await this.write('the new run', async (tx, lostCommit) => {
         // An earlier attempt whose reply was lost may have recorded it: then it is this very run.
-        const recorded = lostCommit && (await tx.query('SELECT 1 FROM longhaul.runs WHERE run_id = $1 AND identity = $2 AND created_at = $3', [run.runId, run.identity, run.createdAt])).rowCount
+        const recorded =
+          lostCommit &&
+          (
+            await tx.query('SELECT 1 FROM longhaul.runs WHERE run_id = $1 AND identity = $2 AND created_at = $3', [
+              run.runId,
+              run.identity,
+              run.createdAt,
+            ])
+          ).rowCount
         if (recorded) return
         await tx.query(
           `INSERT INTO longhaul.runs (run_id, job, fingerprint, identity, total, state, created_at, updated_at)
@@ -153,63 +169,92 @@ export class PostgresStore implements Store {
       })
     } catch (error) {
       if ((error as { code?: string }).code !== '23505') throw error
-      throw new JournalError(`run '${run.runId}' already exists in ${this.target.display}: open the store with { runId: '${run.runId}' } to join it.`)
+      throw new JournalError(
+        `run '${run.runId}' already exists in ${this.target.display}: open the store with { runId: '${run.runId}' } to join it.`,
+      )
     }
     this.runId = run.runId
   }
 
   async extendTotal(total: number, now: number): Promise<void> {
     await this.write('the new total', async (tx) => {
-      const updated = await tx.query('UPDATE longhaul.runs SET total = $2, updated_at = $3 WHERE run_id = $1 AND total <= $2', [this.run, total, now])
+      const updated = await tx.query(
+        'UPDATE longhaul.runs SET total = $2, updated_at = $3 WHERE run_id = $1 AND total <= $2',
+        [this.run, total, now],
+      )
       if (updated.rowCount !== 1) throw new RangeError(`the run's total can only grow (asked for ${total})`)
     })
   }
 
   async setState(state: RunState, now: number): Promise<void> {
-    await this.write('the run state', (tx) => tx.query('UPDATE longhaul.runs SET state = $2, updated_at = $3 WHERE run_id = $1', [this.run, state, now]))
+    await this.write('the run state', (tx) =>
+      tx.query('UPDATE longhaul.runs SET state = $2, updated_at = $3 WHERE run_id = $1', [this.run, state, now]),
+    )
   }
 
   async getOwner(): Promise<OwnerLease | undefined> {
-    const [row] = await this.read<OwnerRow>('the owner lease', 'SELECT * FROM longhaul.owners WHERE run_id = $1', [this.run])
+    const [row] = await this.read<OwnerRow>('the owner lease', 'SELECT * FROM longhaul.owners WHERE run_id = $1', [
+      this.run,
+    ])
     return row && toOwner(row)
   }
 
   async acquireOwner(owner: OwnerInfo, ttlMs: number, now: number, replacing?: number) {
-    return this.write('the owner lease', async (tx, lostCommit): Promise<{ lease: OwnerLease } | { heldBy: OwnerLease }> => {
-      // One statement decides: a concurrent taker waits on the row and then sees the lease this one wrote.
-      const taken = await tx.query<OwnerRow>(
-        `INSERT INTO longhaul.owners AS o (run_id, token, pid, host, since, expires_at)
+    return this.write(
+      'the owner lease',
+      async (tx, lostCommit): Promise<{ lease: OwnerLease } | { heldBy: OwnerLease }> => {
+        // One statement decides: a concurrent taker waits on the row and then sees the lease this one wrote.
+        const taken = await tx.query<OwnerRow>(
+          `INSERT INTO longhaul.owners AS o (run_id, token, pid, host, since, expires_at)
          VALUES ($1, nextval('longhaul.tokens'), $2, $3, $4, $5)
          ON CONFLICT (run_id) DO UPDATE SET token = excluded.token, pid = excluded.pid, host = excluded.host, since = excluded.since, expires_at = excluded.expires_at
          WHERE o.expires_at <= $4 OR o.token = $6
          RETURNING *`,
-        [this.run, owner.pid, owner.host, now, now + ttlMs, replacing ?? null],
-      )
-      if (taken.rows[0]) return { lease: toOwner(taken.rows[0]) }
-      // Refused: the row is now locked by this transaction, so the holder read here is the one that refused.
-      const held = toOwner((await tx.query<OwnerRow>('SELECT * FROM longhaul.owners WHERE run_id = $1', [this.run])).rows[0]!)
-      // The lease an earlier attempt took, its reply lost: this caller's.
-      if (lostCommit && held.pid === owner.pid && held.host === owner.host && held.since === now) return { lease: held }
-      return { heldBy: held }
-    })
+          [this.run, owner.pid, owner.host, now, now + ttlMs, replacing ?? null],
+        )
+        if (taken.rows[0]) return { lease: toOwner(taken.rows[0]) }
+        // Refused: the row is now locked by this transaction, so the holder read here is the one that refused.
+        const held = toOwner(
+          (await tx.query<OwnerRow>('SELECT * FROM longhaul.owners WHERE run_id = $1', [this.run])).rows[0]!,
+        )
+        // The lease an earlier attempt took, its reply lost: this caller's.
+        if (lostCommit && held.pid === owner.pid && held.host === owner.host && held.since === now)
+          return { lease: held }
+        return { heldBy: held }
+      },
+    )
   }
 
   async heartbeat(token: number, worker: string, ttlMs: number, now: number): Promise<void> {
     await this.write('the heartbeat', async (tx) => {
-      const renewed = await tx.query('UPDATE longhaul.owners SET expires_at = $3 WHERE run_id = $1 AND token = $2', [this.run, token, now + ttlMs])
-      if (renewed.rowCount !== 1) throw new LeaseLostError(`another process took over this run (owner token ${token} is no longer current)`)
-      await tx.query('UPDATE longhaul.claims SET expires_at = $3 WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [this.run, worker, now + ttlMs])
+      const renewed = await tx.query('UPDATE longhaul.owners SET expires_at = $3 WHERE run_id = $1 AND token = $2', [
+        this.run,
+        token,
+        now + ttlMs,
+      ])
+      if (renewed.rowCount !== 1)
+        throw new LeaseLostError(`another process took over this run (owner token ${token} is no longer current)`)
+      await tx.query(
+        'UPDATE longhaul.claims SET expires_at = $3 WHERE run_id = $1 AND worker = $2 AND expires_at > 0',
+        [this.run, worker, now + ttlMs],
+      )
     })
   }
 
   async renewClaims(worker: string, ttlMs: number, now: number): Promise<void> {
     await this.write('the renewed claims', (tx) =>
-      tx.query('UPDATE longhaul.claims SET expires_at = $3 WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [this.run, worker, now + ttlMs]),
+      tx.query('UPDATE longhaul.claims SET expires_at = $3 WHERE run_id = $1 AND worker = $2 AND expires_at > 0', [
+        this.run,
+        worker,
+        now + ttlMs,
+      ]),
     )
   }
 
   async releaseOwner(token: number): Promise<void> {
-    await this.write('the owner lease', (tx) => tx.query('DELETE FROM longhaul.owners WHERE run_id = $1 AND token = $2', [this.run, token]))
+    await this.write('the owner lease', (tx) =>
+      tx.query('DELETE FROM longhaul.owners WHERE run_id = $1 AND token = $2', [this.run, token]),
+    )
   }
 
   async claimRange(worker: string, maxItems: number, ttlMs: number, now: number): Promise<Claim | undefined> {
@@ -246,7 +291,10 @@ export class PostgresStore implements Store {
         return { start: taken.start, end: stop, token: claimed.rows[0]!.token }
       }
       // Then new items from the frontier: the run row's lock makes concurrent claimers take turns here.
-      const run = await tx.query<{ total: number; frontier: number }>('SELECT total, frontier FROM longhaul.runs WHERE run_id = $1 FOR UPDATE', [this.run])
+      const run = await tx.query<{ total: number; frontier: number }>(
+        'SELECT total, frontier FROM longhaul.runs WHERE run_id = $1 FOR UPDATE',
+        [this.run],
+      )
       const { total, frontier } = run.rows[0] ?? { total: 0, frontier: 0 }
       if (frontier >= total) return undefined
       const stop = Math.min(total, frontier + maxItems)
@@ -266,9 +314,14 @@ export class PostgresStore implements Store {
     await this.write(`the commit of ${items}`, async (tx, lostCommit) => {
       if (ownerToken !== undefined) {
         // FOR SHARE: a takeover waits until this commit is in, or this commit sees the takeover.
-        const owner = await tx.query('SELECT 1 FROM longhaul.owners WHERE run_id = $1 AND token = $2 FOR SHARE', [this.run, ownerToken])
+        const owner = await tx.query('SELECT 1 FROM longhaul.owners WHERE run_id = $1 AND token = $2 FOR SHARE', [
+          this.run,
+          ownerToken,
+        ])
         if (owner.rowCount !== 1) {
-          throw new LeaseLostError(`another process took over this run (owner token ${ownerToken} is no longer current); ${items} not committed`)
+          throw new LeaseLostError(
+            `another process took over this run (owner token ${ownerToken} is no longer current); ${items} not committed`,
+          )
         }
       }
       // Fencing: the claim row must still carry this token. A worker retaking it concurrently holds its lock; once it
@@ -282,9 +335,12 @@ export class PostgresStore implements Store {
         // An earlier attempt whose reply was lost recorded it, and with it moved the claim on: it is committed.
         const recorded =
           lostCommit &&
-          (await tx.query('SELECT 1 FROM longhaul.ranges WHERE run_id = $1 AND start = $2 AND stop = $3 AND files::text = $4 AND item_hashes = $5', [
-            this.run, range.start, range.end, JSON.stringify(range.files), range.itemHashes,
-          ])).rowCount
+          (
+            await tx.query(
+              'SELECT 1 FROM longhaul.ranges WHERE run_id = $1 AND start = $2 AND stop = $3 AND files::text = $4 AND item_hashes = $5',
+              [this.run, range.start, range.end, JSON.stringify(range.files), range.itemHashes],
+            )
+          ).rowCount
         if (recorded) return
         throw new LeaseLostError(`${items} are no longer leased to this worker (claim ${claim.token}); not committed`)
       }
@@ -297,43 +353,48 @@ export class PostgresStore implements Store {
         now,
         JSON.stringify({ start: range.start, end: range.end }),
       ])
-      if (range.end === row.stop) await tx.query('DELETE FROM longhaul.claims WHERE run_id = $1 AND token = $2', [this.run, claim.token])
-      else await tx.query('UPDATE longhaul.claims SET start = $3 WHERE run_id = $1 AND token = $2', [this.run, claim.token, range.end])
+      if (range.end === row.stop)
+        await tx.query('DELETE FROM longhaul.claims WHERE run_id = $1 AND token = $2', [this.run, claim.token])
+      else
+        await tx.query('UPDATE longhaul.claims SET start = $3 WHERE run_id = $1 AND token = $2', [
+          this.run,
+          claim.token,
+          range.end,
+        ])
     })
   }
 
   async releaseClaim(claim: Claim): Promise<void> {
     // A new token: whoever held the claim can no longer commit it.
     await this.write('a released claim', (tx) =>
-      tx.query(`UPDATE longhaul.claims SET expires_at = 0, worker = '', token = nextval('longhaul.tokens') WHERE run_id = $1 AND token = $2`, [
-        this.run,
-        claim.token,
-      ]),
+      tx.query(
+        `UPDATE longhaul.claims SET expires_at = 0, worker = '', token = nextval('longhaul.tokens') WHERE run_id = $1 AND token = $2`,
+        [this.run, claim.token],
+      ),
     )
   }
 
   async releaseClaimsOf(worker: string): Promise<void> {
     await this.write('released claims', (tx) =>
-      tx.query(`UPDATE longhaul.claims SET expires_at = 0, worker = '', token = nextval('longhaul.tokens') WHERE run_id = $1 AND worker = $2`, [
-        this.run,
-        worker,
-      ]),
+      tx.query(
+        `UPDATE longhaul.claims SET expires_at = 0, worker = '', token = nextval('longhaul.tokens') WHERE run_id = $1 AND worker = $2`,
+        [this.run, worker],
+      ),
     )
   }
 
   async uncommitRange(start: number): Promise<void> {
     await this.write('a forgotten range', async (tx) => {
-      const gone = await tx.query<{ start: number; stop: number }>('DELETE FROM longhaul.ranges WHERE run_id = $1 AND start = $2 RETURNING start, stop', [
-        this.run,
-        start,
-      ])
+      const gone = await tx.query<{ start: number; stop: number }>(
+        'DELETE FROM longhaul.ranges WHERE run_id = $1 AND start = $2 RETURNING start, stop',
+        [this.run, start],
+      )
       const row = gone.rows[0]
       if (!row) return
-      await tx.query(`INSERT INTO longhaul.claims (run_id, start, stop, worker, token, expires_at) VALUES ($1, $2, $3, '', nextval('longhaul.tokens'), 0)`, [
-        this.run,
-        row.start,
-        row.stop,
-      ])
+      await tx.query(
+        `INSERT INTO longhaul.claims (run_id, start, stop, worker, token, expires_at) VALUES ($1, $2, $3, '', nextval('longhaul.tokens'), 0)`,
+        [this.run, row.start, row.stop],
+      )
     })
   }
 
@@ -348,9 +409,11 @@ export class PostgresStore implements Store {
   }
 
   async committedItems(): Promise<number> {
-    const [row] = await this.read<{ n: number }>('the committed count', 'SELECT COALESCE(SUM(stop - start), 0)::bigint AS n FROM longhaul.ranges WHERE run_id = $1', [
-      this.run,
-    ])
+    const [row] = await this.read<{ n: number }>(
+      'the committed count',
+      'SELECT COALESCE(SUM(stop - start), 0)::bigint AS n FROM longhaul.ranges WHERE run_id = $1',
+      [this.run],
+    )
     return row!.n
   }
 
@@ -383,12 +446,21 @@ export class PostgresStore implements Store {
 
   async addEvent(type: string, detail: Readonly<Record<string, unknown>>, now: number): Promise<void> {
     await this.write(`the ${type} event`, (tx) =>
-      tx.query('INSERT INTO longhaul.events (run_id, at, type, detail) VALUES ($1, $2, $3, $4)', [this.run, now, type, JSON.stringify(detail)]),
+      tx.query('INSERT INTO longhaul.events (run_id, at, type, detail) VALUES ($1, $2, $3, $4)', [
+        this.run,
+        now,
+        type,
+        JSON.stringify(detail),
+      ]),
     )
   }
 
   async events(): Promise<RunEvent[]> {
-    const rows = await this.read<RunEvent>('the event log', 'SELECT at, type, detail FROM longhaul.events WHERE run_id = $1 ORDER BY id', [this.run])
+    const rows = await this.read<RunEvent>(
+      'the event log',
+      'SELECT at, type, detail FROM longhaul.events WHERE run_id = $1 ORDER BY id',
+      [this.run],
+    )
     return rows.map((row) => ({ at: row.at, type: row.type, detail: row.detail }))
   }
 
@@ -401,7 +473,9 @@ export class PostgresStore implements Store {
   /** The run this store acts on. */
   private get run(): string {
     if (this.runId === undefined) {
-      throw new JournalError(`this store acts on no run yet in ${this.target.display}: record one with createRun, or open the store with { runId }.`)
+      throw new JournalError(
+        `this store acts on no run yet in ${this.target.display}: record one with createRun, or open the store with { runId }.`,
+      )
     }
     return this.runId
   }
@@ -410,9 +484,13 @@ export class PostgresStore implements Store {
     this.runId = runId
     if (await this.getRun()) return
     const runs = await this.listRuns()
-    const listed = runs.slice(0, 10).map((run) => `${run.runId} (job ${run.job}, ${run.state}, created ${new Date(run.createdAt).toISOString()})`)
+    const listed = runs
+      .slice(0, 10)
+      .map((run) => `${run.runId} (job ${run.job}, ${run.state}, created ${new Date(run.createdAt).toISOString()})`)
     if (runs.length > listed.length) listed.push(`and ${runs.length - listed.length} more`)
-    throw new JournalError(`no run '${runId}' in ${this.target.display}; runs there: ${listed.length ? listed.join(', ') : 'none'}. Check the run id.`)
+    throw new JournalError(
+      `no run '${runId}' in ${this.target.display}; runs there: ${listed.length ? listed.join(', ') : 'none'}. Check the run id.`,
+    )
   }
 
   private async read<R extends object>(what: string, sql: string, params: unknown[] = []): Promise<R[]> {

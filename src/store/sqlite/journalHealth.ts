@@ -6,8 +6,8 @@
  * write-ahead log is still there.
  */
 import { closeSync, existsSync, openSync, readSync, statfsSync, statSync } from 'node:fs'
-import { basename, dirname, join, relative } from 'node:path'
 import { endianness } from 'node:os'
+import { basename, dirname, join, relative } from 'node:path'
 import { JournalBusyError, JournalDiskError, RunDamagedError } from '../../errors.ts'
 
 /** The run folder a journal belongs to: DIR for DIR/.longhaul/journal.sqlite. */
@@ -85,9 +85,13 @@ export function journalFailure(error: unknown, journal: string, doing: string): 
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return error
   const reason = `${(error as Error).message.replace(/\.$/, '')} (${code})`
   const dir = runDirOf(journal)
-  if (/^SQLITE_(CORRUPT|NOTADB)/.test(code)) return new RunDamagedError(dir, `its journal ${shown(journal)} is unreadable: ${reason}`)
+  if (/^SQLITE_(CORRUPT|NOTADB)/.test(code))
+    return new RunDamagedError(dir, `its journal ${shown(journal)} is unreadable: ${reason}`)
   if (code === 'SQLITE_ERROR' && /no such table|no such column/.test(reason)) {
-    return new RunDamagedError(dir, `its journal ${shown(journal)} lacks the records of a run: ${reason}; it was truncated or lost its write-ahead log`)
+    return new RunDamagedError(
+      dir,
+      `its journal ${shown(journal)} lacks the records of a run: ${reason}; it was truncated or lost its write-ahead log`,
+    )
   }
   if (/^SQLITE_(BUSY|LOCKED)/.test(code)) {
     return new JournalBusyError(
@@ -97,7 +101,10 @@ export function journalFailure(error: unknown, journal: string, doing: string): 
     )
   }
   if (/^SQLITE_(IOERR|FULL|CANTOPEN|READONLY)/.test(code)) {
-    return new JournalDiskError(`cannot use the journal ${journal} while ${doing}: ${reason}.${diskNote(journal)} Nothing was changed.`, error)
+    return new JournalDiskError(
+      `cannot use the journal ${journal} while ${doing}: ${reason}.${diskNote(journal)} Nothing was changed.`,
+      error,
+    )
   }
   return error
 }

@@ -18,7 +18,9 @@ export function migrate(db: Database.Database, path: string): void {
   const versionOf = (): number => db.pragma('user_version', { simple: true }) as number
   const current = versionOf()
   if (current > latest) {
-    throw new JournalError(`journal ${path} has schema version ${current}, this longhaul knows up to ${latest}: run it with a newer longhaul.`)
+    throw new JournalError(
+      `journal ${path} has schema version ${current}, this longhaul knows up to ${latest}: run it with a newer longhaul.`,
+    )
   }
   if (current === latest) return
   // One process migrates; another that started at the same moment waits for it (immediate: the write lock first), then finds it done.

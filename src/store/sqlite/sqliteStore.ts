@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, linkSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
-import { fsyncDir } from '../atomicFile.ts'
 import { JournalError, LeaseLostError, LonghaulError, NotDurableError, RunDamagedError } from '../../errors.ts'
+import { fsyncDir } from '../atomicFile.ts'
 import type {
   Claim,
   CommittedRange,
@@ -113,7 +113,8 @@ export class SqliteStore implements Store {
       return this.db.transaction(fn).immediate()
     } catch (error) {
       const code = (error as { code?: string }).code ?? ''
-      if (/^SQLITE_(IOERR|FULL|CANTOPEN|READONLY)/.test(code)) throw new NotDurableError(`${what} in ${this.path}`, error)
+      if (/^SQLITE_(IOERR|FULL|CANTOPEN|READONLY)/.test(code))
+        throw new NotDurableError(`${what} in ${this.path}`, error)
       throw journalFailure(error, this.path, `recording ${what}`)
     }
   }
@@ -137,7 +138,9 @@ export class SqliteStore implements Store {
 
   async extendTotal(total: number, now: number): Promise<void> {
     this.write('the new total', () => {
-      const info = this.db.prepare('UPDATE run SET total = ?, updated_at = ? WHERE id = 1 AND total <= ?').run(total, now, total)
+      const info = this.db
+        .prepare('UPDATE run SET total = ?, updated_at = ? WHERE id = 1 AND total <= ?')
+        .run(total, now, total)
       if (info.changes !== 1) throw new RangeError(`the run's total can only grow (asked for ${total})`)
     })
   }
@@ -154,11 +157,16 @@ export class SqliteStore implements Store {
    * shards prove what it must hold (see runner/runDamage.ts).
    */
   async frontier(): Promise<number> {
-    return this.read('the run', () => this.db.prepare<[], { frontier: number }>('SELECT frontier FROM run WHERE id = 1').get()?.frontier ?? 0)
+    return this.read(
+      'the run',
+      () => this.db.prepare<[], { frontier: number }>('SELECT frontier FROM run WHERE id = 1').get()?.frontier ?? 0,
+    )
   }
 
   async getOwner(): Promise<OwnerLease | undefined> {
-    const row = this.read('the owner lease', () => this.db.prepare<[], OwnerRow>('SELECT * FROM owner WHERE id = 1').get())
+    const row = this.read('the owner lease', () =>
+      this.db.prepare<[], OwnerRow>('SELECT * FROM owner WHERE id = 1').get(),
+    )
     return row && toOwner(row)
   }
 
@@ -176,8 +184,11 @@ export class SqliteStore implements Store {
 
   async heartbeat(token: number, worker: string, ttlMs: number, now: number): Promise<void> {
     this.write('the heartbeat', () => {
-      const renewed = this.db.prepare('UPDATE owner SET expires_at = ? WHERE id = 1 AND token = ?').run(now + ttlMs, token)
-      if (renewed.changes !== 1) throw new LeaseLostError(`another process took over this run (owner token ${token} is no longer current)`)
+      const renewed = this.db
+        .prepare('UPDATE owner SET expires_at = ? WHERE id = 1 AND token = ?')
+        .run(now + ttlMs, token)
+      if (renewed.changes !== 1)
+        throw new LeaseLostError(`another process took over this run (owner token ${token} is no longer current)`)
       this.db.prepare('UPDATE claims SET expires_at = ? WHERE worker = ? AND expires_at > 0').run(now + ttlMs, worker)
     })
   }
@@ -197,21 +208,29 @@ export class SqliteStore implements Store {
   async claimRange(worker: string, maxItems: number, ttlMs: number, now: number): Promise<Claim | undefined> {
     return this.write('a claim', () => {
       const token = this.nextToken()
-      const free = this.db.prepare<[number], ClaimRow>('SELECT * FROM claims WHERE expires_at <= ? ORDER BY start LIMIT 1').get(now)
+      const free = this.db
+        .prepare<[number], ClaimRow>('SELECT * FROM claims WHERE expires_at <= ? ORDER BY start LIMIT 1')
+        .get(now)
       if (free) {
         const end = Math.min(free.end, free.start + maxItems)
         if (end < free.end) {
-          this.db.prepare('INSERT INTO claims (start, end, worker, token, expires_at) VALUES (?, ?, ?, ?, 0)').run(end, free.end, '', this.nextToken())
+          this.db
+            .prepare('INSERT INTO claims (start, end, worker, token, expires_at) VALUES (?, ?, ?, ?, 0)')
+            .run(end, free.end, '', this.nextToken())
         }
         this.db
           .prepare('UPDATE claims SET end = ?, worker = ?, token = ?, expires_at = ? WHERE start = ?')
           .run(end, worker, token, now + ttlMs, free.start)
         return { start: free.start, end, token }
       }
-      const run = this.db.prepare<[], Pick<RunRow, 'total' | 'frontier'>>('SELECT total, frontier FROM run WHERE id = 1').get()
+      const run = this.db
+        .prepare<[], Pick<RunRow, 'total' | 'frontier'>>('SELECT total, frontier FROM run WHERE id = 1')
+        .get()
       if (!run || run.frontier >= run.total) return undefined
       const end = Math.min(run.total, run.frontier + maxItems)
-      this.db.prepare('INSERT INTO claims (start, end, worker, token, expires_at) VALUES (?, ?, ?, ?, ?)').run(run.frontier, end, worker, token, now + ttlMs)
+      this.db
+        .prepare('INSERT INTO claims (start, end, worker, token, expires_at) VALUES (?, ?, ?, ?, ?)')
+        .run(run.frontier, end, worker, token, now + ttlMs)
       this.db.prepare('UPDATE run SET frontier = ? WHERE id = 1').run(end)
       return { start: run.frontier, end, token }
     })
@@ -219,18 +238,27 @@ export class SqliteStore implements Store {
 
   async commitRange(claim: Claim, range: CommittedRange, now: number, ownerToken?: number): Promise<void> {
     this.write(`the commit of items ${range.start}–${range.end - 1}`, () => {
-      if (ownerToken !== undefined && !this.db.prepare('SELECT 1 FROM owner WHERE id = 1 AND token = ?').get(ownerToken)) {
-        throw new LeaseLostError(`another process took over this run (owner token ${ownerToken} is no longer current); items ${range.start}–${range.end - 1} not committed`)
+      if (
+        ownerToken !== undefined &&
+        !this.db.prepare('SELECT 1 FROM owner WHERE id = 1 AND token = ?').get(ownerToken)
+      ) {
+        throw new LeaseLostError(
+          `another process took over this run (owner token ${ownerToken} is no longer current); items ${range.start}–${range.end - 1} not committed`,
+        )
       }
       const held = this.db.prepare<[number], ClaimRow>('SELECT * FROM claims WHERE token = ?').get(claim.token)
       if (!held || held.start !== range.start || range.end > held.end || range.end <= range.start) {
-        throw new LeaseLostError(`items ${range.start}–${range.end - 1} are no longer leased to this worker (claim ${claim.token}); not committed`)
+        throw new LeaseLostError(
+          `items ${range.start}–${range.end - 1} are no longer leased to this worker (claim ${claim.token}); not committed`,
+        )
       }
       this.db
         .prepare('INSERT INTO ranges (start, end, files, item_hashes, committed_at) VALUES (?, ?, ?, ?, ?)')
         .run(range.start, range.end, JSON.stringify(range.files), range.itemHashes, now)
       // The event log's checkpoint entry is part of the same transaction: no extra sync.
-      this.db.prepare("INSERT INTO events (at, type, detail) VALUES (?, 'checkpoint', ?)").run(now, JSON.stringify({ start: range.start, end: range.end }))
+      this.db
+        .prepare("INSERT INTO events (at, type, detail) VALUES (?, 'checkpoint', ?)")
+        .run(now, JSON.stringify({ start: range.start, end: range.end }))
       if (range.end === held.end) this.db.prepare('DELETE FROM claims WHERE token = ?').run(claim.token)
       else this.db.prepare('UPDATE claims SET start = ? WHERE token = ?').run(range.end, claim.token)
     })
@@ -238,14 +266,18 @@ export class SqliteStore implements Store {
 
   async releaseClaim(claim: Claim): Promise<void> {
     this.write('a released claim', () => {
-      this.db.prepare("UPDATE claims SET expires_at = 0, worker = '', token = ? WHERE token = ?").run(this.nextToken(), claim.token)
+      this.db
+        .prepare("UPDATE claims SET expires_at = 0, worker = '', token = ? WHERE token = ?")
+        .run(this.nextToken(), claim.token)
     })
   }
 
   async releaseClaimsOf(worker: string): Promise<void> {
     this.write('released claims', () => {
       // New tokens: whoever held these can no longer commit them.
-      const starts = this.db.prepare<[string], { start: number }>('SELECT start FROM claims WHERE worker = ?').all(worker)
+      const starts = this.db
+        .prepare<[string], { start: number }>('SELECT start FROM claims WHERE worker = ?')
+        .all(worker)
       const release = this.db.prepare("UPDATE claims SET expires_at = 0, worker = '', token = ? WHERE start = ?")
       for (const { start } of starts) release.run(this.nextToken(), start)
     })
@@ -256,23 +288,40 @@ export class SqliteStore implements Store {
       const row = this.db.prepare<[number], RangeRow>('SELECT start, end FROM ranges WHERE start = ?').get(start)
       if (!row) return
       this.db.prepare('DELETE FROM ranges WHERE start = ?').run(start)
-      this.db.prepare("INSERT INTO claims (start, end, worker, token, expires_at) VALUES (?, ?, '', ?, 0)").run(row.start, row.end, this.nextToken())
+      this.db
+        .prepare("INSERT INTO claims (start, end, worker, token, expires_at) VALUES (?, ?, '', ?, 0)")
+        .run(row.start, row.end, this.nextToken())
     })
   }
 
   async claimHolders(now: number): Promise<string[]> {
-    return this.read('the claims', () => this.db.prepare<[number], { worker: string }>('SELECT DISTINCT worker FROM claims WHERE expires_at > ?').all(now))
+    return this.read('the claims', () =>
+      this.db.prepare<[number], { worker: string }>('SELECT DISTINCT worker FROM claims WHERE expires_at > ?').all(now),
+    )
       .map((row) => row.worker)
       .sort()
   }
 
   async committedItems(): Promise<number> {
-    return this.read('the committed ranges', () => this.db.prepare<[], { n: number }>('SELECT COALESCE(SUM(end - start), 0) AS n FROM ranges').get()!.n)
+    return this.read(
+      'the committed ranges',
+      () => this.db.prepare<[], { n: number }>('SELECT COALESCE(SUM(end - start), 0) AS n FROM ranges').get()!.n,
+    )
   }
 
   async *ranges(): AsyncIterable<RangeSummary> {
-    const rows = this.read('the committed ranges', () => this.db.prepare<[], Omit<RangeRow, 'item_hashes'>>('SELECT start, end, files, committed_at FROM ranges ORDER BY start').all())
-    for (const row of rows) yield { start: row.start, end: row.end, files: JSON.parse(row.files) as ShardFileRecord[], committedAt: row.committed_at }
+    const rows = this.read('the committed ranges', () =>
+      this.db
+        .prepare<[], Omit<RangeRow, 'item_hashes'>>('SELECT start, end, files, committed_at FROM ranges ORDER BY start')
+        .all(),
+    )
+    for (const row of rows)
+      yield {
+        start: row.start,
+        end: row.end,
+        files: JSON.parse(row.files) as ShardFileRecord[],
+        committedAt: row.committed_at,
+      }
   }
 
   async *rangesWithHashes(): AsyncIterable<CommittedRange> {
@@ -280,10 +329,26 @@ export class SqliteStore implements Store {
     const WINDOW = 65_536
     let after = -1
     for (;;) {
-      const first = this.read('the committed ranges', () => this.db.prepare<[number], { s: number | null }>('SELECT MIN(start) AS s FROM ranges WHERE start > ?').get(after)!.s)
+      const first = this.read(
+        'the committed ranges',
+        () =>
+          this.db
+            .prepare<[number], { s: number | null }>('SELECT MIN(start) AS s FROM ranges WHERE start > ?')
+            .get(after)!.s,
+      )
       if (first === null) return
-      const rows = this.read('the committed ranges', () => this.db.prepare<[number, number], RangeRow>('SELECT * FROM ranges WHERE start >= ? AND start < ? ORDER BY start').all(first, first + WINDOW))
-      for (const row of rows) yield { start: row.start, end: row.end, files: JSON.parse(row.files) as ShardFileRecord[], itemHashes: row.item_hashes }
+      const rows = this.read('the committed ranges', () =>
+        this.db
+          .prepare<[number, number], RangeRow>('SELECT * FROM ranges WHERE start >= ? AND start < ? ORDER BY start')
+          .all(first, first + WINDOW),
+      )
+      for (const row of rows)
+        yield {
+          start: row.start,
+          end: row.end,
+          files: JSON.parse(row.files) as ShardFileRecord[],
+          itemHashes: row.item_hashes,
+        }
       after = rows.at(-1)!.start
     }
   }
@@ -295,8 +360,11 @@ export class SqliteStore implements Store {
   }
 
   async events(): Promise<RunEvent[]> {
-    return this.read('the event log', () => this.db.prepare<[], { at: number; type: string; detail: string }>('SELECT at, type, detail FROM events ORDER BY id').all())
-      .map((row) => ({ at: row.at, type: row.type, detail: JSON.parse(row.detail) as Record<string, unknown> }))
+    return this.read('the event log', () =>
+      this.db
+        .prepare<[], { at: number; type: string; detail: string }>('SELECT at, type, detail FROM events ORDER BY id')
+        .all(),
+    ).map((row) => ({ at: row.at, type: row.type, detail: JSON.parse(row.detail) as Record<string, unknown> }))
   }
 
   async close(): Promise<void> {
@@ -304,7 +372,11 @@ export class SqliteStore implements Store {
   }
 
   private nextToken(): number {
-    const row = this.db.prepare<[], { next_token: number }>('UPDATE run SET next_token = next_token + 1 WHERE id = 1 RETURNING next_token').get()
+    const row = this.db
+      .prepare<[], { next_token: number }>(
+        'UPDATE run SET next_token = next_token + 1 WHERE id = 1 RETURNING next_token',
+      )
+      .get()
     if (!row) throw new JournalError(`journal ${this.path} holds no run`)
     return row.next_token
   }
@@ -329,7 +401,12 @@ function toOwner(row: OwnerRow): OwnerLease {
 
 /** The tables every journal holds once migrated; one that lacks them lost them (truncated, or its write-ahead log removed). */
 function assertSchema(db: Database.Database, path: string): void {
-  const tables = new Set(db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((row) => row.name))
+  const tables = new Set(
+    db
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+      .all()
+      .map((row) => row.name),
+  )
   const missing = ['run', 'owner', 'claims', 'ranges', 'events'].filter((name) => !tables.has(name))
   if (missing.length > 0) {
     throw new RunDamagedError(
