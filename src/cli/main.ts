@@ -1,17 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings'
 import { LonghaulError, UsageError } from '../errors.ts'
-import { interruptOnSignals } from '../runner/index.ts'
+import { interruptOnSignals } from '../runner/signals.ts'
 import { VERSION } from '../version.ts'
-import { doctorCommand } from './commands/doctor.ts'
-import { execCommand } from './commands/exec.ts'
-import { initCommand } from './commands/init.ts'
-import { preflightCommand } from './commands/preflight.ts'
-import { runCommand } from './commands/run.ts'
-import { serveCommand } from './commands/serve.ts'
-import { statusCommand } from './commands/status.ts'
-import { verifyCommand } from './commands/verify.ts'
-import { watchCommand } from './commands/watch.ts'
-import { workerCommand } from './commands/worker.ts'
 import { EXIT, exitCodeFor } from './exitCodes.ts'
 import { type Io, processIo } from './io.ts'
 
@@ -37,7 +27,10 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value]
 }
 
-/** Builds the command tree; each action stores its exit code in `result`. */
+/**
+ * Builds the command tree; each action stores its exit code in `result`. A command's module (and what it needs:
+ * SQLite, PostgreSQL, esbuild, the dashboard) is imported only when that command runs, so `--help` loads none.
+ */
 function program(io: Io, result: { code: number }, signal: AbortSignal | undefined): Command {
   const root = new Command('longhaul')
     .description(
@@ -115,7 +108,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     )
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
-      result.code = await runCommand(job, options, io, signal)
+      result.code = await (await import('./commands/run.ts')).runCommand(job, options, io, signal)
     })
 
   root
@@ -143,7 +136,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the job)')
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
-      result.code = await workerCommand(job, options, io, signal)
+      result.code = await (await import('./commands/worker.ts')).workerCommand(job, options, io, signal)
     })
 
   root
@@ -165,7 +158,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     )
     .option('--json', "print the proof's predicate as JSON")
     .action(async (job, options) => {
-      result.code = await preflightCommand(job, options, io, signal)
+      result.code = await (await import('./commands/preflight.ts')).preflightCommand(job, options, io, signal)
     })
 
   root
@@ -182,7 +175,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--name <name>', "the job's name (default: the folder's)")
     .option('--force', 'overwrite files that exist')
     .action(async (template, options) => {
-      result.code = await initCommand(template, options, io)
+      result.code = await (await import('./commands/init.ts')).initCommand(template, options, io)
     })
 
   root
@@ -201,7 +194,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     )
     .option('--metrics-public', 'serve /metrics without the token')
     .action(async (dir, options) => {
-      result.code = await serveCommand(dir, options, io, signal)
+      result.code = await (await import('./commands/serve.ts')).serveCommand(dir, options, io, signal)
     })
 
   root
@@ -212,7 +205,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .argument('[dirs...]', 'run directories')
     .option('--json', 'print the statuses as JSON')
     .action(async (dirs, options) => {
-      result.code = await statusCommand(dirs, options, io)
+      result.code = await (await import('./commands/status.ts')).statusCommand(dirs, options, io)
     })
 
   root
@@ -223,7 +216,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
       'the run directory, a dashboard run URL (http://host:port/runs/<id>[?token=…]) or the URL of a published progress.json',
     )
     .action(async (dir) => {
-      result.code = await watchCommand(dir, {}, io, signal)
+      result.code = await (await import('./commands/watch.ts')).watchCommand(dir, {}, io, signal)
     })
 
   root
@@ -279,7 +272,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--fresh', 'move an earlier run in --out aside (never deleted) and start over')
     .option('--json', 'print the outcome as JSON')
     .action(async (command, options) => {
-      result.code = await execCommand(command, options, io, signal)
+      result.code = await (await import('./commands/exec.ts')).execCommand(command, options, io, signal)
     })
 
   root
@@ -298,7 +291,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--run <id>', 'with --store: verify this run, its shards read from its bucket, without a local folder')
     .option('--json', 'print the report as JSON')
     .action(async (dir, options) => {
-      result.code = await verifyCommand(dir, options, io)
+      result.code = await (await import('./commands/verify.ts')).verifyCommand(dir, options, io)
     })
 
   root
@@ -325,7 +318,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--params <json>', 'the params the run was made with, as one JSON object')
     .option('--json', 'print the report as JSON')
     .action(async (job, options) => {
-      result.code = await doctorCommand(job, options, io)
+      result.code = await (await import('./commands/doctor.ts')).doctorCommand(job, options, io)
     })
   return root
 }

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { UsageError } from '../errors.ts'
 import { isMapJob, type MapJob } from './defineJob.ts'
 import { isLoopJob, type LoopJob } from './defineLoop.ts'
+import { importUserFile } from './importUserFile.ts'
 
 /** Imports a map job file and returns its default export, or says clearly why it cannot. */
 export async function loadJob(path: string): Promise<MapJob> {
@@ -28,7 +28,7 @@ export async function loadAnyJob(path: string): Promise<MapJob | LoopJob> {
   }
   let module: Record<string, unknown>
   try {
-    module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>
+    module = await importUserFile(absolute)
   } catch (error) {
     throw new UsageError(`job file ${path} failed to load: ${(error as Error).message}`, 'LONGHAUL_JOB_INVALID', {
       cause: error,

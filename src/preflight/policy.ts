@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { z } from 'zod'
 import { publishTargetSchema } from '../dashboard/publish/publishers.ts'
 import { UsageError } from '../errors.ts'
 import { canonical } from '../job/fingerprint.ts'
+import { importUserFile } from '../job/importUserFile.ts'
 
 /**
  * A team's mandatory rules for launching a job (DESIGN §2, "Policy as code"),
@@ -91,7 +91,7 @@ export async function loadPolicy(jobPath: string, configPath?: string): Promise<
   if (!existsSync(source)) throw new UsageError(`config file ${configPath} does not exist`)
   let raw: unknown
   try {
-    raw = ((await import(pathToFileURL(source).href)) as { default?: unknown }).default
+    raw = (await importUserFile(source)).default
   } catch (error) {
     throw new UsageError(`config file ${source} failed to load: ${(error as Error).message}`, 'LONGHAUL_BAD_USAGE', {
       cause: error,

@@ -6,8 +6,10 @@ import { build, type Plugin } from 'esbuild'
 import { writeFileAtomic } from '../store/atomicFile.ts'
 
 const SRC = fileURLToPath(new URL('..', import.meta.url))
-const INDEX = join(SRC, 'index.ts')
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url))
+/** `.js` in the compiled package, `.ts` when longhaul runs from its own sources. */
+const OWN = extname(fileURLToPath(import.meta.url))
+const INDEX = join(SRC, `index${OWN}`)
+const WORKER = fileURLToPath(new URL(`./worker${OWN}`, import.meta.url))
 
 /**
  * Bundles the job, its local imports and longhaul's worker code into one

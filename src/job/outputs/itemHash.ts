@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { createSHA256 } from 'hash-wasm'
+import { createSHA256, type IHasher } from 'hash-wasm'
 
 /**
  * sha256 of one item's bytes. Items are hashed one by one, millions of times,
@@ -8,12 +8,20 @@ import { createSHA256 } from 'hash-wasm'
  * Both compute the same sha256, so the choice never changes a digest.
  */
 const SMALL = 16 * 1024
-const wasm = await createSHA256()
+/**
+ * Ready a moment after this module loads (compiling the WebAssembly is asynchronous; a top-level await would keep
+ * CommonJS projects from require()-ing longhaul); until then node:crypto hashes every item.
+ */
+let wasm: IHasher | undefined
+createSHA256().then(
+  (hasher) => (wasm = hasher),
+  () => undefined,
+)
 
 export function itemHash(parts: readonly Uint8Array[]): Uint8Array {
   let size = 0
   for (const part of parts) size += part.length
-  if (size < SMALL) {
+  if (size < SMALL && wasm) {
     wasm.init()
     for (const part of parts) wasm.update(part)
     return wasm.digest('binary')

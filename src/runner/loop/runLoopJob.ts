@@ -55,7 +55,13 @@ export interface LoopRunSummary extends RunSummary {
  * loop's target runs too briefly for checkpoints by time to fall between its kills; it never changes the final state.
  */
 const CHECKPOINT_STEPS = Number(process.env.LONGHAUL_LOOP_CHECKPOINT_STEPS) || undefined
-const THREAD = new URL('./loopThread.mjs', import.meta.url)
+/**
+ * The loop's thread: the compiled loopWorker.js itself; from longhaul's own TypeScript sources (its tests),
+ * loopThread.mjs, which first registers a TypeScript loader for them.
+ */
+const THREAD = import.meta.url.endsWith('.ts')
+  ? new URL('./loopThread.mjs', import.meta.url)
+  : new URL('./loopWorker.js', import.meta.url)
 
 /**
  * Runs or resumes a loop job in `outDir` until its last step (state complete,
