@@ -13,7 +13,6 @@ import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { runDisplay } from '../render/runDisplay.ts'
-import { openDashboard } from './serve.ts'
 
 export interface RunCommandOptions {
   readonly out?: string
@@ -87,7 +86,8 @@ export async function runCommand(
   const dashboard =
     options.dashboard === undefined
       ? undefined
-      : await openDashboard(
+      : // The dashboard's server (hono) loads only for a run that serves it.
+        await (await import('./serve.ts')).openDashboard(
           dirname(resolve(outDir)),
           {
             ...(typeof options.dashboard === 'string' && { port: dashboardPort(options.dashboard) }),

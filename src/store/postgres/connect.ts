@@ -1,4 +1,5 @@
-import pg from 'pg'
+import { createRequire } from 'node:module'
+import type pg from 'pg'
 import { LonghaulError, NotDurableError, StoreRefusedError, StoreUnavailableError, UsageError } from '../../errors.ts'
 
 /** Where a store's database is, for messages: never the password. */
@@ -11,6 +12,10 @@ export interface Target {
   readonly display: string
 }
 
+/** The driver, loaded on first use (synchronously: it is CommonJS), so a run whose journal is SQLite never loads it. */
+let loaded: typeof pg | undefined
+const driver = (): typeof pg => (loaded ??= createRequire(import.meta.url)('pg') as typeof pg)
+
 const URL_SHAPE = 'postgres://user[:password]@host[:port]/database'
 
 /** Parses the URL the way pg will (environment defaults included), without connecting. */
@@ -20,7 +25,7 @@ export function targetOf(url: string): Target {
   if (!/^postgres(ql)?:\/\//i.test(url)) throw new UsageError(`not a PostgreSQL URL: '${shown}'. Give ${URL_SHAPE}.`)
   let probe: pg.Client
   try {
-    probe = new pg.Client({ connectionString: url })
+    probe = new (driver().Client)({ connectionString: url })
   } catch (error) {
     throw new UsageError(`cannot read the PostgreSQL URL '${shown}': ${(error as Error).message}. Give ${URL_SHAPE}.`)
   }
@@ -44,7 +49,7 @@ const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8 && format !== 'binary'
       ? parseInt8
-      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      : driver().types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 }
 
 /**
@@ -62,7 +67,7 @@ export function createPool(
   url: string,
   options: { readonly poolSize: number; readonly connectTimeoutMs: number },
 ): pg.Pool {
-  const pool = new pg.Pool({
+  const pool = new (driver().Pool)({
     connectionString: url,
     max: options.poolSize,
     connectionTimeoutMillis: options.connectTimeoutMs,
