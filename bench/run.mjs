@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, eta, inputs)
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, eta, inputs, startup)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -36,6 +36,8 @@ const BENCHMARKS = [
   { name: 'eta', script: cases('eta'), args: [20] },
   // One record of 10, 20 and 40 MB, and the same sizes in short records: time per MB must not grow with the size.
   { name: 'inputs', script: cases('inputs'), args: [3, ...[10, 20, 40].map((mb) => scaled(mb))] },
+  // --help, status and a joining worker, each started 10 times (npx and a PostgreSQL server included).
+  { name: 'startup', script: cases('startup'), args: [10] },
 ]
 const QUIET_CORES = 0.1
 
@@ -112,6 +114,10 @@ function summary(rows) {
     inputs: (r) => [
       `${r.input} input, ${r.shape}`,
       `${r.sizes.map((size) => `${size.mb} MB: scan ${size.scanMs} ms, read ${size.readMs} ms`).join('; ')} (CPU per MB at the largest size ×${r.scanCpuPerMbRatio} scan, ×${r.readCpuPerMbRatio} read)`,
+    ],
+    startup: (r) => [
+      'start-up (--help, status, worker)',
+      `--help ${r.help.wallMs} ms (${r.help.cpuMs} ms CPU; npx ${r.npxHelp.wallMs} ms, npm itself ${r.npxItself.wallMs}), status ${r.status.wallMs} ms, worker ${r.worker.cpuMs} ms CPU to its first claim`,
     ],
     eta: (r) => [
       `ETA error, ${r.trace} trace`,

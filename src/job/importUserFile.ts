@@ -16,7 +16,11 @@ let tsx: Promise<void> | undefined
  */
 export async function importUserFile(path: string): Promise<Record<string, unknown>> {
   if (TYPESCRIPT.test(path) && !FROM_SOURCE) await (tsx ??= registerTsx())
-  return (await import(pathToFileURL(path).href)) as Record<string, unknown>
+  const namespace = (await import(pathToFileURL(path).href)) as Record<string, unknown>
+  // A CommonJS module compiled from ES syntax (a .ts file in a CommonJS project): its `exports` object arrives as the
+  // default, its own `export default` inside it.
+  const exports = namespace.default as Record<string, unknown> | undefined
+  return typeof exports === 'object' && exports !== null && exports.__esModule === true ? exports : namespace
 }
 
 async function registerTsx(): Promise<void> {
