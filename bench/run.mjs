@@ -37,7 +37,7 @@ const BENCHMARKS = [
   // One record of 10, 20 and 40 MB, and the same sizes in short records: time per MB must not grow with the size.
   { name: 'inputs', script: cases('inputs'), args: [3, ...[10, 20, 40].map((mb) => scaled(mb))] },
   // --help, status and a joining worker, each started 10 times (npx and a PostgreSQL server included).
-  { name: 'startup', script: cases('startup'), args: [10] },
+  { name: 'startup', script: cases('startup'), args: [10], timeoutMs: 900_000 },
 ]
 const QUIET_CORES = 0.1
 

@@ -30,12 +30,31 @@ export type ErrorCode =
   | 'LONGHAUL_JOURNAL_DISK'
   | 'LONGHAUL_JOURNAL_BUSY'
 
+/** On every longhaul error: the names of its class and the classes above it, up to LonghaulError. */
+const KINDS = Symbol.for('longhaul.errorKinds')
+
 export class LonghaulError extends Error {
   readonly code: ErrorCode
+  declare readonly [KINDS]: readonly string[]
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = new.target.name
     this.code = code
+    const kinds: string[] = []
+    for (let c: Function = new.target; c !== Error; c = Object.getPrototypeOf(c)) kinds.push(c.name)
+    Object.defineProperty(this, KINDS, { value: kinds })
+  }
+
+  /**
+   * `instanceof` also knows the errors of another copy of longhaul: a job of a CommonJS project, compiled by tsx,
+   * gets one of its own, and the errors it throws (a bad input line) must still be told apart.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: the class instanceof asks about, a subclass as well
+    const asked: Function = this
+    if (Function.prototype[Symbol.hasInstance].call(asked, value)) return true
+    const kinds = typeof value === 'object' && value !== null ? (value as { [KINDS]?: unknown })[KINDS] : undefined
+    return Array.isArray(kinds) && kinds.includes(asked.name)
   }
 }
 
