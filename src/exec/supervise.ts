@@ -8,7 +8,7 @@ import { FingerprintMismatchError, UsageError } from '../errors.ts'
 import { crashPoint } from '../runner/faults.ts'
 import { takeOwnership } from '../runner/ownership.ts'
 import { prepareRunDir } from '../runner/runDir.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { openStore } from '../store/openStore.ts'
 import type { Store } from '../store/store.ts'
 import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import { duration } from '../telemetry/progressText.ts'
@@ -140,7 +140,7 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
   const note = (message: string): void => options.observer?.note?.(message)
   if (options.fresh) await stopOrphanBeforeFresh(options.outDir, LEASE_TTL_MS, options.graceMs ?? 10_000, note)
   const { paths, movedTo } = prepareRunDir(options.outDir, options.fresh ?? false, new Date(now()))
-  const store = SqliteStore.open(paths.journal)
+  const store = await openStore({ file: paths.journal })
   let lease: Awaited<ReturnType<typeof takeOwnership>> | undefined
   try {
     let run = await store.getRun()

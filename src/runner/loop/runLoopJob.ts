@@ -2,15 +2,9 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { LonghaulError, NotDurableError, UsageError } from '../../errors.ts'
 import { crashPoint } from '../faults.ts'
+import { type IdentifiedLoop, identifyLoop, type LaunchGate, type RunTarget } from '../identify.ts'
 import type { RunObserver } from '../observer.ts'
-import {
-  type IdentifiedLoop,
-  identifyLoop,
-  type LaunchGate,
-  type OpenedRunDir,
-  openRunDir,
-  type RunTarget,
-} from '../openRun.ts'
+import { type OpenedRunDir, openRunDir } from '../openRun.ts'
 import type { ProgressLoop } from '../progressLoop.ts'
 import { recordFailure } from '../recordFailure.ts'
 import type { RunSummary } from '../runMapJob.ts'
