@@ -9,7 +9,7 @@ import { crashPoint } from '../runner/faults.ts'
 import { takeOwnership } from '../runner/ownership.ts'
 import { prepareRunDir } from '../runner/runDir.ts'
 import { openStore } from '../store/openStore.ts'
-import type { Store } from '../store/store.ts'
+import type { RunEventDetails, RunEventType, Store } from '../store/store.ts'
 import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import { duration } from '../telemetry/progressText.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
@@ -619,7 +619,7 @@ class Supervisor {
     return this.malformed + (m ? m.protocol + m.bars : 0)
   }
 
-  private event(type: string, detail: Readonly<Record<string, unknown>>): Promise<void> {
+  private event<T extends RunEventType>(type: T, detail: RunEventDetails[T]): Promise<void> {
     return this.journal(this.c.store.addEvent(type, detail, this.c.now()))
   }
 
