@@ -9,7 +9,8 @@ import { crashPoint } from '../runner/faults.ts'
 import { takeOwnership } from '../runner/ownership.ts'
 import { prepareRunDir } from '../runner/runDir.ts'
 import { openStore } from '../store/openStore.ts'
-import type { RunEventDetails, RunEventType, Store } from '../store/store.ts'
+import { runKindOf } from '../store/runKind.ts'
+import type { RunEventDetails, RunEventType, RunRecord, Store } from '../store/store.ts'
 import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import { duration } from '../telemetry/progressText.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
@@ -145,9 +146,7 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
   try {
     let run = await store.getRun()
     if (run && run.fingerprint !== fingerprint) {
-      throw new FingerprintMismatchError(options.outDir, [
-        differences(JSON.parse(run.identity) as ExecIdentity, identity),
-      ])
+      throw new FingerprintMismatchError(options.outDir, [differences(run, identity)])
     }
     const resumed = run !== undefined
     if (!run) {
@@ -660,8 +659,9 @@ export function programName(command: string, args: readonly string[]): string {
   return basename(script ?? command).replace(/\.[^.]+$/, '') || 'program'
 }
 
-function differences(before: ExecIdentity, now: ExecIdentity): string {
-  if (before.kind !== 'exec')
+function differences(run: RunRecord, now: ExecIdentity): string {
+  const before = JSON.parse(run.identity) as ExecIdentity
+  if (runKindOf(run) !== 'exec')
     return `it holds a ${'sources' in before ? 'job' : 'run'} '${String((before as { job?: unknown }).job)}' made by longhaul run, not a supervised program`
   const show = (i: ExecIdentity): string => [i.command, ...i.args].join(' ')
   if (show(before) !== show(now)) return `it ran \`${show(before)}\`, not \`${show(now)}\``

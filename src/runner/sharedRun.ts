@@ -14,6 +14,7 @@ import type { JobIdentity } from '../job/fingerprint.ts'
 import { databaseTarget, type JournalDatabase, openStore } from '../store/openStore.ts'
 import type { PostgresStoreOptions } from '../store/postgres/postgresStore.ts'
 import { readStoreLink, type StoreLink, writeStoreLink } from '../store/runJournal.ts'
+import { runKindOf } from '../store/runKind.ts'
 import { claimNameOf, type RunRecord, type Store } from '../store/store.ts'
 import { openBucketPlace } from './bucket.ts'
 import { assertSameJob, type IdentifiedJob, identifyJob } from './identify.ts'
@@ -230,11 +231,7 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
   try {
     const run = (await store.getRun())!
     const stored = JSON.parse(run.identity) as JobIdentity
-    if (
-      typeof stored.sources !== 'object' ||
-      stored.sources === null ||
-      (stored.output as { kind?: string } | undefined)?.kind === 'loop'
-    ) {
+    if (runKindOf(run) !== 'map' || typeof stored.sources !== 'object' || stored.sources === null) {
       throw new UsageError(`run '${run.runId}' is not a map job's run: only map jobs (defineJob) take workers.`)
     }
     const where = `run '${run.runId}' in ${(await databaseTarget(target.storeUrl)).display}`

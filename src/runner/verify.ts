@@ -8,6 +8,7 @@ import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { TEMP_PREFIX } from '../store/atomicFile.ts'
 import { isJournalFile, openStore } from '../store/openStore.ts'
 import { openRunJournal } from '../store/runJournal.ts'
+import { runKindOf } from '../store/runKind.ts'
 import type { Store } from '../store/store.ts'
 import { processAliveHere } from '../telemetry/runStatus.ts'
 import { openBucketPlace } from './bucket.ts'
@@ -47,16 +48,16 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       )
     }
     const paths = runPaths(dir ?? '.')
-    const identity = JSON.parse(run.identity) as JobIdentity & { kind?: string }
-    if (identity.kind === 'exec') {
+    const identity = JSON.parse(run.identity) as JobIdentity
+    const kind = runKindOf(run)
+    if (kind === 'exec') {
       throw new UsageError(
         `${dir} holds a supervised program's run (longhaul exec): longhaul does not manage the program's output, so there is nothing to verify. \`longhaul status ${dir}\` shows how it ended.`,
       )
     }
     const live = await liveOwner(store, shards !== undefined || opened.link !== undefined)
     if (shards === undefined) assertFolderIntact(paths)
-    if ((identity.output as { kind?: string } | undefined)?.kind === 'loop')
-      return await verifyLoopRun(store, run, paths)
+    if (kind === 'loop') return await verifyLoopRun(store, run, paths)
     const format = formatFromDescription(identity.output)
     if (shards === undefined && !live && isJournalFile(store)) {
       // Listed first: a shard in data/ was claimed in the journal before it was made.
