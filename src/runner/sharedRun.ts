@@ -11,8 +11,7 @@ import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
-import { databaseTarget, type JournalDatabase, openStore } from '../store/openStore.ts'
-import type { PostgresStoreOptions } from '../store/postgres/postgresStore.ts'
+import { databaseTarget, type JournalDatabase, type JournalDatabaseAddress, openStore } from '../store/openStore.ts'
 import { readStoreLink, type StoreLink, writeStoreLink } from '../store/runJournal.ts'
 import { runKindOf } from '../store/runKind.ts'
 import { claimNameOf, type RunRecord, type Store } from '../store/store.ts'
@@ -24,7 +23,7 @@ import { type RunPaths, runPaths } from './runDir.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
 
 /** How a participant's journal waits for a database that stops answering mid-run. */
-export type OutageOptions = Pick<PostgresStoreOptions, 'waitForServerMs' | 'onOutage'>
+export type OutageOptions = Pick<JournalDatabaseAddress, 'waitForServerMs' | 'onOutage'>
 
 /** The journal event that tells joining workers where the run's shards go (absent: the shared folder). */
 const SHARDS_EVENT = 'shards'
