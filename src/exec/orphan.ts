@@ -3,8 +3,8 @@ import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LonghaulError, UsageError } from '../errors.ts'
 import { takeOwnership } from '../runner/ownership.ts'
+import { type JournalFile, openStore } from '../store/openStore.ts'
 import { runPaths } from '../store/runPaths.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
 import type { Store } from '../store/store.ts'
 import { duration } from '../telemetry/progressText.ts'
 import { groupAlive, startTimeOf } from './processes.ts'
@@ -91,9 +91,9 @@ export async function stopOrphanBeforeFresh(
 ): Promise<void> {
   const { journal } = runPaths(dir)
   if (!existsSync(journal)) return
-  let store: SqliteStore | undefined
+  let store: JournalFile | undefined
   try {
-    store = SqliteStore.open(journal)
+    store = await openStore({ file: journal })
     const lease = await takeOwnership(store, dir, ttlMs, Date.now())
     try {
       await stopOrphan(store, dir, graceMs, note)

@@ -8,8 +8,9 @@ import { FingerprintMismatchError, UsageError } from '../errors.ts'
 import { crashPoint } from '../runner/faults.ts'
 import { takeOwnership } from '../runner/ownership.ts'
 import { prepareRunDir } from '../runner/runDir.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
-import type { Store } from '../store/store.ts'
+import { openStore } from '../store/openStore.ts'
+import { runKindOf } from '../store/runKind.ts'
+import type { RunEventDetails, RunEventType, RunRecord, Store } from '../store/store.ts'
 import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import { duration } from '../telemetry/progressText.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
@@ -140,14 +141,12 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
   const note = (message: string): void => options.observer?.note?.(message)
   if (options.fresh) await stopOrphanBeforeFresh(options.outDir, LEASE_TTL_MS, options.graceMs ?? 10_000, note)
   const { paths, movedTo } = prepareRunDir(options.outDir, options.fresh ?? false, new Date(now()))
-  const store = SqliteStore.open(paths.journal)
+  const store = await openStore({ file: paths.journal })
   let lease: Awaited<ReturnType<typeof takeOwnership>> | undefined
   try {
     let run = await store.getRun()
     if (run && run.fingerprint !== fingerprint) {
-      throw new FingerprintMismatchError(options.outDir, [
-        differences(JSON.parse(run.identity) as ExecIdentity, identity),
-      ])
+      throw new FingerprintMismatchError(options.outDir, [differences(run, identity)])
     }
     const resumed = run !== undefined
     if (!run) {
@@ -619,7 +618,7 @@ class Supervisor {
     return this.malformed + (m ? m.protocol + m.bars : 0)
   }
 
-  private event(type: string, detail: Readonly<Record<string, unknown>>): Promise<void> {
+  private event<T extends RunEventType>(type: T, detail: RunEventDetails[T]): Promise<void> {
     return this.journal(this.c.store.addEvent(type, detail, this.c.now()))
   }
 
@@ -660,8 +659,9 @@ export function programName(command: string, args: readonly string[]): string {
   return basename(script ?? command).replace(/\.[^.]+$/, '') || 'program'
 }
 
-function differences(before: ExecIdentity, now: ExecIdentity): string {
-  if (before.kind !== 'exec')
+function differences(run: RunRecord, now: ExecIdentity): string {
+  const before = JSON.parse(run.identity) as ExecIdentity
+  if (runKindOf(run) !== 'exec')
     return `it holds a ${'sources' in before ? 'job' : 'run'} '${String((before as { job?: unknown }).job)}' made by longhaul run, not a supervised program`
   const show = (i: ExecIdentity): string => [i.command, ...i.args].join(' ')
   if (show(before) !== show(now)) return `it ran \`${show(before)}\`, not \`${show(now)}\``

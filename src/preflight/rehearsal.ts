@@ -1,5 +1,5 @@
 import { runPaths } from '../runner/index.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { openStore } from '../store/openStore.ts'
 import type { ChildRunOptions, ChildRunResult } from './childRun.ts'
 import { type CommitPoint, overheadMs } from './estimates.ts'
 import type { PreflightOptions } from './options.ts'
@@ -46,7 +46,7 @@ export function rehearsalPlan(
 
 /** A run's commits in time order, each with the items committed by then: the timeline its projection is made from. */
 export async function commitTimeline(dir: string): Promise<CommitPoint[]> {
-  const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
+  const store = await openStore({ file: runPaths(dir).journal, readonly: true })
   try {
     let done = 0
     return (await store.events())

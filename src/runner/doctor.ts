@@ -20,10 +20,10 @@ import { basename, join } from 'node:path'
 import { type LonghaulError, RunDamagedError, RunOwnedError, UsageError } from '../errors.ts'
 import type { OutputFormat } from '../job/outputs/format.ts'
 import { fsyncDir, TEMP_PREFIX } from '../store/atomicFile.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { type JournalFile, openStore } from '../store/openStore.ts'
 import type { Claim, ShardFileRecord } from '../store/store.ts'
 import { processAliveHere } from '../telemetry/runStatus.ts'
-import { assertSameJob, identifyJob, type RunTarget } from './openRun.ts'
+import { assertSameJob, identifyJob, type RunTarget } from './identify.ts'
 import { writeReaderIndex } from './readerIndex.ts'
 import { assertJournalHoldsShards, assertNoLiveOwner, assertRunLayout, dataNames } from './runDamage.ts'
 import { type RunPaths, runPaths } from './runDir.ts'
@@ -111,7 +111,7 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${building}${suffix}`, { force: true })
   const quarantined: QuarantinedFile[] = []
   const adoptedItems = adopted.reduce((n, range) => n + range.end - range.start, 0)
-  const store = SqliteStore.open(building)
+  const store = await openStore({ file: building })
   try {
     await store.createRun({
       runId: randomUUID(),
@@ -157,7 +157,7 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
   } finally {
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${building}${suffix}`, { force: true })
   }
-  const rebuilt = SqliteStore.open(paths.journal)
+  const rebuilt = await openStore({ file: paths.journal })
   try {
     await writeReaderIndex(rebuilt, folderPlace(paths.data), format.kind)
     return {
@@ -200,9 +200,9 @@ async function journalDamage(
       )
     return 'its journal .longhaul/journal.sqlite is missing'
   }
-  let store: SqliteStore
+  let store: JournalFile
   try {
-    store = SqliteStore.open(paths.journal, { readonly: true })
+    store = await openStore({ file: paths.journal, readonly: true })
   } catch (error) {
     if (error instanceof RunDamagedError) return damageOf(error)
     throw error
@@ -370,7 +370,7 @@ function proveSet(
  * a claim of exactly its items. The items between them are claimed while
  * the ranges are recorded, then given back, free for `run` to make.
  */
-async function recordRanges(store: SqliteStore, adopted: readonly Adoptable[], now: number): Promise<void> {
+async function recordRanges(store: JournalFile, adopted: readonly Adoptable[], now: number): Promise<void> {
   const worker = `doctor:${process.pid}`
   const TTL = 60_000
   const gaps: Claim[] = []

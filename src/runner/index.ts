@@ -1,7 +1,5 @@
 export { isBucketUrl } from './bucket.ts'
 export { type DoctorReport, doctorRun } from './doctor.ts'
-export { type LoopRunOptions, type LoopRunSummary, runLoopJob } from './loop/runLoopJob.ts'
-export type { RunObserver, RunProgress, RunStart } from './observer.ts'
 export {
   type IdentifiedJob,
   type IdentifiedLoop,
@@ -9,7 +7,9 @@ export {
   identifyLoop,
   type LaunchFacts,
   type LaunchGate,
-} from './openRun.ts'
+} from './identify.ts'
+export { type LoopRunOptions, type LoopRunSummary, runLoopJob } from './loop/runLoopJob.ts'
+export type { RunObserver, RunProgress, RunStart } from './observer.ts'
 export { hasRun, runPaths } from './runDir.ts'
 export { type RunOptions, type RunSummary, runMapJob } from './runMapJob.ts'
 export { interruptOnSignals } from './signals.ts'

@@ -1,55 +1,24 @@
+/**
+ * Opening a run: one algorithm for every kind of job and every place its
+ * journal lives. The launch gate is asked before anything is written; a run
+ * of another job (same-job-or-refuse), a live owner (one-owner) or a total
+ * that shrinks is refused; the folder is made ready, the run recorded and
+ * its owner lease taken. Where the journal is and how the folder is made
+ * ready is the RunHome's part: a SQLite file in the folder (localHome, here),
+ * or a PostgreSQL run the folder links to (sharedRun.ts).
+ */
 import { randomUUID } from 'node:crypto'
-import { FingerprintMismatchError, RunDamagedError, UsageError } from '../errors.ts'
+import { RunDamagedError, UsageError } from '../errors.ts'
 import type { MapJob } from '../job/defineJob.ts'
-import { isLoopJob, type LoopJob } from '../job/defineLoop.ts'
-import {
-  describeChanges,
-  fingerprintOf,
-  hashCode,
-  hashLockfile,
-  type JobIdentity,
-  makeIdentity,
-} from '../job/fingerprint.ts'
+import type { JobIdentity } from '../job/fingerprint.ts'
 import type { InputScan } from '../job/inputs/input.ts'
-import { loadAnyJob, loadJob } from '../job/loadJob.ts'
-import { resolveParams } from '../job/params.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { type JournalFile, openStore } from '../store/openStore.ts'
 import type { OwnerLease, RunRecord, Store } from '../store/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
+import { assertSameJob, identifyJob, type LaunchGate, type RunTarget } from './identify.ts'
 import { takeOwnership } from './ownership.ts'
 import { assertJournalHoldsShards, assertNoLiveOwner, assertRunLayout, dataNames, shardSuffixes } from './runDamage.ts'
 import { hasRun, prepareRunDir, type RunPaths, runPaths } from './runDir.ts'
-
-/** Which job runs where, as the user asked. */
-export interface RunTarget {
-  readonly jobPath: string
-  readonly outDir: string
-  /** Items 0 … total-1. @default the job's `total`, or the run's on resume */
-  readonly total?: number
-  /** @default the job's `seed`, else 0 */
-  readonly seed?: number
-  readonly params?: Readonly<Record<string, unknown>>
-  /** Move an existing run in outDir aside and start over. @default false */
-  readonly fresh?: boolean
-}
-
-/** What the launch gate is shown before anything is written. */
-export interface LaunchFacts {
-  readonly job: string
-  readonly jobPath: string
-  readonly outDir: string
-  readonly fingerprint: string
-  readonly total: number
-  readonly params: unknown
-  readonly seed: number
-  /** map: items 0 … total-1; loop: `total` steps. Absent means map. */
-  readonly kind?: 'map' | 'loop'
-  /** What the fingerprint is made of, so that a refusal can say what changed since a proof. */
-  readonly identity?: JobIdentity
-}
-
-/** Decides whether a run may start: resolves with the clearance to record, or throws the refusal (invariant gate). */
-export type LaunchGate = (facts: LaunchFacts) => Promise<LaunchClearance>
 
 export interface OpenOptions extends RunTarget {
   readonly gate?: LaunchGate
@@ -90,14 +59,157 @@ export interface JobFacts {
 }
 
 /**
+ * Where a run's journal lives and how its folder is made ready: what differs
+ * between a run on one machine and the owner of a run shared by several
+ * processes. openRunDir calls it in this order: peek, (the gate), prepare,
+ * open, check, recorded; abandon when anything fails.
+ */
+export interface RunHome {
+  /** Names the run in a refusal of another job. */
+  readonly where: string
+  /** Said after a refusal of another job. @default none */
+  readonly sameJobAdvice?: string
+  /** The run already there, read before the gate and without changing anything; undefined when none (or --fresh sets it aside). */
+  peek(): Promise<RunRecord | undefined>
+  /** After the gate, before the folder changes: refuses what cannot go ahead, sets a previous run aside. Returns whether the folder is to be moved aside. */
+  prepare(): Promise<boolean>
+  /** The journal, open for writing, once the folder is ready. */
+  open(paths: RunPaths): Promise<Store>
+  /** Checks the folder against the journal before the run is recorded. @default no check */
+  check?(run: RunRecord | undefined): Promise<void>
+  /** The id a new run is recorded under. */
+  newRunId(): string
+  /** Once the run is recorded, before the lease is taken. @default nothing */
+  recorded?(store: Store): Promise<void>
+  /** Lets go of what it opened, after a refusal or a failure. */
+  abandon(): Promise<void>
+}
+
+/**
+ * Asks the launch gate, and opens (or creates) the run of an identified job
+ * in `home`: refusing a different job there (same-job-or-refuse), a live
+ * owner (one-owner), or a total that shrinks. On any refusal what was opened
+ * is let go and nothing is changed. Map and loop jobs, local and shared runs
+ * share it; the home defaults to a journal file in `outDir`.
+ */
+export async function openRunDir(
+  options: OpenOptions,
+  job: JobFacts,
+  home: RunHome = localHome(options, job),
+): Promise<OpenedRunDir> {
+  const { params, seed, identity, fingerprint } = job
+  const unit = job.kind === 'loop' ? 'steps' : 'items'
+  const refuseShrink = (run: RunRecord | undefined, total: number): void => {
+    if (run && total < run.total)
+      throw new UsageError(
+        `${options.outDir} holds a run of ${run.total} ${unit}; --total can grow it but not shrink it (got ${total}). Use --fresh to start over.`,
+      )
+  }
+  try {
+    const existing = await home.peek()
+    assertSameJob(home.where, existing, identity, fingerprint, home.sameJobAdvice)
+    const requested = options.total ?? existing?.total ?? job.defaultTotal
+    if (requested === undefined)
+      throw new UsageError(`job '${job.name}' sets no ${job.kind === 'loop' ? 'steps' : 'total'}; pass --total N`)
+    refuseShrink(existing, requested)
+    const clearance = options.gate
+      ? await options.gate({
+          job: job.name,
+          jobPath: options.jobPath,
+          outDir: options.outDir,
+          fingerprint,
+          identity,
+          total: requested,
+          params,
+          seed,
+          ...(job.kind === 'loop' && { kind: 'loop' as const }),
+        })
+      : undefined
+    const moveAside = await home.prepare()
+    const { paths, movedTo } = prepareRunDir(options.outDir, moveAside, new Date(options.now()))
+    const store = await home.open(paths)
+    let run = await store.getRun()
+    const resumed = run !== undefined
+    await home.check?.(run)
+    assertSameJob(home.where, run, identity, fingerprint, home.sameJobAdvice)
+    const total = options.total ?? run?.total ?? requested
+    refuseShrink(run, total)
+    if (!run) {
+      await store.createRun({
+        runId: home.newRunId(),
+        job: job.name,
+        fingerprint,
+        identity: JSON.stringify(identity),
+        total,
+        createdAt: options.now(),
+      })
+      // Another process starting on the same new folder at the same moment may have recorded its run first: that one stands.
+      assertSameJob(home.where, await store.getRun(), identity, fingerprint, home.sameJobAdvice)
+    }
+    await home.recorded?.(store)
+    const lease = await takeOwnership(store, options.outDir, options.leaseTtlMs, options.now())
+    if (run && total > run.total) {
+      await store.extendTotal(total, options.now())
+      await store.addEvent('extended', { from: run.total, to: total }, options.now())
+    }
+    run = (await store.getRun())!
+    return { paths, store, lease, run, resumed, movedAsideTo: movedTo, clearance }
+  } catch (error) {
+    await home.abandon()
+    throw error
+  }
+}
+
+/**
+ * A run on one machine: its journal is `.longhaul/journal.sqlite` in the
+ * folder. Without --fresh the folder is the run's, and a damaged one is
+ * refused, naming the damage, before anything in it changes; a map run's
+ * data/ must hold only what the journal handed out.
+ */
+function localHome(options: OpenOptions, job: JobFacts): RunHome {
+  const dir = options.outDir
+  let store: JournalFile | undefined
+  let names: string[] = []
+  return {
+    where: dir,
+    peek: async () => (options.fresh ? undefined : await peekRun(dir)),
+    async prepare() {
+      if (options.fresh && hasRun(dir)) await assertNobodyRuns(dir, options.leaseTtlMs, options.now())
+      if (!options.fresh) assertRunLayout(runPaths(dir))
+      return options.fresh ?? false
+    },
+    async open(paths) {
+      // data/ is listed before the journal is read: a shard there was claimed in the journal before it was made.
+      names = job.kind === 'map' ? dataNames(paths) : []
+      store = await openStore({ file: paths.journal })
+      return store
+    },
+    async check(run) {
+      if (job.kind !== 'map' || !store) return
+      const frontier = await store.frontier()
+      assertJournalHoldsShards(
+        runPaths(dir),
+        names,
+        { run: run !== undefined, frontier, ...(run && { total: run.total }) },
+        shardSuffixes(job.identity.output),
+      )
+    },
+    newRunId: () => randomUUID(),
+    abandon: async () => {
+      await store?.close()
+    },
+  }
+}
+
+/**
  * --fresh moves a run aside only when no live process owns it (invariant
  * one-owner). A damaged journal cannot say who owns the run: its
  * progress.json can, and a live owner there still refuses the move.
  */
 async function assertNobodyRuns(dir: string, leaseTtlMs: number, now: number): Promise<void> {
-  let store: SqliteStore
+  let store: JournalFile
   try {
-    store = SqliteStore.open(runPaths(dir).journal)
+    store = await openStore({ file: runPaths(dir).journal })
   } catch (error) {
     if (!(error instanceof RunDamagedError)) throw error
     assertNoLiveOwner(dir, now)
@@ -112,118 +224,14 @@ async function assertNobodyRuns(dir: string, leaseTtlMs: number, now: number): P
   }
 }
 
-/** The job as it would run: loaded, params resolved, identity and fingerprint worked out. Writes nothing. */
-export interface IdentifiedJob {
-  readonly job: MapJob
-  readonly params: unknown
-  readonly seed: number
-  readonly input: InputScan | undefined
-  readonly identity: JobIdentity
-  readonly fingerprint: string
-}
-
-/** Loads the job and works out its identity (invariant same-job-or-refuse); the launch gate and preflight use the same. */
-export async function identifyJob(
-  target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>,
-  totalFlag = '--total',
-): Promise<IdentifiedJob> {
-  const job = await loadJob(target.jobPath)
-  const params = resolveParams(job, target.params ?? {})
-  const seed = checkSeed(target.seed ?? job.seed)
-  const input = job.input ? await job.input.scan() : undefined
-  checkTotal(target.total, totalFlag)
-  if (input && target.total !== undefined && target.total > input.count) {
-    throw new UsageError(`${totalFlag} ${target.total} is more than the ${input.count} records of the input`)
-  }
-  const identity: JobIdentity = makeIdentity({
-    job: job.name,
-    sources: await hashCode(target.jobPath, job.files),
-    params,
-    seed,
-    output: job.output.description,
-    input: job.input && input ? { description: job.input.description, digest: input.digest } : null,
-    lockfile: hashLockfile(target.jobPath),
-  })
-  return { job, params, seed, input, identity, fingerprint: fingerprintOf(identity) }
-}
-
-/** A loop job as it would run: loaded, params resolved, identity and fingerprint worked out. Writes nothing. */
-export interface IdentifiedLoop {
-  readonly job: LoopJob
-  readonly params: unknown
-  readonly seed: number
-  readonly identity: JobIdentity
-  readonly fingerprint: string
-}
-
-/** A loop has no output format of its own (its bytes are whatever its `save` returns); this marks the identity as a loop's, so a map job's run is never taken for one. */
-const LOOP_OUTPUT = { kind: 'loop' } as const
-
-/**
- * A loop's identity: its name, its code and local imports, params, seed and
- * lockfile, as for a map job. Its number of steps is not part of it, so a
- * finished loop may be continued with a larger `--total`.
- */
-export async function identifyLoop(
-  target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>,
-  totalFlag = '--total',
-): Promise<IdentifiedLoop> {
-  const job = await loadAnyJob(target.jobPath)
-  if (!isLoopJob(job)) {
-    throw new UsageError(
-      `${target.jobPath} is a map job (defineJob), not a loop job (defineLoop).`,
-      'LONGHAUL_JOB_INVALID',
-    )
-  }
-  const params = resolveParams(job, target.params ?? {})
-  const seed = checkSeed(target.seed ?? job.seed)
-  checkTotal(target.total, totalFlag)
-  const identity: JobIdentity = makeIdentity({
-    job: job.name,
-    sources: await hashCode(target.jobPath, job.files),
-    params,
-    seed,
-    output: LOOP_OUTPUT,
-    input: null,
-    lockfile: hashLockfile(target.jobPath),
-  })
-  return { job, params, seed, identity, fingerprint: fingerprintOf(identity) }
-}
-
-function checkSeed(seed: number): number {
-  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1)
-    throw new UsageError(`the seed must be a whole number from 0 to 4294967295, got ${seed}`)
-  return seed
-}
-
-function checkTotal(total: number | undefined, totalFlag: string): void {
-  if (total !== undefined && (!Number.isSafeInteger(total) || total <= 0)) {
-    throw new UsageError(`${totalFlag} must be a whole number above 0, got ${total}`)
-  }
-}
-
 /** The run already in `outDir`, read without changing anything; undefined when there is none. */
 async function peekRun(outDir: string): Promise<RunRecord | undefined> {
   if (!hasRun(outDir)) return undefined
-  const store = SqliteStore.open(runPaths(outDir).journal, { readonly: true })
+  const store = await openStore({ file: runPaths(outDir).journal, readonly: true })
   try {
     return await store.getRun()
   } finally {
     await store.close()
-  }
-}
-
-/** Refuses a run of another job (invariant same-job-or-refuse), naming what changed; `advice` says what to do instead. */
-export function assertSameJob(
-  where: string,
-  run: RunRecord | undefined,
-  identity: JobIdentity,
-  fingerprint: string,
-  advice?: string,
-): void {
-  if (run && run.fingerprint !== fingerprint) {
-    const changes = describeChanges(JSON.parse(run.identity) as JobIdentity, identity)
-    throw new FingerprintMismatchError(where, changes.length ? changes : ['the job fingerprint differs'], advice)
   }
 }
 
@@ -243,81 +251,4 @@ export async function openRun(options: OpenOptions): Promise<OpenRun> {
     defaultTotal: job.total ?? input?.count,
   })
   return { job, params, seed, input, ...opened }
-}
-
-/**
- * Asks the launch gate, and opens (or creates) the run of an identified job
- * in `outDir`: refusing a different job there (same-job-or-refuse), a live
- * owner (one-owner), or a total that shrinks. On any refusal the journal is
- * closed and nothing is changed. Map and loop jobs share it.
- */
-export async function openRunDir(options: OpenOptions, job: JobFacts): Promise<OpenedRunDir> {
-  const { params, seed, identity, fingerprint } = job
-  const unit = job.kind === 'loop' ? 'steps' : 'items'
-  const existing = options.fresh ? undefined : await peekRun(options.outDir)
-  assertSameJob(options.outDir, existing, identity, fingerprint)
-  const requested = options.total ?? existing?.total ?? job.defaultTotal
-  if (requested === undefined)
-    throw new UsageError(`job '${job.name}' sets no ${job.kind === 'loop' ? 'steps' : 'total'}; pass --total N`)
-  const clearance = options.gate
-    ? await options.gate({
-        job: job.name,
-        jobPath: options.jobPath,
-        outDir: options.outDir,
-        fingerprint,
-        identity,
-        total: requested,
-        params,
-        seed,
-        ...(job.kind === 'loop' && { kind: 'loop' as const }),
-      })
-    : undefined
-  if (options.fresh && hasRun(options.outDir)) await assertNobodyRuns(options.outDir, options.leaseTtlMs, options.now())
-  // Without --fresh the folder is the run's: a damaged one is refused, naming the damage, before anything in it changes.
-  if (!options.fresh) assertRunLayout(runPaths(options.outDir))
-
-  const { paths, movedTo } = prepareRunDir(options.outDir, options.fresh ?? false, new Date(options.now()))
-  const store = SqliteStore.open(paths.journal)
-  try {
-    // data/ is listed before the journal is read: a shard there was claimed in the journal before it was made.
-    const names = job.kind === 'map' ? dataNames(paths) : []
-    let run = await store.getRun()
-    const resumed = run !== undefined
-    if (job.kind === 'map') {
-      assertJournalHoldsShards(
-        paths,
-        names,
-        { run: resumed, frontier: await store.frontier(), ...(run && { total: run.total }) },
-        shardSuffixes(identity.output),
-      )
-    }
-    assertSameJob(options.outDir, run, identity, fingerprint)
-    const total = options.total ?? run?.total ?? requested
-    if (!run) {
-      await store.createRun({
-        runId: randomUUID(),
-        job: job.name,
-        fingerprint,
-        identity: JSON.stringify(identity),
-        total,
-        createdAt: options.now(),
-      })
-      // Another process starting on the same new folder at the same moment may have recorded its run first: that one stands.
-      assertSameJob(options.outDir, await store.getRun(), identity, fingerprint)
-    } else if (total < run.total) {
-      throw new UsageError(
-        `${options.outDir} holds a run of ${run.total} ${unit}; --total can grow it but not shrink it (got ${total}). Use --fresh to start over.`,
-      )
-    }
-    const lease = await takeOwnership(store, options.outDir, options.leaseTtlMs, options.now())
-    if (run && total > run.total) {
-      await store.extendTotal(total, options.now())
-      await store.addEvent('extended', { from: run.total, to: total }, options.now())
-    }
-    run = (await store.getRun())!
-    return { paths, store, lease, run, resumed, movedAsideTo: movedTo, clearance }
-  } catch (error) {
-    await store.close()
-    throw error
-  }
 }

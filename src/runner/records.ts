@@ -4,7 +4,7 @@ import { UsageError } from '../errors.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
 import type { OutputFormat } from '../job/outputs/format.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { openStore } from '../store/openStore.ts'
 import { hasRun, runPaths } from './runDir.ts'
 
 export interface RunRecords {
@@ -43,7 +43,7 @@ export async function openRecords(dir: string): Promise<RunRecords> {
 
 /** The run's output format and committed ranges; the journal is closed again before this returns. */
 async function readJournal(journal: string, dir: string): Promise<{ format: OutputFormat; ranges: ShardRange[] }> {
-  const store = SqliteStore.open(journal, { readonly: true })
+  const store = await openStore({ file: journal, readonly: true })
   try {
     const run = await store.getRun()
     if (!run) throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)

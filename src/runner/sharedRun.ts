@@ -11,25 +11,19 @@ import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
-import { targetOf } from '../store/postgres/connect.ts'
-import { PostgresStore, type PostgresStoreOptions } from '../store/postgres/postgresStore.ts'
+import { databaseTarget, type JournalDatabase, type JournalDatabaseAddress, openStore } from '../store/openStore.ts'
 import { readStoreLink, type StoreLink, writeStoreLink } from '../store/runJournal.ts'
+import { runKindOf } from '../store/runKind.ts'
 import { claimNameOf, type RunRecord, type Store } from '../store/store.ts'
 import { openBucketPlace } from './bucket.ts'
-import {
-  assertSameJob,
-  type IdentifiedJob,
-  identifyJob,
-  type JobFacts,
-  type OpenedRunDir,
-  type OpenOptions,
-} from './openRun.ts'
+import { assertSameJob, type IdentifiedJob, identifyJob } from './identify.ts'
+import { type JobFacts, type OpenedRunDir, type OpenOptions, openRunDir } from './openRun.ts'
 import { takeOwnership } from './ownership.ts'
-import { prepareRunDir, type RunPaths, runPaths } from './runDir.ts'
+import { type RunPaths, runPaths } from './runDir.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
 
 /** How a participant's journal waits for a database that stops answering mid-run. */
-export type OutageOptions = Pick<PostgresStoreOptions, 'waitForServerMs' | 'onOutage'>
+export type OutageOptions = Pick<JournalDatabaseAddress, 'waitForServerMs' | 'onOutage'>
 
 /** The journal event that tells joining workers where the run's shards go (absent: the shared folder). */
 const SHARDS_EVENT = 'shards'
@@ -72,9 +66,10 @@ function refuseSqliteRun(dir: string): void {
 
 /**
  * The owner's side (`longhaul run JOB --store URL --out DIR`): creates the run
- * in the database, or resumes the one DIR records, and takes its owner lease.
- * The run id is written to DIR before the run is recorded, so a crash between
- * the two leaves nothing behind that the same command does not pick up.
+ * in the database, or resumes the one DIR records, and takes its owner lease
+ * (openRunDir, with the database as the run's home). The run id is written to
+ * DIR before the run is recorded, so a crash between the two leaves nothing
+ * behind that the same command does not pick up.
  */
 export async function openSharedRunDir(
   options: OpenOptions & {
@@ -84,9 +79,9 @@ export async function openSharedRunDir(
   },
   job: JobFacts,
 ): Promise<OpenedRunDir & { readonly place: ShardPlace }> {
-  const { outDir } = options
+  const { outDir, storeUrl } = options
   refuseSqliteRun(outDir)
-  targetOf(options.storeUrl)
+  await databaseTarget(storeUrl)
   const previous = readStoreLink(outDir)
   if (options.fresh && previous?.shards) {
     throw new UsageError(
@@ -95,7 +90,7 @@ export async function openSharedRunDir(
   }
   // --fresh: the run the folder records is set aside, and a new one starts.
   const link = options.fresh ? undefined : previous
-  if (link && link.store !== withoutPassword(options.storeUrl)) {
+  if (link && link.store !== withoutPassword(storeUrl)) {
     throw new UsageError(
       `${outDir} belongs to run '${link.runId}' of ${link.store}, not of the --store given: pass --store ${link.store} (its password from PGPASSWORD or ~/.pgpass), or choose a new --out folder.`,
     )
@@ -107,84 +102,52 @@ export async function openSharedRunDir(
     )
   }
   const runId = link?.runId ?? randomUUID()
-  let store: PostgresStore
-  try {
-    store = await PostgresStore.open(options.storeUrl, { ...options.outage, ...(link && { runId }) })
-  } catch (error) {
-    // The folder names a run the database does not hold: the first attempt stopped before recording it.
-    if (!(error instanceof JournalError) || !/^no run /.test(error.message)) throw error
-    store = await PostgresStore.open(options.storeUrl, options.outage)
-  }
+  let store: JournalDatabase | undefined
   let place: ShardPlace | undefined
-  try {
-    let run = await store.getRun()
-    const resumed = run !== undefined
-    if (run)
-      assertSameJob(
-        `${outDir} (run ${runId})`,
-        run,
-        job.identity,
-        job.fingerprint,
-        'Resume with the original job, params and seed, or choose a new --out folder for a new run.',
-      )
-    const requested = options.total ?? run?.total ?? job.defaultTotal
-    if (requested === undefined) throw new UsageError(`job '${job.name}' sets no total; pass --total N`)
-    if (run && requested < run.total) {
-      throw new UsageError(
-        `${outDir} holds a run of ${run.total} items; --total can grow it but not shrink it (got ${requested}).`,
-      )
-    }
-    const clearance = options.gate
-      ? await options.gate({
-          job: job.name,
-          jobPath: options.jobPath,
-          outDir,
-          fingerprint: job.fingerprint,
-          identity: job.identity,
-          total: requested,
-          params: job.params,
-          seed: job.seed,
+  const opened = await openRunDir(options, job, {
+    where: `${outDir} (run ${runId})`,
+    sameJobAdvice: 'Resume with the original job, params and seed, or choose a new --out folder for a new run.',
+    async peek() {
+      try {
+        store = await openStore({ url: storeUrl, ...options.outage, ...(link && { runId }) })
+      } catch (error) {
+        // The folder names a run the database does not hold: the first attempt stopped before recording it.
+        if (!(error instanceof JournalError) || !/^no run /.test(error.message)) throw error
+        store = await openStore({ url: storeUrl, ...options.outage })
+      }
+      return await store.getRun()
+    },
+    async prepare() {
+      // The bucket answers before anything is set aside, created or leased.
+      place =
+        options.shards !== undefined
+          ? await openBucketPlace(options.shards, runPaths(outDir).data)
+          : folderPlace(runPaths(outDir).data)
+      if (previous && !link) await setAside(previous, storeUrl, outDir, options.leaseTtlMs, options.now())
+      return previous !== undefined && !link
+    },
+    async open(paths) {
+      // The folder names the run before the database records it: a crash in between is picked up by the same command.
+      if (!link)
+        writeStoreLink(paths, {
+          store: withoutPassword(storeUrl),
+          runId,
+          ...(options.shards && { shards: options.shards }),
         })
-      : undefined
-    // The bucket answers before anything is set aside, created or leased.
-    place =
-      options.shards !== undefined
-        ? await openBucketPlace(options.shards, runPaths(outDir).data)
-        : folderPlace(runPaths(outDir).data)
-    if (previous && !link) await setAside(previous, options.storeUrl, outDir, options.leaseTtlMs, options.now())
-    const { paths, movedTo } = prepareRunDir(outDir, previous !== undefined && !link, new Date(options.now()))
-    // The folder names the run before the database records it: a crash in between is picked up by the same command.
-    if (!link)
-      writeStoreLink(paths, {
-        store: withoutPassword(options.storeUrl),
-        runId,
-        ...(options.shards && { shards: options.shards }),
-      })
-    if (!run) {
-      await store.createRun({
-        runId,
-        job: job.name,
-        fingerprint: job.fingerprint,
-        identity: JSON.stringify(job.identity),
-        total: requested,
-        createdAt: options.now(),
-      })
-    }
-    // Before any work, so a worker that joins knows where shards go (again on resume, if a crash came in between).
-    if (options.shards && (await shardsOf(store)) === undefined)
-      await store.addEvent(SHARDS_EVENT, { at: options.shards }, options.now())
-    const lease = await takeOwnership(store, outDir, options.leaseTtlMs, options.now())
-    if (run && requested > run.total) {
-      await store.extendTotal(requested, options.now())
-      await store.addEvent('extended', { from: run.total, to: requested }, options.now())
-    }
-    run = (await store.getRun())!
-    return { paths, store, lease, run, resumed, movedAsideTo: movedTo, clearance, place }
-  } catch (error) {
-    place?.close()
-    await store.close()
-    throw error
-  }
+      return store!
+    },
+    newRunId: () => runId,
+    async recorded(opened) {
+      // Before any work, so a worker that joins knows where shards go (again on resume, if a crash came in between).
+      if (options.shards && (await shardsOf(opened)) === undefined)
+        await opened.addEvent(SHARDS_EVENT, { at: options.shards }, options.now())
+    },
+    async abandon() {
+      place?.close()
+      await store?.close()
+    },
+  })
+  return { ...opened, place: place! }
 }
 
 /**
@@ -202,9 +165,10 @@ async function setAside(
   leaseTtlMs: number,
   now: number,
 ): Promise<void> {
-  let store: PostgresStore
+  let store: JournalDatabase
   try {
-    store = await PostgresStore.open(link.store === withoutPassword(storeUrl) ? storeUrl : link.store, {
+    store = await openStore({
+      url: link.store === withoutPassword(storeUrl) ? storeUrl : link.store,
       runId: link.runId,
     })
   } catch (error) {
@@ -244,7 +208,7 @@ export interface JoinTarget {
 
 /** A run a worker joined: the job as the run defines it, the journal, the shared folder (or the local one, with a bucket). */
 export interface JoinedRun extends IdentifiedJob {
-  readonly store: PostgresStore
+  readonly store: JournalDatabase
   readonly run: RunRecord
   readonly paths: RunPaths
   /** Where committed shards live: the shared folder's data/, or the run's bucket. */
@@ -261,19 +225,15 @@ export interface JoinedRun extends IdentifiedJob {
  */
 export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
   if (target.outDir !== undefined) refuseSqliteRun(target.outDir)
-  const store = await PostgresStore.open(target.storeUrl, { ...target.outage, runId: target.runId })
+  const store = await openStore({ url: target.storeUrl, ...target.outage, runId: target.runId })
   let scratch: string | undefined
   try {
     const run = (await store.getRun())!
     const stored = JSON.parse(run.identity) as JobIdentity
-    if (
-      typeof stored.sources !== 'object' ||
-      stored.sources === null ||
-      (stored.output as { kind?: string } | undefined)?.kind === 'loop'
-    ) {
+    if (runKindOf(run) !== 'map' || typeof stored.sources !== 'object' || stored.sources === null) {
       throw new UsageError(`run '${run.runId}' is not a map job's run: only map jobs (defineJob) take workers.`)
     }
-    const where = `run '${run.runId}' in ${targetOf(target.storeUrl).display}`
+    const where = `run '${run.runId}' in ${(await databaseTarget(target.storeUrl)).display}`
     const advice = "Give the worker the same job file, with the same code and lockfile, as the run's owner."
     const job = await identifyJob({
       jobPath: target.jobPath,

@@ -6,9 +6,9 @@ import type { JobIdentity } from '../job/fingerprint.ts'
 import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { TEMP_PREFIX } from '../store/atomicFile.ts'
-import { PostgresStore } from '../store/postgres/postgresStore.ts'
+import { isJournalFile, openStore } from '../store/openStore.ts'
 import { openRunJournal } from '../store/runJournal.ts'
-import { SqliteStore } from '../store/sqlite/sqliteStore.ts'
+import { runKindOf } from '../store/runKind.ts'
 import type { Store } from '../store/store.ts'
 import { processAliveHere } from '../telemetry/runStatus.ts'
 import { openBucketPlace } from './bucket.ts'
@@ -38,7 +38,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
   try {
     const run = await store.getRun()
     if (!run) {
-      if (dir !== undefined && shards === undefined && store instanceof SqliteStore)
+      if (dir !== undefined && shards === undefined && isJournalFile(store))
         assertJournalHoldsShards(runPaths(dir), dataNames(runPaths(dir)), { run: false, frontier: 0 }, [])
       throw new UsageError(`${dir} has a journal but no run in it; start the run again.`)
     }
@@ -48,18 +48,18 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       )
     }
     const paths = runPaths(dir ?? '.')
-    const identity = JSON.parse(run.identity) as JobIdentity & { kind?: string }
-    if (identity.kind === 'exec') {
+    const identity = JSON.parse(run.identity) as JobIdentity
+    const kind = runKindOf(run)
+    if (kind === 'exec') {
       throw new UsageError(
         `${dir} holds a supervised program's run (longhaul exec): longhaul does not manage the program's output, so there is nothing to verify. \`longhaul status ${dir}\` shows how it ended.`,
       )
     }
     const live = await liveOwner(store, shards !== undefined || opened.link !== undefined)
     if (shards === undefined) assertFolderIntact(paths)
-    if ((identity.output as { kind?: string } | undefined)?.kind === 'loop')
-      return await verifyLoopRun(store, run, paths)
+    if (kind === 'loop') return await verifyLoopRun(store, run, paths)
     const format = formatFromDescription(identity.output)
-    if (shards === undefined && !live && store instanceof SqliteStore) {
+    if (shards === undefined && !live && isJournalFile(store)) {
       // Listed first: a shard in data/ was claimed in the journal before it was made.
       const names = dataNames(paths)
       assertJournalHoldsShards(
@@ -168,7 +168,7 @@ async function openJournal(
   if (runId !== undefined) {
     if (storeUrl === undefined)
       throw new UsageError('--run names a run of a PostgreSQL journal: give its --store URL too')
-    const store = await PostgresStore.open(storeUrl, { runId })
+    const store = await openStore({ url: storeUrl, runId })
     return {
       store,
       shards: await shardsOf(store).catch(async (error: unknown) => {

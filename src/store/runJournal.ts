@@ -8,9 +8,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { JournalError } from '../errors.ts'
 import { fsyncDir, writeFileAtomic } from './atomicFile.ts'
-import { PostgresStore } from './postgres/postgresStore.ts'
+import { openStore } from './openStore.ts'
 import { hasRun, type RunPaths, runPaths } from './runPaths.ts'
-import { SqliteStore } from './sqlite/sqliteStore.ts'
 import type { Store } from './store.ts'
 
 /** What `.longhaul/store.json` holds: where the journal is (never a password), which run of it this folder's is, and its bucket if shards go to one. */
@@ -64,10 +63,11 @@ export async function openRunJournal(
   dir: string,
   options: OpenJournalOptions = {},
 ): Promise<OpenedJournal | undefined> {
-  if (hasRun(dir)) return { store: SqliteStore.open(runPaths(dir).journal, { readonly: true }), link: undefined }
+  if (hasRun(dir)) return { store: await openStore({ file: runPaths(dir).journal, readonly: true }), link: undefined }
   const link = readStoreLink(dir)
   if (!link) return undefined
-  const store = await PostgresStore.open(options.storeUrl ?? link.store, {
+  const store = await openStore({
+    url: options.storeUrl ?? link.store,
     runId: link.runId,
     poolSize: 1,
     ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }),

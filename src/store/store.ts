@@ -5,6 +5,7 @@
  * async for the sake of networked stores; times are milliseconds since the
  * epoch, passed in by the caller so tests can control the clock.
  */
+import type { RunEvent, RunEventDetails, RunEventType } from './events.ts'
 
 export type RunState = 'running' | 'complete' | 'failed' | 'interrupted'
 
@@ -77,11 +78,7 @@ export interface RangeSummary {
   readonly committedAt: number
 }
 
-export interface RunEvent {
-  readonly at: number
-  readonly type: string
-  readonly detail: Readonly<Record<string, unknown>>
-}
+export type { RunEvent, RunEventDetails, RunEventType } from './events.ts'
 
 export interface Store {
   getRun(): Promise<RunRecord | undefined>
@@ -144,7 +141,7 @@ export interface Store {
   /** Committed ranges in index order, with item hashes. */
   rangesWithHashes(): AsyncIterable<CommittedRange>
 
-  addEvent(type: string, detail: Readonly<Record<string, unknown>>, now: number): Promise<void>
+  addEvent<T extends RunEventType>(type: T, detail: RunEventDetails[T], now: number): Promise<void>
   events(): Promise<RunEvent[]>
 
   close(): Promise<void>

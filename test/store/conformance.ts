@@ -187,7 +187,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>):
 
     it('events are kept in order, and every commit logs a checkpoint', async () => {
       const store = await withRun(10)
-      await store.addEvent('started', { a: 1 }, 5)
+      await store.addEvent('started', { pid: 1 }, 5)
       await commit(store, (await store.claimRange('w', 10, TTL, 0))!, 10, 6)
       await store.addEvent('complete', {}, 7)
       const events = await store.events()

@@ -2,20 +2,15 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { LonghaulError, NotDurableError, UsageError } from '../../errors.ts'
 import { crashPoint } from '../faults.ts'
+import { type IdentifiedLoop, identifyLoop, type LaunchGate, type RunTarget } from '../identify.ts'
 import type { RunObserver } from '../observer.ts'
-import {
-  type IdentifiedLoop,
-  identifyLoop,
-  type LaunchGate,
-  type OpenedRunDir,
-  openRunDir,
-  type RunTarget,
-} from '../openRun.ts'
+import { type OpenedRunDir, openRunDir } from '../openRun.ts'
 import type { ProgressLoop } from '../progressLoop.ts'
 import { recordFailure } from '../recordFailure.ts'
 import type { RunSummary } from '../runMapJob.ts'
 import { type RawRunSettings, resolveRunSettings } from '../settings.ts'
 import { OWNER, startSession } from '../startSession.ts'
+import { Teardown } from '../teardown.ts'
 import {
   type CheckpointInfo,
   checkpointsToPrune,
@@ -84,6 +79,12 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
     throw error
   })
   const { job, params, seed, fingerprint, checkpointMs, store, paths, lease } = open
+  // Undone last first: the listener, the thread (it writes under the lease), the progress loop, the lease, the journal.
+  const teardown = new Teardown()
+  teardown.defer(() => store.close())
+  teardown.defer(() => store.releaseOwner(lease.token).catch(() => undefined))
+  teardown.defer(() => progress?.stop())
+  teardown.defer(() => thread.terminate())
   const total = open.run.total
   const stopFlag = new Int32Array(new SharedArrayBuffer(4))
   const finishedCounter = new SharedArrayBuffer(4)
@@ -118,6 +119,7 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
     const { tracker } = session
     progress = session.progress
     options.signal?.addEventListener('abort', onAbort, { once: true })
+    teardown.defer(() => options.signal?.removeEventListener('abort', onAbort))
     if (options.signal?.aborted) stop()
 
     const payload = recovered.newest?.payload
@@ -242,12 +244,7 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
     await recordFailure(store, progress, final, now)
     throw final
   } finally {
-    // Teardown in reverse order of set-up.
-    options.signal?.removeEventListener('abort', onAbort)
-    await thread.terminate()
-    progress?.stop()
-    await store.releaseOwner(lease.token).catch(() => undefined)
-    await store.close()
+    await teardown.close()
   }
 }
 

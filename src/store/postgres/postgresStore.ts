@@ -444,7 +444,7 @@ export class PostgresStore implements Store {
     }
   }
 
-  async addEvent(type: string, detail: Readonly<Record<string, unknown>>, now: number): Promise<void> {
+  async addEvent(...[type, detail, now]: Parameters<Store['addEvent']>): Promise<void> {
     await this.write(`the ${type} event`, (tx) =>
       tx.query('INSERT INTO longhaul.events (run_id, at, type, detail) VALUES ($1, $2, $3, $4)', [
         this.run,

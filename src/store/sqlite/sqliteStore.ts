@@ -353,7 +353,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  async addEvent(type: string, detail: Readonly<Record<string, unknown>>, now: number): Promise<void> {
+  async addEvent(...[type, detail, now]: Parameters<Store['addEvent']>): Promise<void> {
     this.write(`the ${type} event`, () => {
       this.db.prepare('INSERT INTO events (at, type, detail) VALUES (?, ?, ?)').run(now, type, JSON.stringify(detail))
     })
