@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,15 +9,25 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = join(ROOT, 'bin/longhaul.mjs')
 export const fixture = (name: string): string => join(ROOT, 'test/fixtures/jobs', name)
 
+/**
+ * The folders made outside a test (at a file's top level or in a hook), removed once the file's tests and hooks are
+ * done: registered here, at the top level of the file that imports this module, the hook runs after the file's own
+ * afterAll hooks (an afterAll registered from inside a hook would never run).
+ */
+const fileDirs = new Set<string>()
+afterAll(() => {
+  for (const dir of fileDirs) rmSync(dir, { recursive: true, force: true })
+  fileDirs.clear()
+})
+
 /** A fresh temp folder, removed after the test that made it (or, made outside a test, after the test file). */
 export function tempDir(prefix = 'longhaul-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  const remove = (): void => rmSync(dir, { recursive: true, force: true })
   try {
-    onTestFinished(remove)
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
   } catch {
     // Not inside a test: at the file's top level or in a hook.
-    afterAll(remove)
+    fileDirs.add(dir)
   }
   return dir
 }
@@ -78,6 +88,24 @@ export function startNode(
 /** Runs `longhaul ARGS` to the end. */
 export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
   return startCli(args, env).done
+}
+
+/**
+ * The pace of a run of test/fixtures/jobs/squares.ts: while the test holds it, each item takes `itemMs` (a process
+ * alone takes `itemMs` × total), so processes started later still find work however slowly they start; once the test
+ * has seen what it waited for, it releases the run and the rest goes at full speed. Time is given to the run when a
+ * test needs it, not slept through.
+ */
+export interface Pace {
+  /** The environment of every process of the run: ITEM_MS and PACE_FILE. */
+  readonly env: Record<string, string>
+  release(): void
+}
+
+export function pace(itemMs = 10): Pace {
+  const file = join(tempDir(), 'pace')
+  writeFileSync(file, '')
+  return { env: { ITEM_MS: String(itemMs), PACE_FILE: file }, release: () => rmSync(file, { force: true }) }
 }
 
 /** True when the full (long) torture and scale tests were asked for: `npm run test:long`. */
