@@ -20,6 +20,20 @@ afterAll(() => {
   fileDirs.clear()
 })
 
+/**
+ * Every child process started through this module that has not ended: those still alive once the file's tests and
+ * hooks are done (a test that timed out or failed before stopping them) are killed, before their folders go (hooks
+ * after all run last-registered first), so that none writes into a removed folder or outlives the file.
+ */
+const running = new Set<ChildProcess>()
+afterAll(() => {
+  for (const child of running) {
+    child.kill('SIGCONT')
+    child.kill('SIGKILL')
+  }
+  running.clear()
+})
+
 /** A fresh temp folder, removed after the test that made it (or, made outside a test, after the test file). */
 export function tempDir(prefix = 'longhaul-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
@@ -74,6 +88,8 @@ export function startNode(
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  running.add(child)
+  child.on('exit', () => running.delete(child))
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
@@ -129,12 +145,15 @@ export async function waitFor<T>(
 /**
  * The dataset digest of `total` items of `job` made by one process with a
  * SQLite journal in `dir`: what every shared or crashed run of it must end with.
+ * Made in this process (the engine itself, at full speed: ITEM_MS is not set here, and an item's bytes do not depend
+ * on how long it takes), which saves a CLI start per reference.
  */
 export async function referenceDigest(job: string, total: number, dir: string): Promise<string> {
-  // An item's bytes do not depend on how long it takes: the reference runs at full speed.
-  const reference = await runCli(['run', job, '--out', dir, '--total', String(total), '--workers', '1', '--json'], {
-    ITEM_MS: '0',
-  })
-  if (reference.code !== 0) throw new Error(`the reference run failed (exit ${reference.code}): ${reference.stderr}`)
-  return JSON.parse(reference.stdout).digest as string
+  // Imported here, not at the top: most test files use this module without the engine.
+  const { runMapJob } = await import('../../src/index.ts')
+  const reference = await runMapJob({ jobPath: job, outDir: dir, total, workers: 1 })
+  if (reference.state !== 'complete' || !reference.digest) {
+    throw new Error(`the reference run of ${job} ended ${reference.state}, without a digest`)
+  }
+  return reference.digest
 }
