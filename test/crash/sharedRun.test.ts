@@ -275,6 +275,18 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
       )
       expect(lapsed).toHaveLength(1)
       await sql(url, 'UPDATE longhaul.claims SET expires_at = 1 WHERE run_id = $1 AND expires_at > 0', [first.runId])
+      // A renewal it sent just before it stopped may reach the database after that: then its lease lapses by itself.
+      await waitFor('the stopped owner to have no live lease', async () =>
+        (
+          await sql(url, 'SELECT 1 FROM longhaul.owners WHERE run_id = $1 AND pid = $2 AND expires_at > $3', [
+            first.runId,
+            first.child.pid,
+            Date.now(),
+          ])
+        ).length === 0
+          ? true
+          : undefined,
+      )
       const second = await runCli(
         ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
         { ITEM_MS: '0' },
