@@ -6,9 +6,8 @@
  * folder is refused, and `verify` finds the journal.
  */
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
 import { databaseTarget, type JournalDatabase, type JournalDatabaseAddress, openStore } from '../store/openStore.ts'
@@ -21,6 +20,7 @@ import { type JobFacts, type OpenedRunDir, type OpenOptions, openRunDir } from '
 import { takeOwnership } from './ownership.ts'
 import { type RunPaths, runPaths } from './runDir.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
+import { makeWorkerScratch } from './workerScratch.ts'
 
 /** How a participant's journal waits for a database that stops answering mid-run. */
 export type OutageOptions = Pick<JournalDatabaseAddress, 'waitForServerMs' | 'onOutage'>
@@ -260,7 +260,7 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
         )
       }
       if (target.outDir !== undefined) mkdirSync(target.outDir, { recursive: true })
-      scratch = mkdtempSync(join(target.outDir ?? tmpdir(), 'longhaul-worker-'))
+      scratch = makeWorkerScratch(target.outDir ?? tmpdir())
       const paths = runPaths(scratch)
       mkdirSync(paths.data, { recursive: true })
       return { ...job, store, run, paths, place: await openBucketPlace(shards, paths.data), scratch }

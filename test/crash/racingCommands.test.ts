@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import { type CliResult, fixture, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { type CliResult, fixture, LONG, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 const root = tempDir('longhaul-racing-')
 const job = fixture('squares.ts')
@@ -16,7 +16,8 @@ const job = fixture('squares.ts')
 const SLOW = { ITEM_MS: '40' }
 
 describe('racing-runs-one-winner', () => {
-  for (const trial of [1, 2]) {
+  // One race in the default suite; `npm run test:long` runs three.
+  for (const trial of LONG ? [1, 2, 3] : [1]) {
     it(`trial ${trial}: 8 runs started at once on a new --out: one runs it, 7 exit 2 naming it`, async () => {
       const out = join(root, `race-${trial}`)
       const started = Array.from({ length: 8 }, () =>
@@ -53,7 +54,8 @@ describe('verify-live-run', () => {
           ? true
           : undefined
       })
-      for (let i = 0; i < 3; i++) {
+      // Once in the default suite, three times in a row with `npm run test:long`.
+      for (let i = 0; i < (LONG ? 3 : 1); i++) {
         const verify = await startCli(['verify', out]).done
         expect(verify.stderr).not.toMatch(/internal error|SqliteError/)
         expect(verify.stdout).toMatch(

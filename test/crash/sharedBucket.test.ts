@@ -10,6 +10,7 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   DeleteObjectCommand,
@@ -19,7 +20,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type CliResult, fixture, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { type CliResult, fixture, pace, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 
 /** s3rver has no type declarations; this is the part the tests use. */
@@ -48,9 +49,7 @@ beforeAll(async () => {
     configureBuckets: [{ name: 'datasets' }],
   })
   const endpoint = `http://127.0.0.1:${(await s3.run()).port}`
-  // 8 ms an item: 12 s of work, while a process holds at most two ranges of about 2 s each, so late joiners find work.
   env = {
-    ITEM_MS: '8',
     AWS_ENDPOINT_URL_S3: endpoint,
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
@@ -69,6 +68,11 @@ afterAll(async () => {
   client?.destroy()
   await s3?.close()
 })
+
+/** The folders where this host's workers stage their shards (each makes one in the temp folder, and removes it). */
+function scratchLeft(): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith(`longhaul-worker-${hostname()}-`))
+}
 
 /** The objects waiting under the run's staged prefix. */
 async function staged(prefix: string): Promise<string[]> {
@@ -151,12 +155,15 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
   it('atomic-commit, fenced-output, no-duplicates, determinism: an object uploaded by a process killed before recording it waits apart from data/ and is gone once the run completes; one killed after recording it is finished; the digest is the single-process one', async () => {
     const url = await server().createDatabase()
     const local = join(root, 'owner-local')
-    const run = owner(url, 'gen1', local)
+    // Items take 10 ms until the killed workers have done their part, so that the run is not over before they join.
+    const paced = pace()
+    const run = owner(url, 'gen1', local, paced.env)
     const runId = await run.runId
     // This worker dies at its first commit: its shard is uploaded, staged, and the journal does not record it.
-    const dying = worker(url, runId, { LONGHAUL_CRASH_AT: 'commit:1' })
+    const dying = worker(url, runId, { ...paced.env, LONGHAUL_CRASH_AT: 'commit:1' })
     const died = await dying.done
     expect(died.signal, died.stderr).toBe('SIGKILL')
+    expect(scratchLeft()).toHaveLength(1)
     const recorded = new Set(
       (
         await sql<{ files: { name: string }[] }>(url, 'SELECT files FROM longhaul.ranges WHERE run_id = $1', [runId])
@@ -166,12 +173,14 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     expect((await objects('gen1')).filter((name) => name !== 'index.json' && !recorded.has(name))).toEqual([])
     expect((await staged('gen1')).length).toBeGreaterThan(0)
     // This one dies once the journal has recorded its first range, before the copy to its final key.
-    const recordedThenDied = worker(url, runId, { LONGHAUL_CRASH_AT: 'finalize:1' })
+    const recordedThenDied = worker(url, runId, { ...paced.env, LONGHAUL_CRASH_AT: 'finalize:1' })
     expect((await recordedThenDied.done).signal).toBe('SIGKILL')
+    // The first one's staging folder is gone, removed by this one as it started; this one's is left, as it died.
+    expect(scratchLeft()).toHaveLength(1)
     // A look-alike object nobody recorded is not longhaul's to delete (never-delete-foreign-files).
     const foreign = '000000000003-000000099999.jsonl'
     await client.send(new PutObjectCommand({ Bucket: 'datasets', Key: `gen1/data/${foreign}`, Body: '{}\n' }))
-    const helper = worker(url, runId)
+    const helper = worker(url, runId, paced.env)
     // The owner's local folder is not a worker's: its staged shards would be taken for debris.
     const intruder = await runCli(
       ['worker', JOB, '--store', url, '--run', runId, '--out', local, '--workers', '1'],
@@ -179,6 +188,7 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     )
     expect(intruder.code).toBe(2)
     expect(intruder.stderr).toMatch(/is the local folder of the run's owner/)
+    paced.release()
     const results = [await run.done, await helper.done]
     const summaries = results.map(expectComplete)
     // The range recorded by the process that died before its copy counts once, made by nobody else.
@@ -202,6 +212,8 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     )
     expect(index).toMatchObject({ items: TOTAL })
     expect(readdirSync(join(local, 'data'))).toEqual([])
+    // A killed worker's staging folder does not outlive it: the next worker on this host removed it (no-debris).
+    expect(scratchLeft()).toEqual([])
     expect(existsSync(join(local, 'progress.json'))).toBe(true)
     await client.send(new DeleteObjectCommand({ Bucket: 'datasets', Key: `gen1/data/${foreign}` }))
     await expectVerified(local)
@@ -210,20 +222,27 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
   it('no-loss: a recorded shard lost from the bucket while the owner was down is made again when it resumes, and verify agrees', async () => {
     const url = await server().createDatabase()
     const local = join(root, 'lost-object')
-    const first = owner(url, 'gen2', local)
+    // 8 ms an item: 12 s of work, so that the owner is killed with most of the run still to do.
+    const first = owner(url, 'gen2', local, { ITEM_MS: '8' })
     const runId = await first.runId
     await waitFor('a few ranges to be committed', async () =>
       (await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [runId])).length >= 2 ? true : undefined,
     )
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
-    const [lost] = await sql<{ start: number; files: { name: string }[] }>(
-      url,
-      'SELECT start::int, files FROM longhaul.ranges WHERE run_id = $1 ORDER BY start LIMIT 1',
-      [runId],
-    )
+    // A recorded range whose object reached its final key (one killed before its copy is finished from the staged
+    // object instead, with nothing to make again).
+    const inData = new Set(await objects('gen2'))
+    const lost = (
+      await sql<{ start: number; files: { name: string }[] }>(
+        url,
+        'SELECT start::int, files FROM longhaul.ranges WHERE run_id = $1 ORDER BY start',
+        [runId],
+      )
+    ).find((range) => inData.has(range.files[0]!.name))
+    expect(lost).toBeDefined()
     await client.send(new DeleteObjectCommand({ Bucket: 'datasets', Key: `gen2/data/${lost!.files[0]!.name}` }))
-    const again = owner(url, 'gen2', local)
+    const again = owner(url, 'gen2', local, { ITEM_MS: '8' })
     const result = await again.done
     expectComplete(result)
     expect(JSON.parse(result.stdout)).toMatchObject({ runId, resumed: true })

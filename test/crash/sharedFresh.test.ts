@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { fixture, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { fixture, pace, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -39,13 +39,15 @@ describe('--fresh on a run shared through PostgreSQL', () => {
       '2',
       '--json',
     ]
-    const owner = startCli(args, { ITEM_MS: '20' })
+    // Items take 20 ms until the refusal has been seen; then the worker finishes the run at full speed.
+    const paced = pace(20)
+    const owner = startCli(args, paced.env)
     let stderr = ''
     owner.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     const oldRun = await waitFor('the run to be recorded', () => /--run (\S+)/.exec(stderr)?.[1])
     const worker = startCli(
       ['worker', JOB, '--store', url, '--run', oldRun, '--out', out, '--workers', '1', '--lease-ttl', '2', '--json'],
-      { ITEM_MS: '20' },
+      paced.env,
     )
     const name = `${hostname()}:${worker.child.pid}`
     await waitFor('the worker to hold a claim', async () =>
@@ -68,6 +70,7 @@ describe('--fresh on a run shared through PostgreSQL', () => {
     expect(JSON.parse(readFileSync(join(out, '.longhaul', 'store.json'), 'utf8')).runId).toBe(oldRun)
 
     // The worker completes the run on its own; then the folder can be set aside.
+    paced.release()
     expect((await worker.done).code).toBe(0)
     const fresh = await runCli([...args, '--fresh'])
     expect(fresh.code, fresh.stderr).toBe(0)

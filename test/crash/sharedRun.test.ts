@@ -12,27 +12,31 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { type CliResult, fixture, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { type CliResult, fixture, pace, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { freePort, sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
 const TOTAL = 3_000
-/** Items take 3 ms each: about 9 s of work for one process, so late joiners still find work. */
-const env = { ITEM_MS: '3' }
+const GROWN = TOTAL + 600
 /** A dead process's ranges are retaken after 2 s. */
 const TTL = ['--lease-ttl', '2']
 const JOB = fixture('squares.ts')
 const root = tempDir()
 let expected: string
+let grownDigest: string
 
 beforeAll(async () => {
-  expected = await referenceDigest(JOB, TOTAL, join(root, 'reference'))
+  ;[expected, grownDigest] = await Promise.all([
+    referenceDigest(JOB, TOTAL, join(root, 'reference')),
+    referenceDigest(JOB, GROWN, join(root, 'grown-reference')),
+  ])
 }, 120_000)
 
 /** Starts the run's owner and waits until the run is recorded; returns its id. */
 async function startOwner(
   url: string,
   out: string,
+  env: Record<string, string>,
 ): Promise<{ child: ChildProcess; done: Promise<CliResult>; runId: string }> {
   const owner = startCli(
     ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
@@ -52,12 +56,17 @@ function startWorker(
   url: string,
   out: string,
   runId: string,
-  extraEnv: Record<string, string> = {},
+  env: Record<string, string>,
 ): ReturnType<typeof startCli> {
-  return startCli(['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', ...TTL, '--json'], {
-    ...env,
-    ...extraEnv,
-  })
+  return startCli(
+    ['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', ...TTL, '--json'],
+    env,
+  )
+}
+
+/** Waits until process `pid` holds a live claim of the run. */
+async function holdsClaim(url: string, runId: string, pid: number, who: string): Promise<void> {
+  await waitFor(`${who} to hold a claim`, async () => ((await claimsOf(url, runId, pid)).length ? true : undefined))
 }
 
 /** Waits until process `pid` holds a live claim; returns its claims. */
@@ -95,8 +104,12 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   it('no-duplicates, determinism: an owner and two workers share the run, each item is committed once, and the digest is the single-process SQLite digest', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'three')
-    const owner = await startOwner(url, out)
-    const workers = [startWorker(url, out, owner.runId), startWorker(url, out, owner.runId)]
+    const run = pace()
+    const owner = await startOwner(url, out, run.env)
+    const workers = [startWorker(url, out, owner.runId, run.env), startWorker(url, out, owner.runId, run.env)]
+    // Every process holds a range before the run may finish.
+    for (const [i, p] of [owner, ...workers].entries()) await holdsClaim(url, owner.runId, p.child.pid!, `process ${i}`)
+    run.release()
     const results = await Promise.all([owner.done, ...workers.map((w) => w.done)])
     const summaries = await Promise.all(results.map(expectComplete))
     // Every process took ranges, and together they committed each item exactly once.
@@ -114,16 +127,17 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   it('one-owner, no-loss: a worker SIGKILLed while it holds a claim has its range retaken after the lease TTL, and the run completes with the same digest', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'killed-worker')
-    const owner = await startOwner(url, out)
-    const victim = startWorker(url, out, owner.runId)
-    const survivor = startWorker(url, out, owner.runId)
-    await waitFor('the victim to hold a claim', async () =>
-      (await claimsOf(url, owner.runId, victim.child.pid!)).length ? true : undefined,
-    )
+    const run = pace()
+    const owner = await startOwner(url, out, run.env)
+    const victim = startWorker(url, out, owner.runId, run.env)
+    const survivor = startWorker(url, out, owner.runId, run.env)
+    await holdsClaim(url, owner.runId, victim.child.pid!, 'the victim')
     victim.child.kill('SIGKILL')
     expect((await victim.done).signal).toBe('SIGKILL')
     // What it held when it died: nobody released it, so only its lease's expiry gives it to the others.
     const orphaned = await claimsOf(url, owner.runId, victim.child.pid!)
+    expect(orphaned.length).toBeGreaterThan(0)
+    run.release()
     const [ownerResult, survivorResult] = await Promise.all([owner.done, survivor.done])
     await expectComplete(ownerResult)
     await expectComplete(survivorResult)
@@ -141,22 +155,20 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   it("one-owner, no-loss: the owner SIGKILLed mid-run leaves the run to its workers, which complete it; the owner's command then resumes the completed run", async () => {
     const url = await server().createDatabase()
     const out = join(root, 'killed-owner')
-    const owner = await startOwner(url, out)
-    const workers = [startWorker(url, out, owner.runId), startWorker(url, out, owner.runId)]
-    await waitFor('a worker to hold a claim', async () =>
-      (await claimsOf(url, owner.runId, workers[0]!.child.pid!)).length ? true : undefined,
-    )
-    await waitFor('the owner to hold a claim', async () =>
-      (await claimsOf(url, owner.runId, owner.child.pid!)).length ? true : undefined,
-    )
+    const run = pace()
+    const owner = await startOwner(url, out, run.env)
+    const workers = [startWorker(url, out, owner.runId, run.env), startWorker(url, out, owner.runId, run.env)]
+    await holdsClaim(url, owner.runId, workers[0]!.child.pid!, 'a worker')
+    await holdsClaim(url, owner.runId, owner.child.pid!, 'the owner')
     owner.child.kill('SIGKILL')
     expect((await owner.done).signal).toBe('SIGKILL')
+    run.release()
     for (const result of await Promise.all(workers.map((w) => w.done))) await expectComplete(result)
     await expectVerified(out)
     // The same command finds the run complete: nothing is made again.
     const again = await runCli(
       ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
-      env,
+      run.env,
     )
     expect((await expectComplete(again)).committedThisSession).toBe(0)
   })
@@ -164,9 +176,10 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   it('atomic-commit: a restarted owner leaves unrecorded shards alone (another process may be about to commit one); they are removed once every item is committed', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'restarted-owner')
-    const first = await startOwner(url, out)
+    const run = pace()
+    const first = await startOwner(url, out, run.env)
     // This worker kills itself at its first commit: its shard is durable in data/ under its staged name, and the journal does not record it.
-    const dying = startWorker(url, out, first.runId, { LONGHAUL_CRASH_AT: 'commit:1' })
+    const dying = startWorker(url, out, first.runId, { ...run.env, LONGHAUL_CRASH_AT: 'commit:1' })
     expect((await dying.done).signal).toBe('SIGKILL')
     const starts = (await claimsOf(url, first.runId, dying.child.pid!)).map(
       (claim) => `-${String(claim.start).padStart(12, '0')}-`,
@@ -184,14 +197,15 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     // The same command, at once: the dead owner was on this host, so its lease is taken over without waiting for the TTL.
     const again = startCli(
       ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
-      env,
+      run.env,
     )
     let stderr = ''
     again.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     await waitFor('the owner to resume', () => (/--run /.test(stderr) ? true : undefined))
     for (const name of unrecorded)
       expect(existsSync(join(out, 'data', name)), `data/${name} after the owner resumed`).toBe(true)
-    const worker = startWorker(url, out, first.runId)
+    const worker = startWorker(url, out, first.runId, run.env)
+    run.release()
     const results = await Promise.all([again.done, worker.done])
     for (const result of results) await expectComplete(result)
     expect(JSON.parse(results[0]!.stdout)).toMatchObject({ runId: first.runId, resumed: true })
@@ -203,14 +217,13 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   it('one-owner (fencing): a worker whose lease lapsed while an item held it up cannot commit the items another retook; it drops its copy and each item is committed once', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'lapsed-worker')
-    const owner = await startOwner(url, out)
-    // Its items take 3 s each, while the others' take 3 ms: it is still making them when its claims are retaken.
-    const slow = startWorker(url, out, owner.runId, { ITEM_MS: '3000' })
-    const other = startWorker(url, out, owner.runId)
+    const run = pace()
+    const owner = await startOwner(url, out, run.env)
+    // Its items take 3 s each, while the others' take 10 ms (until released): it is still making them when its claims are retaken.
+    const slow = startWorker(url, out, owner.runId, { ...run.env, ITEM_MS: '3000' })
+    const other = startWorker(url, out, owner.runId, run.env)
     const name = `${hostname()}:${slow.child.pid}`
-    await waitFor('the slow worker to hold a claim', async () =>
-      (await claimsOf(url, owner.runId, slow.child.pid!)).length ? true : undefined,
-    )
+    await holdsClaim(url, owner.runId, slow.child.pid!, 'the slow worker')
     // Its lease lapses, as if its heartbeats had stopped reaching the database (backdated here rather than waited for;
     // the name is cleared so that its next heartbeat cannot renew it): the others retake and commit the items.
     const held = await sql<{ start: number }>(
@@ -219,6 +232,8 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
       [owner.runId, name],
     )
     expect(held.length).toBeGreaterThan(0)
+    // The item the slow worker is making still takes its 3 s; everything else now goes at full speed.
+    run.release()
     await waitFor('the retaken items to be committed', async () => {
       const rows = await sql<{ n: number }>(
         url,
@@ -244,20 +259,41 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   it('fenced-output: an owner SIGSTOPped past its lease and taken over by the same command, woken after the run completed, leaves no file in the shared data/ and does not touch the progress files', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'paused-owner')
-    const first = await startOwner(url, out)
+    const run = pace()
+    const first = await startOwner(url, out, run.env)
     await waitFor('the owner to commit', async () =>
       (await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [first.runId])).length >= 2 ? true : undefined,
     )
     first.child.kill('SIGSTOP')
     try {
-      // Past its 2 s lease: the same command takes the run over and completes it.
-      await new Promise((resolve) => setTimeout(resolve, 3_000))
+      // Its lease and claims lapse, as they do 2 s after it stopped (backdated here rather than waited for): the same
+      // command takes the run over and completes it.
+      const lapsed = await sql(
+        url,
+        `UPDATE longhaul.owners SET expires_at = 1 WHERE run_id = $1 AND pid = $2 RETURNING 1`,
+        [first.runId, first.child.pid],
+      )
+      expect(lapsed).toHaveLength(1)
+      await sql(url, 'UPDATE longhaul.claims SET expires_at = 1 WHERE run_id = $1 AND expires_at > 0', [first.runId])
+      // A renewal it sent just before it stopped may reach the database after that: then its lease lapses by itself.
+      await waitFor('the stopped owner to have no live lease', async () =>
+        (
+          await sql(url, 'SELECT 1 FROM longhaul.owners WHERE run_id = $1 AND pid = $2 AND expires_at > $3', [
+            first.runId,
+            first.child.pid,
+            Date.now(),
+          ])
+        ).length === 0
+          ? true
+          : undefined,
+      )
       const second = await runCli(
         ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
         { ITEM_MS: '0' },
       )
       expect(JSON.parse(second.stdout)).toMatchObject({ runId: first.runId, resumed: true, state: 'complete' })
     } finally {
+      run.release()
       first.child.kill('SIGCONT')
     }
     const woken = await first.done
@@ -284,20 +320,27 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   it("no-loss: the owner stopped and resumed with a larger --total while a worker goes on; the worker takes the new items too, and both end with the grown run's single-process digest", async () => {
     const url = await server().createDatabase()
     const out = join(root, 'grown')
-    const grown = TOTAL + 600
-    const grownDigest = await referenceDigest(JOB, grown, join(root, 'grown-reference'))
-    const owner = await startOwner(url, out)
-    const worker = startWorker(url, out, owner.runId)
-    await waitFor('the worker to hold a claim', async () =>
-      (await claimsOf(url, owner.runId, worker.child.pid!)).length ? true : undefined,
-    )
+    const grown = GROWN
+    const run = pace()
+    const owner = await startOwner(url, out, run.env)
+    const worker = startWorker(url, out, owner.runId, run.env)
+    await holdsClaim(url, owner.runId, worker.child.pid!, 'the worker')
     owner.child.kill('SIGINT')
     expect((await owner.done).code).toBe(130)
-    const resumed = await runCli(
+    const resuming = startCli(
       ['run', JOB, '--out', out, '--total', String(grown), '--workers', '1', '--store', url, ...TTL, '--json'],
-      env,
+      run.env,
     )
-    const workerResult = await worker.done
+    // The run goes at full speed once it has grown, while the worker is still in it.
+    await waitFor('the run to grow', async () =>
+      (await sql<{ total: number }>(url, 'SELECT total::int FROM longhaul.runs WHERE run_id = $1', [owner.runId]))[0]
+        ?.total === grown
+        ? true
+        : undefined,
+    )
+    expect(worker.child.exitCode).toBeNull()
+    run.release()
+    const [resumed, workerResult] = await Promise.all([resuming.done, worker.done])
     for (const result of [resumed, workerResult]) {
       expect(result.code, result.stderr).toBe(0)
       expect(JSON.parse(result.stdout)).toMatchObject({
@@ -314,11 +357,10 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   it('a worker stopped with Ctrl-C commits what it made, gives back the rest of its claims at once, and exits 130; the run goes on without it', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'interrupted-worker')
-    const owner = await startOwner(url, out)
-    const leaving = startWorker(url, out, owner.runId)
-    await waitFor('the worker to hold a claim', async () =>
-      (await claimsOf(url, owner.runId, leaving.child.pid!)).length ? true : undefined,
-    )
+    const run = pace()
+    const owner = await startOwner(url, out, run.env)
+    const leaving = startWorker(url, out, owner.runId, run.env)
+    await holdsClaim(url, owner.runId, leaving.child.pid!, 'the worker')
     leaving.child.kill('SIGINT')
     const left = await leaving.done
     expect(left.code, left.stderr).toBe(130)
@@ -331,6 +373,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
       [owner.runId],
     )
     expect(event!.detail.worker).toBe(`${hostname()}:${leaving.child.pid}`)
+    run.release()
     await expectComplete(await owner.done)
     await expectVerified(out)
   })

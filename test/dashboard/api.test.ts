@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
@@ -21,6 +22,9 @@ beforeAll(async () => {
   ])
   expect(done.code, done.stderr).toBe(0)
   finishedId = JSON.parse(done.stdout).runId
+  // A proof to show beside the run; the smallest crash rehearsal preflight allows (one kill in 20 items) makes it.
+  const config = join(tempDir(), 'longhaul.config.mjs')
+  writeFileSync(config, 'export default { requireProofAbove: 1000000, crashKills: 1, crashItems: 20 }\n')
   const proved = await runCli([
     'preflight',
     fixture('squares.ts'),
@@ -28,6 +32,8 @@ beforeAll(async () => {
     '300',
     '--out',
     join(root, 'runs/squares'),
+    '--config',
+    config,
   ])
   expect(proved.code, proved.stderr).toBe(0)
 }, 90_000)

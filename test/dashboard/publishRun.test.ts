@@ -21,7 +21,8 @@ it('run publishes its progress to the webhook of the policy on every change of s
   const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/secret-path`
   writeFileSync(
     config,
-    `export default { requireProofAbove: 1000000, publish: [{ kind: 'webhook', url: '${hook}' }] }\n`,
+    // The smallest crash rehearsal preflight allows (one kill in 20 items): what is checked here is what it publishes.
+    `export default { requireProofAbove: 1000000, crashKills: 1, crashItems: 20, publish: [{ kind: 'webhook', url: '${hook}' }] }\n`,
   )
   try {
     const ran = await runCli([

@@ -4,14 +4,15 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { startDashboard } from '../../src/dashboard/server.ts'
-import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
+import { fixture, pace, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 it('watch URL follows a run through the dashboard until it ends, as watch DIR does locally', async () => {
   const root = tempDir()
-  // About 6 s of items: long enough that watch, started once the dashboard lists the run, sees it before it ends on a busy machine.
+  // Items take 50 ms (30 s in all, for a busy machine) until watch has shown the run live; then it ends at full speed.
+  const paced = pace(50)
   const run = startCli(
-    ['run', fixture('blocking.ts'), '--out', join(root, 'live'), '--total', '600', '--workers', '1'],
-    { ITEM_MS: '10' },
+    ['run', fixture('squares.ts'), '--out', join(root, 'live'), '--total', '600', '--workers', '1'],
+    paced.env,
   )
   const dashboard = await startDashboard({ root, port: 0 })
   try {
@@ -20,7 +21,12 @@ it('watch URL follows a run through the dashboard until it ends, as watch DIR do
       id = ((await (await fetch(`${dashboard.url}api/runs`)).json()) as { runs: { id: string }[] }).runs[0]?.id ?? ''
       if (!id) await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    const watched = await runCli(['watch', `${dashboard.url}runs/${id}`])
+    const watching = startCli(['watch', `${dashboard.url}runs/${id}`])
+    let shown = ''
+    watching.child.stdout!.on('data', (chunk: Buffer) => (shown += chunk.toString()))
+    await waitFor('watch to show the run', () => (/RUNNING/.test(shown) ? true : undefined))
+    paced.release()
+    const watched = await watching.done
     expect(watched.code, watched.stderr).toBe(0)
     const lines = watched.stdout.trim().split('\n')
     expect(lines.at(-1)).toMatch(/COMPLETE 600\/600/)

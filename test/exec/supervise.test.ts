@@ -80,14 +80,14 @@ describe('longhaul exec', () => {
       '--out',
       out,
       '--progress-every',
-      '2',
+      '1',
       '--',
       'python3',
       COUNTER,
       '--steps',
       '30',
       '--delay',
-      '0.2',
+      '0.1',
       '--ckpt-dir',
       join(dir, 'ckpt'),
     ])
@@ -368,7 +368,9 @@ sys.stderr.write("\\n")`
       { stdio: ['ignore', 'pipe', 'pipe'] },
     )
     child.stdout.pause() // nobody reads for a while
-    await sleep(3_000)
+    // Once the program runs (the run's progress.json is written as it starts), a second of output nobody reads.
+    await until('the program to start', () => (existsSync(join(dir, 'run', 'progress.json')) ? true : undefined))
+    await sleep(1_000)
     const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024
     expect(rssMiB).toBeLessThan(150)
     let bytes = 0

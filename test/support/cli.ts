@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,15 +9,39 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = join(ROOT, 'bin/longhaul.mjs')
 export const fixture = (name: string): string => join(ROOT, 'test/fixtures/jobs', name)
 
+/**
+ * The folders made outside a test (at a file's top level or in a hook), removed once the file's tests and hooks are
+ * done: registered here, at the top level of the file that imports this module, the hook runs after the file's own
+ * afterAll hooks (an afterAll registered from inside a hook would never run).
+ */
+const fileDirs = new Set<string>()
+afterAll(() => {
+  for (const dir of fileDirs) rmSync(dir, { recursive: true, force: true })
+  fileDirs.clear()
+})
+
+/**
+ * Every child process started through this module that has not ended: those still alive once the file's tests and
+ * hooks are done (a test that timed out or failed before stopping them) are killed, before their folders go (hooks
+ * after all run last-registered first), so that none writes into a removed folder or outlives the file.
+ */
+const running = new Set<ChildProcess>()
+afterAll(() => {
+  for (const child of running) {
+    child.kill('SIGCONT')
+    child.kill('SIGKILL')
+  }
+  running.clear()
+})
+
 /** A fresh temp folder, removed after the test that made it (or, made outside a test, after the test file). */
 export function tempDir(prefix = 'longhaul-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  const remove = (): void => rmSync(dir, { recursive: true, force: true })
   try {
-    onTestFinished(remove)
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
   } catch {
     // Not inside a test: at the file's top level or in a hook.
-    afterAll(remove)
+    fileDirs.add(dir)
   }
   return dir
 }
@@ -64,6 +88,8 @@ export function startNode(
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  running.add(child)
+  child.on('exit', () => running.delete(child))
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
@@ -78,6 +104,24 @@ export function startNode(
 /** Runs `longhaul ARGS` to the end. */
 export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
   return startCli(args, env).done
+}
+
+/**
+ * The pace of a run of test/fixtures/jobs/squares.ts: while the test holds it, each item takes `itemMs` (a process
+ * alone takes `itemMs` × total), so processes started later still find work however slowly they start; once the test
+ * has seen what it waited for, it releases the run and the rest goes at full speed. Time is given to the run when a
+ * test needs it, not slept through.
+ */
+export interface Pace {
+  /** The environment of every process of the run: ITEM_MS and PACE_FILE. */
+  readonly env: Record<string, string>
+  release(): void
+}
+
+export function pace(itemMs = 10): Pace {
+  const file = join(tempDir(), 'pace')
+  writeFileSync(file, '')
+  return { env: { ITEM_MS: String(itemMs), PACE_FILE: file }, release: () => rmSync(file, { force: true }) }
 }
 
 /** True when the full (long) torture and scale tests were asked for: `npm run test:long`. */
@@ -101,12 +145,15 @@ export async function waitFor<T>(
 /**
  * The dataset digest of `total` items of `job` made by one process with a
  * SQLite journal in `dir`: what every shared or crashed run of it must end with.
+ * Made in this process (the engine itself, at full speed: ITEM_MS is not set here, and an item's bytes do not depend
+ * on how long it takes), which saves a CLI start per reference.
  */
 export async function referenceDigest(job: string, total: number, dir: string): Promise<string> {
-  // An item's bytes do not depend on how long it takes: the reference runs at full speed.
-  const reference = await runCli(['run', job, '--out', dir, '--total', String(total), '--workers', '1', '--json'], {
-    ITEM_MS: '0',
-  })
-  if (reference.code !== 0) throw new Error(`the reference run failed (exit ${reference.code}): ${reference.stderr}`)
-  return JSON.parse(reference.stdout).digest as string
+  // Imported here, not at the top: most test files use this module without the engine.
+  const { runMapJob } = await import('../../src/index.ts')
+  const reference = await runMapJob({ jobPath: job, outDir: dir, total, workers: 1 })
+  if (reference.state !== 'complete' || !reference.digest) {
+    throw new Error(`the reference run of ${job} ended ${reference.state}, without a digest`)
+  }
+  return reference.digest
 }

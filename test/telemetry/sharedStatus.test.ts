@@ -14,7 +14,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { RunFeed } from '../../src/dashboard/feed.ts'
 import { dashboardApp } from '../../src/dashboard/server.ts'
-import { BIN, type CliResult, fixture, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { BIN, type CliResult, fixture, pace, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { freePort, sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -44,7 +44,7 @@ interface StatusJson {
 async function startOwner(
   url: string,
   out: string,
-  itemEnv = env,
+  itemEnv: Record<string, string> = env,
 ): Promise<{ child: ChildProcess; done: Promise<CliResult>; runId: string }> {
   const owner = startCli(
     ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
@@ -59,7 +59,12 @@ async function startOwner(
   return { ...owner, runId }
 }
 
-function startWorker(url: string, out: string, runId: string, itemEnv = env): ReturnType<typeof startCli> {
+function startWorker(
+  url: string,
+  out: string,
+  runId: string,
+  itemEnv: Record<string, string> = env,
+): ReturnType<typeof startCli> {
   return startCli(
     ['worker', JOB, '--store', url, '--run', runId, '--out', out, '--workers', '1', ...TTL, '--json'],
     itemEnv,
@@ -148,8 +153,10 @@ describe('status of a run shared through PostgreSQL', () => {
   it('shared-status-live-while-workers-work: after SIGKILL of the owner with a worker still going, status is live (not "run the same command to resume"), its count follows the journal, and it ends COMPLETE', async () => {
     const url = await server().createDatabase()
     const out = join(root, 'runs', 'orphaned')
-    const owner = await startOwner(url, out)
-    const worker = startWorker(url, out, owner.runId)
+    // Items take 3 ms until the test has looked; then the worker finishes the run at full speed.
+    const paced = pace(3)
+    const owner = await startOwner(url, out, paced.env)
+    const worker = startWorker(url, out, owner.runId, paced.env)
     await waitFor('the worker to hold a claim', () => holdsClaim(url, owner.runId, worker.child.pid!))
     await waitFor('the owner to hold a claim', () => holdsClaim(url, owner.runId, owner.child.pid!))
     owner.child.kill('SIGKILL')
@@ -186,6 +193,7 @@ describe('status of a run shared through PostgreSQL', () => {
     expect(text).not.toMatch(/run the same command to resume/)
     expect(text).toMatch(/Journal: .*the owner holds no live lease; 1 worker\(s\) holding claims/)
 
+    paced.release()
     expect((await worker.done).code).toBe(0)
     const [ended] = await statusJson(out)
     expect(ended).toMatchObject({ live: false, ownerGone: false, state: 'complete', done: TOTAL })
