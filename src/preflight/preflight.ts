@@ -42,15 +42,38 @@ export function judge(policy: Policy, evidence: SuiteEvidence): CheckResult[] {
  * code, in child processes; writes the proof bundle and the reports.
  */
 export async function preflight(o: PreflightOptions): Promise<PreflightResult> {
-  const now = o.now ?? Date.now
-  const startedAt = now()
+  const startedAt = (o.now ?? Date.now)()
   const suite = await prepare(o)
-  const { loaded, identified, outDir, proofsDir } = suite
+  return conclude(suite, await gather(suite), startedAt)
+}
+
+/**
+ * The proof and reports of a preflight whose child runs were made before (by
+ * `preflightEvidence` on the same job at the same target): everything a
+ * preflight does but run the job. Tests of what follows the evidence use it.
+ */
+export async function preflightOn(o: PreflightOptions, evidence: SuiteEvidence): Promise<PreflightResult> {
+  if (evidence.target !== o.target)
+    throw new UsageError(`the evidence was gathered for a target of ${evidence.target}, not ${o.target}`)
+  const startedAt = (o.now ?? Date.now)()
+  const suite = await prepare(o)
+  const kind = isLoopJob(suite.identified.job) ? 'loop' : 'map'
+  if (evidence.kind !== kind)
+    throw new UsageError(`the evidence is of a ${evidence.kind} job, and ${o.jobPath} is a ${kind} job`)
+  return conclude(suite, evidence, startedAt)
+}
+
+/** The verdicts, the proof and the reports. */
+function conclude(
+  { o, loaded, identified, outDir, proofsDir }: Prepared,
+  evidence: SuiteEvidence,
+  startedAt: number,
+): PreflightResult {
   const { policy } = loaded
-  const checks = judge(policy, await gather(suite))
+  const checks = judge(policy, evidence)
   const rules = policyRules(policy, checks)
   const passed = checks.every((c) => c.passed) && rules.every((r) => r.passed)
-  const finishedAt = now()
+  const finishedAt = (o.now ?? Date.now)()
   const statement = makeStatement(identified.fingerprint, {
     verdict: passed ? 'PASSED' : 'FAILED',
     job: identified.job.name,
