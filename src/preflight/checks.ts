@@ -160,12 +160,12 @@ export function projectionText(projection: DurationProjection, target: number, w
 }
 
 /** The projected output, times the policy's margin, must fit in the free disk where it will be written. */
-export async function checkDisk(o: {
+export function checkDisk(o: {
   policy: Policy
   rehearsal: ChildRunResult
   target: number
   freeBytes: number
-}): Promise<CheckResult> {
+}): CheckResult {
   const summary = o.rehearsal.summary
   if (!summary || summary.committedThisSession === 0) {
     return {

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import prand from 'pure-rand'
 import { InterruptedError } from '../errors.ts'
-import { verifyRun } from '../runner/index.ts'
+import { type VerifyReport, verifyRun } from '../runner/index.ts'
 import { type ChildRunOptions, type ChildRunResult, childRun, progressLines } from './childRun.ts'
 import type { CheckResult } from './proof.ts'
 
@@ -24,12 +24,35 @@ export interface CrashResumeOptions {
 
 export interface CrashResumeResult {
   readonly check: CheckResult
+  /** What the check was judged on. */
+  readonly evidence: CrashResumeEvidence
   /** Every child run, for the progress-freshness check. */
   readonly runs: readonly ChildRunResult[]
   /** The reference run's rate (1 worker), for sizing the rehearsal. */
   readonly referenceItemsPerSecond: number
   /** The run on `workers` workers, uninterrupted: the small point of the memory comparison. */
   readonly parallel: { readonly workers: number; readonly items: number; readonly retainedBytes: number | null }
+}
+
+/** One uninterrupted run as the crash/resume verdict sees it: its digest, or why it has none. */
+export interface DigestOf {
+  readonly digest: string | null
+  /** The last lines of its stderr, for a run that did not complete. */
+  readonly failure: string
+}
+
+/** What the crash/resume runs showed; `judgeCrashResume` makes the verdict from it alone. */
+export interface CrashResumeEvidence {
+  readonly items: number
+  /** The worker count of the parallel and crashed runs. */
+  readonly workers: number
+  readonly killSeed: number
+  readonly reference: DigestOf
+  /** Absent when the reference did not complete (nothing else was run). */
+  readonly parallel?: DigestOf
+  readonly crashed?: Crashed
+  /** `verify` of the crashed run's folder, when it completed. */
+  readonly verified?: Pick<VerifyReport, 'complete' | 'duplicates' | 'corrupt' | 'missing' | 'problems'>
 }
 
 /**
@@ -51,9 +74,14 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
     ...(o.params !== undefined && { params: o.params }),
     ...(o.config && { config: o.config }),
   }
-  const failures: string[] = []
   const runs: ChildRunResult[] = []
-  const parallel = parallelWorkers()
+  const workers = parallelWorkers()
+  const judged = (evidence: CrashResumeEvidence, rest: Omit<CrashResumeResult, 'check' | 'evidence' | 'runs'>) => ({
+    check: judgeCrashResume(evidence),
+    evidence,
+    runs,
+    ...rest,
+  })
 
   o.onStep?.(`crash/resume: reference run, ${o.items} items on 1 worker`)
   const reference = await unlessAborted(
@@ -61,86 +89,100 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
     childRun({ ...base, outDir: join(o.workDir, 'reference'), workers: 1 }),
   )
   runs.push(reference)
+  const common = { items: o.items, workers, killSeed: o.killSeed, reference: digestOf(reference) }
   if (!reference.summary?.digest) {
-    return {
-      check: fail([`the job does not complete at small scale (${o.items} items): ${lastLines(reference.stderr)}`]),
-      runs,
+    return judged(common, {
       referenceItemsPerSecond: 0,
-      parallel: { workers: parallel, items: o.items, retainedBytes: null },
-    }
+      parallel: { workers, items: o.items, retainedBytes: null },
+    })
   }
 
-  o.onStep?.(`crash/resume: the same items on ${parallel} workers`)
-  const other = await unlessAborted(
-    o.signal,
-    childRun({ ...base, outDir: join(o.workDir, 'parallel'), workers: parallel }),
-  )
+  o.onStep?.(`crash/resume: the same items on ${workers} workers`)
+  const other = await unlessAborted(o.signal, childRun({ ...base, outDir: join(o.workDir, 'parallel'), workers }))
   runs.push(other)
 
   o.onStep?.(`crash/resume: ${o.kills} SIGKILLs at seeded moments, resumed each time`)
-  const crashed = await crashUntilComplete(
-    { ...base, outDir: join(o.workDir, 'crashed'), workers: parallel },
-    o,
-    reference.summary.wallMs,
-    runs,
+  const crashedDir = join(o.workDir, 'crashed')
+  const crashed = await crashUntilComplete({ ...base, outDir: crashedDir, workers }, o, reference.summary.wallMs, runs)
+  const verified = crashed.digest ? await verifyRun(crashedDir) : undefined
+  return judged(
+    {
+      ...common,
+      parallel: digestOf(other),
+      crashed,
+      ...(verified && {
+        verified: {
+          complete: verified.complete,
+          duplicates: verified.duplicates,
+          corrupt: verified.corrupt,
+          missing: verified.missing,
+          problems: verified.problems.slice(0, 3),
+        },
+      }),
+    },
+    {
+      referenceItemsPerSecond: reference.summary.itemsPerSecond,
+      parallel: { workers, items: o.items, retainedBytes: other.summary?.retainedBytes ?? null },
+    },
   )
-  failures.push(...crashed.failures)
+}
 
-  const digests = {
-    reference: reference.summary.digest,
-    [`${parallel} workers`]: other.summary?.digest ?? null,
-    crashed: crashed.digest,
-  }
-  if (other.summary?.digest !== reference.summary.digest) {
-    failures.push(
-      other.summary?.digest
-        ? `determinism: ${parallel} workers made different items than 1 worker (digest ${short(other.summary.digest)} ≠ ${short(reference.summary.digest)}). Items must depend only on params, seed and index: draw randomness from ctx.rng, not Math.random, Date.now or state kept between items.`
-        : `the run on ${parallel} workers did not complete: ${lastLines(other.stderr)}`,
-    )
-  }
-  if (crashed.digest && crashed.digest !== reference.summary.digest) {
-    failures.push(
-      `no-loss/no-duplicates/determinism: after ${crashed.kills} crashes and resumes the output differs from the uninterrupted run (digest ${short(crashed.digest)} ≠ ${short(reference.summary.digest)}). Items must depend only on params, seed and index, never on what the process did before.`,
-    )
-  }
-  if (crashed.digest) {
-    const report = await verifyRun(join(o.workDir, 'crashed'))
-    if (!report.complete || report.duplicates || report.corrupt || report.missing) {
-      failures.push(`atomic-commit: the crashed run does not verify (${report.problems.slice(0, 3).join('; ')})`)
+/** The crash/resume verdict of a map job, from what its runs showed. */
+export function judgeCrashResume(e: CrashResumeEvidence): CheckResult {
+  const title = 'Crash/resume equivalence'
+  const expected = e.reference.digest
+  if (!expected || !e.parallel || !e.crashed) {
+    const reason = `the job does not complete at small scale (${e.items} items): ${e.reference.failure}`
+    return {
+      id: 'crash-resume',
+      title,
+      passed: false,
+      evidence: reason,
+      failures: [reason],
+      measurements: { items: e.items },
     }
+  }
+  const { crashed, parallel, workers } = e
+  const failures: string[] = [...crashed.failures]
+  if (parallel.digest !== expected) {
+    failures.push(
+      parallel.digest
+        ? `determinism: ${workers} workers made different items than 1 worker (digest ${short(parallel.digest)} ≠ ${short(expected)}). Items must depend only on params, seed and index: draw randomness from ctx.rng, not Math.random, Date.now or state kept between items.`
+        : `the run on ${workers} workers did not complete: ${parallel.failure}`,
+    )
+  }
+  if (crashed.digest && crashed.digest !== expected) {
+    failures.push(
+      `no-loss/no-duplicates/determinism: after ${crashed.kills} crashes and resumes the output differs from the uninterrupted run (digest ${short(crashed.digest)} ≠ ${short(expected)}). Items must depend only on params, seed and index, never on what the process did before.`,
+    )
+  }
+  const v = e.verified
+  const verifies = v?.complete && !v.duplicates && !v.corrupt && !v.missing
+  if (crashed.digest && !verifies) {
+    failures.push(
+      `atomic-commit: the crashed run does not verify (${(v?.problems ?? ['not verified']).slice(0, 3).join('; ')})`,
+    )
   }
   const passed = failures.length === 0
   return {
-    check: {
-      id: 'crash-resume',
-      title: 'Crash/resume equivalence',
-      passed,
-      evidence: `${crashed.kills} SIGKILLs (${crashed.atCommit} at a commit) over ${crashed.lives} lives of ${o.items} items; digests ${passed ? 'equal' : 'differ'} (1 worker, ${parallel} workers, crashed)`,
-      failures,
-      measurements: {
-        items: o.items,
-        kills: crashed.kills,
-        killsAtCommit: crashed.atCommit,
-        lives: crashed.lives,
-        killSeed: o.killSeed,
-        digests,
-      },
+    id: 'crash-resume',
+    title,
+    passed,
+    evidence: `${crashed.kills} SIGKILLs (${crashed.atCommit} at a commit) over ${crashed.lives} lives of ${e.items} items; digests ${passed ? 'equal' : 'differ'} (1 worker, ${workers} workers, crashed)`,
+    failures,
+    measurements: {
+      items: e.items,
+      kills: crashed.kills,
+      killsAtCommit: crashed.atCommit,
+      lives: crashed.lives,
+      killSeed: e.killSeed,
+      digests: { reference: expected, [`${workers} workers`]: parallel.digest, crashed: crashed.digest },
     },
-    runs,
-    referenceItemsPerSecond: reference.summary.itemsPerSecond,
-    parallel: { workers: parallel, items: o.items, retainedBytes: other.summary?.retainedBytes ?? null },
   }
+}
 
-  function fail(reasons: string[]): CheckResult {
-    return {
-      id: 'crash-resume',
-      title: 'Crash/resume equivalence',
-      passed: false,
-      evidence: reasons[0]!,
-      failures: reasons,
-      measurements: { items: o.items },
-    }
-  }
+function digestOf(run: ChildRunResult): DigestOf {
+  return { digest: run.summary?.digest ?? null, failure: run.summary?.digest ? '' : lastLines(run.stderr) }
 }
 
 export interface Crashed {

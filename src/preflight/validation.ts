@@ -6,21 +6,69 @@ import type { CheckResult } from './proof.ts'
 /** How many rejected indices and reasons the report keeps. */
 const FIRST = 10
 
+/** What the job's validators said of the rehearsal's records; `judgeValidation` makes the verdict from it alone. */
+export interface ValidationEvidence {
+  /** The job declares validate(record) or datasetChecks. */
+  readonly declared: boolean
+  readonly hasValidate: boolean
+  /** Absent when the rehearsal did not complete (nothing to read). */
+  readonly records?: {
+    readonly count: number
+    readonly rejected: number
+    readonly firstRejected: readonly { readonly index: number; readonly reason: string }[]
+    readonly datasets: readonly { readonly name: string; readonly passed: boolean; readonly reason: string | null }[]
+  }
+}
+
 /**
  * The job's own data validators over every rehearsal record, read back from
- * the output as a loader sees it: `validate(record, index)` per record, then
- * each dataset-level check over all of them.
+ * the output as a loader sees it (none when `dir` is undefined: the rehearsal
+ * did not complete).
  */
-export async function checkValidation(o: {
-  policy: Policy
-  job: MapJob
-  dir: string | undefined
-}): Promise<CheckResult> {
-  const { validate, datasetChecks } = o.job
-  const names = Object.keys(datasetChecks)
+export async function validationEvidence(job: MapJob, dir: string | undefined): Promise<ValidationEvidence> {
+  const declared = job.validate !== undefined || Object.keys(job.datasetChecks).length > 0
+  const base = { declared, hasValidate: job.validate !== undefined }
+  if (!declared || !dir) return base
+  const output = await openRecords(dir)
+  return { ...base, records: validateRecords(job, () => output.records(), output.count) }
+}
+
+/** `validate(record, index)` over each record, then each dataset check over all of them (`records` is read once per pass). */
+export function validateRecords(
+  job: Pick<MapJob, 'validate' | 'datasetChecks'>,
+  records: () => Iterable<{ readonly index: number; readonly record: unknown }>,
+  count: number,
+): NonNullable<ValidationEvidence['records']> {
+  const { validate, datasetChecks } = job
+  let rejected = 0
+  const firstRejected: { index: number; reason: string }[] = []
+  if (validate) {
+    for (const { index, record } of records()) {
+      const reason = verdictOf(() => validate(record, index))
+      if (reason === null) continue
+      rejected++
+      if (firstRejected.length < FIRST) firstRejected.push({ index, reason })
+    }
+  }
+  const datasets = Object.keys(datasetChecks).map((name) => {
+    const check = datasetChecks[name]!
+    const reason = verdictOf(() =>
+      check(
+        (function* () {
+          for (const { record } of records()) yield record
+        })(),
+      ),
+    )
+    return { name, passed: reason === null, reason }
+  })
+  return { count, rejected, firstRejected, datasets }
+}
+
+/** The validation verdict: validators declared (if the policy requires them), few enough rejected, every dataset check met. */
+export function judgeValidation(policy: Policy, e: ValidationEvidence): CheckResult {
   const base = { id: 'validation' as const, title: 'Data validation' }
-  if (!validate && names.length === 0) {
-    const passed = !o.policy.requireValidators
+  if (!e.declared) {
+    const passed = !policy.requireValidators
     return {
       ...base,
       passed,
@@ -33,7 +81,7 @@ export async function checkValidation(o: {
       measurements: { records: 0, declared: false },
     }
   }
-  if (!o.dir)
+  if (!e.records)
     return {
       ...base,
       passed: false,
@@ -41,34 +89,12 @@ export async function checkValidation(o: {
       failures: ['validation: not run, the rehearsal did not complete'],
       measurements: {},
     }
-
-  const output = await openRecords(o.dir)
-  let rejected = 0
-  const firstRejected: { index: number; reason: string }[] = []
-  if (validate) {
-    for (const { index, record } of output.records()) {
-      const reason = verdictOf(() => validate(record, index))
-      if (reason === null) continue
-      rejected++
-      if (firstRejected.length < FIRST) firstRejected.push({ index, reason })
-    }
-  }
-  const datasets = names.map((name) => {
-    const check = datasetChecks[name]!
-    const reason = verdictOf(() =>
-      check(
-        (function* () {
-          for (const { record } of output.records()) yield record
-        })(),
-      ),
-    )
-    return { name, passed: reason === null, reason }
-  })
-  const share = output.count > 0 ? rejected / output.count : 0
+  const { count, rejected, firstRejected, datasets } = e.records
+  const share = count > 0 ? rejected / count : 0
   const failures: string[] = []
-  if (share > o.policy.maxInvalidFraction) {
+  if (share > policy.maxInvalidFraction) {
     failures.push(
-      `validation: validate() rejected ${rejected} of ${output.count} records (${(share * 100).toFixed(1)}%, the policy allows ${(o.policy.maxInvalidFraction * 100).toFixed(1)}%); ` +
+      `validation: validate() rejected ${rejected} of ${count} records (${(share * 100).toFixed(1)}%, the policy allows ${(policy.maxInvalidFraction * 100).toFixed(1)}%); ` +
         `first at ${firstRejected.map((r) => r.index).join(', ')}: ${firstRejected[0]?.reason}`,
     )
   }
@@ -77,11 +103,11 @@ export async function checkValidation(o: {
   return {
     ...base,
     passed: failures.length === 0,
-    evidence: `${validate ? `validate() on ${output.count} records: ${rejected} rejected` : 'no validate()'}${datasets.length ? `; dataset checks ${datasets.map((d) => `${d.name} ${d.passed ? '✔' : '✘'}`).join(', ')}` : ''}`,
+    evidence: `${e.hasValidate ? `validate() on ${count} records: ${rejected} rejected` : 'no validate()'}${datasets.length ? `; dataset checks ${datasets.map((d) => `${d.name} ${d.passed ? '✔' : '✘'}`).join(', ')}` : ''}`,
     failures,
     measurements: {
-      declared: validate !== undefined,
-      records: output.count,
+      declared: e.hasValidate,
+      records: count,
       rejected,
       rejectedShare: share,
       firstRejected,

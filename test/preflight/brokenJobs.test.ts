@@ -1,10 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { checkMemory } from '../../src/preflight/checks.ts'
+import { childRun } from '../../src/preflight/childRun.ts'
 import type { PreflightOptions } from '../../src/preflight/options.ts'
+import { policySchema } from '../../src/preflight/policy.ts'
 import { preflight } from '../../src/preflight/preflight.ts'
 import type { CheckId } from '../../src/preflight/proof.ts'
-import { ROOT, tempDir } from '../support/cli.ts'
+import { LONG, ROOT, tempDir } from '../support/cli.ts'
 
 // Each deliberately broken job must fail preflight, and the failure must name the broken requirement.
 const broken = (name: string): string => join(ROOT, 'test/fixtures/broken', `${name}.ts`)
@@ -19,7 +22,7 @@ function expectOnly(failedIds: CheckId[], ...expected: CheckId[]): void {
   expect([...failedIds].sort()).toEqual([...expected].sort())
 }
 
-describe('preflight fails each broken job, naming the broken requirement', () => {
+describe('preflight of a map job, end to end', () => {
   it('a sound job passes every check and gets a proof, a report and JUnit XML', async () => {
     const { result, failedIds } = await prove('sound', 20_000)
     expect(failedIds).toEqual([])
@@ -43,6 +46,35 @@ describe('preflight fails each broken job, naming the broken requirement', () =>
     expect(existsSync(join(result.proofPath, '..', `.preflight-work-${process.pid}`))).toBe(false)
   }, 120_000)
 
+  // The memory check's verdict is tested on recorded evidence (verdicts.test.ts); this is its measurement, live.
+  it('bounded-memory: two real runs of a job that leaks 64 KiB per item measure the growth, and the memory check fails on it', async () => {
+    const dir = tempDir()
+    const measure = async (items: number) => {
+      const run = await childRun({
+        jobPath: broken('leaks-memory'),
+        outDir: join(dir, String(items)),
+        total: items,
+        workers: 2,
+      })
+      return { items, retainedBytes: run.summary!.retainedBytes, samples: run.samples }
+    }
+    const [small, large] = await Promise.all([measure(200), measure(800)])
+    const check = checkMemory({
+      policy: policySchema.parse({}),
+      small,
+      rehearsal: large,
+      rehearsalSamples: large.samples,
+      target: 20_000,
+    })
+    expect(check.passed).toBe(false)
+    expect(check.measurements.bytesPerItem).toBeGreaterThan(48 * 1024)
+    expect(check.failures.join('\n')).toMatch(/bounded-memory: memory grows with items \(\d+\.\d KiB per item/)
+  }, 60_000)
+})
+
+// Each check's verdict on these jobs' recorded evidence is tested in every run (verdicts.test.ts); the whole preflight of
+// each, ten child processes apiece, under test:long.
+describe.runIf(LONG)('preflight fails each broken job, naming the broken requirement', () => {
   it('determinism: a job that keeps everything in memory (items depend on history) fails crash/resume and memory', async () => {
     const { failedIds, failures } = await prove('keeps-all-in-memory', 20_000)
     expectOnly(failedIds, 'crash-resume', 'memory')

@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GateRefusedError } from '../../src/errors.ts'
 import { launchGate } from '../../src/preflight/gate.ts'
 import { loadPolicy } from '../../src/preflight/policy.ts'
-import { preflight } from '../../src/preflight/preflight.ts'
+import { preflightOn } from '../../src/preflight/preflight.ts'
 import { identifyJob } from '../../src/runner/index.ts'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { recorded } from '../fixtures/evidence/record.ts'
 import { ROOT, runCli, tempDir } from '../support/cli.ts'
 
 // A copy of a sound job, so the test can change it by one byte without touching the fixture.
@@ -14,11 +15,14 @@ const job = join(ROOT, 'test/fixtures/broken', `.gate-${process.pid}.ts`)
 const out = join(tempDir(), 'run')
 const TARGET = 1_500
 
+// The proof is made as preflight makes it, on the evidence a real preflight of the sound job at this target gathered
+// (its child runs are not repeated here; a whole preflight is proved end to end in brokenJobs.test.ts and, from the
+// command line, in projection.test.ts).
 beforeAll(async () => {
   copyFileSync(join(ROOT, 'test/fixtures/broken/sound.ts'), job)
-  const proved = await runCli(['preflight', job, '--target', String(TARGET), '--out', out])
-  expect(proved.code, proved.stderr + proved.stdout).toBe(0)
-}, 180_000)
+  const proved = await preflightOn({ jobPath: job, target: TARGET, outDir: out }, recorded('sound-1500').evidence)
+  expect(proved.passed).toBe(true)
+})
 afterAll(() => rmSync(job, { force: true }))
 
 describe('gate', () => {
@@ -70,12 +74,12 @@ describe('gate', () => {
   })
 
   it('gate: a later failing preflight of the same job does not replace its passing proof, and the refusal points at the failure', async () => {
-    const failed = await preflight({
-      jobPath: job,
-      target: TARGET * 10,
-      outDir: out,
-      diskProbe: async () => ({ freeBytes: 1 }),
-    })
+    // The output of 20,000 items would not fit a disk with 1 byte free.
+    const { evidence } = recorded('sound')
+    const failed = await preflightOn(
+      { jobPath: job, target: evidence.target, outDir: out },
+      { ...evidence, freeBytes: 1 },
+    )
     expect(failed.passed).toBe(false)
     expect(failed.proofPath).toMatch(/\.failed\.intoto\.jsonl$/)
     expect((await runCli(['run', job, '--out', out, '--total', String(TARGET)])).code).toBe(0)
@@ -83,7 +87,7 @@ describe('gate', () => {
     expect(refused.code).toBe(3)
     const beyond = await runCli(['run', job, '--out', out, '--total', String(TARGET + 1)])
     expect(beyond.stderr).toMatch(/✘ its target covers this run/)
-  }, 120_000)
+  })
 
   it('gate: a job changed by one byte is a different job, and its old proof does not count', async () => {
     writeFileSync(job, `${readFileSync(job, 'utf8')} `)

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { LoopJob } from '../../src/job/defineLoop.ts'
-import { checkLoopDisk, stateGrowth } from '../../src/preflight/loopChecks.ts'
+import { childRun } from '../../src/preflight/childRun.ts'
+import { checkLoopDisk, checkLoopMemory, stateGrowth } from '../../src/preflight/loopChecks.ts'
 import { policySchema } from '../../src/preflight/policy.ts'
 import { preflight } from '../../src/preflight/preflight.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { ROOT, runCli, tempDir } from '../support/cli.ts'
+import { LONG, ROOT, runCli, tempDir } from '../support/cli.ts'
 
 const loop = (name: string): string => join(ROOT, 'test/fixtures/loops', `${name}.ts`)
 const failedChecks = (result: Awaited<ReturnType<typeof preflight>>) =>
@@ -36,33 +37,19 @@ describe('preflight and the launch gate for loop jobs', () => {
     expect(beyond.code).toBe(3)
   }, 180_000)
 
-  it('crash/resume equivalence: a loop whose state lives outside save() fails, and the failure says what to keep in the state', async () => {
-    const result = await preflight({ jobPath: loop('hidden-state'), target: 5000, outDir: join(tempDir(), 'hidden') })
-    expect(failedChecks(result).map((c) => c.id)).toEqual(['crash-resume'])
-    expect(failedChecks(result)[0]!.failures.join('\n')).toMatch(
-      /final state differs from the uninterrupted run's[\s\S]*save\(\) must capture everything step\(\) reads/,
-    )
-    expect(result.passed).toBe(false)
-  }, 180_000)
-
-  it('bounded-memory: a loop that keeps a piece of every step fails memory (and only memory), proved without running past its target', async () => {
-    const result = await preflight({ jobPath: loop('leaky'), target: 5000, outDir: join(tempDir(), 'leaky') })
-    expect(failedChecks(result).map((c) => c.id)).toEqual(['memory'])
-    expect(failedChecks(result)[0]!.failures.join('\n')).toMatch(
-      /the loop's memory grows with steps \(64\.\d KiB per step/,
-    )
-    const crash = result.statement.predicate.checks.find((c) => c.id === 'crash-resume')!
-    expect(crash.measurements.items).toBeLessThanOrEqual(5000)
-  }, 180_000)
-
-  it('a fast loop over a finite dataset is proved at its own size: checkpoints every few steps, every kill lands, never a step past its data', async () => {
-    const result = await preflight({ jobPath: loop('bounded'), target: 3000, outDir: join(tempDir(), 'bounded') })
-    expect(failedChecks(result)).toEqual([])
-    const crash = result.statement.predicate.checks.find((c) => c.id === 'crash-resume')!
-    // As many steps as the kills need at the measured rate (all 3,000 on a quiet machine), never more than the data has.
-    expect(crash.measurements).toMatchObject({ kills: 2 })
-    expect(crash.measurements.items).toBeLessThanOrEqual(3000)
-  }, 120_000)
+  // The memory check's verdict is tested on recorded evidence (verdicts.test.ts); this is its measurement, live.
+  it("bounded-memory: two real runs of a loop that keeps 64 KiB of every step measure the growth, and the loop's memory check fails on it", async () => {
+    const dir = tempDir()
+    const measure = async (items: number) => {
+      const run = await childRun({ jobPath: loop('leaky'), outDir: join(dir, String(items)), total: items })
+      return { items, retainedBytes: run.summary!.retainedBytes }
+    }
+    const [smaller, larger] = await Promise.all([measure(100), measure(400)])
+    const check = checkLoopMemory({ policy: policySchema.parse({}), smaller, larger, target: 5000 })
+    expect(check.passed).toBe(false)
+    expect(check.measurements.bytesPerStep).toBeGreaterThan(48 * 1024)
+    expect(check.failures.join('\n')).toMatch(/the loop's memory grows with steps \(\d+\.\d KiB per step/)
+  }, 60_000)
 
   it("disk: the checkpoints kept and the final state, at the state's projected size, must fit", () => {
     const policy = policySchema.parse({})
@@ -92,4 +79,36 @@ describe('preflight and the launch gate for loop jobs', () => {
     expect(disk.measurements).toMatchObject({ copies: 6 })
     expect(checkLoopDisk({ policy, job, growth: growing, freeBytes: 1e12 }).passed).toBe(true)
   })
+})
+
+// Each check's verdict on these loops' recorded evidence is tested in every run (verdicts.test.ts); the whole preflight of
+// each under test:long.
+describe.runIf(LONG)('preflight fails each broken loop, naming the broken requirement', () => {
+  it('crash/resume equivalence: a loop whose state lives outside save() fails, and the failure says what to keep in the state', async () => {
+    const result = await preflight({ jobPath: loop('hidden-state'), target: 5000, outDir: join(tempDir(), 'hidden') })
+    expect(failedChecks(result).map((c) => c.id)).toEqual(['crash-resume'])
+    expect(failedChecks(result)[0]!.failures.join('\n')).toMatch(
+      /final state differs from the uninterrupted run's[\s\S]*save\(\) must capture everything step\(\) reads/,
+    )
+    expect(result.passed).toBe(false)
+  }, 180_000)
+
+  it('bounded-memory: a loop that keeps a piece of every step fails memory (and only memory), proved without running past its target', async () => {
+    const result = await preflight({ jobPath: loop('leaky'), target: 5000, outDir: join(tempDir(), 'leaky') })
+    expect(failedChecks(result).map((c) => c.id)).toEqual(['memory'])
+    expect(failedChecks(result)[0]!.failures.join('\n')).toMatch(
+      /the loop's memory grows with steps \(64\.\d KiB per step/,
+    )
+    const crash = result.statement.predicate.checks.find((c) => c.id === 'crash-resume')!
+    expect(crash.measurements.items).toBeLessThanOrEqual(5000)
+  }, 180_000)
+
+  it('a fast loop over a finite dataset is proved at its own size: checkpoints every few steps, every kill lands, never a step past its data', async () => {
+    const result = await preflight({ jobPath: loop('bounded'), target: 3000, outDir: join(tempDir(), 'bounded') })
+    expect(failedChecks(result)).toEqual([])
+    const crash = result.statement.predicate.checks.find((c) => c.id === 'crash-resume')!
+    // As many steps as the kills need at the measured rate (all 3,000 on a quiet machine), never more than the data has.
+    expect(crash.measurements).toMatchObject({ kills: 2 })
+    expect(crash.measurements.items).toBeLessThanOrEqual(3000)
+  }, 120_000)
 })
