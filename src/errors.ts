@@ -51,6 +51,7 @@ export class LonghaulError extends Error {
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: the class instanceof asks about, a subclass as well
+    // biome-ignore lint/complexity/noUselessThisAlias: named once, used twice below
     const asked: Function = this
     if (Function.prototype[Symbol.hasInstance].call(asked, value)) return true
     const kinds = typeof value === 'object' && value !== null ? (value as { [KINDS]?: unknown })[KINDS] : undefined
