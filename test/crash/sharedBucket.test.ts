@@ -8,8 +8,6 @@
  * made again; the digest is the single-process SQLite run's (determinism).
  */
 import { existsSync, readdirSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import type { AddressInfo } from 'node:net'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -22,39 +20,22 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CliResult, fixture, pace, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
-
-/** s3rver has no type declarations; this is the part the tests use. */
-interface S3rverServer {
-  run(): Promise<AddressInfo>
-  close(): Promise<void>
-}
-const S3rver = createRequire(import.meta.url)('s3rver') as new (options: object) => S3rverServer
+import { type S3Server, startS3Server } from '../support/s3server.ts'
 
 const server = usePostgres()
 const TOTAL = 1_500
 const JOB = fixture('squares.ts')
 const TTL = ['--lease-ttl', '2']
 const root = tempDir()
-let s3: S3rverServer
+let s3: S3Server
 let env: Record<string, string>
 let client: S3Client
 let expected: string
 
 beforeAll(async () => {
-  s3 = new S3rver({
-    port: 0,
-    address: '127.0.0.1',
-    silent: true,
-    directory: tempDir('longhaul-s3rver-'),
-    configureBuckets: [{ name: 'datasets' }],
-  })
-  const endpoint = `http://127.0.0.1:${(await s3.run()).port}`
-  env = {
-    AWS_ENDPOINT_URL_S3: endpoint,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  }
+  s3 = await startS3Server('datasets')
+  const endpoint = s3.endpoint
+  env = { AWS_ENDPOINT_URL_S3: endpoint, ...s3.env }
   client = new S3Client({
     endpoint,
     region: 'us-east-1',

@@ -4,7 +4,6 @@
  * Publishing must never slow or fail the run.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3'
@@ -24,6 +23,7 @@ import { runMapJob } from '../../src/runner/index.ts'
 import { importOptional } from '../../src/s3Client.ts'
 import type { ProgressSnapshot, ProgressState } from '../../src/telemetry/snapshot.ts'
 import { fixture, tempDir } from '../support/cli.ts'
+import { type S3Server, startS3Server } from '../support/s3server.ts'
 
 const root = tempDir('longhaul-publish-')
 let runs = 0
@@ -333,29 +333,15 @@ describe('webhook', () => {
   }, 30_000)
 })
 
-/** s3rver has no type declarations; this is the part the tests use. */
-interface S3rverServer {
-  run(): Promise<AddressInfo>
-  close(): Promise<void>
-}
-const S3rver = createRequire(import.meta.url)('s3rver') as new (options: object) => S3rverServer
-
 describe('s3', () => {
-  let server: S3rverServer
+  let server: S3Server
   let endpoint = ''
   const savedEnv: Record<string, string | undefined> = {}
-  const env = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_EC2_METADATA_DISABLED: 'true' }
 
   beforeAll(async () => {
-    server = new S3rver({
-      port: 0,
-      address: '127.0.0.1',
-      silent: true,
-      directory: tempDir('longhaul-s3rver-'),
-      configureBuckets: [{ name: 'runs' }],
-    })
-    endpoint = `http://127.0.0.1:${(await server.run()).port}`
-    for (const [name, value] of Object.entries(env)) {
+    server = await startS3Server('runs')
+    endpoint = server.endpoint
+    for (const [name, value] of Object.entries(server.env)) {
       savedEnv[name] = process.env[name]
       process.env[name] = value
     }
