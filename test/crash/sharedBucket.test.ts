@@ -18,7 +18,17 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type CliResult, fixture, pace, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import {
+  type CliResult,
+  expectVerifiedComplete,
+  fixture,
+  pace,
+  referenceDigest,
+  runCli,
+  startCli,
+  tempDir,
+  waitFor,
+} from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 import { type S3Server, startS3Server } from '../support/s3server.ts'
 
@@ -119,17 +129,7 @@ function expectComplete(result: CliResult): { committedThisSession: number } {
 
 async function expectVerified(local: string): Promise<void> {
   // verify reads the journal from PostgreSQL and every shard back from the bucket.
-  const verified = await runCli(['verify', local, '--json'], env)
-  expect(verified.code, verified.stderr).toBe(0)
-  expect(JSON.parse(verified.stdout)).toMatchObject({
-    complete: true,
-    items: TOTAL,
-    missing: 0,
-    duplicates: 0,
-    corrupt: 0,
-    stray: [],
-    digest: expected,
-  })
+  await expectVerifiedComplete(local, TOTAL, expected, env)
 }
 
 describe('a run across processes with its shards in an S3-compatible bucket', () => {

@@ -12,7 +12,17 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { type CliResult, fixture, pace, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import {
+  type CliResult,
+  expectVerifiedComplete,
+  fixture,
+  pace,
+  referenceDigest,
+  runCli,
+  startCli,
+  tempDir,
+  waitFor,
+} from '../support/cli.ts'
 import { freePort, sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -87,17 +97,7 @@ async function expectComplete(result: CliResult): Promise<{ committedThisSession
 
 async function expectVerified(out: string): Promise<void> {
   // verify finds the journal through the folder's store.json.
-  const verified = await runCli(['verify', out, '--json'])
-  expect(verified.code, verified.stderr).toBe(0)
-  expect(JSON.parse(verified.stdout)).toMatchObject({
-    complete: true,
-    items: TOTAL,
-    missing: 0,
-    duplicates: 0,
-    corrupt: 0,
-    stray: [],
-    digest: expected,
-  })
+  await expectVerifiedComplete(out, TOTAL, expected)
 }
 
 describe('a run shared by several processes (PostgreSQL journal, shared folder)', () => {

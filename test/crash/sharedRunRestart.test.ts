@@ -11,7 +11,15 @@ import type { ChildProcess } from 'node:child_process'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, expect, it } from 'vitest'
-import { type CliResult, fixture, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import {
+  type CliResult,
+  expectVerifiedComplete,
+  fixture,
+  referenceDigest,
+  startCli,
+  tempDir,
+  waitFor,
+} from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -112,15 +120,5 @@ it('no-loss, no-duplicates, determinism: the database restarted mid-run (down fo
   )
   expect(ranges).toEqual({ items: TOTAL, gaps: 0 })
   // verify finds the journal through the folder's store.json, and agrees.
-  const verified = await runCli(['verify', out, '--json'])
-  expect(verified.code, verified.stderr).toBe(0)
-  expect(JSON.parse(verified.stdout)).toMatchObject({
-    complete: true,
-    items: TOTAL,
-    missing: 0,
-    duplicates: 0,
-    corrupt: 0,
-    stray: [],
-    digest: expected,
-  })
+  await expectVerifiedComplete(out, TOTAL, expected)
 })

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, afterEach, onTestFinished } from 'vitest'
+import { afterAll, afterEach, expect, onTestFinished } from 'vitest'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = join(ROOT, 'bin/longhaul.mjs')
@@ -156,4 +156,24 @@ export async function referenceDigest(job: string, total: number, dir: string): 
     throw new Error(`the reference run of ${job} ended ${reference.state}, without a digest`)
   }
   return reference.digest
+}
+
+/** `longhaul verify DIR --json` exits 0 and finds every item once, nothing stray, and the reference digest. */
+export async function expectVerifiedComplete(
+  dir: string,
+  total: number,
+  digest: string,
+  env: Record<string, string> = {},
+): Promise<void> {
+  const verified = await runCli(['verify', dir, '--json'], env)
+  expect(verified.code, verified.stderr).toBe(0)
+  expect(JSON.parse(verified.stdout)).toMatchObject({
+    complete: true,
+    items: total,
+    missing: 0,
+    duplicates: 0,
+    corrupt: 0,
+    stray: [],
+    digest,
+  })
 }
