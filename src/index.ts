@@ -1,3 +1,8 @@
+import type * as Preflight from './preflight/preflight.ts'
+import type * as RunLoop from './runner/loop/runLoopJob.ts'
+import type * as RunMap from './runner/runMapJob.ts'
+import type * as Verify from './runner/verify.ts'
+
 export * from './errors.ts'
 export {
   defineJob,
@@ -22,18 +27,35 @@ export type { OutputFormat } from './job/outputs/format.ts'
 export { jsonl } from './job/outputs/jsonl.ts'
 export { type NpyDtype, npy, type Tensor, tensor } from './job/outputs/npy.ts'
 export type { Rng } from './job/rng.ts'
+export { defineConfig } from './preflight/defineConfig.ts'
 export type { PreflightOptions } from './preflight/options.ts'
-export { defineConfig, type Policy, type PolicyInput } from './preflight/policy.ts'
-export { type PreflightResult, preflight } from './preflight/preflight.ts'
-export {
-  type LoopRunOptions,
-  type LoopRunSummary,
-  type RunObserver,
-  type RunOptions,
-  type RunSummary,
-  runLoopJob,
-  runMapJob,
-  type VerifyReport,
-  verifyRun,
+export type { Policy, PolicyInput } from './preflight/policy.ts'
+export type { PreflightResult } from './preflight/preflight.ts'
+export type {
+  LoopRunOptions,
+  LoopRunSummary,
+  RunObserver,
+  RunOptions,
+  RunSummary,
+  VerifyReport,
 } from './runner/index.ts'
 export type { ProgressSnapshot, ProgressState } from './telemetry/snapshot.ts'
+
+// The runners, preflight and verify are loaded when first called, not when a job file imports `longhaul`: a job
+// needs only what it declares itself with, and every process that runs one imports it at start-up.
+
+/** Runs or resumes a map job until every item is committed (see runner/runMapJob.ts). */
+export const runMapJob: typeof RunMap.runMapJob = async (options) =>
+  (await import('./runner/runMapJob.ts')).runMapJob(options)
+
+/** Runs or resumes a loop job (see runner/loop/runLoopJob.ts). */
+export const runLoopJob: typeof RunLoop.runLoopJob = async (options) =>
+  (await import('./runner/loop/runLoopJob.ts')).runLoopJob(options)
+
+/** Checks a run's committed output against its journal (see runner/verify.ts). */
+export const verifyRun: typeof Verify.verifyRun = async (dir, options) =>
+  (await import('./runner/verify.ts')).verifyRun(dir, options)
+
+/** Rehearses a job and writes its proof (see preflight/preflight.ts). */
+export const preflight: typeof Preflight.preflight = async (options) =>
+  (await import('./preflight/preflight.ts')).preflight(options)

@@ -61,11 +61,6 @@ export const policySchema = z
 export type Policy = z.output<typeof policySchema>
 export type PolicyInput = z.input<typeof policySchema>
 
-/** Declares the policy in `longhaul.config.ts`: `export default defineConfig({ maxLostWorkSeconds: 120 })`. */
-export function defineConfig(config: PolicyInput): PolicyInput {
-  return config
-}
-
 export interface LoadedPolicy {
   readonly policy: Policy
   /** The config file it came from; null when the defaults apply. */
