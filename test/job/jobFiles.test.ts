@@ -3,7 +3,9 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { describeChanges } from '../../src/job/fingerprint.ts'
 import { hashJobFiles } from '../../src/job/jobFiles.ts'
-import { identifyJob, identifyLoop } from '../../src/runner/index.ts'
+import { preflightOn } from '../../src/preflight/preflight.ts'
+import { identifyJob, identifyLoop, runMapJob } from '../../src/runner/index.ts'
+import { recorded } from '../fixtures/evidence/record.ts'
 import { ROOT, runCli } from '../support/cli.ts'
 
 // Job folders inside the repository (so 'longhaul' and 'zod' resolve), named with a dot so no other test's glob sees them.
@@ -51,12 +53,15 @@ describe('fingerprint-covers-declared-files', () => {
       'server.py',
     ])
 
+    // The proof is made as preflight makes it (its identity, under the job's policy), on the evidence a real
+    // preflight gathered (its child runs are not repeated here: a whole preflight is proved end to end in
+    // test/preflight/brokenJobs.test.ts and projection.test.ts).
     const proved = join(dir, 'runs/proved')
-    const preflight = await runCli(['preflight', job, '--target', '30', '--out', proved])
-    expect(preflight.code, preflight.stderr + preflight.stdout).toBe(0)
+    const { evidence } = recorded('sound-1500')
+    const preflight = await preflightOn({ jobPath: job, target: evidence.target, outDir: proved }, evidence)
+    expect(preflight.passed, JSON.stringify(preflight.statement.predicate.checks)).toBe(true)
     const small = join(dir, 'runs/small')
-    const first = await runCli(['run', job, '--out', small, '--total', '5'])
-    expect(first.code, first.stderr).toBe(0)
+    expect(await runMapJob({ jobPath: job, outDir: small, total: 5 })).toMatchObject({ state: 'complete' })
 
     write(join(dir, 'server.py'), 'print(3)\n')
     const resumed = await runCli(['run', job, '--out', small, '--total', '8'])
@@ -64,7 +69,7 @@ describe('fingerprint-covers-declared-files', () => {
     expect(resumed.stderr).toMatch(/LONGHAUL_FINGERPRINT_MISMATCH|holds a run of a different job/)
     expect(resumed.stderr).toContain('job code changed (server.py)')
 
-    const gated = await runCli(['run', job, '--out', proved, '--total', '30'])
+    const gated = await runCli(['run', job, '--out', proved, '--total', String(evidence.target)])
     expect(gated.code, gated.stderr).toBe(3)
     expect(gated.stderr).toMatch(/✘ a proof for this exact job .* none: server\.py changed since the proof of \d{4}-/)
 
@@ -74,7 +79,7 @@ describe('fingerprint-covers-declared-files', () => {
     expect(describeChanges(before.identity, after.identity)).toEqual([
       `job code changed (${join('prompts', 'b.txt')}, server.py)`,
     ])
-  }, 240_000)
+  })
 
   it('a declared file that does not exist is refused naming it; files: [] declares none', async () => {
     const job = spawningJob(join(base, 'missing'), "['server.py', 'sever.py']")
@@ -126,17 +131,17 @@ describe('fingerprint-covers-scripts-beside-the-job', () => {
     const dir = join(base, 'out-here')
     const job = spawningJob(dir, "['**/*.py', '**/*.json', '**/*.txt']")
     const before = await identifyJob({ jobPath: job })
-    const beside = await runCli(['run', job, '--out', join(dir, 'runs/a'), '--total', '4'])
-    expect(beside.code, beside.stderr).toBe(0)
-    const here = await runCli(['run', job, '--out', dir, '--total', '4'])
-    expect(here.code, here.stderr).toBe(0)
+    // Run in this process: the engine decides the fingerprint and refuses a changed one, whoever starts it.
+    expect(await runMapJob({ jobPath: job, outDir: join(dir, 'runs/a'), total: 4 })).toMatchObject({
+      state: 'complete',
+    })
+    expect(await runMapJob({ jobPath: job, outDir: dir, total: 4 })).toMatchObject({ state: 'complete' })
     // A run's files (progress.json, PROGRESS.txt, data/, .longhaul/) are never the job's, even when a glob would match them.
     write(join(dir, 'runs/a/data/stray.py'), 'x = 1\n')
     expect((await identifyJob({ jobPath: job })).fingerprint).toBe(before.fingerprint)
-    const again = await runCli(['run', job, '--out', dir, '--total', '4'])
-    expect(again.code, again.stderr).toBe(0)
+    expect(await runMapJob({ jobPath: job, outDir: dir, total: 4 })).toMatchObject({ state: 'complete' })
     // A folder beside the job that is not a run folder is read as declared.
     write(join(dir, 'tools/extra.py'), 'y = 2\n')
     expect(Object.keys(await hashJobFiles(job, ['**/*.py']))).toEqual(['server.py', join('tools', 'extra.py')])
-  }, 60_000)
+  })
 })

@@ -9,7 +9,7 @@ import { cpSync, readdirSync, readFileSync, truncateSync, writeFileSync } from '
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../support/cli.ts'
-import { ckpt, DESCENT, dataFiles, finalBytes, readJournal, runLoop, sha256 } from './support.ts'
+import { ckpt, DESCENT, dataFiles, finalBytes, readJournal, runLoopHere, sha256 } from './support.ts'
 
 // A checkpoint every 20 steps, no time-based ones: a complete run leaves steps 260, 280 and 300.
 const env = { CKPT_STEPS: '20', CKPT_MS: '3600000', KEEP: '3' }
@@ -20,8 +20,8 @@ let expected: Buffer
 
 beforeAll(async () => {
   const [a, b] = await Promise.all([
-    runLoop(DESCENT, reference, env),
-    runLoop(DESCENT, other, { ...env, LOOP_PARAMS: '{"lr":0.1}' }),
+    runLoopHere(DESCENT, reference, env),
+    runLoopHere(DESCENT, other, { ...env, LOOP_PARAMS: '{"lr":0.1}' }),
   ])
   expect(a.code, a.stderr).toBe(0)
   expect(b.code, b.stderr).toBe(0)
@@ -62,7 +62,7 @@ describe('checkpoint-fallback', () => {
       harm(newest)
       const damaged = readFileSync(newest)
 
-      const result = await runLoop(DESCENT, out, env)
+      const result = await runLoopHere(DESCENT, out, env)
       expect(result.code, result.stderr).toBe(0)
       expect(result.stderr).toMatch(
         /WARNING: corrupt checkpoint\(s\) moved to .*quarantine: step-000000000300\.ckpt \(.+\); resuming from the checkpoint at step 280/,
@@ -102,7 +102,7 @@ describe('checkpoint-fallback', () => {
     cpSync(reference, out, { recursive: true })
     flip(join(out, 'data', ckpt(300)), -1)
     truncateSync(join(out, 'data', ckpt(280)), 10)
-    const result = await runLoop(DESCENT, out, env)
+    const result = await runLoopHere(DESCENT, out, env)
     expect(result.code, result.stderr).toBe(0)
     expect(JSON.parse(result.stdout)).toMatchObject({ startStep: 260, corruptCheckpoints: 2, digest: sha256(expected) })
     expect(readdirSync(join(out, '.longhaul', 'quarantine'))).toHaveLength(2)
@@ -112,7 +112,7 @@ describe('checkpoint-fallback', () => {
     const out = join(root, 'all')
     cpSync(reference, out, { recursive: true })
     for (const step of [260, 280, 300]) flip(join(out, 'data', ckpt(step)), -1)
-    const result = await runLoop(DESCENT, out, env)
+    const result = await runLoopHere(DESCENT, out, env)
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toMatch(/resuming from the start \(init\), as no checkpoint verifies/)
     expect(JSON.parse(result.stdout)).toMatchObject({

@@ -7,10 +7,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { GateRefusedError, runLoopJob } from '../../src/index.ts'
+import { GateRefusedError, runLoopJob, runMapJob } from '../../src/index.ts'
 import type { LaunchFacts } from '../../src/runner/index.ts'
 import { fixture, runCli, tempDir } from '../support/cli.ts'
-import { ckpt, DESCENT, finalBytes, readJournal, runLoop, sha256 } from './support.ts'
+import { ckpt, DESCENT, finalBytes, readJournal, runLoopHere, sha256, withLoopEnv } from './support.ts'
 
 const root = tempDir('longhaul-loop-same-')
 const env = { CKPT_STEPS: '20', CKPT_MS: '3600000' }
@@ -35,9 +35,9 @@ describe('same-job-or-refuse (loops)', () => {
     'resuming with %s is refused (exit 2), naming what changed, and the folder is left as it was',
     async (name, change, changed) => {
       const out = join(root, name.replace(/\W+/g, '-'))
-      expect((await runLoop(DESCENT, out, env, 40)).code).toBe(0)
+      expect((await runLoopHere(DESCENT, out, env, 40)).code).toBe(0)
       const before = await snapshot(out)
-      const refused = await runLoop(DESCENT, out, { ...env, ...change }, 40)
+      const refused = await runLoopHere(DESCENT, out, { ...env, ...change }, 40)
       expect(refused.code).toBe(2)
       expect(refused.stderr).toMatch(/holds a run of a different job/)
       expect(refused.stderr).toMatch(changed)
@@ -47,15 +47,15 @@ describe('same-job-or-refuse (loops)', () => {
 
   it("a map job's folder is refused to a loop, and a loop's folder to a map job", async () => {
     const mapDir = join(root, 'map')
-    expect(
-      (await runCli(['run', fixture('squares.ts'), '--out', mapDir, '--total', '20', '--workers', '1'])).code,
-    ).toBe(0)
-    const loopInMap = await runLoop(DESCENT, mapDir, env, 20)
+    expect(await runMapJob({ jobPath: fixture('squares.ts'), outDir: mapDir, total: 20, workers: 1 })).toMatchObject({
+      state: 'complete',
+    })
+    const loopInMap = await runLoopHere(DESCENT, mapDir, env, 20)
     expect(loopInMap.code).toBe(2)
     expect(loopInMap.stderr).toMatch(/holds a run of a different job: job name changed \(squares → descent\)/)
 
     const loopDir = join(root, 'loop')
-    expect((await runLoop(DESCENT, loopDir, env, 20)).code).toBe(0)
+    expect((await runLoopHere(DESCENT, loopDir, env, 20)).code).toBe(0)
     const mapInLoop = await runCli(['run', fixture('squares.ts'), '--out', loopDir, '--total', '20', '--workers', '1'])
     expect(mapInLoop.code).toBe(2)
     expect(mapInLoop.stderr).toMatch(/holds a run of a different job: job name changed \(descent → squares\)/)
@@ -63,10 +63,10 @@ describe('same-job-or-refuse (loops)', () => {
 
   it('steps are not part of the identity: a finished loop continued to more steps ends in the bytes of a run made at that size at once; fewer steps are refused', async () => {
     const direct = join(root, 'direct-300')
-    expect((await runLoop(DESCENT, direct, env, 300)).code).toBe(0)
+    expect((await runLoopHere(DESCENT, direct, env, 300)).code).toBe(0)
     const grown = join(root, 'grown')
-    expect((await runLoop(DESCENT, grown, env, 150)).code).toBe(0)
-    const continued = await runLoop(DESCENT, grown, env, 300)
+    expect((await runLoopHere(DESCENT, grown, env, 150)).code).toBe(0)
+    const continued = await runLoopHere(DESCENT, grown, env, 300)
     expect(continued.code, continued.stderr).toBe(0)
     expect(JSON.parse(continued.stdout)).toMatchObject({
       state: 'complete',
@@ -79,7 +79,7 @@ describe('same-job-or-refuse (loops)', () => {
       expect.objectContaining({ detail: { from: 150, to: 300 } }),
     ])
 
-    const shrunk = await runLoop(DESCENT, grown, env, 100)
+    const shrunk = await runLoopHere(DESCENT, grown, env, 100)
     expect(shrunk.code).toBe(2)
     expect(shrunk.stderr).toMatch(/holds a run of 300 steps; --total can grow it but not shrink it/)
   })
@@ -93,9 +93,9 @@ describe('gate (loops)', () => {
       asked.push(facts)
       throw new GateRefusedError('no proof', [{ met: false, text: 'a passing proof' }], 'longhaul preflight …')
     }
-    await expect(runLoopJob({ jobPath: DESCENT, outDir: refusedDir, total: 30, gate: refuse })).rejects.toBeInstanceOf(
-      GateRefusedError,
-    )
+    await expect(
+      withLoopEnv(env, () => runLoopJob({ jobPath: DESCENT, outDir: refusedDir, total: 30, gate: refuse })),
+    ).rejects.toBeInstanceOf(GateRefusedError)
     expect(asked).toEqual([
       expect.objectContaining({
         job: 'descent',
@@ -109,18 +109,21 @@ describe('gate (loops)', () => {
     expect(existsSync(refusedDir)).toBe(false)
 
     const clearedDir = join(root, 'gate-cleared')
-    const summary = await runLoopJob({
-      jobPath: DESCENT,
-      outDir: clearedDir,
-      total: 30,
-      gate: async () => ({ status: 'not-required', limit: 1000, policy: 'test' }),
-    })
+    const summary = await withLoopEnv(env, () =>
+      runLoopJob({
+        jobPath: DESCENT,
+        outDir: clearedDir,
+        total: 30,
+        gate: async () => ({ status: 'not-required', limit: 1000, policy: 'test' }),
+      }),
+    )
     expect(summary).toMatchObject({ state: 'complete', total: 30, committed: 30 })
     const { events } = await readJournal(clearedDir)
-    expect(events.map((e) => e.type)).toEqual(['started', 'gate-not-required', 'checkpoint', 'complete'])
+    // A checkpoint every 20 steps (env), and the last one at step 30.
+    expect(events.map((e) => e.type)).toEqual(['started', 'gate-not-required', 'checkpoint', 'checkpoint', 'complete'])
     expect(JSON.parse(readFileSync(join(clearedDir, 'progress.json'), 'utf8')).gate).toMatchObject({
       status: 'not-required',
     })
-    expect(readdirSync(join(clearedDir, 'data')).sort()).toEqual(['final.bin', ckpt(30)])
+    expect(readdirSync(join(clearedDir, 'data')).sort()).toEqual(['final.bin', ckpt(20), ckpt(30)])
   })
 })

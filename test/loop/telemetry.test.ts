@@ -11,7 +11,7 @@ import { beforeAll, expect, it } from 'vitest'
 import type { ProgressSnapshot } from '../../src/index.ts'
 import { listCheckpoints } from '../../src/runner/loop/checkpoints.ts'
 import { tempDir } from '../support/cli.ts'
-import { DESCENT, finalBytes, readJournal, runLoop, sha256, startLoop } from './support.ts'
+import { DESCENT, finalBytes, readJournal, runLoopHere, sha256, startLoop } from './support.ts'
 
 const root = tempDir('longhaul-loop-telemetry-')
 const env = { STEP_MS: '10', CKPT_STEPS: '20', CKPT_MS: '3600000', PROGRESS_EVERY_MS: '100' }
@@ -19,7 +19,8 @@ let expected: string
 
 beforeAll(async () => {
   const reference = join(root, 'reference')
-  expect((await runLoop(DESCENT, reference, { CKPT_STEPS: '20' })).code).toBe(0)
+  // Made in this process: a loop's final bytes do not depend on its pace or its checkpoints.
+  expect((await runLoopHere(DESCENT, reference, env)).code).toBe(0)
   expected = sha256(finalBytes(reference))
 })
 
@@ -41,7 +42,7 @@ async function until<T>(what: () => T | undefined, ms = 20_000): Promise<T> {
 
 it("fresh-progress (loops): while it runs, progress.json counts checkpointed steps as done out of the loop's steps; at the end COMPLETE, and the journal has started, every checkpoint and complete with the digest", async () => {
   const out = join(root, 'progress')
-  const { done } = startLoop(DESCENT, out, env)
+  const done = runLoopHere(DESCENT, out, env)
   const seen: ProgressSnapshot[] = []
   const running = await until(() => {
     const p = progressOf(out)
@@ -73,7 +74,7 @@ it("fresh-progress (loops): while it runs, progress.json counts checkpointed ste
 it('fresh-progress (loops): the heartbeat and progress.json keep moving while one step blocks its thread for seconds', async () => {
   const out = join(root, 'blocking')
   // 2 steps of 2 s each, busy-waiting: the loop's thread never yields during a step.
-  const { done } = startLoop(DESCENT, out, { ...env, STEP_MS: '2000', HEARTBEAT_MS: '200' }, 2)
+  const done = runLoopHere(DESCENT, out, { ...env, STEP_MS: '2000', HEARTBEAT_MS: '200' }, 2)
   const beats = new Set<string>()
   await until(() => {
     const p = progressOf(out)
@@ -124,7 +125,7 @@ it('interrupt (loops): SIGINT finishes the step in progress, writes a last check
   expect(listCheckpoints(join(out, 'data')).at(-1)?.step).toBe(at)
   expect(progressOf(out)).toMatchObject({ state: 'interrupted', done: at })
 
-  const resumed = await runLoop(DESCENT, out, env)
+  const resumed = await runLoopHere(DESCENT, out, env)
   expect(resumed.code, resumed.stderr).toBe(0)
   expect(JSON.parse(resumed.stdout)).toMatchObject({
     state: 'complete',
@@ -139,7 +140,7 @@ it("one-owner (loops): a second process on a live loop's folder is refused (exit
   const out = join(root, 'owned')
   const { child, done } = startLoop(DESCENT, out, env)
   await until(() => (progressOf(out)?.state === 'running' ? true : undefined))
-  const second = await runLoop(DESCENT, out, env)
+  const second = await runLoopHere(DESCENT, out, env)
   expect(second.code).toBe(2)
   expect(second.stderr).toMatch(new RegExp(`is being run by pid ${child.pid} on .+ since \\d{4}-`))
   child.kill('SIGKILL')
@@ -148,7 +149,7 @@ it("one-owner (loops): a second process on a live loop's folder is refused (exit
 
 it('a failing step fails the run (exit 1) naming the step, keeps its checkpoints, and the same command resumes from the newest', async () => {
   const out = join(root, 'failing')
-  const failed = await runLoop(DESCENT, out, { ...env, STEP_MS: '0', FAIL_AT: '150' })
+  const failed = await runLoopHere(DESCENT, out, { ...env, STEP_MS: '0', FAIL_AT: '150' })
   expect(failed.code).toBe(1)
   expect(failed.stderr).toMatch(
     /step 150 of loop 'descent' failed: boom at step 150\. The checkpoints are kept \(the newest at step 140\)/,
@@ -158,7 +159,7 @@ it('a failing step fails the run (exit 1) naming the step, keeps its checkpoints
   expect(events.at(-1)).toMatchObject({ type: 'failed' })
   expect(listCheckpoints(join(out, 'data')).at(-1)?.step).toBe(140)
 
-  const resumed = await runLoop(DESCENT, out, { ...env, STEP_MS: '0' })
+  const resumed = await runLoopHere(DESCENT, out, { ...env, STEP_MS: '0' })
   expect(resumed.code, resumed.stderr).toBe(0)
   expect(JSON.parse(resumed.stdout)).toMatchObject({ startStep: 140, digest: expected })
 })
