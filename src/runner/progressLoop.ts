@@ -232,9 +232,10 @@ export class ProgressLoop {
     const now = this.o.now()
     const snapshot = this.o.tracker.snapshot(now)
     // Only while the lease surely holds: a process that lost it (or may have) must not write over the new owner's files.
-    if (this.o.writeFiles !== false && !this.lostWith && now < this.validUntil - this.marginMs) {
+    const leaseHolds = (): boolean => !this.lostWith && this.o.now() < this.validUntil - this.marginMs
+    if (this.o.writeFiles !== false && leaseHolds()) {
       const failuresBefore = this.files.failures
-      this.files.write(snapshot, now)
+      this.files.write(snapshot, now, leaseHolds)
       if (this.files.failures > 0 && failuresBefore === 0) {
         this.o.observer?.note?.(
           `cannot write the progress files in ${this.o.dir} (${this.files.lastError?.message}); the run goes on, but nobody can follow it there`,

@@ -19,15 +19,23 @@ export class ProgressFiles {
 
   constructor(private readonly dir: string) {}
 
-  write(snapshot: ProgressSnapshot, now: number): void {
-    this.replace(PROGRESS_JSON, `${JSON.stringify(snapshot, null, 2)}\n`)
-    this.replace(PROGRESS_TXT, progressText(snapshot, now))
+  /**
+   * `mayWrite` is asked again just before each file is put in place: a process paused between the two files (or
+   * while writing one) and woken after losing its run must not replace what the new owner wrote since.
+   */
+  write(snapshot: ProgressSnapshot, now: number, mayWrite: () => boolean = () => true): void {
+    this.replace(PROGRESS_JSON, `${JSON.stringify(snapshot, null, 2)}\n`, mayWrite)
+    this.replace(PROGRESS_TXT, progressText(snapshot, now), mayWrite)
   }
 
-  private replace(name: string, text: string): void {
+  private replace(name: string, text: string, mayWrite: () => boolean): void {
     const temp = join(this.dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`)
     try {
       writeFileSync(temp, text)
+      if (!mayWrite()) {
+        rmSync(temp, { force: true })
+        return
+      }
       renameSync(temp, join(this.dir, name))
     } catch (error) {
       this.failures++
