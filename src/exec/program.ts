@@ -45,8 +45,9 @@ export interface RunningProgram {
   /** Whether anything of its process group still runs (the program, or what it started). */
   groupAlive(): boolean
   /**
-   * Ends the line the program's output is in the middle of (a tqdm bar redrawn with `\r`), on each copy where it is, so
-   * that a line of longhaul's own starts on a line of its own.
+   * Ends the line the program's output is in the middle of (a tqdm bar redrawn with `\r`), so that a line of longhaul's
+   * own starts on a line of its own: on the stderr copy, where longhaul's lines go too, and on a stdout that is a
+   * terminal. A stdout going to a file or a pipe is the program's data and gets not one byte of longhaul's.
    */
   breakLine(): void
   /** Lines that were not understood: protocol lines, and bar-like lines that could not be read. */
@@ -104,9 +105,9 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
   protocol.on('end', () => events.end())
   const cleanups: (() => void)[] = []
   const midLine = new Map<Writable, boolean>()
-  for (const [stream, copy, parser] of [
-    [child.stdout!, spec.stdout, bars[0]],
-    [child.stderr!, spec.stderr, bars[1]],
+  for (const [stream, copy, parser, sharedWithOurs] of [
+    [child.stdout!, spec.stdout, bars[0], (spec.stdout as { isTTY?: boolean }).isTTY === true],
+    [child.stderr!, spec.stderr, bars[1], true],
   ] as const) {
     // Our own output gone (`| head`, a closed terminal): the copy stops, the program's output is still read (for its
     // progress) and supervision goes on.
@@ -121,7 +122,7 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
       parser.push(chunk)
       // Back-pressure: while our own output is not read (a slow terminal, a stopped pager), the program waits on its pipe
       // rather than its output piling up in longhaul's memory.
-      if (chunk.length > 0) midLine.set(copy, chunk[chunk.length - 1] !== 0x0a)
+      if (chunk.length > 0 && sharedWithOurs) midLine.set(copy, chunk[chunk.length - 1] !== 0x0a)
       if (copying && !copy.write(chunk)) {
         stream.pause()
         copy.once('drain', () => stream.resume())

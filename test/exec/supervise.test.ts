@@ -123,6 +123,18 @@ sys.stderr.write("\\n")`
     expect(r.stderr).not.toMatch(/[^\n]longhaul: /)
   })
 
+  it("untouched-output: a program's stdout going to a pipe is copied byte for byte, even while longhaul writes its own lines mid-bar", async () => {
+    const dir = tempDir()
+    // Redrawn with \r and never ending its line while longhaul's progress lines go out: the pipe must get exactly this.
+    const bar = `import sys, time
+for i in range(1, 26):
+    sys.stdout.write(f"\\r{i}/25"); sys.stdout.flush(); time.sleep(0.1)`
+    const r = await runCli(['exec', '--out', join(dir, 'run'), '--progress-every', '1', '--', 'python3', '-c', bar])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/longhaul: \[python3\] RUNNING/) // longhaul did write its own lines meanwhile
+    expect(r.stdout).toBe(Array.from({ length: 25 }, (_, i) => `\r${i + 1}/25`).join(''))
+  })
+
   it('restart-from-checkpoint: a crash restarts the program with the newest checkpoint in the resume argument and LONGHAUL_RESUME_FROM; no step is lost', async () => {
     const dir = tempDir()
     const out = join(dir, 'run')
