@@ -44,7 +44,9 @@ export interface DurationProjection {
  *   pace in it is the range sizes growing, not the job), to the estimator the
  *   live ETA uses, which fits the trend of a job that slows down and carries
  *   it to the target, with an interval from no trend to the trend followed to
- *   the end, widened by the items' scatter.
+ *   the end, widened by the items' scatter. A job that speeds up instead
+ *   (code warming up, ranges growing to their size: a short rehearsal of fast
+ *   items is mostly this) is carried at the pace it reached, its later half's.
  */
 export function projectDuration(
   timeline: readonly CommitPoint[],
@@ -75,23 +77,48 @@ export function projectDuration(
   // The projection itself assumes the rehearsal's pace holds: a trend fitted on a short rehearsal and carried ten times
   // as far moves with every preflight. The trend, as used and as followed to the end, is in the interval.
   const flat = ((last.at - origin.at) / 1000 / (last.done - origin.done)) * remaining
+  const halves = halvesOf(measured)
+  // Sped up from the first half to the second by more than the commits' scatter: the pace reached is the one the
+  // run goes on at, and the interval reaches a quarter faster still.
+  const reached = halves && halves.later < SPED_UP * halves.earlier ? halves.later * remaining : flat
   // With few commits, neither a trend nor the items' scatter can be seen: the pace may be half or twice what it seemed.
   const sparse = measured.length < SPARSE_COMMITS
-  const itemsLow = sparse ? Math.min(eta.etaLow, flat / 2) : eta.etaLow
+  const itemsLow = Math.min(sparse ? Math.min(eta.etaLow, flat / 2) : eta.etaLow, reached / 1.25)
   // A slowdown too gentle for the fitted trend to stand out of the commits' scatter still shows between the measured
   // items' two halves: followed to the end, with a quarter more for the scatter, it bounds the interval too.
-  const halves = slowdownByHalves(measured, remaining) * 1.25
-  const itemsHigh = Math.max(sparse ? Math.max(eta.etaHigh, flat * 2) : eta.etaHigh, halves)
+  const slowing = halves ? slowdownFollowed(halves, remaining) * 1.25 : 0
+  const itemsHigh = Math.max(sparse ? Math.max(eta.etaHigh, flat * 2) : eta.etaHigh, slowing)
   const least = overheads[0]! / 1000
   const most = overheads.at(-1)! / 1000
   const median = overheads[Math.floor((overheads.length - 1) / 2)]! / 1000
   const slack = Math.max((most - least) / 2, 0.1 * median)
   return {
-    seconds: median + window + flat,
+    seconds: median + window + reached,
     low: Math.max(0, least - slack) + window + itemsLow,
     high: most + slack + window + itemsHigh,
     overheadSeconds: { median, least, most },
   }
+}
+
+/** The measured items' pace in their first half and in their second, seconds per item. */
+interface Halves {
+  readonly earlier: number
+  readonly later: number
+  /** Items in each half. */
+  readonly half: number
+}
+
+function halvesOf(points: readonly CommitPoint[]): Halves | undefined {
+  const first = points[0]
+  const last = points.at(-1)
+  if (!first || !last || last.done - first.done < 2) return undefined
+  const middle = first.done + (last.done - first.done) / 2
+  const after = points.findIndex((p) => p.done >= middle)
+  const a = points[Math.max(0, after - 1)]!
+  const b = points[after]!
+  const middleAt = b.done === a.done ? b.at : a.at + ((middle - a.done) / (b.done - a.done)) * (b.at - a.at)
+  const half = (last.done - first.done) / 2
+  return { earlier: (middleAt - first.at) / 1000 / half, later: (last.at - middleAt) / 1000 / half, half }
 }
 
 /**
@@ -99,18 +126,7 @@ export function projectDuration(
  * from the first half of the measured items to the second, followed to the
  * end (at most 4× the pace now); 0 when the second half was not slower.
  */
-function slowdownByHalves(points: readonly CommitPoint[], remaining: number): number {
-  const first = points[0]
-  const last = points.at(-1)
-  if (!first || !last || last.done - first.done < 2) return 0
-  const middle = first.done + (last.done - first.done) / 2
-  const after = points.findIndex((p) => p.done >= middle)
-  const a = points[Math.max(0, after - 1)]!
-  const b = points[after]!
-  const middleAt = b.done === a.done ? b.at : a.at + ((middle - a.done) / (b.done - a.done)) * (b.at - a.at)
-  const half = (last.done - first.done) / 2
-  const earlier = (middleAt - first.at) / 1000 / half
-  const later = (last.at - middleAt) / 1000 / half
+function slowdownFollowed({ earlier, later, half }: Halves, remaining: number): number {
   if (!(later > earlier)) return 0
   const slope = (later - earlier) / half
   // The later half's pace is its middle item's; the pace at the last item is half a half further along.
@@ -119,6 +135,9 @@ function slowdownByHalves(points: readonly CommitPoint[], remaining: number): nu
   const reached = end === now + slope * remaining ? remaining : (end - now) / slope
   return (reached * (now + end)) / 2 + (remaining - reached) * end
 }
+
+/** A second half this much faster than the first (per item) is a job speeding up, not the commits' scatter. */
+const SPED_UP = 0.8
 
 /** Fewer commits than this after the first tenth of the rehearsal show no trend and no scatter. */
 const SPARSE_COMMITS = 8

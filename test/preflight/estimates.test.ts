@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { UsageError } from '../../src/errors.ts'
@@ -103,6 +103,30 @@ describe('preflight estimates', () => {
     expect(projection.high!).toBeGreaterThanOrEqual(truth)
     // The bursts are part of the pace: the projection itself lands close to the truth.
     expect(Math.abs(projection.seconds! - truth) / truth).toBeLessThan(0.15)
+  })
+
+  it('projection-holds: items that speed up over the rehearsal (code warming up) are projected at the pace they reached, inside the interval', () => {
+    // Item i takes 2 ms, four times that at first, the extra fading over the rehearsal's first few hundred items.
+    const itemMs = (i: number): number => 2 * (1 + 3 * Math.exp(-i / 100))
+    const { timeline, truth } = rehearsedTrace(itemMs)
+    const projection = projectDuration(timeline, 4_000, [0])
+    expect(projection.low!).toBeLessThanOrEqual(truth)
+    expect(projection.high!).toBeGreaterThanOrEqual(truth)
+    // Carried at the rehearsal's whole pace, it would be over 40% long.
+    expect(Math.abs(projection.seconds! - truth) / truth).toBeLessThan(0.2)
+  })
+
+  it("projection-holds on the README example: its recorded 200-item rehearsal projects an interval the recorded 2,000-item run's items end in", () => {
+    const recorded = JSON.parse(
+      readFileSync(join(ROOT, 'test/fixtures/evidence/trajectories-timelines.json'), 'utf8'),
+    ) as Record<'rehearsal' | 'run', [number, number][]>
+    const timeline = recorded.rehearsal.map(([at, done]) => ({ at, done }))
+    // Without the fixed part (start-up, wrap-up: measured apart), the projection is the run's first to last commit.
+    const projection = projectDuration(timeline, 2_000, [0])
+    const truth = recorded.run.at(-1)![0] / 1000
+    expect(projection.low!).toBeLessThanOrEqual(truth)
+    expect(projection.high!).toBeGreaterThanOrEqual(truth)
+    expect(Math.abs(projection.seconds! - truth) / truth).toBeLessThan(0.25)
   })
 
   it('the policy comes from the nearest longhaul.config.ts above the job, else the defaults; a bad rule is refused naming the file', async () => {
