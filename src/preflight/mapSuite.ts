@@ -10,6 +10,7 @@ import {
   unlessAborted,
 } from './crashResume.ts'
 import { type CommitPoint, type MemoryPoint, projectDuration, statfsProbe } from './estimates.ts'
+import { launcherMs } from './launcher.ts'
 import type { Policy } from './policy.ts'
 import type { CheckResult } from './proof.ts'
 import { commitTimeline, fixedParts, type RehearsalPlan, rehearsalPlan, type SuiteContext } from './rehearsal.ts'
@@ -108,7 +109,8 @@ export async function gatherMapEvidence({
     rehearsal,
     ...(!completed && { rehearsalFailure: lastLines(rehearsal.stderr) }),
     timeline: completed ? await commitTimeline(rehearsalDir) : [],
-    fixedPartsMs: await fixedParts([...crash.runs, rehearsal, ...baselines]),
+    // The run it suggests is started the way this preflight was (npx longhaul …): the launcher's start-up is the run's.
+    fixedPartsMs: (await fixedParts([...crash.runs, rehearsal, ...baselines])).map((ms) => ms + launcherMs()),
     memoryBaseline,
     freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes,
     validation: await validationEvidence(job, completed ? rehearsalDir : undefined),
