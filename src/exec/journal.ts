@@ -13,9 +13,12 @@ export class JournalWrites {
     private readonly store: Store,
     private readonly now: () => number,
     private readonly note: (message: string) => void,
+    /** False once the run is another process's (its lease was lost): nothing more is written. */
+    private readonly owned: () => boolean,
   ) {}
 
   event<T extends RunEventType>(type: T, detail: RunEventDetails[T]): Promise<void> {
+    if (!this.owned()) return Promise.resolve()
     return this.track(this.store.addEvent(type, detail, this.now()))
   }
 

@@ -52,7 +52,7 @@ export class Supervisor {
   ) {
     const { store, run, lease, paths } = open
     const note = (message: string): void => this.note(message)
-    this.journal = new JournalWrites(store, s.now, note)
+    this.journal = new JournalWrites(store, s.now, note, () => !this.progress.leaseLost)
     this.tracker = new ProgressTracker({
       job: open.identity.job,
       runId: run.runId,
