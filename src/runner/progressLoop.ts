@@ -41,7 +41,10 @@ export interface ProgressLoopOptions {
  * The run's pulse, on the coordinating thread (so an item that blocks a worker
  * never stops it): samples the workers' finished-items counter every second,
  * renews the lease and moves the heartbeat, detects stalls, and rewrites the
- * progress files on every interval, commit and change of state.
+ * progress files on every interval, commit and change of state. A run with
+ * no such counter (longhaul exec: the program says where it is) tells the
+ * tracker itself and the loop through `reported` and `checkpointed`; its
+ * ticks then only watch for a stall, and `onTick` does the rest.
  *
  * It is also the process's knowledge of its lease (invariant fenced-output).
  * The progress files are written only while the lease it last renewed has
