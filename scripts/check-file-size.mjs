@@ -8,7 +8,6 @@ const OVER = {
   'src/runner/runMapJob.ts': 433,
   'src/store/sqlite/sqliteStore.ts': 452,
   'src/store/postgres/postgresStore.ts': 566,
-  'src/exec/supervise.ts': 670,
   'src/dashboard/static/app.js': 824,
 }
 

@@ -48,7 +48,7 @@ export interface OpenRun extends OpenedRunDir {
 
 /** What opening a run directory needs to know of a job, whatever its kind. */
 export interface JobFacts {
-  readonly kind: 'map' | 'loop'
+  readonly kind: 'map' | 'loop' | 'exec'
   readonly name: string
   readonly params: unknown
   readonly seed: number
@@ -166,7 +166,7 @@ export async function openRunDir(
  * refused, naming the damage, before anything in it changes; a map run's
  * data/ must hold only what the journal handed out.
  */
-function localHome(options: OpenOptions, job: JobFacts): RunHome {
+export function localHome(options: OpenOptions, job: JobFacts): RunHome {
   const dir = options.outDir
   let store: JournalFile | undefined
   let names: string[] = []

@@ -22,8 +22,15 @@ export interface ProgressLoopOptions {
   readonly progressEveryMs: number
   /** The owner lease is renewed, and the heartbeat moves, this often. */
   readonly heartbeatMs: number
-  /** Int32Array[1] the workers add 1 to per finished item. */
-  readonly finished: Int32Array
+  /**
+   * Int32Array[1] the workers add 1 to per finished item. Absent for a run whose progress is told to the tracker
+   * directly (a supervised program: `reported`); then each tick only lets a stall be noticed.
+   */
+  readonly finished?: Int32Array
+  /** Runs on every tick (about a second), before anything is published; `interval` when a 'tick' is about to be. */
+  readonly onTick?: (interval: boolean) => void
+  /** The line said when progress stalls or resumes, `quietSeconds` how long nothing moved. @default a map run's words */
+  readonly stallNote?: (change: 'stalled' | 'recovered', quietSeconds: number) => string
   readonly observer: RunObserver | undefined
   readonly now: () => number
   /** A renewal failed (the lease was lost): the run must stop. */
@@ -34,7 +41,10 @@ export interface ProgressLoopOptions {
  * The run's pulse, on the coordinating thread (so an item that blocks a worker
  * never stops it): samples the workers' finished-items counter every second,
  * renews the lease and moves the heartbeat, detects stalls, and rewrites the
- * progress files on every interval, commit and change of state.
+ * progress files on every interval, commit and change of state. A run with
+ * no such counter (longhaul exec: the program says where it is) tells the
+ * tracker itself and the loop through `reported` and `checkpointed`; its
+ * ticks then only watch for a stall, and `onTick` does the rest.
  *
  * It is also the process's knowledge of its lease (invariant fenced-output).
  * The progress files are written only while the lease it last renewed has
@@ -56,6 +66,8 @@ export class ProgressLoop {
   private renewal: Promise<void> | undefined
   private lostWith: LeaseLostError | undefined
   private ended = false
+  /** Progress was reported since the files were last rewritten (a run without a `finished` counter). */
+  private dirty = false
   private readonly onStop: (() => void)[] = []
 
   constructor(private readonly o: ProgressLoopOptions) {
@@ -113,6 +125,24 @@ export class ProgressLoop {
   committed(count: number): void {
     this.sample()
     this.o.tracker.committedItems(count, this.o.now())
+    this.publish('commit')
+  }
+
+  /**
+   * For a run without a `finished` counter: the tracker was told where the run is, and `change` is the stall
+   * transition it returned. The files are rewritten at the next tick; a stall transition is recorded and published now.
+   */
+  reported(change: 'stalled' | 'recovered' | undefined): void {
+    this.dirty = true
+    if (change) {
+      this.stallChanged(change)
+      this.publish('state')
+    }
+  }
+
+  /** A checkpoint that commits no count of its own (a supervised program's): recorded by the tracker, published now. */
+  checkpointed(): void {
+    this.o.tracker.checkpointed(this.o.now())
     this.publish('commit')
   }
 
@@ -191,9 +221,11 @@ export class ProgressLoop {
 
   private tick(): void {
     const now = this.o.now()
-    if (this.sample() !== undefined) this.publish('state')
     // A tick at every interval, whatever commits wrote in between: the plain-line display prints on ticks.
-    if (now - this.lastTick >= this.o.progressEveryMs - this.tickMs / 2) {
+    const interval = now - this.lastTick >= this.o.progressEveryMs - this.tickMs / 2
+    this.o.onTick?.(interval)
+    if (this.sample() !== undefined || (this.dirty && !interval)) this.publish('state')
+    if (interval) {
       this.lastTick = now
       this.publish('tick')
     }
@@ -211,25 +243,34 @@ export class ProgressLoop {
     }
   }
 
-  /** Reads the workers' counter; returns a stall transition if there is one. */
+  /** Reads the workers' counter (without one, only the time since the last report); returns a stall transition if there is one. */
   private sample(): 'stalled' | 'recovered' | undefined {
-    const raw = Atomics.load(this.o.finished, 0)
-    this.finishedCount += (raw - this.lastRaw) >>> 0 // wraps safely past 2^31
-    this.lastRaw = raw
     const now = this.o.now()
-    const change = this.o.tracker.finished(this.finishedCount, now)
-    if (change) {
-      const quiet = this.o.tracker.snapshot(now).stalledForSeconds
-      this.o.store.addEvent(change, change === 'stalled' ? { quietSeconds: quiet } : {}, now).catch(() => undefined)
-      this.o.observer?.note?.(
-        change === 'stalled' ? `STALLED: nothing has finished for ${Math.round(quiet ?? 0)}s` : 'running again',
-      )
-    }
+    let change: 'stalled' | 'recovered' | undefined
+    if (this.o.finished) {
+      const raw = Atomics.load(this.o.finished, 0)
+      this.finishedCount += (raw - this.lastRaw) >>> 0 // wraps safely past 2^31
+      this.lastRaw = raw
+      change = this.o.tracker.finished(this.finishedCount, now)
+    } else change = this.o.tracker.quiet(now)
+    if (change) this.stallChanged(change)
     return change
+  }
+
+  /** A stall began or ended: journaled and said. */
+  private stallChanged(change: 'stalled' | 'recovered'): void {
+    const now = this.o.now()
+    const quiet = this.o.tracker.snapshot(now).stalledForSeconds
+    this.o.store.addEvent(change, change === 'stalled' ? { quietSeconds: quiet } : {}, now).catch(() => undefined)
+    this.o.observer?.note?.(
+      this.o.stallNote?.(change, quiet ?? 0) ??
+        (change === 'stalled' ? `STALLED: nothing has finished for ${Math.round(quiet ?? 0)}s` : 'running again'),
+    )
   }
 
   private publish(reason: 'tick' | 'commit' | 'state' | 'heartbeat'): void {
     const now = this.o.now()
+    this.dirty = false
     const snapshot = this.o.tracker.snapshot(now)
     // Only while the lease surely holds: a process that lost it (or may have) must not write over the new owner's files.
     const leaseHolds = (): boolean => !this.lostWith && this.o.now() < this.validUntil - this.marginMs
