@@ -9,7 +9,6 @@ import { crashPoint } from '../runner/faults.ts'
 import { takeOwnership } from '../runner/ownership.ts'
 import { prepareRunDir } from '../runner/runDir.ts'
 import { openStore } from '../store/openStore.ts'
-import { runKindOf } from '../store/runKind.ts'
 import type { RunEventDetails, RunEventType, RunRecord, Store } from '../store/store.ts'
 import { ProgressFiles } from '../telemetry/progressFiles.ts'
 import { duration } from '../telemetry/progressText.ts'
@@ -157,6 +156,7 @@ export async function superviseProgram(options: ExecOptions): Promise<ExecResult
         fingerprint,
         identity: JSON.stringify(identity),
         total: options.total ?? 1,
+        kind: 'exec',
         createdAt: now(),
       })
       run = (await store.getRun())!
@@ -661,7 +661,7 @@ export function programName(command: string, args: readonly string[]): string {
 
 function differences(run: RunRecord, now: ExecIdentity): string {
   const before = JSON.parse(run.identity) as ExecIdentity
-  if (runKindOf(run) !== 'exec')
+  if (run.kind !== 'exec')
     return `it holds a ${'sources' in before ? 'job' : 'run'} '${String((before as { job?: unknown }).job)}' made by longhaul run, not a supervised program`
   const show = (i: ExecIdentity): string => [i.command, ...i.args].join(' ')
   if (show(before) !== show(now)) return `it ran \`${show(before)}\`, not \`${show(now)}\``

@@ -23,6 +23,7 @@ const run = (runId: string, total: number) => ({
   fingerprint: 'f',
   identity: '{}',
   total,
+  kind: 'map' as const,
   createdAt: 0,
 })
 
