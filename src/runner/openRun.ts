@@ -122,7 +122,7 @@ export async function openRunDir(
           total: requested,
           params,
           seed,
-          ...(job.kind === 'loop' && { kind: 'loop' as const }),
+          kind: job.kind,
         })
       : undefined
     const moveAside = await home.prepare()
