@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto'
 import stringify from 'safe-stable-stringify'
 import { FingerprintMismatchError } from '../errors.ts'
 import { type JobFacts, localHome, type OpenedRunDir, type OpenOptions, openRunDir } from '../runner/openRun.ts'
-import { runKindOf } from '../store/runKind.ts'
 import type { RunRecord } from '../store/store.ts'
 import { type ExecOptions, type ExecSettings, LEASE_TTL_MS } from './options.ts'
 import { stopOrphanBeforeFresh } from './orphan.ts'
@@ -86,7 +85,7 @@ export async function openExecRun(
 
 function differences(run: RunRecord, now: ExecIdentity): string {
   const before = JSON.parse(run.identity) as ExecIdentity
-  if (runKindOf(run) !== 'exec')
+  if (run.kind !== 'exec')
     return `it holds a ${'sources' in before ? 'job' : 'run'} '${String((before as { job?: unknown }).job)}' made by longhaul run, not a supervised program`
   const show = (i: ExecIdentity): string => [i.command, ...i.args].join(' ')
   if (show(before) !== show(now)) return `it ran \`${show(before)}\`, not \`${show(now)}\``

@@ -119,6 +119,7 @@ export async function doctorRun(options: DoctorOptions): Promise<DoctorReport> {
       fingerprint,
       identity: JSON.stringify(identity),
       total,
+      kind: 'map',
       createdAt: now(),
     })
     await recordRanges(store, adopted, now())

@@ -18,7 +18,7 @@ import {
 import type { InputScan } from '../job/inputs/input.ts'
 import { loadAnyJob, loadJob } from '../job/loadJob.ts'
 import { resolveParams } from '../job/params.ts'
-import type { RunRecord } from '../store/store.ts'
+import type { RunKind, RunRecord } from '../store/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
 
 /** Which job runs where, as the user asked. */
@@ -43,8 +43,8 @@ export interface LaunchFacts {
   readonly total: number
   readonly params: unknown
   readonly seed: number
-  /** map: items 0 … total-1; loop: `total` steps. Absent means map. */
-  readonly kind?: 'map' | 'loop'
+  /** map: items 0 … total-1; loop: `total` steps; exec: a supervised program. */
+  readonly kind: RunKind
   /** What the fingerprint is made of, so that a refusal can say what changed since a proof. */
   readonly identity?: JobIdentity
 }

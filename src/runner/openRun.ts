@@ -122,7 +122,7 @@ export async function openRunDir(
           total: requested,
           params,
           seed,
-          ...(job.kind === 'loop' && { kind: 'loop' as const }),
+          kind: job.kind,
         })
       : undefined
     const moveAside = await home.prepare()
@@ -141,6 +141,7 @@ export async function openRunDir(
         fingerprint,
         identity: JSON.stringify(identity),
         total,
+        kind: job.kind,
         createdAt: options.now(),
       })
       // Another process starting on the same new folder at the same moment may have recorded its run first: that one stands.

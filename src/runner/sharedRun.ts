@@ -12,8 +12,7 @@ import { FingerprintMismatchError, JournalError, UsageError } from '../errors.ts
 import type { JobIdentity } from '../job/fingerprint.ts'
 import { databaseTarget, type JournalDatabase, type JournalDatabaseAddress, openStore } from '../store/openStore.ts'
 import { readStoreLink, type StoreLink, writeStoreLink } from '../store/runJournal.ts'
-import { runKindOf } from '../store/runKind.ts'
-import { claimNameOf, type RunRecord, type Store } from '../store/store.ts'
+import { claimNameOf, type RunRecord } from '../store/store.ts'
 import { openBucketPlace } from './bucket.ts'
 import { assertSameJob, type IdentifiedJob, identifyJob } from './identify.ts'
 import { type JobFacts, type OpenedRunDir, type OpenOptions, openRunDir } from './openRun.ts'
@@ -24,15 +23,6 @@ import { makeWorkerScratch } from './workerScratch.ts'
 
 /** How a participant's journal waits for a database that stops answering mid-run. */
 export type OutageOptions = Pick<JournalDatabaseAddress, 'waitForServerMs' | 'onOutage'>
-
-/** The journal event that tells joining workers where the run's shards go (absent: the shared folder). */
-const SHARDS_EVENT = 'shards'
-
-/** Where a run's shards go, as its journal says: a bucket URL, or undefined for the shared folder. */
-export async function shardsOf(store: Store): Promise<string | undefined> {
-  const event = (await store.events()).find((e) => e.type === SHARDS_EVENT)
-  return typeof event?.detail.at === 'string' ? event.detail.at : undefined
-}
 
 /** The claim name of this process in a shared run. */
 export function participantName(): string {
@@ -139,8 +129,7 @@ export async function openSharedRunDir(
     newRunId: () => runId,
     async recorded(opened) {
       // Before any work, so a worker that joins knows where shards go (again on resume, if a crash came in between).
-      if (options.shards && (await shardsOf(opened)) === undefined)
-        await opened.addEvent(SHARDS_EVENT, { at: options.shards }, options.now())
+      if (options.shards) await opened.setShardsAt(options.shards, options.now())
     },
     async abandon() {
       place?.close()
@@ -230,7 +219,7 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
   try {
     const run = (await store.getRun())!
     const stored = JSON.parse(run.identity) as JobIdentity
-    if (runKindOf(run) !== 'map' || typeof stored.sources !== 'object' || stored.sources === null) {
+    if (run.kind !== 'map' || typeof stored.sources !== 'object' || stored.sources === null) {
       throw new UsageError(`run '${run.runId}' is not a map job's run: only map jobs (defineJob) take workers.`)
     }
     const where = `run '${run.runId}' in ${(await databaseTarget(target.storeUrl)).display}`
@@ -249,7 +238,7 @@ export async function joinSharedRun(target: JoinTarget): Promise<JoinedRun> {
       )
     })
     assertSameJob(where, run, job.identity, job.fingerprint, advice)
-    const shards = await shardsOf(store)
+    const shards = run.shardsAt ?? undefined
     if (shards) {
       // Shards go to the bucket: this process stages them in a fresh folder of its own (inside --out if given),
       // so that no other process's staged shards are ever taken for debris.

@@ -8,7 +8,6 @@ import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { TEMP_PREFIX } from '../store/atomicFile.ts'
 import { isJournalFile, openStore } from '../store/openStore.ts'
 import { openRunJournal } from '../store/runJournal.ts'
-import { runKindOf } from '../store/runKind.ts'
 import type { Store } from '../store/store.ts'
 import { processAliveHere } from '../telemetry/runStatus.ts'
 import { openBucketPlace } from './bucket.ts'
@@ -22,7 +21,6 @@ import { assertJournalHoldsShards, assertRunLayout, dataNames } from './runDamag
 import { type RunPaths, runPaths } from './runDir.ts'
 import { INDEX_FILE, isShardFileName, STAGED_PREFIX } from './shardNames.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
-import { shardsOf } from './sharedRun.ts'
 
 const MAX_PROBLEMS = 20
 
@@ -49,7 +47,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
     }
     const paths = runPaths(dir ?? '.')
     const identity = JSON.parse(run.identity) as JobIdentity
-    const kind = runKindOf(run)
+    const { kind } = run
     if (kind === 'exec') {
       throw new UsageError(
         `${dir} holds a supervised program's run (longhaul exec): longhaul does not manage the program's output, so there is nothing to verify. \`longhaul status ${dir}\` shows how it ended.`,
@@ -57,7 +55,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
     }
     const live = await liveOwner(store, shards !== undefined || opened.link !== undefined)
     if (shards === undefined) assertFolderIntact(paths)
-    if (kind === 'loop') return await verifyLoopRun(store, run, paths)
+    if (kind === 'loop') return await verifyLoopRun(run, paths)
     const format = formatFromDescription(identity.output)
     if (shards === undefined && !live && isJournalFile(store)) {
       // Listed first: a shard in data/ was claimed in the journal before it was made.
@@ -171,10 +169,13 @@ async function openJournal(
     const store = await openStore({ url: storeUrl, runId })
     return {
       store,
-      shards: await shardsOf(store).catch(async (error: unknown) => {
-        await store.close()
-        throw error
-      }),
+      shards: await store.getRun().then(
+        (run) => run?.shardsAt ?? undefined,
+        async (error: unknown) => {
+          await store.close()
+          throw error
+        },
+      ),
     }
   }
   if (dir === undefined)

@@ -2,7 +2,8 @@
  * The event log's vocabulary: every event longhaul writes, by type, with what
  * its detail holds. Writing an event of another type, or with another
  * detail, does not compile. The log tells what happened to a run; what the
- * run is (its state, its total, its owner) is in the journal's own columns.
+ * run is (its kind, state and total, where its shards go, a loop's digest, its
+ * owner) is in the journal's own columns, and nothing decides from the log.
  */
 
 /** A session began: the owner's `started`/`resumed`, or a worker that `joined` a shared run. */
@@ -59,7 +60,7 @@ export interface RunEventDetails {
   readonly 'gate-waived': Readonly<Record<string, unknown>>
   readonly 'gate-not-required': Readonly<Record<string, unknown>>
   readonly extended: { readonly from: number; readonly to: number }
-  /** A shared run's shards go to this bucket (absent: the shared folder). */
+  /** Where a shared run's shards go was recorded (`RunRecord.shardsAt`), logged by `Store.setShardsAt`. */
   readonly shards: { readonly at: string }
   /** --fresh set a complete shared run aside in the database. */
   readonly 'set-aside': { readonly reason: string; readonly folder: string }

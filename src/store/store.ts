@@ -9,6 +9,12 @@ import type { RunEvent, RunEventDetails, RunEventType } from './events.ts'
 
 export type RunState = 'running' | 'complete' | 'failed' | 'interrupted'
 
+/**
+ * What a run does: a map job's items (`longhaul run` of a defineJob), a
+ * loop's steps (defineLoop), or a supervised program (`longhaul exec`).
+ */
+export type RunKind = 'map' | 'loop' | 'exec'
+
 export interface RunRecord {
   readonly runId: string
   readonly job: string
@@ -16,6 +22,15 @@ export interface RunRecord {
   /** The JobIdentity the fingerprint was computed from, as JSON. */
   readonly identity: string
   readonly total: number
+  readonly kind: RunKind
+  /** Where a shared run's shards go: a bucket URL; null for the run folder's (or the shared folder's) data/. */
+  readonly shardsAt: string | null
+  /**
+   * A loop's digest: its final state's sha256 (data/final.bin), recorded as it
+   * completed; null until then, and for other kinds (a map run's digest is
+   * computed from its items' hashes).
+   */
+  readonly finalDigest: string | null
   readonly state: RunState
   readonly createdAt: number
   readonly updatedAt: number
@@ -80,13 +95,23 @@ export interface RangeSummary {
 
 export type { RunEvent, RunEventDetails, RunEventType } from './events.ts'
 
+/** What recording a run takes: where its shards go and its digest come later (setShardsAt, setState). */
+export type NewRun = Omit<RunRecord, 'state' | 'updatedAt' | 'shardsAt' | 'finalDigest'>
+
 export interface Store {
   getRun(): Promise<RunRecord | undefined>
   /** Records a new run; fails if the journal already holds one. */
-  createRun(run: Omit<RunRecord, 'state' | 'updatedAt'>): Promise<void>
+  createRun(run: NewRun): Promise<void>
   /** Grows the run's total; items past the old total become claimable. Never shrinks. */
   extendTotal(total: number, now: number): Promise<void>
-  setState(state: RunState, now: number): Promise<void>
+  /** Sets the run's state; a loop that completes gives its `finalDigest` with it, in the same write. */
+  setState(state: RunState, now: number, finalDigest?: string): Promise<void>
+  /**
+   * Records that the run's shards go to `at` (a bucket URL), and logs a
+   * `shards` event with it, in one write: set before any work, so a worker
+   * that joins knows where to put them.
+   */
+  setShardsAt(at: string, now: number): Promise<void>
 
   getOwner(): Promise<OwnerLease | undefined>
   /**

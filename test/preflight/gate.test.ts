@@ -58,7 +58,16 @@ describe('gate', () => {
   it('gate: an expired proof, or one made under another policy, is refused', async () => {
     const loaded = await loadPolicy(job)
     const { fingerprint } = await identifyJob({ jobPath: job })
-    const facts = { job: 'sound', jobPath: job, outDir: out, fingerprint, total: TARGET, params: {}, seed: 0 }
+    const facts = {
+      job: 'sound',
+      jobPath: job,
+      outDir: out,
+      fingerprint,
+      total: TARGET,
+      params: {},
+      seed: 0,
+      kind: 'map' as const,
+    }
     const command = () => 'npx longhaul preflight …'
     await expect(launchGate({ policy: loaded, skip: false, preflightCommand: command })(facts)).resolves.toMatchObject({
       status: 'proved',

@@ -22,7 +22,7 @@ async function commit(store: Store, claim: Claim, end = claim.end, now = 1): Pro
 export function storeConformance(name: string, makeStore: () => Promise<Store>): void {
   const withRun = async (total = 100): Promise<Store> => {
     const store = await makeStore()
-    await store.createRun({ runId: 'r', job: 'j', fingerprint: 'f', identity: '{}', total, createdAt: 0 })
+    await store.createRun({ runId: 'r', job: 'j', fingerprint: 'f', identity: '{}', total, kind: 'map', createdAt: 0 })
     return store
   }
 
@@ -194,6 +194,41 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>):
       expect(events.map((e) => e.type)).toEqual(['started', 'checkpoint', 'complete'])
       expect(events[1]).toEqual({ at: 6, type: 'checkpoint', detail: { start: 0, end: 10 } })
       await store.close()
+    })
+
+    it("run-state-columns: the run's kind, where its shards go and a loop's digest are the run's own, set once and read back", async () => {
+      const store = await makeStore()
+      await store.createRun({
+        runId: 'r',
+        job: 'j',
+        fingerprint: 'f',
+        identity: '{}',
+        total: 3,
+        kind: 'loop',
+        createdAt: 0,
+      })
+      expect(await store.getRun()).toMatchObject({ kind: 'loop', shardsAt: null, finalDigest: null, state: 'running' })
+      await store.setShardsAt('s3://bucket/prefix', 1)
+      // Again (a resume): nothing changes, nothing more is logged.
+      await store.setShardsAt('s3://bucket/prefix', 2)
+      expect(await store.getRun()).toMatchObject({ shardsAt: 's3://bucket/prefix', updatedAt: 1 })
+      expect((await store.events()).filter((e) => e.type === 'shards')).toEqual([
+        { at: 1, type: 'shards', detail: { at: 's3://bucket/prefix' } },
+      ])
+      await store.setState('interrupted', 3)
+      expect((await store.getRun())?.finalDigest).toBeNull()
+      await store.setState('complete', 4, 'ab'.repeat(32))
+      expect(await store.getRun()).toMatchObject({ state: 'complete', finalDigest: 'ab'.repeat(32), updatedAt: 4 })
+      await store.close()
+    })
+
+    it('run-state-columns: a map run and a supervised program are recorded as their kind', async () => {
+      for (const kind of ['map', 'exec'] as const) {
+        const store = await makeStore()
+        await store.createRun({ runId: kind, job: 'j', fingerprint: 'f', identity: '{}', total: 1, kind, createdAt: 0 })
+        expect(await store.getRun()).toMatchObject({ kind, shardsAt: null, finalDigest: null })
+        await store.close()
+      }
     })
   })
 }

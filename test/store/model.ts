@@ -129,6 +129,7 @@ export function storeModel(name: string, makeStore: () => Promise<Store>, numRun
               fingerprint: 'f',
               identity: '{}',
               total: TOTAL,
+              kind: 'map',
               createdAt: 0,
             })
             const model: Model = { committed: new Set() }

@@ -23,6 +23,7 @@ const run = (runId: string, total: number) => ({
   fingerprint: 'f',
   identity: '{}',
   total,
+  kind: 'map' as const,
   createdAt: 0,
 })
 
@@ -149,7 +150,52 @@ describe('postgres store: many machines on one journal', () => {
     await Promise.all(stores.map((store) => store.close()))
     await (await PostgresStore.open(url)).close()
     const versions = await sql(url, 'SELECT version, name FROM longhaul.schema_version ORDER BY version')
-    expect(versions.rows).toEqual([{ version: 1, name: 'init' }])
+    expect(versions.rows).toEqual([
+      { version: 1, name: 'init' },
+      { version: 2, name: 'run-columns' },
+    ])
+  })
+
+  it("run-state-columns: runs recorded at schema version 1 get their kind, where their shards go and a loop's digest from their history", async () => {
+    const url = await server().createDatabase()
+    const identity = (output: unknown, more = {}) => JSON.stringify({ job: 'j', sources: {}, output, ...more })
+    const digest = 'd'.repeat(64)
+    const made = async (runId: string, id: string, then: (store: Store) => Promise<void>): Promise<void> => {
+      const store = await PostgresStore.open(url, { poolSize: 1 })
+      await store.createRun({ ...run(runId, 3), identity: id })
+      await then(store)
+      await store.close()
+    }
+    // As the previous version recorded them: the kind in the identity, the bucket and the digest in events.
+    await made('bucket', identity({ kind: 'jsonl' }), (s) => s.addEvent('shards', { at: 's3://b/p' }, 1))
+    await made('folder', identity({ kind: 'jsonl' }), (s) => s.addEvent('complete', { committed: 3, digest }, 2))
+    await made('loop', identity({ kind: 'loop' }), async (s) => {
+      await s.setState('complete', 3)
+      await s.addEvent('complete', { committed: 3, digest, file: 'final.bin', bytes: 8 }, 3)
+    })
+    await made('exec', JSON.stringify({ kind: 'exec', job: 'train', command: 'python3', args: [] }), async () => {})
+    await sql(
+      url,
+      `ALTER TABLE longhaul.runs DROP COLUMN kind, DROP COLUMN shards_at, DROP COLUMN final_digest;
+       DELETE FROM longhaul.schema_version WHERE version >= 2`,
+    )
+
+    const store = await PostgresStore.open(url)
+    const runs = Object.fromEntries(
+      (await store.listRuns()).map((r) => [
+        r.runId,
+        { kind: r.kind, shardsAt: r.shardsAt, finalDigest: r.finalDigest },
+      ]),
+    )
+    expect(runs).toEqual({
+      bucket: { kind: 'map', shardsAt: 's3://b/p', finalDigest: null },
+      folder: { kind: 'map', shardsAt: null, finalDigest: null },
+      loop: { kind: 'loop', shardsAt: null, finalDigest: digest },
+      exec: { kind: 'exec', shardsAt: null, finalDigest: null },
+    })
+    await store.close()
+    const versions = await sql(url, 'SELECT max(version) AS version FROM longhaul.schema_version')
+    expect(versions.rows).toEqual([{ version: 2 }])
   })
 })
 
@@ -235,7 +281,7 @@ describe('postgres store: clear errors', () => {
     const error = await PostgresStore.open(url).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(JournalError)
     expect((error as Error).message).toMatch(
-      /test_\d+ has longhaul schema version 99, and this longhaul knows up to 1: upgrade longhaul/,
+      /test_\d+ has longhaul schema version 99, and this longhaul knows up to 2: upgrade longhaul/,
     )
   })
 

@@ -204,7 +204,7 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
       }
       bytesWritten += news.final.bytes
       retainedBytes = news.retainedBytes
-      await store.setState('complete', now())
+      await store.setState('complete', now(), news.final.sha256)
       await store.addEvent(
         'complete',
         { committed: tracker.committed, digest: news.final.sha256, file: FINAL_FILE, bytes: news.final.bytes },

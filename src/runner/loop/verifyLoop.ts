@@ -2,17 +2,18 @@ import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RunPaths } from '../../store/runPaths.ts'
-import type { RunRecord, Store } from '../../store/store.ts'
+import type { RunRecord } from '../../store/store.ts'
 import type { VerifyReport } from '../verifyReport.ts'
 import { FINAL_FILE, listCheckpoints, readCheckpoint } from './checkpoints.ts'
 
 /**
  * `verify` for a loop run: every checkpoint in data/ is read whole and
  * checked (header, size, the state's sha256); a complete run's final.bin
- * must hash to the digest its `complete` event recorded. The digest is
- * final.bin's sha256, as `run` printed it.
+ * must hash to the digest its run recorded as it completed
+ * (`RunRecord.finalDigest`). The digest is final.bin's sha256, as `run`
+ * printed it.
  */
-export async function verifyLoopRun(store: Store, run: RunRecord, paths: RunPaths): Promise<VerifyReport> {
+export async function verifyLoopRun(run: RunRecord, paths: RunPaths): Promise<VerifyReport> {
   const problems: string[] = []
   const checkpoints = listCheckpoints(paths.data)
   let corrupt = 0
@@ -24,8 +25,7 @@ export async function verifyLoopRun(store: Store, run: RunRecord, paths: RunPath
       problems.push(`checkpoint ${file} is corrupt: ${read.corrupt}`)
     } else newestStep = Math.max(newestStep, step)
   }
-  const completed = (await store.events()).findLast((e) => e.type === 'complete')
-  const recorded = typeof completed?.detail.digest === 'string' ? completed.detail.digest : null
+  const recorded = run.finalDigest
   let digest: string | null = null
   if (run.state === 'complete' && recorded) {
     const final = join(paths.data, FINAL_FILE)

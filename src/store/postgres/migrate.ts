@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import type pg from 'pg'
 import { JournalError } from '../../errors.ts'
+import { oldRunColumns, PAST_EVENT_TYPES, type PastEvent } from '../oldRunColumns.ts'
 import type { Target } from './connect.ts'
 
 const folder = new URL('./migrations/', import.meta.url)
@@ -28,6 +29,30 @@ export function migrations(): Migration[] {
 
 export const LATEST_VERSION = migrations().at(-1)?.version ?? 0
 
+/** What a migration's SQL cannot do alone, done right after it in the same transaction. */
+const after: Readonly<Record<number, (client: pg.ClientBase) => Promise<void>>> = {
+  // Every run recorded before gets its kind, where its shards go and its digest from its history.
+  2: async (client) => {
+    const runs = await client.query<{ run_id: string; identity: string }>('SELECT run_id, identity FROM longhaul.runs')
+    const { rows } = await client.query<PastEvent & { run_id: string }>(
+      'SELECT run_id, type, detail FROM longhaul.events WHERE type = ANY($1) ORDER BY id',
+      [PAST_EVENT_TYPES],
+    )
+    for (const run of runs.rows) {
+      const columns = oldRunColumns(
+        run.identity,
+        rows.filter((e) => e.run_id === run.run_id),
+      )
+      await client.query('UPDATE longhaul.runs SET kind = $2, shards_at = $3, final_digest = $4 WHERE run_id = $1', [
+        run.run_id,
+        columns.kind,
+        columns.shardsAt,
+        columns.finalDigest,
+      ])
+    }
+  },
+}
+
 /**
  * Brings the `longhaul` schema up to this code's version. An up-to-date
  * database is only read (a worker's role needs no CREATE right). Otherwise,
@@ -53,6 +78,7 @@ export async function migrate(client: pg.ClientBase, target: Target): Promise<vo
     for (const { version, name, sql } of migrations()) {
       if (version <= current) continue
       await client.query(sql)
+      await after[version]?.(client)
       await client.query('INSERT INTO longhaul.schema_version (version, name) VALUES ($1, $2)', [version, name])
     }
     await client.query('COMMIT')

@@ -3,43 +3,19 @@ import { JournalError, LeaseLostError, StoreUnavailableError } from '../../error
 import type {
   Claim,
   CommittedRange,
+  NewRun,
   OwnerInfo,
   OwnerLease,
   RangeSummary,
   RunEvent,
   RunRecord,
   RunState,
-  ShardFileRecord,
   Store,
 } from '../store.ts'
 import { createPool, type Target, targetOf, translate } from './connect.ts'
 import { migrate } from './migrate.ts'
 import { type OutageChange, OutageRetry } from './outage.ts'
-
-interface RunRow {
-  run_id: string
-  job: string
-  fingerprint: string
-  identity: string
-  total: number
-  state: RunState
-  created_at: number
-  updated_at: number
-}
-interface OwnerRow {
-  token: number
-  pid: number
-  host: string
-  since: number
-  expires_at: number
-}
-interface RangeRow {
-  start: number
-  stop: number
-  files: ShardFileRecord[]
-  item_hashes: Buffer
-  committed_at: number
-}
+import { type OwnerRow, type RangeRow, type RunRow, toOwner, toRun } from './rows.ts'
 
 export interface PostgresStoreOptions {
   /**
@@ -142,7 +118,7 @@ export class PostgresStore implements Store {
     return row && toRun(row)
   }
 
-  async createRun(run: Omit<RunRecord, 'state' | 'updatedAt'>): Promise<void> {
+  async createRun(run: NewRun): Promise<void> {
     if (this.runId !== undefined) {
       throw new JournalError(
         `this store already acts on run '${this.runId}' in ${this.target.display}; open another store to record run '${run.runId}'.`,
@@ -162,9 +138,9 @@ export class PostgresStore implements Store {
           ).rowCount
         if (recorded) return
         await tx.query(
-          `INSERT INTO longhaul.runs (run_id, job, fingerprint, identity, total, state, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, 'running', $6, $6)`,
-          [run.runId, run.job, run.fingerprint, run.identity, run.total, run.createdAt],
+          `INSERT INTO longhaul.runs (run_id, job, fingerprint, identity, total, kind, state, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $7)`,
+          [run.runId, run.job, run.fingerprint, run.identity, run.total, run.kind, run.createdAt],
         )
       })
     } catch (error) {
@@ -186,10 +162,29 @@ export class PostgresStore implements Store {
     })
   }
 
-  async setState(state: RunState, now: number): Promise<void> {
+  async setState(state: RunState, now: number, finalDigest?: string): Promise<void> {
     await this.write('the run state', (tx) =>
-      tx.query('UPDATE longhaul.runs SET state = $2, updated_at = $3 WHERE run_id = $1', [this.run, state, now]),
+      tx.query(
+        'UPDATE longhaul.runs SET state = $2, final_digest = coalesce($4, final_digest), updated_at = $3 WHERE run_id = $1',
+        [this.run, state, now, finalDigest ?? null],
+      ),
     )
+  }
+
+  async setShardsAt(at: string, now: number): Promise<void> {
+    await this.write('where the shards go', async (tx) => {
+      // Set once: again (a reply lost, a resume) it changes nothing and logs nothing.
+      const set = await tx.query(
+        'UPDATE longhaul.runs SET shards_at = $2, updated_at = $3 WHERE run_id = $1 AND shards_at IS DISTINCT FROM $2',
+        [this.run, at, now],
+      )
+      if (set.rowCount === 0) return
+      await tx.query("INSERT INTO longhaul.events (run_id, at, type, detail) VALUES ($1, $2, 'shards', $3)", [
+        this.run,
+        now,
+        JSON.stringify({ at }),
+      ])
+    })
   }
 
   async getOwner(): Promise<OwnerLease | undefined> {
@@ -546,21 +541,4 @@ export class PostgresStore implements Store {
       }
     })
   }
-}
-
-function toRun(row: RunRow): RunRecord {
-  return {
-    runId: row.run_id,
-    job: row.job,
-    fingerprint: row.fingerprint,
-    identity: row.identity,
-    total: row.total,
-    state: row.state,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  }
-}
-
-function toOwner(row: OwnerRow): OwnerLease {
-  return { token: row.token, pid: row.pid, host: row.host, since: row.since, expiresAt: row.expires_at }
 }

@@ -1,26 +1,23 @@
-import { randomBytes } from 'node:crypto'
-import { existsSync, linkSync, mkdirSync, renameSync, rmSync } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
+import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { JournalError, LeaseLostError, LonghaulError, NotDurableError, RunDamagedError } from '../../errors.ts'
-import { fsyncDir } from '../atomicFile.ts'
 import type {
   Claim,
   CommittedRange,
+  NewRun,
   OwnerInfo,
   OwnerLease,
   RangeSummary,
   RunEvent,
+  RunKind,
   RunRecord,
   RunState,
   ShardFileRecord,
   Store,
 } from '../store.ts'
+import { assertSchema, BUSY_TIMEOUT_MS, createJournal } from './journalFile.ts'
 import { journalFailure, journalFileDamage, runDirOf } from './journalHealth.ts'
-import { migrate } from './migrate.ts'
-
-/** How long a command waits for another process's write to the journal before it says the journal is busy. */
-const BUSY_TIMEOUT_MS = 5000
+import { migrate, RUN_COLUMNS_VERSION, runColumnsFromHistory, schemaVersion } from './migrate.ts'
 
 interface RunRow {
   run_id: string
@@ -30,6 +27,9 @@ interface RunRow {
   total: number
   frontier: number
   next_token: number
+  kind: RunKind
+  shards_at: string | null
+  final_digest: string | null
   state: RunState
   created_at: number
   updated_at: number
@@ -66,6 +66,8 @@ export class SqliteStore implements Store {
   private constructor(
     db: Database.Database,
     private readonly path: string,
+    /** A journal of an older schema, read without migrating it: the run's newer columns are told from its history. */
+    private readonly unmigrated: boolean,
   ) {
     this.db = db
   }
@@ -78,6 +80,7 @@ export class SqliteStore implements Store {
   static open(path: string, options: { readonly?: boolean } = {}): SqliteStore {
     const readonly = options.readonly ?? false
     let db: Database.Database | undefined
+    let unmigrated = false
     try {
       const damage = journalFileDamage(path)
       if (damage) throw new RunDamagedError(runDirOf(path), damage)
@@ -89,6 +92,7 @@ export class SqliteStore implements Store {
         migrate(db, path)
       }
       assertSchema(db, path)
+      unmigrated = schemaVersion(db) < RUN_COLUMNS_VERSION
     } catch (error) {
       db?.close()
       if (error instanceof LonghaulError) throw error
@@ -96,7 +100,7 @@ export class SqliteStore implements Store {
       if (typed instanceof LonghaulError) throw typed
       throw new JournalError(`cannot open journal ${path}: ${(error as Error).message}`)
     }
-    return new SqliteStore(db, path)
+    return new SqliteStore(db, path, unmigrated)
   }
 
   /** Runs a read, its SQLite failures (a damaged file, a failing disk) turned into typed errors. */
@@ -120,19 +124,22 @@ export class SqliteStore implements Store {
   }
 
   async getRun(): Promise<RunRecord | undefined> {
-    const row = this.read('the run', () => this.db.prepare<[], RunRow>('SELECT * FROM run WHERE id = 1').get())
-    return row && toRun(row)
+    return this.read('the run', () => {
+      const row = this.db.prepare<[], RunRow>('SELECT * FROM run WHERE id = 1').get()
+      if (row && this.unmigrated) return { ...toRun(row), ...runColumnsFromHistory(this.db) }
+      return row && toRun(row)
+    })
   }
 
-  async createRun(run: Omit<RunRecord, 'state' | 'updatedAt'>): Promise<void> {
+  async createRun(run: NewRun): Promise<void> {
     this.write('the new run', () => {
       this.db
         .prepare(
           // Two processes starting at once on a new folder: the first records its run, the other finds it (getRun) and is refused by the owner lease.
-          `INSERT INTO run (id, run_id, job, fingerprint, identity, total, state, created_at, updated_at)
-           VALUES (1, ?, ?, ?, ?, ?, 'running', ?, ?) ON CONFLICT (id) DO NOTHING`,
+          `INSERT INTO run (id, run_id, job, fingerprint, identity, total, kind, state, created_at, updated_at)
+           VALUES (1, ?, ?, ?, ?, ?, ?, 'running', ?, ?) ON CONFLICT (id) DO NOTHING`,
         )
-        .run(run.runId, run.job, run.fingerprint, run.identity, run.total, run.createdAt, run.createdAt)
+        .run(run.runId, run.job, run.fingerprint, run.identity, run.total, run.kind, run.createdAt, run.createdAt)
     })
   }
 
@@ -145,9 +152,22 @@ export class SqliteStore implements Store {
     })
   }
 
-  async setState(state: RunState, now: number): Promise<void> {
+  async setState(state: RunState, now: number, finalDigest?: string): Promise<void> {
     this.write('the run state', () => {
-      this.db.prepare('UPDATE run SET state = ?, updated_at = ? WHERE id = 1').run(state, now)
+      this.db
+        .prepare('UPDATE run SET state = ?, final_digest = coalesce(?, final_digest), updated_at = ? WHERE id = 1')
+        .run(state, finalDigest ?? null, now)
+    })
+  }
+
+  async setShardsAt(at: string, now: number): Promise<void> {
+    this.write('where the shards go', () => {
+      // Set once: again (a resume) it changes nothing and logs nothing.
+      const set = this.db
+        .prepare('UPDATE run SET shards_at = ?, updated_at = ? WHERE id = 1 AND shards_at IS NOT ?')
+        .run(at, now, at)
+      if (set.changes === 0) return
+      this.db.prepare("INSERT INTO events (at, type, detail) VALUES (?, 'shards', ?)").run(now, JSON.stringify({ at }))
     })
   }
 
@@ -389,6 +409,9 @@ function toRun(row: RunRow): RunRecord {
     fingerprint: row.fingerprint,
     identity: row.identity,
     total: row.total,
+    kind: row.kind,
+    shardsAt: row.shards_at ?? null,
+    finalDigest: row.final_digest ?? null,
     state: row.state,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -397,56 +420,4 @@ function toRun(row: RunRow): RunRecord {
 
 function toOwner(row: OwnerRow): OwnerLease {
   return { token: row.token, pid: row.pid, host: row.host, since: row.since, expiresAt: row.expires_at }
-}
-
-/** The tables every journal holds once migrated; one that lacks them lost them (truncated, or its write-ahead log removed). */
-function assertSchema(db: Database.Database, path: string): void {
-  const tables = new Set(
-    db
-      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
-      .all()
-      .map((row) => row.name),
-  )
-  const missing = ['run', 'owner', 'claims', 'ranges', 'events'].filter((name) => !tables.has(name))
-  if (missing.length > 0) {
-    throw new RunDamagedError(
-      runDirOf(path),
-      `its journal ${path} lacks the tables of a run (${missing.join(', ')}): it was truncated, or its write-ahead log (${basename(path)}-wal) was removed`,
-    )
-  }
-}
-
-/**
- * Makes a new journal whole before anyone can see it: schema written to a
- * temporary file, closed (so the file alone holds it), then linked into
- * place. Of several processes creating the same journal at once, one link
- * wins and the others open that one; no process ever sees a journal without
- * its tables, so one that lacks them is damaged.
- */
-function createJournal(path: string): void {
-  const folder = dirname(path)
-  mkdirSync(folder, { recursive: true })
-  const temp = join(folder, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}-${basename(path)}`)
-  try {
-    const db = new Database(temp, { timeout: BUSY_TIMEOUT_MS })
-    try {
-      db.pragma('journal_mode = WAL')
-      db.pragma('synchronous = FULL')
-      migrate(db, temp)
-    } finally {
-      db.close()
-    }
-    try {
-      linkSync(temp, path)
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'EEXIST') return
-      // A file system without hard links: a rename, which a racing creator may repeat harmlessly (both files hold only the schema).
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error
-      if (!existsSync(path)) renameSync(temp, path)
-    }
-    fsyncDir(folder)
-  } finally {
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${temp}${suffix}`, { force: true })
-  }
 }
