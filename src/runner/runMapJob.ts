@@ -15,15 +15,13 @@ import { journalDigest } from './digest.ts'
 import { crashPoint } from './faults.ts'
 import type { LaunchGate, RunTarget } from './identify.ts'
 import type { RunObserver } from './observer.ts'
-import { participate } from './participate.ts'
 import type { ProgressLoop } from './progressLoop.ts'
 import { writeReaderIndex } from './readerIndex.ts'
-import { recordFailure } from './recordFailure.ts'
-import { type RunNaming, recheckRanges, reconcile, removeUnrecordedFiles } from './recovery.ts'
+import { type RunNaming, recheckRanges } from './recovery.ts'
+import { type Leaving, roleOf } from './role.ts'
 import { type RawRunSettings, resolveRunSettings } from './settings.ts'
 import { runTagOf, stagedFileName } from './shardNames.ts'
-import { joinCommand, participantName } from './sharedRun.ts'
-import { OWNER, startSession } from './startSession.ts'
+import { startSession } from './startSession.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
 
@@ -101,13 +99,12 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   // The worker bundle is built while the run is opened; both take tens of milliseconds.
   const bundle = buildWorkerBundle(options.jobPath)
   bundle.catch(() => undefined)
-  const open = await participate(options, leaseTtlMs, now)
+  const role = roleOf(options)
+  const { me } = role
+  const open = await role.open(leaseTtlMs, now)
   const { job, store, paths, lease, place } = open
   // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
   const where = open.scratch !== undefined ? place.where : paths.dir
-  // A shared run: other processes claim and commit too, so "nothing to claim" is not "done", and their files are not debris.
-  const shared = options.store !== undefined
-  const me = shared ? participantName() : OWNER
   const pollMs = Math.min(1_000, leaseTtlMs / 4)
   const checkpointMs = options.checkpointEvery ?? job.checkpointEvery
   /** How this run's files are named: what recovery may prove it wrote. */
@@ -160,14 +157,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       void pool?.destroy()
     })
 
-    if (!shared) await store.releaseClaimsOf(OWNER)
-    const { kept, removed, finished, forgotten, foreign } = await reconcile(
-      store,
-      paths,
-      place,
-      { owner: lease !== undefined, shared },
-      naming,
-    )
+    const { kept, removed, finished, forgotten, foreign } = await role.reconcile(open, naming)
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
     if (finished)
       options.observer?.note?.(`finished ${finished} recorded file(s) whose rename an earlier crash cut short`)
@@ -175,11 +165,9 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (forgotten)
       options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
-    if (shared && lease)
-      options.observer?.note?.(
-        `run ${open.run.runId}${place.kind === 'bucket' ? ` (shards in ${place.where})` : ''}: other processes join it with  ${joinCommand(options.jobPath, options.shards === undefined ? options.outDir : undefined, options.store!, open.run.runId)}`,
-      )
-    /** The owner's progress files speak for the whole run: they count what the other processes committed too. */
+    const welcome = role.welcome(open)
+    if (welcome) options.observer?.note?.(welcome)
+    /** Brings the count up to the journal's: in a shared run, what the other processes committed too. */
     const countOthers = async (): Promise<void> => {
       const behind = Math.min(await store.committedItems(), total) - tracker.committed
       if (behind > 0) tracker.committedItems(behind, now())
@@ -196,7 +184,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       observer: options.observer,
       now,
       onLeaseError: (error) => stop(error),
-      ...(shared && { worker: me, detail: { worker: me }, ...(lease && { afterHeartbeat: countOthers }) }),
+      ...role.session(countOthers),
     })
     const { tracker } = session
     progress = session.progress
@@ -207,6 +195,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     /** Items this process committed (in a shared run, the tracker counts the others' too). */
     let committedHere = 0
     let slowestItemMs = 0
+    /** What this process has of the run when it stops or completes, for the role. */
+    const leaving = (): Leaving => ({ open, progress, committed: tracker.committed, committedHere, countOthers, now })
     const retainedByThread = new Map<number, number>()
     const sizer = new ChunkSizer(workers)
     const inFlight = new Set<Promise<void>>()
@@ -254,7 +244,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
           // A single-machine run's claims are all its owner's: one lost while the owner token still holds was retaken by this same process.
           // Held up past its lease (a pause, a slow disk), this process lost the claim to another, whose copy counts: the run goes on.
           options.observer?.note?.(
-            `items ${result.start}–${result.end - 1} were retaken ${shared ? 'by another process' : 'by this run'} while this one was held up past its lease; this copy is dropped`,
+            `items ${result.start}–${result.end - 1} were retaken ${role.retakenBy} while this one was held up past its lease; this copy is dropped`,
           )
           await store.addEvent('claim-lost', { worker: me, start: result.start, end: result.end }, now())
           return
@@ -307,10 +297,11 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         recheckDone = true
       })
 
-    /** A shared run is done once every item of its total as the journal now has it (the owner may have grown it) is committed. */
-    const sharedRunDone = async (): Promise<boolean> => {
-      total = (await store.getRun())?.total ?? total
-      return (await store.committedItems()) >= total
+    /** Whether the run is done with nothing in flight here (the total as the journal now has it: the owner may have grown it). */
+    const doneWhenIdle = async (): Promise<boolean> => {
+      const idle = await role.idle(store, total)
+      total = idle.total
+      return idle.done
     }
     for (;;) {
       for (;;) {
@@ -318,32 +309,20 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         await feed().catch((error: Error) => stop(error))
         if (inFlight.size > 0) await Promise.race(inFlight)
         else if (!recheckDone) await recheck
-        else if (!shared || stopping() || (await sharedRunDone())) break
+        else if (stopping() || (await doneWhenIdle())) break
         // Nothing free right now: other processes hold the rest, and a claim of one that dies expires after the TTL.
         else await sleep(pollMs)
       }
       await recheck
-      if (failure || stopping() || !shared) break
-      // Every item is committed, so a file the journal does not record is debris of a process that died or was fenced.
-      const tidied = await removeUnrecordedFiles(store, place, naming)
-      if (tidied.foreign.length) noteForeign(tidied.foreign)
+      if (failure || stopping()) break
+      const tidied = await role.tidy(open, naming)
+      if (tidied.length) noteForeign(tidied)
       // Done only if still done after the clean-up: a restarted owner may have forgotten a range whose file was missing.
-      if (await sharedRunDone()) break
+      if (await doneWhenIdle()) break
     }
     if (failure) throw failure
     if (stopping()) {
-      if (shared) {
-        // The run goes on with the processes still in it: only this one leaves, its claims released for them.
-        await store.releaseClaimsOf(me)
-        await store.addEvent('left', { worker: me, committed: committedHere }, now())
-        await countOthers()
-        await progress.end('interrupted')
-        return summary('interrupted', null)
-      }
-      await store.setState('interrupted', now())
-      await store.addEvent('interrupted', { committed: tracker.committed }, now())
-      await progress.end('interrupted')
-      await writeReaderIndex(store, place, job.output.kind)
+      await role.interrupted(leaving())
       return summary('interrupted', null)
     }
     const finalCommitted = await store.committedItems()
@@ -352,7 +331,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         'LONGHAUL_JOURNAL_INVALID',
         `internal error: ${finalCommitted} of ${total} items committed after the last range`,
       )
-    if (shared) await countOthers()
+    await role.completing(leaving())
     await writeReaderIndex(store, place, job.output.kind)
     const digest = await journalDigest(store)
     // Whichever process of a shared run gets here first records the end; the others find it recorded.
@@ -387,15 +366,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   } catch (error) {
     stop(error as Error)
     const final = failure ?? (error as Error)
-    // One process failing does not fail a shared run: the others go on, and the journal says who failed and why.
-    if (lease && !shared) await recordFailure(store, progress, final, now)
-    else {
-      if (shared)
-        await store.addEvent('process-failed', { worker: me, error: final.message }, now()).catch(() => undefined)
-      progress?.stop()
-    }
-    // Whatever this process held goes back at once to the others, rather than after the TTL.
-    if (shared) await store.releaseClaimsOf(me).catch(() => undefined)
+    await role.failed({ open, progress, now }, final)
     throw final
   } finally {
     // Teardown in reverse order of set-up.
