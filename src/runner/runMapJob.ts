@@ -1,14 +1,6 @@
 import { rmSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Piscina } from 'piscina'
-import {
-  ItemFailedError,
-  LeaseLostError,
-  LonghaulError,
-  NotDurableError,
-  UsageError,
-  ValueNotRepresentableError,
-} from '../errors.ts'
+import { LeaseLostError, LonghaulError } from '../errors.ts'
 import type { Claim } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
 import { journalDigest } from './digest.ts'
@@ -16,14 +8,15 @@ import { crashPoint } from './faults.ts'
 import type { LaunchGate, RunTarget } from './identify.ts'
 import type { RunObserver } from './observer.ts'
 import type { ProgressLoop } from './progressLoop.ts'
+import { failureError, type RangeMaker } from './rangeMaker.ts'
 import { writeReaderIndex } from './readerIndex.ts'
 import { type RunNaming, recheckRanges } from './recovery.ts'
 import { type Leaving, roleOf } from './role.ts'
 import { type RawRunSettings, resolveRunSettings } from './settings.ts'
 import { runTagOf, stagedFileName } from './shardNames.ts'
 import { startSession } from './startSession.ts'
-import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
-import { buildWorkerBundle } from './workerBundle.ts'
+import type { RangeTask } from './task.ts'
+import { prepareThreadPool } from './threadPool.ts'
 
 export interface RunOptions extends RawRunSettings, RunTarget {
   /** Asked before anything is written; may refuse the run (invariant gate). @default none: a run started from code is not gated */
@@ -74,17 +67,6 @@ export interface RunSummary {
 const MAX_SHARD_BYTES = Number(process.env.LONGHAUL_MAX_SHARD_BYTES) || 16 * 1024 * 1024
 
 /**
- * Worker threads map stack traces to the job's source, and load the bundle with import() where Node could take the
- * synchronous require(esm) path (Node versions that know the flag).
- */
-const WORKER_EXEC_ARGV = [
-  '--enable-source-maps',
-  ...(process.allowedNodeEnvironmentFlags.has('--experimental-require-module')
-    ? ['--no-experimental-require-module']
-    : []),
-]
-
-/**
  * Runs or resumes a map job in `outDir` until every item is committed, the
  * signal aborts it (state interrupted), or an item fails (ItemFailedError,
  * state failed). Committed work always stays. With `store`, the run is
@@ -97,8 +79,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const { workers, leaseTtlMs } = settings
   const startedAt = now()
   // The worker bundle is built while the run is opened; both take tens of milliseconds.
-  const bundle = buildWorkerBundle(options.jobPath)
-  bundle.catch(() => undefined)
+  const threads = prepareThreadPool(options.jobPath)
   const role = roleOf(options)
   const { me } = role
   const open = await role.open(leaseTtlMs, now)
@@ -115,7 +96,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const finishedCounter = new SharedArrayBuffer(4)
   let failure: Error | undefined
   let progress: ProgressLoop | undefined
-  let pool: Piscina | undefined
+  let maker: RangeMaker | undefined
   const stop = (reason?: Error): void => {
     if (reason) failure ??= reason
     Atomics.store(stopFlag, 0, 1)
@@ -127,36 +108,22 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       `left ${names.length} file(s) in ${place.where.replace(/\/$/, '')}/data that this run did not write: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''} (verify lists them as stray; move them out to make the output clean)`,
     )
   try {
-    const setup: WorkerSetup = {
-      jobPath: options.jobPath,
-      params: open.params,
-      seed: open.seed,
-      retries: job.retries,
-      dataDir: paths.data,
-      runTag: naming.runTag,
-      inputHandle: open.input?.handle,
-      stop: stopFlag.buffer as SharedArrayBuffer,
-      finished: finishedCounter,
-    }
     // Threads start now and load while the journal and data folder are reconciled.
-    pool = new Piscina({
-      filename: await bundle,
-      // Threads load the bundle with import(), not require(): Node 20 aborts the whole process when a thread is
-      // terminated (the pool ending after a sibling failed to start) in the middle of a synchronous require of ES modules.
-      // Stack traces of a failing item point into the job's own source, not the bundle.
-      execArgv: WORKER_EXEC_ARGV,
-      minThreads: workers,
-      maxThreads: workers,
-      workerData: setup,
-      idleTimeout: Number.POSITIVE_INFINITY,
+    maker = await threads.start({
+      setup: {
+        jobPath: options.jobPath,
+        params: open.params,
+        seed: open.seed,
+        retries: job.retries,
+        dataDir: paths.data,
+        runTag: naming.runTag,
+        inputHandle: open.input?.handle,
+        stop: stopFlag.buffer as SharedArrayBuffer,
+        finished: finishedCounter,
+      },
+      concurrency: workers,
+      onBroken: stop,
     })
-    // A worker that cannot even start (the job throws while loading in a thread) fails the run cleanly.
-    pool.on('error', (error: Error) => {
-      stop(new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${error.message}`))
-      // Piscina would start new threads that fail the same way; ending the pool settles the tasks waiting for them.
-      void pool?.destroy()
-    })
-
     const { kept, removed, finished, forgotten, foreign } = await role.reconcile(open, naming)
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
     if (finished)
@@ -211,10 +178,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         checkpointMs,
         maxBytes: MAX_SHARD_BYTES,
       }
-      const result = (await pool!.run(task).catch((error: Error) => {
-        // The thread itself failed (the job threw while loading, or ended the thread): the job's failure, not ours.
-        throw new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${error.message}`)
-      })) as RangeResult
+      const result = await maker!.make(task)
       claimedInFlight -= claim.end - claim.start
       const count = result.end - result.start
       slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
@@ -371,34 +335,11 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   } finally {
     // Teardown in reverse order of set-up.
     options.signal?.removeEventListener('abort', onAbort)
-    if (pool) await pool.destroy()
+    await maker?.close()
     progress?.stop()
     if (lease) await store.releaseOwner(lease.token).catch(() => undefined)
     place.close()
     if (open.scratch !== undefined) rmSync(open.scratch, { recursive: true, force: true })
     await store.close()
-  }
-}
-
-/** The error a worker's failure report stands for. */
-function failureError(failure: TaskFailure, start: number, end: number): Error {
-  switch (failure.kind) {
-    case 'input':
-      return new UsageError(
-        `cannot read records ${start}–${end - 1} of the input: ${failure.message}`,
-        'LONGHAUL_INPUT_INVALID',
-      )
-    case 'durability':
-      return new NotDurableError(`the shard of items ${start}–${end - 1}`, new Error(failure.message))
-    case 'item':
-      return new ItemFailedError(failure.index ?? start, failure.attempts ?? 1, failure.message, failure.stack)
-    case 'value':
-      return new ValueNotRepresentableError(
-        failure.index ?? start,
-        failure.field ?? '',
-        failure.value ?? '',
-        failure.reason ?? failure.message,
-        failure.stack,
-      )
   }
 }
