@@ -5,7 +5,6 @@ import { join, relative } from 'node:path'
 
 const LIMIT = 400
 const OVER = {
-  'src/runner/runMapJob.ts': 433,
   'src/store/sqlite/sqliteStore.ts': 452,
   'src/store/postgres/postgresStore.ts': 566,
   'src/dashboard/static/app.js': 824,

@@ -5,7 +5,7 @@
  * that shrinks is refused; the folder is made ready, the run recorded and
  * its owner lease taken. Where the journal is and how the folder is made
  * ready is the RunHome's part: a SQLite file in the folder (localHome, here),
- * or a PostgreSQL run the folder links to (sharedRun.ts).
+ * or a PostgreSQL run the folder links to (sharedHome, sharedRun.ts).
  */
 import { randomUUID } from 'node:crypto'
 import { RunDamagedError, UsageError } from '../errors.ts'
@@ -19,6 +19,7 @@ import { assertSameJob, identifyJob, type LaunchGate, type RunTarget } from './i
 import { takeOwnership } from './ownership.ts'
 import { assertJournalHoldsShards, assertNoLiveOwner, assertRunLayout, dataNames, shardSuffixes } from './runDamage.ts'
 import { hasRun, prepareRunDir, type RunPaths, runPaths } from './runDir.ts'
+import { folderPlace, type ShardPlace } from './shardPlace.ts'
 
 export interface OpenOptions extends RunTarget {
   readonly gate?: LaunchGate
@@ -44,6 +45,8 @@ export interface OpenRun extends OpenedRunDir {
   readonly params: unknown
   readonly seed: number
   readonly input: InputScan | undefined
+  /** Where committed shards live: the run folder's data/, or (a shared run's) bucket. */
+  readonly place: ShardPlace
 }
 
 /** What opening a run directory needs to know of a job, whatever its kind. */
@@ -81,6 +84,8 @@ export interface RunHome {
   newRunId(): string
   /** Once the run is recorded, before the lease is taken. @default nothing */
   recorded?(store: Store): Promise<void>
+  /** Where a map run's committed shards go, once the folder is ready. @default the folder's data/ */
+  place?(paths: RunPaths): ShardPlace
   /** Lets go of what it opened, after a refusal or a failure. */
   abandon(): Promise<void>
 }
@@ -238,11 +243,15 @@ async function peekRun(outDir: string): Promise<RunRecord | undefined> {
 
 /**
  * Loads the map job, works out its identity, asks the launch gate, and opens
- * (or creates) its run in `outDir` (see openRunDir).
+ * (or creates) its run (see openRunDir) in the home `homeOf` gives: by
+ * default a journal file in `outDir`.
  */
-export async function openRun(options: OpenOptions): Promise<OpenRun> {
+export async function openRun(
+  options: OpenOptions,
+  homeOf: (job: JobFacts) => RunHome = (job) => localHome(options, job),
+): Promise<OpenRun> {
   const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
-  const opened = await openRunDir(options, {
+  const facts: JobFacts = {
     kind: 'map',
     name: job.name,
     params,
@@ -250,6 +259,9 @@ export async function openRun(options: OpenOptions): Promise<OpenRun> {
     identity,
     fingerprint,
     defaultTotal: job.total ?? input?.count,
-  })
-  return { job, params, seed, input, ...opened }
+  }
+  const home = homeOf(facts)
+  const opened = await openRunDir(options, facts, home)
+  const place = home.place?.(opened.paths) ?? folderPlace(opened.paths.data)
+  return { job, params, seed, input, ...opened, place }
 }

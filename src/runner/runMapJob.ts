@@ -1,31 +1,22 @@
 import { rmSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Piscina } from 'piscina'
-import {
-  ItemFailedError,
-  LeaseLostError,
-  LonghaulError,
-  NotDurableError,
-  UsageError,
-  ValueNotRepresentableError,
-} from '../errors.ts'
+import { LeaseLostError, LonghaulError } from '../errors.ts'
 import type { Claim } from '../store/store.ts'
 import { ChunkSizer } from './chunkSizer.ts'
 import { journalDigest } from './digest.ts'
 import { crashPoint } from './faults.ts'
 import type { LaunchGate, RunTarget } from './identify.ts'
 import type { RunObserver } from './observer.ts'
-import { participate } from './participate.ts'
 import type { ProgressLoop } from './progressLoop.ts'
+import { failureError, type RangeMaker } from './rangeMaker.ts'
 import { writeReaderIndex } from './readerIndex.ts'
-import { recordFailure } from './recordFailure.ts'
-import { type RunNaming, recheckRanges, reconcile, removeUnrecordedFiles } from './recovery.ts'
+import { type RunNaming, recheckRanges } from './recovery.ts'
+import { type Leaving, roleOf } from './role.ts'
 import { type RawRunSettings, resolveRunSettings } from './settings.ts'
 import { runTagOf, stagedFileName } from './shardNames.ts'
-import { joinCommand, participantName } from './sharedRun.ts'
-import { OWNER, startSession } from './startSession.ts'
-import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
-import { buildWorkerBundle } from './workerBundle.ts'
+import { startSession } from './startSession.ts'
+import type { RangeTask } from './task.ts'
+import { prepareThreadPool } from './threadPool.ts'
 
 export interface RunOptions extends RawRunSettings, RunTarget {
   /** Asked before anything is written; may refuse the run (invariant gate). @default none: a run started from code is not gated */
@@ -76,17 +67,6 @@ export interface RunSummary {
 const MAX_SHARD_BYTES = Number(process.env.LONGHAUL_MAX_SHARD_BYTES) || 16 * 1024 * 1024
 
 /**
- * Worker threads map stack traces to the job's source, and load the bundle with import() where Node could take the
- * synchronous require(esm) path (Node versions that know the flag).
- */
-const WORKER_EXEC_ARGV = [
-  '--enable-source-maps',
-  ...(process.allowedNodeEnvironmentFlags.has('--experimental-require-module')
-    ? ['--no-experimental-require-module']
-    : []),
-]
-
-/**
  * Runs or resumes a map job in `outDir` until every item is committed, the
  * signal aborts it (state interrupted), or an item fails (ItemFailedError,
  * state failed). Committed work always stays. With `store`, the run is
@@ -99,15 +79,13 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const { workers, leaseTtlMs } = settings
   const startedAt = now()
   // The worker bundle is built while the run is opened; both take tens of milliseconds.
-  const bundle = buildWorkerBundle(options.jobPath)
-  bundle.catch(() => undefined)
-  const open = await participate(options, leaseTtlMs, now)
+  const threads = prepareThreadPool(options.jobPath)
+  const role = roleOf(options)
+  const { me } = role
+  const open = await role.open(leaseTtlMs, now)
   const { job, store, paths, lease, place } = open
   // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
   const where = open.scratch !== undefined ? place.where : paths.dir
-  // A shared run: other processes claim and commit too, so "nothing to claim" is not "done", and their files are not debris.
-  const shared = options.store !== undefined
-  const me = shared ? participantName() : OWNER
   const pollMs = Math.min(1_000, leaseTtlMs / 4)
   const checkpointMs = options.checkpointEvery ?? job.checkpointEvery
   /** How this run's files are named: what recovery may prove it wrote. */
@@ -118,7 +96,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const finishedCounter = new SharedArrayBuffer(4)
   let failure: Error | undefined
   let progress: ProgressLoop | undefined
-  let pool: Piscina | undefined
+  let maker: RangeMaker | undefined
   const stop = (reason?: Error): void => {
     if (reason) failure ??= reason
     Atomics.store(stopFlag, 0, 1)
@@ -130,44 +108,23 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       `left ${names.length} file(s) in ${place.where.replace(/\/$/, '')}/data that this run did not write: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''} (verify lists them as stray; move them out to make the output clean)`,
     )
   try {
-    const setup: WorkerSetup = {
-      jobPath: options.jobPath,
-      params: open.params,
-      seed: open.seed,
-      retries: job.retries,
-      dataDir: paths.data,
-      runTag: naming.runTag,
-      inputHandle: open.input?.handle,
-      stop: stopFlag.buffer as SharedArrayBuffer,
-      finished: finishedCounter,
-    }
     // Threads start now and load while the journal and data folder are reconciled.
-    pool = new Piscina({
-      filename: await bundle,
-      // Threads load the bundle with import(), not require(): Node 20 aborts the whole process when a thread is
-      // terminated (the pool ending after a sibling failed to start) in the middle of a synchronous require of ES modules.
-      // Stack traces of a failing item point into the job's own source, not the bundle.
-      execArgv: WORKER_EXEC_ARGV,
-      minThreads: workers,
-      maxThreads: workers,
-      workerData: setup,
-      idleTimeout: Number.POSITIVE_INFINITY,
+    maker = await threads.start({
+      setup: {
+        jobPath: options.jobPath,
+        params: open.params,
+        seed: open.seed,
+        retries: job.retries,
+        dataDir: paths.data,
+        runTag: naming.runTag,
+        inputHandle: open.input?.handle,
+        stop: stopFlag.buffer as SharedArrayBuffer,
+        finished: finishedCounter,
+      },
+      concurrency: workers,
+      onBroken: stop,
     })
-    // A worker that cannot even start (the job throws while loading in a thread) fails the run cleanly.
-    pool.on('error', (error: Error) => {
-      stop(new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${error.message}`))
-      // Piscina would start new threads that fail the same way; ending the pool settles the tasks waiting for them.
-      void pool?.destroy()
-    })
-
-    if (!shared) await store.releaseClaimsOf(OWNER)
-    const { kept, removed, finished, forgotten, foreign } = await reconcile(
-      store,
-      paths,
-      place,
-      { owner: lease !== undefined, shared },
-      naming,
-    )
+    const { kept, removed, finished, forgotten, foreign } = await role.reconcile(open, naming)
     if (removed) options.observer?.note?.(`removed ${removed} unrecorded file(s) left by an earlier crash`)
     if (finished)
       options.observer?.note?.(`finished ${finished} recorded file(s) whose rename an earlier crash cut short`)
@@ -175,11 +132,9 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     if (forgotten)
       options.observer?.note?.(`${forgotten} recorded range(s) had missing or short files; recomputing them`)
     const committedAtStart = await store.committedItems()
-    if (shared && lease)
-      options.observer?.note?.(
-        `run ${open.run.runId}${place.kind === 'bucket' ? ` (shards in ${place.where})` : ''}: other processes join it with  ${joinCommand(options.jobPath, options.shards === undefined ? options.outDir : undefined, options.store!, open.run.runId)}`,
-      )
-    /** The owner's progress files speak for the whole run: they count what the other processes committed too. */
+    const welcome = role.welcome(open)
+    if (welcome) options.observer?.note?.(welcome)
+    /** Brings the count up to the journal's: in a shared run, what the other processes committed too. */
     const countOthers = async (): Promise<void> => {
       const behind = Math.min(await store.committedItems(), total) - tracker.committed
       if (behind > 0) tracker.committedItems(behind, now())
@@ -196,7 +151,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       observer: options.observer,
       now,
       onLeaseError: (error) => stop(error),
-      ...(shared && { worker: me, detail: { worker: me }, ...(lease && { afterHeartbeat: countOthers }) }),
+      ...role.session(countOthers),
     })
     const { tracker } = session
     progress = session.progress
@@ -207,6 +162,8 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     /** Items this process committed (in a shared run, the tracker counts the others' too). */
     let committedHere = 0
     let slowestItemMs = 0
+    /** What this process has of the run when it stops or completes, for the role. */
+    const leaving = (): Leaving => ({ open, progress, committed: tracker.committed, committedHere, countOthers, now })
     const retainedByThread = new Map<number, number>()
     const sizer = new ChunkSizer(workers)
     const inFlight = new Set<Promise<void>>()
@@ -221,10 +178,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         checkpointMs,
         maxBytes: MAX_SHARD_BYTES,
       }
-      const result = (await pool!.run(task).catch((error: Error) => {
-        // The thread itself failed (the job threw while loading, or ended the thread): the job's failure, not ours.
-        throw new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${error.message}`)
-      })) as RangeResult
+      const result = await maker!.make(task)
       claimedInFlight -= claim.end - claim.start
       const count = result.end - result.start
       slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
@@ -254,7 +208,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
           // A single-machine run's claims are all its owner's: one lost while the owner token still holds was retaken by this same process.
           // Held up past its lease (a pause, a slow disk), this process lost the claim to another, whose copy counts: the run goes on.
           options.observer?.note?.(
-            `items ${result.start}–${result.end - 1} were retaken ${shared ? 'by another process' : 'by this run'} while this one was held up past its lease; this copy is dropped`,
+            `items ${result.start}–${result.end - 1} were retaken ${role.retakenBy} while this one was held up past its lease; this copy is dropped`,
           )
           await store.addEvent('claim-lost', { worker: me, start: result.start, end: result.end }, now())
           return
@@ -307,10 +261,11 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         recheckDone = true
       })
 
-    /** A shared run is done once every item of its total as the journal now has it (the owner may have grown it) is committed. */
-    const sharedRunDone = async (): Promise<boolean> => {
-      total = (await store.getRun())?.total ?? total
-      return (await store.committedItems()) >= total
+    /** Whether the run is done with nothing in flight here (the total as the journal now has it: the owner may have grown it). */
+    const doneWhenIdle = async (): Promise<boolean> => {
+      const idle = await role.idle(store, total)
+      total = idle.total
+      return idle.done
     }
     for (;;) {
       for (;;) {
@@ -318,32 +273,20 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         await feed().catch((error: Error) => stop(error))
         if (inFlight.size > 0) await Promise.race(inFlight)
         else if (!recheckDone) await recheck
-        else if (!shared || stopping() || (await sharedRunDone())) break
+        else if (stopping() || (await doneWhenIdle())) break
         // Nothing free right now: other processes hold the rest, and a claim of one that dies expires after the TTL.
         else await sleep(pollMs)
       }
       await recheck
-      if (failure || stopping() || !shared) break
-      // Every item is committed, so a file the journal does not record is debris of a process that died or was fenced.
-      const tidied = await removeUnrecordedFiles(store, place, naming)
-      if (tidied.foreign.length) noteForeign(tidied.foreign)
+      if (failure || stopping()) break
+      const tidied = await role.tidy(open, naming)
+      if (tidied.length) noteForeign(tidied)
       // Done only if still done after the clean-up: a restarted owner may have forgotten a range whose file was missing.
-      if (await sharedRunDone()) break
+      if (await doneWhenIdle()) break
     }
     if (failure) throw failure
     if (stopping()) {
-      if (shared) {
-        // The run goes on with the processes still in it: only this one leaves, its claims released for them.
-        await store.releaseClaimsOf(me)
-        await store.addEvent('left', { worker: me, committed: committedHere }, now())
-        await countOthers()
-        await progress.end('interrupted')
-        return summary('interrupted', null)
-      }
-      await store.setState('interrupted', now())
-      await store.addEvent('interrupted', { committed: tracker.committed }, now())
-      await progress.end('interrupted')
-      await writeReaderIndex(store, place, job.output.kind)
+      await role.interrupted(leaving())
       return summary('interrupted', null)
     }
     const finalCommitted = await store.committedItems()
@@ -352,7 +295,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
         'LONGHAUL_JOURNAL_INVALID',
         `internal error: ${finalCommitted} of ${total} items committed after the last range`,
       )
-    if (shared) await countOthers()
+    await role.completing(leaving())
     await writeReaderIndex(store, place, job.output.kind)
     const digest = await journalDigest(store)
     // Whichever process of a shared run gets here first records the end; the others find it recorded.
@@ -387,47 +330,16 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   } catch (error) {
     stop(error as Error)
     const final = failure ?? (error as Error)
-    // One process failing does not fail a shared run: the others go on, and the journal says who failed and why.
-    if (lease && !shared) await recordFailure(store, progress, final, now)
-    else {
-      if (shared)
-        await store.addEvent('process-failed', { worker: me, error: final.message }, now()).catch(() => undefined)
-      progress?.stop()
-    }
-    // Whatever this process held goes back at once to the others, rather than after the TTL.
-    if (shared) await store.releaseClaimsOf(me).catch(() => undefined)
+    await role.failed({ open, progress, now }, final)
     throw final
   } finally {
     // Teardown in reverse order of set-up.
     options.signal?.removeEventListener('abort', onAbort)
-    if (pool) await pool.destroy()
+    await maker?.close()
     progress?.stop()
     if (lease) await store.releaseOwner(lease.token).catch(() => undefined)
     place.close()
     if (open.scratch !== undefined) rmSync(open.scratch, { recursive: true, force: true })
     await store.close()
-  }
-}
-
-/** The error a worker's failure report stands for. */
-function failureError(failure: TaskFailure, start: number, end: number): Error {
-  switch (failure.kind) {
-    case 'input':
-      return new UsageError(
-        `cannot read records ${start}–${end - 1} of the input: ${failure.message}`,
-        'LONGHAUL_INPUT_INVALID',
-      )
-    case 'durability':
-      return new NotDurableError(`the shard of items ${start}–${end - 1}`, new Error(failure.message))
-    case 'item':
-      return new ItemFailedError(failure.index ?? start, failure.attempts ?? 1, failure.message, failure.stack)
-    case 'value':
-      return new ValueNotRepresentableError(
-        failure.index ?? start,
-        failure.field ?? '',
-        failure.value ?? '',
-        failure.reason ?? failure.message,
-        failure.stack,
-      )
   }
 }

@@ -15,7 +15,7 @@ import { readStoreLink, type StoreLink, writeStoreLink } from '../store/runJourn
 import { claimNameOf, type RunRecord } from '../store/store.ts'
 import { openBucketPlace } from './bucket.ts'
 import { assertSameJob, type IdentifiedJob, identifyJob } from './identify.ts'
-import { type JobFacts, type OpenedRunDir, type OpenOptions, openRunDir } from './openRun.ts'
+import type { OpenOptions, RunHome } from './openRun.ts'
 import { takeOwnership } from './ownership.ts'
 import { type RunPaths, runPaths } from './runDir.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
@@ -54,50 +54,34 @@ function refuseSqliteRun(dir: string): void {
   }
 }
 
+export interface SharedHomeOptions extends OpenOptions {
+  readonly storeUrl: string
+  readonly shards?: string | undefined
+  readonly outage?: OutageOptions
+}
+
 /**
- * The owner's side (`longhaul run JOB --store URL --out DIR`): creates the run
- * in the database, or resumes the one DIR records, and takes its owner lease
- * (openRunDir, with the database as the run's home). The run id is written to
- * DIR before the run is recorded, so a crash between the two leaves nothing
- * behind that the same command does not pick up.
+ * The home of a run whose journal is in PostgreSQL, as its owner opens it
+ * (`longhaul run JOB --store URL --out DIR`): openRunDir creates the run in
+ * the database, or resumes the one DIR records, and takes its owner lease.
+ * The run id is written to DIR before the run is recorded, so a crash between
+ * the two leaves nothing behind that the same command does not pick up.
  */
-export async function openSharedRunDir(
-  options: OpenOptions & {
-    readonly storeUrl: string
-    readonly shards?: string | undefined
-    readonly outage?: OutageOptions
-  },
-  job: JobFacts,
-): Promise<OpenedRunDir & { readonly place: ShardPlace }> {
+export function sharedHome(options: SharedHomeOptions): RunHome {
   const { outDir, storeUrl } = options
   refuseSqliteRun(outDir)
-  await databaseTarget(storeUrl)
   const previous = readStoreLink(outDir)
-  if (options.fresh && previous?.shards) {
-    throw new UsageError(
-      `--fresh cannot set aside run '${previous.runId}': its shards are in ${previous.shards}, and a bucket has no folder to move aside. Start the new run with a new --out prefix (and a new --local folder).`,
-    )
-  }
   // --fresh: the run the folder records is set aside, and a new one starts.
   const link = options.fresh ? undefined : previous
-  if (link && link.store !== withoutPassword(storeUrl)) {
-    throw new UsageError(
-      `${outDir} belongs to run '${link.runId}' of ${link.store}, not of the --store given: pass --store ${link.store} (its password from PGPASSWORD or ~/.pgpass), or choose a new --out folder.`,
-    )
-  }
-  if (link && link.shards !== options.shards) {
-    const was = link.shards ?? `${outDir}/data`
-    throw new UsageError(
-      `run '${link.runId}' keeps its shards in ${was}, not ${options.shards ?? `${outDir}/data`}: resume it with the --out it was started with, or choose a new folder for a new run.`,
-    )
-  }
   const runId = link?.runId ?? randomUUID()
   let store: JournalDatabase | undefined
   let place: ShardPlace | undefined
-  const opened = await openRunDir(options, job, {
+  return {
     where: `${outDir} (run ${runId})`,
     sameJobAdvice: 'Resume with the original job, params and seed, or choose a new --out folder for a new run.',
     async peek() {
+      await databaseTarget(storeUrl)
+      refuseLink(options, previous, link)
       try {
         store = await openStore({ url: storeUrl, ...options.outage, ...(link && { runId }) })
       } catch (error) {
@@ -131,12 +115,33 @@ export async function openSharedRunDir(
       // Before any work, so a worker that joins knows where shards go (again on resume, if a crash came in between).
       if (options.shards) await opened.setShardsAt(options.shards, options.now())
     },
+    place: () => place!,
     async abandon() {
       place?.close()
       await store?.close()
     },
-  })
-  return { ...opened, place: place! }
+  }
+}
+
+/** Refuses a folder that records another run than the one asked for: of another database, or with its shards elsewhere. */
+function refuseLink(options: SharedHomeOptions, previous: StoreLink | undefined, link: StoreLink | undefined): void {
+  const { outDir, storeUrl } = options
+  if (options.fresh && previous?.shards) {
+    throw new UsageError(
+      `--fresh cannot set aside run '${previous.runId}': its shards are in ${previous.shards}, and a bucket has no folder to move aside. Start the new run with a new --out prefix (and a new --local folder).`,
+    )
+  }
+  if (link && link.store !== withoutPassword(storeUrl)) {
+    throw new UsageError(
+      `${outDir} belongs to run '${link.runId}' of ${link.store}, not of the --store given: pass --store ${link.store} (its password from PGPASSWORD or ~/.pgpass), or choose a new --out folder.`,
+    )
+  }
+  if (link && link.shards !== options.shards) {
+    const was = link.shards ?? `${outDir}/data`
+    throw new UsageError(
+      `run '${link.runId}' keeps its shards in ${was}, not ${options.shards ?? `${outDir}/data`}: resume it with the --out it was started with, or choose a new folder for a new run.`,
+    )
+  }
 }
 
 /**
