@@ -29,7 +29,15 @@ describe('role', () => {
   it('shared-run-done: with nothing to claim, a run of its own is done; a shared run only once every item of the total as the journal has it (its owner may grow it) is committed', async () => {
     const store = SqliteStore.open(join(tempDir(), 'journal.sqlite'))
     try {
-      await store.createRun({ runId: 'r', job: 'j', fingerprint: 'f', identity: '{}', total: 4, createdAt: 1 })
+      await store.createRun({
+        runId: 'r',
+        job: 'j',
+        fingerprint: 'f',
+        identity: '{}',
+        total: 4,
+        kind: 'map',
+        createdAt: 1,
+      })
       // This process last read a total of 2: the journal's 4 is what counts.
       expect(await roleOf(target).idle(store, 2)).toEqual({ done: true, total: 2 })
       const shared = roleOf({ ...target, store: URL, join: 'r' })
