@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, expect, onTestFinished } from 'vitest'
 
@@ -104,6 +105,34 @@ export function startNode(
 /** Runs `longhaul ARGS` to the end. */
 export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
   return startCli(args, env).done
+}
+
+/**
+ * Runs `longhaul ARGS` to the end in this process: the CLI's own `main` (the command tree, its messages and exit
+ * codes, what bin/longhaul.mjs runs) with its output collected, without the start of a process (about a second of
+ * CPU each). For a command the test neither signals nor kills, whose environment is this process's: checks of what
+ * `verify`, `status` or a refused command say. Its `signal` is never aborted, so it installs no signal handler.
+ */
+export async function runCliHere(args: readonly string[]): Promise<CliResult> {
+  // Imported here, not at the top: most test files use this module without the CLI.
+  const { main } = await import('../../src/cli/main.ts')
+  let stdout = ''
+  let stderr = ''
+  const line = (text: string): string => (text.endsWith('\n') ? text : `${text}\n`)
+  const errStream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      stderr += chunk.toString()
+      callback()
+    },
+  }) as unknown as NodeJS.WriteStream
+  const io = {
+    out: (text: string) => (stdout += line(text)),
+    err: (text: string) => (stderr += line(text)),
+    errStream,
+    outIsTTY: false,
+  }
+  const code = await main(args, io, new AbortController().signal)
+  return { code, signal: null, stdout, stderr }
 }
 
 /**
