@@ -5,24 +5,16 @@
  * completes with the right digest.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
 import { fixture, runCli, tempDir } from '../support/cli.ts'
+import { smallDisk } from '../support/smallDisk.ts'
 
-const mountPoint = join(tempDir(), 'small-disk')
-mkdirSync(mountPoint)
-let mounted = false
-try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint], { stdio: 'ignore' })
-  mounted = true
-} catch {
-  // Not root, or no mount in this sandbox: the test says so below instead of passing silently.
-}
-afterAll(() => {
-  if (mounted) execFileSync('umount', [mountPoint])
-})
+// Not root, or no mount in this sandbox: the test says so below instead of passing silently.
+const disk = smallDisk('2m')
+const mounted = disk !== undefined
+const mountPoint = disk ?? ''
 
 it.skipIf(!mounted)(
   'durable-or-fail: a full disk stops the run cleanly (exit 1), and it resumes once space is back',

@@ -6,11 +6,11 @@
  * filled (a real small tmpfs): run, verify and status say the disk is full,
  * exit 2, and all work again once space is back.
  */
-import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { describe, expect, it } from 'vitest'
+import { fixture, runCli, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { smallDisk } from '../support/smallDisk.ts'
 
 const root = tempDir('longhaul-lost-')
 const job = fixture('squares.ts')
@@ -18,6 +18,26 @@ const shards = (dir: string): string[] =>
   readdirSync(join(dir, 'data'))
     .filter((name) => name.endsWith('.jsonl'))
     .sort()
+
+/**
+ * `verify`, `status` and `run` of `total` items on `dir`, each: what it said (stderr and stdout) and its exit code.
+ * verify and status run in this process; run is a real process of its own.
+ */
+async function everyCommand(
+  dir: string,
+  total: number,
+): Promise<{ command: string; said: string; code: number | null }[]> {
+  const results = []
+  for (const args of [
+    ['verify', dir],
+    ['status', dir],
+    ['run', job, '--out', dir, '--workers', '1', '--total', String(total)],
+  ]) {
+    const result = args[0] === 'run' ? await runCli(args) : await runCliHere(args)
+    results.push({ command: args[0]!, said: result.stderr + result.stdout, code: result.code })
+  }
+  return results
+}
 
 /** A run SIGKILLed once a few shards are committed: its journal's WAL then holds its commits. */
 async function killedRun(): Promise<string> {
@@ -47,19 +67,13 @@ describe('lost-journal-records-named', () => {
     const dir = copy('no-wal')
     rmSync(join(dir, '.longhaul', 'journal.sqlite-wal'))
     const before = shards(dir)
-    for (const args of [
-      ['verify', dir],
-      ['status', dir],
-      ['run', job, '--out', dir, '--workers', '1', '--total', '2000'],
-    ]) {
-      const result = await runCli(args)
-      const said = result.stderr + result.stdout
-      expect(said, args[0]).not.toMatch(/internal error|missing {5}\d/)
-      expect(said, args[0]).toMatch(
+    for (const { command, said, code } of await everyCommand(dir, 2000)) {
+      expect(said, command).not.toMatch(/internal error|missing {5}\d/)
+      expect(said, command).toMatch(
         /write-ahead log \.longhaul\/journal\.sqlite-wal is missing, though \.longhaul\/journal\.sqlite-shm shows it held \d+ page\(s\) of commits/,
       )
-      expect(said, args[0]).toMatch(/put it back as \.longhaul\/journal\.sqlite-wal/)
-      expect(result.code, args[0]).toBe(2)
+      expect(said, command).toMatch(/put it back as \.longhaul\/journal\.sqlite-wal/)
+      expect(code, command).toBe(2)
     }
     expect(shards(dir)).toEqual(before)
   })
@@ -69,16 +83,10 @@ describe('lost-journal-records-named', () => {
     rmSync(join(dir, '.longhaul', 'journal.sqlite-wal'))
     rmSync(join(dir, '.longhaul', 'journal.sqlite-shm'))
     const before = shards(dir)
-    for (const args of [
-      ['verify', dir],
-      ['status', dir],
-      ['run', job, '--out', dir, '--workers', '1', '--total', '2000'],
-    ]) {
-      const result = await runCli(args)
-      const said = result.stderr + result.stdout
-      expect(said, args[0]).not.toMatch(/internal error/)
-      expect(said, args[0]).toMatch(/the journal( \.longhaul\/journal\.sqlite)? (has lost records|holds no run)/)
-      expect(result.code, args[0]).toBe(2)
+    for (const { command, said, code } of await everyCommand(dir, 2000)) {
+      expect(said, command).not.toMatch(/internal error/)
+      expect(said, command).toMatch(/the journal( \.longhaul\/journal\.sqlite)? (has lost records|holds no run)/)
+      expect(code, command).toBe(2)
     }
     expect(shards(dir)).toEqual(before)
   })
@@ -87,22 +95,14 @@ describe('lost-journal-records-named', () => {
     const dir = copy('intact')
     const resumed = await runCli(['run', job, '--out', dir, '--workers', '2', '--total', '2000'])
     expect(resumed.code, resumed.stderr).toBe(0)
-    expect((await runCli(['verify', dir])).code).toBe(0)
+    expect((await runCliHere(['verify', dir])).code).toBe(0)
   })
 })
 
-const mountPoint = join(tempDir(), 'small-disk')
-mkdirSync(mountPoint)
-let mounted = false
-try {
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint], { stdio: 'ignore' })
-  mounted = true
-} catch {
-  // Not root, or no mount in this sandbox: the test says so below instead of passing silently.
-}
-afterAll(() => {
-  if (mounted) execFileSync('umount', [mountPoint])
-})
+// Not root, or no mount in this sandbox: the test says so below instead of passing silently.
+const disk = smallDisk('1m')
+const mounted = disk !== undefined
+const mountPoint = disk ?? ''
 
 describe('full-disk-after-the-fact-named', () => {
   it.skipIf(!mounted)(
@@ -119,21 +119,15 @@ describe('full-disk-after-the-fact-named', () => {
       } catch (error) {
         expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC')
       }
-      for (const args of [
-        ['verify', dir],
-        ['status', dir],
-        ['run', job, '--out', dir, '--workers', '1', '--total', '60'],
-      ]) {
-        const result = await runCli(args)
-        const said = result.stderr + result.stdout
-        expect(said, args[0]).not.toMatch(/internal error/)
-        expect(said, args[0]).toMatch(
+      for (const { command, said, code } of await everyCommand(dir, 60)) {
+        expect(said, command).not.toMatch(/internal error/)
+        expect(said, command).toMatch(
           /cannot use the journal .*journal\.sqlite .*disk I\/O error .*The disk holding it is full .*free some space and run the same command again/,
         )
-        expect(result.code, args[0]).toBe(2)
+        expect(code, command).toBe(2)
       }
       for (const name of readdirSync(mountPoint).filter((n) => n.startsWith('filler-'))) rmSync(join(mountPoint, name))
-      const verify = await runCli(['verify', dir])
+      const verify = await runCliHere(['verify', dir])
       expect(verify.code, verify.stdout).toBe(0)
       expect((await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '60'])).code).toBe(0)
     },

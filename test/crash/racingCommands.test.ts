@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import { type CliResult, fixture, LONG, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { type CliResult, fixture, LONG, runCli, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 const root = tempDir('longhaul-racing-')
 const job = fixture('squares.ts')
@@ -103,6 +103,6 @@ describe('locked-journal-named', () => {
       other.prepare('ROLLBACK').run()
       other.close()
     }
-    expect((await runCli(['verify', out])).code).toBe(0)
+    expect((await runCliHere(['verify', out])).code).toBe(0)
   })
 })

@@ -16,9 +16,11 @@ import {
   type CliResult,
   expectVerifiedComplete,
   fixture,
+  type Pace,
   pace,
   referenceDigest,
   runCli,
+  runCliHere,
   startCli,
   tempDir,
   waitFor,
@@ -42,16 +44,29 @@ beforeAll(async () => {
   ])
 }, 120_000)
 
+/** The owner's command line: `run` of `total` items, its journal in the database at `url`, its shards in `out`. */
+const ownerArgs = (url: string, out: string, total = TOTAL): string[] => [
+  'run',
+  JOB,
+  '--out',
+  out,
+  '--total',
+  String(total),
+  '--workers',
+  '1',
+  '--store',
+  url,
+  ...TTL,
+  '--json',
+]
+
 /** Starts the run's owner and waits until the run is recorded; returns its id. */
 async function startOwner(
   url: string,
   out: string,
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; done: Promise<CliResult>; runId: string }> {
-  const owner = startCli(
-    ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
-    env,
-  )
+  const owner = startCli(ownerArgs(url, out), env)
   let stderr = ''
   owner.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const runId = await waitFor('the owner to record the run', async () => {
@@ -60,6 +75,19 @@ async function startOwner(
   })
   expect(JSON.parse(readFileSync(join(out, '.longhaul', 'store.json'), 'utf8')).runId).toBe(runId)
   return { ...owner, runId }
+}
+
+/** How each case begins: a new database, the folder `name`, a paced run (held) and its owner, started. */
+async function ownedRun(name: string): Promise<{
+  url: string
+  out: string
+  run: Pace
+  owner: Awaited<ReturnType<typeof startOwner>>
+}> {
+  const url = await server().createDatabase()
+  const out = join(root, name)
+  const run = pace()
+  return { url, out, run, owner: await startOwner(url, out, run.env) }
 }
 
 function startWorker(
@@ -102,10 +130,7 @@ async function expectVerified(out: string): Promise<void> {
 
 describe('a run shared by several processes (PostgreSQL journal, shared folder)', () => {
   it('no-duplicates, determinism: an owner and two workers share the run, each item is committed once, and the digest is the single-process SQLite digest', async () => {
-    const url = await server().createDatabase()
-    const out = join(root, 'three')
-    const run = pace()
-    const owner = await startOwner(url, out, run.env)
+    const { url, out, run, owner } = await ownedRun('three')
     const workers = [startWorker(url, out, owner.runId, run.env), startWorker(url, out, owner.runId, run.env)]
     // Every process holds a range before the run may finish.
     for (const [i, p] of [owner, ...workers].entries()) await holdsClaim(url, owner.runId, p.child.pid!, `process ${i}`)
@@ -125,10 +150,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   })
 
   it('one-owner, no-loss: a worker SIGKILLed while it holds a claim has its range retaken after the lease TTL, and the run completes with the same digest', async () => {
-    const url = await server().createDatabase()
-    const out = join(root, 'killed-worker')
-    const run = pace()
-    const owner = await startOwner(url, out, run.env)
+    const { url, out, run, owner } = await ownedRun('killed-worker')
     const victim = startWorker(url, out, owner.runId, run.env)
     const survivor = startWorker(url, out, owner.runId, run.env)
     await holdsClaim(url, owner.runId, victim.child.pid!, 'the victim')
@@ -153,10 +175,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   })
 
   it("one-owner, no-loss: the owner SIGKILLed mid-run leaves the run to its workers, which complete it; the owner's command then resumes the completed run", async () => {
-    const url = await server().createDatabase()
-    const out = join(root, 'killed-owner')
-    const run = pace()
-    const owner = await startOwner(url, out, run.env)
+    const { url, out, run, owner } = await ownedRun('killed-owner')
     const workers = [startWorker(url, out, owner.runId, run.env), startWorker(url, out, owner.runId, run.env)]
     await holdsClaim(url, owner.runId, workers[0]!.child.pid!, 'a worker')
     await holdsClaim(url, owner.runId, owner.child.pid!, 'the owner')
@@ -166,18 +185,12 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     for (const result of await Promise.all(workers.map((w) => w.done))) await expectComplete(result)
     await expectVerified(out)
     // The same command finds the run complete: nothing is made again.
-    const again = await runCli(
-      ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
-      run.env,
-    )
+    const again = await runCli(ownerArgs(url, out), run.env)
     expect((await expectComplete(again)).committedThisSession).toBe(0)
   })
 
   it('atomic-commit: a restarted owner leaves unrecorded shards alone (another process may be about to commit one); they are removed once every item is committed', async () => {
-    const url = await server().createDatabase()
-    const out = join(root, 'restarted-owner')
-    const run = pace()
-    const first = await startOwner(url, out, run.env)
+    const { url, out, run, owner: first } = await ownedRun('restarted-owner')
     // This worker kills itself at its first commit: its shard is durable in data/ under its staged name, and the journal does not record it.
     const dying = startWorker(url, out, first.runId, { ...run.env, LONGHAUL_CRASH_AT: 'commit:1' })
     expect((await dying.done).signal).toBe('SIGKILL')
@@ -195,10 +208,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
     // The same command, at once: the dead owner was on this host, so its lease is taken over without waiting for the TTL.
-    const again = startCli(
-      ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
-      run.env,
-    )
+    const again = startCli(ownerArgs(url, out), run.env)
     let stderr = ''
     again.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     await waitFor('the owner to resume', () => (/--run /.test(stderr) ? true : undefined))
@@ -215,10 +225,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   })
 
   it('one-owner (fencing): a worker whose lease lapsed while an item held it up cannot commit the items another retook; it drops its copy and each item is committed once', async () => {
-    const url = await server().createDatabase()
-    const out = join(root, 'lapsed-worker')
-    const run = pace()
-    const owner = await startOwner(url, out, run.env)
+    const { url, out, run, owner } = await ownedRun('lapsed-worker')
     // Its items take 3 s each, while the others' take 10 ms (until released): it is still making them when its claims are retaken.
     const slow = startWorker(url, out, owner.runId, { ...run.env, ITEM_MS: '3000' })
     const other = startWorker(url, out, owner.runId, run.env)
@@ -257,10 +264,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   })
 
   it('fenced-output: an owner SIGSTOPped past its lease and taken over by the same command, woken after the run completed, leaves no file in the shared data/ and does not touch the progress files', async () => {
-    const url = await server().createDatabase()
-    const out = join(root, 'paused-owner')
-    const run = pace()
-    const first = await startOwner(url, out, run.env)
+    const { url, out, run, owner: first } = await ownedRun('paused-owner')
     await waitFor('the owner to commit', async () =>
       (await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [first.runId])).length >= 2 ? true : undefined,
     )
@@ -287,10 +291,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
           ? true
           : undefined,
       )
-      const second = await runCli(
-        ['run', JOB, '--out', out, '--total', String(TOTAL), '--workers', '1', '--store', url, ...TTL, '--json'],
-        { ITEM_MS: '0' },
-      )
+      const second = await runCli(ownerArgs(url, out), { ITEM_MS: '0' })
       expect(JSON.parse(second.stdout)).toMatchObject({ runId: first.runId, resumed: true, state: 'complete' })
     } finally {
       run.release()
@@ -318,19 +319,13 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   })
 
   it("no-loss: the owner stopped and resumed with a larger --total while a worker goes on; the worker takes the new items too, and both end with the grown run's single-process digest", async () => {
-    const url = await server().createDatabase()
-    const out = join(root, 'grown')
+    const { url, out, run, owner } = await ownedRun('grown')
     const grown = GROWN
-    const run = pace()
-    const owner = await startOwner(url, out, run.env)
     const worker = startWorker(url, out, owner.runId, run.env)
     await holdsClaim(url, owner.runId, worker.child.pid!, 'the worker')
     owner.child.kill('SIGINT')
     expect((await owner.done).code).toBe(130)
-    const resuming = startCli(
-      ['run', JOB, '--out', out, '--total', String(grown), '--workers', '1', '--store', url, ...TTL, '--json'],
-      run.env,
-    )
+    const resuming = startCli(ownerArgs(url, out, grown), run.env)
     // The run goes at full speed once it has grown, while the worker is still in it.
     await waitFor('the run to grow', async () =>
       (await sql<{ total: number }>(url, 'SELECT total::int FROM longhaul.runs WHERE run_id = $1', [owner.runId]))[0]
@@ -350,15 +345,12 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
         digest: grownDigest,
       })
     }
-    const verified = await runCli(['verify', out, '--json'])
+    const verified = await runCliHere(['verify', out, '--json'])
     expect(JSON.parse(verified.stdout)).toMatchObject({ complete: true, items: grown, stray: [], digest: grownDigest })
   })
 
   it('a worker stopped with Ctrl-C commits what it made, gives back the rest of its claims at once, and exits 130; the run goes on without it', async () => {
-    const url = await server().createDatabase()
-    const out = join(root, 'interrupted-worker')
-    const run = pace()
-    const owner = await startOwner(url, out, run.env)
+    const { url, out, run, owner } = await ownedRun('interrupted-worker')
     const leaving = startWorker(url, out, owner.runId, run.env)
     await holdsClaim(url, owner.runId, leaving.child.pid!, 'the worker')
     leaving.child.kill('SIGINT')
@@ -404,7 +396,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     })
 
     it("same-job-or-refuse: a worker whose job fingerprint differs from the run's is refused, naming what differs", async () => {
-      const result = await runCli(['worker', fixture('blobs.ts'), '--store', url, '--run', runId, '--out', out])
+      const result = await runCliHere(['worker', fixture('blobs.ts'), '--store', url, '--run', runId, '--out', out])
       expect(result.code).toBe(2)
       expect(result.stderr).toMatch(
         new RegExp(
@@ -433,7 +425,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
       ])
       expect(owner.code, owner.stderr).toBe(0)
       const squaresRun = JSON.parse(owner.stdout).runId as string
-      const result = await runCli([
+      const result = await runCliHere([
         'worker',
         fixture('blobs.ts'),
         '--store',
@@ -448,7 +440,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     })
 
     it('a worker given a run id the database does not hold is refused, with the runs it does hold', async () => {
-      const result = await runCli([
+      const result = await runCliHere([
         'worker',
         fixture('blocking.ts'),
         '--store',
@@ -464,7 +456,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     })
 
     it("a worker whose --out is not the run's shared folder is refused before it writes anything", async () => {
-      const result = await runCli([
+      const result = await runCliHere([
         'worker',
         fixture('blocking.ts'),
         '--store',
@@ -480,7 +472,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
 
     it('a database nobody answers at is reported as unreachable (exit 1), with where it was looked for', async () => {
       const port = await freePort()
-      const result = await runCli([
+      const result = await runCliHere([
         'worker',
         fixture('blocking.ts'),
         '--store',

@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { fixture, ROOT, runCli, tempDir } from '../support/cli.ts'
+import { fixture, ROOT, runCli, runCliHere, tempDir } from '../support/cli.ts'
 
 const root = tempDir()
 const out = (name: string): string => join(root, name)
@@ -93,9 +93,12 @@ describe('bad input exits 2 with a clear message', () => {
       /job file no\/such\/job\.ts does not exist/,
     ],
   ]
+  // Each refusal is the CLI's main run in this process (what it says and its exit code are the same without a process
+  // start); the two tests below start the real command. The rows job reads its CSV's path from ROWS.
+  process.env.ROWS = join(root, 'missing.csv')
   for (const [what, args, message] of cases) {
     it(`${what}`, async () => {
-      const result = await runCli(args, { ROWS: join(root, 'missing.csv') })
+      const result = await runCliHere(args)
       expect(result.stderr).toMatch(message)
       expect(result.stderr).not.toMatch(/internal error/)
       expect(result.code).toBe(2)

@@ -5,45 +5,14 @@
  * damaged run aside, keeping its files. And everything a reader relies on
  * (data/index.json) is verified, and restored by `run`.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { beforeAll, describe, expect, it } from 'vitest'
-import { fixture, runCli, tempDir } from '../support/cli.ts'
+import { describe, expect, it } from 'vitest'
+import { runCli, runCliHere } from '../support/cli.ts'
+import { completeRun, journal, SQUARES, shards } from '../support/completeRun.ts'
 
-const root = tempDir('longhaul-damaged-')
-const complete = join(root, 'complete')
-const job = fixture('squares.ts')
-let serial = 0
-
-beforeAll(async () => {
-  const made = await runCli([
-    'run',
-    job,
-    '--out',
-    complete,
-    '--workers',
-    '1',
-    '--total',
-    '60',
-    '--checkpoint-every',
-    '0.1',
-  ])
-  expect(made.code, made.stderr).toBe(0)
-}, 60_000)
-
-/** A copy of the complete run, damaged by `damage`. */
-function damaged(damage: (dir: string) => void): string {
-  const dir = join(root, `case-${++serial}`)
-  cpSync(complete, dir, { recursive: true })
-  damage(dir)
-  return dir
-}
-
-const journal = (dir: string): string => join(dir, '.longhaul', 'journal.sqlite')
-const shards = (dir: string): string[] =>
-  readdirSync(join(dir, 'data'))
-    .filter((name) => name.endsWith('.jsonl'))
-    .sort()
+const { root, complete, damaged } = completeRun('longhaul-damaged-', 60)
+const job = SQUARES
 
 describe('damaged-run-named-never-internal-error', () => {
   const journalCases: [string, (dir: string) => void, RegExp][] = [
@@ -72,7 +41,7 @@ describe('damaged-run-named-never-internal-error', () => {
         ['verify', dir],
         ['status', dir],
       ]) {
-        const result = await runCli(args)
+        const result = args[0] === 'run' ? await runCli(args) : await runCliHere(args)
         const said = result.stderr + result.stdout
         expect(said, args[0]).not.toMatch(/internal error/)
         expect(said, args[0]).toMatch(/the run in .* is damaged/)
@@ -113,36 +82,36 @@ describe('damaged-run-named-never-internal-error', () => {
         ['run', job, '--out', dir, '--workers', '1'],
         ['verify', dir],
       ]) {
-        const result = await runCli(args)
+        const result = args[0] === 'run' ? await runCli(args) : await runCliHere(args)
         expect(result.stderr, args[0]).not.toMatch(/internal error/)
         expect(result.stderr, args[0]).toMatch(named)
         expect(result.code, args[0]).toBe(2)
       }
-      const status = await runCli(['status', dir])
+      const status = await runCliHere(['status', dir])
       expect(status.stderr + status.stdout).not.toMatch(/internal error/)
     })
   }
 
   it('data/ deleted: verify names it and what to do (exit 2); run makes the items again', async () => {
     const dir = damaged((d) => rmSync(join(d, 'data'), { recursive: true }))
-    const verify = await runCli(['verify', dir])
+    const verify = await runCliHere(['verify', dir])
     expect(verify.stderr).not.toMatch(/internal error/)
     expect(verify.stderr).toMatch(
       /its data\/ folder, where the journal records the run's shards, is missing\. If it was moved, put it back/,
     )
     expect(verify.code).toBe(2)
-    const status = await runCli(['status', dir])
+    const status = await runCliHere(['status', dir])
     expect(status.code).toBe(0)
     const run = await runCli(['run', job, '--out', dir, '--workers', '1'])
     expect(run.code, run.stderr).toBe(0)
-    expect((await runCli(['verify', dir])).code).toBe(0)
+    expect((await runCliHere(['verify', dir])).code).toBe(0)
   })
 })
 
 describe('status-on-malformed-progress-json', () => {
   it('a malformed progress.json: status says so, from the journal, and does not crash', async () => {
     const dir = damaged((d) => writeFileSync(join(d, 'progress.json'), '{"state": "runn'))
-    const result = await runCli(['status', dir])
+    const result = await runCliHere(['status', dir])
     expect(result.stderr + result.stdout).not.toMatch(/internal error/)
     expect(result.stdout).toMatch(/COMPLETE \(from the journal: its progress\.json is malformed/)
     expect(result.code).toBe(0)
@@ -150,7 +119,7 @@ describe('status-on-malformed-progress-json', () => {
     const alone = join(root, 'progress-only')
     mkdirSync(alone)
     writeFileSync(join(alone, 'progress.json'), '[1, 2')
-    const bare = await runCli(['status', alone])
+    const bare = await runCliHere(['status', alone])
     expect(bare.stderr + bare.stdout).not.toMatch(/internal error/)
     expect(bare.stdout).toMatch(/UNREADABLE — the run in .* is damaged: its progress\.json is malformed/)
     expect(bare.code).toBe(2)
@@ -169,7 +138,7 @@ describe('fresh-sets-a-damaged-run-aside', () => {
     // Nothing of the damaged run was deleted.
     expect(shards(join(root, aside[0]!))).toEqual(before)
     expect(existsSync(journal(join(root, aside[0]!)))).toBe(true)
-    expect((await runCli(['verify', dir])).code).toBe(0)
+    expect((await runCliHere(['verify', dir])).code).toBe(0)
   })
 })
 
@@ -209,7 +178,7 @@ describe('reader-files-verified', () => {
     it(`index.json ${what}: verify fails naming it; run on the complete run restores it`, async () => {
       const original = readFileSync(index(complete))
       const dir = damaged(damage)
-      const verify = await runCli(['verify', dir, '--json'])
+      const verify = await runCliHere(['verify', dir, '--json'])
       expect(verify.code).toBe(1)
       const report = JSON.parse(verify.stdout) as { complete: boolean; readerIndex?: string; digest: string | null }
       expect(report.complete).toBe(false)
@@ -222,7 +191,7 @@ describe('reader-files-verified', () => {
       expect(readFileSync(index(dir))).toEqual(original)
       // Written atomically: no temporary file is left beside it.
       expect(readdirSync(join(dir, 'data')).filter((name) => name.startsWith('.tmp-'))).toEqual([])
-      const again = await runCli(['verify', dir])
+      const again = await runCliHere(['verify', dir])
       expect(again.stdout).toMatch(/index\.json  matches the journal/)
       expect(again.code).toBe(0)
     })

@@ -4,26 +4,20 @@
  * (a truncated journal, a SIGKILLed run's write-ahead log deleted, a shard
  * with a flipped byte or cut short), real CLI processes: after doctor, `run`
  * makes only the missing items and `verify` prints the digest an undamaged
- * run has. Nothing is ever deleted.
+ * run has. Nothing is ever deleted. (`verify` and the refused doctors run the
+ * CLI in this process: what they say is the same without a process start.)
  */
 import { createHash } from 'node:crypto'
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { beforeAll, describe, expect, it } from 'vitest'
-import { fixture, killedAfterEach, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { describe, expect, it } from 'vitest'
+import { fixture, killedAfterEach, referenceDigest, runCli, runCliHere, startCli, waitFor } from '../support/cli.ts'
+import { completeRun, journal, SQUARES, shards } from '../support/completeRun.ts'
 
-const root = tempDir('longhaul-doctor-')
-const job = fixture('squares.ts')
-const complete = join(root, 'complete')
-let digest = ''
-let serial = 0
+const { root, digest, damaged: copy } = completeRun('longhaul-doctor-', 300)
+const job = SQUARES
 const started = killedAfterEach()
 
-const journal = (dir: string): string => join(dir, '.longhaul', 'journal.sqlite')
-const shards = (dir: string): string[] =>
-  readdirSync(join(dir, 'data'))
-    .filter((name) => /^\d{12}-\d{12}\.jsonl$/.test(name))
-    .sort()
 const digestOf = (stdout: string): string | undefined => /digest {6}([0-9a-f]{64})/.exec(stdout)?.[1]
 
 /**
@@ -46,31 +40,6 @@ function snapshot(dir: string): Record<string, string> {
   return files
 }
 
-function copy(damage: (dir: string) => void): string {
-  const dir = join(root, `case-${++serial}`)
-  cpSync(complete, dir, { recursive: true })
-  damage(dir)
-  return dir
-}
-
-beforeAll(async () => {
-  const made = await runCli([
-    'run',
-    job,
-    '--out',
-    complete,
-    '--workers',
-    '1',
-    '--total',
-    '300',
-    '--checkpoint-every',
-    '0.1',
-    '--json',
-  ])
-  expect(made.code, made.stderr).toBe(0)
-  digest = JSON.parse(made.stdout).digest as string
-}, 60_000)
-
 describe('doctor-rebuilds-from-shards', () => {
   it('a complete run whose journal was truncated to 0 bytes: doctor adopts every shard, verify passes with the original digest, nothing is made again', async () => {
     const dir = copy((d) => truncateSync(journal(d), 0))
@@ -91,9 +60,9 @@ describe('doctor-rebuilds-from-shards', () => {
     expect(aside).toHaveLength(1)
     expect(readFileSync(join(dir, '.longhaul', aside[0]!)).length).toBe(0)
 
-    const verify = await runCli(['verify', dir])
+    const verify = await runCliHere(['verify', dir])
     expect(verify.code, verify.stdout).toBe(0)
-    expect(digestOf(verify.stdout)).toBe(digest)
+    expect(digestOf(verify.stdout)).toBe(digest())
     const again = await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
     expect(again.code, again.stderr).toBe(0)
     expect(JSON.parse(again.stdout).committedThisSession).toBe(0)
@@ -110,9 +79,9 @@ describe('doctor-rebuilds-from-shards', () => {
     expect(report.damage).toBe('its journal .longhaul/journal.sqlite is missing')
     expect(report.adoptedItems).toBe(300)
     expect(report.journalMovedTo).toEqual([])
-    const verify = await runCli(['verify', dir])
+    const verify = await runCliHere(['verify', dir])
     expect(verify.code, verify.stdout).toBe(0)
-    expect(digestOf(verify.stdout)).toBe(digest)
+    expect(digestOf(verify.stdout)).toBe(digest())
   })
 
   it('a SIGKILLed partial run whose write-ahead log was deleted: doctor, then run resumes to completion with the digest of an undamaged run', async () => {
@@ -128,7 +97,7 @@ describe('doctor-rebuilds-from-shards', () => {
     await run.done
     rmSync(`${journal(dir)}-wal`)
     const before = shards(dir)
-    const refused = await runCli(['verify', dir])
+    const refused = await runCliHere(['verify', dir])
     expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/write-ahead log .* is missing[\s\S]*longhaul doctor/)
 
@@ -152,7 +121,7 @@ describe('doctor-rebuilds-from-shards', () => {
     const resumed = await runCli(['run', job, '--out', dir, '--workers', '2', '--total', '400', '--json'])
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout).committedThisSession).toBe(400 - report.adoptedItems)
-    const verify = await runCli(['verify', dir])
+    const verify = await runCliHere(['verify', dir])
     expect(verify.code, verify.stdout).toBe(0)
     expect(digestOf(verify.stdout)).toBe(await referenceDigest(job, 400, join(root, 'reference-400')))
   }, 120_000)
@@ -202,9 +171,9 @@ describe('doctor-rebuilds-from-shards', () => {
     const resumed = await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout).committedThisSession).toBe(items(flipped) + items(cut))
-    const verify = await runCli(['verify', dir])
+    const verify = await runCliHere(['verify', dir])
     expect(verify.code, verify.stdout).toBe(0)
-    expect(digestOf(verify.stdout)).toBe(digest)
+    expect(digestOf(verify.stdout)).toBe(digest())
   })
 
   it('two well-formed shards whose ranges overlap: neither is adopted, both are quarantined, and run makes their items again', async () => {
@@ -232,15 +201,15 @@ describe('doctor-rebuilds-from-shards', () => {
     const resumed = await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout).committedThisSession).toBe(300 - report.adoptedItems)
-    const verify = await runCli(['verify', dir])
+    const verify = await runCliHere(['verify', dir])
     expect(verify.code, verify.stdout).toBe(0)
-    expect(digestOf(verify.stdout)).toBe(digest)
+    expect(digestOf(verify.stdout)).toBe(digest())
   })
 
   it('a healthy journal: doctor says there is nothing to do and changes nothing', async () => {
     const dir = copy(() => undefined)
     const before = snapshot(dir)
-    const doctor = await runCli(['doctor', job, '--out', dir])
+    const doctor = await runCliHere(['doctor', job, '--out', dir])
     expect(doctor.code, doctor.stderr).toBe(0)
     expect(doctor.stdout).toMatch(/HEALTHY {2}squares .*\n.*nothing to do, nothing was changed/)
     expect(snapshot(dir)).toEqual(before)
@@ -249,7 +218,7 @@ describe('doctor-rebuilds-from-shards', () => {
   it("a job whose output format is not the shards' is refused (exit 2), nothing changed", async () => {
     const dir = copy((d) => truncateSync(journal(d), 0))
     const before = snapshot(dir)
-    const doctor = await runCli(['doctor', fixture('blobs.ts'), '--out', dir])
+    const doctor = await runCliHere(['doctor', fixture('blobs.ts'), '--out', dir])
     expect(doctor.code).toBe(2)
     expect(doctor.stderr).toMatch(
       /the job's output format \(npy: .*\) does not match the shards in .*data: data\/index\.json says they are jsonl\. Nothing was changed/,
@@ -282,7 +251,7 @@ describe('doctor-rebuilds-from-shards', () => {
         ? true
         : undefined,
     )
-    const doctor = await runCli(['doctor', job, '--out', dir, '--total', '2000'])
+    const doctor = await runCliHere(['doctor', job, '--out', dir, '--total', '2000'])
     expect(doctor.code).toBe(2)
     expect(doctor.stderr).toMatch(new RegExp(`is being run by pid ${run.child.pid}`))
     expect(readdirSync(join(dir, '.longhaul')).some((name) => name.includes('damaged'))).toBe(false)

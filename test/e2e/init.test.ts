@@ -2,9 +2,10 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { LONG, ROOT, runCli, tempDir } from '../support/cli.ts'
+import { LONG, ROOT, runCli, runCliHere, tempDir } from '../support/cli.ts'
 
-// Scaffolded inside the repository, so that 'longhaul' and 'zod' resolve as they do in a user's project.
+// Scaffolded inside the repository, so that 'longhaul' and 'zod' resolve as they do in a user's project. `init` itself runs
+// in this process (the CLI's main); the scaffolded jobs run and are tested in processes of their own, as a user's are.
 const base = join(ROOT, 'test/fixtures', `.init-${process.pid}`)
 afterAll(() => rmSync(base, { recursive: true, force: true }))
 
@@ -19,7 +20,7 @@ function nodeTest(dir: string, ...options: string[]) {
 describe('init', () => {
   it('init generator: a job, its non-functional tests and a policy file; the tests pass on it and fail when it breaks determinism', async () => {
     const dir = join(base, 'gen')
-    const made = await runCli(['init', 'generator', '--dir', dir, '--name', 'scaffolded'])
+    const made = await runCliHere(['init', 'generator', '--dir', dir, '--name', 'scaffolded'])
     expect(made.code, made.stderr).toBe(0)
     for (const file of ['job.ts', 'job.test.ts', 'longhaul.config.ts']) expect(existsSync(join(dir, file))).toBe(true)
     expect(readFileSync(join(dir, 'job.ts'), 'utf8')).toContain("name: 'scaffolded'")
@@ -37,7 +38,7 @@ describe('init', () => {
 
   it('init loop: a training loop and its tests, which pass on it', async () => {
     const dir = join(base, 'loop')
-    const made = await runCli(['init', 'loop', '--dir', dir, '--name', 'trainer'])
+    const made = await runCliHere(['init', 'loop', '--dir', dir, '--name', 'trainer'])
     expect(made.code, made.stderr).toBe(0)
     const ran = await runCli(['run', join(dir, 'job.ts'), '--out', join(tempDir(), 'run'), '--total', '500', '--json'])
     expect(ran.code, ran.stderr).toBe(0)
@@ -71,7 +72,7 @@ describe('init', () => {
 
   it('init input: a job over the records of a file that runs to completion', async () => {
     const dir = join(base, 'input')
-    expect((await runCli(['init', 'input', '--dir', dir])).code).toBe(0)
+    expect((await runCliHere(['init', 'input', '--dir', dir])).code).toBe(0)
     const ran = await runCli(['run', join(dir, 'job.ts'), '--out', join(tempDir(), 'run'), '--json'])
     expect(ran.code, ran.stderr).toBe(0)
     expect(JSON.parse(ran.stdout)).toMatchObject({ state: 'complete', total: 200 })
@@ -79,10 +80,10 @@ describe('init', () => {
 
   it('init refuses to overwrite files, and names the templates it has', async () => {
     const dir = join(base, 'gen')
-    const clash = await runCli(['init', 'generator', '--dir', dir])
+    const clash = await runCliHere(['init', 'generator', '--dir', dir])
     expect(clash.code).toBe(2)
     expect(clash.stderr).toMatch(/job\.ts, .*job\.test\.ts already exist; choose another --dir, or pass --force/)
-    const unknown = await runCli(['init', 'pipeline', '--dir', join(base, 'x')])
+    const unknown = await runCliHere(['init', 'pipeline', '--dir', join(base, 'x')])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toMatch(/no template 'pipeline'; choose one of: generator, input, loop/)
   })

@@ -8,7 +8,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import type { RunEvent } from '../../src/store/store.ts'
 import { processAlive } from '../../src/telemetry/processAlive.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { BIN, ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
+import { BIN, ROOT, runCli, runCliHere, startCli, tempDir } from '../support/cli.ts'
 
 const COUNTER = join(ROOT, 'test/fixtures/exec/counter.py')
 
@@ -42,22 +42,50 @@ async function until<T>(
   }
 }
 
+/** A fresh folder for one test: `out` is where its run goes (not made yet), `dir` holds anything else. */
+function folders(): { dir: string; out: string } {
+  const dir = tempDir()
+  return { dir, out: join(dir, 'run') }
+}
+
+/** `longhaul exec --out OUT OPTIONS -- PROGRAM…` as arguments. */
+const exec = (out: string, options: readonly string[], program: readonly string[]): string[] => [
+  'exec',
+  '--out',
+  out,
+  ...options,
+  '--',
+  ...program,
+]
+
+/** The counter fixture with `args`, its checkpoints in `dir`/ckpt. */
+const counter = (dir: string, ...args: string[]): string[] => [
+  'python3',
+  COUNTER,
+  ...args,
+  '--ckpt-dir',
+  join(dir, 'ckpt'),
+]
+
+/**
+ * Starts a counter of 1000 steps of 50 ms under `exec OPTIONS`, and waits until its first life is journaled and it
+ * has reported progress: a program well under way, for a test to signal its supervisor.
+ */
+async function startCounting(
+  options: readonly string[],
+  ...args: string[]
+): Promise<{ out: string; run: ReturnType<typeof startCli>; pid: number }> {
+  const { dir, out } = folders()
+  const run = startCli(exec(out, options, counter(dir, '--steps', '1000', '--delay', '0.05', ...args)))
+  const pid = await until('the program', () => firstPid(out))
+  await until('progress', () => (progressOf(out).done > 0 ? true : undefined))
+  return { out, run, pid }
+}
+
 describe('longhaul exec', () => {
   it("same-telemetry: a program's protocol progress and checkpoints become progress.json, PROGRESS.txt and journal events; exit 0 is COMPLETE", async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    const r = await runCli([
-      'exec',
-      '--out',
-      out,
-      '--',
-      'python3',
-      COUNTER,
-      '--steps',
-      '20',
-      '--ckpt-dir',
-      join(dir, 'ckpt'),
-    ])
+    const { dir, out } = folders()
+    const r = await runCli(exec(out, [], counter(dir, '--steps', '20')))
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain('finished 20') // the program's own output passes through
     const p = progressOf(out)
@@ -68,29 +96,13 @@ describe('longhaul exec', () => {
     expect(types).toEqual(
       expect.arrayContaining(['started', 'program-started', 'program-exited', 'metrics', 'complete']),
     )
-    const status = await runCli(['status', out])
+    const status = await runCliHere(['status', out])
     expect(status.stdout).toContain('COMPLETE')
   })
 
   it('plain lines: one progress line per --progress-every while progress keeps arriving, and metrics journaled as they come, not only at the end', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    const r = await runCli([
-      'exec',
-      '--out',
-      out,
-      '--progress-every',
-      '1',
-      '--',
-      'python3',
-      COUNTER,
-      '--steps',
-      '30',
-      '--delay',
-      '0.1',
-      '--ckpt-dir',
-      join(dir, 'ckpt'),
-    ])
+    const { dir, out } = folders()
+    const r = await runCli(exec(out, ['--progress-every', '1'], counter(dir, '--steps', '30', '--delay', '0.1')))
     expect(r.code, r.stderr).toBe(0)
     const lines = r.stderr.split('\n').filter((line) => /^longhaul: \[counter\] RUNNING \d+\/30 step/.test(line))
     expect(lines.length).toBeGreaterThanOrEqual(2)
@@ -100,67 +112,39 @@ describe('longhaul exec', () => {
   })
 
   it("plain lines: longhaul's own lines start on a line of their own, even while the program redraws a bar with \\r", async () => {
-    const dir = tempDir()
+    const { out } = folders()
     const bar = `import sys, time
 for i in range(1, 31):
     sys.stderr.write(f"\\r{i*100//30:3d}%|##| {i}/30 [00:0{i//10}<00:01, 10.0it/s]"); sys.stderr.flush(); time.sleep(0.1)
 sys.stderr.write("\\n")`
-    const r = await runCli([
-      'exec',
-      '--out',
-      join(dir, 'run'),
-      '--name',
-      'bar',
-      '--progress-every',
-      '1',
-      '--',
-      'python3',
-      '-c',
-      bar,
-    ])
+    const r = await runCli(exec(out, ['--name', 'bar', '--progress-every', '1'], ['python3', '-c', bar]))
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/\nlonghaul: \[bar\] RUNNING \d+\/30/)
     expect(r.stderr).not.toMatch(/[^\n]longhaul: /)
   })
 
   it("untouched-output: a program's stdout going to a pipe is copied byte for byte, even while longhaul writes its own lines mid-bar", async () => {
-    const dir = tempDir()
+    const { out } = folders()
     // Redrawn with \r and never ending its line while longhaul's progress lines go out: the pipe must get exactly this.
     const bar = `import sys, time
 for i in range(1, 26):
     sys.stdout.write(f"\\r{i}/25"); sys.stdout.flush(); time.sleep(0.1)`
-    const r = await runCli(['exec', '--out', join(dir, 'run'), '--progress-every', '1', '--', 'python3', '-c', bar])
+    const r = await runCli(exec(out, ['--progress-every', '1'], ['python3', '-c', bar]))
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/longhaul: \[python3\] RUNNING/) // longhaul did write its own lines meanwhile
     expect(r.stdout).toBe(Array.from({ length: 25 }, (_, i) => `\r${i + 1}/25`).join(''))
   })
 
   it('restart-from-checkpoint: a crash restarts the program with the newest checkpoint in the resume argument and LONGHAUL_RESUME_FROM; no step is lost', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
+    const { dir, out } = folders()
     const log = join(dir, 'steps.log')
-    const r = await runCli([
-      'exec',
-      '--out',
-      out,
-      '--restarts',
-      '2',
-      '--restart-delay',
-      '0',
-      '--resume-arg',
-      '--resume {checkpoint}',
-      '--',
-      'python3',
-      COUNTER,
-      '--steps',
-      '20',
-      '--crash-at',
-      '12',
-      '--ckpt-dir',
-      join(dir, 'ckpt'),
-      '--log',
-      log,
-    ])
+    const r = await runCli(
+      exec(
+        out,
+        ['--restarts', '2', '--restart-delay', '0', '--resume-arg', '--resume {checkpoint}'],
+        counter(dir, '--steps', '20', '--crash-at', '12', '--log', log),
+      ),
+    )
     expect(r.code, r.stderr).toBe(0)
     const checkpoint = join(dir, 'ckpt', 'step-00010.txt')
     expect(r.stdout).toContain(`started at 10 resume=${checkpoint} env=${checkpoint}`)
@@ -178,96 +162,44 @@ for i in range(1, 26):
   })
 
   it('restart-from-checkpoint: without a protocol event, the newest settled file of the glob is the checkpoint', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    const r = await runCli([
-      'exec',
-      '--out',
-      out,
-      '--restarts',
-      '1',
-      '--restart-delay',
-      '0',
-      '--checkpoints',
-      join(dir, 'ckpt', 'step-*.txt'),
-      '--resume-arg',
-      '--resume {checkpoint}',
-      '--',
-      'python3',
-      COUNTER,
-      '--steps',
-      '12',
-      '--every',
-      '4',
-      '--crash-at',
-      '10',
-      '--announce',
-      '0',
-      '--delay',
-      '0.4',
-      '--ckpt-dir',
-      join(dir, 'ckpt'),
-    ])
+    const { dir, out } = folders()
+    const glob = join(dir, 'ckpt', 'step-*.txt')
+    const r = await runCli(
+      exec(
+        out,
+        ['--restarts', '1', '--restart-delay', '0', '--checkpoints', glob, '--resume-arg', '--resume {checkpoint}'],
+        counter(dir, '--steps', '12', '--every', '4', '--crash-at', '10', '--announce', '0', '--delay', '0.4'),
+      ),
+    )
     expect(r.code, r.stderr).toBe(0)
     // step-00008 was written 0.8 s before the crash: not settled (2 s) when the program died, so step-00004 (2.4 s old) is taken.
     expect(r.stdout).toContain(`started at 4 resume=${join(dir, 'ckpt', 'step-00004.txt')}`)
   })
 
   it("restart-from-checkpoint: a file older than the run (another experiment's, or a run moved aside by --fresh) is never resumed from", async () => {
-    const dir = tempDir()
+    const { dir, out } = folders()
     const ckpt = join(dir, 'ckpt')
     mkdirSync(ckpt)
     const old = join(ckpt, 'step-00015.txt')
     writeFileSync(old, '15')
     utimesSync(old, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000))
-    const r = await runCli([
-      'exec',
-      '--out',
-      join(dir, 'run'),
-      '--restarts',
-      '1',
-      '--restart-delay',
-      '0',
-      '--checkpoints',
-      join(ckpt, 'step-*.txt'),
-      '--resume-arg',
-      '--resume {checkpoint}',
-      '--',
-      'python3',
-      COUNTER,
-      '--steps',
-      '20',
-      '--every',
-      '100',
-      '--announce',
-      '0',
-      '--crash-at',
-      '3',
-      '--ckpt-dir',
-      ckpt,
-    ])
+    const r = await runCli(
+      exec(
+        out,
+        ['--restarts', '1', '--restart-delay', '0', '--checkpoints', join(ckpt, 'step-*.txt')],
+        counter(dir, '--steps', '20', '--every', '100', '--announce', '0', '--crash-at', '3'),
+      ),
+    )
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toContain('from the start: no checkpoint found')
     expect(r.stdout).not.toContain('started at 15')
   })
 
   it('restart-limit: a program that keeps failing is restarted N times, then longhaul exits with its exit code and says why', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    const r = await runCli([
-      'exec',
-      '--out',
-      out,
-      '--restarts',
-      '2',
-      '--restart-delay',
-      '0',
-      '--',
-      'python3',
-      COUNTER,
-      '--exit-code',
-      '7',
-    ])
+    const { out } = folders()
+    const r = await runCli(
+      exec(out, ['--restarts', '2', '--restart-delay', '0'], ['python3', COUNTER, '--exit-code', '7']),
+    )
     expect(r.code).toBe(7)
     expect(r.stderr).toContain('FAILED: the program exited with code 7; gave up after 2 restarts (--restarts 2)')
     const events = await eventsOf(out)
@@ -276,24 +208,8 @@ for i in range(1, 26):
   })
 
   it('signal-forwarding: SIGTERM reaches the program, the run is INTERRUPTED with its exit code, and the same command resumes from its checkpoint', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    const args = [
-      'exec',
-      '--out',
-      out,
-      '--resume-arg',
-      '--resume {checkpoint}',
-      '--',
-      'python3',
-      COUNTER,
-      '--steps',
-      '40',
-      '--delay',
-      '0.05',
-      '--ckpt-dir',
-      join(dir, 'ckpt'),
-    ]
+    const { dir, out } = folders()
+    const args = exec(out, ['--resume-arg', '--resume {checkpoint}'], counter(dir, '--steps', '40', '--delay', '0.05'))
     const first = startCli(args)
     await until('a checkpoint', () => (progressOf(out).checkpoints >= 2 ? true : undefined))
     first.child.kill('SIGTERM')
@@ -310,27 +226,7 @@ for i in range(1, 26):
   })
 
   it('grace-then-kill: a program that ignores SIGTERM is SIGKILLed after the grace period', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    const run = startCli([
-      'exec',
-      '--out',
-      out,
-      '--grace',
-      '1',
-      '--',
-      'python3',
-      COUNTER,
-      '--steps',
-      '1000',
-      '--delay',
-      '0.05',
-      '--ignore-term',
-      '--ckpt-dir',
-      join(dir, 'ckpt'),
-    ])
-    const pid = await until('the program', () => firstPid(out))
-    await until('progress', () => (progressOf(out).done > 0 ? true : undefined))
+    const { out, run, pid } = await startCounting(['--grace', '1'], '--ignore-term')
     const sent = Date.now()
     run.child.kill('SIGTERM')
     const r = await run.done
@@ -343,26 +239,11 @@ for i in range(1, 26):
   })
 
   it('leftovers: processes a crashed life started are stopped before the restart and before longhaul exits, so no two copies race', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
+    const { dir, out } = folders()
     const marker = join(dir, 'workers.log')
     // Starts a background worker (as a data loader does), then crashes.
     const script = `( while true; do echo "$$" >> '${marker}'; sleep 0.1; done ) </dev/null >/dev/null 2>&1 & sleep 0.5; exit 1`
-    const r = await runCli([
-      'exec',
-      '--out',
-      out,
-      '--restarts',
-      '1',
-      '--restart-delay',
-      '0',
-      '--grace',
-      '1',
-      '--',
-      'sh',
-      '-c',
-      script,
-    ])
+    const r = await runCli(exec(out, ['--restarts', '1', '--restart-delay', '0', '--grace', '1'], ['sh', '-c', script]))
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('processes it started are still running; stopping them')
     const lines = (): number => readFileSync(marker, 'utf8').trim().split('\n').length
@@ -373,15 +254,17 @@ for i in range(1, 26):
   })
 
   it("back-pressure: a program whose output nobody reads waits on its pipe; longhaul's memory does not grow with it", async () => {
-    const dir = tempDir()
+    const { out } = folders()
     const child = spawn(
       process.execPath,
-      [BIN, 'exec', '--out', join(dir, 'run'), '--', 'head', '-c', String(300 * 1024 * 1024), '/dev/zero'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      [BIN, ...exec(out, [], ['head', '-c', String(300 * 1024 * 1024), '/dev/zero'])],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     )
     child.stdout.pause() // nobody reads for a while
     // Once the program runs (the run's progress.json is written as it starts), a second of output nobody reads.
-    await until('the program to start', () => (existsSync(join(dir, 'run', 'progress.json')) ? true : undefined))
+    await until('the program to start', () => (existsSync(join(out, 'progress.json')) ? true : undefined))
     await sleep(1_000)
     const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024
     expect(rssMiB).toBeLessThan(150)
@@ -394,22 +277,11 @@ for i in range(1, 26):
   })
 
   it("output-gone: when longhaul's own stdout is closed (| head), the program goes on, supervised, and the run ends complete", async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'exec',
-        '--out',
-        out,
-        '--',
-        'sh',
-        '-c',
-        'i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done; echo finished >&2',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    )
+    const { out } = folders()
+    const lines = 'i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done; echo finished >&2'
+    const child = spawn(process.execPath, [BIN, ...exec(out, [], ['sh', '-c', lines])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     child.stdout.once('data', () => child.stdout.destroy()) // the reader goes away after the first lines
@@ -420,24 +292,7 @@ for i in range(1, 26):
   })
 
   it('signal-forwarding: a hangup (the ssh session closed) is forwarded to the program, which would otherwise run on unsupervised', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    const run = startCli([
-      'exec',
-      '--out',
-      out,
-      '--',
-      'python3',
-      COUNTER,
-      '--steps',
-      '1000',
-      '--delay',
-      '0.05',
-      '--ckpt-dir',
-      join(dir, 'ckpt'),
-    ])
-    const pid = await until('the program', () => firstPid(out))
-    await until('progress', () => (progressOf(out).done > 0 ? true : undefined))
+    const { out, run, pid } = await startCounting([])
     run.child.kill('SIGHUP')
     const r = await run.done
     expect(r.code).toBe(130)
@@ -446,26 +301,10 @@ for i in range(1, 26):
   })
 
   it('stall-detection: a program alive but silent is reported STALLED in progress.json and the journal', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    const run = startCli([
-      'exec',
-      '--out',
-      out,
-      '--stall-after',
-      '1',
-      '--grace',
-      '1',
-      '--',
-      'python3',
-      COUNTER,
-      '--steps',
-      '10',
-      '--hang-at',
-      '3',
-      '--ckpt-dir',
-      join(dir, 'ckpt'),
-    ])
+    const { dir, out } = folders()
+    const run = startCli(
+      exec(out, ['--stall-after', '1', '--grace', '1'], counter(dir, '--steps', '10', '--hang-at', '3')),
+    )
     let stalled: ProgressSnapshot
     try {
       stalled = await until('a stall', () => (progressOf(out).state === 'stalled' ? progressOf(out) : undefined))
@@ -480,32 +319,20 @@ for i in range(1, 26):
   })
 
   it('zero-change progress: the tqdm bars a program already prints are its progress (a real tqdm recording, replayed in pieces)', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
+    const { out } = folders()
     const replay = `import sys, time
 data = open(sys.argv[1], 'rb').read()
 for i in range(0, len(data), 97):
     sys.stderr.buffer.write(data[i:i + 97]); sys.stderr.flush(); time.sleep(0.001)`
-    const r = await runCli([
-      'exec',
-      '--out',
-      out,
-      '--name',
-      'nested',
-      '--',
-      'python3',
-      '-c',
-      replay,
-      join(ROOT, 'test/fixtures/tqdm/nested.txt'),
-    ])
+    const recording = join(ROOT, 'test/fixtures/tqdm/nested.txt')
+    const r = await runCli(exec(out, ['--name', 'nested'], ['python3', '-c', replay, recording]))
     expect(r.code, r.stderr).toBe(0)
     // The outer bar (epochs, the first with a total) is followed, not the inner batches bar that restarts every epoch.
     expect(progressOf(out)).toMatchObject({ state: 'complete', done: 3, total: 3 })
   })
 
   it('malformed-lines: garbage on stdout, stderr and the protocol never stops the supervisor; it is counted', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
+    const { out } = folders()
     const garbage = `import os, random
 r = random.Random(7)
 fd = int(os.environ['LONGHAUL_EVENTS'])
@@ -516,7 +343,7 @@ for i in range(200):
     os.write(fd, junk(40) + b'\\n{"type":"progress","done":-1}\\n{"type":"nope"}\\n{not json\\n')
 os.write(fd, b'x' * 200000 + b'\\n')
 os.write(fd, b'{"type":"progress","done":5,"total":5}\\n')`
-    const r = await runCli(['exec', '--out', out, '--name', 'garbage', '--json', '--', 'python3', '-c', garbage])
+    const r = await runCli(exec(out, ['--name', 'garbage', '--json'], ['python3', '-c', garbage]))
     expect(r.code, r.stderr).toBe(0)
     const result = JSON.parse(r.stdout.slice(r.stdout.lastIndexOf('\n{\n') + 1)) as {
       state: string
@@ -528,18 +355,17 @@ os.write(fd, b'{"type":"progress","done":5,"total":5}\\n')`
   })
 
   it('bad input: a missing program, a resume template without {checkpoint}, another command in the same run directory — each exit 2 with what to do', async () => {
-    const dir = tempDir()
-    const out = join(dir, 'run')
-    const missing = await runCli(['exec', '--out', out, '--', 'no-such-program-xyz'])
+    const { dir, out } = folders()
+    const missing = await runCliHere(exec(out, [], ['no-such-program-xyz']))
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain("cannot start 'no-such-program-xyz': not found on PATH")
     expect(existsSync(out)).toBe(false)
-    const template = await runCli(['exec', '--out', join(dir, 'other'), '--resume-arg', '--resume', '--', 'true'])
+    const template = await runCliHere(exec(join(dir, 'other'), ['--resume-arg', '--resume'], ['true']))
     expect(template.code).toBe(2)
     expect(template.stderr).toContain('--resume-arg must contain {checkpoint}')
     expect(existsSync(join(dir, 'other'))).toBe(false)
-    expect((await runCli(['exec', '--out', out, '--', 'true'])).code).toBe(0)
-    const other = await runCli(['exec', '--out', out, '--', 'sh', '-c', 'exit 0'])
+    expect((await runCli(exec(out, [], ['true']))).code).toBe(0)
+    const other = await runCliHere(exec(out, [], ['sh', '-c', 'exit 0']))
     expect(other.code).toBe(2)
     expect(other.stderr).toContain('it ran `true`, not `sh -c exit 0`')
     expect(other.stderr).toContain('--fresh')

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { ROOT, runCli, tempDir } from '../support/cli.ts'
+import { ROOT, runCli, runCliHere, tempDir } from '../support/cli.ts'
 
 const DESCENT = join(ROOT, 'test/fixtures/loops/descent.ts')
 
@@ -25,7 +25,7 @@ it("verify a loop run: its checkpoints and final.bin check out and the digest is
   const bytes = readFileSync(final)
   bytes[100]! ^= 1
   writeFileSync(final, bytes)
-  const changed = await runCli(['verify', out])
+  const changed = await runCliHere(['verify', out])
   expect(changed.code).toBe(1)
   expect(changed.stdout).toMatch(/final\.bin does not match the digest its run recorded/)
 
@@ -33,14 +33,14 @@ it("verify a loop run: its checkpoints and final.bin check out and the digest is
   const ckpt = readFileSync(checkpoint)
   ckpt[ckpt.length - 1]! ^= 1
   writeFileSync(checkpoint, ckpt)
-  const both = await runCli(['verify', out, '--json'])
+  const both = await runCliHere(['verify', out, '--json'])
   expect(JSON.parse(both.stdout)).toMatchObject({ complete: false, corrupt: 2 })
 }, 60_000)
 
 it('verify an exec run: nothing longhaul manages to verify, said as such (exit 2)', async () => {
   const out = join(tempDir(), 'exec')
   expect((await runCli(['exec', '--out', out, '--', 'true'])).code).toBe(0)
-  const r = await runCli(['verify', out])
+  const r = await runCliHere(['verify', out])
   expect(r.code).toBe(2)
   expect(r.stderr).toContain("holds a supervised program's run (longhaul exec)")
 })

@@ -8,7 +8,7 @@ import { preflightOn } from '../../src/preflight/preflight.ts'
 import { identifyJob } from '../../src/runner/index.ts'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import { recorded } from '../fixtures/evidence/record.ts'
-import { ROOT, runCli, tempDir } from '../support/cli.ts'
+import { ROOT, runCli, runCliHere, tempDir } from '../support/cli.ts'
 
 // A copy of a sound job, so the test can change it by one byte without touching the fixture.
 const job = join(ROOT, 'test/fixtures/broken', `.gate-${process.pid}.ts`)
@@ -113,7 +113,7 @@ describe('gate', () => {
     const store = SqliteStore.open(join(waived, '.longhaul/journal.sqlite'), { readonly: true })
     const events = await store.events().finally(() => store.close())
     expect(events.map((e) => e.type)).toContain('gate-waived')
-    const status = await runCli(['status', waived])
+    const status = await runCliHere(['status', waived])
     expect(status.stdout).toMatch(/Launch gate:\s+WAIVED — running without a passing preflight proof/)
   })
 })

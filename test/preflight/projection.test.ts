@@ -33,26 +33,28 @@ interface Proved {
 
 const proved = new Map<Kind, Promise<Proved>>()
 
+/** `longhaul preflight` of the `kind` job at the target of this run of the suite, with seed 3, into `out`. */
+const preflightArgs = (kind: Kind, out: string): string[] => [
+  'preflight',
+  pace(kind),
+  '--target',
+  String(SIZE.target),
+  '--out',
+  out,
+  '--seed',
+  '3',
+  '--config',
+  join(ROOT, 'test/fixtures/pace', SIZE.config),
+  ...SIZE.params[kind].flatMap((p) => ['--param', p]),
+]
+
 /** Preflights the job from the CLI, then runs the command its PREFLIGHT.md suggests, timing it from start to exit. */
 function proveAndRun(kind: Kind): Promise<Proved> {
   let done = proved.get(kind)
   if (!done) {
     done = (async () => {
       const out = join(root, kind)
-      const config = join(ROOT, 'test/fixtures/pace', SIZE.config)
-      const preflight = await runCli([
-        'preflight',
-        pace(kind),
-        '--target',
-        String(SIZE.target),
-        '--out',
-        out,
-        '--seed',
-        '3',
-        '--config',
-        config,
-        ...SIZE.params[kind].flatMap((p) => ['--param', p]),
-      ])
+      const preflight = await runCli(preflightArgs(kind, out))
       expect(preflight.code, preflight.stderr + preflight.stdout).toBe(0)
       const proofs = join(out, 'proofs')
       const proofFile = readdirSync(proofs).find(
@@ -152,22 +154,7 @@ describe.runIf(LONG)('projection-holds', () => {
     "steady items: a second preflight of the same job projects within the first one's interval, and the first within the second's",
     async () => {
       const first = (await proveAndRun('steady')).projection
-      const out = join(root, 'steady-again')
-      const config = join(ROOT, 'test/fixtures/pace', SIZE.config)
-      const again = await runCli([
-        'preflight',
-        pace('steady'),
-        '--target',
-        String(SIZE.target),
-        '--out',
-        out,
-        '--seed',
-        '3',
-        '--config',
-        config,
-        ...SIZE.params.steady.flatMap((p) => ['--param', p]),
-        '--json',
-      ])
+      const again = await runCli([...preflightArgs('steady', join(root, 'steady-again')), '--json'])
       expect(again.code, again.stderr).toBe(0)
       const m = JSON.parse(again.stdout).checks.find((c: { id: string }) => c.id === 'rehearsal').measurements
       expect(m.projectedSeconds).toBeGreaterThanOrEqual(first.low)

@@ -14,7 +14,7 @@ import { expect, it } from 'vitest'
 import { runMapJob, verifyRun } from '../../src/index.ts'
 import { runTagOf } from '../../src/runner/shardNames.ts'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
-import { fixture, runCli, tempDir } from '../support/cli.ts'
+import { fixture, runCliHere, tempDir } from '../support/cli.ts'
 
 const root = tempDir()
 
@@ -110,7 +110,7 @@ it('atomic-commit: a flipped byte in a recorded shard is found by verify and rec
   writeSync(fd, Buffer.from([byte[0]! ^ 0xff]), 0, 1, 200)
   closeSync(fd)
 
-  const detected = await runCli(['verify', outDir, '--json'])
+  const detected = await runCliHere(['verify', outDir, '--json'])
   expect(detected.code).toBe(1)
   const report = JSON.parse(detected.stdout)
   expect(report).toMatchObject({ complete: false, digest: null, missing: 0, duplicates: 0 })

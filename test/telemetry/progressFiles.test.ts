@@ -8,7 +8,7 @@ import { expect, it } from 'vitest'
 import { runMapJob } from '../../src/index.ts'
 import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
+import { fixture, runCli, runCliHere, startCli, tempDir } from '../support/cli.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -117,18 +117,18 @@ it('status on a dead run: a run killed without ending reports "not running" with
     ITEM_MS: '20',
   })
   while (!existsSync(join(out, 'progress.json'))) await sleep(50)
-  const live = await runCli(['status', out, '--json'])
+  const live = await runCliHere(['status', out, '--json'])
   expect(JSON.parse(live.stdout)[0]).toMatchObject({ live: true, state: 'running' })
   child.kill('SIGKILL')
   await done
-  const dead = await runCli(['status', out])
+  const dead = await runCliHere(['status', out])
   expect(dead.code).toBe(0)
   expect(dead.stdout).toMatch(
     new RegExp(
       `not running — last heartbeat \\d+s ago \\(owner pid ${child.pid} on .+\\); run the same command to resume`,
     ),
   )
-  const json = JSON.parse((await runCli(['status', out, '--json'])).stdout)[0]
+  const json = JSON.parse((await runCliHere(['status', out, '--json'])).stdout)[0]
   expect(json).toMatchObject({
     live: false,
     ownerGone: true,

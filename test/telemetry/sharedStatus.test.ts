@@ -14,7 +14,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { RunFeed } from '../../src/dashboard/feed.ts'
 import { dashboardApp } from '../../src/dashboard/server.ts'
-import { BIN, type CliResult, fixture, pace, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { BIN, type CliResult, fixture, pace, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { freePort, sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -89,7 +89,7 @@ async function committed(url: string, runId: string): Promise<number> {
 }
 
 async function statusJson(...dirs: string[]): Promise<StatusJson[]> {
-  const result = await runCli(['status', ...dirs, '--json'])
+  const result = await runCliHere(['status', ...dirs, '--json'])
   expect(result.code, result.stderr).toBe(0)
   return JSON.parse(result.stdout) as StatusJson[]
 }
@@ -123,7 +123,7 @@ describe('status of a run shared through PostgreSQL', () => {
       const rows = await sql(url, `SELECT 1 FROM longhaul.events WHERE run_id = $1 AND type = 'joined'`, [owner.runId])
       return rows.length === 2 ? true : undefined
     })
-    const result = await runCli(['status', out])
+    const result = await runCliHere(['status', out])
     expect(result.code, result.stderr).toBe(0)
     const text = result.stdout
     expect(text.split('\n')[1]).toMatch(/^ {2}RUNNING$/)
@@ -186,7 +186,7 @@ describe('status of a run shared through PostgreSQL', () => {
       return status!.done > stale.done && status!.done < TOTAL ? status : undefined
     })
     expect(later).toMatchObject({ live: true, ownerGone: false })
-    const text = (await runCli(['status', out])).stdout
+    const text = (await runCliHere(['status', out])).stdout
     expect(text.split('\n')[1]).toBe(
       `  RUNNING — the owner (pid ${owner.child.pid} on ${me}) is gone; 1 worker(s) still working`,
     )
