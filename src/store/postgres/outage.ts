@@ -25,6 +25,8 @@ const MAX_DELAY_MS = 1_000
 export class OutageRetry {
   /** When the current outage began; undefined while the server answers. */
   private since: number | undefined
+  /** When the current outage's first failure was seen: its wait is counted from there. */
+  private failingSince: number | undefined
   private endedAt = Number.NEGATIVE_INFINITY
 
   constructor(
@@ -42,9 +44,12 @@ export class OutageRetry {
         return result
       } catch (error) {
         if (!(error instanceof StoreUnavailableError) || this.waitMs <= 0) throw error
-        firstFailure ??= startedAt
-        if (this.since === undefined && startedAt >= this.endedAt) this.unreachable(error, startedAt)
-        const waited = Date.now() - (this.since ?? firstFailure)
+        // The wait is counted from the first failure seen, not from when the attempt began: a process paused in the
+        // middle of a call (SIGSTOP, swapped out) has not been waiting for the server, and must ask it again.
+        const failedAt = Date.now()
+        firstFailure ??= failedAt
+        if (this.since === undefined && startedAt >= this.endedAt) this.unreachable(error, startedAt, failedAt)
+        const waited = Date.now() - (this.failingSince ?? firstFailure)
         if (waited >= this.waitMs) {
           throw new StoreUnavailableError(`${error.message} (Tried again for ${seconds(waited)} s.)`, error.cause)
         }
@@ -53,14 +58,16 @@ export class OutageRetry {
     }
   }
 
-  private unreachable(error: StoreUnavailableError, at: number): void {
+  private unreachable(error: StoreUnavailableError, at: number, failedAt: number): void {
     this.since = at
+    this.failingSince = failedAt
     this.onChange?.({ state: 'unreachable', reason: driverMessage(error.cause ?? error), waitMs: this.waitMs })
   }
 
   private answering(): void {
     const afterMs = Date.now() - this.since!
     this.since = undefined
+    this.failingSince = undefined
     this.endedAt = Date.now()
     this.onChange?.({ state: 'answering', afterMs })
   }
