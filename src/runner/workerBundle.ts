@@ -8,7 +8,8 @@ import { writeFileAtomic } from '../store/atomicFile.ts'
 const SRC = fileURLToPath(new URL('..', import.meta.url))
 /** `.js` in the compiled package, `.ts` when longhaul runs from its own sources. */
 const OWN = extname(fileURLToPath(import.meta.url))
-const INDEX = join(SRC, `index${OWN}`)
+/** What the job's `import 'longhaul'` resolves to in the bundle: the public API, declaring the job without zod. */
+const API = fileURLToPath(new URL(`./workerApi${OWN}`, import.meta.url))
 const WORKER = fileURLToPath(new URL(`./worker${OWN}`, import.meta.url))
 
 /**
@@ -61,7 +62,7 @@ export async function buildWorkerBundle(jobPath: string): Promise<string | undef
 const selfAndOwnDependencies: Plugin = {
   name: 'longhaul-self',
   setup(b) {
-    b.onResolve({ filter: /^longhaul$/ }, () => ({ path: INDEX }))
+    b.onResolve({ filter: /^longhaul$/ }, () => ({ path: API }))
     b.onResolve({ filter: /^[^./]/ }, (args) => {
       if (args.path.startsWith('node:') || !args.importer.startsWith(SRC)) return undefined
       return { path: import.meta.resolve(args.path), external: true }
