@@ -73,6 +73,9 @@ async function bundleJob(jobPath: string, job: string): Promise<JobBuild> {
     platform: 'node',
     target: 'node20',
     sourcemap: 'inline',
+    // Stack traces need the mappings, not the sources' text: without it the bundle is less than half the size, and
+    // each thread parses it, and its source map, about a tenth of a second sooner.
+    sourcesContent: false,
     logLevel: 'silent',
     plugins: [selfAndOwnDependencies, installedPackagesExternal, keepImportMeta],
   }).catch((error: Error) => {
