@@ -1,13 +1,18 @@
 // Start-up: how soon the installed command answers. REPS times each, in a new process:
 //   help    `longhaul --help` (node bin/longhaul.mjs), and through npx (`npx longhaul --help`, npm's own start-up included)
 //   status  `longhaul status DIR` of a finished run of 100 items
+//   run     `longhaul run` of the trivial job, 100 items, 2 workers, into a new folder each time: the whole command, as
+//           the tests spawn it
 //   worker  `longhaul worker` joining a run whose journal is in PostgreSQL: the CPU time of all its threads from its
 //           start to its first claim (read from /proc/PID/stat the moment the claim appears in longhaul.claims,
 //           polled every 5 ms; the figure may include up to that much work on its first items)
 // Wall times and CPU times (user + system, from process.cpuUsage() at exit, all threads) are both given: wall time
 // also measures whoever else is using the machine, CPU time mostly does not.
 //
-//   node bench/cases/startup.mjs REPS [PARTS]     PARTS: a comma-separated subset of help,status,worker (default: all)
+//   node bench/cases/startup.mjs REPS [PARTS]     PARTS: a comma-separated subset of help,status,run,worker (default: all)
+//
+// BENCH_LONGHAUL=/path/to/a/checkout measures that checkout's longhaul (built) with this script: before and after
+// side by side.
 import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import { hostname } from 'node:os'
@@ -15,19 +20,23 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { startPostgres } from '../lib/postgres.mjs'
-import { emit, jobPath, median, round, say, scratch } from '../lib/report.mjs'
+import { emit, median, round, say, scratch } from '../lib/report.mjs'
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const ROOT = process.env.BENCH_LONGHAUL ?? fileURLToPath(new URL('../..', import.meta.url))
 const BIN = join(ROOT, 'bin/longhaul.mjs')
+/** The measured checkout's bench job, so that its `import 'longhaul'` is that checkout's. */
+const jobPath = (name) => join(ROOT, 'bench/jobs', name)
 const CPU_AT_EXIT = fileURLToPath(new URL('../lib/cpuAtExit.mjs', import.meta.url))
 const TARGETS = { helpMs: 150, statusMs: 300, workerCpuMs: 300 }
 
 const reps = Number(process.argv[2] ?? 10)
-const parts = (process.argv[3] ?? 'help,status,worker').split(',')
+const parts = (process.argv[3] ?? 'help,status,run,worker').split(',')
 const dir = scratch('startup')
 
-/** One run of `command args` to its end: wall ms and, for node, its CPU ms (all threads). */
-function timed(command, args) {
+/** One run of `command args` (a function of the run's number) to its end: wall ms and, for node, its CPU ms (all threads). */
+let runs = 0
+function timed(command, argsOf) {
+  const args = typeof argsOf === 'function' ? argsOf(runs++) : argsOf
   const cpuFile = join(dir, 'cpu')
   rmSync(cpuFile, { force: true })
   const began = performance.now()
@@ -72,6 +81,18 @@ try {
     })
     figures.status = series('status', process.execPath, [BIN, 'status', run])
   }
+  if (parts.includes('run'))
+    figures.run = series('run', process.execPath, (n) => [
+      BIN,
+      'run',
+      jobPath('trivial.ts'),
+      '--out',
+      join(dir, `small-${n}`),
+      '--total',
+      '100',
+      '--workers',
+      '2',
+    ])
   if (parts.includes('worker')) figures.worker = await workerToFirstClaim()
   const { help, status, worker } = figures
   emit('startup', {

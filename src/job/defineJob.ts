@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { InputSource } from './inputs/input.ts'
+import { JOB_BRAND } from './jobBrand.ts'
 import type { OutputFormat } from './outputs/format.ts'
 import type { Rng } from './rng.ts'
 
@@ -67,7 +68,7 @@ export interface InputJobOptions<S extends z.ZodType, R> extends JobOptionsBase<
   readonly total?: undefined
 }
 
-export const JOB_BRAND = Symbol.for('longhaul.job')
+export { JOB_BRAND }
 
 /** A job as longhaul runs it: the user's options, checked, with defaults filled. */
 export interface MapJob {

@@ -63,12 +63,25 @@ export async function hashSources(jobPath: string): Promise<Record<string, strin
     absWorkingDir: dirname(entry),
     plugins: [installedPackagesExternal],
   }).catch((error: Error) => {
-    throw new UsageError(`job file ${jobPath} does not compile: ${error.message}`, 'LONGHAUL_JOB_INVALID')
+    throw jobDoesNotCompile(jobPath, error)
   })
+  return hashInputs(entry, Object.keys(result.metafile.inputs))
+}
+
+/** The job's compile error, for its author. */
+export function jobDoesNotCompile(jobPath: string, error: Error): UsageError {
+  return new UsageError(`job file ${jobPath} does not compile: ${error.message}`, 'LONGHAUL_JOB_INVALID')
+}
+
+/**
+ * The files an esbuild build of the job read (its metafile's inputs, by path relative to the job's folder), hashed by
+ * path relative to the job's folder.
+ */
+export function hashInputs(jobFile: string, inputs: readonly string[]): Record<string, string> {
   const sources: Record<string, string> = {}
-  for (const input of Object.keys(result.metafile.inputs).sort()) {
-    const absolute = resolve(dirname(entry), input)
-    sources[relative(dirname(entry), absolute)] = createHash('sha256').update(readFileSync(absolute)).digest('hex')
+  for (const input of [...inputs].sort()) {
+    const absolute = resolve(dirname(jobFile), input)
+    sources[relative(dirname(jobFile), absolute)] = createHash('sha256').update(readFileSync(absolute)).digest('hex')
   }
   return sources
 }
@@ -77,9 +90,13 @@ export async function hashSources(jobPath: string): Promise<Record<string, strin
  * Every file of the job's code, hashed: what it imports (hashSources) and
  * what it declares or keeps beside it (hashJobFiles), in one map by path.
  */
-export async function hashCode(jobPath: string, files: readonly string[] | undefined): Promise<Record<string, string>> {
-  const [imported, beside] = await Promise.all([hashSources(jobPath), hashJobFiles(jobPath, files)])
-  const all: Record<string, string> = { ...beside, ...imported }
+export async function hashCode(
+  jobPath: string,
+  files: readonly string[] | undefined,
+  imported: Promise<Record<string, string>> = hashSources(jobPath),
+): Promise<Record<string, string>> {
+  const [sources, beside] = await Promise.all([imported, hashJobFiles(jobPath, files)])
+  const all: Record<string, string> = { ...beside, ...sources }
   return Object.fromEntries(
     Object.keys(all)
       .sort()
@@ -88,7 +105,7 @@ export async function hashCode(jobPath: string, files: readonly string[] | undef
 }
 
 /** Bare imports stay external when they resolve into node_modules (or are longhaul); workspace packages are followed. */
-const installedPackagesExternal: Plugin = {
+export const installedPackagesExternal: Plugin = {
   name: 'installed-packages-external',
   setup(build) {
     build.onResolve({ filter: /^[^./]/ }, async (args) => {

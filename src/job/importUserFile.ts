@@ -20,8 +20,17 @@ export async function importUserFile(path: string): Promise<Record<string, unkno
   return unwrap((await import(pathToFileURL(path).href)) as Record<string, unknown>)
 }
 
+/**
+ * longhaul's public entry, which every job and config file imports: the one the installed package's own `import
+ * 'longhaul'` resolves to. Not imported statically: the CLI does not need it otherwise.
+ */
+const PUBLIC_ENTRY = new URL('../index.js', import.meta.url).href
+
 async function registerTsx(): Promise<void> {
-  const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')])
+  // Once tsx is registered, every module imported in this thread is resolved and loaded through its hooks, which
+  // run in a thread of their own: a round trip and tsx's own lookups for each file, hundreds of milliseconds for
+  // longhaul's public entry and its dependencies. Loaded first, they are already there when the job imports them.
+  const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api'), import(PUBLIC_ENTRY)])
   esm.register()
   cjs.register()
 }

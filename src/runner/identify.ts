@@ -20,6 +20,7 @@ import { loadAnyJob, loadJob } from '../job/loadJob.ts'
 import { resolveParams } from '../job/params.ts'
 import type { RunKind, RunRecord } from '../store/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
+import { buildJob } from './workerBundle.ts'
 
 /** Which job runs where, as the user asked. */
 export interface RunTarget {
@@ -77,7 +78,12 @@ export async function identifyJob(
   }
   const identity: JobIdentity = makeIdentity({
     job: job.name,
-    sources: await hashCode(target.jobPath, job.files),
+    // The same esbuild pass bundles the job for its worker threads (workerBundle.ts).
+    sources: await hashCode(
+      target.jobPath,
+      job.files,
+      buildJob(target.jobPath).then((built) => built.sources),
+    ),
     params,
     seed,
     output: job.output.description,

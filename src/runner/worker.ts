@@ -158,7 +158,7 @@ class RangeMaker {
     }
   }
 
-  /** One item, retried with backoff up to the job's `retries`. */
+  /** One item, retried with backoff up to the job's `retries` (resolved by the coordinator). */
   private async makeItem(arg: unknown, index: number): Promise<Made> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -167,7 +167,7 @@ class RangeMaker {
       } catch (error) {
         // Stopping (Ctrl-C): the item is left for the next run, not failed.
         if (this.stopping) return { abandoned: true }
-        if (attempt > this.job.retries) {
+        if (attempt > this.setup.retries) {
           return { error: error instanceof Error ? error : new Error(String(error)), attempts: attempt }
         }
         await sleep(100 * 2 ** (attempt - 1))

@@ -3,54 +3,112 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { dirname, extname, join, parse, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build, type Plugin } from 'esbuild'
+import { hashInputs, installedPackagesExternal, jobDoesNotCompile } from '../job/fingerprint.ts'
 import { writeFileAtomic } from '../store/atomicFile.ts'
 
 const SRC = fileURLToPath(new URL('..', import.meta.url))
 /** `.js` in the compiled package, `.ts` when longhaul runs from its own sources. */
 const OWN = extname(fileURLToPath(import.meta.url))
-const INDEX = join(SRC, `index${OWN}`)
+/** What the job's `import 'longhaul'` resolves to in the bundle: the public API, declaring the job without zod. */
+const API = fileURLToPath(new URL(`./workerApi${OWN}`, import.meta.url))
 const WORKER = fileURLToPath(new URL(`./worker${OWN}`, import.meta.url))
+/** The bundle's entry, which exists only in memory. */
+const STDIN = 'longhaul-worker.js'
+
+/** One esbuild pass over the job: the worker bundle's code, and the job's sources that it read, hashed. */
+export interface JobBuild {
+  /** The bundle: the job, its local imports and workspace packages, and longhaul's worker code. */
+  readonly code: Buffer
+  /** What hashSources (fingerprint.ts) gives for the job: every file of its own it imports, by path, sha256. */
+  readonly sources: Readonly<Record<string, string>>
+}
+
+/** The last build of each job file in this process, reused while none of its sources changed. */
+const builds = new Map<string, Promise<JobBuild>>()
 
 /**
- * Bundles the job, its local imports and longhaul's worker code into one
- * plain JavaScript file, so worker threads start without a TypeScript loader
- * (that loader costs each thread hundreds of milliseconds). Packages stay
- * outside the bundle and load as usual. The file goes to the job project's
- * node_modules/.cache/longhaul/, named by its content. Returns undefined when
- * the job has no node_modules folder above it; the worker then loads the job
- * through tsx instead.
+ * Builds the job once for both its fingerprint and its worker threads: the files esbuild reads to bundle it are the
+ * job's sources (the job file, its local imports, workspace packages; not installed packages, not longhaul). A run
+ * asks twice (the run's identity, then the bundle), at the same moment; a later call in the same process (a test,
+ * preflight then the run) reuses the build when every source still has the content it had, and builds again when one
+ * changed.
  */
-export async function buildWorkerBundle(jobPath: string): Promise<string | undefined> {
+export async function buildJob(jobPath: string): Promise<JobBuild> {
   const job = resolve(jobPath)
-  const modules = nearestNodeModules(dirname(job))
-  if (!modules) return undefined
-  const dir = join(modules, '.cache', 'longhaul')
+  const last = builds.get(job)
+  if (last) {
+    const built = await last.catch(() => undefined)
+    if (built && unchanged(job, built.sources)) return built
+  }
+  const next = bundleJob(jobPath, job)
+  builds.set(job, next)
+  next.catch(() => builds.delete(job))
+  return next
+}
+
+function unchanged(job: string, sources: Readonly<Record<string, string>>): boolean {
+  try {
+    const now = hashInputs(job, Object.keys(sources))
+    return Object.keys(sources).every((file) => now[file] === sources[file])
+  } catch {
+    return false
+  }
+}
+
+async function bundleJob(jobPath: string, job: string): Promise<JobBuild> {
   const result = await build({
     stdin: {
       contents: `import job from ${JSON.stringify(job)}\nimport { createRangeMaker } from ${JSON.stringify(WORKER)}\nexport default createRangeMaker(job)\n`,
       resolveDir: dirname(job),
-      sourcefile: 'longhaul-worker.js',
+      sourcefile: STDIN,
       loader: 'js',
     },
     bundle: true,
     write: false,
-    // Named by content below, in this same folder, so the source map's relative paths hold.
-    outfile: join(dir, 'worker.mjs'),
+    metafile: true,
+    // Named by content when written, in this same folder, so the source map's relative paths hold.
+    outfile: join(cacheDir(job) ?? dirname(job), 'worker.mjs'),
+    absWorkingDir: dirname(job),
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    packages: 'external',
     sourcemap: 'inline',
+    // Stack traces need the mappings, not the sources' text: without it the bundle is less than half the size, and
+    // each thread parses it, and its source map, about a tenth of a second sooner.
+    sourcesContent: false,
     logLevel: 'silent',
-    plugins: [selfAndOwnDependencies, keepImportMeta],
+    plugins: [selfAndOwnDependencies, installedPackagesExternal, keepImportMeta],
+  }).catch((error: Error) => {
+    throw jobDoesNotCompile(jobPath, error)
   })
-  const code = Buffer.from(result.outputFiles[0]!.contents)
+  const inputs = Object.keys(result.metafile.inputs).filter(
+    (input) => input !== STDIN && !resolve(dirname(job), input).startsWith(SRC),
+  )
+  return { code: Buffer.from(result.outputFiles[0]!.contents), sources: hashInputs(job, inputs) }
+}
+
+/**
+ * Writes the job's bundle (buildJob) for worker threads to start from: plain JavaScript, so they start without a
+ * TypeScript loader (that loader costs each thread hundreds of milliseconds). Installed packages stay outside the
+ * bundle and load as usual. The file goes to the job project's node_modules/.cache/longhaul/, named by its content.
+ * Returns undefined when the job has no node_modules folder above it; the worker then loads the job through tsx
+ * instead.
+ */
+export async function buildWorkerBundle(jobPath: string): Promise<string | undefined> {
+  const dir = cacheDir(resolve(jobPath))
+  const { code } = await buildJob(jobPath)
+  if (!dir) return undefined
   const name = `worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`
   if (!existsSync(join(dir, name))) {
     mkdirSync(dir, { recursive: true })
     writeFileAtomic(dir, name, [code])
   }
   return join(dir, name)
+}
+
+function cacheDir(job: string): string | undefined {
+  const modules = nearestNodeModules(dirname(job))
+  return modules && join(modules, '.cache', 'longhaul')
 }
 
 /**
@@ -61,12 +119,20 @@ export async function buildWorkerBundle(jobPath: string): Promise<string | undef
 const selfAndOwnDependencies: Plugin = {
   name: 'longhaul-self',
   setup(b) {
-    b.onResolve({ filter: /^longhaul$/ }, () => ({ path: INDEX }))
+    b.onResolve({ filter: /^longhaul$/ }, () => ({ path: API }))
     b.onResolve({ filter: /^[^./]/ }, (args) => {
       if (args.path.startsWith('node:') || !args.importer.startsWith(SRC)) return undefined
-      return { path: import.meta.resolve(args.path), external: true }
+      return { path: ownResolved(args.path), external: true }
     })
   },
+}
+
+const resolvedByLonghaul = new Map<string, string>()
+/** A package as longhaul's own files import it, resolved once (after tsx is registered each lookup is a round trip to its thread). */
+function ownResolved(specifier: string): string {
+  let url = resolvedByLonghaul.get(specifier)
+  if (url === undefined) resolvedByLonghaul.set(specifier, (url = import.meta.resolve(specifier)))
+  return url
 }
 
 /**

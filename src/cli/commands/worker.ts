@@ -3,7 +3,7 @@ import { runMapJob } from '../../runner/index.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { runDisplay } from '../render/runDisplay.ts'
-import { leaseSettings, printSummary } from './run.ts'
+import { leaseSettings, loadDatabaseDriver, printSummary } from './run.ts'
 
 export interface WorkerCommandOptions {
   readonly run: string
@@ -27,6 +27,7 @@ export async function workerCommand(
   io: Io,
   signal?: AbortSignal,
 ): Promise<number> {
+  loadDatabaseDriver()
   const { policy } = await loadPolicy(jobPath, options.config)
   const display = runDisplay({ stream: io.errStream, tty: io.errStream.isTTY === true })
   const result = await runMapJob({

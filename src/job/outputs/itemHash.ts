@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto'
-import { createSHA256, type IHasher } from 'hash-wasm'
+import type { IHasher } from 'hash-wasm'
+// hash-wasm's sha256 alone: its package entry holds every algorithm's WebAssembly (280 KB), 60–70 ms of CPU to load
+// and compile in each thread that hashes items, where this takes about 25 ms.
+import sha256 from 'hash-wasm/dist/sha256.umd.min.js'
 
 /**
  * sha256 of one item's bytes. Items are hashed one by one, millions of times,
@@ -13,7 +16,7 @@ const SMALL = 16 * 1024
  * CommonJS projects from require()-ing longhaul); until then node:crypto hashes every item.
  */
 let wasm: IHasher | undefined
-createSHA256().then(
+sha256.createSHA256().then(
   (hasher) => (wasm = hasher),
   () => undefined,
 )
