@@ -82,7 +82,10 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const threads = prepareThreadPool(options.jobPath)
   const role = roleOf(options)
   const { me } = role
-  const open = await role.open(leaseTtlMs, now)
+  const open = await role.open(leaseTtlMs, now).catch(async (error: unknown) => {
+    await threads.abandon()
+    throw error
+  })
   const { job, store, paths, lease, place } = open
   // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
   const where = open.scratch !== undefined ? place.where : paths.dir

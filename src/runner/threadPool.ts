@@ -25,6 +25,8 @@ const WORKER_EXEC_ARGV = [
 export interface PreparedPool {
   /** Starts `concurrency` threads once the bundle is built; rejects if it cannot be built. */
   start(how: MakerStart): Promise<RangeMaker>
+  /** The run will not start (it was refused): waits for the bundle's build, so that nothing of it is left running. */
+  abandon(): Promise<void>
 }
 
 /** Begins building the bundle of the job at `jobPath`; a failure to build is reported by `start`. */
@@ -32,6 +34,7 @@ export function prepareThreadPool(jobPath: string): PreparedPool {
   const bundle = buildWorkerBundle(jobPath)
   bundle.catch(() => undefined)
   return {
+    abandon: () => bundle.then(() => undefined).catch(() => undefined),
     async start({ setup, concurrency, onBroken }) {
       const pool = new Piscina({
         filename: await bundle,
