@@ -1,7 +1,7 @@
+import type * as Verify from './inspect/verify.ts'
 import type * as Preflight from './preflight/preflight.ts'
-import type * as RunLoop from './runner/loop/runLoopJob.ts'
-import type * as RunMap from './runner/runMapJob.ts'
-import type * as Verify from './runner/verify.ts'
+import type * as RunLoop from './work/loop/runLoopJob.ts'
+import type * as RunMap from './work/map/runMapJob.ts'
 
 export * from './errors.ts'
 export {
@@ -38,23 +38,23 @@ export type {
   RunOptions,
   RunSummary,
   VerifyReport,
-} from './runner/index.ts'
+} from './run/index.ts'
 export type { ProgressSnapshot, ProgressState } from './telemetry/snapshot.ts'
 
 // The runners, preflight and verify are loaded when first called, not when a job file imports `longhaul`: a job
 // needs only what it declares itself with, and every process that runs one imports it at start-up.
 
-/** Runs or resumes a map job until every item is committed (see runner/runMapJob.ts). */
+/** Runs or resumes a map job until every item is committed (see work/map/runMapJob.ts). */
 export const runMapJob: typeof RunMap.runMapJob = async (options) =>
-  (await import('./runner/runMapJob.ts')).runMapJob(options)
+  (await import('./work/map/runMapJob.ts')).runMapJob(options)
 
-/** Runs or resumes a loop job (see runner/loop/runLoopJob.ts). */
+/** Runs or resumes a loop job (see work/loop/runLoopJob.ts). */
 export const runLoopJob: typeof RunLoop.runLoopJob = async (options) =>
-  (await import('./runner/loop/runLoopJob.ts')).runLoopJob(options)
+  (await import('./work/loop/runLoopJob.ts')).runLoopJob(options)
 
-/** Checks a run's committed output against its journal (see runner/verify.ts). */
+/** Checks a run's committed output against its journal (see inspect/verify.ts). */
 export const verifyRun: typeof Verify.verifyRun = async (dir, options) =>
-  (await import('./runner/verify.ts')).verifyRun(dir, options)
+  (await import('./inspect/verify.ts')).verifyRun(dir, options)
 
 /** Rehearses a job and writes its proof (see preflight/preflight.ts). */
 export const preflight: typeof Preflight.preflight = async (options) =>

@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from '@commander-js/extra-typings'
 import { LonghaulError, UsageError } from '../errors.ts'
-import { interruptOnSignals } from '../runner/signals.ts'
+import { interruptOnSignals } from '../run/signals.ts'
 import { VERSION } from '../version.ts'
 import { EXIT, exitCodeFor } from './exitCodes.ts'
 import { type Io, processIo } from './io.ts'

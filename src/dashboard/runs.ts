@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
-import { runPaths } from '../store/runPaths.ts'
-import type { RunEvent } from '../store/store.ts'
-import { holdsRun, readRunStatus, runEvents } from '../telemetry/readStatus.ts'
-import type { RunStatus, SharedRunFacts } from '../telemetry/runStatus.ts'
+import { runPaths } from '../files/runPaths.ts'
+import { holdsRun, readRunStatus, runEvents } from '../inspect/readStatus.ts'
+import type { RunStatus, SharedRunFacts } from '../inspect/runStatus.ts'
+import type { RunEvent } from '../journal/store.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 
 /** Run ids are the runs' UUIDs; anything else in a URL is refused before it touches the disk. */

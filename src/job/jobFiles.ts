@@ -4,7 +4,7 @@ import { dirname, relative, resolve, sep } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { glob, isDynamicPattern } from 'tinyglobby'
 import { UsageError } from '../errors.ts'
-import { PROOFS_DIR, runPaths } from '../store/runPaths.ts'
+import { PROOFS_DIR, runPaths } from '../files/runPaths.ts'
 
 /**
  * The files a job runs without importing them: a script it spawns

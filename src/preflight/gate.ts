@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { GateRefusedError, type GateRequirement } from '../errors.ts'
 import { changedFiles, describeChanges } from '../job/fingerprint.ts'
-import { type LaunchFacts, type LaunchGate, runPaths } from '../runner/index.ts'
+import { type LaunchFacts, type LaunchGate, runPaths } from '../run/index.ts'
 import { count } from '../telemetry/progressText.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import type { LoadedPolicy } from './policy.ts'

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileAtomic } from '../files/atomicFile.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
-import { writeFileAtomic } from '../store/atomicFile.ts'
 import type { Policy } from './policy.ts'
 
 /**

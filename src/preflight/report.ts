@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { writeFileAtomic } from '../store/atomicFile.ts'
+import { writeFileAtomic } from '../files/atomicFile.ts'
 import { duration } from '../telemetry/progressText.ts'
 import type { ProofStatement } from './proof.ts'
 

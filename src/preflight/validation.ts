@@ -1,5 +1,5 @@
+import { openRecords } from '../inspect/records.ts'
 import type { MapJob } from '../job/defineJob.ts'
-import { openRecords } from '../runner/records.ts'
 import type { Policy } from './policy.ts'
 import type { CheckResult } from './proof.ts'
 

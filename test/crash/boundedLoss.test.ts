@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { fixture, startCli, tempDir } from '../support/cli.ts'
 
 const INTERVAL_MS = 1_000

@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { type CliResult, fixture, killedAfterEach, LONG, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 const root = tempDir()

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runPaths } from '../../src/store/runPaths.ts'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { runPaths } from '../../src/files/runPaths.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
 

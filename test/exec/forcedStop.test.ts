@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runPaths } from '../../src/store/runPaths.ts'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { runPaths } from '../../src/files/runPaths.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { processAlive } from '../../src/telemetry/processAlive.ts'
 import { ROOT, startCli, tempDir, waitFor } from '../support/cli.ts'
 

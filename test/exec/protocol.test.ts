@@ -2,9 +2,9 @@ import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { CheckpointFinder, SETTLE_MS } from '../../src/exec/checkpoints.ts'
-import { resumeArgs } from '../../src/exec/program.ts'
-import { EventLineReader, type ExecEvent, MAX_EVENT_LINE, parseEventLine } from '../../src/exec/protocol.ts'
+import { CheckpointFinder, SETTLE_MS } from '../../src/work/exec/checkpoints.ts'
+import { resumeArgs } from '../../src/work/exec/program.ts'
+import { EventLineReader, type ExecEvent, MAX_EVENT_LINE, parseEventLine } from '../../src/work/exec/protocol.ts'
 import { tempDir } from '../support/cli.ts'
 
 describe('the JSON-lines protocol', () => {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { parseTqdmLine, TqdmParser, type TqdmProgress } from '../../src/exec/tqdm.ts'
+import { parseTqdmLine, TqdmParser, type TqdmProgress } from '../../src/work/exec/tqdm.ts'
 
 function recording(name: string): Buffer {
   return readFileSync(new URL(`../fixtures/tqdm/${name}.txt`, import.meta.url))

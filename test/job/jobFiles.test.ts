@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { describeChanges } from '../../src/job/fingerprint.ts'
 import { hashJobFiles } from '../../src/job/jobFiles.ts'
 import { preflightOn } from '../../src/preflight/preflight.ts'
-import { identifyJob, identifyLoop, runMapJob } from '../../src/runner/index.ts'
+import { identifyJob, identifyLoop, runMapJob } from '../../src/run/index.ts'
 import { recorded } from '../fixtures/evidence/record.ts'
 import { ROOT, runCli } from '../support/cli.ts'
 

@@ -15,7 +15,7 @@ import {
   type KeptCheckpoint,
   readCheckpoint,
   writeCheckpoint,
-} from '../../src/runner/loop/checkpoints.ts'
+} from '../../src/work/loop/checkpoints.ts'
 import { tempDir } from '../support/cli.ts'
 
 const dir = tempDir('longhaul-ckpt-')

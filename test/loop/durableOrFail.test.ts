@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { listCheckpoints, readCheckpoint } from '../../src/runner/loop/checkpoints.ts'
+import { listCheckpoints, readCheckpoint } from '../../src/work/loop/checkpoints.ts'
 import { tempDir } from '../support/cli.ts'
 import { smallDisk } from '../support/smallDisk.ts'
 import { DESCENT, finalBytes, readJournal, runLoop, runLoopHere, sha256 } from './support.ts'

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { readCheckpoint } from '../../src/runner/loop/checkpoints.ts'
+import { readCheckpoint } from '../../src/work/loop/checkpoints.ts'
 import { scoreAt } from '../fixtures/loops/descent.ts'
 import { tempDir } from '../support/cli.ts'
 import { ckpt, DESCENT, dataFiles, finalBytes, readJournal, runLoop, sha256 } from './support.ts'

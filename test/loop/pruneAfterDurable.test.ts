@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { listCheckpoints, readCheckpoint } from '../../src/runner/loop/checkpoints.ts'
+import { listCheckpoints, readCheckpoint } from '../../src/work/loop/checkpoints.ts'
 import { tempDir } from '../support/cli.ts'
 import { ckpt, DESCENT, dataFiles, finalBytes, readJournal, runLoop, sha256 } from './support.ts'
 

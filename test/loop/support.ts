@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { UsageError } from '../../src/errors.ts'
-import { runLoopJob } from '../../src/runner/index.ts'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
-import type { RunEvent, RunRecord } from '../../src/store/store.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
+import type { RunEvent, RunRecord } from '../../src/journal/store.ts'
+import { runLoopJob } from '../../src/run/index.ts'
 import { type CliResult, ROOT, startNode } from '../support/cli.ts'
 
 export const loopFixture = (name: string): string => join(ROOT, 'test/fixtures/loops', name)

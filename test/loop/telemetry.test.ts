@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, expect, it } from 'vitest'
 import type { ProgressSnapshot } from '../../src/index.ts'
-import { listCheckpoints } from '../../src/runner/loop/checkpoints.ts'
+import { listCheckpoints } from '../../src/work/loop/checkpoints.ts'
 import { tempDir } from '../support/cli.ts'
 import { DESCENT, finalBytes, readJournal, runLoopHere, sha256, startLoop } from './support.ts'
 

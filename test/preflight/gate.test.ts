@@ -2,11 +2,11 @@ import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'n
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GateRefusedError } from '../../src/errors.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { launchGate } from '../../src/preflight/gate.ts'
 import { loadPolicy } from '../../src/preflight/policy.ts'
 import { preflightOn } from '../../src/preflight/preflight.ts'
-import { identifyJob } from '../../src/runner/index.ts'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { identifyJob } from '../../src/run/index.ts'
 import { recorded } from '../fixtures/evidence/record.ts'
 import { ROOT, runCli, runCliHere, tempDir } from '../support/cli.ts'
 

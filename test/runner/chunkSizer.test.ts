@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest'
-import { ChunkSizer } from '../../src/runner/chunkSizer.ts'
+import { ChunkSizer } from '../../src/work/map/chunkSizer.ts'
 
 it('chunk size starts at one item, grows at most fourfold per measurement, and settles on ~2 s of work', () => {
   const sizer = new ChunkSizer(2, 2_000, 250_000)

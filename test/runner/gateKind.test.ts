@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { LaunchFacts, LaunchGate } from '../../src/runner/index.ts'
-import { runLoopJob, runMapJob } from '../../src/runner/index.ts'
-import { openStore } from '../../src/store/openStore.ts'
+import { openStore } from '../../src/journal/openStore.ts'
+import type { LaunchFacts, LaunchGate } from '../../src/run/index.ts'
+import { runLoopJob, runMapJob } from '../../src/run/index.ts'
 import { fixture, ROOT, tempDir } from '../support/cli.ts'
 import { usePostgres } from '../support/postgres.ts'
 

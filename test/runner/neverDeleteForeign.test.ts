@@ -8,8 +8,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runMapJob, verifyRun } from '../../src/index.ts'
-import { runTagOf } from '../../src/runner/shardNames.ts'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
+import { runTagOf } from '../../src/shards/shardNames.ts'
 import { fixture, runCli, tempDir } from '../support/cli.ts'
 
 const root = tempDir()

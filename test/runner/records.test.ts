@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { UsageError } from '../../src/errors.ts'
 import { runMapJob } from '../../src/index.ts'
+import { openRecords } from '../../src/inspect/records.ts'
 import { itemRng } from '../../src/job/rng.ts'
-import { openRecords } from '../../src/runner/records.ts'
 import { fixture, tempDir } from '../support/cli.ts'
 
 const root = tempDir()

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { RunOwnedError } from '../../src/errors.ts'
 import { runMapJob, verifyRun } from '../../src/index.ts'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 
 const root = tempDir()

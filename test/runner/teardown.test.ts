@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Teardown } from '../../src/runner/teardown.ts'
+import { Teardown } from '../../src/run/teardown.ts'
 
 describe('teardown', () => {
   it('lifo-teardown: steps run in reverse order of set-up, every one of them, and the first error is kept', async () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { LeaseLostError } from '../../src/errors.ts'
-import type { Claim, Store } from '../../src/store/store.ts'
+import type { Claim, Store } from '../../src/journal/store.ts'
 
 const TTL = 30_000
 const hashes = (n: number): Buffer => Buffer.alloc(n * 32, 7)

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll } from 'vitest'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { storeModel } from './model.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'longhaul-model-'))

@@ -9,7 +9,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { LeaseLostError } from '../../src/errors.ts'
-import type { Claim, Store } from '../../src/store/store.ts'
+import type { Claim, Store } from '../../src/journal/store.ts'
 
 const TOTAL = 60
 const TTL = 1_000

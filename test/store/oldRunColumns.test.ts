@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { oldRunColumns } from '../../src/store/oldRunColumns.ts'
+import { oldRunColumns } from '../../src/journal/oldRunColumns.ts'
 
 const identity = (value: unknown): string => JSON.stringify(value)
 const map = identity({ job: 'squares', sources: {}, output: { kind: 'jsonl' } })

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { StoreUnavailableError } from '../../src/errors.ts'
-import { OutageRetry } from '../../src/store/postgres/outage.ts'
+import { OutageRetry } from '../../src/journal/postgres/outage.ts'
 
 describe('one-owner through a pause: a journal call held up is asked again, not given up on', () => {
   it('a call whose attempt was paused longer than the wait (SIGSTOP mid-transaction) is still tried again after it fails', async () => {

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { tempDir } from '../support/cli.ts'
 import { storeConformance } from './conformance.ts'
 

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { runMapJob } from '../../src/index.ts'
-import { SqliteStore } from '../../src/store/sqlite/sqliteStore.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { fixture, runCli, runCliHere, startCli, tempDir } from '../support/cli.ts'
 

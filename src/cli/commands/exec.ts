@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { type ExecResult, programName, superviseProgram } from '../../exec/supervise.ts'
+import { type ExecResult, programName, superviseProgram } from '../../work/exec/supervise.ts'
 import type { Io } from '../io.ts'
 import { progressLine } from '../render/progressLine.ts'
 

@@ -1,10 +1,10 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { LonghaulError, UsageError } from '../../errors.ts'
-import type { RunEvent } from '../../store/store.ts'
+import { holdsRun, readRunStatus, recentEvents } from '../../inspect/readStatus.ts'
+import type { RunStatus } from '../../inspect/runStatus.ts'
+import type { RunEvent } from '../../journal/store.ts'
 import { progressText } from '../../telemetry/progressText.ts'
-import { holdsRun, readRunStatus, recentEvents } from '../../telemetry/readStatus.ts'
-import type { RunStatus } from '../../telemetry/runStatus.ts'
 import { EXIT, exitCodeFor } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 

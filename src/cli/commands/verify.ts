@@ -1,4 +1,4 @@
-import { verifyRun } from '../../runner/index.ts'
+import { verifyRun } from '../../run/index.ts'
 import { count } from '../../telemetry/progressText.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'

@@ -1,0 +1,133 @@
+import type { Store } from '../../journal/store.ts'
+import type { ProgressLoop } from '../../run/progressLoop.ts'
+import type { ProgressTracker } from '../../telemetry/progressTracker.ts'
+import { CheckpointFinder, type FoundCheckpoint } from './checkpoints.ts'
+import type { JournalWrites } from './journal.ts'
+import type { ExecEvent } from './protocol.ts'
+import type { TqdmProgress } from './tqdm.ts'
+
+/** Protocol log lines kept in the journal per session; more are counted, not kept. */
+const MAX_LOG_EVENTS = 1_000
+
+export interface ReportsContext {
+  readonly store: Store
+  readonly tracker: ProgressTracker
+  readonly progress: ProgressLoop
+  readonly journal: JournalWrites
+  /** The amount of work, when the program does not say. */
+  readonly total: number | undefined
+  /** The --checkpoints glob, relative to `cwd`. */
+  readonly checkpoints: string | undefined
+  readonly cwd: string
+  /** When the run was created: a checkpoint file older than that is never the run's. */
+  readonly createdAt: number
+  readonly note: (message: string) => void
+  readonly now: () => number
+}
+
+/**
+ * What a supervised program says of itself, turned into the run's telemetry
+ * and journal: its progress (the protocol's, else the tqdm bar it prints),
+ * its checkpoints (announced, or found by the glob), its metrics and log
+ * lines. The progress loop publishes; this tells it what moved.
+ */
+export class ProgramReports {
+  private readonly finder: CheckpointFinder
+  private readonly metrics = new Map<string, { value: number | null; step: number | null }>()
+  private metricsDirty = false
+  private lastCheckpoint: FoundCheckpoint | undefined
+  private logEvents = 0
+  private protocolProgress = false
+  private bar: { desc: string | null; withTotal: boolean } | undefined
+
+  constructor(private readonly c: ReportsContext) {
+    // mtimes have a coarser clock than Date.now on some file systems: a second of slack.
+    this.finder = new CheckpointFinder(c.checkpoints, c.cwd, c.createdAt - 1_000)
+  }
+
+  /** The newest checkpoint seen this session. */
+  get checkpoint(): string | null {
+    return this.lastCheckpoint?.path ?? null
+  }
+
+  onEvent(event: ExecEvent): void {
+    const now = this.c.now()
+    switch (event.type) {
+      case 'progress':
+        this.protocolProgress = true
+        if (event.unit) this.c.tracker.unit = event.unit
+        this.c.progress.reported(this.c.tracker.position(event.done, event.total ?? this.c.total ?? null, now))
+        return
+      case 'checkpoint': {
+        const found = this.finder.announce(event.path, event.step)
+        if (found) this.checkpointed(found)
+        else this.c.note(`the program announced checkpoint ${event.path}, which does not exist; ignored`)
+        return
+      }
+      case 'metric':
+        this.metrics.set(event.name, { value: event.value, step: event.step })
+        this.metricsDirty = true
+        return
+      case 'log':
+        if (++this.logEvents <= MAX_LOG_EVENTS)
+          void this.c.journal.event('log', { level: event.level, message: event.message })
+        return
+    }
+  }
+
+  /**
+   * A tqdm bar updated. The protocol wins when the program speaks it; else the
+   * first bar seen with a total is followed (the outermost of nested bars),
+   * or the first bar at all while none has a total.
+   */
+  onBar(bar: TqdmProgress): void {
+    if (this.protocolProgress) return
+    const withTotal = bar.total !== null
+    if (!this.bar || (withTotal && !this.bar.withTotal)) this.bar = { desc: bar.desc, withTotal }
+    if (bar.desc !== this.bar.desc || withTotal !== this.bar.withTotal) return
+    if (bar.unit !== 'it') this.c.tracker.unit = bar.unit
+    this.c.progress.reported(this.c.tracker.position(bar.done, bar.total ?? this.c.total ?? null, this.c.now()))
+  }
+
+  /** Every tick while the program runs: a checkpoint file it wrote without announcing it is found. */
+  look(): void {
+    const found = this.finder.newest(this.c.now())
+    if (found) this.checkpointed(found)
+  }
+
+  /** The checkpoint to restart from, judged at the moment the program ended (what it was writing then may be cut short). */
+  newest(at: number): FoundCheckpoint | undefined {
+    return this.finder.newest(at)
+  }
+
+  /** The metrics that changed since the last flush, as one journal event. */
+  flushMetrics(): void {
+    if (!this.metricsDirty) return
+    this.metricsDirty = false
+    void this.c.journal.event('metrics', Object.fromEntries(this.metrics))
+  }
+
+  /**
+   * On resume: the last checkpoint the program announced, if its file is still there, else the glob's newest, judged at
+   * the moment the program last ended (what it was writing then is what may be cut short), or now if that is unknown.
+   */
+  async checkpointOfEarlierSession(): Promise<FoundCheckpoint | undefined> {
+    const events = await this.c.store.events()
+    const last = events.findLast((e) => e.type === 'checkpoint' && e.detail.source === 'protocol')
+    if (last)
+      this.finder.announce(String(last.detail.path), typeof last.detail.step === 'number' ? last.detail.step : null)
+    const lastStart = events.findLast((e) => e.type === 'program-started')
+    const lastExit = events.findLast((e) => e.type === 'program-exited')
+    const diedAt = lastStart && lastExit && lastExit.at >= lastStart.at ? lastExit.at : this.c.now()
+    const found = this.finder.newest(diedAt)
+    if (found) this.c.note(`resuming: the newest checkpoint is ${found.path}`)
+    return found
+  }
+
+  private checkpointed(found: FoundCheckpoint): void {
+    if (this.lastCheckpoint?.path === found.path && this.lastCheckpoint.mtimeMs === found.mtimeMs) return
+    this.lastCheckpoint = found
+    void this.c.journal.event('checkpoint', { path: found.path, step: found.step, source: found.source })
+    this.c.progress.checkpointed()
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * A worker thread (piscina): makes the items of one range, writes the range's
+ * files durably under the claim's staged names, and returns their checksums
+ * and the items' hashes. The coordinating thread records the commit and then
+ * gives the files their final names; it never holds the items.
+ *
+ * `createRangeMaker(job)` is what a worker runs, started from a bundle of the
+ * job and this file (workerBundle.ts: plain JavaScript, quick to start).
+ */
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { workerData } from 'node:worker_threads'
+import { ValueNotRepresentableError } from '../../errors.ts'
+import { fsyncDir, type WrittenFile, writeFileDurably } from '../../files/atomicFile.ts'
+import type { MapJob } from '../../job/defineJob.ts'
+import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
+import { itemRng, type Rng } from '../../job/rng.ts'
+import { shardFileName, stagedFileName } from '../../shards/shardNames.ts'
+import { retainedMemoryProbe } from './retainedMemory.ts'
+import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
+
+class ItemContext {
+  private ownRng: Rng | undefined
+  constructor(
+    readonly index: number,
+    readonly params: unknown,
+    readonly seed: number,
+  ) {}
+  /** Created on first use: items that draw no random numbers pay nothing. */
+  get rng(): Rng {
+    return (this.ownRng ??= itemRng(this.seed, this.index))
+  }
+}
+
+/** The function a worker thread runs for each range task. */
+export function createRangeMaker(job: MapJob): (task: RangeTask) => Promise<RangeResult> {
+  const maker = new RangeMaker(job, workerData as WorkerSetup)
+  const measure = retainedMemoryProbe()
+  if (!measure) return (task) => maker.make(task)
+  return async (task) => {
+    const result = await maker.make(task)
+    return { ...result, retained: measure() }
+  }
+}
+
+/** An item made, failed for good, or abandoned because the run is stopping. */
+type Made = { value: unknown } | { error: Error; attempts: number } | { abandoned: true }
+
+class RangeMaker {
+  private readonly stop: Int32Array
+  private readonly finished: Int32Array
+  private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
+
+  constructor(
+    private readonly job: MapJob,
+    private readonly setup: WorkerSetup,
+  ) {
+    this.stop = new Int32Array(setup.stop)
+    this.finished = new Int32Array(setup.finished)
+    this.readRecords = job.input ? job.input.reader(setup.inputHandle) : undefined
+  }
+
+  private get stopping(): boolean {
+    return Atomics.load(this.stop, 0) !== 0
+  }
+
+  async make(task: RangeTask): Promise<RangeResult> {
+    const { job, setup } = this
+    const started = Date.now()
+    const deadline = started + task.checkpointMs
+    const shard = job.output.newShard()
+    const hashes = Buffer.allocUnsafe((task.end - task.start) * ITEM_HASH_BYTES)
+    let records: unknown[] | undefined
+    try {
+      records = this.readRecords?.(task.start, task.end)
+    } catch (error) {
+      return {
+        start: task.start,
+        end: task.start,
+        files: [],
+        itemHashes: new Uint8Array(0),
+        busyMs: 0,
+        slowestItemMs: 0,
+        failure: { kind: 'input', message: (error as Error).message },
+      }
+    }
+    let failure: TaskFailure | undefined
+    let slowestItemMs = 0
+    // One clock read per item: the end of one item is the start of the next.
+    let itemStarted = started
+    let index = task.start
+    for (; index < task.end; index++) {
+      if (this.stopping) break
+      if (index > task.start && (itemStarted >= deadline || shard.bytes >= task.maxBytes)) break
+      const made = await this.makeItem(records ? records[index - task.start] : index, index)
+      const itemEnded = Date.now()
+      slowestItemMs = Math.max(slowestItemMs, itemEnded - itemStarted)
+      itemStarted = itemEnded
+      if ('abandoned' in made) break
+      if ('error' in made) {
+        failure = { kind: 'item', index, attempts: made.attempts, message: made.error.message, stack: made.error.stack }
+        break
+      }
+      try {
+        hashes.set(shard.add(made.value, index), (index - task.start) * ITEM_HASH_BYTES)
+        Atomics.add(this.finished, 0, 1)
+      } catch (error) {
+        // The output cannot write the value: deterministic, so not retried; the error names the item, field and value.
+        failure =
+          error instanceof ValueNotRepresentableError
+            ? {
+                kind: 'value',
+                index,
+                attempts: 1,
+                message: error.message,
+                field: error.field,
+                value: error.value,
+                reason: error.reason,
+                ...(error.itemStack && { stack: error.itemStack }),
+              }
+            : { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
+        break
+      }
+    }
+    const busyMs = Date.now() - started
+    const nothing = {
+      start: task.start,
+      end: task.start,
+      files: [],
+      itemHashes: new Uint8Array(0),
+      busyMs,
+      slowestItemMs,
+    }
+    if (index === task.start) return { ...nothing, ...(failure && { failure }) }
+    try {
+      // Under the claim's staged name: only a recorded commit gives the final name (ShardPlace.finalize, after commitRange).
+      const files: WrittenFile[] = []
+      try {
+        for (const file of shard.finish()) {
+          const name = shardFileName(task.start, index, file.suffix)
+          files.push({
+            ...writeFileDurably(join(setup.dataDir, stagedFileName(setup.runTag, task.token, name)), file.chunks),
+            name,
+          })
+        }
+        fsyncDir(setup.dataDir)
+      } catch (error) {
+        for (const file of files)
+          rmSync(join(setup.dataDir, stagedFileName(setup.runTag, task.token, file.name)), { force: true })
+        throw error
+      }
+      const itemHashes = hashes.subarray(0, (index - task.start) * ITEM_HASH_BYTES)
+      return { start: task.start, end: index, files, itemHashes, busyMs, slowestItemMs, ...(failure && { failure }) }
+    } catch (error) {
+      const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error)
+      return { ...nothing, failure: { kind: 'durability', message: cause.message } }
+    }
+  }
+
+  /** One item, retried with backoff up to the job's `retries` (resolved by the coordinator). */
+  private async makeItem(arg: unknown, index: number): Promise<Made> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = this.job.item(arg as never, new ItemContext(index, this.setup.params, this.setup.seed) as never)
+        return { value: isPromiseLike(out) ? await out : out }
+      } catch (error) {
+        // Stopping (Ctrl-C): the item is left for the next run, not failed.
+        if (this.stopping) return { abandoned: true }
+        if (attempt > this.setup.retries) {
+          return { error: error instanceof Error ? error : new Error(String(error)), attempts: attempt }
+        }
+        await sleep(100 * 2 ** (attempt - 1))
+      }
+    }
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}

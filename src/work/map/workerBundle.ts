@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { dirname, extname, join, parse, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { build, type Plugin } from 'esbuild'
+import { writeFileAtomic } from '../../files/atomicFile.ts'
+import { hashInputs, installedPackagesExternal, jobDoesNotCompile } from '../../job/fingerprint.ts'
+
+const SRC = fileURLToPath(new URL('../..', import.meta.url))
+/** `.js` in the compiled package, `.ts` when longhaul runs from its own sources. */
+const OWN = extname(fileURLToPath(import.meta.url))
+/** What the job's `import 'longhaul'` resolves to in the bundle: the public API, declaring the job without zod. */
+const API = fileURLToPath(new URL(`./workerApi${OWN}`, import.meta.url))
+const WORKER = fileURLToPath(new URL(`./worker${OWN}`, import.meta.url))
+/** The bundle's entry, which exists only in memory. */
+const STDIN = 'longhaul-worker.js'
+
+/** One esbuild pass over the job: the worker bundle's code, and the job's sources that it read, hashed. */
+export interface JobBuild {
+  /** The bundle: the job, its local imports and workspace packages, and longhaul's worker code. */
+  readonly code: Buffer
+  /** What hashSources (fingerprint.ts) gives for the job: every file of its own it imports, by path, sha256. */
+  readonly sources: Readonly<Record<string, string>>
+}
+
+/** The last build of each job file in this process, reused while none of its sources changed. */
+const builds = new Map<string, Promise<JobBuild>>()
+
+/**
+ * Builds the job once for both its fingerprint and its worker threads: the files esbuild reads to bundle it are the
+ * job's sources (the job file, its local imports, workspace packages; not installed packages, not longhaul). A run
+ * asks twice (the run's identity, then the bundle), at the same moment; a later call in the same process (a test,
+ * preflight then the run) reuses the build when every source still has the content it had, and builds again when one
+ * changed.
+ */
+export async function buildJob(jobPath: string): Promise<JobBuild> {
+  const job = resolve(jobPath)
+  const last = builds.get(job)
+  if (last) {
+    const built = await last.catch(() => undefined)
+    if (built && unchanged(job, built.sources)) return built
+  }
+  const next = bundleJob(jobPath, job)
+  builds.set(job, next)
+  next.catch(() => builds.delete(job))
+  return next
+}
+
+function unchanged(job: string, sources: Readonly<Record<string, string>>): boolean {
+  try {
+    const now = hashInputs(job, Object.keys(sources))
+    return Object.keys(sources).every((file) => now[file] === sources[file])
+  } catch {
+    return false
+  }
+}
+
+async function bundleJob(jobPath: string, job: string): Promise<JobBuild> {
+  const result = await build({
+    stdin: {
+      contents: `import job from ${JSON.stringify(job)}\nimport { createRangeMaker } from ${JSON.stringify(WORKER)}\nexport default createRangeMaker(job)\n`,
+      resolveDir: dirname(job),
+      sourcefile: STDIN,
+      loader: 'js',
+    },
+    bundle: true,
+    write: false,
+    metafile: true,
+    // Named by content when written, in this same folder, so the source map's relative paths hold.
+    outfile: join(cacheDir(job) ?? dirname(job), 'worker.mjs'),
+    absWorkingDir: dirname(job),
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'inline',
+    // Stack traces need the mappings, not the sources' text: without it the bundle is less than half the size, and
+    // each thread parses it, and its source map, about a tenth of a second sooner.
+    sourcesContent: false,
+    logLevel: 'silent',
+    plugins: [selfAndOwnDependencies, installedPackagesExternal, keepImportMeta],
+  }).catch((error: Error) => {
+    throw jobDoesNotCompile(jobPath, error)
+  })
+  const inputs = Object.keys(result.metafile.inputs).filter(
+    (input) => input !== STDIN && !resolve(dirname(job), input).startsWith(SRC),
+  )
+  return { code: Buffer.from(result.outputFiles[0]!.contents), sources: hashInputs(job, inputs) }
+}
+
+/**
+ * Writes the job's bundle (buildJob) for worker threads to start from: plain JavaScript, so they start without a
+ * TypeScript loader (that loader costs each thread hundreds of milliseconds). Installed packages stay outside the
+ * bundle and load as usual. The file goes to the job project's node_modules/.cache/longhaul/, named by its content.
+ * Returns undefined when the job has no node_modules folder above it; the worker then loads the job through tsx
+ * instead.
+ */
+export async function buildWorkerBundle(jobPath: string): Promise<string | undefined> {
+  const dir = cacheDir(resolve(jobPath))
+  const { code } = await buildJob(jobPath)
+  if (!dir) return undefined
+  const name = `worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`
+  if (!existsSync(join(dir, name))) {
+    mkdirSync(dir, { recursive: true })
+    writeFileAtomic(dir, name, [code])
+  }
+  return join(dir, name)
+}
+
+function cacheDir(job: string): string | undefined {
+  const modules = nearestNodeModules(dirname(job))
+  return modules && join(modules, '.cache', 'longhaul')
+}
+
+/**
+ * `longhaul` itself is bundled from this very source; the packages longhaul's
+ * own files import are pinned to the copies longhaul resolves, so the bundle
+ * works wherever npm placed them.
+ */
+const selfAndOwnDependencies: Plugin = {
+  name: 'longhaul-self',
+  setup(b) {
+    b.onResolve({ filter: /^longhaul$/ }, () => ({ path: API }))
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('node:') || !args.importer.startsWith(SRC)) return undefined
+      return { path: ownResolved(args.path), external: true }
+    })
+  },
+}
+
+const resolvedByLonghaul = new Map<string, string>()
+/** A package as longhaul's own files import it, resolved once (after tsx is registered each lookup is a round trip to its thread). */
+function ownResolved(specifier: string): string {
+  let url = resolvedByLonghaul.get(specifier)
+  if (url === undefined) resolvedByLonghaul.set(specifier, (url = import.meta.resolve(specifier)))
+  return url
+}
+
+/**
+ * The job's own files keep their `import.meta.url` (and dirname, filename),
+ * so a job that reads a file next to itself finds it from the bundle too.
+ */
+const keepImportMeta: Plugin = {
+  name: 'longhaul-import-meta',
+  setup(b) {
+    b.onLoad({ filter: /\.(m?[jt]s|[jt]sx)$/ }, (args) => {
+      if (args.path.startsWith(SRC) || args.path.includes('/node_modules/')) return undefined
+      const source = readFileSync(args.path, 'utf8')
+      if (!source.includes('import.meta')) return undefined
+      const contents = source
+        .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href))
+        .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
+        .replaceAll('import.meta.filename', JSON.stringify(args.path))
+      return { contents, loader: extname(args.path).slice(1).replace(/^m/, '') as 'ts' | 'js' | 'tsx' | 'jsx' }
+    })
+  },
+}
+
+function nearestNodeModules(from: string): string | undefined {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules')
+    if (existsSync(candidate)) return candidate
+    if (dir === parse(dir).root) return undefined
+  }
+}
