@@ -4,6 +4,7 @@ import type * as RunLoop from './work/loop/runLoopJob.ts'
 import type * as RunMap from './work/map/runMapJob.ts'
 
 export * from './errors.ts'
+export type { VerifyReport } from './inspect/verifyReport.ts'
 export {
   defineJob,
   type GeneratorJobOptions,
@@ -31,15 +32,11 @@ export { defineConfig } from './preflight/defineConfig.ts'
 export type { PreflightOptions } from './preflight/options.ts'
 export type { Policy, PolicyInput } from './preflight/policy.ts'
 export type { PreflightResult } from './preflight/preflight.ts'
-export type {
-  LoopRunOptions,
-  LoopRunSummary,
-  RunObserver,
-  RunOptions,
-  RunSummary,
-  VerifyReport,
-} from './run/index.ts'
+export type { RunObserver } from './run/observer.ts'
+export type { RunSummary } from './run/summary.ts'
 export type { ProgressSnapshot, ProgressState } from './telemetry/snapshot.ts'
+export type { LoopRunOptions, LoopRunSummary } from './work/loop/runLoopJob.ts'
+export type { RunOptions } from './work/map/runMapJob.ts'
 
 // The runners, preflight and verify are loaded when first called, not when a job file imports `longhaul`: a job
 // needs only what it declares itself with, and every process that runs one imports it at start-up.

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.ts'
-import { type RunStatus, statusOf } from '../inspect/runStatus.ts'
+import { type RunStatus, statusOf } from '../run/runStatus.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 import { RUN_ID, type RunItem } from './runs.ts'
 

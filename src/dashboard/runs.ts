@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { runPaths } from '../files/runPaths.ts'
 import { holdsRun, readRunStatus, runEvents } from '../inspect/readStatus.ts'
-import type { RunStatus, SharedRunFacts } from '../inspect/runStatus.ts'
 import type { RunEvent } from '../journal/store.ts'
+import type { RunStatus, SharedRunFacts } from '../run/runStatus.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 
 /** Run ids are the runs' UUIDs; anything else in a URL is refused before it touches the disk. */

@@ -25,10 +25,10 @@ import { type JournalFile, openStore } from '../journal/openStore.ts'
 import type { Claim, ShardFileRecord } from '../journal/store.ts'
 import { assertSameJob, identifyJob, type RunTarget } from '../run/identify.ts'
 import { assertJournalHoldsShards, assertNoLiveOwner, assertRunLayout, dataNames } from '../run/runDamage.ts'
+import { processAliveHere } from '../run/runStatus.ts'
 import { writeReaderIndex } from '../shards/readerIndex.ts'
 import { hasShardShape, INDEX_FILE, isShardFileName } from '../shards/shardNames.ts'
 import { folderPlace } from '../shards/shardPlace.ts'
-import { processAliveHere } from './runStatus.ts'
 
 export interface DoctorOptions extends Pick<RunTarget, 'jobPath' | 'outDir' | 'seed' | 'params' | 'total'> {
   readonly now?: () => number

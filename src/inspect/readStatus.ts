@@ -4,9 +4,9 @@ import { RunDamagedError } from '../errors.ts'
 import { hasRun, isRunDir } from '../files/runPaths.ts'
 import { openRunJournal, readStoreLink, type StoreLink } from '../journal/runJournal.ts'
 import type { RunEvent, Store } from '../journal/store.ts'
+import { type RunStatus, snapshotFromJournal, statusOf } from '../run/runStatus.ts'
 import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
-import { type RunStatus, snapshotFromJournal, statusOf } from './runStatus.ts'
 import { sharedRunStatus } from './sharedStatus.ts'
 
 /** How long `status`, `watch` and the dashboard wait for a run's PostgreSQL server to answer. */

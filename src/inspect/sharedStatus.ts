@@ -1,7 +1,5 @@
 import type { StoreLink } from '../journal/runJournal.ts'
 import { claimNameOf, type OwnerInfo, processOfClaimName, type Store } from '../journal/store.ts'
-import { duration as ago } from '../telemetry/progressText.ts'
-import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 import {
   processAliveHere,
   type RunStatus,
@@ -9,7 +7,9 @@ import {
   snapshotFromJournal,
   statusOf,
   withoutRate,
-} from './runStatus.ts'
+} from '../run/runStatus.ts'
+import { duration as ago } from '../telemetry/progressText.ts'
+import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 
 /**
  * Where a run shared through PostgreSQL stands. Its progress.json is the

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { InterruptedError } from '../errors.ts'
-import type { RunSummary } from '../run/index.ts'
+import type { RunSummary } from '../run/summary.ts'
 import { PROGRESS_JSON, PROGRESS_TXT } from '../telemetry/progressFiles.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import prand from 'pure-rand'
 import { InterruptedError } from '../errors.ts'
-import { type VerifyReport, verifyRun } from '../run/index.ts'
+import { type VerifyReport, verifyRun } from '../inspect/verify.ts'
 import { type ChildRunOptions, type ChildRunResult, childRun, progressLines } from './childRun.ts'
 import type { CheckResult } from './proof.ts'
 

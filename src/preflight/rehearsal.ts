@@ -1,5 +1,5 @@
+import { runPaths } from '../files/runDir.ts'
 import { openStore } from '../journal/openStore.ts'
-import { runPaths } from '../run/index.ts'
 import type { ChildRunOptions, ChildRunResult } from './childRun.ts'
 import { type CommitPoint, overheadMs } from './estimates.ts'
 import type { PreflightOptions } from './options.ts'

@@ -10,11 +10,11 @@ import { join } from 'node:path'
 import { RunDamagedError, RunOwnedError, setAsideAdvice } from '../errors.ts'
 import { TEMP_PREFIX } from '../files/atomicFile.ts'
 import type { RunPaths } from '../files/runPaths.ts'
-import { statusOf } from '../inspect/runStatus.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { hasShardShape, INDEX_FILE } from '../shards/shardNames.ts'
 import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
+import { statusOf } from './runStatus.ts'
 
 /** What a folder path is: a folder, a file (or anything else), or nothing. */
 function kindOf(path: string): 'folder' | 'file' | 'none' {

@@ -19,9 +19,9 @@ import {
 import { objectKey } from '../../src/dashboard/publish/s3.ts'
 import { statusHtml } from '../../src/dashboard/publish/statusHtml.ts'
 import { UsageError } from '../../src/errors.ts'
-import { runMapJob } from '../../src/run/index.ts'
 import { importOptional } from '../../src/s3Client.ts'
 import type { ProgressSnapshot, ProgressState } from '../../src/telemetry/snapshot.ts'
+import { runMapJob } from '../../src/work/map/runMapJob.ts'
 import { fixture, tempDir } from '../support/cli.ts'
 import { type S3Server, startS3Server } from '../support/s3server.ts'
 

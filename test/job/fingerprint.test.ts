@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
 import { describeChanges, hashSources } from '../../src/job/fingerprint.ts'
-import { identifyJob } from '../../src/run/index.ts'
+import { identifyJob } from '../../src/run/identify.ts'
 import { ROOT } from '../support/cli.ts'
 
 // A workspace: the job imports the team's own package, linked into node_modules from packages/.

@@ -8,7 +8,7 @@
 import { join } from 'node:path'
 import prand from 'pure-rand'
 import { expect, it } from 'vitest'
-import { hasRun } from '../../src/run/index.ts'
+import { hasRun } from '../../src/files/runDir.ts'
 import { listCheckpoints, readCheckpoint } from '../../src/work/loop/checkpoints.ts'
 import { LONG, tempDir } from '../support/cli.ts'
 import { ckpt, DESCENT, dataFiles, finalBytes, readJournal, runLoopHere, sha256, startLoop } from './support.ts'

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { GateRefusedError, runLoopJob, runMapJob } from '../../src/index.ts'
-import type { LaunchFacts } from '../../src/run/index.ts'
+import type { LaunchFacts } from '../../src/run/identify.ts'
 import { fixture, runCli, tempDir } from '../support/cli.ts'
 import { ckpt, DESCENT, finalBytes, readJournal, runLoopHere, sha256, withLoopEnv } from './support.ts'
 

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { UsageError } from '../../src/errors.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import type { RunEvent, RunRecord } from '../../src/journal/store.ts'
-import { runLoopJob } from '../../src/run/index.ts'
+import { runLoopJob } from '../../src/work/loop/runLoopJob.ts'
 import { type CliResult, ROOT, startNode } from '../support/cli.ts'
 
 export const loopFixture = (name: string): string => join(ROOT, 'test/fixtures/loops', name)

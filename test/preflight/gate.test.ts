@@ -6,7 +6,7 @@ import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { launchGate } from '../../src/preflight/gate.ts'
 import { loadPolicy } from '../../src/preflight/policy.ts'
 import { preflightOn } from '../../src/preflight/preflight.ts'
-import { identifyJob } from '../../src/run/index.ts'
+import { identifyJob } from '../../src/run/identify.ts'
 import { recorded } from '../fixtures/evidence/record.ts'
 import { ROOT, runCli, runCliHere, tempDir } from '../support/cli.ts'
 

@@ -6,8 +6,9 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openStore } from '../../src/journal/openStore.ts'
-import type { LaunchFacts, LaunchGate } from '../../src/run/index.ts'
-import { runLoopJob, runMapJob } from '../../src/run/index.ts'
+import type { LaunchFacts, LaunchGate } from '../../src/run/identify.ts'
+import { runLoopJob } from '../../src/work/loop/runLoopJob.ts'
+import { runMapJob } from '../../src/work/map/runMapJob.ts'
 import { fixture, ROOT, tempDir } from '../support/cli.ts'
 import { usePostgres } from '../support/postgres.ts'
 

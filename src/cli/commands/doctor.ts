@@ -1,7 +1,7 @@
 import { relative } from 'node:path'
+import { type DoctorReport, doctorRun } from '../../inspect/doctor.ts'
 import { loadJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
-import { type DoctorReport, doctorRun } from '../../run/index.ts'
 import { count } from '../../telemetry/progressText.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'

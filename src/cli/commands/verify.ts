@@ -1,4 +1,4 @@
-import { verifyRun } from '../../run/index.ts'
+import { verifyRun } from '../../inspect/verify.ts'
 import { count } from '../../telemetry/progressText.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'

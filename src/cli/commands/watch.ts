@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fetchRunStatus } from '../../dashboard/remote.ts'
 import { StoreUnavailableError } from '../../errors.ts'
-import type { RunStatus } from '../../inspect/runStatus.ts'
+import type { RunStatus } from '../../run/runStatus.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { progressLine } from '../render/progressLine.ts'

@@ -1,5 +1,5 @@
 import { loadPolicy } from '../../preflight/policy.ts'
-import { runMapJob } from '../../run/index.ts'
+import { runMapJob } from '../../work/map/runMapJob.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { runDisplay } from '../render/runDisplay.ts'

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress'
-import type { RunObserver } from '../../run/index.ts'
+import type { RunObserver } from '../../run/observer.ts'
 import { count, duration, etaText, rate } from '../../telemetry/progressText.ts'
 import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { progressLine } from './progressLine.ts'

@@ -9,8 +9,8 @@ import type { ProgressLoop } from '../../run/progressLoop.ts'
 import { recordFailure } from '../../run/recordFailure.ts'
 import { type RawRunSettings, resolveRunSettings } from '../../run/settings.ts'
 import { OWNER, startSession } from '../../run/startSession.ts'
+import { type RunSummary, sessionSummary } from '../../run/summary.ts'
 import { Teardown } from '../../run/teardown.ts'
-import type { RunSummary } from '../map/runMapJob.ts'
 import {
   type CheckpointInfo,
   checkpointsToPrune,
@@ -215,24 +215,23 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
     }
 
     function summary(state: RunSummary['state'], digest: string | null): LoopRunSummary {
-      const wallMs = now() - startedAt
-      const { committed, committedThisSession } = tracker
-      return {
-        kind: 'loop',
+      const facts = {
         job: job.name,
         runId: open.run.runId,
         dir: paths.dir,
         state,
         total,
-        committed,
-        committedThisSession,
-        wallMs,
-        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0,
+        committed: tracker.committed,
+        committedThisSession: tracker.committedThisSession,
         bytesWritten,
         slowestItemMs,
         retainedBytes,
         digest,
         resumed: open.resumed,
+      }
+      return {
+        ...sessionSummary(facts, startedAt, now()),
+        kind: 'loop',
         startStep,
         corruptCheckpoints: recovered.corrupt.length,
         finalFile: digest ? join(paths.data, FINAL_FILE) : null,

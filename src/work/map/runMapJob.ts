@@ -8,6 +8,7 @@ import type { RunObserver } from '../../run/observer.ts'
 import type { ProgressLoop } from '../../run/progressLoop.ts'
 import { type RawRunSettings, resolveRunSettings } from '../../run/settings.ts'
 import { startSession } from '../../run/startSession.ts'
+import { type RunSummary, sessionSummary } from '../../run/summary.ts'
 import { journalDigest } from '../../shards/digest.ts'
 import { writeReaderIndex } from '../../shards/readerIndex.ts'
 import { type RunNaming, recheckRanges } from '../../shards/recovery.ts'
@@ -37,26 +38,6 @@ export interface RunOptions extends RawRunSettings, RunTarget {
   readonly join?: string
   /** s3://bucket/prefix: with `store`, the shards go to this bucket; outDir keeps the progress files. @default outDir/data */
   readonly shards?: string
-}
-
-export interface RunSummary {
-  readonly job: string
-  readonly runId: string
-  readonly dir: string
-  readonly state: 'complete' | 'interrupted'
-  readonly total: number
-  readonly committed: number
-  readonly committedThisSession: number
-  readonly wallMs: number
-  readonly itemsPerSecond: number
-  readonly bytesWritten: number
-  /** The longest any one item took this session, ms. */
-  readonly slowestItemMs: number
-  /** Memory the worker threads still held after their last range, after a full collection; null unless measured (preflight). */
-  readonly retainedBytes: number | null
-  /** The dataset digest; null unless complete. */
-  readonly digest: string | null
-  readonly resumed: boolean
 }
 
 /**
@@ -310,25 +291,24 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
     return summary('complete', digest)
 
     function summary(state: RunSummary['state'], digest: string | null): RunSummary {
-      const wallMs = now() - startedAt
-      const { committed } = tracker
-      const committedThisSession = committedHere
-      return {
-        job: job.name,
-        runId: open.run.runId,
-        dir: where,
-        state,
-        total,
-        committed,
-        committedThisSession,
-        wallMs,
-        itemsPerSecond: wallMs > 0 ? (committedThisSession * 1000) / wallMs : 0,
-        bytesWritten,
-        slowestItemMs,
-        digest,
-        resumed: open.resumed,
-        retainedBytes: retainedByThread.size ? [...retainedByThread.values()].reduce((a, b) => a + b, 0) : null,
-      }
+      return sessionSummary(
+        {
+          job: job.name,
+          runId: open.run.runId,
+          dir: where,
+          state,
+          total,
+          committed: tracker.committed,
+          committedThisSession: committedHere,
+          bytesWritten,
+          slowestItemMs,
+          digest,
+          resumed: open.resumed,
+          retainedBytes: retainedByThread.size ? [...retainedByThread.values()].reduce((a, b) => a + b, 0) : null,
+        },
+        startedAt,
+        now(),
+      )
     }
   } catch (error) {
     stop(error as Error)

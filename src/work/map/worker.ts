@@ -16,8 +16,8 @@ import { fsyncDir, type WrittenFile, writeFileDurably } from '../../files/atomic
 import type { MapJob } from '../../job/defineJob.ts'
 import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
 import { itemRng, type Rng } from '../../job/rng.ts'
+import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
 import { shardFileName, stagedFileName } from '../../shards/shardNames.ts'
-import { retainedMemoryProbe } from './retainedMemory.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 class ItemContext {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { RunPaths } from '../../files/runPaths.ts'
-import type { VerifyReport } from '../../inspect/verifyReport.ts'
-import type { RunRecord } from '../../journal/store.ts'
-import { FINAL_FILE, listCheckpoints, readCheckpoint } from './checkpoints.ts'
+import type { RunPaths } from '../files/runPaths.ts'
+import type { RunRecord } from '../journal/store.ts'
+import { FINAL_FILE, listCheckpoints, readCheckpoint } from '../work/loop/checkpoints.ts'
+import type { VerifyReport } from './verifyReport.ts'
 
 /**
  * `verify` for a loop run: every checkpoint in data/ is read whole and
