@@ -7,7 +7,6 @@ import type { RunSummary } from '../run/summary.ts'
 import { PROGRESS_JSON, PROGRESS_TXT } from '../telemetry/progressFiles.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 
-const SHARD_BYTES = 1024 * 1024
 const BIN = fileURLToPath(new URL('../../bin/longhaul.mjs', import.meta.url))
 
 /** The fields DESIGN §2 says progress.json holds at least. */
@@ -110,12 +109,11 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
   if (options.seed !== undefined) args.push('--seed', String(options.seed))
   if (options.params !== undefined) args.push('--params', JSON.stringify(options.params))
   if (options.config !== undefined) args.push('--config', options.config)
-  // Small shards: the engine's buffers stay near 1 MiB a worker whatever the scale, so what the workers retain measures the job.
-  // Worker threads report what they retain after a full collection (node --expose-gc), for the memory check.
+  // Worker threads report what they retain after a full collection (node --expose-gc), for the memory check: a shard's
+  // buffers are let go once it is committed, so the runs are made as the real run will be (its pace is the projection's).
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NO_COLOR: '1',
-    LONGHAUL_MAX_SHARD_BYTES: String(SHARD_BYTES),
     LONGHAUL_MEASURE_RETAINED: '1',
   }
   if (options.crashAtCommit !== undefined)

@@ -40,12 +40,8 @@ export interface RunOptions extends RawRunSettings, RunTarget {
   readonly shards?: string
 }
 
-/**
- * One shard holds at most this many bytes before it is committed: 16 MiB, or
- * LONGHAUL_MAX_SHARD_BYTES (preflight lowers it, so that the engine's own
- * shard buffers do not hide, or fake, a job's memory growth).
- */
-const MAX_SHARD_BYTES = Number(process.env.LONGHAUL_MAX_SHARD_BYTES) || 16 * 1024 * 1024
+/** One shard holds at most this many bytes before it is committed. */
+const MAX_SHARD_BYTES = 16 * 1024 * 1024
 
 /**
  * Runs or resumes a map job in `outDir` until every item is committed, the
