@@ -15,10 +15,16 @@
  * `LONGHAUL_CRASH_AT=program-spawned:N` does it in `longhaul exec` when the
  * Nth life of the program is spawned, held at its gate, and not yet journaled.
  */
-const [point, countText] = (process.env.LONGHAUL_CRASH_AT ?? '').split(':')
-let remaining = Number(countText) || 0
+type FaultPoint = 'commit' | 'finalize' | 'loop-checkpoint' | 'program-spawned'
 
-export function crashPoint(name: 'commit' | 'finalize' | 'loop-checkpoint' | 'program-spawned'): void {
-  if (point !== name || remaining <= 0) return
-  if (--remaining === 0) process.kill(process.pid, 'SIGKILL')
+/** This process's fault plan, read from its environment at the first fault point it passes (not when imported). */
+let plan: { readonly point: string | undefined; remaining: number } | undefined
+
+export function crashPoint(name: FaultPoint): void {
+  if (plan === undefined) {
+    const [point, countText] = (process.env.LONGHAUL_CRASH_AT ?? '').split(':')
+    plan = { point, remaining: Number(countText) || 0 }
+  }
+  if (plan.point !== name || plan.remaining <= 0) return
+  if (--plan.remaining === 0) process.kill(process.pid, 'SIGKILL')
 }

@@ -49,7 +49,9 @@ export interface LoopRunSummary extends RunSummary {
  * LONGHAUL_LOOP_CHECKPOINT_STEPS: a checkpoint every N steps as well, whatever the loop says. Preflight sets it when a
  * loop's target runs too briefly for checkpoints by time to fall between its kills; it never changes the final state.
  */
-const CHECKPOINT_STEPS = Number(process.env.LONGHAUL_LOOP_CHECKPOINT_STEPS) || undefined
+const checkpointStepsFromEnvironment = (): number | undefined =>
+  Number(process.env.LONGHAUL_LOOP_CHECKPOINT_STEPS) || undefined
+
 /**
  * The loop's thread: the compiled loopWorker.js itself; from longhaul's own TypeScript sources (its tests),
  * loopThread.mjs, which first registers a TypeScript loader for them.
@@ -132,7 +134,7 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
       startStep,
       payload,
       dir: paths.data,
-      checkpointSteps: CHECKPOINT_STEPS ?? job.checkpointEvery.steps,
+      checkpointSteps: checkpointStepsFromEnvironment() ?? job.checkpointEvery.steps,
       checkpointMs,
       stop: stopFlag.buffer as SharedArrayBuffer,
       finished: finishedCounter,
