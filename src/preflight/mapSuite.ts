@@ -98,6 +98,7 @@ export async function gatherMapEvidence({
     return run
   })
   step('checking cadence, freshness, disk, memory and validators')
+  const launcher = launcherMs()
   return {
     kind: 'map',
     target: o.target,
@@ -110,7 +111,7 @@ export async function gatherMapEvidence({
     ...(!completed && { rehearsalFailure: lastLines(rehearsal.stderr) }),
     timeline: completed ? await commitTimeline(rehearsalDir) : [],
     // The run it suggests is started the way this preflight was (npx longhaul …): the launcher's start-up is the run's.
-    fixedPartsMs: (await fixedParts([...crash.runs, rehearsal, ...baselines])).map((ms) => ms + launcherMs()),
+    fixedPartsMs: (await fixedParts([...crash.runs, rehearsal, ...baselines])).map((ms) => ms + launcher),
     memoryBaseline,
     freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes,
     validation: await validationEvidence(job, completed ? rehearsalDir : undefined),

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { JournalError, LeaseLostError, LonghaulError, NotDurableError, RunDamagedError } from '../../errors.ts'
+import { type OwnerRow, type RunRow as SharedRunRow, toOwner, toRun } from '../rows.ts'
 import type {
   Claim,
   CommittedRange,
@@ -9,7 +10,6 @@ import type {
   OwnerLease,
   RangeSummary,
   RunEvent,
-  RunKind,
   RunRecord,
   RunState,
   ShardFileRecord,
@@ -19,27 +19,9 @@ import { assertSchema, BUSY_TIMEOUT_MS, createJournal } from './journalFile.ts'
 import { journalFailure, journalFileDamage, runDirOf } from './journalHealth.ts'
 import { migrate, RUN_COLUMNS_VERSION, runColumnsFromHistory, schemaVersion } from './migrate.ts'
 
-interface RunRow {
-  run_id: string
-  job: string
-  fingerprint: string
-  identity: string
-  total: number
+interface RunRow extends SharedRunRow {
   frontier: number
   next_token: number
-  kind: RunKind
-  shards_at: string | null
-  final_digest: string | null
-  state: RunState
-  created_at: number
-  updated_at: number
-}
-interface OwnerRow {
-  token: number
-  pid: number
-  host: string
-  since: number
-  expires_at: number
 }
 interface ClaimRow {
   start: number
@@ -400,24 +382,4 @@ export class SqliteStore implements Store {
     if (!row) throw new JournalError(`journal ${this.path} holds no run`)
     return row.next_token
   }
-}
-
-function toRun(row: RunRow): RunRecord {
-  return {
-    runId: row.run_id,
-    job: row.job,
-    fingerprint: row.fingerprint,
-    identity: row.identity,
-    total: row.total,
-    kind: row.kind,
-    shardsAt: row.shards_at ?? null,
-    finalDigest: row.final_digest ?? null,
-    state: row.state,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  }
-}
-
-function toOwner(row: OwnerRow): OwnerLease {
-  return { token: row.token, pid: row.pid, host: row.host, since: row.since, expiresAt: row.expires_at }
 }
