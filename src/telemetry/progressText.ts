@@ -56,7 +56,9 @@ export function etaText(
  * Intl loads its locale data: tens of milliseconds of every run's start-up, for its first progress line.
  */
 export function count(n: number): string {
-  return Number.isSafeInteger(n) ? String(n).replace(/\B(?=(\d{3})+$)/g, ',') : n.toLocaleString('en-US')
+  return Number.isSafeInteger(n) && !Object.is(n, -0)
+    ? String(n).replace(/\B(?=(\d{3})+$)/g, ',')
+    : n.toLocaleString('en-US')
 }
 
 export function rate(perSecond: number): string {
