@@ -1,4 +1,5 @@
 import { LeaseLostError } from '../errors.ts'
+import type { EndEvent } from '../journal/events.ts'
 import type { Store } from '../journal/store.ts'
 import type { ProgressLoop } from './progressLoop.ts'
 
@@ -13,12 +14,13 @@ export async function recordFailure(
   progress: ProgressLoop | undefined,
   error: Error,
   now: () => number,
+  detail: EndEvent = { error: error.message },
 ): Promise<void> {
   if (error instanceof LeaseLostError) {
     progress?.stop()
     return
   }
   await store.setState('failed', now()).catch(() => undefined)
-  await store.addEvent('failed', { error: error.message }, now()).catch(() => undefined)
+  await store.addEvent('failed', detail, now()).catch(() => undefined)
   await progress?.end('failed', error.message)
 }

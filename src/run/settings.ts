@@ -1,13 +1,18 @@
 import { availableParallelism } from 'node:os'
 import { UsageError } from '../errors.ts'
 
-/** The timing and parallelism a run uses, every default filled in one place. */
+/**
+ * The timing and parallelism a run uses, whatever its work, every default filled in one place: map and loop runs
+ * resolve their options here, and `longhaul exec` its own on top (work/exec/options.ts).
+ */
 export interface RunSettings {
   readonly workers: number
   readonly leaseTtlMs: number
   readonly heartbeatMs: number
   readonly progressEveryMs: number
   readonly stallAfterMs: number
+  /** The run's clock. */
+  readonly now: () => number
 }
 
 export interface RawRunSettings {
@@ -21,20 +26,24 @@ export interface RawRunSettings {
   readonly progressEvery?: number
   /** A run that finishes nothing for this long is reported stalled, ms. @default 300_000 */
   readonly stallAfter?: number
+  /** The run's clock. @default Date.now */
+  readonly now?: () => number
 }
 
+/** Checks the options and fills in the defaults; throws a UsageError, before anything is opened, for a bad one. */
 export function resolveRunSettings(raw: RawRunSettings): RunSettings {
-  const settings: RunSettings = {
+  const timing = {
     workers: raw.workers ?? availableParallelism(),
     leaseTtlMs: raw.leaseTtlMs ?? 30_000,
     heartbeatMs: raw.heartbeatMs ?? 10_000,
     progressEveryMs: raw.progressEvery ?? 10_000,
     stallAfterMs: raw.stallAfter ?? 300_000,
   }
+  const settings: RunSettings = Object.freeze({ ...timing, now: raw.now ?? Date.now })
   if (!Number.isSafeInteger(settings.workers) || settings.workers < 1) {
     throw new UsageError(`--workers must be a whole number of at least 1, got ${settings.workers}`)
   }
-  for (const [name, value] of Object.entries(settings)) {
+  for (const [name, value] of Object.entries(timing)) {
     if (!(value > 0)) throw new UsageError(`${name} must be above 0, got ${value}`)
   }
   if (settings.heartbeatMs >= settings.leaseTtlMs) {

@@ -1,17 +1,15 @@
 import { hostname } from 'node:os'
+import type { SessionEvent } from '../journal/events.ts'
 import { ProgressTracker } from '../telemetry/progressTracker.ts'
 import type { RunObserver } from './observer.ts'
-import type { OpenedRunDir } from './openRun.ts'
-import { ProgressLoop } from './progressLoop.ts'
+import { ProgressLoop, type ProgressLoopOptions } from './progressLoop.ts'
+import type { OpenedRun } from './role.ts'
 import type { RunSettings } from './settings.ts'
 import { onForcedStop } from './signals.ts'
 
 export interface SessionStart {
   /** The run as this process opened it; a worker that joined a shared run holds no owner lease. */
-  readonly open: Pick<OpenedRunDir, 'store' | 'run' | 'paths' | 'resumed' | 'clearance'> & {
-    readonly lease: OpenedRunDir['lease'] | undefined
-    readonly movedAsideTo?: string | undefined
-  }
+  readonly open: OpenedRun
   /** Where the run is, for people. @default the run folder */
   readonly where?: string
   /** The name this process's claims go by. @default OWNER */
@@ -27,16 +25,26 @@ export interface SessionStart {
   readonly unit?: 'steps'
   /** More for the journal's started/resumed event. */
   readonly detail?: Readonly<Record<string, unknown>>
+  /** The journal's started/resumed event, in place of the committed count, total and workers. @default those */
+  readonly event?: SessionEvent
+  /** The total the progress files show; null when unknown (a supervised program that says none). @default the run's */
+  readonly trackerTotal?: number | null
   readonly startedAt: number
-  /** Int32Array[1] the workers (or the loop's thread) add 1 to per finished item. */
-  readonly finished: SharedArrayBuffer
+  /** Int32Array[1] the workers (or the loop's thread) add 1 to per finished item; absent when the work tells the tracker itself. */
+  readonly finished?: SharedArrayBuffer
+  /** What the work adds to the progress loop's ticks and stall notes. */
+  readonly loop?: Pick<ProgressLoopOptions, 'onTick' | 'stallNote'>
+  /** The work starts the progress loop itself, when it is first let run (a supervised program). @default started here */
+  readonly startLater?: boolean
   readonly observer: RunObserver | undefined
   readonly now: () => number
   readonly onLeaseError: (error: Error) => void
+  /** What the run still records when it is stopped at once (a second Ctrl-C), unless its lease is lost or it has ended. */
+  readonly lastWords: () => Promise<void>
 }
 
 /**
- * A session of a map or loop run begins the same way: the run marked running,
+ * A session of a run begins the same way, whatever its work: the run marked running,
  * started/resumed in the journal (and the gate's decision: a waiver stays in
  * the journal for good), the observer told, and the progress loop started.
  * A worker that joined a shared run (no owner lease) only records that it
@@ -48,7 +56,7 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
   if (lease) await store.setState('running', now())
   await store.addEvent(
     lease ? (open.resumed ? 'resumed' : 'started') : 'joined',
-    { committed: s.committed, total: run.total, workers: settings.workers, pid: process.pid, ...s.detail },
+    s.event ?? { committed: s.committed, total: run.total, workers: settings.workers, pid: process.pid, ...s.detail },
     now(),
   )
   if (clearance) await store.addEvent(`gate-${clearance.status}`, clearance, now())
@@ -71,7 +79,7 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
   const tracker = new ProgressTracker({
     job: s.job,
     runId: run.runId,
-    total: run.total,
+    total: s.trackerTotal === undefined ? run.total : s.trackerTotal,
     committed: s.committed,
     workers: settings.workers,
     startedAt: s.startedAt,
@@ -97,37 +105,20 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
     writeFiles: lease !== undefined,
     progressEveryMs: settings.progressEveryMs,
     heartbeatMs: settings.heartbeatMs,
-    finished: new Int32Array(s.finished),
+    ...(s.finished && { finished: new Int32Array(s.finished) }),
+    ...s.loop,
     observer,
     now,
     onLeaseError: s.onLeaseError,
     ...(s.afterHeartbeat && { afterHeartbeat: s.afterHeartbeat }),
   })
-  progress.whenStopped(onForcedStop(() => lastWords(s, progress, tracker)))
-  progress.start()
+  progress.whenStopped(
+    onForcedStop(async () => {
+      if (!progress.leaseLost && !progress.finished) await s.lastWords()
+    }),
+  )
+  if (!s.startLater) progress.start()
   return { tracker, progress }
-}
-
-/**
- * What a run still records when it is stopped at once (a second Ctrl-C):
- * the owner of a run on one machine marks it interrupted in the journal and
- * the progress files and lets its lease go; a process of a shared run gives
- * its claims back and says it left. Nothing, once the lease is lost or the
- * run has already ended.
- */
-async function lastWords(s: SessionStart, progress: ProgressLoop, tracker: ProgressTracker): Promise<void> {
-  const { store, lease } = s.open
-  if (progress.leaseLost || progress.finished) return
-  const now = s.now()
-  if (s.worker !== undefined) {
-    await store.releaseClaimsOf(s.worker)
-    await store.addEvent('left', { worker: s.worker, forced: true }, now)
-  } else if (lease) {
-    await store.setState('interrupted', now)
-    await store.addEvent('interrupted', { committed: tracker.committed, forced: true }, now)
-  }
-  await progress.end('interrupted')
-  if (lease) await store.releaseOwner(lease.token)
 }
 
 /** The name this process's claims go by in its own run. */

@@ -3,8 +3,8 @@ import stringify from 'safe-stable-stringify'
 import { FingerprintMismatchError } from '../../errors.ts'
 import type { RunRecord } from '../../journal/store.ts'
 import { type JobFacts, localHome, type OpenedRunDir, type OpenOptions, openRunDir } from '../../run/openRun.ts'
-import { type ExecOptions, type ExecSettings, LEASE_TTL_MS } from './options.ts'
-import { stopOrphanBeforeFresh } from './orphan.ts'
+import type { ExecOptions, ExecSettings } from './options.ts'
+import { stopOrphan, stopOrphanBeforeFresh } from './orphan.ts'
 
 /** What makes an exec run the same run: resuming it with another command is refused. */
 export interface ExecIdentity {
@@ -23,7 +23,9 @@ export interface ExecIdentity {
  * same run directory, saying which, and, before --fresh sets a run aside, the
  * stopping of a program its killed supervisor left running. The journal's
  * total is the --total given when the run was created, else 1: the program's
- * own count lives in progress.json.
+ * own count lives in progress.json. Once it is open, a program its killed
+ * supervisor left running is stopped before anything else happens (one copy
+ * at a time); if it cannot be, the run is let go and the refusal thrown.
  */
 export async function openExecRun(
   options: ExecOptions,
@@ -45,7 +47,7 @@ export async function openExecRun(
     jobPath: options.command,
     outDir: options.outDir,
     ...(options.fresh !== undefined && { fresh: options.fresh }),
-    leaseTtlMs: LEASE_TTL_MS,
+    leaseTtlMs: settings.leaseTtlMs,
     now: settings.now,
   }
   const facts: JobFacts = {
@@ -72,7 +74,7 @@ export async function openExecRun(
     },
     async prepare() {
       // One copy at a time: the program of the run --fresh sets aside is stopped first (refused if its supervisor lives).
-      if (options.fresh) await stopOrphanBeforeFresh(options.outDir, LEASE_TTL_MS, settings.graceMs, note)
+      if (options.fresh) await stopOrphanBeforeFresh(options.outDir, settings.leaseTtlMs, settings.graceMs, note)
       return await local.prepare()
     },
     async check(run) {
@@ -80,6 +82,13 @@ export async function openExecRun(
       await local.check?.(run)
     },
   })
+  try {
+    await stopOrphan(opened.store, options.outDir, settings.graceMs, note)
+  } catch (error) {
+    await opened.store.releaseOwner(opened.lease.token).catch(() => undefined)
+    await opened.store.close()
+    throw error
+  }
   return { ...opened, identity }
 }
 

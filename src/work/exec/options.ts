@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs'
 import { basename, delimiter, join, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { UsageError } from '../../errors.ts'
+import { type RunSettings, resolveRunSettings } from '../../run/settings.ts'
 import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 
 export interface ExecOptions {
@@ -66,22 +67,18 @@ export interface ExecResult {
   readonly error: string | null
 }
 
-/** ExecOptions checked, with every default filled in: resolved once, before anything is started or written. */
-export interface ExecSettings {
+/**
+ * ExecOptions checked, with every default filled in: resolved once, before anything is started or written. What
+ * every run has (its timing, its lease, its clock) is resolved by resolveRunSettings, with every other run's.
+ */
+export interface ExecSettings extends RunSettings {
   readonly cwd: string
   readonly job: string
   readonly restarts: number
   readonly graceMs: number
-  readonly stallAfterMs: number
-  readonly progressEveryMs: number
-  readonly heartbeatMs: number
   readonly restartDelayMs: number
   readonly env: NodeJS.ProcessEnv
-  readonly now: () => number
 }
-
-/** How long the owner lease of an exec run lasts without a heartbeat. */
-export const LEASE_TTL_MS = 30_000
 
 /**
  * Checks the options and fills in the defaults; throws a UsageError, before the run directory is touched, for a
@@ -106,18 +103,23 @@ export function resolveExecSettings(options: ExecOptions): ExecSettings {
       `--name '${options.name}' must be letters, digits, '.', '_' or '-' (it names the run and its folder under runs/)`,
     )
   }
-  return {
+  // One program, one thread of work: the run's timing is every run's, under exec's option names.
+  const run = resolveRunSettings({
+    workers: 1,
+    ...(options.heartbeatMs !== undefined && { heartbeatMs: options.heartbeatMs }),
+    ...(options.progressEveryMs !== undefined && { progressEvery: options.progressEveryMs }),
+    ...(options.stallAfterMs !== undefined && { stallAfter: options.stallAfterMs }),
+    ...(options.now !== undefined && { now: options.now }),
+  })
+  return Object.freeze({
+    ...run,
     cwd,
     job: options.name ?? programName(options.command, options.args),
     restarts,
     graceMs: options.graceMs ?? 10_000,
-    stallAfterMs: options.stallAfterMs ?? 300_000,
-    progressEveryMs: options.progressEveryMs ?? 10_000,
-    heartbeatMs: options.heartbeatMs ?? 10_000,
     restartDelayMs: options.restartDelayMs ?? 1_000,
     env,
-    now: options.now ?? Date.now,
-  }
+  })
 }
 
 /** A program that cannot be found is refused before the run directory is touched (a typo must not become a run). */

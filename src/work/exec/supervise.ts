@@ -1,11 +1,14 @@
-import { Teardown } from '../../run/teardown.ts'
+import { driveRun } from '../../run/lifecycle.ts'
+import { localRole } from '../../run/role.ts'
 import { openExecRun } from './openExecRun.ts'
 import { type ExecOptions, type ExecResult, resolveExecSettings } from './options.ts'
-import { stopOrphan } from './orphan.ts'
 import { Supervisor } from './supervisor.ts'
 
 export type { ExecObserver, ExecOptions, ExecResult } from './options.ts'
 export { programName } from './options.ts'
+
+/** The name an exec run's owner renews its lease under. */
+const WORKER = 'exec'
 
 /**
  * `longhaul exec`: runs any program under supervision. Its progress (the
@@ -16,40 +19,16 @@ export { programName } from './options.ts'
  * code; throws a UsageError (before starting anything) for bad options, a
  * different command in the run directory, or a program that cannot start.
  *
- * The run is opened, driven and closed as every run is: openRunDir (gate-less,
- * with exec's identity), the progress loop, a Teardown in reverse order of
- * set-up keeping the first error.
+ * The run is opened, driven and closed as every run is (driveRun): opened
+ * gate-less with exec's identity, a program left running by a killed
+ * supervisor stopped first, the session and its progress loop, the program's
+ * lives (Supervisor, the work), its end recorded, and a Teardown in reverse
+ * order of set-up keeping the first error.
  */
 export async function superviseProgram(options: ExecOptions): Promise<ExecResult> {
   const settings = resolveExecSettings(options)
+  const supervisor = new Supervisor(options, settings)
   const note = (message: string): void => options.observer?.note?.(message)
-  const open = await openExecRun(options, settings, note)
-  const { store, lease, run, paths } = open
-  // Undone last first: what the session sets up (see Supervisor.run), the lease, the journal.
-  const teardown = new Teardown()
-  teardown.defer(() => store.close())
-  teardown.defer(() => store.releaseOwner(lease.token).catch(() => undefined))
-  try {
-    // One copy at a time: a program its killed supervisor left running is stopped before anything else happens.
-    await stopOrphan(store, options.outDir, settings.graceMs, note)
-    if (run.state === 'complete') {
-      note(`${options.outDir} holds a completed run of this command; pass --fresh to run it again`)
-      return {
-        job: open.identity.job,
-        runId: run.runId,
-        dir: paths.dir,
-        state: 'complete',
-        exitCode: 0,
-        programExitCode: null,
-        lives: 0,
-        checkpoint: null,
-        malformedLines: 0,
-        error: null,
-      }
-    }
-    if (open.movedAsideTo) note(`the previous run was moved to ${open.movedAsideTo}`)
-    return await new Supervisor(options, settings, open, teardown).run()
-  } finally {
-    await teardown.close()
-  }
+  const role = localRole(WORKER, () => openExecRun(options, settings, note))
+  return await driveRun(supervisor, role, { settings, signal: options.signal, observer: supervisor.observer })
 }

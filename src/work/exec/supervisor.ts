@@ -1,43 +1,46 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LeaseLostError } from '../../errors.ts'
 import { crashPoint } from '../../run/faults.ts'
+import type { OpenSession, Session, SessionPlan, Work } from '../../run/lifecycle.ts'
+import type { RunObserver } from '../../run/observer.ts'
 import type { OpenedRunDir } from '../../run/openRun.ts'
-import { ProgressLoop } from '../../run/progressLoop.ts'
-import { onForcedStop } from '../../run/signals.ts'
-import type { Teardown } from '../../run/teardown.ts'
+import type { ProgressLoop } from '../../run/progressLoop.ts'
+import type { Ending } from '../../run/role.ts'
 import { duration } from '../../telemetry/progressText.ts'
-import { ProgressTracker } from '../../telemetry/progressTracker.ts'
+import type { ProgressTracker } from '../../telemetry/progressTracker.ts'
 import { type EventsChannel, openEventsChannel } from './channel.ts'
 import type { FoundCheckpoint } from './checkpoints.ts'
 import { JournalWrites } from './journal.ts'
-import { type ExecOptions, type ExecResult, type ExecSettings, LEASE_TTL_MS } from './options.ts'
+import type { ExecOptions, ExecResult, ExecSettings } from './options.ts'
 import { type ProgramExit, type RunningProgram, resumeArgs, startProgram } from './program.ts'
 import { RESUME_ENV } from './protocol.ts'
 import { ProgramReports } from './reports.ts'
 import { Watchdog } from './watchdog.ts'
 
 const MAX_RESTART_DELAY_MS = 60_000
-/** The name an exec run's owner renews its lease under. */
-const WORKER = 'exec'
+
+/** An exec run as its supervisor opened it: the run, with the identity of the program it supervises. */
+export type OpenExecRun = OpenedRunDir & { readonly identity: { readonly job: string } }
 
 /**
- * One session of an exec run: the program's lives (started held at its gate,
+ * The work of an exec run: the program's lives (started held at its gate,
  * restarted from its checkpoint after a crash, stopped on an abort), driven
  * by the run's progress loop (heartbeat, lease, stall, progress files), and
- * the journal's account of them. Closed through the run's Teardown.
+ * the journal's account of them. Opened, driven and closed by the run's
+ * lifecycle (run/lifecycle.ts), as every run is.
  */
-export class Supervisor {
-  private readonly tracker: ProgressTracker
-  private readonly progress: ProgressLoop
-  private readonly reports: ProgramReports
-  private readonly journal: JournalWrites
+export class Supervisor implements Work<OpenExecRun, ExecResult> {
+  private open!: OpenExecRun
+  private tracker!: ProgressTracker
+  private progress: ProgressLoop | undefined
+  private reports!: ProgramReports
+  private journal: JournalWrites | undefined
   /** Malformed lines of the lives that ended. */
   private malformed = 0
   private lives = 0
   private program: RunningProgram | undefined
+  private lastExit: ProgramExit | undefined
   private stopping: NodeJS.Signals | undefined
-  /** Why the session must end whatever the program does (the lease was lost). */
-  private failure: Error | undefined
   private killTimer: NodeJS.Timeout | undefined
   private readonly stopWaiting = new AbortController()
   private watchdog: Watchdog | undefined
@@ -47,110 +50,89 @@ export class Supervisor {
   constructor(
     private readonly o: ExecOptions,
     private readonly s: ExecSettings,
-    private readonly open: OpenedRunDir & { readonly identity: { readonly job: string } },
-    private readonly teardown: Teardown,
-  ) {
-    const { store, run, lease, paths } = open
-    const note = (message: string): void => this.note(message)
-    this.journal = new JournalWrites(store, s.now, note, () => !this.progress.leaseLost)
-    this.tracker = new ProgressTracker({
-      job: open.identity.job,
-      runId: run.runId,
-      total: o.total ?? null,
-      committed: 0,
-      workers: 1,
-      startedAt: s.now(),
-      stallAfterMs: s.stallAfterMs,
-      refreshMs: s.progressEveryMs,
-      heartbeatMs: s.heartbeatMs,
-      owner: lease,
-    })
-    this.progress = new ProgressLoop({
-      tracker: this.tracker,
-      dir: paths.dir,
-      store,
-      ownerToken: lease.token,
-      worker: WORKER,
-      leaseTtlMs: LEASE_TTL_MS,
-      leaseExpiresAt: lease.expiresAt,
-      progressEveryMs: s.progressEveryMs,
-      heartbeatMs: s.heartbeatMs,
-      now: s.now,
-      onLeaseError: (error) => {
-        this.failure ??= error
-        this.stop('SIGTERM')
-      },
-      onTick: (interval) => {
-        if (this.program) this.reports.look()
-        if (interval) this.reports.flushMetrics()
-      },
-      stallNote: (change, quiet) =>
-        change === 'stalled'
-          ? `STALLED: the program is alive but has reported no progress for ${duration(quiet)}`
-          : 'the program is making progress again',
-      observer: {
-        progress: (snapshot, reason) => {
-          if (reason === 'tick') this.program?.breakLine()
-          o.observer?.progress?.(snapshot, reason === 'commit' ? 'checkpoint' : reason === 'tick' ? 'tick' : 'state')
-        },
-        note,
-      },
-    })
-    this.reports = new ProgramReports({
-      store,
-      tracker: this.tracker,
-      progress: this.progress,
-      journal: this.journal,
-      total: o.total,
-      checkpoints: o.checkpoints,
-      cwd: s.cwd,
-      createdAt: run.createdAt,
-      note,
-      now: s.now,
-    })
+  ) {}
+
+  /** What the run's progress loop tells: the owner's observer, its bar broken for a note. */
+  readonly observer: RunObserver = {
+    progress: (snapshot, reason) => {
+      if (reason === 'tick') this.program?.breakLine()
+      this.o.observer?.progress?.(snapshot, reason === 'commit' ? 'checkpoint' : reason === 'tick' ? 'tick' : 'state')
+    },
+    note: (message) => this.note(message),
   }
 
-  async run(): Promise<ExecResult> {
-    const { store, resumed } = this.open
-    const { now, restarts } = this.s
-    let resumeFrom = resumed ? await this.reports.checkpointOfEarlierSession() : undefined
-    await store.setState('running', now())
-    await store.addEvent(
-      resumed ? 'resumed' : 'started',
-      { command: [this.o.command, ...this.o.args], restarts, pid: process.pid },
-      now(),
+  async reconcile({ open }: OpenSession<OpenExecRun>): Promise<SessionPlan | { readonly done: ExecResult }> {
+    this.open = open
+    const { run } = open
+    const { now } = this.s
+    this.journal = new JournalWrites(
+      open.store,
+      now,
+      (message) => this.note(message),
+      () => !this.progress?.leaseLost,
     )
-    // Undone last first: the abort listener, the unused channel, the watchdog, the kill timer, the progress loop; then
-    // every journal write is waited for (before the lease and the journal, registered earlier, go).
-    this.teardown.defer(() => this.journal.settle())
-    this.teardown.defer(() => this.progress.stop())
-    this.teardown.defer(() => clearTimeout(this.killTimer))
-    this.progress.whenStopped(onForcedStop(() => this.lastWords()))
-    const onAbort = (): void =>
-      this.stop(
-        typeof this.o.signal?.reason === 'string' && this.o.signal.reason.startsWith('SIG')
-          ? (this.o.signal.reason as NodeJS.Signals)
-          : 'SIGTERM',
-      )
-    let exit: ProgramExit | undefined
+    if (run.state === 'complete') {
+      this.note(`${this.o.outDir} holds a completed run of this command; pass --fresh to run it again`)
+      return { done: this.result(undefined, { state: 'complete', detail: { exitCode: 0, programExitCode: null } }) }
+    }
+    if (open.movedAsideTo) this.note(`the previous run was moved to ${open.movedAsideTo}`)
+    return {
+      job: open.identity.job,
+      seed: 0,
+      committed: 0,
+      event: { command: [this.o.command, ...this.o.args], restarts: this.s.restarts, pid: process.pid },
+      trackerTotal: this.o.total ?? null,
+      loop: {
+        onTick: (interval) => {
+          if (this.program) this.reports.look()
+          if (interval) this.reports.flushMetrics()
+        },
+        stallNote: (change, quiet) =>
+          change === 'stalled'
+            ? `STALLED: the program is alive but has reported no progress for ${duration(quiet)}`
+            : 'the program is making progress again',
+      },
+      // The progress loop (heartbeat, stall clock, progress files) starts when the program is first let run.
+      startLater: true,
+    }
+  }
+
+  async drive(session: Session<OpenExecRun>): Promise<Ending> {
+    const { open, teardown } = session
+    const { now, restarts } = this.s
+    this.tracker = session.tracker
+    this.progress = session.progress
+    this.reports = new ProgramReports({
+      store: open.store,
+      tracker: this.tracker,
+      progress: session.progress,
+      journal: this.journal!,
+      total: this.o.total,
+      checkpoints: this.o.checkpoints,
+      cwd: this.s.cwd,
+      createdAt: open.run.createdAt,
+      note: (message) => this.note(message),
+      now,
+    })
+    // Undone last first, before the progress loop: the unused channel, the watchdog, the kill timer.
+    teardown.defer(() => clearTimeout(this.killTimer))
     try {
+      let resumeFrom = open.resumed ? await this.reports.checkpointOfEarlierSession() : undefined
       // The lease may have aged while an orphan was stopped: the progress files are written under a fresh one.
-      await this.progress.ensureLease()
+      await session.progress.ensureLease()
       // Set up before the stall clock starts: a program is not silent while longhaul prepares to start it.
       const watchdog = Watchdog.start(this.s.graceMs)
       this.watchdog = watchdog
-      this.teardown.defer(() => watchdog.end())
+      teardown.defer(() => watchdog.end())
       this.firstChannel = await openEventsChannel()
-      this.teardown.defer(() => this.firstChannel?.discard())
-      this.o.signal?.addEventListener('abort', onAbort, { once: true })
-      this.teardown.defer(() => this.o.signal?.removeEventListener('abort', onAbort))
-      if (this.o.signal?.aborted) onAbort()
+      teardown.defer(() => this.firstChannel?.discard())
       while (!this.stopping) {
         this.lives++
-        exit = await this.live(this.lives, resumeFrom)
+        const exit = await this.live(this.lives, resumeFrom)
+        this.lastExit = exit
         this.reports.flushMetrics()
-        if (this.failure) throw this.failure
-        if (exit.exitCode === 0 && !this.stopping) return await this.finish('complete', exit, null)
+        if (session.failure) throw session.failure
+        if (exit.exitCode === 0 && !this.stopping) return await this.ending('complete', null)
         if (this.stopping) break
         const restart = this.lives - 1
         const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
@@ -160,11 +142,11 @@ export class Supervisor {
             (restarts > 0
               ? `; gave up after ${restarts} restart${restarts === 1 ? '' : 's'} (--restarts ${restarts})`
               : ' (no restarts: pass --restarts N to restart it from its checkpoint)')
-          return await this.finish('failed', exit, error)
+          return await this.ending('failed', error)
         }
         resumeFrom = this.reports.newest(exit.at)
         const delay = Math.min(MAX_RESTART_DELAY_MS, this.s.restartDelayMs * 2 ** restart)
-        await this.journal.event('restarting', {
+        await this.journal!.event('restarting', {
           life: this.lives,
           after: how,
           exitCode: exit.exitCode,
@@ -177,13 +159,51 @@ export class Supervisor {
         )
         await sleep(delay, undefined, { signal: this.stopWaiting.signal }).catch(() => undefined)
       }
-      if (this.failure) throw this.failure
-      return await this.finish('interrupted', exit, null)
+      if (session.failure) throw session.failure
+      return await this.ending('interrupted', null)
     } catch (error) {
       // A lost lease leaves the run to the process that took it: nothing more is written to its journal or files.
-      if (error instanceof LeaseLostError) this.progress.stop()
-      else await this.finish('failed', exit, (error as Error).message).catch(() => undefined)
+      if (!(error instanceof LeaseLostError)) {
+        this.reports.flushMetrics()
+        await this.journal!.settle()
+      }
       throw error
+    }
+  }
+
+  /** A stop (the signal, or a failure): forwarded to the program, SIGTERM for a failure. */
+  halt(reason: Error | undefined): void {
+    const asked = this.o.signal?.reason
+    this.stop(
+      reason === undefined && typeof asked === 'string' && asked.startsWith('SIG')
+        ? (asked as NodeJS.Signals)
+        : 'SIGTERM',
+    )
+  }
+
+  /** The `interrupted` event of a stop at once, or the `failed` event of a failure: what longhaul and the program exited with. */
+  stopDetail(_session: unknown, error?: Error): Ending['detail'] {
+    if (!error) return { exitCode: 130, lives: this.lives }
+    return { ...this.exitCodes('failed'), lives: this.lives, error: error.message }
+  }
+
+  /** Every journal write the program's reports caused has landed. */
+  async settle(): Promise<void> {
+    await this.journal?.settle()
+  }
+
+  result(_session: Session<OpenExecRun> | undefined, ending: Ending): ExecResult {
+    return {
+      job: this.open.identity.job,
+      runId: this.open.run.runId,
+      dir: this.open.paths.dir,
+      state: ending.state,
+      exitCode: ending.detail.exitCode ?? 0,
+      lives: this.lives,
+      checkpoint: this.reports?.checkpoint ?? null,
+      malformedLines: this.malformedLines(),
+      error: ending.error ?? null,
+      programExitCode: ending.detail.programExitCode ?? null,
     }
   }
 
@@ -238,13 +258,13 @@ export class Supervisor {
         this.program.release(go)
       }
       // The progress loop (heartbeat, stall clock, progress files) starts when the program is first let run.
-      if (life === 1) this.progress.start()
+      if (life === 1) this.progress?.start()
       const exit = await this.program.exited
       await this.stopLeftovers(this.program)
       const { protocol, bars } = this.program.malformed()
       this.malformed += protocol + bars
       this.watchdog?.clear()
-      await this.journal.event('program-exited', {
+      await this.journal!.event('program-exited', {
         life,
         pid,
         code: exit.code,
@@ -273,7 +293,7 @@ export class Supervisor {
     const deadline = now() + graceMs
     while (program.groupAlive() && now() < deadline) await sleep(100)
     if (program.groupAlive()) program.send('SIGKILL')
-    await this.journal.event('leftovers-stopped', { pid: program.pid, killed: program.groupAlive() })
+    await this.journal!.event('leftovers-stopped', { pid: program.pid, killed: program.groupAlive() })
   }
 
   private stop(signal: NodeJS.Signals): void {
@@ -291,7 +311,7 @@ export class Supervisor {
     const { graceMs } = this.s
     this.killTimer = setTimeout(() => {
       this.note(`the program did not stop within ${duration(graceMs / 1000)} of ${signal}; killing it (SIGKILL)`)
-      void this.journal.event('program-killed', { pid: program.pid, graceMs, signal })
+      void this.journal!.event('program-killed', { pid: program.pid, graceMs, signal })
       program.send('SIGKILL')
     }, graceMs)
   }
@@ -302,48 +322,23 @@ export class Supervisor {
     this.o.observer?.note?.(message)
   }
 
-  private async finish(
-    state: 'complete' | 'failed' | 'interrupted',
-    exit: ProgramExit | undefined,
-    error: string | null,
-  ): Promise<ExecResult> {
-    const { store } = this.open
-    const { now } = this.s
+  /** How the session ends, once the program's reports have landed in the journal. */
+  private async ending(state: Ending['state'], error: string | null): Promise<Ending> {
     this.reports.flushMetrics()
-    await this.journal.settle()
-    await store.setState(state, now())
-    // DESIGN §2: interrupted is 130 whatever the program returned on its way out; a failure is never 0.
-    const exitCode =
-      state === 'complete' ? 0 : state === 'interrupted' ? 130 : exit && exit.exitCode !== 0 ? exit.exitCode : 1
-    const programExitCode = exit?.exitCode ?? null
-    await store.addEvent(state, { exitCode, programExitCode, lives: this.lives, ...(error && { error }) }, now())
-    await this.progress.end(state, error ?? undefined)
+    await this.journal!.settle()
     return {
-      job: this.open.identity.job,
-      runId: this.open.run.runId,
-      dir: this.open.paths.dir,
       state,
-      exitCode,
-      lives: this.lives,
-      checkpoint: this.reports.checkpoint,
-      malformedLines: this.malformedLines(),
-      error,
-      programExitCode,
+      detail: { ...this.exitCodes(state), lives: this.lives, ...(error && { error }) },
+      ...(error && { error }),
     }
   }
 
-  /**
-   * What the run still records when longhaul is stopped at once (a second Ctrl-C), as a map or loop run does: it is
-   * interrupted, in the journal and the progress files, and its lease is let go. The program itself is killed on exit.
-   */
-  private async lastWords(): Promise<void> {
-    if (this.progress.leaseLost || this.progress.finished) return
-    const { store, lease } = this.open
-    const now = this.s.now()
-    await store.setState('interrupted', now)
-    await store.addEvent('interrupted', { exitCode: 130, lives: this.lives, forced: true }, now)
-    await this.progress.end('interrupted')
-    await store.releaseOwner(lease.token)
+  /** DESIGN §2: interrupted is 130 whatever the program returned on its way out; a failure is never 0. */
+  private exitCodes(state: Ending['state']): { readonly exitCode: number; readonly programExitCode: number | null } {
+    const exit = this.lastExit
+    const exitCode =
+      state === 'complete' ? 0 : state === 'interrupted' ? 130 : exit && exit.exitCode !== 0 ? exit.exitCode : 1
+    return { exitCode, programExitCode: exit?.exitCode ?? null }
   }
 
   /** Malformed lines of the lives that ended, and of the current one. */

@@ -3,14 +3,13 @@ import { Worker } from 'node:worker_threads'
 import { LonghaulError, NotDurableError, UsageError } from '../../errors.ts'
 import { crashPoint } from '../../run/faults.ts'
 import { type IdentifiedLoop, identifyLoop, type LaunchGate, type RunTarget } from '../../run/identify.ts'
+import { driveRun, type Work } from '../../run/lifecycle.ts'
 import type { RunObserver } from '../../run/observer.ts'
 import { type OpenedRunDir, openRunDir } from '../../run/openRun.ts'
-import type { ProgressLoop } from '../../run/progressLoop.ts'
-import { recordFailure } from '../../run/recordFailure.ts'
-import { type RawRunSettings, resolveRunSettings } from '../../run/settings.ts'
-import { OWNER, startSession } from '../../run/startSession.ts'
+import { localRole } from '../../run/role.ts'
+import { type RawRunSettings, type RunSettings, resolveRunSettings } from '../../run/settings.ts'
+import { OWNER } from '../../run/startSession.ts'
 import { type RunSummary, sessionSummary } from '../../run/summary.ts'
-import { Teardown } from '../../run/teardown.ts'
 import {
   type CheckpointInfo,
   checkpointsToPrune,
@@ -69,160 +68,147 @@ const THREAD = import.meta.url.endsWith('.ts')
  * lease, and prunes old checkpoints once a newer one is durable.
  */
 export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummary> {
-  const now = options.now ?? Date.now
   const settings = resolveRunSettings({ ...options, workers: 1 })
-  const { leaseTtlMs } = settings
-  const startedAt = now()
-  // The loop's thread starts now and loads the job while this one works out its identity and opens the run.
-  const thread = new Worker(THREAD, { workerData: { jobPath: options.jobPath } satisfies LoopThreadData })
-  const inbox = new ThreadInbox(thread)
-  const open = await openLoopRun(options, leaseTtlMs, now).catch(async (error: unknown) => {
-    await thread.terminate()
-    throw error
-  })
-  const { job, params, seed, fingerprint, checkpointMs, store, paths, lease } = open
-  // Undone last first: the listener, the thread (it writes under the lease), the progress loop, the lease, the journal.
-  const teardown = new Teardown()
-  teardown.defer(() => store.close())
-  teardown.defer(() => store.releaseOwner(lease.token).catch(() => undefined))
-  teardown.defer(() => progress?.stop())
-  teardown.defer(() => thread.terminate())
-  const total = open.run.total
+  const role = localRole(OWNER, (s: RunSettings) => openLoopRun(options, s.leaseTtlMs, s.now))
+  return await driveRun(loopWork(options), role, { settings, signal: options.signal, observer: options.observer })
+}
+
+/**
+ * A loop's work: its thread, started while the run is opened, resumes from
+ * the newest checkpoint that verifies; each checkpoint it makes durable is
+ * recorded, and older ones are pruned after it; its last step writes
+ * final.bin, whose sha256 is the run's digest.
+ */
+function loopWork(options: LoopRunOptions): Work<OpenLoopRun, LoopRunSummary> {
+  const observer = options.observer
   const stopFlag = new Int32Array(new SharedArrayBuffer(4))
   const finishedCounter = new SharedArrayBuffer(4)
-  let failure: Error | undefined
-  let progress: ProgressLoop | undefined
-  // A failure (or a lost lease) abandons the loop: nothing more is written. A plain stop checkpoints first.
-  const stop = (reason?: Error): void => {
-    if (reason) {
-      failure ??= reason
-      Atomics.store(stopFlag, 0, STOP.abandon)
-    } else Atomics.compareExchange(stopFlag, 0, STOP.no, STOP.checkpoint)
-  }
-  const onAbort = (): void => stop()
-  try {
-    const recovered = await recover(open, options.observer, now)
-    const startStep = recovered.newest?.info.step ?? 0
-
-    const session = await startSession({
-      open,
-      job: job.name,
-      seed,
-      settings,
-      committed: startStep,
-      unit: 'steps',
-      startedAt,
-      ...(recovered.newest && { detail: { checkpoint: recovered.newest.info.file } }),
-      finished: finishedCounter,
-      observer: options.observer,
-      now,
-      onLeaseError: (error) => stop(error),
-    })
-    const { tracker } = session
-    progress = session.progress
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-    teardown.defer(() => options.signal?.removeEventListener('abort', onAbort))
-    if (options.signal?.aborted) stop()
-
-    const payload = recovered.newest?.payload
-    const setup: LoopSetup = {
-      job: job.name,
-      fingerprint,
-      params,
-      seed,
-      steps: total,
-      startStep,
-      payload,
-      dir: paths.data,
-      checkpointSteps: checkpointStepsFromEnvironment() ?? job.checkpointEvery.steps,
-      checkpointMs,
-      stop: stopFlag.buffer as SharedArrayBuffer,
-      finished: finishedCounter,
-    }
-    // The state's bytes move to the thread rather than being copied: a checkpoint may be large.
-    thread.postMessage(setup, payload ? [payload.buffer] : [])
-
-    let kept: KeptCheckpoint[] = [...recovered.kept]
-    let lastStep = startStep
-    let bytesWritten = 0
-    let slowestItemMs = 0
-    let retainedBytes: number | null = null
-    const onCheckpoint = async (checkpoint: CheckpointInfo): Promise<void> => {
-      bytesWritten += checkpoint.bytes
-      const { step, file, bytes, sha256, payloadSha256, metrics } = checkpoint
-      await store.addEvent('checkpoint', { step, file, bytes, sha256, payloadSha256, metrics }, now())
-      progress!.committed(step - lastStep)
-      lastStep = step
-      const { committed, committedThisSession, lastCheckpointAt } = tracker
-      options.observer?.committed?.({
-        total,
-        committed,
-        committedThisSession,
-        elapsedMs: now() - startedAt,
-        lastCommitAt: lastCheckpointAt ?? now(),
-      })
-      kept = [...kept.filter((c) => c.file !== file), { file, step, metrics }]
-      // The new checkpoint is durable and recorded; only now may older ones go.
-      crashPoint('loop-checkpoint')
-      const prune = checkpointsToPrune(kept, job.keep, job.best)
-      if (prune.length === 0) return
-      // Only the owner deletes: a process that was paused and lost its lease must not prune the new owner's checkpoints.
-      await store.heartbeat(lease.token, OWNER, leaseTtlMs, now())
-      removeCheckpoints(paths.data, prune)
-      kept = kept.filter((c) => !prune.includes(c.file))
-    }
-
-    for (;;) {
-      const news = await inbox.next()
-      if (news.type === 'checkpoint') {
-        slowestItemMs = news.slowestStepMs
-        // After a failure (a lost lease above all) nothing more is recorded or pruned.
-        if (!failure) await onCheckpoint(news.checkpoint)
-        continue
+  let thread: Worker | undefined
+  let recovered: RecoveredCheckpoints | undefined
+  let startStep = 0
+  let bytesWritten = 0
+  let slowestItemMs = 0
+  let retainedBytes: number | null = null
+  return {
+    // The loop's thread starts now and loads the job while this one works out its identity and opens the run.
+    begin: () => {
+      thread = new Worker(THREAD, { workerData: { jobPath: options.jobPath } satisfies LoopThreadData })
+    },
+    abandon: async () => {
+      await thread?.terminate()
+    },
+    // A failure (or a lost lease) abandons the loop: nothing more is written. A plain stop checkpoints first.
+    halt: (reason) => {
+      if (reason) Atomics.store(stopFlag, 0, STOP.abandon)
+      else Atomics.compareExchange(stopFlag, 0, STOP.no, STOP.checkpoint)
+    },
+    async reconcile({ open, now, teardown }) {
+      // The thread writes under the lease: it ends before the progress loop and the lease.
+      teardown.defer(() => thread?.terminate())
+      recovered = await recover(open, observer, now)
+      startStep = recovered.newest?.info.step ?? 0
+      return {
+        job: open.job.name,
+        seed: open.seed,
+        committed: startStep,
+        unit: 'steps',
+        ...(recovered.newest && { detail: { checkpoint: recovered.newest.info.file } }),
+        finished: finishedCounter,
       }
-      if (news.type === 'failed') throw failure ?? loopFailureError(news.failure, job.name, lastStep)
-      if (news.type === 'crashed')
-        throw (
-          failure ??
-          new LonghaulError('LONGHAUL_ITEM_FAILED', `the thread of loop '${job.name}' failed: ${news.error.message}`, {
-            cause: news.error,
-          })
-        )
-      if (news.type === 'exited')
-        throw (
-          failure ??
-          new LonghaulError(
-            'LONGHAUL_ITEM_FAILED',
-            `the thread of loop '${job.name}' ended (exit code ${news.code}) before the loop did`,
-          )
-        )
-      if (failure) throw failure
-      slowestItemMs = news.slowestStepMs
-      if (news.type === 'stopped') {
-        await store.setState('interrupted', now())
-        await store.addEvent('interrupted', { committed: tracker.committed }, now())
-        await progress.end('interrupted')
-        return summary('interrupted', null)
-      }
-      bytesWritten += news.final.bytes
-      retainedBytes = news.retainedBytes
-      await store.setState('complete', now(), news.final.sha256)
-      await store.addEvent(
-        'complete',
-        { committed: tracker.committed, digest: news.final.sha256, file: FINAL_FILE, bytes: news.final.bytes },
-        now(),
-      )
-      await progress.end('complete')
-      return summary('complete', news.final.sha256)
-    }
-
-    function summary(state: RunSummary['state'], digest: string | null): LoopRunSummary {
-      const facts = {
+    },
+    async drive(session) {
+      const { open, tracker, settings, now } = session
+      const { job, params, seed, fingerprint, checkpointMs, store, paths, lease } = open
+      const total = open.run.total
+      const inbox = new ThreadInbox(thread!)
+      const payload = recovered!.newest?.payload
+      const setup: LoopSetup = {
         job: job.name,
+        fingerprint,
+        params,
+        seed,
+        steps: total,
+        startStep,
+        payload,
+        dir: paths.data,
+        checkpointSteps: checkpointStepsFromEnvironment() ?? job.checkpointEvery.steps,
+        checkpointMs,
+        stop: stopFlag.buffer as SharedArrayBuffer,
+        finished: finishedCounter,
+      }
+      // The state's bytes move to the thread rather than being copied: a checkpoint may be large.
+      thread!.postMessage(setup, payload ? [payload.buffer] : [])
+
+      let kept: KeptCheckpoint[] = [...recovered!.kept]
+      let lastStep = startStep
+      const onCheckpoint = async (checkpoint: CheckpointInfo): Promise<void> => {
+        bytesWritten += checkpoint.bytes
+        const { step, file, bytes, sha256, payloadSha256, metrics } = checkpoint
+        await store.addEvent('checkpoint', { step, file, bytes, sha256, payloadSha256, metrics }, now())
+        session.committed(step - lastStep)
+        lastStep = step
+        kept = [...kept.filter((c) => c.file !== file), { file, step, metrics }]
+        // The new checkpoint is durable and recorded; only now may older ones go.
+        crashPoint('loop-checkpoint')
+        const prune = checkpointsToPrune(kept, job.keep, job.best)
+        if (prune.length === 0) return
+        // Only the owner deletes: a process that was paused and lost its lease must not prune the new owner's checkpoints.
+        await store.heartbeat(lease.token, OWNER, settings.leaseTtlMs, now())
+        removeCheckpoints(paths.data, prune)
+        kept = kept.filter((c) => !prune.includes(c.file))
+      }
+
+      for (;;) {
+        const news = await inbox.next()
+        const failure = session.failure
+        if (news.type === 'checkpoint') {
+          slowestItemMs = news.slowestStepMs
+          // After a failure (a lost lease above all) nothing more is recorded or pruned.
+          if (!failure) await onCheckpoint(news.checkpoint)
+          continue
+        }
+        if (news.type === 'failed') throw failure ?? loopFailureError(news.failure, job.name, lastStep)
+        if (news.type === 'crashed')
+          throw (
+            failure ??
+            new LonghaulError(
+              'LONGHAUL_ITEM_FAILED',
+              `the thread of loop '${job.name}' failed: ${news.error.message}`,
+              {
+                cause: news.error,
+              },
+            )
+          )
+        if (news.type === 'exited')
+          throw (
+            failure ??
+            new LonghaulError(
+              'LONGHAUL_ITEM_FAILED',
+              `the thread of loop '${job.name}' ended (exit code ${news.code}) before the loop did`,
+            )
+          )
+        if (failure) throw failure
+        slowestItemMs = news.slowestStepMs
+        if (news.type === 'stopped') return { state: 'interrupted', detail: { committed: tracker.committed } }
+        bytesWritten += news.final.bytes
+        retainedBytes = news.retainedBytes
+        const digest = news.final.sha256
+        return {
+          state: 'complete',
+          finalDigest: digest,
+          detail: { committed: tracker.committed, digest, file: FINAL_FILE, bytes: news.final.bytes },
+        }
+      }
+    },
+    result(session, ending) {
+      const { open, tracker } = session
+      const digest = ending.detail.digest ?? null
+      const facts = {
+        job: open.job.name,
         runId: open.run.runId,
-        dir: paths.dir,
-        state,
-        total,
+        dir: open.paths.dir,
+        state: ending.state === 'complete' ? ('complete' as const) : ('interrupted' as const),
+        total: open.run.total,
         committed: tracker.committed,
         committedThisSession: tracker.committedThisSession,
         bytesWritten,
@@ -232,20 +218,13 @@ export async function runLoopJob(options: LoopRunOptions): Promise<LoopRunSummar
         resumed: open.resumed,
       }
       return {
-        ...sessionSummary(facts, startedAt, now()),
+        ...sessionSummary(facts, session.startedAt, session.now()),
         kind: 'loop',
         startStep,
-        corruptCheckpoints: recovered.corrupt.length,
-        finalFile: digest ? join(paths.data, FINAL_FILE) : null,
+        corruptCheckpoints: recovered!.corrupt.length,
+        finalFile: digest ? join(open.paths.data, FINAL_FILE) : null,
       }
-    }
-  } catch (error) {
-    stop(error as Error)
-    const final = failure ?? (error as Error)
-    await recordFailure(store, progress, final, now)
-    throw final
-  } finally {
-    await teardown.close()
+    },
   }
 }
 

@@ -8,37 +8,26 @@
  * scratch goes, when "nothing to claim" means "done", and what a process
  * leaves behind when it stops or fails.
  */
+import { rmSync } from 'node:fs'
 import { UsageError } from '../../errors.ts'
-import type { RunPaths } from '../../files/runDir.ts'
 import type { MapJob } from '../../job/defineJob.ts'
 import type { InputScan } from '../../job/inputs/input.ts'
-import type { OwnerLease, RunRecord, Store } from '../../journal/store.ts'
+import type { Store } from '../../journal/store.ts'
 import type { LaunchGate, RunTarget } from '../../run/identify.ts'
 import type { RunObserver } from '../../run/observer.ts'
 import { openRun } from '../../run/openRun.ts'
-import type { ProgressLoop } from '../../run/progressLoop.ts'
-import { recordFailure } from '../../run/recordFailure.ts'
-import { OWNER, type SessionStart } from '../../run/startSession.ts'
-import { writeReaderIndex } from '../../shards/readerIndex.ts'
+import { type OpenedRun, type RunRole, recordEnding, localRole as runLocalRole } from '../../run/role.ts'
+import { OWNER } from '../../run/startSession.ts'
 import { type Reconciled, type RunNaming, reconcile, removeUnrecordedFiles } from '../../shards/recovery.ts'
 import type { ShardPlace } from '../../shards/shardPlace.ts'
-import type { LaunchClearance } from '../../telemetry/snapshot.ts'
 import { joinCommand, joinSharedRun, type OutageOptions, participantName, sharedHome } from './sharedRun.ts'
 
-/** What a process needs of the run it works on, whether it owns it or joined it. */
-export interface Participation {
+/** What a process needs of the map run it works on, whether it owns it or joined it. */
+export interface Participation extends OpenedRun {
   readonly job: MapJob
   readonly params: unknown
   readonly seed: number
   readonly input: InputScan | undefined
-  readonly store: Store
-  readonly paths: RunPaths
-  readonly run: RunRecord
-  /** Held by the run's owner; a worker that joined holds none. */
-  readonly lease: OwnerLease | undefined
-  readonly resumed: boolean
-  readonly clearance: LaunchClearance | undefined
-  readonly movedAsideTo?: string | undefined
   /** Where committed shards live: the run folder's data/, or the run's bucket. */
   readonly place: ShardPlace
   /** A temporary folder this process stages shards in (a bucket run joined without a folder), removed when it ends. */
@@ -58,43 +47,18 @@ export interface ParticipationTarget extends RunTarget {
   readonly observer?: RunObserver
 }
 
-/** What a process has of its run when it stops, completes or fails. */
-export interface Leaving {
-  readonly open: Participation
-  readonly progress: ProgressLoop | undefined
-  /** Items the run has committed, as this process counts them. */
-  readonly committed: number
-  /** Items this process committed this session. */
-  readonly committedHere: number
-  /** Brings this process's count up to the journal's (the other processes' commits). */
-  readonly countOthers: () => Promise<void>
-  readonly now: () => number
-}
-
-export interface Role {
-  readonly kind: 'local' | 'owner' | 'worker'
-  /** The name this process's claims go by. */
-  readonly me: string
+/** A process's part in a map run: the run role (run/role.ts), and where a map run's processes differ besides. */
+export interface Role extends RunRole<Participation> {
   /** Who else may have retaken a range this process held past its lease. */
   readonly retakenBy: string
-  /** Opens the run: creates or resumes it (gate, journal, owner lease), or joins it. */
-  open(leaseTtlMs: number, now: () => number): Promise<Participation>
   /** Brings the journal, claims and shards in line before work starts (recovery.ts). */
   reconcile(open: Participation, naming: RunNaming): Promise<Reconciled>
   /** A note once the run is open; undefined for none. */
   welcome(open: Participation): string | undefined
-  /** What this process's session records and does beyond a local owner's. */
-  session(countOthers: () => Promise<void>): Partial<SessionStart>
   /** With nothing in flight and nothing to claim: whether every item is committed, and the total as the journal has it (an owner may grow it). */
   idle(store: Store, total: number): Promise<{ readonly done: boolean; readonly total: number }>
   /** Once every item is committed: removes what dead or fenced processes left; returns the foreign files found. */
   tidy(open: Participation, naming: RunNaming): Promise<readonly string[]>
-  /** A clean stop (the signal): what this process records as it leaves. */
-  interrupted(leaving: Leaving): Promise<void>
-  /** Every item committed, before the reader index and the digest. */
-  completing(leaving: Leaving): Promise<void>
-  /** This process failed with `error`: what it records (best-effort) before the error is thrown. */
-  failed(leaving: Pick<Leaving, 'open' | 'progress' | 'now'>, error: Error): Promise<void>
 }
 
 /** The role `target` asks for: a single-machine run, the owner of a shared run, or a worker joining one. */
@@ -118,28 +82,23 @@ export function roleOf(target: ParticipationTarget): Role {
  */
 function localRole(target: ParticipationTarget): Role {
   return {
-    kind: 'local',
-    me: OWNER,
+    ...runLocalRole(OWNER, ({ leaseTtlMs, now }) => openRun({ ...target, leaseTtlMs, now })),
+    close: closeParticipation,
     retakenBy: 'by this run',
-    open: (leaseTtlMs, now) => openRun({ ...target, leaseTtlMs, now }),
     async reconcile(open, naming) {
       await open.store.releaseClaimsOf(OWNER)
       return await reconcile(open.store, open.paths, open.place, { owner: true, shared: false }, naming)
     },
     welcome: () => undefined,
-    session: () => ({}),
     idle: async (_store, total) => ({ done: true, total }),
     tidy: async () => [],
-    async interrupted({ open, progress, committed, now }) {
-      const { store } = open
-      await store.setState('interrupted', now())
-      await store.addEvent('interrupted', { committed }, now())
-      await progress?.end('interrupted')
-      await writeReaderIndex(store, open.place, open.job.output.kind)
-    },
-    completing: async () => undefined,
-    failed: ({ open, progress, now }, error) => recordFailure(open.store, progress, error, now),
   }
+}
+
+/** What a process of a map run lets go of besides its journal: the bucket's client, its scratch folder. */
+function closeParticipation(open: Participation): void {
+  open.place.close()
+  if (open.scratch !== undefined) rmSync(open.scratch, { recursive: true, force: true })
 }
 
 /**
@@ -153,6 +112,7 @@ function sharedParts(): Omit<Role, 'kind' | 'open' | 'reconcile' | 'welcome' | '
   return {
     me,
     retakenBy: 'by another process',
+    close: closeParticipation,
     async idle(store, total) {
       const now = (await store.getRun())?.total ?? total
       return { done: (await store.committedItems()) >= now, total: now }
@@ -161,14 +121,23 @@ function sharedParts(): Omit<Role, 'kind' | 'open' | 'reconcile' | 'welcome' | '
       // Every item is committed, so a file the journal does not record is debris of a process that died or was fenced.
       return (await removeUnrecordedFiles(open.store, open.place, naming)).foreign
     },
-    async interrupted({ open, progress, committedHere, countOthers, now }) {
+    async end(leaving, ending) {
+      const { open, progress, committedHere, countOthers, now } = leaving
+      if (ending.state === 'complete') {
+        // Whichever process gets here first records the end; the others find it recorded.
+        await countOthers()
+        return await recordEnding(leaving, ending)
+      }
       // The run goes on with the processes still in it: only this one leaves, its claims released for them.
       await open.store.releaseClaimsOf(me)
-      await open.store.addEvent('left', { worker: me, committed: committedHere }, now())
+      await open.store.addEvent(
+        'left',
+        { worker: me, committed: committedHere, ...(ending.detail.forced && { forced: true }) },
+        now(),
+      )
       await countOthers()
       await progress?.end('interrupted')
     },
-    completing: ({ countOthers }) => countOthers(),
     async failed({ open, progress, now }, error) {
       // One process failing does not fail a shared run: the others go on, and the journal says who failed and why.
       await open.store.addEvent('process-failed', { worker: me, error: error.message }, now()).catch(() => undefined)
@@ -185,7 +154,7 @@ function ownerRole(target: ParticipationTarget, storeUrl: string): Role {
   return {
     ...parts,
     kind: 'owner',
-    open: (leaseTtlMs, now) =>
+    open: ({ leaseTtlMs, now }) =>
       openRun({ ...target, leaseTtlMs, now }, () =>
         sharedHome({
           ...target,
@@ -210,7 +179,7 @@ function workerRole(target: ParticipationTarget, storeUrl: string, runId: string
   return {
     ...parts,
     kind: 'worker',
-    async open(leaseTtlMs) {
+    async open({ leaseTtlMs }) {
       const joined = await joinSharedRun({
         jobPath: target.jobPath,
         outDir: target.outDir === '' ? undefined : target.outDir,
