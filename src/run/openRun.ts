@@ -10,14 +10,12 @@
 import { randomUUID } from 'node:crypto'
 import { RunDamagedError, UsageError } from '../errors.ts'
 import { hasRun, prepareRunDir, type RunPaths, runPaths } from '../files/runDir.ts'
-import type { MapJob } from '../job/defineJob.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
-import type { InputScan } from '../job/inputs/input.ts'
 import { type JournalFile, openStore } from '../journal/openStore.ts'
 import type { OwnerLease, RunRecord, Store } from '../journal/store.ts'
-import { folderPlace, type ShardPlace } from '../shards/shardPlace.ts'
+import type { ShardPlace } from '../shards/shardPlace.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
-import { assertSameJob, identifyJob, type LaunchGate, type RunTarget } from './identify.ts'
+import { assertSameJob, type LaunchGate, type RunTarget } from './identify.ts'
 import { takeOwnership } from './ownership.ts'
 import { assertJournalHoldsShards, assertNoLiveOwner, assertRunLayout, dataNames, shardSuffixes } from './runDamage.ts'
 
@@ -37,16 +35,6 @@ export interface OpenedRunDir {
   readonly movedAsideTo: string | undefined
   /** What the launch gate decided; undefined when no gate was asked. */
   readonly clearance: LaunchClearance | undefined
-}
-
-/** A map job's run directory ready to work: job loaded, journal open, lease held, run recorded. */
-export interface OpenRun extends OpenedRunDir {
-  readonly job: MapJob
-  readonly params: unknown
-  readonly seed: number
-  readonly input: InputScan | undefined
-  /** Where committed shards live: the run folder's data/, or (a shared run's) bucket. */
-  readonly place: ShardPlace
 }
 
 /** What opening a run directory needs to know of a job, whatever its kind. */
@@ -239,29 +227,4 @@ async function peekRun(outDir: string): Promise<RunRecord | undefined> {
   } finally {
     await store.close()
   }
-}
-
-/**
- * Loads the map job, works out its identity, asks the launch gate, and opens
- * (or creates) its run (see openRunDir) in the home `homeOf` gives: by
- * default a journal file in `outDir`.
- */
-export async function openRun(
-  options: OpenOptions,
-  homeOf: (job: JobFacts) => RunHome = (job) => localHome(options, job),
-): Promise<OpenRun> {
-  const { job, params, seed, input, identity, fingerprint } = await identifyJob(options)
-  const facts: JobFacts = {
-    kind: 'map',
-    name: job.name,
-    params,
-    seed,
-    identity,
-    fingerprint,
-    defaultTotal: job.total ?? input?.count,
-  }
-  const home = homeOf(facts)
-  const opened = await openRunDir(options, facts, home)
-  const place = home.place?.(opened.paths) ?? folderPlace(opened.paths.data)
-  return { job, params, seed, input, ...opened, place }
 }

@@ -10,29 +10,16 @@
  */
 import { rmSync } from 'node:fs'
 import { UsageError } from '../../errors.ts'
-import type { MapJob } from '../../job/defineJob.ts'
-import type { InputScan } from '../../job/inputs/input.ts'
 import type { Store } from '../../journal/store.ts'
 import type { LaunchGate, RunTarget } from '../../run/identify.ts'
 import type { RunObserver } from '../../run/observer.ts'
-import { openRun } from '../../run/openRun.ts'
-import { type OpenedRun, type RunRole, recordEnding, localRole as runLocalRole } from '../../run/role.ts'
+import { type RunRole, recordEnding, localRole as runLocalRole } from '../../run/role.ts'
 import { OWNER } from '../../run/startSession.ts'
 import { type Reconciled, type RunNaming, reconcile, removeUnrecordedFiles } from '../../shards/recovery.ts'
-import type { ShardPlace } from '../../shards/shardPlace.ts'
+import { openMapRun, type Participation } from './openMapRun.ts'
 import { joinCommand, joinSharedRun, type OutageOptions, participantName, sharedHome } from './sharedRun.ts'
 
-/** What a process needs of the map run it works on, whether it owns it or joined it. */
-export interface Participation extends OpenedRun {
-  readonly job: MapJob
-  readonly params: unknown
-  readonly seed: number
-  readonly input: InputScan | undefined
-  /** Where committed shards live: the run folder's data/, or the run's bucket. */
-  readonly place: ShardPlace
-  /** A temporary folder this process stages shards in (a bucket run joined without a folder), removed when it ends. */
-  readonly scratch?: string | undefined
-}
+export type { Participation } from './openMapRun.ts'
 
 /** Which run a process works on: a single-machine run by default; `store` shares it; `join` joins one as a worker. */
 export interface ParticipationTarget extends RunTarget {
@@ -82,7 +69,7 @@ export function roleOf(target: ParticipationTarget): Role {
  */
 function localRole(target: ParticipationTarget): Role {
   return {
-    ...runLocalRole(OWNER, ({ leaseTtlMs, now }) => openRun({ ...target, leaseTtlMs, now })),
+    ...runLocalRole(OWNER, ({ leaseTtlMs, now }) => openMapRun({ ...target, leaseTtlMs, now })),
     close: closeParticipation,
     retakenBy: 'by this run',
     async reconcile(open, naming) {
@@ -155,7 +142,7 @@ function ownerRole(target: ParticipationTarget, storeUrl: string): Role {
     ...parts,
     kind: 'owner',
     open: ({ leaseTtlMs, now }) =>
-      openRun({ ...target, leaseTtlMs, now }, () =>
+      openMapRun({ ...target, leaseTtlMs, now }, () =>
         sharedHome({
           ...target,
           storeUrl,
