@@ -113,7 +113,7 @@ async function bundleJob(jobPath: string, job: string): Promise<JobBuild> {
   return { code: Buffer.from(result.outputFiles[0]!.contents), sources: hashInputs(job, inputs) }
 }
 
-/** The job module for the coordinating thread (JobModule), from the same sources as the worker bundle. */
+/** The job module for the coordinating thread (JobModule): an esbuild pass of its own over the job's files. */
 function buildJobModule(jobPath: string): Promise<JobModule> {
   return cached(modules, jobPath, compileJobModule)
 }
@@ -161,8 +161,8 @@ function isEsModule(path: string): boolean {
 /**
  * Imports a job file in the coordinating thread. A TypeScript job that is an ES module is imported as the JavaScript
  * esbuild compiles it to (JobModule), written beside the worker bundle: tsx is never registered for it (its loader
- * thread costs hundreds of milliseconds of CPU, and every later import in the thread goes through it), and the same
- * pass starts the worker bundle's. Stack traces are mapped back to the job's own files, as tsx maps them. Any other
+ * thread costs hundreds of milliseconds of CPU, and every later import in the thread goes through it), and the worker
+ * bundle's build starts at the same moment. Stack traces are mapped back to the job's own files, as tsx maps them. Any other
  * job (JavaScript, CommonJS, no node_modules folder above it to write into, or one esbuild cannot compile: tsx then
  * reports the error as it always has) is imported as it is (importUserFile), as is every job while longhaul runs from
  * its own TypeScript sources (its tests).
