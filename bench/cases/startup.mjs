@@ -1,5 +1,6 @@
 // Start-up: how soon the installed command answers. REPS times each, in a new process:
-//   help    `longhaul --help` (node bin/longhaul.mjs), and through npx (`npx longhaul --help`, npm's own start-up included)
+//   help    `longhaul --help` (node bin/longhaul.mjs) beside `node -e 0` (Node's own start), and through npx (`npx longhaul
+//           --help`, npm's own start-up included)
 //   status  `longhaul status DIR` of a finished run of 100 items
 //   run     `longhaul run` of the trivial job, 100 items, 2 workers, into a new folder each time: the whole command, as
 //           the tests spawn it
@@ -68,6 +69,9 @@ function series(name, command, args) {
 try {
   const figures = {}
   if (parts.includes('help')) {
+    // Node's own start, measured beside it: on a shared machine it moves with the load, and longhaul's share of
+    // `--help` is the difference.
+    figures.nodeAlone = series('node -e 0', process.execPath, ['-e', '0'])
     figures.help = series('help', process.execPath, [BIN, '--help'])
     figures.npxHelp = series('npx help', 'npx', ['--no-install', 'longhaul', '--help'])
     // npm's own start-up, which `npx longhaul` pays before longhaul starts.

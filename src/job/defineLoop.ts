@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { filesSchema, JOB_BRAND } from './defineJob.ts'
-import { itemRng, type Rng } from './rng.ts'
+import type { Rng } from './rng.ts'
 
 /** What `init` and `step` are given besides the state. */
 export interface LoopContext<P> {
@@ -149,19 +149,4 @@ export function defineLoop<S extends z.ZodType = z.ZodObject<{}>, T = unknown>(o
 
 export function isLoopJob(value: unknown): value is LoopJob {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[JOB_BRAND] === 'loop'
-}
-
-/** The context of step `step` (-1: init): its random stream comes from (seed, step) alone (invariant determinism). */
-export function loopContext<P>(step: number, steps: number, params: P, seed: number): LoopContext<P> {
-  let rng: Rng | undefined
-  return {
-    step,
-    steps,
-    params,
-    seed,
-    // Created on first use: steps that draw no random numbers pay nothing.
-    get rng() {
-      return (rng ??= itemRng(seed, step))
-    },
-  }
 }

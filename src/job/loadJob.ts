@@ -5,9 +5,15 @@ import { isMapJob, type MapJob } from './defineJob.ts'
 import { isLoopJob, type LoopJob } from './defineLoop.ts'
 import { importUserFile } from './importUserFile.ts'
 
-/** Imports a map job file and returns its default export, or says clearly why it cannot. */
-export async function loadJob(path: string): Promise<MapJob> {
-  const job = await loadAnyJob(path)
+/** How a job file is imported: to its module namespace. */
+export type ImportJobFile = (path: string) => Promise<Record<string, unknown>>
+
+/**
+ * Imports a map job file and returns its default export, or says clearly why it cannot. `importFile` is how: a
+ * command that runs the job passes the compiled import of work/map/workerBundle.ts.
+ */
+export async function loadJob(path: string, importFile: ImportJobFile = importUserFile): Promise<MapJob> {
+  const job = await loadAnyJob(path, importFile)
   if (isLoopJob(job)) {
     throw new UsageError(
       `${path} is a loop job (defineLoop); this command takes a map job (defineJob).`,
@@ -18,7 +24,7 @@ export async function loadJob(path: string): Promise<MapJob> {
 }
 
 /** Imports a job file of either kind, map (defineJob) or loop (defineLoop), and returns its default export. */
-export async function loadAnyJob(path: string): Promise<MapJob | LoopJob> {
+export async function loadAnyJob(path: string, importFile: ImportJobFile = importUserFile): Promise<MapJob | LoopJob> {
   const absolute = resolve(path)
   if (!existsSync(absolute)) {
     throw new UsageError(
@@ -28,7 +34,7 @@ export async function loadAnyJob(path: string): Promise<MapJob | LoopJob> {
   }
   let module: Record<string, unknown>
   try {
-    module = await importUserFile(absolute)
+    module = await importFile(absolute)
   } catch (error) {
     throw new UsageError(`job file ${path} failed to load: ${(error as Error).message}`, 'LONGHAUL_JOB_INVALID', {
       cause: error,

@@ -8,6 +8,7 @@ import { loadAnyJob } from '../job/loadJob.ts'
 import { identifyJob, identifyLoop } from '../run/identify.ts'
 import { processAlive } from '../telemetry/processAlive.ts'
 import { VERSION } from '../version.ts'
+import { importJob } from '../work/map/workerBundle.ts'
 import { runCommandLine } from './command.ts'
 import { gatherLoopEvidence, judgeLoop, type LoopEvidence } from './loopChecks.ts'
 import { gatherMapEvidence, judgeMap, type MapEvidence } from './mapSuite.ts'
@@ -135,7 +136,7 @@ async function prepare(o: PreflightOptions) {
     ...(o.seed !== undefined && { seed: o.seed }),
     ...(o.params && { params: o.params }),
   }
-  const identified = isLoopJob(await loadAnyJob(o.jobPath))
+  const identified = isLoopJob(await loadAnyJob(o.jobPath, importJob))
     ? await identifyLoop(target, '--target')
     : await identifyJob(target, '--target')
   const outDir = o.outDir ?? `runs/${identified.job.name}`

@@ -20,7 +20,7 @@ import { loadAnyJob, loadJob } from '../job/loadJob.ts'
 import { resolveParams } from '../job/params.ts'
 import type { RunKind, RunRecord } from '../journal/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
-import { buildJob } from '../work/map/workerBundle.ts'
+import { buildJob, importJob } from '../work/map/workerBundle.ts'
 
 /** Which job runs where, as the user asked. */
 export interface RunTarget {
@@ -68,7 +68,7 @@ export async function identifyJob(
   target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>,
   totalFlag = '--total',
 ): Promise<IdentifiedJob> {
-  const job = await loadJob(target.jobPath)
+  const job = await loadJob(target.jobPath, importJob)
   const params = resolveParams(job, target.params ?? {})
   const seed = checkSeed(target.seed ?? job.seed)
   const input = job.input ? await job.input.scan() : undefined
@@ -114,7 +114,7 @@ export async function identifyLoop(
   target: Pick<RunTarget, 'jobPath' | 'seed' | 'params' | 'total'>,
   totalFlag = '--total',
 ): Promise<IdentifiedLoop> {
-  const job = await loadAnyJob(target.jobPath)
+  const job = await loadAnyJob(target.jobPath, importJob)
   if (!isLoopJob(job)) {
     throw new UsageError(
       `${target.jobPath} is a map job (defineJob), not a loop job (defineLoop).`,

@@ -3,6 +3,7 @@ import { type DoctorReport, doctorRun } from '../../inspect/doctor.ts'
 import { loadJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
 import { count } from '../../telemetry/progressText.ts'
+import { importJob } from '../../work/map/workerBundle.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 
@@ -22,7 +23,7 @@ export interface DoctorCommandOptions {
  */
 export async function doctorCommand(jobPath: string, options: DoctorCommandOptions, io: Io): Promise<number> {
   const params = parseParamPairs(options.param, options.params)
-  const outDir = options.out ?? `runs/${(await loadJob(jobPath)).name}`
+  const outDir = options.out ?? `runs/${(await loadJob(jobPath, importJob)).name}`
   const report = await doctorRun({
     jobPath,
     outDir,

@@ -14,6 +14,7 @@ import { bytes, count, duration, rate } from '../../telemetry/progressText.ts'
 import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 import { type LoopRunSummary, runLoopJob } from '../../work/loop/runLoopJob.ts'
 import { runMapJob } from '../../work/map/runMapJob.ts'
+import { importJob } from '../../work/map/workerBundle.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { runDisplay } from '../render/runDisplay.ts'
@@ -64,7 +65,7 @@ export async function runCommand(
 ): Promise<number> {
   const params = parseParamPairs(options.param, options.params)
   if (options.store !== undefined) loadDatabaseDriver()
-  const job = await loadAnyJob(jobPath)
+  const job = await loadAnyJob(jobPath, importJob)
   const loop = isLoopJob(job)
   if (loop && options.store !== undefined)
     throw new UsageError(`${jobPath} is a loop job: only map jobs (defineJob) run across processes with --store`)

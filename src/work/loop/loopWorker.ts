@@ -6,8 +6,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { NotDurableError } from '../../errors.ts'
-import { isLoopJob, type LoopJob, loopContext } from '../../job/defineLoop.ts'
+import { isLoopJob, type LoopJob } from '../../job/defineLoop.ts'
 import { loadAnyJob } from '../../job/loadJob.ts'
+import { loopContext } from '../../job/loopContext.ts'
 import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
 import { FINAL_FILE, type RecordedMetrics, writeCheckpoint, writeFinal } from './checkpoints.ts'
 import { type LoopFailure, type LoopMessage, type LoopSetup, type LoopThreadData, STOP } from './protocol.ts'

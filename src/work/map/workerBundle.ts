@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build, type Plugin } from 'esbuild'
 import { writeFileAtomic } from '../../files/atomicFile.ts'
 import { hashInputs, installedPackagesExternal, jobDoesNotCompile } from '../../job/fingerprint.ts'
+import { importUserFile } from '../../job/importUserFile.ts'
 
 const SRC = fileURLToPath(new URL('../..', import.meta.url))
 /** `.js` in the compiled package, `.ts` when longhaul runs from its own sources. */
@@ -23,8 +24,24 @@ export interface JobBuild {
   readonly sources: Readonly<Record<string, string>>
 }
 
-/** The last build of each job file in this process, reused while none of its sources changed. */
+/**
+ * The job compiled for the coordinating thread: the job file and its own files as one ES module, whose imports of
+ * installed packages and of `longhaul` stay imports (resolved from the job project's node_modules, as the job's own).
+ */
+interface JobModule {
+  readonly code: Buffer
+  readonly sources: Readonly<Record<string, string>>
+  /**
+   * Whether importing it means what importing the job file means: the job is an ES module in Node's eyes (`.mts`, or
+   * `"type": "module"` in its package.json) and none of its files needs CommonJS (`require`, `module.exports`),
+   * which an ES module bundle cannot give.
+   */
+  readonly esm: boolean
+}
+
+/** The last builds of each job file in this process, reused while none of its sources changed. */
 const builds = new Map<string, Promise<JobBuild>>()
+const modules = new Map<string, Promise<JobModule>>()
 
 /**
  * Builds the job once for both its fingerprint and its worker threads: the files esbuild reads to bundle it are the
@@ -33,16 +50,26 @@ const builds = new Map<string, Promise<JobBuild>>()
  * preflight then the run) reuses the build when every source still has the content it had, and builds again when one
  * changed.
  */
-export async function buildJob(jobPath: string): Promise<JobBuild> {
+export function buildJob(jobPath: string): Promise<JobBuild> {
+  return cached(builds, jobPath, bundleJob)
+}
+
+function cached<T extends { readonly sources: Readonly<Record<string, string>> }>(
+  cache: Map<string, Promise<T>>,
+  jobPath: string,
+  make: (jobPath: string, job: string) => Promise<T>,
+): Promise<T> {
   const job = resolve(jobPath)
-  const last = builds.get(job)
-  if (last) {
-    const built = await last.catch(() => undefined)
+  const last = cache.get(job)
+  const next = (async () => {
+    const built = await last?.catch(() => undefined)
     if (built && unchanged(job, built.sources)) return built
-  }
-  const next = bundleJob(jobPath, job)
-  builds.set(job, next)
-  next.catch(() => builds.delete(job))
+    return make(jobPath, job)
+  })()
+  cache.set(job, next)
+  next.catch(() => {
+    if (cache.get(job) === next) cache.delete(job)
+  })
   return next
 }
 
@@ -54,7 +81,6 @@ function unchanged(job: string, sources: Readonly<Record<string, string>>): bool
     return false
   }
 }
-
 async function bundleJob(jobPath: string, job: string): Promise<JobBuild> {
   const result = await build({
     stdin: {
@@ -85,6 +111,77 @@ async function bundleJob(jobPath: string, job: string): Promise<JobBuild> {
     (input) => input !== STDIN && !resolve(dirname(job), input).startsWith(SRC),
   )
   return { code: Buffer.from(result.outputFiles[0]!.contents), sources: hashInputs(job, inputs) }
+}
+
+/** The job module for the coordinating thread (JobModule): an esbuild pass of its own over the job's files. */
+function buildJobModule(jobPath: string): Promise<JobModule> {
+  return cached(modules, jobPath, compileJobModule)
+}
+
+async function compileJobModule(jobPath: string, job: string): Promise<JobModule> {
+  const result = await build({
+    entryPoints: [job],
+    bundle: true,
+    write: false,
+    metafile: true,
+    outfile: join(cacheDir(job) ?? dirname(job), 'job.mjs'),
+    absWorkingDir: dirname(job),
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'inline',
+    sourcesContent: false,
+    logLevel: 'silent',
+    plugins: [installedPackagesExternal, keepImportMeta],
+  }).catch((error: Error) => {
+    throw jobDoesNotCompile(jobPath, error)
+  })
+  const inputs = result.metafile.inputs
+  const code = Buffer.from(result.outputFiles[0]!.contents)
+  const esm =
+    isEsModule(job) &&
+    Object.values(inputs).every((input) => input.format !== 'cjs') &&
+    // esbuild's stand-in for a require() it could not resolve at build time, which throws in an ES module.
+    !code.includes('Dynamic require of')
+  return { code, sources: hashInputs(job, Object.keys(inputs)), esm }
+}
+
+/** Whether Node loads the file at `path` as an ES module: `.mts`/`.mjs`, or `.ts`/`.js` under `"type": "module"`. */
+function isEsModule(path: string): boolean {
+  if (/\.m[jt]s$/.test(path)) return true
+  if (!/\.[jt]sx?$/.test(path)) return false
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest))
+      return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: unknown }).type === 'module'
+    if (dir === parse(dir).root) return false
+  }
+}
+
+/**
+ * Imports a job file in the coordinating thread. A TypeScript job that is an ES module is imported as the JavaScript
+ * esbuild compiles it to (JobModule), written beside the worker bundle: tsx is never registered for it (its loader
+ * thread costs hundreds of milliseconds of CPU, and every later import in the thread goes through it), and the worker
+ * bundle's build starts at the same moment. Stack traces are mapped back to the job's own files, as tsx maps them. Any other
+ * job (JavaScript, CommonJS, no node_modules folder above it to write into, or one esbuild cannot compile: tsx then
+ * reports the error as it always has) is imported as it is (importUserFile), as is every job while longhaul runs from
+ * its own TypeScript sources (its tests).
+ */
+export async function importJob(jobPath: string): Promise<Record<string, unknown>> {
+  const job = resolve(jobPath)
+  const dir = cacheDir(job)
+  if (OWN === '.ts' || !/\.[cm]?tsx?$/.test(job) || dir === undefined || !isEsModule(job)) return importUserFile(job)
+  // The worker threads' bundle is built beside it, from the same sources, while the job loads and the run opens.
+  void buildJob(job).catch(() => undefined)
+  const built = await buildJobModule(job).catch(() => undefined)
+  if (!built?.esm) return importUserFile(job)
+  const name = `job-${createHash('sha256').update(built.code).digest('hex').slice(0, 16)}.mjs`
+  if (!existsSync(join(dir, name))) {
+    mkdirSync(dir, { recursive: true })
+    writeFileAtomic(dir, name, [built.code])
+  }
+  process.setSourceMapsEnabled(true)
+  return (await import(pathToFileURL(join(dir, name)).href)) as Record<string, unknown>
 }
 
 /**
