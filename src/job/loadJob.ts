@@ -4,6 +4,7 @@ import { UsageError } from '../errors.ts'
 import { isMapJob, type MapJob } from './defineJob.ts'
 import { isLoopJob, type LoopJob } from './defineLoop.ts'
 import { importUserFile } from './importUserFile.ts'
+import { isPythonJobPath, loadPythonJob } from './pythonJob.ts'
 
 /** Imports a map job file and returns its default export, or says clearly why it cannot. */
 export async function loadJob(path: string): Promise<MapJob> {
@@ -26,6 +27,7 @@ export async function loadAnyJob(path: string): Promise<MapJob | LoopJob> {
       'LONGHAUL_JOB_INVALID',
     )
   }
+  if (isPythonJobPath(absolute)) return await loadPythonJob(path)
   let module: Record<string, unknown>
   try {
     module = await importUserFile(absolute)

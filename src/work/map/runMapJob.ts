@@ -14,10 +14,10 @@ import { writeReaderIndex } from '../../shards/readerIndex.ts'
 import { type RunNaming, recheckRanges } from '../../shards/recovery.ts'
 import { runTagOf, stagedFileName } from '../../shards/shardNames.ts'
 import { ChunkSizer } from './chunkSizer.ts'
+import { prepareMaker } from './prepareMaker.ts'
 import { failureError, type RangeMaker } from './rangeMaker.ts'
 import { type Leaving, roleOf } from './role.ts'
 import type { RangeTask } from './task.ts'
-import { prepareThreadPool } from './threadPool.ts'
 
 export interface RunOptions extends RawRunSettings, RunTarget {
   /** Asked before anything is written; may refuse the run (invariant gate). @default none: a run started from code is not gated */
@@ -56,7 +56,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const { workers, leaseTtlMs } = settings
   const startedAt = now()
   // The worker bundle is built while the run is opened; both take tens of milliseconds.
-  const threads = prepareThreadPool(options.jobPath)
+  const threads = prepareMaker(options.jobPath)
   const role = roleOf(options)
   const { me } = role
   const open = await role.open(leaseTtlMs, now).catch(async (error: unknown) => {
