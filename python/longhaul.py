@@ -230,7 +230,6 @@ import queue
 import random as _random
 import re
 import signal
-import socket
 import time
 import traceback
 
@@ -509,7 +508,7 @@ class _NpyShard(_Shard):
             shape = self.shapes.get(name)
             if shape is not None and shape != array.shape:
                 raise _ValueProblem(name, f"of shape {list(array.shape)}", f"earlier items of the shard gave it shape {list(shape)}: every item gives a field the same shape")
-            parts.append((name, array.shape, array.tobytes()))
+            parts.append((name, array.shape, array.tobytes()))  # C order, whatever the array's layout
         digest = hashlib.sha256()
         for name, shape, row in parts:
             self.shapes.setdefault(name, shape)
@@ -526,7 +525,7 @@ class _NpyShard(_Shard):
         except Exception:  # ragged lists and the like
             raise _ValueProblem(name, _shown(value), f"a {dtype_name} field takes a number, a list of numbers or a numpy array") from None
         if given.dtype == dtype:
-            return np.ascontiguousarray(given)
+            return given
         if given.dtype.kind not in "biuf":
             raise _ValueProblem(name, _shown(value) + f" (dtype {given.dtype})", f"a {dtype_name} field holds numbers (or booleans)")
         with np.errstate(all="ignore"):
@@ -544,7 +543,7 @@ class _NpyShard(_Shard):
             at = tuple(int(i) for i in np.argwhere(bad)[0]) if given.ndim else ()
             where = f"{name}[{', '.join(map(str, at))}]" if at else name
             return self._refuse(where, given[at] if at else given, why)
-        return np.ascontiguousarray(cast)
+        return cast
 
     def _refuse(self, where: str, value: Any, why: str) -> Any:
         raise _ValueProblem(where, repr(value.item() if hasattr(value, "item") else value), why)
@@ -566,12 +565,21 @@ def _npy_header(descr: str, shape: tuple[int, ...]) -> bytes:
 # ---- the worker process
 
 
-def _channel() -> socket.socket:
-    """The coordinator's channel, moved off its inherited fd number and made non-inheritable."""
-    fd = int(os.environ.pop("LONGHAUL_WORKER_FD"))
-    private = os.dup(fd)  # os.dup makes a non-inheritable fd
-    os.close(fd)
-    return socket.socket(fileno=private)
+class _Channel:
+    """The coordinator's channel (a socket, or a pipe), moved off its inherited fd number and made non-inheritable."""
+
+    def __init__(self) -> None:
+        fd = int(os.environ.pop("LONGHAUL_WORKER_FD"))
+        self.fd = os.dup(fd)  # os.dup makes a non-inheritable fd
+        os.close(fd)
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+        while data:
+            data = data[os.write(self.fd, data):]
+
+    def lines(self) -> IO[bytes]:
+        return os.fdopen(os.dup(self.fd), "rb")
 
 
 def _die_with_parent() -> None:
@@ -627,7 +635,7 @@ def _job_frames(error: BaseException) -> str:
 
 
 def _describe(path: str) -> int:
-    channel = _channel()
+    channel = _Channel()
     try:
         job, modules = _load(path)
         answer: dict[str, Any] = {
@@ -640,19 +648,18 @@ def _describe(path: str) -> int:
         answer = {"error": str(error)}
     except BaseException as error:  # the job file failed to load: its own traceback says why
         answer = {"error": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}
-    channel.sendall((json.dumps(answer) + "\n").encode())
-    channel.close()
+    channel.send(answer)
     return 0
 
 
 class _Worker:
-    def __init__(self, channel: socket.socket, job: Job, setup: dict[str, Any], inbox: "queue.Queue[dict[str, Any]]", stop: threading.Event) -> None:
+    def __init__(self, channel: _Channel, job: Job, setup: dict[str, Any], inbox: "queue.Queue[dict[str, Any]]", stop: threading.Event) -> None:
         self.channel, self.job, self.setup, self.inbox, self.stop = channel, job, setup, inbox, stop
         self.unreported = 0
         self.reported_at = time.monotonic()
 
     def send(self, message: dict[str, Any]) -> None:
-        self.channel.sendall((json.dumps(message, separators=(",", ":")) + "\n").encode())
+        self.channel.send(message)
 
     def serve(self) -> None:
         while True:
@@ -766,10 +773,10 @@ class _Worker:
         return files
 
 
-def _read_channel(channel: socket.socket, inbox: "queue.Queue[dict[str, Any]]", stop: threading.Event) -> None:
+def _read_channel(channel: _Channel, inbox: "queue.Queue[dict[str, Any]]", stop: threading.Event) -> None:
     """Reads the coordinator's messages; the channel closing ends this process at once (nothing is left running)."""
     try:
-        for line in channel.makefile("rb"):
+        for line in channel.lines():
             message = json.loads(line)
             if message["type"] == "stop":
                 stop.set()
@@ -782,11 +789,11 @@ def _read_channel(channel: socket.socket, inbox: "queue.Queue[dict[str, Any]]", 
 
 def _work(path: str) -> int:
     _die_with_parent()
-    channel = _channel()
+    channel = _Channel()
     inbox: "queue.Queue[dict[str, Any]]" = queue.Queue()
     stop = threading.Event()
     threading.Thread(target=_read_channel, args=(channel, inbox, stop), daemon=True, name="longhaul-channel").start()
-    send = lambda message: channel.sendall((json.dumps(message) + "\n").encode())  # noqa: E731
+    send = channel.send
     setup = inbox.get()
     if setup.get("stop"):
         stop.set()
