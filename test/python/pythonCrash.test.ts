@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { expect, it } from 'vitest'
+import { expect, it, onTestFinished } from 'vitest'
 import { runMapJob, verifyRun } from '../../src/index.ts'
 import { killedAfterEach, ROOT, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 
@@ -66,9 +66,13 @@ it('no-loss, no-duplicates, determinism: a Python job whose coordinator is SIGKI
   })
   const workers = childrenOf(child.pid!)
   expect(workers.length).toBe(2)
+  // Should a worker outlive its coordinator (the test failing), it is not left running.
+  onTestFinished(() => {
+    for (const pid of workers.filter(alive)) process.kill(pid, 'SIGKILL')
+  })
   child.kill('SIGKILL')
-  expect((await done).signal).toBe('SIGKILL')
   await waitFor('the workers to end with their coordinator', () => (workers.some(alive) ? undefined : true), 10_000)
+  expect((await done).signal).toBe('SIGKILL')
 
   const resumed = await runCli(args)
   expect(resumed.code, resumed.stderr).toBe(0)

@@ -29,12 +29,12 @@ it('same-job-or-refuse: a resume after the .py file or a local module it imports
   const out = join(dir, 'out')
   expect((await runMapJob({ jobPath: job, outDir: out, total: 20 })).state).toBe('complete')
 
-  const original = readFileSync(join(dir, 'job', 'helper.py'), 'utf8')
-  writeFileSync(join(dir, 'job', 'helper.py'), 'def square(n):\n    return n ** 2\n')
+  const original = readFileSync(join(dir, 'job', 'shapes', 'square.py'), 'utf8')
+  writeFileSync(join(dir, 'job', 'shapes', 'square.py'), 'def square(n):\n    return n ** 2\n')
   const refused = await runMapJob({ jobPath: job, outDir: out, total: 20 }).catch((error: unknown) => error)
   expect(refused).toBeInstanceOf(FingerprintMismatchError)
-  expect((refused as Error).message).toContain('job code changed (helper.py)')
-  writeFileSync(join(dir, 'job', 'helper.py'), original)
+  expect((refused as Error).message).toContain('job code changed (shapes/square.py)')
+  writeFileSync(join(dir, 'job', 'shapes', 'square.py'), original)
 
   writeFileSync(job, `${readFileSync(job, 'utf8')}\n# edited\n`)
   const edited = await runMapJob({ jobPath: job, outDir: out, total: 20 }).catch((error: unknown) => error)
