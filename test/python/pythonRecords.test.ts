@@ -45,6 +45,11 @@ it('item hashes match TypeScript: numpy values are written as their Python value
   expect(lines).toEqual([JSON.stringify({ f32: Math.fround(0.1), i64: 7, arr: [0, 1, 2], t: [true, null] })])
 })
 
+it('item hashes match TypeScript: a dict is written in the key order of the JavaScript object with the same keys (array indices first)', () => {
+  const lines = pythonLines(['0'], 'value = {"b": 1, "2": "x", 10: [], "a": 2, "01": 3}')
+  expect(lines).toEqual([JSON.stringify({ b: 1, 2: 'x', 10: [], a: 2, '01': 3 })])
+})
+
 it('a value the jsonl output cannot hold (NaN) fails its item without retries, naming the item and the field', async () => {
   vi.stubEnv('NAN_AT', '13')
   const out = join(tempDir(), 'out')
