@@ -30,11 +30,37 @@ for line in sys.stdin.read().split("\\n")[:-1]:
 
 it('item hashes match TypeScript: a jsonl line from Python is byte for byte what JSON.stringify writes for the same value', () => {
   const values = fc.sample(fc.jsonValue({ maxDepth: 3 }), { numRuns: 400, seed: 20261205 })
-  const tricky = [1, 1.5, 1e21, 1e20, 1e-7, 1e-6, -0, 0.1 + 0.2, 5e-324, 1.7976931348623157e308, 2 ** 53]
-  const texts = [...values, tricky, { b: 1, 2: 'x', 10: [], a: 'é\n"\u0001', '01': 3 }].map((value) =>
-    JSON.stringify(value),
-  )
+  const texts = [...values, { b: 1, 2: 'x', 10: [], a: 'é\n"\u0001', '01': 3 }].map((value) => JSON.stringify(value))
   expect(pythonLines(texts)).toEqual(texts)
+})
+
+it('item hashes match TypeScript: a Python float is written as JavaScript writes the same number', () => {
+  const tricky = [
+    1,
+    1.5,
+    1e21,
+    1e20,
+    123e18,
+    1e-7,
+    1e-6,
+    1.5e-6,
+    -0,
+    0.1 + 0.2,
+    5e-324,
+    1.7976931348623157e308,
+    2 ** 53,
+  ]
+  const numbers = [
+    ...tricky,
+    ...fc.sample(fc.double({ noNaN: true, noDefaultInfinity: true }), { numRuns: 400, seed: 7 }),
+  ]
+  // Each read by Python as a float (the same double: JSON.stringify's digits round-trip), then written by longhaul.py.
+  expect(
+    pythonLines(
+      numbers.map((n) => JSON.stringify(n)),
+      'value = float(line)',
+    ),
+  ).toEqual(numbers.map((n) => JSON.stringify(n)))
 })
 
 it('item hashes match TypeScript: numpy values are written as their Python values, as JavaScript writes the same numbers', () => {
