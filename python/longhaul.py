@@ -798,6 +798,9 @@ def _work(path: str) -> int:
     if setup.get("stop"):
         stop.set()
     try:
+        # numpy loads now, with the job, not in the first item that draws from ctx.rng: that item's time sizes the ranges.
+        with contextlib.suppress(ImportError):
+            import numpy  # noqa: F401
         job, _ = _load(path)
     except BaseException as error:
         send({"type": "broken", "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)})
