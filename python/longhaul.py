@@ -642,7 +642,7 @@ def _describe(path: str) -> int:
             "name": job.name, "total": job.total, "seed": job.seed, "params": job.params,
             "output": job.output.description, "retries": job.retries,
             "checkpointEvery": max(1, round(job.checkpoint_every * 1000)), "validate": job.validate is not None,
-            "modules": modules,
+            "modules": modules, "executable": sys.executable,
         }
     except _Usage as error:
         answer = {"error": str(error)}

@@ -8,6 +8,7 @@
  * made by Python worker processes (work/map/pythonPool.ts), never here.
  */
 import { spawn } from 'node:child_process'
+import { statSync } from 'node:fs'
 import { delimiter, dirname, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -53,7 +54,40 @@ const declarationSchema = z.object({
   validate: z.boolean(),
   /** Absolute paths of the job file and the local modules it imported. */
   modules: z.array(z.string()),
+  /** The interpreter itself (sys.executable): workers start it directly, not through a version manager's shim. */
+  executable: z.string(),
 })
+
+interface Described {
+  readonly job: MapJob
+  readonly executable: string
+  /** The size and mtime of each of its modules when it was described. */
+  readonly stamp: string
+}
+
+/**
+ * The last declaration of each job file in this process, kept while none of its modules changed: a run asks twice
+ * (the command, then the run's identity), and each answer costs a Python start and the job's imports.
+ */
+const described = new Map<string, Described>()
+
+function stampOf(modules: readonly string[]): string | undefined {
+  try {
+    return modules
+      .map((module) => {
+        const { size, mtimeMs } = statSync(module)
+        return `${module}\t${size}\t${mtimeMs}`
+      })
+      .join('\n')
+  } catch {
+    return undefined
+  }
+}
+
+/** The Python that runs the job's workers: the interpreter its description ran in, else `python3` from PATH. */
+export function pythonFor(jobPath: string): string {
+  return described.get(resolve(jobPath))?.executable ?? PYTHON
+}
 
 /** The job's own Python files it imported, by MapJob: what its fingerprint hashes besides the files beside it. */
 const importedModules = new WeakMap<MapJob, readonly string[]>()
@@ -61,6 +95,8 @@ const importedModules = new WeakMap<MapJob, readonly string[]>()
 /** Asks Python what the job file at `jobPath` declares; a file that fails to import or declares no job is refused, saying why. */
 export async function loadPythonJob(jobPath: string): Promise<MapJob> {
   const file = resolve(jobPath)
+  const last = described.get(file)
+  if (last && stampOf(importedModules.get(last.job) ?? []) === last.stamp) return last.job
   const answer = await describe(jobPath, file)
   if (typeof answer.error === 'string') {
     throw new UsageError(
@@ -100,6 +136,8 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     files: undefined,
   }
   importedModules.set(job, d.modules)
+  const stamp = stampOf(d.modules)
+  if (stamp !== undefined) described.set(file, { job, executable: d.executable, stamp })
   return job
 }
 

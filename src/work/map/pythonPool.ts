@@ -16,7 +16,7 @@ import type { Socket } from 'node:net'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { LonghaulError } from '../../errors.ts'
-import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv } from '../../job/pythonJob.ts'
+import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor } from '../../job/pythonJob.ts'
 import { decode, encode, type FromWorker, type ToWorker, toRangeResult } from './pythonProtocol.ts'
 import type { MakerStart, RangeMaker } from './rangeMaker.ts'
 import type { RangeResult, RangeTask } from './task.ts'
@@ -118,7 +118,7 @@ class PythonPool implements RangeMaker {
 
   private spawnWorker(): void {
     const { setup } = this.how
-    const child = spawn(PYTHON, [PYTHON_HELPER, 'worker', this.jobPath], {
+    const child = spawn(pythonFor(this.jobPath), [PYTHON_HELPER, 'worker', this.jobPath], {
       env: pythonEnv(),
       // The job's prints go to stderr, with longhaul's own lines: stdout is for the command's result (--json).
       stdio: ['ignore', 2, 'inherit', 'pipe'],
