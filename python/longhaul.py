@@ -724,6 +724,8 @@ class _Worker:
             return result
         result["end"] = index
         result["itemHashes"] = base64.b64encode(bytes(hashes)).decode()
+        if os.environ.get("LONGHAUL_MEASURE_RETAINED") == "1":
+            result["retained"] = {"thread": os.getpid(), "bytes": _retained_bytes()}
         return result
 
     def make_item(self, index: int) -> Optional[dict[str, Any]]:
@@ -771,6 +773,20 @@ class _Worker:
                     os.remove(path)
             raise
         return files
+
+
+def _retained_bytes() -> int:
+    """For preflight's memory check: this process's resident memory after a full collection (Linux; else its peak)."""
+    import gc
+
+    gc.collect()
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _read_channel(channel: _Channel, inbox: "queue.Queue[dict[str, Any]]", stop: threading.Event) -> None:

@@ -32,6 +32,8 @@ export interface WireResult {
   readonly itemHashes: string
   readonly busyMs: number
   readonly slowestItemMs: number
+  /** When preflight measures memory (LONGHAUL_MEASURE_RETAINED=1): the worker's resident memory after a collection, by pid. */
+  readonly retained?: { readonly thread: number; readonly bytes: number }
   readonly failure?: TaskFailure
 }
 
@@ -64,6 +66,7 @@ export function toRangeResult(wire: WireResult): RangeResult {
     itemHashes: new Uint8Array(Buffer.from(wire.itemHashes, 'base64')),
     busyMs: wire.busyMs,
     slowestItemMs: wire.slowestItemMs,
+    ...(wire.retained && { retained: wire.retained }),
     ...(wire.failure && { failure: wire.failure }),
   }
 }
