@@ -4,12 +4,12 @@
  * formats and item hashes (verify and numpy read the output as it is). Crashes: pythonCrash.test.ts.
  */
 import { execFileSync } from 'node:child_process'
-import { cpSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { EXIT } from '../../src/cli/exitCodes.ts'
 import { FingerprintMismatchError, runMapJob, UsageError, verifyRun } from '../../src/index.ts'
-import { ROOT, runCli, tempDir } from '../support/cli.ts'
+import { ROOT, runCli, runCliHere, tempDir } from '../support/cli.ts'
 
 const FIXTURES = join(ROOT, 'test/fixtures/python')
 const SQUARES = join(FIXTURES, 'squares.py')
@@ -86,4 +86,12 @@ print(frames.shape, frames.dtype, labels.dtype, scores.dtype, scores.shape, labe
     { encoding: 'utf8' },
   )
   expect(loaded.trim()).toBe(`(120, 4, 3) uint8 uint8 float32 (120, 2) [0, 1, 2, 3, 0, 1] 1.0`)
+})
+
+it('gate: a Python job above the policy scale is refused without a proof (exit 3), naming the preflight that proves it; nothing is written', async () => {
+  const out = join(tempDir(), 'out')
+  const refused = await runCliHere(['run', SQUARES, '--out', out, '--total', '5000'])
+  expect(refused.code).toBe(EXIT.refused)
+  expect(refused.stderr).toContain(`npx longhaul preflight ${SQUARES} --target 5000 --out ${out}`)
+  expect(existsSync(join(out, '.longhaul'))).toBe(false)
 })
