@@ -50,9 +50,9 @@ import stat
 import sys
 import tempfile
 import threading
-from typing import IO, Any, Callable, Optional, Union
+from typing import IO, Any, Callable, Iterator, Optional, Union
 
-__all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy", "Job", "ItemContext"]
+__all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy", "Job", "ItemContext", "open_run", "Run"]
 
 Number = Union[int, float]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -562,6 +562,93 @@ def _npy_header(descr: str, shape: tuple[int, ...]) -> bytes:
     return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1")
 
 
+# ---- reading a run's output
+
+
+class Run:
+    """A run's committed output, read through data/index.json in index order (see open_run)."""
+
+    def __init__(self, directory: PathLike) -> None:
+        self.data = os.path.join(os.fspath(directory), "data")
+        index_file = os.path.join(self.data, "index.json")
+        try:
+            with open(index_file, encoding="utf-8") as file:
+                index = json.load(file)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{index_file} does not exist: give the --out folder of a longhaul run") from None
+        self.format: str = index["format"]
+        self.shards: list[dict[str, Any]] = index["shards"]
+        at = 0
+        for shard in self.shards:
+            if shard["start"] != at:
+                raise ValueError(f"{index_file}: items {at}–{shard['start'] - 1} are missing: run `longhaul verify` on the run")
+            at = shard["end"]
+        if at != index["items"]:
+            raise ValueError(f"{index_file} lists {at} items in its shards but says {index['items']}")
+
+    def __len__(self) -> int:
+        return self.shards[-1]["end"] if self.shards else 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for _, record in self.items():
+            yield record
+
+    def items(self) -> Iterator[tuple[int, Any]]:
+        """(index, record) in index order: a jsonl record as json.loads gives it; an npy record as {field: row}, each row
+        a view of its shard's memory-mapped array."""
+        for shard in self.shards:
+            paths = [os.path.join(self.data, name) for name in shard["files"]]
+            if self.format == "jsonl":
+                with open(paths[0], "rb") as file:
+                    for offset, line in enumerate(file):
+                        yield shard["start"] + offset, json.loads(line)
+            else:
+                import numpy as np
+
+                fields = {name.split(".")[-2]: np.load(path, mmap_mode="r") for name, path in zip(shard["files"], paths)}
+                for offset in range(shard["end"] - shard["start"]):
+                    yield shard["start"] + offset, {field: rows[offset] for field, rows in fields.items()}
+
+
+def open_run(directory: PathLike) -> Run:
+    """The committed records of the run in `directory` (its --out folder), in index order, checked to have no gap.
+
+        for record in longhaul.open_run("runs/points"): ...
+    """
+    return Run(directory)
+
+
+def _verdict(validate: Callable[[Any, int], Any], record: Any, index: int) -> Optional[str]:
+    """None when validate accepts the record; the reason when it returns False or a string, or raises."""
+    try:
+        result = validate(record, index)
+    except Exception as error:
+        return f"threw: {type(error).__name__}: {error}"
+    if result is None or result is True:
+        return None
+    return "rejected" if result is False else str(result)
+
+
+def _validate(path: str, directory: str) -> int:
+    """`longhaul.py validate JOB DIR`: the job's validate over every record of the run, for preflight."""
+    channel = _Channel()
+    try:
+        job, _ = _load(path)
+        count, rejected, first = 0, 0, []
+        for index, record in open_run(directory).items():
+            count += 1
+            reason = _verdict(job.validate, record, index) if job.validate else None
+            if reason is not None:
+                rejected += 1
+                if len(first) < 10:
+                    first.append({"index": index, "reason": reason})
+        answer: dict[str, Any] = {"count": count, "rejected": rejected, "firstRejected": first}
+    except BaseException as error:
+        answer = {"error": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}
+    channel.send(answer)
+    return 0
+
+
 # ---- the worker process
 
 
@@ -829,9 +916,11 @@ def _work(path: str) -> int:
 def _main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "describe":
         return _describe(argv[1])
+    if len(argv) == 3 and argv[0] == "validate":
+        return _validate(argv[1], argv[2])
     if len(argv) == 2 and argv[0] == "worker":
         return _work(argv[1])
-    print("usage: longhaul.py describe JOB.py | worker JOB.py (started by `longhaul run JOB.py`)", file=sys.stderr)
+    print("usage: longhaul.py describe JOB.py | worker JOB.py | validate JOB.py DIR (started by longhaul)", file=sys.stderr)
     return 2
 
 

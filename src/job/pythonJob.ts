@@ -97,7 +97,7 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
   const file = resolve(jobPath)
   const last = described.get(file)
   if (last && stampOf(importedModules.get(last.job) ?? []) === last.stamp) return last.job
-  const answer = await describe(jobPath, file)
+  const answer = await askPython(jobPath, ['describe', file])
   if (typeof answer.error === 'string') {
     throw new UsageError(
       `job file ${jobPath} failed to load: ${answer.error}${typeof answer.stack === 'string' ? `\n${answer.stack}` : ''}`,
@@ -131,7 +131,12 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     item: () => {
       throw new UsageError(`the items of ${jobPath} are made by its Python worker processes`)
     },
-    validate: undefined,
+    // Declared in Python, where it runs: pythonValidation gives preflight its verdicts over a run's records.
+    validate: d.validate
+      ? () => {
+          throw new UsageError(`the validate function of ${jobPath} runs in Python: use pythonValidation`)
+        }
+      : undefined,
     datasetChecks: {},
     files: undefined,
   }
@@ -139,6 +144,31 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
   const stamp = stampOf(d.modules)
   if (stamp !== undefined) described.set(file, { job, executable: d.executable, stamp })
   return job
+}
+
+/** What a Python job's validate said of a run's records (preflight's validation evidence). */
+export interface PythonValidation {
+  readonly count: number
+  readonly rejected: number
+  readonly firstRejected: readonly { readonly index: number; readonly reason: string }[]
+}
+
+/** For a Python job that declares validate: runs it, in Python, over every record of the run in `dir`; else undefined. */
+export function pythonValidation(
+  job: MapJob,
+  jobPath: string,
+): ((dir: string) => Promise<PythonValidation>) | undefined {
+  if (!importedModules.has(job) || job.validate === undefined) return undefined
+  return async (dir) => {
+    const answer = await askPython(jobPath, ['validate', resolve(jobPath), resolve(dir)], pythonFor(jobPath))
+    if (typeof answer.error === 'string') {
+      throw new UsageError(
+        `the validate function of ${jobPath} could not be run over ${dir}: ${answer.error}${typeof answer.stack === 'string' ? `\n${answer.stack}` : ''}`,
+        'LONGHAUL_JOB_INVALID',
+      )
+    }
+    return answer as unknown as PythonValidation
+  }
 }
 
 /**
@@ -170,10 +200,10 @@ function paramsSchema(defaults: Readonly<Record<string, unknown>>): z.ZodType {
   return z.object(shape)
 }
 
-/** Runs `longhaul.py describe`; its answer comes over the private channel, so the job's own prints cannot garble it. */
-function describe(jobPath: string, file: string): Promise<Record<string, unknown>> {
+/** Runs `longhaul.py MODE JOB …`; its answer comes over the private channel, so the job's own prints cannot garble it. */
+function askPython(jobPath: string, args: readonly string[], python = PYTHON): Promise<Record<string, unknown>> {
   return new Promise((resolveAnswer, reject) => {
-    const child = spawn(PYTHON, [PYTHON_HELPER, 'describe', file], {
+    const child = spawn(python, [PYTHON_HELPER, ...args], {
       env: pythonEnv(),
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     })
@@ -185,7 +215,7 @@ function describe(jobPath: string, file: string): Promise<Record<string, unknown
       reject(
         error.code === 'ENOENT'
           ? new UsageError(
-              `${jobPath} is a Python job, and there is no ${PYTHON} on PATH: install Python 3 (with numpy for rng and npy output), or activate the environment that has it`,
+              `${jobPath} is a Python job, and there is no ${python} on PATH: install Python 3 (with numpy for rng and npy output), or activate the environment that has it`,
             )
           : error,
       ),
@@ -196,7 +226,7 @@ function describe(jobPath: string, file: string): Promise<Record<string, unknown
       } catch {
         reject(
           new UsageError(
-            `job file ${jobPath} failed to load: ${PYTHON} ended (exit code ${code}) without describing it${stderr ? `:\n${stderr.trim()}` : ''}`,
+            `job file ${jobPath} failed to load: ${python} ended (exit code ${code}) without answering${stderr ? `:\n${stderr.trim()}` : ''}`,
             'LONGHAUL_JOB_INVALID',
           ),
         )
