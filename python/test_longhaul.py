@@ -249,5 +249,31 @@ class TestMapJobs(unittest.TestCase):
         self.assertEqual(frames[2].tolist(), [[2, 2], [2, 2]])
 
 
+class TestOpenRun(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.data = Path(self.dir.name) / "data"
+        self.data.mkdir()
+
+    def write_index(self, shards: list[tuple[int, int]], items: int) -> None:
+        for start, end in shards:
+            name = f"{start:012d}-{end:012d}.jsonl"
+            (self.data / name).write_text("".join(json.dumps({"i": i}) + "\n" for i in range(start, end)))
+        index = {"format": "jsonl", "items": items, "shards": [{"start": s, "end": e, "files": [f"{s:012d}-{e:012d}.jsonl"]} for s, e in shards]}
+        (self.data / "index.json").write_text(json.dumps(index))
+
+    def test_open_run_reads_records_in_index_order(self) -> None:
+        self.write_index([(0, 2), (2, 5)], 5)
+        run = longhaul.open_run(self.dir.name)
+        self.assertEqual((len(run), run.format), (5, "jsonl"))
+        self.assertEqual(list(run.items()), [(i, {"i": i}) for i in range(5)])
+
+    def test_open_run_refuses_a_run_with_a_gap(self) -> None:
+        self.write_index([(0, 2), (3, 5)], 4)
+        with self.assertRaisesRegex(ValueError, "items 2–2 are missing"):
+            longhaul.open_run(self.dir.name)
+
+
 if __name__ == "__main__":
     unittest.main()
