@@ -93,3 +93,28 @@ it('a Python worker process that dies is replaced and its range made again: the 
   expect(await verifyRun(out)).toMatchObject({ complete: true, items: 100, missing: 0, duplicates: 0, corrupt: 0 })
   expect(indicesIn(out)).toEqual(Array.from({ length: 100 }, (_, i) => i))
 })
+
+it('interrupt: SIGINT stops a Python run after each worker item (exit 130, its workers ended, what was made committed), and the same command completes it', async () => {
+  const root = tempDir()
+  const out = join(root, 'out')
+  const args = ['run', SQUARES, '--out', out, '--total', '400', '--workers', '2', '--json']
+  const { child, done } = startCli([...args, '--checkpoint-every', '1'], { ITEM_MS: '20' })
+  started.push(child)
+  await waitFor('the first commit', async () => {
+    const report = await verifyRun(out).catch(() => undefined)
+    return report && report.items > 0 ? report : undefined
+  })
+  const workers = childrenOf(child.pid!)
+  child.kill('SIGINT')
+  const stopped = await done
+  expect(stopped.code, stopped.stderr).toBe(130)
+  expect(workers.filter(alive)).toEqual([])
+  const kept = JSON.parse(stopped.stdout) as { state: string; committed: number }
+  expect(kept.state).toBe('interrupted')
+  expect((await verifyRun(out)).items).toBe(kept.committed)
+
+  const resumed = await runCli(args)
+  expect(resumed.code, resumed.stderr).toBe(0)
+  expect(JSON.parse(resumed.stdout)).toMatchObject({ state: 'complete', committedThisSession: 400 - kept.committed })
+  expect(indicesIn(out)).toEqual(Array.from({ length: 400 }, (_, i) => i))
+})
