@@ -713,11 +713,11 @@ class _Usage(Exception):
 
 
 def _job_frames(error: BaseException) -> str:
-    """The traceback of an error raised by the job's code, without this file's own frames."""
+    """The traceback of an error raised by the job's code, from its first frame in the job's own code."""
     tb = error.__traceback__
     own = os.path.realpath(__file__)
-    while tb is not None and os.path.realpath(tb.tb_frame.f_code.co_filename) == own:
-        tb = tb.tb_next
+    while tb is not None and (tb.tb_frame.f_code.co_filename.startswith("<frozen ") or os.path.realpath(tb.tb_frame.f_code.co_filename) == own):
+        tb = tb.tb_next  # longhaul's own frames, and the import machinery's that load the job file
     return "".join(traceback.format_exception(type(error), error, tb)).rstrip()
 
 

@@ -95,3 +95,16 @@ it('gate: a Python job above the policy scale is refused without a proof (exit 3
   expect(refused.stderr).toContain(`npx longhaul preflight ${SQUARES} --target 5000 --out ${out}`)
   expect(existsSync(join(out, '.longhaul'))).toBe(false)
 })
+
+it('a .py file that fails to load, or declares no job, is refused (exit 2) saying why, with its traceback', async () => {
+  const out = join(tempDir(), 'out')
+  const raises = await runCliHere(['run', join(ROOT, 'test/fixtures/python/broken/raises.py'), '--out', out])
+  expect(raises.code).toBe(EXIT.usage)
+  expect(raises.stderr).toContain("failed to load: KeyError: 'frame'")
+  expect(raises.stderr).toMatch(/File ".*raises\.py", line 4, in <module>/)
+  expect(raises.stderr).not.toContain('<frozen importlib')
+  const nojob = await runCliHere(['run', join(ROOT, 'test/fixtures/python/broken/nojob.py'), '--out', out])
+  expect(nojob.code).toBe(EXIT.usage)
+  expect(nojob.stderr).toContain('must call longhaul.define_job(...) exactly once; it called it 0 times')
+  expect(existsSync(out)).toBe(false)
+})
