@@ -52,7 +52,7 @@ import tempfile
 import threading
 from typing import IO, Any, Callable, Iterator, Optional, Union
 
-__all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy", "Job", "ItemContext", "open_run", "Run"]
+__all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy", "Job", "ItemContext", "open_run", "Run", "testing"]
 
 Number = Union[int, float]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -647,6 +647,65 @@ def _validate(path: str, directory: str) -> int:
         answer = {"error": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}
     channel.send(answer)
     return 0
+
+
+# ---- checks for a job's own tests (pytest, unittest): longhaul.testing.expect_crash_safe("gen.py")
+
+
+class testing:  # noqa: N801  (a namespace: longhaul.testing.expect_crash_safe)
+    """The invariants a job must keep, checked by running the longhaul CLI on it in a temporary folder."""
+
+    @staticmethod
+    def cli() -> list[str]:
+        """How to start the longhaul CLI: LONGHAUL_CLI (a command line), else the package this file belongs to."""
+        given = os.environ.get("LONGHAUL_CLI")
+        if given:
+            return given.split()
+        own = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "bin", "longhaul.mjs")
+        return ["node", own] if os.path.exists(own) else ["npx", "longhaul"]
+
+    @staticmethod
+    def _run(args: list[str], timeout: float) -> dict[str, Any]:
+        import subprocess
+
+        done = subprocess.run([*testing.cli(), *args, "--json"], capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise AssertionError(f"longhaul {' '.join(args)} exited {done.returncode}:\n{done.stderr.strip()}")
+        return json.loads(done.stdout)
+
+    @staticmethod
+    def expect_crash_safe(job: PathLike, total: int = 200, kills: int = 3, workers: int = 2, kill_seed: int = 1,
+                          timeout: float = 300.0) -> dict[str, Any]:
+        """Invariants no-loss, no-duplicates, determinism: the job SIGKILLed `kills` times at seeded moments and resumed
+        ends complete, every item once (verify), with the digest of an uninterrupted run on one worker. Raises
+        AssertionError saying which failed; returns the verify report."""
+        import shutil
+        import subprocess
+
+        job = os.fspath(job)
+        folder = tempfile.mkdtemp(prefix="longhaul-check-")
+        try:
+            reference = testing._run(["run", job, "--out", os.path.join(folder, "reference"), "--total", str(total), "--workers", "1"], timeout)
+            out = os.path.join(folder, "killed")
+            args = ["run", job, "--out", out, "--total", str(total), "--workers", str(workers)]
+            delays = _random.Random(kill_seed)
+            for _ in range(kills):
+                process = subprocess.Popen([*testing.cli(), *args, "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    process.wait(delays.uniform(0.5, 3.0))
+                    break  # finished before the kill landed
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            final = testing._run(args, timeout)
+            if final["digest"] != reference["digest"]:
+                raise AssertionError(f"determinism: after {kills} SIGKILLs and resumes the digest is {final['digest']}, an uninterrupted run's is {reference['digest']}: the items depend on something besides (seed, index) (use ctx.rng or ctx.random)")
+            report = testing._run(["verify", out], timeout)
+            if not (report["complete"] and report["items"] == total and report["duplicates"] == 0 and report["corrupt"] == 0):
+                raise AssertionError(f"no-loss/no-duplicates: verify found {report['items']} of {total} items, {report['duplicates']} duplicated, {report['corrupt']} corrupt")
+            return report
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # ---- the worker process
