@@ -1,4 +1,16 @@
-"""Report progress, checkpoints and metrics to a `longhaul exec` supervisor.
+"""longhaul for Python: map jobs run by `longhaul run job.py`, and reporting to a `longhaul exec` supervisor.
+
+Map jobs (see docs/python.md): a job file calls define_job once; `longhaul run job.py`
+puts this file on PYTHONPATH, so `import longhaul` works without an install.
+
+    import longhaul
+
+    def item(index, ctx):  # ctx.rng: numpy Generator from (seed, index); ctx.random: random.Random
+        return {"x": float(ctx.rng.normal()), "label": index % 4}
+
+    job = longhaul.define_job(name="points", total=10_000, item=item, output=longhaul.jsonl())
+
+Reporting to a supervisor (`longhaul exec`):
 
 `longhaul exec -- CMD` sets LONGHAUL_EVENTS (a file-descriptor number, "3", or
 a file path) and, after a crash, LONGHAUL_RESUME_FROM (the newest checkpoint).
@@ -38,9 +50,9 @@ import stat
 import sys
 import tempfile
 import threading
-from typing import IO, Any, Callable, Optional, Union
+from typing import IO, Any, Callable, Iterator, Optional, Union
 
-__all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic"]
+__all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy", "Job", "ItemContext", "open_run", "Run", "testing"]
 
 Number = Union[int, float]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -187,3 +199,792 @@ def _close_owned() -> None:
             os.close(_fd)
     _owned = False
 
+
+
+# ---------------------------------------------------------------------------
+# Map jobs: `longhaul run job.py`
+#
+# The coordinator (longhaul's TypeScript runner) starts `python3 longhaul.py worker JOB` processes, with this file's
+# folder on PYTHONPATH. Each is fed ranges of item indices over a private channel: a socket at the fd named by
+# LONGHAUL_WORKER_FD, moved off that number and made non-inheritable before the job's code is loaded, so no
+# subprocess of the job can write to it by accident, and stdin/stdout stay the job's. Messages are JSON lines:
+#
+#   coordinator → worker   {"type": "setup", "params", "seed", "retries", "dataDir", "runTag", "stop"}
+#                          {"type": "task", "start", "end", "token", "checkpointMs", "maxBytes"}
+#                          {"type": "stop"}           finish the current item, return what is made
+#   worker → coordinator   {"type": "ready"} | {"type": "broken", "message", "stack"}
+#                          {"type": "finished", "count"}   items made since the last such message
+#                          {"type": "result", "start", "end", "files", "itemHashes" (base64), "busyMs",
+#                           "slowestItemMs", "failure"?}
+#
+# A range's files are written under their staged names (.claim-<run tag>-<token>-<final name>) and fsynced, with the
+# folder; only the coordinator's recorded commit gives them their final names. The channel closing (the coordinator
+# ended, or was SIGKILLed) ends the worker at once. `python3 longhaul.py describe JOB` writes the job's declaration
+# as one JSON object to the same channel.
+# ---------------------------------------------------------------------------
+
+import base64
+import hashlib
+import importlib.util
+import queue
+import random as _random
+import re
+import signal
+import time
+import traceback
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_FIELD = re.compile(r"^[A-Za-z0-9_-]+$")
+_NPY_DTYPES = {
+    "uint8": "|u1", "int8": "|i1", "uint16": "<u2", "int16": "<i2",
+    "uint32": "<u4", "int32": "<i4", "float32": "<f4", "float64": "<f8",
+}
+_defined: list["Job"] = []
+
+
+class _Output:
+    """How a job's items are written: jsonl() or npy({...})."""
+
+    def __init__(self, description: dict[str, Any]) -> None:
+        self.description = description
+
+    def _new_shard(self) -> "_Shard":
+        if self.description["kind"] == "jsonl":
+            return _JsonlShard()
+        return _NpyShard(self.description["fields"])
+
+    def __repr__(self) -> str:
+        return f"longhaul.{self.description['kind']}({self.description.get('fields', '')})"
+
+
+def jsonl() -> _Output:
+    """JSON Lines: one record per line, written exactly as JavaScript's JSON.stringify writes the same value."""
+    return _Output({"kind": "jsonl"})
+
+
+def npy(fields: dict[str, str]) -> _Output:
+    """One .npy file per field per shard, e.g. npy({"video": "uint8", "label": "uint8"}); numpy.load reads them."""
+    if not isinstance(fields, dict) or not fields:
+        raise TypeError('npy() needs at least one field, e.g. npy({"label": "uint8"})')
+    for name, dtype in fields.items():
+        if not isinstance(name, str) or not _FIELD.match(name):
+            raise TypeError(f"npy field name {name!r} must be letters, digits, _ or - (it becomes part of a file name)")
+        if dtype not in _NPY_DTYPES:
+            raise TypeError(f"npy field {name!r} has dtype {dtype!r}; use one of {', '.join(_NPY_DTYPES)}")
+    return _Output({"kind": "npy", "fields": dict(fields)})
+
+
+class Job:
+    """A map job as define_job declares it."""
+
+    def __init__(self, name: str, total: int, item: Callable[[int, "ItemContext"], Any], params: dict[str, Any],
+                 output: _Output, validate: Optional[Callable[[Any, int], Any]], retries: int, seed: int,
+                 checkpoint_every: float) -> None:
+        self.name, self.total, self.item, self.params = name, total, item, params
+        self.output, self.validate, self.retries, self.seed = output, validate, retries, seed
+        self.checkpoint_every = checkpoint_every
+
+
+def define_job(name: str, total: int, item: Callable[[int, "ItemContext"], Any], params: Optional[dict[str, Any]] = None,
+               output: Optional[_Output] = None, validate: Optional[Callable[[Any, int], Any]] = None,
+               retries: int = 2, seed: int = 0, checkpoint_every: float = 60.0) -> Job:
+    """Declares the map job of this file: items 0 … total-1, each made by item(index, ctx).
+
+    params: the defaults of the job's params (JSON values), overridden by --param k=v; output: jsonl() (the default)
+    or npy({...}); validate(record, index): kept for preflight (not run yet by `run`); retries: how many times a
+    failing item is retried; seed: the seed when --seed is not given; checkpoint_every: seconds between commits.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise TypeError(f"define_job: name {name!r}: use letters, digits, '.', '_' or '-'")
+    if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
+        raise TypeError(f"define_job: total must be a whole number above 0, got {total!r}")
+    if not callable(item):
+        raise TypeError("define_job: item must be a function item(index, ctx)")
+    params = {} if params is None else params
+    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+        raise TypeError("define_job: params must be a dict of default values by name")
+    try:
+        json.dumps(params, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"define_job: params must be JSON values (they are recorded with the run): {error}") from None
+    output = jsonl() if output is None else output
+    if not isinstance(output, _Output):
+        raise TypeError("define_job: output must be longhaul.jsonl() or longhaul.npy({...})")
+    if validate is not None and not callable(validate):
+        raise TypeError("define_job: validate must be a function validate(record, index)")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise TypeError(f"define_job: retries must be a whole number from 0, got {retries!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**32 - 1:
+        raise TypeError(f"define_job: seed must be a whole number from 0 to 4294967295, got {seed!r}")
+    if not isinstance(checkpoint_every, (int, float)) or not checkpoint_every > 0:
+        raise TypeError(f"define_job: checkpoint_every must be a number of seconds above 0, got {checkpoint_every!r}")
+    job = Job(name, total, item, dict(params), output, validate, retries, seed, float(checkpoint_every))
+    _defined.append(job)
+    return job
+
+
+class ItemContext:
+    """What item(index, ctx) is given besides its index. Its random streams depend on (seed, index) only."""
+
+    __slots__ = ("index", "params", "seed", "_rng", "_random")
+
+    def __init__(self, index: int, params: Any, seed: int) -> None:
+        self.index, self.params, self.seed = index, params, seed
+        self._rng: Any = None
+        self._random: Optional[_random.Random] = None
+
+    @property
+    def rng(self) -> Any:
+        """This item's numpy Generator (PCG64 seeded from SeedSequence([seed, index])), made on first use."""
+        if self._rng is None:
+            import numpy as np
+
+            self._rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.index]))
+        return self._rng
+
+    @property
+    def random(self) -> _random.Random:
+        """This item's random.Random, seeded from (seed, index) only, made on first use."""
+        if self._random is None:
+            self._random = _random.Random(f"longhaul:{self.seed}:{self.index}")
+        return self._random
+
+
+class _ValueProblem(Exception):
+    """A value the output cannot write as it is: where in the item, the value as text, and why."""
+
+    def __init__(self, field: str, value: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field, self.value, self.reason = field, value, reason
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return f"{json.dumps(value[:40])}{'…' if len(value) > 40 else ''} (a string)"
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)
+    return f"a {type(value).__module__}.{type(value).__qualname__}" if type(value).__module__ != "builtins" else f"a {type(value).__name__}"
+
+
+def _path(path: str, key: Union[str, int]) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if re.match(r"^[A-Za-z_$][\w$]*$", key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"
+
+
+# ---- JSON exactly as JavaScript's JSON.stringify writes it, so an item's line (and hash) is what a TypeScript job
+# returning the same value would write.
+
+_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C, ensure_ascii=False like JavaScript
+
+
+def _js_number(value: float, path: str) -> str:
+    """A float as JavaScript's Number.prototype.toString writes it (the same shortest digits as repr)."""
+    if value != value or value in (math.inf, -math.inf):
+        raise _ValueProblem(path, repr(value), "JSON has no NaN or infinities (JSON.stringify would write null); return None, or a finite number")
+    if value == 0:
+        return "0"
+    text = repr(value)
+    sign = ""
+    if text[0] == "-":
+        sign, text = "-", text[1:]
+    mantissa, _, exponent = text.partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    every = whole + fraction
+    significant = every.lstrip("0")
+    point = len(whole) + int(exponent or 0) - (len(every) - len(significant))
+    digits = significant.rstrip("0")
+    count = len(digits)
+    if count <= point <= 21:
+        out = digits + "0" * (point - count)
+    elif 0 < point <= 21:
+        out = f"{digits[:point]}.{digits[point:]}"
+    elif -6 < point <= 0:
+        out = f"0.{'0' * -point}{digits}"
+    else:
+        e = point - 1
+        out = f"{digits[0]}{'.' + digits[1:] if count > 1 else ''}e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + out
+
+
+def _is_array_index(key: str) -> bool:
+    return key.isascii() and key.isdigit() and (key == "0" or key[0] != "0") and int(key) < 2**32 - 1
+
+
+def _js_json(value: Any, path: str = "") -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return _js_number(value, path)
+    if kind is dict or isinstance(value, dict):
+        keys: list[str] = []
+        values: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise _ValueProblem(path, _shown(key) + " (a key)", "a jsonl record's keys are strings (or whole numbers, written as strings)")
+            key = str(key)
+            keys.append(key)
+            values[key] = item
+        # JavaScript objects list keys that are array indices first, in numeric order.
+        indices = [key for key in keys if _is_array_index(key)]
+        if indices:
+            keys = sorted(indices, key=int) + [key for key in keys if not _is_array_index(key)]
+        return "{" + ",".join(f"{_json_string(key)}:{_js_json(values[key], _path(path, key))}" for key in keys) + "}"
+    if kind is list or kind is tuple or isinstance(value, (list, tuple)):
+        return "[" + ",".join(_js_json(item, _path(path, i)) for i, item in enumerate(value)) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return _js_number(float(value), path)
+    if isinstance(value, str):
+        return _json_string(str(value))
+    if kind.__module__ == "numpy" and hasattr(value, "tolist"):  # numpy arrays and scalars, as their Python values
+        return _js_json(value.tolist(), path)
+    raise _ValueProblem(path, _shown(value), "a jsonl record holds dicts, lists, strings, numbers, booleans and None (numpy values are written as their Python values)")
+
+
+class _Shard:
+    bytes = 0
+
+    def add(self, record: Any) -> bytes:
+        raise NotImplementedError
+
+    def finish(self) -> list[tuple[str, list[bytes]]]:
+        raise NotImplementedError
+
+
+class _JsonlShard(_Shard):
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.bytes = 0
+
+    def add(self, record: Any) -> bytes:
+        try:
+            line = _js_json(record).encode("utf-8")
+        except RecursionError:
+            raise _ValueProblem("", _shown(record), "nested too deeply to be written and checked; flatten it") from None
+        except UnicodeEncodeError:
+            raise _ValueProblem("", _shown(record), "it holds a string with a lone surrogate, which UTF-8 cannot write") from None
+        self.lines.append(line)
+        self.bytes += len(line) + 1
+        return hashlib.sha256(line).digest()
+
+    def finish(self) -> list[tuple[str, list[bytes]]]:
+        return [("jsonl", [b"".join(line + b"\n" for line in self.lines)])]
+
+
+class _NpyShard(_Shard):
+    def __init__(self, fields: dict[str, str]) -> None:
+        import numpy as np
+
+        self.np = np
+        self.fields = [(name, np.dtype(_NPY_DTYPES[dtype]), dtype) for name, dtype in fields.items()]
+        self.rows: dict[str, list[bytes]] = {name: [] for name in fields}
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.count = 0
+        self.bytes = 0
+
+    def add(self, record: Any) -> bytes:
+        if not isinstance(record, dict):
+            raise _ValueProblem("", _shown(record), f"an npy job's item returns a dict with fields {', '.join(n for n, _, _ in self.fields)}")
+        parts = []
+        for name, dtype, dtype_name in self.fields:
+            if name not in record:
+                raise _ValueProblem(name, "missing", f"every item gives each declared field ({dtype_name})")
+            array = self._array(record[name], dtype, dtype_name, name)
+            shape = self.shapes.get(name)
+            if shape is not None and shape != array.shape:
+                raise _ValueProblem(name, f"of shape {list(array.shape)}", f"earlier items of the shard gave it shape {list(shape)}: every item gives a field the same shape")
+            parts.append((name, array.shape, array.tobytes()))  # C order, whatever the array's layout
+        digest = hashlib.sha256()
+        for name, shape, row in parts:
+            self.shapes.setdefault(name, shape)
+            self.rows[name].append(row)
+            self.bytes += len(row)
+            digest.update(row)
+        self.count += 1
+        return digest.digest()
+
+    def _array(self, value: Any, dtype: Any, dtype_name: str, name: str) -> Any:
+        np = self.np
+        try:
+            given = np.asarray(value)
+        except Exception:  # ragged lists and the like
+            raise _ValueProblem(name, _shown(value), f"a {dtype_name} field takes a number, a list of numbers or a numpy array") from None
+        if given.dtype == dtype:
+            return given
+        if given.dtype.kind not in "biuf":
+            raise _ValueProblem(name, _shown(value) + f" (dtype {given.dtype})", f"a {dtype_name} field holds numbers (or booleans)")
+        with np.errstate(all="ignore"):
+            cast = given.astype(dtype)
+            if dtype.kind in "iu":
+                bad = ~(cast == given) if given.dtype.kind != "b" else np.zeros(given.shape, bool)
+                why = f"{dtype_name} holds whole numbers from {np.iinfo(dtype).min} to {np.iinfo(dtype).max}; round, clamp or scale it first, or declare a wider dtype"
+            elif dtype_name == "float32":
+                bad = np.isinf(cast) & ~np.isinf(given)
+                why = "float32's largest is ±3.4028235e38; declare float64, or scale it first"
+            else:
+                bad = np.zeros(given.shape, bool)
+                why = ""
+        if np.any(bad):
+            at = tuple(int(i) for i in np.argwhere(bad)[0]) if given.ndim else ()
+            where = f"{name}[{', '.join(map(str, at))}]" if at else name
+            return self._refuse(where, given[at] if at else given, why)
+        return cast
+
+    def _refuse(self, where: str, value: Any, why: str) -> Any:
+        raise _ValueProblem(where, repr(value.item() if hasattr(value, "item") else value), why)
+
+    def finish(self) -> list[tuple[str, list[bytes]]]:
+        return [(f"{name}.npy", [_npy_header(_NPY_DTYPES[dtype_name], (self.count, *self.shapes.get(name, ()))), *self.rows[name]])
+                for name, _, dtype_name in self.fields]
+
+
+def _npy_header(descr: str, shape: tuple[int, ...]) -> bytes:
+    """The .npy v1.0 header, byte for byte as longhaul's TypeScript writer makes it."""
+    dims = f"{shape[0]}," if len(shape) == 1 else ", ".join(map(str, shape))
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}"
+    unpadded = 8 + 2 + len(text) + 1
+    text = text + " " * ((64 - unpadded % 64) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1")
+
+
+# ---- reading a run's output
+
+
+class Run:
+    """A run's committed output, read through data/index.json in index order (see open_run)."""
+
+    def __init__(self, directory: PathLike) -> None:
+        self.data = os.path.join(os.fspath(directory), "data")
+        index_file = os.path.join(self.data, "index.json")
+        try:
+            with open(index_file, encoding="utf-8") as file:
+                index = json.load(file)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{index_file} does not exist: give the --out folder of a longhaul run") from None
+        self.format: str = index["format"]
+        self.shards: list[dict[str, Any]] = index["shards"]
+        at = 0
+        for shard in self.shards:
+            if shard["start"] != at:
+                raise ValueError(f"{index_file}: items {at}–{shard['start'] - 1} are missing: run `longhaul verify` on the run")
+            at = shard["end"]
+        if at != index["items"]:
+            raise ValueError(f"{index_file} lists {at} items in its shards but says {index['items']}")
+
+    def __len__(self) -> int:
+        return self.shards[-1]["end"] if self.shards else 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for _, record in self.items():
+            yield record
+
+    def items(self) -> Iterator[tuple[int, Any]]:
+        """(index, record) in index order: a jsonl record as json.loads gives it; an npy record as {field: row}, each row
+        a view of its shard's memory-mapped array."""
+        for shard in self.shards:
+            paths = [os.path.join(self.data, name) for name in shard["files"]]
+            if self.format == "jsonl":
+                with open(paths[0], "rb") as file:
+                    for offset, line in enumerate(file):
+                        yield shard["start"] + offset, json.loads(line)
+            else:
+                import numpy as np
+
+                fields = {name.split(".")[-2]: np.load(path, mmap_mode="r") for name, path in zip(shard["files"], paths)}
+                for offset in range(shard["end"] - shard["start"]):
+                    yield shard["start"] + offset, {field: rows[offset] for field, rows in fields.items()}
+
+
+def open_run(directory: PathLike) -> Run:
+    """The committed records of the run in `directory` (its --out folder), in index order, checked to have no gap.
+
+        for record in longhaul.open_run("runs/points"): ...
+    """
+    return Run(directory)
+
+
+def _verdict(validate: Callable[[Any, int], Any], record: Any, index: int) -> Optional[str]:
+    """None when validate accepts the record; the reason when it returns False or a string, or raises."""
+    try:
+        result = validate(record, index)
+    except Exception as error:
+        return f"threw: {type(error).__name__}: {error}"
+    if result is None or result is True:
+        return None
+    return "rejected" if result is False else str(result)
+
+
+def _validate(path: str, directory: str) -> int:
+    """`longhaul.py validate JOB DIR`: the job's validate over every record of the run, for preflight."""
+    channel = _Channel()
+    try:
+        job, _ = _load(path)
+        count, rejected, first = 0, 0, []
+        for index, record in open_run(directory).items():
+            count += 1
+            reason = _verdict(job.validate, record, index) if job.validate else None
+            if reason is not None:
+                rejected += 1
+                if len(first) < 10:
+                    first.append({"index": index, "reason": reason})
+        answer: dict[str, Any] = {"count": count, "rejected": rejected, "firstRejected": first}
+    except BaseException as error:
+        answer = {"error": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}
+    channel.send(answer)
+    return 0
+
+
+# ---- checks for a job's own tests (pytest, unittest): longhaul.testing.expect_crash_safe("gen.py")
+
+
+class testing:  # noqa: N801  (a namespace: longhaul.testing.expect_crash_safe)
+    """The invariants a job must keep, checked by running the longhaul CLI on it in a temporary folder."""
+
+    @staticmethod
+    def cli() -> list[str]:
+        """How to start the longhaul CLI: LONGHAUL_CLI (a command line), else the package this file belongs to."""
+        given = os.environ.get("LONGHAUL_CLI")
+        if given:
+            return given.split()
+        own = os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "bin", "longhaul.mjs")
+        return ["node", own] if os.path.exists(own) else ["npx", "longhaul"]
+
+    @staticmethod
+    def _run(args: list[str], timeout: float) -> dict[str, Any]:
+        import subprocess
+
+        done = subprocess.run([*testing.cli(), *args, "--json"], capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise AssertionError(f"longhaul {' '.join(args)} exited {done.returncode}:\n{done.stderr.strip()}")
+        return json.loads(done.stdout)
+
+    @staticmethod
+    def expect_crash_safe(job: PathLike, total: int = 200, kills: int = 3, workers: int = 2, kill_seed: int = 1,
+                          timeout: float = 300.0) -> dict[str, Any]:
+        """Invariants no-loss, no-duplicates, determinism: the job SIGKILLed `kills` times at seeded moments and resumed
+        ends complete, every item once (verify), with the digest of an uninterrupted run on one worker. Raises
+        AssertionError saying which failed; returns the verify report."""
+        import shutil
+        import subprocess
+
+        job = os.fspath(job)
+        folder = tempfile.mkdtemp(prefix="longhaul-check-")
+        try:
+            reference = testing._run(["run", job, "--out", os.path.join(folder, "reference"), "--total", str(total), "--workers", "1"], timeout)
+            out = os.path.join(folder, "killed")
+            args = ["run", job, "--out", out, "--total", str(total), "--workers", str(workers)]
+            delays = _random.Random(kill_seed)
+            for _ in range(kills):
+                process = subprocess.Popen([*testing.cli(), *args, "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    process.wait(delays.uniform(0.5, 3.0))
+                    break  # finished before the kill landed
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            final = testing._run(args, timeout)
+            if final["digest"] != reference["digest"]:
+                raise AssertionError(f"determinism: after {kills} SIGKILLs and resumes the digest is {final['digest']}, an uninterrupted run's is {reference['digest']}: the items depend on something besides (seed, index) (use ctx.rng or ctx.random)")
+            report = testing._run(["verify", out], timeout)
+            if not (report["complete"] and report["items"] == total and report["duplicates"] == 0 and report["corrupt"] == 0):
+                raise AssertionError(f"no-loss/no-duplicates: verify found {report['items']} of {total} items, {report['duplicates']} duplicated, {report['corrupt']} corrupt")
+            return report
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---- the worker process
+
+
+class _Channel:
+    """The coordinator's channel (a socket, or a pipe), moved off its inherited fd number and made non-inheritable."""
+
+    def __init__(self) -> None:
+        fd = int(os.environ.pop("LONGHAUL_WORKER_FD"))
+        self.fd = os.dup(fd)  # os.dup makes a non-inheritable fd
+        os.close(fd)
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+        while data:
+            data = data[os.write(self.fd, data):]
+
+    def lines(self) -> IO[bytes]:
+        return os.fdopen(os.dup(self.fd), "rb")
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the coordinator dies, even in the middle of an item that holds the GIL."""
+    parent = os.environ.pop("LONGHAUL_COORDINATOR_PID", None)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if parent is not None and str(os.getppid()) != parent:
+        os._exit(0)
+
+
+def _load(path: str) -> tuple[Job, list[str]]:
+    """Imports the job file as `python3 JOB` would (its folder first on sys.path); returns its job and its local modules."""
+    path = os.path.realpath(path)
+    folder = os.path.dirname(path)
+    sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location("__longhaul_job__", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    if len(_defined) != 1:
+        raise _Usage(f"{path} must call longhaul.define_job(...) exactly once; it called it {len(_defined)} times")
+    own = os.path.realpath(__file__)
+    local = set()
+    for loaded in list(sys.modules.values()):
+        file = getattr(loaded, "__file__", None)
+        if not file:
+            continue
+        real = os.path.realpath(file)
+        parts = real.split(os.sep)
+        if real.startswith(folder + os.sep) and real != own and real.endswith(".py") and "site-packages" not in parts and "dist-packages" not in parts:
+            local.add(real)
+    return _defined[0], sorted(local)
+
+
+class _Usage(Exception):
+    """The job file is not a job; said as it is, without a traceback."""
+
+
+def _job_frames(error: BaseException) -> str:
+    """The traceback of an error raised by the job's code, from its first frame in the job's own code."""
+    tb = error.__traceback__
+    own = os.path.realpath(__file__)
+    while tb is not None and (tb.tb_frame.f_code.co_filename.startswith("<frozen ") or os.path.realpath(tb.tb_frame.f_code.co_filename) == own):
+        tb = tb.tb_next  # longhaul's own frames, and the import machinery's that load the job file
+    return "".join(traceback.format_exception(type(error), error, tb)).rstrip()
+
+
+def _describe(path: str) -> int:
+    channel = _Channel()
+    try:
+        job, modules = _load(path)
+        answer: dict[str, Any] = {
+            "name": job.name, "total": job.total, "seed": job.seed, "params": job.params,
+            "output": job.output.description, "retries": job.retries,
+            "checkpointEvery": max(1, round(job.checkpoint_every * 1000)), "validate": job.validate is not None,
+            "modules": modules, "executable": sys.executable,
+        }
+    except _Usage as error:
+        answer = {"error": str(error)}
+    except BaseException as error:  # the job file failed to load: its own traceback says why
+        answer = {"error": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}
+    channel.send(answer)
+    return 0
+
+
+class _Worker:
+    def __init__(self, channel: _Channel, job: Job, setup: dict[str, Any], inbox: "queue.Queue[dict[str, Any]]", stop: threading.Event) -> None:
+        self.channel, self.job, self.setup, self.inbox, self.stop = channel, job, setup, inbox, stop
+        self.unreported = 0
+        self.reported_at = time.monotonic()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.channel.send(message)
+
+    def serve(self) -> None:
+        while True:
+            message = self.inbox.get()
+            if message["type"] == "task":
+                self.send(self.make(message))
+
+    def finished(self, now: float) -> None:
+        """Counts a finished item; tells the coordinator at most every 50 ms (rate, ETA and stalls need no more)."""
+        self.unreported += 1
+        if now - self.reported_at >= 0.05:
+            self.send({"type": "finished", "count": self.unreported})
+            self.unreported, self.reported_at = 0, now
+
+    def make(self, task: dict[str, Any]) -> dict[str, Any]:
+        start, end = task["start"], task["end"]
+        started = time.monotonic()
+        deadline = started + task["checkpointMs"] / 1000
+        shard = self.job.output._new_shard()
+        hashes = bytearray()
+        failure: Optional[dict[str, Any]] = None
+        slowest = 0.0
+        item_started = started
+        index = start
+        while index < end:
+            if self.stop.is_set():
+                break
+            if index > start and (item_started >= deadline or shard.bytes >= task["maxBytes"]):
+                break
+            made = self.make_item(index)
+            item_ended = time.monotonic()
+            slowest = max(slowest, item_ended - item_started)
+            item_started = item_ended
+            if made is None:  # abandoned: the run is stopping
+                break
+            if "failure" in made:
+                failure = made["failure"]
+                break
+            try:
+                hashes += shard.add(made["value"])
+            except _ValueProblem as problem:
+                failure = {"kind": "value", "index": index, "attempts": 1, "message": str(problem),
+                           "field": problem.field, "value": problem.value, "reason": problem.reason}
+                break
+            self.finished(item_ended)
+            index += 1
+        if self.unreported:
+            self.send({"type": "finished", "count": self.unreported})
+            self.unreported = 0
+        result: dict[str, Any] = {
+            "type": "result", "start": start, "end": start, "files": [], "itemHashes": "",
+            "busyMs": round((time.monotonic() - started) * 1000), "slowestItemMs": round(slowest * 1000),
+        }
+        if failure is not None:
+            result["failure"] = failure
+        if index == start:
+            return result
+        try:
+            result["files"] = self.write(shard, start, index, task["token"])
+        except OSError as error:
+            result["failure"] = {"kind": "durability", "message": str(error)}
+            return result
+        result["end"] = index
+        result["itemHashes"] = base64.b64encode(bytes(hashes)).decode()
+        if os.environ.get("LONGHAUL_MEASURE_RETAINED") == "1":
+            result["retained"] = {"thread": os.getpid(), "bytes": _retained_bytes()}
+        return result
+
+    def make_item(self, index: int) -> Optional[dict[str, Any]]:
+        """One item, retried with backoff up to the job's retries; None when the run stops while it fails."""
+        attempt = 1
+        while True:
+            try:
+                return {"value": self.job.item(index, ItemContext(index, self.setup["params"], self.setup["seed"]))}
+            except (Exception, SystemExit) as error:
+                if self.stop.is_set():
+                    return None
+                if attempt > self.setup["retries"]:
+                    return {"failure": {"kind": "item", "index": index, "attempts": attempt,
+                                        "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}}
+                time.sleep(0.1 * 2 ** (attempt - 1))
+                attempt += 1
+
+    def write(self, shard: _Shard, start: int, end: int, token: int) -> list[dict[str, Any]]:
+        """The shard's files under their staged names, each fsynced, then the folder; what was written is removed on failure."""
+        folder = self.setup["dataDir"]
+        written: list[str] = []
+        files = []
+        try:
+            for suffix, chunks in shard.finish():
+                name = f"{start:012d}-{end:012d}.{suffix}"
+                path = os.path.join(folder, f".claim-{self.setup['runTag']}-{token}-{name}")
+                digest, size = hashlib.sha256(), 0
+                written.append(path)
+                with open(path, "wb") as file:
+                    for chunk in chunks:
+                        file.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+                    file.flush()
+                    os.fsync(file.fileno())
+                files.append({"name": name, "bytes": size, "sha256": digest.hexdigest()})
+            folder_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(folder_fd)
+            finally:
+                os.close(folder_fd)
+        except OSError:
+            for path in written:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+            raise
+        return files
+
+
+def _retained_bytes() -> int:
+    """For preflight's memory check: this process's resident memory after a full collection (Linux; else its peak)."""
+    import gc
+
+    gc.collect()
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _read_channel(channel: _Channel, inbox: "queue.Queue[dict[str, Any]]", stop: threading.Event) -> None:
+    """Reads the coordinator's messages; the channel closing ends this process at once (nothing is left running)."""
+    try:
+        for line in channel.lines():
+            message = json.loads(line)
+            if message["type"] == "stop":
+                stop.set()
+            else:
+                inbox.put(message)
+    except (OSError, ValueError):
+        pass
+    os._exit(0)
+
+
+def _work(path: str) -> int:
+    _die_with_parent()
+    channel = _Channel()
+    inbox: "queue.Queue[dict[str, Any]]" = queue.Queue()
+    stop = threading.Event()
+    threading.Thread(target=_read_channel, args=(channel, inbox, stop), daemon=True, name="longhaul-channel").start()
+    send = channel.send
+    setup = inbox.get()
+    if setup.get("stop"):
+        stop.set()
+    try:
+        # numpy loads now, with the job, not in the first item that draws from ctx.rng: that item's time sizes the ranges.
+        with contextlib.suppress(ImportError):
+            import numpy  # noqa: F401
+        job, _ = _load(path)
+    except BaseException as error:
+        send({"type": "broken", "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)})
+        return 1
+    send({"type": "ready"})
+    _Worker(channel, job, setup, inbox, stop).serve()
+    return 0
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "describe":
+        return _describe(argv[1])
+    if len(argv) == 3 and argv[0] == "validate":
+        return _validate(argv[1], argv[2])
+    if len(argv) == 2 and argv[0] == "worker":
+        return _work(argv[1])
+    print("usage: longhaul.py describe JOB.py | worker JOB.py | validate JOB.py DIR (started by longhaul)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    # Run as a script, this file is __main__; the job's `import longhaul` must find the same module, where define_job keeps the job.
+    import longhaul as _self
+
+    sys.exit(_self._main(sys.argv[1:]))

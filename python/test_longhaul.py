@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import os
 import tempfile
 import threading
@@ -192,6 +193,86 @@ class TestLonghaul(unittest.TestCase):
             longhaul.save_atomic(target, half_write)
         self.assertEqual(target.read_bytes(), b"old")
         self.assertEqual([p.name for p in self.folder.iterdir()], ["model.bin"])
+
+
+class TestMapJobs(unittest.TestCase):
+    """The parts of a map job that live in Python: define_job's checks, each item's random streams, npy rows."""
+
+    def setUp(self) -> None:
+        self.addCleanup(longhaul._defined.clear)
+
+    def test_define_job_refuses_what_it_cannot_run_saying_what_is_wrong(self) -> None:
+        item = lambda index, ctx: index  # noqa: E731
+        for kwargs, said in [
+            ({"name": "a b"}, "name 'a b'"),
+            ({"total": 0}, "total must be a whole number above 0"),
+            ({"output": "npy"}, "output must be longhaul.jsonl() or longhaul.npy"),
+            ({"seed": -1}, "seed must be a whole number from 0 to 4294967295"),
+            ({"params": {"when": object()}}, "params must be JSON values"),
+        ]:
+            with self.subTest(kwargs=kwargs), self.assertRaisesRegex(TypeError, re.escape(said)):
+                longhaul.define_job(**{"name": "ok", "total": 3, "item": item, **kwargs})
+        with self.assertRaisesRegex(TypeError, "dtype 'uint64'"):
+            longhaul.npy({"x": "uint64"})
+        self.assertEqual(longhaul._defined, [])
+
+    def test_determinism_an_items_random_streams_depend_on_seed_and_index_only(self) -> None:
+        draws = lambda seed, index: (  # noqa: E731
+            list(longhaul.ItemContext(index, {}, seed).rng.integers(0, 2**31, 4)),
+            longhaul.ItemContext(index, {}, seed).random.random(),
+        )
+        later = [draws(7, i) for i in reversed(range(5))][::-1]  # made in another order
+        self.assertEqual([draws(7, i) for i in range(5)], later)
+        self.assertNotEqual(draws(7, 0), draws(7, 1))
+        self.assertNotEqual(draws(7, 0), draws(8, 0))
+
+    def test_npy_rows_are_written_only_when_every_value_fits_the_dtype(self) -> None:
+        import numpy as np
+
+        shard = longhaul.npy({"frame": "uint8", "score": "float32"})._new_shard()
+        for index in range(3):
+            shard.add({"frame": np.full((2, 2), index, dtype=np.uint8), "score": [index / 3, 1]})
+        for record, field in [
+            ({"frame": [[300, 0], [0, 0]], "score": [0, 0]}, "frame[0, 0]"),
+            ({"frame": [[1.5, 0], [0, 0]], "score": [0, 0]}, "frame[0, 0]"),
+            ({"frame": [[0, 0], [0, 0]], "score": [1e39, 0]}, "score[0]"),
+            ({"frame": [[0, 0, 0]], "score": [0, 0]}, "frame"),
+            ({"score": [0, 0]}, "frame"),
+        ]:
+            with self.subTest(record=record), self.assertRaises(longhaul._ValueProblem) as caught:
+                shard.add(record)
+            self.assertEqual(caught.exception.field, field)
+        files = dict(shard.finish())  # the refused records left nothing behind
+        frames = np.load(io.BytesIO(b"".join(files["frame.npy"])))
+        scores = np.load(io.BytesIO(b"".join(files["score.npy"])))
+        self.assertEqual((frames.shape, frames.dtype, scores.shape, scores.dtype), ((3, 2, 2), np.uint8, (3, 2), np.float32))
+        self.assertEqual(frames[2].tolist(), [[2, 2], [2, 2]])
+
+
+class TestOpenRun(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.data = Path(self.dir.name) / "data"
+        self.data.mkdir()
+
+    def write_index(self, shards: list[tuple[int, int]], items: int) -> None:
+        for start, end in shards:
+            name = f"{start:012d}-{end:012d}.jsonl"
+            (self.data / name).write_text("".join(json.dumps({"i": i}) + "\n" for i in range(start, end)))
+        index = {"format": "jsonl", "items": items, "shards": [{"start": s, "end": e, "files": [f"{s:012d}-{e:012d}.jsonl"]} for s, e in shards]}
+        (self.data / "index.json").write_text(json.dumps(index))
+
+    def test_open_run_reads_records_in_index_order(self) -> None:
+        self.write_index([(0, 2), (2, 5)], 5)
+        run = longhaul.open_run(self.dir.name)
+        self.assertEqual((len(run), run.format), (5, "jsonl"))
+        self.assertEqual(list(run.items()), [(i, {"i": i}) for i in range(5)])
+
+    def test_open_run_refuses_a_run_with_a_gap(self) -> None:
+        self.write_index([(0, 2), (3, 5)], 4)
+        with self.assertRaisesRegex(ValueError, "items 2–2 are missing"):
+            longhaul.open_run(self.dir.name)
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     )
     .argument(
       '[template]',
-      'generator (items from their index), input (items from the records of a file) or loop (a stateful sequence of steps, such as a training loop)',
+      'generator (items from their index), input (items from the records of a file), loop (a stateful sequence of steps, such as a training loop) or python (a generator in Python, with its pytest test)',
       'generator',
     )
     .option('--dir <dir>', 'where to write it (default: this folder)')

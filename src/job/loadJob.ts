@@ -4,6 +4,7 @@ import { UsageError } from '../errors.ts'
 import { isMapJob, type MapJob } from './defineJob.ts'
 import { isLoopJob, type LoopJob } from './defineLoop.ts'
 import { importUserFile } from './importUserFile.ts'
+import { isPythonJobPath, loadPythonJob } from './pythonJob.ts'
 
 /** How a job file is imported: to its module namespace. */
 export type ImportJobFile = (path: string) => Promise<Record<string, unknown>>
@@ -32,6 +33,7 @@ export async function loadAnyJob(path: string, importFile: ImportJobFile = impor
       'LONGHAUL_JOB_INVALID',
     )
   }
+  if (isPythonJobPath(absolute)) return await loadPythonJob(path)
   let module: Record<string, unknown>
   try {
     module = await importFile(absolute)

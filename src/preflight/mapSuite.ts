@@ -113,7 +113,7 @@ export async function gatherMapEvidence({
     fixedPartsMs: withLauncher(await fixedParts([...crash.runs, rehearsal, ...baselines]), launcher),
     memoryBaseline,
     freeBytes: (await (o.diskProbe ?? statfsProbe)(outDir)).freeBytes,
-    validation: await validationEvidence(job, completed ? rehearsalDir : undefined),
+    validation: await validationEvidence(job, common.jobPath, completed ? rehearsalDir : undefined),
   }
 }
 

@@ -1,5 +1,6 @@
 import { openRecords } from '../inspect/records.ts'
 import type { MapJob } from '../job/defineJob.ts'
+import { pythonValidation } from '../job/pythonJob.ts'
 import type { Policy } from './policy.ts'
 import type { CheckResult } from './proof.ts'
 
@@ -25,10 +26,16 @@ export interface ValidationEvidence {
  * the output as a loader sees it (none when `dir` is undefined: the rehearsal
  * did not complete).
  */
-export async function validationEvidence(job: MapJob, dir: string | undefined): Promise<ValidationEvidence> {
+export async function validationEvidence(
+  job: MapJob,
+  jobPath: string,
+  dir: string | undefined,
+): Promise<ValidationEvidence> {
   const declared = job.validate !== undefined || Object.keys(job.datasetChecks).length > 0
   const base = { declared, hasValidate: job.validate !== undefined }
   if (!declared || !dir) return base
+  const inPython = pythonValidation(job, jobPath)
+  if (inPython) return { ...base, records: { ...(await inPython(dir)), datasets: [] } }
   const output = await openRecords(dir)
   return { ...base, records: validateRecords(job, () => output.records(), output.count) }
 }

@@ -18,6 +18,7 @@ import {
 import type { InputScan } from '../job/inputs/input.ts'
 import { loadAnyJob, loadJob } from '../job/loadJob.ts'
 import { resolveParams } from '../job/params.ts'
+import { pythonSources } from '../job/pythonJob.ts'
 import type { RunKind, RunRecord } from '../journal/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import { buildJob, importJob } from '../work/map/workerBundle.ts'
@@ -78,11 +79,11 @@ export async function identifyJob(
   }
   const identity: JobIdentity = makeIdentity({
     job: job.name,
-    // The same esbuild pass bundles the job for its worker threads (workerBundle.ts).
+    // A Python job's own modules, as Python imported them; else the esbuild pass that bundles the job for its threads.
     sources: await hashCode(
       target.jobPath,
       job.files,
-      buildJob(target.jobPath).then((built) => built.sources),
+      pythonSources(job, target.jobPath) ?? buildJob(target.jobPath).then((built) => built.sources),
     ),
     params,
     seed,

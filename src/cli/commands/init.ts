@@ -9,7 +9,9 @@ import type { Io } from '../io.ts'
 const TEMPLATES = fileURLToPath(new URL('../../../templates/', import.meta.url))
 
 /** What each template writes beside its job.ts (and the shared job.test.ts). */
-const EXTRA_FILES: Record<string, readonly string[]> = { generator: [], input: ['input.jsonl'], loop: [] }
+const EXTRA_FILES: Record<string, readonly string[]> = { generator: [], input: ['input.jsonl'], loop: [], python: [] }
+/** A Python job: gen.py, its pytest file, and the conftest.py that lets the tests import longhaul from node_modules. */
+const PYTHON_FILES = ['gen.py', 'test_gen.py', 'conftest.py']
 
 export interface InitOptions {
   readonly dir?: string
@@ -32,14 +34,17 @@ export async function initCommand(template: string | undefined, options: InitOpt
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
     throw new UsageError(`--name '${name}' must be letters, digits, '.', '_' or '-'`)
 
+  const python = kind === 'python'
+  const jobFile = python ? 'gen.py' : 'job.ts'
   // Map templates share one test file: the same checks whatever the job; a loop's crash test needs its own settings.
-  const writes = ['job.ts', ...EXTRA_FILES[kind]!].map((file) => ({
+  const writes = (python ? PYTHON_FILES : ['job.ts', ...EXTRA_FILES[kind]!]).map((file) => ({
     from: join(TEMPLATES, kind, file),
     to: join(dir, file),
   }))
   const ownTest = join(TEMPLATES, kind, 'job.test.ts')
-  writes.push({ from: existsSync(ownTest) ? ownTest : join(TEMPLATES, 'job.test.ts'), to: join(dir, 'job.test.ts') })
-  if (!findConfig(join(dir, 'job.ts')))
+  if (!python)
+    writes.push({ from: existsSync(ownTest) ? ownTest : join(TEMPLATES, 'job.test.ts'), to: join(dir, 'job.test.ts') })
+  if (!findConfig(join(dir, jobFile)))
     writes.push({ from: join(TEMPLATES, 'longhaul.config.ts'), to: join(dir, 'longhaul.config.ts') })
   const clashes = writes.filter((w) => existsSync(w.to)).map((w) => relative(process.cwd(), w.to))
   if (clashes.length && !options.force)
@@ -49,7 +54,7 @@ export async function initCommand(template: string | undefined, options: InitOpt
 
   mkdirSync(dir, { recursive: true })
   for (const { from, to } of writes) {
-    if (!to.endsWith('.ts')) {
+    if (!to.endsWith('.ts') && !to.endsWith('gen.py')) {
       copyFileSync(from, to)
       continue
     }
@@ -64,9 +69,11 @@ export async function initCommand(template: string | undefined, options: InitOpt
       `Created ${kind === 'input' ? 'an' : 'a'} ${kind} job '${name}':`,
       ...writes.map((w) => `  ${relative(process.cwd(), w.to)}`),
       'Next:',
-      `  node --import tsx --test ${shown('job.test.ts')}     # its crash, progress and loss tests`,
-      `  npx longhaul run ${shown('job.ts')}${kind === 'generator' ? ' --total 100' : ''}`,
-      `  npx longhaul preflight ${shown('job.ts')} --target ${kind === 'input' ? '200' : '100000'}   # before a production-scale run`,
+      python
+        ? `  python3 -m pytest ${shown('test_gen.py')}     # its crash test`
+        : `  node --import tsx --test ${shown('job.test.ts')}     # its crash, progress and loss tests`,
+      `  npx longhaul run ${shown(jobFile)}${kind === 'generator' || python ? ' --total 100' : ''}`,
+      `  npx longhaul preflight ${shown(jobFile)} --target ${kind === 'input' ? '200' : '100000'}   # before a production-scale run`,
     ].join('\n'),
   )
   return EXIT.ok

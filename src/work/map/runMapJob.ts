@@ -8,9 +8,10 @@ import { writeReaderIndex } from '../../shards/readerIndex.ts'
 import type { RunNaming } from '../../shards/recovery.ts'
 import { runTagOf } from '../../shards/shardNames.ts'
 import { driveRanges } from './driveRanges.ts'
+import { prepareMaker } from './prepareMaker.ts'
 import type { RangeMaker } from './rangeMaker.ts'
 import { type Participation, type Role, roleOf } from './role.ts'
-import { type PreparedPool, prepareThreadPool } from './threadPool.ts'
+import type { PreparedPool } from './threadPool.ts'
 
 export interface RunOptions extends RawRunSettings, RunTarget {
   /** Asked before anything is written; may refuse the run (invariant gate). @default none: a run started from code is not gated */
@@ -71,7 +72,7 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
   return {
     // The worker bundle is built while the run is opened; both take tens of milliseconds.
     begin: () => {
-      threads = prepareThreadPool(options.jobPath)
+      threads = prepareMaker(options.jobPath)
     },
     abandon: async () => await threads?.abandon(),
     halt: () => Atomics.store(stopFlag, 0, 1),

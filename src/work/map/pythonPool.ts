@@ -1,0 +1,238 @@
+/**
+ * The RangeMaker of a Python map job (`longhaul run gen.py`): worker
+ * processes, not threads (CPU-bound Python scales with cores past the GIL),
+ * each `python3 longhaul.py worker JOB` fed one range at a time over its
+ * private channel (pythonProtocol.ts). A worker writes the range's files under
+ * their staged names and returns their checksums and the items' hashes, as a
+ * worker thread of a TypeScript job does; the runner commits them.
+ *
+ * A worker that dies (killed, out of memory, a crash in native code) is
+ * replaced and its range made again, up to MAX_DEATHS times. Workers end when
+ * their channel closes: at close(), and when the runner's process dies, even
+ * by SIGKILL (on Linux the kernel also kills them with their parent).
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import type { Socket } from 'node:net'
+import { resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { LonghaulError } from '../../errors.ts'
+import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor } from '../../job/pythonJob.ts'
+import { decode, encode, type FromWorker, type ToWorker, toRangeResult } from './pythonProtocol.ts'
+import type { MakerStart, RangeMaker } from './rangeMaker.ts'
+import type { RangeResult, RangeTask } from './task.ts'
+import type { PreparedPool } from './threadPool.ts'
+
+/** A range whose worker died this many times fails the run: the range itself kills its worker. */
+const MAX_DEATHS = 3
+/** How often the run's stop flag is looked at, to pass it on to the workers. */
+const STOP_POLL_MS = 50
+/** How long close() waits for a worker to end after its channel closed, before it is killed. */
+const EXIT_GRACE_MS = 2_000
+
+/** Python workers need no preparation: they start, and load the job, while the run is reconciled. */
+export function preparePythonPool(jobPath: string): PreparedPool {
+  return {
+    abandon: async () => undefined,
+    start: async (how) => new PythonPool(resolve(jobPath), how),
+  }
+}
+
+interface Pending {
+  readonly task: RangeTask
+  deaths: number
+  resolve(result: RangeResult): void
+  reject(error: Error): void
+}
+
+interface Worker {
+  readonly child: ChildProcess
+  readonly channel: Socket
+  readonly exited: Promise<void>
+  ready: boolean
+  current: Pending | undefined
+}
+
+class PythonPool implements RangeMaker {
+  private readonly workers = new Set<Worker>()
+  private readonly idle: Worker[] = []
+  private readonly waiting: Pending[] = []
+  private readonly stop: Int32Array
+  private readonly finished: Int32Array
+  private readonly timer: NodeJS.Timeout
+  private stopSent = false
+  private closing = false
+  private broken: Error | undefined
+  /** Workers that died before their job loaded, in a row. */
+  private failedStarts = 0
+
+  constructor(
+    private readonly jobPath: string,
+    private readonly how: MakerStart,
+  ) {
+    this.stop = new Int32Array(how.setup.stop)
+    this.finished = new Int32Array(how.setup.finished)
+    for (let i = 0; i < how.concurrency; i++) this.spawnWorker()
+    this.timer = setInterval(() => this.passOnStop(), STOP_POLL_MS)
+    this.timer.unref()
+  }
+
+  make(task: RangeTask): Promise<RangeResult> {
+    if (this.broken) return Promise.reject(this.broken)
+    return new Promise((resolveResult, reject) => {
+      this.waiting.push({ task, deaths: 0, resolve: resolveResult, reject })
+      this.dispatch()
+    })
+  }
+
+  async close(): Promise<void> {
+    this.closing = true
+    clearInterval(this.timer)
+    const closed = new LonghaulError('LONGHAUL_ITEM_FAILED', 'the Python worker processes were closed')
+    for (const pending of this.waiting.splice(0)) pending.reject(closed)
+    await Promise.all(
+      [...this.workers].map(async (worker) => {
+        worker.current?.reject(closed)
+        worker.current = undefined
+        // The worker ends as soon as its channel closes; one that does not (stuck in native code) is killed.
+        worker.channel.destroy()
+        const timer = setTimeout(() => worker.child.kill('SIGKILL'), EXIT_GRACE_MS)
+        await worker.exited
+        clearTimeout(timer)
+      }),
+    )
+  }
+
+  private dispatch(): void {
+    while (this.idle.length > 0 && this.waiting.length > 0) {
+      const worker = this.idle.shift()!
+      const pending = this.waiting.shift()!
+      worker.current = pending
+      this.send(worker, { type: 'task', ...pending.task })
+    }
+  }
+
+  private send(worker: Worker, message: ToWorker): void {
+    // A worker that died meanwhile is seen by its exit; what could not be sent is sent again to its replacement.
+    if (!worker.channel.destroyed) worker.channel.write(encode(message))
+  }
+
+  private spawnWorker(): void {
+    const { setup } = this.how
+    const child = spawn(pythonFor(this.jobPath), [PYTHON_HELPER, 'worker', this.jobPath], {
+      env: pythonEnv(),
+      // The job's prints go to stderr, with longhaul's own lines: stdout is for the command's result (--json).
+      stdio: ['ignore', 2, 'inherit', 'pipe'],
+      // Its own process group: Ctrl-C in the terminal reaches the runner, which stops the workers after their item.
+      detached: true,
+    })
+    const channel = child.stdio[CHANNEL_FD] as Socket
+    const exited = new Promise<void>((done) => child.once('close', () => done()))
+    const worker: Worker = { child, channel, exited, ready: false, current: undefined }
+    this.workers.add(worker)
+    this.idle.push(worker)
+    channel.on('error', () => undefined) // a dead worker's channel: its exit says what happened
+    createInterface({ input: channel, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+      const message = decode(line)
+      if (message) this.receive(worker, message)
+    })
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      this.fail(
+        new LonghaulError(
+          'LONGHAUL_ITEM_FAILED',
+          error.code === 'ENOENT'
+            ? `cannot start a Python worker: there is no ${PYTHON} on PATH`
+            : `cannot start a Python worker: ${error.message}`,
+        ),
+      ),
+    )
+    child.on('exit', (code, signal) => this.died(worker, code, signal))
+    this.send(worker, {
+      type: 'setup',
+      params: setup.params,
+      seed: setup.seed,
+      retries: setup.retries,
+      dataDir: setup.dataDir,
+      runTag: setup.runTag,
+      stop: Atomics.load(this.stop, 0) !== 0,
+    })
+    this.dispatch()
+  }
+
+  private receive(worker: Worker, message: FromWorker): void {
+    switch (message.type) {
+      case 'ready':
+        worker.ready = true
+        this.failedStarts = 0
+        return
+      case 'broken':
+        this.fail(
+          new LonghaulError(
+            'LONGHAUL_ITEM_FAILED',
+            `the job failed to load in a Python worker process: ${message.message}${message.stack ? `\n${message.stack}` : ''}`,
+          ),
+        )
+        return
+      case 'finished':
+        Atomics.add(this.finished, 0, message.count)
+        return
+      case 'result': {
+        const pending = worker.current
+        worker.current = undefined
+        this.idle.push(worker)
+        pending?.resolve(toRangeResult(message))
+        this.dispatch()
+        return
+      }
+    }
+  }
+
+  /** A worker ended: at close, as expected; otherwise it died, and is replaced, its range made again. */
+  private died(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers.delete(worker)
+    const at = this.idle.indexOf(worker)
+    if (at >= 0) this.idle.splice(at, 1)
+    if (this.closing || this.broken) return
+    const how = signal ? `killed by ${signal}` : `exit code ${code}`
+    const pending = worker.current
+    worker.current = undefined
+    if (pending) {
+      pending.deaths++
+      if (pending.deaths >= MAX_DEATHS) {
+        pending.reject(
+          new LonghaulError(
+            'LONGHAUL_ITEM_FAILED',
+            `the Python worker process making items ${pending.task.start}–${pending.task.end - 1} died ${pending.deaths} times (last: ${how}); an item of that range kills it (memory? native code?). Committed work is kept: run the same command to retry`,
+          ),
+        )
+      } else this.waiting.unshift(pending)
+    }
+    if (!worker.ready && ++this.failedStarts >= MAX_DEATHS) {
+      this.fail(
+        new LonghaulError(
+          'LONGHAUL_ITEM_FAILED',
+          `Python worker processes end before the job loads (last: ${how}); see the output above`,
+        ),
+      )
+      return
+    }
+    this.spawnWorker()
+  }
+
+  /** The maker cannot go on: the run fails with `error`, and every range waiting is settled with it. */
+  private fail(error: Error): void {
+    if (this.broken || this.closing) return
+    this.broken = error
+    for (const pending of this.waiting.splice(0)) pending.reject(error)
+    for (const worker of this.workers) {
+      worker.current?.reject(error)
+      worker.current = undefined
+    }
+    this.how.onBroken(error)
+  }
+
+  private passOnStop(): void {
+    if (this.stopSent || Atomics.load(this.stop, 0) === 0) return
+    this.stopSent = true
+    for (const worker of this.workers) this.send(worker, { type: 'stop' })
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The messages between the map runner and a Python worker process
+ * (python/longhaul.py, `worker`): JSON lines over a private socket, the
+ * worker's fd 3, which it moves off that number and makes non-inheritable
+ * before the job's code loads (no subprocess of the job can write to it, and
+ * stdin/stdout stay the job's). The channel closing ends the worker at once.
+ */
+import type { ShardFileRecord } from '../../journal/store.ts'
+import type { RangeResult, RangeTask, TaskFailure } from './task.ts'
+
+/** What the runner sends a worker: its setup once, first; then ranges to make; `stop` once the run stops. */
+export type ToWorker =
+  | {
+      readonly type: 'setup'
+      readonly params: unknown
+      readonly seed: number
+      readonly retries: number
+      readonly dataDir: string
+      readonly runTag: string
+      /** The run was already stopping when this worker started. */
+      readonly stop: boolean
+    }
+  | ({ readonly type: 'task' } & RangeTask)
+  | { readonly type: 'stop' }
+
+/** A range made, as the worker reports it: its items' hashes in base64, `count` × 32 bytes. */
+export interface WireResult {
+  readonly type: 'result'
+  readonly start: number
+  readonly end: number
+  readonly files: readonly ShardFileRecord[]
+  readonly itemHashes: string
+  readonly busyMs: number
+  readonly slowestItemMs: number
+  /** When preflight measures memory (LONGHAUL_MEASURE_RETAINED=1): the worker's resident memory after a collection, by pid. */
+  readonly retained?: { readonly thread: number; readonly bytes: number }
+  readonly failure?: TaskFailure
+}
+
+/** What a worker sends: ready (the job loaded) or broken (it did not, with the job's traceback); items finished since the last count; each range's result. */
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'broken'; readonly message: string; readonly stack?: string }
+  | { readonly type: 'finished'; readonly count: number }
+  | WireResult
+
+export function encode(message: ToWorker): string {
+  return `${JSON.stringify(message)}\n`
+}
+
+/** One line from a worker; undefined for a line that is not one of its messages (the channel is private: a bug if it happens). */
+export function decode(line: string): FromWorker | undefined {
+  try {
+    const message = JSON.parse(line) as FromWorker
+    return typeof message === 'object' && message !== null && typeof message.type === 'string' ? message : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function toRangeResult(wire: WireResult): RangeResult {
+  return {
+    start: wire.start,
+    end: wire.end,
+    files: wire.files,
+    itemHashes: new Uint8Array(Buffer.from(wire.itemHashes, 'base64')),
+    busyMs: wire.busyMs,
+    slowestItemMs: wire.slowestItemMs,
+    ...(wire.retained && { retained: wire.retained }),
+    ...(wire.failure && { failure: wire.failure }),
+  }
+}
