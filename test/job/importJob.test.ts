@@ -3,7 +3,7 @@
 // Each job lives in a project of its own (a temp folder with its own node_modules, linking longhaul and zod), so
 // that what decides (its package.json's "type") is the project's.
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ROOT, runCli, tempDir } from '../support/cli.ts'
 
@@ -14,7 +14,10 @@ function project(manifest: object, files: Record<string, string>): string {
   symlinkSync(ROOT, join(dir, 'node_modules/longhaul'))
   symlinkSync(join(ROOT, 'node_modules/zod'), join(dir, 'node_modules/zod'))
   writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest))
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true })
+    writeFileSync(join(dir, name), text)
+  }
   return dir
 }
 
@@ -79,6 +82,49 @@ describe('typescript-job-loads-compiled', () => {
     const result = await runCli(['run', join(dir, 'job.ts'), '--out', join(dir, 'out'), '--json'])
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toContain(`typescript loader: tsx, in ${basename(dir)}`)
+  })
+})
+
+describe('commonjs-job-runs-in-threads', () => {
+  it("a TypeScript job of a CommonJS project that uses require(), __dirname and __filename runs in its worker threads as in Node: builtins and installed packages required, each file's own folder and name", async () => {
+    const dir = project(
+      {},
+      {
+        'job.ts': [
+          "import { isMainThread } from 'node:worker_threads'",
+          "import { defineJob, jsonl } from 'longhaul'",
+          "import { scale } from './lib/scale.ts'",
+          "const { basename, join } = require('node:path')",
+          "const { z } = require('zod')",
+          "const offset = Number(require('node:fs').readFileSync(join(__dirname, 'offset.txt'), 'utf8'))",
+          "export default defineJob({ name: 'commonjs-threads', total: 20, output: jsonl(), item: (i) => ({",
+          '  i, y: z.number().parse(scale(i)) + offset, file: basename(__filename), thread: !isMainThread,',
+          '}) })',
+          '',
+        ].join('\n'),
+        'lib/scale.ts': [
+          "const { readFileSync } = require('node:fs')",
+          "const factor = Number(readFileSync(require('node:path').join(__dirname, 'factor.txt'), 'utf8'))",
+          'export const scale = (n: number): number => n * factor',
+          '',
+        ].join('\n'),
+        'lib/factor.txt': '3\n',
+        'offset.txt': '100\n',
+      },
+    )
+    const result = await runCli(['run', join(dir, 'job.ts'), '--out', join(dir, 'out'), '--json'])
+    expect(result.code, result.stderr).toBe(0)
+    expect(JSON.parse(result.stdout)).toMatchObject({ state: 'complete', committed: 20 })
+    const items = readdirSync(join(dir, 'out/data'))
+      .filter((name) => name.endsWith('.jsonl'))
+      .flatMap((shard) =>
+        readFileSync(join(dir, 'out/data', shard), 'utf8')
+          .trim()
+          .split('\n'),
+      )
+      .map((line) => JSON.parse(line) as { i: number })
+      .sort((a, b) => a.i - b.i)
+    expect(items).toEqual(Array.from({ length: 20 }, (_, i) => ({ i, y: 3 * i + 100, file: 'job.ts', thread: true })))
   })
 })
 

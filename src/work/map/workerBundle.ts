@@ -103,6 +103,14 @@ async function bundleJob(jobPath: string, job: string): Promise<JobBuild> {
     // each thread parses it, and its source map, about a tenth of a second sooner.
     sourcesContent: false,
     logLevel: 'silent',
+    // A CommonJS job's require() of what stays outside the bundle (Node's modules, installed packages) becomes esbuild's
+    // stand-in, which calls the bundle's `require` if it has one: the job file's own, as Node gives it. A banner, so the
+    // source map counts its lines.
+    banner: {
+      js: isEsModule(job)
+        ? ''
+        : `import { createRequire as __longhaulCreateRequire } from 'node:module';\nconst require = __longhaulCreateRequire(${JSON.stringify(job)});`,
+    },
     plugins: [selfAndOwnDependencies, installedPackagesExternal, keepImportMeta],
   }).catch((error: Error) => {
     throw jobDoesNotCompile(jobPath, error)
@@ -234,20 +242,30 @@ function ownResolved(specifier: string): string {
 
 /**
  * The job's own files keep their `import.meta.url` (and dirname, filename),
- * so a job that reads a file next to itself finds it from the bundle too.
+ * so a job that reads a file next to itself finds it from the bundle too; so
+ * do a CommonJS file's `__dirname` and `__filename`, declared on its first line
+ * (its lines keep their numbers in stack traces).
  */
 const keepImportMeta: Plugin = {
   name: 'longhaul-import-meta',
   setup(b) {
-    b.onLoad({ filter: /\.(m?[jt]s|[jt]sx)$/ }, (args) => {
+    b.onLoad({ filter: /\.([cm]?[jt]s|[jt]sx)$/ }, (args) => {
       if (args.path.startsWith(SRC) || args.path.includes('/node_modules/')) return undefined
       const source = readFileSync(args.path, 'utf8')
-      if (!source.includes('import.meta')) return undefined
+      const commonJs = /\b__(dirname|filename)\b/.test(source) && !isEsModule(args.path)
+      if (!source.includes('import.meta') && !commonJs) return undefined
       const contents = source
         .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href))
         .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
         .replaceAll('import.meta.filename', JSON.stringify(args.path))
-      return { contents, loader: extname(args.path).slice(1).replace(/^m/, '') as 'ts' | 'js' | 'tsx' | 'jsx' }
+        // In place of a `#!` line, which means nothing inside the bundle.
+        .replace(
+          /^(#!.*)?/,
+          commonJs
+            ? `var __dirname = ${JSON.stringify(dirname(args.path))}, __filename = ${JSON.stringify(args.path)}; `
+            : '$&',
+        )
+      return { contents, loader: extname(args.path).slice(1).replace(/^[cm]/, '') as 'ts' | 'js' | 'tsx' | 'jsx' }
     })
   },
 }
