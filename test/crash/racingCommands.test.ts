@@ -87,7 +87,7 @@ describe('verify-live-run', () => {
 describe('locked-journal-named', () => {
   it('a journal another process keeps locked: run waits, then says who is in the way and exits 2', async () => {
     const out = join(root, 'locked')
-    const made = await runCli(['run', job, '--out', out, '--workers', '1', '--total', '20'])
+    const made = await runCliHere(['run', job, '--out', out, '--workers', '1', '--total', '20'])
     expect(made.code, made.stderr).toBe(0)
     // Another program holds the journal's write lock (a long sqlite3 session, say).
     const other = new Database(join(out, '.longhaul', 'journal.sqlite'))
