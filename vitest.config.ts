@@ -1,4 +1,40 @@
+import { relative } from 'node:path'
 import { defineConfig } from 'vitest/config'
+import { BaseSequencer, type TestSpecification } from 'vitest/node'
+
+/**
+ * The files that take longest (tens of seconds each: full preflights, real crashes, the scaffolded jobs' own tests),
+ * longest first. Two workers share the files: one of these started last would run on alone at the end. vitest orders
+ * files by their last durations once it has run them here, and by size on a fresh clone, which puts some of these
+ * last; so they go first, in this order, and the rest as vitest orders them.
+ */
+const LONGEST = [
+  'test/e2e/init.test.ts',
+  'test/exec/supervise.test.ts',
+  'test/crash/sharedRun.test.ts',
+  'test/preflight/loopPreflight.test.ts',
+  'test/loop/telemetry.test.ts',
+  'test/preflight/projection.test.ts',
+  'test/dashboard/publishRun.test.ts',
+  'test/preflight/brokenJobs.test.ts',
+  'test/store/postgres.test.ts',
+  'test/runner/boundedMemory.test.ts',
+  'test/exec/runsOnce.test.ts',
+  'test/dashboard/watch.test.ts',
+  'test/loop/keepBest.test.ts',
+  'examples/python-training/training.test.ts',
+]
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (file: TestSpecification): number => {
+      const at = LONGEST.indexOf(relative(file.project.config.root, file.moduleId))
+      return at === -1 ? LONGEST.length : at
+    }
+    // Array.prototype.sort is stable: the files not listed keep vitest's order.
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b))
+  }
+}
 
 export default defineConfig({
   test: {
@@ -11,6 +47,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Crash tests spawn processes and worker threads of their own; two files at a time suits 2 cores.
     maxWorkers: 2,
+    sequence: { sequencer: LongestFirst },
     reporters: ['default'],
   },
 })

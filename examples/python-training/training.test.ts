@@ -7,7 +7,7 @@ import { runPaths } from '../../src/files/runPaths.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import type { RunEvent } from '../../src/journal/store.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { ROOT, runCli, startCli, tempDir } from '../../test/support/cli.ts'
+import { ROOT, runCliHere, startCli, tempDir } from '../../test/support/cli.ts'
 
 const TRAIN = join(ROOT, 'examples/python-training/train.py')
 const dir = tempDir('longhaul-training-')
@@ -28,7 +28,8 @@ const weightsHash = (stdout: string): string =>
 describe('examples/python-training', () => {
   beforeAll(async () => {
     // 1,000 items: at the policy's limit, so no proof is needed for the dataset the example trains on.
-    const made = await runCli(['run', 'examples/trajectories/job.ts', '--out', data, '--total', '1000'])
+    // Made by the CLI's main in this process: the dataset is the input here, what is tested is the training script.
+    const made = await runCliHere(['run', 'examples/trajectories/job.ts', '--out', data, '--total', '1000'])
     expect(made.code, made.stderr).toBe(0)
   })
 

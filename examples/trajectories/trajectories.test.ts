@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { itemRng } from '../../src/job/rng.ts' // the stream longhaul hands an item as ctx.rng
-import { ROOT, runCli, tempDir } from '../../test/support/cli.ts'
+import { ROOT, runCliHere, tempDir } from '../../test/support/cli.ts'
 import { item, type Params, params } from './job.ts'
 import { addNoise, BACKGROUND, FOREGROUND, MOTIONS, marginFor, renderClean, trajectory } from './motion.ts'
 
@@ -125,9 +125,19 @@ describe('end to end: longhaul run → load.py', () => {
   const out = join(tempDir('longhaul-trajectories-'), 'run')
 
   beforeAll(async () => {
-    const run = await runCli(['run', 'examples/trajectories/job.ts', '--out', out, '--total', '40', '--workers', '2'])
+    // The CLI's main in this process: the same run and verify as from a shell, without a process start each.
+    const run = await runCliHere([
+      'run',
+      'examples/trajectories/job.ts',
+      '--out',
+      out,
+      '--total',
+      '40',
+      '--workers',
+      '2',
+    ])
     expect(run.code, run.stderr).toBe(0)
-    const verify = await runCli(['verify', out])
+    const verify = await runCliHere(['verify', out])
     expect(verify.code, verify.stdout + verify.stderr).toBe(0)
   })
 

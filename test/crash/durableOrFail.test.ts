@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
-import { fixture, runCli, tempDir } from '../support/cli.ts'
+import { fixture, referenceDigest, runCli, tempDir } from '../support/cli.ts'
 import { smallDisk } from '../support/smallDisk.ts'
 
 // Not root, or no mount in this sandbox: the test says so below instead of passing silently.
@@ -19,16 +19,8 @@ const mountPoint = disk ?? ''
 it.skipIf(!mounted)(
   'durable-or-fail: a full disk stops the run cleanly (exit 1), and it resumes once space is back',
   async () => {
-    const reference = await runCli([
-      'run',
-      fixture('blobs.ts'),
-      '--out',
-      join(tempDir(), 'ref'),
-      '--total',
-      '60',
-      '--json',
-    ])
-    const expected = JSON.parse(reference.stdout).digest as string
+    // Made in this process: the digest of the same items, whatever made them.
+    const expected = await referenceDigest(fixture('blobs.ts'), 60, join(tempDir(), 'ref'))
 
     const out = join(mountPoint, 'run')
     const args = ['run', fixture('blobs.ts'), '--out', out, '--total', '60']

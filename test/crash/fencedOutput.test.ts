@@ -14,7 +14,17 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
-import { type CliResult, fixture, killedAfterEach, LONG, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import {
+  type CliResult,
+  fixture,
+  killedAfterEach,
+  LONG,
+  runCli,
+  runCliHere,
+  startCli,
+  tempDir,
+  waitFor,
+} from '../support/cli.ts'
 
 const root = tempDir()
 const TOTAL = 600
@@ -31,11 +41,14 @@ async function recordedFiles(out: string): Promise<string[]> {
   }
 }
 
-/** Stops `child`, waits past its 1 s lease, and runs `args` to the end: the takeover. */
+/**
+ * Stops `child`, waits past its 1 s lease, and runs `args` to the end: the takeover, made in this process (at full
+ * speed: ITEM_MS is not set here); the owner that is stopped and woken is a real process.
+ */
 async function pausedThenTakenOver(child: ChildProcess, args: readonly string[]): Promise<CliResult> {
   child.kill('SIGSTOP')
   await sleep(1_800)
-  return runCli(args, { ITEM_MS: '0' })
+  return runCliHere(args)
 }
 
 describe('fenced-output', () => {
@@ -119,7 +132,7 @@ describe('fenced-output: the crash window between record and rename', () => {
     expect(data.filter((name) => name.startsWith('.claim-') && name.endsWith(`-${unfinished[0]}`))).toHaveLength(1)
     expect((await verifyRun(out)).complete).toBe(false)
 
-    const resumed = await runCli([...args, '--json'], { ITEM_MS: '0' })
+    const resumed = await runCliHere([...args, '--json'])
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stderr).toContain('finished 1 recorded file(s) whose rename an earlier crash cut short')
     const summary = JSON.parse(resumed.stdout)

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
-import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
+import { fixture, runCli, runCliHere, startCli, tempDir } from '../support/cli.ts'
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   it(`${signal} commits what is done, marks the run interrupted, exits 130, and the same command resumes`, async () => {
@@ -39,7 +39,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     expect(committed).toBeGreaterThan(0)
     expect(committed).toBeLessThan(3000)
 
-    const resumed = await runCli([...args, '--json'])
+    const resumed = await runCliHere([...args, '--json'])
     expect(resumed.code).toBe(0)
     expect(JSON.parse(resumed.stdout)).toMatchObject({
       state: 'complete',

@@ -9,7 +9,7 @@
 import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { fixture, runCli, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { fixture, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { smallDisk } from '../support/smallDisk.ts'
 
 const root = tempDir('longhaul-lost-')
@@ -21,7 +21,7 @@ const shards = (dir: string): string[] =>
 
 /**
  * `verify`, `status` and `run` of `total` items on `dir`, each: what it said (stderr and stdout) and its exit code.
- * verify and status run in this process; run is a real process of its own.
+ * Each runs in this process (the CLI's main): what it says is the same without a process start; the kill is real.
  */
 async function everyCommand(
   dir: string,
@@ -33,7 +33,7 @@ async function everyCommand(
     ['status', dir],
     ['run', job, '--out', dir, '--workers', '1', '--total', String(total)],
   ]) {
-    const result = args[0] === 'run' ? await runCli(args) : await runCliHere(args)
+    const result = await runCliHere(args)
     results.push({ command: args[0]!, said: result.stderr + result.stdout, code: result.code })
   }
   return results
@@ -93,7 +93,7 @@ describe('lost-journal-records-named', () => {
 
   it('an intact crashed run still resumes: the checks do not mistake a crash for a loss', async () => {
     const dir = copy('intact')
-    const resumed = await runCli(['run', job, '--out', dir, '--workers', '2', '--total', '2000'])
+    const resumed = await runCliHere(['run', job, '--out', dir, '--workers', '2', '--total', '2000'])
     expect(resumed.code, resumed.stderr).toBe(0)
     expect((await runCliHere(['verify', dir])).code).toBe(0)
   })
@@ -109,7 +109,7 @@ describe('full-disk-after-the-fact-named', () => {
     'a finished run whose disk then filled: run, verify and status say the disk is full (exit 2); all work once space is back',
     async () => {
       const made = join(root, 'finished')
-      const first = await runCli(['run', job, '--out', made, '--workers', '1', '--total', '60'])
+      const first = await runCliHere(['run', job, '--out', made, '--workers', '1', '--total', '60'])
       expect(first.code, first.stderr).toBe(0)
       const dir = join(mountPoint, 'run')
       cpSync(made, dir, { recursive: true })
@@ -129,7 +129,7 @@ describe('full-disk-after-the-fact-named', () => {
       for (const name of readdirSync(mountPoint).filter((n) => n.startsWith('filler-'))) rmSync(join(mountPoint, name))
       const verify = await runCliHere(['verify', dir])
       expect(verify.code, verify.stdout).toBe(0)
-      expect((await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '60'])).code).toBe(0)
+      expect((await runCliHere(['run', job, '--out', dir, '--workers', '1', '--total', '60'])).code).toBe(0)
     },
   )
 

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { RunOwnedError } from '../../src/errors.ts'
 import { runMapJob } from '../../src/index.ts'
-import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
+import { fixture, runCliHere, startCli, tempDir } from '../support/cli.ts'
 
 it('one-owner: a second run on a live run is refused (exit 2) naming who holds it; after the owner is killed the run is taken over', async () => {
   const out = join(tempDir(), 'run')
@@ -13,7 +13,7 @@ it('one-owner: a second run on a live run is refused (exit 2) naming who holds i
     child.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('items →') && resolve()),
   )
 
-  const second = await runCli(args)
+  const second = await runCliHere(args)
   expect(second.code).toBe(2)
   expect(second.stderr).toMatch(new RegExp(`is being run by pid ${child.pid} on .+ since \\d{4}-\\d\\d-\\d\\dT`))
   await expect(
@@ -22,7 +22,7 @@ it('one-owner: a second run on a live run is refused (exit 2) naming who holds i
 
   child.kill('SIGKILL')
   await done
-  const takeover = await runCli([...args, '--json'])
+  const takeover = await runCliHere([...args, '--json'])
   expect(takeover.code).toBe(0)
   expect(JSON.parse(takeover.stdout)).toMatchObject({ state: 'complete', resumed: true, committed: 400 })
 })

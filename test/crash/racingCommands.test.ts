@@ -15,23 +15,30 @@ const job = fixture('squares.ts')
 /** Each item sleeps (no CPU), so the winner is still running when the last of the others starts. */
 const SLOW = { ITEM_MS: '40' }
 
+/** Runs started at once: 4 in the default suite (a process start costs about a second of CPU each), 8 under test:long. */
+const RACERS = LONG ? 8 : 4
+
 describe('racing-runs-one-winner', () => {
   // One race in the default suite; `npm run test:long` runs three.
   for (const trial of LONG ? [1, 2, 3] : [1]) {
-    it(`trial ${trial}: 8 runs started at once on a new --out: one runs it, 7 exit 2 naming it`, async () => {
+    it(`trial ${trial}: ${RACERS} runs started at once on a new --out: one runs it, ${RACERS - 1} exit 2 naming it`, async () => {
       const out = join(root, `race-${trial}`)
-      const started = Array.from({ length: 8 }, () =>
+      const started = Array.from({ length: RACERS }, () =>
         startCli(['run', job, '--out', out, '--workers', '1', '--total', '400'], SLOW),
       )
       const results: (CliResult | undefined)[] = started.map(() => undefined)
       started.forEach((s, i) => void s.done.then((r) => (results[i] = r)))
       // The losers end at once; the winner is stopped (Ctrl-C: it commits and exits 130) once they have.
-      await waitFor('7 runs to be refused', () => (results.filter(Boolean).length >= 7 ? true : undefined), 90_000)
+      await waitFor(
+        `${RACERS - 1} runs to be refused`,
+        () => (results.filter(Boolean).length >= RACERS - 1 ? true : undefined),
+        90_000,
+      )
       for (const s of started) s.child.kill('SIGINT')
       const all = await Promise.all(started.map((s) => s.done))
       for (const r of all) expect(r.stderr).not.toMatch(/internal error|SqliteError|SQLITE_/)
       const refused = all.filter((r) => r.code === 2)
-      expect(refused).toHaveLength(7)
+      expect(refused).toHaveLength(RACERS - 1)
       for (const r of refused) expect(r.stderr).toMatch(/is being run by pid \d+ on .* since/)
       const winner = all.find((r) => r.code !== 2)!
       expect([0, 130]).toContain(winner.code)
@@ -87,7 +94,7 @@ describe('verify-live-run', () => {
 describe('locked-journal-named', () => {
   it('a journal another process keeps locked: run waits, then says who is in the way and exits 2', async () => {
     const out = join(root, 'locked')
-    const made = await runCli(['run', job, '--out', out, '--workers', '1', '--total', '20'])
+    const made = await runCliHere(['run', job, '--out', out, '--workers', '1', '--total', '20'])
     expect(made.code, made.stderr).toBe(0)
     // Another program holds the journal's write lock (a long sqlite3 session, say).
     const other = new Database(join(out, '.longhaul', 'journal.sqlite'))

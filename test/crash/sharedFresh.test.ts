@@ -1,13 +1,14 @@
 /**
  * `run --fresh --store`: a shared run's folder is set aside (moved, never
  * deleted; the run stays in the database, marked interrupted) only once
- * nobody works on it (one-owner). Real PostgreSQL, real processes.
+ * nobody works on it (one-owner). Real PostgreSQL, a real owner SIGKILLed and
+ * a real worker; the `--fresh` commands run the CLI's main in this process.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { fixture, pace, referenceDigest, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { fixture, pace, referenceDigest, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
@@ -64,7 +65,7 @@ describe('--fresh on a run shared through PostgreSQL', () => {
     expect((await owner.done).signal).toBe('SIGKILL')
 
     // The owner is dead (this host, so its lease is free at once), but the run is not finished: its worker goes on in this folder.
-    const refused = await runCli([...args, '--fresh'])
+    const refused = await runCliHere([...args, '--fresh'])
     expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/which is not complete \(\d+ of 600 items\)/)
     expect(JSON.parse(readFileSync(join(out, '.longhaul', 'store.json'), 'utf8')).runId).toBe(oldRun)
@@ -72,7 +73,7 @@ describe('--fresh on a run shared through PostgreSQL', () => {
     // The worker completes the run on its own; then the folder can be set aside.
     paced.release()
     expect((await worker.done).code).toBe(0)
-    const fresh = await runCli([...args, '--fresh'])
+    const fresh = await runCliHere([...args, '--fresh'])
     expect(fresh.code, fresh.stderr).toBe(0)
     const summary = JSON.parse(fresh.stdout) as { runId: string; digest: string; resumed: boolean }
     expect(summary).toMatchObject({ digest: expected, resumed: false })
@@ -100,7 +101,7 @@ describe('--fresh on a run shared through PostgreSQL', () => {
       join(local, '.longhaul', 'store.json'),
       JSON.stringify({ store: url, runId: 'r1', shards: 's3://datasets/old' }),
     )
-    const result = await runCli([
+    const result = await runCliHere([
       'run',
       JOB,
       '--out',

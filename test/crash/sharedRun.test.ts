@@ -19,7 +19,6 @@ import {
   type Pace,
   pace,
   referenceDigest,
-  runCli,
   runCliHere,
   startCli,
   tempDir,
@@ -184,8 +183,8 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     run.release()
     for (const result of await Promise.all(workers.map((w) => w.done))) await expectComplete(result)
     await expectVerified(out)
-    // The same command finds the run complete: nothing is made again.
-    const again = await runCli(ownerArgs(url, out), run.env)
+    // The same command finds the run complete: nothing is made again (in this process: no process is at stake any more).
+    const again = await runCliHere(ownerArgs(url, out))
     expect((await expectComplete(again)).committedThisSession).toBe(0)
   })
 
@@ -291,7 +290,8 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
           ? true
           : undefined,
       )
-      const second = await runCli(ownerArgs(url, out), { ITEM_MS: '0' })
+      // The taking over command, in this process (at full speed: ITEM_MS is not set here); the stopped owner is a real process.
+      const second = await runCliHere(ownerArgs(url, out))
       expect(JSON.parse(second.stdout)).toMatchObject({ runId: first.runId, resumed: true, state: 'complete' })
     } finally {
       run.release()
@@ -378,7 +378,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
       url = await server().createDatabase()
       out = join(root, 'refusals')
       // A job without params, so that another job's params fit it and only its fingerprint tells them apart.
-      const owner = await startCli([
+      const owner = await runCliHere([
         'run',
         fixture('blocking.ts'),
         '--out',
@@ -390,7 +390,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
         '--store',
         url,
         '--json',
-      ]).done
+      ])
       expect(owner.code, owner.stderr).toBe(0)
       runId = JSON.parse(owner.stdout).runId as string
     })
@@ -410,7 +410,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     it("same-job-or-refuse: a worker whose job does not even take the run's params is refused as a different job", async () => {
       const squaresUrl = await server().createDatabase()
       const squaresOut = join(root, 'refusals-squares')
-      const owner = await runCli([
+      const owner = await runCliHere([
         'run',
         JOB,
         '--out',

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { startDashboard } from '../../src/dashboard/server.ts'
-import { fixture, pace, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { fixture, pace, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 it('watch URL follows a run through the dashboard until it ends, as watch DIR does locally', async () => {
   const root = tempDir()
@@ -39,7 +39,7 @@ it('watch URL follows a run through the dashboard until it ends, as watch DIR do
 
 it('watch URL reads a published progress.json; an unreachable or token-protected URL is a clear usage error', async () => {
   const out = join(tempDir(), 'done')
-  expect((await runCli(['run', fixture('squares.ts'), '--out', out, '--total', '50'])).code).toBe(0)
+  expect((await runCliHere(['run', fixture('squares.ts'), '--out', out, '--total', '50'])).code).toBe(0)
   const progress = readFileSync(join(out, 'progress.json'))
   const server = createServer((req, res) => {
     if (req.url === '/bucket/progress.json') res.writeHead(200, { 'content-type': 'application/json' }).end(progress)
@@ -48,23 +48,23 @@ it('watch URL reads a published progress.json; an unreachable or token-protected
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
   try {
-    const published = await runCli(['watch', `http://127.0.0.1:${port}/bucket/progress.json`])
+    const published = await runCliHere(['watch', `http://127.0.0.1:${port}/bucket/progress.json`])
     expect(published.code, published.stderr).toBe(0)
     expect(published.stdout).toMatch(/COMPLETE 50\/50/)
-    const missing = await runCli(['watch', `http://127.0.0.1:${port}/nothing.json`])
+    const missing = await runCliHere(['watch', `http://127.0.0.1:${port}/nothing.json`])
     expect(missing.code).toBe(2)
     expect(missing.stderr).toMatch(/answered 404/)
   } finally {
     server.close()
   }
-  const unreachable = await runCli(['watch', `http://127.0.0.1:${port}/bucket/progress.json`])
+  const unreachable = await runCliHere(['watch', `http://127.0.0.1:${port}/bucket/progress.json`])
   expect(unreachable.code).toBe(2)
   expect(unreachable.stderr).toMatch(/cannot reach http:\/\/127\.0\.0\.1:\d+/)
 
   const guarded = await startDashboard({ root: out, port: 0, token: 'a-long-enough-token' })
   try {
     const base = guarded.url.replace(/\?token=.*$/, '')
-    const refused = await runCli(['watch', `${base}runs/00000000-0000-4000-8000-000000000000`])
+    const refused = await runCliHere(['watch', `${base}runs/00000000-0000-4000-8000-000000000000`])
     expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/needs the dashboard's token/)
   } finally {

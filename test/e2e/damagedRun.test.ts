@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runCli, runCliHere } from '../support/cli.ts'
+import { runCliHere } from '../support/cli.ts'
 import { completeRun, journal, SQUARES, shards } from '../support/completeRun.ts'
 
 const { root, complete, damaged } = completeRun('longhaul-damaged-', 60)
@@ -41,7 +41,7 @@ describe('damaged-run-named-never-internal-error', () => {
         ['verify', dir],
         ['status', dir],
       ]) {
-        const result = args[0] === 'run' ? await runCli(args) : await runCliHere(args)
+        const result = await runCliHere(args)
         const said = result.stderr + result.stdout
         expect(said, args[0]).not.toMatch(/internal error/)
         expect(said, args[0]).toMatch(/the run in .* is damaged/)
@@ -82,7 +82,7 @@ describe('damaged-run-named-never-internal-error', () => {
         ['run', job, '--out', dir, '--workers', '1'],
         ['verify', dir],
       ]) {
-        const result = args[0] === 'run' ? await runCli(args) : await runCliHere(args)
+        const result = await runCliHere(args)
         expect(result.stderr, args[0]).not.toMatch(/internal error/)
         expect(result.stderr, args[0]).toMatch(named)
         expect(result.code, args[0]).toBe(2)
@@ -102,7 +102,7 @@ describe('damaged-run-named-never-internal-error', () => {
     expect(verify.code).toBe(2)
     const status = await runCliHere(['status', dir])
     expect(status.code).toBe(0)
-    const run = await runCli(['run', job, '--out', dir, '--workers', '1'])
+    const run = await runCliHere(['run', job, '--out', dir, '--workers', '1'])
     expect(run.code, run.stderr).toBe(0)
     expect((await runCliHere(['verify', dir])).code).toBe(0)
   })
@@ -130,7 +130,7 @@ describe('fresh-sets-a-damaged-run-aside', () => {
   it('run --fresh on a run whose journal is malformed moves it aside whole and completes a new run', async () => {
     const dir = damaged((d) => truncateSync(journal(d), Math.floor(readFileSync(journal(d)).length / 2)))
     const before = shards(dir)
-    const result = await runCli(['run', job, '--out', dir, '--workers', '1', '--fresh'])
+    const result = await runCliHere(['run', job, '--out', dir, '--workers', '1', '--fresh'])
     expect(result.stderr).not.toMatch(/internal error|malformed/)
     expect(result.code, result.stderr).toBe(0)
     const aside = readdirSync(root).filter((name) => name.startsWith(`${dir.split('/').at(-1)}.before-`))
@@ -186,7 +186,7 @@ describe('reader-files-verified', () => {
       expect(report.readerIndex).toMatch(named)
       expect(report.readerIndex).toMatch(/run the same `longhaul run` command to rewrite it/)
 
-      const run = await runCli(['run', job, '--out', dir, '--workers', '1'])
+      const run = await runCliHere(['run', job, '--out', dir, '--workers', '1'])
       expect(run.code, run.stderr).toBe(0)
       expect(readFileSync(index(dir))).toEqual(original)
       // Written atomically: no temporary file is left beside it.

@@ -2,16 +2,17 @@
  * The repair path: `longhaul doctor JOB --out DIR` rebuilds a lost or damaged
  * journal from the shards whose own bytes prove them. Real runs, real damage
  * (a truncated journal, a SIGKILLed run's write-ahead log deleted, a shard
- * with a flipped byte or cut short), real CLI processes: after doctor, `run`
- * makes only the missing items and `verify` prints the digest an undamaged
- * run has. Nothing is ever deleted. (`verify` and the refused doctors run the
- * CLI in this process: what they say is the same without a process start.)
+ * with a flipped byte or cut short), a real process SIGKILLed: after doctor,
+ * `run` makes only the missing items and `verify` prints the digest an
+ * undamaged run has. Nothing is ever deleted. (`doctor`, `run` and `verify`
+ * run the CLI's main in this process, as a command line would, without a
+ * process start: nothing they check is about processes.)
  */
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { fixture, killedAfterEach, referenceDigest, runCli, runCliHere, startCli, waitFor } from '../support/cli.ts'
+import { fixture, killedAfterEach, referenceDigest, runCliHere, startCli, waitFor } from '../support/cli.ts'
 import { completeRun, journal, SQUARES, shards } from '../support/completeRun.ts'
 
 const { root, digest, damaged: copy } = completeRun('longhaul-doctor-', 300)
@@ -44,11 +45,11 @@ describe('doctor-rebuilds-from-shards', () => {
   it('a complete run whose journal was truncated to 0 bytes: doctor adopts every shard, verify passes with the original digest, nothing is made again', async () => {
     const dir = copy((d) => truncateSync(journal(d), 0))
     const before = shards(dir)
-    const damagedRun = await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '300'])
+    const damagedRun = await runCliHere(['run', job, '--out', dir, '--workers', '1', '--total', '300'])
     expect(damagedRun.code).toBe(2)
     expect(damagedRun.stderr).toMatch(/longhaul doctor JOB --out .* --fresh/)
 
-    const doctor = await runCli(['doctor', job, '--out', dir])
+    const doctor = await runCliHere(['doctor', job, '--out', dir])
     expect(doctor.code, doctor.stderr).toBe(0)
     expect(doctor.stdout).toMatch(/REBUILT {2}squares/)
     expect(doctor.stdout).toMatch(/damage {7}its journal \.longhaul\/journal\.sqlite is empty \(0 bytes\)/)
@@ -63,7 +64,7 @@ describe('doctor-rebuilds-from-shards', () => {
     const verify = await runCliHere(['verify', dir])
     expect(verify.code, verify.stdout).toBe(0)
     expect(digestOf(verify.stdout)).toBe(digest())
-    const again = await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
+    const again = await runCliHere(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
     expect(again.code, again.stderr).toBe(0)
     expect(JSON.parse(again.stdout).committedThisSession).toBe(0)
     expect(shards(dir)).toEqual(before)
@@ -73,7 +74,7 @@ describe('doctor-rebuilds-from-shards', () => {
     const dir = copy((d) => {
       for (const suffix of ['', '-wal', '-shm']) rmSync(`${journal(d)}${suffix}`, { force: true })
     })
-    const doctor = await runCli(['doctor', job, '--out', dir, '--json'])
+    const doctor = await runCliHere(['doctor', job, '--out', dir, '--json'])
     expect(doctor.code, doctor.stderr).toBe(0)
     const report = JSON.parse(doctor.stdout) as { damage: string; adoptedItems: number; journalMovedTo: string[] }
     expect(report.damage).toBe('its journal .longhaul/journal.sqlite is missing')
@@ -101,7 +102,7 @@ describe('doctor-rebuilds-from-shards', () => {
     expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/write-ahead log .* is missing[\s\S]*longhaul doctor/)
 
-    const doctor = await runCli(['doctor', job, '--out', dir, '--total', '400', '--json'])
+    const doctor = await runCliHere(['doctor', job, '--out', dir, '--total', '400', '--json'])
     expect(doctor.code, doctor.stderr).toBe(0)
     const report = JSON.parse(doctor.stdout) as {
       outcome: string
@@ -118,7 +119,7 @@ describe('doctor-rebuilds-from-shards', () => {
     // Only a staged file of a range never recorded may be set aside; every shard with its final name proved itself.
     for (const file of report.quarantined) expect(file.name).toMatch(/^\.(claim|tmp)-/)
 
-    const resumed = await runCli(['run', job, '--out', dir, '--workers', '2', '--total', '400', '--json'])
+    const resumed = await runCliHere(['run', job, '--out', dir, '--workers', '2', '--total', '400', '--json'])
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout).committedThisSession).toBe(400 - report.adoptedItems)
     const verify = await runCliHere(['verify', dir])
@@ -145,7 +146,7 @@ describe('doctor-rebuilds-from-shards', () => {
       const [start, end] = name.split('.')[0]!.split('-').map(Number)
       return end! - start!
     }
-    const doctor = await runCli(['doctor', job, '--out', dir, '--total', '300'])
+    const doctor = await runCliHere(['doctor', job, '--out', dir, '--total', '300'])
     expect(doctor.code, doctor.stderr).toBe(0)
     expect(doctor.stdout).toMatch(/quarantined {2}3 file\(s\)/)
     expect(doctor.stdout).toMatch(
@@ -168,7 +169,7 @@ describe('doctor-rebuilds-from-shards', () => {
     expect(shards(dir)).not.toContain(flipped)
     expect(shards(dir)).not.toContain(cut)
 
-    const resumed = await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
+    const resumed = await runCliHere(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout).committedThisSession).toBe(items(flipped) + items(cut))
     const verify = await runCliHere(['verify', dir])
@@ -190,7 +191,7 @@ describe('doctor-rebuilds-from-shards', () => {
       )
       truncateSync(journal(d), 0)
     })
-    const doctor = await runCli(['doctor', job, '--out', dir, '--total', '300', '--json'])
+    const doctor = await runCliHere(['doctor', job, '--out', dir, '--total', '300', '--json'])
     expect(doctor.code, doctor.stderr).toBe(0)
     const report = JSON.parse(doctor.stdout) as {
       quarantined: { name: string; reason: string }[]
@@ -198,7 +199,7 @@ describe('doctor-rebuilds-from-shards', () => {
     }
     expect(report.quarantined.map((file) => file.name)).toEqual(expect.arrayContaining([overlapping, first]))
     for (const file of report.quarantined) expect(file.reason).toMatch(/overlap another shard's/)
-    const resumed = await runCli(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
+    const resumed = await runCliHere(['run', job, '--out', dir, '--workers', '1', '--total', '300', '--json'])
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(JSON.parse(resumed.stdout).committedThisSession).toBe(300 - report.adoptedItems)
     const verify = await runCliHere(['verify', dir])

@@ -7,7 +7,7 @@ import { preflightOn } from '../../src/preflight/preflight.ts'
 import { identifyJob, identifyLoop } from '../../src/run/identify.ts'
 import { runMapJob } from '../../src/work/map/runMapJob.ts'
 import { recorded } from '../fixtures/evidence/record.ts'
-import { ROOT, runCli } from '../support/cli.ts'
+import { ROOT, runCliHere } from '../support/cli.ts'
 
 // Job folders inside the repository (so 'longhaul' and 'zod' resolve), named with a dot so no other test's glob sees them.
 const base = join(ROOT, 'test/fixtures', `.job-files-${process.pid}`)
@@ -65,12 +65,12 @@ describe('fingerprint-covers-declared-files', () => {
     expect(await runMapJob({ jobPath: job, outDir: small, total: 5 })).toMatchObject({ state: 'complete' })
 
     write(join(dir, 'server.py'), 'print(3)\n')
-    const resumed = await runCli(['run', job, '--out', small, '--total', '8'])
+    const resumed = await runCliHere(['run', job, '--out', small, '--total', '8'])
     expect(resumed.code).toBe(2)
     expect(resumed.stderr).toMatch(/LONGHAUL_FINGERPRINT_MISMATCH|holds a run of a different job/)
     expect(resumed.stderr).toContain('job code changed (server.py)')
 
-    const gated = await runCli(['run', job, '--out', proved, '--total', String(evidence.target)])
+    const gated = await runCliHere(['run', job, '--out', proved, '--total', String(evidence.target)])
     expect(gated.code, gated.stderr).toBe(3)
     expect(gated.stderr).toMatch(/✘ a proof for this exact job .* none: server\.py changed since the proof of \d{4}-/)
 

@@ -10,14 +10,14 @@ import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { listCheckpoints, readCheckpoint } from '../../src/work/loop/checkpoints.ts'
 import { tempDir } from '../support/cli.ts'
-import { ckpt, DESCENT, dataFiles, finalBytes, readJournal, runLoop, sha256 } from './support.ts'
+import { ckpt, DESCENT, dataFiles, finalBytes, readJournal, runLoop, runLoopHere, sha256 } from './support.ts'
 
 const env = { CKPT_STEPS: '20', CKPT_MS: '3600000', KEEP: '1', STEP_MS: '2' }
 
 it('prune-after-durable: killed after its 3rd checkpoint is durable and before pruning, the previous checkpoint is still there; the run resumes from the newest', async () => {
   const root = tempDir('longhaul-loop-prune-')
   const reference = join(root, 'reference')
-  expect((await runLoop(DESCENT, reference, env)).code).toBe(0)
+  expect((await runLoopHere(DESCENT, reference, env)).code).toBe(0)
   const expected = finalBytes(reference)
 
   const out = join(root, 'crashed')
@@ -31,7 +31,7 @@ it('prune-after-durable: killed after its 3rd checkpoint is durable and before p
   for (const { file } of listCheckpoints(join(out, 'data')))
     expect(readCheckpoint(join(out, 'data'), file, run!), file).not.toHaveProperty('corrupt')
 
-  const resumed = await runLoop(DESCENT, out, env)
+  const resumed = await runLoopHere(DESCENT, out, env)
   expect(resumed.code, resumed.stderr).toBe(0)
   const summary = JSON.parse(resumed.stdout)
   expect(summary.startStep).toBeGreaterThanOrEqual(60)

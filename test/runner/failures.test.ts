@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { ItemFailedError } from '../../src/errors.ts'
 import { runMapJob, verifyRun } from '../../src/index.ts'
-import { fixture, runCli, tempDir } from '../support/cli.ts'
+import { fixture, runCli, runCliHere, tempDir } from '../support/cli.ts'
 
 const root = tempDir()
 
@@ -17,7 +17,7 @@ it('a failing item fails the run after its retries, naming the item, its error a
   expect(report.duplicates + report.corrupt).toBe(0)
   expect(report.items).toBeGreaterThanOrEqual(70)
   // Fixed, the same command resumes and completes.
-  const fixed = await runCli(['run', fixture('failing.ts'), '--out', outDir, '--workers', '1', '--json'])
+  const fixed = await runCliHere(['run', fixture('failing.ts'), '--out', outDir, '--workers', '1', '--json'])
   expect(fixed.code).toBe(0)
   expect(JSON.parse(fixed.stdout).committedThisSession).toBeLessThanOrEqual(30)
 })

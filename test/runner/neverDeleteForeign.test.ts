@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { runMapJob, verifyRun } from '../../src/index.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { runTagOf } from '../../src/shards/shardNames.ts'
-import { fixture, runCli, tempDir } from '../support/cli.ts'
+import { fixture, runCliHere, tempDir } from '../support/cli.ts'
 
 const root = tempDir()
 
@@ -19,7 +19,7 @@ describe('never-delete-foreign-files', () => {
     const outDir = join(root, 'lookalikes')
     const args = ['run', fixture('squares.ts'), '--out', outDir, '--total', '100', '--workers', '2']
     // Interrupted half-way is not needed: a complete run resumes through the same recovery.
-    const first = await runCli([...args, '--json'])
+    const first = await runCliHere([...args, '--json'])
     expect(first.code, first.stderr).toBe(0)
     const store = SqliteStore.open(join(outDir, '.longhaul', 'journal.sqlite'), { readonly: true })
     const tag = runTagOf((await store.getRun())!.runId)
@@ -43,7 +43,7 @@ describe('never-delete-foreign-files', () => {
     const own = [`.claim-${tag}-99-000000000100-000000000150.jsonl`, '.tmp-0a1b2c3d4e5f-index.json']
     for (const name of own) writeFileSync(join(data, name), '{"i":1')
 
-    const resumed = await runCli(args)
+    const resumed = await runCliHere(args)
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stderr).toContain('removed 2 unrecorded file(s) left by an earlier crash')
     expect(resumed.stderr).toMatch(

@@ -5,7 +5,7 @@ import { expect, it } from 'vitest'
 import { RunOwnedError } from '../../src/errors.ts'
 import { runMapJob, verifyRun } from '../../src/index.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
-import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
+import { fixture, runCli, runCliHere, startCli, tempDir } from '../support/cli.ts'
 
 const root = tempDir()
 
@@ -13,7 +13,7 @@ it('a new run never deletes files it did not write: a data/ folder that holds fi
   const out = join(root, 'mine')
   mkdirSync(join(out, 'data', 'raw'), { recursive: true })
   writeFileSync(join(out, 'data', 'train.csv'), 'precious')
-  const result = await runCli(['run', fixture('squares.ts'), '--out', out, '--total', '10'])
+  const result = await runCliHere(['run', fixture('squares.ts'), '--out', out, '--total', '10'])
   expect(result.code).toBe(2)
   expect(result.stderr).toMatch(/data already holds files, and no longhaul run is recorded/)
   expect(readFileSync(join(out, 'data', 'train.csv'), 'utf8')).toBe('precious')
@@ -36,7 +36,7 @@ it('one-owner: --fresh refuses to move a run that a live process owns', async ()
 
 it('a job that cannot start in a worker thread fails the run with a clear message (exit 1), recorded as failed', async () => {
   const out = join(root, 'wthrow')
-  const result = await runCli(['run', fixture('worker-throw.ts'), '--out', out])
+  const result = await runCliHere(['run', fixture('worker-throw.ts'), '--out', out])
   expect(result.code).toBe(1)
   expect(result.stderr).toMatch(/a worker thread failed: this job cannot start in a worker thread/)
   expect(result.stderr).not.toMatch(/internal error/)
@@ -58,7 +58,7 @@ it('atomic-commit: an npy item with a bad field leaves the shard well-formed; th
   expect(failed.code).toBe(1)
   expect(failed.stderr).toMatch(/item 37 field 'label' is missing/)
   expect((await verifyRun(out)).corrupt).toBe(0)
-  const resumed = await runCli(['run', fixture('half-record.ts'), '--out', out, '--workers', '1'])
+  const resumed = await runCliHere(['run', fixture('half-record.ts'), '--out', out, '--workers', '1'])
   expect(resumed.code).toBe(0)
   expect(await verifyRun(out)).toMatchObject({ complete: true, corrupt: 0 })
 })

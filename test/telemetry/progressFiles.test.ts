@@ -107,7 +107,7 @@ it('stall-detection: a run that finishes nothing for the stall threshold turns S
   expect(events.filter((t) => t === 'stalled' || t === 'recovered')).toEqual(['stalled', 'recovered'])
   expect(events.at(-1)).toBe('complete')
   // status reads the same event log, through the store.
-  const status = await runCli(['status', out])
+  const status = await runCliHere(['status', out])
   expect(status.stdout).toMatch(/Recent events:[\s\S]*stalled \(quietSeconds [\d.]+\)[\s\S]*recovered[\s\S]*complete/)
 }, 60_000)
 
