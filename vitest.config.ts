@@ -10,10 +10,14 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node'
  */
 const LONGEST = [
   'test/e2e/init.test.ts',
+  'test/python/pythonInit.test.ts',
   'test/exec/supervise.test.ts',
   'test/crash/sharedRun.test.ts',
   'test/preflight/loopPreflight.test.ts',
   'test/loop/telemetry.test.ts',
+  'test/python/pythonCrash.test.ts',
+  'test/python/pythonShared.test.ts',
+  'test/python/pythonJob.test.ts',
   'test/preflight/projection.test.ts',
   'test/dashboard/publishRun.test.ts',
   'test/preflight/brokenJobs.test.ts',
