@@ -37,7 +37,7 @@ const BENCHMARKS = [
   {
     name: 'python',
     script: cases('python'),
-    args: [1, scaled(5_000, 100), 5, scaled(2_000, 50), 3],
+    args: [1, scaled(5_000, 100), 5, scaled(4_000, 50), 3],
     timeoutMs: 900_000,
   },
   { name: 'eta', script: cases('eta'), args: [20] },
@@ -113,6 +113,14 @@ function summary(rows) {
     speedup: (r) => [
       `speed-up, ${r.job}`,
       `${r.speedup}× on ${r.cores} cores${r.bareThreadsSpeedup ? ` (bare threads ${r.bareThreadsSpeedup}×)` : ''}`,
+    ],
+    'python-overhead': (r) => [
+      `Python job vs bare loop, ${r.itemMs} ms items`,
+      `${r.overheadPct}% (${r.durableMs} vs ${r.bareMs} ms, ${r.items} items; CPU ${r.durablePythonCpuMs} + ${r.durableNodeCpuMs} vs ${r.bareCpuMs} ms)`,
+    ],
+    'python-speedup': (r) => [
+      'speed-up, Python job',
+      `${r.speedup}× on ${r.cores} cores (${r.speedupAfterStart}× after start-up)`,
     ],
     postgres: (r) => [
       `vs pg-boss, ${r.itemMs ? `${r.itemMs} ms items, ` : ''}${r.processes} process(es)`,
