@@ -120,7 +120,7 @@ function summary(rows) {
     ],
     'python-speedup': (r) => [
       'speed-up, Python job',
-      `${r.speedup}× on ${r.cores} cores (${r.speedupAfterStart}× after start-up)`,
+      `${r.speedup}× on ${r.cores} cores (${r.speedupAfterStart}× after start-up; bare Python processes ${r.bareProcessesSpeedup}×)`,
     ],
     postgres: (r) => [
       `vs pg-boss, ${r.itemMs ? `${r.itemMs} ms items, ` : ''}${r.processes} process(es)`,

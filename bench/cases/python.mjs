@@ -4,10 +4,11 @@
 // Runs alternate, bare then durable, `reps` times; the ratio is of the medians, both
 // timed from the start of their process(es) to the end (interpreter start-up included
 // on both sides). (2) speed-up: the same job with 1 worker and with one per core,
-// alternating, `speedupReps` times each.
+// alternating, `speedupReps` times each; alongside, what the machine itself allows:
+// the same items split over 1 and over `cores` bare Python loops run at once.
 //
 //   node bench/cases/python.mjs ITEM_MS ITEMS REPS SPEEDUP_ITEMS SPEEDUP_REPS
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
@@ -44,6 +45,24 @@ function bare(dir) {
   const done = spawnSync('python3', [BARE, String(rounds), String(items), join(dir, 'out.npy')], { stdio: 'inherit' })
   if (done.status !== 0) throw new Error(`the bare loop exited with ${done.status}`)
   return { ms: performance.now() - started, cpu: cpuSince(cpu) }
+}
+
+/** Wall time of `processes` bare loops started at once, each making its share of `total` items. */
+async function bareSplit(dir, processes, total) {
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: processes }, (_, p) => {
+      const first = Math.floor((total * p) / processes)
+      const count = Math.floor((total * (p + 1)) / processes) - first
+      const args = [BARE, String(rounds), String(count), join(dir, `out-${p}.npy`), String(first)]
+      return new Promise((resolve, reject) =>
+        spawn('python3', args, { stdio: 'inherit' })
+          .once('error', reject)
+          .once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`a bare loop exited with ${code}`)))),
+      )
+    }),
+  )
+  return performance.now() - started
 }
 
 /** Wall time of the runMapJob call, and its start-up: from the call to the first commit (a range of one item). */
@@ -131,10 +150,14 @@ emit('python-overhead', {
 })
 
 const walls = { 1: [], [cores]: [] }
+const bareWalls = { 1: [], [cores]: [] }
 for (let rep = 0; rep < speedupReps; rep++) {
   for (const workers of [1, cores]) {
     walls[workers].push(await durable(scratch(`python-speedup-${workers}`), workers, speedupItems))
-    say(`python speedup ${speedupItems} items, ${workers} worker(s): ${walls[workers].at(-1).ms.toFixed(0)} ms`)
+    bareWalls[workers].push(await bareSplit(scratch(`python-speedup-bare-${workers}`), workers, speedupItems))
+    say(
+      `python speedup ${speedupItems} items, ${workers} worker(s): ${walls[workers].at(-1).ms.toFixed(0)} ms (bare loops ${bareWalls[workers].at(-1).toFixed(0)} ms)`,
+    )
   }
 }
 const oneMs = median(walls[1].map((run) => run.ms))
@@ -153,6 +176,8 @@ emit('python-speedup', {
   oneWorkerStartMs: round(median(walls[1].map((run) => run.startMs)), 1),
   allWorkersStartMs: round(median(walls[cores].map((run) => run.startMs)), 1),
   speedupAfterStart: round(afterStart(walls[1]) / afterStart(walls[cores])),
+  // The same items over 1 and over `cores` bare Python processes: what the machine allows while it is measured.
+  bareProcessesSpeedup: round(median(bareWalls[1]) / median(bareWalls[cores])),
   oneWorkerPythonCpuMs: round(median(walls[1].map((run) => run.cpu.python)), 0),
   allWorkersPythonCpuMs: round(median(walls[cores].map((run) => run.cpu.python)), 0),
   target: `speedup >= ${0.9 * cores} (0.9 x ${cores} cores)`,

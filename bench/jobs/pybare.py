@@ -1,7 +1,7 @@
 """What a Python script without longhaul does: the same items in a loop, saved as one .npy at the end (np.save, no
 fsync).
 
-    python3 pybare.py ROUNDS ITEMS OUT.npy     the loop
+    python3 pybare.py ROUNDS ITEMS OUT.npy [FIRST]  the loop, over items FIRST … FIRST+ITEMS-1 (FIRST: 0)
     python3 pybare.py calibrate MS             prints the rounds that take about MS ms here
 """
 import sys
@@ -30,5 +30,6 @@ if __name__ == "__main__":
         print(calibrate(float(sys.argv[2])))
     else:
         rounds, items, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-        rows = [work(index, rounds) for index in range(items)]
+        first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+        rows = [work(index, rounds) for index in range(first, first + items)]
         np.save(out, np.stack(rows))
