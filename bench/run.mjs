@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, eta, inputs, startup)
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, eta, inputs, startup)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -33,6 +33,13 @@ const BENCHMARKS = [
   { name: 'postgres', script: cases('postgres'), args: [scaled(100_000, 1000), 1000, 0.5], timeoutMs: 600_000 },
   // Items that wait 2 ms on another service: batches of 250 take 0.5 s, pg-boss's shortest polling interval, so its worker seldom waits for nothing.
   { name: 'postgres', script: cases('postgres'), args: [scaled(5_000, 200), 250, 0.5, 2], timeoutMs: 600_000 },
+  // A Python job (jobs/pybusy.py) against a bare Python loop, 1 ms items; then its speed-up with one worker per core.
+  {
+    name: 'python',
+    script: cases('python'),
+    args: [1, scaled(5_000, 100), 5, scaled(4_000, 50), 3],
+    timeoutMs: 900_000,
+  },
   { name: 'eta', script: cases('eta'), args: [20] },
   // One record of 10, 20 and 40 MB, and the same sizes in short records: time per MB must not grow with the size.
   { name: 'inputs', script: cases('inputs'), args: [3, ...[10, 20, 40].map((mb) => scaled(mb))] },
@@ -106,6 +113,14 @@ function summary(rows) {
     speedup: (r) => [
       `speed-up, ${r.job}`,
       `${r.speedup}× on ${r.cores} cores${r.bareThreadsSpeedup ? ` (bare threads ${r.bareThreadsSpeedup}×)` : ''}`,
+    ],
+    'python-overhead': (r) => [
+      `Python job vs bare loop, ${r.itemMs} ms items`,
+      `${r.overheadPct}% (${r.durableMs} vs ${r.bareMs} ms, ${r.items} items; CPU ${r.durablePythonCpuMs} + ${r.durableNodeCpuMs} vs ${r.bareCpuMs} ms)`,
+    ],
+    'python-speedup': (r) => [
+      'speed-up, Python job',
+      `${r.speedup}× on ${r.cores} cores (${r.speedupAfterStart}× after start-up; bare Python processes ${r.bareProcessesSpeedup}×)`,
     ],
     postgres: (r) => [
       `vs pg-boss, ${r.itemMs ? `${r.itemMs} ms items, ` : ''}${r.processes} process(es)`,
