@@ -48,6 +48,8 @@ export interface ExecObserver {
   progress?(snapshot: ProgressSnapshot, reason: 'tick' | 'checkpoint' | 'state'): void
   /** Something the owner should read: a restart, a stall, a kill. */
   note?(message: string): void
+  /** The program was let run: its process id and which life (1, 2, …) this is. */
+  started?(pid: number, life: number): void
 }
 
 export interface ExecResult {
