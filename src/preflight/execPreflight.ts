@@ -3,11 +3,18 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { UsageError } from '../errors.ts'
 import { runPaths } from '../files/runDir.ts'
-import type { LaunchClearance } from '../telemetry/snapshot.ts'
+import type { LaunchGate } from '../run/identify.ts'
 import { VERSION } from '../version.ts'
 import { programName } from '../work/exec/options.ts'
 import { shellWord } from './command.ts'
-import { type ExecEvidence, type ExecProgram, gatherExecEvidence, judgeExec, MIN_EXEC_KILLS } from './execSuite.ts'
+import {
+  EXEC_KILLS,
+  type ExecEvidence,
+  type ExecProgram,
+  gatherExecEvidence,
+  judgeExec,
+  MIN_EXEC_KILLS,
+} from './execSuite.ts'
 import { launchGate } from './gate.ts'
 import { type LoadedPolicy, launchRules, loadPolicy } from './policy.ts'
 import { type CheckResult, makeStatement, type ProofStatement, type RuleResult, writeProof } from './proof.ts'
@@ -165,7 +172,7 @@ function execRules({ policy }: LoadedPolicy, checks: readonly CheckResult[]): Ru
       'crashKills',
       'crash-resume',
       kills >= MIN_EXEC_KILLS,
-      `${kills} SIGKILLs over ${crash.measurements.lives} lives (an exec program is killed up to 3 times)`,
+      `${kills} SIGKILLs over ${crash.measurements.lives} lives (the exec suite kills a program up to ${EXEC_KILLS} times, whatever the policy's crashKills; at least ${MIN_EXEC_KILLS} must land)`,
     ),
     rule(
       'requireProofAbove',
@@ -178,31 +185,27 @@ function execRules({ policy }: LoadedPolicy, checks: readonly CheckResult[]): Ru
 }
 
 /**
- * The launch gate for `exec` (invariant gate): a run whose --total is above
+ * The launch gate for `exec` (invariant gate): a run whose total is above
  * the policy's requireProofAbove starts only with a passing, unexpired proof
- * of this same program in its --out's proofs/, made under the same policy.
+ * of this same program (its command, arguments, the bytes of the files they
+ * name, its --checkpoints and --resume-arg) in its --out's proofs/, made
+ * under the same policy, for a total at least its own. Asked by exec before
+ * anything is written; its decision is journaled as every run's is.
  */
-export async function execGate(
-  o: Pick<ExecPreflightOptions, 'command' | 'args' | 'cwd' | 'resumeArg' | 'checkpoints' | 'config' | 'total'> & {
-    readonly outDir: string
+export async function execLaunchGate(
+  o: Pick<ExecPreflightOptions, 'command' | 'args' | 'cwd' | 'resumeArg' | 'checkpoints' | 'config'> & {
     readonly skip: boolean
   },
-): Promise<LaunchClearance | undefined> {
-  if (o.total === undefined) return undefined
-  const policy = await execPolicy(o, o.config)
+): Promise<LaunchGate> {
   const gate = launchGate({
-    policy,
+    policy: await execPolicy(o, o.config),
     skip: o.skip,
-    preflightCommand: () => execCommandLine({ ...o, outputs: '<files the program writes>' }, 'preflight'),
+    preflightCommand: (facts) =>
+      execCommandLine(
+        { ...o, outDir: facts.outDir, total: facts.total, outputs: '<files the program writes>' },
+        'preflight',
+      ),
   })
-  return gate({
-    job: programName(o.command, o.args),
-    jobPath: o.command,
-    outDir: o.outDir,
-    fingerprint: execFingerprint(o),
-    total: o.total,
-    params: null,
-    seed: 0,
-    kind: 'exec',
-  })
+  const fingerprint = execFingerprint(o)
+  return (facts) => gate({ ...facts, fingerprint, job: programName(o.command, o.args) })
 }

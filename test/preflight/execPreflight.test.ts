@@ -66,7 +66,15 @@ describe('preflight --exec', () => {
     const ran = await inFolder(cwd, () =>
       runCliHere(['exec', '--out', out, '--config', config, ...EXEC_OPTIONS, '--', ...PROGRAM]),
     )
-    expect(ran.stderr).toContain('launch gate: proved by')
+    const gate = JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8')).gate
+    expect(gate).toMatchObject({ status: 'proved', target: 60 })
+    // Without the proof, --skip-preflight runs it, and the waiver is recorded.
+    const waived = join(tempDir(), 'waived')
+    const skipped = await inFolder(tempDir(), () =>
+      runCliHere(['exec', '--out', waived, '--config', config, '--skip-preflight', ...EXEC_OPTIONS, '--', ...PROGRAM]),
+    )
+    expect(skipped.code).toBe(0)
+    expect(JSON.parse(readFileSync(join(waived, 'progress.json'), 'utf8')).gate).toMatchObject({ status: 'waived' })
     expect(ran.code).toBe(0)
     expect(readFileSync(join(cwd, 'out/result.txt'), 'utf8')).toMatch(/^60 [0-9a-f]{64}\n$/)
   }, 60_000)

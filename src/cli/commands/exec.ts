@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { execGate } from '../../preflight/execPreflight.ts'
+import { execLaunchGate } from '../../preflight/execPreflight.ts'
 import { type ExecResult, programName, superviseProgram } from '../../work/exec/supervise.ts'
 import type { Io } from '../io.ts'
 import { progressLine } from '../render/progressLine.ts'
@@ -35,23 +35,6 @@ export async function execCommand(
   const [program, ...args] = command
   const name = options.name
   const outDir = options.out ?? join('runs', name ?? programName(program ?? '', args))
-  // The launch gate (invariant gate): a --total above the policy's scale needs a proof from `preflight --exec`.
-  const clearance = program
-    ? await execGate({
-        command: program,
-        args,
-        cwd: process.cwd(),
-        outDir,
-        skip: options.skipPreflight === true,
-        ...(options.config !== undefined && { config: options.config }),
-        ...(options.total !== undefined && { total: options.total }),
-        ...(options.checkpoints !== undefined && { checkpoints: options.checkpoints }),
-        ...(options.resumeArg !== undefined && { resumeArg: options.resumeArg }),
-      })
-    : undefined
-  if (clearance?.status === 'proved')
-    io.err(`longhaul: launch gate: proved by ${join(outDir, 'proofs', clearance.proof)}`)
-  if (clearance?.status === 'waived') io.err(`longhaul: launch gate waived: ${clearance.reason}`)
   const result: ExecResult = await superviseProgram({
     command: program ?? '',
     args,
@@ -62,6 +45,18 @@ export async function execCommand(
     ...(options.resumeArg !== undefined && { resumeArg: options.resumeArg }),
     ...(options.total !== undefined && { total: options.total }),
     ...(options.fresh !== undefined && { fresh: options.fresh }),
+    // The launch gate (invariant gate): a total above the policy's scale needs a proof from `preflight --exec`.
+    ...(program && {
+      gate: await execLaunchGate({
+        command: program,
+        args,
+        cwd: process.cwd(),
+        skip: options.skipPreflight === true,
+        ...(options.config !== undefined && { config: options.config }),
+        ...(options.checkpoints !== undefined && { checkpoints: options.checkpoints }),
+        ...(options.resumeArg !== undefined && { resumeArg: options.resumeArg }),
+      }),
+    }),
     ...(options.stallAfter !== undefined && { stallAfterMs: options.stallAfter * 1000 }),
     ...(options.progressEvery !== undefined && {
       progressEveryMs: options.progressEvery * 1000,
