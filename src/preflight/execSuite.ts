@@ -57,9 +57,8 @@ export const MIN_EXEC_KILLS = 2
 /**
  * The evidence of `preflight --exec`: the program run uninterrupted under
  * exec in a scratch folder, then again in another, SIGKILLed at seeded
- * moments (15–45% of the uninterrupted run's working time after a life's
- * first progress) and
- * restarted by exec's own restart path (its --checkpoints and --resume-arg).
+ * moments (in each life, after its 1st or 2nd checkpoint, or a while after
+ * its first progress when it reports no checkpoints) and restarted by exec's own restart path (its --checkpoints and --resume-arg).
  * Each run's working folder is its scratch folder: the outputs it writes to
  * relative paths land there; an argument naming an existing path is passed
  * as an absolute path, so the program and its inputs are read from where
@@ -75,17 +74,29 @@ export async function gatherExecEvidence(
   const reference = await supervisedRun(program, join(workDir, 'reference'), signal)
   if (reference.state !== 'complete') return { kind: 'exec', target, killSeed, plannedKills: EXEC_KILLS, reference }
   const random = seeded(killSeed)
-  // The uninterrupted run's time from its first progress to its end: the kills fall within it.
-  const working = reference.durationMs - (reference.progressAtMs[0] ?? 0)
-  const crashed = await supervisedRun(program, join(workDir, 'crashed'), signal, {
-    kills: EXEC_KILLS,
-    delayMs: () => working * (0.15 + 0.3 * random()),
-  })
+  const c = reference.checkpointsAtMs
+  // A program that reports checkpoints is killed at its 1st or 2nd of a life (so that its resume is exercised), a seeded
+  // fraction of its mean checkpoint interval later; one that reports none, a seeded while after its first progress.
+  const killer: Killer =
+    c.length > 0
+      ? {
+          kills: EXEC_KILLS,
+          atCheckpoint: () => 1 + Math.floor(random() * 2),
+          delayMs: () =>
+            random() * (c.length > 1 ? (c.at(-1)! - c[0]!) / (c.length - 1) : reference.durationMs - c[0]!),
+        }
+      : {
+          kills: EXEC_KILLS,
+          delayMs: () => (reference.durationMs - (reference.progressAtMs[0] ?? 0)) * (0.15 + 0.3 * random()),
+        }
+  const crashed = await supervisedRun(program, join(workDir, 'crashed'), signal, killer)
   return { kind: 'exec', target, killSeed, plannedKills: EXEC_KILLS, reference, crashed }
 }
 
 interface Killer {
   readonly kills: number
+  /** Which checkpoint of a life starts the kill's delay; absent: its first progress does. */
+  readonly atCheckpoint?: () => number
   readonly delayMs: () => number
 }
 
@@ -110,6 +121,8 @@ async function supervisedRun(
   let kills = 0
   let timer: NodeJS.Timeout | undefined
   let armed: number | undefined
+  let lifeCheckpoints = 0
+  let killAt: number | undefined
   let lastDone = -1
   let lastCheckpoints = 0
   const result = await superviseProgram({
@@ -132,12 +145,20 @@ async function supervisedRun(
         clearTimeout(timer)
         timer = undefined
         armed = killer && kills < killer.kills ? pid : undefined
+        lifeCheckpoints = 0
+        killAt = killer?.atCheckpoint?.()
       },
       progress(snapshot) {
         const at = Date.now() - started
-        if (snapshot.done !== lastDone) progressAtMs.push(at)
-        // A life is killed a seeded while after its first progress (its start-up is not work it could lose).
-        if (snapshot.done !== lastDone && armed !== undefined && killer) {
+        const moved = snapshot.done !== lastDone
+        const checkpointed = snapshot.checkpoints > lastCheckpoints
+        if (moved) progressAtMs.push(at)
+        if (checkpointed) lifeCheckpoints++
+        if (
+          armed !== undefined &&
+          killer &&
+          (killAt === undefined ? moved : checkpointed && lifeCheckpoints >= killAt)
+        ) {
           const pid = armed
           armed = undefined
           timer = setTimeout(() => {
@@ -149,7 +170,7 @@ async function supervisedRun(
             }
           }, killer.delayMs())
         }
-        if (snapshot.checkpoints > lastCheckpoints) checkpointsAtMs.push(at)
+        if (checkpointed) checkpointsAtMs.push(at)
         lastDone = snapshot.done
         lastCheckpoints = snapshot.checkpoints
       },
