@@ -13,6 +13,7 @@ export interface PreflightExecCommandOptions {
   readonly seed?: number
   readonly config?: string
   readonly json?: boolean
+  readonly target?: number
 }
 
 /** `longhaul preflight --exec … -- CMD ARGS…`: proves a supervised program; exit 0 only when every check passes. */
@@ -25,6 +26,8 @@ export async function preflightExecCommand(
   const [program, ...args] = command
   if (program === undefined)
     throw new UsageError('no program to prove: put it after --, e.g. longhaul preflight --exec … -- python3 train.py')
+  if (options.target !== undefined)
+    throw new UsageError('preflight --exec takes --total N (the amount of work, as exec is given it), not --target')
   if (options.outputs === undefined)
     throw new UsageError(
       'preflight --exec needs --outputs GLOB: the files the program writes, which must be byte-identical after crashes',
