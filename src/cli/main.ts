@@ -150,8 +150,17 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .description(
       'prove a job before a production-scale run: crash/resume, checkpoint cadence, progress freshness, a rehearsal at a fraction of the target, validators, every policy rule; writes the proof `run` asks for',
     )
-    .argument('<job>', 'the job file')
-    .requiredOption('--target <n>', 'the production-scale total the proof is for', wholeNumber(1))
+    .usage('[options] <job>  |  --exec [exec options] --outputs GLOB --total N -- <command> [args...]')
+    .argument('<job...>', 'the job file; with --exec, the program and its arguments (after --)')
+    .option('--target <n>', 'the production-scale total the proof is for (required for a job)', wholeNumber(1))
+    .option(
+      '--exec',
+      'prove a program run by `longhaul exec`: uninterrupted, then SIGKILLed and resumed; its --outputs must be byte-identical',
+    )
+    .option('--outputs <glob>', 'with --exec: the files the program writes (relative to its working folder)')
+    .option('--total <n>', 'with --exec: the amount of work the proof is for, as exec is given it', wholeNumber(1))
+    .option('--checkpoints <glob>', 'with --exec: as for exec')
+    .option('--resume-arg <template>', 'with --exec: as for exec')
     .option('--out <dir>', 'the run directory the proof is for; it goes to its proofs/ (default: runs/<job name>)')
     .option('--seed <s>', "the seed of the run to prove (default: the job's, else 0)", wholeNumber(0, 2 ** 32 - 1))
     .option('--param <key=value>', 'one param (repeatable), as for run', collect, [] as string[])
@@ -164,7 +173,9 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     )
     .option('--json', "print the proof's predicate as JSON")
     .action(async (job, options) => {
-      result.code = await (await import('./commands/preflight.ts')).preflightCommand(job, options, io, signal)
+      result.code = options.exec
+        ? await (await import('./commands/preflightExec.ts')).preflightExecCommand(job, options, io, signal)
+        : await (await import('./commands/preflight.ts')).preflightCommand(job, options, io, signal)
     })
 
   root
@@ -276,6 +287,11 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
       wholeNumber(0),
     )
     .option('--fresh', 'move an earlier run in --out aside (never deleted) and start over')
+    .option(
+      '--skip-preflight',
+      "run a --total above the policy's requireProofAbove without a proof from `preflight --exec`",
+    )
+    .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the script)')
     .option('--json', 'print the outcome as JSON')
     .action(async (command, options) => {
       result.code = await (await import('./commands/exec.ts')).execCommand(command, options, io, signal)

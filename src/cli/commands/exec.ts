@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { execLaunchGate } from '../../preflight/execPreflight.ts'
 import { type ExecResult, programName, superviseProgram } from '../../work/exec/supervise.ts'
 import type { Io } from '../io.ts'
 import { progressLine } from '../render/progressLine.ts'
@@ -15,6 +16,8 @@ export interface ExecCommandOptions {
   grace?: number
   restartDelay?: number
   fresh?: boolean
+  skipPreflight?: boolean
+  config?: string
   json?: boolean
 }
 
@@ -42,6 +45,18 @@ export async function execCommand(
     ...(options.resumeArg !== undefined && { resumeArg: options.resumeArg }),
     ...(options.total !== undefined && { total: options.total }),
     ...(options.fresh !== undefined && { fresh: options.fresh }),
+    // The launch gate (invariant gate): a total above the policy's scale needs a proof from `preflight --exec`.
+    ...(program && {
+      gate: await execLaunchGate({
+        command: program,
+        args,
+        cwd: process.cwd(),
+        skip: options.skipPreflight === true,
+        ...(options.config !== undefined && { config: options.config }),
+        ...(options.checkpoints !== undefined && { checkpoints: options.checkpoints }),
+        ...(options.resumeArg !== undefined && { resumeArg: options.resumeArg }),
+      }),
+    }),
     ...(options.stallAfter !== undefined && { stallAfterMs: options.stallAfter * 1000 }),
     ...(options.progressEvery !== undefined && {
       progressEveryMs: options.progressEvery * 1000,

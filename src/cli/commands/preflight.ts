@@ -1,4 +1,5 @@
 import { relative } from 'node:path'
+import { UsageError } from '../../errors.ts'
 import { parseParamPairs } from '../../job/params.ts'
 import { preflight } from '../../preflight/preflight.ts'
 import { projectedLine } from '../../preflight/report.ts'
@@ -7,7 +8,7 @@ import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 
 export interface PreflightCommandOptions {
-  readonly target: number
+  readonly target?: number
   readonly out?: string
   readonly seed?: number
   readonly param: readonly string[]
@@ -19,11 +20,18 @@ export interface PreflightCommandOptions {
 
 /** `longhaul preflight JOB --target N`: proves the job, writes the proof and reports; exit 0 only when every check passes. */
 export async function preflightCommand(
-  jobPath: string,
+  job: readonly string[],
   options: PreflightCommandOptions,
   io: Io,
   signal?: AbortSignal,
 ): Promise<number> {
+  const [jobPath] = job
+  if (job.length !== 1 || jobPath === undefined)
+    throw new UsageError(
+      `preflight takes one job file, got ${job.length}: ${job.join(' ')} (to prove a program run by exec, pass --exec … -- CMD ARGS)`,
+    )
+  if (options.target === undefined)
+    throw new UsageError("required option '--target <n>' not specified: the production-scale total the proof is for")
   const started = Date.now()
   const params = parseParamPairs(options.param, options.params)
   const result = await preflight({

@@ -42,11 +42,12 @@ export async function openExecRun(
   const fingerprint = createHash('sha256')
     .update(stringify(identity) ?? '')
     .digest('hex')
-  // No launch gate and no job file: the target is the folder, named for messages by its command.
+  // No job file: the target is the folder, named for messages by its command; the launch gate when the owner asks for one.
   const target: OpenOptions = {
     jobPath: options.command,
     outDir: options.outDir,
     ...(options.fresh !== undefined && { fresh: options.fresh }),
+    ...(options.gate && { gate: options.gate }),
     leaseTtlMs: settings.leaseTtlMs,
     now: settings.now,
   }

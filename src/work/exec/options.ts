@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs'
 import { basename, delimiter, join, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { UsageError } from '../../errors.ts'
+import type { LaunchGate } from '../../run/identify.ts'
 import { type RunSettings, resolveRunSettings } from '../../run/settings.ts'
 import type { ProgressSnapshot } from '../../telemetry/snapshot.ts'
 
@@ -24,6 +25,8 @@ export interface ExecOptions {
   readonly total?: number
   /** Move an earlier run in outDir aside and start over. */
   readonly fresh?: boolean
+  /** Asked before anything is written (the launch gate, see preflight/execPreflight.ts); its decision is journaled. */
+  readonly gate?: LaunchGate
   /** @default 300_000 */
   readonly stallAfterMs?: number
   /** @default 10_000 */
@@ -48,6 +51,8 @@ export interface ExecObserver {
   progress?(snapshot: ProgressSnapshot, reason: 'tick' | 'checkpoint' | 'state'): void
   /** Something the owner should read: a restart, a stall, a kill. */
   note?(message: string): void
+  /** The program was let run: its process id and which life (1, 2, …) this is. */
+  started?(pid: number, life: number): void
 }
 
 export interface ExecResult {

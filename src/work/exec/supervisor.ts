@@ -259,6 +259,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
       }
       // The progress loop (heartbeat, stall clock, progress files) starts when the program is first let run.
       if (life === 1) this.progress?.start()
+      if (go) this.o.observer?.started?.(pid, life)
       const exit = await this.program.exited
       await this.stopLeftovers(this.program)
       const { protocol, bars } = this.program.malformed()

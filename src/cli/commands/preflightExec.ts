@@ -1,0 +1,82 @@
+import { relative } from 'node:path'
+import { UsageError } from '../../errors.ts'
+import { preflightExec } from '../../preflight/execPreflight.ts'
+import { EXIT } from '../exitCodes.ts'
+import type { Io } from '../io.ts'
+
+export interface PreflightExecCommandOptions {
+  readonly out?: string
+  readonly outputs?: string
+  readonly total?: number
+  readonly checkpoints?: string
+  readonly resumeArg?: string
+  readonly seed?: number
+  readonly config?: string
+  readonly json?: boolean
+  readonly target?: number
+}
+
+/** `longhaul preflight --exec … -- CMD ARGS…`: proves a supervised program; exit 0 only when every check passes. */
+export async function preflightExecCommand(
+  command: readonly string[],
+  options: PreflightExecCommandOptions,
+  io: Io,
+  signal?: AbortSignal,
+): Promise<number> {
+  const [program, ...args] = command
+  if (program === undefined)
+    throw new UsageError('no program to prove: put it after --, e.g. longhaul preflight --exec … -- python3 train.py')
+  if (options.target !== undefined)
+    throw new UsageError('preflight --exec takes --total N (the amount of work, as exec is given it), not --target')
+  if (options.outputs === undefined)
+    throw new UsageError(
+      'preflight --exec needs --outputs GLOB: the files the program writes, which must be byte-identical after crashes',
+    )
+  io.err('longhaul: preflight --exec: an uninterrupted run, then one SIGKILLed and resumed (both in a scratch folder)')
+  const result = await preflightExec({
+    command: program,
+    args,
+    cwd: process.cwd(),
+    outputs: options.outputs,
+    ...(options.total !== undefined && { total: options.total }),
+    ...(options.checkpoints !== undefined && { checkpoints: options.checkpoints }),
+    ...(options.resumeArg !== undefined && { resumeArg: options.resumeArg }),
+    ...(options.out !== undefined && { outDir: options.out }),
+    ...(options.seed !== undefined && { seed: options.seed }),
+    ...(options.config !== undefined && { config: options.config }),
+    ...(signal && { signal }),
+  })
+  const p = result.statement.predicate
+  if (options.json) {
+    io.out(
+      JSON.stringify({
+        passed: result.passed,
+        proof: result.proofPath,
+        report: result.reportPath,
+        execCommand: result.execCommand,
+        ...p,
+      }),
+    )
+  } else {
+    const width = Math.max(...p.rules.map((r) => r.rule.length))
+    io.out(
+      [
+        `PREFLIGHT ${p.verdict}  ${p.job} (exec), total ${p.target.toLocaleString('en-US')}`,
+        ...p.rules.map(
+          (r) =>
+            `  ${r.passed ? '✔' : '✘'} ${r.rule.padEnd(width)}  ${JSON.stringify(r.value).padEnd(6)}  ${r.evidence}`,
+        ),
+        ...p.checks.flatMap((c) => c.failures.map((f) => `  ✘ ${f}`)),
+        ...(result.passed ? [`  run with   ${result.execCommand}`] : []),
+        `  proof      ${shown(result.proofPath)}`,
+        `  report     ${shown(result.reportPath)}`,
+      ].join('\n'),
+    )
+  }
+  return result.passed ? EXIT.ok : EXIT.failed
+}
+
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path)
+  return rel.startsWith('..') ? path : rel
+}

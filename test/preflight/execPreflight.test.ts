@@ -1,0 +1,204 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { type ExecEvidence, type ExecRunEvidence, judgeExec } from '../../src/preflight/execSuite.ts'
+import { policySchema } from '../../src/preflight/policy.ts'
+import { LONG, ROOT, runCliHere, tempDir } from '../support/cli.ts'
+
+// A Python program that checkpoints every 5 steps through the protocol and resumes from --resume; `--bug` breaks its resume.
+const PROGRAM = ['python3', join(ROOT, 'test/fixtures/exec/steps.py'), '--steps', '60']
+const EXEC_OPTIONS = ['--total', '60', '--checkpoints', 'ckpt/*.json', '--resume-arg', '--resume {checkpoint}']
+
+/** A policy that asks for a proof above 10 units of work, so that the program's --total 60 is above scale. */
+function strictPolicy(): string {
+  const config = join(tempDir(), 'longhaul.config.mjs')
+  writeFileSync(config, 'export default { requireProofAbove: 10 }\n')
+  return config
+}
+
+function preflightExec(out: string, config: string, program: readonly string[]) {
+  return runCliHere([
+    'preflight',
+    '--exec',
+    '--out',
+    out,
+    '--config',
+    config,
+    ...EXEC_OPTIONS,
+    '--outputs',
+    'out/*',
+    '--',
+    ...program,
+  ])
+}
+
+describe('preflight --exec', () => {
+  it('crash-resume and gate: a program whose resume is exact passes; exec above scale is refused without the proof (exit 3) and runs with it', async () => {
+    const config = strictPolicy()
+    const out = join(tempDir(), 'steps')
+    const refused = await runCliHere(['exec', '--out', out, '--config', config, ...EXEC_OPTIONS, '--', ...PROGRAM])
+    expect(refused.code).toBe(3)
+    expect(refused.stderr).toMatch(/refused by the launch gate: 60 items is above the policy's requireProofAbove \(10/)
+    expect(refused.stderr).toContain('npx longhaul preflight --exec --out')
+    expect(existsSync(join(out, 'progress.json'))).toBe(false)
+
+    const proved = await preflightExec(out, config, PROGRAM)
+    expect(proved.stdout).toMatch(/PREFLIGHT PASSED {2}steps \(exec\), total 60/)
+    expect(proved.code).toBe(0)
+    expect(proved.stdout).toMatch(/✔ crashKills +5 +[23] SIGKILLs/)
+    expect(readFileSync(join(out, 'proofs/PREFLIGHT.md'), 'utf8')).toContain('# Preflight PASSED: steps')
+
+    // A proof for 60 does not cover more.
+    const more = await runCliHere([
+      'exec',
+      '--out',
+      out,
+      '--config',
+      config,
+      ...EXEC_OPTIONS,
+      '--total',
+      '61',
+      '--',
+      ...PROGRAM,
+    ])
+    expect(more.code).toBe(3)
+    expect(more.stderr).toMatch(/✘ its target covers this run \(proved for 60 items, this run has 61\)/)
+    // The proved command runs, where its owner is (its outputs go to its working folder).
+    const cwd = tempDir()
+    const ran = await inFolder(cwd, () =>
+      runCliHere(['exec', '--out', out, '--config', config, ...EXEC_OPTIONS, '--', ...PROGRAM]),
+    )
+    const gate = JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8')).gate
+    expect(gate).toMatchObject({ status: 'proved', target: 60 })
+    // Without the proof, --skip-preflight runs it, and the waiver is recorded.
+    const waived = join(tempDir(), 'waived')
+    const skipped = await inFolder(tempDir(), () =>
+      runCliHere(['exec', '--out', waived, '--config', config, '--skip-preflight', ...EXEC_OPTIONS, '--', ...PROGRAM]),
+    )
+    expect(skipped.code).toBe(0)
+    expect(JSON.parse(readFileSync(join(waived, 'progress.json'), 'utf8')).gate).toMatchObject({ status: 'waived' })
+    expect(ran.code).toBe(0)
+    expect(readFileSync(join(cwd, 'out/result.txt'), 'utf8')).toMatch(/^60 [0-9a-f]{64}\n$/)
+  }, 60_000)
+
+  it.each(LONG ? ['skip', 'repeat'] : ['skip'])(
+    'crash-resume: a program whose resume %ss a step fails, naming the requirement and the first differing output',
+    async (bug) => {
+      const out = join(tempDir(), 'steps')
+      const failed = await preflightExec(out, strictPolicy(), [...PROGRAM, '--bug', bug])
+      expect(failed.stdout).toMatch(/PREFLIGHT FAILED/)
+      expect(failed.stdout).toContain(
+        "crash-resume: outputs after SIGKILLs and resumes must be byte-identical to the uninterrupted run's — out/result.txt differs",
+      )
+      expect(failed.code).toBe(1)
+      expect(existsSync(join(out, 'proofs/PREFLIGHT.md'))).toBe(true)
+    },
+    60_000,
+  )
+})
+
+describe('preflight --exec on examples/python-training', () => {
+  it.runIf(LONG)(
+    'crash-resume: the training example, SIGKILLed 3 times and resumed from its checkpoints, ends with the same model.npz',
+    async () => {
+      const data = join(tempDir(), 'trajectories')
+      const made = await runCliHere(['run', 'examples/trajectories/job.ts', '--out', data, '--total', '1000'])
+      expect(made.code, made.stderr).toBe(0)
+      const out = join(tempDir(), 'training-exec')
+      const proved = await runCliHere([
+        'preflight',
+        '--exec',
+        '--out',
+        out,
+        '--total',
+        '60',
+        '--checkpoints',
+        'training/checkpoints/*.npz',
+        '--resume-arg',
+        '--resume {checkpoint}',
+        '--outputs',
+        'training/model.npz',
+        '--',
+        'python3',
+        join(ROOT, 'examples/python-training/train.py'),
+        '--data',
+        data,
+        '--out',
+        'training',
+        '--epochs',
+        '60',
+      ])
+      expect(proved.stdout).toMatch(/PREFLIGHT PASSED {2}train \(exec\)/)
+      expect(proved.stdout).toMatch(/✔ crashKills +5 +[23] SIGKILLs/)
+      expect(proved.code).toBe(0)
+    },
+    120_000,
+  )
+})
+
+describe('judging preflight --exec evidence', () => {
+  const policy = policySchema.parse({
+    maxLostWorkSeconds: 5,
+    progressMaxStaleSeconds: 3,
+    progressEverySeconds: 1,
+    heartbeatSeconds: 1,
+  })
+  const run = (over: Partial<ExecRunEvidence> = {}): ExecRunEvidence => ({
+    state: 'complete',
+    error: null,
+    lives: 1,
+    kills: 0,
+    durationMs: 10_000,
+    outputs: [{ path: 'out/result.txt', sha256: 'a'.repeat(64) }],
+    checkpointsAtMs: [2_000, 4_000, 6_000, 8_000],
+    progressAtMs: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 9_000],
+    tail: '',
+    ...over,
+  })
+  const evidence = (
+    reference: ExecRunEvidence,
+    crashed: ExecRunEvidence = run({ kills: 3, lives: 4 }),
+  ): ExecEvidence => ({
+    kind: 'exec',
+    target: 60,
+    killSeed: 0,
+    plannedKills: 3,
+    reference,
+    crashed,
+  })
+  const failures = (e: ExecEvidence): string[] => judgeExec(policy, e).flatMap((c) => c.failures)
+
+  it('crash-resume, checkpoint-cadence, progress-freshness: sound evidence passes every check', () => {
+    expect(failures(evidence(run()))).toEqual([])
+  })
+
+  it('checkpoint-cadence: a stretch without a checkpoint longer than maxLostWorkSeconds fails, naming the rule', () => {
+    expect(failures(evidence(run({ checkpointsAtMs: [2_000, 8_000] })))).toEqual([
+      'checkpoint-cadence: a crash may lose at most 5 s of work (maxLostWorkSeconds) — 6.0 s passed without a checkpoint',
+    ])
+    expect(failures(evidence(run({ checkpointsAtMs: [] }))).join()).toMatch(/must report each durable checkpoint/)
+  })
+
+  it('progress-freshness: progress standing still longer than progressMaxStaleSeconds fails, naming the rule', () => {
+    expect(failures(evidence(run({ progressAtMs: [1_000, 5_000, 9_000] })))).toEqual([
+      'progress-freshness: progress may be at most 3 s old (progressMaxStaleSeconds) — it did not move for 4.0 s',
+    ])
+  })
+
+  it('crash-resume: too few kills landed, or an output missing after the crashes, fails naming it', () => {
+    expect(failures(evidence(run(), run({ kills: 1, lives: 2 }))).join()).toMatch(/killed at least 2 times/)
+    expect(failures(evidence(run(), run({ kills: 3, lives: 4, outputs: [] })))).toEqual([
+      "crash-resume: outputs after SIGKILLs and resumes must be byte-identical to the uninterrupted run's — out/result.txt is missing (its resume skips, repeats or changes work)",
+    ])
+  })
+})
+
+async function inFolder<T>(dir: string, f: () => Promise<T>): Promise<T> {
+  const here = process.cwd()
+  process.chdir(dir)
+  try {
+    return await f()
+  } finally {
+    process.chdir(here)
+  }
+}
