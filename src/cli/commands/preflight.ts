@@ -2,6 +2,7 @@ import { relative } from 'node:path'
 import { UsageError } from '../../errors.ts'
 import { parseParamPairs } from '../../job/params.ts'
 import { preflight } from '../../preflight/preflight.ts'
+import type { PreflightPredicate } from '../../preflight/proof.ts'
 import { projectedLine } from '../../preflight/report.ts'
 import { duration } from '../../telemetry/progressText.ts'
 import { EXIT } from '../exitCodes.ts'
@@ -59,16 +60,10 @@ export async function preflightCommand(
       }),
     )
   } else {
-    const width = Math.max(...p.rules.map((r) => r.rule.length))
     const projected = projectedLine(result.statement)
     io.out(
       [
-        `PREFLIGHT ${p.verdict}  ${p.job}, target ${p.target.toLocaleString('en-US')}`,
-        ...p.rules.map(
-          (r) =>
-            `  ${r.passed ? '✔' : '✘'} ${r.rule.padEnd(width)}  ${JSON.stringify(r.value).padEnd(6)}  ${r.evidence}`,
-        ),
-        ...p.checks.flatMap((c) => c.failures.map((f) => `  ✘ ${f}`)),
+        ...verdictLines(p, `${p.job}, target ${p.target.toLocaleString('en-US')}`),
         ...(projected ? [`  projected  ${projected}`] : []),
         ...(result.passed ? [`  run with   ${result.runCommand}`] : []),
         `  proof      ${shown(result.proofPath)}`,
@@ -79,8 +74,20 @@ export async function preflightCommand(
   return result.passed ? EXIT.ok : EXIT.failed
 }
 
+/** The verdict, then one line per rule and one per failure, as every preflight prints them. */
+export function verdictLines(p: PreflightPredicate, what: string): string[] {
+  const width = Math.max(...p.rules.map((r) => r.rule.length))
+  return [
+    `PREFLIGHT ${p.verdict}  ${what}`,
+    ...p.rules.map(
+      (r) => `  ${r.passed ? '✔' : '✘'} ${r.rule.padEnd(width)}  ${JSON.stringify(r.value).padEnd(6)}  ${r.evidence}`,
+    ),
+    ...p.checks.flatMap((c) => c.failures.map((f) => `  ✘ ${f}`)),
+  ]
+}
+
 /** A path relative to here when it is below here, else absolute. */
-function shown(path: string): string {
+export function shown(path: string): string {
   const rel = relative(process.cwd(), path)
   return rel.startsWith('..') ? path : rel
 }

@@ -1,8 +1,8 @@
-import { relative } from 'node:path'
 import { UsageError } from '../../errors.ts'
 import { preflightExec } from '../../preflight/execPreflight.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
+import { shown, verdictLines } from './preflight.ts'
 
 export interface PreflightExecCommandOptions {
   readonly out?: string
@@ -58,15 +58,9 @@ export async function preflightExecCommand(
       }),
     )
   } else {
-    const width = Math.max(...p.rules.map((r) => r.rule.length))
     io.out(
       [
-        `PREFLIGHT ${p.verdict}  ${p.job} (exec), total ${p.target.toLocaleString('en-US')}`,
-        ...p.rules.map(
-          (r) =>
-            `  ${r.passed ? '✔' : '✘'} ${r.rule.padEnd(width)}  ${JSON.stringify(r.value).padEnd(6)}  ${r.evidence}`,
-        ),
-        ...p.checks.flatMap((c) => c.failures.map((f) => `  ✘ ${f}`)),
+        ...verdictLines(p, `${p.job} (exec), total ${p.target.toLocaleString('en-US')}`),
         ...(result.passed ? [`  run with   ${result.execCommand}`] : []),
         `  proof      ${shown(result.proofPath)}`,
         `  report     ${shown(result.reportPath)}`,
@@ -74,9 +68,4 @@ export async function preflightExecCommand(
     )
   }
   return result.passed ? EXIT.ok : EXIT.failed
-}
-
-function shown(path: string): string {
-  const rel = relative(process.cwd(), path)
-  return rel.startsWith('..') ? path : rel
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { dirname, extname, join, parse, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { build, type Plugin } from 'esbuild'
+import { type BuildOptions, build, type Plugin } from 'esbuild'
 import { writeFileAtomic } from '../../files/atomicFile.ts'
 import { hashInputs, installedPackagesExternal, jobDoesNotCompile } from '../../job/fingerprint.ts'
 import { importUserFile } from '../../job/importUserFile.ts'
@@ -81,19 +81,16 @@ function unchanged(job: string, sources: Readonly<Record<string, string>>): bool
     return false
   }
 }
-async function bundleJob(jobPath: string, job: string): Promise<JobBuild> {
-  const result = await build({
-    stdin: {
-      contents: `import job from ${JSON.stringify(job)}\nimport { createRangeMaker } from ${JSON.stringify(WORKER)}\nexport default createRangeMaker(job)\n`,
-      resolveDir: dirname(job),
-      sourcefile: STDIN,
-      loader: 'js',
-    },
+/**
+ * What both esbuild passes over a job share: one ES module for Node 20 with its files' mappings inline, named `name`
+ * in the folder it is written to (the cache), so the source map's relative paths hold.
+ */
+function bundled(job: string, name: string) {
+  return {
     bundle: true,
     write: false,
     metafile: true,
-    // Named by content when written, in this same folder, so the source map's relative paths hold.
-    outfile: join(cacheDir(job) ?? dirname(job), 'worker.mjs'),
+    outfile: join(cacheDir(job) ?? dirname(job), name),
     absWorkingDir: dirname(job),
     format: 'esm',
     platform: 'node',
@@ -103,6 +100,18 @@ async function bundleJob(jobPath: string, job: string): Promise<JobBuild> {
     // each thread parses it, and its source map, about a tenth of a second sooner.
     sourcesContent: false,
     logLevel: 'silent',
+  } as const satisfies BuildOptions
+}
+
+async function bundleJob(jobPath: string, job: string): Promise<JobBuild> {
+  const result = await build({
+    stdin: {
+      contents: `import job from ${JSON.stringify(job)}\nimport { createRangeMaker } from ${JSON.stringify(WORKER)}\nexport default createRangeMaker(job)\n`,
+      resolveDir: dirname(job),
+      sourcefile: STDIN,
+      loader: 'js',
+    },
+    ...bundled(job, 'worker.mjs'),
     // A CommonJS job's require() of what stays outside the bundle (Node's modules, installed packages) becomes esbuild's
     // stand-in, which calls the bundle's `require` if it has one: the job file's own, as Node gives it. A banner, so the
     // source map counts its lines.
@@ -129,17 +138,7 @@ function buildJobModule(jobPath: string): Promise<JobModule> {
 async function compileJobModule(jobPath: string, job: string): Promise<JobModule> {
   const result = await build({
     entryPoints: [job],
-    bundle: true,
-    write: false,
-    metafile: true,
-    outfile: join(cacheDir(job) ?? dirname(job), 'job.mjs'),
-    absWorkingDir: dirname(job),
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    sourcemap: 'inline',
-    sourcesContent: false,
-    logLevel: 'silent',
+    ...bundled(job, 'job.mjs'),
     plugins: [installedPackagesExternal, keepImportMeta],
   }).catch((error: Error) => {
     throw jobDoesNotCompile(jobPath, error)
