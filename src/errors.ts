@@ -193,7 +193,7 @@ export class GateRefusedError extends LonghaulError {
       [
         `refused by the launch gate: ${headline}`,
         ...requirements.map((r) => `  ${r.met ? '✔' : '✘'} ${r.text}`),
-        'Prove the job first (it runs the conformance suite and a rehearsal, then writes the proof):',
+        'Prove it first (preflight kills and resumes it on its own code, checks it, then writes the proof):',
         `  ${preflightCommand}`,
         'or pass --skip-preflight to run without a proof (the waiver is recorded in the journal, progress.json and status).',
       ].join('\n'),
