@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'LONGHAUL_RUN_DAMAGED'
   | 'LONGHAUL_JOURNAL_DISK'
   | 'LONGHAUL_JOURNAL_BUSY'
+  | 'LONGHAUL_FILE_REFUSED'
 
 /** On every longhaul error: the names of its class and the classes above it, up to LonghaulError. */
 const KINDS = Symbol.for('longhaul.errorKinds')
@@ -284,5 +285,24 @@ export class JournalDiskError extends UsageError {
 export class JournalBusyError extends UsageError {
   constructor(message: string, cause?: unknown) {
     super(message, 'LONGHAUL_JOURNAL_BUSY', { cause })
+  }
+}
+
+/**
+ * A file where longhaul expects one it wrote is something else — a symbolic
+ * link, a FIFO, a folder — or leads outside the folder being served. It is
+ * not read. Exit 2.
+ */
+export class FileRefusedError extends UsageError {
+  readonly path: string
+  /** What it is instead: "a symbolic link", "a FIFO", … */
+  readonly what: string
+  constructor(path: string, what: string) {
+    super(
+      `${path} is ${what}, not a file longhaul wrote there: it is not read. Longhaul writes its files in place and never as links; remove it (a running job rewrites progress.json at its next commit).`,
+      'LONGHAUL_FILE_REFUSED',
+    )
+    this.path = path
+    this.what = what
   }
 }

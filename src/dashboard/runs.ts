@@ -1,9 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
+import { assertInside, readRegularFile } from '../files/regularFile.ts'
 import { runPaths } from '../files/runPaths.ts'
 import { holdsRun, readRunStatus, runEvents } from '../inspect/readStatus.ts'
 import type { RunEvent } from '../journal/store.ts'
 import type { RunStatus, SharedRunFacts } from '../run/runStatus.ts'
+import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 
 /** Run ids are the runs' UUIDs; anything else in a URL is refused before it touches the disk. */
@@ -93,6 +95,7 @@ export async function findRun(root: string, id: string, now: number): Promise<Ru
 }
 
 export async function runItem(root: string, dir: string, now: number): Promise<RunItem | undefined> {
+  assertRunInside(root, dir)
   const status: RunStatus | undefined = await readRunStatus(dir, now)
   if (!status || !RUN_ID.test(status.snapshot.runId)) return undefined
   const { live, ownerGone, heartbeatAgeSeconds, summary, snapshot, shared } = status
@@ -124,6 +127,26 @@ export async function runDetail(root: string, item: RunItem): Promise<RunDetail>
   }
 }
 
+/**
+ * Every file and folder of a run the dashboard reads resolves inside the root
+ * it serves: a link in a run folder to a file elsewhere (a secret, another
+ * user's run) is never followed.
+ */
+function assertRunInside(root: string, dir: string): void {
+  const paths = runPaths(dir)
+  for (const path of [
+    paths.dir,
+    paths.internal,
+    paths.journal,
+    `${paths.journal}-wal`,
+    `${paths.journal}-shm`,
+    paths.storeLink,
+    join(paths.dir, PROGRESS_JSON),
+    paths.proofs,
+  ])
+    assertInside(root, path)
+}
+
 /** The proof statements in a run's proofs/ folder for its job, newest first, reduced to what the page shows. */
 function readProofs(dir: string, job: string): ProofSummary[] {
   if (!existsSync(dir)) return []
@@ -132,7 +155,9 @@ function readProofs(dir: string, job: string): ProofSummary[] {
     if (!file.startsWith(`${job}-`) || !file.endsWith('.intoto.jsonl')) continue
     try {
       const p = (
-        JSON.parse(readFileSync(join(dir, file), 'utf8').split('\n')[0]!) as { predicate: Record<string, unknown> }
+        JSON.parse(readRegularFile(join(dir, file)).toString('utf8').split('\n')[0]!) as {
+          predicate: Record<string, unknown>
+        }
       ).predicate
       const checks = (p.checks as ProofSummary['checks']).map(({ id, title, passed, evidence, failures }) => ({
         id,
@@ -158,7 +183,7 @@ function readProofs(dir: string, job: string): ProofSummary[] {
 
 function readOptional(path: string): string | null {
   try {
-    return readFileSync(path, 'utf8')
+    return readRegularFile(path).toString('utf8')
   } catch {
     return null
   }

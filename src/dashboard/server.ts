@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
+import { networkInterfaces } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { type ServerType, serve } from '@hono/node-server'
 import { type Context, Hono } from 'hono'
@@ -29,6 +30,8 @@ export interface DashboardOptions {
 export interface Dashboard {
   /** Where the page is, with the token when there is one. */
   readonly url: string
+  /** Every address it can be reached at, `url` first (a wildcard bind has one per network interface). */
+  readonly urls: readonly string[]
   readonly token: string | undefined
   close(): Promise<void>
 }
@@ -55,7 +58,13 @@ const INDEX = fileURLToPath(new URL('index.html', STATIC_DIR))
  * updates over server-sent events and /metrics. Read-only: nothing here
  * changes a run.
  */
-export function dashboardApp(options: DashboardOptions & { readonly feed: RunFeed }): Hono {
+export function dashboardApp(
+  options: DashboardOptions & {
+    readonly feed: RunFeed
+    /** Where the server listens, once it does: on loopback, requests must be addressed to a loopback name and this port. */
+    readonly bound?: () => { readonly port: number; readonly loopback: boolean } | undefined
+  },
+): Hono {
   const { root, token, feed } = options
   const maxStreams = options.maxStreams ?? 256
   const app = new Hono()
@@ -67,23 +76,45 @@ export function dashboardApp(options: DashboardOptions & { readonly feed: RunFee
       'Content-Security-Policy',
       "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
     )
+    // On loopback, a page of another site could reach the dashboard by pointing its own name at 127.0.0.1
+    // (DNS rebinding): only requests addressed to a loopback name are answered.
+    const bound = options.bound?.()
+    const hostHeader = c.req.header('host') ?? ''
+    if (bound?.loopback && !loopbackHost(hostHeader, bound.port)) {
+      return c.text(
+        `403 forbidden: this dashboard listens on loopback and answers only requests addressed to 127.0.0.1:${bound.port}, localhost:${bound.port} or [::1]:${bound.port} (this one was addressed to ${JSON.stringify(hostHeader)}). To reach it from another machine, forward the port (ssh -L) or serve with --host and a token.\n`,
+        403,
+      )
+    }
+    // Cookies are shared by every port of a host: each dashboard keeps its token under a name of its own.
+    const cookie = `${COOKIE}_${bound?.port ?? 0}`
     if (!token || (options.metricsPublic && c.req.path === '/metrics')) return next()
-    const given =
-      c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? getCookie(c, COOKIE) ?? c.req.query('token')
-    if (!given || !sameSecret(given, token)) {
+    const fromQuery = c.req.query('token')
+    // Any credential that matches lets the request in: a cookie left by an earlier dashboard on this host must not
+    // shadow a correct ?token= or header.
+    const given = [c.req.header('authorization')?.replace(/^Bearer\s+/i, ''), fromQuery, getCookie(c, cookie)]
+    if (!given.some((value) => value !== undefined && sameSecret(value, token))) {
       return c.text(
         '401 unauthorized: this dashboard needs its token. Open the URL printed when `longhaul serve` started (…?token=…), or send "Authorization: Bearer <token>".\n',
         401,
       )
     }
-    // A page opened with ?token= keeps it in a cookie, so the page's own requests and live updates carry it.
-    if (c.req.query('token')) setCookie(c, COOKIE, token, { httpOnly: true, sameSite: 'Strict', path: '/' })
+    if (fromQuery !== undefined && sameSecret(fromQuery, token)) {
+      // A page opened with ?token= keeps it in a cookie for its own requests and live updates, and the token
+      // leaves the address bar (and the history): the page is reloaded at the same address without it.
+      setCookie(c, cookie, token, { httpOnly: true, sameSite: 'Strict', path: '/' })
+      if (c.req.method === 'GET' && isPage(c.req.path)) {
+        const url = new URL(c.req.url)
+        url.searchParams.delete('token')
+        return c.redirect(`${url.pathname}${url.search}`, 303)
+      }
+    }
     return next()
   })
 
   const page = (c: Context) => c.html(readFileSync(INDEX, 'utf8'))
   app.get('/', page)
-  app.get('/runs/:id', (c) => (RUN_ID.test(c.req.param('id')) ? page(c) : c.text('404 no such run\n', 404)))
+  app.get('/runs/:id', (c) => (isPage(c.req.path) ? page(c) : c.text('404 no such run\n', 404)))
   for (const [path, file] of Object.entries(STATIC_FILES)) {
     app.get(path, (c) => {
       c.header('Content-Type', file.type)
@@ -134,15 +165,18 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const host = options.host ?? '127.0.0.1'
   const token = options.token ?? (LOOPBACK.has(host) ? undefined : randomBytes(18).toString('base64url'))
   const feed = new RunFeed(options.root)
-  const app = dashboardApp({ ...options, token, feed })
+  let listening: { port: number; loopback: boolean } | undefined
+  const app = dashboardApp({ ...options, token, feed, bound: () => listening })
   const server = await new Promise<ServerType>((resolve, reject) => {
     const created = serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host }, () => resolve(created))
     created.once('error', reject)
   })
   const { port } = server.address() as AddressInfo
-  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host
+  listening = { port, loopback: LOOPBACK.has(host) }
+  const urls = reachableAt(host).map((name) => `http://${name}:${port}/${token ? `?token=${token}` : ''}`)
   return {
-    url: `http://${shownHost}:${port}/${token ? `?token=${token}` : ''}`,
+    url: urls[0]!,
+    urls,
     token,
     close: () =>
       new Promise<void>((resolve) => {
@@ -151,6 +185,32 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
       }),
   }
+}
+
+/**
+ * The names to print for a server bound to `host`: itself, or for a wildcard
+ * bind (0.0.0.0, ::) this machine's own addresses — the ones another machine
+ * can use — before its loopback one.
+ */
+function reachableAt(host: string): string[] {
+  const bracketed = (address: string) => (address.includes(':') ? `[${address}]` : address)
+  if (host !== '0.0.0.0' && host !== '::') return [bracketed(host)]
+  const external = Object.values(networkInterfaces())
+    .flatMap((addresses) => addresses ?? [])
+    .filter((i) => !i.internal && (i.family === 'IPv4' || (host === '::' && !i.address.startsWith('fe80:'))))
+    .map((i) => bracketed(i.address))
+  return [...external, '127.0.0.1']
+}
+
+/** The paths the page itself is served at. */
+function isPage(path: string): boolean {
+  return path === '/' || RUN_PAGE.test(path)
+}
+const RUN_PAGE = new RegExp(`^/runs/${RUN_ID.source.slice(1, -1)}$`)
+
+function loopbackHost(header: string, port: number): boolean {
+  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(header.toLowerCase())
+  return match !== null && LOOPBACK.has(match[1]!.replace(/^\[|\]$/g, '')) && Number(match[2] ?? 80) === port
 }
 
 function sameSecret(given: string, expected: string): boolean {

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { RunDamagedError } from '../errors.ts'
+import { FileRefusedError, RunDamagedError } from '../errors.ts'
+import { readRegularFile } from '../files/regularFile.ts'
 import { hasRun, isRunDir } from '../files/runPaths.ts'
 import { openRunJournal, readStoreLink, type StoreLink } from '../journal/runJournal.ts'
 import type { RunEvent, Store } from '../journal/store.ts'
@@ -73,8 +74,9 @@ function readProgressFile(dir: string): ProgressSnapshot | string | undefined {
   if (!existsSync(path)) return undefined
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'))
+    parsed = JSON.parse(readRegularFile(path).toString('utf8'))
   } catch (error) {
+    if (error instanceof FileRefusedError) return `its ${PROGRESS_JSON} is ${error.what}, not the file longhaul writes`
     return `its ${PROGRESS_JSON} is malformed (${(error as Error).message})`
   }
   const s = parsed as Partial<ProgressSnapshot> | null

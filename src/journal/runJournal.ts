@@ -4,10 +4,11 @@
  * names (a run shared by several processes). Whoever reads a run folder —
  * `verify`, `status`, the dashboard — opens its journal here.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
-import { JournalError } from '../errors.ts'
+import { FileRefusedError, JournalError } from '../errors.ts'
 import { fsyncDir, writeFileAtomic } from '../files/atomicFile.ts'
+import { readRegularFile } from '../files/regularFile.ts'
 import { hasRun, type RunPaths, runPaths } from '../files/runPaths.ts'
 import { openStore } from './openStore.ts'
 import type { Store } from './store.ts'
@@ -25,10 +26,11 @@ export function readStoreLink(dir: string): StoreLink | undefined {
   const path = runPaths(dir).storeLink
   if (!existsSync(path)) return undefined
   try {
-    const link = JSON.parse(readFileSync(path, 'utf8')) as StoreLink
+    const link = JSON.parse(readRegularFile(path).toString('utf8')) as StoreLink
     if (typeof link.store === 'string' && typeof link.runId === 'string') return link
-  } catch {
-    // Reported below.
+  } catch (error) {
+    if (error instanceof FileRefusedError) throw error
+    // Otherwise reported below.
   }
   throw new JournalError(
     `${path} is unreadable: it should say which run of which database ${dir} belongs to. Restore it, or choose a new --out folder.`,

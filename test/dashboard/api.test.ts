@@ -185,10 +185,10 @@ describe('dashboard security', () => {
         (await fetch(`${base}/api/runs`, { headers: { authorization: `Bearer ${dashboard.token}` } })).status,
       ).toBe(200)
       // Opening the printed URL keeps the token in a cookie for the page's own requests.
-      const opened = await fetch(`${base}/?token=${dashboard.token}`)
-      expect(opened.status).toBe(200)
+      const opened = await fetch(`${base}/?token=${dashboard.token}`, { redirect: 'manual' })
+      expect(opened.status).toBe(303)
       const cookie = opened.headers.get('set-cookie')!
-      expect(cookie).toMatch(/longhaul_token=.*HttpOnly.*SameSite=Strict/i)
+      expect(cookie).toMatch(/longhaul_token_\d+=.*HttpOnly.*SameSite=Strict/i)
       expect((await fetch(`${base}/api/runs`, { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200)
     } finally {
       await dashboard.close()

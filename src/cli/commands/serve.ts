@@ -30,6 +30,7 @@ export async function openDashboard(root: string, options: ServeOptions, io: Io)
     throw error
   })
   io.err(`longhaul dashboard for ${resolve(root)}: ${dashboard.url}`)
+  for (const other of dashboard.urls.slice(1)) io.err(`  also at ${other}`)
   if (dashboard.token && options.token === undefined)
     io.err('  (a token was generated for this address; it is shown only here: every request needs it)')
   return dashboard
