@@ -80,9 +80,9 @@ export function dashboardApp(
     // (DNS rebinding): only requests addressed to a loopback name are answered.
     const bound = options.bound?.()
     const hostHeader = c.req.header('host') ?? ''
-    if (bound?.loopback && !loopbackHost(hostHeader, bound.port)) {
+    if (bound?.loopback && !loopbackHost(hostHeader)) {
       return c.text(
-        `403 forbidden: this dashboard listens on loopback and answers only requests addressed to 127.0.0.1:${bound.port}, localhost:${bound.port} or [::1]:${bound.port} (this one was addressed to ${JSON.stringify(hostHeader)}). To reach it from another machine, forward the port (ssh -L) or serve with --host and a token.\n`,
+        `403 forbidden: this dashboard listens on loopback and answers only requests addressed to 127.0.0.1, localhost or [::1] (this one was addressed to ${JSON.stringify(hostHeader)}). To reach it from another machine, forward the port (ssh -L) or serve with --host and a token.\n`,
         403,
       )
     }
@@ -208,9 +208,10 @@ function isPage(path: string): boolean {
 }
 const RUN_PAGE = new RegExp(`^/runs/${RUN_ID.source.slice(1, -1)}$`)
 
-function loopbackHost(header: string, port: number): boolean {
-  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(header.toLowerCase())
-  return match !== null && LOOPBACK.has(match[1]!.replace(/^\[|\]$/g, '')) && Number(match[2] ?? 80) === port
+/** True when a Host header names this machine's loopback (any port: a forwarded port, `ssh -L 9000:127.0.0.1:8080`, arrives under its local number). */
+function loopbackHost(header: string): boolean {
+  const match = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(header.toLowerCase())
+  return match !== null && LOOPBACK.has(match[1]!.replace(/^\[|\]$/g, ''))
 }
 
 function sameSecret(given: string, expected: string): boolean {

@@ -86,10 +86,12 @@ describe('the dashboard reads only what is inside its root', () => {
     const port = Number(new URL(dashboard.url).port)
     expect(await getWithHost(port, '/api/runs', 'attacker.example')).toBe(403)
     expect(await getWithHost(port, '/api/runs', `attacker.example:${port}`)).toBe(403)
-    expect(await getWithHost(port, '/', `127.0.0.1:${port + 1}`)).toBe(403)
+    expect(await getWithHost(port, '/', `127.0.0.1.attacker.example:${port}`)).toBe(403)
     expect(await getWithHost(port, '/api/runs', `127.0.0.1:${port}`)).toBe(200)
     expect(await getWithHost(port, '/api/runs', `localhost:${port}`)).toBe(200)
     expect(await getWithHost(port, '/api/runs', `[::1]:${port}`)).toBe(200)
+    // A port forwarded to another local number (ssh -L 9000:127.0.0.1:PORT) is still this dashboard.
+    expect(await getWithHost(port, '/api/runs', 'localhost:9000')).toBe(200)
   })
 })
 
