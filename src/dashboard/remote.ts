@@ -48,7 +48,7 @@ export async function fetchRunStatus(url: string, now: number, signal?: AbortSig
   if (runPage) {
     const item = body as RunItem
     const { snapshot, live, ownerGone, heartbeatAgeSeconds, summary, shared } = item
-    return { dir: url, snapshot, live, ownerGone, heartbeatAgeSeconds, summary, ...(shared && { shared }) }
+    return { dir: shownUrl(parsed), snapshot, live, ownerGone, heartbeatAgeSeconds, summary, ...(shared && { shared }) }
   }
   const snapshot = body as ProgressSnapshot
   if (
@@ -58,5 +58,12 @@ export async function fetchRunStatus(url: string, now: number, signal?: AbortSig
   ) {
     throw new UsageError(`${target.href} is not a longhaul progress.json`)
   }
-  return statusOf(snapshot, url, now)
+  return statusOf(snapshot, shownUrl(parsed), now)
+}
+
+/** The URL as it may be shown on a screen: without its token. */
+function shownUrl(url: URL): string {
+  const shown = new URL(url)
+  shown.searchParams.delete('token')
+  return shown.href
 }

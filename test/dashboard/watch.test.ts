@@ -3,6 +3,8 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
+import { renderStatus } from '../../src/cli/commands/status.ts'
+import { fetchRunStatus } from '../../src/dashboard/remote.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import { fixture, pace, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
 
@@ -67,6 +69,14 @@ it('watch URL reads a published progress.json; an unreachable or token-protected
     const refused = await runCliHere(['watch', `${base}runs/00000000-0000-4000-8000-000000000000`])
     expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/needs the dashboard's token/)
+    // On a terminal, watch shows where the run is first: the URL as given, its token left out.
+    const { runs } = (await (await fetch(`${base}api/runs?token=a-long-enough-token`)).json()) as {
+      runs: { id: string }[]
+    }
+    const page = `${base}runs/${runs[0]!.id}?token=a-long-enough-token`
+    const shown = renderStatus(await fetchRunStatus(page, Date.now()), Date.now())
+    expect(shown.split('\n')[0]).toBe(`${base}runs/${runs[0]!.id}`)
+    expect(shown).not.toContain('a-long-enough-token')
   } finally {
     await guarded.close()
   }

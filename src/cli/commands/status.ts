@@ -43,7 +43,7 @@ export function renderStatus(status: RunStatus, now: number, events: readonly Ru
     text.splice(text.findIndex((line) => line.startsWith('Workers:')) + 1, 0, sharedLine(status.shared))
   const history = events.map((e) => `    ${new Date(e.at).toISOString()}  ${e.type}${describe(e.detail)}`)
   return [
-    `${resolve(status.dir)}`,
+    /^https?:\/\//.test(status.dir) ? status.dir : resolve(status.dir),
     ...text.map((line) => `  ${line}`),
     ...(history.length ? ['  Recent events:', ...history] : []),
   ].join('\n')
