@@ -11,8 +11,8 @@ const STATES: readonly (ProgressState | 'not_running')[] = [
 ]
 
 /**
- * Every run's progress in the Prometheus text format (0.0.4), labelled by job
- * and run, so an existing Prometheus/Grafana can chart it.
+ * Every run's progress in the Prometheus text format (0.0.4), labelled
+ * `longhaul_job` and `run`, so an existing Prometheus/Grafana can chart it.
  * `longhaul_run_state` is 1 for the run's current state and 0 for the others.
  */
 export function prometheusText(runs: readonly RunItem[]): string {
@@ -44,7 +44,8 @@ export function prometheusText(runs: readonly RunItem[]): string {
 }
 
 function labels(run: RunItem): string {
-  return `job="${escape(run.snapshot.job)}",run="${escape(run.id)}"`
+  // Not `job`: Prometheus sets that label itself (the scrape job) and would move ours to `exported_job`.
+  return `longhaul_job="${escape(run.snapshot.job)}",run="${escape(run.id)}"`
 }
 
 function escape(value: string): string {
