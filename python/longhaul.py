@@ -52,7 +52,8 @@ import tempfile
 import threading
 from typing import IO, Any, Callable, Iterator, Optional, Union
 
-__all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy", "Job", "ItemContext", "open_run", "Run", "testing"]
+__all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy",
+           "jsonl_input", "csv_input", "files_input", "Job", "ItemContext", "open_run", "Run", "testing"]
 
 Number = Union[int, float]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -274,32 +275,87 @@ def npy(fields: dict[str, str]) -> _Output:
     return _Output({"kind": "npy", "fields": dict(fields)})
 
 
+class _Input:
+    """Where an input job's records come from: jsonl_input, csv_input or files_input. longhaul's coordinator reads the
+    input (once whole, for its count and digest; then each range's records) and sends each worker its range's records."""
+
+    def __init__(self, description: dict[str, Any]) -> None:
+        self.description = description
+
+    def __repr__(self) -> str:
+        return f"longhaul.{self.description['kind']}_input({self.description.get('path', self.description.get('pattern'))!r})"
+
+
+def jsonl_input(path: PathLike) -> _Input:
+    """Each non-blank line of a JSON Lines file is one record (as json.loads gives it). A relative path is resolved
+    against the working directory of `longhaul run`."""
+    return _Input({"kind": "jsonl", "path": _input_path(path, "jsonl_input")})
+
+
+def csv_input(path: PathLike) -> _Input:
+    """Each row of a CSV file with a header line is one record: a dict by the header's column names, values strings."""
+    return _Input({"kind": "csv", "path": _input_path(path, "csv_input")})
+
+
+def files_input(pattern: Union[str, list[str], tuple[str, ...]]) -> _Input:
+    """Each file matching a glob (or each path of a list), in sorted order, is one record: {"path": absolute path,
+    "name": path relative to the working directory}. The names and sizes are part of the job's fingerprint."""
+    if isinstance(pattern, (list, tuple)):
+        if not pattern or not all(isinstance(p, str) and p for p in pattern):
+            raise TypeError("files_input: give a glob, or a non-empty list of paths")
+        return _Input({"kind": "files", "pattern": list(pattern)})
+    if not isinstance(pattern, str) or not pattern:
+        raise TypeError(f"files_input: give a glob such as 'images/*.png', or a list of paths, got {pattern!r}")
+    return _Input({"kind": "files", "pattern": pattern})
+
+
+def _input_path(path: PathLike, form: str) -> str:
+    try:
+        given = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{form}: give the file's path, got {path!r}") from None
+    if not isinstance(given, str) or not given:
+        raise TypeError(f"{form}: give the file's path, got {path!r}")
+    return given
+
+
 class Job:
     """A map job as define_job declares it."""
 
-    def __init__(self, name: str, total: int, item: Callable[[int, "ItemContext"], Any], params: dict[str, Any],
+    def __init__(self, name: str, total: Optional[int], item: Callable[[Any, "ItemContext"], Any], params: dict[str, Any],
                  output: _Output, validate: Optional[Callable[[Any, int], Any]], retries: int, seed: int,
-                 checkpoint_every: float) -> None:
+                 checkpoint_every: float, input: Optional[_Input] = None,
+                 dataset_checks: Optional[dict[str, Callable[[Iterator[Any]], Any]]] = None) -> None:
         self.name, self.total, self.item, self.params = name, total, item, params
         self.output, self.validate, self.retries, self.seed = output, validate, retries, seed
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_every, self.input = checkpoint_every, input
+        self.dataset_checks = dict(dataset_checks or {})
 
 
-def define_job(name: str, total: int, item: Callable[[int, "ItemContext"], Any], params: Optional[dict[str, Any]] = None,
-               output: Optional[_Output] = None, validate: Optional[Callable[[Any, int], Any]] = None,
-               retries: int = 2, seed: int = 0, checkpoint_every: float = 60.0) -> Job:
-    """Declares the map job of this file: items 0 … total-1, each made by item(index, ctx).
+def define_job(name: str, total: Optional[int] = None, item: Optional[Callable[[Any, "ItemContext"], Any]] = None,
+               params: Optional[dict[str, Any]] = None, output: Optional[_Output] = None,
+               validate: Optional[Callable[[Any, int], Any]] = None, retries: int = 2, seed: int = 0,
+               checkpoint_every: float = 60.0, input: Optional[_Input] = None,
+               dataset_checks: Optional[dict[str, Callable[[Iterator[Any]], Any]]] = None) -> Job:
+    """Declares the map job of this file: items 0 … total-1, each made by item(index, ctx); or, with `input`, one item
+    per record of the input, made by item(record, ctx) (ctx.index is the record number; the total is the record count).
 
     params: the defaults of the job's params (JSON values), overridden by --param k=v; output: jsonl() (the default)
-    or npy({...}); validate(record, index): kept for preflight (not run yet by `run`); retries: how many times a
-    failing item is retried; seed: the seed when --seed is not given; checkpoint_every: seconds between commits.
+    or npy({...}); validate(record, index): run by preflight on every rehearsal record; dataset_checks: {name:
+    check(records)}, each run by preflight over all the rehearsal's records in index order, returning True (or None)
+    or the reason it fails; retries: how many times a failing item is retried; seed: the seed when --seed is not given;
+    checkpoint_every: seconds between commits.
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise TypeError(f"define_job: name {name!r}: use letters, digits, '.', '_' or '-'")
-    if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
+    if input is not None and not isinstance(input, _Input):
+        raise TypeError("define_job: input must be longhaul.jsonl_input(path), longhaul.csv_input(path) or longhaul.files_input(glob)")
+    if input is not None and total is not None:
+        raise TypeError("define_job: an input job takes its total from the input; remove `total`")
+    if input is None and (isinstance(total, bool) or not isinstance(total, int) or total <= 0):
         raise TypeError(f"define_job: total must be a whole number above 0, got {total!r}")
     if not callable(item):
-        raise TypeError("define_job: item must be a function item(index, ctx)")
+        raise TypeError(f"define_job: item must be a function item({'record' if input is not None else 'index'}, ctx)")
     params = {} if params is None else params
     if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
         raise TypeError("define_job: params must be a dict of default values by name")
@@ -312,19 +368,23 @@ def define_job(name: str, total: int, item: Callable[[int, "ItemContext"], Any],
         raise TypeError("define_job: output must be longhaul.jsonl() or longhaul.npy({...})")
     if validate is not None and not callable(validate):
         raise TypeError("define_job: validate must be a function validate(record, index)")
+    dataset_checks = {} if dataset_checks is None else dataset_checks
+    if not isinstance(dataset_checks, dict) or not all(isinstance(k, str) and k and callable(f) for k, f in dataset_checks.items()):
+        raise TypeError("define_job: dataset_checks must be a dict of functions by name, e.g. {\"balanced\": balanced}, each check(records)")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise TypeError(f"define_job: retries must be a whole number from 0, got {retries!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**32 - 1:
         raise TypeError(f"define_job: seed must be a whole number from 0 to 4294967295, got {seed!r}")
     if not isinstance(checkpoint_every, (int, float)) or not checkpoint_every > 0:
         raise TypeError(f"define_job: checkpoint_every must be a number of seconds above 0, got {checkpoint_every!r}")
-    job = Job(name, total, item, dict(params), output, validate, retries, seed, float(checkpoint_every))
+    job = Job(name, total, item, dict(params), output, validate, retries, seed, float(checkpoint_every), input, dataset_checks)
     _defined.append(job)
     return job
 
 
 class ItemContext:
-    """What item(index, ctx) is given besides its index. Its random streams depend on (seed, index) only."""
+    """What item(index, ctx) is given besides its index (or item(record, ctx) besides its record: ctx.index is the
+    record number). Its random streams depend on (seed, index) only."""
 
     __slots__ = ("index", "params", "seed", "_rng", "_random")
 
@@ -630,7 +690,8 @@ def _verdict(validate: Callable[[Any, int], Any], record: Any, index: int) -> Op
 
 
 def _validate(path: str, directory: str) -> int:
-    """`longhaul.py validate JOB DIR`: the job's validate over every record of the run, for preflight."""
+    """`longhaul.py validate JOB DIR`: the job's validate over every record of the run, then each of its dataset checks
+    over all of them (streamed, one pass each), for preflight."""
     channel = _Channel()
     try:
         job, _ = _load(path)
@@ -642,7 +703,11 @@ def _validate(path: str, directory: str) -> int:
                 rejected += 1
                 if len(first) < 10:
                     first.append({"index": index, "reason": reason})
-        answer: dict[str, Any] = {"count": count, "rejected": rejected, "firstRejected": first}
+        datasets = []
+        for name, check in job.dataset_checks.items():
+            reason = _verdict(lambda records, _index: check(records), iter(open_run(directory)), 0)
+            datasets.append({"name": name, "passed": reason is None, "reason": reason})
+        answer: dict[str, Any] = {"count": count, "rejected": rejected, "firstRejected": first, "datasets": datasets}
     except BaseException as error:
         answer = {"error": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}
     channel.send(answer)
@@ -788,7 +853,8 @@ def _describe(path: str) -> int:
             "name": job.name, "total": job.total, "seed": job.seed, "params": job.params,
             "output": job.output.description, "retries": job.retries,
             "checkpointEvery": max(1, round(job.checkpoint_every * 1000)), "validate": job.validate is not None,
-            "modules": modules, "executable": sys.executable,
+            "datasetChecks": list(job.dataset_checks), "input": job.input.description if job.input else None,
+            "modules": modules, "executable": sys.executable, "runtime": _runtime(),
         }
     except _Usage as error:
         answer = {"error": str(error)}
@@ -796,6 +862,19 @@ def _describe(path: str) -> int:
         answer = {"error": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}
     channel.send(answer)
     return 0
+
+
+def _runtime() -> dict[str, Any]:
+    """What the items depend on besides the job's code (part of its fingerprint): Python's major.minor (a patch release
+    changes no result; a minor one may: hash(), random's algorithms, float formatting), and numpy's exact version, as a
+    lockfile pins a dependency (ctx.rng and npy output use it, whether the job imports it or not)."""
+    try:
+        import numpy
+
+        numpy_version: Optional[str] = numpy.__version__
+    except ImportError:
+        numpy_version = None
+    return {"python": f"{sys.version_info[0]}.{sys.version_info[1]}", "numpy": numpy_version}
 
 
 class _Worker:
@@ -822,6 +901,7 @@ class _Worker:
 
     def make(self, task: dict[str, Any]) -> dict[str, Any]:
         start, end = task["start"], task["end"]
+        records = task.get("records")  # an input job's: the records of start … end-1, read by the coordinator
         started = time.monotonic()
         deadline = started + task["checkpointMs"] / 1000
         shard = self.job.output._new_shard()
@@ -835,7 +915,7 @@ class _Worker:
                 break
             if index > start and (item_started >= deadline or shard.bytes >= task["maxBytes"]):
                 break
-            made = self.make_item(index)
+            made = self.make_item(index, index if records is None else records[index - start])
             item_ended = time.monotonic()
             slowest = max(slowest, item_ended - item_started)
             item_started = item_ended
@@ -874,12 +954,13 @@ class _Worker:
             result["retained"] = {"thread": os.getpid(), "bytes": _retained_bytes()}
         return result
 
-    def make_item(self, index: int) -> Optional[dict[str, Any]]:
-        """One item, retried with backoff up to the job's retries; None when the run stops while it fails."""
+    def make_item(self, index: int, given: Any) -> Optional[dict[str, Any]]:
+        """One item (from its index, or its record), retried with backoff up to the job's retries; None when the run
+        stops while it fails."""
         attempt = 1
         while True:
             try:
-                return {"value": self.job.item(index, ItemContext(index, self.setup["params"], self.setup["seed"]))}
+                return {"value": self.job.item(given, ItemContext(index, self.setup["params"], self.setup["seed"]))}
             except (Exception, SystemExit) as error:
                 if self.stop.is_set():
                     return None

@@ -16,7 +16,7 @@ import type { Socket } from 'node:net'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { LonghaulError } from '../../errors.ts'
-import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor } from '../../job/pythonJob.ts'
+import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor, pythonRecordReader } from '../../job/pythonJob.ts'
 import { decode, encode, type FromWorker, type ToWorker, toRangeResult } from './pythonProtocol.ts'
 import type { MakerStart, RangeMaker } from './rangeMaker.ts'
 import type { RangeResult, RangeTask } from './task.ts'
@@ -64,6 +64,8 @@ class PythonPool implements RangeMaker {
   private broken: Error | undefined
   /** Workers that died before their job loaded, in a row. */
   private failedStarts = 0
+  /** An input job's records, read here and sent with each range (see docs/python.md, "Input jobs"). */
+  private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
 
   constructor(
     private readonly jobPath: string,
@@ -71,6 +73,7 @@ class PythonPool implements RangeMaker {
   ) {
     this.stop = new Int32Array(how.setup.stop)
     this.finished = new Int32Array(how.setup.finished)
+    this.readRecords = pythonRecordReader(jobPath, how.setup.inputHandle)
     for (let i = 0; i < how.concurrency; i++) this.spawnWorker()
     this.timer = setInterval(() => this.passOnStop(), STOP_POLL_MS)
     this.timer.unref()
@@ -106,8 +109,25 @@ class PythonPool implements RangeMaker {
     while (this.idle.length > 0 && this.waiting.length > 0) {
       const worker = this.idle.shift()!
       const pending = this.waiting.shift()!
+      let records: unknown[] | undefined
+      try {
+        records = this.readRecords?.(pending.task.start, pending.task.end)
+      } catch (error) {
+        this.idle.unshift(worker)
+        const { start } = pending.task
+        pending.resolve({
+          start,
+          end: start,
+          files: [],
+          itemHashes: new Uint8Array(0),
+          busyMs: 0,
+          slowestItemMs: 0,
+          failure: { kind: 'input', message: (error as Error).message },
+        })
+        continue
+      }
       worker.current = pending
-      this.send(worker, { type: 'task', ...pending.task })
+      this.send(worker, { type: 'task', ...pending.task, ...(records && { records }) })
     }
   }
 

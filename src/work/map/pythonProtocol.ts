@@ -20,7 +20,8 @@ export type ToWorker =
       /** The run was already stopping when this worker started. */
       readonly stop: boolean
     }
-  | ({ readonly type: 'task' } & RangeTask)
+  /** `records`: an input job's records start … end-1, read by the runner (the worker makes item(record, ctx)). */
+  | ({ readonly type: 'task'; readonly records?: readonly unknown[] } & RangeTask)
   | { readonly type: 'stop' }
 
 /** A range made, as the worker reports it: its items' hashes in base64, `count` × 32 bytes. */
