@@ -1,0 +1,102 @@
+/**
+ * Input-driven Python jobs (`input=longhaul.jsonl_input(path)`, csv_input, files_input): one item per record, made by
+ * item(record, ctx) with ctx.index the record number; the runner reads each range's records with the same readers as a
+ * TypeScript input job and sends them over the worker's channel. The input's digest, and the interpreter's and numpy's
+ * versions, are part of the job's fingerprint.
+ */
+import { execFileSync } from 'node:child_process'
+import { appendFileSync, cpSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { expect, it } from 'vitest'
+import { EXIT } from '../../src/cli/exitCodes.ts'
+import { FingerprintMismatchError, runMapJob, UsageError } from '../../src/index.ts'
+import { ROOT, runCli, tempDir } from '../support/cli.ts'
+
+const INPUTS = join(ROOT, 'test/fixtures/python/inputs')
+
+/** The committed records of the run in `out`, in index order. */
+function records(out: string): Record<string, unknown>[] {
+  const data = join(out, 'data')
+  return readdirSync(data)
+    .filter((name) => name.endsWith('.jsonl'))
+    .sort()
+    .flatMap((name) =>
+      readFileSync(join(data, name), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    )
+}
+
+it('determinism: a Python input job makes one item per JSONL record, from item(record, ctx) with ctx.index the record number, with the same digest on 1 and 3 workers', async () => {
+  const root = tempDir()
+  const job = join(INPUTS, 'prompts.py')
+  const one = await runMapJob({ jobPath: job, outDir: join(root, 'one'), workers: 1 })
+  const three = await runMapJob({ jobPath: job, outDir: join(root, 'three'), workers: 3 })
+  expect(one).toMatchObject({ state: 'complete', total: 60, committed: 60 })
+  expect(three.digest).toBe(one.digest)
+  const made = records(join(root, 'three'))
+  expect(made.map((r) => r.i)).toEqual([...Array(60).keys()])
+  expect(made[4]).toMatchObject({ i: 4, prompt: 'tell me a long story number 4', words: 7 })
+  expect(made[5]).toMatchObject({ i: 5, prompt: 'hi 5', words: 2 })
+})
+
+it('a Python input job reads CSV rows as TypeScript does (quoted commas and line breaks; values are strings) and a files input as {path, name} in sorted order', async () => {
+  const root = tempDir()
+  await runMapJob({ jobPath: join(INPUTS, 'rows.py'), outDir: join(root, 'rows'), workers: 2 })
+  expect(records(join(root, 'rows'))).toEqual([
+    { i: 0, name: 'alpha', size: 2 },
+    { i: 1, name: 'be, ta', size: 4 },
+    { i: 2, name: 'gamma', size: 6 },
+    { i: 3, name: 'del\nta', size: 8 },
+  ])
+  await runMapJob({ jobPath: join(INPUTS, 'listed.py'), outDir: join(root, 'listed') })
+  expect(records(join(root, 'listed')).map((r) => r.base)).toEqual(['prompts.jsonl', 'rows.csv'])
+})
+
+it('same-job-or-refuse: a resume after a Python job’s input file changed is refused, naming the file; a --total above the record count is refused', async () => {
+  const dir = tempDir()
+  cpSync(INPUTS, join(dir, 'job'), { recursive: true })
+  const job = join(dir, 'job', 'prompts.py')
+  const out = join(dir, 'out')
+  expect((await runMapJob({ jobPath: job, outDir: out, total: 30 })).state).toBe('complete')
+  appendFileSync(join(dir, 'job', 'prompts.jsonl'), '{"prompt": "one more"}\n')
+  const refused = await runMapJob({ jobPath: job, outDir: out, total: 30 }).catch((error: unknown) => error)
+  expect(refused).toBeInstanceOf(FingerprintMismatchError)
+  expect((refused as Error).message).toContain(
+    `input changed (${join(dir, 'job', 'prompts.jsonl')}: its content or location differs)`,
+  )
+  const above = await runMapJob({ jobPath: job, outDir: join(dir, 'other'), total: 62 }).catch((error) => error)
+  expect(above).toBeInstanceOf(UsageError)
+  expect((above as Error).message).toContain('--total 62 is more than the 61 records of the input')
+})
+
+/** Debian's python3 beside the one first on PATH, when it has another numpy: another interpreter to resume with. */
+function otherNumpy(): string | undefined {
+  const version = (python: string): string | undefined => {
+    try {
+      return execFileSync(python, ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' }).trim()
+    } catch {
+      return undefined
+    }
+  }
+  const debian = version('/usr/bin/python3')
+  return debian && debian !== version('python3') ? debian : undefined
+}
+
+it.skipIf(otherNumpy() === undefined)(
+  'same-job-or-refuse: a Python job resumed with another numpy is refused (exit 2), naming both versions',
+  async () => {
+    const out = join(tempDir(), 'out')
+    const squares = join(ROOT, 'test/fixtures/python/squares.py')
+    const first = await runCli(['run', squares, '--out', out, '--total', '20'])
+    expect(first.code).toBe(EXIT.ok)
+    const mine = execFileSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' }).trim()
+    const refused = await runCli(['run', squares, '--out', out, '--total', '20'], {
+      PATH: `/usr/bin:${process.env.PATH}`,
+    })
+    expect(refused.code).toBe(EXIT.usage)
+    expect(refused.stderr).toContain(`numpy changed (${mine} → ${otherNumpy()})`)
+    expect(refused.stderr).not.toContain('Python changed')
+  },
+)
