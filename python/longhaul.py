@@ -718,7 +718,8 @@ def _validate(path: str, directory: str) -> int:
 
 
 class testing:  # noqa: N801  (a namespace: longhaul.testing.expect_crash_safe)
-    """The invariants a job must keep, checked by running the longhaul CLI on it in a temporary folder."""
+    """The invariants a job must keep, checked by running the longhaul CLI on it in a temporary folder. Each raises
+    AssertionError naming the invariant a job breaks, and returns its evidence when the job keeps it."""
 
     @staticmethod
     def cli() -> list[str]:
@@ -739,36 +740,106 @@ class testing:  # noqa: N801  (a namespace: longhaul.testing.expect_crash_safe)
         return json.loads(done.stdout)
 
     @staticmethod
+    def _seeded(seed: Optional[int]) -> list[str]:
+        return [] if seed is None else ["--seed", str(seed)]
+
+    @staticmethod
+    def expect_deterministic(job: PathLike, total: int = 100, workers: tuple[int, ...] = (1, 2), seed: Optional[int] = None,
+                             timeout: float = 300.0) -> str:
+        """Invariant determinism: uninterrupted runs of `total` items on each worker count of `workers` have one digest
+        (the items depend only on params, seed and index). Returns that digest."""
+        import shutil
+
+        job = os.fspath(job)
+        folder = tempfile.mkdtemp(prefix="longhaul-check-")
+        try:
+            digests = {}
+            for count in workers:
+                out = os.path.join(folder, f"workers-{count}")
+                args = ["run", job, "--out", out, "--total", str(total), "--workers", str(count), *testing._seeded(seed)]
+                digests[count] = testing._run(args, timeout)["digest"]
+            first = workers[0]
+            for count, digest in digests.items():
+                if digest != digests[first]:
+                    raise AssertionError(f"determinism: {count} workers made different items than {first} (digest {digest[:12]}… ≠ {digests[first][:12]}…): items must depend only on params, seed and index: draw randomness from ctx.rng or ctx.random, not random.random(), np.random or the clock, and keep no state between items")
+            return digests[first]
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @staticmethod
     def expect_crash_safe(job: PathLike, total: int = 200, kills: int = 3, workers: int = 2, kill_seed: int = 1,
-                          timeout: float = 300.0) -> dict[str, Any]:
-        """Invariants no-loss, no-duplicates, determinism: the job SIGKILLed `kills` times at seeded moments and resumed
-        ends complete, every item once (verify), with the digest of an uninterrupted run on one worker. Raises
-        AssertionError saying which failed; returns the verify report."""
+                          seed: Optional[int] = None, timeout: float = 300.0) -> dict[str, Any]:
+        """Invariants no-loss, no-duplicates, determinism, atomic-commit: the job SIGKILLed `kills` times and resumed ends
+        complete, every item once (verify), with the digest of an uninterrupted run on one worker. As preflight does,
+        every other kill is at a commit (the 2nd to 6th of that life: the shard's files durable, the journal not yet
+        told), the others at a seeded moment. Raises AssertionError saying which failed; returns the verify report, with
+        "kills" and "killsAtCommit"."""
         import shutil
         import subprocess
 
         job = os.fspath(job)
         folder = tempfile.mkdtemp(prefix="longhaul-check-")
         try:
-            reference = testing._run(["run", job, "--out", os.path.join(folder, "reference"), "--total", str(total), "--workers", "1"], timeout)
+            reference = testing._run(["run", job, "--out", os.path.join(folder, "reference"), "--total", str(total), "--workers", "1", *testing._seeded(seed)], timeout)
             out = os.path.join(folder, "killed")
-            args = ["run", job, "--out", out, "--total", str(total), "--workers", str(workers)]
-            delays = _random.Random(kill_seed)
-            for _ in range(kills):
-                process = subprocess.Popen([*testing.cli(), *args, "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            args = ["run", job, "--out", out, "--total", str(total), "--workers", str(workers), *testing._seeded(seed)]
+            schedule = _random.Random(kill_seed)
+            done, at_commit, lives = 0, 0, 0
+            while done < kills and lives < kills * 3 + 2:
+                lives += 1
+                by_timer = done % 2 == 1
+                # A timer kill lands anywhere in the life (start-up, mid-item, mid-write); the 8th commit is its backstop.
+                crash_at = 8 if by_timer else schedule.randint(2, 6)
+                env = {**os.environ, "LONGHAUL_CRASH_AT": f"commit:{crash_at}"}
+                # Its own session: the kill reaches the CLI's node process even when it runs under npx.
+                process = subprocess.Popen([*testing.cli(), *args, "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
                 try:
-                    process.wait(delays.uniform(0.5, 3.0))
-                    break  # finished before the kill landed
+                    process.wait(0.5 + schedule.uniform(0, max(0.5, 0.8 * reference["wallMs"] / 1000)) if by_timer else timeout)
                 except subprocess.TimeoutExpired:
-                    process.kill()
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+                    done += 1
+                    continue
+                if process.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):  # it killed itself at the commit
+                    done, at_commit = done + 1, at_commit + 1
+                elif process.returncode == 0:
+                    break  # finished before the kill landed
+                else:
+                    raise AssertionError(f"no-loss: after {done} kill(s) a resume of {job} exited {process.returncode}: run `longhaul run {job} --out DIR` to see why")
+            if done < kills:
+                raise AssertionError(f"only {done} of {kills} kills happened before the run completed: give a larger total (or slower items) so that the run lives through {kills} kills")
             final = testing._run(args, timeout)
             if final["digest"] != reference["digest"]:
-                raise AssertionError(f"determinism: after {kills} SIGKILLs and resumes the digest is {final['digest']}, an uninterrupted run's is {reference['digest']}: the items depend on something besides (seed, index) (use ctx.rng or ctx.random)")
+                raise AssertionError(f"determinism: after {kills} SIGKILLs ({at_commit} at a commit) and resumes the digest is {final['digest']}, an uninterrupted run's is {reference['digest']}: the items depend on something besides (seed, index) (use ctx.rng or ctx.random)")
             report = testing._run(["verify", out], timeout)
             if not (report["complete"] and report["items"] == total and report["duplicates"] == 0 and report["corrupt"] == 0):
-                raise AssertionError(f"no-loss/no-duplicates: verify found {report['items']} of {total} items, {report['duplicates']} duplicated, {report['corrupt']} corrupt")
-            return report
+                raise AssertionError(f"no-loss/no-duplicates/atomic-commit: after {kills} SIGKILLs ({at_commit} at a commit) verify found {report['items']} of {total} items, {report['duplicates']} duplicated, {report['corrupt']} corrupt")
+            return {**report, "kills": done, "killsAtCommit": at_commit}
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @staticmethod
+    def expect_preflight_passes(job: PathLike, target: int, seed: Optional[int] = None, timeout: float = 900.0) -> dict[str, Any]:
+        """The whole preflight, as `longhaul preflight JOB --target N` runs it, into a temporary folder: raises
+        AssertionError listing each failed requirement unless every check passes; returns the preflight's --json."""
+        import shutil
+        import subprocess
+
+        job = os.fspath(job)
+        folder = tempfile.mkdtemp(prefix="longhaul-check-")
+        try:
+            args = ["preflight", job, "--target", str(target), "--out", os.path.join(folder, "run"), *testing._seeded(seed), "--json"]
+            done = subprocess.run([*testing.cli(), *args], capture_output=True, text=True, timeout=timeout)
+            try:
+                predicate: Optional[dict[str, Any]] = json.loads(done.stdout)
+            except ValueError:
+                predicate = None
+            if done.returncode != 0 or predicate is None:
+                failures = [f for check in (predicate or {}).get("checks", []) for f in check.get("failures", [])]
+                said = "\n".join(f"  ✘ {failure}" for failure in failures) or done.stderr.strip()
+                raise AssertionError(f"preflight of {job} failed (exit {done.returncode}):\n{said}")
+            return predicate
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
