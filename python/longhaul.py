@@ -10,6 +10,9 @@ puts this file on PYTHONPATH, so `import longhaul` works without an install.
 
     job = longhaul.define_job(name="points", total=10_000, item=item, output=longhaul.jsonl())
 
+or one item per record of an input: define_job(..., input=longhaul.jsonl_input("prompts.jsonl"), item=item) with
+item(record, ctx) (also csv_input(path), files_input(glob)).
+
 Reporting to a supervisor (`longhaul exec`):
 
 `longhaul exec -- CMD` sets LONGHAUL_EVENTS (a file-descriptor number, "3", or
@@ -211,7 +214,8 @@ def _close_owned() -> None:
 # subprocess of the job can write to it by accident, and stdin/stdout stay the job's. Messages are JSON lines:
 #
 #   coordinator → worker   {"type": "setup", "params", "seed", "retries", "dataDir", "runTag", "stop"}
-#                          {"type": "task", "start", "end", "token", "checkpointMs", "maxBytes"}
+#                          {"type": "task", "start", "end", "token", "checkpointMs", "maxBytes", "records"?}
+#                                                     records: an input job's records start … end-1
 #                          {"type": "stop"}           finish the current item, return what is made
 #   worker → coordinator   {"type": "ready"} | {"type": "broken", "message", "stack"}
 #                          {"type": "finished", "count"}   items made since the last such message
@@ -973,6 +977,8 @@ class _Worker:
     def make(self, task: dict[str, Any]) -> dict[str, Any]:
         start, end = task["start"], task["end"]
         records = task.get("records")  # an input job's: the records of start … end-1, read by the coordinator
+        if (records is None) != (self.job.input is None) or (records is not None and len(records) != end - start):
+            raise RuntimeError(f"the coordinator sent {'no' if records is None else len(records)} records for items {start}–{end - 1} of {'an input' if self.job.input else 'a generator'} job: are longhaul.py and the longhaul CLI from the same version?")
         started = time.monotonic()
         deadline = started + task["checkpointMs"] / 1000
         shard = self.job.output._new_shard()

@@ -13,7 +13,7 @@ import { delimiter, dirname, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { UsageError } from '../errors.ts'
+import { LonghaulError, UsageError } from '../errors.ts'
 import { JOB_BRAND, type MapJob } from './defineJob.ts'
 import { hashInputs, type RuntimeVersions } from './fingerprint.ts'
 import { inputFromDescription } from './inputs/fromDescription.ts'
@@ -181,8 +181,14 @@ export function pythonRecordReader(
   jobPath: string,
   handle: unknown,
 ): ((start: number, end: number) => unknown[]) | undefined {
+  if (handle === undefined) return undefined
   const input = described.get(resolve(jobPath))?.job.input
-  return input && handle !== undefined ? input.reader(handle) : undefined
+  if (!input)
+    throw new LonghaulError(
+      'LONGHAUL_JOB_INVALID',
+      `the input of ${jobPath} was scanned, but its declaration is no longer known (was the file changed while the run started?): run the same command again`,
+    )
+  return input.reader(handle)
 }
 
 /** What a Python job's validate and dataset checks said of a run's records (preflight's validation evidence). */
