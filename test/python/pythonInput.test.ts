@@ -4,7 +4,7 @@
  * TypeScript input job and sends them over the worker's channel. The input's digest, and the interpreter's and numpy's
  * versions, are part of the job's fingerprint.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { appendFileSync, cpSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
@@ -69,6 +69,18 @@ it('same-job-or-refuse: a resume after a Python job’s input file changed is re
   const above = await runMapJob({ jobPath: job, outDir: join(dir, 'other'), total: 62 }).catch((error) => error)
   expect(above).toBeInstanceOf(UsageError)
   expect((above as Error).message).toContain('--total 62 is more than the 61 records of the input')
+})
+
+it('no-loss, no-duplicates, atomic-commit: a Python input job SIGKILLed at commits and at seeded moments resumes to every record once, with the uninterrupted digest', () => {
+  const script = `import longhaul
+report = longhaul.testing.expect_crash_safe(${JSON.stringify(join(INPUTS, 'prompts.py'))}, total=60, kills=2)
+print(report["items"], report["duplicates"], report["kills"])`
+  const done = spawnSync('python3', ['-c', script], {
+    env: { ...process.env, PYTHONPATH: join(ROOT, 'python') },
+    encoding: 'utf8',
+    timeout: 300_000,
+  })
+  expect({ code: done.status, stdout: done.stdout }, done.stderr).toEqual({ code: 0, stdout: '60 0 2\n' })
 })
 
 /** Debian's python3 beside the one first on PATH, when it has another numpy: another interpreter to resume with. */
