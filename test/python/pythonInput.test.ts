@@ -5,11 +5,12 @@
  * versions, are part of the job's fingerprint.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { appendFileSync, cpSync, readdirSync, readFileSync } from 'node:fs'
+import { appendFileSync, cpSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { EXIT } from '../../src/cli/exitCodes.ts'
-import { FingerprintMismatchError, runMapJob, UsageError } from '../../src/index.ts'
+import { FingerprintMismatchError, jsonlInput, runMapJob, UsageError } from '../../src/index.ts'
+import { taskMessage } from '../../src/work/map/pythonProtocol.ts'
 import { ROOT, runCli, tempDir } from '../support/cli.ts'
 
 const INPUTS = join(ROOT, 'test/fixtures/python/inputs')
@@ -81,6 +82,22 @@ print(report["items"], report["duplicates"], report["kills"])`
     timeout: 300_000,
   })
   expect({ code: done.status, stdout: done.stdout }, done.stderr).toEqual({ code: 0, stdout: '60 0 2\n' })
+})
+
+it('a Python input job’s range whose records can no longer be read (the input cut short during the run) fails as an input failure, not sent to a worker', async () => {
+  const file = join(tempDir(), 'prompts.jsonl')
+  writeFileSync(file, '{"p": 1}\n{"p": 2}\n{"p": 3}\n')
+  const input = jsonlInput(file)
+  const read = input.reader((await input.scan()).handle)
+  const task = { start: 1, end: 3, token: 7, checkpointMs: 1000, maxBytes: 1 << 20 }
+  expect(taskMessage(task, read)).toEqual({ type: 'task', ...task, records: [{ p: 2 }, { p: 3 }] })
+  truncateSync(file, 12)
+  expect(taskMessage(task, read)).toMatchObject({
+    type: 'result',
+    start: 1,
+    end: 1,
+    failure: { kind: 'input', message: expect.stringContaining('was it changed during the run?') },
+  })
 })
 
 /** Debian's python3 beside the one first on PATH, when it has another numpy: another interpreter to resume with. */

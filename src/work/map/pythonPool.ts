@@ -17,7 +17,7 @@ import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { LonghaulError } from '../../errors.ts'
 import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor, pythonRecordReader } from '../../job/pythonJob.ts'
-import { decode, encode, type FromWorker, type ToWorker, toRangeResult } from './pythonProtocol.ts'
+import { decode, encode, type FromWorker, type ToWorker, taskMessage, toRangeResult } from './pythonProtocol.ts'
 import type { MakerStart, RangeMaker } from './rangeMaker.ts'
 import type { RangeResult, RangeTask } from './task.ts'
 import type { PreparedPool } from './threadPool.ts'
@@ -109,25 +109,14 @@ class PythonPool implements RangeMaker {
     while (this.idle.length > 0 && this.waiting.length > 0) {
       const worker = this.idle.shift()!
       const pending = this.waiting.shift()!
-      let records: unknown[] | undefined
-      try {
-        records = this.readRecords?.(pending.task.start, pending.task.end)
-      } catch (error) {
+      const task = taskMessage(pending.task, this.readRecords)
+      if (task.type === 'result') {
         this.idle.unshift(worker)
-        const { start } = pending.task
-        pending.resolve({
-          start,
-          end: start,
-          files: [],
-          itemHashes: new Uint8Array(0),
-          busyMs: 0,
-          slowestItemMs: 0,
-          failure: { kind: 'input', message: (error as Error).message },
-        })
+        pending.resolve(toRangeResult(task))
         continue
       }
       worker.current = pending
-      this.send(worker, { type: 'task', ...pending.task, ...(records && { records }) })
+      this.send(worker, task)
     }
   }
 

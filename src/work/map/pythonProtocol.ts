@@ -71,3 +71,20 @@ export function toRangeResult(wire: WireResult): RangeResult {
     ...(wire.failure && { failure: wire.failure }),
   }
 }
+
+/**
+ * The message that hands a worker a range: for an input job, with the range's records, read here with the input's
+ * reader; when they cannot be read (the input changed during the run), the range's result instead, failed.
+ */
+export function taskMessage(
+  task: RangeTask,
+  readRecords: ((start: number, end: number) => unknown[]) | undefined,
+): ToWorker | WireResult {
+  if (!readRecords) return { type: 'task', ...task }
+  try {
+    return { type: 'task', ...task, records: readRecords(task.start, task.end) }
+  } catch (error) {
+    const nothing = { start: task.start, end: task.start, files: [], itemHashes: '', busyMs: 0, slowestItemMs: 0 }
+    return { type: 'result', ...nothing, failure: { kind: 'input', message: (error as Error).message } }
+  }
+}
