@@ -4,14 +4,13 @@
  * TypeScript input job and sends them over the worker's channel. The input's digest, and the interpreter's and numpy's
  * versions, are part of the job's fingerprint.
  */
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { appendFileSync, cpSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { EXIT } from '../../src/cli/exitCodes.ts'
 import { FingerprintMismatchError, jsonlInput, runMapJob, UsageError } from '../../src/index.ts'
 import { taskMessage } from '../../src/work/map/pythonProtocol.ts'
-import { ROOT, runCli, tempDir } from '../support/cli.ts'
+import { ROOT, tempDir } from '../support/cli.ts'
 
 const INPUTS = join(ROOT, 'test/fixtures/python/inputs')
 
@@ -99,33 +98,3 @@ it('a Python input job’s range whose records can no longer be read (the input 
     failure: { kind: 'input', message: expect.stringContaining('was it changed during the run?') },
   })
 })
-
-/** Debian's python3 beside the one first on PATH, when it has another numpy: another interpreter to resume with. */
-function otherNumpy(): string | undefined {
-  const version = (python: string): string | undefined => {
-    try {
-      return execFileSync(python, ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' }).trim()
-    } catch {
-      return undefined
-    }
-  }
-  const debian = version('/usr/bin/python3')
-  return debian && debian !== version('python3') ? debian : undefined
-}
-
-it.skipIf(otherNumpy() === undefined)(
-  'same-job-or-refuse: a Python job resumed with another numpy is refused (exit 2), naming both versions',
-  async () => {
-    const out = join(tempDir(), 'out')
-    const squares = join(ROOT, 'test/fixtures/python/squares.py')
-    const first = await runCli(['run', squares, '--out', out, '--total', '20'])
-    expect(first.code).toBe(EXIT.ok)
-    const mine = execFileSync('python3', ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' }).trim()
-    const refused = await runCli(['run', squares, '--out', out, '--total', '20'], {
-      PATH: `/usr/bin:${process.env.PATH}`,
-    })
-    expect(refused.code).toBe(EXIT.usage)
-    expect(refused.stderr).toContain(`numpy changed (${mine} → ${otherNumpy()})`)
-    expect(refused.stderr).not.toContain('Python changed')
-  },
-)
