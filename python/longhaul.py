@@ -10,6 +10,9 @@ puts this file on PYTHONPATH, so `import longhaul` works without an install.
 
     job = longhaul.define_job(name="points", total=10_000, item=item, output=longhaul.jsonl())
 
+or one item per record of an input: define_job(..., input=longhaul.jsonl_input("prompts.jsonl"), item=item) with
+item(record, ctx) (also csv_input(path), files_input(glob)).
+
 Reporting to a supervisor (`longhaul exec`):
 
 `longhaul exec -- CMD` sets LONGHAUL_EVENTS (a file-descriptor number, "3", or
@@ -52,7 +55,8 @@ import tempfile
 import threading
 from typing import IO, Any, Callable, Iterator, Optional, Union
 
-__all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy", "Job", "ItemContext", "open_run", "Run", "testing"]
+__all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy",
+           "jsonl_input", "csv_input", "files_input", "Job", "ItemContext", "open_run", "Run", "testing"]
 
 Number = Union[int, float]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -210,7 +214,8 @@ def _close_owned() -> None:
 # subprocess of the job can write to it by accident, and stdin/stdout stay the job's. Messages are JSON lines:
 #
 #   coordinator → worker   {"type": "setup", "params", "seed", "retries", "dataDir", "runTag", "stop"}
-#                          {"type": "task", "start", "end", "token", "checkpointMs", "maxBytes"}
+#                          {"type": "task", "start", "end", "token", "checkpointMs", "maxBytes", "records"?}
+#                                                     records: an input job's records start … end-1
 #                          {"type": "stop"}           finish the current item, return what is made
 #   worker → coordinator   {"type": "ready"} | {"type": "broken", "message", "stack"}
 #                          {"type": "finished", "count"}   items made since the last such message
@@ -274,32 +279,87 @@ def npy(fields: dict[str, str]) -> _Output:
     return _Output({"kind": "npy", "fields": dict(fields)})
 
 
+class _Input:
+    """Where an input job's records come from: jsonl_input, csv_input or files_input. longhaul's coordinator reads the
+    input (once whole, for its count and digest; then each range's records) and sends each worker its range's records."""
+
+    def __init__(self, description: dict[str, Any]) -> None:
+        self.description = description
+
+    def __repr__(self) -> str:
+        return f"longhaul.{self.description['kind']}_input({self.description.get('path', self.description.get('pattern'))!r})"
+
+
+def jsonl_input(path: PathLike) -> _Input:
+    """Each non-blank line of a JSON Lines file is one record (as json.loads gives it). A relative path is resolved
+    against the working directory of `longhaul run`."""
+    return _Input({"kind": "jsonl", "path": _input_path(path, "jsonl_input")})
+
+
+def csv_input(path: PathLike) -> _Input:
+    """Each row of a CSV file with a header line is one record: a dict by the header's column names, values strings."""
+    return _Input({"kind": "csv", "path": _input_path(path, "csv_input")})
+
+
+def files_input(pattern: Union[str, list[str], tuple[str, ...]]) -> _Input:
+    """Each file matching a glob (or each path of a list), in sorted order, is one record: {"path": absolute path,
+    "name": path relative to the working directory}. The names and sizes are part of the job's fingerprint."""
+    if isinstance(pattern, (list, tuple)):
+        if not pattern or not all(isinstance(p, str) and p for p in pattern):
+            raise TypeError("files_input: give a glob, or a non-empty list of paths")
+        return _Input({"kind": "files", "pattern": list(pattern)})
+    if not isinstance(pattern, str) or not pattern:
+        raise TypeError(f"files_input: give a glob such as 'images/*.png', or a list of paths, got {pattern!r}")
+    return _Input({"kind": "files", "pattern": pattern})
+
+
+def _input_path(path: PathLike, form: str) -> str:
+    try:
+        given = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{form}: give the file's path, got {path!r}") from None
+    if not isinstance(given, str) or not given:
+        raise TypeError(f"{form}: give the file's path, got {path!r}")
+    return given
+
+
 class Job:
     """A map job as define_job declares it."""
 
-    def __init__(self, name: str, total: int, item: Callable[[int, "ItemContext"], Any], params: dict[str, Any],
+    def __init__(self, name: str, total: Optional[int], item: Callable[[Any, "ItemContext"], Any], params: dict[str, Any],
                  output: _Output, validate: Optional[Callable[[Any, int], Any]], retries: int, seed: int,
-                 checkpoint_every: float) -> None:
+                 checkpoint_every: float, input: Optional[_Input] = None,
+                 dataset_checks: Optional[dict[str, Callable[[Iterator[Any]], Any]]] = None) -> None:
         self.name, self.total, self.item, self.params = name, total, item, params
         self.output, self.validate, self.retries, self.seed = output, validate, retries, seed
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_every, self.input = checkpoint_every, input
+        self.dataset_checks = dict(dataset_checks or {})
 
 
-def define_job(name: str, total: int, item: Callable[[int, "ItemContext"], Any], params: Optional[dict[str, Any]] = None,
-               output: Optional[_Output] = None, validate: Optional[Callable[[Any, int], Any]] = None,
-               retries: int = 2, seed: int = 0, checkpoint_every: float = 60.0) -> Job:
-    """Declares the map job of this file: items 0 … total-1, each made by item(index, ctx).
+def define_job(name: str, total: Optional[int] = None, item: Optional[Callable[[Any, "ItemContext"], Any]] = None,
+               params: Optional[dict[str, Any]] = None, output: Optional[_Output] = None,
+               validate: Optional[Callable[[Any, int], Any]] = None, retries: int = 2, seed: int = 0,
+               checkpoint_every: float = 60.0, input: Optional[_Input] = None,
+               dataset_checks: Optional[dict[str, Callable[[Iterator[Any]], Any]]] = None) -> Job:
+    """Declares the map job of this file: items 0 … total-1, each made by item(index, ctx); or, with `input`, one item
+    per record of the input, made by item(record, ctx) (ctx.index is the record number; the total is the record count).
 
     params: the defaults of the job's params (JSON values), overridden by --param k=v; output: jsonl() (the default)
-    or npy({...}); validate(record, index): kept for preflight (not run yet by `run`); retries: how many times a
-    failing item is retried; seed: the seed when --seed is not given; checkpoint_every: seconds between commits.
+    or npy({...}); validate(record, index): run by preflight on every rehearsal record; dataset_checks: {name:
+    check(records)}, each run by preflight over all the rehearsal's records in index order, returning True (or None)
+    or the reason it fails; retries: how many times a failing item is retried; seed: the seed when --seed is not given;
+    checkpoint_every: seconds between commits.
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise TypeError(f"define_job: name {name!r}: use letters, digits, '.', '_' or '-'")
-    if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
+    if input is not None and not isinstance(input, _Input):
+        raise TypeError("define_job: input must be longhaul.jsonl_input(path), longhaul.csv_input(path) or longhaul.files_input(glob)")
+    if input is not None and total is not None:
+        raise TypeError("define_job: an input job takes its total from the input; remove `total`")
+    if input is None and (isinstance(total, bool) or not isinstance(total, int) or total <= 0):
         raise TypeError(f"define_job: total must be a whole number above 0, got {total!r}")
     if not callable(item):
-        raise TypeError("define_job: item must be a function item(index, ctx)")
+        raise TypeError(f"define_job: item must be a function item({'record' if input is not None else 'index'}, ctx)")
     params = {} if params is None else params
     if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
         raise TypeError("define_job: params must be a dict of default values by name")
@@ -312,19 +372,23 @@ def define_job(name: str, total: int, item: Callable[[int, "ItemContext"], Any],
         raise TypeError("define_job: output must be longhaul.jsonl() or longhaul.npy({...})")
     if validate is not None and not callable(validate):
         raise TypeError("define_job: validate must be a function validate(record, index)")
+    dataset_checks = {} if dataset_checks is None else dataset_checks
+    if not isinstance(dataset_checks, dict) or not all(isinstance(k, str) and k and callable(f) for k, f in dataset_checks.items()):
+        raise TypeError("define_job: dataset_checks must be a dict of functions by name, e.g. {\"balanced\": balanced}, each check(records)")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise TypeError(f"define_job: retries must be a whole number from 0, got {retries!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**32 - 1:
         raise TypeError(f"define_job: seed must be a whole number from 0 to 4294967295, got {seed!r}")
     if not isinstance(checkpoint_every, (int, float)) or not checkpoint_every > 0:
         raise TypeError(f"define_job: checkpoint_every must be a number of seconds above 0, got {checkpoint_every!r}")
-    job = Job(name, total, item, dict(params), output, validate, retries, seed, float(checkpoint_every))
+    job = Job(name, total, item, dict(params), output, validate, retries, seed, float(checkpoint_every), input, dataset_checks)
     _defined.append(job)
     return job
 
 
 class ItemContext:
-    """What item(index, ctx) is given besides its index. Its random streams depend on (seed, index) only."""
+    """What item(index, ctx) is given besides its index (or item(record, ctx) besides its record: ctx.index is the
+    record number). Its random streams depend on (seed, index) only."""
 
     __slots__ = ("index", "params", "seed", "_rng", "_random")
 
@@ -630,7 +694,8 @@ def _verdict(validate: Callable[[Any, int], Any], record: Any, index: int) -> Op
 
 
 def _validate(path: str, directory: str) -> int:
-    """`longhaul.py validate JOB DIR`: the job's validate over every record of the run, for preflight."""
+    """`longhaul.py validate JOB DIR`: the job's validate over every record of the run, then each of its dataset checks
+    over all of them (streamed, one pass each), for preflight."""
     channel = _Channel()
     try:
         job, _ = _load(path)
@@ -642,7 +707,11 @@ def _validate(path: str, directory: str) -> int:
                 rejected += 1
                 if len(first) < 10:
                     first.append({"index": index, "reason": reason})
-        answer: dict[str, Any] = {"count": count, "rejected": rejected, "firstRejected": first}
+        datasets = []
+        for name, check in job.dataset_checks.items():
+            reason = _verdict(lambda records, _index: check(records), iter(open_run(directory)), 0)
+            datasets.append({"name": name, "passed": reason is None, "reason": reason})
+        answer: dict[str, Any] = {"count": count, "rejected": rejected, "firstRejected": first, "datasets": datasets}
     except BaseException as error:
         answer = {"error": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}
     channel.send(answer)
@@ -653,7 +722,8 @@ def _validate(path: str, directory: str) -> int:
 
 
 class testing:  # noqa: N801  (a namespace: longhaul.testing.expect_crash_safe)
-    """The invariants a job must keep, checked by running the longhaul CLI on it in a temporary folder."""
+    """The invariants a job must keep, checked by running the longhaul CLI on it in a temporary folder. Each raises
+    AssertionError naming the invariant a job breaks, and returns its evidence when the job keeps it."""
 
     @staticmethod
     def cli() -> list[str]:
@@ -674,36 +744,106 @@ class testing:  # noqa: N801  (a namespace: longhaul.testing.expect_crash_safe)
         return json.loads(done.stdout)
 
     @staticmethod
+    def _seeded(seed: Optional[int]) -> list[str]:
+        return [] if seed is None else ["--seed", str(seed)]
+
+    @staticmethod
+    def expect_deterministic(job: PathLike, total: int = 100, workers: tuple[int, ...] = (1, 2), seed: Optional[int] = None,
+                             timeout: float = 300.0) -> str:
+        """Invariant determinism: uninterrupted runs of `total` items on each worker count of `workers` have one digest
+        (the items depend only on params, seed and index). Returns that digest."""
+        import shutil
+
+        job = os.fspath(job)
+        folder = tempfile.mkdtemp(prefix="longhaul-check-")
+        try:
+            digests = {}
+            for count in workers:
+                out = os.path.join(folder, f"workers-{count}")
+                args = ["run", job, "--out", out, "--total", str(total), "--workers", str(count), *testing._seeded(seed)]
+                digests[count] = testing._run(args, timeout)["digest"]
+            first = workers[0]
+            for count, digest in digests.items():
+                if digest != digests[first]:
+                    raise AssertionError(f"determinism: {count} workers made different items than {first} (digest {digest[:12]}… ≠ {digests[first][:12]}…): items must depend only on params, seed and index: draw randomness from ctx.rng or ctx.random, not random.random(), np.random or the clock, and keep no state between items")
+            return digests[first]
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @staticmethod
     def expect_crash_safe(job: PathLike, total: int = 200, kills: int = 3, workers: int = 2, kill_seed: int = 1,
-                          timeout: float = 300.0) -> dict[str, Any]:
-        """Invariants no-loss, no-duplicates, determinism: the job SIGKILLed `kills` times at seeded moments and resumed
-        ends complete, every item once (verify), with the digest of an uninterrupted run on one worker. Raises
-        AssertionError saying which failed; returns the verify report."""
+                          seed: Optional[int] = None, timeout: float = 300.0) -> dict[str, Any]:
+        """Invariants no-loss, no-duplicates, determinism, atomic-commit: the job SIGKILLed `kills` times and resumed ends
+        complete, every item once (verify), with the digest of an uninterrupted run on one worker. As preflight does,
+        every other kill is at a commit (the 2nd to 6th of that life: the shard's files durable, the journal not yet
+        told), the others at a seeded moment. Raises AssertionError saying which failed; returns the verify report, with
+        "kills" and "killsAtCommit"."""
         import shutil
         import subprocess
 
         job = os.fspath(job)
         folder = tempfile.mkdtemp(prefix="longhaul-check-")
         try:
-            reference = testing._run(["run", job, "--out", os.path.join(folder, "reference"), "--total", str(total), "--workers", "1"], timeout)
+            reference = testing._run(["run", job, "--out", os.path.join(folder, "reference"), "--total", str(total), "--workers", "1", *testing._seeded(seed)], timeout)
             out = os.path.join(folder, "killed")
-            args = ["run", job, "--out", out, "--total", str(total), "--workers", str(workers)]
-            delays = _random.Random(kill_seed)
-            for _ in range(kills):
-                process = subprocess.Popen([*testing.cli(), *args, "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            args = ["run", job, "--out", out, "--total", str(total), "--workers", str(workers), *testing._seeded(seed)]
+            schedule = _random.Random(kill_seed)
+            done, at_commit, lives = 0, 0, 0
+            while done < kills and lives < kills * 3 + 2:
+                lives += 1
+                by_timer = done % 2 == 1
+                # A timer kill lands anywhere in the life (start-up, mid-item, mid-write); the 8th commit is its backstop.
+                crash_at = 8 if by_timer else schedule.randint(2, 6)
+                env = {**os.environ, "LONGHAUL_CRASH_AT": f"commit:{crash_at}"}
+                # Its own session: the kill reaches the CLI's node process even when it runs under npx.
+                process = subprocess.Popen([*testing.cli(), *args, "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
                 try:
-                    process.wait(delays.uniform(0.5, 3.0))
-                    break  # finished before the kill landed
+                    process.wait(0.5 + schedule.uniform(0, max(0.5, 0.8 * reference["wallMs"] / 1000)) if by_timer else timeout)
                 except subprocess.TimeoutExpired:
-                    process.kill()
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+                    done += 1
+                    continue
+                if process.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):  # it killed itself at the commit
+                    done, at_commit = done + 1, at_commit + 1
+                elif process.returncode == 0:
+                    break  # finished before the kill landed
+                else:
+                    raise AssertionError(f"no-loss: after {done} kill(s) a resume of {job} exited {process.returncode}: run `longhaul run {job} --out DIR` to see why")
+            if done < kills:
+                raise AssertionError(f"only {done} of {kills} kills happened before the run completed: give a larger total (or slower items) so that the run lives through {kills} kills")
             final = testing._run(args, timeout)
             if final["digest"] != reference["digest"]:
-                raise AssertionError(f"determinism: after {kills} SIGKILLs and resumes the digest is {final['digest']}, an uninterrupted run's is {reference['digest']}: the items depend on something besides (seed, index) (use ctx.rng or ctx.random)")
+                raise AssertionError(f"determinism: after {kills} SIGKILLs ({at_commit} at a commit) and resumes the digest is {final['digest']}, an uninterrupted run's is {reference['digest']}: the items depend on something besides (seed, index) (use ctx.rng or ctx.random)")
             report = testing._run(["verify", out], timeout)
             if not (report["complete"] and report["items"] == total and report["duplicates"] == 0 and report["corrupt"] == 0):
-                raise AssertionError(f"no-loss/no-duplicates: verify found {report['items']} of {total} items, {report['duplicates']} duplicated, {report['corrupt']} corrupt")
-            return report
+                raise AssertionError(f"no-loss/no-duplicates/atomic-commit: after {kills} SIGKILLs ({at_commit} at a commit) verify found {report['items']} of {total} items, {report['duplicates']} duplicated, {report['corrupt']} corrupt")
+            return {**report, "kills": done, "killsAtCommit": at_commit}
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @staticmethod
+    def expect_preflight_passes(job: PathLike, target: int, seed: Optional[int] = None, timeout: float = 900.0) -> dict[str, Any]:
+        """The whole preflight, as `longhaul preflight JOB --target N` runs it, into a temporary folder: raises
+        AssertionError listing each failed requirement unless every check passes; returns the preflight's --json."""
+        import shutil
+        import subprocess
+
+        job = os.fspath(job)
+        folder = tempfile.mkdtemp(prefix="longhaul-check-")
+        try:
+            args = ["preflight", job, "--target", str(target), "--out", os.path.join(folder, "run"), *testing._seeded(seed), "--json"]
+            done = subprocess.run([*testing.cli(), *args], capture_output=True, text=True, timeout=timeout)
+            try:
+                predicate: Optional[dict[str, Any]] = json.loads(done.stdout)
+            except ValueError:
+                predicate = None
+            if done.returncode != 0 or predicate is None:
+                failures = [f for check in (predicate or {}).get("checks", []) for f in check.get("failures", [])]
+                said = "\n".join(f"  ✘ {failure}" for failure in failures) or done.stderr.strip()
+                raise AssertionError(f"preflight of {job} failed (exit {done.returncode}):\n{said}")
+            return predicate
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -788,7 +928,8 @@ def _describe(path: str) -> int:
             "name": job.name, "total": job.total, "seed": job.seed, "params": job.params,
             "output": job.output.description, "retries": job.retries,
             "checkpointEvery": max(1, round(job.checkpoint_every * 1000)), "validate": job.validate is not None,
-            "modules": modules, "executable": sys.executable,
+            "datasetChecks": list(job.dataset_checks), "input": job.input.description if job.input else None,
+            "modules": modules, "executable": sys.executable, "runtime": _runtime(),
         }
     except _Usage as error:
         answer = {"error": str(error)}
@@ -796,6 +937,19 @@ def _describe(path: str) -> int:
         answer = {"error": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}
     channel.send(answer)
     return 0
+
+
+def _runtime() -> dict[str, Any]:
+    """What the items depend on besides the job's code (part of its fingerprint): Python's major.minor (a patch release
+    changes no result; a minor one may: hash(), random's algorithms, float formatting), and numpy's exact version, as a
+    lockfile pins a dependency (ctx.rng and npy output use it, whether the job imports it or not)."""
+    try:
+        import numpy
+
+        numpy_version: Optional[str] = numpy.__version__
+    except ImportError:
+        numpy_version = None
+    return {"python": f"{sys.version_info[0]}.{sys.version_info[1]}", "numpy": numpy_version}
 
 
 class _Worker:
@@ -822,6 +976,9 @@ class _Worker:
 
     def make(self, task: dict[str, Any]) -> dict[str, Any]:
         start, end = task["start"], task["end"]
+        records = task.get("records")  # an input job's: the records of start … end-1, read by the coordinator
+        if (records is None) != (self.job.input is None) or (records is not None and len(records) != end - start):
+            raise RuntimeError(f"the coordinator sent {'no' if records is None else len(records)} records for items {start}–{end - 1} of {'an input' if self.job.input else 'a generator'} job: are longhaul.py and the longhaul CLI from the same version?")
         started = time.monotonic()
         deadline = started + task["checkpointMs"] / 1000
         shard = self.job.output._new_shard()
@@ -835,7 +992,7 @@ class _Worker:
                 break
             if index > start and (item_started >= deadline or shard.bytes >= task["maxBytes"]):
                 break
-            made = self.make_item(index)
+            made = self.make_item(index, index if records is None else records[index - start])
             item_ended = time.monotonic()
             slowest = max(slowest, item_ended - item_started)
             item_started = item_ended
@@ -874,12 +1031,13 @@ class _Worker:
             result["retained"] = {"thread": os.getpid(), "bytes": _retained_bytes()}
         return result
 
-    def make_item(self, index: int) -> Optional[dict[str, Any]]:
-        """One item, retried with backoff up to the job's retries; None when the run stops while it fails."""
+    def make_item(self, index: int, given: Any) -> Optional[dict[str, Any]]:
+        """One item (from its index, or its record), retried with backoff up to the job's retries; None when the run
+        stops while it fails."""
         attempt = 1
         while True:
             try:
-                return {"value": self.job.item(index, ItemContext(index, self.setup["params"], self.setup["seed"]))}
+                return {"value": self.job.item(given, ItemContext(index, self.setup["params"], self.setup["seed"]))}
             except (Exception, SystemExit) as error:
                 if self.stop.is_set():
                     return None

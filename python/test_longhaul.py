@@ -209,11 +209,16 @@ class TestMapJobs(unittest.TestCase):
             ({"output": "npy"}, "output must be longhaul.jsonl() or longhaul.npy"),
             ({"seed": -1}, "seed must be a whole number from 0 to 4294967295"),
             ({"params": {"when": object()}}, "params must be JSON values"),
+            ({"input": longhaul.jsonl_input("prompts.jsonl")}, "an input job takes its total from the input; remove `total`"),
+            ({"input": "prompts.jsonl"}, "input must be longhaul.jsonl_input(path)"),
+            ({"dataset_checks": {"balanced": True}}, "dataset_checks must be a dict of functions by name"),
         ]:
             with self.subTest(kwargs=kwargs), self.assertRaisesRegex(TypeError, re.escape(said)):
                 longhaul.define_job(**{"name": "ok", "total": 3, "item": item, **kwargs})
         with self.assertRaisesRegex(TypeError, "dtype 'uint64'"):
             longhaul.npy({"x": "uint64"})
+        with self.assertRaisesRegex(TypeError, "a non-empty list of paths"):
+            longhaul.files_input([])
         self.assertEqual(longhaul._defined, [])
 
     def test_determinism_an_items_random_streams_depend_on_seed_and_index_only(self) -> None:

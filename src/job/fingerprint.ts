@@ -27,7 +27,15 @@ export interface JobIdentity {
   readonly input: { readonly description: unknown; readonly digest: string } | null
   /** sha256 of the nearest lockfile above the job (dependencies are code too), or null when there is none. */
   readonly lockfile: string | null
+  /** A Python job's interpreter and numpy (what its lockfile would pin); absent for a TypeScript job. */
+  readonly runtime?: RuntimeVersions
   readonly longhaulMajor: number
+}
+
+/** The interpreter's major.minor and numpy's exact version (null: not installed) a Python job's items are made with. */
+export interface RuntimeVersions {
+  readonly python: string
+  readonly numpy: string | null
 }
 
 const LOCKFILES = ['package-lock.json', 'npm-shrinkwrap.json', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock']
@@ -156,12 +164,23 @@ export function describeChanges(stored: JobIdentity, current: JobIdentity): stri
   if (canonical(stored.output) !== canonical(current.output))
     changes.push(`output format changed (${canonical(stored.output)} → ${canonical(current.output)})`)
   if (canonical(stored.input) !== canonical(current.input))
-    changes.push('input changed (its content or location differs)')
+    changes.push(`input changed (${inputName(stored.input ?? current.input)}: its content or location differs)`)
   if (stored.lockfile !== current.lockfile) changes.push('dependencies changed (the lockfile differs)')
+  if (stored.runtime?.python !== current.runtime?.python)
+    changes.push(`Python changed (${stored.runtime?.python ?? 'none'} → ${current.runtime?.python ?? 'none'})`)
+  if (stored.runtime?.numpy !== current.runtime?.numpy)
+    changes.push(`numpy changed (${stored.runtime?.numpy ?? 'none'} → ${current.runtime?.numpy ?? 'none'})`)
   if (stored.longhaulMajor !== current.longhaulMajor) {
     changes.push(`longhaul major version changed (${stored.longhaulMajor} → ${current.longhaulMajor})`)
   }
   return changes
+}
+
+/** The input as its job names it: its path, or its files' glob or list. */
+function inputName(input: JobIdentity['input']): string {
+  const d = input?.description as { path?: unknown; pattern?: unknown } | undefined
+  const named = d?.path ?? d?.pattern
+  return named === undefined ? 'the input' : Array.isArray(named) ? named.join(', ') : String(named)
 }
 
 /** The job's files whose content differs between the two identities: edited, added or gone, by path relative to the job's folder. */

@@ -13,9 +13,10 @@ import { delimiter, dirname, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { UsageError } from '../errors.ts'
+import { LonghaulError, UsageError } from '../errors.ts'
 import { JOB_BRAND, type MapJob } from './defineJob.ts'
-import { hashInputs } from './fingerprint.ts'
+import { hashInputs, type RuntimeVersions } from './fingerprint.ts'
+import { inputFromDescription } from './inputs/fromDescription.ts'
 import { formatFromDescription } from './outputs/fromDescription.ts'
 
 /** longhaul's Python module: the job's `import longhaul`, and the entry of describe and the worker processes. */
@@ -45,13 +46,20 @@ export function pythonEnv(): NodeJS.ProcessEnv {
 /** What `define_job` declared, as `longhaul.py describe` writes it. */
 const declarationSchema = z.object({
   name: z.string(),
-  total: z.number().int().positive(),
+  /** Null for an input job: its total is the input's record count. */
+  total: z.number().int().positive().nullable(),
   seed: z.number().int().nonnegative(),
   params: z.record(z.string(), z.unknown()),
   output: z.record(z.string(), z.unknown()),
   retries: z.number().int().nonnegative(),
   checkpointEvery: z.number().int().positive(),
   validate: z.boolean(),
+  /** The names of its dataset checks, in their declared order. */
+  datasetChecks: z.array(z.string()),
+  /** An input job's input, described as jsonl_input/csv_input/files_input declare it; null for a generator. */
+  input: z.record(z.string(), z.unknown()).nullable(),
+  /** The interpreter's major.minor and numpy's version: part of the fingerprint. */
+  runtime: z.object({ python: z.string(), numpy: z.string().nullable() }),
   /** Absolute paths of the job file and the local modules it imported. */
   modules: z.array(z.string()),
   /** The interpreter itself (sys.executable): workers start it directly, not through a version manager's shim. */
@@ -113,8 +121,10 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
   }
   const d = declared.data
   let output: MapJob['output']
+  let input: MapJob['input']
   try {
     output = formatFromDescription(d.output)
+    input = d.input ? inputFromDescription(d.input) : undefined
   } catch (error) {
     throw new UsageError(`job file ${jobPath}: ${(error as Error).message}`, 'LONGHAUL_JOB_INVALID')
   }
@@ -123,8 +133,8 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     name: d.name,
     params: paramsSchema(d.params),
     output,
-    input: undefined,
-    total: d.total,
+    input,
+    total: d.total ?? undefined,
     seed: d.seed,
     checkpointEvery: d.checkpointEvery,
     retries: d.retries,
@@ -137,33 +147,73 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
           throw new UsageError(`the validate function of ${jobPath} runs in Python: use pythonValidation`)
         }
       : undefined,
-    datasetChecks: {},
+    // Each runs in Python too, over the rehearsal's records (pythonValidation).
+    datasetChecks: Object.fromEntries(
+      d.datasetChecks.map((name) => [
+        name,
+        () => {
+          throw new UsageError(`the dataset check '${name}' of ${jobPath} runs in Python: use pythonValidation`)
+        },
+      ]),
+    ),
     files: undefined,
   }
   importedModules.set(job, d.modules)
+  runtimes.set(job, d.runtime)
   const stamp = stampOf(d.modules)
   if (stamp !== undefined) described.set(file, { job, executable: d.executable, stamp })
   return job
 }
 
-/** What a Python job's validate said of a run's records (preflight's validation evidence). */
+/** The interpreter and numpy a Python job was described with, by MapJob. */
+const runtimes = new WeakMap<MapJob, RuntimeVersions>()
+
+/** For a Python job: the Python major.minor and numpy version its items are made with (part of its fingerprint); else undefined. */
+export function pythonRuntime(job: MapJob): RuntimeVersions | undefined {
+  return runtimes.get(job)
+}
+
+/**
+ * For a Python input job: the coordinator's reader of the input's records, from the scan's handle, for the worker
+ * processes (they get each range's records over their channel); undefined for any other job.
+ */
+export function pythonRecordReader(
+  jobPath: string,
+  handle: unknown,
+): ((start: number, end: number) => unknown[]) | undefined {
+  if (handle === undefined) return undefined
+  const input = described.get(resolve(jobPath))?.job.input
+  if (!input)
+    throw new LonghaulError(
+      'LONGHAUL_JOB_INVALID',
+      `the input of ${jobPath} was scanned, but its declaration is no longer known (was the file changed while the run started?): run the same command again`,
+    )
+  return input.reader(handle)
+}
+
+/** What a Python job's validate and dataset checks said of a run's records (preflight's validation evidence). */
 export interface PythonValidation {
   readonly count: number
   readonly rejected: number
   readonly firstRejected: readonly { readonly index: number; readonly reason: string }[]
+  readonly datasets: readonly { readonly name: string; readonly passed: boolean; readonly reason: string | null }[]
 }
 
-/** For a Python job that declares validate: runs it, in Python, over every record of the run in `dir`; else undefined. */
+/**
+ * For a Python job that declares validate or dataset checks: runs them, in Python, over every record of the run in
+ * `dir`; else undefined.
+ */
 export function pythonValidation(
   job: MapJob,
   jobPath: string,
 ): ((dir: string) => Promise<PythonValidation>) | undefined {
-  if (!importedModules.has(job) || job.validate === undefined) return undefined
+  if (!importedModules.has(job) || (job.validate === undefined && Object.keys(job.datasetChecks).length === 0))
+    return undefined
   return async (dir) => {
     const answer = await askPython(jobPath, ['validate', resolve(jobPath), resolve(dir)], pythonFor(jobPath))
     if (typeof answer.error === 'string') {
       throw new UsageError(
-        `the validate function of ${jobPath} could not be run over ${dir}: ${answer.error}${typeof answer.stack === 'string' ? `\n${answer.stack}` : ''}`,
+        `the validators of ${jobPath} could not be run over ${dir}: ${answer.error}${typeof answer.stack === 'string' ? `\n${answer.stack}` : ''}`,
         'LONGHAUL_JOB_INVALID',
       )
     }

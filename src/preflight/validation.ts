@@ -35,7 +35,7 @@ export async function validationEvidence(
   const base = { declared, hasValidate: job.validate !== undefined }
   if (!declared || !dir) return base
   const inPython = pythonValidation(job, jobPath)
-  if (inPython) return { ...base, records: { ...(await inPython(dir)), datasets: [] } }
+  if (inPython) return { ...base, records: await inPython(dir) }
   const output = await openRecords(dir)
   return { ...base, records: validateRecords(job, () => output.records(), output.count) }
 }

@@ -18,7 +18,7 @@ import {
 import type { InputScan } from '../job/inputs/input.ts'
 import { loadAnyJob, loadJob } from '../job/loadJob.ts'
 import { resolveParams } from '../job/params.ts'
-import { pythonSources } from '../job/pythonJob.ts'
+import { pythonRuntime, pythonSources } from '../job/pythonJob.ts'
 import type { RunKind, RunRecord } from '../journal/store.ts'
 import type { LaunchClearance } from '../telemetry/snapshot.ts'
 import { buildJob, importJob } from '../work/map/workerBundle.ts'
@@ -90,6 +90,7 @@ export async function identifyJob(
     output: job.output.description,
     input: job.input && input ? { description: job.input.description, digest: input.digest } : null,
     lockfile: hashLockfile(target.jobPath),
+    runtime: pythonRuntime(job),
   })
   return { job, params, seed, input, identity, fingerprint: fingerprintOf(identity) }
 }

@@ -30,3 +30,33 @@ it('validators: a Python validate rejecting 3% of the records fails preflight va
   expect(verdict.failures[0]).toContain('validate() rejected 3 of 99 records (3.0%')
   expect(judgeValidation(policySchema.parse({ maxInvalidFraction: 0.05 }), evidence).passed).toBe(true)
 })
+
+it('validators: a Python job’s dataset checks run in Python over the rehearsal’s records, each reported by name, the failing one with its reason', async () => {
+  const job = join(ROOT, 'test/fixtures/python/unbalanced.py')
+  const out = join(tempDir(), 'out')
+  expect((await runMapJob({ jobPath: job, outDir: out, workers: 2 })).state).toBe('complete')
+  const evidence = await validationEvidence(await loadJob(job), job, out)
+  expect(evidence).toEqual({
+    declared: true,
+    hasValidate: false,
+    records: {
+      count: 80,
+      rejected: 0,
+      firstRejected: [],
+      datasets: [
+        {
+          name: 'balanced',
+          passed: false,
+          reason: 'class counts {0: 70, 1: 4, 2: 3, 3: 3}: the largest is more than twice the smallest',
+        },
+        { name: 'finite', passed: true, reason: null },
+      ],
+    },
+  })
+  const verdict = judgeValidation(policySchema.parse({}), evidence)
+  expect(verdict.passed).toBe(false)
+  expect(verdict.failures).toEqual([
+    "validation: dataset check 'balanced' failed: class counts {0: 70, 1: 4, 2: 3, 3: 3}: the largest is more than twice the smallest",
+  ])
+  expect(verdict.evidence).toBe('no validate(); dataset checks balanced ✘, finite ✔')
+})

@@ -16,8 +16,8 @@ import type { Socket } from 'node:net'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { LonghaulError } from '../../errors.ts'
-import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor } from '../../job/pythonJob.ts'
-import { decode, encode, type FromWorker, type ToWorker, toRangeResult } from './pythonProtocol.ts'
+import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor, pythonRecordReader } from '../../job/pythonJob.ts'
+import { decode, encode, type FromWorker, type ToWorker, taskMessage, toRangeResult } from './pythonProtocol.ts'
 import type { MakerStart, RangeMaker } from './rangeMaker.ts'
 import type { RangeResult, RangeTask } from './task.ts'
 import type { PreparedPool } from './threadPool.ts'
@@ -64,6 +64,8 @@ class PythonPool implements RangeMaker {
   private broken: Error | undefined
   /** Workers that died before their job loaded, in a row. */
   private failedStarts = 0
+  /** An input job's records, read here and sent with each range (see docs/python.md, "Input jobs"). */
+  private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
 
   constructor(
     private readonly jobPath: string,
@@ -71,6 +73,7 @@ class PythonPool implements RangeMaker {
   ) {
     this.stop = new Int32Array(how.setup.stop)
     this.finished = new Int32Array(how.setup.finished)
+    this.readRecords = pythonRecordReader(jobPath, how.setup.inputHandle)
     for (let i = 0; i < how.concurrency; i++) this.spawnWorker()
     this.timer = setInterval(() => this.passOnStop(), STOP_POLL_MS)
     this.timer.unref()
@@ -106,8 +109,14 @@ class PythonPool implements RangeMaker {
     while (this.idle.length > 0 && this.waiting.length > 0) {
       const worker = this.idle.shift()!
       const pending = this.waiting.shift()!
+      const task = taskMessage(pending.task, this.readRecords)
+      if (task.type === 'result') {
+        this.idle.unshift(worker)
+        pending.resolve(toRangeResult(task))
+        continue
+      }
       worker.current = pending
-      this.send(worker, { type: 'task', ...pending.task })
+      this.send(worker, task)
     }
   }
 

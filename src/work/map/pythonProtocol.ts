@@ -20,7 +20,8 @@ export type ToWorker =
       /** The run was already stopping when this worker started. */
       readonly stop: boolean
     }
-  | ({ readonly type: 'task' } & RangeTask)
+  /** `records`: an input job's records start … end-1, read by the runner (the worker makes item(record, ctx)). */
+  | ({ readonly type: 'task'; readonly records?: readonly unknown[] } & RangeTask)
   | { readonly type: 'stop' }
 
 /** A range made, as the worker reports it: its items' hashes in base64, `count` × 32 bytes. */
@@ -68,5 +69,22 @@ export function toRangeResult(wire: WireResult): RangeResult {
     slowestItemMs: wire.slowestItemMs,
     ...(wire.retained && { retained: wire.retained }),
     ...(wire.failure && { failure: wire.failure }),
+  }
+}
+
+/**
+ * The message that hands a worker a range: for an input job, with the range's records, read here with the input's
+ * reader; when they cannot be read (the input changed during the run), the range's result instead, failed.
+ */
+export function taskMessage(
+  task: RangeTask,
+  readRecords: ((start: number, end: number) => unknown[]) | undefined,
+): ToWorker | WireResult {
+  if (!readRecords) return { type: 'task', ...task }
+  try {
+    return { type: 'task', ...task, records: readRecords(task.start, task.end) }
+  } catch (error) {
+    const nothing = { start: task.start, end: task.start, files: [], itemHashes: '', busyMs: 0, slowestItemMs: 0 }
+    return { type: 'result', ...nothing, failure: { kind: 'input', message: (error as Error).message } }
   }
 }
