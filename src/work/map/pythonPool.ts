@@ -14,10 +14,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { Socket } from 'node:net'
 import { resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { LonghaulError } from '../../errors.ts'
 import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor } from '../../job/pythonJob.ts'
-import { decode, encode, type FromWorker, type ToWorker, toRangeResult } from './pythonProtocol.ts'
+import { encode, type FromWorker, MessageReader, type ToWorker, toRangeResult } from './pythonProtocol.ts'
 import type { MakerStart, RangeMaker } from './rangeMaker.ts'
 import type { RangeResult, RangeTask } from './task.ts'
 import type { PreparedPool } from './threadPool.ts'
@@ -131,10 +130,8 @@ class PythonPool implements RangeMaker {
     this.workers.add(worker)
     this.idle.push(worker)
     channel.on('error', () => undefined) // a dead worker's channel: its exit says what happened
-    createInterface({ input: channel, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
-      const message = decode(line)
-      if (message) this.receive(worker, message)
-    })
+    const reader = new MessageReader((message, itemHashes) => this.receive(worker, message, itemHashes))
+    channel.on('data', (chunk: Buffer) => reader.push(chunk))
     child.on('error', (error: NodeJS.ErrnoException) =>
       this.fail(
         new LonghaulError(
@@ -158,7 +155,7 @@ class PythonPool implements RangeMaker {
     this.dispatch()
   }
 
-  private receive(worker: Worker, message: FromWorker): void {
+  private receive(worker: Worker, message: FromWorker, itemHashes?: Buffer): void {
     switch (message.type) {
       case 'ready':
         worker.ready = true
@@ -179,7 +176,7 @@ class PythonPool implements RangeMaker {
         const pending = worker.current
         worker.current = undefined
         this.idle.push(worker)
-        pending?.resolve(toRangeResult(message))
+        pending?.resolve(toRangeResult(message, itemHashes!))
         this.dispatch()
         return
       }
