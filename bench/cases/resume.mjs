@@ -4,13 +4,17 @@
 // (in a worker thread, jobs/announce.ts; in a Python worker process, the time
 // it appends to BENCH_ANNOUNCE_FILE, jobs/pytrivial.py) and (b) the first new
 // item committed (observer.committed), and the same from the start of the
-// process. A Python job reports as `python-resume`.
+// process. A Python job reports as `python-resume`; when `python3` on PATH is
+// not the interpreter itself (a version manager's shim, as pyenv's), the
+// resumes are made again with the interpreter's folder first on PATH (as an
+// activated virtual environment has it), and reported beside.
 //
 //   node bench/cases/resume.mjs ITEMS REPS [JOB [TARGET_MS]]
 //   node bench/cases/resume.mjs measure DIR ITEMS JOB     (one resume; used by the above)
-import { cpSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { cpSync, realpathSync, rmSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runScript } from '../lib/child.mjs'
 import { emit, jobPath, loadAverage, median, round, say, scratch, watchItemsMade } from '../lib/report.mjs'
@@ -32,18 +36,30 @@ async function main(items, reps, jobName = 'trivial.ts', targetArg = '250') {
   if (setup.state !== 'complete') throw new Error(`the first run ended ${setup.state}`)
   say(`resume ${jobName}: ${items} items committed in ${setup.wallMs} ms`)
 
-  const runs = []
-  for (let rep = 0; rep < reps; rep++) {
-    const copy = scratch(`resume-copy-${jobName}`)
-    cpSync(original, copy, { recursive: true })
-    const [run] = await runScript(fileURLToPath(import.meta.url), ['measure', copy, String(items), job], {
-      env: { BENCH_ANNOUNCE_FROM: String(items), BENCH_ANNOUNCE_FILE: join(copy, '..', `announced-${jobName}.txt`) },
-    })
-    runs.push(run)
-    say(
-      `resume ${jobName}: first new item made ${run.firstMadeMs?.toFixed(0)} ms, committed ${run.firstCommitMs.toFixed(0)} ms after the call (${run.processToFirstCommitMs.toFixed(0)} ms after the process started)`,
-    )
+  const resumes = async (env, how) => {
+    const runs = []
+    for (let rep = 0; rep < reps; rep++) {
+      const copy = scratch(`resume-copy-${jobName}`)
+      cpSync(original, copy, { recursive: true })
+      const [run] = await runScript(fileURLToPath(import.meta.url), ['measure', copy, String(items), job], {
+        env: {
+          ...env,
+          BENCH_ANNOUNCE_FROM: String(items),
+          BENCH_ANNOUNCE_FILE: join(copy, '..', `announced-${jobName}.txt`),
+        },
+      })
+      runs.push(run)
+      say(
+        `resume ${jobName}${how}: first new item made ${run.firstMadeMs?.toFixed(0)} ms, committed ${run.firstCommitMs.toFixed(0)} ms after the call (${run.processToFirstCommitMs.toFixed(0)} ms after the process started)`,
+      )
+    }
+    return runs
   }
+  const runs = await resumes({}, '')
+  const interpreter = python ? interpreterFolder() : undefined
+  const direct = interpreter
+    ? await resumes({ PATH: `${interpreter}${delimiter}${process.env.PATH}` }, `, ${interpreter} first on PATH`)
+    : undefined
   rmSync(original, { recursive: true, force: true })
   const firstCommitMs = median(runs.map((run) => run.firstCommitMs))
   emit(python ? 'python-resume' : 'resume', {
@@ -66,10 +82,28 @@ async function main(items, reps, jobName = 'trivial.ts', targetArg = '250') {
     cpuMsToFirstCommit: round(median(runs.map((run) => run.cpuMsToFirstCommit)), 1),
     ...(python && { pythonCpuMsToFirstCommit: round(median(runs.map((run) => run.pythonCpuMsToFirstCommit)), 1) }),
     resumeWallMs: round(median(runs.map((run) => run.wallMs)), 1),
+    ...(direct && {
+      interpreterFirstOnPath: {
+        path: interpreter,
+        firstItemMadeMs: round(median(direct.map((run) => run.firstMadeMs)), 1),
+        firstItemCommittedMs: round(median(direct.map((run) => run.firstCommitMs)), 1),
+        openMs: round(median(direct.map((run) => run.startedMs)), 1),
+        runs: direct.map((run) => ({ made: round(run.firstMadeMs, 1), committed: round(run.firstCommitMs, 1) })),
+        cpuMsToFirstCommit: round(median(direct.map((run) => run.cpuMsToFirstCommit)), 1),
+        pythonCpuMsToFirstCommit: round(median(direct.map((run) => run.pythonCpuMsToFirstCommit)), 1),
+      },
+    }),
     loadAverage: { before: loadBefore, after: loadAverage() },
     target: `firstItemCommittedMs <= ${targetMs}`,
     pass: firstCommitMs <= targetMs,
   })
+}
+
+/** The folder of the interpreter `python3` on PATH runs, when that `python3` is not a link to it (a shim); else undefined. */
+function interpreterFolder() {
+  const executable = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim()
+  const onPath = execFileSync('sh', ['-c', 'command -v python3'], { encoding: 'utf8' }).trim()
+  return realpathSync(onPath) === realpathSync(executable) ? undefined : dirname(executable)
 }
 
 async function measureOne(dir, items, job) {

@@ -113,8 +113,8 @@ export function toRangeResult(wire: WireResult, itemHashes: Buffer): RangeResult
     start: wire.start,
     end: wire.end,
     files: wire.files,
-    // A copy of its own: the bytes may share their memory with other data from the channel.
-    itemHashes: new Uint8Array(itemHashes),
+    // Joined from the channel's chunks into memory of their own (MessageReader): no copy needed.
+    itemHashes,
     busyMs: wire.busyMs,
     slowestItemMs: wire.slowestItemMs,
     ...(wire.retained && { retained: wire.retained }),
