@@ -40,6 +40,9 @@ const BENCHMARKS = [
     args: [1, scaled(5_000, 100), 5, scaled(4_000, 50), 3],
     timeoutMs: 900_000,
   },
+  // A Python job (jobs/pytrivial.py) resumed with 1,000,000 items committed; its peak memory, coordinator and workers, at 10,000 and 1,000,000.
+  { name: 'python', script: cases('resume'), args: [scaled(1_000_000, 1000), 3, 'pytrivial.py', 500] },
+  { name: 'python', script: cases('memory'), args: [10_000, scaled(1_000_000, 10_000), 'pytrivial.py'] },
   { name: 'eta', script: cases('eta'), args: [20] },
   // One record of 10, 20 and 40 MB, and the same sizes in short records: time per MB must not grow with the size.
   { name: 'inputs', script: cases('inputs'), args: [3, ...[10, 20, 40].map((mb) => scaled(mb))] },
@@ -120,7 +123,15 @@ function summary(rows) {
     ],
     'python-speedup': (r) => [
       'speed-up, Python job',
-      `${r.speedup}× on ${r.cores} cores (${r.speedupAfterStart}× after start-up; bare Python processes ${r.bareProcessesSpeedup}×)`,
+      `${r.speedup}× on ${r.cores} cores (${r.speedupAfterStart}× after start-up; bare Python processes ${r.bareProcessesSpeedup}×; load ${r.loadAverage?.before[0]} → ${r.loadAverage?.after[0]})`,
+    ],
+    'python-resume': (r) => [
+      `resume of a Python job, ${r.committedBefore.toLocaleString('en')} committed`,
+      `${r.firstItemCommittedMs} ms committed, ${r.firstItemMadeMs} ms made (${r.firstItemCommittedFromProcessStartMs} ms from the process start)`,
+    ],
+    'python-memory': (r) => [
+      `peak memory, Python job, ${r.largeItems.toLocaleString('en')} vs ${r.smallItems.toLocaleString('en')}`,
+      `coordinator ${r.coordinator.ratio}× (${r.coordinator.largePeakRssMiB} vs ${r.coordinator.smallPeakRssMiB} MiB), Python worker ${r.pythonWorker.ratio}× (${r.pythonWorker.largePeakRssMiB[0]} vs ${r.pythonWorker.smallPeakRssMiB[0]} MiB)`,
     ],
     postgres: (r) => [
       `vs pg-boss, ${r.itemMs ? `${r.itemMs} ms items, ` : ''}${r.processes} process(es)`,

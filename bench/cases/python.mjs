@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { runMapJob } from '../lib/longhaul.mjs'
-import { emit, jobPath, median, round, say, scratch } from '../lib/report.mjs'
+import { emit, jobPath, loadAverage, median, round, say, scratch } from '../lib/report.mjs'
 
 const [itemMs, items, reps, speedupItems, speedupReps] = process.argv.slice(2).map(Number)
 const JOB = jobPath('pybusy.py')
@@ -149,6 +149,7 @@ emit('python-overhead', {
   pass: durableMs / bareMs <= 1.05,
 })
 
+const speedupLoad = loadAverage()
 const walls = { 1: [], [cores]: [] }
 const bareWalls = { 1: [], [cores]: [] }
 for (let rep = 0; rep < speedupReps; rep++) {
@@ -178,6 +179,8 @@ emit('python-speedup', {
   speedupAfterStart: round(afterStart(walls[1]) / afterStart(walls[cores])),
   // The same items over 1 and over `cores` bare Python processes: what the machine allows while it is measured.
   bareProcessesSpeedup: round(median(bareWalls[1]) / median(bareWalls[cores])),
+  // How busy the machine was (uptime's 1, 5, 15 minute load averages) when the speed-up runs began and ended.
+  loadAverage: { before: speedupLoad, after: loadAverage() },
   oneWorkerPythonCpuMs: round(median(walls[1].map((run) => run.cpu.python)), 0),
   allWorkersPythonCpuMs: round(median(walls[cores].map((run) => run.cpu.python)), 0),
   target: `speedup >= ${0.9 * cores} (0.9 x ${cores} cores)`,

@@ -1,8 +1,8 @@
 // What every benchmark shares: where its scratch files go, how a figure is
 // printed (one JSON line per result), and the machine it ran on.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync } from 'node:fs'
-import { availableParallelism, cpus, tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 /** Multiplies every item count; BENCH_SCALE=0.05 gives a quick run. @default 1 */
@@ -64,6 +64,11 @@ export function say(message) {
   process.stderr.write(`  ${message}\n`)
 }
 
+/** The machine's load average (1, 5 and 15 minutes), as `uptime` prints it: how busy the others kept it. */
+export function loadAverage() {
+  return loadavg().map((load) => round(load, 2))
+}
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
@@ -76,21 +81,28 @@ export function round(value, digits = 3) {
 }
 
 /**
- * Listens for the items a job announces (jobs/announce.ts). `firstMadeMs()`
- * resolves to when the earliest of them was made, in milliseconds after
- * `since` (a performance.now() of this thread), or undefined if none was.
+ * Listens for the items a job announces: a TypeScript job on the 'longhaul-bench' BroadcastChannel
+ * (jobs/announce.ts), a Python job in the file BENCH_ANNOUNCE_FILE names (jobs/pytrivial.py: lines "index
+ * epoch-ms"). `firstMadeMs()` resolves to when the earliest of them was made, in milliseconds after `since` (a
+ * performance.now() of this thread), or undefined if none was; it removes that file.
  */
 export function watchItemsMade(since) {
   const channel = new BroadcastChannel('longhaul-bench')
   let first = Number.POSITIVE_INFINITY
-  channel.onmessage = (event) => {
-    first = Math.min(first, event.data.at - performance.timeOrigin - since)
+  const seen = (at) => {
+    first = Math.min(first, at - performance.timeOrigin - since)
   }
+  channel.onmessage = (event) => seen(event.data.at)
   return {
     async firstMadeMs() {
       // Messages posted just before the run ended may still be on their way.
       await new Promise((resolve) => setTimeout(resolve, 50))
       channel.close()
+      const file = process.env.BENCH_ANNOUNCE_FILE
+      if (file && existsSync(file)) {
+        for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) seen(Number(line.split(' ')[1]))
+        rmSync(file, { force: true })
+      }
       return Number.isFinite(first) ? first : undefined
     },
   }

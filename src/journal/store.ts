@@ -90,7 +90,6 @@ export interface RangeSummary {
   readonly start: number
   readonly end: number
   readonly files: readonly ShardFileRecord[]
-  readonly committedAt: number
 }
 
 export type { RunEvent, RunEventDetails, RunEventType } from './events.ts'

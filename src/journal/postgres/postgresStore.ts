@@ -414,12 +414,12 @@ export class PostgresStore implements Store {
 
   async *ranges(): AsyncIterable<RangeSummary> {
     for (let after = -1; ; ) {
-      const rows = await this.read<Omit<RangeRow, 'item_hashes'>>(
+      const rows = await this.read<Pick<RangeRow, 'start' | 'stop' | 'files'>>(
         'the committed ranges',
-        'SELECT start, stop, files, committed_at FROM longhaul.ranges WHERE run_id = $1 AND start > $2 ORDER BY start LIMIT $3',
+        'SELECT start, stop, files FROM longhaul.ranges WHERE run_id = $1 AND start > $2 ORDER BY start LIMIT $3',
         [this.run, after, SUMMARY_PAGE],
       )
-      for (const row of rows) yield { start: row.start, end: row.stop, files: row.files, committedAt: row.committed_at }
+      for (const row of rows) yield { start: row.start, end: row.stop, files: row.files }
       if (rows.length < SUMMARY_PAGE) return
       after = rows.at(-1)!.start
     }

@@ -78,7 +78,8 @@ export async function driveRanges(
         crashPoint('commit')
         await store.commitRange(
           claim,
-          { start: result.start, end: result.end, files: result.files, itemHashes: Buffer.from(result.itemHashes) },
+          // A view of the hashes, not a copy: 2 MB a range at 65,536 items, garbage the moment it is recorded.
+          { start: result.start, end: result.end, files: result.files, itemHashes: asBuffer(result.itemHashes) },
           now(),
           lease?.token,
         )
@@ -169,4 +170,8 @@ export async function driveRanges(
   await writeReaderIndex(store, place, job.output.kind)
   const digest = await journalDigest(store)
   return { state: 'complete', detail: { committed, digest } }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }

@@ -14,10 +14,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { Socket } from 'node:net'
 import { resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { LonghaulError } from '../../errors.ts'
 import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor, pythonRecordReader } from '../../job/pythonJob.ts'
-import { decode, encode, type FromWorker, type ToWorker, taskMessage, toRangeResult } from './pythonProtocol.ts'
+import { encode, type FromWorker, MessageReader, type ToWorker, taskMessage, toRangeResult } from './pythonProtocol.ts'
 import type { MakerStart, RangeMaker } from './rangeMaker.ts'
 import type { RangeResult, RangeTask } from './task.ts'
 import type { PreparedPool } from './threadPool.ts'
@@ -112,7 +111,7 @@ class PythonPool implements RangeMaker {
       const task = taskMessage(pending.task, this.readRecords)
       if (task.type === 'result') {
         this.idle.unshift(worker)
-        pending.resolve(toRangeResult(task))
+        pending.resolve(toRangeResult(task, Buffer.alloc(0)))
         continue
       }
       worker.current = pending
@@ -140,10 +139,8 @@ class PythonPool implements RangeMaker {
     this.workers.add(worker)
     this.idle.push(worker)
     channel.on('error', () => undefined) // a dead worker's channel: its exit says what happened
-    createInterface({ input: channel, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
-      const message = decode(line)
-      if (message) this.receive(worker, message)
-    })
+    const reader = new MessageReader((message, itemHashes) => this.receive(worker, message, itemHashes))
+    channel.on('data', (chunk: Buffer) => reader.push(chunk))
     child.on('error', (error: NodeJS.ErrnoException) =>
       this.fail(
         new LonghaulError(
@@ -167,7 +164,7 @@ class PythonPool implements RangeMaker {
     this.dispatch()
   }
 
-  private receive(worker: Worker, message: FromWorker): void {
+  private receive(worker: Worker, message: FromWorker, itemHashes?: Buffer): void {
     switch (message.type) {
       case 'ready':
         worker.ready = true
@@ -188,7 +185,7 @@ class PythonPool implements RangeMaker {
         const pending = worker.current
         worker.current = undefined
         this.idle.push(worker)
-        pending?.resolve(toRangeResult(message))
+        pending?.resolve(toRangeResult(message, itemHashes!))
         this.dispatch()
         return
       }
