@@ -9,10 +9,10 @@ import { LONG, ROOT, runCliHere, tempDir } from '../support/cli.ts'
 const PROGRAM = ['python3', join(ROOT, 'test/fixtures/exec/steps.py'), '--steps', '60']
 const EXEC_OPTIONS = ['--total', '60', '--checkpoints', 'ckpt/*.json', '--resume-arg', '--resume {checkpoint}']
 
-/** A policy that asks for a proof above 10 units of work, so that the program's --total 60 is above scale. */
-function strictPolicy(): string {
+/** A policy that asks for a proof above 10 units of work, so that the program's --total 60 is above scale, and kills it 4 times. */
+function strictPolicy(more = ''): string {
   const config = join(tempDir(), 'longhaul.config.mjs')
-  writeFileSync(config, 'export default { requireProofAbove: 10 }\n')
+  writeFileSync(config, `export default { requireProofAbove: 10, crashKills: 4${more} }\n`)
   return config
 }
 
@@ -45,7 +45,12 @@ describe('preflight --exec', () => {
     const proved = await preflightExec(out, config, PROGRAM)
     expect(proved.stdout).toMatch(/PREFLIGHT PASSED {2}steps \(exec\), total 60/)
     expect(proved.code).toBe(0)
-    expect(proved.stdout).toMatch(/✔ crashKills +5 +[23] SIGKILLs/)
+    // crashKills: as many SIGKILLs as the policy asks, each life resumed.
+    expect(proved.stdout).toMatch(/✔ crashKills +4 +4 SIGKILLs over 5 lives/)
+    // Without a {total} or {fraction} argument, no rehearsal: said plainly.
+    expect(proved.stdout).toMatch(
+      /✔ rehearsalFraction +0\.1 +no rehearsal was possible: the command has no \{total\} or \{fraction\} argument/,
+    )
     expect(readFileSync(join(out, 'proofs/PREFLIGHT.md'), 'utf8')).toContain('# Preflight PASSED: steps')
 
     // A proof for 60 does not cover more.
@@ -149,7 +154,7 @@ describe('judging preflight --exec evidence', () => {
     lives: 1,
     kills: 0,
     durationMs: 10_000,
-    outputs: [{ path: 'out/result.txt', sha256: 'a'.repeat(64) }],
+    outputs: [{ path: 'out/result.txt', sha256: 'a'.repeat(64), bytes: 100 }],
     checkpointsAtMs: [2_000, 4_000, 6_000, 8_000],
     progressAtMs: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 9_000],
     tail: '',

@@ -23,6 +23,8 @@ export interface ReportsContext {
   readonly createdAt: number
   readonly note: (message: string) => void
   readonly now: () => number
+  /** Told of each new checkpoint, after the journal is. */
+  readonly checkpointed?: (found: FoundCheckpoint) => void
 }
 
 /**
@@ -129,5 +131,6 @@ export class ProgramReports {
     this.lastCheckpoint = found
     void this.c.journal.event('checkpoint', { path: found.path, step: found.step, source: found.source })
     this.c.progress.checkpointed()
+    this.c.checkpointed?.(found)
   }
 }

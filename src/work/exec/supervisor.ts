@@ -113,6 +113,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
       createdAt: open.run.createdAt,
       note: (message) => this.note(message),
       now,
+      checkpointed: (found) => this.o.observer?.checkpoint?.(found.path, found.source),
     })
     // Undone last first, before the progress loop: the unused channel, the watchdog, the kill timer.
     teardown.defer(() => clearTimeout(this.killTimer))
