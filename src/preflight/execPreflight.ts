@@ -95,7 +95,14 @@ export async function preflightExec(o: ExecPreflightOptions): Promise<ExecPrefli
   mkdirSync(workDir, { recursive: true })
   let evidence: ExecEvidence
   try {
-    evidence = await gatherExecEvidence(rehearsed, workDir, o.seed ?? 0, loaded.policy, plan, o.signal)
+    evidence = await gatherExecEvidence(
+      rehearsed,
+      workDir,
+      o.seed ?? 0,
+      loaded.policy,
+      plan && { plan, target: o.total },
+      o.signal,
+    )
   } finally {
     rmSync(workDir, { recursive: true, force: true })
   }

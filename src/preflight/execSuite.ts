@@ -52,10 +52,11 @@ export async function gatherExecEvidence(
   workDir: string,
   killSeed: number,
   policy: Policy,
-  rehearsal: RehearsalPlan | undefined,
+  /** With a rehearsal, the program is of its size; the target is the size proved. */
+  rehearsal: { readonly plan: RehearsalPlan; readonly target: number } | undefined,
   signal?: AbortSignal,
 ): Promise<ExecEvidence> {
-  const target = program.total ?? 0
+  const target = rehearsal?.target ?? program.total ?? 0
   refuseExistingOutputs(program)
   const where = isAbsolute(program.outputs) ? globBase(program.outputs) : program.cwd
   const facts = {
@@ -63,7 +64,7 @@ export async function gatherExecEvidence(
     target,
     killSeed,
     plannedKills: policy.crashKills,
-    ...(rehearsal && { rehearsal }),
+    ...(rehearsal && { rehearsal: rehearsal.plan }),
     freeBytes: (await statfsProbe(where)).freeBytes,
   }
   const reference = await supervisedRun(program, join(workDir, 'reference'), signal)

@@ -1,12 +1,14 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type ExecEvidence, type ExecRunEvidence, judgeExec } from '../../src/preflight/execSuite.ts'
 import { policySchema } from '../../src/preflight/policy.ts'
+import type { PreflightPredicate } from '../../src/preflight/proof.ts'
 import { LONG, ROOT, runCliHere, tempDir } from '../support/cli.ts'
 
 // A Python program that checkpoints every 5 steps through the protocol and resumes from --resume; `--bug` breaks its resume.
-const PROGRAM = ['python3', join(ROOT, 'test/fixtures/exec/steps.py'), '--steps', '60']
+const STEPS = join(ROOT, 'test/fixtures/exec/steps.py')
+const PROGRAM = ['python3', STEPS, '--steps', '60']
 const EXEC_OPTIONS = ['--total', '60', '--checkpoints', 'ckpt/*.json', '--resume-arg', '--resume {checkpoint}']
 
 /** A policy that asks for a proof above 10 units of work, so that the program's --total 60 is above scale, and kills it 4 times. */
@@ -16,20 +18,20 @@ function strictPolicy(more = ''): string {
   return config
 }
 
-function preflightExec(out: string, config: string, program: readonly string[]) {
-  return runCliHere([
-    'preflight',
-    '--exec',
-    '--out',
-    out,
-    '--config',
-    config,
-    ...EXEC_OPTIONS,
-    '--outputs',
-    'out/*',
-    '--',
-    ...program,
-  ])
+function preflightExec(
+  out: string,
+  config: string,
+  program: readonly string[],
+  options: readonly string[] = [...EXEC_OPTIONS, '--outputs', 'out/*'],
+) {
+  return runCliHere(['preflight', '--exec', '--out', out, '--config', config, ...options, '--', ...program])
+}
+
+/** The predicate of the proof (passing or failed) preflight wrote in `out`. */
+function proofIn(out: string): PreflightPredicate {
+  const dir = join(out, 'proofs')
+  const file = readdirSync(dir).find((name) => name.endsWith('.intoto.jsonl'))!
+  return JSON.parse(readFileSync(join(dir, file), 'utf8')).predicate
 }
 
 describe('preflight --exec', () => {
@@ -100,6 +102,73 @@ describe('preflight --exec', () => {
     },
     60_000,
   )
+})
+
+describe('preflight --exec: rehearsal, checkpoint files, outputs', () => {
+  it("rehearsal: a command sized by {total} is rehearsed at the policy's rehearsalFraction of --target; the target's duration and outputs are projected, and the proof is for the command at the target", async () => {
+    const out = join(tempDir(), 'steps')
+    const options = ['--checkpoints', 'ckpt/*.json', '--resume-arg', '--resume {checkpoint}', '--outputs', 'out/*']
+    const proved = await preflightExec(
+      out,
+      strictPolicy(', rehearsalFraction: 0.1'),
+      ['python3', STEPS, '--steps', '{total}'],
+      ['--target', '600', ...options],
+    )
+    expect(proved.code, proved.stdout + proved.stderr).toBe(0)
+    expect(proved.stdout).toMatch(
+      /✔ rehearsalFraction +0\.1 +60 \(10\.0% of the target 600\) in .*; the target \(600 of its units\) projects to /,
+    )
+    expect(proved.stdout).toMatch(/\n {2}projected {2}.+ for 600 units, start-up included; outputs 680 B\n/)
+    expect(proved.stdout).toContain(`--steps 600`)
+    expect(readFileSync(join(out, 'proofs/PREFLIGHT.md'), 'utf8')).toMatch(/- Projected duration: .+ for 600 units/)
+    const p = proofIn(out)
+    const m = p.checks.find((c) => c.id === 'rehearsal')!.measurements
+    expect(m).toMatchObject({ rehearsed: true, items: 60, fraction: 0.1, outputBytes: 68, projectedOutputBytes: 680 })
+    // 60 steps at 20 ms each took over a second: 600 take over ten, and the interval holds the figure.
+    expect(m.projectedSeconds as number).toBeGreaterThan(10)
+    expect(m.projectedLowSeconds as number).toBeLessThanOrEqual(m.projectedSeconds as number)
+    expect(m.projectedHighSeconds as number).toBeGreaterThanOrEqual(m.projectedSeconds as number)
+    expect(p.params).toMatchObject({ command: ['python3', STEPS, '--steps', '600'] })
+    expect(p.target).toBe(600)
+  }, 60_000)
+
+  it('checkpoint-cadence: a program that reports no checkpoints is judged, and killed, by when its --checkpoints files appear', async () => {
+    const out = join(tempDir(), 'steps')
+    const proved = await preflightExec(out, strictPolicy(), [...PROGRAM, '--unreported'])
+    expect(proved.stdout).toMatch(
+      /✔ maxLostWorkSeconds +300 +1[01] checkpoints in the uninterrupted run \(files written, by their mtime\)/,
+    )
+    expect(proved.stdout).toMatch(/✔ crashKills +4 +4 SIGKILLs over 5 lives/)
+    expect(proved.code).toBe(0)
+  }, 60_000)
+
+  it('crash-resume: --outputs may be an absolute glob (compared, then removed); one matching nothing after the uninterrupted run, or files already there, is refused naming it', async () => {
+    const dest = tempDir()
+    const program = [...PROGRAM, '--result', join(dest, 'result.txt')]
+    const options = (glob: string) => [...EXEC_OPTIONS, '--outputs', glob]
+    const proved = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, options(join(dest, '*.txt')))
+    expect(proved.code, proved.stdout).toBe(0)
+    expect(proved.stdout).toMatch(/1 output files against 1 uninterrupted|✔ crashKills/)
+    expect(readdirSync(dest)).toEqual([])
+
+    const none = await preflightExec(
+      join(tempDir(), 'steps'),
+      strictPolicy(),
+      program,
+      options(join(dest, 'model-*.npz')),
+    )
+    expect(none.code).toBe(1)
+    expect(none.stdout).toContain(
+      'crash-resume: --outputs must match the files the program writes (a glob relative to its working folder, or absolute) — none matched after the uninterrupted run',
+    )
+
+    writeFileSync(join(dest, 'result.txt'), 'an earlier run\n')
+    const there = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, options(join(dest, '*.txt')))
+    expect(there.code).toBe(2)
+    expect(there.stderr).toContain(
+      `--outputs ${join(dest, '*.txt')} already matches 1 file (${join(dest, 'result.txt')})`,
+    )
+  }, 90_000)
 })
 
 describe('preflight --exec on examples/python-training', () => {
@@ -190,8 +259,21 @@ describe('judging preflight --exec evidence', () => {
     ])
   })
 
-  it('crash-resume: too few kills landed, or an output missing after the crashes, fails naming it', () => {
-    expect(failures(evidence(run(), run({ kills: 1, lives: 2 }))).join()).toMatch(/killed at least 2 times/)
+  it('checkpoint-cadence: without checkpoint events, the moments its checkpoint files appeared are judged', () => {
+    const files = (at: number[]) => run({ checkpointsAtMs: [], checkpointFilesAtMs: at })
+    expect(failures(evidence(files([2_000, 4_000, 6_000, 8_000])))).toEqual([])
+    expect(failures(evidence(files([2_000, 8_000])))).toEqual([
+      'checkpoint-cadence: a crash may lose at most 5 s of work (maxLostWorkSeconds) — 6.0 s passed without a checkpoint',
+    ])
+    expect(failures(evidence(files([]))).join()).toMatch(
+      /or write it where --checkpoints GLOB finds it — it did neither/,
+    )
+  })
+
+  it("crash-resume: fewer kills than the policy's crashKills landed, or an output missing after the crashes, fails naming it", () => {
+    expect(failures(evidence(run(), run({ kills: 2, lives: 3 }))).join()).toMatch(
+      /must be killed 3 times \(crashKills\) to prove its resume — only 2 SIGKILLs landed/,
+    )
     expect(failures(evidence(run(), run({ kills: 3, lives: 4, outputs: [] })))).toEqual([
       "crash-resume: outputs after SIGKILLs and resumes must be byte-identical to the uninterrupted run's — out/result.txt is missing (its resume skips, repeats or changes work)",
     ])
