@@ -1,6 +1,9 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { runPaths } from '../../src/files/runDir.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
+import type { RunEvent } from '../../src/journal/store.ts'
 import { type ExecEvidence, type ExecRunEvidence, judgeExec } from '../../src/preflight/execSuite.ts'
 import { policySchema } from '../../src/preflight/policy.ts'
 import type { PreflightPredicate } from '../../src/preflight/proof.ts'
@@ -86,6 +89,36 @@ describe('preflight --exec', () => {
     expect(JSON.parse(readFileSync(join(waived, 'progress.json'), 'utf8')).gate).toMatchObject({ status: 'waived' })
     expect(ran.code).toBe(0)
     expect(readFileSync(join(cwd, 'out/result.txt'), 'utf8')).toMatch(/^60 [0-9a-f]{64}\n$/)
+  }, 60_000)
+
+  it('gate: exec without --total is refused (exit 3) once the program states a total above scale, stopped at once and the refusal journaled; with the proof it runs', async () => {
+    const config = strictPolicy()
+    const out = join(tempDir(), 'steps')
+    const resumes = EXEC_OPTIONS.slice(2)
+    const cwd = tempDir()
+    const refused = await inFolder(cwd, () =>
+      runCliHere(['exec', '--out', out, '--config', config, ...resumes, '--', ...PROGRAM]),
+    )
+    expect(refused.code).toBe(3)
+    expect(refused.stderr).toMatch(/the program states a total of 60: refused by the launch gate; stopping it/)
+    expect(refused.stderr).toMatch(/refused by the launch gate: 60 items is above the policy's requireProofAbove \(10/)
+    expect(refused.stderr).toContain('npx longhaul preflight --exec --out')
+    expect(existsSync(join(cwd, 'out/result.txt'))).toBe(false)
+    const events = await journalOf(out)
+    expect(events.find((e) => e.type === 'gate-refused')?.detail).toMatchObject({ total: 60, learned: true })
+    expect(events.find((e) => e.type === 'program-exited')?.detail).toMatchObject({ signal: 'SIGTERM' })
+    expect(events.at(-1)?.type).toBe('failed')
+
+    const proof = join(tempDir(), 'steps')
+    expect((await preflightExec(proof, config, PROGRAM)).code).toBe(0)
+    const ran = await inFolder(cwd, () =>
+      runCliHere(['exec', '--out', proof, '--config', config, ...resumes, '--', ...PROGRAM]),
+    )
+    expect(ran.code, ran.stderr).toBe(0)
+    expect((await journalOf(proof)).find((e) => e.type === 'gate-proved')?.detail).toMatchObject({
+      total: 60,
+      learned: true,
+    })
   }, 60_000)
 
   it.each(LONG ? ['skip', 'repeat'] : ['skip'])(
@@ -279,6 +312,15 @@ describe('judging preflight --exec evidence', () => {
     ])
   })
 })
+
+async function journalOf(dir: string): Promise<RunEvent[]> {
+  const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
+  try {
+    return await store.events()
+  } finally {
+    await store.close()
+  }
+}
 
 async function inFolder<T>(dir: string, f: () => Promise<T>): Promise<T> {
   const here = process.cwd()
