@@ -82,7 +82,9 @@ export async function preflightExec(o: ExecPreflightOptions): Promise<ExecPrefli
   const now = o.now ?? Date.now
   const startedAt = now()
   if (o.total === undefined)
-    throw new UsageError('preflight --exec needs --total N: the amount of work the proof is for (as exec is given it)')
+    throw new UsageError(
+      'preflight --exec needs --target N (or --total N): the amount of work the proof is for, as exec is given it',
+    )
   const loaded = await execPolicy(o, o.config)
   // A {total} or {fraction} in the arguments sets the program's size: the proof is for the command at the target's,
   // its runs are of the rehearsal's.
