@@ -91,7 +91,7 @@ describe('preflight --exec', () => {
     expect(readFileSync(join(cwd, 'out/result.txt'), 'utf8')).toMatch(/^60 [0-9a-f]{64}\n$/)
   }, 60_000)
 
-  it('gate: exec without --total is refused (exit 3) once the program states a total above scale, stopped at once and the refusal journaled; with the proof it runs', async () => {
+  it('gate: exec without --total is refused (exit 3) once the program states a total above scale, stopped at once and the refusal journaled; one that states none is not gated; with the proof it runs', async () => {
     const config = strictPolicy()
     const out = join(tempDir(), 'steps')
     const resumes = EXEC_OPTIONS.slice(2)
@@ -108,6 +108,14 @@ describe('preflight --exec', () => {
     expect(events.find((e) => e.type === 'gate-refused')?.detail).toMatchObject({ total: 60, learned: true })
     expect(events.find((e) => e.type === 'program-exited')?.detail).toMatchObject({ signal: 'SIGTERM' })
     expect(events.at(-1)?.type).toBe('failed')
+
+    // A program that never states a total is not gated: there is nothing to compare with the policy.
+    const silent = join(tempDir(), 'steps')
+    const ungated = await inFolder(tempDir(), () =>
+      runCliHere(['exec', '--out', silent, '--config', config, ...resumes, '--', ...PROGRAM, '--no-total']),
+    )
+    expect(ungated.code, ungated.stderr).toBe(0)
+    expect((await journalOf(silent)).map((e) => e.type)).not.toContain('gate-refused')
 
     const proof = join(tempDir(), 'steps')
     expect((await preflightExec(proof, config, PROGRAM)).code).toBe(0)
