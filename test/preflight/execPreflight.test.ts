@@ -149,12 +149,9 @@ describe('preflight --exec: rehearsal, checkpoint files, outputs', () => {
   it("rehearsal: a command sized by {total} is rehearsed at the policy's rehearsalFraction of --target; the target's duration and outputs are projected, and the proof is for the command at the target", async () => {
     const out = join(tempDir(), 'steps')
     const options = ['--checkpoints', 'ckpt/*.json', '--resume-arg', '--resume {checkpoint}', '--outputs', 'out/*']
-    const proved = await preflightExec(
-      out,
-      strictPolicy(', rehearsalFraction: 0.1'),
-      ['python3', STEPS, '--steps', '{total}'],
-      ['--target', '600', ...options],
-    )
+    const config = strictPolicy(', rehearsalFraction: 0.1')
+    const sized = ['python3', STEPS, '--steps', '{total}']
+    const proved = await preflightExec(out, config, sized, ['--target', '600', ...options])
     expect(proved.code, proved.stdout + proved.stderr).toBe(0)
     expect(proved.stdout).toMatch(
       /✔ rehearsalFraction +0\.1 +60 \(10\.0% of the target 600\) in .*; the target \(600 of its units\) projects to /,
@@ -171,6 +168,12 @@ describe('preflight --exec: rehearsal, checkpoint files, outputs', () => {
     expect(m.projectedHighSeconds as number).toBeGreaterThanOrEqual(m.projectedSeconds as number)
     expect(p.params).toMatchObject({ command: ['python3', STEPS, '--steps', '600'] })
     expect(p.target).toBe(600)
+    // --json carries the same projection.
+    const json = await preflightExec(join(tempDir(), 'steps'), config, sized, ['--target', '600', ...options, '--json'])
+    const shown = JSON.parse(json.stdout)
+    expect(shown.execCommand).toMatch(/--steps 600$/)
+    expect(shown.projection).toMatchObject({ outputBytes: 680 })
+    expect(shown.projection.lowSeconds).toBeLessThanOrEqual(shown.projection.highSeconds)
   }, 60_000)
 
   it('checkpoint-cadence: a program that reports no checkpoints is judged, and killed, by when its --checkpoints files appear', async () => {
