@@ -150,16 +150,30 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .description(
       'prove a job before a production-scale run: crash/resume, checkpoint cadence, progress freshness, a rehearsal at a fraction of the target, validators, every policy rule; writes the proof `run` asks for',
     )
-    .usage('[options] <job>  |  --exec [exec options] --outputs GLOB --total N -- <command> [args...]')
+    .usage('[options] <job>  |  --exec [exec options] --outputs GLOB --target N -- <command> [args...]')
     .argument('<job...>', 'the job file; with --exec, the program and its arguments (after --)')
-    .option('--target <n>', 'the production-scale total the proof is for (required for a job)', wholeNumber(1))
+    .option(
+      '--target <n>',
+      "the production-scale total the proof is for (required); with --exec, a {total} or {fraction} in the command sets its size, and preflight rehearses it at the policy's fraction and projects the target",
+      wholeNumber(1),
+    )
     .option(
       '--exec',
-      'prove a program run by `longhaul exec`: uninterrupted, then SIGKILLed and resumed; its --outputs must be byte-identical',
+      "prove a program run by `longhaul exec`: uninterrupted, then SIGKILLed the policy's crashKills times and resumed; its --outputs must be byte-identical",
     )
-    .option('--outputs <glob>', 'with --exec: the files the program writes (relative to its working folder)')
-    .option('--total <n>', 'with --exec: the amount of work the proof is for, as exec is given it', wholeNumber(1))
-    .option('--checkpoints <glob>', 'with --exec: as for exec')
+    .option(
+      '--outputs <glob>',
+      'with --exec: the files the program writes (relative to its working folder, or absolute)',
+    )
+    .option(
+      '--total <n>',
+      'with --exec: the same as --target (the amount of work, as exec is given it)',
+      wholeNumber(1),
+    )
+    .option(
+      '--checkpoints <glob>',
+      'with --exec: as for exec; without checkpoint events, cadence and kills follow when these files appear',
+    )
     .option('--resume-arg <template>', 'with --exec: as for exec')
     .option('--out <dir>', 'the run directory the proof is for; it goes to its proofs/ (default: runs/<job name>)')
     .option('--seed <s>', "the seed of the run to prove (default: the job's, else 0)", wholeNumber(0, 2 ** 32 - 1))
@@ -265,7 +279,11 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
       '--resume-arg <template>',
       "arguments added on a restart, {checkpoint} replaced by the checkpoint's path, e.g. '--resume {checkpoint}' (LONGHAUL_RESUME_FROM is set too)",
     )
-    .option('--total <n>', 'the amount of work, when the program does not say', wholeNumber(1))
+    .option(
+      '--total <n>',
+      "the amount of work, when the program does not say; without it, a total the program states is gated (above the policy's scale without a proof it is stopped, exit 3); one that states none is not",
+      wholeNumber(1),
+    )
     .option(
       '--stall-after <seconds>',
       'report the run stalled when the program is alive but reports no progress for this long (default 300)',
@@ -289,7 +307,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--fresh', 'move an earlier run in --out aside (never deleted) and start over')
     .option(
       '--skip-preflight',
-      "run a --total above the policy's requireProofAbove without a proof from `preflight --exec`",
+      "run a total (--total, or the program's own) above the policy's requireProofAbove without a proof from `preflight --exec`",
     )
     .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the script)')
     .option('--json', 'print the outcome as JSON')

@@ -59,6 +59,8 @@ export interface RunEventDetails {
   readonly 'gate-proved': Readonly<Record<string, unknown>>
   readonly 'gate-waived': Readonly<Record<string, unknown>>
   readonly 'gate-not-required': Readonly<Record<string, unknown>>
+  /** exec without --total: the gate refused the total the program stated, and the program was stopped. */
+  readonly 'gate-refused': { readonly total: number; readonly learned: boolean; readonly error: string }
   readonly extended: { readonly from: number; readonly to: number }
   /** Where a shared run's shards go was recorded (`RunRecord.shardsAt`), logged by `Store.setShardsAt`. */
   readonly shards: { readonly at: string }

@@ -7,14 +7,8 @@ import type { LaunchGate } from '../run/identify.ts'
 import { VERSION } from '../version.ts'
 import { programName } from '../work/exec/options.ts'
 import { shellWord } from './command.ts'
-import {
-  EXEC_KILLS,
-  type ExecEvidence,
-  type ExecProgram,
-  gatherExecEvidence,
-  judgeExec,
-  MIN_EXEC_KILLS,
-} from './execSuite.ts'
+import { execRehearsalPlan, sizedArgs } from './execRehearsal.ts'
+import { type ExecEvidence, type ExecProgram, gatherExecEvidence, judgeExec } from './execSuite.ts'
 import { launchGate } from './gate.ts'
 import { type LoadedPolicy, launchRules, loadPolicy } from './policy.ts'
 import { type CheckResult, makeStatement, type ProofStatement, type RuleResult, writeProof } from './proof.ts'
@@ -88,24 +82,38 @@ export async function preflightExec(o: ExecPreflightOptions): Promise<ExecPrefli
   const now = o.now ?? Date.now
   const startedAt = now()
   if (o.total === undefined)
-    throw new UsageError('preflight --exec needs --total N: the amount of work the proof is for (as exec is given it)')
+    throw new UsageError(
+      'preflight --exec needs --target N (or --total N): the amount of work the proof is for, as exec is given it',
+    )
   const loaded = await execPolicy(o, o.config)
-  const outDir = o.outDir ?? join('runs', programName(o.command, o.args))
+  // A {total} or {fraction} in the arguments sets the program's size: the proof is for the command at the target's,
+  // its runs are of the rehearsal's.
+  const plan = execRehearsalPlan(o.args, o.total, loaded.policy)
+  const proved = { ...o, args: sizedArgs(o.args, o.total, 1), ...(plan && { template: o.args }) }
+  const rehearsed = plan ? { ...o, args: sizedArgs(o.args, plan.items, plan.fraction), total: plan.items } : o
+  const outDir = o.outDir ?? join('runs', programName(o.command, proved.args))
   const proofsDir = runPaths(outDir).proofs
   const workDir = join(proofsDir, `.preflight-work-${process.pid}`)
   mkdirSync(workDir, { recursive: true })
   let evidence: ExecEvidence
   try {
-    evidence = await gatherExecEvidence(o, workDir, o.seed ?? 0, o.signal)
+    evidence = await gatherExecEvidence(
+      rehearsed,
+      workDir,
+      o.seed ?? 0,
+      loaded.policy,
+      plan && { plan, target: o.total },
+      o.signal,
+    )
   } finally {
     rmSync(workDir, { recursive: true, force: true })
   }
-  return concludeExec({ ...o, outDir }, loaded, evidence, startedAt)
+  return concludeExec({ ...proved, outDir }, loaded, evidence, startedAt)
 }
 
 /** The verdicts, proof and reports of `preflight --exec` from its evidence. */
 export function concludeExec(
-  o: ExecPreflightOptions & { readonly outDir: string },
+  o: ExecPreflightOptions & { readonly outDir: string; readonly template?: readonly string[] },
   loaded: LoadedPolicy,
   evidence: ExecEvidence,
   startedAt: number,
@@ -120,7 +128,12 @@ export function concludeExec(
     verdict: passed ? 'PASSED' : 'FAILED',
     job: programName(o.command, o.args),
     target: evidence.target,
-    params: { command: [o.command, ...o.args], outputs: o.outputs, resumeArg: o.resumeArg ?? null },
+    params: {
+      command: [o.command, ...o.args],
+      ...(o.template && { sizedBy: [o.command, ...o.template] }),
+      outputs: o.outputs,
+      resumeArg: o.resumeArg ?? null,
+    },
     seed: evidence.killSeed,
     checks,
     rules,
@@ -171,9 +184,11 @@ function execRules({ policy }: LoadedPolicy, checks: readonly CheckResult[]): Ru
     rule(
       'crashKills',
       'crash-resume',
-      kills >= MIN_EXEC_KILLS,
-      `${kills} SIGKILLs over ${crash.measurements.lives} lives (the exec suite kills a program up to ${EXEC_KILLS} times, whatever the policy's crashKills; at least ${MIN_EXEC_KILLS} must land)`,
+      kills >= policy.crashKills,
+      `${kills} SIGKILLs over ${crash.measurements.lives} lives, each resumed through --resume-arg`,
     ),
+    rule('rehearsalFraction', 'rehearsal', of('rehearsal')!.passed, of('rehearsal')!.evidence),
+    rule('diskMargin', 'disk', of('disk')!.passed, of('disk')!.evidence),
     rule(
       'requireProofAbove',
       'config',

@@ -1,211 +1,118 @@
-import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
-import { isAbsolute, join, resolve } from 'node:path'
-import { Writable } from 'node:stream'
-import { globSync } from 'tinyglobby'
-import { superviseProgram } from '../work/exec/supervise.ts'
+import { rmSync } from 'node:fs'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { UsageError } from '../errors.ts'
+import { statfsProbe } from './estimates.ts'
+import { execDiskCheck, execRehearsalCheck, projectExec } from './execRehearsal.ts'
+import {
+  type ExecProgram,
+  type ExecRunEvidence,
+  hashed,
+  type Killer,
+  type KillMoment,
+  supervisedRun,
+} from './execRun.ts'
 import type { Policy } from './policy.ts'
 import type { CheckResult } from './proof.ts'
+import type { RehearsalPlan } from './rehearsal.ts'
 
-/** The program a `preflight --exec` proves, as `exec` would run it. */
-export interface ExecProgram {
-  readonly command: string
-  readonly args: readonly string[]
-  /** Where relative paths in the arguments are read from. */
-  readonly cwd: string
-  readonly resumeArg?: string
-  readonly checkpoints?: string
-  /** The files whose bytes must not depend on crashes, relative to the program's working folder. */
-  readonly outputs: string
-  readonly total?: number
-}
-
-/** What one supervised run showed. */
-export interface ExecRunEvidence {
-  readonly state: 'complete' | 'failed' | 'interrupted'
-  readonly error: string | null
-  readonly lives: number
-  /** SIGKILLs that landed on a living program. */
-  readonly kills: number
-  readonly durationMs: number
-  /** The files matching --outputs, sorted, with their sha256. */
-  readonly outputs: readonly { readonly path: string; readonly sha256: string }[]
-  /** When the program reported a new checkpoint, ms after the run began. */
-  readonly checkpointsAtMs: readonly number[]
-  /** When its reported progress moved, ms after the run began. */
-  readonly progressAtMs: readonly number[]
-  /** The end of its output, for a failure's message. */
-  readonly tail: string
-}
+export type { ExecProgram, ExecRunEvidence } from './execRun.ts'
 
 /** Everything `preflight --exec` gathered: `judgeExec` makes the verdicts from it alone. */
 export interface ExecEvidence {
   readonly kind: 'exec'
   readonly target: number
   readonly killSeed: number
+  /** SIGKILLs planned for the crashed run: the policy's crashKills. */
   readonly plannedKills: number
+  /** The rehearsal's size, when the command sets its size through {total} or {fraction}; absent: the runs were of the command as given. */
+  readonly rehearsal?: RehearsalPlan
+  /** Free bytes where the program writes; absent when not measured. */
+  readonly freeBytes?: number
   readonly reference: ExecRunEvidence
   /** Absent when the reference did not complete. */
   readonly crashed?: ExecRunEvidence
 }
 
-/** SIGKILLs of the crashed run, each in a different life. */
-export const EXEC_KILLS = 3
-/** At least this many kills must land for the comparison to mean anything. */
-export const MIN_EXEC_KILLS = 2
-
 /**
- * The evidence of `preflight --exec`: the program run uninterrupted under
- * exec in a scratch folder, then again in another, SIGKILLed at seeded
- * moments (in each life, after its 1st or 2nd checkpoint, or a while after
- * its first progress when it reports no checkpoints) and restarted by exec's own restart path (its --checkpoints and --resume-arg).
- * Each run's working folder is its scratch folder: the outputs it writes to
- * relative paths land there; an argument naming an existing path is passed
- * as an absolute path, so the program and its inputs are read from where
- * they are.
+ * The evidence of `preflight --exec`: the program (at its rehearsal's size
+ * when its arguments hold a size template, see execRehearsal.ts) run
+ * uninterrupted under exec in a scratch folder, then again in another,
+ * SIGKILLed the policy's crashKills times at seeded moments (in each life,
+ * after its 1st or 2nd checkpoint: the events it reports, else the files its
+ * --checkpoints glob finds; or a while after its first progress when it has
+ * neither) and restarted by exec's own restart path (its --checkpoints and
+ * --resume-arg). Each run's working folder is its scratch folder: the outputs
+ * it writes to relative paths land there; an argument naming an existing
+ * path is passed as an absolute path, so the program and its inputs are read
+ * from where they are. Outputs at an absolute --outputs are hashed, then
+ * removed before the next run writes them again.
  */
 export async function gatherExecEvidence(
   program: ExecProgram,
   workDir: string,
   killSeed: number,
+  policy: Policy,
+  /** With a rehearsal, the program is of its size; the target is the size proved. */
+  rehearsal: { readonly plan: RehearsalPlan; readonly target: number } | undefined,
   signal?: AbortSignal,
 ): Promise<ExecEvidence> {
-  const target = program.total ?? 0
-  const reference = await supervisedRun(program, join(workDir, 'reference'), signal)
-  if (reference.state !== 'complete') return { kind: 'exec', target, killSeed, plannedKills: EXEC_KILLS, reference }
-  const random = seeded(killSeed)
-  const c = reference.checkpointsAtMs
-  // A program that reports checkpoints is killed at its 1st or 2nd of a life (so that its resume is exercised), a seeded
-  // fraction of its mean checkpoint interval later; one that reports none, a seeded while after its first progress.
-  const killer: Killer =
-    c.length > 0
-      ? {
-          kills: EXEC_KILLS,
-          atCheckpoint: () => 1 + Math.floor(random() * 2),
-          delayMs: () =>
-            random() * (c.length > 1 ? (c.at(-1)! - c[0]!) / (c.length - 1) : reference.durationMs - c[0]!),
-        }
-      : {
-          kills: EXEC_KILLS,
-          delayMs: () => (reference.durationMs - (reference.progressAtMs[0] ?? 0)) * (0.15 + 0.3 * random()),
-        }
-  const crashed = await supervisedRun(program, join(workDir, 'crashed'), signal, killer)
-  return { kind: 'exec', target, killSeed, plannedKills: EXEC_KILLS, reference, crashed }
-}
-
-interface Killer {
-  readonly kills: number
-  /** Which checkpoint of a life starts the kill's delay; absent: its first progress does. */
-  readonly atCheckpoint?: () => number
-  readonly delayMs: () => number
-}
-
-async function supervisedRun(
-  program: ExecProgram,
-  dir: string,
-  signal: AbortSignal | undefined,
-  killer?: Killer,
-): Promise<ExecRunEvidence> {
-  const cwd = join(dir, 'work')
-  mkdirSync(cwd, { recursive: true })
-  const started = Date.now()
-  const checkpointsAtMs: number[] = []
-  const progressAtMs: number[] = []
-  let tail = ''
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      tail = (tail + chunk.toString()).slice(-2_000)
-      callback()
-    },
-  })
-  let kills = 0
-  let timer: NodeJS.Timeout | undefined
-  let armed: number | undefined
-  let lifeCheckpoints = 0
-  let killAt: number | undefined
-  let lastDone = -1
-  let lastCheckpoints = 0
-  const result = await superviseProgram({
-    command: absoluteIfExists(program.command, program.cwd),
-    args: program.args.map((arg) => absoluteIfExists(arg, program.cwd)),
-    outDir: join(dir, 'exec'),
-    cwd,
-    restarts: killer?.kills ?? 0,
-    restartDelayMs: 50,
-    progressEveryMs: 200,
-    heartbeatMs: 1_000,
-    ...(program.checkpoints !== undefined && { checkpoints: program.checkpoints }),
-    ...(program.resumeArg !== undefined && { resumeArg: program.resumeArg }),
-    ...(program.total !== undefined && { total: program.total }),
-    ...(signal && { signal }),
-    stdout: sink,
-    stderr: sink,
-    observer: {
-      started(pid) {
-        clearTimeout(timer)
-        timer = undefined
-        armed = killer && kills < killer.kills ? pid : undefined
-        lifeCheckpoints = 0
-        killAt = killer?.atCheckpoint?.()
-      },
-      progress(snapshot) {
-        const at = Date.now() - started
-        const moved = snapshot.done !== lastDone
-        const checkpointed = snapshot.checkpoints > lastCheckpoints
-        if (moved) progressAtMs.push(at)
-        if (checkpointed) lifeCheckpoints++
-        if (
-          armed !== undefined &&
-          killer &&
-          (killAt === undefined ? moved : checkpointed && lifeCheckpoints >= killAt)
-        ) {
-          const pid = armed
-          armed = undefined
-          timer = setTimeout(() => {
-            try {
-              process.kill(pid, 'SIGKILL')
-              kills++
-            } catch {
-              // It had ended already.
-            }
-          }, killer.delayMs())
-        }
-        if (checkpointed) checkpointsAtMs.push(at)
-        lastDone = snapshot.done
-        lastCheckpoints = snapshot.checkpoints
-      },
-    },
-  })
-  clearTimeout(timer)
-  return {
-    state: result.state,
-    error: result.error,
-    lives: result.lives,
-    kills,
-    durationMs: Date.now() - started,
-    outputs: hashed(program.outputs, cwd),
-    checkpointsAtMs,
-    progressAtMs,
-    tail,
+  const target = rehearsal?.target ?? program.total ?? 0
+  refuseExistingOutputs(program)
+  const where = isAbsolute(program.outputs) ? globBase(program.outputs) : program.cwd
+  const facts = {
+    kind: 'exec' as const,
+    target,
+    killSeed,
+    plannedKills: policy.crashKills,
+    ...(rehearsal && { rehearsal: rehearsal.plan }),
+    freeBytes: (await statfsProbe(where)).freeBytes,
   }
+  const reference = await supervisedRun(program, join(workDir, 'reference'), signal)
+  removeAbsoluteOutputs(program, reference)
+  if (reference.state !== 'complete') return { ...facts, reference }
+  const random = seeded(killSeed)
+  const events = reference.checkpointsAtMs
+  const files = reference.checkpointFilesAtMs ?? []
+  const on: KillMoment = events.length > 0 ? 'events' : files.length > 0 ? 'files' : 'progress'
+  const c = on === 'events' ? events : files
+  const kills = policy.crashKills
+  // A program with checkpoints is killed at its 1st or 2nd of a life (so that its resume is exercised; its 1st alone
+  // when it has too few for every kill to land that way), a seeded fraction of its mean checkpoint interval later; one
+  // with none, a seeded while after its first progress.
+  const upTo = c.length >= 2 * (kills + 1) ? 2 : 1
+  const killer: Killer = {
+    kills,
+    on,
+    atCheckpoint: () => 1 + Math.floor(random() * upTo),
+    delayMs: () =>
+      on === 'progress'
+        ? (reference.durationMs - (reference.progressAtMs[0] ?? 0)) * (0.15 + 0.3 * random())
+        : random() * (c.length > 1 ? (c.at(-1)! - c[0]!) / (c.length - 1) : reference.durationMs - c[0]!),
+  }
+  const crashed = await supervisedRun(program, join(workDir, 'crashed'), signal, killer)
+  removeAbsoluteOutputs(program, crashed)
+  return { ...facts, reference, crashed }
 }
 
-/** An argument naming an existing file or folder (relative to where preflight was started), made absolute. */
-function absoluteIfExists(arg: string, cwd: string): string {
-  if (isAbsolute(arg) || arg.startsWith('-')) return arg
-  const path = resolve(cwd, arg)
-  return existsSync(path) ? path : arg
+/** Files already at an absolute --outputs would be taken for the program's: refused before anything runs. */
+function refuseExistingOutputs(program: ExecProgram): void {
+  if (!isAbsolute(program.outputs)) return
+  const found = hashed(program.outputs, program.cwd)
+  if (found.length > 0)
+    throw new UsageError(
+      `--outputs ${program.outputs} already matches ${found.length} file${found.length === 1 ? '' : 's'} (${found[0]!.path}${found.length > 1 ? ', …' : ''}): preflight --exec runs the program twice and compares what each run writes there, so the folder must hold none of them; move them away first, or point the program at an empty folder`,
+    )
 }
 
-function hashed(pattern: string, cwd: string): ExecRunEvidence['outputs'] {
-  return globSync(pattern, { cwd, onlyFiles: true, dot: true })
-    .sort()
-    .map((path) => ({
-      path,
-      sha256: createHash('sha256')
-        .update(readFileSync(join(cwd, path)))
-        .digest('hex'),
-    }))
+/** The outputs a run wrote at an absolute --outputs, removed once hashed: the next run must write its own. */
+function removeAbsoluteOutputs(program: ExecProgram, run: ExecRunEvidence): void {
+  if (isAbsolute(program.outputs)) for (const f of run.outputs) rmSync(f.path, { force: true })
+}
+
+/** The folder an absolute glob's matches are under: its path up to the first glob character. */
+function globBase(pattern: string): string {
+  const fixed = pattern.split(/[*?[{]/)[0]!
+  return fixed.endsWith('/') ? resolve(fixed) : dirname(resolve(fixed))
 }
 
 /** A small seeded generator (mulberry32): the kill moments follow from the seed. */
@@ -220,9 +127,16 @@ function seeded(seed: number): () => number {
   }
 }
 
-/** The three verdicts of `preflight --exec`, from its evidence alone. */
+/** The verdicts of `preflight --exec`, from its evidence alone. */
 export function judgeExec(policy: Policy, e: ExecEvidence): CheckResult[] {
-  return [crashResume(e), cadence(policy, e), freshness(policy, e)]
+  const projection = projectExec(e.reference, e.target, e.rehearsal)
+  return [
+    crashResume(e),
+    cadence(policy, e),
+    freshness(policy, e),
+    execRehearsalCheck(e.reference, e.target, e.rehearsal, projection),
+    execDiskCheck(policy, projection, e.freeBytes),
+  ]
 }
 
 function crashResume(e: ExecEvidence): CheckResult {
@@ -235,16 +149,16 @@ function crashResume(e: ExecEvidence): CheckResult {
     )
   else if (r.outputs.length === 0)
     failures.push(
-      'crash-resume: --outputs must match the files the program writes (relative to its working folder) — none matched after the uninterrupted run',
+      'crash-resume: --outputs must match the files the program writes (a glob relative to its working folder, or absolute) — none matched after the uninterrupted run',
     )
   else if (c) {
     if (c.state !== 'complete')
       failures.push(
         `crash-resume: a program killed and restarted through --resume-arg must complete — it ended ${c.state}: ${c.error ?? ''} ${lastLine(c.tail)}`,
       )
-    else if (c.kills < MIN_EXEC_KILLS)
+    else if (c.kills < e.plannedKills)
       failures.push(
-        `crash-resume: the program must be killed at least ${MIN_EXEC_KILLS} times to prove its resume — only ${c.kills} SIGKILL landed before it finished (make it run longer)`,
+        `crash-resume: the program must be killed ${e.plannedKills} times (crashKills) to prove its resume — only ${c.kills} SIGKILL${c.kills === 1 ? '' : 's'} landed before it finished (make it run longer, or checkpoint more often)`,
       )
     else {
       const differs = firstDifference(r.outputs, c.outputs)
@@ -291,13 +205,16 @@ function longestGap(moments: readonly number[], endMs: number): number {
   return gap / 1000
 }
 
+/** Cadence from the checkpoints the program reported, else from when the files of its --checkpoints glob appeared or changed. */
 function cadence(policy: Policy, e: ExecEvidence): CheckResult {
   const r = e.reference
-  const gap = longestGap(r.checkpointsAtMs, r.durationMs)
+  const files = r.checkpointsAtMs.length === 0 && (r.checkpointFilesAtMs ?? []).length > 0
+  const moments = files ? r.checkpointFilesAtMs! : r.checkpointsAtMs
+  const gap = longestGap(moments, r.durationMs)
   const failures: string[] = []
-  if (r.checkpointsAtMs.length === 0)
+  if (moments.length === 0)
     failures.push(
-      'checkpoint-cadence: the program must report each durable checkpoint ({"type":"checkpoint","path":…} on LONGHAUL_EVENTS) — it reported none',
+      'checkpoint-cadence: the program must report each durable checkpoint ({"type":"checkpoint","path":…} on LONGHAUL_EVENTS) or write it where --checkpoints GLOB finds it — it did neither',
     )
   else if (gap > policy.maxLostWorkSeconds)
     failures.push(
@@ -307,9 +224,9 @@ function cadence(policy: Policy, e: ExecEvidence): CheckResult {
     id: 'checkpoint-cadence',
     title: 'Checkpoint cadence',
     passed: failures.length === 0,
-    evidence: `${r.checkpointsAtMs.length} checkpoints in the uninterrupted run; at most ${gap.toFixed(1)} s without one`,
+    evidence: `${moments.length} checkpoints in the uninterrupted run (${files ? 'files written, by their mtime' : 'reported'}); at most ${gap.toFixed(1)} s without one`,
     failures,
-    measurements: { checkpoints: r.checkpointsAtMs.length, maxGapSeconds: gap },
+    measurements: { checkpoints: moments.length, source: files ? 'files' : 'events', maxGapSeconds: gap },
   }
 }
 

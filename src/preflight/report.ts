@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { writeFileAtomic } from '../files/atomicFile.ts'
-import { duration } from '../telemetry/progressText.ts'
+import { bytes, duration } from '../telemetry/progressText.ts'
 import type { ProofStatement } from './proof.ts'
 
 export const REPORT_FILE = 'PREFLIGHT.md'
@@ -70,8 +70,10 @@ export function projectedLine(statement: ProofStatement): string | undefined {
   const [seconds, low, high] = [m?.projectedSeconds, m?.projectedLowSeconds, m?.projectedHighSeconds]
   if (typeof seconds !== 'number' || typeof low !== 'number' || typeof high !== 'number') return undefined
   const workers = typeof m?.workers === 'number' ? ` on ${m.workers} worker${m.workers === 1 ? '' : 's'}` : ''
-  const unit = typeof m?.workers === 'number' ? 'items' : 'steps'
-  return `${duration(seconds)} (${duration(low)} – ${duration(high)}) for ${statement.predicate.target.toLocaleString('en-US')} ${unit}${workers}, start-up included`
+  const unit = typeof m?.unit === 'string' ? m.unit : typeof m?.workers === 'number' ? 'items' : 'steps'
+  const units = typeof m?.targetUnits === 'number' ? m.targetUnits : statement.predicate.target
+  const bytesAt = typeof m?.projectedOutputBytes === 'number' ? `; outputs ${bytes(m.projectedOutputBytes)}` : ''
+  return `${duration(seconds)} (${duration(low)} – ${duration(high)}) for ${units.toLocaleString('en-US')} ${unit}${workers}, start-up included${bytesAt}`
 }
 
 export function junit(statement: ProofStatement): string {

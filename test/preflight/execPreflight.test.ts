@@ -1,35 +1,40 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { runPaths } from '../../src/files/runDir.ts'
+import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
+import type { RunEvent } from '../../src/journal/store.ts'
 import { type ExecEvidence, type ExecRunEvidence, judgeExec } from '../../src/preflight/execSuite.ts'
 import { policySchema } from '../../src/preflight/policy.ts'
+import type { PreflightPredicate } from '../../src/preflight/proof.ts'
 import { LONG, ROOT, runCliHere, tempDir } from '../support/cli.ts'
 
 // A Python program that checkpoints every 5 steps through the protocol and resumes from --resume; `--bug` breaks its resume.
-const PROGRAM = ['python3', join(ROOT, 'test/fixtures/exec/steps.py'), '--steps', '60']
+const STEPS = join(ROOT, 'test/fixtures/exec/steps.py')
+const PROGRAM = ['python3', STEPS, '--steps', '60']
 const EXEC_OPTIONS = ['--total', '60', '--checkpoints', 'ckpt/*.json', '--resume-arg', '--resume {checkpoint}']
 
-/** A policy that asks for a proof above 10 units of work, so that the program's --total 60 is above scale. */
-function strictPolicy(): string {
+/** A policy that asks for a proof above 10 units of work, so that the program's --total 60 is above scale, and kills it 4 times. */
+function strictPolicy(more = ''): string {
   const config = join(tempDir(), 'longhaul.config.mjs')
-  writeFileSync(config, 'export default { requireProofAbove: 10 }\n')
+  writeFileSync(config, `export default { requireProofAbove: 10, crashKills: 4${more} }\n`)
   return config
 }
 
-function preflightExec(out: string, config: string, program: readonly string[]) {
-  return runCliHere([
-    'preflight',
-    '--exec',
-    '--out',
-    out,
-    '--config',
-    config,
-    ...EXEC_OPTIONS,
-    '--outputs',
-    'out/*',
-    '--',
-    ...program,
-  ])
+function preflightExec(
+  out: string,
+  config: string,
+  program: readonly string[],
+  options: readonly string[] = [...EXEC_OPTIONS, '--outputs', 'out/*'],
+) {
+  return runCliHere(['preflight', '--exec', '--out', out, '--config', config, ...options, '--', ...program])
+}
+
+/** The predicate of the proof (passing or failed) preflight wrote in `out`. */
+function proofIn(out: string): PreflightPredicate {
+  const dir = join(out, 'proofs')
+  const file = readdirSync(dir).find((name) => name.endsWith('.intoto.jsonl'))!
+  return JSON.parse(readFileSync(join(dir, file), 'utf8')).predicate
 }
 
 describe('preflight --exec', () => {
@@ -45,7 +50,12 @@ describe('preflight --exec', () => {
     const proved = await preflightExec(out, config, PROGRAM)
     expect(proved.stdout).toMatch(/PREFLIGHT PASSED {2}steps \(exec\), total 60/)
     expect(proved.code).toBe(0)
-    expect(proved.stdout).toMatch(/✔ crashKills +5 +[23] SIGKILLs/)
+    // crashKills: as many SIGKILLs as the policy asks, each life resumed.
+    expect(proved.stdout).toMatch(/✔ crashKills +4 +4 SIGKILLs over 5 lives/)
+    // Without a {total} or {fraction} argument, no rehearsal: said plainly.
+    expect(proved.stdout).toMatch(
+      /✔ rehearsalFraction +0\.1 +no rehearsal was possible: the command has no \{total\} or \{fraction\} argument/,
+    )
     expect(readFileSync(join(out, 'proofs/PREFLIGHT.md'), 'utf8')).toContain('# Preflight PASSED: steps')
 
     // A proof for 60 does not cover more.
@@ -81,6 +91,44 @@ describe('preflight --exec', () => {
     expect(readFileSync(join(cwd, 'out/result.txt'), 'utf8')).toMatch(/^60 [0-9a-f]{64}\n$/)
   }, 60_000)
 
+  it('gate: exec without --total is refused (exit 3) once the program states a total above scale, stopped at once and the refusal journaled; one that states none is not gated; with the proof it runs', async () => {
+    const config = strictPolicy()
+    const out = join(tempDir(), 'steps')
+    const resumes = EXEC_OPTIONS.slice(2)
+    const cwd = tempDir()
+    const refused = await inFolder(cwd, () =>
+      runCliHere(['exec', '--out', out, '--config', config, ...resumes, '--', ...PROGRAM]),
+    )
+    expect(refused.code).toBe(3)
+    expect(refused.stderr).toMatch(/the program states a total of 60: refused by the launch gate; stopping it/)
+    expect(refused.stderr).toMatch(/refused by the launch gate: 60 items is above the policy's requireProofAbove \(10/)
+    expect(refused.stderr).toContain('npx longhaul preflight --exec --out')
+    expect(existsSync(join(cwd, 'out/result.txt'))).toBe(false)
+    const events = await journalOf(out)
+    expect(events.find((e) => e.type === 'gate-refused')?.detail).toMatchObject({ total: 60, learned: true })
+    expect(events.find((e) => e.type === 'program-exited')?.detail).toMatchObject({ signal: 'SIGTERM' })
+    expect(events.at(-1)?.type).toBe('failed')
+
+    // A program that never states a total is not gated: there is nothing to compare with the policy.
+    const silent = join(tempDir(), 'steps')
+    const ungated = await inFolder(tempDir(), () =>
+      runCliHere(['exec', '--out', silent, '--config', config, ...resumes, '--', ...PROGRAM, '--no-total']),
+    )
+    expect(ungated.code, ungated.stderr).toBe(0)
+    expect((await journalOf(silent)).map((e) => e.type)).not.toContain('gate-refused')
+
+    const proof = join(tempDir(), 'steps')
+    expect((await preflightExec(proof, config, PROGRAM)).code).toBe(0)
+    const ran = await inFolder(cwd, () =>
+      runCliHere(['exec', '--out', proof, '--config', config, ...resumes, '--', ...PROGRAM]),
+    )
+    expect(ran.code, ran.stderr).toBe(0)
+    expect((await journalOf(proof)).find((e) => e.type === 'gate-proved')?.detail).toMatchObject({
+      total: 60,
+      learned: true,
+    })
+  }, 60_000)
+
   it.each(LONG ? ['skip', 'repeat'] : ['skip'])(
     'crash-resume: a program whose resume %ss a step fails, naming the requirement and the first differing output',
     async (bug) => {
@@ -97,9 +145,79 @@ describe('preflight --exec', () => {
   )
 })
 
+describe('preflight --exec: rehearsal, checkpoint files, outputs', () => {
+  it("rehearsal: a command sized by {total} is rehearsed at the policy's rehearsalFraction of --target; the target's duration and outputs are projected, and the proof is for the command at the target", async () => {
+    const out = join(tempDir(), 'steps')
+    const options = ['--checkpoints', 'ckpt/*.json', '--resume-arg', '--resume {checkpoint}', '--outputs', 'out/*']
+    const config = strictPolicy(', rehearsalFraction: 0.1')
+    const sized = ['python3', STEPS, '--steps', '{total}']
+    const proved = await preflightExec(out, config, sized, ['--target', '600', ...options])
+    expect(proved.code, proved.stdout + proved.stderr).toBe(0)
+    expect(proved.stdout).toMatch(
+      /✔ rehearsalFraction +0\.1 +60 \(10\.0% of the target 600\) in .*; the target \(600 of its units\) projects to /,
+    )
+    expect(proved.stdout).toMatch(/\n {2}projected {2}.+ for 600 units, start-up included; outputs 680 B\n/)
+    expect(proved.stdout).toContain(`--steps 600`)
+    expect(readFileSync(join(out, 'proofs/PREFLIGHT.md'), 'utf8')).toMatch(/- Projected duration: .+ for 600 units/)
+    const p = proofIn(out)
+    const m = p.checks.find((c) => c.id === 'rehearsal')!.measurements
+    expect(m).toMatchObject({ rehearsed: true, items: 60, fraction: 0.1, outputBytes: 68, projectedOutputBytes: 680 })
+    // 60 steps at 20 ms each took over a second: 600 take over ten, and the interval holds the figure.
+    expect(m.projectedSeconds as number).toBeGreaterThan(10)
+    expect(m.projectedLowSeconds as number).toBeLessThanOrEqual(m.projectedSeconds as number)
+    expect(m.projectedHighSeconds as number).toBeGreaterThanOrEqual(m.projectedSeconds as number)
+    expect(p.params).toMatchObject({ command: ['python3', STEPS, '--steps', '600'] })
+    expect(p.target).toBe(600)
+    // --json carries the same projection.
+    const json = await preflightExec(join(tempDir(), 'steps'), config, sized, ['--target', '600', ...options, '--json'])
+    const shown = JSON.parse(json.stdout)
+    expect(shown.execCommand).toMatch(/--steps 600$/)
+    expect(shown.projection).toMatchObject({ outputBytes: 680 })
+    expect(shown.projection.lowSeconds).toBeLessThanOrEqual(shown.projection.highSeconds)
+  }, 60_000)
+
+  it('checkpoint-cadence: a program that reports no checkpoints is judged, and killed, by when its --checkpoints files appear', async () => {
+    const out = join(tempDir(), 'steps')
+    const proved = await preflightExec(out, strictPolicy(), [...PROGRAM, '--unreported'])
+    expect(proved.stdout).toMatch(
+      /✔ maxLostWorkSeconds +300 +1[01] checkpoints in the uninterrupted run \(files written, by their mtime\)/,
+    )
+    expect(proved.stdout).toMatch(/✔ crashKills +4 +4 SIGKILLs over 5 lives/)
+    expect(proved.code).toBe(0)
+  }, 60_000)
+
+  it('crash-resume: --outputs may be an absolute glob (compared, then removed); one matching nothing after the uninterrupted run, or files already there, is refused naming it', async () => {
+    const dest = tempDir()
+    const program = [...PROGRAM, '--result', join(dest, 'result.txt')]
+    const options = (glob: string) => [...EXEC_OPTIONS, '--outputs', glob]
+    const proved = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, options(join(dest, '*.txt')))
+    expect(proved.code, proved.stdout).toBe(0)
+    expect(proved.stdout).toMatch(/1 output files against 1 uninterrupted|✔ crashKills/)
+    expect(readdirSync(dest)).toEqual([])
+
+    const none = await preflightExec(
+      join(tempDir(), 'steps'),
+      strictPolicy(),
+      program,
+      options(join(dest, 'model-*.npz')),
+    )
+    expect(none.code).toBe(1)
+    expect(none.stdout).toContain(
+      'crash-resume: --outputs must match the files the program writes (a glob relative to its working folder, or absolute) — none matched after the uninterrupted run',
+    )
+
+    writeFileSync(join(dest, 'result.txt'), 'an earlier run\n')
+    const there = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, options(join(dest, '*.txt')))
+    expect(there.code).toBe(2)
+    expect(there.stderr).toContain(
+      `--outputs ${join(dest, '*.txt')} already matches 1 file (${join(dest, 'result.txt')})`,
+    )
+  }, 90_000)
+})
+
 describe('preflight --exec on examples/python-training', () => {
   it.runIf(LONG)(
-    'crash-resume: the training example, SIGKILLed 3 times and resumed from its checkpoints, ends with the same model.npz',
+    "crash-resume: the training example, SIGKILLed the policy's crashKills (5) times and resumed from its checkpoints, ends with the same model.npz",
     async () => {
       const data = join(tempDir(), 'trajectories')
       const made = await runCliHere(['run', 'examples/trajectories/job.ts', '--out', data, '--total', '1000'])
@@ -129,7 +247,7 @@ describe('preflight --exec on examples/python-training', () => {
         '60',
       ])
       expect(proved.stdout).toMatch(/PREFLIGHT PASSED {2}train \(exec\)/)
-      expect(proved.stdout).toMatch(/✔ crashKills +5 +[23] SIGKILLs/)
+      expect(proved.stdout).toMatch(/✔ crashKills +5 +5 SIGKILLs/)
       expect(proved.code).toBe(0)
     },
     120_000,
@@ -149,7 +267,7 @@ describe('judging preflight --exec evidence', () => {
     lives: 1,
     kills: 0,
     durationMs: 10_000,
-    outputs: [{ path: 'out/result.txt', sha256: 'a'.repeat(64) }],
+    outputs: [{ path: 'out/result.txt', sha256: 'a'.repeat(64), bytes: 100 }],
     checkpointsAtMs: [2_000, 4_000, 6_000, 8_000],
     progressAtMs: [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 9_000],
     tail: '',
@@ -185,13 +303,35 @@ describe('judging preflight --exec evidence', () => {
     ])
   })
 
-  it('crash-resume: too few kills landed, or an output missing after the crashes, fails naming it', () => {
-    expect(failures(evidence(run(), run({ kills: 1, lives: 2 }))).join()).toMatch(/killed at least 2 times/)
+  it('checkpoint-cadence: without checkpoint events, the moments its checkpoint files appeared are judged', () => {
+    const files = (at: number[]) => run({ checkpointsAtMs: [], checkpointFilesAtMs: at })
+    expect(failures(evidence(files([2_000, 4_000, 6_000, 8_000])))).toEqual([])
+    expect(failures(evidence(files([2_000, 8_000])))).toEqual([
+      'checkpoint-cadence: a crash may lose at most 5 s of work (maxLostWorkSeconds) — 6.0 s passed without a checkpoint',
+    ])
+    expect(failures(evidence(files([]))).join()).toMatch(
+      /or write it where --checkpoints GLOB finds it — it did neither/,
+    )
+  })
+
+  it("crash-resume: fewer kills than the policy's crashKills landed, or an output missing after the crashes, fails naming it", () => {
+    expect(failures(evidence(run(), run({ kills: 2, lives: 3 }))).join()).toMatch(
+      /must be killed 3 times \(crashKills\) to prove its resume — only 2 SIGKILLs landed/,
+    )
     expect(failures(evidence(run(), run({ kills: 3, lives: 4, outputs: [] })))).toEqual([
       "crash-resume: outputs after SIGKILLs and resumes must be byte-identical to the uninterrupted run's — out/result.txt is missing (its resume skips, repeats or changes work)",
     ])
   })
 })
+
+async function journalOf(dir: string): Promise<RunEvent[]> {
+  const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
+  try {
+    return await store.events()
+  } finally {
+    await store.close()
+  }
+}
 
 async function inFolder<T>(dir: string, f: () => Promise<T>): Promise<T> {
   const here = process.cwd()

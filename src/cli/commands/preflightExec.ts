@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.ts'
 import { preflightExec } from '../../preflight/execPreflight.ts'
+import { projectedLine } from '../../preflight/report.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { shown, verdictLines } from './preflight.ts'
@@ -26,8 +27,11 @@ export async function preflightExecCommand(
   const [program, ...args] = command
   if (program === undefined)
     throw new UsageError('no program to prove: put it after --, e.g. longhaul preflight --exec … -- python3 train.py')
-  if (options.target !== undefined)
-    throw new UsageError('preflight --exec takes --total N (the amount of work, as exec is given it), not --target')
+  if (options.target !== undefined && options.total !== undefined && options.target !== options.total)
+    throw new UsageError(
+      `preflight --exec takes the target once: --target ${options.target} and --total ${options.total} differ (they mean the same, the amount of work exec is given)`,
+    )
+  const total = options.target ?? options.total
   if (options.outputs === undefined)
     throw new UsageError(
       'preflight --exec needs --outputs GLOB: the files the program writes, which must be byte-identical after crashes',
@@ -38,7 +42,7 @@ export async function preflightExecCommand(
     args,
     cwd: process.cwd(),
     outputs: options.outputs,
-    ...(options.total !== undefined && { total: options.total }),
+    ...(total !== undefined && { total }),
     ...(options.checkpoints !== undefined && { checkpoints: options.checkpoints }),
     ...(options.resumeArg !== undefined && { resumeArg: options.resumeArg }),
     ...(options.out !== undefined && { outDir: options.out }),
@@ -47,6 +51,8 @@ export async function preflightExecCommand(
     ...(signal && { signal }),
   })
   const p = result.statement.predicate
+  const projected = projectedLine(result.statement)
+  const rehearsal = p.checks.find((c) => c.id === 'rehearsal')?.measurements
   if (options.json) {
     io.out(
       JSON.stringify({
@@ -54,6 +60,14 @@ export async function preflightExecCommand(
         proof: result.proofPath,
         report: result.reportPath,
         execCommand: result.execCommand,
+        projection: rehearsal?.rehearsed
+          ? {
+              seconds: rehearsal.projectedSeconds,
+              lowSeconds: rehearsal.projectedLowSeconds,
+              highSeconds: rehearsal.projectedHighSeconds,
+              outputBytes: rehearsal.projectedOutputBytes,
+            }
+          : null,
         ...p,
       }),
     )
@@ -61,6 +75,11 @@ export async function preflightExecCommand(
     io.out(
       [
         ...verdictLines(p, `${p.job} (exec), total ${p.target.toLocaleString('en-US')}`),
+        ...(projected
+          ? [`  projected  ${projected}`]
+          : rehearsal?.rehearsed === false
+            ? ['  projected  none: no rehearsal (no {total} or {fraction} argument in the command)']
+            : []),
         ...(result.passed ? [`  run with   ${result.execCommand}`] : []),
         `  proof      ${shown(result.proofPath)}`,
         `  report     ${shown(result.reportPath)}`,

@@ -53,6 +53,8 @@ export interface ExecObserver {
   note?(message: string): void
   /** The program was let run: its process id and which life (1, 2, …) this is. */
   started?(pid: number, life: number): void
+  /** A new checkpoint: announced by the program (protocol), or found by the --checkpoints glob once settled. */
+  checkpoint?(path: string, source: 'protocol' | 'glob'): void
 }
 
 export interface ExecResult {

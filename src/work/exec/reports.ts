@@ -23,6 +23,10 @@ export interface ReportsContext {
   readonly createdAt: number
   readonly note: (message: string) => void
   readonly now: () => number
+  /** Told of each total the program states (protocol or followed bar). */
+  readonly stated?: (total: number) => void
+  /** Told of each new checkpoint, after the journal is. */
+  readonly checkpointed?: (found: FoundCheckpoint) => void
 }
 
 /**
@@ -56,6 +60,7 @@ export class ProgramReports {
       case 'progress':
         this.protocolProgress = true
         if (event.unit) this.c.tracker.unit = event.unit
+        if (event.total != null) this.c.stated?.(event.total)
         this.c.progress.reported(this.c.tracker.position(event.done, event.total ?? this.c.total ?? null, now))
         return
       case 'checkpoint': {
@@ -86,6 +91,7 @@ export class ProgramReports {
     if (!this.bar || (withTotal && !this.bar.withTotal)) this.bar = { desc: bar.desc, withTotal }
     if (bar.desc !== this.bar.desc || withTotal !== this.bar.withTotal) return
     if (bar.unit !== 'it') this.c.tracker.unit = bar.unit
+    if (bar.total !== null) this.c.stated?.(bar.total)
     this.c.progress.reported(this.c.tracker.position(bar.done, bar.total ?? this.c.total ?? null, this.c.now()))
   }
 
@@ -129,5 +135,6 @@ export class ProgramReports {
     this.lastCheckpoint = found
     void this.c.journal.event('checkpoint', { path: found.path, step: found.step, source: found.source })
     this.c.progress.checkpointed()
+    this.c.checkpointed?.(found)
   }
 }

@@ -11,6 +11,7 @@ import type { ProgressTracker } from '../../telemetry/progressTracker.ts'
 import { type EventsChannel, openEventsChannel } from './channel.ts'
 import type { FoundCheckpoint } from './checkpoints.ts'
 import { JournalWrites } from './journal.ts'
+import { LearnedTotalGate } from './learnedGate.ts'
 import type { ExecOptions, ExecResult, ExecSettings } from './options.ts'
 import { type ProgramExit, type RunningProgram, resumeArgs, startProgram } from './program.ts'
 import { RESUME_ENV } from './protocol.ts'
@@ -44,6 +45,9 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
   private killTimer: NodeJS.Timeout | undefined
   private readonly stopWaiting = new AbortController()
   private watchdog: Watchdog | undefined
+  private gated: LearnedTotalGate | undefined
+  /** The gate's refusal of the total the program stated. */
+  private refusal: Error | undefined
   /** The first life's channel, made before the clocks start (making a FIFO takes a process of its own). */
   private firstChannel: EventsChannel | undefined
 
@@ -113,6 +117,8 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
       createdAt: open.run.createdAt,
       note: (message) => this.note(message),
       now,
+      checkpointed: (found) => this.o.observer?.checkpoint?.(found.path, found.source),
+      ...(this.learnedGate(open) && { stated: (total: number) => this.gated?.stated(total) }),
     })
     // Undone last first, before the progress loop: the unused channel, the watchdog, the kill timer.
     teardown.defer(() => clearTimeout(this.killTimer))
@@ -159,6 +165,8 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
         )
         await sleep(delay, undefined, { signal: this.stopWaiting.signal }).catch(() => undefined)
       }
+      // The gate refused the total the program stated: the run ends with its refusal (exit 3), as a refused `run` does.
+      if (this.refusal) throw this.refusal
       if (session.failure) throw session.failure
       return await this.ending('interrupted', null)
     } catch (error) {
@@ -169,6 +177,30 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
       }
       throw error
     }
+  }
+
+  /** Without --total, the gate asked of each total the program states; a refusal stops it (SIGTERM, SIGKILL after the grace). */
+  private learnedGate(open: OpenExecRun): boolean {
+    if (this.o.total !== undefined || !this.o.gate) return false
+    const facts = {
+      job: open.identity.job,
+      jobPath: this.o.command,
+      outDir: this.o.outDir,
+      fingerprint: open.run.fingerprint,
+    }
+    this.gated = new LearnedTotalGate(
+      this.o.gate,
+      { ...facts, params: null, seed: 0, kind: 'exec' },
+      this.journal!,
+      (error, total) => {
+        this.refusal = error
+        this.note(
+          `the program states a total of ${total}: refused by the launch gate; stopping it (SIGTERM, SIGKILL after ${duration(this.s.graceMs / 1000)})`,
+        )
+        this.stop('SIGTERM')
+      },
+    )
+    return true
   }
 
   /** A stop (the signal, or a failure): forwarded to the program, SIGTERM for a failure. */
