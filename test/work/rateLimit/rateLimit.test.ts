@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, expect, it } from 'vitest'
-import { parseRateLimit } from '../../../src/job/rateLimit.ts'
 import { runMapJob, verifyRun } from '../../../src/index.ts'
+import { parseRateLimit } from '../../../src/job/rateLimit.ts'
 import { fixture, tempDir } from '../../support/cli.ts'
 import { startCountingServer } from '../../support/countingServer.mjs'
 
