@@ -17,7 +17,7 @@ const LATE_FRACTION = 0.02
 const LATE_MS = 150
 
 const PAUSED_UNTIL = 0
-const WAITED_MICROS = 1
+const WAITED_NS = 1
 const LIMITED_ANSWERS = 2
 const SHARE = 3
 const UNITS = 4
@@ -35,9 +35,9 @@ export function limiterSetup(limit: RateLimit): LimiterSetup {
   return { buffer, limit }
 }
 
-/** Microseconds since the epoch, the same clock in every thread. */
-function nowMicros(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000))
+/** Nanoseconds since the epoch (to a fraction of a microsecond), the same clock in every thread. */
+function nowNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6))
 }
 
 export class SharedLimiter {
@@ -64,14 +64,14 @@ export class SharedLimiter {
    * Retry-After has passed; the wait is counted. Resolves false if `stopping` turned true while it waited.
    */
   async take(amounts: Readonly<Record<string, number>>, stopping: () => boolean = () => false): Promise<boolean> {
-    const now = nowMicros()
+    const now = nowNs()
     let until = Atomics.load(this.cells, PAUSED_UNTIL)
     const share = Atomics.load(this.cells, SHARE)
     for (const [unit, amount] of Object.entries(amounts)) {
       const i = this.unitIndex.get(unit)
       if (i === undefined || !(amount > 0)) continue
       const l = this.setup.limit[i]!
-      const spacing = BigInt(Math.ceil(((l.perMs * (1 + LATE_FRACTION) + LATE_MS) * 1000 * amount) / l.amount)) * share
+      const spacing = BigInt(Math.ceil(((l.perMs * (1 + LATE_FRACTION) + LATE_MS) * 1e6 * amount) / l.amount)) * share
       const cell = UNITS + i
       for (;;) {
         const next = Atomics.load(this.cells, cell)
@@ -83,12 +83,12 @@ export class SharedLimiter {
         }
       }
     }
-    return until > now ? await this.wait(Number(until - now) / 1000, stopping) : true
+    return until > now ? await this.wait(Number(until - now) / 1e6, stopping) : true
   }
 
   /** Every call of every thread waits until `ms` from now (a service's Retry-After). */
   pauseFor(ms: number): void {
-    const until = nowMicros() + BigInt(Math.round(ms * 1000))
+    const until = nowNs() + BigInt(Math.round(ms * 1e6))
     for (;;) {
       const paused = Atomics.load(this.cells, PAUSED_UNTIL)
       if (paused >= until || Atomics.compareExchange(this.cells, PAUSED_UNTIL, paused, until) === paused) return
@@ -111,7 +111,7 @@ export class SharedLimiter {
       }
       return true
     } finally {
-      Atomics.add(this.cells, WAITED_MICROS, BigInt(Math.round((performance.now() - started) * 1000)))
+      Atomics.add(this.cells, WAITED_NS, BigInt(Math.round((performance.now() - started) * 1e6)))
     }
   }
 
@@ -123,7 +123,7 @@ export class SharedLimiter {
   /** What the progress files show. */
   reading(): { waitingSeconds: number; rateLimitedAnswers: number; share: number } {
     return {
-      waitingSeconds: Number(Atomics.load(this.cells, WAITED_MICROS)) / 1e6,
+      waitingSeconds: Number(Atomics.load(this.cells, WAITED_NS)) / 1e9,
       rateLimitedAnswers: Number(Atomics.load(this.cells, LIMITED_ANSWERS)),
       share: Number(Atomics.load(this.cells, SHARE)),
     }
