@@ -83,7 +83,8 @@ export class SharedLimiter {
         }
       }
     }
-    return until > now ? await this.wait(Number(until - now) / 1e6, stopping) : true
+    // Under a microsecond is below what the clock tells apart (epoch nanoseconds in a double): no wait.
+    return until - now > 1_000n ? await this.wait(Number(until - now) / 1e6, stopping) : true
   }
 
   /** Every call of every thread waits until `ms` from now (a service's Retry-After). */
