@@ -18,7 +18,7 @@ import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
 import { itemRng, type Rng } from '../../job/rng.ts'
 import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
 import { shardFileName, stagedFileName } from '../../shards/shardNames.ts'
-import { afterRateLimited, limitedFetch, ONE_REQUEST } from '../rateLimit/limitedCall.ts'
+import { afterRateLimited, limitedFetch, loadFetch, ONE_REQUEST } from '../rateLimit/limitedCall.ts'
 import { SharedLimiter } from '../rateLimit/sharedLimiter.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
@@ -72,6 +72,7 @@ class RangeMaker {
     this.finished = new Int32Array(setup.finished)
     this.readRecords = job.input ? job.input.reader(setup.inputHandle) : undefined
     this.limiter = new SharedLimiter(setup.rateLimit)
+    if (this.limiter.paces) loadFetch()
   }
 
   private get stopping(): boolean {

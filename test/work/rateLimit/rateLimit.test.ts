@@ -11,6 +11,7 @@ const servers: Server[] = []
 afterEach(async () => {
   for (const server of servers.splice(0)) await server.close()
   delete process.env.CALLS_URL
+  delete process.env.TOKENS_PER_CALL
 })
 
 async function serve(answer?: Parameters<typeof startCountingServer>[0]): Promise<Server> {
@@ -46,6 +47,18 @@ it('rate-limit compliance: no window over the limit at a local server that count
   expect(readFileSync(join(outDir, 'PROGRESS.txt'), 'utf8')).toMatch(
     /^Rate limit: +20 requests\/s; items waited \d+s on it$/m,
   )
+})
+
+it('rate-limit compliance for a counted unit: the tokens items take stay within their limit in every window', async () => {
+  const server = await serve()
+  process.env.TOKENS_PER_CALL = '25'
+  const outDir = join(tempDir(), 'run')
+  // 200 tokens/s at 25 a call: at most 8 calls in any second; requests alone would allow 100.
+  const rateLimit = parseRateLimit('100/s,tokens=200/s')
+  const summary = await runMapJob({ jobPath: fixture('calls.ts'), outDir, total: 24, workers: 2, rateLimit })
+  expect(summary).toMatchObject({ state: 'complete', committed: 24 })
+  expect(server.busiestWindow(1000)).toBeLessThanOrEqual(8)
+  expect(progressOf(outDir).rateLimit.limit).toBe('100 requests/s, 200 tokens/s')
 })
 
 it('Retry-After honoured: a call answered 429 with Retry-After: 1 is made again no sooner than 1 s later', async () => {
