@@ -139,6 +139,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
       positiveSeconds,
     )
     .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the job)')
+    .option('--rate-limit <n/per>', "the service's limit for the whole run, as for run; this process takes its share")
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
       result.code = await (await import('./commands/worker.ts')).workerCommand(job, options, io, signal)
