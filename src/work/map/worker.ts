@@ -29,6 +29,7 @@ class ItemContext {
     readonly params: unknown,
     readonly seed: number,
     private readonly limiter: SharedLimiter,
+    private readonly stopping: () => boolean,
   ) {}
   /** Created on first use: items that draw no random numbers pay nothing. */
   get rng(): Rng {
@@ -38,9 +39,10 @@ class ItemContext {
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     return limitedFetch(input, init)
   }
-  /** Takes counted units of the rate limit (`{ tokens: 812 }`), waiting until they are free. */
+  /** Takes counted units of the rate limit (`{ tokens: 812 }`), waiting until they are free; a stop cuts the wait short. */
   async take(amounts: Readonly<Record<string, number>>): Promise<void> {
-    await this.limiter.take(amounts)
+    // The item is then left for the next run (makeItem sees the stop).
+    if (!(await this.limiter.take(amounts, this.stopping))) throw new Error('the run is stopping')
   }
 }
 
@@ -182,7 +184,7 @@ class RangeMaker {
     for (let attempt = 1; ; ) {
       try {
         if (this.limiter.paces && !(await this.limiter.take(ONE_REQUEST, stopping))) return { abandoned: true }
-        const ctx = new ItemContext(index, this.setup.params, this.setup.seed, this.limiter)
+        const ctx = new ItemContext(index, this.setup.params, this.setup.seed, this.limiter, stopping)
         const out = this.job.item(arg as never, ctx as never)
         return { value: isPromiseLike(out) ? await out : out }
       } catch (error) {
