@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, eta, inputs, startup)
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, eta, inputs, startup, ratelimit)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -48,6 +48,8 @@ const BENCHMARKS = [
   { name: 'inputs', script: cases('inputs'), args: [3, ...[10, 20, 40].map((mb) => scaled(mb))] },
   // --help, status and a joining worker, each started 10 times (npx and a PostgreSQL server included).
   { name: 'startup', script: cases('startup'), args: [10], timeoutMs: 900_000 },
+  // 1,200 calls at a limit of 2,400/min (about 30 s), from 2 worker threads sharing the limiter.
+  { name: 'ratelimit', script: cases('ratelimit'), args: [2400, scaled(1_200, 100), 2] },
 ]
 const QUIET_CORES = 0.1
 
@@ -144,6 +146,10 @@ function summary(rows) {
     startup: (r) => [
       'start-up (--help, status, worker)',
       `--help ${r.help.wallMs} ms (${r.help.cpuMs} ms CPU; npx ${r.npxHelp.wallMs} ms, npm itself ${r.npxItself.wallMs}), status ${r.status.wallMs} ms, worker ${r.worker.cpuMs} ms CPU to its first claim`,
+    ],
+    ratelimit: (r) => [
+      `rate limit ${r.perMinute}/min, ${r.workers} threads`,
+      `${r.callsPerMinute} calls/min (${Math.round(r.ofLimit * 1000) / 10}%), ${r.overInBusiestMinute} over in a minute, ${r.overInBusiestSecondProRata} over N/60 in a second; take ${r.takeNs} ns vs message ${r.messageRoundTripNs} ns`,
     ],
     eta: (r) => [
       `ETA error, ${r.trace} trace`,

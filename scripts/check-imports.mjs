@@ -11,6 +11,7 @@ const RANKS = [
   ['dashboard'],
   ['inspect'],
   ['work/map', 'work/loop', 'work/exec'],
+  ['work/rateLimit'],
   ['run'],
   ['shards'],
   ['journal'],

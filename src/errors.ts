@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'LONGHAUL_JOURNAL_DISK'
   | 'LONGHAUL_JOURNAL_BUSY'
   | 'LONGHAUL_FILE_REFUSED'
+  | 'LONGHAUL_RATE_LIMITED'
 
 /** On every longhaul error: the names of its class and the classes above it, up to LonghaulError. */
 const KINDS = Symbol.for('longhaul.errorKinds')
@@ -304,5 +305,19 @@ export class FileRefusedError extends UsageError {
     )
     this.path = path
     this.what = what
+  }
+}
+
+/**
+ * Thrown by an item (or by `ctx.fetch` on HTTP 429/503) when the service it calls says "too many requests": the item
+ * is tried again after `retryAfterMs` (at least), with backoff and jitter, without using up its `retries`; every
+ * thread of the process holds its calls until then. After many such answers in a row the item fails, naming the limit.
+ */
+export class RateLimitedError extends LonghaulError {
+  /** How long the service asked to wait, ms; undefined when it did not say (backoff alone decides). */
+  readonly retryAfterMs: number | undefined
+  constructor(message: string, retryAfterMs?: number) {
+    super('LONGHAUL_RATE_LIMITED', message)
+    this.retryAfterMs = retryAfterMs
   }
 }

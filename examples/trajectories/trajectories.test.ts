@@ -13,7 +13,7 @@ const SMALL = params.parse({ frames: 1, size: 16 })
 
 /** Item `index` as a worker makes it. */
 function make(index: number, seed = 0, p: Params = DEFAULTS) {
-  const made = item(index, { index, seed, params: p, rng: itemRng(seed, index) })
+  const made = item(index, { index, seed, params: p, rng: itemRng(seed, index), fetch, take: async () => undefined })
   return { video: made.video.data as Uint8Array, shape: made.video.shape, label: made.label }
 }
 

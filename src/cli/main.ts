@@ -29,9 +29,7 @@ function positiveSeconds(value: string): number {
   return n
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
-}
+const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
 /**
  * Builds the command tree; each action stores its exit code in `result`. A command's module (and what it needs:
@@ -112,6 +110,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
       'how long a dead process keeps its lease and ranges before others take them; decimals allowed (default 30)',
       positiveSeconds,
     )
+    .option('--rate-limit <n/per>', "the called service's limit for the run: 600/min, 20/s,tokens=900/s")
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
       result.code = await (await import('./commands/run.ts')).runCommand(job, options, io, signal)
@@ -140,6 +139,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
       positiveSeconds,
     )
     .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the job)')
+    .option('--rate-limit <n/per>', "the service's limit for the whole run, as for run; this process takes its share")
     .option('--json', 'print the closing summary as JSON')
     .action(async (job, options) => {
       result.code = await (await import('./commands/worker.ts')).workerCommand(job, options, io, signal)

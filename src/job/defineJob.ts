@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { InputSource } from './inputs/input.ts'
 import { JOB_BRAND } from './jobBrand.ts'
 import type { OutputFormat } from './outputs/format.ts'
+import { limitsOfOption, type RateLimit, type RateLimitOption } from './rateLimit.ts'
 import type { Rng } from './rng.ts'
 
 /** What an item function is given besides its index or record. */
@@ -14,6 +15,16 @@ export interface ItemContext<P> {
   readonly seed: number
   /** This item's own random stream, derived from (seed, index) only. */
   readonly rng: Rng
+  /**
+   * The global fetch, except that HTTP 429, and 503 with a Retry-After, throw RateLimitedError: the item is called
+   * again after the wait the service asked for (with backoff and jitter), without using up its `retries`.
+   */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>
+  /**
+   * Takes counted units of the job's `rateLimit` (`{ tokens: 812 }`), waiting until the limit has room: before a call,
+   * what it will use, or after it, what it used. Units the limit does not name are not limited.
+   */
+  take(amounts: Readonly<Record<string, number>>): Promise<void>
 }
 
 /** Options every map job may set. */
@@ -30,6 +41,12 @@ interface JobOptionsBase<S extends z.ZodType> {
   readonly checkpointEvery?: number
   /** How many times a failing item is retried before the run fails. @default 2 */
   readonly retries?: number
+  /**
+   * The limit a service the items call imposes, for the whole run: `{ requests: 600, per: 'minute' }`, and any
+   * counted unit beside it (`tokens: 90_000`, taken with `ctx.take`). Each call of the item function takes one
+   * request. `run --rate-limit` wins; neither is part of the job's fingerprint. @default none
+   */
+  readonly rateLimit?: RateLimitOption
   /**
    * Checks one record as it was written (read back from the output, as a loader
    * would see it): return `true`/nothing when it is good, `false` or a reason
@@ -81,6 +98,8 @@ export interface MapJob {
   readonly seed: number
   readonly checkpointEvery: number
   readonly retries: number
+  /** The resolved `rateLimit`; empty: none. */
+  readonly rateLimit: RateLimit
   readonly item: (indexOrRecord: never, ctx: ItemContext<unknown>) => unknown
   readonly validate: ((record: unknown, index: number) => boolean | string | undefined) | undefined
   readonly datasetChecks: Readonly<Record<string, (records: Iterable<unknown>) => boolean | string>>
@@ -109,6 +128,11 @@ const optionsSchema = z.object({
     .default(0),
   checkpointEvery: z.number().int().positive().default(60_000),
   retries: z.number().int().nonnegative().default(2),
+  rateLimit: z
+    .object({ per: z.enum(['second', 'minute', 'hour']) })
+    .catchall(z.number().positive('a limit is a number above 0'))
+    .refine((v) => Object.keys(v).length > 1, 'name at least one unit, e.g. { requests: 600, per: "minute" }')
+    .optional(),
   validate: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
   datasetChecks: z
     .record(
@@ -132,6 +156,7 @@ export function defineJob(options: GeneratorJobOptions<z.ZodType> | InputJobOpti
     [JOB_BRAND]: 'map',
     ...checked.data,
     total: checked.data.total,
+    rateLimit: limitsOfOption(options.rateLimit),
     params: options.params ?? z.object({}),
     input: options.input,
     item: options.item as MapJob['item'],

@@ -138,6 +138,7 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     seed: d.seed,
     checkpointEvery: d.checkpointEvery,
     retries: d.retries,
+    rateLimit: [],
     item: () => {
       throw new UsageError(`the items of ${jobPath} are made by its Python worker processes`)
     },

@@ -19,7 +19,17 @@ import { Teardown } from './teardown.ts'
 /** What the work tells the session it starts: what is already committed, and what the session shows and records beyond a map run's. */
 export type SessionPlan = Pick<
   SessionStart,
-  'job' | 'seed' | 'committed' | 'unit' | 'detail' | 'event' | 'trackerTotal' | 'finished' | 'loop' | 'startLater'
+  | 'job'
+  | 'seed'
+  | 'committed'
+  | 'unit'
+  | 'detail'
+  | 'event'
+  | 'trackerTotal'
+  | 'finished'
+  | 'rateLimit'
+  | 'loop'
+  | 'startLater'
 > & {
   /** Where the run is, for people. @default the run folder */
   readonly where?: string

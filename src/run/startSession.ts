@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import type { SessionEvent } from '../journal/events.ts'
-import { ProgressTracker } from '../telemetry/progressTracker.ts'
+import { ProgressTracker, type TrackerInit } from '../telemetry/progressTracker.ts'
 import type { RunObserver } from './observer.ts'
 import { ProgressLoop, type ProgressLoopOptions } from './progressLoop.ts'
 import type { OpenedRun } from './role.ts'
@@ -32,6 +32,8 @@ export interface SessionStart {
   readonly startedAt: number
   /** Int32Array[1] the workers (or the loop's thread) add 1 to per finished item; absent when the work tells the tracker itself. */
   readonly finished?: SharedArrayBuffer
+  /** Reads the time items spent waiting on a rate limit, for the progress files. */
+  readonly rateLimit?: TrackerInit['rateLimit']
   /** What the work adds to the progress loop's ticks and stall notes. */
   readonly loop?: Pick<ProgressLoopOptions, 'onTick' | 'stallNote'>
   /** The work starts the progress loop itself, when it is first let run (a supervised program). @default started here */
@@ -89,6 +91,7 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
     owner: { pid: process.pid, host: hostname() },
     ...(s.unit && { unit: s.unit }),
     ...(clearance && { gate: clearance }),
+    ...(s.rateLimit && { rateLimit: s.rateLimit }),
   })
   const worker = s.worker ?? OWNER
   // Renewed here, after however long the recovery took: the lease the progress loop starts from is a fresh one, and still this process's.

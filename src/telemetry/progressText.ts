@@ -1,4 +1,4 @@
-import type { LaunchClearance, ProgressSnapshot } from './snapshot.ts'
+import type { LaunchClearance, ProgressSnapshot, RateLimitShown } from './snapshot.ts'
 
 /** PROGRESS.txt: the state in capitals on line 1, then one fact a line. */
 export function progressText(p: ProgressSnapshot, now: number): string {
@@ -15,6 +15,7 @@ export function progressText(p: ProgressSnapshot, now: number): string {
     `Last checkpoint: ${p.lastCheckpointAt === null ? 'none yet' : `${p.lastCheckpointAt} (${ago(p.lastCheckpointAt, now)})`}, ${count(p.checkpoints)} this session`,
     `Heartbeat:       ${p.heartbeatAt} (${ago(p.heartbeatAt, now)})`,
     `Workers:         ${p.workers} (pid ${p.owner.pid} on ${p.owner.host})`,
+    ...(p.rateLimit ? [`Rate limit:      ${rateLimitText(p.rateLimit)}`] : []),
     ...(p.gate ? [`Launch gate:     ${gateText(p.gate)}`] : []),
     ...(p.error ? [`Error:           ${p.error}`] : []),
     `Updated:         ${p.updatedAt}`,
@@ -27,6 +28,12 @@ export function doneText(p: Pick<ProgressSnapshot, 'done' | 'total' | 'percent' 
   const unit = p.unit ? ` ${p.unit}` : ''
   if (p.total === null) return `${count(p.done)}${unit} (total unknown)`
   return `${count(p.done)}${separator}${count(p.total)}${unit} (${(p.percent ?? 0).toFixed(1)}%)`
+}
+
+/** `600 requests/min; items waited 1m12s on it, 3 answers said rate limited`. */
+export function rateLimitText(r: RateLimitShown): string {
+  const answers = r.rateLimitedAnswers ? `, ${count(r.rateLimitedAnswers)} answer(s) said rate limited` : ''
+  return `${r.limit ?? 'none set'}; items waited ${duration(r.waitingSeconds)} on it${answers}`
 }
 
 /** The gate's decision in words; a waiver is spelled out so nobody mistakes the run for a proved one. */

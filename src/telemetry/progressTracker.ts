@@ -1,5 +1,5 @@
 import { type Eta, EtaEstimator } from './eta.ts'
-import type { LaunchClearance, ProgressSnapshot, ProgressState } from './snapshot.ts'
+import type { LaunchClearance, ProgressSnapshot, ProgressState, RateLimitShown } from './snapshot.ts'
 import { StallDetector } from './stall.ts'
 
 export interface TrackerInit {
@@ -19,6 +19,8 @@ export interface TrackerInit {
   readonly owner: { readonly pid: number; readonly host: string }
   /** The launch gate's decision for this session, if a gate was asked. */
   readonly gate?: LaunchClearance
+  /** Reads the time spent waiting on a rate limit; undefined while there is nothing to show. */
+  readonly rateLimit?: () => RateLimitShown | undefined
 }
 
 /**
@@ -117,6 +119,7 @@ export class ProgressTracker {
 
   snapshot(now: number): ProgressSnapshot {
     const { init } = this
+    const rateLimit = init.rateLimit?.()
     const inFlight = Math.max(0, this.finishedThisSession - this.committedThisSession)
     const total = this.total
     const remaining = total === null ? null : Math.max(0, total - this.committed - inFlight)
@@ -151,6 +154,7 @@ export class ProgressTracker {
       refreshSeconds: init.refreshMs / 1000,
       heartbeatSeconds: init.heartbeatMs / 1000,
       owner: init.owner,
+      ...(rateLimit && { rateLimit }),
       gate: init.gate ?? null,
       error: this.ended?.error ?? null,
     }

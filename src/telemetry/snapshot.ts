@@ -19,6 +19,16 @@ export type LaunchClearance =
   /** The run is at or below the policy's scale for proofs. */
   | { readonly status: 'not-required'; readonly limit: number; readonly policy: string }
 
+/** What progress.json says about the rate limit. */
+export interface RateLimitShown {
+  /** The limit in words (`600 requests/min`), this process's share of it in a shared run; null when the run has none. */
+  readonly limit: string | null
+  /** Seconds items spent waiting for the limit or a service's Retry-After, this session, added up over items. */
+  readonly waitingSeconds: number
+  /** Answers that said "rate limited" (HTTP 429, RateLimitedError), this session. */
+  readonly rateLimitedAnswers: number
+}
+
 export interface ProgressSnapshot {
   readonly job: string
   readonly runId: string
@@ -55,6 +65,8 @@ export interface ProgressSnapshot {
   /** How often the heartbeat moves while the run lives. */
   readonly heartbeatSeconds: number
   readonly owner: { readonly pid: number; readonly host: string }
+  /** Items' time spent waiting on a rate limit, summed over the items waiting at once; present when the run has a limit or a service said "rate limited". */
+  readonly rateLimit?: RateLimitShown
   /** The launch gate's decision for this session; null when no gate was asked (a run started from code). */
   readonly gate: LaunchClearance | null
   /** The failure that ended the run, when it failed. */

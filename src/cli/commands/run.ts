@@ -5,6 +5,7 @@ import { UsageError } from '../../errors.ts'
 import { isLoopJob } from '../../job/defineLoop.ts'
 import { loadAnyJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
+import { parseRateLimit } from '../../job/rateLimit.ts'
 import { launchGate } from '../../preflight/gate.ts'
 import { assertWithinPolicy, loadPolicy } from '../../preflight/policy.ts'
 import type { RunObserver } from '../../run/observer.ts'
@@ -44,6 +45,8 @@ export interface RunCommandOptions {
   readonly leaseTtl?: number
   /** With --out s3://…: the local folder for progress files and shards waiting for their upload. @default runs/<job> */
   readonly local?: string
+  /** `600/min`, `500/min,tokens=90000/min`: the service's limit for the whole run. @default the job's rateLimit */
+  readonly rateLimit?: string
 }
 
 /** The lease settings the flags ask for: a shorter TTL brings the heartbeat down with it, to a third of the TTL at most. */
@@ -69,6 +72,9 @@ export async function runCommand(
   const loop = isLoopJob(job)
   if (loop && options.store !== undefined)
     throw new UsageError(`${jobPath} is a loop job: only map jobs (defineJob) run across processes with --store`)
+  const rateLimit = options.rateLimit === undefined ? undefined : parseRateLimit(options.rateLimit)
+  if (loop && rateLimit !== undefined)
+    throw new UsageError(`${jobPath} is a loop job: --rate-limit applies to the items of a map job (defineJob)`)
   if (loop && options.workers !== undefined)
     throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --workers does not apply`)
   // --out s3://bucket/prefix: the shards go to the bucket, the progress files to a local folder.
@@ -134,6 +140,7 @@ export async function runCommand(
         ...(options.workers !== undefined && { workers: options.workers }),
         ...(options.store !== undefined && { store: options.store }),
         ...(shards !== undefined && { shards }),
+        ...(rateLimit !== undefined && { rateLimit }),
       })
   const result = await running.finally(async () => {
     // Publishers first, so a last note about them still goes through the display.

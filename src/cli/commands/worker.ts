@@ -1,3 +1,4 @@
+import { parseRateLimit } from '../../job/rateLimit.ts'
 import { loadPolicy } from '../../preflight/policy.ts'
 import { runMapJob } from '../../work/map/runMapJob.ts'
 import { EXIT } from '../exitCodes.ts'
@@ -13,6 +14,8 @@ export interface WorkerCommandOptions {
   readonly leaseTtl?: number
   readonly config?: string
   readonly json?: boolean
+  /** The service's limit for the whole run, as `run --rate-limit` takes it; this process takes its share. @default the job's rateLimit */
+  readonly rateLimit?: string
 }
 
 /**
@@ -40,6 +43,7 @@ export async function workerCommand(
     progressEvery: policy.progressEverySeconds * 1000,
     stallAfter: policy.stallAfterSeconds * 1000,
     ...(options.workers !== undefined && { workers: options.workers }),
+    ...(options.rateLimit !== undefined && { rateLimit: parseRateLimit(options.rateLimit) }),
     ...(signal && { signal }),
     observer: display,
   }).finally(() => display.close())

@@ -1,3 +1,4 @@
+import type { RateLimit } from '../../job/rateLimit.ts'
 import type { RangeSummary } from '../../journal/store.ts'
 import type { LaunchGate, RunTarget } from '../../run/identify.ts'
 import { driveRun, type Work } from '../../run/lifecycle.ts'
@@ -7,6 +8,9 @@ import { type RunSummary, sessionSummary } from '../../run/summary.ts'
 import { writeReaderIndex } from '../../shards/readerIndex.ts'
 import type { RunNaming } from '../../shards/recovery.ts'
 import { runTagOf } from '../../shards/shardNames.ts'
+import type { RateLimitShown } from '../../telemetry/snapshot.ts'
+import { divideAcrossProcesses } from '../rateLimit/processShare.ts'
+import { limiterSetup, SharedLimiter } from '../rateLimit/sharedLimiter.ts'
 import { driveRanges } from './driveRanges.ts'
 import { prepareMaker } from './prepareMaker.ts'
 import type { RangeMaker } from './rangeMaker.ts'
@@ -32,6 +36,8 @@ export interface RunOptions extends RawRunSettings, RunTarget {
   readonly join?: string
   /** s3://bucket/prefix: with `store`, the shards go to this bucket; outDir keeps the progress files. @default outDir/data */
   readonly shards?: string
+  /** The rate limit of the service the items call, for the whole run (job/rateLimit.ts). @default the job's rateLimit */
+  readonly rateLimit?: RateLimit
 }
 
 /**
@@ -81,6 +87,11 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
       naming = { runTag: runTagOf(open.run.runId), suffixes: job.output.suffixes }
       // Threads start now and load while the journal and data folder are reconciled.
       teardown.defer(() => (maker ? maker.close() : threads?.abandon()))
+      const limit = options.rateLimit ?? job.rateLimit
+      const rateLimit = limiterSetup(limit)
+      const limiter = new SharedLimiter(rateLimit)
+      if (role.kind !== 'local' && limit.length > 0)
+        teardown.defer(divideAcrossProcesses(open.store, role.me, limiter, settings.heartbeatMs, settings.now))
       maker = await threads!.start({
         setup: {
           jobPath: options.jobPath,
@@ -92,6 +103,7 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
           inputHandle: open.input?.handle,
           stop: stopFlag.buffer as SharedArrayBuffer,
           finished: finishedCounter,
+          rateLimit,
         },
         concurrency: settings.workers,
         onBroken: stop,
@@ -113,6 +125,7 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
         seed: open.seed,
         committed,
         finished: finishedCounter,
+        rateLimit: () => rateLimitShown(limiter, limit.length > 0),
         // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
         where: open.scratch !== undefined ? place.where : paths.dir,
       }
@@ -155,4 +168,12 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
         session.now(),
       ),
   }
+}
+
+/** What the progress files say of the limit: shown when the run has one, or once a service said "rate limited". */
+function rateLimitShown(limiter: SharedLimiter, limited: boolean): RateLimitShown | undefined {
+  const { waitingSeconds, rateLimitedAnswers, share } = limiter.reading()
+  if (!limited && waitingSeconds === 0 && rateLimitedAnswers === 0) return undefined
+  const limit = limited ? `${limiter.text}${share > 1 ? ` (this process: 1/${share} of it)` : ''}` : null
+  return { limit, waitingSeconds, rateLimitedAnswers }
 }

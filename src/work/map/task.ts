@@ -1,4 +1,5 @@
 import type { ShardFileRecord } from '../../journal/store.ts'
+import type { LimiterSetup } from '../rateLimit/sharedLimiter.ts'
 
 /** Given to every worker thread once. */
 export interface WorkerSetup {
@@ -15,6 +16,8 @@ export interface WorkerSetup {
   readonly stop: SharedArrayBuffer
   /** Int32Array[1]: every worker adds 1 per item it finishes (for rate, ETA and stalls). */
   readonly finished: SharedArrayBuffer
+  /** The rate limit every thread shares (rateLimit/sharedLimiter.ts). */
+  readonly rateLimit: LimiterSetup
 }
 
 /** Make items [start, end), stopping early at the deadline or the size cap. */

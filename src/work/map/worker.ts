@@ -11,13 +11,15 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { workerData } from 'node:worker_threads'
-import { ValueNotRepresentableError } from '../../errors.ts'
+import { RateLimitedError, ValueNotRepresentableError } from '../../errors.ts'
 import { fsyncDir, type WrittenFile, writeFileDurably } from '../../files/atomicFile.ts'
 import type { MapJob } from '../../job/defineJob.ts'
 import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
 import { itemRng, type Rng } from '../../job/rng.ts'
 import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
 import { shardFileName, stagedFileName } from '../../shards/shardNames.ts'
+import { afterRateLimited, limitedFetch, loadFetch, ONE_REQUEST } from '../rateLimit/limitedCall.ts'
+import { SharedLimiter } from '../rateLimit/sharedLimiter.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 class ItemContext {
@@ -26,10 +28,21 @@ class ItemContext {
     readonly index: number,
     readonly params: unknown,
     readonly seed: number,
+    private readonly limiter: SharedLimiter,
+    private readonly stopping: () => boolean,
   ) {}
   /** Created on first use: items that draw no random numbers pay nothing. */
   get rng(): Rng {
     return (this.ownRng ??= itemRng(this.seed, this.index))
+  }
+  /** The global fetch; HTTP 429 (or 503 with Retry-After) throws RateLimitedError. */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    return limitedFetch(input, init)
+  }
+  /** Takes counted units of the rate limit (`{ tokens: 812 }`), waiting until they are free; a stop cuts the wait short. */
+  async take(amounts: Readonly<Record<string, number>>): Promise<void> {
+    // The item is then left for the next run (makeItem sees the stop).
+    if (!(await this.limiter.take(amounts, this.stopping))) throw new Error('the run is stopping')
   }
 }
 
@@ -51,6 +64,7 @@ class RangeMaker {
   private readonly stop: Int32Array
   private readonly finished: Int32Array
   private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
+  private readonly limiter: SharedLimiter
 
   constructor(
     private readonly job: MapJob,
@@ -59,6 +73,8 @@ class RangeMaker {
     this.stop = new Int32Array(setup.stop)
     this.finished = new Int32Array(setup.finished)
     this.readRecords = job.input ? job.input.reader(setup.inputHandle) : undefined
+    this.limiter = new SharedLimiter(setup.rateLimit)
+    if (this.limiter.paces) loadFetch()
   }
 
   private get stopping(): boolean {
@@ -158,19 +174,33 @@ class RangeMaker {
     }
   }
 
-  /** One item, retried with backoff up to the job's `retries` (resolved by the coordinator). */
+  /**
+   * One item, retried with backoff up to the job's `retries` (resolved by the coordinator); a call answered "rate
+   * limited" is made again after its own backoff, not counted against them (rateLimit/limitedCall.ts).
+   */
   private async makeItem(arg: unknown, index: number): Promise<Made> {
-    for (let attempt = 1; ; attempt++) {
+    const stopping = (): boolean => this.stopping
+    let rateLimited = 0
+    for (let attempt = 1; ; ) {
       try {
-        const out = this.job.item(arg as never, new ItemContext(index, this.setup.params, this.setup.seed) as never)
+        if (this.limiter.paces && !(await this.limiter.take(ONE_REQUEST, stopping))) return { abandoned: true }
+        const ctx = new ItemContext(index, this.setup.params, this.setup.seed, this.limiter, stopping)
+        const out = this.job.item(arg as never, ctx as never)
         return { value: isPromiseLike(out) ? await out : out }
       } catch (error) {
         // Stopping (Ctrl-C): the item is left for the next run, not failed.
         if (this.stopping) return { abandoned: true }
+        if (error instanceof RateLimitedError) {
+          const wait = afterRateLimited(this.limiter, error, ++rateLimited)
+          if (wait instanceof Error) return { error: wait, attempts: attempt }
+          if (!(await this.limiter.wait(wait, stopping))) return { abandoned: true }
+          continue
+        }
         if (attempt > this.setup.retries) {
           return { error: error instanceof Error ? error : new Error(String(error)), attempts: attempt }
         }
         await sleep(100 * 2 ** (attempt - 1))
+        attempt++
       }
     }
   }

@@ -1,0 +1,23 @@
+import type { IncomingMessage } from 'node:http'
+
+export interface Arrival {
+  /** ms since the server started, on performance.now()'s clock. */
+  readonly at: number
+  readonly path: string
+}
+
+export interface Answer {
+  readonly status: number
+  readonly headers?: Record<string, string>
+  readonly body?: string
+}
+
+export interface CountingServer {
+  readonly url: string
+  readonly arrivals: Arrival[]
+  windows(ms: number): number[]
+  busiestWindow(ms: number): number
+  close(): Promise<void>
+}
+
+export function startCountingServer(answer?: (request: IncomingMessage, n: number) => Answer): Promise<CountingServer>

@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, expect, it } from 'vitest'
+import { runMapJob, verifyRun } from '../../../src/index.ts'
+import { parseRateLimit } from '../../../src/job/rateLimit.ts'
+import { fixture, tempDir } from '../../support/cli.ts'
+import { startCountingServer } from '../../support/countingServer.mjs'
+
+type Server = Awaited<ReturnType<typeof startCountingServer>>
+const servers: Server[] = []
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.close()
+  delete process.env.CALLS_URL
+  delete process.env.TOKENS_PER_CALL
+})
+
+async function serve(answer?: Parameters<typeof startCountingServer>[0]): Promise<Server> {
+  const server = await startCountingServer(answer)
+  servers.push(server)
+  process.env.CALLS_URL = server.url
+  return server
+}
+
+const progressOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'progress.json'), 'utf8'))
+
+it('rate-limit compliance: no window over the limit at a local server that counts requests per window', async () => {
+  const server = await serve()
+  const outDir = join(tempDir(), 'run')
+  const summary = await runMapJob({
+    jobPath: fixture('calls.ts'),
+    outDir,
+    total: 70,
+    workers: 2,
+    rateLimit: parseRateLimit('20/s'),
+  })
+  expect(summary).toMatchObject({ state: 'complete', committed: 70 })
+  expect(server.arrivals).toHaveLength(70)
+  // At most 20 in every second the server counts, and in any second at all.
+  expect(Math.max(...server.windows(1000))).toBeLessThanOrEqual(20)
+  expect(server.busiestWindow(1000)).toBeLessThanOrEqual(20)
+  // Paced, not starved: 70 calls at 20/s take at least 3.45 s, and at most the 15% room for late calls more, plus slack.
+  const span = server.arrivals.at(-1)!.at - server.arrivals[0]!.at
+  expect(span).toBeGreaterThanOrEqual((69 / 20) * 1000)
+  expect(span).toBeLessThan((69 / 20) * 1000 * 1.3)
+  expect(progressOf(outDir).rateLimit).toMatchObject({ limit: '20 requests/s', rateLimitedAnswers: 0 })
+  expect(progressOf(outDir).rateLimit.waitingSeconds).toBeGreaterThan(0)
+  expect(readFileSync(join(outDir, 'PROGRESS.txt'), 'utf8')).toMatch(
+    /^Rate limit: +20 requests\/s; items waited \d+s on it$/m,
+  )
+})
+
+it('rate-limit compliance for a counted unit: the tokens items take stay within their limit in every window', async () => {
+  const server = await serve()
+  process.env.TOKENS_PER_CALL = '25'
+  const outDir = join(tempDir(), 'run')
+  // 200 tokens/s at 25 a call: at most 8 calls in any second; requests alone would allow 100.
+  const rateLimit = parseRateLimit('100/s,tokens=200/s')
+  const summary = await runMapJob({ jobPath: fixture('calls.ts'), outDir, total: 24, workers: 2, rateLimit })
+  expect(summary).toMatchObject({ state: 'complete', committed: 24 })
+  expect(server.busiestWindow(1000)).toBeLessThanOrEqual(8)
+  expect(progressOf(outDir).rateLimit.limit).toBe('100 requests/s, 200 tokens/s')
+})
+
+it('Retry-After honoured: a call answered 429 with Retry-After: 1 is made again no sooner than 1 s later', async () => {
+  const server = await serve((_, n) => (n < 3 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }))
+  const outDir = join(tempDir(), 'run')
+  const summary = await runMapJob({ jobPath: fixture('calls.ts'), outDir, total: 10, workers: 2 })
+  expect(summary).toMatchObject({ state: 'complete', committed: 10 })
+  const limited = server.arrivals.slice(0, 3)
+  for (const call of limited) {
+    const again = server.arrivals.find((a) => a.path === call.path && a.at > call.at)
+    expect(again, `${call.path} was called again`).toBeDefined()
+    expect(again!.at - call.at).toBeGreaterThanOrEqual(1000)
+  }
+  // Every thread holds its calls: after those already on their way (within 100 ms), nothing until the second is up.
+  const lastLimited = limited.at(-1)!.at
+  const soon = server.arrivals.filter((a) => a.at > lastLimited + 100 && a.at < lastLimited + 950)
+  expect(soon).toEqual([])
+  const shown = progressOf(outDir).rateLimit
+  expect(shown).toMatchObject({ limit: null, rateLimitedAnswers: 3 })
+  expect(shown.waitingSeconds).toBeGreaterThanOrEqual(1)
+  expect(await verifyRun(outDir)).toMatchObject({ complete: true, items: 10, missing: 0, duplicates: 0, corrupt: 0 })
+})
+
+it('backoff does not consume item retries: with retries 0, an item answered 429 three times still completes', async () => {
+  let refused = 0
+  const server = await serve((request) =>
+    request.url === '/item/0' && refused++ < 3 ? { status: 429, headers: { 'retry-after': '0' } } : { status: 200 },
+  )
+  const outDir = join(tempDir(), 'run')
+  const summary = await runMapJob({ jobPath: fixture('calls.ts'), outDir, total: 5, workers: 1 })
+  expect(summary).toMatchObject({ state: 'complete', committed: 5 })
+  expect(server.arrivals.filter((a) => a.path === '/item/0')).toHaveLength(4)
+  expect(progressOf(outDir).rateLimit.rateLimitedAnswers).toBe(3)
+})
