@@ -3,35 +3,14 @@ import type * as Commander from '@commander-js/extra-typings'
 import { LonghaulError, UsageError } from '../errors.ts'
 import { interruptOnSignals } from '../run/signals.ts'
 import { VERSION } from '../version.ts'
+import { collect, positiveSeconds, wholeNumber } from './argParsers.ts'
 import { EXIT, exitCodeFor } from './exitCodes.ts'
 import { type Io, processIo } from './io.ts'
 
 // Required rather than imported: the package's ES module wrapper costs every command about 10 ms more to load.
-const { Command, CommanderError, InvalidArgumentError, Option } = createRequire(import.meta.url)(
+const { Command, CommanderError, Option } = createRequire(import.meta.url)(
   '@commander-js/extra-typings',
 ) as typeof Commander
-
-function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value)
-    if (!Number.isSafeInteger(n) || n < min || n > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`
-      throw new InvalidArgumentError(`expected a whole number ${range}, got '${value}'`)
-    }
-    return n
-  }
-}
-
-function positiveSeconds(value: string): number {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < 0.1)
-    throw new InvalidArgumentError(`expected a number of seconds of at least 0.1, got '${value}'`)
-  return n
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value]
-}
 
 /**
  * Builds the command tree; each action stores its exit code in `result`. A command's module (and what it needs:
@@ -55,6 +34,11 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .option('--out <dir>', 'the run directory (default: runs/<job name>)')
     .option('--total <n>', "items 0 … n-1 (default: the job's total; may grow on resume)", wholeNumber(1))
     .option('--workers <k>', 'worker threads (default: the number of cores)', wholeNumber(1))
+    .option(
+      '--concurrency <n>',
+      "async items in flight at once in this process, over all its worker threads; written in index order, so the output is the same at any value, and a resume may change it (default: the job's concurrency, else one per thread)",
+      wholeNumber(1),
+    )
     .option(
       '--seed <s>',
       "the seed every item's random stream derives from, 0 to 4294967295 (default: the job's, else 0)",
@@ -134,6 +118,11 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
       "the run's shared folder, as this machine sees it; for a run whose shards go to a bucket, a local folder where they wait for their upload (default: a temporary one)",
     )
     .option('--workers <k>', 'worker threads (default: the number of cores)', wholeNumber(1))
+    .option(
+      '--concurrency <n>',
+      "async items in flight at once in this process, over all its worker threads; written in index order, so the output is the same at any value, and a resume may change it (default: the job's concurrency, else one per thread)",
+      wholeNumber(1),
+    )
     .option(
       '--lease-ttl <seconds>',
       "how long this process's ranges outlive it if it dies (default 30); decimals allowed",

@@ -31,6 +31,15 @@ interface JobOptionsBase<S extends z.ZodType> {
   /** How many times a failing item is retried before the run fails. @default 2 */
   readonly retries?: number
   /**
+   * How many items may be in flight at once in a process, over all its worker
+   * threads: for items that wait on a service (an HTTP call, a model
+   * endpoint), `async` functions of which many can wait together. Results are
+   * still written in index order, so the output and its digest are the same
+   * at any concurrency. `run --concurrency N` overrides it, also on a resume.
+   * @default one item per worker thread
+   */
+  readonly concurrency?: number
+  /**
    * Checks one record as it was written (read back from the output, as a loader
    * would see it): return `true`/nothing when it is good, `false` or a reason
    * when it is not. Preflight runs it on every rehearsal item.
@@ -81,6 +90,8 @@ export interface MapJob {
   readonly seed: number
   readonly checkpointEvery: number
   readonly retries: number
+  /** Items in flight per process; undefined: one per worker thread. Not part of the job's identity. */
+  readonly concurrency: number | undefined
   readonly item: (indexOrRecord: never, ctx: ItemContext<unknown>) => unknown
   readonly validate: ((record: unknown, index: number) => boolean | string | undefined) | undefined
   readonly datasetChecks: Readonly<Record<string, (records: Iterable<unknown>) => boolean | string>>
@@ -109,6 +120,7 @@ const optionsSchema = z.object({
     .default(0),
   checkpointEvery: z.number().int().positive().default(60_000),
   retries: z.number().int().nonnegative().default(2),
+  concurrency: z.number().int().positive().optional(),
   validate: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
   datasetChecks: z
     .record(
@@ -132,6 +144,7 @@ export function defineJob(options: GeneratorJobOptions<z.ZodType> | InputJobOpti
     [JOB_BRAND]: 'map',
     ...checked.data,
     total: checked.data.total,
+    concurrency: checked.data.concurrency,
     params: options.params ?? z.object({}),
     input: options.input,
     item: options.item as MapJob['item'],

@@ -128,6 +128,7 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     seed: d.seed,
     checkpointEvery: d.checkpointEvery,
     retries: d.retries,
+    concurrency: undefined,
     item: () => {
       throw new UsageError(`the items of ${jobPath} are made by its Python worker processes`)
     },

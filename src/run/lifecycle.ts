@@ -19,7 +19,18 @@ import { Teardown } from './teardown.ts'
 /** What the work tells the session it starts: what is already committed, and what the session shows and records beyond a map run's. */
 export type SessionPlan = Pick<
   SessionStart,
-  'job' | 'seed' | 'committed' | 'unit' | 'detail' | 'event' | 'trackerTotal' | 'finished' | 'loop' | 'startLater'
+  | 'job'
+  | 'seed'
+  | 'committed'
+  | 'unit'
+  | 'detail'
+  | 'event'
+  | 'trackerTotal'
+  | 'finished'
+  | 'loop'
+  | 'startLater'
+  | 'workers'
+  | 'concurrency'
 > & {
   /** Where the run is, for people. @default the run folder */
   readonly where?: string

@@ -5,6 +5,7 @@ import { UsageError } from '../../errors.ts'
 import { isLoopJob } from '../../job/defineLoop.ts'
 import { loadAnyJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
+import { isPythonJobPath } from '../../job/pythonJob.ts'
 import { launchGate } from '../../preflight/gate.ts'
 import { assertWithinPolicy, loadPolicy } from '../../preflight/policy.ts'
 import type { RunObserver } from '../../run/observer.ts'
@@ -23,6 +24,8 @@ export interface RunCommandOptions {
   readonly out?: string
   readonly total?: number
   readonly workers?: number
+  /** Items in flight at once in the process (async items that wait on a service). */
+  readonly concurrency?: number
   readonly seed?: number
   readonly param: readonly string[]
   readonly params?: string
@@ -71,6 +74,9 @@ export async function runCommand(
     throw new UsageError(`${jobPath} is a loop job: only map jobs (defineJob) run across processes with --store`)
   if (loop && options.workers !== undefined)
     throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --workers does not apply`)
+  if (loop && options.concurrency !== undefined)
+    throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --concurrency does not apply`)
+  assertConcurrencyApplies(jobPath, options.concurrency)
   // --out s3://bucket/prefix: the shards go to the bucket, the progress files to a local folder.
   const shards = options.out !== undefined && isBucketUrl(options.out) ? options.out : undefined
   if (shards !== undefined && options.store === undefined) {
@@ -132,6 +138,7 @@ export async function runCommand(
     : runMapJob({
         ...common,
         ...(options.workers !== undefined && { workers: options.workers }),
+        ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
         ...(options.store !== undefined && { store: options.store }),
         ...(shards !== undefined && { shards }),
       })
@@ -204,4 +211,12 @@ function shellWord(word: string): string {
  */
 export function loadDatabaseDriver(): void {
   createRequire(import.meta.url)('pg')
+}
+
+/** --concurrency is for JS jobs: a Python job's worker processes make one item at a time. */
+export function assertConcurrencyApplies(jobPath: string, concurrency: number | undefined): void {
+  if (concurrency !== undefined && isPythonJobPath(jobPath))
+    throw new UsageError(
+      `${jobPath} is a Python job: its worker processes make one item at a time, so --concurrency does not apply; use --workers`,
+    )
 }

@@ -3,13 +3,15 @@ import { runMapJob } from '../../work/map/runMapJob.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { runDisplay } from '../render/runDisplay.ts'
-import { leaseSettings, loadDatabaseDriver, printSummary } from './run.ts'
+import { assertConcurrencyApplies, leaseSettings, loadDatabaseDriver, printSummary } from './run.ts'
 
 export interface WorkerCommandOptions {
   readonly run: string
   readonly store: string
   readonly out?: string
   readonly workers?: number
+  /** Items in flight at once in this process. */
+  readonly concurrency?: number
   readonly leaseTtl?: number
   readonly config?: string
   readonly json?: boolean
@@ -28,6 +30,7 @@ export async function workerCommand(
   signal?: AbortSignal,
 ): Promise<number> {
   loadDatabaseDriver()
+  assertConcurrencyApplies(jobPath, options.concurrency)
   const { policy } = await loadPolicy(jobPath, options.config)
   const display = runDisplay({ stream: io.errStream, tty: io.errStream.isTTY === true })
   const result = await runMapJob({
@@ -40,6 +43,7 @@ export async function workerCommand(
     progressEvery: policy.progressEverySeconds * 1000,
     stallAfter: policy.stallAfterSeconds * 1000,
     ...(options.workers !== undefined && { workers: options.workers }),
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(signal && { signal }),
     observer: display,
   }).finally(() => display.close())

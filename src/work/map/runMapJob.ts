@@ -2,7 +2,7 @@ import type { RangeSummary } from '../../journal/store.ts'
 import type { LaunchGate, RunTarget } from '../../run/identify.ts'
 import { driveRun, type Work } from '../../run/lifecycle.ts'
 import type { RunObserver } from '../../run/observer.ts'
-import { type RawRunSettings, resolveRunSettings } from '../../run/settings.ts'
+import { type RawRunSettings, type RunSettings, resolveRunSettings } from '../../run/settings.ts'
 import { type RunSummary, sessionSummary } from '../../run/summary.ts'
 import { writeReaderIndex } from '../../shards/readerIndex.ts'
 import type { RunNaming } from '../../shards/recovery.ts'
@@ -62,6 +62,8 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
   let maker: RangeMaker | undefined
   let naming: RunNaming
   let kept: RangeSummary[] = []
+  /** Threads, and items in flight: resolved once the job is loaded (its own `concurrency`). */
+  let parallel: Parallelism
   let bytesWritten = 0
   let slowestItemMs = 0
   /** Files in data/ longhaul cannot prove it wrote: left, and said once. */
@@ -81,6 +83,7 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
       naming = { runTag: runTagOf(open.run.runId), suffixes: job.output.suffixes }
       // Threads start now and load while the journal and data folder are reconciled.
       teardown.defer(() => (maker ? maker.close() : threads?.abandon()))
+      parallel = parallelismOf(settings, job.concurrency)
       maker = await threads!.start({
         setup: {
           jobPath: options.jobPath,
@@ -92,8 +95,11 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
           inputHandle: open.input?.handle,
           stop: stopFlag.buffer as SharedArrayBuffer,
           finished: finishedCounter,
+          concurrency: parallel.concurrency,
+          threads: parallel.threads,
+          threadsStarted: new SharedArrayBuffer(4),
         },
-        concurrency: settings.workers,
+        concurrency: parallel.threads,
         onBroken: stop,
       })
       const reconciled = await role.reconcile(open, naming)
@@ -113,6 +119,8 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
         seed: open.seed,
         committed,
         finished: finishedCounter,
+        workers: parallel.threads,
+        ...(parallel.concurrency > parallel.threads && { concurrency: parallel.concurrency }),
         // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
         where: open.scratch !== undefined ? place.where : paths.dir,
       }
@@ -121,6 +129,8 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
       driveRanges(session, role, maker!, naming, kept, {
         stopFlag,
         checkpointMs: options.checkpointEvery ?? session.open.job.checkpointEvery,
+        threads: parallel.threads,
+        inFlightPerThread: Math.ceil(parallel.concurrency / parallel.threads),
         onResult: (result) => {
           slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
           if (result.retained) retainedByThread.set(result.retained.thread, result.retained.bytes)
@@ -155,4 +165,20 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
         session.now(),
       ),
   }
+}
+
+/** How a process makes items: `threads` worker threads with `concurrency` items in flight over them all. */
+interface Parallelism {
+  readonly threads: number
+  readonly concurrency: number
+}
+
+/**
+ * `--concurrency` (else the job's) is per process, whatever the thread count: the threads share it, and no more of
+ * them start than it allows (each has at least one item in flight). Unset: one item per thread, as `--workers` says.
+ */
+function parallelismOf(settings: RunSettings, jobConcurrency: number | undefined): Parallelism {
+  const concurrency = settings.concurrency ?? jobConcurrency
+  if (concurrency === undefined) return { threads: settings.workers, concurrency: settings.workers }
+  return { threads: Math.min(settings.workers, concurrency), concurrency }
 }

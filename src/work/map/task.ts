@@ -15,6 +15,12 @@ export interface WorkerSetup {
   readonly stop: SharedArrayBuffer
   /** Int32Array[1]: every worker adds 1 per item it finishes (for rate, ETA and stalls). */
   readonly finished: SharedArrayBuffer
+  /** Items in flight at once in the process, over all its threads (at least `threads`). */
+  readonly concurrency: number
+  /** The worker threads the process runs. */
+  readonly threads: number
+  /** Int32Array[1]: each thread adds 1 as it starts, which numbers it for its share of `concurrency`. */
+  readonly threadsStarted: SharedArrayBuffer
 }
 
 /** Make items [start, end), stopping early at the deadline or the size cap. */

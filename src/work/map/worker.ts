@@ -18,6 +18,7 @@ import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
 import { itemRng, type Rng } from '../../job/rng.ts'
 import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
 import { shardFileName, stagedFileName } from '../../shards/shardNames.ts'
+import { inIndexOrder } from './inIndexOrder.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 class ItemContext {
@@ -51,6 +52,8 @@ class RangeMaker {
   private readonly stop: Int32Array
   private readonly finished: Int32Array
   private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
+  /** This thread's share of the process's items in flight. */
+  private readonly inFlight: number
 
   constructor(
     private readonly job: MapJob,
@@ -59,6 +62,7 @@ class RangeMaker {
     this.stop = new Int32Array(setup.stop)
     this.finished = new Int32Array(setup.finished)
     this.readRecords = job.input ? job.input.reader(setup.inputHandle) : undefined
+    this.inFlight = threadShare(setup)
   }
 
   private get stopping(): boolean {
@@ -87,42 +91,36 @@ class RangeMaker {
     }
     let failure: TaskFailure | undefined
     let slowestItemMs = 0
-    // One clock read per item: the end of one item is the start of the next.
-    let itemStarted = started
-    let index = task.start
-    for (; index < task.end; index++) {
-      if (this.stopping) break
-      if (index > task.start && (itemStarted >= deadline || shard.bytes >= task.maxBytes)) break
-      const made = await this.makeItem(records ? records[index - task.start] : index, index)
-      const itemEnded = Date.now()
-      slowestItemMs = Math.max(slowestItemMs, itemEnded - itemStarted)
-      itemStarted = itemEnded
-      if ('abandoned' in made) break
-      if ('error' in made) {
-        failure = { kind: 'item', index, attempts: made.attempts, message: made.error.message, stack: made.error.stack }
-        break
-      }
-      try {
-        hashes.set(shard.add(made.value, index), (index - task.start) * ITEM_HASH_BYTES)
-        Atomics.add(this.finished, 0, 1)
-      } catch (error) {
-        // The output cannot write the value: deterministic, so not retried; the error names the item, field and value.
-        failure =
-          error instanceof ValueNotRepresentableError
-            ? {
-                kind: 'value',
-                index,
-                attempts: 1,
-                message: error.message,
-                field: error.field,
-                value: error.value,
-                reason: error.reason,
-                ...(error.itemStack && { stack: error.itemStack }),
-              }
-            : { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
-        break
-      }
-    }
+    const index = await inIndexOrder<Made & { ms: number }>({
+      start: task.start,
+      end: task.end,
+      limit: this.inFlight,
+      // The first item always starts; later ones not past the deadline or the size cap.
+      mayStart: (i) => !this.stopping && (i === task.start || (Date.now() < deadline && shard.bytes < task.maxBytes)),
+      make: (i) => this.timedItem(records ? records[i - task.start] : i, i),
+      take: (i, made) => {
+        slowestItemMs = Math.max(slowestItemMs, made.ms)
+        if ('abandoned' in made) return false
+        if ('error' in made) {
+          failure = {
+            kind: 'item',
+            index: i,
+            attempts: made.attempts,
+            message: made.error.message,
+            stack: made.error.stack,
+          }
+          return false
+        }
+        try {
+          hashes.set(shard.add(made.value, i), (i - task.start) * ITEM_HASH_BYTES)
+          Atomics.add(this.finished, 0, 1)
+          return true
+        } catch (error) {
+          failure = valueFailure(error, i)
+          return false
+        }
+      },
+    })
     const busyMs = Date.now() - started
     const nothing = {
       start: task.start,
@@ -158,12 +156,18 @@ class RangeMaker {
     }
   }
 
-  /** One item, retried with backoff up to the job's `retries` (resolved by the coordinator). */
+  /** One item with how long it took, start to end (retries included). */
+  private async timedItem(arg: unknown, index: number): Promise<Made & { ms: number }> {
+    const started = Date.now()
+    const made = await this.makeItem(arg, index)
+    return { ...made, ms: Date.now() - started }
+  }
+
+  /** One item, retried with backoff up to the job's `retries` (resolved by the coordinator). Never rejects. */
   private async makeItem(arg: unknown, index: number): Promise<Made> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = this.job.item(arg as never, new ItemContext(index, this.setup.params, this.setup.seed) as never)
-        return { value: isPromiseLike(out) ? await out : out }
+        return { value: await this.callItem(arg, index) }
       } catch (error) {
         // Stopping (Ctrl-C): the item is left for the next run, not failed.
         if (this.stopping) return { abandoned: true }
@@ -174,6 +178,37 @@ class RangeMaker {
       }
     }
   }
+
+  /** The one place the job's item function is called: one attempt at one item. */
+  private async callItem(arg: unknown, index: number): Promise<unknown> {
+    const out = this.job.item(arg as never, new ItemContext(index, this.setup.params, this.setup.seed) as never)
+    return isPromiseLike(out) ? await out : out
+  }
+}
+
+/** The output cannot write an item's value: deterministic, so not retried; the error names the item, field and value. */
+function valueFailure(error: unknown, index: number): TaskFailure {
+  return error instanceof ValueNotRepresentableError
+    ? {
+        kind: 'value',
+        index,
+        attempts: 1,
+        message: error.message,
+        field: error.field,
+        value: error.value,
+        reason: error.reason,
+        ...(error.itemStack && { stack: error.itemStack }),
+      }
+    : { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
+}
+
+/**
+ * This thread's share of the process's `concurrency`: the threads number themselves as they start, and the shares add
+ * up to it (64 over 3 threads: 22, 21, 21).
+ */
+function threadShare(setup: WorkerSetup): number {
+  const ordinal = Atomics.add(new Int32Array(setup.threadsStarted), 0, 1) % setup.threads
+  return Math.floor(setup.concurrency / setup.threads) + (ordinal < setup.concurrency % setup.threads ? 1 : 0)
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
