@@ -53,6 +53,8 @@ it('determinism: the same digest at concurrency 1, 8 and 256, though items finis
   }
   expect(digests[0]).toMatch(/^[0-9a-f]{64}$/)
   expect(digests).toEqual([digests[0], digests[0], digests[0]])
+  // The files hold the items in index order, as the journal's hashes say.
+  for (const concurrency of [8, 256]) await expectVerifiedComplete(join(root, `c${concurrency}`), TOTAL, digests[0]!)
 })
 
 it('no-loss, no-duplicates under SIGKILL with many calls in flight: killed at concurrency 64, resumed at 5, every item once', async () => {
