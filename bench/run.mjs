@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, eta, inputs, startup)
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -40,6 +40,8 @@ const BENCHMARKS = [
     args: [1, scaled(5_000, 100), 5, scaled(4_000, 50), 3],
     timeoutMs: 900_000,
   },
+  // Items that each make one HTTP call answered after 200 ms, 64 and 256 in flight, against a bare promise pool.
+  { name: 'concurrency', script: cases('concurrency'), args: [scaled(100, 5), 200, 64, 256], timeoutMs: 600_000 },
   { name: 'eta', script: cases('eta'), args: [20] },
   // One record of 10, 20 and 40 MB, and the same sizes in short records: time per MB must not grow with the size.
   { name: 'inputs', script: cases('inputs'), args: [3, ...[10, 20, 40].map((mb) => scaled(mb))] },
@@ -133,6 +135,10 @@ function summary(rows) {
     startup: (r) => [
       'start-up (--help, status, worker)',
       `--help ${r.help.wallMs} ms (${r.help.cpuMs} ms CPU; npx ${r.npxHelp.wallMs} ms, npm itself ${r.npxItself.wallMs}), status ${r.status.wallMs} ms, worker ${r.worker.cpuMs} ms CPU to its first claim`,
+    ],
+    concurrency: (r) => [
+      `${r.delayMs} ms calls, ${r.concurrency} in flight`,
+      `${r.ratio}× a bare promise pool (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.bare.itemsPerSecond.toLocaleString('en')} items/s), peak RSS ${r.longhaul.peakRssMiB} MiB`,
     ],
     eta: (r) => [
       `ETA error, ${r.trace} trace`,
