@@ -160,6 +160,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
       "cap the rehearsal's time; its share of the target is scaled down to fit, and the report says so",
       wholeNumber(1),
     )
+    .option('--concurrency <n>', 'items in flight per process in every run of the suite, as for run', wholeNumber(1))
     .option('--json', "print the proof's predicate as JSON")
     .action(async (job, options) => {
       result.code = options.exec

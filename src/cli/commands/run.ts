@@ -190,13 +190,14 @@ export function preflightCommandLine(
   jobPath: string,
   target: number,
   outDir: string,
-  options: Pick<RunCommandOptions, 'seed' | 'param' | 'params' | 'config'>,
+  options: Pick<RunCommandOptions, 'seed' | 'param' | 'params' | 'config' | 'concurrency'>,
 ): string {
   const words = ['npx', 'longhaul', 'preflight', jobPath, '--target', String(target), '--out', outDir]
   if (options.seed !== undefined) words.push('--seed', String(options.seed))
   for (const pair of options.param) words.push('--param', pair)
   if (options.params !== undefined) words.push('--params', options.params)
   if (options.config !== undefined) words.push('--config', options.config)
+  if (options.concurrency !== undefined) words.push('--concurrency', String(options.concurrency))
   return words.map(shellWord).join(' ')
 }
 
