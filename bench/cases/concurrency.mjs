@@ -12,7 +12,7 @@
 //
 //   node bench/cases/concurrency.mjs WAVES DELAY_MS LEVEL…
 //   node bench/cases/concurrency.mjs server DELAY_MS                   (used by the above)
-//   node bench/cases/concurrency.mjs bare|longhaul URL CONCURRENCY ITEMS (one run; used by the above)
+//   node bench/cases/concurrency.mjs bare|longhaul URL CONCURRENCY ITEMS [WORKERS] (one run; used by the above)
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
@@ -29,7 +29,7 @@ const [mode, ...args] = process.argv.slice(2)
 
 if (mode === 'server') serve(Number(args[0]))
 else if (mode === 'bare') await bare(args[0], Number(args[1]), Number(args[2]))
-else if (mode === 'longhaul') await longhaul(args[0], Number(args[1]), Number(args[2]))
+else if (mode === 'longhaul') await longhaul(args[0], Number(args[1]), Number(args[2]), args[3] && Number(args[3]))
 else await main(Number(mode), Number(args[0]), args.map(Number).slice(1))
 
 async function main(waves, delayMs, levels) {
@@ -45,7 +45,7 @@ async function main(waves, delayMs, levels) {
       for (const kind of ['bare', 'longhaul']) {
         ;[runs[kind]] = await runScript(fileURLToPath(import.meta.url), [kind, url, String(concurrency), String(items)])
         say(
-          `concurrency ${concurrency}, ${kind}: ${items} items in ${runs[kind].wallMs.toFixed(0)} ms, ${(items / (runs[kind].wallMs / 1000)).toFixed(0)} items/s, peak RSS ${(runs[kind].maxRssKiB / 1024).toFixed(0)} MiB`,
+          `concurrency ${concurrency}, ${kind}: ${items} items in ${runs[kind].wallMs.toFixed(0)} ms, ${(items / (runs[kind].wallMs / 1000)).toFixed(0)} items/s, peak RSS ${(runs[kind].maxRssKiB / 1024).toFixed(0)} MiB, CPU ${(runs[kind].cpuMs / items).toFixed(2)} ms per item`,
         )
       }
       const rate = (run) => items / (run.wallMs / 1000)
@@ -63,11 +63,13 @@ async function main(waves, delayMs, levels) {
           afterStartItemsPerSecond: round(runs.longhaul.afterStartItemsPerSecond, 1),
           startMs: round(runs.longhaul.startMs, 1),
           peakRssMiB: round(rssMiB, 1),
+          cpuMsPerItem: round(runs.longhaul.cpuMs / items),
         },
         bare: {
           itemsPerSecond: round(rate(runs.bare), 1),
           wallMs: round(runs.bare.wallMs, 1),
           peakRssMiB: round(runs.bare.maxRssKiB / 1024, 1),
+          cpuMsPerItem: round(runs.bare.cpuMs / items),
         },
         ratio: round(ratio),
         target: `ratio >= ${RATIO_TARGET}${concurrency === 256 ? ` and peak RSS <= ${RSS_TARGET_MIB} MiB` : ''}`,
@@ -110,12 +112,13 @@ async function bare(url, concurrency, items) {
   await Promise.all(Array.from({ length: concurrency }, worker))
   await new Promise((resolve, reject) => out.end((error) => (error ? reject(error) : resolve())))
   const wallMs = performance.now() - started
-  process.stdout.write(`${JSON.stringify({ wallMs, maxRssKiB: process.resourceUsage().maxRSS })}\n`)
+  process.stdout.write(`${JSON.stringify({ wallMs, maxRssKiB: process.resourceUsage().maxRSS, cpuMs: cpuMs() })}\n`)
 }
 
 /** The job through longhaul's whole durable path, `concurrency` items in flight in the process. */
-async function longhaul(url, concurrency, items) {
-  const { runMapJob } = await import('../lib/longhaul.mjs')
+async function longhaul(url, concurrency, items, workers) {
+  // The built package, as a user's program or the CLI loads it: without tsx's loader (and the thread it runs in).
+  const { runMapJob } = await import('longhaul')
   const started = performance.now()
   let firstCommit
   let firstCommitted = 0
@@ -124,6 +127,7 @@ async function longhaul(url, concurrency, items) {
     outDir: scratch(`concurrency-longhaul-${concurrency}`),
     total: items,
     concurrency,
+    ...(workers && { workers }),
     params: { url },
     observer: {
       committed: ({ committed }) => {
@@ -142,6 +146,13 @@ async function longhaul(url, concurrency, items) {
       startMs: firstCommit - started,
       afterStartItemsPerSecond: (items - firstCommitted) / ((ended - firstCommit) / 1000),
       maxRssKiB: process.resourceUsage().maxRSS,
+      cpuMs: cpuMs(),
     })}\n`,
   )
+}
+
+/** CPU time of the whole process so far (every thread), ms. */
+function cpuMs() {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
 }

@@ -28,8 +28,9 @@ export interface RangeDriving {
   readonly stopFlag: Int32Array
   /** Commit at least this often, ms. */
   readonly checkpointMs: number
-  /** The worker threads making ranges, and the most items one of them has in flight at once. */
+  /** The worker threads making ranges, how many ranges each makes at once, and the most items one has in flight. */
   readonly threads: number
+  readonly rangesPerThread: number
   readonly inFlightPerThread: number
   /** Each range's result, for the summary. */
   readonly onResult: (result: RangeResult) => void
@@ -112,7 +113,7 @@ export async function driveRanges(
     if (result.failure) stop(failureError(result.failure, result.start, claim.end))
   }
   const feed = async (): Promise<void> => {
-    while (!stopping() && inFlight.size < threads * 2) {
+    while (!stopping() && inFlight.size < threads * (how.rangesPerThread + 1)) {
       const unclaimed = Math.max(1, session.total - tracker.committed - claimedInFlight)
       // After a pause past the lease, it is renewed (or found taken) before anything more is claimed.
       await progress.ensureLease()

@@ -1,25 +1,53 @@
 /**
- * Up to `limit` items of a range in flight at once, their results taken in
- * index order: what a worker thread does with async items (`concurrency`).
- * Items start in index order; one that finishes before those below it waits
- * for them, so the shard, the items' hashes and the digest are the same as
- * one at a time. At most `2 × limit` items are started and not yet taken:
- * a slow item holds back new starts rather than letting finished results pile
- * up behind it.
+ * A range's items with many in flight at once, their results taken in index
+ * order: what a worker thread does with async items (`concurrency`). Items
+ * start in index order, each holding one of the thread's slots while it runs;
+ * one that finishes before those below it waits for them, so the shard, the
+ * items' hashes and the digest are the same as one at a time. The two ranges
+ * a thread may hold at once share its slots: the next range fills those the
+ * last one's final items leave free while it is written. At most `2 × slots`
+ * items of a range are started and not yet taken: a slow item holds back new
+ * starts rather than letting finished results pile up behind it.
  */
 export interface InIndexOrder<T> {
   readonly start: number
   readonly end: number
-  /** Items in flight at once (1: one after another, as a plain loop). */
-  readonly limit: number
+  /** The thread's slots: items in flight at once, over every range it makes. */
+  readonly slots: Slots
   /** Whether item `index` may start (the range's deadline, size cap, the run's stop); once false, nothing more starts. */
   readonly mayStart: (index: number) => boolean
+  /** Makes item `index`; never rejects (a failure is a result that `take` turns into the range's end). */
   readonly make: (index: number) => Promise<T>
   /** Takes item `index`'s result, in index order; false: the range ends before it (nothing after it is taken). */
   readonly take: (index: number, result: T) => boolean
 }
 
-/** Makes items from `start` on; resolves, once nothing is in flight, with the first index not taken. */
+/** How many items a thread has in flight, of how many it may. */
+export class Slots {
+  private used = 0
+  private waiting: (() => void)[] = []
+
+  constructor(readonly size: number) {}
+
+  /** Takes a slot if one is free. */
+  take(): boolean {
+    if (this.used >= this.size) return false
+    this.used++
+    return true
+  }
+
+  give(): void {
+    this.used--
+    for (const wake of this.waiting.splice(0)) wake()
+  }
+
+  /** Calls `wake` once a slot is given back. */
+  onFree(wake: () => void): void {
+    this.waiting.push(wake)
+  }
+}
+
+/** Makes items from `start` on; resolves, once none of its own is in flight, with the first index not taken. */
 export async function inIndexOrder<T>(o: InIndexOrder<T>): Promise<number> {
   const held = new Map<number, T>()
   let next = o.start
@@ -32,6 +60,7 @@ export async function inIndexOrder<T>(o: InIndexOrder<T>): Promise<number> {
   let wake: (() => void) | undefined
   const settle = (index: number, result: T): void => {
     running--
+    o.slots.give()
     held.set(index, result)
     while (!ended && held.has(next)) {
       const taken = held.get(next) as T
@@ -44,19 +73,21 @@ export async function inIndexOrder<T>(o: InIndexOrder<T>): Promise<number> {
     wake?.()
   }
   for (;;) {
-    while (!closed && launched < o.end && running < o.limit && launched - next < 2 * o.limit) {
+    while (!closed && launched < o.end && launched - next < 2 * o.slots.size) {
       if (!o.mayStart(launched)) {
         closed = true
         break
       }
+      if (!o.slots.take()) break
       const index = launched++
       running++
-      // make() settles with a result, never rejects: failures are results the take() turns into the range's end.
       void o.make(index).then((result) => settle(index, result))
     }
-    if (running === 0) return next
+    if (running === 0 && (closed || launched >= o.end)) return next
+    // One of its own items settles, or (all slots taken by the thread's other range) a slot comes free.
     await new Promise<void>((resolve) => {
       wake = resolve
+      if (!closed && launched < o.end) o.slots.onFree(resolve)
     })
     wake = undefined
   }

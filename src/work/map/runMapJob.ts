@@ -83,7 +83,7 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
       naming = { runTag: runTagOf(open.run.runId), suffixes: job.output.suffixes }
       // Threads start now and load while the journal and data folder are reconciled.
       teardown.defer(() => (maker ? maker.close() : threads?.abandon()))
-      parallel = parallelismOf(settings, job.concurrency)
+      parallel = parallelismOf(settings, options.workers, job.concurrency)
       maker = await threads!.start({
         setup: {
           jobPath: options.jobPath,
@@ -100,6 +100,7 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
           threadsStarted: new SharedArrayBuffer(4),
         },
         concurrency: parallel.threads,
+        rangesPerThread: parallel.rangesPerThread,
         onBroken: stop,
       })
       const reconciled = await role.reconcile(open, naming)
@@ -130,6 +131,7 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
         stopFlag,
         checkpointMs: options.checkpointEvery ?? session.open.job.checkpointEvery,
         threads: parallel.threads,
+        rangesPerThread: parallel.rangesPerThread,
         inFlightPerThread: Math.ceil(parallel.concurrency / parallel.threads),
         onResult: (result) => {
           slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
@@ -171,14 +173,26 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
 interface Parallelism {
   readonly threads: number
   readonly concurrency: number
+  /**
+   * Ranges a thread makes at once: two when it has several items in flight, so that while one range's last items
+   * finish and its shard is written, the next one's fill the free slots (they share the thread's slots).
+   */
+  readonly rangesPerThread: number
 }
 
 /**
  * `--concurrency` (else the job's) is per process, whatever the thread count: the threads share it, and no more of
  * them start than it allows (each has at least one item in flight). Unset: one item per thread, as `--workers` says.
+ * With it, one thread unless `--workers` asks for more: items that wait need no more to keep hundreds in flight, and
+ * each thread costs memory and CPU of its own (bench/README.md, items that wait on a service).
  */
-function parallelismOf(settings: RunSettings, jobConcurrency: number | undefined): Parallelism {
+function parallelismOf(
+  settings: RunSettings,
+  workersAsked: number | undefined,
+  jobConcurrency: number | undefined,
+): Parallelism {
   const concurrency = settings.concurrency ?? jobConcurrency
-  if (concurrency === undefined) return { threads: settings.workers, concurrency: settings.workers }
-  return { threads: Math.min(settings.workers, concurrency), concurrency }
+  if (concurrency === undefined) return { threads: settings.workers, concurrency: settings.workers, rangesPerThread: 1 }
+  const threads = Math.min(workersAsked ?? 1, concurrency)
+  return { threads, concurrency, rangesPerThread: concurrency > threads ? 2 : 1 }
 }

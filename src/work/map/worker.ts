@@ -18,7 +18,7 @@ import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
 import { itemRng, type Rng } from '../../job/rng.ts'
 import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
 import { shardFileName, stagedFileName } from '../../shards/shardNames.ts'
-import { inIndexOrder } from './inIndexOrder.ts'
+import { inIndexOrder, Slots } from './inIndexOrder.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 class ItemContext {
@@ -52,8 +52,8 @@ class RangeMaker {
   private readonly stop: Int32Array
   private readonly finished: Int32Array
   private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
-  /** This thread's share of the process's items in flight. */
-  private readonly inFlight: number
+  /** This thread's share of the process's items in flight, shared by the ranges it makes at once. */
+  private readonly slots: Slots
 
   constructor(
     private readonly job: MapJob,
@@ -62,7 +62,7 @@ class RangeMaker {
     this.stop = new Int32Array(setup.stop)
     this.finished = new Int32Array(setup.finished)
     this.readRecords = job.input ? job.input.reader(setup.inputHandle) : undefined
-    this.inFlight = threadShare(setup)
+    this.slots = new Slots(threadShare(setup))
   }
 
   private get stopping(): boolean {
@@ -94,7 +94,7 @@ class RangeMaker {
     const index = await inIndexOrder<Made & { ms: number }>({
       start: task.start,
       end: task.end,
-      limit: this.inFlight,
+      slots: this.slots,
       // The first item always starts; later ones not past the deadline or the size cap.
       mayStart: (i) => !this.stopping && (i === task.start || (Date.now() < deadline && shard.bytes < task.maxBytes)),
       make: (i) => this.timedItem(records ? records[i - task.start] : i, i),
