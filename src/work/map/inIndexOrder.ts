@@ -14,7 +14,7 @@ export interface InIndexOrder<T> {
   readonly end: number
   /** The thread's slots: items in flight at once, over every range it makes. */
   readonly slots: Slots
-  /** Whether item `index` may start (the range's deadline, size cap, the run's stop); once false, nothing more starts. */
+  /** Whether item `index` may start now (the range's deadline, size cap, the run's stop); asked once per item; once false, nothing more starts. */
   readonly mayStart: (index: number) => boolean
   /** Makes item `index`; never rejects (a failure is a result that `take` turns into the range's end). */
   readonly make: (index: number) => Promise<T>
@@ -74,11 +74,13 @@ export async function inIndexOrder<T>(o: InIndexOrder<T>): Promise<number> {
   }
   for (;;) {
     while (!closed && launched < o.end && launched - next < 2 * o.slots.size) {
+      if (!o.slots.take()) break
+      // Asked once per item, when it could start now: the deadline is the one at its start.
       if (!o.mayStart(launched)) {
+        o.slots.give()
         closed = true
         break
       }
-      if (!o.slots.take()) break
       const index = launched++
       running++
       void o.make(index).then((result) => settle(index, result))
