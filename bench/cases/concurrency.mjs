@@ -55,7 +55,9 @@ async function main(waves, delayMs, levels) {
         concurrency,
         delayMs,
         items,
-        workers: availableParallelism(),
+        // longhaul's threads: one, its default once `concurrency` is set (no --workers given).
+        threads: 1,
+        cores: availableParallelism(),
         longhaul: {
           itemsPerSecond: round(rate(runs.longhaul), 1),
           wallMs: round(runs.longhaul.wallMs, 1),
