@@ -8,7 +8,17 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
-import { expectVerifiedComplete, fixture, killedAfterEach, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import {
+  expectVerifiedComplete,
+  fixture,
+  killedAfterEach,
+  ROOT,
+  runCli,
+  runCliHere,
+  startCli,
+  tempDir,
+  waitFor,
+} from '../support/cli.ts'
 
 const waiting = fixture('waiting.ts')
 const TOTAL = 600
@@ -105,4 +115,18 @@ it('a failing async item at concurrency 8 names its index, and the run exits 1, 
     expect(report.duplicates + report.corrupt).toBe(0)
   }
   expect(messages[1]).toBe(messages[0])
+})
+
+it('--concurrency is refused, saying why, for a loop job and a Python job (their steps and items run one at a time)', async () => {
+  const root = tempDir()
+  const cases = [
+    [join(ROOT, 'test/fixtures/loops/descent.ts'), 'a loop job'],
+    [join(ROOT, 'test/fixtures/python/squares.py'), 'a Python job'],
+  ] as const
+  for (const [job, kind] of cases) {
+    const result = await runCliHere(['run', job, '--out', join(root, kind), '--total', '10', '--concurrency', '8'])
+    expect(result.code, result.stderr).toBe(2)
+    expect(result.stderr).toContain(`is ${kind}`)
+    expect(result.stderr).toContain('--concurrency does not apply')
+  }
 })

@@ -5,7 +5,6 @@ import { UsageError } from '../../errors.ts'
 import { isLoopJob } from '../../job/defineLoop.ts'
 import { loadAnyJob } from '../../job/loadJob.ts'
 import { parseParamPairs } from '../../job/params.ts'
-import { isPythonJobPath } from '../../job/pythonJob.ts'
 import { launchGate } from '../../preflight/gate.ts'
 import { assertWithinPolicy, loadPolicy } from '../../preflight/policy.ts'
 import type { RunObserver } from '../../run/observer.ts'
@@ -76,7 +75,6 @@ export async function runCommand(
     throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --workers does not apply`)
   if (loop && options.concurrency !== undefined)
     throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --concurrency does not apply`)
-  assertConcurrencyApplies(jobPath, options.concurrency)
   // --out s3://bucket/prefix: the shards go to the bucket, the progress files to a local folder.
   const shards = options.out !== undefined && isBucketUrl(options.out) ? options.out : undefined
   if (shards !== undefined && options.store === undefined) {
@@ -212,12 +210,4 @@ function shellWord(word: string): string {
  */
 export function loadDatabaseDriver(): void {
   createRequire(import.meta.url)('pg')
-}
-
-/** --concurrency is for JS jobs: a Python job's worker processes make one item at a time. */
-export function assertConcurrencyApplies(jobPath: string, concurrency: number | undefined): void {
-  if (concurrency !== undefined && isPythonJobPath(jobPath))
-    throw new UsageError(
-      `${jobPath} is a Python job: its worker processes make one item at a time, so --concurrency does not apply; use --workers`,
-    )
 }

@@ -3,7 +3,7 @@ import { runMapJob } from '../../work/map/runMapJob.ts'
 import { EXIT } from '../exitCodes.ts'
 import type { Io } from '../io.ts'
 import { runDisplay } from '../render/runDisplay.ts'
-import { assertConcurrencyApplies, leaseSettings, loadDatabaseDriver, printSummary } from './run.ts'
+import { leaseSettings, loadDatabaseDriver, printSummary } from './run.ts'
 
 export interface WorkerCommandOptions {
   readonly run: string
@@ -30,7 +30,6 @@ export async function workerCommand(
   signal?: AbortSignal,
 ): Promise<number> {
   loadDatabaseDriver()
-  assertConcurrencyApplies(jobPath, options.concurrency)
   const { policy } = await loadPolicy(jobPath, options.config)
   const display = runDisplay({ stream: io.errStream, tty: io.errStream.isTTY === true })
   const result = await runMapJob({

@@ -1,3 +1,5 @@
+import { UsageError } from '../../errors.ts'
+import { isPythonJobPath } from '../../job/pythonJob.ts'
 import type { RangeSummary } from '../../journal/store.ts'
 import type { LaunchGate, RunTarget } from '../../run/identify.ts'
 import { driveRun, type Work } from '../../run/lifecycle.ts'
@@ -43,6 +45,10 @@ export interface RunOptions extends RawRunSettings, RunTarget {
  */
 export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const settings = resolveRunSettings(options)
+  if (settings.concurrency !== undefined && isPythonJobPath(options.jobPath))
+    throw new UsageError(
+      `${options.jobPath} is a Python job: its worker processes make one item at a time, so --concurrency does not apply; use --workers`,
+    )
   const role = roleOf(options)
   return await driveRun(mapWork(options, role), role, { settings, signal: options.signal, observer: options.observer })
 }
