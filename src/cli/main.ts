@@ -33,7 +33,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
     .argument('<job>', 'the job file (default export: defineJob({...}))')
     .option('--out <dir>', 'the run directory (default: runs/<job name>)')
     .option('--total <n>', "items 0 … n-1 (default: the job's total; may grow on resume)", wholeNumber(1))
-    .option('--workers <k>', 'worker threads (default: the number of cores)', wholeNumber(1))
+    .option('--workers <k>', 'worker threads (default: the number of cores; one with a concurrency)', wholeNumber(1))
     .option(
       '--concurrency <n>',
       "async items in flight at once in this process, over all its worker threads; written in index order, so the output is the same at any value, and a resume may change it (default: the job's concurrency, else one per thread)",
@@ -117,7 +117,7 @@ function program(io: Io, result: { code: number }, signal: AbortSignal | undefin
       '--out <dir>',
       "the run's shared folder, as this machine sees it; for a run whose shards go to a bucket, a local folder where they wait for their upload (default: a temporary one)",
     )
-    .option('--workers <k>', 'worker threads (default: the number of cores)', wholeNumber(1))
+    .option('--workers <k>', 'worker threads (default: the number of cores; one with a concurrency)', wholeNumber(1))
     .option(
       '--concurrency <n>',
       "async items in flight at once in this process, over all its worker threads; written in index order, so the output is the same at any value, and a resume may change it (default: the job's concurrency, else one per thread)",
