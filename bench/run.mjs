@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, eta, inputs, startup, ratelimit)
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -43,6 +43,8 @@ const BENCHMARKS = [
   // A Python job (jobs/pytrivial.py) resumed with 1,000,000 items committed; its peak memory, coordinator and workers, at 10,000 and 1,000,000.
   { name: 'python', script: cases('resume'), args: [scaled(1_000_000, 1000), 3, 'pytrivial.py', 500] },
   { name: 'python', script: cases('memory'), args: [10_000, scaled(1_000_000, 10_000), 'pytrivial.py'] },
+  // Items that each make one HTTP call answered after 200 ms, 64 and 256 in flight, against a bare promise pool.
+  { name: 'concurrency', script: cases('concurrency'), args: [scaled(100, 5), 200, 64, 256], timeoutMs: 600_000 },
   { name: 'eta', script: cases('eta'), args: [20] },
   // One record of 10, 20 and 40 MB, and the same sizes in short records: time per MB must not grow with the size.
   { name: 'inputs', script: cases('inputs'), args: [3, ...[10, 20, 40].map((mb) => scaled(mb))] },
@@ -150,6 +152,10 @@ function summary(rows) {
     ratelimit: (r) => [
       `rate limit ${r.perMinute}/min, ${r.workers} threads`,
       `${r.callsPerMinute} calls/min (${Math.round(r.ofLimit * 1000) / 10}%), ${r.overInBusiestMinute} over in a minute, ${r.overInBusiestSecondProRata} over N/60 in a second; take ${r.takeNs} ns vs message ${r.messageRoundTripNs} ns`,
+    ],
+    concurrency: (r) => [
+      `${r.delayMs} ms calls, ${r.concurrency} in flight`,
+      `${r.ratio}× a bare promise pool (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.bare.itemsPerSecond.toLocaleString('en')} items/s), peak RSS ${r.longhaul.peakRssMiB} MiB`,
     ],
     eta: (r) => [
       `ETA error, ${r.trace} trace`,

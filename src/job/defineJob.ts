@@ -48,6 +48,15 @@ interface JobOptionsBase<S extends z.ZodType> {
    */
   readonly rateLimit?: RateLimitOption
   /**
+   * How many items may be in flight at once in a process, over all its worker
+   * threads: for items that wait on a service (an HTTP call, a model
+   * endpoint), `async` functions of which many can wait together. Results are
+   * still written in index order, so the output and its digest are the same
+   * at any concurrency. `run --concurrency N` overrides it, also on a resume.
+   * @default one item per worker thread
+   */
+  readonly concurrency?: number
+  /**
    * Checks one record as it was written (read back from the output, as a loader
    * would see it): return `true`/nothing when it is good, `false` or a reason
    * when it is not. Preflight runs it on every rehearsal item.
@@ -100,6 +109,8 @@ export interface MapJob {
   readonly retries: number
   /** The resolved `rateLimit`; empty: none. */
   readonly rateLimit: RateLimit
+  /** Items in flight per process; undefined: one per worker thread. Not part of the job's identity. */
+  readonly concurrency: number | undefined
   readonly item: (indexOrRecord: never, ctx: ItemContext<unknown>) => unknown
   readonly validate: ((record: unknown, index: number) => boolean | string | undefined) | undefined
   readonly datasetChecks: Readonly<Record<string, (records: Iterable<unknown>) => boolean | string>>
@@ -133,6 +144,7 @@ const optionsSchema = z.object({
     .catchall(z.number().positive('a limit is a number above 0'))
     .refine((v) => Object.keys(v).length > 1, 'name at least one unit, e.g. { requests: 600, per: "minute" }')
     .optional(),
+  concurrency: z.number().int().positive().optional(),
   validate: z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
   datasetChecks: z
     .record(
@@ -157,6 +169,7 @@ export function defineJob(options: GeneratorJobOptions<z.ZodType> | InputJobOpti
     ...checked.data,
     total: checked.data.total,
     rateLimit: limitsOfOption(options.rateLimit),
+    concurrency: checked.data.concurrency,
     params: options.params ?? z.object({}),
     input: options.input,
     item: options.item as MapJob['item'],

@@ -139,6 +139,7 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     checkpointEvery: d.checkpointEvery,
     retries: d.retries,
     rateLimit: [],
+    concurrency: undefined,
     item: () => {
       throw new UsageError(`the items of ${jobPath} are made by its Python worker processes`)
     },

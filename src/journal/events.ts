@@ -13,6 +13,8 @@ export interface SessionEvent {
   readonly committed?: number
   readonly total?: number
   readonly workers?: number
+  /** Items in flight at once in the process, when more than one per worker thread. */
+  readonly concurrency?: number
   /** A supervised program's command line and how many restarts it may have (`longhaul exec`). */
   readonly command?: readonly string[]
   readonly restarts?: number

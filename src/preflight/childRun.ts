@@ -52,6 +52,8 @@ export interface ChildRunOptions {
   readonly outDir: string
   readonly total: number
   readonly workers?: number
+  /** Items in flight per process (`--concurrency`). @default the job's */
+  readonly concurrency?: number
   readonly seed?: number
   readonly params?: unknown
   readonly config?: string
@@ -106,6 +108,7 @@ export async function childRun(options: ChildRunOptions): Promise<ChildRunResult
     '--no-publish',
   ]
   if (options.workers !== undefined) args.push('--workers', String(options.workers))
+  if (options.concurrency !== undefined) args.push('--concurrency', String(options.concurrency))
   if (options.seed !== undefined) args.push('--seed', String(options.seed))
   if (options.params !== undefined) args.push('--params', JSON.stringify(options.params))
   if (options.config !== undefined) args.push('--config', options.config)

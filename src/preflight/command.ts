@@ -10,6 +10,8 @@ export interface ProvedRun {
   readonly config?: string
   /** The worker count the rehearsal ran on, so the projected duration holds for this command; absent for a loop. */
   readonly workers?: number
+  /** Items in flight per process, when preflight was given it. */
+  readonly concurrency?: number
 }
 
 /**
@@ -23,6 +25,7 @@ export function runCommandLine(run: ProvedRun): string {
   if (run.params !== undefined && Object.keys(run.params).length > 0) words.push('--params', JSON.stringify(run.params))
   if (run.config !== undefined) words.push('--config', run.config)
   if (run.workers !== undefined) words.push('--workers', String(run.workers))
+  if (run.concurrency !== undefined) words.push('--concurrency', String(run.concurrency))
   return words.map(shellWord).join(' ')
 }
 

@@ -15,6 +15,8 @@ export interface CrashResumeOptions {
   readonly seed?: number
   readonly params?: unknown
   readonly config?: string
+  /** Items in flight per process in every run. @default the job's */
+  readonly concurrency?: number
   /** Seeds the kill schedule, so a failing schedule can be replayed. */
   readonly killSeed: number
   readonly onStep?: (message: string) => void
@@ -73,6 +75,7 @@ export async function checkCrashResume(o: CrashResumeOptions): Promise<CrashResu
     ...(o.seed !== undefined && { seed: o.seed }),
     ...(o.params !== undefined && { params: o.params }),
     ...(o.config && { config: o.config }),
+    ...(o.concurrency !== undefined && { concurrency: o.concurrency }),
   }
   const runs: ChildRunResult[] = []
   const workers = parallelWorkers()

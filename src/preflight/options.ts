@@ -11,6 +11,8 @@ export interface PreflightOptions {
   readonly params?: Readonly<Record<string, unknown>>
   /** The policy file. @default the nearest longhaul.config.ts above the job */
   readonly config?: string
+  /** Items in flight per process in every child run (`run --concurrency`), and in the run command it proves. @default the job's */
+  readonly concurrency?: number
   /** Caps the rehearsal's time, seconds; its fraction of the target is scaled down to fit. */
   readonly rehearsalBudgetSeconds?: number
   /** Free space where the output goes. @default statfs */

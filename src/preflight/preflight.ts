@@ -5,6 +5,7 @@ import { UsageError } from '../errors.ts'
 import { runPaths } from '../files/runDir.ts'
 import { isLoopJob } from '../job/defineLoop.ts'
 import { loadAnyJob } from '../job/loadJob.ts'
+import { isPythonJobPath } from '../job/pythonJob.ts'
 import { identifyJob, identifyLoop } from '../run/identify.ts'
 import { processAlive } from '../telemetry/processAlive.ts'
 import { VERSION } from '../version.ts'
@@ -102,6 +103,7 @@ function conclude(
     ...(o.params && { params: o.params }),
     ...(o.config !== undefined && { config: o.config }),
     ...(typeof workers === 'number' && { workers }),
+    ...(o.concurrency !== undefined && { concurrency: o.concurrency }),
   })
   const { reportPath, junitPath } = writeReports(proofsDir, statement, {
     jobPath: o.jobPath,
@@ -136,9 +138,12 @@ async function prepare(o: PreflightOptions) {
     ...(o.seed !== undefined && { seed: o.seed }),
     ...(o.params && { params: o.params }),
   }
-  const identified = isLoopJob(await loadAnyJob(o.jobPath, importJob))
-    ? await identifyLoop(target, '--target')
-    : await identifyJob(target, '--target')
+  const loop = isLoopJob(await loadAnyJob(o.jobPath, importJob))
+  if (o.concurrency !== undefined && (loop || isPythonJobPath(o.jobPath)))
+    throw new UsageError(
+      `${o.jobPath} is ${loop ? 'a loop job' : 'a Python job'}: it makes one ${loop ? 'step' : 'item per worker process'} at a time, so --concurrency does not apply`,
+    )
+  const identified = loop ? await identifyLoop(target, '--target') : await identifyJob(target, '--target')
   const outDir = o.outDir ?? `runs/${identified.job.name}`
   return { o, loaded, identified, outDir, proofsDir: runPaths(outDir).proofs }
 }
@@ -155,6 +160,7 @@ async function gather({ o, loaded, identified, outDir, proofsDir }: Prepared): P
     ...(o.params && { params: o.params }),
     ...(o.config && { config: o.config }),
     ...(o.signal && { signal: o.signal }),
+    ...(o.concurrency !== undefined && { concurrency: o.concurrency }),
   }
   const step = (message: string): void => o.onStep?.(message)
   const { fingerprint } = identified

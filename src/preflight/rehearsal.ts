@@ -14,7 +14,7 @@ export interface SuiteContext {
   readonly outDir: string
   readonly fingerprint: string
   /** The options every child run shares. */
-  readonly common: Pick<ChildRunOptions, 'jobPath' | 'seed' | 'params' | 'config' | 'signal'>
+  readonly common: Pick<ChildRunOptions, 'jobPath' | 'seed' | 'params' | 'config' | 'signal' | 'concurrency'>
   readonly step: (message: string) => void
 }
 

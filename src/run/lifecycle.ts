@@ -30,6 +30,8 @@ export type SessionPlan = Pick<
   | 'rateLimit'
   | 'loop'
   | 'startLater'
+  | 'workers'
+  | 'concurrency'
 > & {
   /** Where the run is, for people. @default the run folder */
   readonly where?: string

@@ -13,6 +13,8 @@ export interface RunStart {
   readonly committed: number
   readonly resumed: boolean
   readonly workers: number
+  /** Items in flight at once in the process, when more than one per worker thread. */
+  readonly concurrency?: number
   readonly seed: number
   /** Where --fresh moved a previous run, if it did. */
   readonly movedAsideTo?: string

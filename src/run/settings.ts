@@ -7,6 +7,8 @@ import { UsageError } from '../errors.ts'
  */
 export interface RunSettings {
   readonly workers: number
+  /** Items in flight per process (`--concurrency`); undefined: the job's, else one per worker thread. */
+  readonly concurrency: number | undefined
   readonly leaseTtlMs: number
   readonly heartbeatMs: number
   readonly progressEveryMs: number
@@ -18,6 +20,11 @@ export interface RunSettings {
 export interface RawRunSettings {
   /** Worker threads. @default the number of cores */
   readonly workers?: number
+  /**
+   * Async items in flight at once in this process, over all its worker threads, written in index order within
+   * each range. Not part of the job's identity: a run may resume at another. @default the job's `concurrency`, else one per worker thread
+   */
+  readonly concurrency?: number
   /** The owner lease's time to live, ms. @default 30_000 */
   readonly leaseTtlMs?: number
   /** How often the lease is renewed and the heartbeat moves, ms. @default 10_000 */
@@ -39,9 +46,13 @@ export function resolveRunSettings(raw: RawRunSettings): RunSettings {
     progressEveryMs: raw.progressEvery ?? 10_000,
     stallAfterMs: raw.stallAfter ?? 300_000,
   }
-  const settings: RunSettings = Object.freeze({ ...timing, now: raw.now ?? Date.now })
-  if (!Number.isSafeInteger(settings.workers) || settings.workers < 1) {
-    throw new UsageError(`--workers must be a whole number of at least 1, got ${settings.workers}`)
+  const settings: RunSettings = Object.freeze({ ...timing, concurrency: raw.concurrency, now: raw.now ?? Date.now })
+  for (const [flag, value] of [
+    ['--workers', settings.workers],
+    ['--concurrency', settings.concurrency ?? 1],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new UsageError(`${flag} must be a whole number of at least 1, got ${value}`)
   }
   for (const [name, value] of Object.entries(timing)) {
     if (!(value > 0)) throw new UsageError(`${name} must be above 0, got ${value}`)

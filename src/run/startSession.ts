@@ -19,6 +19,10 @@ export interface SessionStart {
   readonly job: string
   readonly seed: number
   readonly settings: RunSettings
+  /** The worker threads this session runs. @default the settings' */
+  readonly workers?: number
+  /** Items in flight at once in this process, when more than one per worker thread (`concurrency`). */
+  readonly concurrency?: number
   /** Items (or steps) committed before this session. */
   readonly committed: number
   /** What the count is of, when not items. */
@@ -55,10 +59,12 @@ export interface SessionStart {
 export async function startSession(s: SessionStart): Promise<{ tracker: ProgressTracker; progress: ProgressLoop }> {
   const { open, settings, now, observer } = s
   const { store, run, lease, clearance } = open
+  const workers = s.workers ?? settings.workers
+  const concurrency = s.concurrency !== undefined && { concurrency: s.concurrency }
   if (lease) await store.setState('running', now())
   await store.addEvent(
     lease ? (open.resumed ? 'resumed' : 'started') : 'joined',
-    s.event ?? { committed: s.committed, total: run.total, workers: settings.workers, pid: process.pid, ...s.detail },
+    s.event ?? { committed: s.committed, total: run.total, workers, ...concurrency, pid: process.pid, ...s.detail },
     now(),
   )
   if (clearance) await store.addEvent(`gate-${clearance.status}`, clearance, now())
@@ -73,7 +79,8 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
     total: run.total,
     committed: s.committed,
     resumed: open.resumed,
-    workers: settings.workers,
+    workers,
+    ...concurrency,
     seed: s.seed,
     ...(s.unit && { unit: s.unit }),
     ...(open.movedAsideTo && { movedAsideTo: open.movedAsideTo }),
@@ -83,7 +90,8 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
     runId: run.runId,
     total: s.trackerTotal === undefined ? run.total : s.trackerTotal,
     committed: s.committed,
-    workers: settings.workers,
+    workers,
+    ...concurrency,
     startedAt: s.startedAt,
     stallAfterMs: settings.stallAfterMs,
     refreshMs: settings.progressEveryMs,

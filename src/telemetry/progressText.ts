@@ -14,7 +14,7 @@ export function progressText(p: ProgressSnapshot, now: number): string {
     `Elapsed:         ${duration(p.elapsedSeconds)}`,
     `Last checkpoint: ${p.lastCheckpointAt === null ? 'none yet' : `${p.lastCheckpointAt} (${ago(p.lastCheckpointAt, now)})`}, ${count(p.checkpoints)} this session`,
     `Heartbeat:       ${p.heartbeatAt} (${ago(p.heartbeatAt, now)})`,
-    `Workers:         ${p.workers} (pid ${p.owner.pid} on ${p.owner.host})`,
+    `Workers:         ${p.workers}${p.concurrency !== undefined ? `, up to ${count(p.concurrency)} items in flight` : ''} (pid ${p.owner.pid} on ${p.owner.host})`,
     ...(p.rateLimit ? [`Rate limit:      ${rateLimitText(p.rateLimit)}`] : []),
     ...(p.gate ? [`Launch gate:     ${gateText(p.gate)}`] : []),
     ...(p.error ? [`Error:           ${p.error}`] : []),

@@ -12,6 +12,8 @@ export interface TrackerInit {
   /** Items committed before this session. */
   readonly committed: number
   readonly workers: number
+  /** Items in flight at once in the process, when more than one per worker thread. */
+  readonly concurrency?: number
   readonly startedAt: number
   readonly stallAfterMs: number
   readonly refreshMs: number
@@ -148,6 +150,7 @@ export class ProgressTracker {
       lastCheckpointAt: this.lastCheckpointAt === null ? null : iso(this.lastCheckpointAt),
       checkpoints: this.checkpoints,
       workers: init.workers,
+      ...(init.concurrency !== undefined && { concurrency: init.concurrency }),
       elapsedSeconds: (now - init.startedAt) / 1000,
       stalledForSeconds: state === 'stalled' ? this.stall.quietSeconds(now) : null,
       stallAfterSeconds: init.stallAfterMs / 1000,

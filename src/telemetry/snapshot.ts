@@ -55,6 +55,8 @@ export interface ProgressSnapshot {
   /** Commits made by this session. */
   readonly checkpoints: number
   readonly workers: number
+  /** Items in flight at once over the workers, when more than one each (`concurrency`); absent: one per worker. */
+  readonly concurrency?: number
   readonly elapsedSeconds: number
   /** How long nothing has finished, when stalled. */
   readonly stalledForSeconds: number | null

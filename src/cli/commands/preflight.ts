@@ -16,6 +16,7 @@ export interface PreflightCommandOptions {
   readonly params?: string
   readonly config?: string
   readonly rehearsalBudget?: number
+  readonly concurrency?: number
   readonly json?: boolean
 }
 
@@ -43,6 +44,7 @@ export async function preflightCommand(
     ...(Object.keys(params).length > 0 && { params }),
     ...(options.config !== undefined && { config: options.config }),
     ...(options.rehearsalBudget !== undefined && { rehearsalBudgetSeconds: options.rehearsalBudget }),
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(signal && { signal }),
     // Steps go to stderr as they start, so a long preflight is never silent.
     onStep: (message) => io.err(`[${duration((Date.now() - started) / 1000).padStart(6)}] ${message}`),

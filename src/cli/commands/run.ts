@@ -24,6 +24,8 @@ export interface RunCommandOptions {
   readonly out?: string
   readonly total?: number
   readonly workers?: number
+  /** Items in flight at once in the process (async items that wait on a service). */
+  readonly concurrency?: number
   readonly seed?: number
   readonly param: readonly string[]
   readonly params?: string
@@ -77,6 +79,8 @@ export async function runCommand(
     throw new UsageError(`${jobPath} is a loop job: --rate-limit applies to the items of a map job (defineJob)`)
   if (loop && options.workers !== undefined)
     throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --workers does not apply`)
+  if (loop && options.concurrency !== undefined)
+    throw new UsageError(`${jobPath} is a loop job: its steps run one after another, so --concurrency does not apply`)
   // --out s3://bucket/prefix: the shards go to the bucket, the progress files to a local folder.
   const shards = options.out !== undefined && isBucketUrl(options.out) ? options.out : undefined
   if (shards !== undefined && options.store === undefined) {
@@ -138,6 +142,7 @@ export async function runCommand(
     : runMapJob({
         ...common,
         ...(options.workers !== undefined && { workers: options.workers }),
+        ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
         ...(options.store !== undefined && { store: options.store }),
         ...(shards !== undefined && { shards }),
         ...(rateLimit !== undefined && { rateLimit }),
@@ -190,13 +195,14 @@ export function preflightCommandLine(
   jobPath: string,
   target: number,
   outDir: string,
-  options: Pick<RunCommandOptions, 'seed' | 'param' | 'params' | 'config'>,
+  options: Pick<RunCommandOptions, 'seed' | 'param' | 'params' | 'config' | 'concurrency'>,
 ): string {
   const words = ['npx', 'longhaul', 'preflight', jobPath, '--target', String(target), '--out', outDir]
   if (options.seed !== undefined) words.push('--seed', String(options.seed))
   for (const pair of options.param) words.push('--param', pair)
   if (options.params !== undefined) words.push('--params', options.params)
   if (options.config !== undefined) words.push('--config', options.config)
+  if (options.concurrency !== undefined) words.push('--concurrency', String(options.concurrency))
   return words.map(shellWord).join(' ')
 }
 

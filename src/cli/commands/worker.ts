@@ -11,6 +11,8 @@ export interface WorkerCommandOptions {
   readonly store: string
   readonly out?: string
   readonly workers?: number
+  /** Items in flight at once in this process. */
+  readonly concurrency?: number
   readonly leaseTtl?: number
   readonly config?: string
   readonly json?: boolean
@@ -44,6 +46,7 @@ export async function workerCommand(
     stallAfter: policy.stallAfterSeconds * 1000,
     ...(options.workers !== undefined && { workers: options.workers }),
     ...(options.rateLimit !== undefined && { rateLimit: parseRateLimit(options.rateLimit) }),
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(signal && { signal }),
     observer: display,
   }).finally(() => display.close())

@@ -74,7 +74,7 @@ export function runDisplay(options: DisplayOptions): RunObserver & { close(): vo
         ? `resuming at ${count(start.committed)} of ${count(start.total)} ${unit}`
         : `${count(start.total)} ${unit}`
       write(
-        `[${job}] ${from} → ${start.dir} (${start.unit === 'steps' ? 'a loop' : `workers ${start.workers}`}, seed ${start.seed})`,
+        `[${job}] ${from} → ${start.dir} (${start.unit === 'steps' ? 'a loop' : `workers ${start.workers}${start.concurrency !== undefined ? `, ${start.concurrency} in flight` : ''}`}, seed ${start.seed})`,
       )
       const payload = {
         done: count(start.committed),

@@ -3,7 +3,10 @@
  * that a worker commits every `targetMs` or so: not every item (an fsync
  * each) and not every hour (a crash would lose it). It starts at one item and
  * grows at most fourfold per measurement, so a slow job is never handed a
- * huge first range on a guess.
+ * huge first range on a guess. With several items in flight per thread
+ * (`concurrency`), a range is never smaller than that many while there are
+ * enough left to share: they run side by side, so a range of them takes
+ * about as long as one item, and a smaller one would leave slots idle.
  */
 export class ChunkSizer {
   private msPerItem: number | undefined
@@ -13,13 +16,15 @@ export class ChunkSizer {
     private readonly workers: number,
     private readonly targetMs = 2_000,
     private readonly maxItems = 65_536,
+    /** Items one thread has in flight at once. */
+    private readonly inFlight = 1,
   ) {}
 
   /** The size of the next range, given how many items nobody holds yet. */
   next(unclaimed: number): number {
     const byTime = this.msPerItem === undefined ? 1 : Math.floor(this.targetMs / Math.max(this.msPerItem, 1e-6))
     const fairShare = Math.ceil(unclaimed / this.workers)
-    return Math.max(1, Math.min(byTime, this.ceiling, fairShare, this.maxItems))
+    return Math.max(1, Math.min(Math.max(Math.min(byTime, this.ceiling), this.inFlight), fairShare, this.maxItems))
   }
 
   /** Records that `items` took `busyMs` to make. */

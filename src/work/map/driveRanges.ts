@@ -28,6 +28,10 @@ export interface RangeDriving {
   readonly stopFlag: Int32Array
   /** Commit at least this often, ms. */
   readonly checkpointMs: number
+  /** The worker threads making ranges, how many ranges each makes at once, and the most items one has in flight. */
+  readonly threads: number
+  readonly rangesPerThread: number
+  readonly inFlightPerThread: number
   /** Each range's result, for the summary. */
   readonly onResult: (result: RangeResult) => void
   /** Bytes of a committed range's files. */
@@ -47,9 +51,10 @@ export async function driveRanges(
 ): Promise<Ending> {
   const { open, tracker, progress, settings, now, observer, stop } = session
   const { store, paths, lease, place, job } = open
-  const { workers, leaseTtlMs } = settings
+  const { leaseTtlMs } = settings
+  const { threads } = how
   const pollMs = Math.min(1_000, leaseTtlMs / 4)
-  const sizer = new ChunkSizer(workers)
+  const sizer = new ChunkSizer(threads, undefined, undefined, how.inFlightPerThread)
   const inFlight = new Set<Promise<void>>()
   let claimedInFlight = 0
   const stopping = (): boolean => Atomics.load(how.stopFlag, 0) !== 0
@@ -109,7 +114,7 @@ export async function driveRanges(
     if (result.failure) stop(failureError(result.failure, result.start, claim.end))
   }
   const feed = async (): Promise<void> => {
-    while (!stopping() && inFlight.size < workers * 2) {
+    while (!stopping() && inFlight.size < threads * (how.rangesPerThread + 1)) {
       const unclaimed = Math.max(1, session.total - tracker.committed - claimedInFlight)
       // After a pause past the lease, it is renewed (or found taken) before anything more is claimed.
       await progress.ensureLease()

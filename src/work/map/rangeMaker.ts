@@ -24,6 +24,8 @@ export interface RangeMaker {
 export interface MakerStart {
   readonly setup: WorkerSetup
   readonly concurrency: number
+  /** Ranges one thread makes at once (they share its items in flight). @default 1 */
+  readonly rangesPerThread?: number
   /** Told once when the maker cannot go on (a thread that cannot even load the job): the run fails with it. */
   readonly onBroken: (error: Error) => void
 }

@@ -1,9 +1,11 @@
+import { UsageError } from '../../errors.ts'
+import { isPythonJobPath } from '../../job/pythonJob.ts'
 import type { RateLimit } from '../../job/rateLimit.ts'
 import type { RangeSummary } from '../../journal/store.ts'
 import type { LaunchGate, RunTarget } from '../../run/identify.ts'
 import { driveRun, type Work } from '../../run/lifecycle.ts'
 import type { RunObserver } from '../../run/observer.ts'
-import { type RawRunSettings, resolveRunSettings } from '../../run/settings.ts'
+import { type RawRunSettings, type RunSettings, resolveRunSettings } from '../../run/settings.ts'
 import { type RunSummary, sessionSummary } from '../../run/summary.ts'
 import { writeReaderIndex } from '../../shards/readerIndex.ts'
 import type { RunNaming } from '../../shards/recovery.ts'
@@ -49,6 +51,10 @@ export interface RunOptions extends RawRunSettings, RunTarget {
  */
 export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const settings = resolveRunSettings(options)
+  if (settings.concurrency !== undefined && isPythonJobPath(options.jobPath))
+    throw new UsageError(
+      `${options.jobPath} is a Python job: its worker processes make one item at a time, so --concurrency does not apply; use --workers`,
+    )
   const role = roleOf(options)
   return await driveRun(mapWork(options, role), role, { settings, signal: options.signal, observer: options.observer })
 }
@@ -68,6 +74,8 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
   let maker: RangeMaker | undefined
   let naming: RunNaming
   let kept: RangeSummary[] = []
+  /** Threads, and items in flight: resolved once the job is loaded (its own `concurrency`). */
+  let parallel: Parallelism
   let bytesWritten = 0
   let slowestItemMs = 0
   /** Files in data/ longhaul cannot prove it wrote: left, and said once. */
@@ -92,6 +100,7 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
       const limiter = new SharedLimiter(rateLimit)
       if (role.kind !== 'local' && limit.length > 0)
         teardown.defer(divideAcrossProcesses(open.store, role.me, limiter, settings.heartbeatMs, settings.now))
+      parallel = parallelismOf(settings, options.workers, job.concurrency)
       maker = await threads!.start({
         setup: {
           jobPath: options.jobPath,
@@ -104,8 +113,12 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
           stop: stopFlag.buffer as SharedArrayBuffer,
           finished: finishedCounter,
           rateLimit,
+          concurrency: parallel.concurrency,
+          threads: parallel.threads,
+          threadsStarted: new SharedArrayBuffer(4),
         },
-        concurrency: settings.workers,
+        concurrency: parallel.threads,
+        rangesPerThread: parallel.rangesPerThread,
         onBroken: stop,
       })
       const reconciled = await role.reconcile(open, naming)
@@ -126,6 +139,8 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
         committed,
         finished: finishedCounter,
         rateLimit: () => rateLimitShown(limiter, limit.length > 0),
+        workers: parallel.threads,
+        ...(parallel.concurrency > parallel.threads && { concurrency: parallel.concurrency }),
         // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
         where: open.scratch !== undefined ? place.where : paths.dir,
       }
@@ -134,6 +149,9 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
       driveRanges(session, role, maker!, naming, kept, {
         stopFlag,
         checkpointMs: options.checkpointEvery ?? session.open.job.checkpointEvery,
+        threads: parallel.threads,
+        rangesPerThread: parallel.rangesPerThread,
+        inFlightPerThread: Math.ceil(parallel.concurrency / parallel.threads),
         onResult: (result) => {
           slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
           if (result.retained) retainedByThread.set(result.retained.thread, result.retained.bytes)
@@ -176,4 +194,32 @@ function rateLimitShown(limiter: SharedLimiter, limited: boolean): RateLimitShow
   if (!limited && waitingSeconds === 0 && rateLimitedAnswers === 0) return undefined
   const limit = limited ? `${limiter.text}${share > 1 ? ` (this process: 1/${share} of it)` : ''}` : null
   return { limit, waitingSeconds, rateLimitedAnswers }
+}
+
+/** How a process makes items: `threads` worker threads with `concurrency` items in flight over them all. */
+interface Parallelism {
+  readonly threads: number
+  readonly concurrency: number
+  /**
+   * Ranges a thread makes at once: two when it has several items in flight, so that while one range's last items
+   * finish and its shard is written, the next one's fill the free slots (they share the thread's slots).
+   */
+  readonly rangesPerThread: number
+}
+
+/**
+ * `--concurrency` (else the job's) is per process, whatever the thread count: the threads share it, and no more of
+ * them start than it allows (each has at least one item in flight). Unset: one item per thread, as `--workers` says.
+ * With it, one thread unless `--workers` asks for more: items that wait need no more to keep hundreds in flight, and
+ * each thread costs memory and CPU of its own (bench/README.md, items that wait on a service).
+ */
+function parallelismOf(
+  settings: RunSettings,
+  workersAsked: number | undefined,
+  jobConcurrency: number | undefined,
+): Parallelism {
+  const concurrency = settings.concurrency ?? jobConcurrency
+  if (concurrency === undefined) return { threads: settings.workers, concurrency: settings.workers, rangesPerThread: 1 }
+  const threads = Math.min(workersAsked ?? 1, concurrency)
+  return { threads, concurrency, rangesPerThread: concurrency > threads ? 2 : 1 }
 }

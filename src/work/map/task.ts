@@ -18,6 +18,12 @@ export interface WorkerSetup {
   readonly finished: SharedArrayBuffer
   /** The rate limit every thread shares (rateLimit/sharedLimiter.ts). */
   readonly rateLimit: LimiterSetup
+  /** Items in flight at once in the process, over all its threads (at least `threads`). */
+  readonly concurrency: number
+  /** The worker threads the process runs. */
+  readonly threads: number
+  /** Int32Array[1]: each thread adds 1 as it starts, which numbers it for its share of `concurrency`. */
+  readonly threadsStarted: SharedArrayBuffer
 }
 
 /** Make items [start, end), stopping early at the deadline or the size cap. */

@@ -35,7 +35,7 @@ export function prepareThreadPool(jobPath: string): PreparedPool {
   bundle.catch(() => undefined)
   return {
     abandon: () => bundle.then(() => undefined).catch(() => undefined),
-    async start({ setup, concurrency, onBroken }) {
+    async start({ setup, concurrency, rangesPerThread = 1, onBroken }) {
       const pool = new Piscina({
         filename: await bundle,
         // Threads load the bundle with import(), not require(): Node 20 aborts the whole process when a thread is
@@ -44,6 +44,7 @@ export function prepareThreadPool(jobPath: string): PreparedPool {
         execArgv: WORKER_EXEC_ARGV,
         minThreads: concurrency,
         maxThreads: concurrency,
+        concurrentTasksPerWorker: rangesPerThread,
         workerData: setup,
         idleTimeout: Number.POSITIVE_INFINITY,
       })

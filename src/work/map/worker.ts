@@ -20,6 +20,7 @@ import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
 import { shardFileName, stagedFileName } from '../../shards/shardNames.ts'
 import { afterRateLimited, limitedFetch, loadFetch, ONE_REQUEST } from '../rateLimit/limitedCall.ts'
 import { SharedLimiter } from '../rateLimit/sharedLimiter.ts'
+import { inIndexOrder, Slots } from './inIndexOrder.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
 
 class ItemContext {
@@ -65,6 +66,8 @@ class RangeMaker {
   private readonly finished: Int32Array
   private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
   private readonly limiter: SharedLimiter
+  /** This thread's share of the process's items in flight, shared by the ranges it makes at once. */
+  private readonly slots: Slots
 
   constructor(
     private readonly job: MapJob,
@@ -75,6 +78,7 @@ class RangeMaker {
     this.readRecords = job.input ? job.input.reader(setup.inputHandle) : undefined
     this.limiter = new SharedLimiter(setup.rateLimit)
     if (this.limiter.paces) loadFetch()
+    this.slots = new Slots(threadShare(setup))
   }
 
   private get stopping(): boolean {
@@ -103,42 +107,36 @@ class RangeMaker {
     }
     let failure: TaskFailure | undefined
     let slowestItemMs = 0
-    // One clock read per item: the end of one item is the start of the next.
-    let itemStarted = started
-    let index = task.start
-    for (; index < task.end; index++) {
-      if (this.stopping) break
-      if (index > task.start && (itemStarted >= deadline || shard.bytes >= task.maxBytes)) break
-      const made = await this.makeItem(records ? records[index - task.start] : index, index)
-      const itemEnded = Date.now()
-      slowestItemMs = Math.max(slowestItemMs, itemEnded - itemStarted)
-      itemStarted = itemEnded
-      if ('abandoned' in made) break
-      if ('error' in made) {
-        failure = { kind: 'item', index, attempts: made.attempts, message: made.error.message, stack: made.error.stack }
-        break
-      }
-      try {
-        hashes.set(shard.add(made.value, index), (index - task.start) * ITEM_HASH_BYTES)
-        Atomics.add(this.finished, 0, 1)
-      } catch (error) {
-        // The output cannot write the value: deterministic, so not retried; the error names the item, field and value.
-        failure =
-          error instanceof ValueNotRepresentableError
-            ? {
-                kind: 'value',
-                index,
-                attempts: 1,
-                message: error.message,
-                field: error.field,
-                value: error.value,
-                reason: error.reason,
-                ...(error.itemStack && { stack: error.itemStack }),
-              }
-            : { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
-        break
-      }
-    }
+    const index = await inIndexOrder<Made & { ms: number }>({
+      start: task.start,
+      end: task.end,
+      slots: this.slots,
+      // The first item always starts; later ones not past the deadline or the size cap.
+      mayStart: (i) => !this.stopping && (i === task.start || (Date.now() < deadline && shard.bytes < task.maxBytes)),
+      make: (i) => this.timedItem(records ? records[i - task.start] : i, i),
+      take: (i, made) => {
+        slowestItemMs = Math.max(slowestItemMs, made.ms)
+        if ('abandoned' in made) return false
+        if ('error' in made) {
+          failure = {
+            kind: 'item',
+            index: i,
+            attempts: made.attempts,
+            message: made.error.message,
+            stack: made.error.stack,
+          }
+          return false
+        }
+        try {
+          hashes.set(shard.add(made.value, i), (i - task.start) * ITEM_HASH_BYTES)
+          Atomics.add(this.finished, 0, 1)
+          return true
+        } catch (error) {
+          failure = valueFailure(error, i)
+          return false
+        }
+      },
+    })
     const busyMs = Date.now() - started
     const nothing = {
       start: task.start,
@@ -174,9 +172,16 @@ class RangeMaker {
     }
   }
 
+  /** One item with how long it took, start to end (retries included). */
+  private async timedItem(arg: unknown, index: number): Promise<Made & { ms: number }> {
+    const started = Date.now()
+    const made = await this.makeItem(arg, index)
+    return { ...made, ms: Date.now() - started }
+  }
+
   /**
    * One item, retried with backoff up to the job's `retries` (resolved by the coordinator); a call answered "rate
-   * limited" is made again after its own backoff, not counted against them (rateLimit/limitedCall.ts).
+   * limited" is made again after its own backoff, not counted against them (rateLimit/limitedCall.ts). Never rejects.
    */
   private async makeItem(arg: unknown, index: number): Promise<Made> {
     const stopping = (): boolean => this.stopping
@@ -184,9 +189,7 @@ class RangeMaker {
     for (let attempt = 1; ; ) {
       try {
         if (this.limiter.paces && !(await this.limiter.take(ONE_REQUEST, stopping))) return { abandoned: true }
-        const ctx = new ItemContext(index, this.setup.params, this.setup.seed, this.limiter, stopping)
-        const out = this.job.item(arg as never, ctx as never)
-        return { value: isPromiseLike(out) ? await out : out }
+        return { value: await this.callItem(arg, index, stopping) }
       } catch (error) {
         // Stopping (Ctrl-C): the item is left for the next run, not failed.
         if (this.stopping) return { abandoned: true }
@@ -204,6 +207,38 @@ class RangeMaker {
       }
     }
   }
+
+  /** The one place the job's item function is called: one attempt at one item. */
+  private async callItem(arg: unknown, index: number, stopping: () => boolean): Promise<unknown> {
+    const ctx = new ItemContext(index, this.setup.params, this.setup.seed, this.limiter, stopping)
+    const out = this.job.item(arg as never, ctx as never)
+    return isPromiseLike(out) ? await out : out
+  }
+}
+
+/** The output cannot write an item's value: deterministic, so not retried; the error names the item, field and value. */
+function valueFailure(error: unknown, index: number): TaskFailure {
+  return error instanceof ValueNotRepresentableError
+    ? {
+        kind: 'value',
+        index,
+        attempts: 1,
+        message: error.message,
+        field: error.field,
+        value: error.value,
+        reason: error.reason,
+        ...(error.itemStack && { stack: error.itemStack }),
+      }
+    : { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
+}
+
+/**
+ * This thread's share of the process's `concurrency`: the threads number themselves as they start, and the shares add
+ * up to it (64 over 3 threads: 22, 21, 21).
+ */
+function threadShare(setup: WorkerSetup): number {
+  const ordinal = Atomics.add(new Int32Array(setup.threadsStarted), 0, 1) % setup.threads
+  return Math.floor(setup.concurrency / setup.threads) + (ordinal < setup.concurrency % setup.threads ? 1 : 0)
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
