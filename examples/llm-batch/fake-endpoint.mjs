@@ -1,7 +1,7 @@
 // A local stand-in for an OpenAI-compatible chat endpoint, for the example's test, the bench and a try without a key:
 // `POST /chat/completions` answered after `latencyMs`; at most `limit` requests per fixed window of `windowMs` (windows
-// aligned to the server's start), the rest answered 429 with `Retry-After` (whole seconds, rounded up, to the next
-// window); a seeded share of the others answered 500; the rest answered 200 with an answer and a `usage` that are a
+// aligned to the server's start), the rest answered 429 with `Retry-After` (the seconds to the next window, to the
+// millisecond); a seeded share of the others answered 500; the rest answered 200 with an answer and a `usage` that are a
 // function of the prompt alone. It counts every request it receives, and every one it answered 200 (a paid call),
 // per prompt.
 //
@@ -87,7 +87,8 @@ export async function startFakeEndpoint({
       if (w !== window) [window, inWindow] = [w, 0]
       if (inWindow >= limit) {
         totals.rateLimited++
-        const retryAfterS = Math.max(1, Math.ceil(((w + 1) * windowMs - now) / 1000))
+        // Seconds to the window's end, to the millisecond: a provider's are whole seconds, longhaul reads either.
+        const retryAfterS = Math.ceil((w + 1) * windowMs - now) / 1000
         return reply(
           429,
           { error: { message: 'Rate limit reached', type: 'requests' } },
