@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit)
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit, paidcalls)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -52,6 +52,10 @@ const BENCHMARKS = [
   { name: 'startup', script: cases('startup'), args: [10], timeoutMs: 900_000 },
   // 1,200 calls at a limit of 2,400/min (about 30 s), from 2 worker threads sharing the limiter.
   { name: 'ratelimit', script: cases('ratelimit'), args: [2400, scaled(1_200, 100), 2] },
+  // examples/llm-batch against the fake chat endpoint (200 ms answers), 64 in flight at 100/s, SIGKILLed 3 times at
+  // random moments and resumed: calls paid twice per kill, at the job's checkpoint interval (10 s) and at 1 s.
+  { name: 'paidcalls', script: cases('paidcalls'), args: [scaled(3_000, 300), 3, 200, 64, 100, 10] },
+  { name: 'paidcalls', script: cases('paidcalls'), args: [scaled(3_000, 300), 3, 200, 64, 100, 1] },
 ]
 const QUIET_CORES = 0.1
 

@@ -3,4 +3,4 @@
 import { register } from 'tsx/esm/api'
 
 register()
-export const { runMapJob } = await import('longhaul')
+export const { runMapJob, verifyRun } = await import('longhaul')
