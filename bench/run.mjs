@@ -157,6 +157,10 @@ function summary(rows) {
       `rate limit ${r.perMinute}/min, ${r.workers} threads`,
       `${r.callsPerMinute} calls/min (${Math.round(r.ofLimit * 1000) / 10}%), ${r.overInBusiestMinute} over in a minute, ${r.overInBusiestSecondProRata} over N/60 in a second; take ${r.takeNs} ns vs message ${r.messageRoundTripNs} ns`,
     ],
+    paidcalls: (r) => [
+      `paid calls after SIGKILL, ${r.concurrency} in flight at ${r.ratePerS}/s, checkpoint ${r.checkpointS} s`,
+      `made twice per kill ${r.repeatedPerKill.join(', ')} (bound ${r.bound}); each prompt once: ${r.eachPromptOnce}, verify clean: ${r.verified}`,
+    ],
     concurrency: (r) => [
       `${r.delayMs} ms calls, ${r.concurrency} in flight`,
       `${r.ratio}× a bare promise pool (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.bare.itemsPerSecond.toLocaleString('en')} items/s), peak RSS ${r.longhaul.peakRssMiB} MiB`,
