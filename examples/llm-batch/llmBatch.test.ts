@@ -5,13 +5,13 @@ import { killedAfterEach, runCli, runCliHere, startCli, tempDir } from '../../te
 import { answerFor, type FakeEndpoint, startFakeEndpoint } from './fake-endpoint.mjs'
 import type { Answer, Prompt } from './job.ts'
 
-const PROMPTS = 160
+const PROMPTS = 200
 /** The run's pace and its commits: items in flight, calls per second, seconds between commits at the most. */
 const CONCURRENCY = 16
 const RATE_PER_S = 150
-const CHECKPOINT_S = 0.25
+const CHECKPOINT_S = 0.4
 /** Paid calls before the kill: more than the bound below, so a run that committed nothing before it would fail. */
-const KILL_AFTER = 90
+const KILL_AFTER = 140
 
 const children = killedAfterEach()
 let endpoint: FakeEndpoint | undefined
@@ -43,8 +43,33 @@ function outputRecords(out: string): Answer[] {
   )
 }
 
+describe('job.ts', () => {
+  it('errors say what to do: an endpoint that refuses the key fails the item naming OPENAI_API_KEY', async () => {
+    endpoint = await startFakeEndpoint({ latencyMs: 0, key: 'sk-right' })
+    // The job reads its environment as it loads, as each worker thread does.
+    const before = {
+      LONGHAUL_LLM_BASE_URL: process.env.LONGHAUL_LLM_BASE_URL,
+      OPENAI_API_KEY: process.env.OPENAI_API_KEY,
+    }
+    Object.assign(process.env, { LONGHAUL_LLM_BASE_URL: endpoint.url, OPENAI_API_KEY: 'sk-wrong' })
+    try {
+      const { ask, params } = await import('./job.ts')
+      const ctx = { index: 0, seed: 0, params: params.parse({}), fetch, take: async () => undefined }
+      await expect(ask({ id: 'a', prompt: 'hello' }, ctx as never)).rejects.toThrow(
+        /chat\/completions answered 401 \(check OPENAI_API_KEY\): .*Incorrect API key/,
+      )
+      expect(endpoint.totals().unauthorized).toBe(1)
+    } finally {
+      for (const [name, value] of Object.entries(before)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+    }
+  })
+})
+
 describe('examples/llm-batch against a local fake endpoint (latency, 429 + Retry-After, seeded 500s)', () => {
-  it('no-loss, no-duplicates after SIGKILL: every prompt answered exactly once; paid calls repeated ≤ in flight + interval × rate', async () => {
+  it('no-loss, no-duplicates after SIGKILL: every prompt answered exactly once; paid calls repeated ≤ 2 × in flight + interval × rate', async () => {
     const dir = tempDir('longhaul-llm-batch-')
     const prompts: Prompt[] = Array.from({ length: PROMPTS }, (_, i) => ({
       id: `q${String(i).padStart(4, '0')}`,
@@ -101,7 +126,10 @@ describe('examples/llm-batch against a local fake endpoint (latency, 429 + Retry
     const totals = endpoint.totals()
     // Paid twice = answered 200 more than once: calls made before the kill whose items were not committed yet.
     const paidTwice = [...endpoint.answered.values()].reduce((sum, n) => sum + n - 1, 0)
-    const bound = CONCURRENCY + RATE_PER_S * CHECKPOINT_S
+    // What a kill can cost: the interval's calls at the rate, written and not committed, and the items started and not
+    // written yet, of which a thread holds at most twice its share (those finished wait behind a slower one, a 500
+    // backing off or a 429 waited out, to be written in index order).
+    const bound = 2 * CONCURRENCY + RATE_PER_S * CHECKPOINT_S
     console.log(
       `llm-batch: ${paidBeforeKill} paid calls before the kill, ${paidTwice} made twice (bound ${bound}); ` +
         `${totals.requests} requests, ${totals.rateLimited} answered 429, ${totals.failed} answered 500`,
