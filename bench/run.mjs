@@ -54,8 +54,8 @@ const BENCHMARKS = [
   { name: 'ratelimit', script: cases('ratelimit'), args: [2400, scaled(1_200, 100), 2] },
   // examples/llm-batch against the fake chat endpoint (200 ms answers), 64 in flight at 100/s, SIGKILLed 3 times at
   // random moments and resumed: calls paid twice per kill, at the job's checkpoint interval (10 s) and at 1 s.
-  { name: 'paidcalls', script: cases('paidcalls'), args: [scaled(3_000, 300), 3, 200, 64, 100, 10] },
-  { name: 'paidcalls', script: cases('paidcalls'), args: [scaled(3_000, 300), 3, 200, 64, 100, 1] },
+  { name: 'paidcalls', script: cases('paidcalls'), args: [scaled(3_000, 1_500), 3, 200, 64, 100, 10] },
+  { name: 'paidcalls', script: cases('paidcalls'), args: [scaled(3_000, 1_500), 3, 200, 64, 100, 1] },
 ]
 const QUIET_CORES = 0.1
 
