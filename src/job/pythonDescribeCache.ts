@@ -4,7 +4,7 @@
  * the job's imports and numpy's, would come before anything else of the run.
  *
  * An answer is used again only while everything it came from is the same: the content of the job file and of each
- * local module it imported (sha256, as the fingerprint hashes them), the names of the Python files and folders beside
+ * local module it imported (sha256, as the fingerprint hashes them), the names of the Python files and packages beside
  * the job (a new one could shadow what it imports), longhaul.py, the `python3` first on PATH (the file it resolves to)
  * and what a virtual environment or a version manager's shim chooses the interpreter by (VIRTUAL_ENV, CONDA_PREFIX,
  * PYTHONPATH, PYTHONHOME, PYENV_VERSION, the nearest .python-version file, pyenv's global version file), and the
@@ -12,7 +12,16 @@
  * described every time (installing numpy would change its runtime unseen). Anything unreadable is a miss.
  */
 import { createHash } from 'node:crypto'
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs'
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+} from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, dirname, join, parse } from 'node:path'
 import { writeFileAtomic } from '../files/atomicFile.ts'
@@ -77,8 +86,12 @@ function where(jobFile: string, helper: string): { file: string; key: string } |
 /** The job's files, the Python names beside it, and the interpreter and numpy that described it. */
 function stateOf(jobFile: string, answer: Record<string, unknown>): string {
   const modules = answer.modules as string[]
-  const beside = readdirSync(dirname(jobFile), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() || entry.name.endsWith('.py'))
+  // Python files and packages: not the run folders, caches and logs that come and go beside a job.
+  const folder = dirname(jobFile)
+  const beside = readdirSync(folder, { withFileTypes: true })
+    .filter((entry) =>
+      entry.isDirectory() ? existsSync(join(folder, entry.name, '__init__.py')) : entry.name.endsWith('.py'),
+    )
     .map((entry) => entry.name)
     .sort()
   const numpy = answer.numpyFile as string
