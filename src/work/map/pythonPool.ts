@@ -13,6 +13,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { Socket } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { LonghaulError } from '../../errors.ts'
 import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor, pythonRecordReader } from '../../job/pythonJob.ts'
@@ -29,8 +30,9 @@ const STOP_POLL_MS = 50
 const EXIT_GRACE_MS = 2_000
 
 /**
- * The worker processes start at once, `concurrency` of them, and load Python, numpy and the job while the run is
- * opened and reconciled; each waits for its setup (the run's params, seed and data folder), sent by start().
+ * The worker processes start at once (all but one core's worth of them, at least one), and load Python, numpy and
+ * the job while the run is opened and reconciled; each waits for its setup (the run's params, seed and data folder),
+ * sent by start(), which starts the rest.
  */
 export function preparePythonPool(jobPath: string, concurrency: number): PreparedPool {
   const pool = new PythonPool(resolve(jobPath), concurrency)
@@ -78,7 +80,10 @@ class PythonPool implements RangeMaker {
     private readonly jobPath: string,
     concurrency: number,
   ) {
-    for (let i = 0; i < concurrency; i++) this.spawnWorker()
+    // One core is left to this process while it opens the run: on two cores, the first worker loads alone, and
+    // the first item waits for one start of Python and numpy, not two sharing a core. The rest start in start().
+    const early = Math.max(1, Math.min(concurrency, availableParallelism() - 1))
+    for (let i = 0; i < early; i++) this.spawnWorker()
   }
 
   /** The run is open: each worker gets its setup, and as many more start as `how.concurrency` asks. */
