@@ -935,6 +935,7 @@ def _describe(path: str) -> int:
             "checkpointEvery": max(1, round(job.checkpoint_every * 1000)), "validate": job.validate is not None,
             "datasetChecks": list(job.dataset_checks), "input": job.input.description if job.input else None,
             "modules": modules, "executable": sys.executable, "runtime": _runtime(),
+            "numpyFile": getattr(sys.modules.get("numpy"), "__file__", None),
         }
     except _Usage as error:
         answer = {"error": str(error)}
@@ -1122,17 +1123,18 @@ def _work(path: str) -> int:
     stop = threading.Event()
     threading.Thread(target=_read_channel, args=(channel, inbox, stop), daemon=True, name="longhaul-channel").start()
     send = channel.send
-    setup = inbox.get()
-    if setup.get("stop"):
-        stop.set()
     try:
         # numpy loads now, with the job, not in the first item that draws from ctx.rng: that item's time sizes the ranges.
+        # Both load before the setup is read: the coordinator starts this process while it opens the run's journal.
         with contextlib.suppress(ImportError):
             import numpy  # noqa: F401
         job, _ = _load(path)
     except BaseException as error:
         send({"type": "broken", "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)})
         return 1
+    setup = inbox.get()
+    if setup.get("stop"):
+        stop.set()
     send({"type": "ready"})
     _Worker(channel, job, setup, inbox, stop).serve()
     return 0

@@ -18,6 +18,7 @@ import { JOB_BRAND, type MapJob } from './defineJob.ts'
 import { hashInputs, type RuntimeVersions } from './fingerprint.ts'
 import { inputFromDescription } from './inputs/fromDescription.ts'
 import { formatFromDescription } from './outputs/fromDescription.ts'
+import { cachedDescription, keepDescription } from './pythonDescribeCache.ts'
 
 /** longhaul's Python module: the job's `import longhaul`, and the entry of describe and the worker processes. */
 export const PYTHON_HELPER = fileURLToPath(new URL('../../python/longhaul.py', import.meta.url))
@@ -92,9 +93,14 @@ function stampOf(modules: readonly string[]): string | undefined {
   }
 }
 
-/** The Python that runs the job's workers: the interpreter its description ran in, else `python3` from PATH. */
+/**
+ * The Python that runs the job's workers: the interpreter its description ran in (in this process, or kept on disk
+ * while nothing it depends on changed), else `python3` from PATH.
+ */
 export function pythonFor(jobPath: string): string {
-  return described.get(resolve(jobPath))?.executable ?? PYTHON
+  const file = resolve(jobPath)
+  const executable = described.get(file)?.executable ?? cachedDescription(file, PYTHON_HELPER)?.executable
+  return typeof executable === 'string' ? executable : PYTHON
 }
 
 /** The job's own Python files it imported, by MapJob: what its fingerprint hashes besides the files beside it. */
@@ -105,7 +111,8 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
   const file = resolve(jobPath)
   const last = described.get(file)
   if (last && stampOf(importedModules.get(last.job) ?? []) === last.stamp) return last.job
-  const answer = await askPython(jobPath, ['describe', file])
+  const kept = cachedDescription(file, PYTHON_HELPER)
+  const answer = kept ?? (await askPython(jobPath, ['describe', file]))
   if (typeof answer.error === 'string') {
     throw new UsageError(
       `job file ${jobPath} failed to load: ${answer.error}${typeof answer.stack === 'string' ? `\n${answer.stack}` : ''}`,
@@ -164,6 +171,7 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
   runtimes.set(job, d.runtime)
   const stamp = stampOf(d.modules)
   if (stamp !== undefined) described.set(file, { job, executable: d.executable, stamp })
+  if (!kept) keepDescription(file, PYTHON_HELPER, answer)
   return job
 }
 

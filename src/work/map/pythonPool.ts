@@ -13,6 +13,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { Socket } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { LonghaulError } from '../../errors.ts'
 import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor, pythonRecordReader } from '../../job/pythonJob.ts'
@@ -28,11 +29,16 @@ const STOP_POLL_MS = 50
 /** How long close() waits for a worker to end after its channel closed, before it is killed. */
 const EXIT_GRACE_MS = 2_000
 
-/** Python workers need no preparation: they start, and load the job, while the run is reconciled. */
-export function preparePythonPool(jobPath: string): PreparedPool {
+/**
+ * The worker processes start at once (all but one core's worth of them, at least one), and load Python, numpy and
+ * the job while the run is opened and reconciled; each waits for its setup (the run's params, seed and data folder),
+ * sent by start(), which starts the rest.
+ */
+export function preparePythonPool(jobPath: string, concurrency: number): PreparedPool {
+  const pool = new PythonPool(resolve(jobPath), concurrency)
   return {
-    abandon: async () => undefined,
-    start: async (how) => new PythonPool(resolve(jobPath), how),
+    abandon: () => pool.close(),
+    start: async (how) => pool.start(how),
   }
 }
 
@@ -55,27 +61,46 @@ class PythonPool implements RangeMaker {
   private readonly workers = new Set<Worker>()
   private readonly idle: Worker[] = []
   private readonly waiting: Pending[] = []
-  private readonly stop: Int32Array
-  private readonly finished: Int32Array
-  private readonly timer: NodeJS.Timeout
+  private stop = new Int32Array(new SharedArrayBuffer(4))
+  private finished = new Int32Array(new SharedArrayBuffer(4))
+  private timer: NodeJS.Timeout | undefined
+  /** Set by start(): until then the workers load the job and wait for their setup. */
+  private how: MakerStart | undefined
   private stopSent = false
   private closing = false
   private broken: Error | undefined
   /** Workers that died before their job loaded, in a row. */
   private failedStarts = 0
   /** An input job's records, read here and sent with each range (see docs/python.md, "Input jobs"). */
-  private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
+  private readRecords: ((start: number, end: number) => unknown[]) | undefined
+  /** An error of a worker before start(): start() throws it. */
+  private early: Error | undefined
 
   constructor(
     private readonly jobPath: string,
-    private readonly how: MakerStart,
+    concurrency: number,
   ) {
+    // One core is left to this process while it opens the run: on two cores, the first worker loads alone, and
+    // the first item waits for one start of Python and numpy, not two sharing a core. The rest start in start().
+    const early = Math.max(1, Math.min(concurrency, availableParallelism() - 1))
+    for (let i = 0; i < early; i++) this.spawnWorker()
+  }
+
+  /** The run is open: each worker gets its setup, and as many more start as `how.concurrency` asks. */
+  start(how: MakerStart): RangeMaker {
+    this.how = how
+    if (this.early) {
+      this.fail(this.early)
+      throw this.early
+    }
     this.stop = new Int32Array(how.setup.stop)
     this.finished = new Int32Array(how.setup.finished)
-    this.readRecords = pythonRecordReader(jobPath, how.setup.inputHandle)
-    for (let i = 0; i < how.concurrency; i++) this.spawnWorker()
+    this.readRecords = pythonRecordReader(this.jobPath, how.setup.inputHandle)
+    for (const worker of this.workers) this.sendSetup(worker)
+    for (let i = this.workers.size; i < how.concurrency; i++) this.spawnWorker()
     this.timer = setInterval(() => this.passOnStop(), STOP_POLL_MS)
     this.timer.unref()
+    return this
   }
 
   make(task: RangeTask): Promise<RangeResult> {
@@ -125,7 +150,6 @@ class PythonPool implements RangeMaker {
   }
 
   private spawnWorker(): void {
-    const { setup } = this.how
     const child = spawn(pythonFor(this.jobPath), [PYTHON_HELPER, 'worker', this.jobPath], {
       env: pythonEnv(),
       // The job's prints go to stderr, with longhaul's own lines: stdout is for the command's result (--json).
@@ -152,6 +176,14 @@ class PythonPool implements RangeMaker {
       ),
     )
     child.on('exit', (code, signal) => this.died(worker, code, signal))
+    if (this.how) {
+      this.sendSetup(worker)
+      this.dispatch()
+    }
+  }
+
+  private sendSetup(worker: Worker): void {
+    const { setup } = this.how!
     this.send(worker, {
       type: 'setup',
       params: setup.params,
@@ -161,7 +193,6 @@ class PythonPool implements RangeMaker {
       runTag: setup.runTag,
       stop: Atomics.load(this.stop, 0) !== 0,
     })
-    this.dispatch()
   }
 
   private receive(worker: Worker, message: FromWorker, itemHashes?: Buffer): void {
@@ -197,7 +228,7 @@ class PythonPool implements RangeMaker {
     this.workers.delete(worker)
     const at = this.idle.indexOf(worker)
     if (at >= 0) this.idle.splice(at, 1)
-    if (this.closing || this.broken) return
+    if (this.closing || this.broken || this.early) return
     const how = signal ? `killed by ${signal}` : `exit code ${code}`
     const pending = worker.current
     worker.current = undefined
@@ -227,6 +258,10 @@ class PythonPool implements RangeMaker {
   /** The maker cannot go on: the run fails with `error`, and every range waiting is settled with it. */
   private fail(error: Error): void {
     if (this.broken || this.closing) return
+    if (!this.how) {
+      this.early ??= error
+      return
+    }
     this.broken = error
     for (const pending of this.waiting.splice(0)) pending.reject(error)
     for (const worker of this.workers) {

@@ -56,7 +56,11 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
       `${options.jobPath} is a Python job: its worker processes make one item at a time, so --concurrency does not apply; use --workers`,
     )
   const role = roleOf(options)
-  return await driveRun(mapWork(options, role), role, { settings, signal: options.signal, observer: options.observer })
+  return await driveRun(mapWork(options, role, settings.workers), role, {
+    settings,
+    signal: options.signal,
+    observer: options.observer,
+  })
 }
 
 /**
@@ -65,7 +69,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
  * shards of earlier sessions re-hashed alongside. The role says where the
  * processes of a shared run differ.
  */
-function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummary> {
+function mapWork(options: RunOptions, role: Role, workers: number): Work<Participation, RunSummary> {
   const observer = options.observer
   const stopFlag = new Int32Array(new SharedArrayBuffer(4))
   const finishedCounter = new SharedArrayBuffer(4)
@@ -84,9 +88,9 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
       `left ${names.length} file(s) in ${place.where.replace(/\/$/, '')}/data that this run did not write: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''} (verify lists them as stray; move them out to make the output clean)`,
     )
   return {
-    // The worker bundle is built while the run is opened; both take tens of milliseconds.
+    // The worker bundle is built, or the Python worker processes start, while the run is opened.
     begin: () => {
-      threads = prepareMaker(options.jobPath)
+      threads = prepareMaker(options.jobPath, workers)
     },
     abandon: async () => await threads?.abandon(),
     halt: () => Atomics.store(stopFlag, 0, 1),
