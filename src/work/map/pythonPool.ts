@@ -47,6 +47,8 @@ interface Worker {
   readonly child: ChildProcess
   readonly channel: Socket
   readonly exited: Promise<void>
+  /** Which of the pool's workers it is (a replacement takes the number of the one it replaces): its share of the concurrency. */
+  readonly ordinal: number
   ready: boolean
   current: Pending | undefined
 }
@@ -73,7 +75,7 @@ class PythonPool implements RangeMaker {
     this.stop = new Int32Array(how.setup.stop)
     this.finished = new Int32Array(how.setup.finished)
     this.readRecords = pythonRecordReader(jobPath, how.setup.inputHandle)
-    for (let i = 0; i < how.concurrency; i++) this.spawnWorker()
+    for (let i = 0; i < how.concurrency; i++) this.spawnWorker(i)
     this.timer = setInterval(() => this.passOnStop(), STOP_POLL_MS)
     this.timer.unref()
   }
@@ -124,7 +126,7 @@ class PythonPool implements RangeMaker {
     if (!worker.channel.destroyed) worker.channel.write(encode(message))
   }
 
-  private spawnWorker(): void {
+  private spawnWorker(ordinal: number): void {
     const { setup } = this.how
     const child = spawn(pythonFor(this.jobPath), [PYTHON_HELPER, 'worker', this.jobPath], {
       env: pythonEnv(),
@@ -135,7 +137,7 @@ class PythonPool implements RangeMaker {
     })
     const channel = child.stdio[CHANNEL_FD] as Socket
     const exited = new Promise<void>((done) => child.once('close', () => done()))
-    const worker: Worker = { child, channel, exited, ready: false, current: undefined }
+    const worker: Worker = { child, channel, exited, ordinal, ready: false, current: undefined }
     this.workers.add(worker)
     this.idle.push(worker)
     channel.on('error', () => undefined) // a dead worker's channel: its exit says what happened
@@ -160,6 +162,8 @@ class PythonPool implements RangeMaker {
       dataDir: setup.dataDir,
       runTag: setup.runTag,
       stop: Atomics.load(this.stop, 0) !== 0,
+      // The process's concurrency over its workers, as over threads (64 over 3: 22, 21, 21).
+      slots: Math.floor(setup.concurrency / setup.threads) + (ordinal < setup.concurrency % setup.threads ? 1 : 0),
     })
     this.dispatch()
   }
@@ -221,7 +225,7 @@ class PythonPool implements RangeMaker {
       )
       return
     }
-    this.spawnWorker()
+    this.spawnWorker(worker.ordinal)
   }
 
   /** The maker cannot go on: the run fails with `error`, and every range waiting is settled with it. */
