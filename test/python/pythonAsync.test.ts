@@ -10,8 +10,8 @@ import { verifyRun } from '../../src/index.ts'
 import {
   expectVerifiedComplete,
   killedAfterEach,
-  referenceDigest,
   ROOT,
+  referenceDigest,
   runCli,
   runCliHere,
   startCli,
