@@ -172,10 +172,10 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
 }
 
 /** The Python jobs whose `item` is an `async def`: their workers may have many items in flight (`--concurrency`). */
-const asyncItems = new WeakSet<MapJob>()
+const asyncItems = new WeakSet<object>()
 
 /** Whether a Python job's items are coroutines, which its workers can run many at once on an asyncio loop. */
-export function hasAsyncItem(job: MapJob): boolean {
+export function hasAsyncItem(job: object): boolean {
   return asyncItems.has(job)
 }
 
