@@ -1146,8 +1146,8 @@ class _Worker:
         attempt, limited = 1, 0
         while True:
             pause = self.paused_until - time.monotonic()
-            if pause > 0:
-                await asyncio.sleep(pause)
+            if pause > 0 and not await self.wait_unless_stopped(pause):
+                return None
             try:
                 return {"value": await self.job.item(given, ItemContext(index, self.setup["params"], self.setup["seed"]))}
             except RateLimited as error:
@@ -1158,7 +1158,8 @@ class _Worker:
                     return _rate_limited_failure(index, attempt, limited, error)
                 if error.retry_after_s:
                     self.paused_until = max(self.paused_until, time.monotonic() + error.retry_after_s)
-                await asyncio.sleep(_rate_limited_wait(error, limited))
+                if not await self.wait_unless_stopped(_rate_limited_wait(error, limited)):
+                    return None
             except (Exception, SystemExit) as error:
                 if self.stop.is_set():
                     return None
@@ -1168,6 +1169,17 @@ class _Worker:
                 await asyncio.sleep(0.1 * 2 ** (attempt - 1))
                 attempt += 1
                 limited = 0
+
+    async def wait_unless_stopped(self, seconds: float) -> bool:
+        """Waits `seconds` (a rate limit's backoff: up to a minute); False as soon as the run stops, which leaves the
+        item for the next run."""
+        until = time.monotonic() + seconds
+        while not self.stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                return True
+            await asyncio.sleep(min(left, 0.05))
+        return False
 
     def make_item(self, index: int, given: Any) -> Optional[dict[str, Any]]:
         """One item (from its index, or its record), retried with backoff up to the job's retries; None when the run
@@ -1182,7 +1194,8 @@ class _Worker:
                 limited += 1
                 if limited >= _RATE_LIMITED_TRIES:
                     return _rate_limited_failure(index, attempt, limited, error)
-                time.sleep(_rate_limited_wait(error, limited))
+                if self.stop.wait(_rate_limited_wait(error, limited)):
+                    return None  # the run stops: the item is left for the next run
             except (Exception, SystemExit) as error:
                 if self.stop.is_set():
                     return None
