@@ -65,6 +65,9 @@ const declarationSchema = z.object({
   modules: z.array(z.string()),
   /** The interpreter itself (sys.executable): workers start it directly, not through a version manager's shim. */
   executable: z.string(),
+  /** define_job's `concurrency`, and whether `item` is an `async def` (only such an item may have many in flight). */
+  concurrency: z.number().int().positive().nullable(),
+  asyncItem: z.boolean(),
 })
 
 interface Described {
@@ -146,7 +149,7 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     checkpointEvery: d.checkpointEvery,
     retries: d.retries,
     rateLimit: [],
-    concurrency: undefined,
+    concurrency: d.concurrency ?? undefined,
     item: () => {
       throw new UsageError(`the items of ${jobPath} are made by its Python worker processes`)
     },
@@ -168,11 +171,20 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     files: undefined,
   }
   importedModules.set(job, d.modules)
+  if (d.asyncItem) asyncItems.add(job)
   runtimes.set(job, d.runtime)
   const stamp = stampOf(d.modules)
   if (stamp !== undefined) described.set(file, { job, executable: d.executable, stamp })
   if (!kept) keepDescription(file, PYTHON_HELPER, answer)
   return job
+}
+
+/** The Python jobs whose `item` is an `async def`: their workers may have many items in flight (`--concurrency`). */
+const asyncItems = new WeakSet<object>()
+
+/** Whether a Python job's items are coroutines, which its workers can run many at once on an asyncio loop. */
+export function hasAsyncItem(job: object): boolean {
+  return asyncItems.has(job)
 }
 
 /** The interpreter and numpy a Python job was described with, by MapJob. */

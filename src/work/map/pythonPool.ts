@@ -53,6 +53,8 @@ interface Worker {
   readonly child: ChildProcess
   readonly channel: Socket
   readonly exited: Promise<void>
+  /** Which of the pool's workers it is (a replacement takes the number of the one it replaces): its share of the concurrency. */
+  readonly ordinal: number
   ready: boolean
   current: Pending | undefined
 }
@@ -83,7 +85,7 @@ class PythonPool implements RangeMaker {
     // One core is left to this process while it opens the run: on two cores, the first worker loads alone, and
     // the first item waits for one start of Python and numpy, not two sharing a core. The rest start in start().
     const early = Math.max(1, Math.min(concurrency, availableParallelism() - 1))
-    for (let i = 0; i < early; i++) this.spawnWorker()
+    for (let i = 0; i < early; i++) this.spawnWorker(i)
   }
 
   /** The run is open: each worker gets its setup, and as many more start as `how.concurrency` asks. */
@@ -97,7 +99,7 @@ class PythonPool implements RangeMaker {
     this.finished = new Int32Array(how.setup.finished)
     this.readRecords = pythonRecordReader(this.jobPath, how.setup.inputHandle)
     for (const worker of this.workers) this.sendSetup(worker)
-    for (let i = this.workers.size; i < how.concurrency; i++) this.spawnWorker()
+    for (let i = this.workers.size; i < how.concurrency; i++) this.spawnWorker(i)
     this.timer = setInterval(() => this.passOnStop(), STOP_POLL_MS)
     this.timer.unref()
     return this
@@ -149,7 +151,8 @@ class PythonPool implements RangeMaker {
     if (!worker.channel.destroyed) worker.channel.write(encode(message))
   }
 
-  private spawnWorker(): void {
+  /** Starts worker number `ordinal` (its share of the concurrency goes with it: a replacement takes its place). */
+  private spawnWorker(ordinal: number): void {
     const child = spawn(pythonFor(this.jobPath), [PYTHON_HELPER, 'worker', this.jobPath], {
       env: pythonEnv(),
       // The job's prints go to stderr, with longhaul's own lines: stdout is for the command's result (--json).
@@ -159,7 +162,7 @@ class PythonPool implements RangeMaker {
     })
     const channel = child.stdio[CHANNEL_FD] as Socket
     const exited = new Promise<void>((done) => child.once('close', () => done()))
-    const worker: Worker = { child, channel, exited, ready: false, current: undefined }
+    const worker: Worker = { child, channel, exited, ordinal, ready: false, current: undefined }
     this.workers.add(worker)
     this.idle.push(worker)
     channel.on('error', () => undefined) // a dead worker's channel: its exit says what happened
@@ -192,6 +195,9 @@ class PythonPool implements RangeMaker {
       dataDir: setup.dataDir,
       runTag: setup.runTag,
       stop: Atomics.load(this.stop, 0) !== 0,
+      // The process's concurrency over its workers, as over threads (64 over 3: 22, 21, 21).
+      slots:
+        Math.floor(setup.concurrency / setup.threads) + (worker.ordinal < setup.concurrency % setup.threads ? 1 : 0),
     })
   }
 
@@ -252,7 +258,7 @@ class PythonPool implements RangeMaker {
       )
       return
     }
-    this.spawnWorker()
+    this.spawnWorker(worker.ordinal)
   }
 
   /** The maker cannot go on: the run fails with `error`, and every range waiting is settled with it. */
