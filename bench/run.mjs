@@ -43,6 +43,8 @@ const BENCHMARKS = [
   // A Python job (jobs/pytrivial.py) resumed with 1,000,000 items committed; its peak memory, coordinator and workers, at 10,000 and 1,000,000.
   { name: 'python', script: cases('resume'), args: [scaled(1_000_000, 1000), 3, 'pytrivial.py', 500] },
   { name: 'python', script: cases('memory'), args: [10_000, scaled(1_000_000, 10_000), 'pytrivial.py'] },
+  // A Python asyncio job (jobs/pyfetch.py) against a bare asyncio script: one HTTP call per item answered after 200 ms, 64 in flight.
+  { name: 'python', script: cases('pyasync'), args: [scaled(50, 5), 200, 64], timeoutMs: 600_000 },
   // Items that each make one HTTP call answered after 200 ms, 64 and 256 in flight, against a bare promise pool.
   { name: 'concurrency', script: cases('concurrency'), args: [scaled(100, 5), 200, 64, 256], timeoutMs: 600_000 },
   { name: 'eta', script: cases('eta'), args: [20] },
@@ -160,6 +162,10 @@ function summary(rows) {
     paidcalls: (r) => [
       `paid calls after SIGKILL, ${r.concurrency} in flight at ${r.ratePerS}/s, checkpoint ${r.checkpointS} s`,
       `made twice per kill ${r.repeatedPerKill.join(', ')} (bound ${r.bound}); each prompt once: ${r.eachPromptOnce}, verify clean: ${r.verified}`,
+    ],
+    'python-concurrency': (r) => [
+      `Python, ${r.delayMs} ms calls, ${r.concurrency} in flight`,
+      `${r.ratio}× a bare asyncio script (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.bare.itemsPerSecond.toLocaleString('en')} items/s; CPU ${r.longhaul.cpuMsPerItem} vs ${r.bare.cpuMsPerItem} ms per item)`,
     ],
     concurrency: (r) => [
       `${r.delayMs} ms calls, ${r.concurrency} in flight`,

@@ -43,6 +43,7 @@ turns reporting off. Standard library only; copy this file next to your script.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import json
@@ -56,7 +57,7 @@ import threading
 from typing import IO, Any, Callable, Iterator, Optional, Union
 
 __all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy",
-           "jsonl_input", "csv_input", "files_input", "Job", "ItemContext", "open_run", "Run", "testing"]
+           "jsonl_input", "csv_input", "files_input", "Job", "ItemContext", "RateLimited", "open_run", "Run", "testing"]
 
 Number = Union[int, float]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -230,6 +231,7 @@ def _close_owned() -> None:
 
 import hashlib
 import importlib.util
+import inspect
 import queue
 import random as _random
 import re
@@ -328,18 +330,22 @@ class Job:
     def __init__(self, name: str, total: Optional[int], item: Callable[[Any, "ItemContext"], Any], params: dict[str, Any],
                  output: _Output, validate: Optional[Callable[[Any, int], Any]], retries: int, seed: int,
                  checkpoint_every: float, input: Optional[_Input] = None,
-                 dataset_checks: Optional[dict[str, Callable[[Iterator[Any]], Any]]] = None) -> None:
+                 dataset_checks: Optional[dict[str, Callable[[Iterator[Any]], Any]]] = None,
+                 concurrency: Optional[int] = None) -> None:
         self.name, self.total, self.item, self.params = name, total, item, params
         self.output, self.validate, self.retries, self.seed = output, validate, retries, seed
         self.checkpoint_every, self.input = checkpoint_every, input
         self.dataset_checks = dict(dataset_checks or {})
+        self.concurrency = concurrency
+        self.is_async = inspect.iscoroutinefunction(item)
 
 
 def define_job(name: str, total: Optional[int] = None, item: Optional[Callable[[Any, "ItemContext"], Any]] = None,
                params: Optional[dict[str, Any]] = None, output: Optional[_Output] = None,
                validate: Optional[Callable[[Any, int], Any]] = None, retries: int = 2, seed: int = 0,
                checkpoint_every: float = 60.0, input: Optional[_Input] = None,
-               dataset_checks: Optional[dict[str, Callable[[Iterator[Any]], Any]]] = None) -> Job:
+               dataset_checks: Optional[dict[str, Callable[[Iterator[Any]], Any]]] = None,
+               concurrency: Optional[int] = None) -> Job:
     """Declares the map job of this file: items 0 … total-1, each made by item(index, ctx); or, with `input`, one item
     per record of the input, made by item(record, ctx) (ctx.index is the record number; the total is the record count).
 
@@ -347,7 +353,8 @@ def define_job(name: str, total: Optional[int] = None, item: Optional[Callable[[
     or npy({...}); validate(record, index): run by preflight on every rehearsal record; dataset_checks: {name:
     check(records)}, each run by preflight over all the rehearsal's records in index order, returning True (or None)
     or the reason it fails; retries: how many times a failing item is retried; seed: the seed when --seed is not given;
-    checkpoint_every: seconds between commits.
+    checkpoint_every: seconds between commits; concurrency: items in flight at once per process, for an `async def
+    item` (run on an asyncio loop in each worker process; --concurrency overrides it).
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise TypeError(f"define_job: name {name!r}: use letters, digits, '.', '_' or '-'")
@@ -380,7 +387,13 @@ def define_job(name: str, total: Optional[int] = None, item: Optional[Callable[[
         raise TypeError(f"define_job: seed must be a whole number from 0 to 4294967295, got {seed!r}")
     if not isinstance(checkpoint_every, (int, float)) or not checkpoint_every > 0:
         raise TypeError(f"define_job: checkpoint_every must be a number of seconds above 0, got {checkpoint_every!r}")
-    job = Job(name, total, item, dict(params), output, validate, retries, seed, float(checkpoint_every), input, dataset_checks)
+    if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency <= 0):
+        raise TypeError(f"define_job: concurrency must be a whole number above 0, got {concurrency!r}")
+    if concurrency is not None and not inspect.iscoroutinefunction(item):
+        raise TypeError("define_job: concurrency needs an `async def item(...)` (items that await I/O); "
+                        "a plain function makes one item at a time per worker process: use --workers instead")
+    job = Job(name, total, item, dict(params), output, validate, retries, seed, float(checkpoint_every), input,
+              dataset_checks, concurrency)
     _defined.append(job)
     return job
 
@@ -411,6 +424,35 @@ class ItemContext:
         if self._random is None:
             self._random = _random.Random(f"longhaul:{self.seed}:{self.index}")
         return self._random
+
+
+class RateLimited(Exception):
+    """Raised by an item when the service it calls said "rate limited" (HTTP 429, or 503 with Retry-After): the item is
+    called again after a backoff with full jitter, never sooner than `retry_after_s`, and the worker process starts no
+    other call until then. These calls do not use up the item's `retries`; after 30 in a row the item fails."""
+
+    def __init__(self, retry_after_s: Optional[float] = None, message: str = "rate limited") -> None:
+        super().__init__(message if retry_after_s is None else f"{message} (retry after {retry_after_s:g} s)")
+        if retry_after_s is not None and (isinstance(retry_after_s, bool) or not isinstance(retry_after_s, (int, float))
+                                          or not retry_after_s >= 0):
+            raise TypeError(f"RateLimited: retry_after_s must be a number of seconds from 0, got {retry_after_s!r}")
+        self.retry_after_s = retry_after_s
+
+
+_RATE_LIMITED_TRIES = 30  # "rate limited" answers to one item in a row before it fails (as TypeScript's RATE_LIMITED_TRIES)
+_BACKOFF_BASE_S, _BACKOFF_CAP_S = 0.5, 60.0
+
+
+def _rate_limited_wait(error: RateLimited, n: int) -> float:
+    """The n-th "rate limited" answer in a row: wait this long (full jitter, never less than the Retry-After)."""
+    jitter = _random.random() * min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (n - 1))
+    return max(error.retry_after_s or 0.0, jitter)
+
+
+def _rate_limited_failure(index: int, attempts: int, n: int, error: RateLimited) -> dict[str, Any]:
+    return {"failure": {"kind": "item", "index": index, "attempts": attempts,
+                        "message": f"the service answered \"rate limited\" {n} times in a row (last: {error}); it allows "
+                                   "fewer calls than this run makes: give a lower --concurrency, or fewer workers"}}
 
 
 class _ValueProblem(Exception):
@@ -934,7 +976,9 @@ def _describe(path: str) -> int:
             "output": job.output.description, "retries": job.retries,
             "checkpointEvery": max(1, round(job.checkpoint_every * 1000)), "validate": job.validate is not None,
             "datasetChecks": list(job.dataset_checks), "input": job.input.description if job.input else None,
+            "concurrency": job.concurrency, "asyncItem": job.is_async,
             "modules": modules, "executable": sys.executable, "runtime": _runtime(),
+            "numpyFile": getattr(sys.modules.get("numpy"), "__file__", None),
         }
     except _Usage as error:
         answer = {"error": str(error)}
@@ -962,6 +1006,11 @@ class _Worker:
         self.channel, self.job, self.setup, self.inbox, self.stop = channel, job, setup, inbox, stop
         self.unreported = 0
         self.reported_at = time.monotonic()
+        # Items in flight at once in this process (its share of --concurrency). An `async def item` runs on one asyncio
+        # loop, kept across ranges (a job's connections and clients live as long as the process), at any concurrency.
+        self.slots = int(setup.get("slots", 1))
+        self.loop = asyncio.new_event_loop() if job.is_async else None
+        self.paused_until = 0.0  # a "rate limited" answer holds this process's calls until then (monotonic)
 
     def send(self, message: dict[str, Any]) -> None:
         self.channel.send(message)
@@ -994,7 +1043,10 @@ class _Worker:
         slowest = 0.0
         item_started = started
         index = start
-        while index < end:
+        if self.loop is not None:
+            index, failure, slowest = self.loop.run_until_complete(
+                self.make_in_flight(start, end, records, deadline, task["maxBytes"], shard, hashes))
+        while self.loop is None and index < end:
             if self.stop.is_set():
                 break
             if index > start and (item_started >= deadline or shard.bytes >= task["maxBytes"]):
@@ -1039,13 +1091,112 @@ class _Worker:
             result["retained"] = {"thread": os.getpid(), "bytes": _retained_bytes()}
         return result, hashes
 
+    async def make_in_flight(self, start: int, end: int, records: Optional[list[Any]], deadline: float, max_bytes: int,
+                             shard: _Shard, hashes: bytearray) -> tuple[int, Optional[dict[str, Any]], float]:
+        """The range's items with up to `slots` in flight, started in index order and taken in index order (one that
+        finishes before those below it waits for them), so the shard is byte for byte the one made one at a time. At
+        most 2 × slots are started and not yet taken. Once the deadline, the size cap or the run's stop is reached, or
+        an item failed, nothing more starts; those in flight finish (a stop commits them; after a failure they are
+        dropped and made again by the resume). Returns the first index not taken, the failure, the slowest item."""
+
+        async def one(index: int) -> tuple[int, Optional[dict[str, Any]], float]:
+            began = time.monotonic()
+            made = await self.make_item_async(index, index if records is None else records[index - start])
+            return index, made, time.monotonic() - began
+
+        held: dict[int, tuple[Optional[dict[str, Any]], float]] = {}
+        running: set[asyncio.Future[tuple[int, Optional[dict[str, Any]], float]]] = set()
+        taken = launched = start
+        closed = ended = False
+        failure: Optional[dict[str, Any]] = None
+        slowest = 0.0
+        while True:
+            while not closed and launched < end and len(running) < self.slots and launched - taken < 2 * self.slots:
+                if self.stop.is_set() or (launched > start and (time.monotonic() >= deadline or shard.bytes >= max_bytes)):
+                    closed = True
+                    break
+                running.add(asyncio.ensure_future(one(launched)))
+                launched += 1
+            if not running:
+                return taken, failure, slowest
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                index, made, took = future.result()
+                held[index] = (made, took)
+            now = time.monotonic()
+            while not ended and taken in held:
+                made, took = held.pop(taken)
+                if made is not None and "failure" not in made:
+                    try:
+                        hashes[32 * (taken - start):32 * (taken - start + 1)] = shard.add(made["value"])
+                    except _ValueProblem as problem:
+                        made = {"failure": {"kind": "value", "index": taken, "attempts": 1, "message": str(problem),
+                                            "field": problem.field, "value": problem.value, "reason": problem.reason}}
+                if made is None or "failure" in made:  # abandoned (the run stops while it fails), or failed for good
+                    failure = None if made is None else made["failure"]
+                    ended = closed = True
+                    break
+                slowest = max(slowest, took)
+                self.finished(now)
+                taken += 1
+            if ended:
+                held.clear()
+
+    async def make_item_async(self, index: int, given: Any) -> Optional[dict[str, Any]]:
+        """make_item for an `async def item`, awaited on the worker's loop beside the others in flight."""
+        attempt, limited = 1, 0
+        while True:
+            pause = self.paused_until - time.monotonic()
+            if pause > 0 and not await self.wait_unless_stopped(pause):
+                return None
+            try:
+                return {"value": await self.job.item(given, ItemContext(index, self.setup["params"], self.setup["seed"]))}
+            except RateLimited as error:
+                if self.stop.is_set():
+                    return None
+                limited += 1
+                if limited >= _RATE_LIMITED_TRIES:
+                    return _rate_limited_failure(index, attempt, limited, error)
+                if error.retry_after_s:
+                    self.paused_until = max(self.paused_until, time.monotonic() + error.retry_after_s)
+                if not await self.wait_unless_stopped(_rate_limited_wait(error, limited)):
+                    return None
+            except (Exception, SystemExit) as error:
+                if self.stop.is_set():
+                    return None
+                if attempt > self.setup["retries"]:
+                    return {"failure": {"kind": "item", "index": index, "attempts": attempt,
+                                        "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}}
+                await asyncio.sleep(0.1 * 2 ** (attempt - 1))
+                attempt += 1
+                limited = 0
+
+    async def wait_unless_stopped(self, seconds: float) -> bool:
+        """Waits `seconds` (a rate limit's backoff: up to a minute); False as soon as the run stops, which leaves the
+        item for the next run."""
+        until = time.monotonic() + seconds
+        while not self.stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                return True
+            await asyncio.sleep(min(left, 0.05))
+        return False
+
     def make_item(self, index: int, given: Any) -> Optional[dict[str, Any]]:
         """One item (from its index, or its record), retried with backoff up to the job's retries; None when the run
         stops while it fails."""
-        attempt = 1
+        attempt, limited = 1, 0
         while True:
             try:
                 return {"value": self.job.item(given, ItemContext(index, self.setup["params"], self.setup["seed"]))}
+            except RateLimited as error:
+                if self.stop.is_set():
+                    return None
+                limited += 1
+                if limited >= _RATE_LIMITED_TRIES:
+                    return _rate_limited_failure(index, attempt, limited, error)
+                if self.stop.wait(_rate_limited_wait(error, limited)):
+                    return None  # the run stops: the item is left for the next run
             except (Exception, SystemExit) as error:
                 if self.stop.is_set():
                     return None
@@ -1054,6 +1205,7 @@ class _Worker:
                                         "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}}
                 time.sleep(0.1 * 2 ** (attempt - 1))
                 attempt += 1
+                limited = 0
 
     def write(self, shard: _Shard, start: int, end: int, token: int) -> list[dict[str, Any]]:
         """The shard's files under their staged names, each fsynced, then the folder; what was written is removed on failure."""
@@ -1122,17 +1274,18 @@ def _work(path: str) -> int:
     stop = threading.Event()
     threading.Thread(target=_read_channel, args=(channel, inbox, stop), daemon=True, name="longhaul-channel").start()
     send = channel.send
-    setup = inbox.get()
-    if setup.get("stop"):
-        stop.set()
     try:
         # numpy loads now, with the job, not in the first item that draws from ctx.rng: that item's time sizes the ranges.
+        # Both load before the setup is read: the coordinator starts this process while it opens the run's journal.
         with contextlib.suppress(ImportError):
             import numpy  # noqa: F401
         job, _ = _load(path)
     except BaseException as error:
         send({"type": "broken", "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)})
         return 1
+    setup = inbox.get()
+    if setup.get("stop"):
+        stop.set()
     send({"type": "ready"})
     _Worker(channel, job, setup, inbox, stop).serve()
     return 0

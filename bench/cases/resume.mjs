@@ -1,6 +1,6 @@
 // Resume: a run of ITEMS items of JOB (default trivial.ts) is completed once;
-// then, `reps` times, a copy of it is resumed with --total ITEMS+100 in a new
-// process, timing from the call to runMapJob to (a) the first new item made
+// then, `reps` times, a copy of it, flushed to disk, is resumed with --total
+// ITEMS+100 in a new process, timing from the call to runMapJob to (a) the first new item made
 // (in a worker thread, jobs/announce.ts; in a Python worker process, the time
 // it appends to BENCH_ANNOUNCE_FILE, jobs/pytrivial.py) and (b) the first new
 // item committed (observer.committed), and the same from the start of the
@@ -12,7 +12,7 @@
 //   node bench/cases/resume.mjs ITEMS REPS [JOB [TARGET_MS]]
 //   node bench/cases/resume.mjs measure DIR ITEMS JOB     (one resume; used by the above)
 import { execFileSync } from 'node:child_process'
-import { cpSync, realpathSync, rmSync } from 'node:fs'
+import { closeSync, cpSync, fsyncSync, openSync, readdirSync, realpathSync, rmSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -41,6 +41,7 @@ async function main(items, reps, jobName = 'trivial.ts', targetArg = '250') {
     for (let rep = 0; rep < reps; rep++) {
       const copy = scratch(`resume-copy-${jobName}`)
       cpSync(original, copy, { recursive: true })
+      flushed(copy)
       const [run] = await runScript(fileURLToPath(import.meta.url), ['measure', copy, String(items), job], {
         env: {
           ...env,
@@ -155,4 +156,20 @@ async function measureOne(dir, items, job) {
     wallMs,
   }
   process.stdout.write(`${JSON.stringify(figures)}\n`)
+}
+
+/**
+ * Flushes the copy to disk before it is resumed, as a run's files are when it is resumed after a crash: unflushed,
+ * its first commit's fsync would also write out the tens of MB the copy left in the page cache (ext4 data=ordered).
+ */
+function flushed(dir) {
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue
+    const fd = openSync(join(entry.parentPath ?? entry.path, entry.name), 'r')
+    fsyncSync(fd)
+    closeSync(fd)
+  }
+  const fd = openSync(dir, 'r')
+  fsyncSync(fd)
+  closeSync(fd)
 }

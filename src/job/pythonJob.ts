@@ -18,6 +18,7 @@ import { JOB_BRAND, type MapJob } from './defineJob.ts'
 import { hashInputs, type RuntimeVersions } from './fingerprint.ts'
 import { inputFromDescription } from './inputs/fromDescription.ts'
 import { formatFromDescription } from './outputs/fromDescription.ts'
+import { cachedDescription, keepDescription } from './pythonDescribeCache.ts'
 
 /** longhaul's Python module: the job's `import longhaul`, and the entry of describe and the worker processes. */
 export const PYTHON_HELPER = fileURLToPath(new URL('../../python/longhaul.py', import.meta.url))
@@ -64,6 +65,9 @@ const declarationSchema = z.object({
   modules: z.array(z.string()),
   /** The interpreter itself (sys.executable): workers start it directly, not through a version manager's shim. */
   executable: z.string(),
+  /** define_job's `concurrency`, and whether `item` is an `async def` (only such an item may have many in flight). */
+  concurrency: z.number().int().positive().nullable(),
+  asyncItem: z.boolean(),
 })
 
 interface Described {
@@ -92,9 +96,14 @@ function stampOf(modules: readonly string[]): string | undefined {
   }
 }
 
-/** The Python that runs the job's workers: the interpreter its description ran in, else `python3` from PATH. */
+/**
+ * The Python that runs the job's workers: the interpreter its description ran in (in this process, or kept on disk
+ * while nothing it depends on changed), else `python3` from PATH.
+ */
 export function pythonFor(jobPath: string): string {
-  return described.get(resolve(jobPath))?.executable ?? PYTHON
+  const file = resolve(jobPath)
+  const executable = described.get(file)?.executable ?? cachedDescription(file, PYTHON_HELPER)?.executable
+  return typeof executable === 'string' ? executable : PYTHON
 }
 
 /** The job's own Python files it imported, by MapJob: what its fingerprint hashes besides the files beside it. */
@@ -105,7 +114,8 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
   const file = resolve(jobPath)
   const last = described.get(file)
   if (last && stampOf(importedModules.get(last.job) ?? []) === last.stamp) return last.job
-  const answer = await askPython(jobPath, ['describe', file])
+  const kept = cachedDescription(file, PYTHON_HELPER)
+  const answer = kept ?? (await askPython(jobPath, ['describe', file]))
   if (typeof answer.error === 'string') {
     throw new UsageError(
       `job file ${jobPath} failed to load: ${answer.error}${typeof answer.stack === 'string' ? `\n${answer.stack}` : ''}`,
@@ -139,7 +149,7 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     checkpointEvery: d.checkpointEvery,
     retries: d.retries,
     rateLimit: [],
-    concurrency: undefined,
+    concurrency: d.concurrency ?? undefined,
     item: () => {
       throw new UsageError(`the items of ${jobPath} are made by its Python worker processes`)
     },
@@ -161,10 +171,20 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     files: undefined,
   }
   importedModules.set(job, d.modules)
+  if (d.asyncItem) asyncItems.add(job)
   runtimes.set(job, d.runtime)
   const stamp = stampOf(d.modules)
   if (stamp !== undefined) described.set(file, { job, executable: d.executable, stamp })
+  if (!kept) keepDescription(file, PYTHON_HELPER, answer)
   return job
+}
+
+/** The Python jobs whose `item` is an `async def`: their workers may have many items in flight (`--concurrency`). */
+const asyncItems = new WeakSet<object>()
+
+/** Whether a Python job's items are coroutines, which its workers can run many at once on an asyncio loop. */
+export function hasAsyncItem(job: object): boolean {
+  return asyncItems.has(job)
 }
 
 /** The interpreter and numpy a Python job was described with, by MapJob. */

@@ -5,7 +5,7 @@ import { UsageError } from '../errors.ts'
 import { runPaths } from '../files/runDir.ts'
 import { isLoopJob } from '../job/defineLoop.ts'
 import { loadAnyJob } from '../job/loadJob.ts'
-import { isPythonJobPath } from '../job/pythonJob.ts'
+import { hasAsyncItem, isPythonJobPath } from '../job/pythonJob.ts'
 import { identifyJob, identifyLoop } from '../run/identify.ts'
 import { processAlive } from '../telemetry/processAlive.ts'
 import { VERSION } from '../version.ts'
@@ -138,10 +138,13 @@ async function prepare(o: PreflightOptions) {
     ...(o.seed !== undefined && { seed: o.seed }),
     ...(o.params && { params: o.params }),
   }
-  const loop = isLoopJob(await loadAnyJob(o.jobPath, importJob))
-  if (o.concurrency !== undefined && (loop || isPythonJobPath(o.jobPath)))
+  const job = await loadAnyJob(o.jobPath, importJob)
+  const loop = isLoopJob(job)
+  if (o.concurrency !== undefined && loop)
+    throw new UsageError(`${o.jobPath} is a loop job: it makes one step at a time, so --concurrency does not apply`)
+  if (o.concurrency !== undefined && isPythonJobPath(o.jobPath) && !hasAsyncItem(job))
     throw new UsageError(
-      `${o.jobPath} is ${loop ? 'a loop job' : 'a Python job'}: it makes one ${loop ? 'step' : 'item per worker process'} at a time, so --concurrency does not apply`,
+      `${o.jobPath}: --concurrency needs an \`async def item\` (items that await I/O, run on an asyncio loop); its item is a plain function, which makes one item at a time per worker process: use --workers`,
     )
   const identified = loop ? await identifyLoop(target, '--target') : await identifyJob(target, '--target')
   const outDir = o.outDir ?? `runs/${identified.job.name}`

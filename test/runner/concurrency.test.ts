@@ -117,16 +117,16 @@ it('a failing async item at concurrency 8 names its index, and the run exits 1, 
   expect(messages[1]).toBe(messages[0])
 })
 
-it('--concurrency is refused, saying why, for a loop job and a Python job (their steps and items run one at a time)', async () => {
+it('--concurrency is refused, saying why, for a loop job and a Python job with a plain item (their steps and items run one at a time)', async () => {
   const root = tempDir()
   const cases = [
-    [join(ROOT, 'test/fixtures/loops/descent.ts'), 'a loop job'],
-    [join(ROOT, 'test/fixtures/python/squares.py'), 'a Python job'],
+    [join(ROOT, 'test/fixtures/loops/descent.ts'), 'is a loop job: ', '--concurrency does not apply'],
+    [join(ROOT, 'test/fixtures/python/squares.py'), '--concurrency needs an `async def item`', 'use --workers'],
   ] as const
-  for (const [job, kind] of cases) {
-    const result = await runCliHere(['run', job, '--out', join(root, kind), '--total', '10', '--concurrency', '8'])
+  for (const [job, why, what] of cases) {
+    const result = await runCliHere(['run', job, '--out', join(root, 'out'), '--total', '10', '--concurrency', '8'])
     expect(result.code, result.stderr).toBe(2)
-    expect(result.stderr).toContain(`is ${kind}`)
-    expect(result.stderr).toContain('--concurrency does not apply')
+    expect(result.stderr).toContain(why)
+    expect(result.stderr).toContain(what)
   }
 })

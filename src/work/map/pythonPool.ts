@@ -13,6 +13,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { Socket } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { LonghaulError } from '../../errors.ts'
 import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor, pythonRecordReader } from '../../job/pythonJob.ts'
@@ -28,11 +29,16 @@ const STOP_POLL_MS = 50
 /** How long close() waits for a worker to end after its channel closed, before it is killed. */
 const EXIT_GRACE_MS = 2_000
 
-/** Python workers need no preparation: they start, and load the job, while the run is reconciled. */
-export function preparePythonPool(jobPath: string): PreparedPool {
+/**
+ * The worker processes start at once (all but one core's worth of them, at least one), and load Python, numpy and
+ * the job while the run is opened and reconciled; each waits for its setup (the run's params, seed and data folder),
+ * sent by start(), which starts the rest.
+ */
+export function preparePythonPool(jobPath: string, concurrency: number): PreparedPool {
+  const pool = new PythonPool(resolve(jobPath), concurrency)
   return {
-    abandon: async () => undefined,
-    start: async (how) => new PythonPool(resolve(jobPath), how),
+    abandon: () => pool.close(),
+    start: async (how) => pool.start(how),
   }
 }
 
@@ -47,6 +53,8 @@ interface Worker {
   readonly child: ChildProcess
   readonly channel: Socket
   readonly exited: Promise<void>
+  /** Which of the pool's workers it is (a replacement takes the number of the one it replaces): its share of the concurrency. */
+  readonly ordinal: number
   ready: boolean
   current: Pending | undefined
 }
@@ -55,27 +63,46 @@ class PythonPool implements RangeMaker {
   private readonly workers = new Set<Worker>()
   private readonly idle: Worker[] = []
   private readonly waiting: Pending[] = []
-  private readonly stop: Int32Array
-  private readonly finished: Int32Array
-  private readonly timer: NodeJS.Timeout
+  private stop = new Int32Array(new SharedArrayBuffer(4))
+  private finished = new Int32Array(new SharedArrayBuffer(4))
+  private timer: NodeJS.Timeout | undefined
+  /** Set by start(): until then the workers load the job and wait for their setup. */
+  private how: MakerStart | undefined
   private stopSent = false
   private closing = false
   private broken: Error | undefined
   /** Workers that died before their job loaded, in a row. */
   private failedStarts = 0
   /** An input job's records, read here and sent with each range (see docs/python.md, "Input jobs"). */
-  private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
+  private readRecords: ((start: number, end: number) => unknown[]) | undefined
+  /** An error of a worker before start(): start() throws it. */
+  private early: Error | undefined
 
   constructor(
     private readonly jobPath: string,
-    private readonly how: MakerStart,
+    concurrency: number,
   ) {
+    // One core is left to this process while it opens the run: on two cores, the first worker loads alone, and
+    // the first item waits for one start of Python and numpy, not two sharing a core. The rest start in start().
+    const early = Math.max(1, Math.min(concurrency, availableParallelism() - 1))
+    for (let i = 0; i < early; i++) this.spawnWorker(i)
+  }
+
+  /** The run is open: each worker gets its setup, and as many more start as `how.concurrency` asks. */
+  start(how: MakerStart): RangeMaker {
+    this.how = how
+    if (this.early) {
+      this.fail(this.early)
+      throw this.early
+    }
     this.stop = new Int32Array(how.setup.stop)
     this.finished = new Int32Array(how.setup.finished)
-    this.readRecords = pythonRecordReader(jobPath, how.setup.inputHandle)
-    for (let i = 0; i < how.concurrency; i++) this.spawnWorker()
+    this.readRecords = pythonRecordReader(this.jobPath, how.setup.inputHandle)
+    for (const worker of this.workers) this.sendSetup(worker)
+    for (let i = this.workers.size; i < how.concurrency; i++) this.spawnWorker(i)
     this.timer = setInterval(() => this.passOnStop(), STOP_POLL_MS)
     this.timer.unref()
+    return this
   }
 
   make(task: RangeTask): Promise<RangeResult> {
@@ -124,8 +151,8 @@ class PythonPool implements RangeMaker {
     if (!worker.channel.destroyed) worker.channel.write(encode(message))
   }
 
-  private spawnWorker(): void {
-    const { setup } = this.how
+  /** Starts worker number `ordinal` (its share of the concurrency goes with it: a replacement takes its place). */
+  private spawnWorker(ordinal: number): void {
     const child = spawn(pythonFor(this.jobPath), [PYTHON_HELPER, 'worker', this.jobPath], {
       env: pythonEnv(),
       // The job's prints go to stderr, with longhaul's own lines: stdout is for the command's result (--json).
@@ -135,7 +162,7 @@ class PythonPool implements RangeMaker {
     })
     const channel = child.stdio[CHANNEL_FD] as Socket
     const exited = new Promise<void>((done) => child.once('close', () => done()))
-    const worker: Worker = { child, channel, exited, ready: false, current: undefined }
+    const worker: Worker = { child, channel, exited, ordinal, ready: false, current: undefined }
     this.workers.add(worker)
     this.idle.push(worker)
     channel.on('error', () => undefined) // a dead worker's channel: its exit says what happened
@@ -152,6 +179,14 @@ class PythonPool implements RangeMaker {
       ),
     )
     child.on('exit', (code, signal) => this.died(worker, code, signal))
+    if (this.how) {
+      this.sendSetup(worker)
+      this.dispatch()
+    }
+  }
+
+  private sendSetup(worker: Worker): void {
+    const { setup } = this.how!
     this.send(worker, {
       type: 'setup',
       params: setup.params,
@@ -160,8 +195,10 @@ class PythonPool implements RangeMaker {
       dataDir: setup.dataDir,
       runTag: setup.runTag,
       stop: Atomics.load(this.stop, 0) !== 0,
+      // The process's concurrency over its workers, as over threads (64 over 3: 22, 21, 21).
+      slots:
+        Math.floor(setup.concurrency / setup.threads) + (worker.ordinal < setup.concurrency % setup.threads ? 1 : 0),
     })
-    this.dispatch()
   }
 
   private receive(worker: Worker, message: FromWorker, itemHashes?: Buffer): void {
@@ -197,7 +234,7 @@ class PythonPool implements RangeMaker {
     this.workers.delete(worker)
     const at = this.idle.indexOf(worker)
     if (at >= 0) this.idle.splice(at, 1)
-    if (this.closing || this.broken) return
+    if (this.closing || this.broken || this.early) return
     const how = signal ? `killed by ${signal}` : `exit code ${code}`
     const pending = worker.current
     worker.current = undefined
@@ -221,12 +258,16 @@ class PythonPool implements RangeMaker {
       )
       return
     }
-    this.spawnWorker()
+    this.spawnWorker(worker.ordinal)
   }
 
   /** The maker cannot go on: the run fails with `error`, and every range waiting is settled with it. */
   private fail(error: Error): void {
     if (this.broken || this.closing) return
+    if (!this.how) {
+      this.early ??= error
+      return
+    }
     this.broken = error
     for (const pending of this.waiting.splice(0)) pending.reject(error)
     for (const worker of this.workers) {

@@ -22,6 +22,8 @@ export type ToWorker =
       readonly runTag: string
       /** The run was already stopping when this worker started. */
       readonly stop: boolean
+      /** Items this worker process has in flight at once (its share of the concurrency): an async item's, on its asyncio loop. */
+      readonly slots: number
     }
   /** `records`: an input job's records start … end-1, read by the runner (the worker makes item(record, ctx)). */
   | ({ readonly type: 'task'; readonly records?: readonly unknown[] } & RangeTask)

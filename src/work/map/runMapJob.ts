@@ -1,5 +1,5 @@
 import { UsageError } from '../../errors.ts'
-import { isPythonJobPath } from '../../job/pythonJob.ts'
+import { hasAsyncItem, isPythonJobPath, loadPythonJob } from '../../job/pythonJob.ts'
 import type { RateLimit } from '../../job/rateLimit.ts'
 import type { RangeSummary } from '../../journal/store.ts'
 import type { LaunchGate, RunTarget } from '../../run/identify.ts'
@@ -51,12 +51,18 @@ export interface RunOptions extends RawRunSettings, RunTarget {
  */
 export async function runMapJob(options: RunOptions): Promise<RunSummary> {
   const settings = resolveRunSettings(options)
-  if (settings.concurrency !== undefined && isPythonJobPath(options.jobPath))
-    throw new UsageError(
-      `${options.jobPath} is a Python job: its worker processes make one item at a time, so --concurrency does not apply; use --workers`,
-    )
+  if (settings.concurrency !== undefined && isPythonJobPath(options.jobPath)) {
+    if (!hasAsyncItem(await loadPythonJob(options.jobPath)))
+      throw new UsageError(
+        `${options.jobPath}: --concurrency needs an \`async def item\` (items that await I/O, run on an asyncio loop); its item is a plain function, which makes one item at a time per worker process: use --workers`,
+      )
+  }
   const role = roleOf(options)
-  return await driveRun(mapWork(options, role), role, { settings, signal: options.signal, observer: options.observer })
+  return await driveRun(mapWork(options, role, settings.workers), role, {
+    settings,
+    signal: options.signal,
+    observer: options.observer,
+  })
 }
 
 /**
@@ -65,7 +71,7 @@ export async function runMapJob(options: RunOptions): Promise<RunSummary> {
  * shards of earlier sessions re-hashed alongside. The role says where the
  * processes of a shared run differ.
  */
-function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummary> {
+function mapWork(options: RunOptions, role: Role, workers: number): Work<Participation, RunSummary> {
   const observer = options.observer
   const stopFlag = new Int32Array(new SharedArrayBuffer(4))
   const finishedCounter = new SharedArrayBuffer(4)
@@ -84,9 +90,9 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
       `left ${names.length} file(s) in ${place.where.replace(/\/$/, '')}/data that this run did not write: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''} (verify lists them as stray; move them out to make the output clean)`,
     )
   return {
-    // The worker bundle is built while the run is opened; both take tens of milliseconds.
+    // The worker bundle is built, or the Python worker processes start, while the run is opened.
     begin: () => {
-      threads = prepareMaker(options.jobPath)
+      threads = prepareMaker(options.jobPath, workers)
     },
     abandon: async () => await threads?.abandon(),
     halt: () => Atomics.store(stopFlag, 0, 1),
@@ -101,6 +107,8 @@ function mapWork(options: RunOptions, role: Role): Work<Participation, RunSummar
       if (role.kind !== 'local' && limit.length > 0)
         teardown.defer(divideAcrossProcesses(open.store, role.me, limiter, settings.heartbeatMs, settings.now))
       parallel = parallelismOf(settings, options.workers, job.concurrency)
+      // A Python worker process makes one range at a time (its items in flight on its asyncio loop).
+      if (isPythonJobPath(options.jobPath)) parallel = { ...parallel, rangesPerThread: 1 }
       maker = await threads!.start({
         setup: {
           jobPath: options.jobPath,

@@ -4,6 +4,7 @@ import { dirname, extname, join, parse, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type BuildOptions, build, type Plugin } from 'esbuild'
 import { writeFileAtomic } from '../../files/atomicFile.ts'
+import { cacheDirFor } from '../../job/cacheDir.ts'
 import { hashInputs, installedPackagesExternal, jobDoesNotCompile } from '../../job/fingerprint.ts'
 import { importUserFile } from '../../job/importUserFile.ts'
 
@@ -90,7 +91,7 @@ function bundled(job: string, name: string) {
     bundle: true,
     write: false,
     metafile: true,
-    outfile: join(cacheDir(job) ?? dirname(job), name),
+    outfile: join(cacheDirFor(job) ?? dirname(job), name),
     absWorkingDir: dirname(job),
     format: 'esm',
     platform: 'node',
@@ -176,7 +177,7 @@ function isEsModule(path: string): boolean {
  */
 export async function importJob(jobPath: string): Promise<Record<string, unknown>> {
   const job = resolve(jobPath)
-  const dir = cacheDir(job)
+  const dir = cacheDirFor(job)
   if (OWN === '.ts' || !/\.[cm]?tsx?$/.test(job) || dir === undefined || !isEsModule(job)) return importUserFile(job)
   // The worker threads' bundle is built beside it, from the same sources, while the job loads and the run opens.
   void buildJob(job).catch(() => undefined)
@@ -199,7 +200,7 @@ export async function importJob(jobPath: string): Promise<Record<string, unknown
  * instead.
  */
 export async function buildWorkerBundle(jobPath: string): Promise<string | undefined> {
-  const dir = cacheDir(resolve(jobPath))
+  const dir = cacheDirFor(resolve(jobPath))
   const { code } = await buildJob(jobPath)
   if (!dir) return undefined
   const name = `worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`
@@ -208,11 +209,6 @@ export async function buildWorkerBundle(jobPath: string): Promise<string | undef
     writeFileAtomic(dir, name, [code])
   }
   return join(dir, name)
-}
-
-function cacheDir(job: string): string | undefined {
-  const modules = nearestNodeModules(dirname(job))
-  return modules && join(modules, '.cache', 'longhaul')
 }
 
 /**
@@ -267,12 +263,4 @@ const keepImportMeta: Plugin = {
       return { contents, loader: extname(args.path).slice(1).replace(/^[cm]/, '') as 'ts' | 'js' | 'tsx' | 'jsx' }
     })
   },
-}
-
-function nearestNodeModules(from: string): string | undefined {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'node_modules')
-    if (existsSync(candidate)) return candidate
-    if (dir === parse(dir).root) return undefined
-  }
 }
