@@ -30,6 +30,11 @@ export function usageOrUndefined(usage: Usage | undefined): Usage | undefined {
   return usage && Object.keys(usage).length > 0 ? usage : undefined
 }
 
+/** `usage` as a journal stores it: JSON, or null when there is none. */
+export function usageJson(usage: Usage | undefined): string | null {
+  return usage ? JSON.stringify(usage) : null
+}
+
 /** Adds the totals `more` to `into`. */
 export function addTotals(into: UsageTotals, more: RangeUsage): UsageTotals {
   if (!more.usage && !more.failedUsage) return into
@@ -37,5 +42,20 @@ export function addTotals(into: UsageTotals, more: RangeUsage): UsageTotals {
   const failedUsage = { ...into.failedUsage }
   addUsage(usage, more.usage)
   addUsage(failedUsage, more.failedUsage)
+  return { usage, failedUsage }
+}
+
+/** One row of a store's sums: a counter's total over the committed ranges, of the items (`usage`) or of failed attempts. */
+export interface UsageSumRow {
+  readonly kind: 'usage' | 'failed'
+  readonly unit: string
+  readonly amount: number
+}
+
+/** The totals from a store's sums. */
+export function totalsOfRows(rows: readonly UsageSumRow[]): UsageTotals {
+  const usage: Record<string, number> = {}
+  const failedUsage: Record<string, number> = {}
+  for (const row of rows) (row.kind === 'usage' ? usage : failedUsage)[row.unit] = Number(row.amount)
   return { usage, failedUsage }
 }
