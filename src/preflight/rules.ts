@@ -17,6 +17,7 @@ const PROVEN_BY: Record<Exclude<keyof Policy, 'publish'>, CheckId | 'config'> = 
   maxMemoryGrowthMiB: 'memory',
   requireValidators: 'validation',
   maxInvalidFraction: 'validation',
+  maxCostUsd: 'rehearsal',
 }
 
 type Measured = Readonly<Record<string, unknown>>
@@ -39,6 +40,13 @@ const EVIDENCE: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => st
       : 'not required',
   rehearsalFraction: (_p, m) =>
     `${m.items} items, ${((m.fraction as number) * 100).toFixed(2)}% of the target${m.scaledDown ? ` — ${m.scaledDown}` : ''}`,
+  maxCostUsd: (p, m) => {
+    const high = (m.projectedUsageHigh as Record<string, number> | undefined)?.usd
+    if (p.maxCostUsd === undefined) return 'no cap'
+    return high === undefined
+      ? `capped at $${p.maxCostUsd}; the rehearsal's items reported no cost (ctx.usage({ usd }))`
+      : `at most $${high.toFixed(2)} projected (upper bound) against a cap of $${p.maxCostUsd}`
+  },
   crashKills: (_p, m) => `${m.kills ?? 0} SIGKILLs (${m.killsAtCommit ?? 0} at a commit) over ${m.lives ?? 0} lives`,
 }
 
@@ -54,6 +62,10 @@ const MET: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => boolean
   heartbeatSeconds: (p, m) =>
     typeof m.maxHeartbeatAgeSeconds === 'number' && m.maxHeartbeatAgeSeconds <= p.progressMaxStaleSeconds,
   stallAfterSeconds: (_p, m) => m.settingsAsPolicy === true,
+  maxCostUsd: (p, m) => {
+    const high = (m.projectedUsageHigh as Record<string, number> | undefined)?.usd
+    return p.maxCostUsd === undefined || (high !== undefined && high <= p.maxCostUsd)
+  },
 }
 
 function num(value: unknown): string {
