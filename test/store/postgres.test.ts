@@ -283,7 +283,7 @@ describe('postgres store: clear errors', () => {
     const error = await PostgresStore.open(url).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(JournalError)
     expect((error as Error).message).toMatch(
-      /test_\d+ has longhaul schema version 99, and this longhaul knows up to 2: upgrade longhaul/,
+      /test_\d+ has longhaul schema version 99, and this longhaul knows up to 3: upgrade longhaul/,
     )
   })
 
