@@ -79,12 +79,12 @@ export function policyRules(policy: Policy, checks: readonly CheckResult[]): Rul
     const check = checks.find((c) => c.id === proof)
     const evidence = EVIDENCE[rule]
     if (proof === 'config')
-      return { rule, value: policy[rule], check: proof, passed: true, evidence: evidence!(policy, {}) }
-    if (!check) return { rule, value: policy[rule], check: proof, passed: false, evidence: 'no check ran' }
+      return { rule, value: policy[rule] ?? null, check: proof, passed: true, evidence: evidence!(policy, {}) }
+    if (!check) return { rule, value: policy[rule] ?? null, check: proof, passed: false, evidence: 'no check ran' }
     const passed = MET[rule]?.(policy, check.measurements) ?? check.passed
     return {
       rule,
-      value: policy[rule],
+      value: policy[rule] ?? null,
       check: proof,
       passed,
       evidence: evidence ? evidence(policy, check.measurements) : check.evidence,
