@@ -152,7 +152,8 @@ export function checkRehearsal(o: {
         projectedUsageLow: o.cost.low,
         projectedUsageHigh: o.cost.high,
       }),
-      maxCostUsd: o.maxCostUsd ?? null,
+      // Present for a map job's rehearsal only: a loop reports no usage, and its rules do not judge the cap.
+      ...('maxCostUsd' in o && { maxCostUsd: o.maxCostUsd ?? null }),
     },
   }
 }

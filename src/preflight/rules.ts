@@ -43,6 +43,7 @@ const EVIDENCE: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => st
   maxCostUsd: (p, m) => {
     const high = (m.projectedUsageHigh as Record<string, number> | undefined)?.usd
     if (p.maxCostUsd === undefined) return 'no cap'
+    if (!('maxCostUsd' in m)) return 'not judged: a loop reports no usage'
     return high === undefined
       ? `capped at $${p.maxCostUsd}; the rehearsal's items reported no cost (ctx.usage({ usd }))`
       : `at most $${high.toFixed(2)} projected (upper bound) against a cap of $${p.maxCostUsd}`
@@ -64,7 +65,8 @@ const MET: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => boolean
   stallAfterSeconds: (_p, m) => m.settingsAsPolicy === true,
   maxCostUsd: (p, m) => {
     const high = (m.projectedUsageHigh as Record<string, number> | undefined)?.usd
-    return p.maxCostUsd === undefined || (high !== undefined && high <= p.maxCostUsd)
+    // A loop's rehearsal check carries no cost: the rule is not judged there.
+    return p.maxCostUsd === undefined || !('maxCostUsd' in m) || (high !== undefined && high <= p.maxCostUsd)
   },
 }
 
