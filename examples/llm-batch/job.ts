@@ -85,6 +85,8 @@ export async function ask(record: Prompt, ctx: ItemContext<Params>): Promise<Ans
   if (!parsed.success)
     throw new Error(`POST ${url} answered 200 with no chat completion: ${z.prettifyError(parsed.error)}`)
   const { model, choices, usage } = parsed.data
+  // Counted in the run's totals (progress.json, status, /metrics) once this item's range commits.
+  ctx.usage({ tokens: usage.total_tokens })
   // Tokens count against the provider's per-minute limit once used: later calls wait for room.
   await ctx.take({ tokens: usage.total_tokens })
   return {

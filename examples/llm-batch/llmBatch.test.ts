@@ -122,6 +122,9 @@ describe('examples/llm-batch against a local fake endpoint (latency, 429 + Retry
       const { content, usage } = answerFor(prompts[i]!.prompt)
       expect(record).toMatchObject({ id: prompts[i]!.id, answer: content, usage })
     })
+    // The run's token total counts each committed answer once, whatever the kill cut short.
+    const progress = JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))
+    expect(progress.usage.tokens).toBe(records.reduce((sum, r) => sum + r.usage.total_tokens, 0))
 
     const totals = endpoint.totals()
     // Paid twice = answered 200 more than once: calls made before the kill whose items were not committed yet.

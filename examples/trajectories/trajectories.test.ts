@@ -13,7 +13,15 @@ const SMALL = params.parse({ frames: 1, size: 16 })
 
 /** Item `index` as a worker makes it. */
 function make(index: number, seed = 0, p: Params = DEFAULTS) {
-  const made = item(index, { index, seed, params: p, rng: itemRng(seed, index), fetch, take: async () => undefined })
+  const made = item(index, {
+    index,
+    seed,
+    params: p,
+    rng: itemRng(seed, index),
+    fetch,
+    take: async () => undefined,
+    usage: () => undefined,
+  })
   return { video: made.video.data as Uint8Array, shape: made.video.shape, label: made.label }
 }
 

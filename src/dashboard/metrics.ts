@@ -32,6 +32,13 @@ export function prometheusText(runs: readonly RunItem[]): string {
     Math.max(0, r.heartbeatAgeSeconds),
   )
   lines.push(
+    '# HELP longhaul_usage_total What the committed items reported with ctx.usage, by counter (unit="usd": the cost).',
+    '# TYPE longhaul_usage_total counter',
+  )
+  for (const run of runs)
+    for (const [unit, amount] of Object.entries(run.snapshot.usage ?? {}))
+      if (Number.isFinite(amount)) lines.push(`longhaul_usage_total{${labels(run)},unit="${escape(unit)}"} ${amount}`)
+  lines.push(
     "# HELP longhaul_run_state 1 for the run's current state, 0 for the others.",
     '# TYPE longhaul_run_state gauge',
   )

@@ -25,6 +25,14 @@ export interface ItemContext<P> {
    * what it will use, or after it, what it used. Units the limit does not name are not limited.
    */
   take(amounts: Readonly<Record<string, number>>): Promise<void>
+  /**
+   * Reports what this call of the item used, by named counters: `ctx.usage({ tokens: 812, usd: 0.0012 })` (`usd` is
+   * the cost, in US dollars). May be called several times; the amounts add up. Each amount is a finite number ≥ 0.
+   * Counted exactly once, when the item's range commits, in the same journal write: after a crash and a resume the
+   * run's totals are the sum over its committed items. What an attempt that then throws reported is counted apart, as
+   * spent on failed attempts (a paid call that failed was still paid). Returns nothing; never waits.
+   */
+  usage(amounts: Readonly<Record<string, number>>): void
 }
 
 /** Options every map job may set. */

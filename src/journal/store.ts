@@ -6,6 +6,7 @@
  * epoch, passed in by the caller so tests can control the clock.
  */
 import type { RunEvent, RunEventDetails, RunEventType } from './events.ts'
+import type { RangeUsage, UsageTotals } from './usage.ts'
 
 export type RunState = 'running' | 'complete' | 'failed' | 'interrupted'
 
@@ -77,8 +78,8 @@ export interface ShardFileRecord {
   readonly sha256: string
 }
 
-/** A committed range [start, end): its files and the hash of each item, in order. */
-export interface CommittedRange {
+/** A committed range [start, end): its files, the hash of each item, in order, and what its items reported they used. */
+export interface CommittedRange extends RangeUsage {
   readonly start: number
   readonly end: number
   readonly files: readonly ShardFileRecord[]
@@ -160,6 +161,8 @@ export interface Store {
 
   /** Items committed so far. */
   committedItems(): Promise<number>
+  /** What the committed ranges' items reported with `ctx.usage`, summed by counter (recorded with each commit). */
+  usageTotals(): Promise<UsageTotals>
   /** Committed ranges in index order, without their item hashes. */
   ranges(): AsyncIterable<RangeSummary>
   /** Committed ranges in index order, with item hashes. */

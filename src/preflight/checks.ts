@@ -1,5 +1,6 @@
 import { bytes, duration } from '../telemetry/progressText.ts'
 import type { ChildRunResult, ProgressSample } from './childRun.ts'
+import { type CostProjection, costOverCap, costText } from './cost.ts'
 import { type DurationProjection, type MemoryPoint, memoryGrowth } from './estimates.ts'
 import type { Policy } from './policy.ts'
 import type { CheckResult } from './proof.ts'
@@ -113,17 +114,25 @@ export function checkRehearsal(o: {
   workers: number | undefined
   projection: DurationProjection
   failure: string | undefined
+  /** What the target will use and cost (map jobs), and the policy's cap on it. */
+  cost?: CostProjection | undefined
+  maxCostUsd?: number | undefined
 }): CheckResult {
   const summary = o.rehearsal.summary
   const { projection } = o
   const unit = o.workers === undefined ? 'steps' : 'items'
-  const failures = o.failure ? [`the rehearsal of ${o.plan.items} items did not complete: ${o.failure}`] : []
+  const overCap = o.failure ? undefined : costOverCap(o.cost, o.maxCostUsd, o.target)
+  const failures = [
+    ...(o.failure ? [`the rehearsal of ${o.plan.items} items did not complete: ${o.failure}`] : []),
+    ...(overCap ? [overCap] : []),
+  ]
+  const costed = o.cost || o.maxCostUsd !== undefined ? `; ${costText(o.cost)}` : ''
   return {
     id: 'rehearsal',
     title: 'Rehearsal',
     passed: failures.length === 0,
     evidence: summary
-      ? `${o.plan.items.toLocaleString('en-US')} ${unit} (${(o.plan.fraction * 100).toFixed(1)}% of the target) in ${duration(summary.wallMs / 1000)} at ${Math.round(summary.itemsPerSecond)} ${unit}/s; ${projectionText(projection, o.target, o.workers)}${o.plan.note ? `; ${o.plan.note}` : ''}`
+      ? `${o.plan.items.toLocaleString('en-US')} ${unit} (${(o.plan.fraction * 100).toFixed(1)}% of the target) in ${duration(summary.wallMs / 1000)} at ${Math.round(summary.itemsPerSecond)} ${unit}/s; ${projectionText(projection, o.target, o.workers)}${costed}${o.plan.note ? `; ${o.plan.note}` : ''}`
       : failures[0]!,
     failures,
     measurements: {
@@ -137,6 +146,14 @@ export function checkRehearsal(o: {
       projectedLowSeconds: projection.low,
       projectedHighSeconds: projection.high,
       fixedPartSeconds: projection.overheadSeconds,
+      ...(o.cost && {
+        usagePerItem: o.cost.perItem,
+        projectedUsage: o.cost.projected,
+        projectedUsageLow: o.cost.low,
+        projectedUsageHigh: o.cost.high,
+      }),
+      // Present for a map job's rehearsal only: a loop reports no usage, and its rules do not judge the cap.
+      ...('maxCostUsd' in o && { maxCostUsd: o.maxCostUsd ?? null }),
     },
   }
 }

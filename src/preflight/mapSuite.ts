@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { MapJob } from '../job/defineJob.ts'
 import { checkCadence, checkDisk, checkFreshness, checkMemory, checkRehearsal } from './checks.ts'
 import { type ChildRunResult, childRun, progressLines } from './childRun.ts'
+import { projectUsage, usagePointOf } from './cost.ts'
 import {
   type CrashResumeEvidence,
   checkCrashResume,
@@ -137,6 +138,8 @@ export function judgeMap(policy: Policy, e: MapEvidence): CheckResult[] {
       workers: e.workers,
       projection: projectDuration(e.timeline, target, e.fixedPartsMs),
       failure: e.rehearsalFailure,
+      cost: projectUsage(usagePointOf(rehearsal), e.runs.filter((run) => run !== rehearsal).map(usagePointOf), target),
+      maxCostUsd: policy.maxCostUsd,
     }),
     checkDisk({ policy, rehearsal, target, freeBytes: e.freeBytes }),
     checkMemory({

@@ -42,6 +42,8 @@ export const policySchema = z
     requireValidators: z.boolean().default(false),
     /** The share of items a validator may reject. */
     maxInvalidFraction: z.number().min(0).max(1).default(0),
+    /** The target's projected cost may be at most this, US dollars: the upper bound of the interval preflight projects from what the rehearsal's items reported with `ctx.usage({ usd })`. @default no cap */
+    maxCostUsd: z.number().positive().optional(),
     /** Where a run's progress is pushed (a webhook, an S3-compatible bucket): on every change of state and every `everyMinutes`. Not a launch rule: not in the proof, nor its digest. */
     publish: z.array(publishTargetSchema).default([]),
   })

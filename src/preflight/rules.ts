@@ -17,6 +17,7 @@ const PROVEN_BY: Record<Exclude<keyof Policy, 'publish'>, CheckId | 'config'> = 
   maxMemoryGrowthMiB: 'memory',
   requireValidators: 'validation',
   maxInvalidFraction: 'validation',
+  maxCostUsd: 'rehearsal',
 }
 
 type Measured = Readonly<Record<string, unknown>>
@@ -39,6 +40,14 @@ const EVIDENCE: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => st
       : 'not required',
   rehearsalFraction: (_p, m) =>
     `${m.items} items, ${((m.fraction as number) * 100).toFixed(2)}% of the target${m.scaledDown ? ` — ${m.scaledDown}` : ''}`,
+  maxCostUsd: (p, m) => {
+    const high = (m.projectedUsageHigh as Record<string, number> | undefined)?.usd
+    if (p.maxCostUsd === undefined) return 'no cap'
+    if (!('maxCostUsd' in m)) return 'not judged: a loop reports no usage'
+    return high === undefined
+      ? `capped at $${p.maxCostUsd}; the rehearsal's items reported no cost (ctx.usage({ usd }))`
+      : `at most $${high.toFixed(2)} projected (upper bound) against a cap of $${p.maxCostUsd}`
+  },
   crashKills: (_p, m) => `${m.kills ?? 0} SIGKILLs (${m.killsAtCommit ?? 0} at a commit) over ${m.lives ?? 0} lives`,
 }
 
@@ -54,6 +63,11 @@ const MET: Partial<Record<keyof Policy, (policy: Policy, m: Measured) => boolean
   heartbeatSeconds: (p, m) =>
     typeof m.maxHeartbeatAgeSeconds === 'number' && m.maxHeartbeatAgeSeconds <= p.progressMaxStaleSeconds,
   stallAfterSeconds: (_p, m) => m.settingsAsPolicy === true,
+  maxCostUsd: (p, m) => {
+    const high = (m.projectedUsageHigh as Record<string, number> | undefined)?.usd
+    // A loop's rehearsal check carries no cost: the rule is not judged there.
+    return p.maxCostUsd === undefined || !('maxCostUsd' in m) || (high !== undefined && high <= p.maxCostUsd)
+  },
 }
 
 function num(value: unknown): string {
@@ -67,12 +81,12 @@ export function policyRules(policy: Policy, checks: readonly CheckResult[]): Rul
     const check = checks.find((c) => c.id === proof)
     const evidence = EVIDENCE[rule]
     if (proof === 'config')
-      return { rule, value: policy[rule], check: proof, passed: true, evidence: evidence!(policy, {}) }
-    if (!check) return { rule, value: policy[rule], check: proof, passed: false, evidence: 'no check ran' }
+      return { rule, value: policy[rule] ?? null, check: proof, passed: true, evidence: evidence!(policy, {}) }
+    if (!check) return { rule, value: policy[rule] ?? null, check: proof, passed: false, evidence: 'no check ran' }
     const passed = MET[rule]?.(policy, check.measurements) ?? check.passed
     return {
       rule,
-      value: policy[rule],
+      value: policy[rule] ?? null,
       check: proof,
       passed,
       evidence: evidence ? evidence(policy, check.measurements) : check.evidence,

@@ -28,6 +28,7 @@ export type SessionPlan = Pick<
   | 'trackerTotal'
   | 'finished'
   | 'rateLimit'
+  | 'usage'
   | 'loop'
   | 'startLater'
   | 'workers'

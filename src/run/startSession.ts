@@ -38,6 +38,8 @@ export interface SessionStart {
   readonly finished?: SharedArrayBuffer
   /** Reads the time items spent waiting on a rate limit, for the progress files. */
   readonly rateLimit?: TrackerInit['rateLimit']
+  /** Reads what the committed items used (`ctx.usage`), for the progress files. */
+  readonly usage?: TrackerInit['usage']
   /** What the work adds to the progress loop's ticks and stall notes. */
   readonly loop?: Pick<ProgressLoopOptions, 'onTick' | 'stallNote'>
   /** The work starts the progress loop itself, when it is first let run (a supervised program). @default started here */
@@ -100,6 +102,7 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
     ...(s.unit && { unit: s.unit }),
     ...(clearance && { gate: clearance }),
     ...(s.rateLimit && { rateLimit: s.rateLimit }),
+    ...(s.usage && { usage: s.usage }),
   })
   const worker = s.worker ?? OWNER
   // Renewed here, after however long the recovery took: the lease the progress loop starts from is a fresh one, and still this process's.

@@ -16,6 +16,7 @@ export function progressText(p: ProgressSnapshot, now: number): string {
     `Heartbeat:       ${p.heartbeatAt} (${ago(p.heartbeatAt, now)})`,
     `Workers:         ${p.workers}${p.concurrency !== undefined ? `, up to ${count(p.concurrency)} items in flight` : ''} (pid ${p.owner.pid} on ${p.owner.host})`,
     ...(p.rateLimit ? [`Rate limit:      ${rateLimitText(p.rateLimit)}`] : []),
+    ...(p.usage ? [`Usage:           ${usageLine(p)}`] : []),
     ...(p.gate ? [`Launch gate:     ${gateText(p.gate)}`] : []),
     ...(p.error ? [`Error:           ${p.error}`] : []),
     `Updated:         ${p.updatedAt}`,
@@ -34,6 +35,35 @@ export function doneText(p: Pick<ProgressSnapshot, 'done' | 'total' | 'percent' 
 export function rateLimitText(r: RateLimitShown): string {
   const answers = r.rateLimitedAnswers ? `, ${count(r.rateLimitedAnswers)} answer(s) said rate limited` : ''
   return `${r.limit ?? 'none set'}; items waited ${duration(r.waitingSeconds)} on it${answers}`
+}
+
+/** `81,200 tokens, $0.12 (812 tokens, $0.0012 an item; 40.6 tokens, $0.06 a second); $0.01 more on failed attempts`. */
+export function usageLine(
+  p: Pick<ProgressSnapshot, 'usage' | 'usagePerItem' | 'usagePerSecond' | 'usageOnFailedAttempts'>,
+): string {
+  const rates = [
+    ...(p.usagePerItem ? [`${usageText(p.usagePerItem)} an item`] : []),
+    ...(p.usagePerSecond ? [`${usageText(p.usagePerSecond)} a second`] : []),
+  ]
+  const failed = p.usageOnFailedAttempts ? `; ${usageText(p.usageOnFailedAttempts)} more on failed attempts` : ''
+  return `${usageText(p.usage ?? {})}${rates.length ? ` (${rates.join('; ')})` : ''}${failed}`
+}
+
+/** `81,200 tokens, $0.12`: `usd` as dollars, the other counters by name. */
+export function usageText(usage: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(usage).map(([unit, n]) => (unit === 'usd' ? dollars(n) : `${amount(n)} ${unit}`))
+  return parts.length ? parts.join(', ') : 'nothing'
+}
+
+/** $1,234.56; below a dollar, two significant digits ($0.0012). */
+export function dollars(n: number): string {
+  if (n >= 1) return `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`
+  return n === 0 ? '$0' : `$${Number(n.toPrecision(2))}`
+}
+
+function amount(n: number): string {
+  if (Number.isInteger(n) || n >= 100) return count(Math.round(n))
+  return String(Number(n.toPrecision(3)))
 }
 
 /** The gate's decision in words; a waiver is spelled out so nobody mistakes the run for a proved one. */

@@ -1,5 +1,5 @@
 import { type Eta, EtaEstimator } from './eta.ts'
-import type { LaunchClearance, ProgressSnapshot, ProgressState, RateLimitShown } from './snapshot.ts'
+import type { LaunchClearance, ProgressSnapshot, ProgressState, RateLimitShown, Usage } from './snapshot.ts'
 import { StallDetector } from './stall.ts'
 
 export interface TrackerInit {
@@ -23,6 +23,11 @@ export interface TrackerInit {
   readonly gate?: LaunchClearance
   /** Reads the time spent waiting on a rate limit; undefined while there is nothing to show. */
   readonly rateLimit?: () => RateLimitShown | undefined
+  /** Reads what the committed items used (`ctx.usage`): the run's totals, and this session's part of them. */
+  readonly usage?: () => {
+    readonly run: { readonly usage: Usage; readonly failedUsage: Usage }
+    readonly thisSession: Usage
+  }
 }
 
 /**
@@ -158,8 +163,25 @@ export class ProgressTracker {
       heartbeatSeconds: init.heartbeatMs / 1000,
       owner: init.owner,
       ...(rateLimit && { rateLimit }),
+      ...this.usageFields(now),
       gate: init.gate ?? null,
       error: this.ended?.error ?? null,
+    }
+  }
+
+  /** The usage fields of progress.json, when any item reported usage. */
+  private usageFields(now: number): Partial<ProgressSnapshot> {
+    const usage = this.init.usage?.()
+    if (!usage) return {}
+    const { run, thisSession } = usage
+    const failed = Object.keys(run.failedUsage).length > 0
+    if (Object.keys(run.usage).length === 0 && !failed) return {}
+    const seconds = (now - this.init.startedAt) / 1000
+    return {
+      usage: run.usage,
+      usagePerItem: divided(run.usage, this.committed),
+      usagePerSecond: divided(thisSession, seconds),
+      ...(failed && { usageOnFailedAttempts: run.failedUsage }),
     }
   }
 
@@ -179,4 +201,9 @@ export class ProgressTracker {
     const seconds = (now - this.init.startedAt) / 1000
     return seconds > 0 ? this.committedThisSession / seconds : null
   }
+}
+
+/** Each counter divided by `by`; zeros when `by` is not above 0. */
+function divided(usage: Usage, by: number): Usage {
+  return Object.fromEntries(Object.entries(usage).map(([unit, amount]) => [unit, by > 0 ? amount / by : 0]))
 }

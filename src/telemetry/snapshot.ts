@@ -19,6 +19,9 @@ export type LaunchClearance =
   /** The run is at or below the policy's scale for proofs. */
   | { readonly status: 'not-required'; readonly limit: number; readonly policy: string }
 
+/** Amounts by named counter, as items report them with `ctx.usage`: `{ tokens: 812, usd: 0.0012 }`. */
+export type Usage = Readonly<Record<string, number>>
+
 /** What progress.json says about the rate limit. */
 export interface RateLimitShown {
   /** The limit in words (`600 requests/min`), this process's share of it in a shared run; null when the run has none. */
@@ -69,6 +72,14 @@ export interface ProgressSnapshot {
   readonly owner: { readonly pid: number; readonly host: string }
   /** Items' time spent waiting on a rate limit, summed over the items waiting at once; present when the run has a limit or a service said "rate limited". */
   readonly rateLimit?: RateLimitShown
+  /** What the committed items reported with `ctx.usage`, by counter (`{ tokens: 812000, usd: 1.2 }`); present once any did. */
+  readonly usage?: Usage
+  /** `usage` over the items committed. */
+  readonly usagePerItem?: Usage
+  /** What this session's commits used, per second of the session. */
+  readonly usagePerSecond?: Usage
+  /** Reported by attempts that then threw (retried, rate limited), of committed ranges: paid, and not in `usage`. */
+  readonly usageOnFailedAttempts?: Usage
   /** The launch gate's decision for this session; null when no gate was asked (a run started from code). */
   readonly gate: LaunchClearance | null
   /** The failure that ended the run, when it failed. */

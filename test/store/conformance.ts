@@ -168,6 +168,33 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>):
       await store.close()
     })
 
+    it("usage-with-commit: what a range's items used is counted with its commit, summed by counter, and forgotten with it", async () => {
+      const store = await withRun(9)
+      expect(await store.usageTotals()).toEqual({ usage: {}, failedUsage: {} })
+      const range = (claim: Claim) => ({ start: claim.start, end: claim.end, files: file(claim.start, claim.end) })
+      const a = (await store.claimRange('w', 3, TTL, 0))!
+      await store.commitRange(
+        a,
+        { ...range(a), itemHashes: hashes(3), usage: { tokens: 300, usd: 0.25 }, failedUsage: { usd: 0.5 } },
+        1,
+      )
+      const b = (await store.claimRange('w', 3, TTL, 0))!
+      await store.commitRange(b, { ...range(b), itemHashes: hashes(3), usage: { tokens: 12, usd: 0.125 } }, 1)
+      // A range whose items reported nothing, and a commit refused by the fence: neither counts.
+      await commit(store, (await store.claimRange('w', 3, TTL, 0))!)
+      await expect(
+        store.commitRange(
+          { ...a, token: a.token + 1000 },
+          { ...range(a), itemHashes: hashes(3), usage: { tokens: 1 } },
+          2,
+        ),
+      ).rejects.toBeInstanceOf(LeaseLostError)
+      expect(await store.usageTotals()).toEqual({ usage: { tokens: 312, usd: 0.375 }, failedUsage: { usd: 0.5 } })
+      await store.uncommitRange(a.start)
+      expect(await store.usageTotals()).toEqual({ usage: { tokens: 12, usd: 0.125 }, failedUsage: {} })
+      await store.close()
+    })
+
     it('ranges come back in index order with their item hashes', async () => {
       const store = await withRun(9)
       const a = (await store.claimRange('w', 3, TTL, 0))!

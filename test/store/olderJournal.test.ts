@@ -21,6 +21,8 @@ function asVersion1(out: string): void {
   const db = new Database(join(out, '.longhaul', 'journal.sqlite'))
   try {
     for (const column of ['final_digest', 'shards_at', 'kind']) db.exec(`ALTER TABLE run DROP COLUMN ${column}`)
+    // Version 1 had no table of the items' usage either (migration 3 adds it).
+    db.exec('DROP TABLE range_usage')
     db.pragma('user_version = 1')
   } finally {
     db.close()
@@ -72,7 +74,7 @@ describe('a journal written by the previous version (schema version 1)', () => {
       runCliHere(['run', DESCENT, '--out', out, '--total', '60']),
     )
     expect(again.code, again.stderr).toBe(0)
-    expect(journal(out)).toMatchObject({ version: 2, run: { kind: 'loop', final_digest: digest, shards_at: null } })
+    expect(journal(out)).toMatchObject({ version: 3, run: { kind: 'loop', final_digest: digest, shards_at: null } })
     expect(await json(['verify', out])).toMatchObject({ complete: true, digest })
   }, 60_000)
 
@@ -87,7 +89,7 @@ describe('a journal written by the previous version (schema version 1)', () => {
 
     const grown = await runCliHere(['run', SQUARES, '--out', out, '--total', '30'])
     expect(grown.code, grown.stderr).toBe(0)
-    expect(journal(out)).toMatchObject({ version: 2, run: { kind: 'map', final_digest: null, shards_at: null } })
+    expect(journal(out)).toMatchObject({ version: 3, run: { kind: 'map', final_digest: null, shards_at: null } })
     expect(await json(['verify', out])).toMatchObject({ complete: true, items: 30, digest: expected })
   }, 60_000)
 
@@ -101,6 +103,6 @@ describe('a journal written by the previous version (schema version 1)', () => {
 
     const again = await runCliHere(['exec', '--out', out, '--', 'true'])
     expect(again.code, again.stderr).toBe(0)
-    expect(journal(out)).toMatchObject({ version: 2, run: { kind: 'exec' } })
+    expect(journal(out)).toMatchObject({ version: 3, run: { kind: 'exec' } })
   }, 60_000)
 })

@@ -153,6 +153,7 @@ describe('postgres store: many machines on one journal', () => {
     expect(versions.rows).toEqual([
       { version: 1, name: 'init' },
       { version: 2, name: 'run-columns' },
+      { version: 3, name: 'range-usage' },
     ])
   })
 
@@ -177,6 +178,7 @@ describe('postgres store: many machines on one journal', () => {
     await sql(
       url,
       `ALTER TABLE longhaul.runs DROP COLUMN kind, DROP COLUMN shards_at, DROP COLUMN final_digest;
+       DROP TABLE longhaul.range_usage;
        DELETE FROM longhaul.schema_version WHERE version >= 2`,
     )
 
@@ -195,7 +197,7 @@ describe('postgres store: many machines on one journal', () => {
     })
     await store.close()
     const versions = await sql(url, 'SELECT max(version) AS version FROM longhaul.schema_version')
-    expect(versions.rows).toEqual([{ version: 2 }])
+    expect(versions.rows).toEqual([{ version: 3 }])
   })
 })
 
@@ -281,7 +283,7 @@ describe('postgres store: clear errors', () => {
     const error = await PostgresStore.open(url).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(JournalError)
     expect((error as Error).message).toMatch(
-      /test_\d+ has longhaul schema version 99, and this longhaul knows up to 2: upgrade longhaul/,
+      /test_\d+ has longhaul schema version 99, and this longhaul knows up to 3: upgrade longhaul/,
     )
   })
 

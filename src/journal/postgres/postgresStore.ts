@@ -12,10 +12,12 @@ import type {
   RunState,
   Store,
 } from '../store.ts'
+import { totalsOfRows, type UsageSumRow, type UsageTotals } from '../usage.ts'
 import { createPool, type Target, targetOf, translate } from './connect.ts'
 import { migrate } from './migrate.ts'
 import { type OutageChange, OutageRetry } from './outage.ts'
-import { type OwnerRow, type RangeRow, type RunRow, toOwner, toRun } from './rows.ts'
+import { insertRangeUsage, USAGE_SUMS } from './rangeUsage.ts'
+import { noSuchRun, type OwnerRow, type RangeRow, type RunRow, toOwner, toRun } from './rows.ts'
 
 export interface PostgresStoreOptions {
   /**
@@ -343,6 +345,7 @@ export class PostgresStore implements Store {
         'INSERT INTO longhaul.ranges (run_id, start, stop, files, item_hashes, committed_at) VALUES ($1, $2, $3, $4, $5, $6)',
         [this.run, range.start, range.end, JSON.stringify(range.files), range.itemHashes, now],
       )
+      await insertRangeUsage(tx, this.run, range)
       await tx.query(`INSERT INTO longhaul.events (run_id, at, type, detail) VALUES ($1, $2, 'checkpoint', $3)`, [
         this.run,
         now,
@@ -412,6 +415,10 @@ export class PostgresStore implements Store {
     return row!.n
   }
 
+  async usageTotals(): Promise<UsageTotals> {
+    return totalsOfRows(await this.read<UsageSumRow>('the usage of the committed ranges', USAGE_SUMS, [this.run]))
+  }
+
   async *ranges(): AsyncIterable<RangeSummary> {
     for (let after = -1; ; ) {
       const rows = await this.read<Pick<RangeRow, 'start' | 'stop' | 'files'>>(
@@ -477,15 +484,7 @@ export class PostgresStore implements Store {
 
   private async attach(runId: string): Promise<void> {
     this.runId = runId
-    if (await this.getRun()) return
-    const runs = await this.listRuns()
-    const listed = runs
-      .slice(0, 10)
-      .map((run) => `${run.runId} (job ${run.job}, ${run.state}, created ${new Date(run.createdAt).toISOString()})`)
-    if (runs.length > listed.length) listed.push(`and ${runs.length - listed.length} more`)
-    throw new JournalError(
-      `no run '${runId}' in ${this.target.display}; runs there: ${listed.length ? listed.join(', ') : 'none'}. Check the run id.`,
-    )
+    if (!(await this.getRun())) throw noSuchRun(runId, this.target.display, await this.listRuns())
   }
 
   private async read<R extends object>(what: string, sql: string, params: unknown[] = []): Promise<R[]> {

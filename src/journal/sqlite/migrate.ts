@@ -16,6 +16,9 @@ function migrations(): { version: number; sql: string }[] {
 /** The first schema whose run has the columns `kind`, `shards_at` and `final_digest`. */
 export const RUN_COLUMNS_VERSION = 2
 
+/** The first schema with the table `range_usage`. */
+export const USAGE_VERSION = 3
+
 /** What a migration's SQL cannot do alone, done right after it in the same transaction. */
 const after: Readonly<Record<number, (db: Database.Database) => void>> = {
   [RUN_COLUMNS_VERSION]: (db) => {

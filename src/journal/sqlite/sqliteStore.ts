@@ -15,9 +15,10 @@ import type {
   ShardFileRecord,
   Store,
 } from '../store.ts'
+import { NO_USAGE_TOTALS, totalsOfRows, type UsageSumRow, type UsageTotals, usageJson } from '../usage.ts'
 import { assertSchema, BUSY_TIMEOUT_MS, createJournal } from './journalFile.ts'
 import { journalFailure, journalFileDamage, runDirOf } from './journalHealth.ts'
-import { migrate, RUN_COLUMNS_VERSION, runColumnsFromHistory, schemaVersion } from './migrate.ts'
+import { migrate, RUN_COLUMNS_VERSION, runColumnsFromHistory, schemaVersion, USAGE_VERSION } from './migrate.ts'
 
 interface RunRow extends SharedRunRow {
   frontier: number
@@ -257,6 +258,10 @@ export class SqliteStore implements Store {
       this.db
         .prepare('INSERT INTO ranges (start, end, files, item_hashes, committed_at) VALUES (?, ?, ?, ?, ?)')
         .run(range.start, range.end, JSON.stringify(range.files), range.itemHashes, now)
+      if (range.usage || range.failedUsage)
+        this.db
+          .prepare('INSERT INTO range_usage (start, usage, failed_usage) VALUES (?, ?, ?)')
+          .run(range.start, usageJson(range.usage), usageJson(range.failedUsage))
       // The event log's checkpoint entry is part of the same transaction: no extra sync.
       this.db
         .prepare("INSERT INTO events (at, type, detail) VALUES (?, 'checkpoint', ?)")
@@ -289,6 +294,7 @@ export class SqliteStore implements Store {
     this.write('a forgotten range', () => {
       const row = this.db.prepare<[number], RangeRow>('SELECT start, end FROM ranges WHERE start = ?').get(start)
       if (!row) return
+      this.db.prepare('DELETE FROM range_usage WHERE start = ?').run(start)
       this.db.prepare('DELETE FROM ranges WHERE start = ?').run(start)
       this.db
         .prepare("INSERT INTO claims (start, end, worker, token, expires_at) VALUES (?, ?, '', ?, 0)")
@@ -308,6 +314,18 @@ export class SqliteStore implements Store {
     return this.read(
       'the committed ranges',
       () => this.db.prepare<[], { n: number }>('SELECT COALESCE(SUM(end - start), 0) AS n FROM ranges').get()!.n,
+    )
+  }
+
+  async usageTotals(): Promise<UsageTotals> {
+    // A journal read without migrating it (status of a run made by an older longhaul) has no usage recorded.
+    if (schemaVersion(this.db) < USAGE_VERSION) return NO_USAGE_TOTALS
+    const sums = (kind: string, column: string): string =>
+      `SELECT '${kind}' AS kind, u.key AS unit, SUM(u.value) AS amount FROM range_usage, json_each(range_usage.${column}) AS u GROUP BY u.key`
+    return totalsOfRows(
+      this.read('the usage of the committed ranges', () =>
+        this.db.prepare<[], UsageSumRow>(`${sums('usage', 'usage')} UNION ALL ${sums('failed', 'failed_usage')}`).all(),
+      ),
     )
   }
 

@@ -34,8 +34,8 @@ export interface RangeDriving {
   readonly inFlightPerThread: number
   /** Each range's result, for the summary. */
   readonly onResult: (result: RangeResult) => void
-  /** Bytes of a committed range's files. */
-  readonly onWritten: (bytes: number) => void
+  /** A range's result once it is committed: its files' bytes, what its items used. */
+  readonly onCommitted: (result: RangeResult) => void
   /** Files in data/ longhaul cannot prove it wrote. */
   readonly noteForeign: (names: readonly string[]) => void
 }
@@ -84,7 +84,15 @@ export async function driveRanges(
         await store.commitRange(
           claim,
           // A view of the hashes, not a copy: 2 MB a range at 65,536 items, garbage the moment it is recorded.
-          { start: result.start, end: result.end, files: result.files, itemHashes: asBuffer(result.itemHashes) },
+          {
+            start: result.start,
+            end: result.end,
+            files: result.files,
+            itemHashes: asBuffer(result.itemHashes),
+            // What the items used is counted with their commit, in the same transaction: exactly once.
+            ...(result.usage && { usage: result.usage }),
+            ...(result.failedUsage && { failedUsage: result.failedUsage }),
+          },
           now(),
           lease?.token,
         )
@@ -106,7 +114,7 @@ export async function driveRanges(
         if (recorded) await place.finalize(files)
         else await place.discard(files)
       }
-      how.onWritten(result.files.reduce((sum, file) => sum + file.bytes, 0))
+      how.onCommitted(result)
       session.committed(count)
     }
     if (result.end < claim.end) await store.releaseClaim({ ...claim, start: result.end })

@@ -2,6 +2,7 @@ import { UsageError } from '../../errors.ts'
 import { hasAsyncItem, isPythonJobPath, loadPythonJob } from '../../job/pythonJob.ts'
 import type { RateLimit } from '../../job/rateLimit.ts'
 import type { RangeSummary } from '../../journal/store.ts'
+import { addTotals, NO_USAGE_TOTALS, type UsageTotals } from '../../journal/usage.ts'
 import type { LaunchGate, RunTarget } from '../../run/identify.ts'
 import { driveRun, type Work } from '../../run/lifecycle.ts'
 import type { RunObserver } from '../../run/observer.ts'
@@ -84,6 +85,9 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
   let parallel: Parallelism
   let bytesWritten = 0
   let slowestItemMs = 0
+  /** What the committed items used: the journal's totals at the start, plus this session's commits. */
+  let usage: UsageTotals = NO_USAGE_TOTALS
+  let usageThisSession: UsageTotals = NO_USAGE_TOTALS
   /** Files in data/ longhaul cannot prove it wrote: left, and said once. */
   const noteForeign = (place: Participation['place'], names: readonly string[]): void =>
     observer?.note?.(
@@ -139,6 +143,7 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
       if (reconciled.forgotten)
         observer?.note?.(`${reconciled.forgotten} recorded range(s) had missing or short files; recomputing them`)
       const committed = await open.store.committedItems()
+      usage = await open.store.usageTotals()
       const welcome = role.welcome(open)
       if (welcome) observer?.note?.(welcome)
       return {
@@ -147,6 +152,7 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
         committed,
         finished: finishedCounter,
         rateLimit: () => rateLimitShown(limiter, limit.length > 0),
+        usage: () => ({ run: usage, thisSession: usageThisSession.usage }),
         workers: parallel.threads,
         ...(parallel.concurrency > parallel.threads && { concurrency: parallel.concurrency }),
         // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
@@ -164,8 +170,10 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
           slowestItemMs = Math.max(slowestItemMs, result.slowestItemMs)
           if (result.retained) retainedByThread.set(result.retained.thread, result.retained.bytes)
         },
-        onWritten: (bytes) => {
-          bytesWritten += bytes
+        onCommitted: (result) => {
+          bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
+          usage = addTotals(usage, result)
+          usageThisSession = addTotals(usageThisSession, result)
         },
         noteForeign: (names) => noteForeign(session.open.place, names),
       }),

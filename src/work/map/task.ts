@@ -1,4 +1,5 @@
 import type { ShardFileRecord } from '../../journal/store.ts'
+import type { RangeUsage } from '../../journal/usage.ts'
 import type { LimiterSetup } from '../rateLimit/sharedLimiter.ts'
 
 /** Given to every worker thread once. */
@@ -53,7 +54,7 @@ export interface TaskFailure {
 }
 
 /** Items [start, end) were made and their files are durable under their staged names; `files` name the final names. `end` may be short of the task's end. */
-export interface RangeResult {
+export interface RangeResult extends RangeUsage {
   readonly start: number
   readonly end: number
   readonly files: readonly ShardFileRecord[]

@@ -16,6 +16,7 @@ import { fsyncDir, type WrittenFile, writeFileDurably } from '../../files/atomic
 import type { MapJob } from '../../job/defineJob.ts'
 import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
 import { itemRng, type Rng } from '../../job/rng.ts'
+import { addUsage, type Usage, usageOrUndefined } from '../../journal/usage.ts'
 import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
 import { shardFileName, stagedFileName } from '../../shards/shardNames.ts'
 import { afterRateLimited, limitedFetch, loadFetch, ONE_REQUEST } from '../rateLimit/limitedCall.ts'
@@ -25,6 +26,8 @@ import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts
 
 class ItemContext {
   private ownRng: Rng | undefined
+  /** What this attempt reported with `usage`. */
+  readonly used: Record<string, number> = {}
   constructor(
     readonly index: number,
     readonly params: unknown,
@@ -45,6 +48,14 @@ class ItemContext {
     // The item is then left for the next run (makeItem sees the stop).
     if (!(await this.limiter.take(amounts, this.stopping))) throw new Error('the run is stopping')
   }
+  /** Adds what this attempt used (`{ tokens: 812, usd: 0.0012 }`); counted when the item's range commits. */
+  usage(amounts: Readonly<Record<string, number>>): void {
+    for (const [unit, amount] of Object.entries(amounts ?? {})) {
+      if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0)
+        throw new TypeError(`ctx.usage: ${unit} is ${String(amount)}; give each counter a finite number ≥ 0`)
+    }
+    addUsage(this.used, amounts)
+  }
 }
 
 /** The function a worker thread runs for each range task. */
@@ -59,7 +70,10 @@ export function createRangeMaker(job: MapJob): (task: RangeTask) => Promise<Rang
 }
 
 /** An item made, failed for good, or abandoned because the run is stopping. */
-type Made = { value: unknown } | { error: Error; attempts: number } | { abandoned: true }
+type Made = ({ value: unknown; usage: Usage } | { error: Error; attempts: number } | { abandoned: true }) & {
+  /** What attempts that threw reported with `ctx.usage`. */
+  failedUsage: Usage
+}
 
 class RangeMaker {
   private readonly stop: Int32Array
@@ -107,6 +121,8 @@ class RangeMaker {
     }
     let failure: TaskFailure | undefined
     let slowestItemMs = 0
+    const usage: Record<string, number> = {}
+    const failedUsage: Record<string, number> = {}
     const index = await inIndexOrder<Made & { ms: number }>({
       start: task.start,
       end: task.end,
@@ -117,6 +133,8 @@ class RangeMaker {
       take: (i, made) => {
         slowestItemMs = Math.max(slowestItemMs, made.ms)
         if ('abandoned' in made) return false
+        // An item that failed for good ends the range after the items before it: what its attempts used goes with them.
+        addUsage(failedUsage, made.failedUsage)
         if ('error' in made) {
           failure = {
             kind: 'item',
@@ -129,6 +147,7 @@ class RangeMaker {
         }
         try {
           hashes.set(shard.add(made.value, i), (i - task.start) * ITEM_HASH_BYTES)
+          addUsage(usage, made.usage)
           Atomics.add(this.finished, 0, 1)
           return true
         } catch (error) {
@@ -165,7 +184,18 @@ class RangeMaker {
         throw error
       }
       const itemHashes = hashes.subarray(0, (index - task.start) * ITEM_HASH_BYTES)
-      return { start: task.start, end: index, files, itemHashes, busyMs, slowestItemMs, ...(failure && { failure }) }
+      const used = { usage: usageOrUndefined(usage), failedUsage: usageOrUndefined(failedUsage) }
+      return {
+        start: task.start,
+        end: index,
+        files,
+        itemHashes,
+        busyMs,
+        slowestItemMs,
+        ...(used.usage && { usage: used.usage }),
+        ...(used.failedUsage && { failedUsage: used.failedUsage }),
+        ...(failure && { failure }),
+      }
     } catch (error) {
       const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error)
       return { ...nothing, failure: { kind: 'durability', message: cause.message } }
@@ -185,22 +215,27 @@ class RangeMaker {
    */
   private async makeItem(arg: unknown, index: number): Promise<Made> {
     const stopping = (): boolean => this.stopping
+    const failedUsage: Record<string, number> = {}
     let rateLimited = 0
     for (let attempt = 1; ; ) {
+      let ctx: ItemContext | undefined
       try {
-        if (this.limiter.paces && !(await this.limiter.take(ONE_REQUEST, stopping))) return { abandoned: true }
-        return { value: await this.callItem(arg, index, stopping) }
+        if (this.limiter.paces && !(await this.limiter.take(ONE_REQUEST, stopping)))
+          return { abandoned: true, failedUsage }
+        ctx = new ItemContext(index, this.setup.params, this.setup.seed, this.limiter, stopping)
+        return { value: await this.callItem(arg, ctx), usage: ctx.used, failedUsage }
       } catch (error) {
+        addUsage(failedUsage, ctx?.used)
         // Stopping (Ctrl-C): the item is left for the next run, not failed.
-        if (this.stopping) return { abandoned: true }
+        if (this.stopping) return { abandoned: true, failedUsage }
         if (error instanceof RateLimitedError) {
           const wait = afterRateLimited(this.limiter, error, ++rateLimited)
-          if (wait instanceof Error) return { error: wait, attempts: attempt }
-          if (!(await this.limiter.wait(wait, stopping))) return { abandoned: true }
+          if (wait instanceof Error) return { error: wait, attempts: attempt, failedUsage }
+          if (!(await this.limiter.wait(wait, stopping))) return { abandoned: true, failedUsage }
           continue
         }
         if (attempt > this.setup.retries) {
-          return { error: error instanceof Error ? error : new Error(String(error)), attempts: attempt }
+          return { error: error instanceof Error ? error : new Error(String(error)), attempts: attempt, failedUsage }
         }
         await sleep(100 * 2 ** (attempt - 1))
         attempt++
@@ -209,8 +244,7 @@ class RangeMaker {
   }
 
   /** The one place the job's item function is called: one attempt at one item. */
-  private async callItem(arg: unknown, index: number, stopping: () => boolean): Promise<unknown> {
-    const ctx = new ItemContext(index, this.setup.params, this.setup.seed, this.limiter, stopping)
+  private async callItem(arg: unknown, ctx: ItemContext): Promise<unknown> {
     const out = this.job.item(arg as never, ctx as never)
     return isPromiseLike(out) ? await out : out
   }
