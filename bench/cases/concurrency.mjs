@@ -22,6 +22,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runScript } from '../lib/child.mjs'
 import { emit, jobPath, round, say, scratch } from '../lib/report.mjs'
+import { timedRun } from '../lib/timedRun.mjs'
 
 const RATIO_TARGET = 0.9
 const RSS_TARGET_MIB = 250
@@ -121,36 +122,15 @@ async function bare(url, concurrency, items) {
 async function longhaul(url, concurrency, items, workers) {
   // The built package, as a user's program or the CLI loads it: without tsx's loader (and the thread it runs in).
   const { runMapJob } = await import('longhaul')
-  const started = performance.now()
-  let firstCommit
-  let firstCommitted = 0
-  const summary = await runMapJob({
+  const timed = await timedRun(runMapJob, {
     jobPath: jobPath('fetch.ts'),
     outDir: scratch(`concurrency-longhaul-${concurrency}`),
     total: items,
     concurrency,
     ...(workers && { workers }),
     params: { url },
-    observer: {
-      committed: ({ committed }) => {
-        if (firstCommit === undefined) {
-          firstCommit = performance.now()
-          firstCommitted = committed
-        }
-      },
-    },
   })
-  const ended = performance.now()
-  if (summary.state !== 'complete') throw new Error(`the run ended ${summary.state}`)
-  process.stdout.write(
-    `${JSON.stringify({
-      wallMs: ended - started,
-      startMs: firstCommit - started,
-      afterStartItemsPerSecond: (items - firstCommitted) / ((ended - firstCommit) / 1000),
-      maxRssKiB: process.resourceUsage().maxRSS,
-      cpuMs: cpuMs(),
-    })}\n`,
-  )
+  process.stdout.write(`${JSON.stringify({ ...timed, maxRssKiB: process.resourceUsage().maxRSS, cpuMs: cpuMs() })}\n`)
 }
 
 /** CPU time of the whole process so far (every thread), ms. */

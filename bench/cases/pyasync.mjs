@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runScript } from '../lib/child.mjs'
 import { emit, jobPath, round, say, scratch } from '../lib/report.mjs'
+import { timedRun } from '../lib/timedRun.mjs'
 
 const RATIO_TARGET = 0.9
 const [mode, ...args] = process.argv.slice(2)
@@ -93,32 +94,12 @@ function bare(url, concurrency, items) {
 /** The job through longhaul's whole durable path, `concurrency` items in flight in its Python worker. */
 async function longhaul(url, concurrency, items) {
   const { runMapJob } = await import('longhaul')
-  const started = performance.now()
-  let firstCommit
-  let firstCommitted = 0
-  const summary = await runMapJob({
+  const timed = await timedRun(runMapJob, {
     jobPath: jobPath('pyfetch.py'),
     outDir: scratch(`pyasync-longhaul-${concurrency}`),
     total: items,
     concurrency,
     params: { url },
-    observer: {
-      committed: ({ committed }) => {
-        if (firstCommit === undefined) {
-          firstCommit = performance.now()
-          firstCommitted = committed
-        }
-      },
-    },
   })
-  const ended = performance.now()
-  if (summary.state !== 'complete') throw new Error(`the run ended ${summary.state}`)
-  process.stdout.write(
-    `${JSON.stringify({
-      wallMs: ended - started,
-      startMs: firstCommit - started,
-      afterStartItemsPerSecond: (items - firstCommitted) / ((ended - firstCommit) / 1000),
-      cpuMs: cpuMs(),
-    })}\n`,
-  )
+  process.stdout.write(`${JSON.stringify({ ...timed, cpuMs: cpuMs() })}\n`)
 }
