@@ -26,6 +26,7 @@ import { homedir } from 'node:os'
 import { delimiter, dirname, join, parse } from 'node:path'
 import { writeFileAtomic } from '../files/atomicFile.ts'
 import { cacheDirFor } from './cacheDir.ts'
+import { hashInputs } from './fingerprint.ts'
 
 /** The answer of `describe` for the job file `jobFile` (absolute), when one was kept and nothing it depends on changed. */
 export function cachedDescription(jobFile: string, helper: string): Record<string, unknown> | undefined {
@@ -96,7 +97,7 @@ function stateOf(jobFile: string, answer: Record<string, unknown>): string {
     .sort()
   const numpy = answer.numpyFile as string
   return JSON.stringify({
-    modules: [...modules].sort().map((module) => [module, hashFile(module)]),
+    modules: hashInputs(jobFile, modules),
     beside,
     executable: stamp(answer.executable as string),
     numpy: [stamp(numpy), stamp(join(dirname(numpy), 'version.py'))],

@@ -102,8 +102,15 @@ function stampOf(modules: readonly string[]): string | undefined {
  */
 export function pythonFor(jobPath: string): string {
   const file = resolve(jobPath)
-  const executable = described.get(file)?.executable ?? cachedDescription(file, PYTHON_HELPER)?.executable
+  const executable = described.get(file)?.executable ?? keptExecutable(file)
   return typeof executable === 'string' ? executable : PYTHON
+}
+
+/** The kept description's interpreter, looked up once a process: each worker started before the job is described asks. */
+const keptExecutables = new Map<string, unknown>()
+function keptExecutable(file: string): unknown {
+  if (!keptExecutables.has(file)) keptExecutables.set(file, cachedDescription(file, PYTHON_HELPER)?.executable)
+  return keptExecutables.get(file)
 }
 
 /** The job's own Python files it imported, by MapJob: what its fingerprint hashes besides the files beside it. */
