@@ -7,6 +7,9 @@ import type { Io } from './io.ts'
 // Required rather than imported: the package's ES module wrapper costs every command about 10 ms more to load.
 const { Command, Option } = createRequire(import.meta.url)('@commander-js/extra-typings') as typeof Commander
 
+/** A seed: what every item's random stream derives from. */
+const seedNumber = wholeNumber(0, 2 ** 32 - 1)
+
 /**
  * Builds the command tree; each action stores its exit code in `result`. A command's module (and what it needs:
  * SQLite, PostgreSQL, esbuild, the dashboard) is imported only when that command runs, so `--help` loads none.
@@ -37,7 +40,7 @@ export function program(io: Io, result: { code: number }, signal: AbortSignal | 
     .option(
       '--seed <s>',
       "the seed every item's random stream derives from, 0 to 4294967295 (default: the job's, else 0)",
-      wholeNumber(0, 2 ** 32 - 1),
+      seedNumber,
     )
     .option(
       '--param <key=value>',
@@ -162,7 +165,7 @@ export function program(io: Io, result: { code: number }, signal: AbortSignal | 
     )
     .option('--resume-arg <template>', 'with --exec: as for exec')
     .option('--out <dir>', 'the run directory the proof is for; it goes to its proofs/ (default: runs/<job name>)')
-    .option('--seed <s>', "the seed of the run to prove (default: the job's, else 0)", wholeNumber(0, 2 ** 32 - 1))
+    .option('--seed <s>', "the seed of the run to prove (default: the job's, else 0)", seedNumber)
     .option('--param <key=value>', 'one param (repeatable), as for run', collect, [] as string[])
     .option('--params <json>', 'params as one JSON object')
     .option('--config <file>', 'the policy file (default: the nearest longhaul.config.ts above the job)')
@@ -336,11 +339,7 @@ export function program(io: Io, result: { code: number }, signal: AbortSignal | 
       "the run's total, as given to run (default: the job's, or the end of the last shard)",
       wholeNumber(1),
     )
-    .option(
-      '--seed <s>',
-      "the seed the run was made with, as given to run (default: the job's, else 0)",
-      wholeNumber(0, 2 ** 32 - 1),
-    )
+    .option('--seed <s>', "the seed the run was made with, as given to run (default: the job's, else 0)", seedNumber)
     .option('--param <key=value>', 'one param the run was made with (repeatable), as for run', collect, [] as string[])
     .option('--params <json>', 'the params the run was made with, as one JSON object')
     .option('--json', 'print the report as JSON')

@@ -6,6 +6,7 @@
  * use more further on (longer prompts at the end of the input) are not seen.
  */
 
+import { addUsage } from '../journal/usage.ts'
 import { dollars, usageText } from '../telemetry/progressText.ts'
 import type { Usage } from '../telemetry/snapshot.ts'
 import type { ChildRunResult } from './childRun.ts'
@@ -32,8 +33,7 @@ export function usagePointOf(run: ChildRunResult): UsagePoint | undefined {
   if (run.killed || run.exitCode !== 0 || run.summary?.resumed !== false || !snapshot?.usage || !(snapshot.done > 0))
     return undefined
   const paid: Record<string, number> = { ...snapshot.usage }
-  for (const [unit, amount] of Object.entries(snapshot.usageOnFailedAttempts ?? {}))
-    paid[unit] = (paid[unit] ?? 0) + amount
+  addUsage(paid, snapshot.usageOnFailedAttempts)
   return { items: snapshot.done, paid }
 }
 

@@ -11,7 +11,8 @@ import type { JournalWrites } from './journal.ts'
  */
 export class LearnedTotalGate {
   private cleared = 0
-  private refusal: Error | undefined
+  /** The gate's refusal of a total the program stated, once there is one. */
+  refusal: Error | undefined
 
   constructor(
     private readonly gate: LaunchGate,

@@ -46,8 +46,6 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
   private readonly stopWaiting = new AbortController()
   private watchdog: Watchdog | undefined
   private gated: LearnedTotalGate | undefined
-  /** The gate's refusal of the total the program stated. */
-  private refusal: Error | undefined
   /** The first life's channel, made before the clocks start (making a FIFO takes a process of its own). */
   private firstChannel: EventsChannel | undefined
 
@@ -106,6 +104,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
     const { now, restarts } = this.s
     this.tracker = session.tracker
     this.progress = session.progress
+    this.gated = this.learnedGate(open)
     this.reports = new ProgramReports({
       store: open.store,
       tracker: this.tracker,
@@ -118,7 +117,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
       note: (message) => this.note(message),
       now,
       checkpointed: (found) => this.o.observer?.checkpoint?.(found.path, found.source),
-      ...(this.learnedGate(open) && { stated: (total: number) => this.gated?.stated(total) }),
+      ...(this.gated && { stated: (total: number) => this.gated?.stated(total) }),
     })
     // Undone last first, before the progress loop: the unused channel, the watchdog, the kill timer.
     teardown.defer(() => clearTimeout(this.killTimer))
@@ -166,7 +165,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
         await sleep(delay, undefined, { signal: this.stopWaiting.signal }).catch(() => undefined)
       }
       // The gate refused the total the program stated: the run ends with its refusal (exit 3), as a refused `run` does.
-      if (this.refusal) throw this.refusal
+      if (this.gated?.refusal) throw this.gated.refusal
       if (session.failure) throw session.failure
       return await this.ending('interrupted', null)
     } catch (error) {
@@ -180,27 +179,25 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
   }
 
   /** Without --total, the gate asked of each total the program states; a refusal stops it (SIGTERM, SIGKILL after the grace). */
-  private learnedGate(open: OpenExecRun): boolean {
-    if (this.o.total !== undefined || !this.o.gate) return false
+  private learnedGate(open: OpenExecRun): LearnedTotalGate | undefined {
+    if (this.o.total !== undefined || !this.o.gate) return undefined
     const facts = {
       job: open.identity.job,
       jobPath: this.o.command,
       outDir: this.o.outDir,
       fingerprint: open.run.fingerprint,
     }
-    this.gated = new LearnedTotalGate(
+    return new LearnedTotalGate(
       this.o.gate,
       { ...facts, params: null, seed: 0, kind: 'exec' },
       this.journal!,
-      (error, total) => {
-        this.refusal = error
+      (_error, total) => {
         this.note(
           `the program states a total of ${total}: refused by the launch gate; stopping it (SIGTERM, SIGKILL after ${duration(this.s.graceMs / 1000)})`,
         )
         this.stop('SIGTERM')
       },
     )
-    return true
   }
 
   /** A stop (the signal, or a failure): forwarded to the program, SIGTERM for a failure. */

@@ -109,15 +109,7 @@ class RangeMaker {
     try {
       records = this.readRecords?.(task.start, task.end)
     } catch (error) {
-      return {
-        start: task.start,
-        end: task.start,
-        files: [],
-        itemHashes: new Uint8Array(0),
-        busyMs: 0,
-        slowestItemMs: 0,
-        failure: { kind: 'input', message: (error as Error).message },
-      }
+      return { ...nothingMade(task, 0, 0), failure: { kind: 'input', message: (error as Error).message } }
     }
     let failure: TaskFailure | undefined
     let slowestItemMs = 0
@@ -157,14 +149,7 @@ class RangeMaker {
       },
     })
     const busyMs = Date.now() - started
-    const nothing = {
-      start: task.start,
-      end: task.start,
-      files: [],
-      itemHashes: new Uint8Array(0),
-      busyMs,
-      slowestItemMs,
-    }
+    const nothing = nothingMade(task, busyMs, slowestItemMs)
     if (index === task.start) return { ...nothing, ...(failure && { failure }) }
     try {
       // Under the claim's staged name: only a recorded commit gives the final name (ShardPlace.finalize, after commitRange).
@@ -273,6 +258,11 @@ function valueFailure(error: unknown, index: number): TaskFailure {
 function threadShare(setup: WorkerSetup): number {
   const ordinal = Atomics.add(new Int32Array(setup.threadsStarted), 0, 1) % setup.threads
   return Math.floor(setup.concurrency / setup.threads) + (ordinal < setup.concurrency % setup.threads ? 1 : 0)
+}
+
+/** A range's result when nothing of it was made: it ends where it starts, with no files and no hashes. */
+function nothingMade(task: RangeTask, busyMs: number, slowestItemMs: number) {
+  return { start: task.start, end: task.start, files: [], itemHashes: new Uint8Array(0), busyMs, slowestItemMs }
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

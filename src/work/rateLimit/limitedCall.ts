@@ -10,7 +10,7 @@ import { REQUESTS } from '../../job/rateLimit.ts'
 import type { SharedLimiter } from './sharedLimiter.ts'
 
 /** "Rate limited" answers to one item before it fails. */
-export const RATE_LIMITED_TRIES = 30
+const RATE_LIMITED_TRIES = 30
 /** The backoff's first step and ceiling, ms: full jitter draws the wait from [0, min(CAP, BASE·2^(n-1))). */
 const BACKOFF_BASE_MS = 500
 const BACKOFF_CAP_MS = 60_000
@@ -34,7 +34,7 @@ export function afterRateLimited(limiter: SharedLimiter, error: RateLimitedError
 export const ONE_REQUEST: Readonly<Record<string, number>> = { [REQUESTS]: 1 }
 
 /** Retry-After: seconds, or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
   if (header === null) return undefined
   const text = header.trim()
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000
