@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { networkInterfaces } from 'node:os'
@@ -41,10 +41,22 @@ const COOKIE = 'longhaul_token'
 
 const require = createRequire(import.meta.url)
 const STATIC_DIR = new URL('./static/', import.meta.url)
-/** Every file the server will ever send, by URL path: nothing else is read from disk (no path traversal). */
+/**
+ * Every file the server will ever send, by URL path: the page's own modules and styles (listed once, at start-up)
+ * and the chart library. Nothing else is read from disk (no path traversal).
+ */
 const STATIC_FILES: Readonly<Record<string, { path: string; type: string }>> = {
-  '/static/app.js': { path: fileURLToPath(new URL('app.js', STATIC_DIR)), type: 'text/javascript; charset=utf-8' },
-  '/static/style.css': { path: fileURLToPath(new URL('style.css', STATIC_DIR)), type: 'text/css; charset=utf-8' },
+  ...Object.fromEntries(
+    readdirSync(STATIC_DIR)
+      .filter((name) => /^[\w-]+\.(js|css)$/.test(name))
+      .map((name) => [
+        `/static/${name}`,
+        {
+          path: fileURLToPath(new URL(name, STATIC_DIR)),
+          type: `text/${name.endsWith('.js') ? 'javascript' : 'css'}; charset=utf-8`,
+        },
+      ]),
+  ),
   '/static/uPlot.iife.min.js': {
     path: require.resolve('uplot/dist/uPlot.iife.min.js'),
     type: 'text/javascript; charset=utf-8',
