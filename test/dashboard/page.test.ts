@@ -1,12 +1,12 @@
 import type { ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
+import { type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
 import { type CliResult, fixture, ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
 
 // The page in a real Chromium (Debian's, never a download), served by the real
@@ -14,25 +14,13 @@ import { type CliResult, fixture, ROOT, runCli, startCli, tempDir } from '../sup
 // run folder written by hand whose text is hostile.
 
 const root = tempDir('longhaul-page-')
-const ARTIFACTS = join(ROOT, 'test-artifacts')
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 const HOSTILE = '<img src=x onerror=window.__injected=1>'
 
 let dashboard: { url: string; close(): Promise<void> }
-let browser: BrowserContext
+let browser: Browser
 let page: Page
-let profile = ''
 let finishedId = ''
 const forgedId = randomUUID()
-const pageErrors: string[] = []
 const children: { child: ChildProcess; done: Promise<CliResult> }[] = []
 
 beforeAll(async () => {
@@ -101,16 +89,8 @@ beforeAll(async () => {
     ),
   )
   dashboard = await startDashboard({ root, port: 0, host: '127.0.0.1' })
-  profile = mkdtempSync(join(tmpdir(), 'longhaul-chromium-'))
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport: { width: 1100, height: 900 },
-  })
+  browser = await openBrowser()
   page = await browser.newPage()
-  page.on('pageerror', (error) => pageErrors.push(error.message))
-  mkdirSync(ARTIFACTS, { recursive: true })
 }, 60_000)
 
 afterAll(async () => {
@@ -118,7 +98,6 @@ afterAll(async () => {
   await Promise.all(children.map((c) => c.done))
   await browser?.close()
   await dashboard?.close()
-  if (profile) rmSync(profile, { recursive: true, force: true })
 })
 
 /** A run folder as `run` would leave it, but whose owner is on another machine and silent, and whose texts are HTML. */
@@ -235,7 +214,7 @@ describe('dashboard page in a real browser', () => {
     await expect.poll(() => page.locator('.timeline span').count(), { timeout: 5_000 }).toBeGreaterThan(0)
     await expect.poll(() => page.locator('.events td', { hasText: /^started$/ }).count()).toBe(1)
     expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b|undefined|NaN/)
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run.png'), fullPage: true })
+    await keepScreenshot(page, 'dashboard-run')
   })
 
   it('a run whose items have stopped finishing says STALLED and for how long; a silent owner says NOT RUNNING', async () => {
@@ -246,7 +225,7 @@ describe('dashboard page in a real browser', () => {
     expect(await stateWord(forgedId)).toBe('NOT RUNNING')
     expect(await card(forgedId).locator('.summary').innerText()).toMatch(/^not running — last heartbeat 10m\d\ds ago/)
     expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b|undefined|NaN/)
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true })
+    await keepScreenshot(page, 'dashboard')
   })
 
   it('shows a waived launch gate as a WAIVED badge, the validation failures and the preflight report, all as text, never as HTML', async () => {
@@ -260,7 +239,7 @@ describe('dashboard page in a real browser', () => {
     expect(await page.locator('pre.report').textContent()).toContain('<script>window.__injected = 2</script>')
     expect(await page.locator('main img, main b, main script').count()).toBe(0)
     expect(await page.evaluate(() => (window as unknown as { __injected?: number }).__injected)).toBeUndefined()
-    expect(pageErrors).toEqual([])
+    expect(browser.pageErrors).toEqual([])
   })
 
   it("reads on a phone: one column of cards, nothing wider than the screen; and follows the system's dark mode", async () => {
@@ -272,7 +251,7 @@ describe('dashboard page in a real browser', () => {
       .evaluateAll((cards) => cards.map((c) => Math.round(c.getBoundingClientRect().left)))
     expect(new Set(lefts).size).toBe(1)
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true })
+    await keepScreenshot(page, 'dashboard-phone')
     await page.goto(`${dashboard.url}runs/${await runIdOf('running')}`)
     await expect.poll(() => page.locator('.uplot').count()).toBe(1)
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
@@ -280,6 +259,6 @@ describe('dashboard page in a real browser', () => {
     const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
     await page.emulateMedia({ colorScheme: 'dark' })
     expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).not.toBe(light)
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone-dark.png'), fullPage: true })
+    await keepScreenshot(page, 'dashboard-phone-dark')
   })
 })

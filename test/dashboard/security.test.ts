@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard } from '../../src/dashboard/server.ts'
+import { openBrowser } from '../support/browser.ts'
 import { fixture, killedAfterEach, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 // What a dashboard serving a folder must never do, whatever is put in that folder or sent to it: read outside
@@ -116,12 +115,7 @@ it('no-hang-on-odd-files: a FIFO named progress.json leaves the server answering
 it('token-wins: a correct ?token= opens the page whatever cookie another dashboard left, then leaves the address bar; two dashboards on one host stay open side by side', async () => {
   const first = await startDashboard({ root, port: 0, token: 'first-token-first-token' })
   const second = await startDashboard({ root, port: 0, token: 'second-token-second-token' })
-  const profile = mkdtempSync(join(tmpdir(), 'longhaul-chromium-'))
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  })
+  const browser = await openBrowser()
   try {
     const page = await browser.newPage()
     for (const dashboard of [first, second, first, second]) {
@@ -138,7 +132,6 @@ it('token-wins: a correct ?token= opens the page whatever cookie another dashboa
     }
   } finally {
     await browser.close()
-    rmSync(profile, { recursive: true, force: true })
     await first.close()
     await second.close()
   }

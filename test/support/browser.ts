@@ -1,0 +1,66 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { ROOT } from './cli.ts'
+
+// A real Chromium for the dashboard's tests: Debian's (never a download), in a profile folder of its own that
+// close() removes. Screenshots are kept under test-artifacts/ as the tests' record of each state.
+
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+
+/** Where screenshots are kept (git ignores it). */
+export const ARTIFACTS = join(ROOT, 'test-artifacts')
+
+export interface Browser {
+  readonly context: BrowserContext
+  /** A new tab; any error thrown on it is recorded in `pageErrors`. */
+  newPage(): Promise<Page>
+  readonly pageErrors: string[]
+  /** Closes the browser and removes its profile. */
+  close(): Promise<void>
+}
+
+export async function openBrowser(options: { viewport?: { width: number; height: number } } = {}): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'longhaul-chromium-'))
+  let context: BrowserContext
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: CHROMIUM_FLAGS,
+      viewport: options.viewport ?? { width: 1100, height: 900 },
+    })
+  } catch (error) {
+    rmSync(profile, { recursive: true, force: true })
+    throw error
+  }
+  const pageErrors: string[] = []
+  return {
+    context,
+    pageErrors,
+    async newPage() {
+      const page = await context.newPage()
+      page.on('pageerror', (error) => pageErrors.push(error.message))
+      return page
+    },
+    async close() {
+      await context.close().catch(() => undefined)
+      rmSync(profile, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Keeps a full-page screenshot of `page` as test-artifacts/<name>.png. */
+export async function keepScreenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true })
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+}
