@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { setup as buildIfStale } from '../scripts/build.mjs'
 import { runScript } from './lib/child.mjs'
 import { waitForQuiet, watchOtherLoad } from './lib/machineLoad.mjs'
 import { scaled } from './lib/report.mjs'
@@ -69,6 +70,8 @@ if (unknown.length) {
   )
   process.exit(2)
 }
+// The benchmarks run the CLI from dist/: rebuilt first when anything under src/ changed, so no figure is of stale code.
+buildIfStale()
 const quietWaitMs = Number(process.env.BENCH_QUIET_WAIT_S ?? 10) * 1000
 const scratch = process.env.BENCH_TMP ?? mkdtempSync(join(tmpdir(), 'longhaul-bench-'))
 
