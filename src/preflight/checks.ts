@@ -176,7 +176,7 @@ export function projectionText(projection: DurationProjection, target: number, w
   return `the target (${on}) projects to ${duration(projection.seconds)} (${duration(projection.low)} – ${duration(projection.high)})${fixed}`
 }
 
-/** The projected output, times the policy's margin, must fit in the free disk where it will be written. */
+/** The projected output of a map job's rehearsal, times the policy's margin, must fit in the free disk. */
 export function checkDisk(o: {
   policy: Policy
   rehearsal: ChildRunResult
@@ -195,25 +195,40 @@ export function checkDisk(o: {
     }
   }
   const bytesPerItem = summary.bytesWritten / summary.committedThisSession
-  const projected = bytesPerItem * o.target
-  const needed = projected * o.policy.diskMargin
-  const passed = needed <= o.freeBytes
+  return diskFits({ policy: o.policy, projectedBytes: bytesPerItem * o.target, freeBytes: o.freeBytes, bytesPerItem })
+}
+
+/**
+ * The projected output, times the policy's margin, must fit in the free disk where it will be written (map jobs
+ * and supervised programs alike; the free space may be unknown, which passes).
+ */
+export function diskFits(o: {
+  policy: Policy
+  projectedBytes: number
+  freeBytes: number | undefined
+  bytesPerItem?: number
+}): CheckResult {
+  const { projectedBytes: projected, freeBytes: free, bytesPerItem } = o
+  const margin = o.policy.diskMargin
+  const needed = projected * margin
+  const passed = free === undefined || needed <= free
+  const from = bytesPerItem === undefined ? 'output' : `${bytes(bytesPerItem)} per item →`
   return {
     id: 'disk',
     title: 'Disk space',
     passed,
-    evidence: `${bytes(bytesPerItem)} per item → ${bytes(projected)} at the target, × ${o.policy.diskMargin} margin = ${bytes(needed)} vs ${bytes(o.freeBytes)} free`,
+    evidence: `${from} ${bytes(projected)} at the target, × ${margin} margin = ${bytes(needed)}${free === undefined ? '' : ` vs ${bytes(free)} free`}`,
     failures: passed
       ? []
       : [
-          `disk: the output would not fit: ${bytes(projected)} projected × ${o.policy.diskMargin} margin = ${bytes(needed)}, only ${bytes(o.freeBytes)} free. Free space, write elsewhere (--out), or lower the target.`,
+          `disk: the output would not fit: ${bytes(projected)} projected × ${margin} margin = ${bytes(needed)}, only ${bytes(free!)} free. Free space, write elsewhere, or lower the target.`,
         ],
     measurements: {
-      bytesPerItem,
+      ...(bytesPerItem !== undefined && { bytesPerItem }),
       projectedBytes: projected,
       neededBytes: needed,
-      freeBytes: o.freeBytes,
-      margin: o.policy.diskMargin,
+      freeBytes: free ?? null,
+      margin,
     },
   }
 }

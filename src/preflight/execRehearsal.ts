@@ -97,26 +97,3 @@ export function execRehearsalCheck(
     },
   }
 }
-
-/** The projected output, times the policy's margin, must fit in the free disk where the program writes. */
-export function execDiskCheck(policy: Policy, projection: ExecProjection, freeBytes: number | undefined): CheckResult {
-  const needed = projection.projectedBytes * policy.diskMargin
-  const passed = freeBytes === undefined || needed <= freeBytes
-  return {
-    id: 'disk',
-    title: 'Disk space',
-    passed,
-    evidence: `outputs ${bytes(projection.projectedBytes)} at the target, × ${policy.diskMargin} margin = ${bytes(needed)}${freeBytes === undefined ? '' : ` vs ${bytes(freeBytes)} free`}`,
-    failures: passed
-      ? []
-      : [
-          `disk: the outputs would not fit: ${bytes(projection.projectedBytes)} projected × ${policy.diskMargin} margin = ${bytes(needed)}, only ${bytes(freeBytes!)} free. Free space, write elsewhere, or lower the target.`,
-        ],
-    measurements: {
-      projectedBytes: projection.projectedBytes,
-      neededBytes: needed,
-      freeBytes: freeBytes ?? null,
-      margin: policy.diskMargin,
-    },
-  }
-}

@@ -1,8 +1,9 @@
 import { rmSync } from 'node:fs'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { UsageError } from '../errors.ts'
+import { diskFits } from './checks.ts'
 import { statfsProbe } from './estimates.ts'
-import { execDiskCheck, execRehearsalCheck, projectExec } from './execRehearsal.ts'
+import { execRehearsalCheck, projectExec } from './execRehearsal.ts'
 import {
   type ExecProgram,
   type ExecRunEvidence,
@@ -135,7 +136,7 @@ export function judgeExec(policy: Policy, e: ExecEvidence): CheckResult[] {
     cadence(policy, e),
     freshness(policy, e),
     execRehearsalCheck(e.reference, e.target, e.rehearsal, projection),
-    execDiskCheck(policy, projection, e.freeBytes),
+    diskFits({ policy, projectedBytes: projection.projectedBytes, freeBytes: e.freeBytes }),
   ]
 }
 
