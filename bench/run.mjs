@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit, paidcalls)
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit, paidcalls, preflightcost)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -59,6 +59,14 @@ const BENCHMARKS = [
   // random moments and resumed: calls paid twice per kill, at the job's checkpoint interval (10 s) and at 1 s.
   { name: 'paidcalls', script: cases('paidcalls'), args: [scaled(3_000, 1_500), 3, 200, 64, 100, 10] },
   { name: 'paidcalls', script: cases('paidcalls'), args: [scaled(3_000, 1_500), 3, 200, 64, 100, 1] },
+  // Preflight's wall time against the projected duration of the run it proves: 5 ms items on one worker per core,
+  // targets projected to about 1, 5 and 12 minutes.
+  {
+    name: 'preflightcost',
+    script: cases('preflightcost'),
+    args: [5000, scaled(20_000, 200), scaled(120_000, 1_000), scaled(300_000, 2_000)],
+    timeoutMs: 1_800_000,
+  },
 ]
 const QUIET_CORES = 0.1
 
@@ -165,6 +173,10 @@ function summary(rows) {
     paidcalls: (r) => [
       `paid calls after SIGKILL, ${r.concurrency} in flight at ${r.ratePerS}/s, checkpoint ${r.checkpointS} s`,
       `made twice per kill ${r.repeatedPerKill.join(', ')} (bound ${r.bound}); each prompt once: ${r.eachPromptOnce}, verify clean: ${r.verified}`,
+    ],
+    preflightcost: (r) => [
+      `preflight's cost, ${r.items.toLocaleString('en')} items of ${r.itemUs / 1000} ms`,
+      `${r.preflightSeconds} s against a projected run of ${r.projectedRunSeconds} s (${(100 * r.share).toFixed(1)}%)`,
     ],
     'python-concurrency': (r) => [
       `Python, ${r.delayMs} ms calls, ${r.concurrency} in flight`,
