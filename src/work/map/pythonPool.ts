@@ -17,6 +17,7 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { LonghaulError } from '../../errors.ts'
 import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor, pythonRecordReader } from '../../job/pythonJob.ts'
+import { SharedLimiter } from '../rateLimit/sharedLimiter.ts'
 import { encode, type FromWorker, MessageReader, type ToWorker, taskMessage, toRangeResult } from './pythonProtocol.ts'
 import type { MakerStart, RangeMaker } from './rangeMaker.ts'
 import type { RangeResult, RangeTask } from './task.ts'
@@ -77,6 +78,8 @@ class PythonPool implements RangeMaker {
   private readRecords: ((start: number, end: number) => unknown[]) | undefined
   /** An error of a worker before start(): start() throws it. */
   private early: Error | undefined
+  /** The run's rate limit, the same pacer a TypeScript job's threads share: every worker process's calls take their place here. */
+  private limiter: SharedLimiter | undefined
 
   constructor(
     private readonly jobPath: string,
@@ -97,6 +100,7 @@ class PythonPool implements RangeMaker {
     }
     this.stop = new Int32Array(how.setup.stop)
     this.finished = new Int32Array(how.setup.finished)
+    this.limiter = new SharedLimiter(how.setup.rateLimit)
     this.readRecords = pythonRecordReader(this.jobPath, how.setup.inputHandle)
     for (const worker of this.workers) this.sendSetup(worker)
     for (let i = this.workers.size; i < how.concurrency; i++) this.spawnWorker(i)
@@ -198,6 +202,8 @@ class PythonPool implements RangeMaker {
       // The process's concurrency over its workers, as over threads (64 over 3: 22, 21, 21).
       slots:
         Math.floor(setup.concurrency / setup.threads) + (worker.ordinal < setup.concurrency % setup.threads ? 1 : 0),
+      limitedUnits: setup.rateLimit.limit.map((l) => l.unit),
+      limitText: this.limiter!.text,
     })
   }
 
@@ -217,6 +223,28 @@ class PythonPool implements RangeMaker {
         return
       case 'finished':
         Atomics.add(this.finished, 0, message.count)
+        return
+      case 'take': {
+        // The wait is counted now, as granted: a stop may cut it short, by at most a poll of the worker's.
+        const waitMs = this.limiter!.reserve(message.amounts)
+        this.limiter!.countWaited(waitMs)
+        this.send(worker, {
+          type: 'granted',
+          id: message.id,
+          atMs: performance.timeOrigin + performance.now() + waitMs,
+        })
+        return
+      }
+      case 'limited':
+        this.limiter!.countLimited()
+        this.limiter!.countWaited(message.waitMs)
+        if (message.retryAfterMs !== null) {
+          // Every worker holds its calls until then: those under the limit take their place after it (reserve), the
+          // others are told.
+          this.limiter!.pauseFor(message.retryAfterMs)
+          for (const other of this.workers)
+            if (other !== worker) this.send(other, { type: 'pause', ms: message.retryAfterMs })
+        }
         return
       case 'result': {
         const pending = worker.current
