@@ -1290,6 +1290,8 @@ class _Worker:
         self.limits = limits
         limits.configure(setup)
         self._fetch_threads: Any = None
+        self.in_flight = 0  # items in flight over the ranges the worker makes at once (an async item's)
+        self.freed: Optional[asyncio.Future[None]] = None  # set when one of them ends
         if limits.units:
             # ctx.fetch's HTTP client loads now (tens of ms, more on a busy machine), not in a call already given its
             # place under the limit: a call that late would crowd the next ones into one window.
@@ -1307,11 +1309,55 @@ class _Worker:
         self.channel.send(message)
 
     def serve(self) -> None:
+        if self.loop is not None:
+            self.loop.run_until_complete(self.serve_async())
         while True:
             message = self.inbox.get()
             if message["type"] == "task":
                 result, hashes = self.make(message)
                 self.channel.send(result, hashes)
+
+    async def serve_async(self) -> None:
+        """An `async def item`'s ranges, each started as it comes: the coordinator hands a worker two at once when it
+        has several items in flight, and their items share its slots, so that while one range's last items finish and
+        its shard is written, the next one's fill the slots it frees (as a TypeScript thread's two ranges do)."""
+        loop = asyncio.get_running_loop()
+        ranges: set[asyncio.Future[None]] = set()
+        while True:
+            message = await loop.run_in_executor(None, self.inbox.get)
+            if message["type"] == "task":
+                made = asyncio.ensure_future(self.make_async(message))
+                ranges.add(made)
+                made.add_done_callback(_range_done(ranges))
+
+    async def make_async(self, task: dict[str, Any]) -> None:
+        """make() for an `async def item`: the range's items on the loop, its files written in a thread meanwhile."""
+        records = self.records_of(task)
+        started = time.monotonic()
+        shard = self.job.output._new_shard()
+        hashes = bytearray(32 * (task["end"] - task["start"]))
+        usage: dict[str, Number] = {}
+        failed_usage: dict[str, Number] = {}
+        index, failure, slowest = await self.make_in_flight(
+            task["start"], task["end"], records, started + task["checkpointMs"] / 1000, task["maxBytes"], shard, hashes,
+            usage, failed_usage)
+        self.flush_finished()
+        result, hashes = await asyncio.get_running_loop().run_in_executor(
+            None, self.result_of, task, shard, hashes, index, failure, slowest, usage, failed_usage, started)
+        self.channel.send(result, hashes)
+
+    def records_of(self, task: dict[str, Any]) -> Optional[list[Any]]:
+        """An input job's records of the range, read by the coordinator; None for a generator job."""
+        start, end = task["start"], task["end"]
+        records = task.get("records")
+        if (records is None) != (self.job.input is None) or (records is not None and len(records) != end - start):
+            raise RuntimeError(f"the coordinator sent {'no' if records is None else len(records)} records for items {start}–{end - 1} of {'an input' if self.job.input else 'a generator'} job: are longhaul.py and the longhaul CLI from the same version?")
+        return records
+
+    def flush_finished(self) -> None:
+        if self.unreported:
+            self.send({"type": "finished", "count": self.unreported})
+            self.unreported = 0
 
     def finished(self, now: float) -> None:
         """Counts a finished item; tells the coordinator at most every 50 ms (rate, ETA and stalls need no more)."""
@@ -1323,9 +1369,7 @@ class _Worker:
     def make(self, task: dict[str, Any]) -> tuple[dict[str, Any], bytearray]:
         """Makes the range (or its first part, up to the checkpoint deadline); its result and its items' hashes."""
         start, end = task["start"], task["end"]
-        records = task.get("records")  # an input job's: the records of start … end-1, read by the coordinator
-        if (records is None) != (self.job.input is None) or (records is not None and len(records) != end - start):
-            raise RuntimeError(f"the coordinator sent {'no' if records is None else len(records)} records for items {start}–{end - 1} of {'an input' if self.job.input else 'a generator'} job: are longhaul.py and the longhaul CLI from the same version?")
+        records = self.records_of(task)
         started = time.monotonic()
         deadline = started + task["checkpointMs"] / 1000
         shard = self.job.output._new_shard()
@@ -1337,10 +1381,7 @@ class _Worker:
         # What the items taken reported with ctx.usage, and what attempts that failed before reported: committed with them.
         usage: dict[str, Number] = {}
         failed_usage: dict[str, Number] = {}
-        if self.loop is not None:
-            index, failure, slowest = self.loop.run_until_complete(
-                self.make_in_flight(start, end, records, deadline, task["maxBytes"], shard, hashes, usage, failed_usage))
-        while self.loop is None and index < end:
+        while index < end:
             if self.stop.is_set():
                 break
             if index > start and (item_started >= deadline or shard.bytes >= task["maxBytes"]):
@@ -1364,9 +1405,15 @@ class _Worker:
             _add_usage(usage, made["usage"])
             self.finished(item_ended)
             index += 1
-        if self.unreported:
-            self.send({"type": "finished", "count": self.unreported})
-            self.unreported = 0
+        self.flush_finished()
+        return self.result_of(task, shard, hashes, index, failure, slowest, usage, failed_usage, started)
+
+    def result_of(self, task: dict[str, Any], shard: _Shard, hashes: bytearray, index: int,
+                  failure: Optional[dict[str, Any]], slowest: float, usage: dict[str, Number],
+                  failed_usage: dict[str, Number], started: float) -> tuple[dict[str, Any], bytearray]:
+        """The range's result, once items start … index-1 are made: their files written and fsynced under their staged
+        names, and their hashes."""
+        start = task["start"]
         result: dict[str, Any] = {
             "type": "result", "start": start, "end": start, "files": [], "hashBytes": 0,
             "busyMs": round((time.monotonic() - started) * 1000), "slowestItemMs": round(slowest * 1000),
@@ -1402,7 +1449,12 @@ class _Worker:
 
         async def one(index: int) -> tuple[int, Optional[dict[str, Any]], float]:
             began = time.monotonic()
-            made = await self.make_item_async(index, index if records is None else records[index - start])
+            try:
+                made = await self.make_item_async(index, index if records is None else records[index - start])
+            finally:
+                self.in_flight -= 1
+                if self.freed is not None and not self.freed.done():
+                    self.freed.set_result(None)
             return index, made, time.monotonic() - began
 
         held: dict[int, tuple[Optional[dict[str, Any]], float]] = {}
@@ -1412,16 +1464,26 @@ class _Worker:
         failure: Optional[dict[str, Any]] = None
         slowest = 0.0
         while True:
-            while not closed and launched < end and len(running) < self.slots and launched - taken < 2 * self.slots:
+            while not closed and launched < end and self.in_flight < self.slots and launched - taken < 2 * self.slots:
                 if self.stop.is_set() or (launched > start and (time.monotonic() >= deadline or shard.bytes >= max_bytes)):
                     closed = True
                     break
+                self.in_flight += 1
                 running.add(asyncio.ensure_future(one(launched)))
                 launched += 1
-            if not running:
+            # Every slot is taken by the worker's other range: this one starts its next item when one is freed.
+            freed = None
+            if not closed and launched < end and launched - taken < 2 * self.slots and self.in_flight >= self.slots:
+                if self.freed is None or self.freed.done():
+                    self.freed = asyncio.get_running_loop().create_future()
+                freed = self.freed
+            if not running and freed is None:
                 return taken, failure, slowest
-            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(running if freed is None else running | {freed}, return_when=asyncio.FIRST_COMPLETED)
             for future in done:
+                if future is freed:
+                    continue
+                running.discard(future)
                 index, made, took = future.result()
                 held[index] = (made, took)
             now = time.monotonic()
@@ -1555,6 +1617,19 @@ class _Worker:
                     os.remove(path)
             raise
         return files
+
+
+def _range_done(ranges: set[Any]) -> Callable[[Any], None]:
+    """A range of an async item's worker ended: forgotten; one that raised (longhaul's bug, not the job's) ends the
+    worker, as it does a plain item's, and the coordinator makes the range again in a new one."""
+
+    def done(made: Any) -> None:
+        ranges.discard(made)
+        if not made.cancelled() and made.exception() is not None:
+            traceback.print_exception(type(made.exception()), made.exception(), made.exception().__traceback__)
+            os._exit(1)
+
+    return done
 
 
 def _retained_bytes() -> int:

@@ -57,12 +57,16 @@ interface Worker {
   /** Which of the pool's workers it is (a replacement takes the number of the one it replaces): its share of the concurrency. */
   readonly ordinal: number
   ready: boolean
-  current: Pending | undefined
+  /** The ranges it is making, by their first item: one at a time, or two for an `async def item` with several in flight. */
+  readonly current: Map<number, Pending>
 }
 
 class PythonPool implements RangeMaker {
   private readonly workers = new Set<Worker>()
+  /** A worker once for each range it can take now. */
   private readonly idle: Worker[] = []
+  /** Ranges a worker makes at once (MakerStart.rangesPerThread), known at start(). */
+  private rangesPerWorker = 1
   private readonly waiting: Pending[] = []
   private stop = new Int32Array(new SharedArrayBuffer(4))
   private finished = new Int32Array(new SharedArrayBuffer(4))
@@ -101,6 +105,8 @@ class PythonPool implements RangeMaker {
     this.stop = new Int32Array(how.setup.stop)
     this.finished = new Int32Array(how.setup.finished)
     this.limiter = new SharedLimiter(how.setup.rateLimit)
+    this.rangesPerWorker = how.rangesPerThread ?? 1
+    for (const worker of this.workers) for (let i = 1; i < this.rangesPerWorker; i++) this.idle.push(worker)
     this.readRecords = pythonRecordReader(this.jobPath, how.setup.inputHandle)
     for (const worker of this.workers) this.sendSetup(worker)
     for (let i = this.workers.size; i < how.concurrency; i++) this.spawnWorker(i)
@@ -124,8 +130,8 @@ class PythonPool implements RangeMaker {
     for (const pending of this.waiting.splice(0)) pending.reject(closed)
     await Promise.all(
       [...this.workers].map(async (worker) => {
-        worker.current?.reject(closed)
-        worker.current = undefined
+        for (const pending of worker.current.values()) pending.reject(closed)
+        worker.current.clear()
         // The worker ends as soon as its channel closes; one that does not (stuck in native code) is killed.
         worker.channel.destroy()
         const timer = setTimeout(() => worker.child.kill('SIGKILL'), EXIT_GRACE_MS)
@@ -145,7 +151,7 @@ class PythonPool implements RangeMaker {
         pending.resolve(toRangeResult(task, Buffer.alloc(0)))
         continue
       }
-      worker.current = pending
+      worker.current.set(pending.task.start, pending)
       this.send(worker, task)
     }
   }
@@ -166,9 +172,9 @@ class PythonPool implements RangeMaker {
     })
     const channel = child.stdio[CHANNEL_FD] as Socket
     const exited = new Promise<void>((done) => child.once('close', () => done()))
-    const worker: Worker = { child, channel, exited, ordinal, ready: false, current: undefined }
+    const worker: Worker = { child, channel, exited, ordinal, ready: false, current: new Map() }
     this.workers.add(worker)
-    this.idle.push(worker)
+    for (let i = 0; i < this.rangesPerWorker; i++) this.idle.push(worker)
     channel.on('error', () => undefined) // a dead worker's channel: its exit says what happened
     const reader = new MessageReader((message, itemHashes) => this.receive(worker, message, itemHashes))
     channel.on('data', (chunk: Buffer) => reader.push(chunk))
@@ -247,8 +253,8 @@ class PythonPool implements RangeMaker {
         }
         return
       case 'result': {
-        const pending = worker.current
-        worker.current = undefined
+        const pending = worker.current.get(message.start)
+        worker.current.delete(message.start)
         this.idle.push(worker)
         pending?.resolve(toRangeResult(message, itemHashes!))
         this.dispatch()
@@ -260,13 +266,13 @@ class PythonPool implements RangeMaker {
   /** A worker ended: at close, as expected; otherwise it died, and is replaced, its range made again. */
   private died(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(worker)
-    const at = this.idle.indexOf(worker)
-    if (at >= 0) this.idle.splice(at, 1)
+    for (let at = this.idle.indexOf(worker); at >= 0; at = this.idle.indexOf(worker)) this.idle.splice(at, 1)
     if (this.closing || this.broken || this.early) return
     const how = signal ? `killed by ${signal}` : `exit code ${code}`
-    const pending = worker.current
-    worker.current = undefined
-    if (pending) {
+    // Its ranges are made again, in their order, by its replacement or another worker.
+    const ranges = [...worker.current.values()].sort((a, b) => b.task.start - a.task.start)
+    worker.current.clear()
+    for (const pending of ranges) {
       pending.deaths++
       if (pending.deaths >= MAX_DEATHS) {
         pending.reject(
@@ -299,8 +305,8 @@ class PythonPool implements RangeMaker {
     this.broken = error
     for (const pending of this.waiting.splice(0)) pending.reject(error)
     for (const worker of this.workers) {
-      worker.current?.reject(error)
-      worker.current = undefined
+      for (const pending of worker.current.values()) pending.reject(error)
+      worker.current.clear()
     }
     this.how.onBroken(error)
   }
