@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import json
 import math
 import operator
@@ -57,7 +58,8 @@ import threading
 from typing import IO, Any, Callable, Iterator, Optional, Union
 
 __all__ = ["progress", "checkpoint", "metric", "log", "resume_from", "save_atomic", "define_job", "jsonl", "npy",
-           "jsonl_input", "csv_input", "files_input", "Job", "ItemContext", "RateLimited", "open_run", "Run", "testing"]
+           "jsonl_input", "csv_input", "files_input", "rate_limit", "Job", "ItemContext", "Response", "RateLimited", "open_run",
+           "Run", "testing"]
 
 Number = Union[int, float]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -241,11 +243,13 @@ import traceback
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _FIELD = re.compile(r"^[A-Za-z0-9_-]+$")
+_UNIT = re.compile(r"^[A-Za-z_][\w-]*$")
 _NPY_DTYPES = {
     "uint8": "|u1", "int8": "|i1", "uint16": "<u2", "int16": "<i2",
     "uint32": "<u4", "int32": "<i4", "float32": "<f4", "float64": "<f8",
 }
 _defined: list["Job"] = []
+_NO_BODY: Any = object()  # ctx.fetch without a JSON body (None is a JSON value: null)
 
 
 class _Output:
@@ -324,6 +328,35 @@ def _input_path(path: PathLike, form: str) -> str:
     return given
 
 
+class _RateLimit:
+    """A service's limit, as rate_limit() declares it."""
+
+    def __init__(self, description: dict[str, Any]) -> None:
+        self.description = description
+
+    def __repr__(self) -> str:
+        units = ", ".join(f"{unit}={amount!r}" for unit, amount in self.description.items() if unit != "per")
+        return f"longhaul.rate_limit({units}, per={self.description['per']!r})"
+
+
+def rate_limit(per: str = "minute", **units: Number) -> _RateLimit:
+    """The limit of the service the items call, for the whole run (every worker process of it together; a shared run
+    divides it across its processes): rate_limit(requests=600, per="minute"), or several units at once,
+    rate_limit(requests=500, tokens=90_000, per="minute"). `requests` are counted by longhaul, one per call of `item`
+    (a retry included); any other unit is counted by the item, with ctx.take(tokens=812). per: "second", "minute" or
+    "hour". As TypeScript's `rateLimit: { requests: 600, per: 'minute' }`; `longhaul run --rate-limit` overrides it."""
+    if per not in ("second", "minute", "hour"):
+        raise TypeError(f'rate_limit: per must be "second", "minute" or "hour", got {per!r}')
+    if not units:
+        raise TypeError('rate_limit: name at least one unit and how many per period, e.g. rate_limit(requests=600, per="minute")')
+    for unit, amount in units.items():
+        if not _UNIT.match(unit):
+            raise TypeError(f"rate_limit: unit {unit!r}: use letters, digits, _ or -")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not (math.isfinite(amount) and amount > 0):
+            raise TypeError(f"rate_limit: {unit}={amount!r}: give how many per {per}, a number above 0")
+    return _RateLimit({"per": per, **units})
+
+
 class Job:
     """A map job as define_job declares it."""
 
@@ -331,12 +364,12 @@ class Job:
                  output: _Output, validate: Optional[Callable[[Any, int], Any]], retries: int, seed: int,
                  checkpoint_every: float, input: Optional[_Input] = None,
                  dataset_checks: Optional[dict[str, Callable[[Iterator[Any]], Any]]] = None,
-                 concurrency: Optional[int] = None) -> None:
+                 concurrency: Optional[int] = None, rate_limit: Optional["_RateLimit"] = None) -> None:
         self.name, self.total, self.item, self.params = name, total, item, params
         self.output, self.validate, self.retries, self.seed = output, validate, retries, seed
         self.checkpoint_every, self.input = checkpoint_every, input
         self.dataset_checks = dict(dataset_checks or {})
-        self.concurrency = concurrency
+        self.concurrency, self.rate_limit = concurrency, rate_limit
         self.is_async = inspect.iscoroutinefunction(item)
 
 
@@ -345,7 +378,7 @@ def define_job(name: str, total: Optional[int] = None, item: Optional[Callable[[
                validate: Optional[Callable[[Any, int], Any]] = None, retries: int = 2, seed: int = 0,
                checkpoint_every: float = 60.0, input: Optional[_Input] = None,
                dataset_checks: Optional[dict[str, Callable[[Iterator[Any]], Any]]] = None,
-               concurrency: Optional[int] = None) -> Job:
+               concurrency: Optional[int] = None, rate_limit: Optional["_RateLimit"] = None) -> Job:
     """Declares the map job of this file: items 0 … total-1, each made by item(index, ctx); or, with `input`, one item
     per record of the input, made by item(record, ctx) (ctx.index is the record number; the total is the record count).
 
@@ -354,7 +387,8 @@ def define_job(name: str, total: Optional[int] = None, item: Optional[Callable[[
     check(records)}, each run by preflight over all the rehearsal's records in index order, returning True (or None)
     or the reason it fails; retries: how many times a failing item is retried; seed: the seed when --seed is not given;
     checkpoint_every: seconds between commits; concurrency: items in flight at once per process, for an `async def
-    item` (run on an asyncio loop in each worker process; --concurrency overrides it).
+    item` (run on an asyncio loop in each worker process; --concurrency overrides it); rate_limit: the limit of the
+    service the items call, for the whole run, e.g. rate_limit(requests=600, per="minute") (--rate-limit overrides it).
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise TypeError(f"define_job: name {name!r}: use letters, digits, '.', '_' or '-'")
@@ -392,22 +426,81 @@ def define_job(name: str, total: Optional[int] = None, item: Optional[Callable[[
     if concurrency is not None and not inspect.iscoroutinefunction(item):
         raise TypeError("define_job: concurrency needs an `async def item(...)` (items that await I/O); "
                         "a plain function makes one item at a time per worker process: use --workers instead")
+    if rate_limit is not None and not isinstance(rate_limit, _RateLimit):
+        raise TypeError('define_job: rate_limit must be longhaul.rate_limit(requests=…, per="minute"), e.g. '
+                        'rate_limit(requests=500, tokens=90_000, per="minute")')
     job = Job(name, total, item, dict(params), output, validate, retries, seed, float(checkpoint_every), input,
-              dataset_checks, concurrency)
+              dataset_checks, concurrency, rate_limit)
     _defined.append(job)
     return job
 
 
 class ItemContext:
     """What item(index, ctx) is given besides its index (or item(record, ctx) besides its record: ctx.index is the
-    record number). Its random streams depend on (seed, index) only."""
+    record number). Its random streams depend on (seed, index) only. For items that call a service: ctx.fetch (await
+    it in an `async def item`) or ctx.fetch_sync, ctx.take / ctx.take_sync (counted units of the run's rate limit) and
+    ctx.usage (what a call used, counted with the item's commit)."""
 
-    __slots__ = ("index", "params", "seed", "_rng", "_random")
+    __slots__ = ("index", "params", "seed", "_rng", "_random", "_worker", "_used")
 
-    def __init__(self, index: int, params: Any, seed: int) -> None:
+    def __init__(self, index: int, params: Any, seed: int, worker: Optional["_Worker"] = None) -> None:
         self.index, self.params, self.seed = index, params, seed
         self._rng: Any = None
         self._random: Optional[_random.Random] = None
+        self._worker = worker  # None outside a run: take() waits for nothing
+        self._used: dict[str, Number] = {}  # what this attempt reported with usage()
+
+    def usage(self, amounts: Optional[dict[str, Number]] = None, /, **counters: Number) -> None:
+        """Adds what this attempt used, by named counter: ctx.usage(tokens=812, usd=0.0012) (or a dict). Called several
+        times, the amounts add up. Counted once, with the commit of the item's range (failed attempts apart)."""
+        given = {**(amounts or {}), **counters}
+        for unit, amount in given.items():
+            if not isinstance(unit, str) or isinstance(amount, bool) or not isinstance(amount, (int, float)) \
+                    or not (math.isfinite(amount) and amount >= 0):
+                raise TypeError(f"ctx.usage: {unit} is {amount!r}; give each counter a finite number ≥ 0")
+        _add_usage(self._used, given)
+
+    async def take(self, amounts: Optional[dict[str, Number]] = None, /, **units: Number) -> None:
+        """Takes counted units of the run's rate limit, ctx.take(tokens=812), waiting until the limit has room (a unit
+        the limit does not name is not limited). `requests` are taken for you, one per call of `item`."""
+        worker = self._calling("take", "take_sync", sync=False)
+        if worker is not None:
+            wait = await worker.limits.place_async(_amounts("ctx.take", amounts, units))
+            if wait > 0 and not await worker.wait_unless_stopped(wait):
+                raise _Stopping()
+
+    def take_sync(self, amounts: Optional[dict[str, Number]] = None, /, **units: Number) -> None:
+        """ctx.take for a plain (not async) item: blocks until the limit has room."""
+        worker = self._calling("take_sync", "take", sync=True)
+        if worker is not None:
+            wait = worker.limits.place_sync(_amounts("ctx.take_sync", amounts, units))
+            if wait > 0 and worker.stop.wait(wait):
+                raise _Stopping()
+
+    async def fetch(self, url: str, method: str = "GET", json: Any = _NO_BODY, data: Union[bytes, str, None] = None,
+                    headers: Optional[dict[str, str]] = None, timeout: float = 60.0) -> "Response":
+        """An HTTP call (urllib, in a thread), for an `async def item`: `json` is sent as a JSON body. Returns a
+        Response (status, headers, body: parsed JSON, text or bytes) whatever its status, except that HTTP 429, and 503
+        with a Retry-After, raise RateLimited (called again after the wait, without using up the item's retries)."""
+        worker = self._calling("fetch", "fetch_sync", sync=False)
+        call = functools.partial(_http, url, method, json, data, headers, timeout)
+        return await asyncio.get_running_loop().run_in_executor(worker.fetch_threads() if worker else None, call)
+
+    def fetch_sync(self, url: str, method: str = "GET", json: Any = _NO_BODY, data: Union[bytes, str, None] = None,
+                   headers: Optional[dict[str, str]] = None, timeout: float = 60.0) -> "Response":
+        """ctx.fetch for a plain (not async) item: the same call, made in this thread."""
+        self._calling("fetch_sync", "fetch", sync=True)
+        return _http(url, method, json, data, headers, timeout)
+
+    def _calling(self, name: str, other: str, sync: bool) -> Optional["_Worker"]:
+        """The worker, once `name` is the form for this job's item: a blocking call would stall an asyncio loop's
+        other items, and an async one in a plain item would never run."""
+        worker = self._worker
+        if worker is not None and worker.job.is_async == sync:
+            raise TypeError(f"ctx.{name} is for {'a plain' if sync else 'an async def'} item; "
+                            f"this job's item is {'an async def' if worker.job.is_async else 'a plain function'}: "
+                            f"use {'await ' if not sync else ''}ctx.{other}(...)")
+        return worker
 
     @property
     def rng(self) -> Any:
@@ -427,9 +520,10 @@ class ItemContext:
 
 
 class RateLimited(Exception):
-    """Raised by an item when the service it calls said "rate limited" (HTTP 429, or 503 with Retry-After): the item is
-    called again after a backoff with full jitter, never sooner than `retry_after_s`, and the worker process starts no
-    other call until then. These calls do not use up the item's `retries`; after 30 in a row the item fails."""
+    """Raised by an item when the service it calls said "rate limited" (HTTP 429, or 503 with Retry-After; ctx.fetch
+    raises it for those): the item is called again after a backoff with full jitter, never sooner than `retry_after_s`,
+    and no worker process of the run starts another call until then. These calls do not use up the item's `retries`;
+    after 30 in a row the item fails."""
 
     def __init__(self, retry_after_s: Optional[float] = None, message: str = "rate limited") -> None:
         super().__init__(message if retry_after_s is None else f"{message} (retry after {retry_after_s:g} s)")
@@ -437,6 +531,103 @@ class RateLimited(Exception):
                                           or not retry_after_s >= 0):
             raise TypeError(f"RateLimited: retry_after_s must be a number of seconds from 0, got {retry_after_s!r}")
         self.retry_after_s = retry_after_s
+
+
+class _Stopping(Exception):
+    """The run stopped while an item waited on the rate limit: the item is left for the next run."""
+
+    def __init__(self) -> None:
+        super().__init__("the run is stopping")
+
+
+class Response:
+    """What ctx.fetch answers: `status` (int), `headers` (a dict, names in lower case), `body` (the parsed JSON when
+    the answer says it is JSON, else its text for text/*, else bytes), `url`; `ok` when the status is 2xx."""
+
+    __slots__ = ("status", "headers", "body", "url")
+
+    def __init__(self, status: int, headers: dict[str, str], body: Any, url: str) -> None:
+        self.status, self.headers, self.body, self.url = status, headers, body, url
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def __repr__(self) -> str:
+        return f"<longhaul.Response {self.status} from {self.url}>"
+
+
+def _http(url: str, method: str, payload: Any, data: Union[bytes, str, None], headers: Optional[dict[str, str]],
+          timeout: float) -> Response:
+    """One HTTP call with urllib: any status is returned as a Response, but 429, and 503 with a Retry-After, raise
+    RateLimited (its Retry-After, seconds or an HTTP date, as retry_after_s)."""
+    import urllib.error
+    import urllib.request
+
+    sent = dict(headers or {})
+    body: Optional[bytes] = None
+    if payload is not _NO_BODY:
+        body = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        if not any(name.lower() == "content-type" for name in sent):
+            sent["Content-Type"] = "application/json"
+    elif data is not None:
+        body = data.encode() if isinstance(data, str) else bytes(data)
+    request = urllib.request.Request(url, data=body, headers=sent, method=method.upper())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            status, got, raw = answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as answer:  # 4xx and 5xx: an answer all the same
+        with answer:
+            status, got, raw = answer.code, answer.headers, answer.read()
+    received: dict[str, str] = {}
+    for name, value in got.items():
+        name = name.lower()
+        received[name] = f"{received[name]}, {value}" if name in received else value
+    after = _retry_after_s(received.get("retry-after"))
+    if status == 429 or (status == 503 and after is not None):
+        raise RateLimited(after, f"{url} answered {status}")
+    kind = received.get("content-type", "").lower()
+    text_of = lambda: raw.decode(got.get_content_charset() or "utf-8", errors="replace")  # noqa: E731
+    if "json" in kind:
+        try:
+            parsed: Any = json.loads(text_of()) if raw.strip() else None
+        except ValueError as error:
+            raise ValueError(f"{url} answered {status} with a body that is not the JSON it says it is: {error}") from None
+    elif kind.startswith("text/"):
+        parsed = text_of()
+    else:
+        parsed = raw
+    return Response(status, received, parsed, url)
+
+
+def _retry_after_s(header: Optional[str]) -> Optional[float]:
+    """Retry-After in seconds: a number of seconds, or an HTTP date; None when absent or unreadable."""
+    if header is None:
+        return None
+    text = header.strip()
+    if re.match(r"^\d+(\.\d+)?$", text):
+        return float(text)
+    import email.utils
+
+    try:
+        at = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, at.timestamp() - time.time())
+
+
+def _amounts(form: str, amounts: Optional[dict[str, Number]], units: dict[str, Number]) -> dict[str, float]:
+    given = {**(amounts or {}), **units}
+    for unit, amount in given.items():
+        if not isinstance(unit, str) or isinstance(amount, bool) or not isinstance(amount, (int, float)) \
+                or not (math.isfinite(amount) and amount >= 0):
+            raise TypeError(f"{form}: {unit} is {amount!r}; give each unit a finite number ≥ 0, e.g. {form}(tokens=812)")
+    return {unit: float(amount) for unit, amount in given.items()}
+
+
+def _add_usage(into: dict[str, Number], amounts: dict[str, Number]) -> None:
+    for unit, amount in amounts.items():
+        into[unit] = into.get(unit, 0) + amount
 
 
 _RATE_LIMITED_TRIES = 30  # "rate limited" answers to one item in a row before it fails (as TypeScript's RATE_LIMITED_TRIES)
@@ -449,10 +640,11 @@ def _rate_limited_wait(error: RateLimited, n: int) -> float:
     return max(error.retry_after_s or 0.0, jitter)
 
 
-def _rate_limited_failure(index: int, attempts: int, n: int, error: RateLimited) -> dict[str, Any]:
+def _rate_limited_failure(index: int, attempts: int, n: int, error: RateLimited, limit: str) -> dict[str, Any]:
     return {"failure": {"kind": "item", "index": index, "attempts": attempts,
                         "message": f"the service answered \"rate limited\" {n} times in a row (last: {error}); it allows "
-                                   "fewer calls than this run makes: give a lower --concurrency, or fewer workers"}}
+                                   f"fewer calls than this run makes{f' at its limit of {limit}' if limit else ''}: give a "
+                                   "lower --rate-limit or --concurrency, or fewer workers"}}
 
 
 class _ValueProblem(Exception):
@@ -901,11 +1093,14 @@ class _Channel:
         fd = int(os.environ.pop("LONGHAUL_WORKER_FD"))
         self.fd = os.dup(fd)  # os.dup makes a non-inheritable fd
         os.close(fd)
+        self.lock = threading.Lock()  # a plain item's threads may ask for their place while the main thread sends
 
     def send(self, message: dict[str, Any], payload: Union[bytes, bytearray] = b"") -> None:
         """One JSON line, then `payload` as it is (a range's item hashes: 2 MB at 65,536 items, never copied)."""
-        self._write(memoryview((json.dumps(message, separators=(",", ":")) + "\n").encode()))
-        self._write(memoryview(payload))
+        line = memoryview((json.dumps(message, separators=(",", ":")) + "\n").encode())
+        with self.lock:
+            self._write(line)
+            self._write(memoryview(payload))
 
     def _write(self, data: memoryview) -> None:
         while data:
@@ -977,6 +1172,7 @@ def _describe(path: str) -> int:
             "checkpointEvery": max(1, round(job.checkpoint_every * 1000)), "validate": job.validate is not None,
             "datasetChecks": list(job.dataset_checks), "input": job.input.description if job.input else None,
             "concurrency": job.concurrency, "asyncItem": job.is_async,
+            "rateLimit": job.rate_limit.description if job.rate_limit else None,
             "modules": modules, "executable": sys.executable, "runtime": _runtime(),
             "numpyFile": getattr(sys.modules.get("numpy"), "__file__", None),
         }
@@ -1001,8 +1197,90 @@ def _runtime() -> dict[str, Any]:
     return {"python": f"{sys.version_info[0]}.{sys.version_info[1]}", "numpy": numpy_version}
 
 
+_ONE_REQUEST = {"requests": 1.0}  # taken before each call of `item`, as TypeScript's ONE_REQUEST
+
+
+class _Limits:
+    """This worker process's side of the run's rate limit. The limit itself is one pacer in the coordinator, the one a
+    TypeScript job's threads share, so every worker process of the run together keeps it: a call asks its place
+    (`take`), and waits what the answer (`granted`) says. A "rate limited" answer is told to the coordinator
+    (`limited`), which holds every worker's calls until its Retry-After (`pause`)."""
+
+    def __init__(self, channel: _Channel) -> None:
+        self.channel = channel
+        self.units: frozenset[str] = frozenset()
+        self.text = ""
+        self.paused_until = 0.0  # monotonic: no call starts before it
+        self.lock = threading.Lock()
+        self.asked = 0
+        self.answers: dict[int, Callable[[float], None]] = {}
+
+    def configure(self, setup: dict[str, Any]) -> None:
+        self.units, self.text = frozenset(setup.get("limitedUnits", ())), str(setup.get("limitText", ""))
+
+    def place_sync(self, amounts: dict[str, float]) -> float:
+        """Seconds to wait before a call that takes `amounts` (0: none)."""
+        limited = self._limited(amounts)
+        if not limited:
+            return self._pause_left()
+        answered = threading.Event()
+        box: list[float] = []
+        self._ask(limited, lambda at: (box.append(at), answered.set()))
+        answered.wait()
+        return max(box[0] - time.time(), self._pause_left(), 0.0)
+
+    async def place_async(self, amounts: dict[str, float]) -> float:
+        limited = self._limited(amounts)
+        if not limited:
+            return self._pause_left()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[float] = loop.create_future()
+        self._ask(limited, lambda at: loop.call_soon_threadsafe(_settle, future, at))
+        return max(await future - time.time(), self._pause_left(), 0.0)
+
+    def granted(self, message: dict[str, Any]) -> None:
+        """The coordinator's answer (read by the channel's thread)."""
+        with self.lock:
+            answer = self.answers.pop(message["id"], None)
+        if answer is not None:
+            answer(float(message["atMs"]) / 1000)  # seconds since the epoch, as time.time()
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+    def rate_limited(self, error: RateLimited, n: int) -> Optional[float]:
+        """The n-th "rate limited" answer to an item in a row: seconds to wait before its next call, or None when it
+        must fail. This process holds its calls until the Retry-After at once; the coordinator holds the others'."""
+        wait = 0.0 if n >= _RATE_LIMITED_TRIES else _rate_limited_wait(error, n)
+        after = error.retry_after_s if error.retry_after_s else None
+        if after is not None:
+            self.pause(after)
+        self.channel.send({"type": "limited", "retryAfterMs": None if after is None else after * 1000,
+                           "waitMs": round(wait * 1000, 3)})
+        return None if n >= _RATE_LIMITED_TRIES else wait
+
+    def _limited(self, amounts: dict[str, float]) -> dict[str, float]:
+        return {unit: amount for unit, amount in amounts.items() if unit in self.units and amount > 0}
+
+    def _pause_left(self) -> float:
+        return max(0.0, self.paused_until - time.monotonic())
+
+    def _ask(self, amounts: dict[str, float], answer: Callable[[float], None]) -> None:
+        with self.lock:
+            self.asked += 1
+            ask = self.asked
+            self.answers[ask] = answer
+        self.channel.send({"type": "take", "id": ask, "amounts": amounts})
+
+
+def _settle(future: "asyncio.Future[float]", value: float) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
 class _Worker:
-    def __init__(self, channel: _Channel, job: Job, setup: dict[str, Any], inbox: "queue.Queue[dict[str, Any]]", stop: threading.Event) -> None:
+    def __init__(self, channel: _Channel, job: Job, setup: dict[str, Any], inbox: "queue.Queue[dict[str, Any]]",
+                 stop: threading.Event, limits: _Limits) -> None:
         self.channel, self.job, self.setup, self.inbox, self.stop = channel, job, setup, inbox, stop
         self.unreported = 0
         self.reported_at = time.monotonic()
@@ -1010,17 +1288,77 @@ class _Worker:
         # loop, kept across ranges (a job's connections and clients live as long as the process), at any concurrency.
         self.slots = int(setup.get("slots", 1))
         self.loop = asyncio.new_event_loop() if job.is_async else None
-        self.paused_until = 0.0  # a "rate limited" answer holds this process's calls until then (monotonic)
+        self.limits = limits
+        limits.configure(setup)
+        self._fetch_threads: Any = None
+        self.in_flight = 0  # items in flight over the ranges the worker makes at once (an async item's)
+        self.freed: Optional[asyncio.Future[None]] = None  # set when one of them ends
+        if limits.units:
+            # ctx.fetch's HTTP client loads now (tens of ms, more on a busy machine), not in a call already given its
+            # place under the limit: a call that late would crowd the next ones into one window.
+            import urllib.request  # noqa: F401
+
+    def fetch_threads(self) -> Any:
+        """The threads ctx.fetch makes its calls in (urllib blocks): one per item in flight, made on first use."""
+        if self._fetch_threads is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._fetch_threads = ThreadPoolExecutor(max_workers=max(1, self.slots), thread_name_prefix="longhaul-fetch")
+        return self._fetch_threads
 
     def send(self, message: dict[str, Any]) -> None:
         self.channel.send(message)
 
     def serve(self) -> None:
+        if self.loop is not None:
+            self.loop.run_until_complete(self.serve_async())
         while True:
             message = self.inbox.get()
             if message["type"] == "task":
                 result, hashes = self.make(message)
                 self.channel.send(result, hashes)
+
+    async def serve_async(self) -> None:
+        """An `async def item`'s ranges, each started as it comes: the coordinator hands a worker two at once when it
+        has several items in flight, and their items share its slots, so that while one range's last items finish and
+        its shard is written, the next one's fill the slots it frees (as a TypeScript thread's two ranges do)."""
+        loop = asyncio.get_running_loop()
+        ranges: set[asyncio.Future[None]] = set()
+        while True:
+            message = await loop.run_in_executor(None, self.inbox.get)
+            if message["type"] == "task":
+                made = asyncio.ensure_future(self.make_async(message))
+                ranges.add(made)
+                made.add_done_callback(_range_done(ranges))
+
+    async def make_async(self, task: dict[str, Any]) -> None:
+        """make() for an `async def item`: the range's items on the loop, its files written in a thread meanwhile."""
+        records = self.records_of(task)
+        started = time.monotonic()
+        shard = self.job.output._new_shard()
+        hashes = bytearray(32 * (task["end"] - task["start"]))
+        usage: dict[str, Number] = {}
+        failed_usage: dict[str, Number] = {}
+        index, failure, slowest = await self.make_in_flight(
+            task["start"], task["end"], records, started + task["checkpointMs"] / 1000, task["maxBytes"], shard, hashes,
+            usage, failed_usage)
+        self.flush_finished()
+        result, hashes = await asyncio.get_running_loop().run_in_executor(
+            None, self.result_of, task, shard, hashes, index, failure, slowest, usage, failed_usage, started)
+        self.channel.send(result, hashes)
+
+    def records_of(self, task: dict[str, Any]) -> Optional[list[Any]]:
+        """An input job's records of the range, read by the coordinator; None for a generator job."""
+        start, end = task["start"], task["end"]
+        records = task.get("records")
+        if (records is None) != (self.job.input is None) or (records is not None and len(records) != end - start):
+            raise RuntimeError(f"the coordinator sent {'no' if records is None else len(records)} records for items {start}–{end - 1} of {'an input' if self.job.input else 'a generator'} job: are longhaul.py and the longhaul CLI from the same version?")
+        return records
+
+    def flush_finished(self) -> None:
+        if self.unreported:
+            self.send({"type": "finished", "count": self.unreported})
+            self.unreported = 0
 
     def finished(self, now: float) -> None:
         """Counts a finished item; tells the coordinator at most every 50 ms (rate, ETA and stalls need no more)."""
@@ -1032,9 +1370,7 @@ class _Worker:
     def make(self, task: dict[str, Any]) -> tuple[dict[str, Any], bytearray]:
         """Makes the range (or its first part, up to the checkpoint deadline); its result and its items' hashes."""
         start, end = task["start"], task["end"]
-        records = task.get("records")  # an input job's: the records of start … end-1, read by the coordinator
-        if (records is None) != (self.job.input is None) or (records is not None and len(records) != end - start):
-            raise RuntimeError(f"the coordinator sent {'no' if records is None else len(records)} records for items {start}–{end - 1} of {'an input' if self.job.input else 'a generator'} job: are longhaul.py and the longhaul CLI from the same version?")
+        records = self.records_of(task)
         started = time.monotonic()
         deadline = started + task["checkpointMs"] / 1000
         shard = self.job.output._new_shard()
@@ -1043,10 +1379,10 @@ class _Worker:
         slowest = 0.0
         item_started = started
         index = start
-        if self.loop is not None:
-            index, failure, slowest = self.loop.run_until_complete(
-                self.make_in_flight(start, end, records, deadline, task["maxBytes"], shard, hashes))
-        while self.loop is None and index < end:
+        # What the items taken reported with ctx.usage, and what attempts that failed before reported: committed with them.
+        usage: dict[str, Number] = {}
+        failed_usage: dict[str, Number] = {}
+        while index < end:
             if self.stop.is_set():
                 break
             if index > start and (item_started >= deadline or shard.bytes >= task["maxBytes"]):
@@ -1057,6 +1393,7 @@ class _Worker:
             item_started = item_ended
             if made is None:  # abandoned: the run is stopping
                 break
+            _add_usage(failed_usage, made["failedUsage"])  # a failed item's attempts go with the items before it
             if "failure" in made:
                 failure = made["failure"]
                 break
@@ -1066,11 +1403,18 @@ class _Worker:
                 failure = {"kind": "value", "index": index, "attempts": 1, "message": str(problem),
                            "field": problem.field, "value": problem.value, "reason": problem.reason}
                 break
+            _add_usage(usage, made["usage"])
             self.finished(item_ended)
             index += 1
-        if self.unreported:
-            self.send({"type": "finished", "count": self.unreported})
-            self.unreported = 0
+        self.flush_finished()
+        return self.result_of(task, shard, hashes, index, failure, slowest, usage, failed_usage, started)
+
+    def result_of(self, task: dict[str, Any], shard: _Shard, hashes: bytearray, index: int,
+                  failure: Optional[dict[str, Any]], slowest: float, usage: dict[str, Number],
+                  failed_usage: dict[str, Number], started: float) -> tuple[dict[str, Any], bytearray]:
+        """The range's result, once items start … index-1 are made: their files written and fsynced under their staged
+        names, and their hashes."""
+        start = task["start"]
         result: dict[str, Any] = {
             "type": "result", "start": start, "end": start, "files": [], "hashBytes": 0,
             "busyMs": round((time.monotonic() - started) * 1000), "slowestItemMs": round(slowest * 1000),
@@ -1085,6 +1429,10 @@ class _Worker:
             result["failure"] = {"kind": "durability", "message": str(error)}
             return result, bytearray()
         result["end"] = index
+        if usage:
+            result["usage"] = usage
+        if failed_usage:
+            result["failedUsage"] = failed_usage
         del hashes[32 * (index - start):]  # the items not made: the range ended early (its checkpoint deadline, a stop)
         result["hashBytes"] = len(hashes)
         if os.environ.get("LONGHAUL_MEASURE_RETAINED") == "1":
@@ -1092,7 +1440,8 @@ class _Worker:
         return result, hashes
 
     async def make_in_flight(self, start: int, end: int, records: Optional[list[Any]], deadline: float, max_bytes: int,
-                             shard: _Shard, hashes: bytearray) -> tuple[int, Optional[dict[str, Any]], float]:
+                             shard: _Shard, hashes: bytearray, usage: dict[str, Number],
+                             failed_usage: dict[str, Number]) -> tuple[int, Optional[dict[str, Any]], float]:
         """The range's items with up to `slots` in flight, started in index order and taken in index order (one that
         finishes before those below it waits for them), so the shard is byte for byte the one made one at a time. At
         most 2 × slots are started and not yet taken. Once the deadline, the size cap or the run's stop is reached, or
@@ -1101,7 +1450,12 @@ class _Worker:
 
         async def one(index: int) -> tuple[int, Optional[dict[str, Any]], float]:
             began = time.monotonic()
-            made = await self.make_item_async(index, index if records is None else records[index - start])
+            try:
+                made = await self.make_item_async(index, index if records is None else records[index - start])
+            finally:
+                self.in_flight -= 1
+                if self.freed is not None and not self.freed.done():
+                    self.freed.set_result(None)
             return index, made, time.monotonic() - began
 
         held: dict[int, tuple[Optional[dict[str, Any]], float]] = {}
@@ -1111,27 +1465,41 @@ class _Worker:
         failure: Optional[dict[str, Any]] = None
         slowest = 0.0
         while True:
-            while not closed and launched < end and len(running) < self.slots and launched - taken < 2 * self.slots:
+            while not closed and launched < end and self.in_flight < self.slots and launched - taken < 2 * self.slots:
                 if self.stop.is_set() or (launched > start and (time.monotonic() >= deadline or shard.bytes >= max_bytes)):
                     closed = True
                     break
+                self.in_flight += 1
                 running.add(asyncio.ensure_future(one(launched)))
                 launched += 1
-            if not running:
+            # Every slot is taken by the worker's other range: this one starts its next item when one is freed.
+            freed = None
+            if not closed and launched < end and launched - taken < 2 * self.slots and self.in_flight >= self.slots:
+                if self.freed is None or self.freed.done():
+                    self.freed = asyncio.get_running_loop().create_future()
+                freed = self.freed
+            if not running and freed is None:
                 return taken, failure, slowest
-            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(running if freed is None else running | {freed}, return_when=asyncio.FIRST_COMPLETED)
             for future in done:
+                if future is freed:
+                    continue
+                running.discard(future)
                 index, made, took = future.result()
                 held[index] = (made, took)
             now = time.monotonic()
             while not ended and taken in held:
                 made, took = held.pop(taken)
+                if made is not None:
+                    _add_usage(failed_usage, made["failedUsage"])
                 if made is not None and "failure" not in made:
                     try:
                         hashes[32 * (taken - start):32 * (taken - start + 1)] = shard.add(made["value"])
                     except _ValueProblem as problem:
                         made = {"failure": {"kind": "value", "index": taken, "attempts": 1, "message": str(problem),
                                             "field": problem.field, "value": problem.value, "reason": problem.reason}}
+                    else:
+                        _add_usage(usage, made["usage"])
                 if made is None or "failure" in made:  # abandoned (the run stops while it fails), or failed for good
                     failure = None if made is None else made["failure"]
                     ended = closed = True
@@ -1145,28 +1513,32 @@ class _Worker:
     async def make_item_async(self, index: int, given: Any) -> Optional[dict[str, Any]]:
         """make_item for an `async def item`, awaited on the worker's loop beside the others in flight."""
         attempt, limited = 1, 0
+        failed: dict[str, Number] = {}  # what attempts that raised reported with ctx.usage
         while True:
-            pause = self.paused_until - time.monotonic()
-            if pause > 0 and not await self.wait_unless_stopped(pause):
+            wait = await self.limits.place_async(_ONE_REQUEST)
+            if wait > 0 and not await self.wait_unless_stopped(wait):
                 return None
+            ctx = ItemContext(index, self.setup["params"], self.setup["seed"], self)
             try:
-                return {"value": await self.job.item(given, ItemContext(index, self.setup["params"], self.setup["seed"]))}
+                return {"value": await self.job.item(given, ctx), "usage": ctx._used, "failedUsage": failed}
             except RateLimited as error:
+                _add_usage(failed, ctx._used)
                 if self.stop.is_set():
                     return None
                 limited += 1
-                if limited >= _RATE_LIMITED_TRIES:
-                    return _rate_limited_failure(index, attempt, limited, error)
-                if error.retry_after_s:
-                    self.paused_until = max(self.paused_until, time.monotonic() + error.retry_after_s)
-                if not await self.wait_unless_stopped(_rate_limited_wait(error, limited)):
+                pause = self.limits.rate_limited(error, limited)
+                if pause is None:
+                    return {**_rate_limited_failure(index, attempt, limited, error, self.limits.text), "failedUsage": failed}
+                if not await self.wait_unless_stopped(pause):
                     return None
             except (Exception, SystemExit) as error:
+                _add_usage(failed, ctx._used)
                 if self.stop.is_set():
                     return None
                 if attempt > self.setup["retries"]:
                     return {"failure": {"kind": "item", "index": index, "attempts": attempt,
-                                        "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}}
+                                        "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)},
+                            "failedUsage": failed}
                 await asyncio.sleep(0.1 * 2 ** (attempt - 1))
                 attempt += 1
                 limited = 0
@@ -1186,23 +1558,32 @@ class _Worker:
         """One item (from its index, or its record), retried with backoff up to the job's retries; None when the run
         stops while it fails."""
         attempt, limited = 1, 0
+        failed: dict[str, Number] = {}  # what attempts that raised reported with ctx.usage
         while True:
+            wait = self.limits.place_sync(_ONE_REQUEST)
+            if wait > 0 and self.stop.wait(wait):
+                return None
+            ctx = ItemContext(index, self.setup["params"], self.setup["seed"], self)
             try:
-                return {"value": self.job.item(given, ItemContext(index, self.setup["params"], self.setup["seed"]))}
+                return {"value": self.job.item(given, ctx), "usage": ctx._used, "failedUsage": failed}
             except RateLimited as error:
+                _add_usage(failed, ctx._used)
                 if self.stop.is_set():
                     return None
                 limited += 1
-                if limited >= _RATE_LIMITED_TRIES:
-                    return _rate_limited_failure(index, attempt, limited, error)
-                if self.stop.wait(_rate_limited_wait(error, limited)):
+                pause = self.limits.rate_limited(error, limited)
+                if pause is None:
+                    return {**_rate_limited_failure(index, attempt, limited, error, self.limits.text), "failedUsage": failed}
+                if self.stop.wait(pause):
                     return None  # the run stops: the item is left for the next run
             except (Exception, SystemExit) as error:
+                _add_usage(failed, ctx._used)
                 if self.stop.is_set():
                     return None
                 if attempt > self.setup["retries"]:
                     return {"failure": {"kind": "item", "index": index, "attempts": attempt,
-                                        "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)}}
+                                        "message": f"{type(error).__name__}: {error}", "stack": _job_frames(error)},
+                            "failedUsage": failed}
                 time.sleep(0.1 * 2 ** (attempt - 1))
                 attempt += 1
                 limited = 0
@@ -1239,6 +1620,19 @@ class _Worker:
         return files
 
 
+def _range_done(ranges: set[Any]) -> Callable[[Any], None]:
+    """A range of an async item's worker ended: forgotten; one that raised (longhaul's bug, not the job's) ends the
+    worker, as it does a plain item's, and the coordinator makes the range again in a new one."""
+
+    def done(made: Any) -> None:
+        ranges.discard(made)
+        if not made.cancelled() and made.exception() is not None:
+            traceback.print_exception(type(made.exception()), made.exception(), made.exception().__traceback__)
+            os._exit(1)
+
+    return done
+
+
 def _retained_bytes() -> int:
     """For preflight's memory check: this process's resident memory after a full collection (Linux; else its peak)."""
     import gc
@@ -1253,13 +1647,17 @@ def _retained_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _read_channel(channel: _Channel, inbox: "queue.Queue[dict[str, Any]]", stop: threading.Event) -> None:
+def _read_channel(channel: _Channel, inbox: "queue.Queue[dict[str, Any]]", stop: threading.Event, limits: _Limits) -> None:
     """Reads the coordinator's messages; the channel closing ends this process at once (nothing is left running)."""
     try:
         for line in channel.lines():
             message = json.loads(line)
             if message["type"] == "stop":
                 stop.set()
+            elif message["type"] == "granted":
+                limits.granted(message)
+            elif message["type"] == "pause":
+                limits.pause(message["ms"] / 1000)
             else:
                 inbox.put(message)
     except (OSError, ValueError):
@@ -1272,7 +1670,8 @@ def _work(path: str) -> int:
     channel = _Channel()
     inbox: "queue.Queue[dict[str, Any]]" = queue.Queue()
     stop = threading.Event()
-    threading.Thread(target=_read_channel, args=(channel, inbox, stop), daemon=True, name="longhaul-channel").start()
+    limits = _Limits(channel)
+    threading.Thread(target=_read_channel, args=(channel, inbox, stop, limits), daemon=True, name="longhaul-channel").start()
     send = channel.send
     try:
         # numpy loads now, with the job, not in the first item that draws from ctx.rng: that item's time sizes the ranges.
@@ -1287,7 +1686,7 @@ def _work(path: str) -> int:
     if setup.get("stop"):
         stop.set()
     send({"type": "ready"})
-    _Worker(channel, job, setup, inbox, stop).serve()
+    _Worker(channel, job, setup, inbox, stop, limits).serve()
     return 0
 
 

@@ -19,6 +19,7 @@ import { hashInputs, type RuntimeVersions } from './fingerprint.ts'
 import { inputFromDescription } from './inputs/fromDescription.ts'
 import { formatFromDescription } from './outputs/fromDescription.ts'
 import { cachedDescription, keepDescription } from './pythonDescribeCache.ts'
+import { limitsOfOption, type RateLimitOption } from './rateLimit.ts'
 
 /** longhaul's Python module: the job's `import longhaul`, and the entry of describe and the worker processes. */
 export const PYTHON_HELPER = fileURLToPath(new URL('../../python/longhaul.py', import.meta.url))
@@ -68,6 +69,11 @@ const declarationSchema = z.object({
   /** define_job's `concurrency`, and whether `item` is an `async def` (only such an item may have many in flight). */
   concurrency: z.number().int().positive().nullable(),
   asyncItem: z.boolean(),
+  /** define_job's `rate_limit`, as TypeScript's `rateLimit` option: `{ per, requests?, tokens?, … }`; null: none. */
+  rateLimit: z
+    .object({ per: z.enum(['second', 'minute', 'hour']) })
+    .catchall(z.number().positive())
+    .nullable(),
 })
 
 interface Described {
@@ -155,7 +161,7 @@ export async function loadPythonJob(jobPath: string): Promise<MapJob> {
     seed: d.seed,
     checkpointEvery: d.checkpointEvery,
     retries: d.retries,
-    rateLimit: [],
+    rateLimit: limitsOfOption((d.rateLimit ?? undefined) as RateLimitOption | undefined),
     concurrency: d.concurrency ?? undefined,
     item: () => {
       throw new UsageError(`the items of ${jobPath} are made by its Python worker processes`)

@@ -17,6 +17,7 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { LonghaulError } from '../../errors.ts'
 import { CHANNEL_FD, PYTHON, PYTHON_HELPER, pythonEnv, pythonFor, pythonRecordReader } from '../../job/pythonJob.ts'
+import { SharedLimiter } from '../rateLimit/sharedLimiter.ts'
 import { encode, type FromWorker, MessageReader, type ToWorker, taskMessage, toRangeResult } from './pythonProtocol.ts'
 import type { MakerStart, RangeMaker } from './rangeMaker.ts'
 import type { RangeResult, RangeTask } from './task.ts'
@@ -56,12 +57,16 @@ interface Worker {
   /** Which of the pool's workers it is (a replacement takes the number of the one it replaces): its share of the concurrency. */
   readonly ordinal: number
   ready: boolean
-  current: Pending | undefined
+  /** The ranges it is making, by their first item: one at a time, or two for an `async def item` with several in flight. */
+  readonly current: Map<number, Pending>
 }
 
 class PythonPool implements RangeMaker {
   private readonly workers = new Set<Worker>()
+  /** A worker once for each range it can take now. */
   private readonly idle: Worker[] = []
+  /** Ranges a worker makes at once (MakerStart.rangesPerThread), known at start(). */
+  private rangesPerWorker = 1
   private readonly waiting: Pending[] = []
   private stop = new Int32Array(new SharedArrayBuffer(4))
   private finished = new Int32Array(new SharedArrayBuffer(4))
@@ -77,6 +82,8 @@ class PythonPool implements RangeMaker {
   private readRecords: ((start: number, end: number) => unknown[]) | undefined
   /** An error of a worker before start(): start() throws it. */
   private early: Error | undefined
+  /** The run's rate limit, the same pacer a TypeScript job's threads share: every worker process's calls take their place here. */
+  private limiter: SharedLimiter | undefined
 
   constructor(
     private readonly jobPath: string,
@@ -97,6 +104,9 @@ class PythonPool implements RangeMaker {
     }
     this.stop = new Int32Array(how.setup.stop)
     this.finished = new Int32Array(how.setup.finished)
+    this.limiter = new SharedLimiter(how.setup.rateLimit)
+    this.rangesPerWorker = how.rangesPerThread ?? 1
+    for (const worker of this.workers) for (let i = 1; i < this.rangesPerWorker; i++) this.idle.push(worker)
     this.readRecords = pythonRecordReader(this.jobPath, how.setup.inputHandle)
     for (const worker of this.workers) this.sendSetup(worker)
     for (let i = this.workers.size; i < how.concurrency; i++) this.spawnWorker(i)
@@ -120,8 +130,8 @@ class PythonPool implements RangeMaker {
     for (const pending of this.waiting.splice(0)) pending.reject(closed)
     await Promise.all(
       [...this.workers].map(async (worker) => {
-        worker.current?.reject(closed)
-        worker.current = undefined
+        for (const pending of worker.current.values()) pending.reject(closed)
+        worker.current.clear()
         // The worker ends as soon as its channel closes; one that does not (stuck in native code) is killed.
         worker.channel.destroy()
         const timer = setTimeout(() => worker.child.kill('SIGKILL'), EXIT_GRACE_MS)
@@ -141,7 +151,7 @@ class PythonPool implements RangeMaker {
         pending.resolve(toRangeResult(task, Buffer.alloc(0)))
         continue
       }
-      worker.current = pending
+      worker.current.set(pending.task.start, pending)
       this.send(worker, task)
     }
   }
@@ -162,9 +172,9 @@ class PythonPool implements RangeMaker {
     })
     const channel = child.stdio[CHANNEL_FD] as Socket
     const exited = new Promise<void>((done) => child.once('close', () => done()))
-    const worker: Worker = { child, channel, exited, ordinal, ready: false, current: undefined }
+    const worker: Worker = { child, channel, exited, ordinal, ready: false, current: new Map() }
     this.workers.add(worker)
-    this.idle.push(worker)
+    for (let i = 0; i < this.rangesPerWorker; i++) this.idle.push(worker)
     channel.on('error', () => undefined) // a dead worker's channel: its exit says what happened
     const reader = new MessageReader((message, itemHashes) => this.receive(worker, message, itemHashes))
     channel.on('data', (chunk: Buffer) => reader.push(chunk))
@@ -198,6 +208,8 @@ class PythonPool implements RangeMaker {
       // The process's concurrency over its workers, as over threads (64 over 3: 22, 21, 21).
       slots:
         Math.floor(setup.concurrency / setup.threads) + (worker.ordinal < setup.concurrency % setup.threads ? 1 : 0),
+      limitedUnits: setup.rateLimit.limit.map((l) => l.unit),
+      limitText: this.limiter!.text,
     })
   }
 
@@ -218,9 +230,31 @@ class PythonPool implements RangeMaker {
       case 'finished':
         Atomics.add(this.finished, 0, message.count)
         return
+      case 'take': {
+        // The wait is counted now, as granted: a stop may cut it short, by at most a poll of the worker's.
+        const waitMs = this.limiter!.reserve(message.amounts)
+        this.limiter!.countWaited(waitMs)
+        this.send(worker, {
+          type: 'granted',
+          id: message.id,
+          atMs: performance.timeOrigin + performance.now() + waitMs,
+        })
+        return
+      }
+      case 'limited':
+        this.limiter!.countLimited()
+        this.limiter!.countWaited(message.waitMs)
+        if (message.retryAfterMs !== null) {
+          // Every worker holds its calls until then: those under the limit take their place after it (reserve), the
+          // others are told.
+          this.limiter!.pauseFor(message.retryAfterMs)
+          for (const other of this.workers)
+            if (other !== worker) this.send(other, { type: 'pause', ms: message.retryAfterMs })
+        }
+        return
       case 'result': {
-        const pending = worker.current
-        worker.current = undefined
+        const pending = worker.current.get(message.start)
+        worker.current.delete(message.start)
         this.idle.push(worker)
         pending?.resolve(toRangeResult(message, itemHashes!))
         this.dispatch()
@@ -232,13 +266,13 @@ class PythonPool implements RangeMaker {
   /** A worker ended: at close, as expected; otherwise it died, and is replaced, its range made again. */
   private died(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(worker)
-    const at = this.idle.indexOf(worker)
-    if (at >= 0) this.idle.splice(at, 1)
+    for (let at = this.idle.indexOf(worker); at >= 0; at = this.idle.indexOf(worker)) this.idle.splice(at, 1)
     if (this.closing || this.broken || this.early) return
     const how = signal ? `killed by ${signal}` : `exit code ${code}`
-    const pending = worker.current
-    worker.current = undefined
-    if (pending) {
+    // Its ranges are made again, in their order, by its replacement or another worker.
+    const ranges = [...worker.current.values()].sort((a, b) => b.task.start - a.task.start)
+    worker.current.clear()
+    for (const pending of ranges) {
       pending.deaths++
       if (pending.deaths >= MAX_DEATHS) {
         pending.reject(
@@ -271,8 +305,8 @@ class PythonPool implements RangeMaker {
     this.broken = error
     for (const pending of this.waiting.splice(0)) pending.reject(error)
     for (const worker of this.workers) {
-      worker.current?.reject(error)
-      worker.current = undefined
+      for (const pending of worker.current.values()) pending.reject(error)
+      worker.current.clear()
     }
     this.how.onBroken(error)
   }

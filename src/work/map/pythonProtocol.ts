@@ -9,6 +9,7 @@
  * of 2.8 MB and the runner two.
  */
 import type { ShardFileRecord } from '../../journal/store.ts'
+import type { RangeUsage } from '../../journal/usage.ts'
 import type { RangeResult, RangeTask, TaskFailure } from './task.ts'
 
 /** What the runner sends a worker: its setup once, first; then ranges to make; `stop` once the run stops. */
@@ -24,13 +25,23 @@ export type ToWorker =
       readonly stop: boolean
       /** Items this worker process has in flight at once (its share of the concurrency): an async item's, on its asyncio loop. */
       readonly slots: number
+      /** The units the run's rate limit counts (a call takes its place with `take` first), and the limit in words. */
+      readonly limitedUnits: readonly string[]
+      readonly limitText: string
     }
   /** `records`: an input job's records start … end-1, read by the runner (the worker makes item(record, ctx)). */
   | ({ readonly type: 'task'; readonly records?: readonly unknown[] } & RangeTask)
   | { readonly type: 'stop' }
+  /**
+   * The answer to `take` number `id`: make the call at `atMs` (ms since the epoch, the clock both processes read), not
+   * before: the run's limit, or a service's Retry-After. A time, not a wait, so that a late answer makes no call late.
+   */
+  | { readonly type: 'granted'; readonly id: number; readonly atMs: number }
+  /** A service said "rate limited, retry after `ms`" to another worker: this one holds its calls as long. */
+  | { readonly type: 'pause'; readonly ms: number }
 
 /** A range made, as the worker reports it; its items' hashes follow the line: `hashBytes` bytes, 32 an item. */
-export interface WireResult {
+export interface WireResult extends RangeUsage {
   readonly type: 'result'
   readonly start: number
   readonly end: number
@@ -48,6 +59,10 @@ export type FromWorker =
   | { readonly type: 'ready' }
   | { readonly type: 'broken'; readonly message: string; readonly stack?: string }
   | { readonly type: 'finished'; readonly count: number }
+  /** A call asks its place under the run's rate limit (the process's one pacer): answered with `granted`. */
+  | { readonly type: 'take'; readonly id: number; readonly amounts: Readonly<Record<string, number>> }
+  /** A service answered "rate limited" (after `retryAfterMs`, when it said); the item waits `waitMs` before its next call. */
+  | { readonly type: 'limited'; readonly retryAfterMs: number | null; readonly waitMs: number }
   | WireResult
 
 export function encode(message: ToWorker): string {
@@ -121,6 +136,8 @@ export function toRangeResult(wire: WireResult, itemHashes: Buffer): RangeResult
     busyMs: wire.busyMs,
     slowestItemMs: wire.slowestItemMs,
     ...(wire.retained && { retained: wire.retained }),
+    ...(wire.usage && { usage: wire.usage }),
+    ...(wire.failedUsage && { failedUsage: wire.failedUsage }),
     ...(wire.failure && { failure: wire.failure }),
   }
 }

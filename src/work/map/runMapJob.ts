@@ -111,8 +111,6 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
       if (role.kind !== 'local' && limit.length > 0)
         teardown.defer(divideAcrossProcesses(open.store, role.me, limiter, settings.heartbeatMs, settings.now))
       parallel = parallelismOf(settings, options.workers, job.concurrency)
-      // A Python worker process makes one range at a time (its items in flight on its asyncio loop).
-      if (isPythonJobPath(options.jobPath)) parallel = { ...parallel, rangesPerThread: 1 }
       maker = await threads!.start({
         setup: {
           jobPath: options.jobPath,

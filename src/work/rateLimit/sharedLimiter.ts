@@ -64,6 +64,16 @@ export class SharedLimiter {
    * Retry-After has passed; the wait is counted. Resolves false if `stopping` turned true while it waited.
    */
   async take(amounts: Readonly<Record<string, number>>, stopping: () => boolean = () => false): Promise<boolean> {
+    const ms = this.reserve(amounts)
+    return ms > 0 ? await this.wait(ms, stopping) : true
+  }
+
+  /**
+   * Takes `amounts` of the limited units in line and says how long the caller must wait, ms (0: none), until they are
+   * free and any Retry-After has passed: take() without the wait, for a caller that waits elsewhere (a Python worker
+   * process, which counts its wait with countWaited).
+   */
+  reserve(amounts: Readonly<Record<string, number>>): number {
     const now = nowNs()
     let until = Atomics.load(this.cells, PAUSED_UNTIL)
     const share = Atomics.load(this.cells, SHARE)
@@ -84,7 +94,7 @@ export class SharedLimiter {
       }
     }
     // Under a microsecond is below what the clock tells apart (epoch nanoseconds in a double): no wait.
-    return until - now > 1_000n ? await this.wait(Number(until - now) / 1e6, stopping) : true
+    return until - now > 1_000n ? Number(until - now) / 1e6 : 0
   }
 
   /** Every call of every thread waits until `ms` from now (a service's Retry-After). */
@@ -114,6 +124,11 @@ export class SharedLimiter {
     } finally {
       Atomics.add(this.cells, WAITED_NS, BigInt(Math.round((performance.now() - started) * 1e6)))
     }
+  }
+
+  /** Items waited `ms` on the limit or a service's Retry-After, elsewhere than in wait(). */
+  countWaited(ms: number): void {
+    if (ms > 0) Atomics.add(this.cells, WAITED_NS, BigInt(Math.round(ms * 1e6)))
   }
 
   /** This process takes 1/`processes` of the limit (a shared run). */
