@@ -12,7 +12,7 @@ import { writeReaderIndex } from '../../shards/readerIndex.ts'
 import type { RunNaming } from '../../shards/recovery.ts'
 import { runTagOf } from '../../shards/shardNames.ts'
 import type { RateLimitShown } from '../../telemetry/snapshot.ts'
-import { divideAcrossProcesses } from '../rateLimit/processShare.ts'
+import { divideAcrossProcesses, type ProcessShare } from '../rateLimit/processShare.ts'
 import { limiterSetup, SharedLimiter } from '../rateLimit/sharedLimiter.ts'
 import { driveRanges } from './driveRanges.ts'
 import { prepareMaker } from './prepareMaker.ts'
@@ -88,6 +88,8 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
   /** What the committed items used: the journal's totals at the start, plus this session's commits. */
   let usage: UsageTotals = NO_USAGE_TOTALS
   let usageThisSession: UsageTotals = NO_USAGE_TOTALS
+  /** A shared run's division of its rate limit across its processes. */
+  let share: ProcessShare | undefined
   /** Files in data/ longhaul cannot prove it wrote: left, and said once. */
   const noteForeign = (place: Participation['place'], names: readonly string[]): void =>
     observer?.note?.(
@@ -108,8 +110,11 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
       const limit = options.rateLimit ?? job.rateLimit
       const rateLimit = limiterSetup(limit)
       const limiter = new SharedLimiter(rateLimit)
-      if (role.kind !== 'local' && limit.length > 0)
-        teardown.defer(divideAcrossProcesses(open.store, role.me, limiter, settings.heartbeatMs, settings.now))
+      if (role.kind !== 'local' && limit.length > 0) {
+        const divided = divideAcrossProcesses(open.store, role.me, limiter, settings.heartbeatMs, settings.now)
+        share = divided
+        teardown.defer(divided.stop)
+      }
       parallel = parallelismOf(settings, options.workers, job.concurrency)
       // A Python worker process makes one range at a time (its items in flight on its asyncio loop).
       if (isPythonJobPath(options.jobPath)) parallel = { ...parallel, rangesPerThread: 1 }
@@ -176,6 +181,7 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
           usageThisSession = addTotals(usageThisSession, result)
         },
         noteForeign: (names) => noteForeign(session.open.place, names),
+        ...(share && { claimedAfterIdle: share.claimedAfterIdle }),
       }),
     async ended({ open }, ending) {
       // A local run's reader index lists what is committed, also when it stops part-way.
