@@ -70,7 +70,8 @@ it('rate-limit compliance across processes: an owner and two workers never go ov
   const threeRate = (between(allIn, killedAt) * 1000) / (killedAt - allIn)
   expect(threeRate).toBeGreaterThan(0.6 * LIMIT)
   // The two left take the whole limit back: within the TTL, two heartbeats and a second's slack of the kill, some
-  // second holds more calls than two processes at a third of the limit each can make (2 × 12 at most).
+  // second holds more calls than two processes at a third of the limit each make (2 × 12 spaced evenly; 26 seen with
+  // calls bunched on a loaded machine), short of the 34 two processes at half of it make.
   const bound = TTL_S * 1000 + 2 * HEARTBEAT_MS + 1000
   let busiest = 0
   for (const arrival of server.arrivals)
@@ -87,7 +88,5 @@ it('rate-limit compliance across processes: an owner and two workers never go ov
       calls: server.arrivals.length,
     }),
   )
-  expect(busiest, `the busiest second after the kill (three shared at ${threeRate.toFixed(1)}/s)`).toBeGreaterThan(
-    2 * 12 + 3,
-  )
+  expect(busiest, `the busiest second after the kill (three shared at ${threeRate.toFixed(1)}/s)`).toBeGreaterThan(29)
 }, 120_000)
