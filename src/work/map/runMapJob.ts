@@ -2,7 +2,7 @@ import { UsageError } from '../../errors.ts'
 import { hasAsyncItem, isPythonJobPath, loadPythonJob } from '../../job/pythonJob.ts'
 import type { RateLimit } from '../../job/rateLimit.ts'
 import type { RangeSummary } from '../../journal/store.ts'
-import { addTotals, NO_USAGE_TOTALS, type UsageTotals } from '../../journal/usage.ts'
+import { addTotals, NO_USAGE_TOTALS, type UsageTotals, usageSince } from '../../journal/usage.ts'
 import type { LaunchGate, RunTarget } from '../../run/identify.ts'
 import { driveRun, type Work } from '../../run/lifecycle.ts'
 import type { RunObserver } from '../../run/observer.ts'
@@ -85,9 +85,15 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
   let parallel: Parallelism
   let bytesWritten = 0
   let slowestItemMs = 0
-  /** What the committed items used: the journal's totals at the start, plus this session's commits. */
+  /**
+   * What the committed items used: the journal's totals at the start, plus this process's commits; a shared run reads
+   * the journal's again with the other processes' commits (recount), so its progress files show the run's totals.
+   */
   let usage: UsageTotals = NO_USAGE_TOTALS
-  let usageThisSession: UsageTotals = NO_USAGE_TOTALS
+  /** The run's totals when this session began: its rate is what every process committed since. */
+  let usageAtStart: UsageTotals = NO_USAGE_TOTALS
+  /** Commits of this process added to `usage`, to tell whether one came in while the journal was read. */
+  let commitsCounted = 0
   /** A shared run's division of its rate limit across its processes. */
   let share: ProcessShare | undefined
   /** Files in data/ longhaul cannot prove it wrote: left, and said once. */
@@ -148,7 +154,7 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
       if (reconciled.forgotten)
         observer?.note?.(`${reconciled.forgotten} recorded range(s) had missing or short files; recomputing them`)
       const committed = await open.store.committedItems()
-      usage = await open.store.usageTotals()
+      usage = usageAtStart = await open.store.usageTotals()
       const welcome = role.welcome(open)
       if (welcome) observer?.note?.(welcome)
       return {
@@ -157,7 +163,15 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
         committed,
         finished: finishedCounter,
         rateLimit: () => rateLimitShown(limiter, limit.length > 0),
-        usage: () => ({ run: usage, thisSession: usageThisSession.usage }),
+        usage: () => ({ run: usage, thisSession: usageSince(usage.usage, usageAtStart.usage) }),
+        ...(role.kind !== 'local' && {
+          async recount() {
+            const before = commitsCounted
+            const totals = await open.store.usageTotals()
+            // A commit counted here meanwhile may be missing from what was read: the next reading has it.
+            if (commitsCounted === before) usage = totals
+          },
+        }),
         workers: parallel.threads,
         ...(parallel.concurrency > parallel.threads && { concurrency: parallel.concurrency }),
         // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
@@ -178,7 +192,7 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
         onCommitted: (result) => {
           bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
           usage = addTotals(usage, result)
-          usageThisSession = addTotals(usageThisSession, result)
+          commitsCounted++
         },
         noteForeign: (names) => noteForeign(session.open.place, names),
         ...(share && { claimedAfterIdle: share.claimedAfterIdle }),
