@@ -1,5 +1,6 @@
 import type { StoreLink } from '../journal/runJournal.ts'
 import { claimNameOf, type OwnerInfo, processOfClaimName, type Store } from '../journal/store.ts'
+import type { UsageTotals } from '../journal/usage.ts'
 import {
   processAliveHere,
   type RunStatus,
@@ -43,6 +44,7 @@ export async function sharedRunStatus(
     done,
     total: run.total,
     percent: (100 * done) / run.total,
+    ...usageOfJournal(await store.usageTotals(), done),
   }
   const heartbeatAgeSeconds = written ? (now - Date.parse(written.heartbeatAt)) / 1000 : 0
   const status = (snapshot: ProgressSnapshot, live: boolean, ownerGone: boolean, summary: string): RunStatus => ({
@@ -101,6 +103,21 @@ export async function sharedRunStatus(
     true,
     `not running — ${since}no process holds the owner lease or a claim; run the same command to resume`,
   )
+}
+
+/**
+ * What every process's committed ranges used, as the journal sums it: the owner's file may be behind it (the owner is
+ * gone, or between heartbeats). Its rate stays the file's: the journal keeps no times of usage.
+ */
+function usageOfJournal(totals: UsageTotals, done: number): Partial<ProgressSnapshot> {
+  const { usage, failedUsage } = totals
+  return {
+    ...(Object.keys(usage).length > 0 && {
+      usage,
+      usagePerItem: Object.fromEntries(Object.entries(usage).map(([unit, n]) => [unit, done > 0 ? n / done : 0])),
+    }),
+    ...(Object.keys(failedUsage).length > 0 && { usageOnFailedAttempts: failedUsage }),
+  }
 }
 
 /** A claim holder of this host whose process is gone is dead already, whatever its lease says. */

@@ -35,6 +35,11 @@ export function usageJson(usage: Usage | undefined): string | null {
   return usage ? JSON.stringify(usage) : null
 }
 
+/** What `now` counts beyond `then`, counter by counter: the usage committed between two readings of a run's totals. */
+export function usageSince(now: Usage, then: Usage): Usage {
+  return Object.fromEntries(Object.entries(now).map(([unit, amount]) => [unit, amount - (then[unit] ?? 0)]))
+}
+
 /** Adds the totals `more` to `into`. */
 export function addTotals(into: UsageTotals, more: RangeUsage): UsageTotals {
   if (!more.usage && !more.failedUsage) return into

@@ -36,6 +36,8 @@ export type SessionPlan = Pick<
 > & {
   /** Where the run is, for people. @default the run folder */
   readonly where?: string
+  /** In a shared run, reads again from the journal what the work shows besides the count (every process's usage), when the count is. */
+  readonly recount?: () => Promise<void>
 }
 
 /** A run this process opened, before its session starts. */
@@ -147,16 +149,19 @@ export async function driveRun<O extends OpenedRun, R>(
     },
     stop,
   }
+  let recount: (() => Promise<void>) | undefined
   const countOthers = async (): Promise<void> => {
     if (!session) return
     const behind = Math.min(await store.committedItems(), session.total) - session.tracker.committed
     if (behind > 0) session.tracker.committedItems(behind, now())
+    await recount?.()
   }
   const leaving = (): Leaving<O> => ({ open, progress: session?.progress, committedHere, countOthers, now })
   const onAbort = (): void => stop()
   try {
     const plan = await work.reconcile(opened)
     if ('done' in plan) return plan.done
+    recount = plan.recount
     const where = plan.where ?? open.paths.dir
     const started = await startSession({
       ...plan,

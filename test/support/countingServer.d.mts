@@ -15,6 +15,8 @@ export interface Answer {
 export interface CountingServer {
   readonly url: string
   readonly arrivals: Arrival[]
+  /** Now, on the arrivals' clock. */
+  now(): number
   windows(ms: number): number[]
   busiestWindow(ms: number): number
   close(): Promise<void>

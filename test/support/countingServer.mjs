@@ -23,6 +23,8 @@ export async function startCountingServer(answer = () => ({ status: 200 })) {
   return {
     url: `http://127.0.0.1:${port}`,
     arrivals,
+    /** Now, on the arrivals' clock (ms since the server started). */
+    now: () => performance.now() - started,
     /** Requests per fixed window of `ms`, from the server's start to the last arrival. */
     windows(ms) {
       const counts = []

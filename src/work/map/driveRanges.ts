@@ -38,6 +38,8 @@ export interface RangeDriving {
   readonly onCommitted: (result: RangeResult) => void
   /** Files in data/ longhaul cannot prove it wrote. */
   readonly noteForeign: (names: readonly string[]) => void
+  /** Awaited after a claim made while this process held no other, before its items start (a shared rate limit's newcomer waits to be counted). */
+  readonly claimedAfterIdle?: () => Promise<void>
 }
 
 /** Drives the map run of `session` until every item is committed (complete) or it stops (interrupted); throws its failure. */
@@ -128,6 +130,7 @@ export async function driveRanges(
       await progress.ensureLease()
       const claim = await store.claimRange(role.me, sizer.next(unclaimed), leaseTtlMs, now())
       if (!claim) return
+      if (inFlight.size === 0) await how.claimedAfterIdle?.()
       claimedInFlight += claim.end - claim.start
       const running: Promise<void> = work(claim)
         .catch((error: Error) => stop(error))

@@ -2,7 +2,7 @@ import { UsageError } from '../../errors.ts'
 import { hasAsyncItem, isPythonJobPath, loadPythonJob } from '../../job/pythonJob.ts'
 import type { RateLimit } from '../../job/rateLimit.ts'
 import type { RangeSummary } from '../../journal/store.ts'
-import { addTotals, NO_USAGE_TOTALS, type UsageTotals } from '../../journal/usage.ts'
+import { addTotals, NO_USAGE_TOTALS, type UsageTotals, usageSince } from '../../journal/usage.ts'
 import type { LaunchGate, RunTarget } from '../../run/identify.ts'
 import { driveRun, type Work } from '../../run/lifecycle.ts'
 import type { RunObserver } from '../../run/observer.ts'
@@ -12,7 +12,7 @@ import { writeReaderIndex } from '../../shards/readerIndex.ts'
 import type { RunNaming } from '../../shards/recovery.ts'
 import { runTagOf } from '../../shards/shardNames.ts'
 import type { RateLimitShown } from '../../telemetry/snapshot.ts'
-import { divideAcrossProcesses } from '../rateLimit/processShare.ts'
+import { divideAcrossProcesses, type ProcessShare } from '../rateLimit/processShare.ts'
 import { limiterSetup, SharedLimiter } from '../rateLimit/sharedLimiter.ts'
 import { driveRanges } from './driveRanges.ts'
 import { prepareMaker } from './prepareMaker.ts'
@@ -85,9 +85,17 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
   let parallel: Parallelism
   let bytesWritten = 0
   let slowestItemMs = 0
-  /** What the committed items used: the journal's totals at the start, plus this session's commits. */
+  /**
+   * What the committed items used: the journal's totals at the start, plus this process's commits; a shared run reads
+   * the journal's again with the other processes' commits (recount), so its progress files show the run's totals.
+   */
   let usage: UsageTotals = NO_USAGE_TOTALS
-  let usageThisSession: UsageTotals = NO_USAGE_TOTALS
+  /** The run's totals when this session began: its rate is what every process committed since. */
+  let usageAtStart: UsageTotals = NO_USAGE_TOTALS
+  /** Commits of this process added to `usage`, to tell whether one came in while the journal was read. */
+  let commitsCounted = 0
+  /** A shared run's division of its rate limit across its processes. */
+  let share: ProcessShare | undefined
   /** Files in data/ longhaul cannot prove it wrote: left, and said once. */
   const noteForeign = (place: Participation['place'], names: readonly string[]): void =>
     observer?.note?.(
@@ -108,8 +116,11 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
       const limit = options.rateLimit ?? job.rateLimit
       const rateLimit = limiterSetup(limit)
       const limiter = new SharedLimiter(rateLimit)
-      if (role.kind !== 'local' && limit.length > 0)
-        teardown.defer(divideAcrossProcesses(open.store, role.me, limiter, settings.heartbeatMs, settings.now))
+      if (role.kind !== 'local' && limit.length > 0) {
+        const divided = divideAcrossProcesses(open.store, role.me, limiter, settings.heartbeatMs, settings.now)
+        share = divided
+        teardown.defer(divided.stop)
+      }
       parallel = parallelismOf(settings, options.workers, job.concurrency)
       maker = await threads!.start({
         setup: {
@@ -141,7 +152,7 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
       if (reconciled.forgotten)
         observer?.note?.(`${reconciled.forgotten} recorded range(s) had missing or short files; recomputing them`)
       const committed = await open.store.committedItems()
-      usage = await open.store.usageTotals()
+      usage = usageAtStart = await open.store.usageTotals()
       const welcome = role.welcome(open)
       if (welcome) observer?.note?.(welcome)
       return {
@@ -150,7 +161,15 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
         committed,
         finished: finishedCounter,
         rateLimit: () => rateLimitShown(limiter, limit.length > 0),
-        usage: () => ({ run: usage, thisSession: usageThisSession.usage }),
+        usage: () => ({ run: usage, thisSession: usageSince(usage.usage, usageAtStart.usage) }),
+        ...(role.kind !== 'local' && {
+          async recount() {
+            const before = commitsCounted
+            const totals = await open.store.usageTotals()
+            // A commit counted here meanwhile may be missing from what was read: the next reading has it.
+            if (commitsCounted === before) usage = totals
+          },
+        }),
         workers: parallel.threads,
         ...(parallel.concurrency > parallel.threads && { concurrency: parallel.concurrency }),
         // Where the run is, for people: a worker staging in a temporary folder works on the run's bucket.
@@ -171,9 +190,10 @@ function mapWork(options: RunOptions, role: Role, workers: number): Work<Partici
         onCommitted: (result) => {
           bytesWritten += result.files.reduce((sum, file) => sum + file.bytes, 0)
           usage = addTotals(usage, result)
-          usageThisSession = addTotals(usageThisSession, result)
+          commitsCounted++
         },
         noteForeign: (names) => noteForeign(session.open.place, names),
+        ...(share && { claimedAfterIdle: share.claimedAfterIdle }),
       }),
     async ended({ open }, ending) {
       // A local run's reader index lists what is committed, also when it stops part-way.

@@ -22,8 +22,7 @@ it('rate-limit share: each process of a shared run takes the limit divided by th
     })
     const limiter = new SharedLimiter(limiterSetup(parseRateLimit('600/min')))
     const reading = async (now: number): Promise<number> => {
-      const stop = divideAcrossProcesses(store, 'me', limiter, 60_000, () => now)
-      stop()
+      divideAcrossProcesses(store, 'me', limiter, 60_000, () => now).stop()
       // The first count is read at once, asynchronously: wait for the journal's answer.
       await store.claimHolders(now)
       await new Promise((resolve) => setImmediate(resolve))
@@ -40,6 +39,51 @@ it('rate-limit share: each process of a shared run takes the limit divided by th
     expect(await reading(TTL + 1)).toBe(1)
     expect(limiter.text).toBe('600 requests/min')
   } finally {
+    await store.close()
+  }
+})
+
+it('rate-limit share: a process that claims while holding nothing, with others at work, makes no call until they have all counted it (one reading of theirs)', async () => {
+  const store = await SqliteStore.open(join(tempDir(), 'journal.sqlite'))
+  const EVERY_MS = 300
+  const stops: (() => void)[] = []
+  try {
+    await store.createRun({
+      runId: 'r',
+      job: 'j',
+      fingerprint: 'f',
+      identity: '{}',
+      total: 100,
+      kind: 'map',
+      createdAt: 0,
+    })
+    const setup = limiterSetup(parseRateLimit('600/min'))
+    const first = new SharedLimiter(setup)
+    const firstShare = divideAcrossProcesses(store, 'first', first, EVERY_MS, Date.now)
+    stops.push(firstShare.stop)
+    await store.claimRange('first', 5, TTL, Date.now())
+    // Alone when it claimed: it calls at once, at the whole limit.
+    await firstShare.claimedAfterIdle()
+    expect(first.reading().share).toBe(1)
+    const started = performance.now()
+    expect(await first.take({ requests: 1 })).toBe(true)
+    expect(performance.now() - started).toBeLessThan(50)
+
+    // A newcomer (another process: a limiter of its own) claims: its first call waits until the first has read it.
+    const newcomer = new SharedLimiter(limiterSetup(parseRateLimit('600/min')))
+    const newcomerShare = divideAcrossProcesses(store, 'newcomer', newcomer, EVERY_MS, Date.now)
+    stops.push(newcomerShare.stop)
+    await store.claimRange('newcomer', 5, TTL, Date.now())
+    const claimedAt = performance.now()
+    await newcomerShare.claimedAfterIdle()
+    expect(newcomer.reading().share).toBe(2)
+    await newcomer.take({ requests: 1 })
+    const firstShareWhenCalled = first.reading().share
+    expect(performance.now() - claimedAt).toBeGreaterThanOrEqual(EVERY_MS)
+    expect(firstShareWhenCalled, 'the process already at work had counted the newcomer before its first call').toBe(2)
+    expect(newcomer.reading().waitingSeconds).toBeGreaterThanOrEqual(EVERY_MS / 1000)
+  } finally {
+    for (const stop of stops) stop()
     await store.close()
   }
 })
