@@ -43,12 +43,16 @@ export function liveRoutes(
   app.get('/api/changes', async (c) => {
     await index.ready
     const interest = interestOf(c)
-    const since = Number(c.req.query('since'))
+    const since = Number(c.req.query('since') ?? '-1')
     if (!interest || !Number.isInteger(since))
       return c.json({ error: 'since= takes the version the page has (an integer); runs= at most 200 ids' }, 400)
     const epoch = c.req.query('epoch')
-    const change = epoch === index.epoch ? index.changesSince(since) : undefined
-    if (!change) return c.json({ epoch: index.epoch, version: index.version, reset: true })
+    const change = epoch === index.epoch && since >= 0 ? index.changesSince(since) : undefined
+    if (!change) {
+      // Too far behind, or another server: the list is fetched again; a followed run is sent as it is now.
+      const upserts = [...interest.runs].map((id) => index.find(id)).filter((item) => item !== undefined)
+      return c.json({ epoch: index.epoch, version: index.version, reset: true, upserts, removed: [] })
+    }
     const upserts = change.upserts.filter((item) => interest.list || interest.runs.has(item.id))
     const removed = change.removed.filter((gone) => interest.list || interest.runs.has(gone.id))
     return c.json({ epoch: index.epoch, version: change.version, upserts, removed })
