@@ -25,13 +25,13 @@ export class RunFeed {
   }
 
   /**
-   * Calls `listener` now with the current status of the runs `interest` names (not the whole list: a list page
-   * has just fetched it), then with every change it follows; returns the unsubscribe.
+   * Calls `listener` now with the current status of the runs `interest` names, if any (not the whole list: a
+   * list page has just fetched it), then with every change it follows; returns the unsubscribe.
    */
   subscribe(interest: Interest, listener: Listener): () => void {
     this.subscribers++
     const current = [...interest.runs].map((id) => this.index.find(id)).filter((item) => item !== undefined)
-    listener({ version: this.index.version, upserts: current, removed: [] })
+    if (current.length > 0) listener({ version: this.index.version, upserts: current, removed: [] })
     const unsubscribe = this.index.onChange((change) => {
       const seen = interest.list ? change : only(change, interest.runs)
       if (seen.upserts.length > 0 || seen.removed.length > 0) listener(seen)

@@ -233,4 +233,33 @@ describe('dashboard live updates, many tabs and 500 runs', () => {
     await keepScreenshot(page, 'dashboard-table-phone', { fullPage: false })
     expect(browser.pageErrors).toEqual([])
   })
+  it('after the server restarts, an open run page and the list reconnect by themselves and follow the job again', async () => {
+    const first = await startDashboard({ root, port: 0 })
+    let firstOpen = true
+    const port = Number(new URL(first.url).port)
+    let second: Dashboard | undefined
+    try {
+      const browser = await newBrowser()
+      const runPage = await browser.newPage()
+      const list = await browser.newPage()
+      await runPage.goto(`${first.url}runs/${runningId}`)
+      await list.goto(first.url)
+      for (const page of [runPage, list])
+        await expect.poll(() => barOf(page, runningId), { timeout: 10_000 }).toBeGreaterThan(0)
+      await first.close()
+      firstOpen = false
+      await expect.poll(() => runPage.locator('#connection').getAttribute('data-status')).toBe('offline')
+      second = await startDashboard({ root, port })
+      const next = doneOnDisk() + 1
+      await expect.poll(doneOnDisk, { timeout: 10_000 }).toBeGreaterThanOrEqual(next)
+      for (const page of [runPage, list])
+        await expect.poll(() => barOf(page, runningId), { timeout: 15_000 }).toBeGreaterThanOrEqual(next)
+      expect(await runPage.locator('#connection').getAttribute('data-status')).toBe('live')
+      expect(second.streams()).toBe(1)
+      await browser.close()
+    } finally {
+      if (firstOpen) await first.close()
+      await second?.close()
+    }
+  })
 })
