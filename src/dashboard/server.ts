@@ -145,7 +145,11 @@ export function dashboardApp(
   // Every request is answered from the index: nothing here walks the root.
   app.get('/api/runs', async (c) => {
     await index.ready
-    return c.json({ epoch: index.epoch, version: index.version, runs: index.runs() })
+    const gzip = /\bgzip\b/.test(c.req.header('accept-encoding') ?? '')
+    c.header('Content-Type', 'application/json; charset=utf-8')
+    c.header('Vary', 'Accept-Encoding')
+    if (gzip) c.header('Content-Encoding', 'gzip')
+    return c.body(index.listBody(gzip))
   })
   app.get('/api/runs/:id', async (c) => {
     await index.ready

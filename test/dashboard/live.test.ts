@@ -233,6 +233,26 @@ describe('dashboard live updates, many tabs and 500 runs', () => {
     await keepScreenshot(page, 'dashboard-table-phone', { fullPage: false })
     expect(browser.pageErrors).toEqual([])
   })
+  it('a browser without shared workers asks for the changes every few seconds, holding no connection, and still follows the job', async () => {
+    const browser = await newBrowser()
+    await browser.context.addInitScript(() => {
+      delete (window as { SharedWorker?: unknown }).SharedWorker
+    })
+    const runPage = await browser.newPage()
+    const list = await browser.newPage()
+    await runPage.goto(`${dashboard.url}runs/${runningId}`)
+    await list.goto(dashboard.url)
+    for (const page of [runPage, list])
+      await expect.poll(() => barOf(page, runningId), { timeout: 10_000 }).toBeGreaterThan(0)
+    const next = doneOnDisk() + 1
+    await expect.poll(doneOnDisk, { timeout: 10_000 }).toBeGreaterThanOrEqual(next)
+    for (const page of [runPage, list])
+      await expect.poll(() => barOf(page, runningId), { timeout: 10_000 }).toBeGreaterThanOrEqual(next)
+    expect(dashboard.streams()).toBe(0)
+    expect(browser.pageErrors).toEqual([])
+    await browser.close()
+  })
+
   it('after the server restarts, an open run page and the list reconnect by themselves and follow the job again', async () => {
     const first = await startDashboard({ root, port: 0 })
     let firstOpen = true
