@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit, paidcalls, preflightcost)
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit, paidcalls, preflightcost, dashboard)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -67,6 +67,8 @@ const BENCHMARKS = [
     args: [5000, scaled(20_000, 200), scaled(120_000, 1_000), scaled(300_000, 2_000)],
     timeoutMs: 1_800_000,
   },
+  // The dashboard over 500 runs: /api/runs and the list's first paint in Chromium, and the bytes of one change.
+  { name: 'dashboard', script: cases('dashboard'), args: [500, 5] },
 ]
 const QUIET_CORES = 0.1
 
@@ -185,6 +187,10 @@ function summary(rows) {
     concurrency: (r) => [
       `${r.delayMs} ms calls, ${r.concurrency} in flight`,
       `${r.ratio}× a bare promise pool (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.bare.itemsPerSecond.toLocaleString('en')} items/s), peak RSS ${r.longhaul.peakRssMiB} MiB`,
+    ],
+    dashboard: (r) => [
+      `dashboard, ${r.runs} runs`,
+      `/api/runs ${r.apiRunsMs} ms (${r.apiRunsKiB} KiB; a scan of the root ${r.scanMs} ms), first paint ${r.firstPaintMs ?? 'not measured'} ms, one change ${r.diffBytes} bytes`,
     ],
     eta: (r) => [
       `ETA error, ${r.trace} trace`,

@@ -1,89 +1,53 @@
-import { statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
-import { type RunItem, runItem } from './runs.ts'
+import type { IndexChange, RootIndex } from './rootIndex.ts'
+import type { RunItem } from './runs.ts'
 
-type Listener = (item: RunItem) => void
-
-interface Watched {
-  readonly dir: string
-  readonly listeners: Set<Listener>
-  timer: NodeJS.Timeout
-  mtimeMs: number
-  lastSentAt: number
+/** What one live connection follows: every run (the list page), and/or some runs by id (run pages). */
+export interface Interest {
+  readonly list: boolean
+  readonly runs: ReadonlySet<string>
 }
 
+type Listener = (change: IndexChange) => void
+
 /**
- * Live updates for the server-sent events: one poller per watched run,
- * however many pages follow it. progress.json is rewritten at every commit,
- * so its modification time tells when there is news; the status is also
- * re-sent every few seconds, so a run whose owner died turns "not running".
+ * Live updates for the server-sent events, from the one index of the root:
+ * a connection is told what changed that it follows (only the runs that
+ * changed: a diff), never a list of everything. However many connections are
+ * open, the root is read by the index's one timer.
  */
 export class RunFeed {
-  private readonly watched = new Map<string, Watched>()
   private subscribers = 0
 
-  constructor(
-    private readonly root: string,
-    private readonly options: { readonly pollMs?: number; readonly resendMs?: number } = {},
-  ) {}
+  constructor(private readonly index: RootIndex) {}
 
   get clients(): number {
     return this.subscribers
   }
 
-  /** Calls `listener` now and on every change of the run in `dir`; returns the unsubscribe. */
-  subscribe(id: string, dir: string, listener: Listener): () => void {
-    let entry = this.watched.get(id)
-    if (!entry) {
-      const created: Watched = {
-        dir,
-        listeners: new Set(),
-        timer: setInterval(() => void this.poll(id), this.options.pollMs ?? 250),
-        mtimeMs: 0,
-        lastSentAt: 0,
-      }
-      created.timer.unref()
-      this.watched.set(id, created)
-      entry = created
-    }
-    entry.listeners.add(listener)
+  /**
+   * Calls `listener` now with the current status of the runs `interest` names, if any (not the whole list: a
+   * list page has just fetched it), then with every change it follows; returns the unsubscribe.
+   */
+  subscribe(interest: Interest, listener: Listener): () => void {
     this.subscribers++
-    void this.send(id, entry, [listener])
+    const current = [...interest.runs].map((id) => this.index.find(id)).filter((item) => item !== undefined)
+    if (current.length > 0) listener({ version: this.index.version, upserts: current, removed: [] })
+    const unsubscribe = this.index.onChange((change) => {
+      const seen = interest.list ? change : only(change, interest.runs)
+      if (seen.upserts.length > 0 || seen.removed.length > 0) listener(seen)
+    })
+    let open = true
     return () => {
-      if (!entry.listeners.delete(listener)) return
+      if (!open) return
+      open = false
       this.subscribers--
-      if (entry.listeners.size === 0) {
-        clearInterval(entry.timer)
-        this.watched.delete(id)
-      }
+      unsubscribe()
     }
   }
+}
 
-  close(): void {
-    for (const entry of this.watched.values()) clearInterval(entry.timer)
-    this.watched.clear()
-    this.subscribers = 0
-  }
-
-  private async poll(id: string): Promise<void> {
-    const entry = this.watched.get(id)
-    if (!entry) return
-    let mtimeMs = 0
-    try {
-      mtimeMs = statSync(join(resolve(this.root), entry.dir, PROGRESS_JSON)).mtimeMs
-    } catch {
-      // No progress.json (a shared run whose owner has not written one): the status is re-sent on time alone.
-    }
-    if (mtimeMs === entry.mtimeMs && Date.now() - entry.lastSentAt < (this.options.resendMs ?? 5_000)) return
-    entry.mtimeMs = mtimeMs
-    await this.send(id, entry, [...entry.listeners])
-  }
-
-  private async send(id: string, entry: Watched, listeners: readonly Listener[]): Promise<void> {
-    entry.lastSentAt = Date.now()
-    const item = await runItem(this.root, join(resolve(this.root), entry.dir), Date.now()).catch(() => undefined)
-    if (!item || item.id !== id) return
-    for (const listener of listeners) listener(item)
-  }
+/** The part of a change about these runs. */
+function only(change: IndexChange, ids: ReadonlySet<string>): IndexChange {
+  const upserts: RunItem[] = change.upserts.filter((item) => ids.has(item.id))
+  return { version: change.version, upserts, removed: change.removed.filter((gone) => ids.has(gone.id)) }
 }

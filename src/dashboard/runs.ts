@@ -55,7 +55,7 @@ export interface RunDetail extends RunItem {
 const MAX_EVENTS = 200
 const MAX_CHECKPOINTS = 2_000
 
-/** Every run folder under `root` (a folder with a journal, a link to one, or a progress.json), found afresh on each call. */
+/** Every run folder under `root` (a folder with a journal, a link to one, or a progress.json), found afresh on each call (rootIndex.ts calls it on a timer). */
 export function findRunDirs(root: string): string[] {
   const found: string[] = []
   const visit = (dir: string, depth: number): void => {
@@ -76,22 +76,6 @@ export function findRunDirs(root: string): string[] {
   }
   visit(resolve(root), 0)
   return found
-}
-
-/** Every run under `root`, with its status; a folder whose files cannot be read is left out. */
-export async function listRuns(root: string, now: number): Promise<RunItem[]> {
-  const items: RunItem[] = []
-  for (const dir of findRunDirs(root)) {
-    const item = await runItem(root, dir, now).catch(() => undefined)
-    if (item) items.push(item)
-  }
-  return items
-}
-
-/** The run with this id under `root`, or undefined. */
-export async function findRun(root: string, id: string, now: number): Promise<RunItem | undefined> {
-  if (!RUN_ID.test(id)) return undefined
-  return (await listRuns(root, now)).find((run) => run.id === id)
 }
 
 export async function runItem(root: string, dir: string, now: number): Promise<RunItem | undefined> {

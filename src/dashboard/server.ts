@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url'
 import { type ServerType, serve } from '@hono/node-server'
 import { type Context, Hono } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
-import { streamSSE } from 'hono/streaming'
 import { RunFeed } from './feed.ts'
+import { liveRoutes } from './liveRoutes.ts'
 import { prometheusText } from './metrics.ts'
-import { findRun, listRuns, RUN_ID, runDetail } from './runs.ts'
+import { RootIndex } from './rootIndex.ts'
+import { RUN_ID, runDetail } from './runs.ts'
 
 export interface DashboardOptions {
   /** Every run under this folder is shown. */
@@ -28,6 +29,8 @@ export interface DashboardOptions {
 }
 
 export interface Dashboard {
+  /** Live-update connections open now (one per browser that follows something, however many of its tabs). */
+  readonly streams: () => number
   /** Where the page is, with the token when there is one. */
   readonly url: string
   /** Every address it can be reached at, `url` first (a wildcard bind has one per network interface). */
@@ -72,12 +75,16 @@ const INDEX = fileURLToPath(new URL('index.html', STATIC_DIR))
  */
 export function dashboardApp(
   options: DashboardOptions & {
-    readonly feed: RunFeed
+    /** The one reading of the root behind every request and stream (see rootIndex.ts); its owner closes it. */
+    readonly index: RootIndex
+    /** The live connections' subscriptions; one of its own when not given. */
+    readonly feed?: RunFeed
     /** Where the server listens, once it does: on loopback, requests must be addressed to a loopback name and this port. */
     readonly bound?: () => { readonly port: number; readonly loopback: boolean } | undefined
   },
 ): Hono {
-  const { root, token, feed } = options
+  const { token, index } = options
+  const feed = options.feed ?? new RunFeed(index)
   const maxStreams = options.maxStreams ?? 256
   const app = new Hono()
 
@@ -135,32 +142,27 @@ export function dashboardApp(
     })
   }
 
-  app.get('/api/runs', async (c) => c.json({ runs: await listRuns(root, Date.now()) }))
+  // Every request is answered from the index: nothing here walks the root.
+  app.get('/api/runs', async (c) => {
+    await index.ready
+    const gzip = /\bgzip\b/.test(c.req.header('accept-encoding') ?? '')
+    c.header('Content-Type', 'application/json; charset=utf-8')
+    c.header('Vary', 'Accept-Encoding')
+    if (gzip) c.header('Content-Encoding', 'gzip')
+    return c.body(index.listBody(gzip))
+  })
   app.get('/api/runs/:id', async (c) => {
-    const run = await findRun(root, c.req.param('id'), Date.now())
-    if (!run) return c.json({ error: 'no such run' }, 404)
-    return c.json(await runDetail(root, run))
-  })
-  app.get('/api/runs/:id/events', async (c) => {
+    await index.ready
     const id = c.req.param('id')
-    const run = await findRun(root, id, Date.now())
+    const run = RUN_ID.test(id) ? index.find(id) : undefined
     if (!run) return c.json({ error: 'no such run' }, 404)
-    if (feed.clients >= maxStreams) {
-      return c.json({ error: `too many live connections (${maxStreams}); close some pages or try again shortly` }, 503)
-    }
-    return streamSSE(c, async (stream) => {
-      let sequence = 0
-      const unsubscribe = feed.subscribe(id, run.dir, (item) => {
-        // A page that has gone away is noticed by onAbort; a failed write is not an error of the server.
-        stream.writeSSE({ event: 'status', id: String(++sequence), data: JSON.stringify(item) }).catch(() => undefined)
-      })
-      await new Promise<void>((resolve) => stream.onAbort(resolve))
-      unsubscribe()
-    })
+    return c.json(await runDetail(options.root, run))
   })
+  liveRoutes(app, { index, feed, maxStreams })
   app.get('/metrics', async (c) => {
     c.header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
-    return c.body(prometheusText(await listRuns(root, Date.now())))
+    await index.ready
+    return c.body(prometheusText(index.runs()))
   })
 
   app.notFound((c) => c.text('404 not found\n', 404))
@@ -176,9 +178,10 @@ export function dashboardApp(
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const host = options.host ?? '127.0.0.1'
   const token = options.token ?? (LOOPBACK.has(host) ? undefined : randomBytes(18).toString('base64url'))
-  const feed = new RunFeed(options.root)
+  const index = new RootIndex(options.root)
   let listening: { port: number; loopback: boolean } | undefined
-  const app = dashboardApp({ ...options, token, feed, bound: () => listening })
+  const feed = new RunFeed(index)
+  const app = dashboardApp({ ...options, token, index, feed, bound: () => listening })
   const server = await new Promise<ServerType>((resolve, reject) => {
     const created = serve({ fetch: app.fetch, port: options.port ?? 8080, hostname: host }, () => resolve(created))
     created.once('error', reject)
@@ -190,9 +193,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     url: urls[0]!,
     urls,
     token,
+    streams: () => feed.clients,
     close: () =>
       new Promise<void>((resolve) => {
-        feed.close()
+        index.close()
         server.close(() => resolve())
         ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
       }),

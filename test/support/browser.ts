@@ -59,8 +59,8 @@ export async function openBrowser(options: { viewport?: { width: number; height:
   }
 }
 
-/** Keeps a full-page screenshot of `page` as test-artifacts/<name>.png. */
-export async function keepScreenshot(page: Page, name: string): Promise<void> {
+/** Keeps a screenshot of `page` as test-artifacts/<name>.png: the whole page, or what the window shows of a long one. */
+export async function keepScreenshot(page: Page, name: string, { fullPage = true } = {}): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true })
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage })
 }

@@ -11,8 +11,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { describe, expect, it } from 'vitest'
-import { RunFeed } from '../../src/dashboard/feed.ts'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { RootIndex } from '../../src/dashboard/rootIndex.ts'
 import { dashboardApp } from '../../src/dashboard/server.ts'
 import { BIN, type CliResult, fixture, pace, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { freePort, sql, usePostgres } from '../support/postgres.ts'
@@ -269,7 +269,9 @@ describe('listing shared runs, and a database that does not answer', () => {
       ),
     )
 
-    const app = dashboardApp({ root: project, feed: new RunFeed(project) })
+    const index = new RootIndex(project)
+    onTestFinished(() => index.close())
+    const app = dashboardApp({ root: project, index })
     const list = (await (await app.request('/api/runs')).json()) as {
       runs: {
         id: string

@@ -1,27 +1,55 @@
-// The list of runs: `/`.
+// The list of runs: `/`. Fetched once, then kept up to date by diffs (only the runs that changed) over the
+// browser's one live connection; filtered by text and state, sorted by any column. The filter and the order are
+// kept in the address (?q=…&state=…&sort=…), so a reload or a shared link shows the same rows.
 
-import { RunCard, stateOf } from './card.js'
-import { el, getJson, setText, showConnection } from './dom.js'
-import { clockTime, count, learnServerClock } from './format.js'
+import { stateOf } from './card.js'
+import { el, getJson, setText } from './dom.js'
+import { count, learnServerClock } from './format.js'
+import { comparator, RunRow, tableHead } from './listTable.js'
+import { showLive, subscribe } from './live.js'
 
-const LIST_REFRESH_MS = 2_000
+/** Rows put in the page at once; the rest follow, this many a frame. */
+const FIRST_ROWS = 100
+const ROWS_A_FRAME = 200
+
+const STATES = ['running', 'stalled', 'not running', 'failed', 'interrupted', 'complete']
 
 const main = document.getElementById('main')
 
-/** Live runs first (by folder, so they hold still), then the rest, most recently updated first. */
-function byInterest(a, b) {
-  const liveA = a.live || a.ownerGone ? 0 : 1
-  const liveB = b.live || b.ownerGone ? 0 : 1
-  if (liveA !== liveB) return liveA - liveB
-  if (liveA === 0) return a.dir.localeCompare(b.dir)
-  return b.snapshot.updatedAt.localeCompare(a.snapshot.updatedAt)
-}
-
 export function listPage() {
   document.title = 'Runs — longhaul'
-  const cards = new Map()
+  const params = new URLSearchParams(location.search)
+  const view = {
+    text: params.get('q') ?? '',
+    state: params.get('state') ?? '',
+    sort: { key: params.get('sort') ?? '', descending: params.get('desc') === '1' },
+  }
+  /** Rows by run folder (a folder is unique; a copied run's id may not be). */
+  const rows = new Map()
+  let known = { epoch: '', version: -1 }
+
   const overview = el('p', { class: 'overview muted' })
-  const list = el('div', { class: 'runs' })
+  const search = el('input', {
+    type: 'search',
+    placeholder: 'Filter by job, folder or id',
+    'aria-label': 'Filter runs by job, folder or id',
+    value: view.text,
+  })
+  const stateFilter = el(
+    'select',
+    { 'aria-label': 'Show runs in this state' },
+    el('option', { value: '' }, 'every state'),
+    STATES.map((word) => el('option', { value: word }, word)),
+  )
+  stateFilter.value = view.state
+  const head = tableHead(view.sort, (key) => {
+    view.sort = view.sort.key === key ? { key, descending: !view.sort.descending } : { key, descending: false }
+    head.showSort(view.sort)
+    show()
+  })
+  const body = el('tbody')
+  const table = el('table', { class: 'runs-table' }, el('caption', { class: 'sr-only' }, 'Runs'), head, body)
+  const shown = el('p', { class: 'muted shown', role: 'status' })
   const empty = el(
     'p',
     { class: 'card muted', hidden: true },
@@ -29,42 +57,126 @@ export function listPage() {
     el('code', {}, 'longhaul run JOB --out DIR'),
     ' inside it shows here.',
   )
-  main.replaceChildren(el('div', { class: 'heading' }, el('h1', {}, 'Runs'), overview), empty, list)
+  main.replaceChildren(
+    el('div', { class: 'heading' }, el('h1', {}, 'Runs'), overview),
+    el('div', { class: 'filters' }, search, stateFilter, shown),
+    empty,
+    el('div', { class: 'table-wrap' }, table),
+  )
+  search.addEventListener('input', () => {
+    view.text = search.value
+    show()
+  })
+  stateFilter.addEventListener('change', () => {
+    view.state = stateFilter.value
+    show()
+  })
 
-  const refresh = async () => {
-    try {
-      const { runs } = await getJson('/api/runs')
-      runs.forEach(learnServerClock)
-      const seen = new Set()
-      ;[...runs].sort(byInterest).forEach((run, i) => {
-        seen.add(run.id)
-        let card = cards.get(run.id)
-        if (card) card.update(run)
-        else cards.set(run.id, (card = new RunCard(run, { linked: true })))
-        // Moved only when out of place: a moved card would lose its bar's animation.
-        if (list.children[i] !== card.root) list.insertBefore(card.root, list.children[i] ?? null)
+  /**
+   * Filters, orders and counts the rows; rows are moved only when out of place. A long list is put in the page a
+   * screenful first, the rest a few hundred rows a frame after, so the first rows are painted at once.
+   */
+  let attached = FIRST_ROWS
+  let more = 0
+  const show = () => {
+    const text = view.text.trim().toLowerCase()
+    const order = comparator(view.sort)
+    const ordered = [...rows.values()].sort((a, b) => order(a.run, b.run))
+    let visible = 0
+    let i = 0
+    for (const row of ordered) {
+      if (i >= attached) break
+      const match =
+        (!text || row.search.includes(text)) && (!view.state || stateOf(row.run).word.toLowerCase() === view.state)
+      row.root.hidden = !match
+      if (match) visible++
+      if (body.children[i] !== row.root) body.insertBefore(row.root, body.children[i] ?? null)
+      i++
+    }
+    if (attached < ordered.length && !more)
+      more = requestAnimationFrame(() => {
+        more = 0
+        attached += ROWS_A_FRAME
+        show()
       })
-      for (const [id, card] of cards) {
-        if (seen.has(id)) continue
-        card.root.remove()
-        cards.delete(id)
-      }
-      empty.hidden = runs.length > 0
-      const byState = new Map()
-      for (const run of runs)
-        byState.set(stateOf(run).word.toLowerCase(), (byState.get(stateOf(run).word.toLowerCase()) ?? 0) + 1)
-      setText(
-        overview,
-        `${count(runs.length)} run${runs.length === 1 ? '' : 's'}${byState.size ? ' — ' : ''}${[...byState].map(([word, n]) => `${n} ${word}`).join(', ')}`,
-      )
-      main.setAttribute('aria-busy', 'false')
-      showConnection('live', `updated ${clockTime(Date.now())}`)
-    } catch (error) {
-      showConnection('offline', `cannot reach the server (${error.message}); retrying`)
-    } finally {
-      setTimeout(refresh, LIST_REFRESH_MS)
+    const byState = new Map()
+    for (const { run } of rows.values()) {
+      const word = stateOf(run).word.toLowerCase()
+      byState.set(word, (byState.get(word) ?? 0) + 1)
+    }
+    setText(
+      overview,
+      `${count(rows.size)} run${rows.size === 1 ? '' : 's'}${byState.size ? ' — ' : ''}${[...byState].map(([word, n]) => `${n} ${word}`).join(', ')}`,
+    )
+    if (attached >= ordered.length) setText(shown, visible === rows.size ? '' : `${count(visible)} shown`)
+    empty.hidden = rows.size > 0
+    table.hidden = rows.size === 0
+    const address = new URLSearchParams()
+    if (view.text) address.set('q', view.text)
+    if (view.state) address.set('state', view.state)
+    if (view.sort.key) address.set('sort', view.sort.key)
+    if (view.sort.descending) address.set('desc', '1')
+    const wanted = String(address) ? `?${address}` : location.pathname
+    if (`${location.search || location.pathname}` !== wanted) history.replaceState(null, '', wanted)
+  }
+
+  const apply = ({ upserts = [], removed = [] }) => {
+    for (const run of upserts) {
+      learnServerClock(run)
+      const row = rows.get(run.dir)
+      if (row) row.update(run)
+      else rows.set(run.dir, new RunRow(run))
+    }
+    for (const gone of removed) {
+      rows.get(gone.dir)?.root.remove()
+      rows.delete(gone.dir)
     }
   }
-  refresh()
-  setInterval(() => cards.forEach((card) => card.render()), 1_000)
+  const load = async () => {
+    const answer = await getJson('/api/runs')
+    for (const row of rows.values()) row.root.remove()
+    rows.clear()
+    apply({ upserts: answer.runs })
+    known = { epoch: answer.epoch, version: answer.version }
+  }
+  /** Changes missed (the stream reopened after others happened): asked for as a diff, the whole list if too many. */
+  const catchUp = async () => {
+    const answer = await getJson(`/api/changes?list=1&since=${known.version}&epoch=${known.epoch}`)
+    if (answer.reset) return load()
+    apply(answer)
+    known.version = answer.version
+  }
+
+  // Messages are handled one at a time, in order, each after the list has been fetched.
+  let queue = Promise.resolve()
+  const inTurn = (task) => {
+    queue = queue
+      .then(task)
+      .catch((error) =>
+        showLive({ type: 'connection', status: 'offline', text: `cannot read the list (${error.message}); retrying` }),
+      )
+  }
+  inTurn(async () => {
+    await load()
+    main.setAttribute('aria-busy', 'false')
+    show()
+  })
+  const handle = async (message) => {
+    if (message.type === 'hello') {
+      if (message.epoch !== known.epoch) await load()
+      else if (message.version > known.version) await catchUp()
+    } else if (message.type === 'runs') {
+      if (message.epoch !== known.epoch) await load()
+      else if (message.version > known.version) {
+        apply(message)
+        known.version = message.version
+      }
+    } else return
+    show()
+  }
+  subscribe({ list: true }, (message) => {
+    showLive(message)
+    inTurn(() => handle(message))
+  })
+  setInterval(() => rows.forEach((row) => row.tick()), 1_000)
 }

@@ -1,24 +1,87 @@
-// Live updates over server-sent events.
+// Live updates: one connection per browser, shared by its tabs (liveWorker.js); where a browser has no shared
+// workers (Chrome on Android), the page asks /api/changes every few seconds instead of holding a connection.
+//
+// A subscriber gets { type: 'hello', epoch, version } when the stream (re)opens, { type: 'runs', epoch, version,
+// upserts, removed } for each change it follows, and { type: 'connection', status, text } for the header's note.
 
-import { showConnection } from './dom.js'
+import { getJson, showConnection } from './dom.js'
 import { clockTime } from './format.js'
 
-/** Follows a run's status over server-sent events; EventSource reconnects by itself, and this reopens it when the server refused. */
-export function follow(id, onStatus) {
-  const open = () => {
-    const source = new EventSource(`/api/runs/${encodeURIComponent(id)}/events`)
-    source.addEventListener('status', (message) => {
-      showConnection('live', `live · updated ${clockTime(Date.now())}`)
-      onStatus(JSON.parse(message.data))
-    })
-    source.addEventListener('error', () => {
-      if (source.readyState === EventSource.CLOSED) {
-        showConnection('offline', 'live updates refused by the server; retrying in 5s')
-        setTimeout(open, 5_000)
-      } else {
-        showConnection('offline', 'connection lost; reconnecting…')
-      }
-    })
+const POLL_MS = 2_000
+
+/** Follows every run (`list`) and/or the runs `runs` names; `onMessage` gets each message. */
+export function subscribe({ list = false, runs = [] }, onMessage) {
+  if (typeof SharedWorker === 'function') return throughWorker({ list, runs }, onMessage)
+  return byPolling({ list, runs }, onMessage)
+}
+
+function throughWorker(interest, onMessage) {
+  let worker
+  try {
+    worker = new SharedWorker('/static/liveWorker.js', { name: 'longhaul-live' })
+  } catch {
+    return byPolling(interest, onMessage)
   }
-  open()
+  const port = worker.port
+  port.addEventListener('message', (message) => onMessage(message.data))
+  port.start()
+  const tab = crypto.randomUUID()
+  const join = () => port.postMessage({ type: 'subscribe', tab, ...interest })
+  // A lock held for the tab's life: released when it closes or crashes, which tells the worker it has gone.
+  if (navigator.locks) {
+    navigator.locks.request(`longhaul-tab-${tab}`, () => {
+      join()
+      return new Promise(() => undefined)
+    })
+  } else {
+    join()
+  }
+  addEventListener('pagehide', () => port.postMessage({ type: 'unsubscribe' }))
+  addEventListener('pageshow', (event) => event.persisted && join())
+}
+
+function byPolling({ list, runs }, onMessage) {
+  let epoch = ''
+  let version = -1
+  const base = new URLSearchParams()
+  if (list) base.set('list', '1')
+  if (runs.length > 0) base.set('runs', runs.join(','))
+  const poll = async () => {
+    try {
+      const params = new URLSearchParams(base)
+      params.set('since', String(version))
+      params.set('epoch', epoch)
+      const answer = await getJson(`/api/changes?${params}`)
+      if (answer.reset || answer.epoch !== epoch) {
+        epoch = answer.epoch
+        onMessage({ type: 'hello', epoch: answer.epoch, version: answer.version })
+      }
+      if (answer.upserts?.length || answer.removed?.length)
+        onMessage({ type: 'runs', upserts: [], removed: [], ...answer })
+      version = answer.version
+      onMessage({ type: 'connection', status: 'live', text: 'live' })
+    } catch (error) {
+      onMessage({ type: 'connection', status: 'offline', text: `cannot reach the server (${error.message}); retrying` })
+    } finally {
+      setTimeout(poll, POLL_MS)
+    }
+  }
+  poll()
+}
+
+/** The header's note for a connection message. */
+export function showLive(message) {
+  if (message.type !== 'connection') return
+  showConnection(message.status, message.status === 'live' ? `live · updated ${clockTime(Date.now())}` : message.text)
+}
+
+/** Follows one run: `onStatus` gets each new status of it, `onGone` is called if its folder goes away. */
+export function follow(id, onStatus, onGone = () => undefined) {
+  subscribe({ runs: [id] }, (message) => {
+    showLive(message)
+    if (message.type !== 'runs') return
+    if (message.upserts.length > 0) showConnection('live', `live · updated ${clockTime(Date.now())}`)
+    for (const item of message.upserts) if (item.id === id) onStatus(item)
+    if (message.removed.some((gone) => gone.id === id)) onGone()
+  })
 }

@@ -3,7 +3,7 @@
 import { RunCard, stateOf } from './card.js'
 import { commitPoints, ThroughputChart } from './chart.js'
 import { el, getJson, showConnection } from './dom.js'
-import { duration, learnServerClock, percentOf } from './format.js'
+import { clockTime, duration, learnServerClock, percentOf } from './format.js'
 import { follow } from './live.js'
 import { renderEvents, renderPreflight, renderTimeline } from './sections.js'
 
@@ -13,6 +13,9 @@ const HISTORY_REFRESH_MS = 2_000
 const SILENT_AFTER_MS = 15_000
 
 const main = document.getElementById('main')
+
+/** Complete or failed, and nobody working on it: nothing will change. */
+const finished = (run) => !run.live && !run.ownerGone && ['complete', 'failed'].includes(run.snapshot.state)
 
 export async function runPage(id) {
   let detail
@@ -79,6 +82,12 @@ export async function runPage(id) {
   }
 
   let lastMessageAt = Date.now()
+  // A finished run does not move: it is fetched once, and no live connection is held for it.
+  if (finished(detail)) {
+    showConnection('finished', `finished · read ${clockTime(Date.now())}`)
+    setInterval(() => card.render(), 1_000)
+    return
+  }
   follow(id, (run) => {
     lastMessageAt = Date.now()
     learnServerClock(run)

@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { runPaths } from '../files/runPaths.ts'
+import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
+import { findRunDirs, type RunItem, runItem } from './runs.ts'
+
+/** What changed in the index at one refresh: the runs whose status changed or that appeared, and those that went away. */
+export interface IndexChange {
+  /** The index's version after this change; each change has a higher one. */
+  readonly version: number
+  readonly upserts: readonly RunItem[]
+  readonly removed: readonly { readonly id: string; readonly dir: string }[]
+}
+
+export interface RootIndexOptions {
+  /** How often every known run's files are looked at (one stat each). @default 250 */
+  readonly pollMs?: number
+  /** How often the folders under the root are walked again for new and removed runs. @default 2000 */
+  readonly rescanMs?: number
+  /** A live run (or one shared through PostgreSQL) is read again at least this often, even with no file changed. @default 5000 */
+  readonly resendMs?: number
+}
+
+interface Entry {
+  /** The run folder, absolute. */
+  readonly dir: string
+  item: RunItem | undefined
+  /** Modification times of the files a status is read from: when they have not moved, neither has the run. */
+  signature: string
+  readAt: number
+}
+
+/** A folder whose run could not be read is read again after this long even when none of its files moved. */
+const RETRY_MS = 30_000
+
+/** Changes kept for pages that catch up by asking what changed since a version (the polling fallback). */
+const KEPT_CHANGES = 500
+
+/**
+ * Every run under the served root, kept up to date by one timer: the one
+ * reading of ROOT behind /api/runs, /metrics and every live update, however
+ * many pages and streams are open. Each tick stats the files of the runs it
+ * knows and reads again only the runs whose files moved (or that are live,
+ * every few seconds, so a dead owner turns "not running"); the folders are
+ * walked again on a slower timer for runs that appear or go away.
+ */
+export class RootIndex {
+  /** Differs at each start of the server: a page that sees another epoch reloads the list. */
+  readonly epoch = randomBytes(6).toString('hex')
+  private readonly entries = new Map<string, Entry>()
+  private readonly listeners = new Set<(change: IndexChange) => void>()
+  private readonly changes: IndexChange[] = []
+  private versionNow = 0
+  private body:
+    | { version: number; json: Uint8Array<ArrayBuffer>; gzipped: Uint8Array<ArrayBuffer> | undefined }
+    | undefined
+  private lastScanAt = 0
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<void> | undefined
+  private closed = false
+  readonly ready: Promise<void>
+
+  constructor(
+    private readonly root: string,
+    private readonly options: RootIndexOptions = {},
+  ) {
+    this.ready = this.refresh()
+    this.timer = setInterval(() => void this.refresh().catch(() => undefined), options.pollMs ?? 250)
+    this.timer.unref()
+  }
+
+  get version(): number {
+    return this.versionNow
+  }
+
+  /** Every run, in the order the folders were found. */
+  runs(): RunItem[] {
+    const items: RunItem[] = []
+    for (const entry of this.entries.values()) if (entry.item) items.push(entry.item)
+    return items
+  }
+
+  /**
+   * The body of /api/runs, `{ epoch, version, runs }`, made once per version of the index however many ask, and
+   * its gzip made once too, when first asked for (500 runs: some 400 KB of JSON, a tenth of that gzipped).
+   */
+  listBody(gzip: boolean): Uint8Array<ArrayBuffer> {
+    if (this.body?.version !== this.versionNow) {
+      const json = JSON.stringify({ epoch: this.epoch, version: this.versionNow, runs: this.runs() })
+      this.body = { version: this.versionNow, json: new TextEncoder().encode(json), gzipped: undefined }
+    }
+    if (!gzip) return this.body.json
+    this.body.gzipped ??= new Uint8Array(gzipSync(this.body.json, { level: 6 }))
+    return this.body.gzipped
+  }
+
+  /** The run with this id (the first folder holding it), or undefined. */
+  find(id: string): RunItem | undefined {
+    for (const entry of this.entries.values()) if (entry.item?.id === id) return entry.item
+    return undefined
+  }
+
+  /** Calls `listener` with every change from now on; returns the unsubscribe. */
+  onChange(listener: (change: IndexChange) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** The changes after `version`, merged (the latest status of each run); undefined when they are no longer kept. */
+  changesSince(version: number): IndexChange | undefined {
+    if (version === this.versionNow) return { version, upserts: [], removed: [] }
+    const oldest = this.changes[0]
+    if (version > this.versionNow || !oldest || oldest.version > version + 1) return undefined
+    const upserts = new Map<string, RunItem>()
+    const removed = new Map<string, { id: string; dir: string }>()
+    for (const change of this.changes) {
+      if (change.version <= version) continue
+      for (const item of change.upserts) {
+        removed.delete(item.dir)
+        upserts.set(item.dir, item)
+      }
+      for (const gone of change.removed) {
+        upserts.delete(gone.dir)
+        removed.set(gone.dir, gone)
+      }
+    }
+    return { version: this.versionNow, upserts: [...upserts.values()], removed: [...removed.values()] }
+  }
+
+  close(): void {
+    this.closed = true
+    clearInterval(this.timer)
+    this.timer = undefined
+    this.listeners.clear()
+  }
+
+  /** One refresh at a time: a tick that comes while one runs shares it. */
+  private refresh(): Promise<void> {
+    if (this.running) return this.running
+    this.running = this.update().finally(() => {
+      this.running = undefined
+    })
+    return this.running
+  }
+
+  private async update(): Promise<void> {
+    const now = Date.now()
+    const removed: { id: string; dir: string }[] = []
+    if (now - this.lastScanAt >= (this.options.rescanMs ?? 2_000)) {
+      this.lastScanAt = now
+      const found = findRunDirs(this.root)
+      const present = new Set(found)
+      for (const [dir, entry] of this.entries) {
+        if (present.has(dir)) continue
+        this.entries.delete(dir)
+        if (entry.item) removed.push({ id: entry.item.id, dir: entry.item.dir })
+      }
+      for (const dir of found)
+        if (!this.entries.has(dir)) this.entries.set(dir, { dir, item: undefined, signature: '', readAt: 0 })
+    }
+    const upserts: RunItem[] = []
+    const resendMs = this.options.resendMs ?? 5_000
+    for (const entry of this.entries.values()) {
+      if (this.closed) return
+      const signature = signatureOf(entry.dir)
+      // A run that could not be read (a database out of reach, a file being replaced) is tried again now and then.
+      const again = entry.item ? (entry.item.live || entry.item.shared !== undefined ? resendMs : Infinity) : RETRY_MS
+      if (signature === entry.signature && now - entry.readAt < again) continue
+      entry.signature = signature
+      entry.readAt = now
+      const before = entry.item
+      entry.item = await runItem(this.root, entry.dir, Date.now()).catch(() => undefined)
+      if (entry.item) {
+        if (!before || JSON.stringify(before) !== JSON.stringify(entry.item)) upserts.push(entry.item)
+      } else if (before) {
+        removed.push({ id: before.id, dir: before.dir })
+      }
+    }
+    if (this.closed || (upserts.length === 0 && removed.length === 0)) return
+    const change: IndexChange = { version: ++this.versionNow, upserts, removed }
+    this.changes.push(change)
+    if (this.changes.length > KEPT_CHANGES) this.changes.shift()
+    for (const listener of this.listeners) listener(change)
+  }
+}
+
+/** The modification times of a run's progress.json and journal files; a file that is not there counts as 0. */
+function signatureOf(dir: string): string {
+  const paths = runPaths(dir)
+  return [join(dir, PROGRESS_JSON), paths.journal, `${paths.journal}-wal`, paths.storeLink]
+    .map((path) => {
+      try {
+        const stat = statSync(path)
+        return `${stat.mtimeMs}/${stat.size}`
+      } catch {
+        return '0'
+      }
+    })
+    .join(':')
+}

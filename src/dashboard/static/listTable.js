@@ -1,0 +1,150 @@
+// The list's table: one compact row per run, sortable by any column. A row is updated in place when its run
+// changes; rows move only when out of order.
+
+import { etaText, stateOf } from './card.js'
+import { el, runHref, setAttr, setText } from './dom.js'
+import { count, duration, percentOf, rate, secondsSince, unitOf } from './format.js'
+
+const stateRank = { running: 0, stalled: 1, gone: 2, failed: 3, interrupted: 4, complete: 5 }
+const byText = (a, b) => a.localeCompare(b)
+const lastOr = (n, fallback) => (n === null || n === undefined ? fallback : n)
+
+/** Live runs first (by folder, so they hold still), then the rest, most recently updated first. */
+function byInterest(a, b) {
+  const liveA = a.live || a.ownerGone ? 0 : 1
+  const liveB = b.live || b.ownerGone ? 0 : 1
+  if (liveA !== liveB) return liveA - liveB
+  if (liveA === 0) return a.dir.localeCompare(b.dir)
+  return b.snapshot.updatedAt.localeCompare(a.snapshot.updatedAt)
+}
+
+/** Each column: its heading and how it sorts (ascending; a click again reverses). */
+export const COLUMNS = [
+  { key: 'state', label: 'State', order: (a, b) => stateRank[stateOf(a).key] - stateRank[stateOf(b).key] },
+  { key: 'job', label: 'Job', order: (a, b) => byText(a.snapshot.job, b.snapshot.job) },
+  { key: 'dir', label: 'Folder', order: (a, b) => byText(a.dir, b.dir) },
+  {
+    key: 'progress',
+    label: 'Progress',
+    order: (a, b) => percentOf(a.snapshot.done, a.snapshot.total) - percentOf(b.snapshot.done, b.snapshot.total),
+  },
+  {
+    key: 'rate',
+    label: 'Rate',
+    order: (a, b) => lastOr(a.snapshot.itemsPerSecond, -1) - lastOr(b.snapshot.itemsPerSecond, -1),
+  },
+  {
+    key: 'eta',
+    label: 'ETA',
+    order: (a, b) => lastOr(a.snapshot.etaSeconds, 1e15) - lastOr(b.snapshot.etaSeconds, 1e15),
+  },
+  { key: 'updated', label: 'Updated', order: (a, b) => byText(b.snapshot.updatedAt, a.snapshot.updatedAt) },
+]
+
+/** How rows are ordered: a column and a direction, or (no column) by interest. */
+export function comparator(sort) {
+  const column = COLUMNS.find((c) => c.key === sort.key)
+  if (!column) return byInterest
+  const sign = sort.descending ? -1 : 1
+  return (a, b) => sign * column.order(a, b) || byInterest(a, b)
+}
+
+export class RunRow {
+  constructor(run) {
+    this.stateWord = el('span', { class: 'state' })
+    this.name = el('a', { href: runHref(run.id) })
+    this.badge = el('span', { class: 'badge' })
+    this.summary = el('span', { class: 'summary' })
+    this.dir = el('span', { class: 'dir' })
+    this.fill = el('div', { class: 'fill' })
+    this.bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': 0 }, this.fill)
+    this.counts = el('span', { class: 'counts' })
+    this.rate = el('td', { class: 'num', 'data-col': 'rate' })
+    this.eta = el('td', { class: 'num', 'data-col': 'eta' })
+    this.updated = el('td', { class: 'num', 'data-col': 'updated' })
+    this.root = el(
+      'tr',
+      { class: 'run', 'data-run': run.id },
+      el('td', { 'data-col': 'state' }, this.stateWord),
+      el('td', { 'data-col': 'job' }, el('span', { class: 'job' }, this.name, ' ', this.badge), this.summary),
+      el('td', { 'data-col': 'dir' }, this.dir),
+      el('td', { 'data-col': 'progress' }, this.counts, this.bar),
+      this.rate,
+      this.eta,
+      this.updated,
+    )
+    this.update(run)
+  }
+
+  update(run) {
+    this.run = run
+    this.search = `${run.snapshot.job}\n${run.dir}\n${run.id}`.toLowerCase()
+    this.render()
+  }
+
+  /** Writes every cell; called on each change. */
+  render() {
+    const run = this.run
+    const s = run.snapshot
+    const state = stateOf(run)
+    setText(this.stateWord, state.word)
+    setAttr(this.stateWord, 'data-state', state.word)
+    setAttr(this.root, 'data-state', state.key)
+    setText(this.name, s.job)
+    this.badge.hidden = s.gate?.status !== 'waived'
+    if (!this.badge.hidden) {
+      setText(this.badge, 'WAIVED')
+      setAttr(this.badge, 'data-gate', 'waived')
+    }
+    const explain = run.ownerGone || s.state === 'stalled' || run.shared?.ownerAlive === false
+    this.summary.hidden = !explain
+    if (explain) setText(this.summary, run.summary)
+    setText(this.dir, run.dir)
+
+    const known = s.total !== null && s.total !== undefined
+    const percent = percentOf(s.done, s.total)
+    setText(
+      this.counts,
+      known
+        ? `${count(s.done)} / ${count(s.total)} · ${percent.toFixed(1)}%`
+        : `${count(s.done)} ${unitOf(s)}, total unknown`,
+    )
+    setAttr(this.bar, 'aria-valuemax', known ? String(s.total) : '')
+    setAttr(this.bar, 'aria-valuenow', String(s.done))
+    setAttr(
+      this.bar,
+      'aria-valuetext',
+      known
+        ? `${count(s.done)} of ${count(s.total)} ${unitOf(s)} (${percent.toFixed(1)}%)`
+        : `${count(s.done)} ${unitOf(s)}, total unknown`,
+    )
+    setAttr(this.bar, 'aria-label', `${s.job} progress`)
+    this.fill.style.width = `${Math.min(100, percent).toFixed(2)}%`
+    setText(this.rate, `${rate(s.itemsPerSecond)}${s.itemsPerSecond === null ? '' : ` ${unitOf(s)}/s`}`)
+    setText(this.eta, etaText(s))
+    this.tick()
+  }
+
+  /** The age, every second. */
+  tick() {
+    setText(this.updated, `${duration(secondsSince(this.run.snapshot.updatedAt))} ago`)
+  }
+}
+
+/** The table's head: a button per column that sorts by it; `aria-sort` says which and how. */
+export function tableHead(sort, onSort) {
+  const cells = COLUMNS.map((column) => {
+    const button = el('button', { type: 'button', class: 'sort', 'data-sort': column.key }, column.label)
+    button.addEventListener('click', () => onSort(column.key))
+    return el('th', { scope: 'col', 'data-col': column.key }, button)
+  })
+  const head = el('thead', {}, el('tr', {}, cells))
+  head.showSort = (current) => {
+    for (const [i, column] of COLUMNS.entries()) {
+      const sorted = current.key === column.key
+      setAttr(cells[i], 'aria-sort', sorted ? (current.descending ? 'descending' : 'ascending') : 'none')
+    }
+  }
+  head.showSort(sort)
+  return head
+}
