@@ -1,9 +1,18 @@
 import { statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { holdsRun } from '../inspect/readStatus.ts'
 import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
-import { type RunItem, runItem } from './runs.ts'
+import { goneBecause, type RunItem, runItem } from './runs.ts'
 
-type Listener = (item: RunItem) => void
+/** A followed run whose folder no longer holds it (deleted, moved, or reused by another run): said once, then silence. */
+export interface RunGone {
+  readonly gone: true
+  readonly id: string
+  readonly dir: string
+  readonly because: string
+}
+
+type Listener = (item: RunItem | RunGone) => void
 
 interface Watched {
   readonly dir: string
@@ -82,8 +91,15 @@ export class RunFeed {
 
   private async send(id: string, entry: Watched, listeners: readonly Listener[]): Promise<void> {
     entry.lastSentAt = Date.now()
-    const item = await runItem(this.root, join(resolve(this.root), entry.dir), Date.now()).catch(() => undefined)
-    if (!item || item.id !== id) return
+    const dir = join(resolve(this.root), entry.dir)
+    const item = await runItem(this.root, dir, Date.now()).catch(() => undefined)
+    const replaced = item !== undefined && !item.unreadable && item.id !== id
+    if (replaced || (!item && !holdsRun(dir))) {
+      const gone: RunGone = { gone: true, id, dir: entry.dir, because: goneBecause(this.root, entry.dir) }
+      for (const listener of listeners) listener(gone)
+      return
+    }
+    if (!item) return
     for (const listener of listeners) listener(item)
   }
 }

@@ -10,7 +10,7 @@ import { getCookie, setCookie } from 'hono/cookie'
 import { streamSSE } from 'hono/streaming'
 import { RunFeed } from './feed.ts'
 import { prometheusText } from './metrics.ts'
-import { findRun, listRuns, RUN_ID, runDetail } from './runs.ts'
+import { findRun, listRuns, noSuchRun, RUN_ID, runDetail } from './runs.ts'
 
 export interface DashboardOptions {
   /** Every run under this folder is shown. */
@@ -136,15 +136,16 @@ export function dashboardApp(
   }
 
   app.get('/api/runs', async (c) => c.json({ runs: await listRuns(root, Date.now()) }))
+  // ?dir= (relative to the root) names the folder when several hold the same run (copies).
   app.get('/api/runs/:id', async (c) => {
-    const run = await findRun(root, c.req.param('id'), Date.now())
-    if (!run) return c.json({ error: 'no such run' }, 404)
+    const run = await findRun(root, c.req.param('id'), Date.now(), c.req.query('dir'))
+    if (!run) return noSuchRun(c, root)
     return c.json(await runDetail(root, run))
   })
   app.get('/api/runs/:id/events', async (c) => {
     const id = c.req.param('id')
-    const run = await findRun(root, id, Date.now())
-    if (!run) return c.json({ error: 'no such run' }, 404)
+    const run = await findRun(root, id, Date.now(), c.req.query('dir'))
+    if (!run) return noSuchRun(c, root)
     if (feed.clients >= maxStreams) {
       return c.json({ error: `too many live connections (${maxStreams}); close some pages or try again shortly` }, 503)
     }
@@ -152,7 +153,8 @@ export function dashboardApp(
       let sequence = 0
       const unsubscribe = feed.subscribe(id, run.dir, (item) => {
         // A page that has gone away is noticed by onAbort; a failed write is not an error of the server.
-        stream.writeSSE({ event: 'status', id: String(++sequence), data: JSON.stringify(item) }).catch(() => undefined)
+        const event = 'gone' in item ? 'gone' : 'status'
+        stream.writeSSE({ event, id: String(++sequence), data: JSON.stringify(item) }).catch(() => undefined)
       })
       await new Promise<void>((resolve) => stream.onAbort(resolve))
       unsubscribe()
