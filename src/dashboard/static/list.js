@@ -37,17 +37,18 @@ export function listPage() {
       runs.forEach(learnServerClock)
       const seen = new Set()
       ;[...runs].sort(byInterest).forEach((run, i) => {
-        seen.add(run.id)
-        let card = cards.get(run.id)
+        // By folder: two folders may hold the same run (a copy), and each has its card.
+        seen.add(run.dir)
+        let card = cards.get(run.dir)
         if (card) card.update(run)
-        else cards.set(run.id, (card = new RunCard(run, { linked: true })))
+        else cards.set(run.dir, (card = new RunCard(run, { linked: true })))
         // Moved only when out of place: a moved card would lose its bar's animation.
         if (list.children[i] !== card.root) list.insertBefore(card.root, list.children[i] ?? null)
       })
-      for (const [id, card] of cards) {
-        if (seen.has(id)) continue
+      for (const [dir, card] of cards) {
+        if (seen.has(dir)) continue
         card.root.remove()
-        cards.delete(id)
+        cards.delete(dir)
       }
       empty.hidden = runs.length > 0
       const byState = new Map()
