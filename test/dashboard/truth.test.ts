@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -173,5 +174,97 @@ describe('the dashboard tells the truth when things go wrong', () => {
     }
     await page.locator('.chart-numbers summary').click()
     await keepScreenshot(page, 'dashboard-chart-steady-with-gap')
+  })
+
+  it('a run whose folder is deleted while its page is open says GONE, why, and stops following it', async () => {
+    const dir = join(root, 'deleted')
+    const s = snapshot({ job: 'deleted' })
+    writeRun(dir, s)
+    await page.goto(`${dashboard.url}runs/${s.runId}`)
+    await expect.poll(() => page.locator('.run .state').textContent(), { timeout: 10_000 }).toBe('RUNNING')
+    rmSync(dir, { recursive: true })
+    await expect.poll(() => page.locator('.run .state').textContent(), { timeout: 15_000 }).toBe('GONE')
+    expect(await page.locator('.run .summary').textContent()).toMatch(/its folder deleted no longer exists/)
+    expect(await page.locator('#connection').textContent()).toBe('stopped: the run is gone')
+    // Its page data says so too, rather than "no such run".
+    const asked = await fetch(`${dashboard.url}api/runs/${s.runId}?dir=deleted`)
+    expect(asked.status).toBe(410)
+    await keepScreenshot(page, 'dashboard-run-gone')
+  })
+
+  it('a copied run folder (same run id) is listed twice, each openable by its folder, the copy marked; /metrics repeats no series', async () => {
+    cpSync(join(root, 'steady'), join(root, 'steady-copy'), { recursive: true })
+    const id = progressOf(join(root, 'steady'))!.runId
+    const listed = (await runsListed()).filter((run) => run.id === id)
+    expect(listed.map((run) => [run.dir, run.copyOf])).toEqual([
+      ['steady', undefined],
+      ['steady-copy', 'steady'],
+    ])
+    await page.goto(dashboard.url)
+    await expect.poll(() => page.locator(`article[data-run="${id}"]`).count(), { timeout: 10_000 }).toBe(2)
+    const cards = await page.locator('article[data-run]').count()
+    expect(await page.locator('.overview').textContent()).toMatch(new RegExp(`^${cards} runs`))
+    expect(await card('steady-copy').locator('.badge', { hasText: 'COPY' }).isVisible()).toBe(true)
+    expect(await card('steady-copy').locator('[data-fact="copy"] dd').textContent()).toMatch(
+      /^steady — this folder is a copy/,
+    )
+    await keepScreenshot(page, 'dashboard-copied-run')
+    for (const dir of ['steady', 'steady-copy']) {
+      await page.goto(dashboard.url)
+      await card(dir).locator('h2 a').click()
+      await expect.poll(() => page.locator('.run .dir').textContent(), { timeout: 10_000 }).toBe(dir)
+      expect(new URL(page.url()).searchParams.get('dir')).toBe(dir)
+    }
+    const series = (await (await fetch(`${dashboard.url}metrics`)).text())
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+    expect(series.filter((line) => line.includes(id)).length).toBeGreaterThan(0)
+    expect(new Set(series.map((line) => line.replace(/ \S+$/, ''))).size).toBe(series.length)
+  })
+
+  it('a malformed progress.json never hides a run: it is listed with the file named and what to do, from its journal where it has one', async () => {
+    const done = await runCli(['run', fixture('squares.ts'), '--out', join(root, 'damaged'), '--total', '50'])
+    expect(done.code, done.stderr).toBe(0)
+    writeFileSync(join(root, 'damaged', 'progress.json'), '{"job": "squares", "done": 5')
+    writeRun(join(root, 'only-file'), snapshot({}))
+    writeFileSync(join(root, 'only-file', 'progress.json'), 'not json at all')
+    await page.goto(dashboard.url)
+    await expect.poll(() => card('damaged').count(), { timeout: 10_000 }).toBe(1)
+    const damaged = await card('damaged').innerText()
+    expect(damaged).toContain('50 / 50')
+    expect(damaged).toMatch(
+      /Cannot read\s+its progress\.json is malformed .*what is shown was read from the journal\. .*longhaul run/s,
+    )
+    expect(await card('only-file').locator('.state').textContent()).toBe('UNREADABLE')
+    expect(await card('only-file').locator('[data-fact="problem"] dd').textContent()).toMatch(
+      /^the run in only-file is damaged: its progress\.json is malformed .* run the same `longhaul run` command/,
+    )
+    expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b|undefined|NaN/)
+    await keepScreenshot(page, 'dashboard-malformed-progress')
+  })
+
+  it("a dead run's finished-but-uncommitted items are said to be lost and made again on resume; a finished run shows when it finished, not a growing heartbeat age", async () => {
+    const deadPid = spawnSync('true').pid!
+    const twoMinutesAgo = new Date(Date.now() - 120_000).toISOString()
+    const s = snapshot({
+      job: 'dead',
+      inFlight: 26,
+      owner: { pid: deadPid, host: hostname() },
+      heartbeatAt: twoMinutesAgo,
+      updatedAt: twoMinutesAgo,
+    })
+    writeRun(join(root, 'dead'), s)
+    await page.goto(dashboard.url)
+    await expect.poll(() => card('dead').locator('.state').textContent(), { timeout: 10_000 }).toBe('NOT RUNNING')
+    const dead = await card('dead').innerText()
+    expect(dead).toContain('26 finished but never committed: lost, they will be made again on resume')
+    expect(dead).not.toContain('not yet committed')
+    const finished = card('steady').locator('[data-fact="heartbeat"]')
+    expect(await finished.locator('dt').textContent()).toBe('Finished')
+    const at = await finished.locator('dd').textContent()
+    expect(at).not.toMatch(/ago/)
+    await new Promise((resolve) => setTimeout(resolve, 2_100))
+    expect(await finished.locator('dd').textContent()).toBe(at)
+    await keepScreenshot(page, 'dashboard-dead-and-finished')
   })
 })
