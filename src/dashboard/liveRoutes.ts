@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono'
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming'
 import type { Interest, RunFeed } from './feed.ts'
 import type { IndexChange, RootIndex } from './rootIndex.ts'
-import { RUN_ID } from './runs.ts'
+import { noSuchRun, RUN_ID } from './runs.ts'
 
 /** A comment line sent on a quiet stream now and then, so a proxy or a sleeping laptop's NAT does not drop it. */
 const KEEPALIVE_MS = 20_000
@@ -17,11 +17,12 @@ const MAX_FOLLOWED = 200
  *   and those that went away (`removed`) — of every run (`list=1`) or of the runs named.
  * - `/api/changes?since=VERSION&list=1&runs=…`: the same diff, asked for (a browser without shared workers
  *   polls it instead of holding a connection); `{ reset: true }` when the page must fetch the list again.
- * - `/api/runs/:id/events`: one run's status as `status` events (the older, one-run stream).
+ * - `/api/runs/:id/events`: one run's status as `status` events, and `gone` when its folder no longer holds it
+ *   (the older, one-run stream).
  */
 export function liveRoutes(
   app: Hono,
-  { index, feed, maxStreams }: { index: RootIndex; feed: RunFeed; maxStreams: number },
+  { root, index, feed, maxStreams }: { root: string; index: RootIndex; feed: RunFeed; maxStreams: number },
 ): void {
   const refused = (c: Context) =>
     c.json({ error: `too many live connections (${maxStreams}); close some pages or try again shortly` }, 503)
@@ -61,15 +62,19 @@ export function liveRoutes(
   app.get('/api/runs/:id/events', async (c) => {
     await index.ready
     const id = c.req.param('id')
-    if (!RUN_ID.test(id) || !index.find(id)) return c.json({ error: 'no such run' }, 404)
+    // ?dir= (relative to the root) names the folder when several hold the same run (copies).
+    const run = RUN_ID.test(id) ? index.find(id, c.req.query('dir')) : undefined
+    if (!run) return noSuchRun(c, root)
     if (feed.clients >= maxStreams) return refused(c)
+    const ours = (item: { id: string; dir: string }) => item.id === id && item.dir === run.dir
     return streamSSE(c, async (stream) => {
       let sequence = 0
+      const send = (event: string, data: unknown) =>
+        stream.writeSSE({ event, id: String(++sequence), data: JSON.stringify(data) }).catch(() => undefined)
       await follow(stream, feed, { list: false, runs: new Set([id]) }, (change) => {
-        for (const item of change.upserts)
-          stream
-            .writeSSE({ event: 'status', id: String(++sequence), data: JSON.stringify(item) })
-            .catch(() => undefined)
+        for (const item of change.upserts) if (ours(item)) send('status', item)
+        // Said once: the folder no longer holds the run (deleted, moved, or holding another run).
+        for (const gone of change.removed) if (ours(gone)) send('gone', { gone: true, ...gone })
       })
     })
   })

@@ -15,8 +15,15 @@ const STATES: readonly (ProgressState | 'not_running')[] = [
  * `longhaul_job` and `run`, so an existing Prometheus/Grafana can chart it.
  * `longhaul_run_state` is 1 for the run's current state and 0 for the others.
  */
-export function prometheusText(runs: readonly RunItem[]): string {
-  const lines: string[] = []
+export function prometheusText(listed: readonly RunItem[]): string {
+  // One series per run: a folder that copies another run's (copyOf) would repeat its series, and a folder that
+  // cannot be read has no run to label; it is counted in longhaul_runs_unreadable.
+  const runs = listed.filter((run) => !run.copyOf && !run.unreadable)
+  const lines: string[] = [
+    '# HELP longhaul_runs_unreadable Run folders under the root whose files cannot be read (the dashboard says why).',
+    '# TYPE longhaul_runs_unreadable gauge',
+    `longhaul_runs_unreadable ${listed.filter((run) => run.unreadable).length}`,
+  ]
   const gauge = (name: string, help: string, value: (run: RunItem) => number | null): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`)
     for (const run of runs) {
@@ -28,8 +35,10 @@ export function prometheusText(runs: readonly RunItem[]): string {
   gauge('longhaul_items_total', 'Items in the run.', (r) => r.snapshot.total)
   gauge('longhaul_items_per_second', 'Current rate, while known.', (r) => r.snapshot.itemsPerSecond)
   gauge('longhaul_eta_seconds', 'Estimated seconds to completion, while known.', (r) => r.snapshot.etaSeconds)
-  gauge('longhaul_heartbeat_age_seconds', "Seconds since the run's last heartbeat.", (r) =>
-    Math.max(0, r.heartbeatAgeSeconds),
+  gauge(
+    'longhaul_heartbeat_age_seconds',
+    'Seconds since the last heartbeat of a run that says it is running or stalled (a finished run has none).',
+    (r) => (claimsLive(r) ? Math.max(0, r.heartbeatAgeSeconds) : null),
   )
   lines.push(
     '# HELP longhaul_usage_total What the committed items reported with ctx.usage, by counter (unit="usd": the cost).',
@@ -48,6 +57,10 @@ export function prometheusText(runs: readonly RunItem[]): string {
       lines.push(`longhaul_run_state{${labels(run)},state="${state}"} ${state === current ? 1 : 0}`)
   }
   return `${lines.join('\n')}\n`
+}
+
+function claimsLive(run: RunItem): boolean {
+  return run.snapshot.state === 'running' || run.snapshot.state === 'stalled'
 }
 
 function labels(run: RunItem): string {

@@ -4,14 +4,22 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { runPaths } from '../files/runPaths.ts'
 import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
-import { findRunDirs, type RunItem, runItem } from './runs.ts'
+import { findRunDirs, goneBecause, markCopies, type RunItem, runItem } from './runs.ts'
 
 /** What changed in the index at one refresh: the runs whose status changed or that appeared, and those that went away. */
 export interface IndexChange {
   /** The index's version after this change; each change has a higher one. */
   readonly version: number
   readonly upserts: readonly RunItem[]
-  readonly removed: readonly { readonly id: string; readonly dir: string }[]
+  readonly removed: readonly RemovedRun[]
+}
+
+/** A run no longer in its folder: the folder was deleted or moved, or now holds another run. */
+export interface RemovedRun {
+  readonly id: string
+  readonly dir: string
+  /** Why, in words (see goneBecause). */
+  readonly because: string
 }
 
 export interface RootIndexOptions {
@@ -26,7 +34,10 @@ export interface RootIndexOptions {
 interface Entry {
   /** The run folder, absolute. */
   readonly dir: string
+  /** The run as read from its folder. */
   item: RunItem | undefined
+  /** The run as listed: `item`, marked when another folder holds the same run (markCopies). */
+  shown: RunItem | undefined
   /** Modification times of the files a status is read from: when they have not moved, neither has the run. */
   signature: string
   readAt: number
@@ -78,7 +89,7 @@ export class RootIndex {
   /** Every run, in the order the folders were found. */
   runs(): RunItem[] {
     const items: RunItem[] = []
-    for (const entry of this.entries.values()) if (entry.item) items.push(entry.item)
+    for (const entry of this.entries.values()) if (entry.shown) items.push(entry.shown)
     return items
   }
 
@@ -96,10 +107,19 @@ export class RootIndex {
     return this.body.gzipped
   }
 
-  /** The run with this id (the first folder holding it), or undefined. */
-  find(id: string): RunItem | undefined {
-    for (const entry of this.entries.values()) if (entry.item?.id === id) return entry.item
-    return undefined
+  /**
+   * The run with this id: the one in `dir` (relative to the root) when given, else the one the other folders
+   * holding it are copies of; undefined when there is none.
+   */
+  find(id: string, dir?: string): RunItem | undefined {
+    let first: RunItem | undefined
+    for (const entry of this.entries.values()) {
+      const run = entry.shown
+      if (run?.id !== id) continue
+      if (dir !== undefined ? run.dir === dir : !run.copyOf) return run
+      first ??= run
+    }
+    return dir === undefined ? first : undefined
   }
 
   /** Calls `listener` with every change from now on; returns the unsubscribe. */
@@ -113,17 +133,19 @@ export class RootIndex {
     if (version === this.versionNow) return { version, upserts: [], removed: [] }
     const oldest = this.changes[0]
     if (version > this.versionNow || !oldest || oldest.version > version + 1) return undefined
+    // By run and folder: a folder that now holds another run has its old run removed and its new one upserted.
+    const key = (run: { id: string; dir: string }) => `${run.id}\n${run.dir}`
     const upserts = new Map<string, RunItem>()
-    const removed = new Map<string, { id: string; dir: string }>()
+    const removed = new Map<string, RemovedRun>()
     for (const change of this.changes) {
       if (change.version <= version) continue
-      for (const item of change.upserts) {
-        removed.delete(item.dir)
-        upserts.set(item.dir, item)
-      }
       for (const gone of change.removed) {
-        upserts.delete(gone.dir)
-        removed.set(gone.dir, gone)
+        upserts.delete(key(gone))
+        removed.set(key(gone), gone)
+      }
+      for (const item of change.upserts) {
+        removed.delete(key(item))
+        upserts.set(key(item), item)
       }
     }
     return { version: this.versionNow, upserts: [...upserts.values()], removed: [...removed.values()] }
@@ -147,7 +169,9 @@ export class RootIndex {
 
   private async update(): Promise<void> {
     const now = Date.now()
-    const removed: { id: string; dir: string }[] = []
+    const removed: RemovedRun[] = []
+    const gone = (item: RunItem) =>
+      removed.push({ id: item.id, dir: item.dir, because: goneBecause(this.root, item.dir) })
     if (now - this.lastScanAt >= (this.options.rescanMs ?? 2_000)) {
       this.lastScanAt = now
       const found = findRunDirs(this.root)
@@ -155,13 +179,14 @@ export class RootIndex {
       for (const [dir, entry] of this.entries) {
         if (present.has(dir)) continue
         this.entries.delete(dir)
-        if (entry.item) removed.push({ id: entry.item.id, dir: entry.item.dir })
+        if (entry.shown) gone(entry.shown)
       }
       for (const dir of found)
-        if (!this.entries.has(dir)) this.entries.set(dir, { dir, item: undefined, signature: '', readAt: 0 })
+        if (!this.entries.has(dir))
+          this.entries.set(dir, { dir, item: undefined, shown: undefined, signature: '', readAt: 0 })
     }
-    const upserts: RunItem[] = []
     const resendMs = this.options.resendMs ?? 5_000
+    const read = new Set<Entry>()
     for (const entry of this.entries.values()) {
       if (this.closed) return
       const signature = signatureOf(entry.dir)
@@ -170,12 +195,34 @@ export class RootIndex {
       if (signature === entry.signature && now - entry.readAt < again) continue
       entry.signature = signature
       entry.readAt = now
-      const before = entry.item
       entry.item = await runItem(this.root, entry.dir, Date.now()).catch(() => undefined)
-      if (entry.item) {
-        if (!before || JSON.stringify(before) !== JSON.stringify(entry.item)) upserts.push(entry.item)
-      } else if (before) {
-        removed.push({ id: before.id, dir: before.dir })
+      read.add(entry)
+    }
+    if (this.closed) return
+    // What is listed: each run as read, marked where several folders hold the same run; a run whose listing
+    // changed (its own status, or a copy appearing or going) is sent.
+    const upserts: RunItem[] = []
+    if (read.size > 0 || removed.length > 0) {
+      const entries = [...this.entries.values()].filter((entry) => entry.item !== undefined)
+      const listed = markCopies(
+        this.root,
+        entries.map((entry) => entry.item!),
+      )
+      const present = new Set(entries)
+      entries.forEach((entry, i) => {
+        const before = entry.shown
+        entry.shown = listed[i]
+        // A folder that now holds another run: the run it held is gone (said to the pages that follow it).
+        if (before && before.id !== entry.shown!.id) gone(before)
+        // Only a run read again, or marked as a copy now or before, can list differently.
+        const marked = listed[i] !== entry.item || before?.copyOf !== undefined || before?.copies !== undefined
+        if (!read.has(entry) && !marked && before) return
+        if (!before || JSON.stringify(before) !== JSON.stringify(entry.shown)) upserts.push(entry.shown!)
+      })
+      for (const entry of this.entries.values()) {
+        if (present.has(entry) || !entry.shown) continue
+        gone(entry.shown)
+        entry.shown = undefined
       }
     }
     if (this.closed || (upserts.length === 0 && removed.length === 0)) return

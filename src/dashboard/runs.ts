@@ -1,5 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs'
-import { join, relative, resolve } from 'node:path'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { basename, isAbsolute, join, relative, resolve } from 'node:path'
+import type { Context } from 'hono'
+import { FileRefusedError } from '../errors.ts'
 import { assertInside, readRegularFile } from '../files/regularFile.ts'
 import { runPaths } from '../files/runPaths.ts'
 import { holdsRun, readRunStatus, runEvents } from '../inspect/readStatus.ts'
@@ -27,6 +29,14 @@ export interface RunItem {
   readonly snapshot: ProgressSnapshot
   /** A run whose journal is in PostgreSQL: whether its owner is alive, and which other processes still work on it. */
   readonly shared?: SharedRunFacts
+  /** What in the run folder could not be read, and what to do; the rest of the item is what could be read. */
+  readonly problem?: string
+  /** Nothing in the folder could be read: `id` is empty and `snapshot` a stand-in named after the folder. */
+  readonly unreadable?: true
+  /** Another folder under the root holds the same run (a copy of it): the folder this one copies. */
+  readonly copyOf?: string
+  /** The folders under the root that hold a copy of this run. */
+  readonly copies?: readonly string[]
 }
 
 export interface ProofSummary {
@@ -78,26 +88,149 @@ export function findRunDirs(root: string): string[] {
   return found
 }
 
+/**
+ * The answer for a run that is not (or no longer) under the root: 410 when
+ * the page names the folder it followed (?dir=) and that folder no longer
+ * holds the run, so the page can say the run is gone; 404 otherwise.
+ */
+export function noSuchRun(c: Context, root: string): Response {
+  const dir = c.req.query('dir')
+  if (dir === undefined || !isRelativeInside(dir) || !RUN_ID.test(c.req.param('id') ?? ''))
+    return c.json({ error: 'no such run' }, 404)
+  return c.json({ error: goneBecause(root, dir), gone: true }, 410)
+}
+
+/** Why the run that was in `dir` is no longer there, in words. */
+export function goneBecause(root: string, dir: string): string {
+  return holdsRun(join(resolve(root), dir))
+    ? `the run is gone: its folder ${dir} now holds another run`
+    : `the run is gone: its folder ${dir} no longer exists (deleted or moved)`
+}
+
+/** A folder name relative to the root that stays inside it (no `..`, not absolute). */
+function isRelativeInside(dir: string): boolean {
+  return dir !== '' && !isAbsolute(dir) && !dir.split(/[\\/]/).includes('..')
+}
+
+/**
+ * The run in `dir`, as the dashboard lists it; undefined when the folder
+ * holds no run. Throws FileRefusedError for a folder whose files link outside
+ * the root (never read); any other failure to read it is the item's `problem`.
+ */
 export async function runItem(root: string, dir: string, now: number): Promise<RunItem | undefined> {
   assertRunInside(root, dir)
-  const status: RunStatus | undefined = await readRunStatus(dir, now)
-  if (!status || !RUN_ID.test(status.snapshot.runId)) return undefined
-  const { live, ownerGone, heartbeatAgeSeconds, summary, snapshot, shared } = status
+  const where = relative(resolve(root), dir) || '.'
+  let status: RunStatus | undefined
+  try {
+    status = await readRunStatus(dir, now)
+  } catch (error) {
+    if (error instanceof FileRefusedError) throw error
+    return unreadableRun(where, (error as Error).message.replaceAll(dir, where), now)
+  }
+  if (!status) return undefined
+  if (!RUN_ID.test(status.snapshot.runId))
+    return unreadableRun(
+      where,
+      `its ${PROGRESS_JSON} names the run ${JSON.stringify(status.snapshot.runId).slice(0, 80)}, not a run id longhaul writes: it was not written by longhaul. Remove it, or run the job again in another folder.`,
+      now,
+    )
+  const { live, ownerGone, heartbeatAgeSeconds, summary, snapshot, shared, problem } = status
   return {
     id: snapshot.runId,
-    dir: relative(resolve(root), dir) || '.',
+    dir: where,
     live,
     ownerGone,
     heartbeatAgeSeconds,
     summary,
     snapshot,
     ...(shared && { shared }),
+    ...(problem && { problem: problem.replaceAll(dir, where) }),
+  }
+}
+
+/** A run folder none of whose files could be read: listed under its folder's name, with what is wrong. */
+function unreadableRun(dir: string, problem: string, now: number): RunItem {
+  const at = new Date(now).toISOString()
+  return {
+    id: '',
+    dir,
+    live: false,
+    ownerGone: false,
+    heartbeatAgeSeconds: 0,
+    summary: `UNREADABLE — ${problem}`,
+    problem,
+    unreadable: true,
+    snapshot: {
+      job: basename(dir),
+      runId: '',
+      state: 'interrupted',
+      done: 0,
+      total: null,
+      percent: null,
+      inFlight: 0,
+      itemsPerSecond: null,
+      etaSeconds: null,
+      etaLow: null,
+      etaHigh: null,
+      etaUnknownBecause: 'the run cannot be read',
+      startedAt: at,
+      updatedAt: at,
+      heartbeatAt: at,
+      lastCheckpointAt: null,
+      checkpoints: 0,
+      workers: 0,
+      elapsedSeconds: 0,
+      stalledForSeconds: null,
+      stallAfterSeconds: 0,
+      refreshSeconds: 0,
+      heartbeatSeconds: 0,
+      owner: { pid: 0, host: '?' },
+      gate: null,
+      error: null,
+    },
+  }
+}
+
+/**
+ * Folders holding the same run (one copied with cp -r, a synced backup):
+ * each stays listed under its own folder; one is taken as the run itself and
+ * the others are marked as its copies. The run itself is the live one, else
+ * the one whose heartbeat is newest (it moved on after the copy was taken),
+ * else the folder made first.
+ */
+export function markCopies(root: string, items: readonly RunItem[]): RunItem[] {
+  const byId = new Map<string, RunItem[]>()
+  for (const item of items) if (!item.unreadable) byId.set(item.id, [...(byId.get(item.id) ?? []), item])
+  const marked = new Map<RunItem, RunItem>()
+  for (const same of byId.values()) {
+    if (same.length < 2) continue
+    const made = (item: RunItem) => madeAt(join(resolve(root), item.dir))
+    const [original, ...copies] = [...same].sort(
+      (a, b) =>
+        Number(b.live) - Number(a.live) ||
+        b.snapshot.heartbeatAt.localeCompare(a.snapshot.heartbeatAt) ||
+        made(a) - made(b) ||
+        a.dir.localeCompare(b.dir),
+    )
+    marked.set(original!, { ...original!, copies: copies.map((copy) => copy.dir) })
+    for (const copy of copies) marked.set(copy, { ...copy, copyOf: original!.dir })
+  }
+  return items.map((item) => marked.get(item) ?? item)
+}
+
+/** When a folder was made (its birth time where the file system keeps one, else its last status change). */
+function madeAt(dir: string): number {
+  try {
+    const stat = statSync(dir)
+    return stat.birthtimeMs > 0 ? stat.birthtimeMs : stat.ctimeMs
+  } catch {
+    return Number.POSITIVE_INFINITY
   }
 }
 
 export async function runDetail(root: string, item: RunItem): Promise<RunDetail> {
   const paths = runPaths(join(resolve(root), item.dir))
-  const events = await runEvents(paths.dir)
+  const events = item.unreadable ? [] : await runEvents(paths.dir)
   const checkpoints = events
     .filter((e) => e.type === 'checkpoint')
     .slice(-MAX_CHECKPOINTS)

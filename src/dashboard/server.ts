@@ -11,7 +11,7 @@ import { RunFeed } from './feed.ts'
 import { liveRoutes } from './liveRoutes.ts'
 import { prometheusText } from './metrics.ts'
 import { RootIndex } from './rootIndex.ts'
-import { RUN_ID, runDetail } from './runs.ts'
+import { noSuchRun, RUN_ID, runDetail } from './runs.ts'
 
 export interface DashboardOptions {
   /** Every run under this folder is shown. */
@@ -151,14 +151,15 @@ export function dashboardApp(
     if (gzip) c.header('Content-Encoding', 'gzip')
     return c.body(index.listBody(gzip))
   })
+  // ?dir= (relative to the root) names the folder when several hold the same run (copies).
   app.get('/api/runs/:id', async (c) => {
     await index.ready
     const id = c.req.param('id')
-    const run = RUN_ID.test(id) ? index.find(id) : undefined
-    if (!run) return c.json({ error: 'no such run' }, 404)
+    const run = RUN_ID.test(id) ? index.find(id, c.req.query('dir')) : undefined
+    if (!run) return noSuchRun(c, options.root)
     return c.json(await runDetail(options.root, run))
   })
-  liveRoutes(app, { index, feed, maxStreams })
+  liveRoutes(app, { root: options.root, index, feed, maxStreams })
   app.get('/metrics', async (c) => {
     c.header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
     await index.ready

@@ -49,13 +49,14 @@ export async function readRunStatus(dir: string, now: number): Promise<RunStatus
   })
   if (typeof read !== 'string') return status
   // A malformed progress.json: the journal says what it can, and the file's fault is named.
-  if (!status)
-    throw new RunDamagedError(
-      dir,
-      read,
-      'The run rewrites it every few seconds: if it is running, try again in a moment; otherwise run the same `longhaul run` command, which rewrites it.',
-    )
-  return { ...status, summary: `${status.summary.split(' (')[0]} (from the journal: ${read})` }
+  const advice =
+    'The run rewrites it every few seconds: if it is running, try again in a moment; otherwise run the same `longhaul run` command, which rewrites it.'
+  if (!status) throw new RunDamagedError(dir, read, advice)
+  return {
+    ...status,
+    summary: `${status.summary.split(' (')[0]} (from the journal: ${read})`,
+    problem: `${read}; what is shown was read from the journal. ${advice}`,
+  }
 }
 
 /** The run's event log, oldest first, read through its store; empty when `dir` holds no journal. */

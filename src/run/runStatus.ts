@@ -17,6 +17,8 @@ export interface RunStatus {
   readonly summary: string
   /** A run whose journal is in PostgreSQL: who is still at work on it, as the journal says. */
   readonly shared?: SharedRunFacts
+  /** A file of the run that could not be read (the rest was read from the journal), and what to do about it. */
+  readonly problem?: string
 }
 
 export interface SharedRunFacts {

@@ -1,20 +1,55 @@
 // One run's card: name, state, bar and facts; the list's item and the run page's header.
 
 import { el, runHref, setAttr, setText } from './dom.js'
-import { baseName, count, duration, percentOf, rate, secondsSince, unitOf } from './format.js'
+import { baseName, clockTime, count, duration, percentOf, rate, secondsSince, serverNow, unitOf } from './format.js'
 
 /** The state as a word (never a colour alone) and the key its colour hangs on. */
 export function stateOf(run) {
+  if (run.gone) return { word: 'GONE', key: 'gone' }
+  if (run.unreadable) return { word: 'UNREADABLE', key: 'failed' }
   if (run.ownerGone) return { word: 'NOT RUNNING', key: 'gone' }
   return { word: run.snapshot.state.toUpperCase(), key: run.snapshot.state }
 }
 
-export function etaText(s) {
+/** The run ended by itself (complete, failed, interrupted): nothing about it moves any more. */
+const ended = (run) => !run.live && !run.ownerGone && !['running', 'stalled'].includes(run.snapshot.state)
+
+/** When the server read the status, on its clock: the heartbeat's time plus its age then. */
+const readAt = (run) => Date.parse(run.snapshot.heartbeatAt) + run.heartbeatAgeSeconds * 1000
+
+/**
+ * The ETA as the run's files say it (invariant honest-eta), never made up
+ * here. A stalled run's is unknown: nothing finishes, so no time can be
+ * promised. The files' estimate, at the pace measured with the stall in it,
+ * is shown beside it, growing with every second nothing finishes: it was
+ * computed when progress.json was written, and since then the pace has only
+ * slowed (over a session `elapsed` long, by at least (elapsed + since) /
+ * elapsed), so it is scaled by that much and never counts down.
+ */
+export function etaText(run) {
+  const s = run.snapshot
+  if (run.unreadable || run.gone) return '—'
   if (s.state === 'complete') return 'done'
   if (s.state !== 'running' && s.state !== 'stalled') return '—'
+  if (s.state === 'stalled' && !run.ownerGone) {
+    const quiet = s.stalledForSeconds === null ? null : s.stalledForSeconds + (serverNow() - readAt(run)) / 1000
+    const why = `stalled: nothing has finished for ${duration(quiet ?? 0)}`
+    if (s.etaSeconds === null) return `unknown (${why})`
+    const since = Math.max(0, secondsSince(s.updatedAt))
+    const growing = s.etaSeconds * (s.elapsedSeconds > 0 ? (s.elapsedSeconds + since) / s.elapsedSeconds : 1)
+    return `unknown (${why}); ${duration(growing)} at the pace so far, stall included, and growing`
+  }
   if (s.etaSeconds === null) return `unknown (${s.etaUnknownBecause ?? 'not enough data yet'})`
   const range = s.etaLow !== null && s.etaHigh !== null ? ` (${duration(s.etaLow)} – ${duration(s.etaHigh)})` : ''
   return `${duration(s.etaSeconds)}${range}`
+}
+
+/** Items the workers finished that no commit holds: on their way while the run lives, lost (and made again on resume) once it does not. */
+function inFlightText(run) {
+  const n = run.snapshot.inFlight
+  if (!(n > 0) || run.unreadable || run.snapshot.state === 'complete') return ''
+  if (run.live) return ` +${count(n)} finished, not yet committed`
+  return ` · ${count(n)} finished but never committed: lost, they will be made again on resume`
 }
 
 /** The launch gate's decision: a short badge and the full sentence. A waiver is spelled out. */
@@ -52,14 +87,18 @@ const FACTS = [
   ['heartbeat', 'Heartbeat'],
   ['workers', 'Workers'],
   ['gate', 'Launch gate'],
+  ['copy', 'Same run in'],
   ['error', 'Error'],
+  ['problem', 'Cannot read'],
 ]
 
 export class RunCard {
   constructor(run, { linked }) {
-    this.name = linked ? el('a', { href: runHref(run.id) }) : el('span')
+    this.linked = linked
+    this.name = linked && !run.unreadable ? el('a', { href: runHref(run) }) : el('span')
     this.state = el('span', { class: 'state' })
     this.badge = el('span', { class: 'badge' })
+    this.copyBadge = el('span', { class: 'badge', 'data-gate': 'other', hidden: true }, 'COPY')
     this.dir = el('span', { class: 'dir' })
     this.summary = el('p', { class: 'summary' })
     this.fill = el('div', { class: 'fill' })
@@ -68,14 +107,16 @@ export class RunCard {
     this.inFlight = el('span', { class: 'in-flight muted' })
     this.percent = el('span', { class: 'percent' })
     this.facts = {}
+    this.labels = {}
     const rows = FACTS.map(([key, label]) => {
       this.facts[key] = el('dd')
-      return el('div', { 'data-fact': key }, el('dt', {}, label), this.facts[key])
+      this.labels[key] = el('dt', {}, label)
+      return el('div', { 'data-fact': key }, this.labels[key], this.facts[key])
     })
     this.root = el(
       'article',
-      { class: 'card run', 'data-run': run.id },
-      el('div', { class: 'title' }, el(linked ? 'h2' : 'h1', {}, this.name), this.state, this.badge),
+      { class: 'card run', 'data-run': run.id, 'data-dir': run.dir },
+      el('div', { class: 'title' }, el(linked ? 'h2' : 'h1', {}, this.name), this.state, this.badge, this.copyBadge),
       this.dir,
       this.summary,
       el('div', { class: 'progress' }, el('span', {}, this.counts, this.inFlight), this.percent),
@@ -99,6 +140,7 @@ export class RunCard {
     const percent = percentOf(s.done, s.total)
 
     setText(this.name, s.job)
+    if (this.name.href !== undefined && !run.unreadable) setAttr(this.name, 'href', runHref(run))
     setText(this.state, state.word)
     setAttr(this.state, 'data-state', state.word)
     setAttr(this.root, 'data-state', state.key)
@@ -108,19 +150,23 @@ export class RunCard {
       setText(this.badge, gate.badge)
       setAttr(this.badge, 'data-gate', gate.key)
     }
-    // The summary says more than the word only when the run is stalled or gone, or a shared run's owner is gone.
-    const explain = run.ownerGone || s.state === 'stalled' || run.shared?.ownerAlive === false
+    this.copyBadge.hidden = !run.copyOf
+    // The summary says more than the word only when the run is stalled, gone or not readable, or a shared run's owner is gone.
+    const explain =
+      run.gone || run.ownerGone || s.state === 'stalled' || run.shared?.ownerAlive === false || run.problem
     this.summary.hidden = !explain
-    if (explain) setText(this.summary, run.summary)
+    if (explain) setText(this.summary, run.gone ?? (run.unreadable ? 'This run folder cannot be read.' : run.summary))
 
     const known = s.total !== null && s.total !== undefined
     setText(
       this.counts,
-      known
-        ? `${count(s.done)} / ${count(s.total)}${s.unit ? ` ${s.unit}` : ''}`
-        : `${count(s.done)} ${unitOf(s)}, total unknown`,
+      run.unreadable
+        ? ''
+        : known
+          ? `${count(s.done)} / ${count(s.total)}${s.unit ? ` ${s.unit}` : ''}`
+          : `${count(s.done)} ${unitOf(s)}, total unknown`,
     )
-    setText(this.inFlight, s.inFlight > 0 ? ` +${count(s.inFlight)} finished, not yet committed` : '')
+    setText(this.inFlight, inFlightText(run))
     setText(this.percent, known ? `${percent.toFixed(1)}%` : '')
     setAttr(this.bar, 'aria-valuemax', known ? String(s.total) : '')
     setAttr(this.bar, 'aria-valuenow', String(s.done))
@@ -134,16 +180,46 @@ export class RunCard {
     setAttr(this.bar, 'aria-label', `${s.job} progress`)
     this.fill.style.width = `${Math.min(100, percent).toFixed(2)}%`
 
-    const live = run.live
+    // A finished, gone or unreadable run's times are moments, not ages that keep counting.
+    const still = ended(run) || run.gone || run.unreadable
+    const moment = (iso) => clockTime(Date.parse(iso))
+    const live = run.live && !run.gone
     const elapsed = live ? s.elapsedSeconds + Math.max(0, secondsSince(s.updatedAt)) : s.elapsedSeconds
-    this.fact('rate', `${rate(s.itemsPerSecond)}${s.itemsPerSecond === null ? '' : ` ${unitOf(s)}/s`}`)
-    this.fact('eta', etaText(s))
-    this.fact('elapsed', duration(elapsed))
-    this.fact('checkpoint', s.lastCheckpointAt ? `${duration(secondsSince(s.lastCheckpointAt))} ago` : 'none yet')
-    this.fact('heartbeat', s.owner?.pid ? `${duration(secondsSince(s.heartbeatAt))} ago` : 'unknown (no progress.json)')
+    const readable = !run.unreadable
+    this.fact(
+      'rate',
+      readable ? `${rate(s.itemsPerSecond)}${s.itemsPerSecond === null ? '' : ` ${unitOf(s)}/s`}` : null,
+    )
+    this.fact('eta', readable ? etaText(run) : null)
+    this.fact('elapsed', readable ? duration(elapsed) : null)
+    this.fact(
+      'checkpoint',
+      !readable
+        ? null
+        : !s.lastCheckpointAt
+          ? 'none yet'
+          : still
+            ? moment(s.lastCheckpointAt)
+            : `${duration(secondsSince(s.lastCheckpointAt))} ago`,
+    )
+    setText(this.labels.heartbeat, ended(run) ? 'Finished' : run.gone ? 'Last heartbeat' : 'Heartbeat')
+    this.fact(
+      'heartbeat',
+      !readable
+        ? null
+        : ended(run)
+          ? moment(s.updatedAt)
+          : !s.owner?.pid
+            ? 'unknown (no progress.json)'
+            : run.gone
+              ? moment(s.heartbeatAt)
+              : `${duration(secondsSince(s.heartbeatAt))} ago`,
+    )
     this.fact('workers', s.owner?.pid ? `${count(s.workers)} (pid ${s.owner.pid} on ${s.owner.host})` : null)
     this.fact('gate', gate ? gate.text : null)
+    this.fact('copy', copyText(run))
     this.fact('error', s.error)
+    this.fact('problem', run.problem ?? null)
   }
 
   fact(key, text) {
@@ -151,4 +227,11 @@ export class RunCard {
     dd.parentElement.hidden = text === null || text === undefined
     if (text !== null && text !== undefined) setText(dd, text)
   }
+}
+
+/** Where else this run is: another folder holding the same run (a copy), each opened by its own folder. */
+function copyText(run) {
+  if (run.copyOf) return `${run.copyOf} — this folder is a copy of that run (same run id ${run.id.slice(0, 8)}…)`
+  if (run.copies?.length) return `${run.copies.join(', ')} — a copy of this run (same run id ${run.id.slice(0, 8)}…)`
+  return null
 }

@@ -1,78 +1,44 @@
-// Items per second over time.
+// Items per second over time: smoothed, with the raw rate faint behind it, and a break between sessions.
 
 import { el, setText } from './dom.js'
 import { clockTime, compact, count, rate } from './format.js'
-
-/** The server keeps a run's newest 2,000 commits. */
-const MAX_CHECKPOINTS = 2_000
-
-/**
- * Items committed over time, from the commits: one point per commit, with
- * the running total of items. The server keeps the newest commits only; the
- * running total then starts from what the older ones had committed.
- */
-export function commitPoints(d) {
-  const commits = d.checkpoints
-  if (!commits.length) return []
-  const sum = commits.reduce((n, c) => n + (c.end - c.start), 0)
-  let committed = commits.length >= MAX_CHECKPOINTS ? Math.max(0, d.snapshot.done - sum) : 0
-  const points = []
-  const started = d.events.find((e) => e.type === 'started')
-  if (committed === 0 && started && started.at <= commits[0].at) points.push({ t: started.at, committed: 0 })
-  for (const c of commits) {
-    committed += c.end - c.start
-    points.push({ t: c.at, committed })
-  }
-  return points
-}
-
-/**
- * The chart's columns: time (s), items/s over each interval, items committed.
- * Commits closer together than a slice of the whole span are merged, so a
- * burst of small commits does not draw a comb.
- */
-function chartColumns(points) {
-  const xs = []
-  const rates = []
-  const committed = []
-  if (!points.length) return [xs, rates, committed]
-  const minGapMs = Math.max(250, (points.at(-1).t - points[0].t) / 150)
-  const anchors = [points[0]]
-  xs.push(points[0].t / 1000)
-  rates.push(null)
-  committed.push(points[0].committed)
-  const push = (p, from) => {
-    anchors.push(p)
-    xs.push(p.t / 1000)
-    rates.push((p.committed - from.committed) / ((p.t - from.t) / 1000))
-    committed.push(p.committed)
-  }
-  for (let i = 1; i < points.length; i++) {
-    const p = points[i]
-    const from = anchors.at(-1)
-    if (p.t - from.t >= minGapMs) push(p, from)
-    else if (i === points.length - 1 && p.t > from.t) {
-      // The newest commit is always drawn: it joins the interval before it.
-      if (anchors.length > 1) {
-        anchors.pop()
-        xs.pop()
-        rates.pop()
-        committed.pop()
-      }
-      push(p, anchors.at(-1))
-    }
-  }
-  return [xs, rates, committed]
-}
+import { chartColumns, commitsOf, sessionsOf } from './throughput.js'
 
 const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim()
 
 export class ThroughputChart {
   constructor() {
-    this.points = []
+    this.commits = []
+    this.sessions = []
+    this.before = 0
+    this.columns = chartColumns([], [])
     this.total = 1
     this.plot = el('div', { class: 'chart' })
     this.note = el('p', { class: 'muted' })
+    this.table = el('tbody')
+    this.numbers = el(
+      'details',
+      { class: 'chart-numbers' },
+      el('summary', {}, 'The numbers behind the chart'),
+      el(
+        'table',
+        { class: 'commits' },
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            el('th', {}, 'At'),
+            el('th', { class: 'num' }, 'Items/s (smoothed)'),
+            el('th', { class: 'num' }, 'Items/s (raw)'),
+            el('th', { class: 'num' }, 'Committed'),
+          ),
+        ),
+        this.table,
+      ),
+    )
+    this.numbers.addEventListener('toggle', () => this.renderNumbers())
     this.root = el(
       'section',
       { class: 'card', 'aria-labelledby': 'chart-title' },
@@ -80,10 +46,11 @@ export class ThroughputChart {
       el(
         'p',
         { class: 'hint muted' },
-        'Per interval between commits; the dashed line is items committed (right axis).',
+        'The solid line is the rate the items were made at, smoothed over a moving window; the faint one is the rate as commits landed (raw); the dashed one is items committed (right axis). A break is a time no session of the run was running.',
       ),
       this.note,
       this.plot,
+      this.numbers,
     )
   }
 
@@ -118,18 +85,27 @@ export class ThroughputChart {
         cursor: { drag: { x: true, y: false } },
         scales: {
           x: { time: true },
-          rate: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] },
+          // Room for the smoothed line; a raw spike above it is cut at the top, not allowed to flatten it.
+          rate: { range: () => [0, this.rateTop()] },
           items: { range: () => [0, Math.max(1, this.total)] },
         },
         series: [
-          { value: (_u, v) => (v === null ? '—' : clockTime(v * 1000)) },
+          { value: (_u, v) => (v === null || v === undefined ? '—' : clockTime(v * 1000)) },
           {
             label: 'items/s',
             scale: 'rate',
             stroke: cssVar('--running'),
             fill: cssVar('--running-fill'),
             width: 2,
-            value: (_u, v) => (v === null ? '—' : rate(v)),
+            value: (_u, v) => (v === null || v === undefined ? '—' : rate(v)),
+          },
+          {
+            label: 'raw',
+            scale: 'rate',
+            stroke: cssVar('--muted'),
+            alpha: 0.45,
+            width: 1,
+            value: (_u, v) => (v === null || v === undefined ? '—' : rate(v)),
           },
           {
             label: 'committed',
@@ -137,7 +113,7 @@ export class ThroughputChart {
             stroke: text,
             width: 1.5,
             dash: [5, 5],
-            value: (_u, v) => (v === null ? '—' : count(v)),
+            value: (_u, v) => (v === null || v === undefined ? '—' : count(v)),
           },
         ],
         axes: [
@@ -152,7 +128,7 @@ export class ThroughputChart {
           }),
         ],
       },
-      chartColumns(this.points),
+      this.columns,
       this.plot,
     )
     this.draw()
@@ -162,26 +138,60 @@ export class ThroughputChart {
     return Math.max(240, this.plot.clientWidth || this.root.clientWidth - 36)
   }
 
-  reset(points, total) {
-    this.points = points
-    this.total = total
+  /** The top of the rate axis: above the smoothed line's highest point, and the raw's when there is no smoothed one. */
+  rateTop() {
+    const highest = (values) => Math.max(0, ...values.filter((v) => typeof v === 'number'))
+    const smoothed = highest(this.columns[1])
+    const top = smoothed > 0 ? smoothed * 1.5 : highest(this.columns[2]) * 1.15
+    return top > 0 ? top : 1
+  }
+
+  /** The run's history as the server has it: its commits and the events that tell its sessions. */
+  reset(detail) {
+    const { commits, before } = commitsOf(detail)
+    this.commits = commits
+    this.before = before
+    this.sessions = sessionsOf(detail.events)
+    this.total = detail.snapshot.total ?? Math.max(1, detail.snapshot.done)
     this.draw()
   }
 
   /** A live commit: the run's committed count at the time of its newest commit. */
   add(t, committed, total) {
-    const last = this.points.at(-1)
-    this.total = total
-    if (last && (t <= last.t || committed <= last.committed)) return
-    this.points.push({ t, committed })
+    this.total = total ?? Math.max(1, committed)
+    const last = this.commits.at(-1)
+    const had = this.before + this.commits.reduce((sum, c) => sum + c.n, 0)
+    if ((last && t <= last.t) || committed <= had) return
+    this.commits.push({ t, n: committed - had })
     this.draw()
   }
 
   draw() {
-    const enough = this.points.length >= 2
+    this.columns = chartColumns(this.commits, this.sessions, this.before)
+    const enough = this.commits.length >= 2
     this.note.hidden = enough || !this.chart
     this.plot.hidden = !enough
     if (!enough) setText(this.note, 'The chart starts after the second commit.')
-    this.chart?.setData(chartColumns(this.points))
+    this.chart?.setData(this.columns)
+    this.renderNumbers()
+  }
+
+  /** The plotted numbers as a table, for whoever cannot see the chart; filled only while it is open. */
+  renderNumbers() {
+    if (!this.numbers.open) return
+    const [xs, smoothed, raw, committed] = this.columns
+    const shown = (v, format) => (v === null ? 'no session running' : v === undefined ? '' : format(v))
+    this.table.replaceChildren(
+      ...xs.map((x, i) =>
+        el(
+          'tr',
+          { 'data-gap': smoothed[i] === null ? 'true' : null },
+          el('td', {}, clockTime(x * 1000)),
+          el('td', { class: 'num', 'data-value': smoothed[i] ?? '' }, shown(smoothed[i], rate)),
+          el('td', { class: 'num', 'data-value': raw[i] ?? '' }, shown(raw[i], rate)),
+          el('td', { class: 'num' }, shown(committed[i], count)),
+        ),
+      ),
+    )
   }
 }

@@ -34,7 +34,15 @@ export async function getJson(url) {
   return response.json()
 }
 
-export const runHref = (id) => `/runs/${encodeURIComponent(id)}`
+/**
+ * A run page's address, for a run (or its id). Several folders may hold one run (copies): the folder is then part
+ * of the address, so each can be opened.
+ */
+export function runHref(run) {
+  if (typeof run === 'string') return `/runs/${encodeURIComponent(run)}`
+  const path = `/runs/${encodeURIComponent(run.id)}`
+  return run.copyOf || run.copies?.length ? `${path}?dir=${encodeURIComponent(run.dir)}` : path
+}
 
 /** The connection note in the page header. */
 export function showConnection(status, text) {

@@ -128,7 +128,9 @@ export function listPage() {
       else rows.set(run.dir, new RunRow(run))
     }
     for (const gone of removed) {
-      rows.get(gone.dir)?.root.remove()
+      // A folder that now holds another run has had its new run upserted already: only the old one goes.
+      if (rows.get(gone.dir)?.run.id !== gone.id) continue
+      rows.get(gone.dir).root.remove()
       rows.delete(gone.dir)
     }
   }

@@ -52,7 +52,7 @@ export function comparator(sort) {
 export class RunRow {
   constructor(run) {
     this.stateWord = el('span', { class: 'state' })
-    this.name = el('a', { href: runHref(run.id) })
+    this.name = run.unreadable ? el('span') : el('a', { href: runHref(run) })
     this.badge = el('span', { class: 'badge' })
     this.summary = el('span', { class: 'summary' })
     this.dir = el('span', { class: 'dir' })
@@ -64,7 +64,7 @@ export class RunRow {
     this.updated = el('td', { class: 'num', 'data-col': 'updated' })
     this.root = el(
       'tr',
-      { class: 'run', 'data-run': run.id },
+      { class: 'run', 'data-run': run.id, 'data-dir': run.dir },
       el('td', { 'data-col': 'state' }, this.stateWord),
       el('td', { 'data-col': 'job' }, el('span', { class: 'job' }, this.name, ' ', this.badge), this.summary),
       el('td', { 'data-col': 'dir' }, this.dir),
@@ -91,14 +91,21 @@ export class RunRow {
     setAttr(this.stateWord, 'data-state', state.word)
     setAttr(this.root, 'data-state', state.key)
     setText(this.name, s.job)
+    if (this.name.tagName === 'A') setAttr(this.name, 'href', runHref(run))
     this.badge.hidden = s.gate?.status !== 'waived'
     if (!this.badge.hidden) {
       setText(this.badge, 'WAIVED')
       setAttr(this.badge, 'data-gate', 'waived')
     }
-    const explain = run.ownerGone || s.state === 'stalled' || run.shared?.ownerAlive === false
+    // Said in words only when the run is stalled, not running, unreadable or a copy of another folder's run.
+    const explain =
+      run.ownerGone || s.state === 'stalled' || run.shared?.ownerAlive === false || run.problem || run.copyOf
     this.summary.hidden = !explain
-    if (explain) setText(this.summary, run.summary)
+    if (explain)
+      setText(
+        this.summary,
+        run.unreadable ? run.problem : run.copyOf ? `a copy of the run in ${run.copyOf}` : run.summary,
+      )
     setText(this.dir, run.dir)
 
     const known = s.total !== null && s.total !== undefined
@@ -121,7 +128,7 @@ export class RunRow {
     setAttr(this.bar, 'aria-label', `${s.job} progress`)
     this.fill.style.width = `${Math.min(100, percent).toFixed(2)}%`
     setText(this.rate, `${rate(s.itemsPerSecond)}${s.itemsPerSecond === null ? '' : ` ${unitOf(s)}/s`}`)
-    setText(this.eta, etaText(s))
+    setText(this.eta, etaText(run))
     this.tick()
   }
 

@@ -75,13 +75,18 @@ export function showLive(message) {
   showConnection(message.status, message.status === 'live' ? `live · updated ${clockTime(Date.now())}` : message.text)
 }
 
-/** Follows one run: `onStatus` gets each new status of it, `onGone` is called if its folder goes away. */
-export function follow(id, onStatus, onGone = () => undefined) {
+/**
+ * Follows one run: `onStatus` gets each new status of it, `onGone` is told once its folder no longer holds it
+ * (deleted, moved, or holding another run), with why. `dir` names the run's folder: several may hold one run (copies).
+ */
+export function follow(id, onStatus, { dir, onGone = () => undefined } = {}) {
+  const ours = (run) => run.id === id && (dir === undefined || run.dir === dir)
   subscribe({ runs: [id] }, (message) => {
     showLive(message)
     if (message.type !== 'runs') return
     if (message.upserts.length > 0) showConnection('live', `live · updated ${clockTime(Date.now())}`)
-    for (const item of message.upserts) if (item.id === id) onStatus(item)
-    if (message.removed.some((gone) => gone.id === id)) onGone()
+    for (const item of message.upserts) if (ours(item)) onStatus(item)
+    const gone = message.removed.find(ours)
+    if (gone) onGone({ because: gone.because ?? 'the run is gone: its folder no longer holds it' })
   })
 }

@@ -1,8 +1,8 @@
 // One run, live: `/runs/<id>`.
 
 import { RunCard, stateOf } from './card.js'
-import { commitPoints, ThroughputChart } from './chart.js'
-import { el, getJson, showConnection } from './dom.js'
+import { ThroughputChart } from './chart.js'
+import { el, showConnection } from './dom.js'
 import { clockTime, duration, learnServerClock, percentOf } from './format.js'
 import { follow } from './live.js'
 import { renderEvents, renderPreflight, renderTimeline } from './sections.js'
@@ -17,10 +17,21 @@ const main = document.getElementById('main')
 /** Complete or failed, and nobody working on it: nothing will change. */
 const finished = (run) => !run.live && !run.ownerGone && ['complete', 'failed'].includes(run.snapshot.state)
 
+/** The run's page data; `{ gone }` when the server says its folder no longer holds it (410). */
+async function fetchDetail(id, dir) {
+  const url = `/api/runs/${encodeURIComponent(id)}${dir === undefined ? '' : `?dir=${encodeURIComponent(dir)}`}`
+  const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+  if (response.status === 410) return { gone: (await response.json()).error }
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`)
+  return response.json()
+}
+
 export async function runPage(id) {
+  const asked = new URLSearchParams(location.search).get('dir') ?? undefined
   let detail
   try {
-    detail = await getJson(`/api/runs/${encodeURIComponent(id)}`)
+    detail = await fetchDetail(id, asked)
+    if (detail.gone) throw new Error(detail.gone)
   } catch (error) {
     main.replaceChildren(
       el('p', { class: 'card' }, `This run cannot be shown: ${error.message}. `, el('a', { href: '/' }, 'All runs')),
@@ -28,6 +39,8 @@ export async function runPage(id) {
     main.setAttribute('aria-busy', 'false')
     return
   }
+  // From here on the page follows the folder it shows, so that it can tell when that folder no longer holds the run.
+  const dir = detail.dir
   learnServerClock(detail)
   const card = new RunCard(detail, { linked: false })
   const chart = new ThroughputChart()
@@ -47,7 +60,7 @@ export async function runPage(id) {
 
   let shownProofs = ''
   const showHistory = (d) => {
-    chart.reset(commitPoints(d), d.snapshot.total)
+    chart.reset(d)
     renderTimeline(timeline, d.checkpoints)
     renderEvents(events, d.events)
     // Redrawn only when it changed, so an opened report stays open.
@@ -66,11 +79,26 @@ export async function runPage(id) {
   let current = detail
   let fetchedAt = Date.now()
   let pending = null
+  let ticker = null
+  let stopped = false
+  /** The run's folder no longer holds it: said on the page, and nothing more is followed or counted. */
+  const gone = (because) => {
+    if (stopped) return
+    stopped = true
+    clearTimeout(pending)
+    clearInterval(ticker)
+    current = { ...current, live: false, gone: `${because}. What is shown is how the run last stood.` }
+    card.update(current)
+    showTitle(current)
+    showConnection('offline', 'stopped: the run is gone')
+  }
   const refreshHistory = async () => {
     pending = null
     fetchedAt = Date.now()
-    const fresh = await getJson(`/api/runs/${encodeURIComponent(id)}`).catch(() => undefined)
-    if (fresh) showHistory(fresh)
+    const fresh = await fetchDetail(id, dir).catch(() => undefined)
+    if (stopped || !fresh) return
+    if (fresh.gone) gone(fresh.gone)
+    else showHistory(fresh)
   }
   const scheduleHistory = (now) => {
     if (now) {
@@ -88,25 +116,33 @@ export async function runPage(id) {
     setInterval(() => card.render(), 1_000)
     return
   }
-  follow(id, (run) => {
-    lastMessageAt = Date.now()
-    learnServerClock(run)
-    const changed =
-      stateOf(run).word !== stateOf(current).word ||
-      run.snapshot.total !== current.snapshot.total ||
-      run.snapshot.runId !== current.snapshot.runId
-    const moved = run.snapshot.done !== current.snapshot.done
-    current = run
-    card.update(run)
-    showTitle(run)
-    if (moved && run.snapshot.lastCheckpointAt)
-      chart.add(Date.parse(run.snapshot.lastCheckpointAt), run.snapshot.done, run.snapshot.total)
-    if (changed || moved) scheduleHistory(changed)
-  })
-  setInterval(() => {
+  follow(
+    id,
+    (run) => {
+      if (stopped) return
+      lastMessageAt = Date.now()
+      learnServerClock(run)
+      const changed =
+        stateOf(run).word !== stateOf(current).word ||
+        run.snapshot.total !== current.snapshot.total ||
+        run.snapshot.runId !== current.snapshot.runId
+      const moved = run.snapshot.done !== current.snapshot.done
+      current = run
+      card.update(run)
+      showTitle(run)
+      if (moved && run.snapshot.lastCheckpointAt)
+        chart.add(Date.parse(run.snapshot.lastCheckpointAt), run.snapshot.done, run.snapshot.total)
+      if (changed || moved) scheduleHistory(changed)
+    },
+    { dir, onGone: (message) => gone(message.because) },
+  )
+  ticker = setInterval(() => {
     card.render()
     const silent = Date.now() - lastMessageAt
-    if (current.live && silent > SILENT_AFTER_MS)
+    if (current.live && silent > SILENT_AFTER_MS) {
       showConnection('offline', `no update from the server for ${duration(silent / 1000)}`)
+      // Silence can mean the run went away: the server says so when asked.
+      if (!pending) scheduleHistory(false)
+    }
   }, 1_000)
 }
