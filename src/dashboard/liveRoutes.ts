@@ -63,7 +63,7 @@ export function liveRoutes(
     await index.ready
     const id = c.req.param('id')
     // ?dir= (relative to the root) names the folder when several hold the same run (copies).
-    const run = RUN_ID.test(id) ? index.find(id, c.req.query('dir')) : undefined
+    const run = RUN_ID.test(id) ? await index.findNow(id, c.req.query('dir')) : undefined
     if (!run) return noSuchRun(c, root)
     if (feed.clients >= maxStreams) return refused(c)
     const ours = (item: { id: string; dir: string }) => item.id === id && item.dir === run.dir

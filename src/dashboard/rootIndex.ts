@@ -46,6 +46,9 @@ interface Entry {
 /** A folder whose run could not be read is read again after this long even when none of its files moved. */
 const RETRY_MS = 30_000
 
+/** How soon after the last walk of the folders a request for an unknown run may have them walked again. */
+const EARLY_SCAN_MS = 500
+
 /** Changes kept for pages that catch up by asking what changed since a version (the polling fallback). */
 const KEPT_CHANGES = 500
 
@@ -120,6 +123,20 @@ export class RootIndex {
       first ??= run
     }
     return dir === undefined ? first : undefined
+  }
+
+  /**
+   * As find, but a run not (yet) in the index is looked for again: a page opened for a run that has just started
+   * finds it before the next walk of the folders. The folders are walked for this at most every half second.
+   */
+  async findNow(id: string, dir?: string): Promise<RunItem | undefined> {
+    await this.ready
+    const known = this.find(id, dir)
+    if (known || Date.now() - this.lastScanAt < EARLY_SCAN_MS) return known
+    await this.running
+    this.lastScanAt = 0
+    await this.refresh()
+    return this.find(id, dir)
   }
 
   /** Calls `listener` with every change from now on; returns the unsubscribe. */

@@ -153,9 +153,8 @@ export function dashboardApp(
   })
   // ?dir= (relative to the root) names the folder when several hold the same run (copies).
   app.get('/api/runs/:id', async (c) => {
-    await index.ready
     const id = c.req.param('id')
-    const run = RUN_ID.test(id) ? index.find(id, c.req.query('dir')) : undefined
+    const run = RUN_ID.test(id) ? await index.findNow(id, c.req.query('dir')) : undefined
     if (!run) return noSuchRun(c, options.root)
     return c.json(await runDetail(options.root, run))
   })

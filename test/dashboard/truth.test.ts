@@ -121,7 +121,14 @@ async function runsListed(): Promise<{ id: string; dir: string; copyOf?: string;
   return ((await (await fetch(`${dashboard.url}api/runs`)).json()) as { runs: [] }).runs
 }
 
-const card = (dir: string) => page.locator(`article[data-dir="${dir}"]`)
+/** A run's row in the list. */
+const row = (dir: string) => page.locator(`tr[data-dir="${dir}"]`)
+/** Opens the run page of the run in `dir` (by its folder) and waits for its card. */
+async function openRun(dir: string): Promise<void> {
+  const id = (await runsListed()).find((run) => run.dir === dir)!.id
+  await page.goto(`${dashboard.url}runs/${id}?dir=${encodeURIComponent(dir)}`)
+  await expect.poll(() => page.locator('article.run .dir').textContent(), { timeout: 10_000 }).toBe(dir)
+}
 const fact = (key: string) => page.locator(`[data-fact="${key}"] dd`)
 const secondsOf = (text: string) =>
   [...text.matchAll(/(\d+)([dhms])/g)].reduce(
@@ -137,7 +144,8 @@ describe('the dashboard tells the truth when things go wrong', () => {
       (state) => state === 'stalled',
       30_000,
     )
-    const id = progressOf(dir)!.runId
+    // The file's estimate before the page is opened: what the page shows was read after it, and can only be higher.
+    const { runId: id, etaSeconds: fileEta } = progressOf(dir)!
     await page.goto(`${dashboard.url}runs/${id}`)
     await expect
       .poll(() => fact('eta').textContent(), { timeout: 10_000 })
@@ -145,8 +153,8 @@ describe('the dashboard tells the truth when things go wrong', () => {
     const estimate = async () =>
       secondsOf(/\); (.+) at the pace so far/.exec((await fact('eta').textContent()) ?? '')?.[1] ?? '')
     const before = await estimate()
-    // Never below what the run's own file says now (it was written before this moment, and the pace only slows).
-    expect(before).toBeGreaterThanOrEqual(Math.floor(progressOf(dir)!.etaSeconds!))
+    // Never below what the run's own file said (the pace only slows).
+    expect(before).toBeGreaterThanOrEqual(Math.floor(fileEta!))
     await expect.poll(estimate, { timeout: 10_000 }).toBeGreaterThan(before)
     await keepScreenshot(page, 'dashboard-stalled-eta')
   })
@@ -195,26 +203,31 @@ describe('the dashboard tells the truth when things go wrong', () => {
   it('a copied run folder (same run id) is listed twice, each openable by its folder, the copy marked; /metrics repeats no series', async () => {
     cpSync(join(root, 'steady'), join(root, 'steady-copy'), { recursive: true })
     const id = progressOf(join(root, 'steady'))!.runId
-    const listed = (await runsListed()).filter((run) => run.id === id)
+    // The index of the root finds a new folder within its rescan (2 s).
+    const listed = await waitFor(
+      async () => (await runsListed()).filter((run) => run.id === id),
+      (runs) => runs.length === 2,
+      10_000,
+    )
     expect(listed.map((run) => [run.dir, run.copyOf])).toEqual([
       ['steady', undefined],
       ['steady-copy', 'steady'],
     ])
     await page.goto(dashboard.url)
-    await expect.poll(() => page.locator(`article[data-run="${id}"]`).count(), { timeout: 10_000 }).toBe(2)
-    const cards = await page.locator('article[data-run]').count()
-    expect(await page.locator('.overview').textContent()).toMatch(new RegExp(`^${cards} runs`))
-    expect(await card('steady-copy').locator('.badge', { hasText: 'COPY' }).isVisible()).toBe(true)
-    expect(await card('steady-copy').locator('[data-fact="copy"] dd').textContent()).toMatch(
-      /^steady — this folder is a copy/,
-    )
-    await keepScreenshot(page, 'dashboard-copied-run')
+    await expect.poll(() => page.locator(`tr[data-run="${id}"]`).count(), { timeout: 10_000 }).toBe(2)
+    const rows = await page.locator('tr[data-run]').count()
+    expect(await page.locator('.overview').textContent()).toMatch(new RegExp(`^${rows} runs`))
+    expect(await row('steady-copy').locator('.summary').textContent()).toBe('a copy of the run in steady')
+    await keepScreenshot(page, 'dashboard-copied-run-list')
     for (const dir of ['steady', 'steady-copy']) {
       await page.goto(dashboard.url)
-      await card(dir).locator('h2 a').click()
-      await expect.poll(() => page.locator('.run .dir').textContent(), { timeout: 10_000 }).toBe(dir)
+      await row(dir).locator('.job a').click()
+      await expect.poll(() => page.locator('article.run .dir').textContent(), { timeout: 10_000 }).toBe(dir)
       expect(new URL(page.url()).searchParams.get('dir')).toBe(dir)
     }
+    expect(await page.locator('article.run .badge', { hasText: 'COPY' }).isVisible()).toBe(true)
+    expect(await fact('copy').textContent()).toMatch(/^steady — this folder is a copy/)
+    await keepScreenshot(page, 'dashboard-copied-run')
     const series = (await (await fetch(`${dashboard.url}metrics`)).text())
       .split('\n')
       .filter((l) => l && !l.startsWith('#'))
@@ -229,17 +242,18 @@ describe('the dashboard tells the truth when things go wrong', () => {
     writeRun(join(root, 'only-file'), snapshot({}))
     writeFileSync(join(root, 'only-file', 'progress.json'), 'not json at all')
     await page.goto(dashboard.url)
-    await expect.poll(() => card('damaged').count(), { timeout: 10_000 }).toBe(1)
-    const damaged = await card('damaged').innerText()
-    expect(damaged).toContain('50 / 50')
-    expect(damaged).toMatch(
-      /Cannot read\s+its progress\.json is malformed .*what is shown was read from the journal\. .*longhaul run/s,
-    )
-    expect(await card('only-file').locator('.state').textContent()).toBe('UNREADABLE')
-    expect(await card('only-file').locator('[data-fact="problem"] dd').textContent()).toMatch(
+    await expect.poll(() => row('damaged').count(), { timeout: 10_000 }).toBe(1)
+    expect(await row('damaged').innerText()).toContain('50 / 50')
+    expect(await row('only-file').locator('.state').textContent()).toBe('UNREADABLE')
+    expect(await row('only-file').locator('.summary').textContent()).toMatch(
       /^the run in only-file is damaged: its progress\.json is malformed .* run the same `longhaul run` command/,
     )
     expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b|undefined|NaN/)
+    await keepScreenshot(page, 'dashboard-malformed-progress-list')
+    await openRun('damaged')
+    expect(await page.locator('article.run').innerText()).toMatch(
+      /Cannot read\s+its progress\.json is malformed .*what is shown was read from the journal\. .*longhaul run/s,
+    )
     await keepScreenshot(page, 'dashboard-malformed-progress')
   })
 
@@ -254,17 +268,22 @@ describe('the dashboard tells the truth when things go wrong', () => {
       updatedAt: twoMinutesAgo,
     })
     writeRun(join(root, 'dead'), s)
-    await page.goto(dashboard.url)
-    await expect.poll(() => card('dead').locator('.state').textContent(), { timeout: 10_000 }).toBe('NOT RUNNING')
-    const dead = await card('dead').innerText()
+    await expect
+      .poll(async () => (await runsListed()).some((run) => run.dir === 'dead'), { timeout: 10_000 })
+      .toBe(true)
+    await openRun('dead')
+    await expect.poll(() => page.locator('article.run .state').textContent(), { timeout: 10_000 }).toBe('NOT RUNNING')
+    const dead = await page.locator('article.run').innerText()
     expect(dead).toContain('26 finished but never committed: lost, they will be made again on resume')
     expect(dead).not.toContain('not yet committed')
-    const finished = card('steady').locator('[data-fact="heartbeat"]')
+    await keepScreenshot(page, 'dashboard-dead-run')
+    await openRun('steady')
+    const finished = page.locator('[data-fact="heartbeat"]')
     expect(await finished.locator('dt').textContent()).toBe('Finished')
     const at = await finished.locator('dd').textContent()
     expect(at).not.toMatch(/ago/)
     await new Promise((resolve) => setTimeout(resolve, 2_100))
     expect(await finished.locator('dd').textContent()).toBe(at)
-    await keepScreenshot(page, 'dashboard-dead-and-finished')
+    await keepScreenshot(page, 'dashboard-finished-run')
   })
 })
