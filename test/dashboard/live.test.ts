@@ -234,6 +234,8 @@ describe('dashboard live updates, many tabs and 500 runs', () => {
     expect(browser.pageErrors).toEqual([])
   })
   it('a browser without shared workers asks for the changes every few seconds, holding no connection, and still follows the job', async () => {
+    // The earlier tests' browsers are closed; the server notices their connections go within moments.
+    await expect.poll(() => dashboard.streams(), { timeout: 10_000 }).toBe(0)
     const browser = await newBrowser()
     await browser.context.addInitScript(() => {
       delete (window as { SharedWorker?: unknown }).SharedWorker
