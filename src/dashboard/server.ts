@@ -8,6 +8,7 @@ import { type ServerType, serve } from '@hono/node-server'
 import { type Context, Hono } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
 import { streamSSE } from 'hono/streaming'
+import { addFactRoutes } from './factRoutes.ts'
 import { RunFeed } from './feed.ts'
 import { prometheusText } from './metrics.ts'
 import { findRun, listRuns, RUN_ID, runDetail } from './runs.ts'
@@ -141,6 +142,7 @@ export function dashboardApp(
     if (!run) return c.json({ error: 'no such run' }, 404)
     return c.json(await runDetail(root, run))
   })
+  addFactRoutes(app, root)
   app.get('/api/runs/:id/events', async (c) => {
     const id = c.req.param('id')
     const run = await findRun(root, id, Date.now())
