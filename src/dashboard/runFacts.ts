@@ -265,7 +265,16 @@ function metricsOf(events: readonly RunEvent[]): Record<string, MetricPoint[]> {
   for (const e of events) {
     if (e.type === 'metrics') {
       for (const [name, reported] of Object.entries(e.detail)) {
-        const r = reported as { value?: unknown; step?: unknown } | null
+        const r = reported as { value?: unknown; step?: unknown; points?: unknown } | null
+        // Every value reported since the write before, when the program's supervisor kept them; else the latest.
+        if (Array.isArray(r?.points)) {
+          for (const p of r.points as unknown[]) {
+            if (!Array.isArray(p)) continue
+            const [at, step, value] = p as unknown[]
+            if (num(value) !== null) add(name, { at: num(at) ?? e.at, step: num(step), value: num(value)! })
+          }
+          continue
+        }
         const value = num(r?.value)
         if (value !== null) add(name, { at: e.at, step: num(r?.step), value })
       }

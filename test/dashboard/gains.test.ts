@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Page } from 'playwright-core'
+import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
+import { ARTIFACTS, type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
 import { fixture, ROOT, runCli, tempDir } from '../support/cli.ts'
 
 // The run page's further sections in a real Chromium, over real runs: two paid runs of the same job (usage, cost, a
@@ -28,7 +28,7 @@ import longhaul, time
 for step in range(1, 41):
     longhaul.metric("loss", 1.0 / step + (0.05 if step % 2 else -0.05), step)
     longhaul.progress(step, 40, "step")
-    time.sleep(0.08)
+    time.sleep(0.02)
 longhaul.log(${JSON.stringify(HOSTILE)}, "warning")
 for i in range(${LOG_LINES}):
     longhaul.log("line %d" % i)
@@ -94,6 +94,8 @@ afterAll(async () => {
 const snapshotOf = (name: string): ProgressSnapshot =>
   JSON.parse(readFileSync(join(root, name, 'progress.json'), 'utf8')) as ProgressSnapshot
 const section = (title: string) => page.locator('section', { has: page.locator('h2', { hasText: title }) })
+/** The section alone, as test-artifacts/<name>.png: the full page of a run with many events is too tall to look at. */
+const keepSection = (locator: Locator, name: string) => locator.screenshot({ path: join(ARTIFACTS, `${name}.png`) })
 const open = async (name: string) => {
   await page.goto(`${dashboard.url}runs/${ids[name]}`)
   await expect.poll(() => page.locator('main').getAttribute('aria-busy')).toBe('false')
@@ -115,6 +117,7 @@ describe('the run page shows what it spends, what it is, who works on it, its lo
     expect(text).toMatch(/Used by failed attempts.*\s+tokens 45 · usd \$0\.00045/)
     expect(await page.evaluate(() => (window as { __injected?: number }).__injected)).toBeUndefined()
     await keepScreenshot(page, 'gains-services-identity')
+    await keepSection(services, 'gains-services')
   })
 
   it('identity: the command line, job, params, seed, fingerprint, job files, hosts, longhaul version and launch gate, from the journal', async () => {
@@ -130,6 +133,7 @@ describe('the run page shows what it spends, what it is, who works on it, its lo
     expect(text).toMatch(/longhaul\s+0\.\d+\.\d+ \(this dashboard: 0\.\d+\.\d+\)/)
     expect(text).toMatch(/Launch gate\s+no proof needed/)
     expect(text).toMatch(/Digest\s+[0-9a-f]{64}/)
+    await keepSection(identity, 'gains-identity')
   })
 
   it('who is working: each process the journal names, with its host, pid and how it ended', async () => {
@@ -138,6 +142,7 @@ describe('the run page shows what it spends, what it is, who works on it, its lo
     await expect.poll(() => workers.locator('tbody tr').count()).toBe(2)
     const rows = await workers.locator('tbody tr').allInnerTexts()
     expect(rows[0]).toMatch(/program\s+\S+\s+\d+\s+.+exited with code 0/)
+    await keepSection(workers, 'gains-workers')
     expect(rows[1]).toMatch(/owner\s+\S+\s+\d+\s+.+done at/)
   })
 
@@ -149,7 +154,7 @@ describe('the run page shows what it spends, what it is, who works on it, its lo
     expect(text).toContain('cannot make item 7')
     expect(text).toMatch(/after 2 attempts/)
     expect(await logs.locator('pre.stack').innerText()).toMatch(/failing\.ts:\d+/)
-    await keepScreenshot(page, 'gains-logs-stack')
+    await keepSection(logs, 'gains-logs-stack')
 
     await open('exec')
     const lines = section('Logs and errors').locator('ol.lines li')
@@ -168,12 +173,13 @@ describe('the run page shows what it spends, what it is, who works on it, its lo
     const legend = await metrics.locator('[data-metric="loss"] .u-legend').innerText()
     expect(legend).toContain('loss (smoothed)')
     expect(legend).toContain('loss (raw)')
-    expect(await metrics.locator('.metric-last').innerText()).toMatch(/latest -0\.025 at step 40, .* · \d+ points/)
+    expect(await metrics.locator('.metric-last').innerText()).toMatch(/latest -0\.025 at step 40, .* · 40 points/)
     expect(await metrics.locator('[data-metric="loss"] .chart').getAttribute('data-x')).toBe('step')
     await metrics.locator('select').selectOption('time')
     await expect.poll(() => metrics.locator('[data-metric="loss"] .chart').getAttribute('data-x')).toBe('time')
     expect(await page.evaluate(() => (window as { __injected?: number }).__injected)).toBeUndefined()
-    await keepScreenshot(page, 'gains-metrics-logs')
+    await keepSection(metrics, 'gains-metrics')
+    await keepSection(section('Logs and errors'), 'gains-logs-program')
   })
 
   it('history: every run of the job side by side, and two compared: the same digest said in words', async () => {
@@ -184,7 +190,7 @@ describe('the run page shows what it spends, what it is, who works on it, its lo
     const compared = await history.locator('table.compare tbody tr').allInnerTexts()
     expect(compared.find((r) => r.startsWith('Digest'))).toMatch(/same$/)
     expect(compared.find((r) => r.startsWith('Folder'))).toMatch(/differs$/)
-    await keepScreenshot(page, 'gains-history')
+    await keepSection(history, 'gains-history')
   })
 
   it('on a phone in dark mode the sections fit the screen: nothing wider than the viewport', async () => {
@@ -196,6 +202,12 @@ describe('the run page shows what it spends, what it is, who works on it, its lo
       await expect.poll(() => phone.locator('section h2', { hasText: 'Identity' }).count()).toBe(1)
       await expect.poll(() => phone.locator('section', { hasText: 'Fingerprint' }).count()).toBeGreaterThan(0)
       expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+      await phone.evaluate(() => {
+        // The sections this file is about, not the run's long event list, fill the phone's screenshot.
+        for (const h of document.querySelectorAll('section h2'))
+          if (/Checkpoints|Events|Preflight|Items per second/.test(h.textContent ?? ''))
+            (h.parentElement as HTMLElement).hidden = true
+      })
       await keepScreenshot(phone, `gains-phone-dark-${name}`)
     }
     await phone.close()
