@@ -6,8 +6,8 @@ import type { RunItem } from './runs.ts'
 
 /** How long the page waits for a run's PostgreSQL server before it shows the run without its facts. */
 const CONNECT_TIMEOUT_MS = 5_000
-/** What a run's page is sent, at most: the newest of each. */
-export const FACT_LIMITS = { sessions: 50, logs: 200, failures: 50, metrics: 20, points: 2_000 } as const
+/** What a run's page is sent, at most: the newest of each; a metric's points thinned evenly over its whole history. */
+export const FACT_LIMITS = { sessions: 50, logs: 200, failures: 50, metrics: 12, points: 1_000 } as const
 
 /** What a run is: as its journal recorded it when it was created, and the sessions that worked on it. */
 export interface RunIdentity {
@@ -87,7 +87,7 @@ export interface RunFacts {
   /** Log lines the journal holds beyond those sent. */
   readonly logsLeftOut: number
   readonly failures: readonly RunFailure[]
-  /** Each metric's newest points, oldest first: a supervised program's `metric` lines, a loop's metrics at its checkpoints. */
+  /** Each metric's points (thinned evenly when there are many), oldest first: a supervised program's `metric` lines, a loop's metrics at its checkpoints. */
   readonly metrics: Readonly<Record<string, readonly MetricPoint[]>>
 }
 
@@ -260,7 +260,6 @@ function metricsOf(events: readonly RunEvent[]): Record<string, MetricPoint[]> {
     const last = points.at(-1)
     if (last && last.value === point.value && last.step === point.step) return
     points.push(point)
-    if (points.length > 2 * FACT_LIMITS.points) points.splice(0, points.length - FACT_LIMITS.points)
   }
   for (const e of events) {
     if (e.type === 'metrics') {
@@ -285,7 +284,14 @@ function metricsOf(events: readonly RunEvent[]): Record<string, MetricPoint[]> {
       }
     }
   }
-  return Object.fromEntries([...series].map(([name, points]) => [name, points.slice(-FACT_LIMITS.points)]))
+  return Object.fromEntries([...series].map(([name, points]) => [name, thinned(points, FACT_LIMITS.points)]))
+}
+
+/** At most `limit` of `points`, evenly spaced over all of them and always with the newest: a long run's whole curve. */
+export function thinned<T>(points: readonly T[], limit: number): T[] {
+  if (points.length <= limit) return [...points]
+  const stride = Math.ceil(points.length / limit)
+  return points.filter((_, i) => (points.length - 1 - i) % stride === 0)
 }
 
 const text = (v: unknown): string | null => (typeof v === 'string' ? v : null)
