@@ -4,11 +4,12 @@ import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
+import { DESCENT, runLoop } from '../loop/support.ts'
 import { ARTIFACTS, type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
 import { fixture, ROOT, runCli, tempDir } from '../support/cli.ts'
 
 // The run page's further sections in a real Chromium, over real runs: two paid runs of the same job (usage, cost, a
-// rate limit, retried attempts), a job whose item 7 always throws, and a supervised program that reports a loss,
+// rate limit, retried attempts), a job whose item 7 always throws, a loop with metrics, and a supervised program that reports a loss,
 // logs lines (one of them HTML) and more lines than the page is sent.
 
 const root = tempDir('longhaul-gains-')
@@ -62,6 +63,7 @@ beforeAll(async () => {
         FAIL_AT: '7',
       },
     ),
+    runLoop(DESCENT, join(root, 'loop'), { CKPT_STEPS: '5' }, 60),
     runCli([
       'exec',
       '--out',
@@ -76,7 +78,7 @@ beforeAll(async () => {
       PROGRAM,
     ]),
   ])
-  for (const [i, name] of ['paid-a', 'paid-b', 'failing', 'exec'].entries()) {
+  for (const [i, name] of ['paid-a', 'paid-b', 'failing', 'loop', 'exec'].entries()) {
     const result = made[i]!
     expect(result.code, `${name}: ${result.stderr}`).toBe(name === 'failing' ? 1 : 0)
     ids[name] = (JSON.parse(readFileSync(join(root, name, 'progress.json'), 'utf8')) as ProgressSnapshot).runId
@@ -180,6 +182,18 @@ describe('the run page shows what it spends, what it is, who works on it, its lo
     expect(await page.evaluate(() => (window as { __injected?: number }).__injected)).toBeUndefined()
     await keepSection(metrics, 'gains-metrics')
     await keepSection(section('Logs and errors'), 'gains-logs-program')
+  })
+
+  it("metrics: a loop's metrics at its checkpoints, one chart each, against its steps", async () => {
+    await open('loop')
+    const metrics = section('Metrics')
+    for (const name of ['loss', 'score'])
+      await expect.poll(() => metrics.locator(`[data-metric="${name}"] canvas`).count()).toBeGreaterThan(0)
+    expect(await metrics.locator('[data-metric="loss"] .metric-last').innerText()).toMatch(
+      /at step 60, .* · \d+ points/,
+    )
+    expect(await metrics.locator('[data-metric="loss"] .chart').getAttribute('data-x')).toBe('step')
+    await keepSection(metrics, 'gains-metrics-loop')
   })
 
   it('history: every run of the job side by side, and two compared: the same digest said in words', async () => {
