@@ -7,7 +7,7 @@ import type { RunItem } from './runs.ts'
 /** How long the page waits for a run's PostgreSQL server before it shows the run without its facts. */
 const CONNECT_TIMEOUT_MS = 5_000
 /** What a run's page is sent, at most: the newest of each; a metric's points thinned evenly over its whole history. */
-export const FACT_LIMITS = { sessions: 50, logs: 200, failures: 50, metrics: 12, points: 1_000 } as const
+export const FACT_LIMITS = { sessions: 50, logs: 200, failures: 50, metrics: 12, points: 1_000, lives: 5 } as const
 
 /** What a run is: as its journal recorded it when it was created, and the sessions that worked on it. */
 export interface RunIdentity {
@@ -73,6 +73,16 @@ export interface RunFailure {
   readonly worker: string | null
 }
 
+/** How a supervised program's life ended, and the last lines it wrote. */
+export interface ProgramOutput {
+  readonly at: number
+  readonly life: number | null
+  readonly pid: number | null
+  readonly code: number | null
+  readonly signal: string | null
+  readonly lines: readonly string[]
+}
+
 export interface MetricPoint {
   readonly at: number
   readonly step: number | null
@@ -87,6 +97,8 @@ export interface RunFacts {
   /** Log lines the journal holds beyond those sent. */
   readonly logsLeftOut: number
   readonly failures: readonly RunFailure[]
+  /** A supervised program's last lives that left their last lines, newest last. */
+  readonly output: readonly ProgramOutput[]
   /** Each metric's points (thinned evenly when there are many), oldest first: a supervised program's `metric` lines, a loop's metrics at its checkpoints. */
   readonly metrics: Readonly<Record<string, readonly MetricPoint[]>>
 }
@@ -124,6 +136,17 @@ export function factsOf(run: RunRecord | undefined, events: readonly RunEvent[])
       .filter((e) => (e.type === 'failed' || e.type === 'process-failed') && text(e.detail.error) !== null)
       .slice(-FACT_LIMITS.failures)
       .map(failureOf),
+    output: events
+      .filter((e) => e.type === 'program-exited' && strings(e.detail.lastLines) !== null)
+      .slice(-FACT_LIMITS.lives)
+      .map((e) => ({
+        at: e.at,
+        life: num(e.detail.life),
+        pid: num(e.detail.pid),
+        code: num(e.detail.code),
+        signal: text(e.detail.signal),
+        lines: strings(e.detail.lastLines)!.slice(-50),
+      })),
     metrics: metricsOf(events),
   }
 }

@@ -110,6 +110,8 @@ export interface RunEventDetails {
     readonly code: number | null
     readonly signal: string | null
     readonly malformedLines: number
+    /** The last lines the program wrote on stdout and stderr (at most 50), so that why a life ended can be read. */
+    readonly lastLines?: readonly string[]
   }
   readonly 'program-killed': { readonly pid: number; readonly graceMs: number; readonly signal: string }
   readonly restarting: {

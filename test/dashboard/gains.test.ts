@@ -33,6 +33,8 @@ for step in range(1, 41):
 longhaul.log(${JSON.stringify(HOSTILE)}, "warning")
 for i in range(${LOG_LINES}):
     longhaul.log("line %d" % i)
+print("trained 40 steps", flush=True)
+sys.stderr.write("\\x1b[32mwarning\\x1b[0m: the last words\\n")
 `
 
 const paid = (out: string) =>
@@ -163,6 +165,10 @@ describe('the run page shows what it spends, what it is, who works on it, its lo
     await expect.poll(() => lines.count()).toBe(200)
     expect(await lines.last().innerText()).toContain(`line ${LOG_LINES - 1}`)
     expect(await section('Logs and errors').innerText()).toContain(`(${LOG_LINES + 1 - 200} older not shown)`)
+    // Its own output, not the protocol's: the last lines of its life, as text.
+    const output = section('Logs and errors').locator('pre.output')
+    expect(await output.innerText()).toMatch(/trained 40 steps\nwarning: the last words$/)
+    expect(await section('Logs and errors').innerText()).toMatch(/Life 1 \(pid \d+\) exited with code 0/)
     const response = await fetch(`${dashboard.url}api/runs/${ids.exec}/facts`)
     const facts = (await response.json()) as { logs: { message: string }[] }
     expect(facts.logs.length).toBe(200)

@@ -40,6 +40,17 @@ export function renderLogs(section, facts) {
       ),
     )
   }
+  const output = facts?.output ?? []
+  if (output.length) {
+    children.push(el('h3', {}, 'Program output'))
+    output.forEach((life, i) => {
+      const how = life.signal ? `killed by ${life.signal}` : `exited with code ${life.code}`
+      const title = `Life ${life.life ?? '?'} (pid ${life.pid ?? '?'}) ${how} at ${clockTime(life.at)}: its last ${count(life.lines.length)} line${life.lines.length === 1 ? '' : 's'}`
+      const lines = el('pre', { class: 'log output' }, life.lines.join('\n') || '(nothing)')
+      // The newest life is open; earlier ones fold away.
+      children.push(el('details', { open: i === output.length - 1, class: 'life' }, el('summary', {}, title), lines))
+    })
+  }
   // A map job or a loop logs nothing of its own to the journal: the program log is a supervised program's.
   const programLog = logs.length > 0 || facts?.identity?.kind === 'exec'
   if (programLog) children.push(el('h3', {}, 'Program log'))
@@ -50,7 +61,7 @@ export function renderLogs(section, facts) {
       el(
         'p',
         { class: 'muted' },
-        'No log lines. A supervised program logs with longhaul.log(…) (its protocol); its other output goes to the terminal of `longhaul exec`, not to the journal.',
+        'No log lines. A supervised program logs with longhaul.log(…) (its protocol); of its other output, the last lines of each life are kept (above).',
       ),
     )
   } else {
