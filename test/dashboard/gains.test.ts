@@ -33,6 +33,7 @@ for step in range(1, 41):
 longhaul.log(${JSON.stringify(HOSTILE)}, "warning")
 for i in range(${LOG_LINES}):
     longhaul.log("line %d" % i)
+print(${JSON.stringify(HOSTILE)})
 print("trained 40 steps", flush=True)
 sys.stderr.write("\\x1b[32mwarning\\x1b[0m: the last words\\n")
 `
@@ -168,6 +169,7 @@ describe('the run page shows what it spends, what it is, who works on it, its lo
     // Its own output, not the protocol's: the last lines of its life, as text.
     const output = section('Logs and errors').locator('pre.output')
     expect(await output.innerText()).toMatch(/trained 40 steps\nwarning: the last words$/)
+    expect(await output.innerText()).toContain(HOSTILE)
     expect(await section('Logs and errors').innerText()).toMatch(/Life 1 \(pid \d+\) exited with code 0/)
     const response = await fetch(`${dashboard.url}api/runs/${ids.exec}/facts`)
     const facts = (await response.json()) as { logs: { message: string }[] }
