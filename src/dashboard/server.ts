@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { type ServerType, serve } from '@hono/node-server'
 import { type Context, Hono } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
+import { addFactRoutes } from './factRoutes.ts'
 import { RunFeed } from './feed.ts'
 import { liveRoutes } from './liveRoutes.ts'
 import { prometheusText } from './metrics.ts'
@@ -158,6 +159,7 @@ export function dashboardApp(
     if (!run) return noSuchRun(c, options.root)
     return c.json(await runDetail(options.root, run))
   })
+  addFactRoutes(app, options.root, index)
   liveRoutes(app, { root: options.root, index, feed, maxStreams })
   app.get('/metrics', async (c) => {
     c.header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')

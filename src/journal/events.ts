@@ -39,6 +39,10 @@ export interface EndEvent {
   readonly committed?: number
   readonly forced?: boolean
   readonly error?: string
+  /** The item that failed the run, its attempts and the job's own stack trace, when an item did. */
+  readonly item?: number
+  readonly attempts?: number
+  readonly stack?: string
   /** A supervised program's run: what longhaul and the program exited with, and how many times it ran. */
   readonly exitCode?: number
   readonly programExitCode?: number | null
@@ -106,6 +110,8 @@ export interface RunEventDetails {
     readonly code: number | null
     readonly signal: string | null
     readonly malformedLines: number
+    /** The last lines the program wrote on stdout and stderr (at most 50), so that why a life ended can be read. */
+    readonly lastLines?: readonly string[]
   }
   readonly 'program-killed': { readonly pid: number; readonly graceMs: number; readonly signal: string }
   readonly restarting: {

@@ -1,4 +1,4 @@
-import { LeaseLostError } from '../errors.ts'
+import { ItemFailedError, LeaseLostError, ValueNotRepresentableError } from '../errors.ts'
 import type { EndEvent } from '../journal/events.ts'
 import type { Store } from '../journal/store.ts'
 import type { ProgressLoop } from './progressLoop.ts'
@@ -21,6 +21,15 @@ export async function recordFailure(
     return
   }
   await store.setState('failed', now()).catch(() => undefined)
-  await store.addEvent('failed', detail, now()).catch(() => undefined)
+  await store.addEvent('failed', { ...detail, ...itemOf(error) }, now()).catch(() => undefined)
   await progress?.end('failed', error.message)
+}
+
+/** The item an error is about, and the job's own stack, kept in the journal for the run's page. */
+function itemOf(error: Error): Pick<EndEvent, 'item' | 'attempts' | 'stack'> {
+  if (error instanceof ItemFailedError)
+    return { item: error.index, attempts: error.attempts, ...(error.itemStack && { stack: error.itemStack }) }
+  if (error instanceof ValueNotRepresentableError)
+    return { item: error.index, attempts: 1, ...(error.itemStack && { stack: error.itemStack }) }
+  return {}
 }

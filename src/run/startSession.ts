@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import type { SessionEvent } from '../journal/events.ts'
 import { ProgressTracker, type TrackerInit } from '../telemetry/progressTracker.ts'
+import { VERSION } from '../version.ts'
 import type { RunObserver } from './observer.ts'
 import { ProgressLoop, type ProgressLoopOptions } from './progressLoop.ts'
 import type { OpenedRun } from './role.ts'
@@ -66,7 +67,17 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
   if (lease) await store.setState('running', now())
   await store.addEvent(
     lease ? (open.resumed ? 'resumed' : 'started') : 'joined',
-    s.event ?? { committed: s.committed, total: run.total, workers, ...concurrency, pid: process.pid, ...s.detail },
+    {
+      ...(s.event ?? {
+        committed: s.committed,
+        total: run.total,
+        workers,
+        ...concurrency,
+        pid: process.pid,
+        ...s.detail,
+      }),
+      ...whoStarted(s.event?.command !== undefined),
+    },
     now(),
   )
   if (clearance) await store.addEvent(`gate-${clearance.status}`, clearance, now())
@@ -137,3 +148,19 @@ export async function startSession(s: SessionStart): Promise<{ tracker: Progress
 
 /** The name this process's claims go by in its own run. */
 export const OWNER = 'local'
+
+/**
+ * Where and how a session was started, for the run's identity (the dashboard): this host, longhaul's version, the
+ * working folder and, unless a supervised program's command stands in for it, longhaul's own arguments, with any
+ * password in a URL (`postgres://user:secret@…`) left out.
+ */
+function whoStarted(hasCommand: boolean): Record<string, unknown> {
+  return {
+    host: hostname(),
+    version: VERSION,
+    cwd: process.cwd(),
+    ...(!hasCommand && {
+      argv: process.argv.slice(2).map((arg) => arg.replace(/(\/\/[^/:@\s]*):[^@/\s]*@/g, '$1:***@')),
+    }),
+  }
+}

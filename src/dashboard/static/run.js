@@ -4,6 +4,7 @@ import { RunCard, stateOf } from './card.js'
 import { ThroughputChart } from './chart.js'
 import { el, showConnection } from './dom.js'
 import { clockTime, duration, learnServerClock, percentOf } from './format.js'
+import { RunGains } from './gains.js'
 import { follow } from './live.js'
 import { renderEvents, renderPreflight, renderTimeline } from './sections.js'
 
@@ -44,13 +45,16 @@ export async function runPage(id) {
   learnServerClock(detail)
   const card = new RunCard(detail, { linked: false })
   const chart = new ThroughputChart()
+  const gains = new RunGains(detail)
   const timeline = el('section', { class: 'card', 'aria-labelledby': 'commits-title' })
   const events = el('section', { class: 'card', 'aria-labelledby': 'events-title' })
   const preflight = el('section', { class: 'card', 'aria-labelledby': 'preflight-title' })
   main.replaceChildren(
     el('nav', { class: 'back' }, el('a', { href: '/' }, '← All runs')),
     card.root,
+    ...gains.top,
     chart.root,
+    ...gains.rest,
     timeline,
     events,
     preflight,
@@ -67,6 +71,7 @@ export async function runPage(id) {
     const proofs = JSON.stringify([d.proofs, d.report])
     if (proofs !== shownProofs) renderPreflight(preflight, d.proofs, d.report)
     shownProofs = proofs
+    gains.refresh()
   }
   const showTitle = (run) => {
     const state = stateOf(run)
@@ -129,6 +134,7 @@ export async function runPage(id) {
       const moved = run.snapshot.done !== current.snapshot.done
       current = run
       card.update(run)
+      gains.update(run)
       showTitle(run)
       if (moved && run.snapshot.lastCheckpointAt)
         chart.add(Date.parse(run.snapshot.lastCheckpointAt), run.snapshot.done, run.snapshot.total)

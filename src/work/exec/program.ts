@@ -3,6 +3,7 @@ import { constants } from 'node:os'
 import type { Writable } from 'node:stream'
 import { UsageError } from '../../errors.ts'
 import type { EventsChannel } from './channel.ts'
+import { OutputTail } from './outputTail.ts'
 import { startTimeOf } from './processes.ts'
 import { EVENTS_ENV, EVENTS_FD, EVENTS_ID_ENV, EventLineReader, type ExecEvent } from './protocol.ts'
 import { TqdmParser, type TqdmProgress } from './tqdm.ts'
@@ -52,6 +53,8 @@ export interface RunningProgram {
   breakLine(): void
   /** Lines that were not understood: protocol lines, and bar-like lines that could not be read. */
   malformed(): { protocol: number; bars: number }
+  /** The last lines it wrote on stdout and stderr (see OutputTail). */
+  outputTail(): string[]
 }
 
 /** How long output still in the pipes is read after the program exits (its own children may hold them open). */
@@ -105,6 +108,7 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
   protocol.on('end', () => events.end())
   const cleanups: (() => void)[] = []
   const midLine = new Map<Writable, boolean>()
+  const tail = new OutputTail()
   for (const [stream, copy, parser, sharedWithOurs] of [
     [child.stdout!, spec.stdout, bars[0], (spec.stdout as { isTTY?: boolean }).isTTY === true],
     [child.stderr!, spec.stderr, bars[1], true],
@@ -120,6 +124,7 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
     cleanups.push(() => copy.off('error', stopCopying))
     stream.on('data', (chunk: Buffer) => {
       parser.push(chunk)
+      tail.push(chunk)
       // Back-pressure: while our own output is not read (a slow terminal, a stopped pager), the program waits on its pipe
       // rather than its output piling up in longhaul's memory.
       if (chunk.length > 0 && sharedWithOurs) midLine.set(copy, chunk[chunk.length - 1] !== 0x0a)
@@ -186,6 +191,7 @@ export async function startProgram(spec: ProgramSpec, now: () => number): Promis
       }
     },
     malformed: () => ({ protocol: events.malformed, bars: bars[0].malformed + bars[1].malformed }),
+    outputTail: () => tail.tail(),
   }
 }
 

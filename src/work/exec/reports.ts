@@ -8,6 +8,8 @@ import type { TqdmProgress } from './tqdm.ts'
 
 /** Protocol log lines kept in the journal per session; more are counted, not kept. */
 const MAX_LOG_EVENTS = 1_000
+/** A metric's values kept between two journal writes, the newest: what a chart of it draws (each `[at, step, value]`). */
+const MAX_POINTS_PER_WRITE = 100
 
 export interface ReportsContext {
   readonly store: Store
@@ -37,7 +39,10 @@ export interface ReportsContext {
  */
 export class ProgramReports {
   private readonly finder: CheckpointFinder
-  private readonly metrics = new Map<string, { value: number | null; step: number | null }>()
+  private readonly metrics = new Map<
+    string,
+    { value: number | null; step: number | null; points: [number, number | null, number][] }
+  >()
   private metricsDirty = false
   private lastCheckpoint: FoundCheckpoint | undefined
   private logEvents = 0
@@ -69,10 +74,14 @@ export class ProgramReports {
         else this.c.note(`the program announced checkpoint ${event.path}, which does not exist; ignored`)
         return
       }
-      case 'metric':
-        this.metrics.set(event.name, { value: event.value, step: event.step })
+      case 'metric': {
+        const points = this.metrics.get(event.name)?.points ?? []
+        if (event.value !== null) points.push([now, event.step, event.value])
+        if (points.length > MAX_POINTS_PER_WRITE) points.shift()
+        this.metrics.set(event.name, { value: event.value, step: event.step, points })
         this.metricsDirty = true
         return
+      }
       case 'log':
         if (++this.logEvents <= MAX_LOG_EVENTS)
           void this.c.journal.event('log', { level: event.level, message: event.message })
@@ -106,11 +115,21 @@ export class ProgramReports {
     return this.finder.newest(at)
   }
 
-  /** The metrics that changed since the last flush, as one journal event. */
+  /**
+   * The metrics that changed since the last flush, as one journal event: each metric's latest value and step, and the
+   * values reported since the last write (`points`, the newest), so a chart of them misses none between writes.
+   */
   flushMetrics(): void {
     if (!this.metricsDirty) return
     this.metricsDirty = false
-    void this.c.journal.event('metrics', Object.fromEntries(this.metrics))
+    const detail = Object.fromEntries(
+      [...this.metrics].map(([name, { value, step, points }]) => [
+        name,
+        { value, step, ...(points.length > 0 && { points: [...points] }) },
+      ]),
+    )
+    for (const metric of this.metrics.values()) metric.points = []
+    void this.c.journal.event('metrics', detail)
   }
 
   /**

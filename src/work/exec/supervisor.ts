@@ -300,6 +300,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
         code: exit.code,
         signal: exit.signal,
         malformedLines: this.malformed,
+        lastLines: this.program.outputTail(),
       })
       return exit
     } finally {
