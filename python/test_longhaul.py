@@ -221,6 +221,41 @@ class TestMapJobs(unittest.TestCase):
             longhaul.files_input([])
         self.assertEqual(longhaul._defined, [])
 
+    def test_rate_limit_and_ctx_usage_refuse_what_they_cannot_count_saying_what_is_wrong(self) -> None:
+        item = lambda index, ctx: index  # noqa: E731
+        for call, said in [
+            (lambda: longhaul.rate_limit(requests=600, per="day"), 'per must be "second", "minute" or "hour"'),
+            (lambda: longhaul.rate_limit(per="minute"), "name at least one unit"),
+            (lambda: longhaul.rate_limit(requests=0), "requests=0: give how many per minute, a number above 0"),
+            (lambda: longhaul.rate_limit(tokens=True), "tokens=True"),
+            (lambda: longhaul.define_job(name="ok", total=3, item=item, rate_limit={"requests": 600}),
+             "rate_limit must be longhaul.rate_limit("),
+            (lambda: longhaul.ItemContext(0, {}, 0).usage(tokens=-1), "ctx.usage: tokens is -1"),
+            (lambda: longhaul.ItemContext(0, {}, 0).usage({"usd": float("nan")}), "ctx.usage: usd is nan"),
+        ]:
+            with self.subTest(said=said), self.assertRaisesRegex(TypeError, re.escape(said)):
+                call()
+        self.assertEqual(longhaul.rate_limit(requests=500, tokens=90_000).description,
+                         {"per": "minute", "requests": 500, "tokens": 90_000})
+
+    def test_ctx_usage_adds_up_the_amounts_of_an_attempt(self) -> None:
+        ctx = longhaul.ItemContext(0, {}, 0)
+        ctx.usage(tokens=800, usd=0.001)
+        ctx.usage({"tokens": 12})
+        self.assertEqual(ctx._used, {"tokens": 812, "usd": 0.001})
+
+    def test_retry_after_is_read_as_seconds_or_an_http_date(self) -> None:
+        import email.utils
+        import time
+
+        self.assertEqual(longhaul._retry_after_s("2"), 2.0)
+        self.assertEqual(longhaul._retry_after_s(" 0.5 "), 0.5)
+        self.assertIsNone(longhaul._retry_after_s(None))
+        self.assertIsNone(longhaul._retry_after_s("soon"))
+        later = longhaul._retry_after_s(email.utils.formatdate(time.time() + 30, usegmt=True))
+        self.assertTrue(later is not None and 28 <= later <= 31, later)
+        self.assertEqual(longhaul._retry_after_s(email.utils.formatdate(time.time() - 30, usegmt=True)), 0.0)
+
     def test_determinism_an_items_random_streams_depend_on_seed_and_index_only(self) -> None:
         draws = lambda seed, index: (  # noqa: E731
             list(longhaul.ItemContext(index, {}, seed).rng.integers(0, 2**31, 4)),
