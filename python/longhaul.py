@@ -520,9 +520,10 @@ class ItemContext:
 
 
 class RateLimited(Exception):
-    """Raised by an item when the service it calls said "rate limited" (HTTP 429, or 503 with Retry-After): the item is
-    called again after a backoff with full jitter, never sooner than `retry_after_s`, and the worker process starts no
-    other call until then. These calls do not use up the item's `retries`; after 30 in a row the item fails."""
+    """Raised by an item when the service it calls said "rate limited" (HTTP 429, or 503 with Retry-After; ctx.fetch
+    raises it for those): the item is called again after a backoff with full jitter, never sooner than `retry_after_s`,
+    and no worker process of the run starts another call until then. These calls do not use up the item's `retries`;
+    after 30 in a row the item fails."""
 
     def __init__(self, retry_after_s: Optional[float] = None, message: str = "rate limited") -> None:
         super().__init__(message if retry_after_s is None else f"{message} (retry after {retry_after_s:g} s)")
