@@ -98,6 +98,20 @@ it('interrupt: SIGINT stops an async Python run with items in flight (exit 130, 
   expect(JSON.parse(resumed.stdout)).toMatchObject({ state: 'complete', committedThisSession: 1000 - kept.committed })
 })
 
+it('a Python worker process that dies while making two ranges at once is replaced, and both ranges are made again: every item once', async () => {
+  const dir = tempDir()
+  const out = join(dir, 'out')
+  const job = join(FIXTURES, 'dies_once_async.py')
+  const result = await runCli(['run', job, '--out', out, '--checkpoint-every', '0.3', '--json'], {
+    DIE_AT: '250',
+    MARK: join(dir, 'died'),
+  })
+  expect(result.code, result.stderr).toBe(0)
+  expect(readFileSync(join(dir, 'died'), 'utf8')).toBe('') // the worker did die once
+  expect(await verifyRun(out)).toMatchObject({ complete: true, items: 600, missing: 0, duplicates: 0, corrupt: 0 })
+  expect(recordsIn(out).map((record) => record.i)).toEqual(Array.from({ length: 600 }, (_, i) => i))
+})
+
 it('a failing async item fails the run naming it (exit 1); the items before it are committed, none after it', async () => {
   const out = join(tempDir(), 'out')
   const failed = await runCli(['run', WAITS, '--out', out, '--concurrency', '16', '--json'], {
