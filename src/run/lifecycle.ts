@@ -153,7 +153,7 @@ export async function driveRun<O extends OpenedRun, R>(
   const countOthers = async (): Promise<void> => {
     if (!session) return
     const behind = Math.min(await store.committedItems(), session.total) - session.tracker.committed
-    if (behind > 0) session.tracker.committedItems(behind, now())
+    if (behind > 0) session.tracker.othersCommitted(behind, now())
     await recount?.()
   }
   const leaving = (): Leaving<O> => ({ open, progress: session?.progress, committedHere, countOthers, now })

@@ -49,6 +49,8 @@ export class ProgressTracker {
   /** Items committed by this session. */
   committedThisSession = 0
   private finishedThisSession = 0
+  /** Items other processes of a shared run committed during this session: the run's rate counts them too. */
+  private othersThisSession = 0
   private checkpoints = 0
   lastCheckpointAt: number | null = null
   private heartbeatAt: number
@@ -66,8 +68,24 @@ export class ProgressTracker {
   /** Items finished by the workers this session (cumulative); returns a stall transition, if any. */
   finished(count: number, now: number): 'stalled' | 'recovered' | undefined {
     this.finishedThisSession = Math.max(this.finishedThisSession, count)
-    this.eta.observe(now, this.finishedThisSession)
-    return this.stall.update(this.finishedThisSession, now)
+    return this.observe(now)
+  }
+
+  /**
+   * In a shared run, `count` more items committed by other processes (read from the journal): the run's rate and ETA
+   * count them; the stall clock sees them at the next tick (`finished`), which reports the change.
+   */
+  othersCommitted(count: number, now: number): void {
+    this.committedItems(count, now)
+    this.othersThisSession += count
+    this.eta.observe(now, this.finishedThisSession + this.othersThisSession)
+  }
+
+  /** The rate, ETA and stall clock follow what the run made: this process's finished items and the others' commits. */
+  private observe(now: number): 'stalled' | 'recovered' | undefined {
+    const made = this.finishedThisSession + this.othersThisSession
+    this.eta.observe(now, made)
+    return this.stall.update(made, now)
   }
 
   committedItems(count: number, now: number): void {
@@ -127,7 +145,7 @@ export class ProgressTracker {
   snapshot(now: number): ProgressSnapshot {
     const { init } = this
     const rateLimit = init.rateLimit?.()
-    const inFlight = Math.max(0, this.finishedThisSession - this.committedThisSession)
+    const inFlight = Math.max(0, this.finishedThisSession - (this.committedThisSession - this.othersThisSession))
     const total = this.total
     const remaining = total === null ? null : Math.max(0, total - this.committed - inFlight)
     const state: ProgressState = this.ended?.state ?? (this.stall.isStalled ? 'stalled' : 'running')

@@ -7,8 +7,8 @@
  * holding nothing (it joins, or comes back from waiting for work) and finds others at work makes no call until every
  * one of them has read the journal since (one heartbeat, the same for every process of a run under one policy, plus
  * the time a reading takes). Without that wait, the run went over its limit by the newcomer's share for up to a
- * heartbeat each time a process joined (measured: 58 requests in a second against a limit of 40, three processes
- * joining at 1.3 s heartbeats; test/crash/sharedRateLimit.test.ts).
+ * heartbeat each time a process joined (measured: 58 requests in a second against a limit of 40, two workers
+ * joining an owner at 2 s heartbeats, in test/crash/sharedRateLimit.test.ts run with --lease-ttl 6).
  */
 import type { Store } from '../../journal/store.ts'
 import type { SharedLimiter } from './sharedLimiter.ts'

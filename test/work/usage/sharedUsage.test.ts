@@ -12,7 +12,7 @@ import { type SharedRunSpec, startSharedOwner, startSharedWorker, summaryOf } fr
 
 const database = usePostgres()
 const started = killedAfterEach()
-const TOTAL = 1_500
+const TOTAL = 3_000
 /** What paid.ts reports for item i: 100 + i % 17 tokens. */
 const tokensOf = (i: number): number => 100 + (i % 17)
 
@@ -20,6 +20,7 @@ interface Progress {
   state: string
   done: number
   elapsedSeconds: number
+  itemsPerSecond: number | null
   usage?: { tokens: number; usd: number }
   usagePerItem?: { tokens: number }
   usagePerSecond?: { tokens: number }
@@ -38,7 +39,7 @@ function tokensInOutput(out: string): { items: number; tokens: number } {
   return sum
 }
 
-it("usage totals of a shared run: the owner's progress.json, PROGRESS.txt and status show every process's usage and its rates, from the journal", async () => {
+it("usage totals of a shared run: the owner's progress.json, PROGRESS.txt and status show every process's usage and the run's rates, from the journal", async () => {
   const base = {
     job: fixture('paid.ts'),
     url: await database().createDatabase(),
@@ -61,10 +62,11 @@ it("usage totals of a shared run: the owner's progress.json, PROGRESS.txt and st
       return undefined
     }
   }
-  // While the run goes on, the owner's files count the worker's commits too: more than the owner alone could make.
-  const running = await waitFor('the owner to show the run’s usage', () => {
+  // While the run goes on, the owner's files count the worker's commits too, in its totals and in its rate: more
+  // than the owner alone could make (5 items a second).
+  const running = await waitFor('the owner to show the run’s usage and rate', () => {
     const p = progress()
-    return p?.state === 'running' && (p.usage?.tokens ?? 0) >= 300 * 100 ? p : undefined
+    return p?.state === 'running' && (p.usage?.tokens ?? 0) >= 300 * 100 && (p.itemsPerSecond ?? 0) > 20 ? p : undefined
   })
   expect(running.usagePerItem!.tokens).toBeGreaterThanOrEqual(100)
   expect(running.usagePerItem!.tokens).toBeLessThan(117)
