@@ -4,6 +4,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fetchRunStatus } from '../../src/dashboard/remote.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
@@ -189,6 +190,10 @@ describe('the dashboard tells the truth when things go wrong', () => {
     // Its page data says so too, rather than "no such run".
     const asked = await fetch(`${dashboard.url}api/runs/${s.runId}?dir=deleted`)
     expect(asked.status).toBe(410)
+    // And `watch URL` says it, rather than "answered 404".
+    await expect(fetchRunStatus(`${dashboard.url}runs/${s.runId}?dir=deleted`, Date.now())).rejects.toThrow(
+      /^the run is gone: its folder deleted no longer exists/,
+    )
     await keepScreenshot(page, 'dashboard-run-gone')
   })
 
