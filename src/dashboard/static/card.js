@@ -94,7 +94,6 @@ const FACTS = [
 
 export class RunCard {
   constructor(run, { linked }) {
-    this.linked = linked
     this.name = linked && !run.unreadable ? el('a', { href: runHref(run) }) : el('span')
     this.state = el('span', { class: 'state' })
     this.badge = el('span', { class: 'badge' })
