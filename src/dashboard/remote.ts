@@ -17,6 +17,9 @@ export async function fetchRunStatus(url: string, now: number, signal?: AbortSig
     if (!RUN_ID.test(runPage[1]!))
       throw new UsageError(`${url} is not a run's page: the part after /runs/ is not a run id`)
     target = new URL(`/api/runs/${runPage[1]}`, parsed)
+    // The run's folder, when several hold it (a copy): the page's address names it.
+    const dir = parsed.searchParams.get('dir')
+    if (dir !== null) target.searchParams.set('dir', dir)
   }
   let response: Response
   try {
@@ -32,6 +35,10 @@ export async function fetchRunStatus(url: string, now: number, signal?: AbortSig
   if (response.status === 401)
     throw new UsageError(
       `${parsed.origin} needs the dashboard's token: use the URL \`longhaul serve\` printed (…?token=…)`,
+    )
+  if (response.status === 410)
+    throw new UsageError(
+      `${((await response.json().catch(() => ({}))) as { error?: string }).error ?? 'the run is gone'}: ${shownUrl(parsed)} shows nothing any more`,
     )
   if (!response.ok)
     throw new UsageError(

@@ -4,6 +4,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fetchRunStatus } from '../../src/dashboard/remote.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
@@ -144,17 +145,19 @@ describe('the dashboard tells the truth when things go wrong', () => {
       (state) => state === 'stalled',
       30_000,
     )
-    // The file's estimate before the page is opened: what the page shows was read after it, and can only be higher.
-    const { runId: id, etaSeconds: fileEta } = progressOf(dir)!
+    const id = progressOf(dir)!.runId
     await page.goto(`${dashboard.url}runs/${id}`)
     await expect
       .poll(() => fact('eta').textContent(), { timeout: 10_000 })
       .toMatch(/^unknown \(stalled: nothing has finished for \d/)
     const estimate = async () =>
       secondsOf(/\); (.+) at the pace so far/.exec((await fact('eta').textContent()) ?? '')?.[1] ?? '')
+    // Never below what the run's files said a moment ago (the page has had a newer status since, and a stalled run's
+    // pace only slows).
+    const earlier = (await (await fetch(`${dashboard.url}api/runs/${id}`)).json()) as { snapshot: ProgressSnapshot }
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
     const before = await estimate()
-    // Never below what the run's own file said (the pace only slows).
-    expect(before).toBeGreaterThanOrEqual(Math.floor(fileEta!))
+    expect(before).toBeGreaterThanOrEqual(Math.floor(earlier.snapshot.etaSeconds!))
     await expect.poll(estimate, { timeout: 10_000 }).toBeGreaterThan(before)
     await keepScreenshot(page, 'dashboard-stalled-eta')
   })
@@ -197,6 +200,10 @@ describe('the dashboard tells the truth when things go wrong', () => {
     // Its page data says so too, rather than "no such run".
     const asked = await fetch(`${dashboard.url}api/runs/${s.runId}?dir=deleted`)
     expect(asked.status).toBe(410)
+    // And `watch URL` says it, rather than "answered 404".
+    await expect(fetchRunStatus(`${dashboard.url}runs/${s.runId}?dir=deleted`, Date.now())).rejects.toThrow(
+      /^the run is gone: its folder deleted no longer exists/,
+    )
     await keepScreenshot(page, 'dashboard-run-gone')
   })
 
@@ -285,5 +292,13 @@ describe('the dashboard tells the truth when things go wrong', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_100))
     expect(await finished.locator('dd').textContent()).toBe(at)
     await keepScreenshot(page, 'dashboard-finished-run')
+    // The longer sentences of these states still fit a phone, in light and dark.
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.goto(dashboard.url)
+    await expect.poll(() => row('only-file').count(), { timeout: 10_000 }).toBe(1)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    await keepScreenshot(page, 'dashboard-truth-phone')
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await keepScreenshot(page, 'dashboard-truth-phone-dark')
   })
 })

@@ -94,11 +94,10 @@ const FACTS = [
 
 export class RunCard {
   constructor(run, { linked }) {
-    this.linked = linked
     this.name = linked && !run.unreadable ? el('a', { href: runHref(run) }) : el('span')
     this.state = el('span', { class: 'state' })
     this.badge = el('span', { class: 'badge' })
-    this.copyBadge = el('span', { class: 'badge', 'data-gate': 'other', hidden: true }, 'COPY')
+    this.copyBadge = el('span', { class: 'badge', 'data-copy': '', hidden: true }, 'COPY')
     this.dir = el('span', { class: 'dir' })
     this.summary = el('p', { class: 'summary' })
     this.fill = el('div', { class: 'fill' })
@@ -111,7 +110,9 @@ export class RunCard {
     const rows = FACTS.map(([key, label]) => {
       this.facts[key] = el('dd')
       this.labels[key] = el('dt', {}, label)
-      return el('div', { 'data-fact': key }, this.labels[key], this.facts[key])
+      // A sentence (a copy, an error, what cannot be read) takes the whole row.
+      const wide = key === 'copy' || key === 'error' || key === 'problem' ? 'grid-column: 1 / -1' : null
+      return el('div', { 'data-fact': key, style: wide }, this.labels[key], this.facts[key])
     })
     this.root = el(
       'article',

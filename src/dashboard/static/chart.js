@@ -4,6 +4,10 @@ import { el, setText } from './dom.js'
 import { clockTime, compact, count, rate } from './format.js'
 import { chartColumns, commitsOf, sessionsOf } from './throughput.js'
 
+/** A stalled run's line goes on to the time of its status, falling: nothing is being made. */
+const stalledUntil = (run) =>
+  run.snapshot.state === 'stalled' && run.live ? Date.parse(run.snapshot.updatedAt) : undefined
+
 const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim()
 
 export class ThroughputChart {
@@ -152,7 +156,16 @@ export class ThroughputChart {
     this.commits = commits
     this.before = before
     this.sessions = sessionsOf(detail.events)
+    this.stalledUntil = stalledUntil(detail)
     this.total = detail.snapshot.total ?? Math.max(1, detail.snapshot.done)
+    this.draw()
+  }
+
+  /** A live status: a stalled run's line goes on to its time. */
+  status(run) {
+    const until = stalledUntil(run)
+    if (until === this.stalledUntil) return
+    this.stalledUntil = until
     this.draw()
   }
 
@@ -167,7 +180,7 @@ export class ThroughputChart {
   }
 
   draw() {
-    this.columns = chartColumns(this.commits, this.sessions, this.before)
+    this.columns = chartColumns(this.commits, this.sessions, this.before, this.stalledUntil)
     const enough = this.commits.length >= 2
     this.note.hidden = enough || !this.chart
     this.plot.hidden = !enough

@@ -136,6 +136,7 @@ export async function runPage(id) {
       card.update(run)
       gains.update(run)
       showTitle(run)
+      chart.status(run)
       if (moved && run.snapshot.lastCheckpointAt)
         chart.add(Date.parse(run.snapshot.lastCheckpointAt), run.snapshot.done, run.snapshot.total)
       if (changed || moved) scheduleHistory(changed)

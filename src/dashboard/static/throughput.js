@@ -45,14 +45,18 @@ export function commitsOf(d) {
  * Commits that land in pairs or in bursts (several workers finishing
  * together, the small ranges at a run's end) then draw the pace the items
  * were made at, not the pace their commits landed at.
+ *
+ * `stalledUntil`: the run is stalled, as of that moment; the last session's
+ * smoothed line goes on to it, falling as nothing is made.
  */
-export function chartColumns(commits, sessions, before = 0) {
+export function chartColumns(commits, sessions, before = 0, stalledUntil = undefined) {
   const rows = []
   let committed = before
-  for (const [i, group] of groupBySession(commits, sessions).entries()) {
+  const groups = groupBySession(commits, sessions)
+  for (const [i, group] of groups.entries()) {
     if (!group.commits.length) continue
     if (i > 0 && rows.length) rows.push({ x: (rows.at(-1).x + group.start) / 2, gap: true })
-    committed = sessionRows(group, committed, rows)
+    committed = sessionRows(group, committed, rows, i === groups.length - 1 ? stalledUntil : undefined)
   }
   rows.sort((a, b) => a.x - b.x)
   const cell = (row, key) => (row.gap ? null : row[key])
@@ -78,8 +82,9 @@ function groupBySession(commits, sessions) {
 }
 
 /** One session's rows (smoothed on a grid, raw and committed at each commit); returns the items committed after it. */
-function sessionRows({ start, parallel, commits }, committedBefore, rows) {
-  const last = commits.at(-1).t
+function sessionRows({ start, parallel, commits }, committedBefore, rows, stalledUntil) {
+  const lastCommit = commits.at(-1).t
+  const last = Math.max(lastCommit, stalledUntil ?? 0)
   const items = commits.reduce((sum, c) => sum + c.n, 0)
   let committed = committedBefore
   let anchor = { t: start, committed }
@@ -92,9 +97,10 @@ function sessionRows({ start, parallel, commits }, committedBefore, rows) {
     rows.push({ x: c.t, raw, committed })
     if (raw !== undefined) anchor = { t: c.t, committed }
   }
-  if (last <= start || items <= 0) return committed
+  if (lastCommit <= start || items <= 0) return committed
   // The session's pace, from its first commit on (the time before it is start-up: loading the job, the first range).
-  const perMs = last > commits[0].t ? (items - commits[0].n) / (last - commits[0].t) : items / (last - start)
+  const perMs =
+    lastCommit > commits[0].t ? (items - commits[0].n) / (lastCommit - commits[0].t) : items / (lastCommit - start)
   // Each commit's items, spread over the time they were made in: [from, to].
   const spans = commits.map((c) => ({ to: c.t, from: Math.max(start, c.t - (c.n * parallel) / perMs), n: c.n }))
   const first = Math.min(...spans.map((s) => s.from))
