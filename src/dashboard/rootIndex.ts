@@ -8,8 +8,10 @@ import { findRunDirs, type RunItem, runItem } from './runs.ts'
 
 /** What changed in the index at one refresh: the runs whose status changed or that appeared, and those that went away. */
 export interface IndexChange {
-  /** The index's version after this change; each change has a higher one. */
+  /** The index's version after this change; each change is one version after the one before. */
   readonly version: number
+  /** The version this diff follows, when it is not `version - 1` (a status sent as it is, not a change). */
+  readonly since?: number
   readonly upserts: readonly RunItem[]
   readonly removed: readonly { readonly id: string; readonly dir: string }[]
 }

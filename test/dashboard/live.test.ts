@@ -207,6 +207,7 @@ describe('dashboard live updates, many tabs and 500 runs', () => {
       stream.stop()
     }
     await keepScreenshot(page, 'dashboard-table', { fullPage: false })
+    await browser.close()
   })
 
   it('the table filters by text and by state and sorts by a column; on a phone it fits the screen', async () => {
@@ -232,8 +233,10 @@ describe('dashboard live updates, many tabs and 500 runs', () => {
     await page.locator('button[data-sort="job"]').click()
     await keepScreenshot(page, 'dashboard-table-phone', { fullPage: false })
     expect(browser.pageErrors).toEqual([])
+    await browser.close()
   })
   it('a browser without shared workers asks for the changes every few seconds, holding no connection, and still follows the job', async () => {
+    await expect.poll(() => dashboard.streams()).toBe(0)
     const browser = await newBrowser()
     await browser.context.addInitScript(() => {
       delete (window as { SharedWorker?: unknown }).SharedWorker

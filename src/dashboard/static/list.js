@@ -166,8 +166,13 @@ export function listPage() {
       if (message.epoch !== known.epoch) await load()
       else if (message.version > known.version) await catchUp()
     } else if (message.type === 'runs') {
+      // A diff applies to the version it follows (the stream's come one version apart; a polled one says which):
+      // one that does not follow ours means changes were missed, which are asked for.
+      const follows = message.since ?? message.version - 1
       if (message.epoch !== known.epoch) await load()
-      else if (message.version > known.version) {
+      else if (message.version <= known.version) return
+      else if (follows !== known.version) await catchUp()
+      else {
         apply(message)
         known.version = message.version
       }
