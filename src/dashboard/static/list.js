@@ -47,8 +47,14 @@ export function listPage() {
     head.showSort(view.sort)
     show()
   })
-  const body = el('tbody')
-  const table = el('table', { class: 'runs-table' }, el('caption', { class: 'sr-only' }, 'Runs'), head, body)
+  const body = el('tbody', { role: 'rowgroup' })
+  const table = el(
+    'table',
+    { role: 'table', class: 'runs-table' },
+    el('caption', { class: 'sr-only' }, 'Runs'),
+    head,
+    body,
+  )
   const shown = el('p', { class: 'muted shown', role: 'status' })
   const empty = el(
     'p',

@@ -59,16 +59,22 @@ export class RunRow {
     this.fill = el('div', { class: 'fill' })
     this.bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': 0 }, this.fill)
     this.counts = el('span', { class: 'counts' })
-    this.rate = el('td', { class: 'num', 'data-col': 'rate' })
-    this.eta = el('td', { class: 'num', 'data-col': 'eta' })
-    this.updated = el('td', { class: 'num', 'data-col': 'updated' })
+    // Roles said outright: the rows are laid out as grids (table.css), which must not cost them their meaning.
+    this.rate = el('td', { role: 'cell', class: 'num', 'data-col': 'rate' })
+    this.eta = el('td', { role: 'cell', class: 'num', 'data-col': 'eta' })
+    this.updated = el('td', { role: 'cell', class: 'num', 'data-col': 'updated' })
     this.root = el(
       'tr',
-      { class: 'run', 'data-run': run.id },
-      el('td', { 'data-col': 'state' }, this.stateWord),
-      el('td', { 'data-col': 'job' }, el('span', { class: 'job' }, this.name, ' ', this.badge), this.summary),
-      el('td', { 'data-col': 'dir' }, this.dir),
-      el('td', { 'data-col': 'progress' }, this.counts, this.bar),
+      { role: 'row', class: 'run', 'data-run': run.id },
+      el('td', { role: 'cell', 'data-col': 'state' }, this.stateWord),
+      el(
+        'td',
+        { role: 'cell', 'data-col': 'job' },
+        el('span', { class: 'job' }, this.name, ' ', this.badge),
+        this.summary,
+      ),
+      el('td', { role: 'cell', 'data-col': 'dir' }, this.dir),
+      el('td', { role: 'cell', 'data-col': 'progress' }, this.counts, this.bar),
       this.rate,
       this.eta,
       this.updated,
@@ -136,9 +142,9 @@ export function tableHead(sort, onSort) {
   const cells = COLUMNS.map((column) => {
     const button = el('button', { type: 'button', class: 'sort', 'data-sort': column.key }, column.label)
     button.addEventListener('click', () => onSort(column.key))
-    return el('th', { scope: 'col', 'data-col': column.key }, button)
+    return el('th', { role: 'columnheader', scope: 'col', 'data-col': column.key }, button)
   })
-  const head = el('thead', {}, el('tr', {}, cells))
+  const head = el('thead', { role: 'rowgroup' }, el('tr', { role: 'row' }, cells))
   head.showSort = (current) => {
     for (const [i, column] of COLUMNS.entries()) {
       const sorted = current.key === column.key
