@@ -185,9 +185,9 @@ describe('dashboard page in a real browser', () => {
     expect(finishedText).toContain('200 / 200')
     expect(finishedText).toContain('100.0%')
     // The table's cells: rate, ETA and when it was last updated.
-    expect(finishedText).toMatch(/\t[\d,.]+ items\/s\tdone\t[\dsmhd]+ ago$/)
+    expect(finishedText).toMatch(/\s[\d,.]+ items\/s\sdone\s[\dsmhd]+ ago$/)
     expect(await card(runningId).innerText()).toMatch(
-      /\t(unknown|[\d,.]+ items\/s)\t(\d+s|\d+m\d\ds|unknown \(.+\))( \(.+\))?\t/,
+      /\s(unknown|[\d,.]+ items\/s)\s(\d+s|\d+m\d\ds|unknown \(.+\))( \(.+\))?\s/,
     )
   })
 
