@@ -134,13 +134,13 @@ export function listPage() {
       else rows.set(run.dir, new RunRow(run))
     }
     for (const gone of removed) {
-      rows.get(gone.dir)?.root.remove()
+      rows.get(gone.dir)?.detach()
       rows.delete(gone.dir)
     }
   }
   const load = async () => {
     const answer = await getJson('/api/runs')
-    for (const row of rows.values()) row.root.remove()
+    for (const row of rows.values()) row.detach()
     rows.clear()
     apply({ upserts: answer.runs })
     known = { epoch: answer.epoch, version: answer.version }

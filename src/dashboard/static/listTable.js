@@ -49,8 +49,25 @@ export function comparator(sort) {
   return (a, b) => sign * column.order(a, b) || byInterest(a, b)
 }
 
+/** A run's row. Its elements are made when it is first shown: a long list's rows further down cost nothing before. */
 export class RunRow {
   constructor(run) {
+    this.update(run)
+  }
+
+  /** The row's element, made on first use. */
+  get root() {
+    if (!this.tr) this.build()
+    return this.tr
+  }
+
+  /** Takes the row out of the page, if it is in it. */
+  detach() {
+    this.tr?.remove()
+  }
+
+  build() {
+    const run = this.run
     this.stateWord = el('span', { class: 'state' })
     this.name = el('a', { href: runHref(run.id) })
     this.badge = el('span', { class: 'badge' })
@@ -63,7 +80,7 @@ export class RunRow {
     this.rate = el('td', { role: 'cell', class: 'num', 'data-col': 'rate' })
     this.eta = el('td', { role: 'cell', class: 'num', 'data-col': 'eta' })
     this.updated = el('td', { role: 'cell', class: 'num', 'data-col': 'updated' })
-    this.root = el(
+    this.tr = el(
       'tr',
       { role: 'row', class: 'run', 'data-run': run.id },
       el('td', { role: 'cell', 'data-col': 'state' }, this.stateWord),
@@ -79,13 +96,13 @@ export class RunRow {
       this.eta,
       this.updated,
     )
-    this.update(run)
+    this.render()
   }
 
   update(run) {
     this.run = run
     this.search = `${run.snapshot.job}\n${run.dir}\n${run.id}`.toLowerCase()
-    this.render()
+    if (this.tr) this.render()
   }
 
   /** Writes every cell; called on each change. */
@@ -95,7 +112,7 @@ export class RunRow {
     const state = stateOf(run)
     setText(this.stateWord, state.word)
     setAttr(this.stateWord, 'data-state', state.word)
-    setAttr(this.root, 'data-state', state.key)
+    setAttr(this.tr, 'data-state', state.key)
     setText(this.name, s.job)
     this.badge.hidden = s.gate?.status !== 'waived'
     if (!this.badge.hidden) {
@@ -133,7 +150,7 @@ export class RunRow {
 
   /** The age, every second. */
   tick() {
-    setText(this.updated, `${duration(secondsSince(this.run.snapshot.updatedAt))} ago`)
+    if (this.tr) setText(this.updated, `${duration(secondsSince(this.run.snapshot.updatedAt))} ago`)
   }
 }
 
