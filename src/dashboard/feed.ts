@@ -31,7 +31,8 @@ export class RunFeed {
   subscribe(interest: Interest, listener: Listener): () => void {
     this.subscribers++
     const current = [...interest.runs].map((id) => this.index.find(id)).filter((item) => item !== undefined)
-    if (current.length > 0) listener({ version: this.index.version, upserts: current, removed: [] })
+    const version = this.index.version
+    if (current.length > 0) listener({ version, since: version, upserts: current, removed: [] })
     const unsubscribe = this.index.onChange((change) => {
       const seen = interest.list ? change : only(change, interest.runs)
       if (seen.upserts.length > 0 || seen.removed.length > 0) listener(seen)

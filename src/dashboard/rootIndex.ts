@@ -8,8 +8,10 @@ import { findRunDirs, goneBecause, markCopies, type RunItem, runItem } from './r
 
 /** What changed in the index at one refresh: the runs whose status changed or that appeared, and those that went away. */
 export interface IndexChange {
-  /** The index's version after this change; each change has a higher one. */
+  /** The index's version after this change; each change is one version after the one before. */
   readonly version: number
+  /** The version this diff follows, when it is not `version - 1` (a status sent as it is, not a change). */
+  readonly since?: number
   readonly upserts: readonly RunItem[]
   readonly removed: readonly RemovedRun[]
 }
@@ -55,10 +57,11 @@ const KEPT_CHANGES = 500
 /**
  * Every run under the served root, kept up to date by one timer: the one
  * reading of ROOT behind /api/runs, /metrics and every live update, however
- * many pages and streams are open. Each tick stats the files of the runs it
- * knows and reads again only the runs whose files moved (or that are live,
- * every few seconds, so a dead owner turns "not running"); the folders are
- * walked again on a slower timer for runs that appear or go away.
+ * many pages and streams are open. Each tick stats the files of the live runs
+ * and reads again only the runs whose files moved (and every live run every
+ * few seconds, so a dead owner turns "not running"); the folders are walked
+ * again on a slower timer, for runs that appear or go away and for the files of
+ * runs nobody is working on (a finished run resumed shows within that time).
  */
 export class RootIndex {
   /** Differs at each start of the server: a page that sees another epoch reloads the list. */
@@ -189,7 +192,8 @@ export class RootIndex {
     const removed: RemovedRun[] = []
     const gone = (item: RunItem) =>
       removed.push({ id: item.id, dir: item.dir, because: goneBecause(this.root, item.dir) })
-    if (now - this.lastScanAt >= (this.options.rescanMs ?? 2_000)) {
+    const rescan = now - this.lastScanAt >= (this.options.rescanMs ?? 2_000)
+    if (rescan) {
       this.lastScanAt = now
       const found = findRunDirs(this.root)
       const present = new Set(found)
@@ -206,6 +210,10 @@ export class RootIndex {
     const read = new Set<Entry>()
     for (const entry of this.entries.values()) {
       if (this.closed) return
+      // A run nobody is working on (finished, or its owner gone) is looked at only with the folders, every few
+      // seconds: most of a big root, which is then not stat'ed four times a second.
+      const settled = entry.item && !entry.item.live && entry.item.shared === undefined
+      if (settled && !rescan) continue
       const signature = signatureOf(entry.dir)
       // A run that could not be read (a database out of reach, a file being replaced) is tried again now and then.
       const again = entry.item ? (entry.item.live || entry.item.shared !== undefined ? resendMs : Infinity) : RETRY_MS

@@ -185,8 +185,10 @@ describe('dashboard page in a real browser', () => {
     expect(finishedText).toContain('200 / 200')
     expect(finishedText).toContain('100.0%')
     // The table's cells: rate, ETA and when it was last updated.
-    expect(finishedText).toMatch(/\t[\d,.]+ items\/s\tdone\t\d+s ago$/)
-    expect(await card(runningId).innerText()).toMatch(/items\/s\t(\d+s|\d+m\d\ds|unknown \(.+\))( \(.+\))?\t/)
+    expect(finishedText).toMatch(/\s[\d,.]+ items\/s\sdone\s[\dsmhd]+ ago$/)
+    expect(await card(runningId).innerText()).toMatch(
+      /\s(unknown|[\d,.]+ items\/s)\s(\d+s|\d+m\d\ds|unknown \(.+\))( \(.+\))?\s/,
+    )
   })
 
   it('a supervised program with no total shows its count and "total unknown", with nothing made up', async () => {

@@ -126,13 +126,13 @@ it('token-wins: a correct ?token= opens the page whatever cookie another dashboa
       const response = await page.goto(dashboard.url)
       expect(response?.status(), dashboard.url).toBe(200)
       expect(page.url()).not.toContain('token')
-      await page.locator('article[data-run]').first().waitFor({ timeout: 10_000 })
+      await page.locator('[data-run]').first().waitFor({ timeout: 10_000 })
     }
     // Back to each without the token: its own cookie still lets the page and its requests in.
     for (const dashboard of [first, second]) {
       const bare = dashboard.url.replace(/\?token=.*$/, '')
       expect((await page.goto(bare))?.status(), bare).toBe(200)
-      await page.locator('article[data-run]').first().waitFor({ timeout: 10_000 })
+      await page.locator('[data-run]').first().waitFor({ timeout: 10_000 })
     }
   } finally {
     await browser.close()

@@ -47,8 +47,14 @@ export function listPage() {
     head.showSort(view.sort)
     show()
   })
-  const body = el('tbody')
-  const table = el('table', { class: 'runs-table' }, el('caption', { class: 'sr-only' }, 'Runs'), head, body)
+  const body = el('tbody', { role: 'rowgroup' })
+  const table = el(
+    'table',
+    { role: 'table', class: 'runs-table' },
+    el('caption', { class: 'sr-only' }, 'Runs'),
+    head,
+    body,
+  )
   const shown = el('p', { class: 'muted shown', role: 'status' })
   const empty = el(
     'p',
@@ -130,13 +136,13 @@ export function listPage() {
     for (const gone of removed) {
       // A folder that now holds another run has had its new run upserted already: only the old one goes.
       if (rows.get(gone.dir)?.run.id !== gone.id) continue
-      rows.get(gone.dir).root.remove()
+      rows.get(gone.dir).detach()
       rows.delete(gone.dir)
     }
   }
   const load = async () => {
     const answer = await getJson('/api/runs')
-    for (const row of rows.values()) row.root.remove()
+    for (const row of rows.values()) row.detach()
     rows.clear()
     apply({ upserts: answer.runs })
     known = { epoch: answer.epoch, version: answer.version }
@@ -168,8 +174,13 @@ export function listPage() {
       if (message.epoch !== known.epoch) await load()
       else if (message.version > known.version) await catchUp()
     } else if (message.type === 'runs') {
+      // A diff applies to the version it follows (the stream's come one version apart; a polled one says which):
+      // one that does not follow ours means changes were missed, which are asked for.
+      const follows = message.since ?? message.version - 1
       if (message.epoch !== known.epoch) await load()
-      else if (message.version > known.version) {
+      else if (message.version <= known.version) return
+      else if (follows !== known.version) await catchUp()
+      else {
         apply(message)
         known.version = message.version
       }

@@ -49,8 +49,25 @@ export function comparator(sort) {
   return (a, b) => sign * column.order(a, b) || byInterest(a, b)
 }
 
+/** A run's row. Its elements are made when it is first shown: a long list's rows further down cost nothing before. */
 export class RunRow {
   constructor(run) {
+    this.update(run)
+  }
+
+  /** The row's element, made on first use. */
+  get root() {
+    if (!this.tr) this.build()
+    return this.tr
+  }
+
+  /** Takes the row out of the page, if it is in it. */
+  detach() {
+    this.tr?.remove()
+  }
+
+  build() {
+    const run = this.run
     this.stateWord = el('span', { class: 'state' })
     this.name = run.unreadable ? el('span') : el('a', { href: runHref(run) })
     this.badge = el('span', { class: 'badge' })
@@ -59,27 +76,33 @@ export class RunRow {
     this.fill = el('div', { class: 'fill' })
     this.bar = el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': 0 }, this.fill)
     this.counts = el('span', { class: 'counts' })
-    this.rate = el('td', { class: 'num', 'data-col': 'rate' })
-    this.eta = el('td', { class: 'num', 'data-col': 'eta' })
-    this.updated = el('td', { class: 'num', 'data-col': 'updated' })
-    this.root = el(
+    // Roles said outright: the rows are laid out as grids (table.css), which must not cost them their meaning.
+    this.rate = el('td', { role: 'cell', class: 'num', 'data-col': 'rate' })
+    this.eta = el('td', { role: 'cell', class: 'num', 'data-col': 'eta' })
+    this.updated = el('td', { role: 'cell', class: 'num', 'data-col': 'updated' })
+    this.tr = el(
       'tr',
-      { class: 'run', 'data-run': run.id, 'data-dir': run.dir },
-      el('td', { 'data-col': 'state' }, this.stateWord),
-      el('td', { 'data-col': 'job' }, el('span', { class: 'job' }, this.name, ' ', this.badge), this.summary),
-      el('td', { 'data-col': 'dir' }, this.dir),
-      el('td', { 'data-col': 'progress' }, this.counts, this.bar),
+      { role: 'row', class: 'run', 'data-run': run.id, 'data-dir': run.dir },
+      el('td', { role: 'cell', 'data-col': 'state' }, this.stateWord),
+      el(
+        'td',
+        { role: 'cell', 'data-col': 'job' },
+        el('span', { class: 'job' }, this.name, ' ', this.badge),
+        this.summary,
+      ),
+      el('td', { role: 'cell', 'data-col': 'dir' }, this.dir),
+      el('td', { role: 'cell', 'data-col': 'progress' }, this.counts, this.bar),
       this.rate,
       this.eta,
       this.updated,
     )
-    this.update(run)
+    this.render()
   }
 
   update(run) {
     this.run = run
     this.search = `${run.snapshot.job}\n${run.dir}\n${run.id}`.toLowerCase()
-    this.render()
+    if (this.tr) this.render()
   }
 
   /** Writes every cell; called on each change. */
@@ -89,7 +112,7 @@ export class RunRow {
     const state = stateOf(run)
     setText(this.stateWord, state.word)
     setAttr(this.stateWord, 'data-state', state.word)
-    setAttr(this.root, 'data-state', state.key)
+    setAttr(this.tr, 'data-state', state.key)
     setText(this.name, s.job)
     if (this.name.tagName === 'A') setAttr(this.name, 'href', runHref(run))
     this.badge.hidden = s.gate?.status !== 'waived'
@@ -134,7 +157,7 @@ export class RunRow {
 
   /** The age, every second. */
   tick() {
-    setText(this.updated, `${duration(secondsSince(this.run.snapshot.updatedAt))} ago`)
+    if (this.tr) setText(this.updated, `${duration(secondsSince(this.run.snapshot.updatedAt))} ago`)
   }
 }
 
@@ -143,9 +166,9 @@ export function tableHead(sort, onSort) {
   const cells = COLUMNS.map((column) => {
     const button = el('button', { type: 'button', class: 'sort', 'data-sort': column.key }, column.label)
     button.addEventListener('click', () => onSort(column.key))
-    return el('th', { scope: 'col', 'data-col': column.key }, button)
+    return el('th', { role: 'columnheader', scope: 'col', 'data-col': column.key }, button)
   })
-  const head = el('thead', {}, el('tr', {}, cells))
+  const head = el('thead', { role: 'rowgroup' }, el('tr', { role: 'row' }, cells))
   head.showSort = (current) => {
     for (const [i, column] of COLUMNS.entries()) {
       const sorted = current.key === column.key

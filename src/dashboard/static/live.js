@@ -57,7 +57,7 @@ function byPolling({ list, runs }, onMessage) {
         onMessage({ type: 'hello', epoch: answer.epoch, version: answer.version })
       }
       if (answer.upserts?.length || answer.removed?.length)
-        onMessage({ type: 'runs', upserts: [], removed: [], ...answer })
+        onMessage({ type: 'runs', upserts: [], removed: [], ...answer, since: answer.reset ? undefined : version })
       version = answer.version
       onMessage({ type: 'connection', status: 'live', text: 'live' })
     } catch (error) {
