@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit, paidcalls)
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit, paidcalls, scale)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -59,6 +59,14 @@ const BENCHMARKS = [
   // random moments and resumed: calls paid twice per kill, at the job's checkpoint interval (10 s) and at 1 s.
   { name: 'paidcalls', script: cases('paidcalls'), args: [scaled(3_000, 1_500), 3, 200, 64, 100, 10] },
   { name: 'paidcalls', script: cases('paidcalls'), args: [scaled(3_000, 1_500), 3, 200, 64, 100, 1] },
+  // Reading a run as it grows: status, resume to the first new item and verify (against cat) at 1,000,000 and
+  // 10,000,000 committed items, and resume and status at 100,000,000 simulated from the 10,000,000-item run.
+  {
+    name: 'scale',
+    script: cases('scale'),
+    args: [3, scaled(1_000_000, 1000), scaled(10_000_000, 10_000), `SIMx${scaled(100_000_000, 100_000)}`],
+    timeoutMs: 1_800_000,
+  },
 ]
 const QUIET_CORES = 0.1
 
@@ -173,6 +181,10 @@ function summary(rows) {
     concurrency: (r) => [
       `${r.delayMs} ms calls, ${r.concurrency} in flight`,
       `${r.ratio}× a bare promise pool (${r.longhaul.itemsPerSecond.toLocaleString('en')} vs ${r.bare.itemsPerSecond.toLocaleString('en')} items/s), peak RSS ${r.longhaul.peakRssMiB} MiB`,
+    ],
+    scale: (r) => [
+      `${r.items.toLocaleString('en')} committed${r.simulated ? ' (simulated)' : ''}`,
+      `status ${r.statusMs} ms, resume ${r.resume.firstItemCommittedMs} ms${r.verify ? `, verify ${r.verify.verifyMBps} MB/s vs cat ${r.verify.catMBps} (${r.verify.ofCat}×)` : ''}, journal ${r.journalBytesPerItem} B/item`,
     ],
     eta: (r) => [
       `ETA error, ${r.trace} trace`,
