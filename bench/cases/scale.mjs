@@ -6,7 +6,10 @@
 //            runMapJob to the first new item committed
 //   verify   `longhaul verify DIR` in a new process (real runs only: a simulated run's items are not what its
 //            journal says) against `cat` of the same files (data/ and the journal) to /dev/null, in the same state
-//            of the file cache, alternating: MB/s each
+//            of the file cache, alternating: MB/s each; and against the floor of one thread that reads the same
+//            files and hashes each item (lib/bareVerify.mjs)
+// Wall and CPU time (user + system, all threads, lib/cpuAtExit.mjs) of status and verify: on a busy machine the
+// wall time says as much about the neighbours as about longhaul, the CPU time mostly does not.
 //   journal  the journal's bytes (with its write-ahead log) per committed item
 //
 //   node bench/cases/scale.mjs REPS SIZE...     SIZE: an item count, or SIMx<count> to simulate from the largest real run
@@ -33,6 +36,8 @@ import { emit, jobPath, loadAverage, median, round, say, scratch } from '../lib/
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const BIN = join(ROOT, 'bin/longhaul.mjs')
 const RESUME = fileURLToPath(new URL('./resume.mjs', import.meta.url))
+const BARE_VERIFY = fileURLToPath(new URL('../lib/bareVerify.mjs', import.meta.url))
+const CPU_AT_EXIT = fileURLToPath(new URL('../lib/cpuAtExit.mjs', import.meta.url))
 const TARGETS = { statusMs: 300, verifyOfCat: 0.8 }
 /** Resume to the first new item: 250 ms up to 1,000,000 committed, 500 ms up to 100,000,000. */
 const resumeTargetMs = (items) => (items <= 1_000_000 ? 250 : 500)
@@ -68,8 +73,11 @@ for (const size of sizes) {
   const journalBytes = bytesOf(join(dir, '.longhaul'), (name) => name.startsWith('journal.sqlite'))
   const dataBytes = bytesOf(join(dir, 'data'), () => true)
 
-  const status = series(reps + 1, () => timed(process.execPath, [BIN, 'status', dir])).slice(1)
-  say(`scale ${items}: status ${status.map(Math.round).join(', ')} ms`)
+  const statusRuns = series(reps + 1, () => timedNode([BIN, 'status', dir])).slice(1)
+  const status = statusRuns.map((run) => run.wallMs)
+  say(
+    `scale ${items}: status ${status.map(Math.round).join(', ')} ms (CPU ${statusRuns.map((run) => Math.round(run.cpuMs)).join(', ')} ms)`,
+  )
 
   const resumes = []
   for (let rep = 0; rep < reps; rep++) {
@@ -99,10 +107,15 @@ for (const size of sizes) {
     const bytes = dataBytes + journalBytes
     const catMs = []
     const verifyMs = []
+    const verifyCpuMs = []
+    const bareMs = []
     timed('cat', files) // warms the file cache: both read what is cached, as the runs left it
     for (let rep = 0; rep < reps; rep++) {
       catMs.push(timed('sh', ['-c', 'cat "$@" > /dev/null', 'cat', ...files]))
-      verifyMs.push(timed(process.execPath, [BIN, 'verify', dir]))
+      const run = timedNode([BIN, 'verify', dir])
+      verifyMs.push(run.wallMs)
+      verifyCpuMs.push(run.cpuMs)
+      bareMs.push(JSON.parse(execFileSync(process.execPath, [BARE_VERIFY, dir], { cwd: ROOT, encoding: 'utf8' })).ms)
     }
     const mbPerS = (ms) => round(bytes / 1e6 / (ms / 1000), 1)
     verify = {
@@ -112,9 +125,20 @@ for (const size of sizes) {
       verifyMBps: mbPerS(median(verifyMs)),
       catMBps: mbPerS(median(catMs)),
       ofCat: round(median(catMs) / median(verifyMs), 3),
-      runs: verifyMs.map((ms, i) => ({ verifyMs: round(ms, 1), catMs: round(catMs[i], 1) })),
+      verifyCpuMs: round(median(verifyCpuMs), 1),
+      // One thread reading the same files and hashing every item: what verify cannot beat in one thread.
+      bareOneThreadMs: round(median(bareMs), 1),
+      bareOneThreadMBps: mbPerS(median(bareMs)),
+      runs: verifyMs.map((ms, i) => ({
+        verifyMs: round(ms, 1),
+        verifyCpuMs: round(verifyCpuMs[i], 1),
+        catMs: round(catMs[i], 1),
+        bareOneThreadMs: round(bareMs[i], 1),
+      })),
     }
-    say(`scale ${items}: verify ${verify.verifyMBps} MB/s, cat ${verify.catMBps} MB/s (${bytes} bytes)`)
+    say(
+      `scale ${items}: verify ${verify.verifyMBps} MB/s (CPU ${verify.verifyCpuMs} ms), cat ${verify.catMBps} MB/s, one thread hashing ${verify.bareOneThreadMBps} MB/s (${bytes} bytes)`,
+    )
     largestReal = { dir, items }
   }
 
@@ -126,6 +150,7 @@ for (const size of sizes) {
     simulated,
     setupMs: round(setupMs, 1),
     statusMs: round(statusMs, 1),
+    statusCpuMs: round(median(statusRuns.map((run) => run.cpuMs)), 1),
     statusRuns: status.map((ms) => round(ms, 1)),
     resume: {
       firstItemCommittedMs: round(firstCommitMs, 1),
@@ -145,6 +170,22 @@ for (const size of sizes) {
   })
 }
 for (const dir of made) rmSync(dir, { recursive: true, force: true })
+
+/** Wall and CPU ms (all threads) of `node args` run to its end. */
+function timedNode(args) {
+  const cpuFile = join(made[0], '..', 'scale-cpu')
+  rmSync(cpuFile, { force: true })
+  const began = performance.now()
+  execFileSync(process.execPath, args, {
+    cwd: ROOT,
+    stdio: 'ignore',
+    env: { ...process.env, NODE_OPTIONS: `--import=${CPU_AT_EXIT}`, BENCH_CPU_FILE: cpuFile },
+  })
+  const wallMs = performance.now() - began
+  const cpuMs = Number(readFileSync(cpuFile, 'utf8'))
+  rmSync(cpuFile, { force: true })
+  return { wallMs, cpuMs }
+}
 
 /** The wall ms of `command args` run to its end. */
 function timed(command, args) {
