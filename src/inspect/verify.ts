@@ -26,6 +26,8 @@ import { folderPlace, type ShardPlace } from '../shards/shardPlace.ts'
 const MAX_PROBLEMS = 20
 /** Ranges read and being hashed ahead of the one checked: enough to keep every thread busy while files are read. */
 const AHEAD = 2 * availableParallelism()
+/** …and at most this many bytes of their files (beyond one range), so memory stays bounded whatever a shard's size. */
+const AHEAD_BYTES = 256 * 1024 * 1024
 
 /**
  * Proves an output complete, duplicate-free and uncorrupted from its files:
@@ -108,7 +110,8 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
     }
     // Ranges are hashed ahead (in threads, for a large run) and checked in index order as they come back.
     hasher = await rangeHasher(run.total, options.threadsAboveItems)
-    const ahead: { range: CommittedRange; hashes: Promise<RangeHashes> }[] = []
+    const ahead: { range: CommittedRange; bytes: number; hashes: Promise<RangeHashes> }[] = []
+    let aheadBytes = 0
     for await (const range of store.rangesWithHashes()) {
       for (const file of range.files) recorded.add(file.name)
       const files = await Promise.all(
@@ -118,9 +121,16 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
           bytes: await place!.read(file.name),
         })),
       )
-      ahead.push({ range, hashes: hasher.hash({ output: identity.output, files, count: range.end - range.start }) })
-      if (ahead.length > AHEAD) {
+      const bytes = files.reduce((sum, file) => sum + (file.bytes?.length ?? 0), 0)
+      ahead.push({
+        range,
+        bytes,
+        hashes: hasher.hash({ output: identity.output, files, count: range.end - range.start }),
+      })
+      aheadBytes += bytes
+      while (ahead.length > AHEAD || (ahead.length > 1 && aheadBytes > AHEAD_BYTES)) {
         const first = ahead.shift()!
+        aheadBytes -= first.bytes
         check(first.range, await first.hashes)
       }
     }
