@@ -3,7 +3,7 @@
 // stdout, and a summary table on stderr.
 //
 //   npm run bench                          all of them
-//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit, paidcalls, preflightcost, dashboard)
+//   npm run bench -- throughput resume     some of them (overhead, throughput, resume, memory, speedup, postgres, python, concurrency, eta, inputs, startup, ratelimit, paidcalls, preflightcost, dashboard, scale)
 //   BENCH_SCALE=0.05 npm run bench         a quick run with fewer items
 //   BENCH_TMP=/path npm run bench          scratch folder (default: the system temp folder)
 //
@@ -69,6 +69,14 @@ const BENCHMARKS = [
   },
   // The dashboard over 500 runs: /api/runs and the list's first paint in Chromium, and the bytes of one change.
   { name: 'dashboard', script: cases('dashboard'), args: [500, 5] },
+  // Reading a run as it grows: status, resume to the first new item and verify (against cat) at 1,000,000 and
+  // 10,000,000 committed items, and resume and status at 100,000,000 simulated from the 10,000,000-item run.
+  {
+    name: 'scale',
+    script: cases('scale'),
+    args: [3, scaled(1_000_000, 1000), scaled(10_000_000, 10_000), `SIMx${scaled(100_000_000, 100_000)}`],
+    timeoutMs: 1_800_000,
+  },
 ]
 const QUIET_CORES = 0.1
 
@@ -191,6 +199,9 @@ function summary(rows) {
     dashboard: (r) => [
       `dashboard, ${r.runs} runs`,
       `/api/runs ${r.apiRunsMs} ms (${r.apiRunsKiB} KiB; a scan of the root ${r.scanMs} ms), first paint ${r.firstPaintMs ?? 'not measured'} ms (${r.firstPaintCpuMs ?? '?'} ms CPU), one change ${r.diffBytes} bytes`,
+    scale: (r) => [
+      `${r.items.toLocaleString('en')} committed${r.simulated ? ' (simulated)' : ''}`,
+      `status ${r.statusMs} ms, resume ${r.resume.firstItemCommittedMs} ms${r.verify ? `, verify ${r.verify.verifyMBps} MB/s vs cat ${r.verify.catMBps} (${r.verify.ofCat}×)` : ''}, journal ${r.journalBytesPerItem} B/item`,
     ],
     eta: (r) => [
       `ETA error, ${r.trace} trace`,
@@ -201,7 +212,7 @@ function summary(rows) {
   for (const row of rows) {
     const [what, figure] = headline[row.bench](row)
     const met = row.pass === undefined ? '—' : row.pass ? 'yes' : '**no**'
-    lines.push(`| ${what} | ${figure} | ${row.target} | ${met} | ${row.otherCpuCores ?? '?'} cores |`)
+    lines.push(`| ${what} | $figure| $row.target| $met| $row.otherCpuCores ?? '?'cores |`)
   }
   return lines.join('\n')
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { RunDamagedError, setAsideAdvice, UsageError } from '../errors.ts'
 import { TEMP_PREFIX } from '../files/atomicFile.ts'
 import type { JobIdentity } from '../job/fingerprint.ts'
@@ -8,9 +8,10 @@ import { ITEM_HASH_BYTES } from '../job/outputs/format.ts'
 import { formatFromDescription } from '../job/outputs/fromDescription.ts'
 import { isJournalFile, openStore } from '../journal/openStore.ts'
 import { openRunJournal } from '../journal/runJournal.ts'
-import type { Store } from '../journal/store.ts'
+import type { CommittedRange, Store } from '../journal/store.ts'
 import { processAliveHere } from '../run/runStatus.ts'
 import { openBucketPlace } from '../shards/bucket.ts'
+import { type RangeHasher, type RangeHashes, rangeHasher } from './rangeHashes.ts'
 import { verifyLoopRun } from './verifyLoop.ts'
 import type { VerifyReport } from './verifyReport.ts'
 
@@ -23,6 +24,10 @@ import { INDEX_FILE, isShardFileName, STAGED_PREFIX } from '../shards/shardNames
 import { folderPlace, type ShardPlace } from '../shards/shardPlace.ts'
 
 const MAX_PROBLEMS = 20
+/** Ranges read and being hashed ahead of the one checked: enough to keep every thread busy while files are read. */
+const AHEAD = 2 * availableParallelism()
+/** …and at most this many bytes of their files (beyond one range), so memory stays bounded whatever a shard's size. */
+const AHEAD_BYTES = 256 * 1024 * 1024
 
 /**
  * Proves an output complete, duplicate-free and uncorrupted from its files:
@@ -33,6 +38,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
   const opened = await openJournal(dir, options)
   const { store, shards } = opened
   let place: ShardPlace | undefined
+  let hasher: RangeHasher | undefined
   try {
     const run = await store.getRun()
     if (!run) {
@@ -80,9 +86,8 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
     let missing = 0
     let duplicates = 0
     let corrupt = 0
-    for await (const range of store.rangesWithHashes()) {
+    const check = (range: CommittedRange, hashes: RangeHashes): void => {
       const count = range.end - range.start
-      for (const file of range.files) recorded.add(file.name)
       if (range.start > next) {
         missing += range.start - next
         if (!live) problem(`items ${next}–${range.start - 1} are missing`)
@@ -92,8 +97,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
         duplicates += overlap
         problem(`items ${range.start}–${range.start + overlap - 1} are recorded twice`)
       }
-      const hashes = await readRangeHashes(place, range.files, format, count)
-      if (typeof hashes === 'string' || !hashes.equals(range.itemHashes)) {
+      if (typeof hashes === 'string' || !range.itemHashes.equals(hashes)) {
         corrupt += count
         problem(
           `items ${range.start}–${range.end - 1}: ${typeof hashes === 'string' ? hashes : 'item bytes differ from the journal'}`,
@@ -104,6 +108,33 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       }
       next = Math.max(next, range.end)
     }
+    // Ranges are hashed ahead (in threads, for a large run) and checked in index order as they come back.
+    hasher = await rangeHasher(run.total, options.threadsAboveItems)
+    const ahead: { range: CommittedRange; bytes: number; hashes: Promise<RangeHashes> }[] = []
+    let aheadBytes = 0
+    for await (const range of store.rangesWithHashes()) {
+      for (const file of range.files) recorded.add(file.name)
+      const files = await Promise.all(
+        range.files.map(async (file) => ({
+          name: file.name,
+          sha256: file.sha256,
+          bytes: await place!.read(file.name),
+        })),
+      )
+      const bytes = files.reduce((sum, file) => sum + (file.bytes?.length ?? 0), 0)
+      ahead.push({
+        range,
+        bytes,
+        hashes: hasher.hash({ output: identity.output, files, count: range.end - range.start }),
+      })
+      aheadBytes += bytes
+      while (ahead.length > AHEAD || (ahead.length > 1 && aheadBytes > AHEAD_BYTES)) {
+        const first = ahead.shift()!
+        aheadBytes -= first.bytes
+        check(first.range, await first.hashes)
+      }
+    }
+    for (const pending of ahead) check(pending.range, await pending.hashes)
     if (next < run.total) {
       missing += run.total - next
       if (!live) problem(`items ${next}–${run.total - 1} are missing`)
@@ -142,6 +173,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       ...(readerIndex && { readerIndex }),
     }
   } finally {
+    await hasher?.close()
     await store.close()
     place?.close()
   }
@@ -152,6 +184,8 @@ export interface VerifyTarget {
   readonly store?: string
   /** With `store`: the run to verify, for a run whose shards are in a bucket (no folder needed). */
   readonly runId?: string
+  /** Items hashed in worker threads from a run of more than this many items. @default THREADS_ABOVE_ITEMS */
+  readonly threadsAboveItems?: number
 }
 
 /**
@@ -215,27 +249,6 @@ function assertFolderIntact(paths: RunPaths): void {
       `its data/ folder, where the journal records the run's shards, is missing`,
       `If it was moved, put it back as ${paths.data}. Otherwise run the same \`longhaul run\` command: it sets aside the journal's records of the files that are gone and makes their items again. ${setAsideAdvice(paths.dir)}`,
     )
-  }
-}
-
-async function readRangeHashes(
-  place: ShardPlace,
-  files: readonly { name: string; sha256: string }[],
-  format: ReturnType<typeof formatFromDescription>,
-  count: number,
-): Promise<Buffer | string> {
-  const contents = new Map<string, Buffer>()
-  for (const file of files) {
-    const bytes = await place.read(file.name)
-    if (!bytes) return `data/${file.name} is missing`
-    if (createHash('sha256').update(bytes).digest('hex') !== file.sha256) return `data/${file.name} fails its checksum`
-    const suffix = format.suffixes.find((s) => file.name.endsWith(`.${s}`))
-    if (suffix) contents.set(suffix, bytes)
-  }
-  try {
-    return format.itemHashes(contents, count)
-  } catch (error) {
-    return (error as Error).message
   }
 }
 

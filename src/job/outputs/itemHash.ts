@@ -16,10 +16,22 @@ const SMALL = 16 * 1024
  * CommonJS projects from require()-ing longhaul); until then node:crypto hashes every item.
  */
 let wasm: IHasher | undefined
-sha256.createSHA256().then(
-  (hasher) => (wasm = hasher),
+const ready: Promise<void> = sha256.createSHA256().then(
+  (hasher) => {
+    wasm = hasher
+  },
   () => undefined,
 )
+
+/**
+ * Resolves once items are hashed by the WebAssembly hasher (or it failed to load, and node:crypto hashes them).
+ * Code that hashes millions of items without ever yielding to the event loop (a synchronous read, then a loop)
+ * awaits it first: the compilation only finishes in a later task, so such a loop would otherwise hash every item
+ * through node:crypto, about 3× the CPU per small item.
+ */
+export function itemHasherReady(): Promise<void> {
+  return ready
+}
 
 export function itemHash(parts: readonly Uint8Array[]): Uint8Array {
   let size = 0
