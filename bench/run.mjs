@@ -199,6 +199,7 @@ function summary(rows) {
     dashboard: (r) => [
       `dashboard, ${r.runs} runs`,
       `/api/runs ${r.apiRunsMs} ms (${r.apiRunsKiB} KiB; a scan of the root ${r.scanMs} ms), first paint ${r.firstPaintMs ?? 'not measured'} ms (${r.firstPaintCpuMs ?? '?'} ms CPU), one change ${r.diffBytes} bytes`,
+    ],
     scale: (r) => [
       `${r.items.toLocaleString('en')} committed${r.simulated ? ' (simulated)' : ''}`,
       `status ${r.statusMs} ms, resume ${r.resume.firstItemCommittedMs} ms${r.verify ? `, verify ${r.verify.verifyMBps} MB/s vs cat ${r.verify.catMBps} (${r.verify.ofCat}×)` : ''}, journal ${r.journalBytesPerItem} B/item`,
@@ -212,7 +213,7 @@ function summary(rows) {
   for (const row of rows) {
     const [what, figure] = headline[row.bench](row)
     const met = row.pass === undefined ? '—' : row.pass ? 'yes' : '**no**'
-    lines.push(`| ${what} | $figure| $row.target| $met| $row.otherCpuCores ?? '?'cores |`)
+    lines.push(`| ${what} | ${figure} | ${row.target} | ${met} | ${row.otherCpuCores ?? '?'} cores |`)
   }
   return lines.join('\n')
 }
