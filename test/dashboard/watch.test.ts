@@ -97,7 +97,8 @@ it('run --dashboard serves the runs beside --out while the run lives, and stops 
       '--dashboard',
       '0',
     ],
-    { ITEM_MS: '3' },
+    // Long enough (about 6 s) for the dashboard's index to find the run (it walks the folders every 2 s).
+    { ITEM_MS: '15' },
   )
   const url = await new Promise<string>((resolve) => {
     let seen = ''

@@ -280,6 +280,8 @@ describe('listing shared runs, and a database that does not answer', () => {
         summary: string
         snapshot: { done: number; state: string }
         shared: unknown
+        unreadable?: boolean
+        problem?: string
       }[]
     }
     expect(list.runs).toEqual([
@@ -289,6 +291,12 @@ describe('listing shared runs, and a database that does not answer', () => {
         live: false,
         snapshot: expect.objectContaining({ state: 'complete', done: TOTAL }),
         shared: expect.objectContaining({ runId: owner.runId }),
+      }),
+      // The run whose database does not answer is listed too, saying so (not left out).
+      expect.objectContaining({
+        dir: join('runs', 'unreachable'),
+        unreadable: true,
+        problem: expect.stringMatching(/cannot reach PostgreSQL/),
       }),
     ])
     const detail = (await (await app.request(`/api/runs/${owner.runId}`)).json()) as {

@@ -49,8 +49,13 @@ export function renderStatus(status: RunStatus, now: number, events: readonly Ru
   ].join('\n')
 }
 
+/** Where and how a session was started: kept for the run's identity (the dashboard), too long for a line of events. */
+const IDENTITY = new Set(['host', 'version', 'cwd', 'argv'])
+
 function describe(detail: Readonly<Record<string, unknown>>): string {
-  const parts = Object.entries(detail).map(([key, value]) => `${key} ${shown(value)}`)
+  const parts = Object.entries(detail)
+    .filter(([key]) => !IDENTITY.has(key))
+    .map(([key, value]) => `${key} ${shown(value)}`)
   return parts.length ? ` (${parts.join(', ')})` : ''
 }
 

@@ -57,9 +57,13 @@ export const secondsSince = (iso) => (serverNow() - Date.parse(iso)) / 1000
 
 export const baseName = (path) => String(path).split(/[\\/]/).pop()
 
+/** Where and how a session was started: shown under Identity, too long for a line of events. */
+const IDENTITY = new Set(['host', 'version', 'cwd', 'argv'])
+
 /** An event's detail in one line: `committed 0 · total 3,000 · workers 1`. */
 export function describe(detail) {
   return Object.entries(detail ?? {})
+    .filter(([key]) => !IDENTITY.has(key))
     .map(([key, value]) => {
       if (typeof value === 'number' && /Seconds$/.test(key)) return `${key} ${duration(value)}`
       if (typeof value === 'number' && !/pid|seed|port/i.test(key)) return `${key} ${count(value)}`
