@@ -6,7 +6,7 @@ import { assertInside, readRegularFile } from '../files/regularFile.ts'
 import { runPaths } from '../files/runPaths.ts'
 import { holdsRun, readRunStatus, runEvents } from '../inspect/readStatus.ts'
 import type { RunEvent } from '../journal/store.ts'
-import type { RunStatus, SharedRunFacts } from '../run/runStatus.ts'
+import { type RunStatus, type SharedRunFacts, unmeasuredSnapshot } from '../run/runStatus.ts'
 import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
 import type { ProgressSnapshot } from '../telemetry/snapshot.ts'
 
@@ -160,34 +160,16 @@ function unreadableRun(dir: string, problem: string, now: number): RunItem {
     summary: `UNREADABLE — ${problem}`,
     problem,
     unreadable: true,
-    snapshot: {
+    snapshot: unmeasuredSnapshot({
       job: basename(dir),
       runId: '',
       state: 'interrupted',
       done: 0,
       total: null,
-      percent: null,
-      inFlight: 0,
-      itemsPerSecond: null,
-      etaSeconds: null,
-      etaLow: null,
-      etaHigh: null,
-      etaUnknownBecause: 'the run cannot be read',
       startedAt: at,
-      updatedAt: at,
-      heartbeatAt: at,
-      lastCheckpointAt: null,
-      checkpoints: 0,
-      workers: 0,
-      elapsedSeconds: 0,
-      stalledForSeconds: null,
-      stallAfterSeconds: 0,
-      refreshSeconds: 0,
-      heartbeatSeconds: 0,
-      owner: { pid: 0, host: '?' },
-      gate: null,
-      error: null,
-    },
+      at,
+      because: 'the run cannot be read',
+    }),
   }
 }
 

@@ -78,23 +78,47 @@ export function withoutRate(snapshot: ProgressSnapshot, because: string | null):
 
 /** A snapshot made from the journal alone, for a run without progress.json: its counts and times, nothing measured. */
 export function snapshotFromJournal(run: RunRecord, done: number): ProgressSnapshot {
-  const iso = new Date(run.updatedAt).toISOString()
-  return {
+  return unmeasuredSnapshot({
     job: run.job,
     runId: run.runId,
     state: run.state,
     done,
     total: run.total,
-    percent: (100 * done) / run.total,
+    startedAt: new Date(run.createdAt).toISOString(),
+    at: new Date(run.updatedAt).toISOString(),
+    because: 'no progress.json',
+  })
+}
+
+/** A snapshot of what is known of a run whose progress was not measured: counts and times, no rate, ETA or owner. */
+export function unmeasuredSnapshot(o: {
+  job: string
+  runId: string
+  state: ProgressSnapshot['state']
+  done: number
+  total: number | null
+  startedAt: string
+  /** Its last update (and heartbeat). */
+  at: string
+  /** Why there is no ETA. */
+  because: string
+}): ProgressSnapshot {
+  return {
+    job: o.job,
+    runId: o.runId,
+    state: o.state,
+    done: o.done,
+    total: o.total,
+    percent: o.total ? (100 * o.done) / o.total : null,
     inFlight: 0,
     itemsPerSecond: null,
     etaSeconds: null,
     etaLow: null,
     etaHigh: null,
-    etaUnknownBecause: 'no progress.json',
-    startedAt: new Date(run.createdAt).toISOString(),
-    updatedAt: iso,
-    heartbeatAt: iso,
+    etaUnknownBecause: o.because,
+    startedAt: o.startedAt,
+    updatedAt: o.at,
+    heartbeatAt: o.at,
     lastCheckpointAt: null,
     checkpoints: 0,
     workers: 0,

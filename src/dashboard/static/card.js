@@ -169,17 +169,7 @@ export class RunCard {
     )
     setText(this.inFlight, inFlightText(run))
     setText(this.percent, known ? `${percent.toFixed(1)}%` : '')
-    setAttr(this.bar, 'aria-valuemax', known ? String(s.total) : '')
-    setAttr(this.bar, 'aria-valuenow', String(s.done))
-    setAttr(
-      this.bar,
-      'aria-valuetext',
-      known
-        ? `${count(s.done)} of ${count(s.total)} ${unitOf(s)} (${percent.toFixed(1)}%)`
-        : `${count(s.done)} ${unitOf(s)}, total unknown`,
-    )
-    setAttr(this.bar, 'aria-label', `${s.job} progress`)
-    this.fill.style.width = `${Math.min(100, percent).toFixed(2)}%`
+    showBar(this.bar, this.fill, s)
 
     // A finished, gone or unreadable run's times are moments, not ages that keep counting.
     const still = ended(run) || run.gone || run.unreadable
@@ -235,4 +225,21 @@ function copyText(run) {
   if (run.copyOf) return `${run.copyOf} — this folder is a copy of that run (same run id ${run.id.slice(0, 8)}…)`
   if (run.copies?.length) return `${run.copies.join(', ')} — a copy of this run (same run id ${run.id.slice(0, 8)}…)`
   return null
+}
+
+/** A progress bar's fill and what it says to a screen reader: done of total, or the count when the total is unknown. */
+export function showBar(bar, fill, s) {
+  const known = s.total !== null && s.total !== undefined
+  const percent = percentOf(s.done, s.total)
+  setAttr(bar, 'aria-valuemax', known ? String(s.total) : '')
+  setAttr(bar, 'aria-valuenow', String(s.done))
+  setAttr(
+    bar,
+    'aria-valuetext',
+    known
+      ? `${count(s.done)} of ${count(s.total)} ${unitOf(s)} (${percent.toFixed(1)}%)`
+      : `${count(s.done)} ${unitOf(s)}, total unknown`,
+  )
+  setAttr(bar, 'aria-label', `${s.job} progress`)
+  fill.style.width = `${Math.min(100, percent).toFixed(2)}%`
 }

@@ -1,7 +1,7 @@
 // The list's table: one compact row per run, sortable by any column. A row is updated in place when its run
 // changes; rows move only when out of order.
 
-import { etaText, stateOf } from './card.js'
+import { etaText, showBar, stateOf } from './card.js'
 import { el, runHref, setAttr, setText } from './dom.js'
 import { count, duration, percentOf, rate, secondsSince, unitOf } from './format.js'
 
@@ -139,17 +139,7 @@ export class RunRow {
         ? `${count(s.done)} / ${count(s.total)} · ${percent.toFixed(1)}%`
         : `${count(s.done)} ${unitOf(s)}, total unknown`,
     )
-    setAttr(this.bar, 'aria-valuemax', known ? String(s.total) : '')
-    setAttr(this.bar, 'aria-valuenow', String(s.done))
-    setAttr(
-      this.bar,
-      'aria-valuetext',
-      known
-        ? `${count(s.done)} of ${count(s.total)} ${unitOf(s)} (${percent.toFixed(1)}%)`
-        : `${count(s.done)} ${unitOf(s)}, total unknown`,
-    )
-    setAttr(this.bar, 'aria-label', `${s.job} progress`)
-    this.fill.style.width = `${Math.min(100, percent).toFixed(2)}%`
+    showBar(this.bar, this.fill, s)
     setText(this.rate, `${rate(s.itemsPerSecond)}${s.itemsPerSecond === null ? '' : ` ${unitOf(s)}/s`}`)
     setText(this.eta, etaText(run))
     this.tick()
