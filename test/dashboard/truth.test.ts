@@ -2,10 +2,12 @@ import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fetchRunStatus } from '../../src/dashboard/remote.ts'
 import { startDashboard } from '../../src/dashboard/server.ts'
+import { runPaths } from '../../src/files/runPaths.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
 import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
@@ -88,6 +90,7 @@ beforeAll(async () => {
   await new Promise((resolve) => setTimeout(resolve, 4_000))
   const second = await runCli(steady, { ITEM_MS: '50' })
   expect(second.code, second.stderr).toBe(0)
+  paceCommits(join(root, 'steady'), 40)
   dashboard = await startDashboard({ root, port: 0, host: '127.0.0.1' })
   browser = await openBrowser()
   page = await browser.newPage()
@@ -99,6 +102,43 @@ afterAll(async () => {
   await browser?.close()
   await dashboard?.close()
 })
+
+/**
+ * Makes the run in `dir` as steady as its job means it to be: each session's commits are re-timed in its journal as
+ * its workers would have made them at exactly `perSecond` items a second together (each worker makes one range
+ * after another at its share of the pace; a range goes to the worker free first). The run is real (two sessions of
+ * a real job); only the moments of its commits are evened out, so that a machine that freezes the job for a second
+ * while the test runs does not make the run itself unsteady. A session's end never comes before its last commit.
+ */
+function paceCommits(dir: string, perSecond: number): void {
+  const db = new Database(runPaths(dir).journal)
+  try {
+    const events = db.prepare('SELECT id, at, type, detail FROM events ORDER BY id').all() as {
+      id: number
+      at: number
+      type: string
+      detail: string
+    }[]
+    const retime = db.prepare('UPDATE events SET at = ? WHERE id = ?')
+    let free: number[] = []
+    let last = 0
+    for (const e of events) {
+      const detail = JSON.parse(e.detail) as { workers?: number; start?: number; end?: number }
+      if (e.type === 'started' || e.type === 'resumed') {
+        free = Array.from({ length: detail.workers ?? 1 }, () => e.at)
+      } else if (e.type === 'checkpoint') {
+        const worker = free.indexOf(Math.min(...free))
+        free[worker]! += (1000 * (detail.end! - detail.start!) * free.length) / perSecond
+        last = Math.round(free[worker]!)
+        retime.run(last, e.id)
+      } else if (['interrupted', 'complete', 'failed'].includes(e.type) && e.at <= last) {
+        retime.run(last + 50, e.id)
+      }
+    }
+  } finally {
+    db.close()
+  }
+}
 
 function progressOf(dir: string): ProgressSnapshot | undefined {
   try {
