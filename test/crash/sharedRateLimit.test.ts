@@ -61,6 +61,18 @@ it('rate-limit compliance across processes: an owner and two workers never go ov
   // Each item called at least once (those the dead worker had in flight again by another).
   const called = new Set(server.arrivals.map((a) => a.path))
   expect(called.size).toBe(TOTAL)
+  {
+    // Where the busiest second was, against the joins and the kill (printed before judging it).
+    const t0 = server.arrivals[0]!.at
+    let at = 0
+    let most = 0
+    for (const a of server.arrivals) {
+      const n = server.arrivals.filter((b) => b.at >= a.at && b.at < a.at + 1000).length
+      if (n > most) [most, at] = [n, a.at]
+    }
+    const who = server.arrivals.filter((b) => b.at >= at && b.at < at + 1000).map((b) => Math.round(b.at - t0))
+    console.log(JSON.stringify({ busiestAt: at - t0, allIn: allIn - t0, killedAt: killedAt - t0, most, who }))
+  }
   // Never over the limit: in every second the server counts, and in any second at all.
   expect(Math.max(...server.windows(1000))).toBeLessThanOrEqual(LIMIT)
   expect(server.busiestWindow(1000)).toBeLessThanOrEqual(LIMIT)

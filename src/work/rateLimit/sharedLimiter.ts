@@ -10,7 +10,7 @@
  * every call waits until (a service's Retry-After), how long items spent waiting, how many answers said "rate limited",
  * and the share of the limit this process takes (a shared run divides it by its live processes).
  */
-import { limitText, type RateLimit } from '../../job/rateLimit.ts'
+import { limitText, type RateLimit, type UnitLimit } from '../../job/rateLimit.ts'
 
 /** How late a call may reach the service, as a fraction of the window plus a fixed time, without going over. */
 const LATE_FRACTION = 0.02
@@ -75,18 +75,21 @@ export class SharedLimiter {
    */
   reserve(amounts: Readonly<Record<string, number>>): number {
     const now = nowNs()
-    let until = Atomics.load(this.cells, PAUSED_UNTIL)
+    const paused = Atomics.load(this.cells, PAUSED_UNTIL)
+    let until = paused
     const share = Atomics.load(this.cells, SHARE)
     for (const [unit, amount] of Object.entries(amounts)) {
       const i = this.unitIndex.get(unit)
       if (i === undefined || !(amount > 0)) continue
       const l = this.setup.limit[i]!
-      const spacing = BigInt(Math.ceil(((l.perMs * (1 + LATE_FRACTION) + LATE_MS) * 1e6 * amount) / l.amount)) * share
+      const spacing = BigInt(Math.ceil(spacingNs(l, Number(share)) * amount))
       const cell = UNITS + i
       for (;;) {
         const next = Atomics.load(this.cells, cell)
-        let start = now
-        if (next > now) start = next
+        // In line after the last call and after any pause: calls held by a pause (a Retry-After, a process waiting to
+        // be counted) are spaced out after it, not all let go at its end.
+        let start = now > paused ? now : paused
+        if (next > start) start = next
         if (Atomics.compareExchange(this.cells, cell, next, start + spacing) === next) {
           if (start > until) until = start
           break
@@ -144,4 +147,15 @@ export class SharedLimiter {
       share: Number(Atomics.load(this.cells, SHARE)),
     }
   }
+}
+
+/**
+ * Nanoseconds between two units of `l` for one of `share` processes, each pacing on its own. Each can have one call
+ * more in a window than its even share (the fencepost: a call at each end); the window's LATE_FRACTION covers one
+ * such call, and the other processes' are taken out of the amount, so that all of them together, in step, stay
+ * within it.
+ */
+function spacingNs(l: UnitLimit, share: number): number {
+  const padded = (l.perMs * (1 + LATE_FRACTION) + LATE_MS) * 1e6
+  return (padded * share) / Math.max(1, l.amount - share + 1)
 }

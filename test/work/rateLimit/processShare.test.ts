@@ -87,3 +87,39 @@ it('rate-limit share: a process that claims while holding nothing, with others a
     await store.close()
   }
 })
+
+it('rate-limit share in step: the processes of a shared run, each pacing its share from the same moment, together never put more than the limit in any window, a call up to 150 ms late included', () => {
+  for (const [limit, processes] of [
+    [40, 3],
+    [40, 2],
+    [20, 3],
+    [600, 7],
+  ] as const) {
+    // Each process its own limiter (its own buffer, as separate processes have), all starting at once: in step.
+    const starts: number[] = []
+    const began = performance.now()
+    for (let p = 0; p < processes; p++) {
+      const limiter = new SharedLimiter(limiterSetup(parseRateLimit(`${limit}/s`)))
+      limiter.setShare(processes)
+      for (let call = 0; call < limit * 3; call++)
+        starts.push(performance.now() - began + limiter.reserve({ requests: 1 }))
+    }
+    starts.sort((a, b) => a - b)
+    // The most calls that can reach the service in one second: any that start within 1,150 ms of each other (a call
+    // that starts on time and one 150 ms late fall in the same second).
+    let most = 0
+    for (let i = 0, j = 0; i < starts.length; i++) {
+      while (starts[i]! - starts[j]! > 1_150) j++
+      most = Math.max(most, i - j + 1)
+    }
+    expect(most, `${processes} processes at ${limit}/s`).toBeLessThanOrEqual(limit)
+  }
+})
+
+it('rate-limit after a pause: calls held by a pause (a Retry-After, a process waiting to be counted) are spaced out after it, not let go together at its end', () => {
+  const limiter = new SharedLimiter(limiterSetup(parseRateLimit('10/s')))
+  limiter.pauseFor(300)
+  const waits = Array.from({ length: 5 }, () => limiter.reserve({ requests: 1 }))
+  expect(waits[0]).toBeGreaterThanOrEqual(290)
+  for (let i = 1; i < waits.length; i++) expect(waits[i]! - waits[i - 1]!).toBeGreaterThanOrEqual(100)
+})
