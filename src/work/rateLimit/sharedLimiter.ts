@@ -88,7 +88,8 @@ export class SharedLimiter {
         const next = Atomics.load(this.cells, cell)
         // In line after the last call and after any pause: calls held by a pause (a Retry-After, a process waiting to
         // be counted) are spaced out after it, not all let go at its end.
-        let start = now > paused ? now : paused
+        let start = now
+        if (paused > start) start = paused
         if (next > start) start = next
         if (Atomics.compareExchange(this.cells, cell, next, start + spacing) === next) {
           if (start > until) until = start
