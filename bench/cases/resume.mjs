@@ -12,11 +12,12 @@
 //   node bench/cases/resume.mjs ITEMS REPS [JOB [TARGET_MS]]
 //   node bench/cases/resume.mjs measure DIR ITEMS JOB     (one resume; used by the above)
 import { execFileSync } from 'node:child_process'
-import { closeSync, cpSync, fsyncSync, openSync, readdirSync, realpathSync, rmSync } from 'node:fs'
+import { cpSync, realpathSync, rmSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runScript } from '../lib/child.mjs'
+import { flushed } from '../lib/flushed.mjs'
 import { emit, jobPath, loadAverage, median, round, say, scratch, watchItemsMade } from '../lib/report.mjs'
 
 const NEW_ITEMS = 100
@@ -156,20 +157,4 @@ async function measureOne(dir, items, job) {
     wallMs,
   }
   process.stdout.write(`${JSON.stringify(figures)}\n`)
-}
-
-/**
- * Flushes the copy to disk before it is resumed, as a run's files are when it is resumed after a crash: unflushed,
- * its first commit's fsync would also write out the tens of MB the copy left in the page cache (ext4 data=ordered).
- */
-function flushed(dir) {
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const fd = openSync(join(entry.parentPath ?? entry.path, entry.name), 'r')
-    fsyncSync(fd)
-    closeSync(fd)
-  }
-  const fd = openSync(dir, 'r')
-  fsyncSync(fd)
-  closeSync(fd)
 }

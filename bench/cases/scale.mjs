@@ -14,23 +14,13 @@
 //
 //   node bench/cases/scale.mjs REPS SIZE...     SIZE: an item count, or SIMx<count> to simulate from the largest real run
 import { execFileSync } from 'node:child_process'
-import {
-  closeSync,
-  cpSync,
-  fsyncSync,
-  linkSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
+import { cpSync, linkSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { runScript } from '../lib/child.mjs'
+import { flushed } from '../lib/flushed.mjs'
 import { emit, jobPath, loadAverage, median, round, say, scratch } from '../lib/report.mjs'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -255,17 +245,4 @@ function simulate(real, to, items) {
   const progress = join(to, 'progress.json')
   const snapshot = JSON.parse(readFileSync(progress, 'utf8'))
   writeFileSync(progress, `${JSON.stringify({ ...snapshot, done: items, total: items }, null, 2)}\n`)
-}
-
-/** Flushes a run's files to disk, as they are when a run is resumed after a crash (see resume.mjs). */
-function flushed(dir) {
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const fd = openSync(join(entry.parentPath ?? entry.path, entry.name), 'r')
-    fsyncSync(fd)
-    closeSync(fd)
-  }
-  const fd = openSync(dir, 'r')
-  fsyncSync(fd)
-  closeSync(fd)
 }
