@@ -98,9 +98,7 @@ function sessionRows({ start, parallel, commits }, committedBefore, rows, stalle
     if (raw !== undefined) anchor = { t: c.t, committed }
   }
   if (lastCommit <= start || items <= 0) return committed
-  // The session's pace, from its first commit on (the time before it is start-up: loading the job, the first range).
-  const perMs =
-    lastCommit > commits[0].t ? (items - commits[0].n) / (lastCommit - commits[0].t) : items / (lastCommit - start)
+  const perMs = paceOf(commits, parallel, start)
   // Each commit's items, spread over the time they were made in: [from, to].
   const spans = commits.map((c) => ({ to: c.t, from: Math.max(start, c.t - (c.n * parallel) / perMs), n: c.n }))
   const first = Math.min(...spans.map((s) => s.from))
@@ -121,4 +119,22 @@ function sessionRows({ start, parallel, commits }, committedBefore, rows, stalle
     rows.push({ x, smoothed: ((made(x) - made(from)) * 1000) / (x - from) })
   }
   return committed
+}
+
+/**
+ * A session's pace (items/ms) while its workers are busy. Each of its K workers is busy from the end of start-up
+ * (loading the job) to its last commit, and in that time makes exactly the items it committed; the last K commits are
+ * about one per worker, and start-up ends when the first commit's range began. So R = (items − K·n₀) / (mean of the
+ * last K commits' times − t₀), with t₀ and n₀ the first commit. The items after the first commit over the time after it
+ * would count the other workers' ranges begun before it as made after it (seen 5% high with 6 workers).
+ */
+function paceOf(commits, parallel, start) {
+  const first = commits[0]
+  const lastOnes = commits.slice(-parallel)
+  const meanLast = lastOnes.reduce((sum, c) => sum + c.t, 0) / lastOnes.length
+  const items = commits.reduce((sum, c) => sum + c.n, 0)
+  const made = items - parallel * first.n
+  if (commits.length >= 2 * parallel && made > 0 && meanLast > first.t) return made / (meanLast - first.t)
+  const lastCommit = commits.at(-1).t
+  return lastCommit > first.t ? (items - first.n) / (lastCommit - first.t) : items / (lastCommit - start)
 }
