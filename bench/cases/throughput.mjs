@@ -1,9 +1,11 @@
 // Throughput: trivial items through the full durable path (claim, make in
 // worker threads, write shards durably, commit to the journal, digest), with
-// one worker per core. Items/s is over the whole runMapJob call.
+// one worker per core. Items/s is over the whole runMapJob call. Beside it, the floor: one thread making the same
+// JSON lines and their sha256 (the same hasher longhaul uses) with nothing else, in CPU µs per item.
 //
 //   node bench/cases/throughput.mjs ITEMS REPS
 import { availableParallelism } from 'node:os'
+import sha256 from 'hash-wasm/dist/sha256.umd.min.js'
 import { runMapJob } from '../lib/longhaul.mjs'
 import { emit, jobPath, median, round, say, scratch } from '../lib/report.mjs'
 
@@ -45,7 +47,33 @@ for (let rep = 0; rep < reps; rep++) {
     `throughput ${items} items, ${workers} workers: ${ms.toFixed(0)} ms, ${Math.round(runs.at(-1).perSecond)} items/s`,
   )
 }
+
+/** CPU µs per item of a bare loop: each item's JSON line, encoded, hashed, its hash and bytes kept in buffers. */
+async function floorCpuUsPerItem() {
+  const hasher = await sha256.createSHA256()
+  const encoder = new TextEncoder()
+  const lines = Buffer.allocUnsafe(items * 24)
+  const hashes = Buffer.allocUnsafe(items * 32)
+  const cpu = process.cpuUsage()
+  let at = 0
+  for (let i = 0; i < items; i++) {
+    const line = encoder.encode(`${JSON.stringify({ i })}\n`)
+    hasher.init()
+    hasher.update(line)
+    hashes.set(hasher.digest('binary'), i * 32)
+    lines.set(line, at)
+    at += line.length
+  }
+  const used = process.cpuUsage(cpu)
+  return (used.user + used.system) / items
+}
+const floors = []
+for (let rep = 0; rep < reps; rep++) floors.push(await floorCpuUsPerItem())
+const floor = median(floors)
+say(`throughput floor: ${floor.toFixed(2)} µs of CPU per item in one bare thread`)
+
 const perSecond = median(runs.map((run) => run.perSecond))
+const cpuUsPerItem = median(runs.map((run) => run.cpuUsPerItem))
 emit('throughput', {
   items,
   workers,
@@ -57,8 +85,12 @@ emit('throughput', {
   itemsPerSecondAfterFirstCommit: Math.round(median(runs.map((run) => run.afterFirstCommit))),
   firstCommitMs: round(median(runs.map((run) => run.firstCommitMs)), 1),
   // CPU time of all threads per item (start-up included): what an item costs whatever else the machine is doing.
-  cpuUsPerItem: round(median(runs.map((run) => run.cpuUsPerItem)), 2),
+  cpuUsPerItem: round(cpuUsPerItem, 2),
   cpuUsPerItemAfterFirstCommit: round(median(runs.map((run) => run.cpuUsPerItemAfterFirstCommit)), 2),
+  // The floor: a bare loop's CPU per item, and the items/s it would allow on every core with nothing else to do.
+  floorCpuUsPerItem: round(floor, 2),
+  floorItemsPerSecondOnAllCores: Math.round((workers * 1e6) / floor),
+  cpuPerItemVsFloor: round(cpuUsPerItem / floor, 3),
   target: `itemsPerSecond >= ${TARGET}`,
   pass: perSecond >= TARGET,
 })

@@ -20,6 +20,8 @@ export interface InIndexOrder<T> {
   readonly make: (index: number) => Promise<T>
   /** Takes item `index`'s result, in index order; false: the range ends before it (nothing after it is taken). */
   readonly take: (index: number, result: T) => boolean
+  /** Item `start`, already under way and holding one of the slots (begun by a caller that made the items before it itself). */
+  readonly started?: Promise<T>
 }
 
 /** How many items a thread has in flight, of how many it may. */
@@ -38,7 +40,7 @@ export class Slots {
 
   give(): void {
     this.used--
-    for (const wake of this.waiting.splice(0)) wake()
+    if (this.waiting.length) for (const wake of this.waiting.splice(0)) wake()
   }
 
   /** Calls `wake` once a slot is given back. */
@@ -71,6 +73,11 @@ export async function inIndexOrder<T>(o: InIndexOrder<T>): Promise<number> {
     // Results after a range that ended early are dropped; those in flight are waited for, then dropped too.
     if (ended) held.clear()
     wake?.()
+  }
+  if (o.started) {
+    const index = launched++
+    running++
+    void o.started.then((result) => settle(index, result))
   }
   for (;;) {
     while (!closed && launched < o.end && launched - next < 2 * o.slots.size) {

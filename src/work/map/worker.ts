@@ -15,6 +15,7 @@ import { RateLimitedError, ValueNotRepresentableError } from '../../errors.ts'
 import { fsyncDir, type WrittenFile, writeFileDurably } from '../../files/atomicFile.ts'
 import type { MapJob } from '../../job/defineJob.ts'
 import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
+import { itemHasherReady } from '../../job/outputs/itemHash.ts'
 import { itemRng, type Rng } from '../../job/rng.ts'
 import { addUsage, type Usage, usageOrUndefined } from '../../journal/usage.ts'
 import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
@@ -74,6 +75,22 @@ type Made = ({ value: unknown; usage: Usage } | { error: Error; attempts: number
   /** What attempts that threw reported with `ctx.usage`. */
   failedUsage: Usage
 }
+type Timed = Made & { ms: number }
+/** An item's first attempt, already called: its context and what the call gave (a promise, or a rejected one for a throw). */
+interface FirstAttempt {
+  readonly ctx: ItemContext
+  readonly outcome: unknown
+}
+/** Where making a range's items one after another stopped (see makeInline). */
+interface Inline {
+  /** The first item not taken. */
+  readonly next: number
+  /** The range ends here: mayStart said no, or an item ended it. */
+  readonly closed: boolean
+  /** Item `next`, under way and holding a slot: it returned a promise or threw. */
+  readonly started?: Promise<Timed>
+}
+const NO_USAGE: Usage = Object.freeze({})
 
 class RangeMaker {
   private readonly stop: Int32Array
@@ -98,8 +115,13 @@ class RangeMaker {
   private get stopping(): boolean {
     return Atomics.load(this.stop, 0) !== 0
   }
+  private readonly isStopping = (): boolean => this.stopping
 
   async make(task: RangeTask): Promise<RangeResult> {
+    // Items are made without yielding to the event loop, and the thread waits for its next range without turning it
+    // either (piscina's Atomics.wait): the WebAssembly hasher, compiled in a task of its own, must be ready first, or
+    // every item would be hashed by node:crypto at about 3× the CPU (itemHash.ts).
+    await itemHasherReady()
     const { job, setup } = this
     const started = Date.now()
     const deadline = started + task.checkpointMs
@@ -115,39 +137,50 @@ class RangeMaker {
     let slowestItemMs = 0
     const usage: Record<string, number> = {}
     const failedUsage: Record<string, number> = {}
-    const index = await inIndexOrder<Made & { ms: number }>({
-      start: task.start,
-      end: task.end,
-      slots: this.slots,
-      // The first item always starts; later ones not past the deadline or the size cap.
-      mayStart: (i) => !this.stopping && (i === task.start || (Date.now() < deadline && shard.bytes < task.maxBytes)),
-      make: (i) => this.timedItem(records ? records[i - task.start] : i, i),
-      take: (i, made) => {
-        slowestItemMs = Math.max(slowestItemMs, made.ms)
-        if ('abandoned' in made) return false
-        // An item that failed for good ends the range after the items before it: what its attempts used goes with them.
-        addUsage(failedUsage, made.failedUsage)
-        if ('error' in made) {
-          failure = {
-            kind: 'item',
-            index: i,
-            attempts: made.attempts,
-            message: made.error.message,
-            stack: made.error.stack,
-          }
-          return false
+    const arg = (i: number): unknown => (records ? records[i - task.start] : i)
+    // The first item always starts; later ones not past the deadline or the size cap.
+    const mayStart = (i: number): boolean =>
+      !this.stopping && (i === task.start || (Date.now() < deadline && shard.bytes < task.maxBytes))
+    const take = (i: number, made: Timed): boolean => {
+      slowestItemMs = Math.max(slowestItemMs, made.ms)
+      if ('abandoned' in made) return false
+      // An item that failed for good ends the range after the items before it: what its attempts used goes with them.
+      addUsage(failedUsage, made.failedUsage)
+      if ('error' in made) {
+        failure = {
+          kind: 'item',
+          index: i,
+          attempts: made.attempts,
+          message: made.error.message,
+          stack: made.error.stack,
         }
-        try {
-          hashes.set(shard.add(made.value, i), (i - task.start) * ITEM_HASH_BYTES)
-          addUsage(usage, made.usage)
-          Atomics.add(this.finished, 0, 1)
-          return true
-        } catch (error) {
-          failure = valueFailure(error, i)
-          return false
-        }
-      },
-    })
+        return false
+      }
+      try {
+        hashes.set(shard.add(made.value, i), (i - task.start) * ITEM_HASH_BYTES)
+        addUsage(usage, made.usage)
+        Atomics.add(this.finished, 0, 1)
+        return true
+      } catch (error) {
+        failure = valueFailure(error, i)
+        return false
+      }
+    }
+    // Items whose function returns values are made inline; from the first that returns a promise (or throws, or
+    // finds every slot taken), many at once in index order.
+    const inline = this.limiter.paces ? { next: task.start, closed: false } : this.makeInline(task, arg, mayStart, take)
+    const index =
+      inline.closed || (inline.next >= task.end && !inline.started)
+        ? inline.next
+        : await inIndexOrder<Timed>({
+            start: inline.next,
+            end: task.end,
+            slots: this.slots,
+            mayStart,
+            make: (i) => this.timedItem(arg(i), i),
+            take,
+            ...(inline.started && { started: inline.started }),
+          })
     const busyMs = Date.now() - started
     const nothing = nothingMade(task, busyMs, slowestItemMs)
     if (index === task.start) return { ...nothing, ...(failure && { failure }) }
@@ -187,28 +220,75 @@ class RangeMaker {
     }
   }
 
+  /**
+   * Items [task.start, …) made one after another while the item function returns values: no promise and no
+   * bookkeeping of items in flight per item, which is most of what a trivial item costs. Each holds a slot while it is
+   * made, as items in flight do. Stops at the range's end, where `mayStart` says no or `take` ends the range, where no
+   * slot is free, or at the first item that returns a promise or throws, handed back under way.
+   */
+  private makeInline(
+    task: RangeTask,
+    arg: (i: number) => unknown,
+    mayStart: (i: number) => boolean,
+    take: (i: number, made: Timed) => boolean,
+  ): Inline {
+    for (let i = task.start; i < task.end; i++) {
+      if (!this.slots.take()) return { next: i, closed: false }
+      if (!mayStart(i)) {
+        this.slots.give()
+        return { next: i, closed: true }
+      }
+      const begun = Date.now()
+      const ctx = this.contextFor(i)
+      let out: unknown
+      try {
+        out = this.callItem(arg(i), ctx)
+      } catch (error) {
+        out = Promise.reject(error)
+      }
+      if (isPromiseLike(out))
+        return { next: i, closed: false, started: this.timedItem(arg(i), i, { ctx, outcome: out }, begun) }
+      this.slots.give()
+      if (!take(i, { value: out, usage: ctx.used, failedUsage: NO_USAGE, ms: Date.now() - begun }))
+        return { next: i, closed: true }
+    }
+    return { next: task.end, closed: false }
+  }
+
   /** One item with how long it took, start to end (retries included). */
-  private async timedItem(arg: unknown, index: number): Promise<Made & { ms: number }> {
-    const started = Date.now()
-    const made = await this.makeItem(arg, index)
+  private async timedItem(arg: unknown, index: number, first?: FirstAttempt, started = Date.now()): Promise<Timed> {
+    const made = await this.makeItem(arg, index, first)
     return { ...made, ms: Date.now() - started }
+  }
+
+  private contextFor(index: number): ItemContext {
+    return new ItemContext(index, this.setup.params, this.setup.seed, this.limiter, this.isStopping)
   }
 
   /**
    * One item, retried with backoff up to the job's `retries` (resolved by the coordinator); a call answered "rate
    * limited" is made again after its own backoff, not counted against them (rateLimit/limitedCall.ts). Never rejects.
    */
-  private async makeItem(arg: unknown, index: number): Promise<Made> {
-    const stopping = (): boolean => this.stopping
+  private async makeItem(arg: unknown, index: number, first?: FirstAttempt): Promise<Made> {
+    const stopping = this.isStopping
     const failedUsage: Record<string, number> = {}
     let rateLimited = 0
+    let called = first
     for (let attempt = 1; ; ) {
       let ctx: ItemContext | undefined
       try {
-        if (this.limiter.paces && !(await this.limiter.take(ONE_REQUEST, stopping)))
-          return { abandoned: true, failedUsage }
-        ctx = new ItemContext(index, this.setup.params, this.setup.seed, this.limiter, stopping)
-        return { value: await this.callItem(arg, ctx), usage: ctx.used, failedUsage }
+        let out: unknown
+        if (called) {
+          ctx = called.ctx
+          out = called.outcome
+          called = undefined
+        } else {
+          if (this.limiter.paces && !(await this.limiter.take(ONE_REQUEST, stopping)))
+            return { abandoned: true, failedUsage }
+          ctx = this.contextFor(index)
+          out = this.callItem(arg, ctx)
+        }
+        return { value: isPromiseLike(out) ? await out : out, usage: ctx.used, failedUsage }
       } catch (error) {
         addUsage(failedUsage, ctx?.used)
         // Stopping (Ctrl-C): the item is left for the next run, not failed.
@@ -228,10 +308,9 @@ class RangeMaker {
     }
   }
 
-  /** The one place the job's item function is called: one attempt at one item. */
-  private async callItem(arg: unknown, ctx: ItemContext): Promise<unknown> {
-    const out = this.job.item(arg as never, ctx as never)
-    return isPromiseLike(out) ? await out : out
+  /** The one place the job's item function is called: one attempt at one item; its value, or a promise of it. */
+  private callItem(arg: unknown, ctx: ItemContext): unknown {
+    return this.job.item(arg as never, ctx as never)
   }
 }
 
