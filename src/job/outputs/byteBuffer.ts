@@ -1,11 +1,27 @@
+/** Buffers released and kept for reuse, per thread (module state is per thread): at most this many, of at most this size. */
+const SPARE_LIMIT = 4
+const SPARE_MAX_BYTES = 4 * 1024 * 1024
+const spare: Buffer[] = []
+
 /**
  * A growing byte buffer: one allocation that doubles as needed, instead of a
  * Buffer object per item (which costs ~100 bytes of bookkeeping each and
  * makes a shard of small items weigh many times its size).
  */
 export class ByteBuffer {
-  private data = Buffer.allocUnsafe(64 * 1024)
+  private data = spare.pop() ?? Buffer.allocUnsafe(64 * 1024)
   length = 0
+
+  /**
+   * Done with: its memory is kept for the next ByteBuffer of this thread. A thread making shard after shard then
+   * allocates nothing per shard; otherwise each shard's buffers are garbage that V8 frees only once tens of MB of them
+   * have piled up (external memory), in every thread.
+   */
+  release(): void {
+    if (spare.length < SPARE_LIMIT && this.data.length <= SPARE_MAX_BYTES) spare.push(this.data)
+    this.data = Buffer.alloc(0)
+    this.length = 0
+  }
 
   private reserve(extra: number): void {
     if (this.length + extra <= this.data.length) return

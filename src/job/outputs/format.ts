@@ -20,6 +20,8 @@ export interface ShardBuilder {
   /** Bytes collected so far (to cap a shard's size). */
   readonly bytes: number
   finish(): ShardFileContent[]
+  /** The files `finish` gave are written: their memory may be reused. */
+  release?(): void
 }
 
 export interface OutputFormat {

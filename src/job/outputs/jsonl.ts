@@ -63,6 +63,7 @@ function newJsonlShard(): ShardBuilder {
       return out.length
     },
     finish: () => [{ suffix: 'jsonl', chunks: [out.bytes()] }],
+    release: () => out.release(),
   }
 }
 

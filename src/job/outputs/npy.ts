@@ -176,6 +176,9 @@ function newNpyShard(specs: readonly FieldSpec[]): ShardBuilder {
         chunks: [npyHeader(column.spec.descr, [count, ...(column.shape ?? [])]), column.rows.bytes()],
       }))
     },
+    release() {
+      for (const column of columns) column.rows.release()
+    },
   }
 }
 

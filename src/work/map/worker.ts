@@ -183,7 +183,10 @@ class RangeMaker {
           })
     const busyMs = Date.now() - started
     const nothing = nothingMade(task, busyMs, slowestItemMs)
-    if (index === task.start) return { ...nothing, ...(failure && { failure }) }
+    if (index === task.start) {
+      shard.release?.()
+      return { ...nothing, ...(failure && { failure }) }
+    }
     try {
       // Under the claim's staged name: only a recorded commit gives the final name (ShardPlace.finalize, after commitRange).
       const files: WrittenFile[] = []
@@ -217,6 +220,8 @@ class RangeMaker {
     } catch (error) {
       const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error) : (error as Error)
       return { ...nothing, failure: { kind: 'durability', message: cause.message } }
+    } finally {
+      shard.release?.()
     }
   }
 
