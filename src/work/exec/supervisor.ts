@@ -311,7 +311,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
         malformedLines: this.malformed,
         lastLines: this.program.outputTail(),
       })
-      this.liveOutput?.remove()
+      if (!this.progress?.leaseLost) this.liveOutput?.remove()
       return exit
     } finally {
       this.program = undefined
