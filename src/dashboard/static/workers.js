@@ -23,7 +23,8 @@ function statusOf(p, run) {
  * claim is the owner's, and a program claims nothing.
  */
 function claimsOf(p, run) {
-  if (!run.shared || p.role === 'program') return '—'
+  // The owner's own claims are not told apart from its lease: only the other processes' are listed.
+  if (!run.shared || p.role !== 'worker') return '—'
   if (p.ended) return 'none (given back)'
   return run.shared.workers.includes(`${p.host}:${p.pid}`) ? 'holds a claim' : 'none'
 }
