@@ -238,7 +238,8 @@ function processesOf(events: readonly RunEvent[]): RunProcess[] {
       const how = d.signal ? `killed by ${text(d.signal)}` : `exited with code ${num(d.code)}`
       end(open(null, num(d.pid), ['program']), how, e.at)
     } else if (e.type === 'complete' || e.type === 'failed' || e.type === 'interrupted') {
-      for (const p of processes) if (p.role !== 'worker') end(p, e.type, e.at)
+      // A complete run has nobody at work on it; a joined worker outlives the owner's failure or stop.
+      for (const p of processes) if (p.role !== 'worker' || e.type === 'complete') end(p, e.type, e.at)
     }
   }
   const work = workOf(processes, events)

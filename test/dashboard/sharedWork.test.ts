@@ -88,6 +88,8 @@ describe('who is working on a shared run', () => {
         .poll(() => cells.locator('td[data-items]').getAttribute('data-items'), { timeout: 20_000 })
         .toBe(String(items))
       expect(await cells.innerText()).toMatch(/item \d+, /)
+      // The run is complete: nobody is at work on it, the worker that joined included.
+      expect(await cells.innerText()).toMatch(/\sdone at /)
     }
     await keepScreenshot(page, 'shared-work-done')
     await page.close()
