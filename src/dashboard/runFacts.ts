@@ -2,7 +2,9 @@ import { join, resolve } from 'node:path'
 import { openRunJournal } from '../journal/runJournal.ts'
 import type { RunEvent, RunRecord } from '../journal/store.ts'
 import { VERSION } from '../version.ts'
+import { type ProcessWork, workOf } from './processWork.ts'
 import type { RunItem } from './runs.ts'
+import { thinned } from './thin.ts'
 
 /** How long the page waits for a run's PostgreSQL server before it shows the run without its facts. */
 const CONNECT_TIMEOUT_MS = 5_000
@@ -45,8 +47,8 @@ export interface RunSession {
   readonly version: string | null
 }
 
-/** A process that did or does work on the run, as the journal tells it. */
-export interface RunProcess {
+/** A process that did or does work on the run, as the journal tells it, with what it got done. */
+export interface RunProcess extends ProcessWork {
   readonly role: 'owner' | 'worker' | 'program'
   readonly host: string | null
   readonly pid: number | null
@@ -203,7 +205,7 @@ function sessionOf(e: RunEvent): RunSession {
  * supervised program; with how it ended when it did.
  */
 function processesOf(events: readonly RunEvent[]): RunProcess[] {
-  const processes: (RunProcess & { ended: string | null; endedAt: number | null })[] = []
+  const processes: (Omit<RunProcess, keyof ProcessWork> & { ended: string | null; endedAt: number | null })[] = []
   const open = (host: string | null, pid: number | null, roles: readonly RunProcess['role'][]) =>
     processes.findLast((p) => p.ended === null && p.pid === pid && roles.includes(p.role) && (!host || p.host === host))
   const end = (p: { ended: string | null; endedAt: number | null } | undefined, how: string, at: number) => {
@@ -236,10 +238,15 @@ function processesOf(events: readonly RunEvent[]): RunProcess[] {
       const how = d.signal ? `killed by ${text(d.signal)}` : `exited with code ${num(d.code)}`
       end(open(null, num(d.pid), ['program']), how, e.at)
     } else if (e.type === 'complete' || e.type === 'failed' || e.type === 'interrupted') {
-      for (const p of processes) if (p.role !== 'worker') end(p, e.type, e.at)
+      // A complete run has nobody at work on it; a joined worker outlives the owner's failure or stop.
+      for (const p of processes) if (p.role !== 'worker' || e.type === 'complete') end(p, e.type, e.at)
     }
   }
-  return processes.slice(-FACT_LIMITS.sessions).reverse()
+  const work = workOf(processes, events)
+  return processes
+    .map((p, k) => ({ ...p, ...work[k]! }))
+    .slice(-FACT_LIMITS.sessions)
+    .reverse()
 }
 
 /** A claim name `host:pid`, or the pid of the event. */
@@ -308,13 +315,6 @@ function metricsOf(events: readonly RunEvent[]): Record<string, MetricPoint[]> {
     }
   }
   return Object.fromEntries([...series].map(([name, points]) => [name, thinned(points, FACT_LIMITS.points)]))
-}
-
-/** At most `limit` of `points`, evenly spaced over all of them and always with the newest: a long run's whole curve. */
-export function thinned<T>(points: readonly T[], limit: number): T[] {
-  if (points.length <= limit) return [...points]
-  const stride = Math.ceil(points.length / limit)
-  return points.filter((_, i) => (points.length - 1 - i) % stride === 0)
 }
 
 const text = (v: unknown): string | null => (typeof v === 'string' ? v : null)

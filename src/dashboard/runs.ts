@@ -219,7 +219,7 @@ export async function runDetail(root: string, item: RunItem): Promise<RunDetail>
     .map((e) => ({ at: e.at, start: Number(e.detail.start), end: Number(e.detail.end) }))
   return {
     ...item,
-    events: events.filter((e) => e.type !== 'checkpoint').slice(-MAX_EVENTS),
+    events: events.filter((e) => e.type !== 'checkpoint' && e.type !== 'progress').slice(-MAX_EVENTS),
     checkpoints,
     proofs: readProofs(paths.proofs, item.snapshot.job),
     report: readOptional(join(paths.proofs, 'PREFLIGHT.md')),

@@ -23,7 +23,8 @@ export interface SessionEvent {
 
 /** A map run's committed range, logged by the store with the commit; a loop's saved checkpoint; a supervised program's checkpoint found. */
 export type CheckpointEvent =
-  | { readonly start: number; readonly end: number }
+  /** `worker`: the name the committing process held the range's claim by (`local`, `host:pid`); absent in older journals. */
+  | { readonly start: number; readonly end: number; readonly worker?: string }
   | {
       readonly step: number
       readonly file: string
@@ -124,6 +125,11 @@ export interface RunEventDetails {
   readonly 'leftovers-stopped': { readonly pid: number; readonly killed: boolean }
   readonly 'orphan-stopped': { readonly pid: number; readonly killed: boolean }
   readonly log: { readonly level: string; readonly message: string }
+  /**
+   * Where a supervised program said it was (items or steps done), journaled at a life's first report and then when it
+   * moved, at most once per progress interval: its throughput over time. Absent from older journals.
+   */
+  readonly progress: { readonly life: number; readonly done: number; readonly total: number | null }
   readonly metrics: Readonly<Record<string, unknown>>
 }
 

@@ -53,6 +53,53 @@ describe('run facts', () => {
     ])
   })
 
+  it("per-process work: a shared run's ranges go to the process whose claim they were committed under, a run on one machine's to the owner of the session, an older shared journal's to nobody", () => {
+    const work = (events: RunEvent[]) =>
+      factsOf(undefined, events).processes.map((p) => [p.role, p.pid, p.items, p.lastItem, p.lastAt, p.itemsPerSecond])
+    const shared = [
+      event(0, 'started', { pid: 10, host: 'a' }),
+      event(100, 'joined', { pid: 20, worker: 'b:20' }),
+      event(1_000, 'checkpoint', { start: 0, end: 10, worker: 'a:10' }),
+      event(1_500, 'checkpoint', { start: 10, end: 30, worker: 'b:20' }),
+      event(2_000, 'checkpoint', { start: 30, end: 40, worker: 'a:10' }),
+      event(3_500, 'checkpoint', { start: 40, end: 60, worker: 'b:20' }),
+    ]
+    expect(work(shared)).toEqual([
+      ['worker', 20, 40, 59, 3_500, 10],
+      ['owner', 10, 20, 39, 2_000, 10],
+    ])
+    // Written before commits named their process: in a shared run, nobody can say whose they were.
+    const older = shared.map((e) =>
+      e.type === 'checkpoint' ? event(e.at, e.type, { ...e.detail, worker: undefined }) : e,
+    )
+    expect(work(older).map((w) => w[2])).toEqual([null, null])
+    // One machine, two sessions: each owner's the ranges committed while it owned the run, whether or not named.
+    expect(
+      work([
+        event(0, 'started', { pid: 10, host: 'a' }),
+        event(1_000, 'checkpoint', { start: 0, end: 5, worker: 'local' }),
+        event(2_000, 'checkpoint', { start: 5, end: 10 }),
+        event(5_000, 'resumed', { pid: 11, host: 'a' }),
+        event(6_000, 'checkpoint', { start: 10, end: 12, worker: 'local' }),
+      ]),
+    ).toEqual([
+      ['owner', 11, 2, 11, 6_000, null],
+      ['owner', 10, 10, 9, 2_000, 5],
+    ])
+    // A program's lives: how far each advanced, from its journaled progress.
+    expect(
+      work([
+        event(0, 'started', { pid: 10, host: 'a' }),
+        event(10, 'program-started', { pid: 40, host: 'a', life: 1 }),
+        event(1_000, 'progress', { life: 1, done: 5, total: 100 }),
+        event(3_000, 'progress', { life: 1, done: 25, total: 100 }),
+        event(3_100, 'program-exited', { pid: 40, code: 1, signal: null }),
+        event(4_000, 'program-started', { pid: 41, host: 'a', life: 2 }),
+        event(5_000, 'progress', { life: 2, done: 21, total: 100 }),
+      ])[1],
+    ).toEqual(['program', 40, 20, 25, 3_000, 10])
+  })
+
   it('history: a run works from each session start to its end or last event, the gaps between sessions left out', () => {
     const events = [
       event(0, 'started'),

@@ -12,6 +12,7 @@ interface Throughput {
     sessions: { start: number; end: number | null; parallel: number }[],
     before?: number,
   ): Columns
+  programColumns(lives: { samples: [number, number][] }[]): Columns
   sessionsOf(events: { type: string; at: number; detail: Record<string, unknown> }[]): {
     start: number
     end: number | null
@@ -19,7 +20,7 @@ interface Throughput {
   }[]
 }
 const MODULE: string = '../../src/dashboard/static/throughput.js'
-const { chartColumns, sessionsOf } = (await import(MODULE)) as Throughput
+const { chartColumns, programColumns, sessionsOf } = (await import(MODULE)) as Throughput
 
 /**
  * Commits of a session starting at `start` in which `workers` workers make `perSecond` items a second in all; and
@@ -91,4 +92,37 @@ describe('throughput chart', () => {
     expect(xs[gap - 1]!).toBeLessThanOrEqual(first.at(-1)!.t / 1000 + 1e-9)
     expect(xs[gap + 1]!).toBeGreaterThanOrEqual(resumedAt / 1000 - 1e-9)
   })
+
+  test.prop([
+    fc.integer({ min: 1, max: 5_000 }),
+    fc.array(fc.integer({ min: 500, max: 1_500 }), { minLength: 20, maxLength: 200 }),
+    fc.integer({ min: 0, max: 1_000 }),
+  ])(
+    "exec-throughput: a program's steady pace, sampled at uneven intervals over two lives, is drawn flat within ±10% (and the rounding to whole items), its restart one break",
+    (perSecond, intervals, resumedFrom) => {
+      // Where a steady program says it is, sampled as its supervisor journals it (about once a progress interval).
+      const life = (start: number, from: number) => {
+        let t = start
+        const samples: [number, number][] = [[t, from]]
+        for (const ms of intervals) {
+          t += ms
+          samples.push([t, from + Math.floor(((t - start) * perSecond) / 1000)])
+        }
+        return { samples }
+      }
+      const first = life(1_000, 0)
+      const second = life(first.samples.at(-1)![0] + 30_000, resumedFrom)
+      const [xs, smoothed, , committed] = programColumns([first, second])
+      const gaps = xs.flatMap((_, i) => (smoothed[i] === null ? [i] : []))
+      expect(gaps).toHaveLength(1)
+      // The committed line is where the program said it was: a restarted one resumes from its checkpoint.
+      expect(numbers(committed).at(-1)).toBe(second.samples.at(-1)![1])
+      const rates = numbers(smoothed)
+      expect(rates.length).toBeGreaterThan(10)
+      // A count in whole items is up to one item short at each sample: over a second, that is one item of the pace.
+      const slack = 0.1 * perSecond + 2
+      expect(Math.max(...rates)).toBeLessThanOrEqual(perSecond + slack)
+      expect(Math.min(...rates)).toBeGreaterThanOrEqual(perSecond - slack)
+    },
+  )
 })

@@ -212,14 +212,14 @@ export function storeConformance(name: string, makeStore: () => Promise<Store>):
       await store.close()
     })
 
-    it('events are kept in order, and every commit logs a checkpoint', async () => {
+    it('events are kept in order, and every commit logs a checkpoint naming the worker whose claim it was', async () => {
       const store = await withRun(10)
       await store.addEvent('started', { pid: 1 }, 5)
       await commit(store, (await store.claimRange('w', 10, TTL, 0))!, 10, 6)
       await store.addEvent('complete', {}, 7)
       const events = await store.events()
       expect(events.map((e) => e.type)).toEqual(['started', 'checkpoint', 'complete'])
-      expect(events[1]).toEqual({ at: 6, type: 'checkpoint', detail: { start: 0, end: 10 } })
+      expect(events[1]).toEqual({ at: 6, type: 'checkpoint', detail: { start: 0, end: 10, worker: 'w' } })
       await store.close()
     })
 

@@ -1,8 +1,12 @@
 // Items per second over time: smoothed, with the raw rate faint behind it, and a break between sessions.
 
-import { el, setText } from './dom.js'
+import { el, getJson, setText } from './dom.js'
 import { clockTime, compact, count, rate } from './format.js'
-import { chartColumns, commitsOf, sessionsOf } from './throughput.js'
+import { chartColumns, commitsOf, programColumns, sessionsOf } from './throughput.js'
+
+/** A supervised program's run (`longhaul exec`): its sessions name the program's command line. */
+const isProgram = (detail) =>
+  (detail.events ?? []).some((e) => e.type === 'program-started' || Array.isArray(e.detail?.command))
 
 /** A stalled run's line goes on to the time of its status, falling: nothing is being made. */
 const stalledUntil = (run) =>
@@ -152,6 +156,14 @@ export class ThroughputChart {
 
   /** The run's history as the server has it: its commits and the events that tell its sessions. */
   reset(detail) {
+    this.detail = detail
+    if (isProgram(detail)) {
+      // A supervised program commits no ranges: its pace is drawn from where it said it was, as its journal has it.
+      this.stalledUntil = stalledUntil(detail)
+      this.total = detail.snapshot.total ?? Math.max(1, detail.snapshot.done)
+      this.programLives()
+      return
+    }
     const { commits, before } = commitsOf(detail)
     this.commits = commits
     this.before = before
@@ -169,8 +181,21 @@ export class ThroughputChart {
     this.draw()
   }
 
+  /** A supervised program's lives and progress, read again (each time the run's history is). */
+  async programLives() {
+    const { id, dir } = this.detail
+    const lives = await getJson(`/api/runs/${encodeURIComponent(id)}/lives?dir=${encodeURIComponent(dir ?? '')}`).catch(
+      () => undefined,
+    )
+    if (!lives) return
+    this.lives = lives.lives
+    this.draw()
+  }
+
   /** A live commit: the run's committed count at the time of its newest commit. */
   add(t, committed, total) {
+    // A program's position comes from its journal (`programLives`), not from its last checkpoint's time.
+    if (this.lives) return
     this.total = total ?? Math.max(1, committed)
     const last = this.commits.at(-1)
     const had = this.before + this.commits.reduce((sum, c) => sum + c.n, 0)
@@ -180,11 +205,21 @@ export class ThroughputChart {
   }
 
   draw() {
-    this.columns = chartColumns(this.commits, this.sessions, this.before, this.stalledUntil)
-    const enough = this.commits.length >= 2
+    this.columns = this.lives
+      ? programColumns(this.lives, this.stalledUntil)
+      : chartColumns(this.commits, this.sessions, this.before, this.stalledUntil)
+    const enough = this.lives
+      ? this.lives.reduce((sum, life) => sum + life.samples.length, 0) >= 2
+      : this.commits.length >= 2
     this.note.hidden = enough || !this.chart
     this.plot.hidden = !enough
-    if (!enough) setText(this.note, 'The chart starts after the second commit.')
+    if (!enough)
+      setText(
+        this.note,
+        this.lives
+          ? 'The chart starts once the program has said twice where it is (its progress, journaled every progress interval).'
+          : 'The chart starts after the second commit.',
+      )
     this.chart?.setData(this.columns)
     this.renderNumbers()
   }

@@ -4,6 +4,7 @@
 import { el, getJson } from './dom.js'
 import { HistorySection } from './history.js'
 import { renderIdentity } from './identity.js'
+import { LiveOutput } from './liveOutput.js'
 import { renderLogs } from './logs.js'
 import { MetricCharts } from './metricsChart.js'
 import { ServicesSection } from './services.js'
@@ -18,6 +19,7 @@ export class RunGains {
     this.metrics = new MetricCharts()
     this.workers = el('section', { class: 'card', 'aria-labelledby': 'workers-title' })
     this.logs = el('section', { class: 'card', 'aria-labelledby': 'logs-title' })
+    this.output = new LiveOutput(run)
     this.identity = el('section', { class: 'card', 'aria-labelledby': 'identity-title' })
     this.history = new HistorySection(run.id)
     this.services.update(run)
@@ -29,13 +31,14 @@ export class RunGains {
     return [this.services.root]
   }
   get rest() {
-    return [this.metrics.root, this.workers, this.logs, this.identity, this.history.root]
+    return [this.metrics.root, this.workers, this.output.root, this.logs, this.identity, this.history.root]
   }
 
   /** A live status. */
   update(run) {
     this.run = run
     this.services.update(run)
+    this.output.follow(run)
     if (this.facts) renderWorkers(this.workers, this.facts, run)
   }
 
@@ -52,6 +55,7 @@ export class RunGains {
       this.facts = facts
       this.metrics.update(facts.metrics, facts.identity?.kind)
       renderWorkers(this.workers, facts, this.run)
+      this.output.follow(this.run, facts.identity?.kind === 'exec')
       // Redrawn only when they changed, so an opened stack or a scrolled log stays as it is.
       const logs = JSON.stringify([facts.logs.at(-1), facts.logs.length, facts.failures])
       if (logs !== this.shownLogs) renderLogs(this.logs, facts)

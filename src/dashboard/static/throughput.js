@@ -50,13 +50,35 @@ export function commitsOf(d) {
  * smoothed line goes on to it, falling as nothing is made.
  */
 export function chartColumns(commits, sessions, before = 0, stalledUntil = undefined) {
+  return columnsOf(groupBySession(commits, sessions), before, stalledUntil)
+}
+
+/**
+ * A supervised program's columns, from its lives (`/api/runs/<id>/lives`: each life's `[at, done]` samples, as it
+ * journaled where it said it was): the same rules as a map run's commits, each life a session of one worker whose
+ * pace counts from its first report (a restarted program resumes from its checkpoint: its count starts there, not at
+ * 0). The committed line is where the program said it was; the time between two lives (a restart's wait, no
+ * supervisor running) is a break.
+ */
+export function programColumns(lives, stalledUntil = undefined) {
+  const groups = (lives ?? [])
+    .filter((life) => life.samples.length >= 1)
+    .map((life) => {
+      const [first, ...rest] = life.samples
+      const commits = rest.map(([t, done], i) => ({ t, n: Math.max(0, done - life.samples[i][1]) }))
+      return { start: first[0], parallel: 1, commits, from: first[1] }
+    })
+  return columnsOf(groups, 0, stalledUntil)
+}
+
+/** Rows of every group (a session, or a program's life), a break between two, as the chart's columns. */
+function columnsOf(groups, before, stalledUntil) {
   const rows = []
   let committed = before
-  const groups = groupBySession(commits, sessions)
   for (const [i, group] of groups.entries()) {
     if (!group.commits.length) continue
     if (i > 0 && rows.length) rows.push({ x: (rows.at(-1).x + group.start) / 2, gap: true })
-    committed = sessionRows(group, committed, rows, i === groups.length - 1 ? stalledUntil : undefined)
+    committed = sessionRows(group, group.from ?? committed, rows, i === groups.length - 1 ? stalledUntil : undefined)
   }
   rows.sort((a, b) => a.x - b.x)
   const cell = (row, key) => (row.gap ? null : row[key])

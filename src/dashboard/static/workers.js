@@ -18,6 +18,17 @@ function statusOf(p, run) {
   return { word: 'working', tone: 'good' }
 }
 
+/**
+ * The claims a process holds, in a shared run (its journal says which processes hold one now); on one machine every
+ * claim is the owner's, and a program claims nothing.
+ */
+function claimsOf(p, run) {
+  // The owner's own claims are not told apart from its lease: only the other processes' are listed.
+  if (!run.shared || p.role !== 'worker') return '—'
+  if (p.ended) return 'none (given back)'
+  return run.shared.workers.includes(`${p.host}:${p.pid}`) ? 'holds a claim' : 'none'
+}
+
 export function renderWorkers(section, facts, run) {
   const s = run.snapshot
   const children = [el('h2', { id: 'workers-title' }, 'Who is working')]
@@ -67,6 +78,10 @@ export function renderWorkers(section, facts, run) {
           el('th', {}, 'PID'),
           el('th', {}, 'Since'),
           el('th', {}, 'Status'),
+          el('th', {}, 'Claims'),
+          el('th', { class: 'num' }, 'Items'),
+          el('th', {}, 'Last finished'),
+          el('th', { class: 'num' }, `${unitOf(s)}/s`),
         ),
       ),
       el(
@@ -86,6 +101,24 @@ export function renderWorkers(section, facts, run) {
               { class: 'detail' },
               el('span', { class: `event ${status.tone}` }, status.word),
               p.endedAt ? el('span', { class: 'muted' }, ` at ${clockTime(p.endedAt)}`) : null,
+            ),
+            el('td', { class: 'detail' }, claimsOf(p, run)),
+            el(
+              'td',
+              { class: 'num', 'data-items': p.items ?? '' },
+              p.items === null || p.items === undefined ? '—' : count(p.items),
+            ),
+            el(
+              'td',
+              { class: 'nowrap' },
+              p.lastItem === null || p.lastItem === undefined
+                ? '—'
+                : `${p.role === 'program' ? 'at' : 'item'} ${count(p.lastItem)}, ${clockTime(p.lastAt)}`,
+            ),
+            el(
+              'td',
+              { class: 'num', 'data-rate': p.itemsPerSecond ?? '' },
+              p.itemsPerSecond === null || p.itemsPerSecond === undefined ? '—' : rate(p.itemsPerSecond),
             ),
           )
         }),

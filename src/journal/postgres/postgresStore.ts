@@ -323,8 +323,8 @@ export class PostgresStore implements Store {
       }
       // Fencing: the claim row must still carry this token. A worker retaking it concurrently holds its lock; once it
       // commits, this re-reads the row and finds the new token.
-      const held = await tx.query<{ start: number; stop: number }>(
-        'SELECT start, stop FROM longhaul.claims WHERE run_id = $1 AND token = $2 FOR UPDATE',
+      const held = await tx.query<{ start: number; stop: number; worker: string }>(
+        'SELECT start, stop, worker FROM longhaul.claims WHERE run_id = $1 AND token = $2 FOR UPDATE',
         [this.run, claim.token],
       )
       const row = held.rows[0]
@@ -349,7 +349,7 @@ export class PostgresStore implements Store {
       await tx.query(`INSERT INTO longhaul.events (run_id, at, type, detail) VALUES ($1, $2, 'checkpoint', $3)`, [
         this.run,
         now,
-        JSON.stringify({ start: range.start, end: range.end }),
+        JSON.stringify({ start: range.start, end: range.end, worker: row.worker }),
       ])
       if (range.end === row.stop)
         await tx.query('DELETE FROM longhaul.claims WHERE run_id = $1 AND token = $2', [this.run, claim.token])

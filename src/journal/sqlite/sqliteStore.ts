@@ -265,7 +265,7 @@ export class SqliteStore implements Store {
       // The event log's checkpoint entry is part of the same transaction: no extra sync.
       this.db
         .prepare("INSERT INTO events (at, type, detail) VALUES (?, 'checkpoint', ?)")
-        .run(now, JSON.stringify({ start: range.start, end: range.end }))
+        .run(now, JSON.stringify({ start: range.start, end: range.end, worker: held.worker }))
       if (range.end === held.end) this.db.prepare('DELETE FROM claims WHERE token = ?').run(claim.token)
       else this.db.prepare('UPDATE claims SET start = ? WHERE token = ?').run(range.end, claim.token)
     })

@@ -48,6 +48,10 @@ export class ProgramReports {
   private logEvents = 0
   private protocolProgress = false
   private bar: { desc: string | null; withTotal: boolean } | undefined
+  /** The program's life, and where it last said it was; what of it the journal has (`progress` events). */
+  private life = 0
+  private position: { done: number; total: number | null } | undefined
+  private journaled: { life: number; done: number } | undefined
 
   constructor(private readonly c: ReportsContext) {
     // mtimes have a coarser clock than Date.now on some file systems: a second of slack.
@@ -67,6 +71,7 @@ export class ProgramReports {
         if (event.unit) this.c.tracker.unit = event.unit
         if (event.total != null) this.c.stated?.(event.total)
         this.c.progress.reported(this.c.tracker.position(event.done, event.total ?? this.c.total ?? null, now))
+        this.moved(event.done, event.total ?? this.c.total ?? null)
         return
       case 'checkpoint': {
         const found = this.finder.announce(event.path, event.step)
@@ -102,6 +107,29 @@ export class ProgramReports {
     if (bar.unit !== 'it') this.c.tracker.unit = bar.unit
     if (bar.total !== null) this.c.stated?.(bar.total)
     this.c.progress.reported(this.c.tracker.position(bar.done, bar.total ?? this.c.total ?? null, this.c.now()))
+    this.moved(bar.done, bar.total ?? this.c.total ?? null)
+  }
+
+  /** A new life of the program begins: its first report is journaled at once, as where its pace is measured from. */
+  startLife(life: number): void {
+    this.life = life
+    this.position = undefined
+  }
+
+  /**
+   * Where the program is, journaled (a `progress` event) when it moved since the last one: called at every progress
+   * interval and when a life ends, so the run's throughput over time can be drawn from the journal.
+   */
+  flushProgress(): void {
+    const at = this.position
+    if (!at || (this.journaled?.life === this.life && this.journaled.done === at.done)) return
+    this.journaled = { life: this.life, done: at.done }
+    void this.c.journal.event('progress', { life: this.life, done: at.done, total: at.total })
+  }
+
+  private moved(done: number, total: number | null): void {
+    this.position = { done, total }
+    if (this.journaled?.life !== this.life) this.flushProgress()
   }
 
   /** Every tick while the program runs: a checkpoint file it wrote without announcing it is found. */

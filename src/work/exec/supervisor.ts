@@ -12,6 +12,7 @@ import { type EventsChannel, openEventsChannel } from './channel.ts'
 import type { FoundCheckpoint } from './checkpoints.ts'
 import { JournalWrites } from './journal.ts'
 import { LearnedTotalGate } from './learnedGate.ts'
+import { LiveOutput } from './liveOutput.ts'
 import type { ExecOptions, ExecResult, ExecSettings } from './options.ts'
 import { type ProgramExit, type RunningProgram, resumeArgs, startProgram } from './program.ts'
 import { RESUME_ENV } from './protocol.ts'
@@ -48,6 +49,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
   private gated: LearnedTotalGate | undefined
   /** The first life's channel, made before the clocks start (making a FIFO takes a process of its own). */
   private firstChannel: EventsChannel | undefined
+  private liveOutput: LiveOutput | undefined
 
   constructor(
     private readonly o: ExecOptions,
@@ -87,7 +89,11 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
       loop: {
         onTick: (interval) => {
           if (this.program) this.reports.look()
+          // The running program's last lines, for a reader of the run folder; never by a process that lost the run.
+          if (this.program && !this.progress?.leaseLost)
+            this.liveOutput?.keep(this.lives, this.program.pid, this.program.outputTail(), now())
           if (interval) this.reports.flushMetrics()
+          if (interval) this.reports.flushProgress()
         },
         stallNote: (change, quiet) =>
           change === 'stalled'
@@ -104,6 +110,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
     const { now, restarts } = this.s
     this.tracker = session.tracker
     this.progress = session.progress
+    this.liveOutput = new LiveOutput(open.paths.internal)
     this.gated = this.learnedGate(open)
     this.reports = new ProgramReports({
       store: open.store,
@@ -136,6 +143,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
         const exit = await this.live(this.lives, resumeFrom)
         this.lastExit = exit
         this.reports.flushMetrics()
+        this.reports.flushProgress()
         if (session.failure) throw session.failure
         if (exit.exitCode === 0 && !this.stopping) return await this.ending('complete', null)
         if (this.stopping) break
@@ -248,6 +256,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
     if (resumeFrom) env[RESUME_ENV] = resumeFrom.path
     else delete env[RESUME_ENV]
     const channel = this.firstChannel ?? (await openEventsChannel())
+    this.reports.startLife(life)
     this.firstChannel = undefined
     this.program = await startProgram(
       {
@@ -302,6 +311,7 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
         malformedLines: this.malformed,
         lastLines: this.program.outputTail(),
       })
+      if (!this.progress?.leaseLost) this.liveOutput?.remove()
       return exit
     } finally {
       this.program = undefined
