@@ -152,12 +152,20 @@ export function dashboardApp(
     if (gzip) c.header('Content-Encoding', 'gzip')
     return c.body(index.listBody(gzip))
   })
-  // ?dir= (relative to the root) names the folder when several hold the same run (copies).
+  // ?dir= (relative to the root) names the folder when several hold the same run (copies); ?since=N&proofs=TAG
+  // (an earlier answer's eventCount and proofsTag) asks only for what came after it (see runDetail).
   app.get('/api/runs/:id', async (c) => {
     const id = c.req.param('id')
     const run = RUN_ID.test(id) ? await index.findNow(id, c.req.query('dir')) : undefined
     if (!run) return noSuchRun(c, options.root)
-    return c.json(await runDetail(options.root, run))
+    const since = Number(c.req.query('since') ?? Number.NaN)
+    const proofsTag = c.req.query('proofs')
+    return c.json(
+      await runDetail(options.root, run, {
+        ...(Number.isInteger(since) && { since }),
+        ...(proofsTag !== undefined && { proofsTag }),
+      }),
+    )
   })
   addFactRoutes(app, options.root, index)
   liveRoutes(app, { root: options.root, index, feed, maxStreams })
