@@ -5,7 +5,7 @@
 import { stateOf } from './card.js'
 import { el, getJson, setText } from './dom.js'
 import { count, learnServerClock } from './format.js'
-import { comparator, RunRow, tableHead } from './listTable.js'
+import { comparator, hasUsage, RunRow, tableHead } from './listTable.js'
 import { showLive, subscribe } from './live.js'
 
 /** Rows put in the page at once; the rest follow, this many a frame. */
@@ -115,6 +115,10 @@ export function listPage() {
       `${count(rows.size)} run${rows.size === 1 ? '' : 's'}${byState.size ? ' — ' : ''}${[...byState].map(([word, n]) => `${n} ${word}`).join(', ')}`,
     )
     if (attached >= ordered.length) setText(shown, visible === rows.size ? '' : `${count(visible)} shown`)
+    // The Cost column only where some run reports usage.
+    let usage = false
+    for (const { run } of rows.values()) if ((usage ||= hasUsage(run))) break
+    table.classList.toggle('with-usage', usage)
     empty.hidden = rows.size > 0
     table.hidden = rows.size === 0
     const address = new URLSearchParams()
