@@ -33,7 +33,8 @@ export function pageHtmls(staticDir: string): { list: string; run: string } {
     ['app.js', ...closure(entry)].map((name) => `<link rel="modulepreload" href="/static/${name}">`)
   const head = (links: string[]) => page.replace(MARK, links.join('\n  '))
   return {
-    list: head([...modules('list.js'), '<link rel="preload" href="/api/runs" as="fetch" crossorigin>']),
+    // The data first: the server answers it while the modules come.
+    list: head(['<link rel="preload" href="/api/runs" as="fetch" crossorigin>', ...modules('list.js')]),
     run: head([
       ...modules('run.js'),
       '<link rel="preload" href="/static/uPlot.iife.min.js" as="script">',

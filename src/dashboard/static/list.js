@@ -10,7 +10,7 @@ import { showLive, subscribe } from './live.js'
 
 /** Rows put in the page at once (more than a tall window shows); the rest follow, after it is painted, this many a frame. */
 const FIRST_ROWS = 40
-const ROWS_A_FRAME = 200
+const ROWS_A_FRAME = 100
 
 /** Calls `task` once the browser has painted what is in the page now (the frame after the next). */
 const afterPaint = (task) => requestAnimationFrame(() => setTimeout(task, 0))
