@@ -134,4 +134,22 @@ describe('a dashboard with a token, its tabs sharing one live connection', () =>
     expect(dashboard.streams()).toBe(1)
     expect(browser.pageErrors).toEqual([])
   }, 120_000)
+
+  it('token-refused-polling: a browser without shared workers, which asks for changes instead, says so too', async () => {
+    const polling = await newBrowser()
+    await polling.context.addInitScript(() => {
+      delete (window as { SharedWorker?: unknown }).SharedWorker
+    })
+    const page = await polling.newPage()
+    expect((await page.goto(`${dashboard!.url}`))?.status()).toBe(200)
+    await expect.poll(() => barOf(page, runningId), { timeout: 20_000 }).toBeGreaterThan(0)
+    const port = Number(new URL(dashboard!.url).port)
+    await dashboard!.close()
+    dashboard = await startDashboard({ root, port, token: 'a-third-token-a-third-token' })
+    await expect
+      .poll(() => page.locator('#connection').getAttribute('data-status'), { timeout: 20_000 })
+      .toBe('unauthorized')
+    await expect(page.locator('[role=alert][data-refused]').textContent()).resolves.toMatch(/needs its token/)
+    expect(polling.pageErrors).toEqual([])
+  }, 60_000)
 })
