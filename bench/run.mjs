@@ -198,7 +198,7 @@ function summary(rows) {
     ],
     dashboard: (r) => [
       `dashboard, ${r.runs} runs`,
-      `/api/runs ${r.apiRunsMs} ms (${r.apiRunsKiB} KiB; a scan of the root ${r.scanMs} ms), first paint ${r.firstPaintMs ?? 'not measured'} ms (${r.firstPaintCpuMs ?? '?'} ms CPU), one change ${r.diffBytes} bytes`,
+      `/api/runs ${r.apiRunsMs} ms (${r.apiRunsKiB} KiB; a scan of the root ${r.scanMs} ms), first paint ${r.firstPaintMs ?? 'not measured'} ms, every row ${r.allRowsMs ?? '?'} ms (${r.allRowsCpuMs ?? '?'} ms CPU), one change ${r.diffBytes} bytes`,
     ],
     scale: (r) => [
       `${r.items.toLocaleString('en')} committed${r.simulated ? ' (simulated)' : ''}`,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, isAbsolute, join, relative, resolve } from 'node:path'
 import type { Context } from 'hono'
@@ -53,12 +54,28 @@ export interface ProofSummary {
   }[]
 }
 
-/** A run's page: the list item plus its history, commits, proofs and preflight report. */
+/**
+ * A run's page: the list item plus its history, commits, proofs and preflight report. Asked with `since` (the
+ * `eventCount` of an earlier answer), `events` and `checkpoints` are only those logged after it, and `proofs` and
+ * `report` are left out while they are those of `proofsTag` (the page has them).
+ */
 export interface RunDetail extends RunItem {
   readonly events: readonly RunEvent[]
   readonly checkpoints: readonly { at: number; start: number; end: number }[]
-  readonly proofs: readonly ProofSummary[]
-  readonly report: string | null
+  readonly proofs?: readonly ProofSummary[]
+  readonly report?: string | null
+  /** How many events (checkpoints included) the run's log holds: the `since` of the next question. */
+  readonly eventCount: number
+  /** Names the proofs and report as they are now. */
+  readonly proofsTag: string
+  /** Set when this answer holds only what came after the page's `since`. */
+  readonly since?: number
+}
+
+/** What a page already has of a run's history (see RunDetail). */
+export interface HistoryHeld {
+  readonly since?: number
+  readonly proofsTag?: string
 }
 
 /** Events and commits kept on a run's page (the newest). */
@@ -210,19 +227,34 @@ function madeAt(dir: string): number {
   }
 }
 
-export async function runDetail(root: string, item: RunItem): Promise<RunDetail> {
+/**
+ * A run's page data. With `held.since`, only the events logged after the first `since` (the log only grows): an
+ * open page of a live run is sent its new commits, not its whole history again; a `since` past the log's end (not
+ * this log) is answered in full.
+ */
+export async function runDetail(root: string, item: RunItem, held: HistoryHeld = {}): Promise<RunDetail> {
   const paths = runPaths(join(resolve(root), item.dir))
-  const events = item.unreadable ? [] : await runEvents(paths.dir)
+  const all = item.unreadable ? [] : await runEvents(paths.dir)
+  const since = held.since !== undefined && held.since >= 0 && held.since <= all.length ? held.since : undefined
+  const events = since === undefined ? all : all.slice(since)
   const checkpoints = events
     .filter((e) => e.type === 'checkpoint')
     .slice(-MAX_CHECKPOINTS)
     .map((e) => ({ at: e.at, start: Number(e.detail.start), end: Number(e.detail.end) }))
+  const proofs = readProofs(paths.proofs, item.snapshot.job)
+  const report = readOptional(join(paths.proofs, 'PREFLIGHT.md'))
+  const proofsTag = createHash('sha256')
+    .update(JSON.stringify([proofs, report]))
+    .digest('base64url')
+    .slice(0, 16)
   return {
     ...item,
     events: events.filter((e) => e.type !== 'checkpoint' && e.type !== 'progress').slice(-MAX_EVENTS),
     checkpoints,
-    proofs: readProofs(paths.proofs, item.snapshot.job),
-    report: readOptional(join(paths.proofs, 'PREFLIGHT.md')),
+    eventCount: all.length,
+    proofsTag,
+    ...(since !== undefined && { since }),
+    ...(since === undefined || held.proofsTag !== proofsTag ? { proofs, report } : {}),
   }
 }
 

@@ -5,12 +5,13 @@ import type { AddressInfo } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { type ServerType, serve } from '@hono/node-server'
-import { type Context, Hono } from 'hono'
+import { Hono } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
 import { addFactRoutes } from './factRoutes.ts'
 import { RunFeed } from './feed.ts'
 import { liveRoutes } from './liveRoutes.ts'
 import { prometheusText } from './metrics.ts'
+import { pageHtmls } from './pageHead.ts'
 import { RootIndex } from './rootIndex.ts'
 import { noSuchRun, RUN_ID, runDetail } from './runs.ts'
 
@@ -67,7 +68,7 @@ const STATIC_FILES: Readonly<Record<string, { path: string; type: string }>> = {
   },
   '/static/uPlot.min.css': { path: require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
 }
-const INDEX = fileURLToPath(new URL('index.html', STATIC_DIR))
+const STATIC_PATH = fileURLToPath(STATIC_DIR)
 
 /**
  * The dashboard's HTTP app (DESIGN §2 `serve`): the page, its JSON API, live
@@ -132,9 +133,9 @@ export function dashboardApp(
     return next()
   })
 
-  const page = (c: Context) => c.html(readFileSync(INDEX, 'utf8'))
-  app.get('/', page)
-  app.get('/runs/:id', (c) => (isPage(c.req.path) ? page(c) : c.text('404 no such run\n', 404)))
+  const pages = pageHtmls(STATIC_PATH)
+  app.get('/', (c) => c.html(pages.list))
+  app.get('/runs/:id', (c) => (isPage(c.req.path) ? c.html(pages.run) : c.text('404 no such run\n', 404)))
   for (const [path, file] of Object.entries(STATIC_FILES)) {
     app.get(path, (c) => {
       c.header('Content-Type', file.type)
@@ -152,12 +153,20 @@ export function dashboardApp(
     if (gzip) c.header('Content-Encoding', 'gzip')
     return c.body(index.listBody(gzip))
   })
-  // ?dir= (relative to the root) names the folder when several hold the same run (copies).
+  // ?dir= (relative to the root) names the folder when several hold the same run (copies); ?since=N&proofs=TAG
+  // (an earlier answer's eventCount and proofsTag) asks only for what came after it (see runDetail).
   app.get('/api/runs/:id', async (c) => {
     const id = c.req.param('id')
     const run = RUN_ID.test(id) ? await index.findNow(id, c.req.query('dir')) : undefined
     if (!run) return noSuchRun(c, options.root)
-    return c.json(await runDetail(options.root, run))
+    const since = Number(c.req.query('since') ?? Number.NaN)
+    const proofsTag = c.req.query('proofs')
+    return c.json(
+      await runDetail(options.root, run, {
+        ...(Number.isInteger(since) && { since }),
+        ...(proofsTag !== undefined && { proofsTag }),
+      }),
+    )
   })
   addFactRoutes(app, options.root, index)
   liveRoutes(app, { root: options.root, index, feed, maxStreams })

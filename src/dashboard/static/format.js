@@ -1,6 +1,7 @@
 // Numbers and times, formatted as the CLI formats them, and the server's clock as this page knows it.
 
-export const count = (n) => Number(n ?? 0).toLocaleString('en-US')
+const numbers = new Intl.NumberFormat('en-US')
+export const count = (n) => numbers.format(Number(n ?? 0))
 export const rate = (perSecond) =>
   perSecond === null || perSecond === undefined
     ? 'unknown'

@@ -5,12 +5,15 @@
 import { stateOf } from './card.js'
 import { el, getJson, setText } from './dom.js'
 import { count, learnServerClock } from './format.js'
-import { comparator, RunRow, tableHead } from './listTable.js'
+import { comparator, hasUsage, RunRow, tableHead } from './listTable.js'
 import { showLive, subscribe } from './live.js'
 
-/** Rows put in the page at once; the rest follow, this many a frame. */
-const FIRST_ROWS = 100
-const ROWS_A_FRAME = 200
+/** Rows put in the page at once (more than a tall window shows); the rest follow, after it is painted, this many a frame. */
+const FIRST_ROWS = 40
+const ROWS_A_FRAME = 100
+
+/** Calls `task` once the browser has painted what is in the page now (the frame after the next). */
+const afterPaint = (task) => requestAnimationFrame(() => setTimeout(task, 0))
 
 const STATES = ['running', 'stalled', 'not running', 'failed', 'interrupted', 'complete']
 
@@ -100,7 +103,7 @@ export function listPage() {
       i++
     }
     if (attached < ordered.length && !more)
-      more = requestAnimationFrame(() => {
+      more = afterPaint(() => {
         more = 0
         attached += ROWS_A_FRAME
         show()
@@ -115,6 +118,10 @@ export function listPage() {
       `${count(rows.size)} run${rows.size === 1 ? '' : 's'}${byState.size ? ' — ' : ''}${[...byState].map(([word, n]) => `${n} ${word}`).join(', ')}`,
     )
     if (attached >= ordered.length) setText(shown, visible === rows.size ? '' : `${count(visible)} shown`)
+    // The Cost column only where some run reports usage.
+    let usage = false
+    for (const { run } of rows.values()) if ((usage ||= hasUsage(run))) break
+    table.classList.toggle('with-usage', usage)
     empty.hidden = rows.size > 0
     table.hidden = rows.size === 0
     const address = new URLSearchParams()
@@ -169,6 +176,8 @@ export function listPage() {
     main.setAttribute('aria-busy', 'false')
     show()
   })
+  // Live updates once the first rows are painted (the shared worker's start is not in their way): the stream's
+  // hello then says whether anything changed since the list was fetched.
   const handle = async (message) => {
     if (message.type === 'hello') {
       if (message.epoch !== known.epoch) await load()
@@ -187,9 +196,13 @@ export function listPage() {
     } else return
     show()
   }
-  subscribe({ list: true }, (message) => {
-    showLive(message)
-    inTurn(() => handle(message))
-  })
+  queue.then(() =>
+    afterPaint(() =>
+      subscribe({ list: true }, (message) => {
+        showLive(message)
+        inTurn(() => handle(message))
+      }),
+    ),
+  )
   setInterval(() => rows.forEach((row) => row.tick()), 1_000)
 }

@@ -4,6 +4,7 @@
 import { etaText, showBar, stateOf } from './card.js'
 import { el, runHref, setAttr, setText } from './dom.js'
 import { count, duration, percentOf, rate, secondsSince, unitOf } from './format.js'
+import { amount } from './services.js'
 
 const stateRank = { running: 0, stalled: 1, gone: 2, failed: 3, interrupted: 4, complete: 5 }
 const byText = (a, b) => a.localeCompare(b)
@@ -38,8 +39,29 @@ export const COLUMNS = [
     label: 'ETA',
     order: (a, b) => lastOr(a.snapshot.etaSeconds, 1e15) - lastOr(b.snapshot.etaSeconds, 1e15),
   },
+  {
+    key: 'usage',
+    label: 'Cost',
+    order: (a, b) =>
+      lastOr(a.snapshot.usage?.usd, -1) - lastOr(b.snapshot.usage?.usd, -1) ||
+      lastOr(a.snapshot.usage?.tokens, -1) - lastOr(b.snapshot.usage?.tokens, -1),
+  },
   { key: 'updated', label: 'Updated', order: (a, b) => byText(b.snapshot.updatedAt, a.snapshot.updatedAt) },
 ]
+
+/** True when the run's items report usage (`ctx.usage`): the table then has a Cost column (table.css). */
+export const hasUsage = (run) => Object.keys(run.snapshot.usage ?? {}).length > 0
+
+/** A run's usage in its row: the cost so far (usd), then the other counters, tokens first; '' for none. */
+function usageCell(usage = {}) {
+  const others = Object.keys(usage)
+    .filter((unit) => unit !== 'usd')
+    .sort((a, b) => (b === 'tokens') - (a === 'tokens') || a.localeCompare(b))
+  return [
+    usage.usd === undefined ? '' : amount('usd', usage.usd),
+    others.map((unit) => `${amount(unit, usage[unit])} ${unit}`).join(' · '),
+  ]
+}
 
 /** How rows are ordered: a column and a direction, or (no column) by interest. */
 export function comparator(sort) {
@@ -79,14 +101,18 @@ export class RunRow {
     // Roles said outright: the rows are laid out as grids (table.css), which must not cost them their meaning.
     this.rate = el('td', { role: 'cell', class: 'num', 'data-col': 'rate' })
     this.eta = el('td', { role: 'cell', class: 'num', 'data-col': 'eta' })
+    this.cost = el('span', { class: 'cost' })
+    this.used = el('span', { class: 'used' })
+    this.usage = el('td', { role: 'cell', class: 'num', 'data-col': 'usage' }, this.cost, this.used)
     this.updated = el('td', { role: 'cell', class: 'num', 'data-col': 'updated' })
     this.tr = el(
       'tr',
       { role: 'row', class: 'run', 'data-run': run.id, 'data-dir': run.dir },
       el('td', { role: 'cell', 'data-col': 'state' }, this.stateWord),
+      // Marked for Element Timing: the browser tells when the first rows were painted (bench/cases/dashboard.mjs).
       el(
         'td',
-        { role: 'cell', 'data-col': 'job' },
+        { role: 'cell', 'data-col': 'job', elementtiming: 'run' },
         el('span', { class: 'job' }, this.name, ' ', this.badge),
         this.summary,
       ),
@@ -94,6 +120,7 @@ export class RunRow {
       el('td', { role: 'cell', 'data-col': 'progress' }, this.counts, this.bar),
       this.rate,
       this.eta,
+      this.usage,
       this.updated,
     )
     this.render()
@@ -142,6 +169,9 @@ export class RunRow {
     showBar(this.bar, this.fill, s)
     setText(this.rate, `${rate(s.itemsPerSecond)}${s.itemsPerSecond === null ? '' : ` ${unitOf(s)}/s`}`)
     setText(this.eta, etaText(run))
+    const [cost, used] = usageCell(s.usage)
+    setText(this.cost, cost)
+    setText(this.used, used)
     this.tick()
   }
 

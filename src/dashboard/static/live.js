@@ -4,7 +4,7 @@
 // A subscriber gets { type: 'hello', epoch, version } when the stream (re)opens, { type: 'runs', epoch, version,
 // upserts, removed } for each change it follows, and { type: 'connection', status, text } for the header's note.
 
-import { getJson, showConnection } from './dom.js'
+import { el, setText, showConnection } from './dom.js'
 import { clockTime } from './format.js'
 
 const POLL_MS = 2_000
@@ -51,7 +51,13 @@ function byPolling({ list, runs }, onMessage) {
       const params = new URLSearchParams(base)
       params.set('since', String(version))
       params.set('epoch', epoch)
-      const answer = await getJson(`/api/changes?${params}`)
+      const response = await fetch(`/api/changes?${params}`, { credentials: 'same-origin' })
+      if (response.status === 401) {
+        onMessage({ type: 'connection', status: 'unauthorized', text: (await response.text()).trim() })
+        return
+      }
+      if (!response.ok) throw new Error(`/api/changes answered HTTP ${response.status}`)
+      const answer = await response.json()
       if (answer.reset || answer.epoch !== epoch) {
         epoch = answer.epoch
         onMessage({ type: 'hello', epoch: answer.epoch, version: answer.version })
@@ -72,7 +78,34 @@ function byPolling({ list, runs }, onMessage) {
 /** The header's note for a connection message. */
 export function showLive(message) {
   if (message.type !== 'connection') return
-  showConnection(message.status, message.status === 'live' ? `live · updated ${clockTime(Date.now())}` : message.text)
+  const refused = message.status === 'unauthorized'
+  showRefusal(refused ? message.text : '')
+  showConnection(
+    message.status,
+    message.status === 'live'
+      ? `live · updated ${clockTime(Date.now())}`
+      : refused
+        ? 'not updated: the server no longer accepts this page’s token'
+        : message.text,
+  )
+}
+
+let refusal = null
+/**
+ * The server's own 401 words at the top of the page, while the live updates are refused for the token (the server
+ * restarted with another, or another dashboard took this port): what is shown is how things stood before.
+ */
+function showRefusal(text) {
+  if (!text) {
+    if (refusal) refusal.hidden = true
+    return
+  }
+  if (!refusal) {
+    refusal = el('p', { class: 'card refusal', role: 'alert', 'data-refused': 'token' })
+    document.querySelector('header')?.after(refusal)
+  }
+  setText(refusal, `${text} What is shown below is how things stood before.`)
+  refusal.hidden = false
 }
 
 /**

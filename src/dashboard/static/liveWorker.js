@@ -98,9 +98,15 @@ function open() {
   current.addEventListener('error', () => {
     if (current !== source) return
     if (current.readyState === EventSource.CLOSED) {
-      // Refused (a restarting server's 503, a token gone): EventSource gives up; this tries again.
-      announce('offline', 'live updates refused by the server; retrying in 5s')
+      // Refused (a restarting server's 503, a token gone): EventSource gives up, without saying why; the server is
+      // asked why, so that a token no longer accepted is told to the tabs (not a page silently stuck), and this
+      // tries again (the tabs' cookie is renewed by opening the URL with ?token=).
       source = null
+      refused().then((because) => {
+        if (source !== null) return
+        if (because) announce('unauthorized', because)
+        else announce('offline', 'live updates refused by the server; retrying in 5s')
+      })
       retry = setTimeout(() => {
         retry = null
         if (openUrl) open()
@@ -109,6 +115,16 @@ function open() {
       announce('offline', 'connection lost; reconnecting…')
     }
   })
+}
+
+/** Why the server refused the stream, when it is its token: the 401's own words; '' otherwise. */
+async function refused() {
+  try {
+    const response = await fetch('/api/changes?since=-1', { credentials: 'same-origin' })
+    return response.status === 401 ? (await response.text()).trim() : ''
+  } catch {
+    return ''
+  }
 }
 
 function announce(status, text) {

@@ -18,13 +18,35 @@ const main = document.getElementById('main')
 /** Complete or failed, and nobody working on it: nothing will change. */
 const finished = (run) => !run.live && !run.ownerGone && ['complete', 'failed'].includes(run.snapshot.state)
 
-/** The run's page data; `{ gone }` when the server says its folder no longer holds it (410). */
-async function fetchDetail(id, dir) {
-  const url = `/api/runs/${encodeURIComponent(id)}${dir === undefined ? '' : `?dir=${encodeURIComponent(dir)}`}`
+/** Commits and events kept, as the server keeps them in a whole answer (runs.ts). */
+const MAX_EVENTS = 200
+const MAX_CHECKPOINTS = 2_000
+
+/**
+ * The run's page data; `{ gone }` when the server says its folder no longer holds it (410). Given what the page
+ * has (`held`: an earlier answer), only what came after it is asked for, and merged into it: the same as a whole
+ * answer, without sending the run's whole history again at each commit.
+ */
+async function fetchDetail(id, dir, held) {
+  const params = new URLSearchParams()
+  if (dir !== undefined) params.set('dir', dir)
+  if (held) {
+    params.set('since', String(held.eventCount))
+    params.set('proofs', held.proofsTag)
+  }
+  const url = `/api/runs/${encodeURIComponent(id)}${String(params) ? `?${params}` : ''}`
   const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
   if (response.status === 410) return { gone: (await response.json()).error }
   if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`)
-  return response.json()
+  const fresh = await response.json()
+  if (!held || fresh.since === undefined) return fresh
+  return {
+    ...fresh,
+    events: [...held.events, ...fresh.events].slice(-MAX_EVENTS),
+    checkpoints: [...held.checkpoints, ...fresh.checkpoints].slice(-MAX_CHECKPOINTS),
+    proofs: fresh.proofs ?? held.proofs,
+    report: fresh.report === undefined ? held.report : fresh.report,
+  }
 }
 
 export async function runPage(id) {
@@ -82,6 +104,8 @@ export async function runPage(id) {
 
   // History is re-read when the state changes at once, and while commits land at most every few seconds.
   let current = detail
+  /** The history as last fetched: the next fetch asks only for what came after it. */
+  let held = detail
   let fetchedAt = Date.now()
   let pending = null
   let ticker = null
@@ -100,10 +124,13 @@ export async function runPage(id) {
   const refreshHistory = async () => {
     pending = null
     fetchedAt = Date.now()
-    const fresh = await fetchDetail(id, dir).catch(() => undefined)
+    const fresh = await fetchDetail(id, dir, held).catch(() => undefined)
     if (stopped || !fresh) return
     if (fresh.gone) gone(fresh.gone)
-    else showHistory(fresh)
+    else {
+      held = fresh
+      showHistory(fresh)
+    }
   }
   const scheduleHistory = (now) => {
     if (now) {
