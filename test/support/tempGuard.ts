@@ -3,7 +3,7 @@
  *
  * Every test file, and every process it starts, gets TMPDIR set to one folder made here for this run of the suite, so
  * what the suite makes in "the temp folder" is told apart from what other programs (or another run of the suite) make
- * in /tmp at the same time. At the end, whatever is left in it, other than the caches of tools (tsx's), fails the
+ * in /tmp at the same time. At the end, whatever is left in it, other than caches (tsx's, the PostgreSQL template), fails the
  * suite with its names, and the folder is removed. The folder is readable by others: the test PostgreSQL server runs
  * as the `postgres` user inside it.
  */
@@ -11,8 +11,11 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-/** Entries that are not the suite's doing: tools' caches, keyed by user (tsx-0), recreated on demand. */
-const CACHES = /^tsx-\d+$/
+/**
+ * Entries that are caches, not leftovers: tools' caches, keyed by user (tsx-0), recreated on demand; and the template
+ * PostgreSQL cluster the test servers copy (test/support/postgres.ts), made once per run of the suite.
+ */
+const CACHES = /^(tsx-\d+|longhaul-pg-template)$/
 
 export function setup(): () => void {
   const outer = tmpdir()
