@@ -237,10 +237,7 @@ export async function runDetail(root: string, item: RunItem, held: HistoryHeld =
   const all = item.unreadable ? [] : await runEvents(paths.dir)
   const since = held.since !== undefined && held.since >= 0 && held.since <= all.length ? held.since : undefined
   const events = since === undefined ? all : all.slice(since)
-  const checkpoints = events
-    .filter((e) => e.type === 'checkpoint')
-    .slice(-MAX_CHECKPOINTS)
-    .map((e) => ({ at: e.at, start: Number(e.detail.start), end: Number(e.detail.end) }))
+  const checkpoints = checkpointsOf(all, since ?? 0)
   const proofs = readProofs(paths.proofs, item.snapshot.job)
   const report = readOptional(join(paths.proofs, 'PREFLIGHT.md'))
   const proofsTag = createHash('sha256')
@@ -318,4 +315,26 @@ function readOptional(path: string): string | null {
   } catch {
     return null
   }
+}
+
+/**
+ * The commits of the events from `from` on, newest MAX_CHECKPOINTS: a map job's `checkpoint` names the range of items it
+ * committed; a loop's or a supervised program's names the step it was taken at, and stands for the steps since the
+ * checkpoint before it (found in the whole log, so that an answer from `since` on reads them as a fresh one would).
+ */
+export function checkpointsOf(all: readonly RunEvent[], from: number): { at: number; start: number; end: number }[] {
+  const found: { at: number; start: number; end: number }[] = []
+  let step = 0
+  for (const [i, e] of all.entries()) {
+    if (e.type !== 'checkpoint') continue
+    const { start, end } = e.detail
+    let range: { start: number; end: number } | undefined
+    if (typeof start === 'number' && typeof end === 'number') range = { start, end }
+    else if (typeof e.detail.step === 'number' && e.detail.step >= step) {
+      range = { start: step, end: e.detail.step }
+      step = e.detail.step
+    }
+    if (range && i >= from) found.push({ at: e.at, ...range })
+  }
+  return found.slice(-MAX_CHECKPOINTS)
 }
