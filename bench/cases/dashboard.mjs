@@ -161,6 +161,8 @@ controller.abort()
 
 let paints = []
 let allRows = []
+const floors = []
+const BARE_PAGE = '<!doctype html><meta charset="utf-8"><title>longhaul</title><p elementtiming="run">longhaul</p>'
 const allRowsCpu = []
 const chromium = '/usr/bin/chromium'
 if (existsSync(chromium)) {
@@ -196,6 +198,13 @@ if (existsSync(chromium)) {
         paints.push(await page.waitForFunction(() => window.__firstRowsPaintedAt).then((value) => value.jsonValue()))
       }
       await page.close()
+      // The floor: a new tab painting one line of static text, no server, no script: what opening any page costs here.
+      if (r > 0) {
+        const bare = await context.newPage()
+        await bare.goto(`data:text/html,${encodeURIComponent(BARE_PAGE)}`)
+        floors.push(await bare.waitForFunction(() => window.__firstRowsPaintedAt).then((value) => value.jsonValue()))
+        await bare.close()
+      }
     }
   } finally {
     await context.close()
@@ -219,6 +228,9 @@ emit('dashboard', {
   diffBytes: Buffer.byteLength(diff),
   firstPaintMs,
   firstPaintsMs: paints.map((ms) => round(ms, 1)),
+  // A new tab painting one line of static text (a data: URL): the floor of any first paint on this machine.
+  bareTabPaintMs: floors.length ? round(median(floors), 1) : null,
+  bareTabPaintsMs: floors.map((ms) => round(ms, 1)),
   allRowsMs: allRows.length ? round(median(allRows), 1) : null,
   allRowsAllMs: allRows.map((ms) => round(ms, 1)),
   allRowsCpuMs: allRowsCpu.length ? median(allRowsCpu) : null,
