@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
 import { type Browser, openBrowser } from '../support/browser.ts'
 import { tempDir } from '../support/cli.ts'
+import { forgedSnapshot, writeForgedRun } from '../support/forgedRun.ts'
 
 // What the list's first paint waits for, in a real Chromium: only the list's own modules (none of the run page's,
 // not its chart library), all asked for as the page is parsed, and its data fetched once, as early. (How fast it is
@@ -16,40 +15,22 @@ let browser: Browser
 
 beforeAll(async () => {
   const at = new Date().toISOString()
-  for (let i = 0; i < 60; i++) {
-    mkdirSync(join(root, `run-${i}`))
-    writeFileSync(
-      join(root, `run-${i}`, 'progress.json'),
-      JSON.stringify({
+  for (let i = 0; i < 60; i++)
+    writeForgedRun(
+      join(root, `run-${i}`),
+      forgedSnapshot({
         job: `job-${i}`,
-        runId: randomUUID(),
-        state: 'complete',
         done: 10,
         total: 10,
-        percent: 100,
-        inFlight: 0,
         itemsPerSecond: 1,
-        etaSeconds: null,
-        etaLow: null,
-        etaHigh: null,
-        etaUnknownBecause: null,
         startedAt: at,
         updatedAt: at,
         heartbeatAt: at,
         lastCheckpointAt: at,
         checkpoints: 1,
-        workers: 1,
         elapsedSeconds: 10,
-        stalledForSeconds: null,
-        stallAfterSeconds: 300,
-        refreshSeconds: 10,
-        heartbeatSeconds: 10,
-        owner: { pid: 4242, host: 'another-machine' },
-        gate: null,
-        error: null,
       }),
     )
-  }
   dashboard = await startDashboard({ root, port: 0 })
   browser = await openBrowser()
 })

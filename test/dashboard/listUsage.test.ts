@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
-import type { ProgressSnapshot, Usage } from '../../src/telemetry/snapshot.ts'
+import type { Usage } from '../../src/telemetry/snapshot.ts'
 import { type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
 import { tempDir } from '../support/cli.ts'
+import { forgedSnapshot, writeForgedRun } from '../support/forgedRun.ts'
 
 // The list's Cost column, in a real Chromium: a run whose items report usage shows its cost so far and its tokens in
 // its row, the column sorts, it is there only when some run reports usage, and on a phone it is in the row's block.
@@ -17,38 +16,7 @@ const dashboards: Dashboard[] = []
 const browsers: Browser[] = []
 
 function writeRun(root: string, name: string, usage?: Usage): void {
-  const at = new Date(Date.now() - 600_000).toISOString()
-  mkdirSync(join(root, name), { recursive: true })
-  const snapshot = {
-    job: name,
-    runId: randomUUID(),
-    state: 'complete',
-    done: 100,
-    total: 100,
-    percent: 100,
-    inFlight: 0,
-    itemsPerSecond: 5,
-    etaSeconds: null,
-    etaLow: null,
-    etaHigh: null,
-    etaUnknownBecause: null,
-    startedAt: at,
-    updatedAt: at,
-    heartbeatAt: at,
-    lastCheckpointAt: at,
-    checkpoints: 4,
-    workers: 1,
-    elapsedSeconds: 20,
-    stalledForSeconds: null,
-    stallAfterSeconds: 300,
-    refreshSeconds: 10,
-    heartbeatSeconds: 10,
-    owner: { pid: 4242, host: 'another-machine' },
-    gate: null,
-    error: null,
-    ...(usage && { usage }),
-  } as ProgressSnapshot
-  writeFileSync(join(root, name, 'progress.json'), JSON.stringify(snapshot))
+  writeForgedRun(join(root, name), forgedSnapshot({ job: name, itemsPerSecond: 5, ...(usage && { usage }) }))
 }
 
 beforeAll(() => {

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,6 +8,7 @@ import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
 import { type CliResult, fixture, runCli, startCli, tempDir } from '../support/cli.ts'
+import { forgedSnapshot, writeForgedRun } from '../support/forgedRun.ts'
 
 // The dashboard kept open in many tabs over a root of 500 runs, in a real Chromium: one live connection per browser
 // whatever the number of tabs, none for a finished run, the list updated by diffs of the runs that changed.
@@ -33,7 +34,7 @@ beforeAll(async () => {
   ])
   expect(finished.code, finished.stderr).toBe(0)
   finishedId = JSON.parse(finished.stdout).runId
-  for (let i = 0; i < FORGED; i++) forged.push(writeForgedRun(i))
+  for (let i = 0; i < FORGED; i++) forged.push(addForgedRun(i))
   // A job that commits every few items for minutes (killed after the tests).
   running = startCli(
     [
@@ -67,52 +68,21 @@ afterAll(async () => {
 })
 
 /** A finished run as another machine's copy would leave it: its progress.json alone. */
-function writeForgedRun(i: number): { id: string; dir: string; job: string } {
+function addForgedRun(i: number): { id: string; dir: string; job: string } {
   const id = randomUUID()
   const dir = join('team', `batch-${String(i).padStart(3, '0')}`)
   const job = `forged-${String(i).padStart(3, '0')}`
-  mkdirSync(join(root, dir), { recursive: true })
-  writeSnapshot(dir, forgedSnapshot(id, job, 1000 - i))
+  writeSnapshot(dir, forgedRunSnapshot(id, job, 1000 - i))
   return { id, dir, job }
 }
 
-function forgedSnapshot(runId: string, job: string, done: number): ProgressSnapshot {
-  const at = new Date(Date.now() - 3_600_000).toISOString()
-  return {
-    job,
-    runId,
-    state: 'complete',
-    done,
-    total: 1000,
-    percent: done / 10,
-    inFlight: 0,
-    itemsPerSecond: 10,
-    etaSeconds: null,
-    etaLow: null,
-    etaHigh: null,
-    etaUnknownBecause: null,
-    startedAt: at,
-    updatedAt: at,
-    heartbeatAt: at,
-    lastCheckpointAt: at,
-    checkpoints: 10,
-    workers: 1,
-    elapsedSeconds: 100,
-    stalledForSeconds: null,
-    stallAfterSeconds: 300,
-    refreshSeconds: 10,
-    heartbeatSeconds: 10,
-    owner: { pid: 4242, host: 'another-machine' },
-    gate: null,
-    error: null,
-  } as ProgressSnapshot
+function forgedRunSnapshot(runId: string, job: string, done: number): ProgressSnapshot {
+  return forgedSnapshot({ runId, job, done, total: 1000, percent: done / 10 })
 }
 
 /** Written as a run writes it: to a temporary file, then renamed over. */
 function writeSnapshot(dir: string, snapshot: ProgressSnapshot): void {
-  const path = join(root, dir, 'progress.json')
-  writeFileSync(`${path}.tmp`, JSON.stringify(snapshot))
-  renameSync(`${path}.tmp`, path)
+  writeForgedRun(join(root, dir), snapshot)
 }
 
 const doneOnDisk = () =>
@@ -195,7 +165,10 @@ describe('dashboard live updates, many tabs and 500 runs', () => {
     try {
       await expect.poll(() => stream.messages.length).toBeGreaterThan(0)
       const target = forged[123]!
-      writeSnapshot(target.dir, { ...forgedSnapshot(target.id, target.job, 999), updatedAt: new Date().toISOString() })
+      writeSnapshot(target.dir, {
+        ...forgedRunSnapshot(target.id, target.job, 999),
+        updatedAt: new Date().toISOString(),
+      })
       await expect
         .poll(() => page.locator(`tr[data-run="${target.id}"] .counts`).textContent(), { timeout: 5_000 })
         .toMatch(/^999 \/ 1,000/)
