@@ -8,7 +8,8 @@ import { tempDir } from '../../support/cli.ts'
 
 const TTL = 30_000
 
-it('rate-limit share: each process of a shared run takes the limit divided by the live processes, itself counted', async () => {
+/** A journal in a fresh folder holding one run of 100 items. */
+async function storeWithRun(): Promise<SqliteStore> {
   const store = await SqliteStore.open(join(tempDir(), 'journal.sqlite'))
   try {
     await store.createRun({
@@ -20,6 +21,16 @@ it('rate-limit share: each process of a shared run takes the limit divided by th
       kind: 'map',
       createdAt: 0,
     })
+    return store
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+}
+
+it('rate-limit share: each process of a shared run takes the limit divided by the live processes, itself counted', async () => {
+  const store = await storeWithRun()
+  try {
     const limiter = new SharedLimiter(limiterSetup(parseRateLimit('600/min')))
     const reading = async (now: number): Promise<number> => {
       divideAcrossProcesses(store, 'me', limiter, 60_000, () => now).stop()
@@ -44,19 +55,10 @@ it('rate-limit share: each process of a shared run takes the limit divided by th
 })
 
 it('rate-limit share: a process that claims while holding nothing, with others at work, makes no call until they have all counted it (one reading of theirs)', async () => {
-  const store = await SqliteStore.open(join(tempDir(), 'journal.sqlite'))
+  const store = await storeWithRun()
   const EVERY_MS = 300
   const stops: (() => void)[] = []
   try {
-    await store.createRun({
-      runId: 'r',
-      job: 'j',
-      fingerprint: 'f',
-      identity: '{}',
-      total: 100,
-      kind: 'map',
-      createdAt: 0,
-    })
     const setup = limiterSetup(parseRateLimit('600/min'))
     const first = new SharedLimiter(setup)
     const firstShare = divideAcrossProcesses(store, 'first', first, EVERY_MS, Date.now)
