@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { gzipSync } from 'node:zlib'
 import { runPaths } from '../files/runPaths.ts'
 import { PROGRESS_JSON } from '../telemetry/progressFiles.ts'
@@ -130,15 +131,21 @@ export class RootIndex {
 
   /**
    * As find, but a run not (yet) in the index is looked for again: a page opened for a run that has just started
-   * finds it before the next walk of the folders. The folders are walked for this at most every half second.
+   * finds it before the next walk of the folders. The folders are walked for this at most every half second: a
+   * question asked sooner after a walk waits for the next one, and a walk begun after it was asked answers it.
    */
   async findNow(id: string, dir?: string): Promise<RunItem | undefined> {
     await this.ready
     const known = this.find(id, dir)
-    if (known || Date.now() - this.lastScanAt < EARLY_SCAN_MS) return known
+    if (known) return known
+    const asked = Date.now()
+    const wait = this.lastScanAt + EARLY_SCAN_MS - asked
+    if (wait > 0) await sleep(wait)
     await this.running
-    this.lastScanAt = 0
-    await this.refresh()
+    if (this.lastScanAt < asked) {
+      this.lastScanAt = 0
+      await this.refresh()
+    }
     return this.find(id, dir)
   }
 
