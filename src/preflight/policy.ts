@@ -4,8 +4,8 @@ import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { publishTargetSchema } from '../dashboard/publish/publishers.ts'
 import { UsageError } from '../errors.ts'
+import { importCompiled } from '../job/compile.ts'
 import { canonical } from '../job/fingerprint.ts'
-import { importUserFile } from '../job/importUserFile.ts'
 
 /**
  * A team's mandatory rules for launching a job (DESIGN §2, "Policy as code"),
@@ -88,7 +88,7 @@ export async function loadPolicy(jobPath: string, configPath?: string): Promise<
   if (!existsSync(source)) throw new UsageError(`config file ${configPath} does not exist`)
   let raw: unknown
   try {
-    raw = (await importUserFile(source)).default
+    raw = (await importCompiled(source)).default
   } catch (error) {
     throw new UsageError(`config file ${source} failed to load: ${(error as Error).message}`, 'LONGHAUL_BAD_USAGE', {
       cause: error,

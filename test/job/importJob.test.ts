@@ -2,7 +2,7 @@
 // the JavaScript esbuild compiles it to, with no TypeScript loader registered; anything else through tsx, as before.
 // Each job lives in a project of its own (a temp folder with its own node_modules, linking longhaul and zod), so
 // that what decides (its package.json's "type") is the project's.
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ROOT, runCli, tempDir } from '../support/cli.ts'
@@ -148,5 +148,73 @@ describe('job-load-error-is-the-jobs', () => {
     const result = await runCli(['run', path])
     expect(result.code).toBe(2)
     expect(result.stderr).toContain(`${path}:3:0: ERROR: Expected "}" but found end of file`)
+  })
+})
+
+describe('compiled-code-reused-only-while-its-sources-are-unchanged', () => {
+  /** The items of a finished run, in index order. */
+  const items = (out: string) =>
+    readdirSync(join(out, 'data'))
+      .filter((name) => name.endsWith('.jsonl'))
+      .flatMap((shard) =>
+        readFileSync(join(out, 'data', shard), 'utf8')
+          .trim()
+          .split('\n'),
+      )
+      .map((line) => JSON.parse(line) as { i: number; y: number })
+      .sort((a, b) => a.i - b.i)
+
+  it('a new process runs what the job and its imports say now, though the code compiled from them before is kept on disk: an import changed with its size and time kept is compiled again', async () => {
+    const dir = project(
+      { type: 'module' },
+      {
+        'job.ts': [
+          "import { defineJob, jsonl } from 'longhaul'",
+          "import { k } from './k.ts'",
+          "export default defineJob({ name: 'kept', total: 6, output: jsonl(), item: (i) => ({ i, y: i * k }) })",
+          '',
+        ].join('\n'),
+        'k.ts': 'export const k = 2\n',
+      },
+    )
+    const first = await runCli(['run', join(dir, 'job.ts'), '--out', join(dir, 'a')])
+    expect(first.code, first.stderr).toBe(0)
+    expect(items(join(dir, 'a')).map((item) => item.y)).toEqual([0, 2, 4, 6, 8, 10])
+    const kept = readdirSync(join(dir, 'node_modules/.cache/longhaul'))
+    expect(kept.filter((name) => name.endsWith('.json'))).toHaveLength(2) // the worker bundle's and the job module's
+
+    // The same size, and the time it had: only its content tells the change.
+    const { mtime } = statSync(join(dir, 'k.ts'))
+    writeFileSync(join(dir, 'k.ts'), 'export const k = 3\n')
+    utimesSync(join(dir, 'k.ts'), mtime, mtime)
+    const second = await runCli(['run', join(dir, 'job.ts'), '--out', join(dir, 'b')])
+    expect(second.code, second.stderr).toBe(0)
+    expect(items(join(dir, 'b')).map((item) => item.y)).toEqual([0, 3, 6, 9, 12, 15])
+
+    // Unchanged since: the code kept is what runs, and nothing new is compiled.
+    const before = readdirSync(join(dir, 'node_modules/.cache/longhaul')).sort()
+    const third = await runCli(['run', join(dir, 'job.ts'), '--out', join(dir, 'c')])
+    expect(third.code, third.stderr).toBe(0)
+    expect(items(join(dir, 'c')).map((item) => item.y)).toEqual([0, 3, 6, 9, 12, 15])
+    expect(readdirSync(join(dir, 'node_modules/.cache/longhaul')).sort()).toEqual(before)
+  })
+
+  it('a config file changed between two processes is the one obeyed: its launch rules are read from what it says now', async () => {
+    const config = (limit: number) =>
+      `import { defineConfig } from 'longhaul'\nexport default defineConfig({ requireProofAbove: ${limit} })\n`
+    const dir = project(
+      { type: 'module' },
+      {
+        'job.ts':
+          "import { defineJob, jsonl } from 'longhaul'\nexport default defineJob({ name: 'ruled', total: 50, output: jsonl(), item: (i) => ({ i }) })\n",
+        'longhaul.config.ts': config(1_000),
+      },
+    )
+    const allowed = await runCli(['run', join(dir, 'job.ts'), '--out', join(dir, 'a')])
+    expect(allowed.code, allowed.stderr).toBe(0)
+    writeFileSync(join(dir, 'longhaul.config.ts'), config(10))
+    const refused = await runCli(['run', join(dir, 'job.ts'), '--out', join(dir, 'b')])
+    expect(refused.code, refused.stderr).toBe(3)
+    expect(refused.stderr).toContain('requireProofAbove')
   })
 })
