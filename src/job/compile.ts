@@ -109,11 +109,20 @@ function toManifest(kind: string, file: string, pass: Pass): Compiled {
   const dir = cacheDirFor(file)
   if (!dir) return { ...result, file: undefined }
   const name = outputName(kind, pass.code)
-  mkdirSync(dir, { recursive: true })
-  if (!existsSync(join(dir, name))) writeFileAtomic(dir, name, [pass.code])
-  // The context is read once the cache folder exists: making it changes node_modules' time.
-  const manifest: Manifest = { context: context(kind, file), file: name, sources: result.sources, own, esm: pass.esm }
-  writeFileAtomic(dir, manifestPath(kind, file)!.slice(dir.length + 1), [Buffer.from(JSON.stringify(manifest))])
+  try {
+    mkdirSync(dir, { recursive: true })
+    if (!existsSync(join(dir, name))) writeFileAtomic(dir, name, [pass.code])
+  } catch {
+    // A cache folder that cannot be written (a read-only install): the file is loaded as it is instead.
+    return { ...result, file: undefined }
+  }
+  try {
+    // The context is read once the cache folder exists: making it changes node_modules' time.
+    const manifest: Manifest = { context: context(kind, file), file: name, sources: result.sources, own, esm: pass.esm }
+    writeFileAtomic(dir, manifestPath(kind, file)!.slice(dir.length + 1), [Buffer.from(JSON.stringify(manifest))])
+  } catch {
+    // Not kept for the next process, which compiles it again.
+  }
   return { ...result, file: join(dir, name) }
 }
 
