@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, extname, join, parse, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { type BuildOptions, build, version as esbuildVersion, type Plugin } from 'esbuild'
+import type { BuildOptions, Plugin } from 'esbuild'
 import { writeFileAtomic } from '../files/atomicFile.ts'
 import { cacheDirFor, nearestNodeModules } from './cacheDir.ts'
 import { hashInputs, installedPackagesExternal, jobDoesNotCompile } from './fingerprint.ts'
@@ -12,6 +12,9 @@ import { importUserFile } from './importUserFile.ts'
 export const OWN_SOURCES = fileURLToPath(new URL('..', import.meta.url))
 /** `.js` in the compiled package, `.ts` when longhaul runs from its own sources. */
 export const OWN_EXTENSION = extname(fileURLToPath(import.meta.url))
+
+/** esbuild's code, whose size and time stand for its version (importing it to ask costs a new process 0.2 s of CPU). */
+const ESBUILD = fileURLToPath(import.meta.resolve('esbuild'))
 
 /** What an esbuild pass over a user's file made, and what it was made from. */
 export interface Compiled {
@@ -70,7 +73,7 @@ export function compiled(kind: string, path: string, pass: (file: string) => Pro
 function context(kind: string, file: string): string {
   const modules = nearestNodeModules(dirname(file))
   const installed = modules ? statSync(modules).mtimeMs : 0
-  return JSON.stringify([kind, esbuildVersion, OWN_SOURCES, isEsModule(file), installed])
+  return JSON.stringify([kind, stamp(ESBUILD), OWN_SOURCES, isEsModule(file), installed])
 }
 
 function manifestPath(kind: string, file: string): string | undefined {
@@ -176,6 +179,7 @@ export function bundled(file: string, name: string) {
  */
 export function compileModule(path: string): Promise<Compiled> {
   return compiled('module', path, async (file) => {
+    const { build } = await import('esbuild')
     const result = await build({
       entryPoints: [file],
       ...bundled(file, 'module.mjs'),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, join, relative, resolve, sep } from 'node:path'
-import { build, type Plugin } from 'esbuild'
+import type { Plugin } from 'esbuild'
 import stringify from 'safe-stable-stringify'
 import { UsageError } from '../errors.ts'
 import { MAJOR } from '../version.ts'
@@ -60,6 +60,7 @@ export function hashLockfile(jobPath: string): string | null {
  */
 export async function hashSources(jobPath: string): Promise<Record<string, string>> {
   const entry = resolve(jobPath)
+  const { build } = await import('esbuild')
   const result = await build({
     entryPoints: [entry],
     bundle: true,

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build, type Plugin } from 'esbuild'
+import type { Plugin } from 'esbuild'
 import {
   bundled,
   type Compiled,
@@ -28,6 +28,7 @@ const STDIN = 'longhaul-worker.js'
  */
 export function buildJob(jobPath: string): Promise<Compiled> {
   return compiled('worker', jobPath, async (job) => {
+    const { build } = await import('esbuild')
     const result = await build({
       stdin: {
         contents: `import job from ${JSON.stringify(job)}\nimport { createRangeMaker } from ${JSON.stringify(WORKER)}\nexport default createRangeMaker(job)\n`,
