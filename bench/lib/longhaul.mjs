@@ -1,6 +1,3 @@
-// longhaul is TypeScript: tsx's loader is registered before it is imported
-// (as bin/longhaul.mjs does), so plain node can run the bench scripts.
-import { register } from 'tsx/esm/api'
-
-register()
+// longhaul as its users import it: the compiled package (dist/, built by `npm run build`), with no TypeScript loader
+// registered in the process: a job's TypeScript is compiled by longhaul itself, as in the CLI.
 export const { runMapJob, verifyRun } = await import('longhaul')
