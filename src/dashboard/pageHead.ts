@@ -6,14 +6,15 @@ const MARK = '<!-- page-head -->'
 const MAIN = '<!-- page-main -->'
 const TITLE = '<title>longhaul</title>'
 const IMPORT = /^\s*import\s[^'"]*['"]\.\/([\w-]+\.js)['"]/gm
+const STYLESHEET = /<link rel="stylesheet" href="\/static\/([\w-]+\.css)">/g
 
 /**
  * The page (index.html) with the `<head>` links its route needs, so that the browser fetches them all at once
  * instead of each when its importer has arrived, and nothing the route does not use: the list (`/`) gets its own
  * modules and its data (/api/runs) fetched as the page is parsed; a run page gets its modules and the chart
  * library. The modules each route needs are read from the static imports of its entry module, once at start-up.
- * The list's `<main>` is given its first rows as HTML (listHtml.ts), so they are painted before any script runs; a
- * run page's says it is loading.
+ * The list's `<main>` is given its first rows as HTML (listHtml.ts), so they are painted before any script runs, and
+ * its styles are in the page itself: nothing is fetched before that first paint. A run page's says it is loading.
  */
 export function pageHtmls(staticDir: string): { list: (main: string) => string; run: string } {
   const page = readFileSync(join(staticDir, 'index.html'), 'utf8')
@@ -42,6 +43,7 @@ export function pageHtmls(staticDir: string): { list: (main: string) => string; 
     ...modules('list.js'),
   ])
     .replace(TITLE, '<title>Runs — longhaul</title>')
+    .replace(STYLESHEET, (_, name: string) => `<style>\n${readFileSync(join(staticDir, name), 'utf8')}</style>`)
     .split(MAIN) as [string, string]
   return {
     list: (main) => `${beforeMain}${main}${afterMain}`,
