@@ -138,6 +138,30 @@ it('list-first-rows-taken-over: after the scripts run, the rows the server wrote
   await page.close()
 })
 
+it('list-first-rows-early-filter: a filter typed before the list is read leaves the rows the server wrote on the screen, and is applied once the list is there', async () => {
+  const page = await browser.newPage()
+  let release = () => {}
+  const held = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  await page.route(/\/api\/runs$/, async (route) => {
+    await held
+    await route.continue()
+  })
+  await page.goto(dashboard.url)
+  await page.waitForTimeout(300)
+  await page.locator('.filters input').fill('job-5')
+  // The list is not read yet: the table keeps the server's rows, and says nothing about runs it has not read.
+  expect(await page.locator('tbody tr:not([hidden])').count()).toBe(FIRST_ROWS)
+  expect(await page.locator('p.card').isHidden()).toBe(true)
+  expect(await page.locator('.overview').textContent()).toMatch(/^60 runs/)
+  release()
+  // job-5 and job-50 … job-56.
+  await expect.poll(() => page.locator('tbody tr:not([hidden])').count()).toBe(8)
+  expect(new URL(page.url()).searchParams.get('q')).toBe('job-5')
+  await page.close()
+})
+
 it('list-first-rows-token: with a token, the page and its rows are answered only to a request that holds it', async () => {
   const gated = await startDashboard({ root, port: 0, token: 'first-rows-token' })
   try {

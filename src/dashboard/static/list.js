@@ -74,6 +74,9 @@ export function listPage() {
   let attached = FIRST_ROWS
   let more = 0
   const show = () => {
+    // Until the list is read, the rows in the page are the server's, in its order: a sort or a filter asked for
+    // meanwhile is applied once the list is there.
+    if (known.version < 0) return
     const order = comparator(view.sort)
     const ordered = [...rows.values()].sort((a, b) => order(a.run, b.run))
     let visible = 0
