@@ -6,6 +6,9 @@
 //   firstPaint Debian's Chromium (when installed) opening the list: navigation to the first frame painted with the
 //              table's rows in it (the page's own clock: Element Timing's report of the first row name's painting;
 //              median of REPS, a new tab each time, the browser already started)
+//   htmlOnly   the same with the page's scripts and data requests refused: what its HTML alone paints (the first
+//              rows are written into it by the server)
+//   bareTab    a new tab painting one line of static text from a data: URL: the floor of any first paint here
 //   allRows    the same navigation to every row in the table (the rows past the first screenful are added after the
 //              first paint); with it, the CPU time that took, of this process (the server) and Chromium's together:
 //              the wall time on a busy machine says as much about the neighbours, the CPU time is roughly what an
@@ -162,6 +165,7 @@ controller.abort()
 let paints = []
 let allRows = []
 const floors = []
+const htmlOnly = []
 const BARE_PAGE = '<!doctype html><meta charset="utf-8"><title>longhaul</title><p elementtiming="run">longhaul</p>'
 const allRowsCpu = []
 const chromium = '/usr/bin/chromium'
@@ -174,7 +178,7 @@ if (existsSync(chromium)) {
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
   })
   // The moment the first rows are painted, on the page's clock (from its navigation): each row's job name is marked
-  // for Element Timing (listTable.js), and the browser reports when the first was painted.
+  // for Element Timing (runRow.js), and the browser reports when the first was painted.
   await context.addInitScript(() => {
     new PerformanceObserver((list) => {
       for (const entry of list.getEntries())
@@ -204,6 +208,11 @@ if (existsSync(chromium)) {
         await bare.goto(`data:text/html,${encodeURIComponent(BARE_PAGE)}`)
         floors.push(await bare.waitForFunction(() => window.__firstRowsPaintedAt).then((value) => value.jsonValue()))
         await bare.close()
+        const plain = await context.newPage()
+        await plain.route(/\/static\/.*\.js$|\/api\//, (route) => route.abort())
+        await plain.goto(dashboard.url)
+        htmlOnly.push(await plain.waitForFunction(() => window.__firstRowsPaintedAt).then((value) => value.jsonValue()))
+        await plain.close()
       }
     }
   } finally {
@@ -229,6 +238,9 @@ emit('dashboard', {
   firstPaintMs,
   firstPaintsMs: paints.map((ms) => round(ms, 1)),
   // A new tab painting one line of static text (a data: URL): the floor of any first paint on this machine.
+  // The list with no script run and no data fetched: what its HTML alone paints.
+  htmlOnlyPaintMs: htmlOnly.length ? round(median(htmlOnly), 1) : null,
+  htmlOnlyPaintsMs: htmlOnly.map((ms) => round(ms, 1)),
   bareTabPaintMs: floors.length ? round(median(floors), 1) : null,
   bareTabPaintsMs: floors.map((ms) => round(ms, 1)),
   allRowsMs: allRows.length ? round(median(allRows), 1) : null,

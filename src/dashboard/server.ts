@@ -9,6 +9,7 @@ import { Hono } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
 import { addFactRoutes } from './factRoutes.ts'
 import { RunFeed } from './feed.ts'
+import { listHtml } from './listHtml.ts'
 import { liveRoutes } from './liveRoutes.ts'
 import { prometheusText } from './metrics.ts'
 import { pageHtmls } from './pageHead.ts'
@@ -134,7 +135,11 @@ export function dashboardApp(
   })
 
   const pages = pageHtmls(STATIC_PATH)
-  app.get('/', (c) => c.html(pages.list))
+  // The list's first rows are in its HTML (listHtml.ts): painted before any script runs or any data is fetched.
+  app.get('/', async (c) => {
+    await index.ready
+    return c.html(pages.list(listHtml(index.runs(), new URL(c.req.url).searchParams)))
+  })
   app.get('/runs/:id', (c) => (isPage(c.req.path) ? c.html(pages.run) : c.text('404 no such run\n', 404)))
   for (const [path, file] of Object.entries(STATIC_FILES)) {
     app.get(path, (c) => {

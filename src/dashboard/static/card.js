@@ -1,48 +1,14 @@
 // One run's card: name, state, bar and facts; the list's item and the run page's header.
 
-import { el, runHref, setAttr, setText } from './dom.js'
-import { baseName, clockTime, count, duration, percentOf, rate, secondsSince, serverNow, unitOf } from './format.js'
+import { el, setAttr, setText } from './dom.js'
+import { baseName, clockTime, count, duration, percentOf, rate, secondsSince, unitOf } from './format.js'
+import { barOf, etaText, runHref, stateOf } from './runWords.js'
 
-/** The state as a word (never a colour alone) and the key its colour hangs on. */
-export function stateOf(run) {
-  if (run.gone) return { word: 'GONE', key: 'gone' }
-  if (run.unreadable) return { word: 'UNREADABLE', key: 'failed' }
-  if (run.ownerGone) return { word: 'NOT RUNNING', key: 'gone' }
-  return { word: run.snapshot.state.toUpperCase(), key: run.snapshot.state }
-}
+// The state's word and the ETA are said the same way on the list (runRow.js): they live in runWords.js.
+export { etaText, stateOf }
 
 /** The run ended by itself (complete, failed, interrupted): nothing about it moves any more. */
 const ended = (run) => !run.live && !run.ownerGone && !['running', 'stalled'].includes(run.snapshot.state)
-
-/** When the server read the status, on its clock: the heartbeat's time plus its age then. */
-const readAt = (run) => Date.parse(run.snapshot.heartbeatAt) + run.heartbeatAgeSeconds * 1000
-
-/**
- * The ETA as the run's files say it (invariant honest-eta), never made up
- * here. A stalled run's is unknown: nothing finishes, so no time can be
- * promised. The files' estimate, at the pace measured with the stall in it,
- * is shown beside it, growing with every second nothing finishes: it was
- * computed when progress.json was written, and since then the pace has only
- * slowed (over a session `elapsed` long, by at least (elapsed + since) /
- * elapsed), so it is scaled by that much and never counts down.
- */
-export function etaText(run) {
-  const s = run.snapshot
-  if (run.unreadable || run.gone) return '—'
-  if (s.state === 'complete') return 'done'
-  if (s.state !== 'running' && s.state !== 'stalled') return '—'
-  if (s.state === 'stalled' && !run.ownerGone) {
-    const quiet = s.stalledForSeconds === null ? null : s.stalledForSeconds + (serverNow() - readAt(run)) / 1000
-    const why = `stalled: nothing has finished for ${duration(quiet ?? 0)}`
-    if (s.etaSeconds === null) return `unknown (${why})`
-    const since = Math.max(0, secondsSince(s.updatedAt))
-    const growing = s.etaSeconds * (s.elapsedSeconds > 0 ? (s.elapsedSeconds + since) / s.elapsedSeconds : 1)
-    return `unknown (${why}); ${duration(growing)} at the pace so far, stall included, and growing`
-  }
-  if (s.etaSeconds === null) return `unknown (${s.etaUnknownBecause ?? 'not enough data yet'})`
-  const range = s.etaLow !== null && s.etaHigh !== null ? ` (${duration(s.etaLow)} – ${duration(s.etaHigh)})` : ''
-  return `${duration(s.etaSeconds)}${range}`
-}
 
 /** Items the workers finished that no commit holds: on their way while the run lives, lost (and made again on resume) once it does not. */
 function inFlightText(run) {
@@ -227,19 +193,9 @@ function copyText(run) {
   return null
 }
 
-/** A progress bar's fill and what it says to a screen reader: done of total, or the count when the total is unknown. */
+/** A progress bar's fill and what it says to a screen reader (runWords.js). */
 export function showBar(bar, fill, s) {
-  const known = s.total !== null && s.total !== undefined
-  const percent = percentOf(s.done, s.total)
-  setAttr(bar, 'aria-valuemax', known ? String(s.total) : '')
-  setAttr(bar, 'aria-valuenow', String(s.done))
-  setAttr(
-    bar,
-    'aria-valuetext',
-    known
-      ? `${count(s.done)} of ${count(s.total)} ${unitOf(s)} (${percent.toFixed(1)}%)`
-      : `${count(s.done)} ${unitOf(s)}, total unknown`,
-  )
-  setAttr(bar, 'aria-label', `${s.job} progress`)
-  fill.style.width = `${Math.min(100, percent).toFixed(2)}%`
+  const { attrs, width } = barOf(s)
+  for (const [name, value] of Object.entries(attrs)) setAttr(bar, name, value)
+  fill.style.width = width
 }

@@ -1,5 +1,10 @@
 // A small DOM kit. Every value from the API is written with textContent or setAttribute, never parsed as HTML.
 
+import { runHref } from './runWords.js'
+
+// A run page's address is text the server writes too (runWords.js).
+export { runHref }
+
 const connection = document.getElementById('connection')
 
 /** An element with attributes and children; strings become text nodes, nulls are skipped. */
@@ -32,16 +37,6 @@ export async function getJson(url) {
   const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
   if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`)
   return response.json()
-}
-
-/**
- * A run page's address, for a run (or its id). Several folders may hold one run (copies): the folder is then part
- * of the address, so each can be opened.
- */
-export function runHref(run) {
-  if (typeof run === 'string') return `/runs/${encodeURIComponent(run)}`
-  const path = `/runs/${encodeURIComponent(run.id)}`
-  return run.copyOf || run.copies?.length ? `${path}?dir=${encodeURIComponent(run.dir)}` : path
 }
 
 /** The connection note in the page header. */

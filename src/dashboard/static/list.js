@@ -2,76 +2,62 @@
 // browser's one live connection; filtered by text and state, sorted by any column. The filter and the order are
 // kept in the address (?q=…&state=…&sort=…), so a reload or a shared link shows the same rows.
 
-import { stateOf } from './card.js'
-import { el, getJson, setText } from './dom.js'
-import { count, learnServerClock } from './format.js'
-import { comparator, hasUsage, RunRow, tableHead } from './listTable.js'
+import { getJson, setAttr, setText } from './dom.js'
+import { learnServerClock } from './format.js'
+import { build, RunRow } from './listTable.js'
 import { showLive, subscribe } from './live.js'
+import {
+  ariaSort,
+  comparator,
+  FIRST_ROWS,
+  hasUsage,
+  listFrame,
+  matches,
+  overviewText,
+  shownText,
+  viewOf,
+} from './runRow.js'
 
-/** Rows put in the page at once (more than a tall window shows); the rest follow, after it is painted, this many a frame. */
-const FIRST_ROWS = 40
+/** Rows added a frame, after the first screenful has been painted. */
 const ROWS_A_FRAME = 100
 
 /** Calls `task` once the browser has painted what is in the page now (the frame after the next). */
 const afterPaint = (task) => requestAnimationFrame(() => setTimeout(task, 0))
 
-const STATES = ['running', 'stalled', 'not running', 'failed', 'interrupted', 'complete']
-
 const main = document.getElementById('main')
 
 export function listPage() {
   document.title = 'Runs — longhaul'
-  const params = new URLSearchParams(location.search)
-  const view = {
-    text: params.get('q') ?? '',
-    state: params.get('state') ?? '',
-    sort: { key: params.get('sort') ?? '', descending: params.get('desc') === '1' },
-  }
+  const view = viewOf(new URLSearchParams(location.search))
   /** Rows by run folder (a folder is unique; a copied run's id may not be). */
   const rows = new Map()
   let known = { epoch: '', version: -1 }
 
-  const overview = el('p', { class: 'overview muted' })
-  const search = el('input', {
-    type: 'search',
-    placeholder: 'Filter by job, folder or id',
-    'aria-label': 'Filter runs by job, folder or id',
-    value: view.text,
-  })
-  const stateFilter = el(
-    'select',
-    { 'aria-label': 'Show runs in this state' },
-    el('option', { value: '' }, 'every state'),
-    STATES.map((word) => el('option', { value: word }, word)),
-  )
-  stateFilter.value = view.state
-  const head = tableHead(view.sort, (key) => {
-    view.sort = view.sort.key === key ? { key, descending: !view.sort.descending } : { key, descending: false }
-    head.showSort(view.sort)
-    show()
-  })
-  const body = el('tbody', { role: 'rowgroup' })
-  const table = el(
-    'table',
-    { role: 'table', class: 'runs-table' },
-    el('caption', { class: 'sr-only' }, 'Runs'),
-    head,
-    body,
-  )
-  const shown = el('p', { class: 'muted shown', role: 'status' })
-  const empty = el(
-    'p',
-    { class: 'card muted', hidden: true },
-    'No runs under this folder yet. A run started with ',
-    el('code', {}, 'longhaul run JOB --out DIR'),
-    ' inside it shows here.',
-  )
-  main.replaceChildren(
-    el('div', { class: 'heading' }, el('h1', {}, 'Runs'), overview),
-    el('div', { class: 'filters' }, search, stateFilter, shown),
-    empty,
-    el('div', { class: 'table-wrap' }, table),
-  )
+  // The server wrote the list's frame and its first rows into the page (listHtml.ts), painted before this script
+  // ran: they are taken over as they are, the rows once the list is read. Made here only if the page has none.
+  if (!main.querySelector('.runs-table')) main.replaceChildren(...listFrame(view, null, []).map(build))
+  const find = (selector) => main.querySelector(selector)
+  const overview = find('.overview')
+  const search = find('.filters input')
+  const stateFilter = find('.filters select')
+  const shown = find('.filters .shown')
+  const empty = find('p.card')
+  const table = find('.runs-table')
+  const body = table.tBodies[0]
+  // What was typed or chosen before the script ran counts.
+  view.text = search.value
+  view.state = stateFilter.value
+  const showSort = () => {
+    for (const th of table.tHead.querySelectorAll('th[data-col]'))
+      setAttr(th, 'aria-sort', ariaSort(th.dataset.col, view.sort))
+  }
+  for (const button of table.tHead.querySelectorAll('button[data-sort]'))
+    button.addEventListener('click', () => {
+      const key = button.dataset.sort
+      view.sort = view.sort.key === key ? { key, descending: !view.sort.descending } : { key, descending: false }
+      showSort()
+      show()
+    })
   search.addEventListener('input', () => {
     view.text = search.value
     show()
@@ -83,20 +69,21 @@ export function listPage() {
 
   /**
    * Filters, orders and counts the rows; rows are moved only when out of place. A long list is put in the page a
-   * screenful first, the rest a few hundred rows a frame after, so the first rows are painted at once.
+   * screenful first, the rest a hundred rows a frame after, so the first rows are painted at once.
    */
   let attached = FIRST_ROWS
   let more = 0
   const show = () => {
-    const text = view.text.trim().toLowerCase()
+    // Until the list is read, the rows in the page are the server's, in its order: a sort or a filter asked for
+    // meanwhile is applied once the list is there.
+    if (known.version < 0) return
     const order = comparator(view.sort)
     const ordered = [...rows.values()].sort((a, b) => order(a.run, b.run))
     let visible = 0
     let i = 0
     for (const row of ordered) {
       if (i >= attached) break
-      const match =
-        (!text || row.search.includes(text)) && (!view.state || stateOf(row.run).word.toLowerCase() === view.state)
+      const match = matches(row.search, row.run, view)
       row.root.hidden = !match
       if (match) visible++
       if (body.children[i] !== row.root) body.insertBefore(row.root, body.children[i] ?? null)
@@ -108,20 +95,11 @@ export function listPage() {
         attached += ROWS_A_FRAME
         show()
       })
-    const byState = new Map()
-    for (const { run } of rows.values()) {
-      const word = stateOf(run).word.toLowerCase()
-      byState.set(word, (byState.get(word) ?? 0) + 1)
-    }
-    setText(
-      overview,
-      `${count(rows.size)} run${rows.size === 1 ? '' : 's'}${byState.size ? ' — ' : ''}${[...byState].map(([word, n]) => `${n} ${word}`).join(', ')}`,
-    )
-    if (attached >= ordered.length) setText(shown, visible === rows.size ? '' : `${count(visible)} shown`)
+    const runs = [...rows.values()].map((row) => row.run)
+    setText(overview, overviewText(runs))
+    if (attached >= ordered.length) setText(shown, shownText(visible, rows.size))
     // The Cost column only where some run reports usage.
-    let usage = false
-    for (const { run } of rows.values()) if ((usage ||= hasUsage(run))) break
-    table.classList.toggle('with-usage', usage)
+    table.classList.toggle('with-usage', runs.some(hasUsage))
     empty.hidden = rows.size > 0
     table.hidden = rows.size === 0
     const address = new URLSearchParams()
@@ -149,9 +127,15 @@ export function listPage() {
   }
   const load = async () => {
     const answer = await getJson('/api/runs')
-    for (const row of rows.values()) row.detach()
     rows.clear()
     apply({ upserts: answer.runs })
+    // The rows in the page (the server's first ones, or an earlier reading's) are kept for the runs still listed,
+    // brought up to date where they differ: no row is drawn twice, nor the table emptied in between.
+    for (const tr of [...body.rows]) {
+      const row = rows.get(tr.dataset.dir)
+      if (row && !row.tr && row.run.id === tr.dataset.run) row.adopt(tr)
+      else tr.remove()
+    }
     known = { epoch: answer.epoch, version: answer.version }
   }
   /** Changes missed (the stream reopened after others happened): asked for as a diff, the whole list if too many. */

@@ -2,14 +2,7 @@
 
 import { el, setText } from './dom.js'
 import { count, duration } from './format.js'
-
-/** A counter's amount: money as money, anything else as a count. */
-export function amount(unit, n) {
-  if (n === null || n === undefined || !Number.isFinite(n)) return '—'
-  if (unit === 'usd')
-    return n >= 100 ? `$${count(Math.round(n))}` : n >= 1 ? `$${n.toFixed(2)}` : `$${n.toPrecision(2)}`
-  return Math.abs(n) >= 100 || Number.isInteger(n) ? count(Math.round(n)) : n.toPrecision(3)
-}
+import { amount } from './runWords.js'
 
 /** `tokens 812,000 · usd $1.20`: every counter, money last. */
 export function usageText(usage, per = '') {
