@@ -4,39 +4,44 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node'
 
 /**
  * The files that take longest (tens of seconds each: full preflights, real crashes, the scaffolded jobs' own tests),
- * longest first as a fresh-clone CI run timed them (then files under 20 s that were listed before). Two workers share
- * the files: one of these started last would run on alone at the end. vitest orders files by their last durations
- * once it has run them here, and by size on a fresh clone, which puts some of these last; so they go first, in this
- * order, and the rest as vitest orders them.
+ * longest first as a fresh-clone CI run timed them (755 s of vitest, these first 24 files 19-77 s each; then files
+ * under 19 s that were listed before). Two workers share the files: one of these started last would run on alone at
+ * the end. vitest orders files by their last durations once it has run them here, and by size on a fresh clone, which
+ * puts some of these last; so they go first, in this order, and the rest as vitest orders them.
  */
 const LONGEST = [
-  'test/exec/supervise.test.ts',
-  'test/dashboard/truth.test.ts',
-  'test/dashboard/live.test.ts',
   'test/crash/sharedRun.test.ts',
+  'test/dashboard/live.test.ts',
+  'test/dashboard/truth.test.ts',
+  'test/exec/supervise.test.ts',
   'test/preflight/execPreflight.test.ts',
-  'test/preflight/loopPreflight.test.ts',
   'test/e2e/init.test.ts',
-  'test/crash/sharedRateLimit.test.ts',
   'test/store/postgres.test.ts',
-  'test/dashboard/gains.test.ts',
+  'test/preflight/loopPreflight.test.ts',
+  'test/crash/sharedRateLimit.test.ts',
+  'test/dashboard/liveAuth.test.ts',
+  'test/exec/runsOnce.test.ts',
   'test/loop/telemetry.test.ts',
   'test/runner/concurrency.test.ts',
-  'test/exec/runsOnce.test.ts',
-  'test/crash/sharedBucket.test.ts',
-  'test/telemetry/sharedStatus.test.ts',
   'test/python/pythonServices.test.ts',
+  'test/dashboard/runPageHistory.test.ts',
+  'test/dashboard/gains.test.ts',
   'test/crash/sharedConcurrency.test.ts',
-  'test/preflight/projection.test.ts',
+  'test/crash/sharedBucket.test.ts',
+  'test/dashboard/programPage.test.ts',
   'test/telemetry/progressFiles.test.ts',
+  'test/dashboard/page.test.ts',
+  'test/python/pythonInit.test.ts',
+  'test/preflight/brokenJobs.test.ts',
+  'test/dashboard/sharedWork.test.ts',
+  'test/telemetry/sharedStatus.test.ts',
+  'test/preflight/projection.test.ts',
   'test/python/pythonAsync.test.ts',
   'test/dashboard/api.test.ts',
-  'test/python/pythonInit.test.ts',
   'test/python/pythonCrash.test.ts',
   'test/python/pythonShared.test.ts',
   'test/python/pythonJob.test.ts',
   'test/dashboard/publishRun.test.ts',
-  'test/preflight/brokenJobs.test.ts',
   'test/runner/boundedMemory.test.ts',
   'test/dashboard/watch.test.ts',
   'test/loop/keepBest.test.ts',

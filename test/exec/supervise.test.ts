@@ -168,11 +168,12 @@ for i in range(1, 26):
       exec(
         out,
         ['--restarts', '1', '--restart-delay', '0', '--checkpoints', glob, '--resume-arg', '--resume {checkpoint}'],
-        counter(dir, '--steps', '12', '--every', '4', '--crash-at', '10', '--announce', '0', '--delay', '0.4'),
+        counter(dir, '--steps', '12', '--every', '4', '--crash-at', '10', '--announce', '0', '--delay', '0.1'),
       ),
     )
     expect(r.code, r.stderr).toBe(0)
-    // step-00008 was written 0.8 s before the crash: not settled (2 s) when the program died, so step-00004 (2.4 s old) is taken.
+    // step-00008 was written two steps (0.2 s) before the crash: not settled (2 s) when the program died, so the file
+    // before it, step-00004, is taken (whatever its age: only the newest file can be one still being written).
     expect(r.stdout).toContain(`started at 4 resume=${join(dir, 'ckpt', 'step-00004.txt')}`)
   })
 

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { GateRefusedError, runLoopJob, runMapJob } from '../../src/index.ts'
 import type { LaunchFacts } from '../../src/run/identify.ts'
-import { fixture, runCli, tempDir } from '../support/cli.ts'
+import { fixture, runCliHere, tempDir } from '../support/cli.ts'
 import { ckpt, DESCENT, finalBytes, readJournal, runLoopHere, sha256, withLoopEnv } from './support.ts'
 
 const root = tempDir('longhaul-loop-same-')
@@ -56,7 +56,16 @@ describe('same-job-or-refuse (loops)', () => {
 
     const loopDir = join(root, 'loop')
     expect((await runLoopHere(DESCENT, loopDir, env, 20)).code).toBe(0)
-    const mapInLoop = await runCli(['run', fixture('squares.ts'), '--out', loopDir, '--total', '20', '--workers', '1'])
+    const mapInLoop = await runCliHere([
+      'run',
+      fixture('squares.ts'),
+      '--out',
+      loopDir,
+      '--total',
+      '20',
+      '--workers',
+      '1',
+    ])
     expect(mapInLoop.code).toBe(2)
     expect(mapInLoop.stderr).toMatch(/holds a run of a different job: job name changed \(descent → squares\)/)
   })

@@ -7,7 +7,7 @@ import { checkLoopDisk, checkLoopMemory, stateGrowth } from '../../src/preflight
 import { policySchema } from '../../src/preflight/policy.ts'
 import { preflight } from '../../src/preflight/preflight.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { LONG, ROOT, runCli, tempDir } from '../support/cli.ts'
+import { LONG, ROOT, runCliHere, tempDir } from '../support/cli.ts'
 
 const loop = (name: string): string => join(ROOT, 'test/fixtures/loops', `${name}.ts`)
 const failedChecks = (result: Awaited<ReturnType<typeof preflight>>) =>
@@ -28,12 +28,14 @@ describe('preflight and the launch gate for loop jobs', () => {
     } finally {
       delete process.env.SLEEP_MS
     }
-    const run = await runCli(['run', loop('descent'), '--out', out, '--total', '3000'], { SLEEP_MS: '2' })
+    // The proved run, in this process and at full speed (the gate looks at the job's fingerprint and the proof's
+    // target, not at its pace; the pace was for the kills to land between checkpoints).
+    const run = await runCliHere(['run', loop('descent'), '--out', out, '--total', '3000'])
     expect(run.code, run.stderr).toBe(0)
     const progress = JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8')) as ProgressSnapshot
     expect(progress).toMatchObject({ state: 'complete', done: 3000, gate: { status: 'proved', target: 3000 } })
     // Past the proof's target: refused, as for map jobs.
-    const beyond = await runCli(['run', loop('descent'), '--out', out, '--total', '3001'])
+    const beyond = await runCliHere(['run', loop('descent'), '--out', out, '--total', '3001'])
     expect(beyond.code).toBe(3)
   }, 180_000)
 

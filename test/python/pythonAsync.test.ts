@@ -93,7 +93,8 @@ it('interrupt: SIGINT stops an async Python run with items in flight (exit 130, 
   expect(kept.state).toBe('interrupted')
   expect((await verifyRun(out)).items).toBe(kept.committed)
 
-  const resumed = await runCli(args)
+  // The same command, in this process (no process is at stake any more).
+  const resumed = await runCliHere(args)
   expect(resumed.code, resumed.stderr).toBe(0)
   expect(JSON.parse(resumed.stdout)).toMatchObject({ state: 'complete', committedThisSession: 1000 - kept.committed })
 })

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it, onTestFinished } from 'vitest'
 import { runMapJob, verifyRun } from '../../src/index.ts'
-import { killedAfterEach, ROOT, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { killedAfterEach, ROOT, runCli, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 const FIXTURES = join(ROOT, 'test/fixtures/python')
 const SQUARES = join(FIXTURES, 'squares.py')
@@ -74,7 +74,8 @@ it('no-loss, no-duplicates, determinism: a Python job whose coordinator is SIGKI
   await waitFor('the workers to end with their coordinator', () => (workers.some(alive) ? undefined : true), 10_000)
   expect((await done).signal).toBe('SIGKILL')
 
-  const resumed = await runCli(args)
+  // The same command, in this process (no process is at stake any more).
+  const resumed = await runCliHere(args)
   expect(resumed.code, resumed.stderr).toBe(0)
   expect(JSON.parse(resumed.stdout)).toMatchObject({ state: 'complete', resumed: true, digest: reference.digest })
   expect(await verifyRun(out)).toMatchObject({ complete: true, items: total, missing: 0, duplicates: 0, corrupt: 0 })
@@ -113,7 +114,8 @@ it('interrupt: SIGINT stops a Python run after each worker item (exit 130, its w
   expect(kept.state).toBe('interrupted')
   expect((await verifyRun(out)).items).toBe(kept.committed)
 
-  const resumed = await runCli(args)
+  // The same command, in this process (no process is at stake any more).
+  const resumed = await runCliHere(args)
   expect(resumed.code, resumed.stderr).toBe(0)
   expect(JSON.parse(resumed.stdout)).toMatchObject({ state: 'complete', committedThisSession: 400 - kept.committed })
   expect(indicesIn(out)).toEqual(Array.from({ length: 400 }, (_, i) => i))
