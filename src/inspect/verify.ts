@@ -20,7 +20,7 @@ export type { VerifyReport } from './verifyReport.ts'
 import { type RunPaths, runPaths } from '../files/runDir.ts'
 import { assertJournalHoldsShards, assertRunLayout, dataNames } from '../run/runDamage.ts'
 import { readerIndexOf, readerIndexProblem } from '../shards/readerIndex.ts'
-import { INDEX_FILE, isShardFileName, STAGED_PREFIX } from '../shards/shardNames.ts'
+import { INDEX_FILE, isShardFileName, parseStagedName, runTagOf, STAGED_PREFIX } from '../shards/shardNames.ts'
 import { folderPlace, type ShardPlace } from '../shards/shardPlace.ts'
 
 const MAX_PROBLEMS = 20
@@ -112,14 +112,23 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
     hasher = await rangeHasher(run.total, options.threadsAboveItems)
     const ahead: { range: CommittedRange; bytes: number; hashes: Promise<RangeHashes> }[] = []
     let aheadBytes = 0
+    const staged = await stagedCopies(place, runTagOf(run.runId), format.suffixes)
+    /** Recorded files read from the staged copy a crash left in place of them: final name → staged name. */
+    const unfinished = new Map<string, string>()
     for await (const range of store.rangesWithHashes()) {
       for (const file of range.files) recorded.add(file.name)
       const files = await Promise.all(
-        range.files.map(async (file) => ({
-          name: file.name,
-          sha256: file.sha256,
-          bytes: await place!.read(file.name),
-        })),
+        range.files.map(async (file) => {
+          let bytes = await place!.read(file.name)
+          if (bytes === undefined) {
+            const copy = await staged.read(file.name, file.bytes)
+            if (copy) {
+              bytes = copy.bytes
+              unfinished.set(file.name, copy.name)
+            }
+          }
+          return { name: file.name, sha256: file.sha256, bytes }
+        }),
       )
       const bytes = files.reduce((sum, file) => sum + (file.bytes?.length ?? 0), 0)
       ahead.push({
@@ -139,9 +148,21 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       missing += run.total - next
       if (!live) problem(`items ${next}–${run.total - 1} are missing`)
     }
+    // A crash between the journal's record of a range and the rename of its files leaves them under their staged
+    // names, whole: the next run of the job gives them their names. Their items are intact, and not yet where readers look.
+    const finishing = new Set(unfinished.values())
+    if (!live)
+      for (const [name, copy] of [...unfinished].slice(0, 5))
+        problem(
+          `data/${name} is recorded and whole, but still named ${copy}: a crash cut its rename short; the next \`longhaul run\` of the job finishes it`,
+        )
     // While the run lives, its temporary files and the shards it is about to record are in flight, not stray.
     const stray = [...(await place.list()).keys()].filter(
-      (name) => name !== INDEX_FILE && !recorded.has(name) && !(live && isInFlightName(name, format.suffixes)),
+      (name) =>
+        name !== INDEX_FILE &&
+        !recorded.has(name) &&
+        !finishing.has(name) &&
+        !(live && isInFlightName(name, format.suffixes)),
     )
     for (const name of stray.slice(0, 5)) problem(`data/${name} is not recorded in the journal`)
     // Readers without longhaul go through data/index.json: it must say exactly what the journal does (written at the end of a session).
@@ -155,6 +176,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       duplicates === 0 &&
       corrupt === 0 &&
       stray.length === 0 &&
+      unfinished.size === 0 &&
       items === run.total &&
       readerIndex === undefined
     return {
@@ -167,6 +189,7 @@ export async function verifyRun(dir: string | undefined, options: VerifyTarget =
       duplicates,
       corrupt,
       stray,
+      ...(unfinished.size > 0 && { unfinished: [...unfinished.keys()] }),
       digest: complete ? digest.digest('hex') : null,
       problems,
       ...(live && { live }),
@@ -255,4 +278,28 @@ function assertFolderIntact(paths: RunPaths): void {
 /** longhaul's own files of a range in flight: temporary and staged files, and shards renamed since the journal was read. */
 function isInFlightName(name: string, suffixes: readonly string[]): boolean {
   return name.startsWith(TEMP_PREFIX) || name.startsWith(STAGED_PREFIX) || isShardFileName(name, suffixes)
+}
+
+/**
+ * The staged copies of this run's files in the place (a folder's data/, a bucket's staging area), by the final name
+ * each stands for: `read` gives the bytes of the one of `bytes` bytes, if there is one.
+ */
+async function stagedCopies(
+  place: ShardPlace,
+  runTag: string,
+  suffixes: readonly string[],
+): Promise<{ read(finalName: string, bytes: number): Promise<{ name: string; bytes: Buffer } | undefined> }> {
+  const area = place.staging ?? place
+  const byFinal = new Map<string, { name: string; bytes: number }[]>()
+  for (const [name, bytes] of await area.list()) {
+    const parsed = parseStagedName(name, runTag, suffixes)
+    if (parsed) byFinal.set(parsed.finalName, [...(byFinal.get(parsed.finalName) ?? []), { name, bytes }])
+  }
+  return {
+    async read(finalName, bytes) {
+      const copy = byFinal.get(finalName)?.find((candidate) => candidate.bytes === bytes)
+      const read = copy && (await area.read(copy.name))
+      return read && { name: copy.name, bytes: read }
+    },
+  }
 }

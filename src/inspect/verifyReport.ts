@@ -11,6 +11,11 @@ export interface VerifyReport {
   readonly corrupt: number
   /** Files in data/ that the journal does not record (debris of a crash not yet resumed). */
   readonly stray: readonly string[]
+  /**
+   * Recorded files found only under their staged names, whole (their items are counted in `items`): a crash cut their
+   * rename short, and the next run of the job finishes it. Absent when there is none.
+   */
+  readonly unfinished?: readonly string[]
   /** The dataset digest; null unless the output is complete and clean. */
   readonly digest: string | null
   /** The first problems found, in words. */

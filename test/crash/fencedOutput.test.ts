@@ -130,7 +130,13 @@ describe('fenced-output: the crash window between record and rename', () => {
     const unfinished = recorded.filter((name) => !data.includes(name))
     expect(unfinished).toHaveLength(1)
     expect(data.filter((name) => name.startsWith('.claim-') && name.endsWith(`-${unfinished[0]}`))).toHaveLength(1)
-    expect((await verifyRun(out)).complete).toBe(false)
+    // verify reads the staged copy: the items are whole, not corrupt, and the run is not complete until it is named.
+    const report = await verifyRun(out)
+    expect(report).toMatchObject({ complete: false, corrupt: 0, duplicates: 0, stray: [], unfinished })
+    expect(report.items).toBe(
+      recorded.reduce((sum, name) => sum + Number(name.slice(13, 25)) - Number(name.slice(0, 12)), 0),
+    )
+    expect(report.problems.join('\n')).toContain(`data/${unfinished[0]} is recorded and whole, but still named .claim-`)
 
     const resumed = await runCliHere([...args, '--json'])
     expect(resumed.code, resumed.stderr).toBe(0)
