@@ -70,6 +70,15 @@ export async function driveRanges(
       maxBytes: MAX_SHARD_BYTES,
     }
     const result = await maker.make(task)
+    try {
+      await commitMade(claim, result)
+    } finally {
+      // Its hashes are committed (or will never be): their memory may take the next range's.
+      result.release?.()
+    }
+  }
+  /** What a task made: recorded (commit-then-finalize), or dropped when its claim was lost; the claim's rest released. */
+  const commitMade = async (claim: Claim, result: RangeResult): Promise<void> => {
     claimedInFlight -= claim.end - claim.start
     const count = result.end - result.start
     how.onResult(result)
@@ -85,7 +94,7 @@ export async function driveRanges(
         crashPoint('commit')
         await store.commitRange(
           claim,
-          // A view of the hashes, not a copy: 2 MB a range at 65,536 items, garbage the moment it is recorded.
+          // A view of the hashes, not a copy: a slot the maker lends until `release` (hashSlots.ts).
           {
             start: result.start,
             end: result.end,
