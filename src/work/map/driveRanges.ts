@@ -17,6 +17,7 @@ import { type RunNaming, recheckRanges } from '../../shards/recovery.ts'
 import { stagedFileName } from '../../shards/shardNames.ts'
 import { ChunkSizer } from './chunkSizer.ts'
 import { failureError, type RangeMaker } from './rangeMaker.ts'
+import { PrefixDigest } from './prefixDigest.ts'
 import type { Participation, Role } from './role.ts'
 import type { RangeResult, RangeTask } from './task.ts'
 
@@ -60,6 +61,11 @@ export async function driveRanges(
   const inFlight = new Set<Promise<void>>()
   let claimedInFlight = 0
   const stopping = (): boolean => Atomics.load(how.stopFlag, 0) !== 0
+  // A single-machine run started afresh commits every range itself: its digest is taken as they commit.
+  const prefix =
+    role.kind === 'local' && kept.length === 0 && tracker.committed === 0
+      ? new PrefixDigest(threads * (how.rangesPerThread + 1))
+      : undefined
 
   const work = async (claim: Claim): Promise<void> => {
     const task: RangeTask = {
@@ -70,15 +76,16 @@ export async function driveRanges(
       maxBytes: MAX_SHARD_BYTES,
     }
     const result = await maker.make(task)
+    const lent = { toDigest: false }
     try {
-      await commitMade(claim, result)
+      await commitMade(claim, result, lent)
     } finally {
-      // Its hashes are committed (or will never be): their memory may take the next range's.
-      result.release?.()
+      // Its hashes are committed (or will never be): their memory may take the next range's, unless the digest keeps them.
+      if (!lent.toDigest) result.release?.()
     }
   }
   /** What a task made: recorded (commit-then-finalize), or dropped when its claim was lost; the claim's rest released. */
-  const commitMade = async (claim: Claim, result: RangeResult): Promise<void> => {
+  const commitMade = async (claim: Claim, result: RangeResult, lent: { toDigest: boolean }): Promise<void> => {
     claimedInFlight -= claim.end - claim.start
     const count = result.end - result.start
     how.onResult(result)
@@ -108,6 +115,7 @@ export async function driveRanges(
           lease?.token,
         )
         recorded = true
+        lent.toDigest = prefix?.recorded(result) ?? false
         crashPoint('finalize')
       } catch (error) {
         if (!(error instanceof LeaseLostError)) throw error
@@ -195,6 +203,8 @@ export async function driveRanges(
     // Done only if still done after the clean-up: a restarted owner may have forgotten a range whose file was missing.
     if (await doneWhenIdle()) break
   }
+  // What the digest kept goes back; it stands if it hashed every item of the run.
+  const taken = prefix?.finish(session.total)
   if (session.failure) throw session.failure
   if (stopping()) return { state: 'interrupted', detail: { committed: tracker.committed } }
   const committed = await store.committedItems()
@@ -204,7 +214,7 @@ export async function driveRanges(
       `internal error: ${committed} of ${session.total} items committed after the last range`,
     )
   await writeReaderIndex(store, place, job.output.kind)
-  const digest = await journalDigest(store)
+  const digest = taken ?? (await journalDigest(store))
   return { state: 'complete', detail: { committed, digest } }
 }
 
