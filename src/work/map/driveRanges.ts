@@ -23,6 +23,11 @@ import type { RangeResult, RangeTask } from './task.ts'
 
 /** One shard holds at most this many bytes before it is committed. */
 const MAX_SHARD_BYTES = 16 * 1024 * 1024
+/**
+ * The item hashes the digest taken as ranges commit may keep while earlier ranges are still in flight: 8 ranges of
+ * 65,536 items (a thread held up, on a busy machine, while the others go on); past it the digest is read from the journal.
+ */
+const DIGEST_WAITING_BYTES = 16 * 1024 * 1024
 
 export interface RangeDriving {
   /** Set (to 1) when the run is stopping: no more claims, and the threads stop at their next item. */
@@ -64,7 +69,7 @@ export async function driveRanges(
   // A single-machine run started afresh commits every range itself: its digest is taken as they commit.
   const prefix =
     role.kind === 'local' && kept.length === 0 && tracker.committed === 0
-      ? new PrefixDigest(threads * (how.rangesPerThread + 1))
+      ? new PrefixDigest(DIGEST_WAITING_BYTES)
       : undefined
 
   const work = async (claim: Claim): Promise<void> => {

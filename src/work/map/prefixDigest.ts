@@ -16,8 +16,8 @@ export interface RecordedRange {
  *
  * Only for a session that commits every range of its run (a single-machine run started afresh): it begins at item 0.
  * A range recorded ahead of one still in flight is kept, its hashes unreleased, until the ranges before it come; past
- * `maxWaiting` such ranges (one range held up while others go on), or at anything out of the ordinary (a range below
- * what is digested), it gives up and the digest is read from the journal as before. So it gives a digest only when
+ * `maxWaitingBytes` of such hashes (one range held up while many others go on), or at anything out of the ordinary (a
+ * range below what is digested), it gives up and the digest is read from the journal as before. So it gives a digest only when
  * it has hashed items 0 to the end in order, each range's hashes exactly as the journal recorded them.
  */
 export class PrefixDigest {
@@ -25,9 +25,10 @@ export class PrefixDigest {
   /** Items [0, next) are hashed. */
   private next = 0
   private readonly waiting = new Map<number, RecordedRange>()
+  private waitingBytes = 0
   private gaveUp = false
 
-  constructor(private readonly maxWaiting: number) {}
+  constructor(private readonly maxWaitingBytes: number) {}
 
   /**
    * `range` is recorded in the journal. Returns true when the digest keeps its hashes for later (it then releases
@@ -40,17 +41,19 @@ export class PrefixDigest {
       return false
     }
     if (range.start > this.next) {
-      if (this.waiting.size >= this.maxWaiting) {
+      if (this.waitingBytes + range.itemHashes.byteLength > this.maxWaitingBytes) {
         this.giveUp()
         return false
       }
       this.waiting.set(range.start, range)
+      this.waitingBytes += range.itemHashes.byteLength
       return true
     }
     this.hash.update(range.itemHashes)
     this.next = range.end
     for (let after = this.waiting.get(this.next); after; after = this.waiting.get(this.next)) {
       this.waiting.delete(after.start)
+      this.waitingBytes -= after.itemHashes.byteLength
       this.hash.update(after.itemHashes)
       this.next = after.end
       after.release?.()
@@ -73,5 +76,6 @@ export class PrefixDigest {
     this.gaveUp = true
     for (const range of this.waiting.values()) range.release?.()
     this.waiting.clear()
+    this.waitingBytes = 0
   }
 }

@@ -32,10 +32,10 @@ function ranges(released: number[]): RecordedRange[] {
 }
 
 /** Records `order` (indexes into the ranges), releasing each the digest does not keep, as driveRanges does; returns the digest and the starts of the ranges released. */
-function commitIn(order: number[], maxWaiting: number) {
+function commitIn(order: number[], maxWaitingBytes: number) {
   const released: number[] = []
   const all = ranges(released)
-  const prefix = new PrefixDigest(maxWaiting)
+  const prefix = new PrefixDigest(maxWaitingBytes)
   for (const i of order) if (!prefix.recorded(all[i]!)) all[i]!.release?.()
   return { digest: prefix.finish(TOTAL), released: released.sort((a, b) => a - b) }
 }
@@ -48,26 +48,27 @@ describe('digest taken as ranges commit', () => {
       [4, 3, 2, 1, 0],
       [2, 4, 0, 3, 1],
     ]) {
-      expect(commitIn(order, 4).digest).toBe(inOrder)
+      expect(commitIn(order, 4096).digest).toBe(inOrder)
     }
   })
 
   it('digest-as-committed: a range kept for later is let go only once it is hashed, and every range is let go once', () => {
-    const { digest, released } = commitIn([3, 1, 4, 0, 2], 4)
+    const { digest, released } = commitIn([3, 1, 4, 0, 2], 4096)
     // A release before the hashing would have wiped the hashes: the digest would differ.
     expect(digest).toBe(inOrder)
     // Every range released exactly once, by the caller or by the digest.
     expect(released).toEqual(BOUNDS.slice(0, -1))
   })
 
-  it('digest-as-committed: past its limit of ranges kept, or with a range missing, it gives no digest (the journal is read) and lets go of every range', () => {
-    const tooMany = commitIn([4, 3, 2, 1, 0], 3)
+  it('digest-as-committed: past its limit of hashes kept, or with a range missing, it gives no digest (the journal is read) and lets go of every range', () => {
+    // Waiting: 34 + 19 + 1 items (1,728 bytes of hashes), then 6 more.
+    const tooMany = commitIn([4, 3, 2, 1, 0], 1800)
     expect(tooMany.digest).toBeUndefined()
     expect(tooMany.released).toEqual(BOUNDS.slice(0, -1))
-    const missing = commitIn([0, 2, 3, 4], 4)
+    const missing = commitIn([0, 2, 3, 4], 4096)
     expect(missing.digest).toBeUndefined()
     expect(missing.released).toEqual([0, 10, 11, 30])
-    const twice = commitIn([0, 1, 1, 2, 3, 4], 4)
+    const twice = commitIn([0, 1, 1, 2, 3, 4], 4096)
     expect(twice.digest).toBeUndefined()
   })
 })
