@@ -16,7 +16,7 @@ import type {
   Store,
 } from '../store.ts'
 import { NO_USAGE_TOTALS, totalsOfRows, type UsageSumRow, type UsageTotals, usageJson } from '../usage.ts'
-import { assertSchema, BUSY_TIMEOUT_MS, createJournal } from './journalFile.ts'
+import { assertSchema, BUSY_TIMEOUT_MS, createJournal, PAGE_CACHE_PRAGMA } from './journalFile.ts'
 import { journalFailure, journalFileDamage, runDirOf } from './journalHealth.ts'
 import { migrate, RUN_COLUMNS_VERSION, runColumnsFromHistory, schemaVersion, USAGE_VERSION } from './migrate.ts'
 
@@ -69,6 +69,7 @@ export class SqliteStore implements Store {
       if (damage) throw new RunDamagedError(runDirOf(path), damage)
       if (!readonly && !existsSync(path)) createJournal(path)
       db = new Database(path, { readonly, fileMustExist: true, timeout: BUSY_TIMEOUT_MS })
+      db.pragma(PAGE_CACHE_PRAGMA)
       if (!readonly) {
         db.pragma('journal_mode = WAL')
         db.pragma('synchronous = FULL')

@@ -16,12 +16,18 @@ import { writeReaderIndex } from '../../shards/readerIndex.ts'
 import { type RunNaming, recheckRanges } from '../../shards/recovery.ts'
 import { stagedFileName } from '../../shards/shardNames.ts'
 import { ChunkSizer } from './chunkSizer.ts'
+import { PrefixDigest } from './prefixDigest.ts'
 import { failureError, type RangeMaker } from './rangeMaker.ts'
 import type { Participation, Role } from './role.ts'
 import type { RangeResult, RangeTask } from './task.ts'
 
 /** One shard holds at most this many bytes before it is committed. */
 const MAX_SHARD_BYTES = 16 * 1024 * 1024
+/**
+ * The item hashes the digest taken as ranges commit may keep while earlier ranges are still in flight: 8 ranges of
+ * 65,536 items (a thread held up, on a busy machine, while the others go on); past it the digest is read from the journal.
+ */
+const DIGEST_WAITING_BYTES = 16 * 1024 * 1024
 
 export interface RangeDriving {
   /** Set (to 1) when the run is stopping: no more claims, and the threads stop at their next item. */
@@ -60,6 +66,11 @@ export async function driveRanges(
   const inFlight = new Set<Promise<void>>()
   let claimedInFlight = 0
   const stopping = (): boolean => Atomics.load(how.stopFlag, 0) !== 0
+  // A single-machine run started afresh commits every range itself: its digest is taken as they commit.
+  const prefix =
+    role.kind === 'local' && kept.length === 0 && tracker.committed === 0
+      ? new PrefixDigest(DIGEST_WAITING_BYTES)
+      : undefined
 
   const work = async (claim: Claim): Promise<void> => {
     const task: RangeTask = {
@@ -70,6 +81,16 @@ export async function driveRanges(
       maxBytes: MAX_SHARD_BYTES,
     }
     const result = await maker.make(task)
+    const lent = { toDigest: false }
+    try {
+      await commitMade(claim, result, lent)
+    } finally {
+      // Its hashes are committed (or will never be): their memory may take the next range's, unless the digest keeps them.
+      if (!lent.toDigest) result.release?.()
+    }
+  }
+  /** What a task made: recorded (commit-then-finalize), or dropped when its claim was lost; the claim's rest released. */
+  const commitMade = async (claim: Claim, result: RangeResult, lent: { toDigest: boolean }): Promise<void> => {
     claimedInFlight -= claim.end - claim.start
     const count = result.end - result.start
     how.onResult(result)
@@ -85,7 +106,7 @@ export async function driveRanges(
         crashPoint('commit')
         await store.commitRange(
           claim,
-          // A view of the hashes, not a copy: 2 MB a range at 65,536 items, garbage the moment it is recorded.
+          // A view of the hashes, not a copy: a slot the maker lends until `release` (hashSlots.ts).
           {
             start: result.start,
             end: result.end,
@@ -99,6 +120,7 @@ export async function driveRanges(
           lease?.token,
         )
         recorded = true
+        lent.toDigest = prefix?.recorded(result) ?? false
         crashPoint('finalize')
       } catch (error) {
         if (!(error instanceof LeaseLostError)) throw error
@@ -186,6 +208,8 @@ export async function driveRanges(
     // Done only if still done after the clean-up: a restarted owner may have forgotten a range whose file was missing.
     if (await doneWhenIdle()) break
   }
+  // What the digest kept goes back; it stands if it hashed every item of the run.
+  const taken = prefix?.finish(session.total)
   if (session.failure) throw session.failure
   if (stopping()) return { state: 'interrupted', detail: { committed: tracker.committed } }
   const committed = await store.committedItems()
@@ -195,7 +219,7 @@ export async function driveRanges(
       `internal error: ${committed} of ${session.total} items committed after the last range`,
     )
   await writeReaderIndex(store, place, job.output.kind)
-  const digest = await journalDigest(store)
+  const digest = taken ?? (await journalDigest(store))
   return { state: 'complete', detail: { committed, digest } }
 }
 

@@ -37,6 +37,11 @@ export interface RangeTask {
   readonly checkpointMs: number
   /** Commit what is done once the shard holds this many bytes. */
   readonly maxBytes: number
+  /**
+   * Where the items' hashes are written, 32 bytes each from byte 0: memory shared with the coordinating thread, which
+   * commits them from there (hashSlots.ts). Absent, or too small for the range: the thread allocates them.
+   */
+  readonly hashes?: SharedArrayBuffer
 }
 
 export interface TaskFailure {
@@ -58,7 +63,13 @@ export interface RangeResult extends RangeUsage {
   readonly start: number
   readonly end: number
   readonly files: readonly ShardFileRecord[]
+  /** (end - start) × 32 bytes; a view of the task's `hashes` when it had them. */
   readonly itemHashes: Uint8Array
+  /**
+   * Set by a maker whose `itemHashes` are memory it lends (a hash slot): called once the range's commit has settled
+   * (recorded, refused or failed), after which that memory may hold another range's hashes.
+   */
+  readonly release?: () => void
   /** Time spent making items, for chunk sizing. */
   readonly busyMs: number
   /** The longest any one item of the range took, ms (the part of lost work that no checkpoint interval can cut). */

@@ -6,6 +6,7 @@
  */
 import { Piscina } from 'piscina'
 import { LonghaulError } from '../../errors.ts'
+import { HashSlots } from './hashSlots.ts'
 import type { MakerStart, RangeMaker } from './rangeMaker.ts'
 import type { RangeResult } from './task.ts'
 import { buildWorkerBundle } from './workerBundle.ts'
@@ -54,12 +55,21 @@ export function prepareThreadPool(jobPath: string): PreparedPool {
         // Piscina would start new threads that fail the same way; ending the pool settles the tasks waiting for them.
         void pool.destroy()
       })
+      // Each range's item hashes are written by its thread into a slot shared with this one, committed from there.
+      const slots = new HashSlots()
       return {
-        make: async (task) =>
-          (await pool.run(task).catch((error: Error) => {
+        async make(task) {
+          const slot = slots.take(task.end - task.start)
+          let result: RangeResult
+          try {
+            result = (await pool.run({ ...task, hashes: slot })) as RangeResult
+          } catch (error) {
+            slots.give(slot)
             // The thread itself failed (the job threw while loading, or ended the thread): the job's failure, not ours.
-            throw new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${error.message}`)
-          })) as RangeResult,
+            throw new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${(error as Error).message}`)
+          }
+          return { ...result, release: () => slots.give(slot) }
+        },
         close: () => pool.destroy(),
       }
     },

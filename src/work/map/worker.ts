@@ -143,7 +143,7 @@ class RangeMaker {
     const started = Date.now()
     const deadline = started + task.checkpointMs
     const shard = job.output.newShard()
-    const hashes = Buffer.allocUnsafe((task.end - task.start) * ITEM_HASH_BYTES)
+    const hashes = hashesFor(task)
     let records: unknown[] | undefined
     try {
       records = this.readRecords?.(task.start, task.end)
@@ -338,6 +338,12 @@ class RangeMaker {
   private callItem(arg: unknown, ctx: ItemContext): unknown {
     return this.job.item(arg as never, ctx as never)
   }
+}
+
+/** Where the range's item hashes go: the coordinator's slot for it (no copy, nothing to collect), else memory of its own. */
+function hashesFor(task: RangeTask): Uint8Array {
+  const bytes = (task.end - task.start) * ITEM_HASH_BYTES
+  return task.hashes && task.hashes.byteLength >= bytes ? new Uint8Array(task.hashes, 0, bytes) : new Uint8Array(bytes)
 }
 
 /** The output cannot write an item's value: deterministic, so not retried; the error names the item, field and value. */
