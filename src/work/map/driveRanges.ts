@@ -120,7 +120,6 @@ export async function driveRanges(
           lease?.token,
         )
         recorded = true
-        lent.toDigest = prefix?.recorded(result) ?? false
         crashPoint('finalize')
       } catch (error) {
         if (!(error instanceof LeaseLostError)) throw error
@@ -138,6 +137,9 @@ export async function driveRanges(
         if (recorded) await place.finalize(files)
         else await place.discard(files)
       }
+      // After the rename, not between the record and it: hashing a range's hashes there would widen the crash window in
+      // which a recorded file still has its staged name.
+      lent.toDigest = prefix?.recorded(result) ?? false
       how.onCommitted(result)
       session.committed(count)
       beginRecheck()
