@@ -31,7 +31,7 @@ const TOTAL = 900
 const TTL_S = 2
 const HEARTBEAT_MS = (TTL_S * 1000) / 3
 
-it('rate-limit compliance across processes: an owner and two workers never go over the run limit in any window, and a SIGKILLed process’s share goes back to the others within the lease TTL and two heartbeats', async () => {
+it('rate-limit compliance across processes: an owner and two workers never go over the run limit in any window, and a SIGKILLed process’s share goes back to the others within the lease TTL and two heartbeats (and 3 s of slack for a loaded machine)', async () => {
   const server = await startCountingServer()
   servers.push(server)
   const spec: SharedRunSpec = {
@@ -81,10 +81,11 @@ it('rate-limit compliance across processes: an owner and two workers never go ov
   // Three processes at work take most of the limit together (the pacer keeps 15% at 40/s for late calls).
   const threeRate = (between(allIn, killedAt) * 1000) / (killedAt - allIn)
   expect(threeRate).toBeGreaterThan(0.6 * LIMIT)
-  // The two left take the whole limit back: within the TTL, two heartbeats and a second's slack of the kill, some
-  // second holds more calls than two processes at a third of the limit each make (2 × 12 spaced evenly; 26 seen with
-  // calls bunched on a loaded machine), short of the 34 two processes at half of it make.
-  const bound = TTL_S * 1000 + 2 * HEARTBEAT_MS + 1000
+  // The two left take the whole limit back: within the TTL, two heartbeats and three seconds' slack of the kill (a
+  // loaded machine's processes are late to their heartbeats: 4.9 s seen at load 5-7 while a test suite ran beside),
+  // some second holds more calls than two processes at a third of the limit each make (2 × 12 spaced evenly; 26 seen
+  // with calls bunched on a loaded machine), short of the 34 two processes at half of it make.
+  const bound = TTL_S * 1000 + 2 * HEARTBEAT_MS + 3000
   let busiest = 0
   for (const arrival of server.arrivals)
     if (arrival.at > killedAt && arrival.at < killedAt + bound)
