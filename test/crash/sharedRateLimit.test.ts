@@ -31,7 +31,7 @@ const TOTAL = 900
 const TTL_S = 2
 const HEARTBEAT_MS = (TTL_S * 1000) / 3
 
-it('rate-limit compliance across processes: an owner and two workers never go over the run limit in any second (50 ms given to a held-up process's calls to arrive), and a SIGKILLed process’s share goes back to the others within the lease TTL and two heartbeats (and 3 s of slack for a loaded machine)', async () => {
+it('rate-limit compliance across processes: an owner and two workers never go over the run limit in any second (50 ms given to the calls of a process held up to arrive), and a SIGKILLed process’s share goes back to the others within the lease TTL and two heartbeats (and 3 s of slack for a loaded machine)', async () => {
   const server = await startCountingServer()
   servers.push(server)
   const spec: SharedRunSpec = {
