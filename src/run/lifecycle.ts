@@ -69,6 +69,11 @@ export interface Session<O extends OpenedRun> extends OpenSession<O> {
   readonly committedHere: number
   /** `count` more items (or steps) are committed and durable: the progress loop and the observer are told. */
   committed(count: number): void
+  /**
+   * Items this process is committing now: sent to the journal, not yet counted by `committed`. What the journal holds
+   * beyond the count and these is the other processes' work (countOthers), never this process's own, counted twice.
+   */
+  committing: number
   /** Brings the count up to the journal's: in a shared run, what the other processes committed too. */
   countOthers(): Promise<void>
 }
@@ -152,7 +157,8 @@ export async function driveRun<O extends OpenedRun, R>(
   let recount: (() => Promise<void>) | undefined
   const countOthers = async (): Promise<void> => {
     if (!session) return
-    const behind = Math.min(await store.committedItems(), session.total) - session.tracker.committed
+    const behind =
+      Math.min(await store.committedItems(), session.total) - session.tracker.committed - session.committing
     if (behind > 0) session.tracker.othersCommitted(behind, now())
     await recount?.()
   }
@@ -189,6 +195,7 @@ export async function driveRun<O extends OpenedRun, R>(
       progress,
       where,
       total: open.run.total,
+      committing: 0,
       get committedHere() {
         return committedHere
       },

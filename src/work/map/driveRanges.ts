@@ -100,6 +100,8 @@ export async function driveRanges(
         staged: stagedFileName(naming.runTag, claim.token, file.name),
       }))
       let recorded = false
+      // Counted as this process's from before the journal may hold it until the count has it (Session.committing).
+      session.committing += count
       try {
         // Upload, then record: a recorded file is always whole where it belongs.
         await place.publish(files)
@@ -134,13 +136,18 @@ export async function driveRanges(
         return
       } finally {
         // Only a recorded commit gives the files their final names; anything else leaves nothing a reader would take as output.
-        if (recorded) await place.finalize(files)
-        else await place.discard(files)
+        try {
+          if (recorded) await place.finalize(files)
+          else await place.discard(files)
+        } finally {
+          if (!recorded) session.committing -= count
+        }
       }
       // After the rename, not between the record and it: hashing a range's hashes there would widen the crash window in
       // which a recorded file still has its staged name.
       lent.toDigest = prefix?.recorded(result) ?? false
       how.onCommitted(result)
+      session.committing -= count
       session.committed(count)
       beginRecheck()
     }
