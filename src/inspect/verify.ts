@@ -20,7 +20,7 @@ export type { VerifyReport } from './verifyReport.ts'
 import { type RunPaths, runPaths } from '../files/runDir.ts'
 import { assertJournalHoldsShards, assertRunLayout, dataNames } from '../run/runDamage.ts'
 import { readerIndexOf, readerIndexProblem } from '../shards/readerIndex.ts'
-import { INDEX_FILE, isShardFileName, parseStagedName, runTagOf, STAGED_PREFIX } from '../shards/shardNames.ts'
+import { INDEX_FILE, isShardFileName, runTagOf, STAGED_PREFIX, stagedByFinalName } from '../shards/shardNames.ts'
 import { folderPlace, type ShardPlace } from '../shards/shardPlace.ts'
 
 const MAX_PROBLEMS = 20
@@ -290,16 +290,12 @@ async function stagedCopies(
   suffixes: readonly string[],
 ): Promise<{ read(finalName: string, bytes: number): Promise<{ name: string; bytes: Buffer } | undefined> }> {
   const area = place.staging ?? place
-  const byFinal = new Map<string, { name: string; bytes: number }[]>()
-  for (const [name, bytes] of await area.list()) {
-    const parsed = parseStagedName(name, runTag, suffixes)
-    if (parsed) byFinal.set(parsed.finalName, [...(byFinal.get(parsed.finalName) ?? []), { name, bytes }])
-  }
+  const byFinal = stagedByFinalName(await area.list(), runTag, suffixes)
   return {
     async read(finalName, bytes) {
       const copy = byFinal.get(finalName)?.find((candidate) => candidate.bytes === bytes)
-      const read = copy && (await area.read(copy.name))
-      return read && { name: copy.name, bytes: read }
+      const read = copy && (await area.read(copy.staged))
+      return read && { name: copy.staged, bytes: read }
     },
   }
 }

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises'
 import { fsyncDir, isTempNameOf, TEMP_PREFIX } from '../files/atomicFile.ts'
 import type { RunPaths } from '../files/runDir.ts'
 import type { RangeSummary, ShardFileRecord, Store } from '../journal/store.ts'
-import { INDEX_FILE, isShardFileName, parseStagedName } from './shardNames.ts'
+import { INDEX_FILE, isShardFileName, parseStagedName, type StagedCopy, stagedByFinalName } from './shardNames.ts'
 import { folderPlace, type ShardPlace } from './shardPlace.ts'
 
 /** What names this run's files have: its tag in staged names, and its output format's suffixes. */
@@ -200,22 +200,14 @@ async function reconcileBucket(
 }
 
 /** This run's staged objects of a bucket, by the final name each stands for. */
-async function stagedOf(
-  place: ShardPlace,
-  naming: RunNaming,
-): Promise<Map<string, { staged: string; bytes: number }[]>> {
-  const byFinal = new Map<string, { staged: string; bytes: number }[]>()
-  for (const [staged, bytes] of (await place.staging?.list()) ?? []) {
-    const parsed = parseStagedName(staged, naming.runTag, naming.suffixes)
-    if (parsed) byFinal.set(parsed.finalName, [...(byFinal.get(parsed.finalName) ?? []), { staged, bytes }])
-  }
-  return byFinal
+async function stagedOf(place: ShardPlace, naming: RunNaming): Promise<Map<string, StagedCopy[]>> {
+  return stagedByFinalName((await place.staging?.list()) ?? new Map(), naming.runTag, naming.suffixes)
 }
 
 /** Finishes a recorded file from a staged copy whose bytes match the journal's; false when there is none. */
 async function finishStaged(
   place: ShardPlace,
-  staged: ReadonlyMap<string, readonly { staged: string; bytes: number }[]>,
+  staged: ReadonlyMap<string, readonly StagedCopy[]>,
   file: ShardFileRecord,
 ): Promise<boolean> {
   for (const copy of staged.get(file.name) ?? []) {

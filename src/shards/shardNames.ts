@@ -59,5 +59,30 @@ export function parseStagedName(
   return { token: Number(match[1]), finalName: match[2]! }
 }
 
+/** A staged file of a listing: its name and size. */
+export interface StagedCopy {
+  readonly staged: string
+  readonly bytes: number
+}
+
+/**
+ * The staged names of run `runTag` in `listing` (a folder's data/, a bucket's
+ * staging area: name → size), by the final name each stands for. A crash
+ * between the journal's record and the rename leaves such a copy; a final
+ * name may have several (claims of the same range lost in turn).
+ */
+export function stagedByFinalName(
+  listing: ReadonlyMap<string, number>,
+  runTag: string,
+  suffixes: readonly string[],
+): Map<string, StagedCopy[]> {
+  const byFinal = new Map<string, StagedCopy[]>()
+  for (const [staged, bytes] of listing) {
+    const parsed = parseStagedName(staged, runTag, suffixes)
+    if (parsed) byFinal.set(parsed.finalName, [...(byFinal.get(parsed.finalName) ?? []), { staged, bytes }])
+  }
+  return byFinal
+}
+
 /** The index of shard ranges people and other tools read: data/index.json. */
 export const INDEX_FILE = 'index.json'
