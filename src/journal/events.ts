@@ -104,6 +104,12 @@ export interface RunEventDetails {
     readonly host: string
     readonly args: readonly string[]
     readonly checkpoint: string | null
+    /**
+     * The count (`done`) this life starts from, so its first report is counted as work: 0 for a life started without a
+     * checkpoint; for one resumed from a checkpoint the program announced, where it said it was when it announced it;
+     * null when that is unknown (a checkpoint the glob found, or one from an earlier session). Absent from older journals.
+     */
+    readonly from?: number | null
   }
   readonly 'program-exited': {
     readonly life: number

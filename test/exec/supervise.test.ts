@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from '
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
+import { programLives } from '../../src/dashboard/programProgress.ts'
 import { runPaths } from '../../src/files/runPaths.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import type { RunEvent } from '../../src/journal/store.ts'
@@ -135,7 +136,7 @@ for i in range(1, 26):
     expect(r.stdout).toBe(Array.from({ length: 25 }, (_, i) => `\r${i + 1}/25`).join(''))
   })
 
-  it('restart-from-checkpoint: a crash restarts the program with the newest checkpoint in the resume argument and LONGHAUL_RESUME_FROM; no step is lost', async () => {
+  it('restart-from-checkpoint: a crash restarts the program with the newest checkpoint in the resume argument and LONGHAUL_RESUME_FROM; no step is lost; each life journals the count it starts from', async () => {
     const { dir, out } = folders()
     const log = join(dir, 'steps.log')
     const r = await runCli(
@@ -158,6 +159,9 @@ for i in range(1, 26):
     const events = await eventsOf(out)
     expect(events.find((e) => e.type === 'restarting')?.detail).toMatchObject({ exitCode: 3, checkpoint })
     expect(events.filter((e) => e.type === 'program-started')).toHaveLength(2)
+    // 0 without a checkpoint; then the 10 the program had reported when it announced step-00010: its 11th step is work.
+    expect(events.filter((e) => e.type === 'program-started').map((e) => e.detail.from)).toEqual([0, 10])
+    expect(programLives(events).map((life) => life.from)).toEqual([0, 10])
     expect(progressOf(out)).toMatchObject({ state: 'complete', done: 20, total: 20 })
   })
 
@@ -175,6 +179,9 @@ for i in range(1, 26):
     // step-00008 was written two steps (0.2 s) before the crash: not settled (2 s) when the program died, so the file
     // before it, step-00004, is taken (whatever its age: only the newest file can be one still being written).
     expect(r.stdout).toContain(`started at 4 resume=${join(dir, 'ckpt', 'step-00004.txt')}`)
+    // When the glob's file was written, and so where the program was, is not known: the resumed life's count is not.
+    const starts = (await eventsOf(out)).filter((e) => e.type === 'program-started')
+    expect(starts.map((e) => e.detail.from)).toEqual([0, null])
   })
 
   it("restart-from-checkpoint: a file older than the run (another experiment's, or a run moved aside by --fresh) is never resumed from", async () => {

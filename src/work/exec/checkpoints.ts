@@ -9,6 +9,12 @@ export interface FoundCheckpoint {
   /** The program said so (protocol event), or the glob found it. */
   readonly source: 'protocol' | 'glob'
   readonly mtimeMs: number
+  /**
+   * Where the program said it was (`done`) when it announced this checkpoint: the count a life resumed from it starts
+   * at. Null when that is not known: a file the glob found (when it was written is all that is known), or an
+   * announcement read back from the journal (which does not record it).
+   */
+  readonly done: number | null
 }
 
 /**
@@ -39,12 +45,12 @@ export class CheckpointFinder {
     private readonly notBefore = 0,
   ) {}
 
-  /** The program announced a durable checkpoint (protocol event). */
-  announce(path: string, step: number | null): FoundCheckpoint | undefined {
+  /** The program announced a durable checkpoint (protocol event), having said it was at `done`, if known. */
+  announce(path: string, step: number | null, done: number | null = null): FoundCheckpoint | undefined {
     const absolute = isAbsolute(path) ? path : resolve(this.cwd, path)
     const mtimeMs = mtimeOf(absolute)
     if (mtimeMs === undefined) return undefined
-    this.announced = { path: absolute, step, source: 'protocol', mtimeMs }
+    this.announced = { path: absolute, step, source: 'protocol', mtimeMs, done }
     return this.announced
   }
 
@@ -60,7 +66,7 @@ export class CheckpointFinder {
     for (const path of globSync(this.pattern, { cwd: this.cwd, absolute: true, onlyFiles: true, dot: true })) {
       const mtimeMs = mtimeOf(path)
       if (mtimeMs !== undefined && mtimeMs >= this.notBefore && mtimeMs <= at)
-        found.push({ path, step: null, source: 'glob', mtimeMs })
+        found.push({ path, step: null, source: 'glob', mtimeMs, done: null })
     }
     found.sort((a, b) => b.mtimeMs - a.mtimeMs || (b.path > a.path ? 1 : -1))
     return found[0] && found[0].mtimeMs > at - SETTLE_MS ? found[1] : found[0]

@@ -74,7 +74,8 @@ export class ProgramReports {
         this.moved(event.done, event.total ?? this.c.total ?? null)
         return
       case 'checkpoint': {
-        const found = this.finder.announce(event.path, event.step)
+        // Its progress comes on the same channel, in order: where it last said it was is where the checkpoint is.
+        const found = this.finder.announce(event.path, event.step, this.protocolDone())
         if (found) this.checkpointed(found)
         else this.c.note(`the program announced checkpoint ${event.path}, which does not exist; ignored`)
         return
@@ -108,6 +109,11 @@ export class ProgramReports {
     if (bar.total !== null) this.c.stated?.(bar.total)
     this.c.progress.reported(this.c.tracker.position(bar.done, bar.total ?? this.c.total ?? null, this.c.now()))
     this.moved(bar.done, bar.total ?? this.c.total ?? null)
+  }
+
+  /** Where the program last said it was this life over the protocol; null before its first report, or with bars only (another stream, not in step with its checkpoint events). */
+  private protocolDone(): number | null {
+    return this.protocolProgress ? (this.position?.done ?? null) : null
   }
 
   /** A new life of the program begins: its first report is journaled at once, as where its pace is measured from. */

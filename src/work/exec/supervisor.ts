@@ -287,7 +287,16 @@ export class Supervisor implements Work<OpenExecRun, ExecResult> {
         crashPoint('program-spawned')
         await this.open.store.addEvent(
           'program-started',
-          { life, pid, startTime, host: this.open.lease.host, args, checkpoint: resumeFrom?.path ?? null },
+          {
+            life,
+            pid,
+            startTime,
+            host: this.open.lease.host,
+            args,
+            checkpoint: resumeFrom?.path ?? null,
+            // The count this life starts from: where the program said it was at its checkpoint, 0 without one.
+            from: resumeFrom ? resumeFrom.done : 0,
+          },
           this.s.now(),
         )
         // A stop asked while it was starting: it never runs.
