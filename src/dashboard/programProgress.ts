@@ -18,6 +18,8 @@ export interface ProgramLife {
   readonly pid: number | null
   readonly start: number
   readonly end: number | null
+  /** The count the life started from (`program-started`'s `from`); null when its supervisor did not know it, or an older one did not say. */
+  readonly from: number | null
   readonly samples: readonly (readonly [number, number])[]
 }
 
@@ -34,12 +36,13 @@ export function programLives(events: readonly RunEvent[]): ProgramLife[] {
     pid: number | null
     start: number
     end: number | null
+    from: number | null
     samples: [number, number][]
   }[] = []
   for (const e of events) {
     const d = e.detail
     if (e.type === 'program-started')
-      lives.push({ life: num(d.life), pid: num(d.pid), start: e.at, end: null, samples: [] })
+      lives.push({ life: num(d.life), pid: num(d.pid), start: e.at, end: null, from: num(d.from), samples: [] })
     else if (e.type === 'program-exited') {
       const life = lives.findLast((l) => l.pid === num(d.pid) && l.end === null)
       if (life) life.end = e.at

@@ -97,8 +97,10 @@ describe("a supervised program's run page", () => {
       .evaluateAll((cells) => cells.map((c) => Number(c.getAttribute('data-value'))).filter((v) => v > 0))) as number[]
     // The pace the journal itself tells, each life's steps over its time: what the smoothed line must follow.
     const response = await fetch(`${dashboard.url}api/runs/${ids.counter}/lives`)
-    const { lives } = (await response.json()) as { lives: { samples: [number, number][] }[] }
+    const { lives } = (await response.json()) as { lives: { from: number | null; samples: [number, number][] }[] }
     expect(lives).toHaveLength(2)
+    // Each life counted from where it started: 0, then the 60 the program had reported at its checkpoint.
+    expect(lives.map((l) => l.from)).toEqual([0, 60])
     expect(lives[1]!.samples[0]![1]).toBeGreaterThanOrEqual(60)
     expect(lives.map((l) => l.samples.at(-1)![1])).toEqual([60, 120])
     const paces = lives.map(

@@ -12,7 +12,7 @@ interface Throughput {
     sessions: { start: number; end: number | null; parallel: number }[],
     before?: number,
   ): Columns
-  programColumns(lives: { samples: [number, number][] }[]): Columns
+  programColumns(lives: { start?: number; from?: number | null; samples: [number, number][] }[]): Columns
   sessionsOf(events: { type: string; at: number; detail: Record<string, unknown> }[]): {
     start: number
     end: number | null
@@ -91,6 +91,53 @@ describe('throughput chart', () => {
     expect([raw[gap], committed[gap]]).toEqual([null, null])
     expect(xs[gap - 1]!).toBeLessThanOrEqual(first.at(-1)!.t / 1000 + 1e-9)
     expect(xs[gap + 1]!).toBeGreaterThanOrEqual(resumedAt / 1000 - 1e-9)
+  })
+
+  /** The rows of a program's columns at its reports (where the committed line has a point): `[s, committed]`. */
+  const reported = ([xs, , , committed]: Columns) =>
+    xs.flatMap((x, i) => (typeof committed[i] === 'number' ? [[x, committed[i]]] : []))
+
+  test('exec-throughput: a life counts its work from where it started: reports 1..60 from 0 are 60 items, its first step drawn', () => {
+    const samples = Array.from({ length: 60 }, (_, i): [number, number] => [1_000 * (i + 1), i + 1])
+    const columns = programColumns([{ start: 0, from: 0, samples }])
+    expect(reported(columns)).toEqual(samples.map(([t, done]) => [t / 1000, done]))
+    // One item a second from the life's start, its first second included.
+    const raw = numbers(columns[2])
+    expect(raw).toHaveLength(60)
+    for (const rate of [...raw, ...numbers(columns[1])]) expect(rate).toBeCloseTo(1, 6)
+  })
+
+  test('exec-throughput: a resumed life counts from the count its checkpoint recorded (450), not from 0 nor from its first report', () => {
+    const samples = Array.from({ length: 10 }, (_, i): [number, number] => [5_000 + 1_000 * (i + 1), 451 + i])
+    const columns = programColumns([{ start: 5_000, from: 450, samples }])
+    expect(reported(columns)[0]).toEqual([6, 451])
+    expect(numbers(columns[2])[0]).toBeCloseTo(1, 6)
+  })
+
+  test("exec-throughput: a life whose start count is unknown (a glob's checkpoint, an older journal) counts from its first report", () => {
+    const samples = Array.from({ length: 10 }, (_, i): [number, number] => [1_000 * (i + 1), 451 + i])
+    for (const life of [{ samples }, { start: 0, from: null, samples }]) {
+      const columns = programColumns([life])
+      expect(reported(columns)[0]).toEqual([2, 452])
+      expect(numbers(columns[2])).toHaveLength(9)
+    }
+  })
+
+  test("exec-throughput: a start count above the life's first report (the count went back) starts the life at that report", () => {
+    const columns = programColumns([
+      {
+        start: 0,
+        from: 500,
+        samples: [
+          [1_000, 451],
+          [2_000, 452],
+        ],
+      },
+    ])
+    expect(reported(columns)).toEqual([
+      [1, 451],
+      [2, 452],
+    ])
   })
 
   test.prop([

@@ -55,18 +55,24 @@ export function chartColumns(commits, sessions, before = 0, stalledUntil = undef
 
 /**
  * A supervised program's columns, from its lives (`/api/runs/<id>/lives`: each life's `[at, done]` samples, as it
- * journaled where it said it was): the same rules as a map run's commits, each life a session of one worker whose
- * pace counts from its first report (a restarted program resumes from its checkpoint: its count starts there, not at
- * 0). The committed line is where the program said it was; the time between two lives (a restart's wait, no
- * supervisor running) is a break.
+ * journaled where it said it was, its `start` and the count it started `from`): the same rules as a map run's commits,
+ * each life a session of one worker. A life whose `from` is known counts its work from its start at that count, so its
+ * first report is work done (a life reporting 1..60 from 0 made 60 items); a restarted program resumes from its
+ * checkpoint, so its count starts there, not at 0. A life whose `from` is unknown (a checkpoint found by the glob, an
+ * older journal) counts from its first report. The committed line is where the program said it was; the time between
+ * two lives (a restart's wait, no supervisor running) is a break.
  */
 export function programColumns(lives, stalledUntil = undefined) {
   const groups = (lives ?? [])
     .filter((life) => life.samples.length >= 1)
     .map((life) => {
-      const [first, ...rest] = life.samples
-      const commits = rest.map(([t, done], i) => ({ t, n: Math.max(0, done - life.samples[i][1]) }))
-      return { start: first[0], parallel: 1, commits, from: first[1] }
+      const [first] = life.samples
+      const known = typeof life.from === 'number' && typeof life.start === 'number' && life.start <= first[0]
+      // The life's start at `from` (never above its first report: a count that went back starts there), else its first report.
+      const origin = known ? [life.start, Math.min(life.from, first[1])] : first
+      const points = known ? [origin, ...life.samples] : life.samples
+      const commits = points.slice(1).map(([t, done], i) => ({ t, n: Math.max(0, done - points[i][1]) }))
+      return { start: origin[0], parallel: 1, commits, from: origin[1] }
     })
   return columnsOf(groups, 0, stalledUntil)
 }
