@@ -116,7 +116,7 @@ export class ProgramReports {
     return this.protocolProgress ? (this.position?.done ?? null) : null
   }
 
-  /** A new life of the program begins: its first report is journaled at once, as where its pace is measured from. */
+  /** A new life of the program begins: its first report is journaled at once (where its pace is measured from when the count it started from is not known). */
   startLife(life: number): void {
     this.life = life
     this.position = undefined
