@@ -28,7 +28,7 @@ const NONE: ProcessWork = { items: null, lastItem: null, lastAt: null, itemsPerS
  * older than that field when no process ever joined, to the owner whose
  * session it was committed in (one owner at a time, fenced). Ranges of a
  * shared run's older journal name nobody and go to no one. A program's life
- * counts from its `progress` events.
+ * counts from its `progress` events, from the count it started at when that is known.
  */
 export function workOf(processes: readonly Named[], events: readonly RunEvent[]): ProcessWork[] {
   const shared = events.some((e) => e.type === 'joined')
@@ -60,12 +60,15 @@ export function workOf(processes: readonly Named[], events: readonly RunEvent[])
   const lives = programLives(events)
   return processes.map((p, k) => {
     if (p.role === 'program') {
-      const samples = lives.find((l) => l.start === p.since && l.pid === p.pid)?.samples ?? []
-      const first = samples[0]
-      const last = samples.at(-1)
-      if (!first || !last) return NONE
+      const life = lives.find((l) => l.start === p.since && l.pid === p.pid)
+      const first = life?.samples[0]
+      const last = life?.samples.at(-1)
+      if (!life || !first || !last) return NONE
+      // Counted from where the life started when its supervisor knew it (as the throughput chart counts it), else
+      // from its first report; never from above that report.
+      const from = life.from !== null && life.from <= first[1] ? life.from : first[1]
       return {
-        items: last[1] - first[1],
+        items: last[1] - from,
         lastItem: last[1],
         lastAt: last[0],
         itemsPerSecond: last[0] > first[0] ? ((last[1] - first[1]) * 1000) / (last[0] - first[0]) : null,
