@@ -56,10 +56,11 @@ export function prepareThreadPool(jobPath: string): PreparedPool {
         void pool.destroy()
       })
       // Each range's item hashes are written by its thread into a slot shared with this one, committed from there.
-      const slots = new HashSlots()
+      // A range claimed ahead of a free thread waits for one before it takes a slot.
+      const slots = new HashSlots(concurrency * rangesPerThread)
       return {
         async make(task) {
-          const slot = slots.take(task.end - task.start)
+          const slot = await slots.take(task.end - task.start)
           let result: RangeResult
           try {
             result = (await pool.run({ ...task, hashes: slot })) as RangeResult
@@ -67,6 +68,8 @@ export function prepareThreadPool(jobPath: string): PreparedPool {
             slots.give(slot)
             // The thread itself failed (the job threw while loading, or ended the thread): the job's failure, not ours.
             throw new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${(error as Error).message}`)
+          } finally {
+            slots.made()
           }
           return { ...result, release: () => slots.give(slot) }
         },
