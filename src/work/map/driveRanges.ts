@@ -103,53 +103,52 @@ export async function driveRanges(
       // Counted as this process's from before the journal may hold it until the count has it (Session.committing).
       session.committing += count
       try {
-        // Upload, then record: a recorded file is always whole where it belongs.
-        await place.publish(files)
-        crashPoint('commit')
-        await store.commitRange(
-          claim,
-          // A view of the hashes, not a copy: a slot the maker lends until `release` (hashSlots.ts).
-          {
-            start: result.start,
-            end: result.end,
-            files: result.files,
-            itemHashes: asBuffer(result.itemHashes),
-            // What the items used is counted with their commit, in the same transaction: exactly once.
-            ...(result.usage && { usage: result.usage }),
-            ...(result.failedUsage && { failedUsage: result.failedUsage }),
-          },
-          now(),
-          lease?.token,
-        )
-        recorded = true
-        crashPoint('finalize')
-      } catch (error) {
-        if (!(error instanceof LeaseLostError)) throw error
-        // The run was taken over: the error says by whom.
-        if (lease && (await store.getOwner())?.token !== lease.token) throw await progress.whyLost(error)
-        // A single-machine run's claims are all its owner's: one lost while the owner token still holds was retaken by this same process.
-        // Held up past its lease (a pause, a slow disk), this process lost the claim to another, whose copy counts: the run goes on.
-        observer?.note?.(
-          `items ${result.start}–${result.end - 1} were retaken ${role.retakenBy} while this one was held up past its lease; this copy is dropped`,
-        )
-        await store.addEvent('claim-lost', { worker: role.me, start: result.start, end: result.end }, now())
-        return
-      } finally {
-        // Only a recorded commit gives the files their final names; anything else leaves nothing a reader would take as output.
         try {
+          // Upload, then record: a recorded file is always whole where it belongs.
+          await place.publish(files)
+          crashPoint('commit')
+          await store.commitRange(
+            claim,
+            // A view of the hashes, not a copy: a slot the maker lends until `release` (hashSlots.ts).
+            {
+              start: result.start,
+              end: result.end,
+              files: result.files,
+              itemHashes: asBuffer(result.itemHashes),
+              // What the items used is counted with their commit, in the same transaction: exactly once.
+              ...(result.usage && { usage: result.usage }),
+              ...(result.failedUsage && { failedUsage: result.failedUsage }),
+            },
+            now(),
+            lease?.token,
+          )
+          recorded = true
+          crashPoint('finalize')
+        } catch (error) {
+          if (!(error instanceof LeaseLostError)) throw error
+          // The run was taken over: the error says by whom.
+          if (lease && (await store.getOwner())?.token !== lease.token) throw await progress.whyLost(error)
+          // A single-machine run's claims are all its owner's: one lost while the owner token still holds was retaken by this same process.
+          // Held up past its lease (a pause, a slow disk), this process lost the claim to another, whose copy counts: the run goes on.
+          observer?.note?.(
+            `items ${result.start}–${result.end - 1} were retaken ${role.retakenBy} while this one was held up past its lease; this copy is dropped`,
+          )
+          await store.addEvent('claim-lost', { worker: role.me, start: result.start, end: result.end }, now())
+          return
+        } finally {
+          // Only a recorded commit gives the files their final names; anything else leaves nothing a reader would take as output.
           if (recorded) await place.finalize(files)
           else await place.discard(files)
-        } finally {
-          if (!recorded) session.committing -= count
         }
+        // After the rename, not between the record and it: hashing a range's hashes there would widen the crash window in
+        // which a recorded file still has its staged name.
+        lent.toDigest = prefix?.recorded(result) ?? false
+        how.onCommitted(result)
+        session.committed(count)
+        beginRecheck()
+      } finally {
+        session.committing -= count
       }
-      // After the rename, not between the record and it: hashing a range's hashes there would widen the crash window in
-      // which a recorded file still has its staged name.
-      lent.toDigest = prefix?.recorded(result) ?? false
-      how.onCommitted(result)
-      session.committing -= count
-      session.committed(count)
-      beginRecheck()
     }
     if (result.end < claim.end) await store.releaseClaim({ ...claim, start: result.end })
     sizer.observe(count, result.busyMs)

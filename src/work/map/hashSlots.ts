@@ -5,25 +5,48 @@ const MIN_ITEMS = 1024
 
 /**
  * Memory the coordinating thread shares with its worker threads, where a range's item hashes are written: one slot
- * per range in flight, each reused from range to range. A worker thread writes the hashes into the slot its task
- * names, and the coordinator commits them from there: nothing is allocated or copied per range, so nothing piles up
- * for the collector (memory that the threads' collectors free only once tens of MB of it have piled up; see
+ * per range being made or committed, each reused from range to range. A worker thread writes the hashes into the slot
+ * its task names, and the coordinator commits them from there: nothing is allocated or copied per range, so nothing
+ * piles up for the collector (memory that the threads' collectors free only once tens of MB of it have piled up; see
  * bench/README.md, "Memory").
  *
- * The rule of reuse: a slot is taken for a range when its task is handed out and given back only once that range's
+ * When a slot is taken: only once a thread is free to make the range (fewer than `makers` ranges are being made). A
+ * range claimed ahead, waiting for a thread, holds none: at 65,536 items a slot is 2 MiB.
+ *
+ * The rule of reuse: a slot is taken for a range when a thread is free to make it and given back only once that range's
  * commit has settled (RangeResult.release). Until then no other range is handed it.
  */
 export class HashSlots {
   private readonly free: SharedArrayBuffer[] = []
+  /** Ranges being made: a slot taken, `made` not yet called. */
+  private making = 0
+  /** Ranges waiting for one being made to finish, first come first served. */
+  private readonly waiting: (() => void)[] = []
 
-  /** A slot that holds the hashes of `items` items: a free one large enough, else a new one in place of a free one too small. */
-  take(items: number): SharedArrayBuffer {
+  /** `makers`: how many ranges the threads make at once (threads × ranges per thread). */
+  constructor(private readonly makers: number) {}
+
+  /**
+   * Once a thread is free for it, a slot that holds the hashes of `items` items: a free one large enough, else a new
+   * one in place of a free one too small.
+   */
+  async take(items: number): Promise<SharedArrayBuffer> {
+    if (this.making >= this.makers) await new Promise<void>((turn) => this.waiting.push(turn))
+    else this.making++
     const bytes = items * ITEM_HASH_BYTES
     const fit = this.free.findIndex((slot) => slot.byteLength >= bytes)
     if (fit >= 0) return this.free.splice(fit, 1)[0]!
-    // A slot too small is dropped rather than kept beside the new one: there are never more slots than ranges in flight.
+    // A slot too small is dropped rather than kept beside the new one: there are never more slots than ranges holding one.
     this.free.pop()
     return new SharedArrayBuffer(slotItems(items) * ITEM_HASH_BYTES)
+  }
+
+  /** A range taken with `take` is made (or its thread failed): its thread is free for the next range; its slot stays lent until `give`. */
+  made(): void {
+    const next = this.waiting.shift()
+    // The turn passes straight to the next range waiting, if any; else one fewer is being made.
+    if (next) next()
+    else this.making--
   }
 
   /** The range whose hashes `slot` holds has been committed (or dropped): the slot may hold another range's. */

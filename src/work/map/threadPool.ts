@@ -22,6 +22,13 @@ const WORKER_EXEC_ARGV = [
     : []),
 ]
 
+/**
+ * The young generation of a thread that makes one item at a time, MB. V8 sizes it by how much survives its collections,
+ * and a long run of trivial items grew it to 8 MiB of semi-spaces per thread, all of it resident; at 2 MB the same run
+ * took the same CPU and peaked 12 MiB lower with two threads (bench/README.md, "Memory").
+ */
+const YOUNG_GENERATION_MB = 2
+
 /** A pool being prepared: the job's bundle is building. */
 export interface PreparedPool {
   /** Starts `concurrency` threads once the bundle is built; rejects if it cannot be built. */
@@ -48,6 +55,11 @@ export function prepareThreadPool(jobPath: string): PreparedPool {
         concurrentTasksPerWorker: rangesPerThread,
         workerData: setup,
         idleTimeout: Number.POSITIVE_INFINITY,
+        // A thread making one item at a time keeps little alive from one collection to the next; one with many items
+        // in flight (`concurrency`) keeps them all, and is left to V8's own sizing.
+        ...(setup.concurrency <= setup.threads && {
+          resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+        }),
       })
       // A worker that cannot even start (the job throws while loading in a thread) fails the run cleanly.
       pool.on('error', (error: Error) => {
@@ -56,10 +68,11 @@ export function prepareThreadPool(jobPath: string): PreparedPool {
         void pool.destroy()
       })
       // Each range's item hashes are written by its thread into a slot shared with this one, committed from there.
-      const slots = new HashSlots()
+      // A range claimed ahead of a free thread waits for one before it takes a slot.
+      const slots = new HashSlots(concurrency * rangesPerThread)
       return {
         async make(task) {
-          const slot = slots.take(task.end - task.start)
+          const slot = await slots.take(task.end - task.start)
           let result: RangeResult
           try {
             result = (await pool.run({ ...task, hashes: slot })) as RangeResult
@@ -67,6 +80,8 @@ export function prepareThreadPool(jobPath: string): PreparedPool {
             slots.give(slot)
             // The thread itself failed (the job threw while loading, or ended the thread): the job's failure, not ours.
             throw new LonghaulError('LONGHAUL_ITEM_FAILED', `a worker thread failed: ${(error as Error).message}`)
+          } finally {
+            slots.made()
           }
           return { ...result, release: () => slots.give(slot) }
         },
