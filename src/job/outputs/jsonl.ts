@@ -1,6 +1,6 @@
 import { ByteBuffer } from './byteBuffer.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder } from './format.ts'
-import { itemHash } from './itemHash.ts'
+import { itemHash, itemHashOf } from './itemHash.ts'
 import { findJsonProblem, type JsonProblem } from './jsonProblem.ts'
 import { jobFrames, valueError } from './valueProblem.ts'
 
@@ -55,9 +55,8 @@ function newJsonlShard(): ShardBuilder {
   return {
     add(record, index) {
       const text = toJson(record, index)
-      const [start, end] = out.appendText(text)
-      out.appendByte(0x0a)
-      return itemHash([out.view(start, end)])
+      const start = out.length
+      return itemHashOf(out.view(start, out.appendLine(text)))
     },
     get bytes() {
       return out.length

@@ -16,48 +16,14 @@ import { fsyncDir, type WrittenFile, writeFileDurably } from '../../files/atomic
 import type { MapJob } from '../../job/defineJob.ts'
 import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
 import { itemHasherReady } from '../../job/outputs/itemHash.ts'
-import { itemRng, type Rng } from '../../job/rng.ts'
 import { addUsage, type Usage, usageOrUndefined } from '../../journal/usage.ts'
 import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
 import { shardFileName, stagedFileName } from '../../shards/shardNames.ts'
-import { afterRateLimited, limitedFetch, loadFetch, ONE_REQUEST } from '../rateLimit/limitedCall.ts'
+import { afterRateLimited, loadFetch, ONE_REQUEST } from '../rateLimit/limitedCall.ts'
 import { SharedLimiter } from '../rateLimit/sharedLimiter.ts'
 import { inIndexOrder, Slots } from './inIndexOrder.ts'
+import { ItemContext, type ThreadScope } from './itemContext.ts'
 import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
-
-class ItemContext {
-  private ownRng: Rng | undefined
-  /** What this attempt reported with `usage`. */
-  readonly used: Record<string, number> = {}
-  constructor(
-    readonly index: number,
-    readonly params: unknown,
-    readonly seed: number,
-    private readonly limiter: SharedLimiter,
-    private readonly stopping: () => boolean,
-  ) {}
-  /** Created on first use: items that draw no random numbers pay nothing. */
-  get rng(): Rng {
-    return (this.ownRng ??= itemRng(this.seed, this.index))
-  }
-  /** The global fetch; HTTP 429 (or 503 with Retry-After) throws RateLimitedError. */
-  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    return limitedFetch(input, init)
-  }
-  /** Takes counted units of the rate limit (`{ tokens: 812 }`), waiting until they are free; a stop cuts the wait short. */
-  async take(amounts: Readonly<Record<string, number>>): Promise<void> {
-    // The item is then left for the next run (makeItem sees the stop).
-    if (!(await this.limiter.take(amounts, this.stopping))) throw new Error('the run is stopping')
-  }
-  /** Adds what this attempt used (`{ tokens: 812, usd: 0.0012 }`); counted when the item's range commits. */
-  usage(amounts: Readonly<Record<string, number>>): void {
-    for (const [unit, amount] of Object.entries(amounts ?? {})) {
-      if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0)
-        throw new TypeError(`ctx.usage: ${unit} is ${String(amount)}; give each counter a finite number ≥ 0`)
-    }
-    addUsage(this.used, amounts)
-  }
-}
 
 /** The function a worker thread runs for each range task. */
 export function createRangeMaker(job: MapJob): (task: RangeTask) => Promise<RangeResult> {
@@ -71,7 +37,11 @@ export function createRangeMaker(job: MapJob): (task: RangeTask) => Promise<Rang
 }
 
 /** An item made, failed for good, or abandoned because the run is stopping. */
-type Made = ({ value: unknown; usage: Usage } | { error: Error; attempts: number } | { abandoned: true }) & {
+type Made = (
+  | { value: unknown; usage: Usage | undefined }
+  | { error: Error; attempts: number }
+  | { abandoned: true }
+) & {
   /** What attempts that threw reported with `ctx.usage`. */
   failedUsage: Usage
 }
@@ -90,13 +60,13 @@ interface Inline {
   /** Item `next`, under way and holding a slot: it returned a promise or threw. */
   readonly started?: Promise<Timed>
 }
-const NO_USAGE: Usage = Object.freeze({})
-
 class RangeMaker {
   private readonly stop: Int32Array
   private readonly finished: Int32Array
   private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
   private readonly limiter: SharedLimiter
+  /** What every item context of this thread shares. */
+  private readonly scope: ThreadScope
   /** This thread's share of the process's items in flight, shared by the ranges it makes at once. */
   private readonly slots: Slots
 
@@ -110,6 +80,7 @@ class RangeMaker {
     this.limiter = new SharedLimiter(setup.rateLimit)
     if (this.limiter.paces) loadFetch()
     this.slots = new Slots(threadShare(setup))
+    this.scope = { params: setup.params, seed: setup.seed, limiter: this.limiter, stopping: this.isStopping }
   }
 
   /** Items finished and not yet added to the shared count. */
@@ -158,6 +129,19 @@ class RangeMaker {
     // The first item always starts; later ones not past the deadline or the size cap.
     const mayStart = (i: number, now = Date.now()): boolean =>
       !this.stopping && (i === task.start || (now < deadline && shard.bytes < task.maxBytes))
+    /** Takes item `i`'s value into the shard, its hash into the range's; false: the output cannot write it. */
+    const takeValue = (i: number, value: unknown, used: Usage | undefined, ms: number): boolean => {
+      if (ms > slowestItemMs) slowestItemMs = ms
+      try {
+        hashes.set(shard.add(value, i), (i - task.start) * ITEM_HASH_BYTES)
+      } catch (error) {
+        failure = valueFailure(error, i)
+        return false
+      }
+      addUsage(usage, used)
+      this.countFinished(ms)
+      return true
+    }
     const take = (i: number, made: Timed): boolean => {
       slowestItemMs = Math.max(slowestItemMs, made.ms)
       if ('abandoned' in made) return false
@@ -173,19 +157,13 @@ class RangeMaker {
         }
         return false
       }
-      try {
-        hashes.set(shard.add(made.value, i), (i - task.start) * ITEM_HASH_BYTES)
-        addUsage(usage, made.usage)
-        this.countFinished(made.ms)
-        return true
-      } catch (error) {
-        failure = valueFailure(error, i)
-        return false
-      }
+      return takeValue(i, made.value, made.usage, made.ms)
     }
     // Items whose function returns values are made inline; from the first that returns a promise (or throws, or
     // finds every slot taken), many at once in index order.
-    const inline = this.limiter.paces ? { next: task.start, closed: false } : this.makeInline(task, arg, mayStart, take)
+    const inline = this.limiter.paces
+      ? { next: task.start, closed: false }
+      : this.makeInline(task, arg, mayStart, takeValue)
     const index =
       inline.closed || (inline.next >= task.end && !inline.started)
         ? inline.next
@@ -246,14 +224,14 @@ class RangeMaker {
   /**
    * Items [task.start, …) made one after another while the item function returns values: no promise and no
    * bookkeeping of items in flight per item, which is most of what a trivial item costs. Each holds a slot while it is
-   * made, as items in flight do. Stops at the range's end, where `mayStart` says no or `take` ends the range, where no
+   * made, as items in flight do. Stops at the range's end, where `mayStart` says no or `takeValue` ends the range, where no
    * slot is free, or at the first item that returns a promise or throws, handed back under way.
    */
   private makeInline(
     task: RangeTask,
     arg: (i: number) => unknown,
     mayStart: (i: number, now: number) => boolean,
-    take: (i: number, made: Timed) => boolean,
+    takeValue: (i: number, value: unknown, used: Usage | undefined, ms: number) => boolean,
   ): Inline {
     // One clock read an item: the moment an item returned is the next one's start (its take, a few µs, counted in it).
     let now = Date.now()
@@ -264,7 +242,7 @@ class RangeMaker {
         return { next: i, closed: true }
       }
       const begun = now
-      const ctx = this.contextFor(i)
+      const ctx = new ItemContext(i, this.scope)
       let out: unknown
       try {
         out = this.callItem(arg(i), ctx)
@@ -275,8 +253,7 @@ class RangeMaker {
         return { next: i, closed: false, started: this.timedItem(arg(i), i, { ctx, outcome: out }, begun) }
       this.slots.give()
       now = Date.now()
-      if (!take(i, { value: out, usage: ctx.used, failedUsage: NO_USAGE, ms: now - begun }))
-        return { next: i, closed: true }
+      if (!takeValue(i, out, ctx.used, now - begun)) return { next: i, closed: true }
     }
     return { next: task.end, closed: false }
   }
@@ -285,10 +262,6 @@ class RangeMaker {
   private async timedItem(arg: unknown, index: number, first?: FirstAttempt, started = Date.now()): Promise<Timed> {
     const made = await this.makeItem(arg, index, first)
     return { ...made, ms: Date.now() - started }
-  }
-
-  private contextFor(index: number): ItemContext {
-    return new ItemContext(index, this.setup.params, this.setup.seed, this.limiter, this.isStopping)
   }
 
   /**
@@ -311,7 +284,7 @@ class RangeMaker {
         } else {
           if (this.limiter.paces && !(await this.limiter.take(ONE_REQUEST, stopping)))
             return { abandoned: true, failedUsage }
-          ctx = this.contextFor(index)
+          ctx = new ItemContext(index, this.scope)
           out = this.callItem(arg, ctx)
         }
         return { value: isPromiseLike(out) ? await out : out, usage: ctx.used, failedUsage }
