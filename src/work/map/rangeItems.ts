@@ -2,7 +2,7 @@
  * What a worker thread keeps of one range while it makes its items (worker.ts): the shard, the items' hashes, what
  * they used, the slowest, and what ended the range. Methods of a class rather than closures made per range: the item
  * loop calls the same functions range after range, so V8 does not throw away and recompile its optimised code at each
- * new range (a "wrong call target"), about a tenth of a second of compiler time per thread in a run of short items.
+ * new range (a "wrong call target"): tens of milliseconds of compiler time per thread and run (bench/README.md).
  */
 import { ValueNotRepresentableError } from '../../errors.ts'
 import { ITEM_HASH_BYTES, type ShardBuilder } from '../../job/outputs/format.ts'
