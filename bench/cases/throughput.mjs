@@ -1,9 +1,14 @@
 // Throughput: trivial items through the full durable path (claim, make in
 // worker threads, write shards durably, commit to the journal, digest), with
 // one worker per core. Items/s is over the whole runMapJob call. Beside it, the floor: one thread making the same
-// JSON lines and their sha256 (the same hasher longhaul uses) with nothing else, in CPU µs per item.
+// JSON lines and their sha256 (the same hasher longhaul uses) with nothing else, in CPU µs per item. On Linux, the
+// CPU per item is also split by thread: the coordinator (this thread: claims, commits, digest, progress), the item
+// threads (the worker threads the run starts, their start-up included) and the others (V8's garbage collection and
+// compiler helpers, libuv's file system threads).
 //
 //   node bench/cases/throughput.mjs ITEMS REPS
+import { readdirSync, readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import sha256 from 'hash-wasm/dist/sha256.umd.min.js'
 import { runMapJob } from '../lib/longhaul.mjs'
@@ -13,8 +18,50 @@ const [items, reps] = process.argv.slice(2).map(Number)
 const TARGET = 1_000_000
 const workers = availableParallelism()
 
+/** Linux's clock ticks per second, in which /proc gives a thread's CPU time (USER_HZ: 100 on every usual kernel). */
+const US_PER_TICK = 1e6 / 100
+
+/** CPU µs each thread of this process has used, by thread id; empty where /proc/self/task is not there. */
+function cpuByThread() {
+  const used = new Map()
+  let ids = []
+  try {
+    ids = readdirSync('/proc/self/task')
+  } catch {
+    return used
+  }
+  for (const id of ids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${id}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      used.set(id, (Number(fields[11]) + Number(fields[12])) * US_PER_TICK)
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return used
+}
+
+/**
+ * CPU µs per item of the coordinator, the item threads and the others between `before` and `after` (each thread as
+ * last seen: a worker thread is read at each commit, the last one after its last range, before the pool ends it).
+ */
+function splitByThread(before, after) {
+  const split = { coordinator: 0, itemThreads: 0, otherThreads: 0 }
+  for (const [id, used] of after) {
+    const part = id === String(process.pid) ? 'coordinator' : before.has(id) ? 'otherThreads' : 'itemThreads'
+    split[part] += used - (before.get(id) ?? 0)
+  }
+  return Object.fromEntries(Object.entries(split).map(([part, used]) => [part, used / items]))
+}
+
+// libuv starts its file system threads on first use: started now, they are not taken for the run's worker threads.
+await readFile(jobPath('trivial.ts'))
+
 const runs = []
 for (let rep = 0; rep < reps; rep++) {
+  const threadsBefore = cpuByThread()
+  const threadsSeen = new Map(threadsBefore)
   const cpu = process.cpuUsage()
   const started = performance.now()
   let firstCommit
@@ -26,6 +73,7 @@ for (let rep = 0; rep < reps; rep++) {
     observer: {
       committed: (progress) => {
         firstCommit ??= { ms: performance.now() - started, items: progress.committed, cpu: process.cpuUsage() }
+        for (const [id, used] of cpuByThread()) threadsSeen.set(id, used)
       },
     },
   })
@@ -33,8 +81,10 @@ for (let rep = 0; rep < reps; rep++) {
   if (summary.state !== 'complete' || summary.committed !== items)
     throw new Error(`the run ended ${summary.state} with ${summary.committed} of ${items}`)
   const used = process.cpuUsage(cpu)
+  for (const [id, usedNow] of cpuByThread()) threadsSeen.set(id, usedNow)
   const usedAfterFirstCommit = process.cpuUsage(firstCommit.cpu)
   runs.push({
+    byThread: splitByThread(threadsBefore, threadsSeen),
     ms,
     perSecond: (items * 1000) / ms,
     afterFirstCommit: ((items - firstCommit.items) * 1000) / (ms - firstCommit.ms),
@@ -89,6 +139,13 @@ emit('throughput', {
   // CPU time of all threads per item (start-up included): what an item costs whatever else the machine is doing.
   cpuUsPerItem: round(cpuUsPerItem, 2),
   cpuUsPerItemAfterFirstCommit: round(median(runs.map((run) => run.cpuUsPerItemAfterFirstCommit)), 2),
+  // The same, by thread (Linux; /proc counts in 10 ms steps per thread).
+  cpuUsPerItemByThread: Object.fromEntries(
+    ['coordinator', 'itemThreads', 'otherThreads'].map((part) => [
+      part,
+      round(median(runs.map((run) => run.byThread[part])), 3),
+    ]),
+  ),
   // The floor: a bare loop's CPU per item, and the items/s it would allow on every core with nothing else to do.
   floorCpuUsPerItem: round(floor, 2),
   floorItemsPerSecondOnAllCores: Math.round((workers * 1e6) / floor),

@@ -33,6 +33,16 @@ export function itemHasherReady(): Promise<void> {
   return ready
 }
 
+/** sha256 of an item held in one piece (a line of text): itemHash([bytes]) without the array. */
+export function itemHashOf(bytes: Uint8Array): Uint8Array {
+  if (bytes.length < SMALL && wasm) {
+    wasm.init()
+    wasm.update(bytes)
+    return wasm.digest('binary')
+  }
+  return createHash('sha256').update(bytes).digest()
+}
+
 export function itemHash(parts: readonly Uint8Array[]): Uint8Array {
   let size = 0
   for (const part of parts) size += part.length

@@ -1,6 +1,6 @@
 import { ByteBuffer } from './byteBuffer.ts'
-import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder } from './format.ts'
-import { itemHash } from './itemHash.ts'
+import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder, type ShardFileContent } from './format.ts'
+import { itemHash, itemHashOf } from './itemHash.ts'
 import { findJsonProblem, type JsonProblem } from './jsonProblem.ts'
 import { jobFrames, valueError } from './valueProblem.ts'
 
@@ -51,19 +51,32 @@ function parseLine(line: Buffer, i: number): unknown {
 }
 
 function newJsonlShard(): ShardBuilder {
-  const out = new ByteBuffer()
-  return {
-    add(record, index) {
-      const text = toJson(record, index)
-      const [start, end] = out.appendText(text)
-      out.appendByte(0x0a)
-      return itemHash([out.view(start, end)])
-    },
-    get bytes() {
-      return out.length
-    },
-    finish: () => [{ suffix: 'jsonl', chunks: [out.bytes()] }],
-    release: () => out.release(),
+  return new JsonlShard()
+}
+
+/**
+ * A class, not an object of closures made per shard: a worker thread's item loop calls `add` of shard after shard,
+ * and V8 keeps its optimised code only while the function called is the same one.
+ */
+class JsonlShard implements ShardBuilder {
+  private readonly out = new ByteBuffer()
+
+  add(record: unknown, index: number): Uint8Array {
+    const text = toJson(record, index)
+    const start = this.out.length
+    return itemHashOf(this.out.view(start, this.out.appendLine(text)))
+  }
+
+  get bytes(): number {
+    return this.out.length
+  }
+
+  finish(): ShardFileContent[] {
+    return [{ suffix: 'jsonl', chunks: [this.out.bytes()] }]
+  }
+
+  release(): void {
+    this.out.release()
   }
 }
 

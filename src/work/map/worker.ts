@@ -11,53 +11,20 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { workerData } from 'node:worker_threads'
-import { RateLimitedError, ValueNotRepresentableError } from '../../errors.ts'
+import { RateLimitedError } from '../../errors.ts'
 import { fsyncDir, type WrittenFile, writeFileDurably } from '../../files/atomicFile.ts'
 import type { MapJob } from '../../job/defineJob.ts'
 import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
 import { itemHasherReady } from '../../job/outputs/itemHash.ts'
-import { itemRng, type Rng } from '../../job/rng.ts'
-import { addUsage, type Usage, usageOrUndefined } from '../../journal/usage.ts'
+import { addUsage, usageOrUndefined } from '../../journal/usage.ts'
 import { retainedMemoryProbe } from '../../run/retainedMemory.ts'
 import { shardFileName, stagedFileName } from '../../shards/shardNames.ts'
-import { afterRateLimited, limitedFetch, loadFetch, ONE_REQUEST } from '../rateLimit/limitedCall.ts'
+import { afterRateLimited, loadFetch, ONE_REQUEST } from '../rateLimit/limitedCall.ts'
 import { SharedLimiter } from '../rateLimit/sharedLimiter.ts'
 import { inIndexOrder, Slots } from './inIndexOrder.ts'
-import type { RangeResult, RangeTask, TaskFailure, WorkerSetup } from './task.ts'
-
-class ItemContext {
-  private ownRng: Rng | undefined
-  /** What this attempt reported with `usage`. */
-  readonly used: Record<string, number> = {}
-  constructor(
-    readonly index: number,
-    readonly params: unknown,
-    readonly seed: number,
-    private readonly limiter: SharedLimiter,
-    private readonly stopping: () => boolean,
-  ) {}
-  /** Created on first use: items that draw no random numbers pay nothing. */
-  get rng(): Rng {
-    return (this.ownRng ??= itemRng(this.seed, this.index))
-  }
-  /** The global fetch; HTTP 429 (or 503 with Retry-After) throws RateLimitedError. */
-  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    return limitedFetch(input, init)
-  }
-  /** Takes counted units of the rate limit (`{ tokens: 812 }`), waiting until they are free; a stop cuts the wait short. */
-  async take(amounts: Readonly<Record<string, number>>): Promise<void> {
-    // The item is then left for the next run (makeItem sees the stop).
-    if (!(await this.limiter.take(amounts, this.stopping))) throw new Error('the run is stopping')
-  }
-  /** Adds what this attempt used (`{ tokens: 812, usd: 0.0012 }`); counted when the item's range commits. */
-  usage(amounts: Readonly<Record<string, number>>): void {
-    for (const [unit, amount] of Object.entries(amounts ?? {})) {
-      if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0)
-        throw new TypeError(`ctx.usage: ${unit} is ${String(amount)}; give each counter a finite number ≥ 0`)
-    }
-    addUsage(this.used, amounts)
-  }
-}
+import { ItemContext, type ThreadScope } from './itemContext.ts'
+import { type ItemThread, type Made, RangeItems, type Timed } from './rangeItems.ts'
+import type { RangeResult, RangeTask, WorkerSetup } from './task.ts'
 
 /** The function a worker thread runs for each range task. */
 export function createRangeMaker(job: MapJob): (task: RangeTask) => Promise<RangeResult> {
@@ -70,12 +37,6 @@ export function createRangeMaker(job: MapJob): (task: RangeTask) => Promise<Rang
   }
 }
 
-/** An item made, failed for good, or abandoned because the run is stopping. */
-type Made = ({ value: unknown; usage: Usage } | { error: Error; attempts: number } | { abandoned: true }) & {
-  /** What attempts that threw reported with `ctx.usage`. */
-  failedUsage: Usage
-}
-type Timed = Made & { ms: number }
 /** An item's first attempt, already called: its context and what the call gave (a promise, or a rejected one for a throw). */
 interface FirstAttempt {
   readonly ctx: ItemContext
@@ -90,13 +51,13 @@ interface Inline {
   /** Item `next`, under way and holding a slot: it returned a promise or threw. */
   readonly started?: Promise<Timed>
 }
-const NO_USAGE: Usage = Object.freeze({})
-
-class RangeMaker {
+class RangeMaker implements ItemThread {
   private readonly stop: Int32Array
   private readonly finished: Int32Array
   private readonly readRecords: ((start: number, end: number) => unknown[]) | undefined
   private readonly limiter: SharedLimiter
+  /** What every item context of this thread shares. */
+  private readonly scope: ThreadScope
   /** This thread's share of the process's items in flight, shared by the ranges it makes at once. */
   private readonly slots: Slots
 
@@ -110,6 +71,7 @@ class RangeMaker {
     this.limiter = new SharedLimiter(setup.rateLimit)
     if (this.limiter.paces) loadFetch()
     this.slots = new Slots(threadShare(setup))
+    this.scope = { params: setup.params, seed: setup.seed, limiter: this.limiter, stopping: this.isStopping }
   }
 
   /** Items finished and not yet added to the shared count. */
@@ -119,7 +81,7 @@ class RangeMaker {
    * Adds a finished item to the count every thread shares (rate, ETA, stalls): items under a millisecond 64 at a
    * time, so that two threads do not contend for it at every item, each slower one at once.
    */
-  private countFinished(ms: number): void {
+  countFinished(ms: number): void {
     if (++this.unreported >= 64 || ms >= 1) this.flushFinished()
   }
 
@@ -129,7 +91,7 @@ class RangeMaker {
     this.unreported = 0
   }
 
-  private get stopping(): boolean {
+  get stopping(): boolean {
     return Atomics.load(this.stop, 0) !== 0
   }
   private readonly isStopping = (): boolean => this.stopping
@@ -141,7 +103,6 @@ class RangeMaker {
     await itemHasherReady()
     const { job, setup } = this
     const started = Date.now()
-    const deadline = started + task.checkpointMs
     const shard = job.output.newShard()
     const hashes = hashesFor(task)
     let records: unknown[] | undefined
@@ -150,42 +111,10 @@ class RangeMaker {
     } catch (error) {
       return { ...nothingMade(task, 0, 0), failure: { kind: 'input', message: (error as Error).message } }
     }
-    let failure: TaskFailure | undefined
-    let slowestItemMs = 0
-    const usage: Record<string, number> = {}
-    const failedUsage: Record<string, number> = {}
-    const arg = (i: number): unknown => (records ? records[i - task.start] : i)
-    // The first item always starts; later ones not past the deadline or the size cap.
-    const mayStart = (i: number, now = Date.now()): boolean =>
-      !this.stopping && (i === task.start || (now < deadline && shard.bytes < task.maxBytes))
-    const take = (i: number, made: Timed): boolean => {
-      slowestItemMs = Math.max(slowestItemMs, made.ms)
-      if ('abandoned' in made) return false
-      // An item that failed for good ends the range after the items before it: what its attempts used goes with them.
-      addUsage(failedUsage, made.failedUsage)
-      if ('error' in made) {
-        failure = {
-          kind: 'item',
-          index: i,
-          attempts: made.attempts,
-          message: made.error.message,
-          stack: made.error.stack,
-        }
-        return false
-      }
-      try {
-        hashes.set(shard.add(made.value, i), (i - task.start) * ITEM_HASH_BYTES)
-        addUsage(usage, made.usage)
-        this.countFinished(made.ms)
-        return true
-      } catch (error) {
-        failure = valueFailure(error, i)
-        return false
-      }
-    }
+    const range = new RangeItems(task, shard, hashes, records, this, started)
     // Items whose function returns values are made inline; from the first that returns a promise (or throws, or
     // finds every slot taken), many at once in index order.
-    const inline = this.limiter.paces ? { next: task.start, closed: false } : this.makeInline(task, arg, mayStart, take)
+    const inline = this.limiter.paces ? { next: task.start, closed: false } : this.makeInline(range)
     const index =
       inline.closed || (inline.next >= task.end && !inline.started)
         ? inline.next
@@ -193,13 +122,14 @@ class RangeMaker {
             start: inline.next,
             end: task.end,
             slots: this.slots,
-            mayStart,
-            make: (i) => this.timedItem(arg(i), i),
-            take,
+            mayStart: (i) => range.mayStart(i, Date.now()),
+            make: (i) => this.timedItem(range.arg(i), i),
+            take: (i, made) => range.take(i, made),
             ...(inline.started && { started: inline.started }),
           })
     this.flushFinished()
     const busyMs = Date.now() - started
+    const { failure, slowestItemMs, usage, failedUsage } = range
     const nothing = nothingMade(task, busyMs, slowestItemMs)
     if (index === task.start) {
       shard.release?.()
@@ -246,37 +176,32 @@ class RangeMaker {
   /**
    * Items [task.start, …) made one after another while the item function returns values: no promise and no
    * bookkeeping of items in flight per item, which is most of what a trivial item costs. Each holds a slot while it is
-   * made, as items in flight do. Stops at the range's end, where `mayStart` says no or `take` ends the range, where no
+   * made, as items in flight do. Stops at the range's end, where the range's `mayStart` says no or its `takeValue` ends it, where no
    * slot is free, or at the first item that returns a promise or throws, handed back under way.
    */
-  private makeInline(
-    task: RangeTask,
-    arg: (i: number) => unknown,
-    mayStart: (i: number, now: number) => boolean,
-    take: (i: number, made: Timed) => boolean,
-  ): Inline {
+  private makeInline(range: RangeItems): Inline {
+    const { task } = range
     // One clock read an item: the moment an item returned is the next one's start (its take, a few µs, counted in it).
     let now = Date.now()
     for (let i = task.start; i < task.end; i++) {
       if (!this.slots.take()) return { next: i, closed: false }
-      if (!mayStart(i, now)) {
+      if (!range.mayStart(i, now)) {
         this.slots.give()
         return { next: i, closed: true }
       }
       const begun = now
-      const ctx = this.contextFor(i)
+      const ctx = new ItemContext(i, this.scope)
       let out: unknown
       try {
-        out = this.callItem(arg(i), ctx)
+        out = this.callItem(range.arg(i), ctx)
       } catch (error) {
         out = Promise.reject(error)
       }
       if (isPromiseLike(out))
-        return { next: i, closed: false, started: this.timedItem(arg(i), i, { ctx, outcome: out }, begun) }
+        return { next: i, closed: false, started: this.timedItem(range.arg(i), i, { ctx, outcome: out }, begun) }
       this.slots.give()
       now = Date.now()
-      if (!take(i, { value: out, usage: ctx.used, failedUsage: NO_USAGE, ms: now - begun }))
-        return { next: i, closed: true }
+      if (!range.takeValue(i, out, ctx.used, now - begun)) return { next: i, closed: true }
     }
     return { next: task.end, closed: false }
   }
@@ -285,10 +210,6 @@ class RangeMaker {
   private async timedItem(arg: unknown, index: number, first?: FirstAttempt, started = Date.now()): Promise<Timed> {
     const made = await this.makeItem(arg, index, first)
     return { ...made, ms: Date.now() - started }
-  }
-
-  private contextFor(index: number): ItemContext {
-    return new ItemContext(index, this.setup.params, this.setup.seed, this.limiter, this.isStopping)
   }
 
   /**
@@ -311,7 +232,7 @@ class RangeMaker {
         } else {
           if (this.limiter.paces && !(await this.limiter.take(ONE_REQUEST, stopping)))
             return { abandoned: true, failedUsage }
-          ctx = this.contextFor(index)
+          ctx = new ItemContext(index, this.scope)
           out = this.callItem(arg, ctx)
         }
         return { value: isPromiseLike(out) ? await out : out, usage: ctx.used, failedUsage }
@@ -344,22 +265,6 @@ class RangeMaker {
 function hashesFor(task: RangeTask): Uint8Array {
   const bytes = (task.end - task.start) * ITEM_HASH_BYTES
   return task.hashes && task.hashes.byteLength >= bytes ? new Uint8Array(task.hashes, 0, bytes) : new Uint8Array(bytes)
-}
-
-/** The output cannot write an item's value: deterministic, so not retried; the error names the item, field and value. */
-function valueFailure(error: unknown, index: number): TaskFailure {
-  return error instanceof ValueNotRepresentableError
-    ? {
-        kind: 'value',
-        index,
-        attempts: 1,
-        message: error.message,
-        field: error.field,
-        value: error.value,
-        reason: error.reason,
-        ...(error.itemStack && { stack: error.itemStack }),
-      }
-    : { kind: 'item', index, attempts: 1, message: (error as Error).message, stack: (error as Error).stack }
 }
 
 /**
