@@ -192,30 +192,37 @@ describe('preflight --exec: rehearsal, checkpoint files, outputs', () => {
     expect(shown.projection.lowSeconds).toBeLessThanOrEqual(shown.projection.highSeconds)
   }, 60_000)
 
-  it('checkpoint-cadence: a program that reports no checkpoints is judged, and killed, by when its --checkpoints files appear', async () => {
-    const out = join(tempDir(), 'steps')
-    const proved = await preflightExec(out, strictPolicy(), [...PROGRAM, '--unreported'])
-    expect(proved.stdout).toMatch(
-      /✔ maxLostWorkSeconds +300 +1[01] checkpoints in the uninterrupted run \(files written, by their mtime\)/,
-    )
-    expect(proved.stdout).toMatch(/✔ crashKills +4 +4 SIGKILLs over 5 lives/)
-    expect(proved.code).toBe(0)
+  // One passing preflight serves the next two tests: a program that reports no checkpoints (judged and killed by its
+  // checkpoint files) and writes its result to an absolute path (compared through an absolute --outputs glob).
+  let dest: string
+  let unreported: CliResult
+  const resultAt = (): string[] => [...PROGRAM, '--result', join(dest, 'result.txt')]
+  const absolute = (glob: string) => [...EXEC_OPTIONS, '--outputs', glob]
+  beforeAll(async () => {
+    dest = tempDir()
+    const program = [...resultAt(), '--unreported']
+    unreported = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, absolute(join(dest, '*.txt')))
   }, 60_000)
 
+  it('checkpoint-cadence: a program that reports no checkpoints is judged, and killed, by when its --checkpoints files appear', () => {
+    expect(unreported.stdout).toMatch(
+      /✔ maxLostWorkSeconds +300 +1[01] checkpoints in the uninterrupted run \(files written, by their mtime\)/,
+    )
+    expect(unreported.stdout).toMatch(/✔ crashKills +4 +4 SIGKILLs over 5 lives/)
+    expect(unreported.code).toBe(0)
+  })
+
   it('crash-resume: --outputs may be an absolute glob (compared, then removed); one matching nothing after the uninterrupted run, or files already there, is refused naming it', async () => {
-    const dest = tempDir()
-    const program = [...PROGRAM, '--result', join(dest, 'result.txt')]
-    const options = (glob: string) => [...EXEC_OPTIONS, '--outputs', glob]
-    const proved = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, options(join(dest, '*.txt')))
-    expect(proved.code, proved.stdout).toBe(0)
-    expect(proved.stdout).toMatch(/1 output files against 1 uninterrupted|✔ crashKills/)
+    const program = resultAt()
+    expect(unreported.code, unreported.stdout).toBe(0)
+    expect(unreported.stdout).toMatch(/1 output files against 1 uninterrupted|✔ crashKills/)
     expect(readdirSync(dest)).toEqual([])
 
     const none = await preflightExec(
       join(tempDir(), 'steps'),
       strictPolicy(),
       program,
-      options(join(dest, 'model-*.npz')),
+      absolute(join(dest, 'model-*.npz')),
     )
     expect(none.code).toBe(1)
     expect(none.stdout).toContain(
@@ -223,7 +230,7 @@ describe('preflight --exec: rehearsal, checkpoint files, outputs', () => {
     )
 
     writeFileSync(join(dest, 'result.txt'), 'an earlier run\n')
-    const there = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, options(join(dest, '*.txt')))
+    const there = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, absolute(join(dest, '*.txt')))
     expect(there.code).toBe(2)
     expect(there.stderr).toContain(
       `--outputs ${join(dest, '*.txt')} already matches 1 file (${join(dest, 'result.txt')})`,
