@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type CliResult, LONG, ROOT, runCli, runCliHere, tempDir } from '../support/cli.ts'
+import { type CliResult, LONG, ROOT, runCli, tempDir } from '../support/cli.ts'
 
 // Jobs whose items sleep (steady, slowing, bursty), so their pace is the job's and not the machine's load.
 const pace = (name: string): string => join(ROOT, 'test/fixtures/pace', `${name}.ts`)
@@ -35,10 +35,6 @@ interface Proved {
 
 const proved = new Map<Kind, Promise<Proved>>()
 
-// The commands run as processes of their own where a run is timed against its projection, which counts a process's
-// start-up (test:long); in this process otherwise (about a second of CPU less each), where only what they say is checked.
-const cli = LONG ? runCli : runCliHere
-
 /** `longhaul preflight` of the `kind` job at the target of this run of the suite, with seed 3, into `out`. */
 const preflightArgs = (kind: Kind, out: string): string[] => [
   'preflight',
@@ -60,7 +56,7 @@ function proveAndRun(kind: Kind): Promise<Proved> {
   if (!done) {
     done = (async () => {
       const out = join(root, kind)
-      const preflight = await cli(preflightArgs(kind, out))
+      const preflight = await runCli(preflightArgs(kind, out))
       expect(preflight.code, preflight.stderr + preflight.stdout).toBe(0)
       const proofs = join(out, 'proofs')
       const proofFile = readdirSync(proofs).find(
@@ -78,7 +74,7 @@ function proveAndRun(kind: Kind): Promise<Proved> {
       expect(line, 'PREFLIGHT.md suggests a run command').not.toBeNull()
       const command = shellWords(line![1]!)
       const started = Date.now()
-      const run = await cli(command.slice(2))
+      const run = await runCli(command.slice(2))
       const wallSeconds = (Date.now() - started) / 1000
       return { preflight, projection, command, run, wallSeconds, out }
     })()
@@ -119,7 +115,7 @@ describe('preflight-run-command-is-the-proved-run', () => {
       expect(JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8')).gate).toMatchObject({ status: 'proved' })
       // The command without its params is what used to be suggested: the job's params are required, so it was refused.
       const without = command.slice(2).filter((word, i, all) => word !== '--params' && all[i - 1] !== '--params')
-      expect((await cli(without)).code).toBe(2)
+      expect((await runCli(without)).code).toBe(2)
       expect(existsSync(join(out, 'data'))).toBe(true)
     },
     TIMEOUT,

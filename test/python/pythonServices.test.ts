@@ -9,19 +9,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import prand from 'pure-rand'
-import { afterEach, expect, it, vi } from 'vitest'
+import { afterEach, expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
-import {
-  type CliResult,
-  killedAfterEach,
-  ROOT,
-  runCli,
-  runCliHere,
-  startCli,
-  tempDir,
-  waitFor,
-} from '../support/cli.ts'
+import { killedAfterEach, ROOT, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { startCountingServer } from '../support/countingServer.mjs'
 
 const FIXTURES = join(ROOT, 'test/fixtures/python')
@@ -44,35 +35,9 @@ async function serve(answer?: Parameters<typeof startCountingServer>[0]): Promis
 
 const progressOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'progress.json'), 'utf8'))
 
-/**
- * Runs `longhaul ARGS` to the end in this process (the coordinator here, its Python workers started as for any run),
- * with `env` set for it and the workers it starts: for a run the test neither kills nor signals.
- */
-async function runHere(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value)
-  try {
-    return await runCliHere(args)
-  } finally {
-    vi.unstubAllEnvs()
-  }
-}
-
-/**
- * Runs `longhaul run JOB --out OUT ARGS --json` against `server`; expects it to complete. As a process of its own where
- * the server times the calls (`timed`: this process's event loop, busy with a coordinator, could delay the server's
- * clock reading and bunch arrivals), in this process otherwise.
- */
-async function runAgainst(
-  server: Server,
-  job: string,
-  out: string,
-  args: string[],
-  env: Record<string, string> = {},
-  timed = true,
-) {
-  const command = ['run', job, '--out', out, ...args, '--json']
-  const environment = { CALLS_URL: server.url, ...env }
-  const result = timed ? await runCli(command, environment) : await runHere(command, environment)
+/** Runs `longhaul run JOB --out OUT ARGS --json` against `server`; expects it to complete. */
+async function runAgainst(server: Server, job: string, out: string, args: string[], env: Record<string, string> = {}) {
+  const result = await runCli(['run', job, '--out', out, ...args, '--json'], { CALLS_URL: server.url, ...env })
   expect(result.code, result.stderr).toBe(0)
   return JSON.parse(result.stdout) as { state: string; committed: number }
 }
@@ -143,7 +108,7 @@ it('backoff does not consume item retries: with retries=0, a plain Python item a
     request.url === '/item/0' && refused++ < 3 ? { status: 429, headers: { 'retry-after': '0' } } : { status: 200 },
   )
   const out = join(tempDir(), 'run')
-  const summary = await runAgainst(server, CALLS_SYNC, out, ['--total', '5', '--workers', '1'], {}, false)
+  const summary = await runAgainst(server, CALLS_SYNC, out, ['--total', '5', '--workers', '1'])
   expect(summary).toMatchObject({ state: 'complete', committed: 5 })
   expect(server.arrivals.filter((a) => a.path === '/item/0')).toHaveLength(4)
   // No limit, but answers said "rate limited": shown all the same.
@@ -188,7 +153,7 @@ it("cost totals equal the sum of the Python items' reports after crashes (SIGKIL
     life.child.kill('SIGKILL')
     expect((await life.done).signal).toBe('SIGKILL')
   }
-  const final = await runHere(args, env)
+  const final = await runCli(args, env)
   expect(final.code, final.stderr).toBe(0)
 
   const records = sumOfRecords(out)
