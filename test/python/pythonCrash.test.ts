@@ -4,26 +4,13 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { expect, it, onTestFinished, vi } from 'vitest'
+import { expect, it, onTestFinished } from 'vitest'
 import { runMapJob, verifyRun } from '../../src/index.ts'
-import { type CliResult, killedAfterEach, ROOT, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { killedAfterEach, ROOT, runCli, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 const FIXTURES = join(ROOT, 'test/fixtures/python')
 const SQUARES = join(FIXTURES, 'squares.py')
 const started = killedAfterEach()
-
-/**
- * Runs `longhaul ARGS` to the end in this process (the coordinator here, its Python workers started as for any run),
- * with `env` set for it and the workers it starts: for a run the test neither kills nor signals.
- */
-async function runHere(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value)
-  try {
-    return await runCliHere(args)
-  } finally {
-    vi.unstubAllEnvs()
-  }
-}
 
 /** The `i` of every record in the run's shards, in file order. */
 function indicesIn(dir: string): number[] {
@@ -98,7 +85,7 @@ it('no-loss, no-duplicates, determinism: a Python job whose coordinator is SIGKI
 it('a Python worker process that dies is replaced and its range made again: the run completes with every item once', async () => {
   const dir = tempDir()
   const out = join(dir, 'out')
-  const result = await runHere(['run', join(FIXTURES, 'dies_once.py'), '--out', out, '--workers', '2', '--json'], {
+  const result = await runCli(['run', join(FIXTURES, 'dies_once.py'), '--out', out, '--workers', '2', '--json'], {
     DIE_AT: '42',
     MARK: join(dir, 'died'),
   })

@@ -6,26 +6,13 @@
 import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { expect, it, vi } from 'vitest'
+import { expect, it } from 'vitest'
 import { EXIT } from '../../src/cli/exitCodes.ts'
 import { FingerprintMismatchError, runMapJob, UsageError, verifyRun } from '../../src/index.ts'
-import { type CliResult, ROOT, runCliHere, tempDir } from '../support/cli.ts'
+import { ROOT, runCli, runCliHere, tempDir } from '../support/cli.ts'
 
 const FIXTURES = join(ROOT, 'test/fixtures/python')
 const SQUARES = join(FIXTURES, 'squares.py')
-
-/**
- * Runs `longhaul ARGS` to the end in this process (the coordinator here, its Python workers started as for any run),
- * with `env` set for it and the workers it starts: for a run the test neither kills nor signals.
- */
-async function runHere(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value)
-  try {
-    return await runCliHere(args)
-  } finally {
-    vi.unstubAllEnvs()
-  }
-}
 
 it('determinism: a Python job has the same digest with 1 and 3 workers', async () => {
   const root = tempDir()
@@ -71,7 +58,7 @@ it('same-job-or-refuse: changed params of a Python job are refused; a param it d
 
 it('an item raising in Python fails the run (exit 1) naming the index and the job frame of the traceback; the items before it stay committed', async () => {
   const out = join(tempDir(), 'out')
-  const failed = await runHere(['run', SQUARES, '--out', out, '--total', '100', '--workers', '2'], { FAIL_AT: '37' })
+  const failed = await runCli(['run', SQUARES, '--out', out, '--total', '100', '--workers', '2'], { FAIL_AT: '37' })
   expect(failed.code).toBe(EXIT.failed)
   expect(failed.stderr).toContain('item 37 failed after 1 attempt: ValueError: item 37 is the one FAIL_AT names')
   expect(failed.stderr).toMatch(/File ".*squares\.py", line \d+, in item/)
