@@ -1,17 +1,19 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { runPaths } from '../../src/files/runDir.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import type { RunEvent } from '../../src/journal/store.ts'
 import { type ExecEvidence, type ExecRunEvidence, judgeExec } from '../../src/preflight/execSuite.ts'
 import { policySchema } from '../../src/preflight/policy.ts'
 import type { PreflightPredicate } from '../../src/preflight/proof.ts'
-import { LONG, ROOT, runCliHere, tempDir } from '../support/cli.ts'
+import { type CliResult, LONG, ROOT, runCliHere, tempDir } from '../support/cli.ts'
 
 // A Python program that checkpoints every 5 steps through the protocol and resumes from --resume; `--bug` breaks its resume.
 const STEPS = join(ROOT, 'test/fixtures/exec/steps.py')
 const PROGRAM = ['python3', STEPS, '--steps', '60']
+// The same at 2 ms a step, where the pace does not matter (no kill, no proof of that command).
+const FAST = [...PROGRAM, '--step-delay', '0.002']
 const EXEC_OPTIONS = ['--total', '60', '--checkpoints', 'ckpt/*.json', '--resume-arg', '--resume {checkpoint}']
 
 /** A policy that asks for a proof above 10 units of work, so that the program's --total 60 is above scale, and kills it 4 times. */
@@ -38,8 +40,23 @@ function proofIn(out: string): PreflightPredicate {
 }
 
 describe('preflight --exec', () => {
+  // One preflight of PROGRAM under the strict policy, whose proof both gate tests copy into their run's folder (the gate
+  // reads the proofs in the run's folder, for the command and the policy's rules): one preflight instead of two.
+  let config: string
+  let proved: CliResult
+  let provedDir: string
+  beforeAll(async () => {
+    config = strictPolicy()
+    provedDir = join(tempDir(), 'proved')
+    proved = await preflightExec(provedDir, config, PROGRAM)
+  }, 60_000)
+  /** `out` with the proof of PROGRAM in it, as if preflight had been run there. */
+  const withProof = (out: string): string => {
+    cpSync(join(provedDir, 'proofs'), join(out, 'proofs'), { recursive: true })
+    return out
+  }
+
   it('crash-resume and gate: a program whose resume is exact passes; exec above scale is refused without the proof (exit 3) and runs with it', async () => {
-    const config = strictPolicy()
     const out = join(tempDir(), 'steps')
     const refused = await runCliHere(['exec', '--out', out, '--config', config, ...EXEC_OPTIONS, '--', ...PROGRAM])
     expect(refused.code).toBe(3)
@@ -47,7 +64,6 @@ describe('preflight --exec', () => {
     expect(refused.stderr).toContain('npx longhaul preflight --exec --out')
     expect(existsSync(join(out, 'progress.json'))).toBe(false)
 
-    const proved = await preflightExec(out, config, PROGRAM)
     expect(proved.stdout).toMatch(/PREFLIGHT PASSED {2}steps \(exec\), total 60/)
     expect(proved.code).toBe(0)
     // crashKills: as many SIGKILLs as the policy asks, each life resumed.
@@ -56,7 +72,8 @@ describe('preflight --exec', () => {
     expect(proved.stdout).toMatch(
       /✔ rehearsalFraction +0\.1 +no rehearsal was possible: the command has no \{total\} or \{fraction\} argument/,
     )
-    expect(readFileSync(join(out, 'proofs/PREFLIGHT.md'), 'utf8')).toContain('# Preflight PASSED: steps')
+    expect(readFileSync(join(provedDir, 'proofs/PREFLIGHT.md'), 'utf8')).toContain('# Preflight PASSED: steps')
+    withProof(out)
 
     // A proof for 60 does not cover more.
     const more = await runCliHere([
@@ -80,10 +97,10 @@ describe('preflight --exec', () => {
     )
     const gate = JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8')).gate
     expect(gate).toMatchObject({ status: 'proved', target: 60 })
-    // Without the proof, --skip-preflight runs it, and the waiver is recorded.
+    // Without a proof, --skip-preflight runs a command above scale, and the waiver is recorded (its pace does not matter).
     const waived = join(tempDir(), 'waived')
     const skipped = await inFolder(tempDir(), () =>
-      runCliHere(['exec', '--out', waived, '--config', config, '--skip-preflight', ...EXEC_OPTIONS, '--', ...PROGRAM]),
+      runCliHere(['exec', '--out', waived, '--config', config, '--skip-preflight', ...EXEC_OPTIONS, '--', ...FAST]),
     )
     expect(skipped.code).toBe(0)
     expect(JSON.parse(readFileSync(join(waived, 'progress.json'), 'utf8')).gate).toMatchObject({ status: 'waived' })
@@ -92,7 +109,6 @@ describe('preflight --exec', () => {
   }, 60_000)
 
   it('gate: exec without --total is refused (exit 3) once the program states a total above scale, stopped at once and the refusal journaled; one that states none is not gated; with the proof it runs', async () => {
-    const config = strictPolicy()
     const out = join(tempDir(), 'steps')
     const resumes = EXEC_OPTIONS.slice(2)
     const cwd = tempDir()
@@ -112,13 +128,13 @@ describe('preflight --exec', () => {
     // A program that never states a total is not gated: there is nothing to compare with the policy.
     const silent = join(tempDir(), 'steps')
     const ungated = await inFolder(tempDir(), () =>
-      runCliHere(['exec', '--out', silent, '--config', config, ...resumes, '--', ...PROGRAM, '--no-total']),
+      runCliHere(['exec', '--out', silent, '--config', config, ...resumes, '--', ...FAST, '--no-total']),
     )
     expect(ungated.code, ungated.stderr).toBe(0)
     expect((await journalOf(silent)).map((e) => e.type)).not.toContain('gate-refused')
 
-    const proof = join(tempDir(), 'steps')
-    expect((await preflightExec(proof, config, PROGRAM)).code).toBe(0)
+    expect(proved.code).toBe(0)
+    const proof = withProof(join(tempDir(), 'steps'))
     const ran = await inFolder(cwd, () =>
       runCliHere(['exec', '--out', proof, '--config', config, ...resumes, '--', ...PROGRAM]),
     )
@@ -176,30 +192,37 @@ describe('preflight --exec: rehearsal, checkpoint files, outputs', () => {
     expect(shown.projection.lowSeconds).toBeLessThanOrEqual(shown.projection.highSeconds)
   }, 60_000)
 
-  it('checkpoint-cadence: a program that reports no checkpoints is judged, and killed, by when its --checkpoints files appear', async () => {
-    const out = join(tempDir(), 'steps')
-    const proved = await preflightExec(out, strictPolicy(), [...PROGRAM, '--unreported'])
-    expect(proved.stdout).toMatch(
-      /✔ maxLostWorkSeconds +300 +1[01] checkpoints in the uninterrupted run \(files written, by their mtime\)/,
-    )
-    expect(proved.stdout).toMatch(/✔ crashKills +4 +4 SIGKILLs over 5 lives/)
-    expect(proved.code).toBe(0)
+  // One passing preflight serves the next two tests: a program that reports no checkpoints (judged and killed by its
+  // checkpoint files) and writes its result to an absolute path (compared through an absolute --outputs glob).
+  let dest: string
+  let unreported: CliResult
+  const resultAt = (): string[] => [...PROGRAM, '--result', join(dest, 'result.txt')]
+  const absolute = (glob: string) => [...EXEC_OPTIONS, '--outputs', glob]
+  beforeAll(async () => {
+    dest = tempDir()
+    const program = [...resultAt(), '--unreported']
+    unreported = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, absolute(join(dest, '*.txt')))
   }, 60_000)
 
+  it('checkpoint-cadence: a program that reports no checkpoints is judged, and killed, by when its --checkpoints files appear', () => {
+    expect(unreported.stdout).toMatch(
+      /✔ maxLostWorkSeconds +300 +1[01] checkpoints in the uninterrupted run \(files written, by their mtime\)/,
+    )
+    expect(unreported.stdout).toMatch(/✔ crashKills +4 +4 SIGKILLs over 5 lives/)
+    expect(unreported.code).toBe(0)
+  })
+
   it('crash-resume: --outputs may be an absolute glob (compared, then removed); one matching nothing after the uninterrupted run, or files already there, is refused naming it', async () => {
-    const dest = tempDir()
-    const program = [...PROGRAM, '--result', join(dest, 'result.txt')]
-    const options = (glob: string) => [...EXEC_OPTIONS, '--outputs', glob]
-    const proved = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, options(join(dest, '*.txt')))
-    expect(proved.code, proved.stdout).toBe(0)
-    expect(proved.stdout).toMatch(/1 output files against 1 uninterrupted|✔ crashKills/)
+    const program = resultAt()
+    expect(unreported.code, unreported.stdout).toBe(0)
+    expect(unreported.stdout).toMatch(/1 output files against 1 uninterrupted|✔ crashKills/)
     expect(readdirSync(dest)).toEqual([])
 
     const none = await preflightExec(
       join(tempDir(), 'steps'),
       strictPolicy(),
       program,
-      options(join(dest, 'model-*.npz')),
+      absolute(join(dest, 'model-*.npz')),
     )
     expect(none.code).toBe(1)
     expect(none.stdout).toContain(
@@ -207,7 +230,7 @@ describe('preflight --exec: rehearsal, checkpoint files, outputs', () => {
     )
 
     writeFileSync(join(dest, 'result.txt'), 'an earlier run\n')
-    const there = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, options(join(dest, '*.txt')))
+    const there = await preflightExec(join(tempDir(), 'steps'), strictPolicy(), program, absolute(join(dest, '*.txt')))
     expect(there.code).toBe(2)
     expect(there.stderr).toContain(
       `--outputs ${join(dest, '*.txt')} already matches 1 file (${join(dest, 'result.txt')})`,

@@ -13,8 +13,10 @@ const TARGET = 2_000
 it('maxCostUsd: a target whose projected cost is above the cap fails preflight, naming the projection and the cap', async () => {
   const dir = tempDir()
   const config = join(dir, 'longhaul.config.mjs')
-  // Each item of paid.ts costs $0.00100–$0.00116: 2,000 of them about $2.16, above a $1 cap.
-  writeFileSync(config, 'export default { maxCostUsd: 1 }\n')
+  // Each item of paid.ts costs $0.00100–$0.00116: 2,000 of them about $2.16, above a $1 cap. The crash/resume check,
+  // which the cap does not touch, kills the smallest run the policy allows once (not 200 items 5 times): it must still
+  // pass, and costs two child processes instead of six.
+  writeFileSync(config, 'export default { maxCostUsd: 1, crashItems: 20, crashKills: 1 }\n')
   const result = await preflight({ jobPath: fixture('paid.ts'), target: TARGET, outDir: join(dir, 'paid'), config })
   const { checks, rules } = result.statement.predicate
   const failed = checks.filter((c) => !c.passed)

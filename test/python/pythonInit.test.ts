@@ -34,6 +34,12 @@ it('init python: a Python job and its pytest crash test, which passes on it and 
 
   const job = join(dir, 'gen.py')
   writeFileSync(job, readFileSync(job, 'utf8').replace('float(ctx.rng.normal(0, 1))', '__import__("random").random()'))
+  // A job drawing from random.random() differs from its uninterrupted run after any number of kills: one is enough for
+  // the crash test to catch it (three lives and their resumes fewer than the scaffold's kills=3).
+  const test = join(dir, 'test_gen.py')
+  const scaffolded = readFileSync(test, 'utf8')
+  expect(scaffolded).toContain('kills=3')
+  writeFileSync(test, scaffolded.replace('kills=3', 'kills=1'))
   const failing = pytest()
   expect(failing.status).not.toBe(0)
   expect(failing.output).toMatch(/AssertionError: determinism: /)
