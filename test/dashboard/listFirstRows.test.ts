@@ -13,7 +13,7 @@ const root = tempDir('longhaul-first-rows-')
 const HOSTILE_JOB = '<img src=x onerror=window.__injected=1>'
 const HOSTILE_DIR = 'q"><img src=x onerror=window.__injected=2>'
 const DONE = 57
-const FIRST_ROWS = 40
+const FIRST_ROWS = 20
 let dashboard: Dashboard
 let browser: Browser
 
