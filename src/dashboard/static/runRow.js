@@ -8,9 +8,8 @@ import { count, duration, percentOf, rate, secondsSince, unitOf } from './format
 import { amount, barOf, etaText, runHref, stateOf } from './runWords.js'
 
 /**
- * Rows the server writes into the page, and the page's first: what a laptop's window shows (a row is about 46 px
- * high, a 1080p laptop's window about 16 of them under the list's heading). The page adds the rest once it has read
- * the list.
+ * Rows the server writes into the page: what a laptop's window shows (a row is about 46 px high, a 1080p laptop's
+ * window about 16 of them under the list's heading). The page adds the rest once it has read the list (list.js).
  */
 export const FIRST_ROWS = 20
 
