@@ -14,6 +14,8 @@ const root = tempDir('longhaul-first-frame-')
 const RUNS = 30
 let dashboard: Dashboard
 let browser: Browser
+/** The list is read once its first frame is on the screen: on a loaded machine, a few seconds may pass. */
+const LOADED = { timeout: 10_000 }
 
 beforeAll(async () => {
   const old = new Date(Date.now() - 7_230_000).toISOString()
@@ -53,8 +55,8 @@ const timings = (page: Page) =>
 it('list-fetches-after-first-frame: the list asks for its modules and its data only once its first rows are on the screen, then lists every run', async () => {
   const page = await browser.newPage()
   await page.goto(dashboard.url)
-  await expect.poll(() => page.locator('tbody tr[data-run]').count()).toBe(RUNS)
-  await expect.poll(() => page.locator('main').getAttribute('aria-busy')).toBe('false')
+  await expect.poll(() => page.locator('tbody tr[data-run]').count(), LOADED).toBe(RUNS)
+  await expect.poll(() => page.locator('main').getAttribute('aria-busy'), LOADED).toBe('false')
   const { firstPaint, requests } = await timings(page)
   expect(firstPaint).not.toBeNull()
   const began = (path: string) => requests.find((request) => request.path === path)?.startTime
@@ -93,7 +95,7 @@ it("list-rows-only-what-shows: the server's rows hold no hidden or empty placeho
   // The page's own rows, built from /api/runs, for runs past the server's: the same elements.
   const page = await browser.newPage()
   await page.goto(dashboard.url)
-  await expect.poll(() => page.locator('tbody tr[data-run]').count()).toBe(RUNS)
+  await expect.poll(() => page.locator('tbody tr[data-run]').count(), LOADED).toBe(RUNS)
   const age = /(data-col="updated">)[^<]*/g
   const shown = await page.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.outerHTML))
   expect(shown.slice(0, written.length).map((html) => html.replace(age, '$1'))).toEqual(
