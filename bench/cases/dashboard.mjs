@@ -6,6 +6,7 @@
 //   firstPaint Debian's Chromium (when installed) opening the list: navigation to the first frame painted with the
 //              table's rows in it (the page's own clock: Element Timing's report of the first row name's painting;
 //              median of REPS, a new tab each time, the browser already started)
+//   firstByte  navigation to the first byte of the list's HTML (Navigation Timing): the server's part of the paint
 //   htmlOnly   the same with the page's scripts and data requests refused: what its HTML alone paints (the first
 //              rows are written into it by the server)
 //   bareTab    a new tab painting one line of static text from a data: URL: the floor of any first paint here
@@ -166,6 +167,7 @@ let paints = []
 let allRows = []
 const floors = []
 const htmlOnly = []
+const firstBytes = []
 const BARE_PAGE = '<!doctype html><meta charset="utf-8"><title>longhaul</title><p elementtiming="run">longhaul</p>'
 const allRowsCpu = []
 const chromium = '/usr/bin/chromium'
@@ -200,6 +202,7 @@ if (existsSync(chromium)) {
         allRowsCpu.push(treeCpuMs() - cpuBefore)
         // Element Timing's report arrives when the browser is idle: asked for after every row is in.
         paints.push(await page.waitForFunction(() => window.__firstRowsPaintedAt).then((value) => value.jsonValue()))
+        firstBytes.push(await page.evaluate(() => performance.getEntriesByType('navigation')[0].responseStart))
       }
       await page.close()
       // The floor: a new tab painting one line of static text, no server, no script: what opening any page costs here.
@@ -237,6 +240,8 @@ emit('dashboard', {
   diffBytes: Buffer.byteLength(diff),
   firstPaintMs,
   firstPaintsMs: paints.map((ms) => round(ms, 1)),
+  // Navigation to the first byte of the list's HTML (Navigation Timing's responseStart): the server's share.
+  firstByteMs: firstBytes.length ? round(median(firstBytes), 1) : null,
   // A new tab painting one line of static text (a data: URL): the floor of any first paint on this machine.
   // The list with no script run and no data fetched: what its HTML alone paints.
   htmlOnlyPaintMs: htmlOnly.length ? round(median(htmlOnly), 1) : null,

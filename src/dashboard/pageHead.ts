@@ -6,15 +6,18 @@ const MARK = '<!-- page-head -->'
 const MAIN = '<!-- page-main -->'
 const TITLE = '<title>longhaul</title>'
 const IMPORT = /^\s*import\s[^'"]*['"]\.\/([\w-]+\.js)['"]/gm
+/** The list's links to follow once its first frame is painted (app.js). */
+const AFTER_PAINT = 'after-first-paint'
 const STYLESHEET = /<link rel="stylesheet" href="\/static\/([\w-]+\.css)">/g
 
 /**
  * The page (index.html) with the `<head>` links its route needs, so that the browser fetches them all at once
- * instead of each when its importer has arrived, and nothing the route does not use: the list (`/`) gets its own
- * modules and its data (/api/runs) fetched as the page is parsed; a run page gets its modules and the chart
- * library. The modules each route needs are read from the static imports of its entry module, once at start-up.
- * The list's `<main>` is given its first rows as HTML (listHtml.ts), so they are painted before any script runs, and
- * its styles are in the page itself: nothing is fetched before that first paint. A run page's says it is loading.
+ * instead of each when its importer has arrived, and nothing the route does not use. A run page gets its modules
+ * and the chart library, fetched as the page is parsed; its `<main>` says it is loading. The list (`/`) is given its
+ * first rows as HTML (listHtml.ts) and its styles in the page itself, so its first frame needs nothing else; its
+ * own modules and its data (/api/runs) are named in a `<template>` (inert: nothing in it is fetched) whose links
+ * app.js puts in the head once that frame has been painted. The modules each route needs are read from the static
+ * imports of its entry module, once at start-up.
  */
 export function pageHtmls(staticDir: string): { list: (main: string) => string; run: string } {
   const page = readFileSync(join(staticDir, 'index.html'), 'utf8')
@@ -34,13 +37,16 @@ export function pageHtmls(staticDir: string): { list: (main: string) => string; 
     visit(entry)
     return [...seen]
   }
-  const modules = (entry: string) =>
-    ['app.js', ...closure(entry)].map((name) => `<link rel="modulepreload" href="/static/${name}">`)
+  const modules = (entry: string) => closure(entry).map((name) => `<link rel="modulepreload" href="/static/${name}">`)
   const head = (links: string[]) => page.replace(MARK, links.join('\n  '))
-  // The data first: the server answers it while the modules come.
+  // The list's data and modules are asked for once its first frame has been painted (app.js puts these links in
+  // the head then), so that nothing competes with that frame; the data first: the server answers it while the
+  // modules come.
   const [beforeMain, afterMain] = head([
+    `<template id="${AFTER_PAINT}">`,
     '<link rel="preload" href="/api/runs" as="fetch" crossorigin>',
     ...modules('list.js'),
+    '</template>',
   ])
     .replace(TITLE, '<title>Runs — longhaul</title>')
     .replace(STYLESHEET, (_, name: string) => `<style>\n${readFileSync(join(staticDir, name), 'utf8')}</style>`)
@@ -48,6 +54,7 @@ export function pageHtmls(staticDir: string): { list: (main: string) => string; 
   return {
     list: (main) => `${beforeMain}${main}${afterMain}`,
     run: head([
+      '<link rel="modulepreload" href="/static/app.js">',
       ...modules('run.js'),
       '<link rel="preload" href="/static/uPlot.iife.min.js" as="script">',
       '<link rel="stylesheet" href="/static/uPlot.min.css">',

@@ -6,19 +6,11 @@ import { getJson, setAttr, setText } from './dom.js'
 import { learnServerClock } from './format.js'
 import { build, RunRow } from './listTable.js'
 import { showLive, subscribe } from './live.js'
-import {
-  ariaSort,
-  comparator,
-  FIRST_ROWS,
-  hasUsage,
-  listFrame,
-  matches,
-  overviewText,
-  shownText,
-  viewOf,
-} from './runRow.js'
+import { ariaSort, comparator, hasUsage, listFrame, matches, overviewText, shownText, viewOf } from './runRow.js'
 
-/** Rows added a frame, after the first screenful has been painted. */
+/** Rows put in the table at once when the list has been read: more than a tall window shows (table.css). */
+const ROWS_FIRST = 40
+/** Rows added a frame, after those have been painted. */
 const ROWS_A_FRAME = 100
 
 /** Calls `task` once the browser has painted what is in the page now (the frame after the next). */
@@ -71,7 +63,7 @@ export function listPage() {
    * Filters, orders and counts the rows; rows are moved only when out of place. A long list is put in the page a
    * screenful first, the rest a hundred rows a frame after, so the first rows are painted at once.
    */
-  let attached = FIRST_ROWS
+  let attached = ROWS_FIRST
   let more = 0
   const show = () => {
     // Until the list is read, the rows in the page are the server's, in its order: a sort or a filter asked for

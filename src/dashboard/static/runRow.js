@@ -7,8 +7,11 @@
 import { count, duration, percentOf, rate, secondsSince, unitOf } from './format.js'
 import { amount, barOf, etaText, runHref, stateOf } from './runWords.js'
 
-/** Rows put in the page at once (more than a tall window shows): the server's, and the page's first. */
-export const FIRST_ROWS = 40
+/**
+ * Rows the server writes into the page: what a laptop's window shows (a row is about 46 px high, a 1080p laptop's
+ * window about 16 of them under the list's heading). The page adds the rest once it has read the list (list.js).
+ */
+export const FIRST_ROWS = 20
 
 export const STATES = ['running', 'stalled', 'not running', 'failed', 'interrupted', 'complete']
 
@@ -134,7 +137,10 @@ function usageCell(usage = {}) {
 /** A table cell; its role said outright, since the rows are laid out as grids (table.css). */
 const cell = (column, attrs, ...children) => h('td', { role: 'cell', ...attrs, 'data-col': column }, ...children)
 
-/** A run's row: every cell's text, classes and attributes. */
+/**
+ * A run's row: every cell's text, classes and attributes. As few elements as show it: a cell holds its text itself,
+ * and what is not said (a badge, an explanation, a cost) is left out rather than hidden.
+ */
 export function rowOf(run) {
   const s = run.snapshot
   const state = stateOf(run)
@@ -152,31 +158,23 @@ export function rowOf(run) {
     // Marked for Element Timing: the browser tells when the first rows were painted (bench/cases/dashboard.mjs).
     cell(
       'job',
-      { elementtiming: 'run' },
-      h(
-        'span',
-        { class: 'job' },
-        run.unreadable ? h('span', {}, s.job) : h('a', { href: runHref(run) }, s.job),
-        ' ',
-        h('span', { class: 'badge', hidden: !waived, 'data-gate': waived && 'waived' }, waived && 'WAIVED'),
-      ),
-      h(
-        'span',
-        { class: 'summary', hidden: !explain },
-        explain && (run.unreadable ? run.problem : run.copyOf ? `a copy of the run in ${run.copyOf}` : run.summary),
-      ),
+      { class: 'job', elementtiming: 'run' },
+      run.unreadable ? h('span', {}, s.job) : h('a', { href: runHref(run) }, s.job),
+      waived && [' ', h('span', { class: 'badge', 'data-gate': 'waived' }, 'WAIVED')],
+      explain &&
+        h(
+          'span',
+          { class: 'summary' },
+          run.unreadable ? run.problem : run.copyOf ? `a copy of the run in ${run.copyOf}` : run.summary,
+        ),
     ),
-    cell('dir', {}, h('span', { class: 'dir' }, run.dir)),
+    cell('dir', { class: 'dir' }, run.dir),
     cell(
       'progress',
-      {},
-      h(
-        'span',
-        { class: 'counts' },
-        known
-          ? `${count(s.done)} / ${count(s.total)} · ${percentOf(s.done, s.total).toFixed(1)}%`
-          : `${count(s.done)} ${unitOf(s)}, total unknown`,
-      ),
+      { class: 'counts' },
+      known
+        ? `${count(s.done)} / ${count(s.total)} · ${percentOf(s.done, s.total).toFixed(1)}%`
+        : `${count(s.done)} ${unitOf(s)}, total unknown`,
       h(
         'div',
         { class: 'bar', role: 'progressbar', 'aria-valuemin': 0, ...bar.attrs },
@@ -185,7 +183,12 @@ export function rowOf(run) {
     ),
     cell('rate', { class: 'num' }, `${rate(s.itemsPerSecond)}${s.itemsPerSecond === null ? '' : ` ${unitOf(s)}/s`}`),
     cell('eta', { class: 'num' }, etaText(run)),
-    cell('usage', { class: 'num' }, h('span', { class: 'cost' }, cost), h('span', { class: 'used' }, used)),
+    cell(
+      'usage',
+      { class: 'num' },
+      cost && h('span', { class: 'cost' }, cost),
+      used && h('span', { class: 'used' }, used),
+    ),
     cell('updated', { class: 'num' }, updatedText(run)),
   )
 }
