@@ -5,9 +5,9 @@ import { type Browser, openBrowser } from '../support/browser.ts'
 import { tempDir } from '../support/cli.ts'
 import { forgedSnapshot, writeForgedRun } from '../support/forgedRun.ts'
 
-// What the list's first paint waits for, in a real Chromium: only the list's own modules (none of the run page's,
-// not its chart library), all asked for as the page is parsed, and its data fetched once, as early. (How fast it is
-// painted is measured by bench/cases/dashboard.mjs, not asserted here.)
+// What the list loads, in a real Chromium: only the list's own modules (none of the run page's, not its chart
+// library), and its data fetched once, before the modules that read it (all asked for once its first frame is painted:
+// listFirstFrame.test.ts). (How fast it is painted is measured by bench/cases/dashboard.mjs, not asserted here.)
 
 const root = tempDir('longhaul-list-load-')
 let dashboard: Dashboard
@@ -40,7 +40,7 @@ afterAll(async () => {
   await dashboard?.close()
 })
 
-it("list-loads-its-own: the list asks for its own modules and its data as the page is parsed, none of the run page's", async () => {
+it("list-loads-its-own: the list asks for its own modules and its data once, none of the run page's", async () => {
   const page = await browser.newPage()
   const requested: string[] = []
   page.on('request', (request) => requested.push(new URL(request.url()).pathname))
