@@ -29,23 +29,30 @@ async function withEnv<T>(env: Record<string, string>, work: () => Promise<T>): 
   }
 }
 
-/** Reads progress.json in a tight loop until the process ends; every read must parse. */
+/**
+ * Reads progress.json in a tight loop until the run ends, and once more after (a run in this process may end within
+ * one sleep of its last write); every read must parse.
+ */
 async function sampleProgress(
   dir: string,
   done: Promise<unknown>,
 ): Promise<{ at: number; snapshot: ProgressSnapshot; text: string }[]> {
   const samples: { at: number; snapshot: ProgressSnapshot; text: string }[] = []
-  let finished = false
-  void done.then(() => (finished = true))
-  while (!finished) {
+  const sample = (): void => {
     // progress.json is written first, PROGRESS.txt right after: read once both exist.
     if (existsSync(join(dir, 'progress.json')) && existsSync(join(dir, 'PROGRESS.txt'))) {
       const raw = readFileSync(join(dir, 'progress.json'), 'utf8')
       const text = readFileSync(join(dir, 'PROGRESS.txt'), 'utf8')
       samples.push({ at: Date.now(), snapshot: JSON.parse(raw) as ProgressSnapshot, text })
     }
+  }
+  let finished = false
+  void done.then(() => (finished = true))
+  while (!finished) {
+    sample()
     await sleep(15)
   }
+  sample()
   return samples
 }
 
