@@ -59,8 +59,8 @@ async function sampleProgress(
 it('fresh-progress: while the run lives, progress.json always parses and is never older than the refresh interval, and the heartbeat moves while an item blocks for several heartbeats', async () => {
   const out = join(tempDir(), 'run')
   // In this process, with a heartbeat and a refresh every half second instead of every 10 s: item 30 blocks its worker
-  // thread for 2.5 s, five heartbeats.
-  const done = withEnv({ BLOCK_AT: '30', BLOCK_MS: '2500' }, () =>
+  // thread for 3 s, six heartbeats.
+  const done = withEnv({ BLOCK_AT: '30', BLOCK_MS: '3000' }, () =>
     runMapJob({
       jobPath: fixture('blocking.ts'),
       outDir: out,
