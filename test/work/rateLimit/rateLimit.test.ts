@@ -29,19 +29,19 @@ it('rate-limit compliance: no window over the limit at a local server that count
   const summary = await runMapJob({
     jobPath: fixture('calls.ts'),
     outDir,
-    total: 45,
+    total: 70,
     workers: 2,
     rateLimit: parseRateLimit('20/s'),
   })
-  expect(summary).toMatchObject({ state: 'complete', committed: 45 })
-  expect(server.arrivals).toHaveLength(45)
+  expect(summary).toMatchObject({ state: 'complete', committed: 70 })
+  expect(server.arrivals).toHaveLength(70)
   // At most 20 in every second the server counts, and in any second at all.
   expect(Math.max(...server.windows(1000))).toBeLessThanOrEqual(20)
   expect(server.busiestWindow(1000)).toBeLessThanOrEqual(20)
-  // Paced, not starved: 45 calls at 20/s take at least 2.2 s, and at most the 15% room for late calls more, plus slack.
+  // Paced, not starved: 70 calls at 20/s take at least 3.45 s, and at most the 15% room for late calls more, plus slack.
   const span = server.arrivals.at(-1)!.at - server.arrivals[0]!.at
-  expect(span).toBeGreaterThanOrEqual((44 / 20) * 1000)
-  expect(span).toBeLessThan((44 / 20) * 1000 * 1.3)
+  expect(span).toBeGreaterThanOrEqual((69 / 20) * 1000)
+  expect(span).toBeLessThan((69 / 20) * 1000 * 1.3)
   expect(progressOf(outDir).rateLimit).toMatchObject({ limit: '20 requests/s', rateLimitedAnswers: 0 })
   expect(progressOf(outDir).rateLimit.waitingSeconds).toBeGreaterThan(0)
   expect(readFileSync(join(outDir, 'PROGRESS.txt'), 'utf8')).toMatch(
