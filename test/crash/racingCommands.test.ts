@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
-import { type CliResult, fixture, LONG, runCli, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { type CliResult, fixture, LONG, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 const root = tempDir('longhaul-racing-')
 const job = fixture('squares.ts')
@@ -63,7 +63,8 @@ describe('verify-live-run', () => {
       })
       // Once in the default suite, three times in a row with `npm run test:long`.
       for (let i = 0; i < (LONG ? 3 : 1); i++) {
-        const verify = await startCli(['verify', out]).done
+        // In this process: verify is neither killed nor signalled.
+        const verify = await runCliHere(['verify', out])
         expect(verify.stderr).not.toMatch(/internal error|SqliteError/)
         expect(verify.stdout).toMatch(
           /^LIVE {2}squares in .*: pid \d+ on .* is running it .*only what it has committed so far was checked/,
@@ -71,7 +72,7 @@ describe('verify-live-run', () => {
         expect(verify.stdout).toMatch(/the committed part is intact; run verify again once the run has ended/)
         expect(verify.code).toBe(2)
       }
-      const json = await startCli(['verify', out, '--json']).done
+      const json = await runCliHere(['verify', out, '--json'])
       const report = JSON.parse(json.stdout) as {
         live?: { pid: number }
         complete: boolean
@@ -84,7 +85,7 @@ describe('verify-live-run', () => {
       run.child.kill('SIGINT')
     }
     expect((await run.done).code).toBe(130)
-    const after = await startCli(['verify', out]).done
+    const after = await runCliHere(['verify', out])
     // Interrupted, not live: an incomplete run is exit 1 with the missing items named.
     expect(after.stdout).toMatch(/^INCOMPLETE/)
     expect(after.code).toBe(1)
@@ -100,7 +101,8 @@ describe('locked-journal-named', () => {
     const other = new Database(join(out, '.longhaul', 'journal.sqlite'))
     other.prepare('BEGIN IMMEDIATE').run()
     try {
-      const result = await runCli(['run', job, '--out', out, '--workers', '1', '--total', '20'])
+      // In this process too: SQLite's locks hold between two connections of one process as between two processes.
+      const result = await runCliHere(['run', job, '--out', out, '--workers', '1', '--total', '20'])
       expect(result.stderr).not.toMatch(/internal error|SqliteError/)
       expect(result.stderr).toMatch(
         /the journal .*journal\.sqlite stayed locked by another process while recording .*\(SQLITE_BUSY\): another longhaul command is at work on/,

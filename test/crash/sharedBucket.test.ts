@@ -24,7 +24,6 @@ import {
   fixture,
   pace,
   referenceDigest,
-  runCli,
   runCliHere,
   startCli,
   tempDir,
@@ -85,31 +84,50 @@ async function objects(prefix: string): Promise<string[]> {
   return (listed.Contents ?? []).map((object) => object.Key!.slice(`${prefix}/data/`.length)).sort()
 }
 
+/** The owner's command line: its shards in the bucket under `prefix`, its progress files in `local`. */
+const ownerArgs = (url: string, prefix: string, local: string): string[] => [
+  'run',
+  JOB,
+  '--out',
+  `s3://datasets/${prefix}`,
+  '--local',
+  local,
+  '--total',
+  String(TOTAL),
+  '--workers',
+  '1',
+  '--store',
+  url,
+  ...TTL,
+  '--json',
+]
+
+/**
+ * `work` with the bucket's endpoint and keys set in this process's environment while it runs: for a command run in
+ * this process (runCliHere: the CLI's main, without the start of a process) that the test neither kills nor signals.
+ */
+async function withBucketEnv<T>(work: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]))
+  Object.assign(process.env, env)
+  try {
+    return await work()
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  }
+}
+
+const runHere = (args: readonly string[]): Promise<CliResult> => withBucketEnv(() => runCliHere(args))
+
 function owner(
   url: string,
   prefix: string,
   local: string,
   extraEnv: Record<string, string> = {},
 ): ReturnType<typeof startCli> & { runId: Promise<string> } {
-  const started = startCli(
-    [
-      'run',
-      JOB,
-      '--out',
-      `s3://datasets/${prefix}`,
-      '--local',
-      local,
-      '--total',
-      String(TOTAL),
-      '--workers',
-      '1',
-      '--store',
-      url,
-      ...TTL,
-      '--json',
-    ],
-    { ...env, ...extraEnv },
-  )
+  const started = startCli(ownerArgs(url, prefix, local), { ...env, ...extraEnv })
   let stderr = ''
   started.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   const runId = waitFor('the owner to record the run', () => {
@@ -135,8 +153,8 @@ function expectComplete(result: CliResult): { committedThisSession: number } {
 }
 
 async function expectVerified(local: string): Promise<void> {
-  // verify reads the journal from PostgreSQL and every shard back from the bucket.
-  await expectVerifiedComplete(local, TOTAL, expected, env)
+  // verify reads the journal from PostgreSQL and every shard back from the bucket (in this process).
+  await withBucketEnv(() => expectVerifiedComplete(local, TOTAL, expected))
 }
 
 describe('a run across processes with its shards in an S3-compatible bucket', () => {
@@ -177,10 +195,7 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     await client.send(new PutObjectCommand({ Bucket: 'datasets', Key: `gen1/data/${foreign}`, Body: '{}\n' }))
     const helper = worker(url, runId, paced.env)
     // The owner's local folder is not a worker's: its staged shards would be taken for debris.
-    const intruder = await runCli(
-      ['worker', JOB, '--store', url, '--run', runId, '--out', local, '--workers', '1'],
-      env,
-    )
+    const intruder = await runHere(['worker', JOB, '--store', url, '--run', runId, '--out', local, '--workers', '1'])
     expect(intruder.code).toBe(2)
     expect(intruder.stderr).toMatch(/is the local folder of the run's owner/)
     paced.release()
@@ -241,9 +256,8 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     const lost = await finalized()
     expect(lost).toBeDefined()
     await client.send(new DeleteObjectCommand({ Bucket: 'datasets', Key: `gen2/data/${lost!.files[0]!.name}` }))
-    // Resumed at full speed: an item's bytes do not depend on how long it takes.
-    const again = owner(url, 'gen2', local)
-    const result = await again.done
+    // Resumed at full speed, in this process: an item's bytes do not depend on how long it takes.
+    const result = await runHere(ownerArgs(url, 'gen2', local))
     expectComplete(result)
     expect(JSON.parse(result.stdout)).toMatchObject({ runId, resumed: true })
     const recomputed = await sql<{ detail: { start: number } }>(
@@ -254,7 +268,7 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
     expect(recomputed.map((e) => e.detail.start)).toContain(lost!.start)
     await expectVerified(local)
     // From a machine with no folder of the run: the journal names the bucket.
-    const remote = await runCli(['verify', '--store', url, '--run', runId, '--json'], env)
+    const remote = await runHere(['verify', '--store', url, '--run', runId, '--json'])
     expect(remote.code, remote.stderr).toBe(0)
     expect(JSON.parse(remote.stdout)).toMatchObject({
       dir: 's3://datasets/gen2/',
@@ -268,21 +282,18 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
   describe('refusals', () => {
     it('a bucket that does not exist stops the run before anything is recorded (exit 1), naming the bucket', async () => {
       const url = await server().createDatabase()
-      const result = await runCli(
-        [
-          'run',
-          JOB,
-          '--out',
-          's3://no-such-bucket/x',
-          '--local',
-          join(root, 'nobucket'),
-          '--total',
-          '10',
-          '--store',
-          url,
-        ],
-        env,
-      )
+      const result = await runHere([
+        'run',
+        JOB,
+        '--out',
+        's3://no-such-bucket/x',
+        '--local',
+        join(root, 'nobucket'),
+        '--total',
+        '10',
+        '--store',
+        url,
+      ])
       expect(result.code, result.stderr).toBe(1)
       expect(result.stderr).toMatch(/s3:\/\/no-such-bucket\/x\/ failed.*there is no bucket 'no-such-bucket'.*create it/)
       expect(await sql(url, `SELECT 1 FROM longhaul.runs`).catch(() => [])).toEqual([])
@@ -296,10 +307,19 @@ describe('a run across processes with its shards in an S3-compatible bucket', ()
 
     it('a worker without --out joining a run whose shards are in a shared folder is refused (exit 2), saying to give the folder', async () => {
       const url = await server().createDatabase()
-      const done = await runCli(
-        ['run', JOB, '--out', join(root, 'folder-run'), '--total', '10', '--workers', '1', '--store', url, '--json'],
-        env,
-      )
+      const done = await runCliHere([
+        'run',
+        JOB,
+        '--out',
+        join(root, 'folder-run'),
+        '--total',
+        '10',
+        '--workers',
+        '1',
+        '--store',
+        url,
+        '--json',
+      ])
       expect(done.code, done.stderr).toBe(0)
       const result = await runCliHere(['worker', JOB, '--store', url, '--run', JSON.parse(done.stdout).runId as string])
       expect(result.code).toBe(2)

@@ -6,7 +6,8 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, expect, it } from 'vitest'
-import { expectVerifiedComplete, fixture, killedAfterEach, referenceDigest, tempDir, waitFor } from '../support/cli.ts'
+import { runMapJob } from '../../src/index.ts'
+import { expectVerifiedComplete, fixture, killedAfterEach, pace, tempDir, waitFor } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 import { type SharedRunSpec, startSharedOwner, startSharedWorker, summaryOf } from '../support/sharedProcesses.ts'
 
@@ -19,17 +20,29 @@ const IN_FLIGHT = 64
 let expected: string
 
 beforeAll(async () => {
-  expected = await referenceDigest(JOB, TOTAL, join(tempDir(), 'reference'))
+  // The single-process SQLite digest, made in this process with 128 items in flight (the job's own 8 would wait 3 s
+  // through the items' waits): the same digest at any concurrency (test/runner/concurrency.test.ts).
+  const reference = await runMapJob({
+    jobPath: JOB,
+    outDir: join(tempDir(), 'reference'),
+    total: TOTAL,
+    workers: 2,
+    concurrency: 128,
+  })
+  expect(reference).toMatchObject({ state: 'complete', digest: expect.stringMatching(/^[0-9a-f]{64}$/) })
+  expected = reference.digest!
 }, 120_000)
 
 it('no-loss, no-duplicates, determinism: a worker with 64 items in flight SIGKILLed mid-run; the run completes with every item once and the single-process digest', async () => {
+  // Each item waits 0–300 ms (its bytes do not depend on it) until the kill: the worker keeps its 64 slots busy. Then
+  // 0–15 ms: what is left goes fast, and the victim's claims are retaken once they expire.
+  const slowed = pace()
   const spec: SharedRunSpec = {
     job: JOB,
     url: await database().createDatabase(),
     out: join(tempDir(), 'run'),
     flags: ['--workers', '1', '--lease-ttl', '2'],
-    // Each item waits 0–300 ms (its bytes do not depend on it): the worker keeps its 64 slots busy.
-    env: { SLOW: '20' },
+    env: { SLOW: '20', PACE_FILE: slowed.env.PACE_FILE! },
     started,
   }
   const owner = await startSharedOwner(spec, TOTAL, ['--concurrency', '4'])
@@ -48,6 +61,7 @@ it('no-loss, no-duplicates, determinism: a worker with 64 items in flight SIGKIL
   })
   victim.child.kill('SIGKILL')
   expect((await victim.done).signal).toBe('SIGKILL')
+  slowed.release()
   expect(held.held).toBeGreaterThanOrEqual(IN_FLIGHT)
 
   // The others retake what the victim held once its claims expire, and end with the single-process digest.

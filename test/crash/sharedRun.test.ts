@@ -76,6 +76,45 @@ async function startOwner(
   return { ...owner, runId }
 }
 
+/**
+ * `longhaul ARGS` in this process (the CLI's main, without the start of a process), for a command the test neither
+ * kills nor signals: `env` is set while it runs (its worker threads take a copy of this process's environment).
+ */
+async function runHere(args: readonly string[], env: Record<string, string>): Promise<CliResult> {
+  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]))
+  Object.assign(process.env, env)
+  try {
+    return await runCliHere(args)
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  }
+}
+
+/**
+ * The owner run in this process (runHere), for a test that neither kills nor signals it. Waits until the run is
+ * recorded: the folder's store.json names it, and the database holds it.
+ */
+async function startOwnerHere(
+  url: string,
+  out: string,
+  env: Record<string, string>,
+): Promise<{ pid: number; done: Promise<CliResult>; runId: string }> {
+  let ended: CliResult | undefined
+  const done = runHere(ownerArgs(url, out), env)
+  done.then((result) => (ended = result)).catch(() => undefined)
+  const link = join(out, '.longhaul', 'store.json')
+  const runId = await waitFor('the owner to record the run', async () => {
+    if (ended) throw new Error(`the owner exited early (${ended.code}): ${ended.stderr}`)
+    if (!existsSync(link)) return undefined
+    const id = JSON.parse(readFileSync(link, 'utf8')).runId as string
+    return (await sql(url, 'SELECT 1 FROM longhaul.runs WHERE run_id = $1', [id])).length ? id : undefined
+  })
+  return { pid: process.pid, done, runId }
+}
+
 /** How each case begins: a new database, the folder `name`, a paced run (held) and its owner, started. */
 async function ownedRun(name: string): Promise<{
   url: string
@@ -87,6 +126,19 @@ async function ownedRun(name: string): Promise<{
   const out = join(root, name)
   const run = pace()
   return { url, out, run, owner: await startOwner(url, out, run.env) }
+}
+
+/** The same, with the owner in this process: a case that neither kills nor signals the owner. */
+async function ownedRunHere(name: string): Promise<{
+  url: string
+  out: string
+  run: Pace
+  owner: Awaited<ReturnType<typeof startOwnerHere>>
+}> {
+  const url = await server().createDatabase()
+  const out = join(root, name)
+  const run = pace()
+  return { url, out, run, owner: await startOwnerHere(url, out, run.env) }
 }
 
 function startWorker(
@@ -129,10 +181,11 @@ async function expectVerified(out: string): Promise<void> {
 
 describe('a run shared by several processes (PostgreSQL journal, shared folder)', () => {
   it('no-duplicates, determinism: an owner and two workers share the run, each item is committed once, and the digest is the single-process SQLite digest', async () => {
-    const { url, out, run, owner } = await ownedRun('three')
+    const { url, out, run, owner } = await ownedRunHere('three')
     const workers = [startWorker(url, out, owner.runId, run.env), startWorker(url, out, owner.runId, run.env)]
     // Every process holds a range before the run may finish.
-    for (const [i, p] of [owner, ...workers].entries()) await holdsClaim(url, owner.runId, p.child.pid!, `process ${i}`)
+    for (const [i, pid] of [owner.pid, ...workers.map((w) => w.child.pid!)].entries())
+      await holdsClaim(url, owner.runId, pid, `process ${i}`)
     run.release()
     const results = await Promise.all([owner.done, ...workers.map((w) => w.done)])
     const summaries = await Promise.all(results.map(expectComplete))
@@ -149,7 +202,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   })
 
   it('one-owner, no-loss: a worker SIGKILLed while it holds a claim has its range retaken after the lease TTL, and the run completes with the same digest', async () => {
-    const { url, out, run, owner } = await ownedRun('killed-worker')
+    const { url, out, run, owner } = await ownedRunHere('killed-worker')
     const victim = startWorker(url, out, owner.runId, run.env)
     const survivor = startWorker(url, out, owner.runId, run.env)
     await holdsClaim(url, owner.runId, victim.child.pid!, 'the victim')
@@ -224,7 +277,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   })
 
   it('one-owner (fencing): a worker whose lease lapsed while an item held it up cannot commit the items another retook; it drops its copy and each item is committed once', async () => {
-    const { url, out, run, owner } = await ownedRun('lapsed-worker')
+    const { url, out, run, owner } = await ownedRunHere('lapsed-worker')
     // Its items take 3 s each, while the others' take 10 ms (until released): it is still making them when its claims are retaken.
     const slow = startWorker(url, out, owner.runId, { ...run.env, ITEM_MS: '3000' })
     const other = startWorker(url, out, owner.runId, run.env)
@@ -325,7 +378,8 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     await holdsClaim(url, owner.runId, worker.child.pid!, 'the worker')
     owner.child.kill('SIGINT')
     expect((await owner.done).code).toBe(130)
-    const resuming = startCli(ownerArgs(url, out, grown), run.env)
+    // The owner's command again, in this process: neither killed nor signalled.
+    const resuming = runHere(ownerArgs(url, out, grown), run.env)
     // The run goes at full speed once it has grown, while the worker is still in it.
     await waitFor('the run to grow', async () =>
       (await sql<{ total: number }>(url, 'SELECT total::int FROM longhaul.runs WHERE run_id = $1', [owner.runId]))[0]
@@ -335,7 +389,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     )
     expect(worker.child.exitCode).toBeNull()
     run.release()
-    const [resumed, workerResult] = await Promise.all([resuming.done, worker.done])
+    const [resumed, workerResult] = await Promise.all([resuming, worker.done])
     for (const result of [resumed, workerResult]) {
       expect(result.code, result.stderr).toBe(0)
       expect(JSON.parse(result.stdout)).toMatchObject({
@@ -350,7 +404,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
   })
 
   it('a worker stopped with Ctrl-C commits what it made, gives back the rest of its claims at once, and exits 130; the run goes on without it', async () => {
-    const { url, out, run, owner } = await ownedRun('interrupted-worker')
+    const { url, out, run, owner } = await ownedRunHere('interrupted-worker')
     const leaving = startWorker(url, out, owner.runId, run.env)
     await holdsClaim(url, owner.runId, leaving.child.pid!, 'the worker')
     leaving.child.kill('SIGINT')

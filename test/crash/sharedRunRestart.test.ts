@@ -15,6 +15,7 @@ import {
   type CliResult,
   expectVerifiedComplete,
   fixture,
+  pace,
   referenceDigest,
   startCli,
   tempDir,
@@ -24,8 +25,11 @@ import { sql, usePostgres } from '../support/postgres.ts'
 
 const server = usePostgres()
 const TOTAL = 3_000
-/** Items take 4 ms each: about 12 s of work, 4–6 s for three processes of one thread each on two or three cores, plus the outage. */
-const env = { ITEM_MS: '4' }
+/**
+ * Items take 4 ms each until the database is back (about 12 s of work, 4–6 s for three processes of one thread each on
+ * two or three cores, so the outage comes mid-run); then the rest goes at full speed.
+ */
+const ITEM_MS = 4
 /** The database stays down at least this long, and until every process has found it gone (at most MAX_DOWN_MS). */
 const MIN_DOWN_MS = 2_000
 const MAX_DOWN_MS = 8_000
@@ -43,6 +47,7 @@ beforeAll(async () => {
 function start(
   command: 'run' | 'worker',
   args: readonly string[],
+  env: Record<string, string>,
 ): { child: ChildProcess; done: Promise<CliResult>; stderr: () => string } {
   const started = startCli([command, JOB, '--workers', '1', '--lease-ttl', String(TTL_SECONDS), '--json', ...args], env)
   let stderr = ''
@@ -53,14 +58,15 @@ function start(
 it('no-loss, no-duplicates, determinism: the database restarted mid-run (down for less than the lease TTL) is waited for by the owner and both workers; the run completes, each item committed once, with the single-process SQLite digest', async () => {
   const url = await server().createDatabase()
   const out = join(root, 'restarted-database')
-  const owner = start('run', ['--out', out, '--total', String(TOTAL), '--store', url])
+  const paced = pace(ITEM_MS)
+  const owner = start('run', ['--out', out, '--total', String(TOTAL), '--store', url], paced.env)
   const runId = await waitFor('the owner to record the run', () => {
     if (owner.child.exitCode !== null) throw new Error(`the owner exited early: ${owner.stderr()}`)
     return /--run (\S+)/.exec(owner.stderr())?.[1]
   })
   const workers = [
-    start('worker', ['--store', url, '--run', runId, '--out', out]),
-    start('worker', ['--store', url, '--run', runId, '--out', out]),
+    start('worker', ['--store', url, '--run', runId, '--out', out], paced.env),
+    start('worker', ['--store', url, '--run', runId, '--out', out], paced.env),
   ]
   const processes = [owner, ...workers]
   const names = processes.map((p) => `${hostname()}:${p.child.pid}`)
@@ -93,6 +99,7 @@ it('no-loss, no-duplicates, determinism: the database restarted mid-run (down fo
       processes.every((p) => WAITING.test(p.stderr()) || p.child.exitCode !== null) ? true : undefined
     await waitFor('every process to find the database gone', noticed, MAX_DOWN_MS - MIN_DOWN_MS).catch(() => undefined)
   })
+  paced.release()
 
   const results = await Promise.all(processes.map((p) => p.done))
   const summaries = results.map((result, i) => {

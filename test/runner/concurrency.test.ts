@@ -1,20 +1,20 @@
 /**
  * Many async items in flight per process (`concurrency`): their results are
  * written in index order within each range, so the invariants hold unchanged
- * at any concurrency. Real runs of the CLI, one process each, killed with
- * SIGKILL where the test says so.
+ * at any concurrency. Real runs of the CLI: a process of its own where the
+ * test kills it with SIGKILL, the CLI's main in this process otherwise.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
 import {
+  type CliResult,
   expectVerifiedComplete,
   fixture,
   killedAfterEach,
   ROOT,
   referenceDigest,
-  runCli,
   runCliHere,
   startCli,
   tempDir,
@@ -40,6 +40,23 @@ const runArgs = (out: string, concurrency: number, ...more: string[]): string[] 
   ...more,
 ]
 
+/**
+ * `longhaul ARGS` in this process, with `env` set while it runs: the job reads it in the worker threads the run
+ * starts, which take a copy of this process's environment.
+ */
+async function runHere(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]))
+  Object.assign(process.env, env)
+  try {
+    return await runCliHere(args)
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  }
+}
+
 const progressOf = (out: string): { done: number; workers: number; concurrency?: number } =>
   JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))
 
@@ -49,7 +66,7 @@ it('determinism: the same digest at concurrency 1, 8 and 256, though items finis
   for (const concurrency of [1, 8, 256]) {
     const out = join(root, `c${concurrency}`)
     const completed = join(root, `completed-${concurrency}.txt`)
-    const result = await runCli(runArgs(out, concurrency), { COMPLETED: completed })
+    const result = await runHere(runArgs(out, concurrency), { COMPLETED: completed })
     expect(result.code, result.stderr).toBe(0)
     digests.push(JSON.parse(result.stdout).digest)
     const order = readFileSync(completed, 'utf8').trim().split('\n').map(Number)
@@ -93,7 +110,7 @@ it('no-loss, no-duplicates under SIGKILL with many calls in flight: killed at co
   expect(before.items).toBeGreaterThan(0)
   expect(before.items).toBeLessThan(TOTAL)
 
-  const resumed = await runCli(runArgs(out, 5))
+  const resumed = await runCliHere(runArgs(out, 5))
   expect(resumed.code, resumed.stderr).toBe(0)
   const summary = JSON.parse(resumed.stdout)
   expect(summary.resumed).toBe(true)
@@ -106,7 +123,7 @@ it('a failing async item at concurrency 8 names its index, and the run exits 1, 
   const messages: string[] = []
   for (const concurrency of [1, 8]) {
     const out = join(root, `c${concurrency}`)
-    const result = await runCli(runArgs(out, concurrency), { FAIL_AT: '70' })
+    const result = await runHere(runArgs(out, concurrency), { FAIL_AT: '70' })
     expect(result.code).toBe(1)
     const line = result.stderr.split('\n').find((l) => l.includes('item 70 failed'))
     expect(line, result.stderr).toContain('item 70 failed after 2 attempts: cannot make item 70')
