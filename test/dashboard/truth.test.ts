@@ -76,11 +76,8 @@ function writeRun(dir: string, s: ProgressSnapshot): void {
   writeFileSync(join(dir, 'progress.json'), JSON.stringify(s))
 }
 
-/**
- * Two sessions of a steady job (two workers, 40 items/s together), a few seconds apart: interrupted, then resumed, its
- * commits then evened out. Some 30 s of a job's pace: made while the tests that do not need it run.
- */
-async function makeSteady(): Promise<void> {
+beforeAll(async () => {
+  // Two sessions of a steady job (two workers, 40 items/s together), a few seconds apart: interrupted, then resumed.
   const steady = ['run', fixture('steady.ts'), '--out', join(root, 'steady'), '--total', '1000', '--workers', '2']
   const first = startCli(steady, { ITEM_MS: '50' })
   await waitFor(
@@ -94,21 +91,14 @@ async function makeSteady(): Promise<void> {
   const second = await runCli(steady, { ITEM_MS: '50' })
   expect(second.code, second.stderr).toBe(0)
   paceCommits(join(root, 'steady'), 40)
-}
-let steady: Promise<void> | undefined
-
-beforeAll(async () => {
-  steady = makeSteady()
-  steady.catch(() => undefined) // awaited by the tests that need it, which fail with its error
   dashboard = await startDashboard({ root, port: 0, host: '127.0.0.1' })
   browser = await openBrowser()
   page = await browser.newPage()
-}, 60_000)
+}, 90_000)
 
 afterAll(async () => {
   stalled.child.kill('SIGKILL')
   await stalled.done
-  await steady?.catch(() => undefined)
   await browser?.close()
   await dashboard?.close()
 })
@@ -212,6 +202,31 @@ describe('the dashboard tells the truth when things go wrong', () => {
     await keepScreenshot(page, 'dashboard-stalled-eta')
   })
 
+  it("throughput over time windows: a steady run's chart is flat within ±10% in each session, and the time between two sessions is drawn as a gap", async () => {
+    const id = progressOf(join(root, 'steady'))!.runId
+    await page.goto(`${dashboard.url}runs/${id}`)
+    await expect.poll(() => page.locator('.uplot').count(), { timeout: 10_000 }).toBe(1)
+    await page.locator('.chart-numbers summary').click()
+    const rows = await page.locator('.chart-numbers tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => ({
+        gap: tr.getAttribute('data-gap') === 'true',
+        smoothed: tr.children[1]!.getAttribute('data-value') ?? '',
+      })),
+    )
+    const gaps = rows.flatMap((row, i) => (row.gap ? [i] : []))
+    expect(gaps).toHaveLength(1)
+    const sessions = [rows.slice(0, gaps[0]), rows.slice(gaps[0]! + 1)].map((part) =>
+      part.filter((row) => row.smoothed !== '').map((row) => Number(row.smoothed)),
+    )
+    for (const rates of sessions) {
+      expect(rates.length).toBeGreaterThan(10)
+      const mean = rates.reduce((a, b) => a + b, 0) / rates.length
+      for (const r of rates) expect(Math.abs(r / mean - 1), `${r} against a mean of ${mean}`).toBeLessThanOrEqual(0.1)
+    }
+    await page.locator('.chart-numbers summary').click()
+    await keepScreenshot(page, 'dashboard-chart-steady-with-gap')
+  })
+
   it('a run whose folder is deleted while its page is open says GONE, why, and stops following it', async () => {
     const dir = join(root, 'deleted')
     const s = snapshot({ job: 'deleted' })
@@ -232,30 +247,7 @@ describe('the dashboard tells the truth when things go wrong', () => {
     await keepScreenshot(page, 'dashboard-run-gone')
   })
 
-  it('a malformed progress.json never hides a run: it is listed with the file named and what to do, from its journal where it has one', async () => {
-    const done = await runCliHere(['run', fixture('squares.ts'), '--out', join(root, 'damaged'), '--total', '50'])
-    expect(done.code, done.stderr).toBe(0)
-    writeFileSync(join(root, 'damaged', 'progress.json'), '{"job": "squares", "done": 5')
-    writeRun(join(root, 'only-file'), snapshot({}))
-    writeFileSync(join(root, 'only-file', 'progress.json'), 'not json at all')
-    await page.goto(dashboard.url)
-    await expect.poll(() => row('damaged').count(), { timeout: 10_000 }).toBe(1)
-    expect(await row('damaged').innerText()).toContain('50 / 50')
-    expect(await row('only-file').locator('.state').textContent()).toBe('UNREADABLE')
-    expect(await row('only-file').locator('.summary').textContent()).toMatch(
-      /^the run in only-file is damaged: its progress\.json is malformed .* run the same `longhaul run` command/,
-    )
-    expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b|undefined|NaN/)
-    await keepScreenshot(page, 'dashboard-malformed-progress-list')
-    await openRun('damaged')
-    expect(await page.locator('article.run').innerText()).toMatch(
-      /Cannot read\s+its progress\.json is malformed .*what is shown was read from the journal\. .*longhaul run/s,
-    )
-    await keepScreenshot(page, 'dashboard-malformed-progress')
-  })
-
   it('a copied run folder (same run id) is listed twice, each openable by its folder, the copy marked; /metrics repeats no series', async () => {
-    await steady
     cpSync(join(root, 'steady'), join(root, 'steady-copy'), { recursive: true })
     const id = progressOf(join(root, 'steady'))!.runId
     // The index of the root finds a new folder within its rescan (2 s).
@@ -290,34 +282,29 @@ describe('the dashboard tells the truth when things go wrong', () => {
     expect(new Set(series.map((line) => line.replace(/ \S+$/, ''))).size).toBe(series.length)
   })
 
-  it("throughput over time windows: a steady run's chart is flat within ±10% in each session, and the time between two sessions is drawn as a gap", async () => {
-    await steady
-    const id = progressOf(join(root, 'steady'))!.runId
-    await page.goto(`${dashboard.url}runs/${id}`)
-    await expect.poll(() => page.locator('.uplot').count(), { timeout: 10_000 }).toBe(1)
-    await page.locator('.chart-numbers summary').click()
-    const rows = await page.locator('.chart-numbers tbody tr').evaluateAll((trs) =>
-      trs.map((tr) => ({
-        gap: tr.getAttribute('data-gap') === 'true',
-        smoothed: tr.children[1]!.getAttribute('data-value') ?? '',
-      })),
+  it('a malformed progress.json never hides a run: it is listed with the file named and what to do, from its journal where it has one', async () => {
+    const done = await runCliHere(['run', fixture('squares.ts'), '--out', join(root, 'damaged'), '--total', '50'])
+    expect(done.code, done.stderr).toBe(0)
+    writeFileSync(join(root, 'damaged', 'progress.json'), '{"job": "squares", "done": 5')
+    writeRun(join(root, 'only-file'), snapshot({}))
+    writeFileSync(join(root, 'only-file', 'progress.json'), 'not json at all')
+    await page.goto(dashboard.url)
+    await expect.poll(() => row('damaged').count(), { timeout: 10_000 }).toBe(1)
+    expect(await row('damaged').innerText()).toContain('50 / 50')
+    expect(await row('only-file').locator('.state').textContent()).toBe('UNREADABLE')
+    expect(await row('only-file').locator('.summary').textContent()).toMatch(
+      /^the run in only-file is damaged: its progress\.json is malformed .* run the same `longhaul run` command/,
     )
-    const gaps = rows.flatMap((row, i) => (row.gap ? [i] : []))
-    expect(gaps).toHaveLength(1)
-    const sessions = [rows.slice(0, gaps[0]), rows.slice(gaps[0]! + 1)].map((part) =>
-      part.filter((row) => row.smoothed !== '').map((row) => Number(row.smoothed)),
+    expect(await page.locator('main').innerText()).not.toMatch(/\bnull\b|undefined|NaN/)
+    await keepScreenshot(page, 'dashboard-malformed-progress-list')
+    await openRun('damaged')
+    expect(await page.locator('article.run').innerText()).toMatch(
+      /Cannot read\s+its progress\.json is malformed .*what is shown was read from the journal\. .*longhaul run/s,
     )
-    for (const rates of sessions) {
-      expect(rates.length).toBeGreaterThan(10)
-      const mean = rates.reduce((a, b) => a + b, 0) / rates.length
-      for (const r of rates) expect(Math.abs(r / mean - 1), `${r} against a mean of ${mean}`).toBeLessThanOrEqual(0.1)
-    }
-    await page.locator('.chart-numbers summary').click()
-    await keepScreenshot(page, 'dashboard-chart-steady-with-gap')
+    await keepScreenshot(page, 'dashboard-malformed-progress')
   })
 
   it("a dead run's finished-but-uncommitted items are said to be lost and made again on resume; a finished run shows when it finished, not a growing heartbeat age", async () => {
-    await steady
     const deadPid = spawnSync('true').pid!
     const twoMinutesAgo = new Date(Date.now() - 120_000).toISOString()
     const s = snapshot({
