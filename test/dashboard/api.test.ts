@@ -2,15 +2,14 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
-import { fixture, runCliHere, startCli, tempDir } from '../support/cli.ts'
+import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 
 // Real runs in a real folder, served by the real server over HTTP.
 const root = tempDir('longhaul-dashboard-')
 let finishedId = ''
 
 beforeAll(async () => {
-  // Both in this process: neither is killed or signalled (the preflight's rehearsals are processes of their own).
-  const done = await runCliHere([
+  const done = await runCli([
     'run',
     fixture('squares.ts'),
     '--out',
@@ -26,7 +25,7 @@ beforeAll(async () => {
   // A proof to show beside the run; the smallest crash rehearsal preflight allows (one kill in 20 items) makes it.
   const config = join(tempDir(), 'longhaul.config.mjs')
   writeFileSync(config, 'export default { requireProofAbove: 1000000, crashKills: 1, crashItems: 20 }\n')
-  const proved = await runCliHere([
+  const proved = await runCli([
     'preflight',
     fixture('squares.ts'),
     '--target',

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { type Browser, keepScreenshot } from '../support/browser.ts'
-import { type CliResult, fixture, runCliHere, startCli, tempDir } from '../support/cli.ts'
+import { type CliResult, fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 import { forgedSnapshot, writeForgedRun } from '../support/forgedRun.ts'
 import { newContext } from './sharedChromium.ts'
 
@@ -24,7 +24,7 @@ const browsers: Browser[] = []
 const forged: { id: string; dir: string; job: string }[] = []
 
 beforeAll(async () => {
-  const finished = await runCliHere([
+  const finished = await runCli([
     'run',
     fixture('squares.ts'),
     '--out',

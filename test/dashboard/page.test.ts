@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
-import { type CliResult, fixture, ROOT, runCli, runCliHere, startCli, tempDir } from '../support/cli.ts'
+import { type CliResult, fixture, ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
 
 // The page in a real Chromium (Debian's, never a download), served by the real
 // server, following real runs: one running, one stalled, one finished, plus a
@@ -24,7 +24,7 @@ const forgedId = randomUUID()
 const children: { child: ChildProcess; done: Promise<CliResult> }[] = []
 
 beforeAll(async () => {
-  const finished = await runCliHere([
+  const finished = await runCli([
     'run',
     fixture('squares.ts'),
     '--out',

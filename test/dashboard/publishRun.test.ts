@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
-import { fixture, runCliHere, tempDir } from '../support/cli.ts'
+import { fixture, runCli, tempDir } from '../support/cli.ts'
 
 it('run publishes its progress to the webhook of the policy on every change of state, and no proof holds the webhook', async () => {
   const posts: { state: string; done: number }[] = []
@@ -25,8 +25,7 @@ it('run publishes its progress to the webhook of the policy on every change of s
     `export default { requireProofAbove: 1000000, crashKills: 1, crashItems: 20, publish: [{ kind: 'webhook', url: '${hook}' }] }\n`,
   )
   try {
-    // Both in this process: nothing here is killed or signalled, and the receiver counts what either sends.
-    const ran = await runCliHere([
+    const ran = await runCli([
       'run',
       fixture('squares.ts'),
       '--out',
@@ -41,7 +40,7 @@ it('run publishes its progress to the webhook of the policy on every change of s
     expect(posts.at(-1)!.done).toBe(300)
 
     // Preflight's rehearsal runs publish nothing, and its proof does not hold the webhook.
-    const proved = await runCliHere([
+    const proved = await runCli([
       'preflight',
       fixture('squares.ts'),
       '--target',

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard } from '../../src/dashboard/server.ts'
 import { openBrowser } from '../support/browser.ts'
-import { fixture, killedAfterEach, runCliHere, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { fixture, killedAfterEach, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 // What a dashboard serving a folder must never do, whatever is put in that folder or sent to it: read outside
 // the folder, hang on a file, answer a page of another site, or lock out the person holding its token.
@@ -19,7 +19,7 @@ const started = killedAfterEach()
 
 beforeAll(async () => {
   // A real run outside the root, whose journal and files a link inside the root points at.
-  const done = await runCliHere(['run', fixture('squares.ts'), '--out', join(outside, 'elsewhere'), '--total', '50'])
+  const done = await runCli(['run', fixture('squares.ts'), '--out', join(outside, 'elsewhere'), '--total', '50'])
   expect(done.code, done.stderr).toBe(0)
   realRun = join(outside, 'elsewhere')
   writeFileSync(join(outside, 'secret.md'), `# ${SECRET}\n`)

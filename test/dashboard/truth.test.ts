@@ -10,7 +10,7 @@ import { startDashboard } from '../../src/dashboard/server.ts'
 import { runPaths } from '../../src/files/runPaths.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
 import { type Browser, keepScreenshot, openBrowser } from '../support/browser.ts'
-import { fixture, runCli, runCliHere, startCli, tempDir } from '../support/cli.ts'
+import { fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 
 // The dashboard when things go wrong, in a real Chromium over real runs: a stalled run's ETA, a steady run's chart
 // and the gap of a resumed one, a run folder deleted, copied or damaged, a dead run's lost items, a finished run's
@@ -283,7 +283,7 @@ describe('the dashboard tells the truth when things go wrong', () => {
   })
 
   it('a malformed progress.json never hides a run: it is listed with the file named and what to do, from its journal where it has one', async () => {
-    const done = await runCliHere(['run', fixture('squares.ts'), '--out', join(root, 'damaged'), '--total', '50'])
+    const done = await runCli(['run', fixture('squares.ts'), '--out', join(root, 'damaged'), '--total', '50'])
     expect(done.code, done.stderr).toBe(0)
     writeFileSync(join(root, 'damaged', 'progress.json'), '{"job": "squares", "done": 5')
     writeRun(join(root, 'only-file'), snapshot({}))
