@@ -18,6 +18,7 @@ const LOG_LINES = 260
 
 let dashboard: { url: string; close(): Promise<void> }
 let browser: Browser
+let opening: Promise<Browser> | undefined
 let page: Page
 const ids: Record<string, string> = {}
 
@@ -57,6 +58,7 @@ const paid = (out: string) =>
   )
 
 beforeAll(async () => {
+  opening = openBrowser() // started while the runs are made
   const made = await Promise.all([
     paid('paid-a'),
     paid('paid-b'),
@@ -87,12 +89,12 @@ beforeAll(async () => {
     ids[name] = (JSON.parse(readFileSync(join(root, name, 'progress.json'), 'utf8')) as ProgressSnapshot).runId
   }
   dashboard = await startDashboard({ root, port: 0, host: '127.0.0.1' })
-  browser = await openBrowser()
+  browser = await opening
   page = await browser.newPage()
 }, 120_000)
 
 afterAll(async () => {
-  await browser?.close()
+  await (await opening?.catch(() => undefined))?.close()
   await dashboard?.close()
 })
 

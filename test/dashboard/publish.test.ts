@@ -252,7 +252,30 @@ describe('webhook', () => {
     expect(receiver.received[0]!.headers.authorization).toBe('Bearer TOKEN')
   })
 
-  it('retry-with-backoff: a target that answers 500 is retried after 1 s, then 2 s, until it takes the progress; the failure is reported once', async () => {
+  it('one-in-flight: a target has at most one request at a time, and a newer snapshot replaces one still waiting', async () => {
+    let release!: (status: number) => void
+    const held = new Promise<number>((resolve) => (release = resolve))
+    const receiver = await startReceiver((n) => (n === 0 ? held : 200))
+    const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url }), { onNote: () => undefined })
+    publishers.observer.progress(snapshot({ done: 100 }), 'state')
+    await receiver.until(1)
+    publishers.observer.progress(snapshot({ done: 110, state: 'stalled', stalledForSeconds: 300 }), 'state')
+    publishers.observer.progress(snapshot({ done: 150 }), 'state')
+    publishers.observer.progress(snapshot({ done: 160 }), 'commit')
+    release(200)
+    await publishers.close()
+    await receiver.close()
+    expect(receiver.bodies().map((b) => [b.state, b.done])).toEqual([
+      ['running', 100],
+      ['running', 160],
+    ])
+    expect(receiver.maxActive).toBe(1)
+  })
+
+  // These two wait out the backoff and the grace, each on its own receiver and publishers: at the same time.
+  it.concurrent('retry-with-backoff: a target that answers 500 is retried after 1 s, then 2 s, until it takes the progress; the failure is reported once', async ({
+    expect,
+  }) => {
     const receiver = await startReceiver((n) => (n < 2 ? 500 : 200))
     const notes: string[] = []
     const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url }), {
@@ -275,27 +298,9 @@ describe('webhook', () => {
     for (const note of notes) expect(note).not.toContain('SECRET')
   })
 
-  it('one-in-flight: a target has at most one request at a time, and a newer snapshot replaces one still waiting', async () => {
-    let release!: (status: number) => void
-    const held = new Promise<number>((resolve) => (release = resolve))
-    const receiver = await startReceiver((n) => (n === 0 ? held : 200))
-    const publishers = startPublishers(targets({ kind: 'webhook', url: receiver.url }), { onNote: () => undefined })
-    publishers.observer.progress(snapshot({ done: 100 }), 'state')
-    await receiver.until(1)
-    publishers.observer.progress(snapshot({ done: 110, state: 'stalled', stalledForSeconds: 300 }), 'state')
-    publishers.observer.progress(snapshot({ done: 150 }), 'state')
-    publishers.observer.progress(snapshot({ done: 160 }), 'commit')
-    release(200)
-    await publishers.close()
-    await receiver.close()
-    expect(receiver.bodies().map((b) => [b.state, b.done])).toEqual([
-      ['running', 100],
-      ['running', 160],
-    ])
-    expect(receiver.maxActive).toBe(1)
-  })
-
-  it('never-slows-the-job: a webhook that never answers does not hold the run up; its end waits at most the 3 s grace and says the final state was not delivered', async () => {
+  it.concurrent('never-slows-the-job: a webhook that never answers does not hold the run up; its end waits at most the 3 s grace and says the final state was not delivered', async ({
+    expect,
+  }) => {
     const baseline = await runSquares()
     const receiver = await startReceiver(() => 'hang')
     const notes: string[] = []

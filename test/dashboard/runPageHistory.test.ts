@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, expect, it } from 'vitest'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
 import { type Browser, openBrowser } from '../support/browser.ts'
-import { fixture, killedAfterEach, startCli, tempDir, waitFor } from '../support/cli.ts'
+import { fixture, killedAfterEach, pace, startCli, tempDir, waitFor } from '../support/cli.ts'
 
 // An open run page of a live run, in a real Chromium: while commits land it is sent only what is new (each commit
 // once), never the run's whole history again, and what it shows is what a page opened afresh shows.
@@ -32,6 +32,8 @@ const sections = (page: Page) =>
   )
 
 it('run-page-history-incremental: a live run page is sent each commit once, and shows what a fresh page shows', async () => {
+  // Items take 20 ms until the page has followed a few commits live; then the rest of the run goes at full speed.
+  const paced = pace(20)
   const job = startCli(
     [
       'run',
@@ -45,7 +47,7 @@ it('run-page-history-incremental: a live run page is sent each commit once, and 
       '--progress-every',
       '1',
     ],
-    { ITEM_MS: '20' },
+    paced.env,
   )
   started.push(job.child)
   dashboard = await startDashboard({ root, port: 0 })
@@ -66,6 +68,8 @@ it('run-page-history-incremental: a live run page is sent each commit once, and 
     )
   })
   await page.goto(`${dashboard.url}runs/${id}`)
+  await waitFor('the page to follow two commits after its first answer', () => (answers.length >= 3 ? true : undefined))
+  paced.release()
   const finished = await job.done
   expect(finished.code, finished.stderr).toBe(0)
 

@@ -84,21 +84,23 @@ it('watch URL reads a published progress.json; an unreachable or token-protected
 
 it('run --dashboard serves the runs beside --out while the run lives, and stops with it', async () => {
   const root = tempDir()
+  // Items take 15 ms (30 s in all) until the dashboard's index has found the run (it walks the folders every 2 s); then
+  // the run ends at full speed.
+  const paced = pace(15)
   const run = startCli(
     [
       'run',
-      fixture('blocking.ts'),
+      fixture('squares.ts'),
       '--out',
       join(root, 'live'),
       '--total',
-      '400',
+      '2000',
       '--workers',
       '1',
       '--dashboard',
       '0',
     ],
-    // Long enough (about 6 s) for the dashboard's index to find the run (it walks the folders every 2 s).
-    { ITEM_MS: '15' },
+    paced.env,
   )
   const url = await new Promise<string>((resolve) => {
     let seen = ''
@@ -108,12 +110,12 @@ it('run --dashboard serves the runs beside --out while the run lives, and stops 
       if (match) resolve(match[1]!)
     })
   })
-  let runs: { snapshot: { job: string } }[] = []
-  for (let i = 0; i < 50 && runs.length === 0; i++) {
-    runs = ((await (await fetch(`${url}api/runs`)).json()) as { runs: typeof runs }).runs
-    if (runs.length === 0) await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  expect(runs.map((r) => r.snapshot.job)).toEqual(['blocking'])
+  const runs = await waitFor('the run to be listed', async () => {
+    const listed = ((await (await fetch(`${url}api/runs`)).json()) as { runs: { snapshot: { job: string } }[] }).runs
+    return listed.length > 0 ? listed : undefined
+  })
+  expect(runs.map((r) => r.snapshot.job)).toEqual(['squares'])
+  paced.release()
   expect((await run.done).code).toBe(0)
   await expect(fetch(`${url}api/runs`)).rejects.toThrow()
 }, 60_000)

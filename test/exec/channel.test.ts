@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, type TestContext } from 'vitest'
 import { runPaths } from '../../src/files/runPaths.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
@@ -10,6 +10,13 @@ import { ROOT, runCli, startCli, tempDir } from '../support/cli.ts'
 
 const STRAY = join(ROOT, 'test/fixtures/exec/stray.py')
 const USER_DATA = "the user's own data: not a byte of it is longhaul's\n"
+
+/** A fresh folder for a test that runs at the same time as others, removed when it ends (its own context's hook). */
+function testDir(onTestFinished: TestContext['onTestFinished']): string {
+  const dir = mkdtempSync(join(tmpdir(), 'longhaul-test-'))
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
 
 async function logMessages(dir: string): Promise<string[]> {
   const store = SqliteStore.open(runPaths(dir).journal, { readonly: true })
@@ -24,8 +31,11 @@ describe('exec-channel-never-misdirected', () => {
   // Real processes: the supervisor, a Python program using python/longhaul.py, a subprocess whose fd 3 is a data file,
   // and a multiprocessing pool whose workers inherit LONGHAUL_EVENTS=3 but not the channel.
   for (const method of ['spawn', 'forkserver'] as const) {
-    it(`a subprocess with a data file on fd 3, and a ${method} pool's workers, write nothing anywhere; the program's own progress arrives`, async () => {
-      const dir = tempDir()
+    it.concurrent(`a subprocess with a data file on fd 3, and a ${method} pool's workers, write nothing anywhere; the program's own progress arrives`, async ({
+      expect,
+      onTestFinished,
+    }) => {
+      const dir = testDir(onTestFinished)
       const out = join(dir, 'run')
       const data = join(dir, 'data.txt')
       writeFileSync(data, USER_DATA)
@@ -46,8 +56,11 @@ describe('exec-channel-never-misdirected', () => {
     })
   }
 
-  it('a program that writes raw JSON lines to fd 3, as docs/exec.md says, is still heard', async () => {
-    const dir = tempDir()
+  it.concurrent('a program that writes raw JSON lines to fd 3, as docs/exec.md says, is still heard', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = testDir(onTestFinished)
     const out = join(dir, 'run')
     const raw = `import json, os
 fd = int(os.environ["LONGHAUL_EVENTS"])
@@ -58,6 +71,7 @@ os.write(fd, (json.dumps({"type": "progress", "done": 7, "total": 7, "unit": "ro
     expect(progress).toMatchObject({ done: 7, total: 7, unit: 'row' })
   })
 
+  // Alone, after the others: no other supervisor may remove the stale folder in its place.
   it('the channel leaves nothing on disk: its folder is gone once the program starts, and one left by a SIGKILLed supervisor is removed by the next', async () => {
     const dir = tempDir()
     const dead = spawnSync('true').pid!

@@ -1,13 +1,24 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { describe, expect, it } from 'vitest'
+import { describe, it, type TestContext } from 'vitest'
 import { runPaths } from '../../src/files/runPaths.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { processAlive } from '../../src/telemetry/processAlive.ts'
-import { LONG, ROOT, runCli, startCli, startNode, tempDir, waitFor } from '../support/cli.ts'
+import { LONG, ROOT, runCli, startCli, startNode, waitFor } from '../support/cli.ts'
 
 const ONCE = join(ROOT, 'test/fixtures/exec/once.py')
+
+/**
+ * A fresh folder for one test, removed when it ends. The tests of this file run at the same time (each waits on its
+ * programs, in a folder of its own that its process checks are scoped to), so each registers on its own context.
+ */
+function testDir(onTestFinished: TestContext['onTestFinished']): string {
+  const dir = mkdtempSync(join(tmpdir(), 'longhaul-test-'))
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
 
 interface Proc {
   readonly pid: number
@@ -82,9 +93,12 @@ async function eventTypes(dir: string): Promise<string[]> {
   }
 }
 
-describe('exec-runs-once', () => {
-  it('a supervisor killed after spawning the program but before journaling it: the program never runs, and the next exec runs it once', async () => {
-    const dir = tempDir()
+describe.concurrent('exec-runs-once', () => {
+  it('a supervisor killed after spawning the program but before journaling it: the program never runs, and the next exec runs it once', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = testDir(onTestFinished)
     const [out, lock, log] = [join(dir, 'run'), join(dir, 'lock'), join(dir, 'log')]
     const args = ['exec', '--out', out, '--grace', '1', '--', 'python3', ONCE, lock, log, '0.5']
     try {
@@ -102,8 +116,11 @@ describe('exec-runs-once', () => {
     }
   })
 
-  it('supervisors SIGKILLed at random moments right after spawning a silent program, each followed by a new exec: never two copies at once', async () => {
-    const dir = tempDir()
+  it('supervisors SIGKILLed at random moments right after spawning a silent program, each followed by a new exec: never two copies at once', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = testDir(onTestFinished)
     const [out, lock, log] = [join(dir, 'run'), join(dir, 'lock'), join(dir, 'log')]
     const args = ['exec', '--out', out, '--grace', '1', '--', 'python3', ONCE, lock, log, '30']
     const watch = watchCopies(dir)
@@ -137,8 +154,11 @@ describe('exec-runs-once', () => {
   })
 
   for (const ignoreTerm of [false, true]) {
-    it(`a silent program${ignoreTerm ? ' that ignores SIGTERM' : ''} does not outlive its SIGKILLed supervisor by more than the grace period`, async () => {
-      const dir = tempDir()
+    it(`a silent program${ignoreTerm ? ' that ignores SIGTERM' : ''} does not outlive its SIGKILLed supervisor by more than the grace period`, async ({
+      expect,
+      onTestFinished,
+    }) => {
+      const dir = testDir(onTestFinished)
       const [out, lock, log] = [join(dir, 'run'), join(dir, 'lock'), join(dir, 'log')]
       const exec = startCli([
         'exec',
@@ -175,8 +195,11 @@ describe('exec-runs-once', () => {
   }
 
   for (const fresh of [false, true]) {
-    it(`a program whose supervisor and watchdog were both killed is found by the next exec${fresh ? ' --fresh' : ''} and stopped before it runs again`, async () => {
-      const dir = tempDir()
+    it(`a program whose supervisor and watchdog were both killed is found by the next exec${fresh ? ' --fresh' : ''} and stopped before it runs again`, async ({
+      expect,
+      onTestFinished,
+    }) => {
+      const dir = testDir(onTestFinished)
       const [out, lock, log] = [join(dir, 'run'), join(dir, 'lock'), join(dir, 'log')]
       const program = ['python3', ONCE, lock, log]
       const first = startCli(['exec', '--out', out, '--grace', '1', '--', ...program, '60'])
@@ -227,19 +250,22 @@ describe('exec-runs-once', () => {
   }
 })
 
-describe('exec-runs-once: the gate', () => {
-  it('a program spawned by a supervisor that dies before letting it run never runs; let run, it does', async () => {
-    const dir = tempDir()
-    const fixture = join(ROOT, 'test/fixtures/exec/gateThenDie.ts')
+describe.concurrent('exec-runs-once: the gate', () => {
+  it('a program spawned by a supervisor that dies before letting it run never runs; let run, it does', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const dir = testDir(onTestFinished)
+    const fixture = join(ROOT, 'test/fixtures/exec/gateThenDie.mjs')
     const died = join(dir, 'died')
-    const killed = await startNode(['--import', 'tsx', fixture, 'die', died]).done
+    const killed = await startNode([fixture, 'die', died]).done
     expect(killed.signal, killed.stderr).toBe('SIGKILL')
     const pid = Number(killed.stdout.trim())
     expect(pid).toBeGreaterThan(0)
     await waitFor('the gate to exit', () => (processAlive(pid) ? undefined : true), 10_000)
     expect(existsSync(died)).toBe(false)
     const released = join(dir, 'released')
-    const ran = await startNode(['--import', 'tsx', fixture, 'release', released]).done
+    const ran = await startNode([fixture, 'release', released]).done
     expect(ran.code, ran.stderr).toBe(0)
     expect(readFileSync(released, 'utf8')).toBe('ran\n')
   })

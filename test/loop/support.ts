@@ -10,7 +10,7 @@ import { type CliResult, ROOT, startNode } from '../support/cli.ts'
 
 export const loopFixture = (name: string): string => join(ROOT, 'test/fixtures/loops', name)
 export const DESCENT = loopFixture('descent.ts')
-const RUNNER = loopFixture('runLoop.ts')
+const RUNNER = loopFixture('runLoop.mjs')
 
 /** Runs a loop job in a real child process (the runner script), as `longhaul run` will. */
 export function startLoop(
@@ -19,7 +19,7 @@ export function startLoop(
   env: Record<string, string> = {},
   total?: number,
 ): { child: ChildProcess; done: Promise<CliResult> } {
-  return startNode(['--import', 'tsx', RUNNER, job, out, ...(total === undefined ? [] : [String(total)])], env)
+  return startNode([RUNNER, job, out, ...(total === undefined ? [] : [String(total)])], env)
 }
 
 export function runLoop(

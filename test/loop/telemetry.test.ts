@@ -74,8 +74,8 @@ it("fresh-progress (loops): while it runs, progress.json counts checkpointed ste
 
 it('fresh-progress (loops): the heartbeat and progress.json keep moving while one step blocks its thread for seconds', async () => {
   const out = join(root, 'blocking')
-  // 2 steps of 2 s each, busy-waiting: the loop's thread never yields during a step.
-  const done = runLoopHere(DESCENT, out, { ...env, STEP_MS: '2000', HEARTBEAT_MS: '200' }, 2)
+  // One step of 2 s, busy-waiting: the loop's thread never yields during it (10 heartbeats' worth).
+  const done = runLoopHere(DESCENT, out, { ...env, STEP_MS: '2000', HEARTBEAT_MS: '200' }, 1)
   const beats = new Set<string>()
   await until(() => {
     const p = progressOf(out)
@@ -87,8 +87,9 @@ it('fresh-progress (loops): the heartbeat and progress.json keep moving while on
 
 it("bounded-loss (loops): with time-based checkpoints alone, the steps finished but not yet durable never exceed the interval's worth", async () => {
   const out = join(root, 'bounded')
-  // 10 ms steps, a checkpoint every 300 ms and no step count: about 30 steps at risk at most.
-  const { done } = startLoop(DESCENT, out, { STEP_MS: '10', CKPT_MS: '300', PROGRESS_EVERY_MS: '50' })
+  // 10 ms steps (slept: the same pace without 3 s of CPU), a checkpoint every 300 ms and no step count: about 30 steps
+  // at risk at most.
+  const { done } = startLoop(DESCENT, out, { SLEEP_MS: '10', CKPT_MS: '300', PROGRESS_EVERY_MS: '50' })
   let worst = 0
   let samples = 0
   await until(() => {
@@ -110,7 +111,8 @@ it("bounded-loss (loops): with time-based checkpoints alone, the steps finished 
 
 it('interrupt (loops): SIGINT finishes the step in progress, writes a last checkpoint, marks the run interrupted and exits 130; the same command resumes to the same bytes', async () => {
   const out = join(root, 'interrupt')
-  const { child, done } = startLoop(DESCENT, out, env)
+  // Its steps sleep: SIGINT lands mid-step all the same, without the CPU of busy-waiting.
+  const { child, done } = startLoop(DESCENT, out, { ...env, STEP_MS: '0', SLEEP_MS: '10' })
   await until(() => ((progressOf(out)?.done ?? 0) >= 40 ? true : undefined))
   child.kill('SIGINT')
   const stopped = await done
@@ -140,7 +142,7 @@ it('interrupt (loops): SIGINT finishes the step in progress, writes a last check
 
 it("one-owner (loops): a second process on a live loop's folder is refused (exit 2), naming the holder", async () => {
   const out = join(root, 'owned')
-  const { child, done } = startLoop(DESCENT, out, env)
+  const { child, done } = startLoop(DESCENT, out, { ...env, STEP_MS: '0', SLEEP_MS: '10' })
   await until(() => (progressOf(out)?.state === 'running' ? true : undefined))
   const second = await runLoopHere(DESCENT, out, env)
   expect(second.code).toBe(2)
