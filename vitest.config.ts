@@ -3,28 +3,25 @@ import { defineConfig } from 'vitest/config'
 import { BaseSequencer, type TestSpecification } from 'vitest/node'
 
 /**
- * The files that take longest (tens of seconds each: full preflights, real crashes, the scaffolded jobs' own tests),
- * longest first as a fresh-clone CI run timed them (755 s of vitest, these first 24 files 19-77 s each; then files
- * under 19 s that were listed before). Two workers share the files: one of these started last would run on alone at
- * the end. vitest orders files by their last durations once it has run them here, and by size on a fresh clone, which
- * puts some of these last; so they go first, in this order, and the rest as vitest orders them.
+ * The files that take longest (ten seconds or more each: preflights, real crashes, shared runs, the scaffolded jobs'
+ * own tests), longest first as the suite's last timed runs found them. Two workers share the files: one of these
+ * started last would run on alone at the end. vitest orders files by their last durations once it has run them here,
+ * and by size on a fresh clone, which puts some of these last; so they go first, in this order, and the rest as
+ * vitest orders them.
  */
 const LONGEST = [
   'test/crash/sharedRun.test.ts',
   'test/dashboard/live.test.ts',
   'test/dashboard/truth.test.ts',
-  'test/exec/supervise.test.ts',
   'test/preflight/execPreflight.test.ts',
   'test/e2e/init.test.ts',
   'test/store/postgres.test.ts',
   'test/preflight/loopPreflight.test.ts',
   'test/crash/sharedRateLimit.test.ts',
   'test/dashboard/liveAuth.test.ts',
-  'test/exec/runsOnce.test.ts',
   'test/loop/telemetry.test.ts',
   'test/runner/concurrency.test.ts',
   'test/python/pythonServices.test.ts',
-  'test/dashboard/runPageHistory.test.ts',
   'test/dashboard/gains.test.ts',
   'test/crash/sharedConcurrency.test.ts',
   'test/crash/sharedBucket.test.ts',

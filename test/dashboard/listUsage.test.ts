@@ -3,10 +3,9 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
 import type { Usage } from '../../src/telemetry/snapshot.ts'
-import { type Browser, keepScreenshot } from '../support/browser.ts'
+import { type Browser, keepScreenshot, newContext } from '../support/browser.ts'
 import { tempDir } from '../support/cli.ts'
 import { forgedSnapshot, writeForgedRun } from '../support/forgedRun.ts'
-import { newContext } from './sharedChromium.ts'
 
 // The list's Cost column, in a real Chromium: a run whose items report usage shows its cost so far and its tokens in
 // its row, the column sorts, it is there only when some run reports usage, and on a phone it is in the row's block.

@@ -6,10 +6,9 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { type Browser, keepScreenshot } from '../support/browser.ts'
+import { type Browser, keepScreenshot, newContext } from '../support/browser.ts'
 import { type CliResult, fixture, runCli, startCli, tempDir } from '../support/cli.ts'
 import { forgedSnapshot, writeForgedRun } from '../support/forgedRun.ts'
-import { newContext } from './sharedChromium.ts'
 
 // The dashboard kept open in many tabs over a root of 500 runs, in a real Chromium: one live connection per browser
 // whatever the number of tabs, none for a finished run, the list updated by diffs of the runs that changed.

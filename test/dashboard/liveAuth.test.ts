@@ -5,9 +5,8 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { type Browser, keepScreenshot } from '../support/browser.ts'
+import { type Browser, keepScreenshot, newContext } from '../support/browser.ts'
 import { type CliResult, fixture, startCli, tempDir, waitFor } from '../support/cli.ts'
-import { newContext } from './sharedChromium.ts'
 
 // A dashboard served with a token, opened in a real Chromium from its printed ?token= URL: the browser's one shared
 // live connection (liveWorker.js) is let in by the page's cookie and every tab follows the job; a tab without the
