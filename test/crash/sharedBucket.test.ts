@@ -28,6 +28,7 @@ import {
   startCli,
   tempDir,
   waitFor,
+  withEnv,
 } from '../support/cli.ts'
 import { sql, usePostgres } from '../support/postgres.ts'
 import { type S3Server, startS3Server } from '../support/s3server.ts'
@@ -102,24 +103,7 @@ const ownerArgs = (url: string, prefix: string, local: string): string[] => [
   '--json',
 ]
 
-/**
- * `work` with the bucket's endpoint and keys set in this process's environment while it runs: for a command run in
- * this process (runCliHere: the CLI's main, without the start of a process) that the test neither kills nor signals.
- */
-async function withBucketEnv<T>(work: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]))
-  Object.assign(process.env, env)
-  try {
-    return await work()
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name]
-      else process.env[name] = value
-    }
-  }
-}
-
-const runHere = (args: readonly string[]): Promise<CliResult> => withBucketEnv(() => runCliHere(args))
+const runHere = (args: readonly string[]): Promise<CliResult> => runCliHere(args, env)
 
 function owner(
   url: string,
@@ -154,7 +138,7 @@ function expectComplete(result: CliResult): { committedThisSession: number } {
 
 async function expectVerified(local: string): Promise<void> {
   // verify reads the journal from PostgreSQL and every shard back from the bucket (in this process).
-  await withBucketEnv(() => expectVerifiedComplete(local, TOTAL, expected))
+  await withEnv(env, () => expectVerifiedComplete(local, TOTAL, expected))
 }
 
 describe('a run across processes with its shards in an S3-compatible bucket', () => {

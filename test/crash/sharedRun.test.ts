@@ -77,23 +77,6 @@ async function startOwner(
 }
 
 /**
- * `longhaul ARGS` in this process (the CLI's main, without the start of a process), for a command the test neither
- * kills nor signals: `env` is set while it runs (its worker threads take a copy of this process's environment).
- */
-async function runHere(args: readonly string[], env: Record<string, string>): Promise<CliResult> {
-  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]))
-  Object.assign(process.env, env)
-  try {
-    return await runCliHere(args)
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name]
-      else process.env[name] = value
-    }
-  }
-}
-
-/**
  * The owner run in this process (runHere), for a test that neither kills nor signals it. Waits until the run is
  * recorded: the folder's store.json names it, and the database holds it.
  */
@@ -103,7 +86,7 @@ async function startOwnerHere(
   env: Record<string, string>,
 ): Promise<{ pid: number; done: Promise<CliResult>; runId: string }> {
   let ended: CliResult | undefined
-  const done = runHere(ownerArgs(url, out), env)
+  const done = runCliHere(ownerArgs(url, out), env)
   done.then((result) => (ended = result)).catch(() => undefined)
   const link = join(out, '.longhaul', 'store.json')
   const runId = await waitFor('the owner to record the run', async () => {
@@ -379,7 +362,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
     owner.child.kill('SIGINT')
     expect((await owner.done).code).toBe(130)
     // The owner's command again, in this process: neither killed nor signalled.
-    const resuming = runHere(ownerArgs(url, out, grown), run.env)
+    const resuming = runCliHere(ownerArgs(url, out, grown), run.env)
     // The run goes at full speed once it has grown, while the worker is still in it.
     await waitFor('the run to grow', async () =>
       (await sql<{ total: number }>(url, 'SELECT total::int FROM longhaul.runs WHERE run_id = $1', [owner.runId]))[0]

@@ -5,10 +5,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { expect, it, vi } from 'vitest'
+import { expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
 import {
-  type CliResult,
   expectVerifiedComplete,
   killedAfterEach,
   ROOT,
@@ -22,19 +21,6 @@ import {
 const FIXTURES = join(ROOT, 'test/fixtures/python')
 const WAITS = join(FIXTURES, 'waits.py')
 const started = killedAfterEach()
-
-/**
- * Runs `longhaul ARGS` to the end in this process (the coordinator here, its Python workers started as for any run),
- * with `env` set for it and the workers it starts: for a run the test neither kills nor signals.
- */
-async function runHere(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value)
-  try {
-    return await runCliHere(args)
-  } finally {
-    vi.unstubAllEnvs()
-  }
-}
 
 /** The records of the run's shards, in file order. */
 function recordsIn(dir: string): { i: number; limited: number }[] {
@@ -55,7 +41,7 @@ it('determinism: an async Python job gives the same digest at concurrency 1, 8 a
   const digests = []
   for (const concurrency of [1, 8, 64]) {
     const out = join(root, `c${concurrency}`)
-    const result = await runHere(['run', WAITS, '--out', out, '--concurrency', String(concurrency), '--json'], {
+    const result = await runCliHere(['run', WAITS, '--out', out, '--concurrency', String(concurrency), '--json'], {
       MAX_MS: '20',
     })
     expect(result.code, result.stderr).toBe(0)
@@ -82,7 +68,7 @@ it('no-loss, no-duplicates: an async Python run SIGKILLed with 32 items in fligh
   expect((await done).signal).toBe('SIGKILL')
   expect((await verifyRun(out)).items).toBeLessThan(total)
 
-  const resumed = await runHere([...args, '--concurrency', '8'], { MAX_MS: '5' })
+  const resumed = await runCliHere([...args, '--concurrency', '8'], { MAX_MS: '5' })
   expect(resumed.code, resumed.stderr).toBe(0)
   expect(JSON.parse(resumed.stdout)).toMatchObject({ state: 'complete', resumed: true })
   await expectVerifiedComplete(out, total, await referenceDigest(WAITS, total, join(root, 'reference')))
@@ -116,7 +102,7 @@ it('a Python worker process that dies while making two ranges at once is replace
   const dir = tempDir()
   const out = join(dir, 'out')
   const job = join(FIXTURES, 'dies_once_async.py')
-  const result = await runHere(['run', job, '--out', out, '--checkpoint-every', '0.3', '--json'], {
+  const result = await runCliHere(['run', job, '--out', out, '--checkpoint-every', '0.3', '--json'], {
     DIE_AT: '250',
     MARK: join(dir, 'died'),
   })
@@ -132,7 +118,7 @@ it('a failing async item fails the run naming it (exit 1): what finished is comm
   const root = tempDir()
   const out = join(root, 'out')
   const args = ['run', WAITS, '--out', out, '--total', '200', '--concurrency', '16', '--json']
-  const failed = await runHere(args, { MAX_MS: '20', FAIL_AT: '150' })
+  const failed = await runCliHere(args, { MAX_MS: '20', FAIL_AT: '150' })
   expect(failed.code).toBe(1)
   expect(failed.stderr).toContain('item 150 failed after 1 attempt: ValueError')
   expect(await verifyRun(out)).toMatchObject({ complete: false, duplicates: 0, corrupt: 0 })
@@ -140,14 +126,14 @@ it('a failing async item fails the run naming it (exit 1): what finished is comm
   expect(new Set(made).size).toBe(made.length)
   expect(made).not.toContain(150)
 
-  const resumed = await runHere(args, { MAX_MS: '20' })
+  const resumed = await runCliHere(args, { MAX_MS: '20' })
   expect(resumed.code, resumed.stderr).toBe(0)
   await expectVerifiedComplete(out, 200, await referenceDigest(WAITS, 200, join(root, 'reference')))
 })
 
 it('rate limits: longhaul.RateLimited makes the item be called again after the wait, without using up its retries (retries=0)', async () => {
   const out = join(tempDir(), 'out')
-  const result = await runHere(['run', WAITS, '--out', out, '--total', '100', '--concurrency', '8', '--json'], {
+  const result = await runCliHere(['run', WAITS, '--out', out, '--total', '100', '--concurrency', '8', '--json'], {
     LIMITED_AT: '42',
     LIMITED_TIMES: '2',
   })

@@ -9,7 +9,6 @@ import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { verifyRun } from '../../src/index.ts'
 import {
-  type CliResult,
   expectVerifiedComplete,
   fixture,
   killedAfterEach,
@@ -40,23 +39,6 @@ const runArgs = (out: string, concurrency: number, ...more: string[]): string[] 
   ...more,
 ]
 
-/**
- * `longhaul ARGS` in this process, with `env` set while it runs: the job reads it in the worker threads the run
- * starts, which take a copy of this process's environment.
- */
-async function runHere(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]))
-  Object.assign(process.env, env)
-  try {
-    return await runCliHere(args)
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name]
-      else process.env[name] = value
-    }
-  }
-}
-
 const progressOf = (out: string): { done: number; workers: number; concurrency?: number } =>
   JSON.parse(readFileSync(join(out, 'progress.json'), 'utf8'))
 
@@ -66,7 +48,7 @@ it('determinism: the same digest at concurrency 1, 8 and 256, though items finis
   for (const concurrency of [1, 8, 256]) {
     const out = join(root, `c${concurrency}`)
     const completed = join(root, `completed-${concurrency}.txt`)
-    const result = await runHere(runArgs(out, concurrency), { COMPLETED: completed })
+    const result = await runCliHere(runArgs(out, concurrency), { COMPLETED: completed })
     expect(result.code, result.stderr).toBe(0)
     digests.push(JSON.parse(result.stdout).digest)
     const order = readFileSync(completed, 'utf8').trim().split('\n').map(Number)
@@ -123,7 +105,7 @@ it('a failing async item at concurrency 8 names its index, and the run exits 1, 
   const messages: string[] = []
   for (const concurrency of [1, 8]) {
     const out = join(root, `c${concurrency}`)
-    const result = await runHere(runArgs(out, concurrency), { FAIL_AT: '70' })
+    const result = await runCliHere(runArgs(out, concurrency), { FAIL_AT: '70' })
     expect(result.code).toBe(1)
     const line = result.stderr.split('\n').find((l) => l.includes('item 70 failed'))
     expect(line, result.stderr).toContain('item 70 failed after 2 attempts: cannot make item 70')

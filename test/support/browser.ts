@@ -44,20 +44,7 @@ export async function openBrowser(options: { viewport?: { width: number; height:
     rmSync(profile, { recursive: true, force: true })
     throw error
   }
-  const pageErrors: string[] = []
-  return {
-    context,
-    pageErrors,
-    async newPage() {
-      const page = await context.newPage()
-      page.on('pageerror', (error) => pageErrors.push(error.message))
-      return page
-    },
-    async close() {
-      await context.close().catch(() => undefined)
-      rmSync(profile, { recursive: true, force: true })
-    },
-  }
+  return browserOf(context, () => rmSync(profile, { recursive: true, force: true }))
 }
 
 let launched: Promise<Chromium> | undefined
@@ -78,6 +65,11 @@ afterAll(async () => {
 export async function newContext(options: { viewport?: { width: number; height: number } } = {}): Promise<Browser> {
   launched ??= chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS })
   const context = await (await launched).newContext({ viewport: options.viewport ?? { width: 1100, height: 900 } })
+  return browserOf(context, () => {})
+}
+
+/** A context as a Browser: its tabs' errors recorded; close() closes it, then runs `after`. */
+function browserOf(context: BrowserContext, after: () => void): Browser {
   const pageErrors: string[] = []
   return {
     context,
@@ -89,6 +81,7 @@ export async function newContext(options: { viewport?: { width: number; height: 
     },
     async close() {
       await context.close().catch(() => undefined)
+      after()
     },
   }
 }

@@ -113,7 +113,28 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
  * CPU each). For a command the test neither signals nor kills, whose environment is this process's: checks of what
  * `verify`, `status` or a refused command say. Its `signal` is never aborted, so it installs no signal handler.
  */
-export async function runCliHere(args: readonly string[]): Promise<CliResult> {
+export async function runCliHere(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return await withEnv(env, () => mainHere(args))
+}
+
+/**
+ * Runs `work` in this process with `env` set until it settles, then puts the environment back: a run's worker threads
+ * and processes take a copy of this process's environment when they start.
+ */
+export async function withEnv<T>(env: Record<string, string>, work: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]))
+  Object.assign(process.env, env)
+  try {
+    return await work()
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+  }
+}
+
+async function mainHere(args: readonly string[]): Promise<CliResult> {
   // Imported here, not at the top: most test files use this module without the CLI.
   const { main } = await import('../../src/cli/main.ts')
   let stdout = ''

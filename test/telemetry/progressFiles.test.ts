@@ -8,26 +8,9 @@ import { expect, it } from 'vitest'
 import { runMapJob } from '../../src/index.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import type { ProgressSnapshot } from '../../src/telemetry/snapshot.ts'
-import { fixture, runCliHere, startCli, tempDir } from '../support/cli.ts'
+import { fixture, runCliHere, startCli, tempDir, withEnv } from '../support/cli.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/**
- * Runs `work` in this process with `env` set until it settles: a run's job reads it in the worker threads the run
- * starts, which take a copy of this process's environment.
- */
-async function withEnv<T>(env: Record<string, string>, work: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]))
-  Object.assign(process.env, env)
-  try {
-    return await work()
-  } finally {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name]
-      else process.env[name] = value
-    }
-  }
-}
 
 /**
  * Reads progress.json in a tight loop until the run ends, and once more after (a run in this process may end within
