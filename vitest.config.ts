@@ -4,7 +4,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node'
 
 /**
  * The files that take longest (ten seconds or more each: preflights, real crashes, shared runs, the scaffolded jobs'
- * own tests), longest first as the suite's last timed runs found them. Two workers share the files: one of these
+ * own tests), longest first as the suite's last timed runs found them. The workers share the files: one of these
  * started last would run on alone at the end. vitest orders files by their last durations once it has run them here,
  * and by size on a fresh clone, which puts some of these last; so they go first, in this order, and the rest as
  * vitest orders them.
@@ -65,10 +65,11 @@ export default defineConfig({
     globalSetup: ['scripts/build.mjs', 'test/support/tempGuard.ts', 'test/support/python.ts'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
-    // Crash tests spawn processes and worker threads of their own; two files at a time suits 2 cores. Four, on a
-    // machine already loaded (load 15-20), took as long as two over the same eight files and failed six tests on
-    // their waits (loop telemetry, rate limits, preflight kills): the suite is bound by CPU there, not by waiting.
-    maxWorkers: 2,
+    // Three files at a time on 2 cores: with two, a fresh-clone run used about one core on average (CPU 460 s over
+    // 468 s of vitest), its files waiting on their own processes, rate windows and leases. Four, on a machine already
+    // loaded by others (load 15-20), took as long as two over eight long files and failed six tests on their waits:
+    // beyond what the cores can take, the suite is bound by CPU, not by waiting.
+    maxWorkers: 3,
     sequence: { sequencer: LongestFirst },
     reporters: ['default'],
   },
