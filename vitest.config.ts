@@ -67,8 +67,9 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Three files at a time on 2 cores: with two, a fresh-clone run used about one core on average (CPU 460 s over
     // 468 s of vitest), its files waiting on their own processes, rate windows and leases. Four, on a machine already
-    // loaded by others (load 15-20), took as long as two over eight long files and failed six tests on their waits:
-    // beyond what the cores can take, the suite is bound by CPU, not by waiting.
+    // loaded by others (load 15-20), took as long as two over eight long files and failed six tests on their waits;
+    // at a quiet moment four took 284 s against three's 304 s, each test 22% longer from the contention, which is the
+    // margin the timing-sensitive waits live on (bench/README.md, "The test suite").
     maxWorkers: 3,
     sequence: { sequencer: LongestFirst },
     reporters: ['default'],
