@@ -304,6 +304,7 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
       (await sql(url, 'SELECT 1 FROM longhaul.ranges WHERE run_id = $1', [first.runId])).length >= 2 ? true : undefined,
     )
     first.child.kill('SIGSTOP')
+    const stoppedAt = Date.now()
     try {
       // Its lease and claims lapse, as they do 2 s after it stopped (backdated here rather than waited for): the same
       // command takes the run over and completes it.
@@ -329,6 +330,10 @@ describe('a run shared by several processes (PostgreSQL journal, shared folder)'
       // The taking over command, in this process (at full speed: ITEM_MS is not set here); the stopped owner is a real process.
       const second = await runCliHere(ownerArgs(url, out))
       expect(JSON.parse(second.stdout)).toMatchObject({ runId: first.runId, resumed: true, state: 'complete' })
+      // Woken no sooner than its lease would have run out by its own clock, as it would be had the lease lapsed and
+      // not been backdated: another process can take a run over only then (a takeover in this process can end
+      // within the 2 s, and the stopped owner, still within the lease it renewed, would rightly go on writing).
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, stoppedAt + 2_000 - Date.now())))
     } finally {
       run.release()
       first.child.kill('SIGCONT')
