@@ -41,20 +41,12 @@ export class ByteBuffer {
     return [start, this.length]
   }
 
-  /** Appends a string as UTF-8; returns its [start, end) offsets. */
-  appendText(text: string): [number, number] {
-    this.reserve(text.length * 3) // UTF-8 takes at most 3 bytes per UTF-16 unit
-    const start = this.length
-    this.length += this.data.write(text, this.length)
-    return [start, this.length]
-  }
-
   /**
    * Appends a string as UTF-8 and a newline; returns where the string's bytes end (the newline's offset). One call an
    * item of a text format, with nothing allocated.
    */
   appendLine(text: string): number {
-    this.reserve(text.length * 3 + 1)
+    this.reserve(text.length * 3 + 1) // UTF-8 takes at most 3 bytes per UTF-16 unit
     const end = this.length + this.data.write(text, this.length)
     this.data[end] = 0x0a
     this.length = end + 1

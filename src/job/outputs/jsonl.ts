@@ -1,6 +1,6 @@
 import { ByteBuffer } from './byteBuffer.ts'
 import { ITEM_HASH_BYTES, type OutputFormat, type ShardBuilder, type ShardFileContent } from './format.ts'
-import { itemHash, itemHashOf } from './itemHash.ts'
+import { itemHashOf } from './itemHash.ts'
 import { findJsonProblem, type JsonProblem } from './jsonProblem.ts'
 import { jobFrames, valueError } from './valueProblem.ts'
 
@@ -18,7 +18,7 @@ export function jsonl(): OutputFormat {
     newShard: newJsonlShard,
     itemHashes(files, count) {
       const hashes = Buffer.allocUnsafe(count * ITEM_HASH_BYTES)
-      lines(files, count).forEach((line, i) => hashes.set(itemHash([line]), i * ITEM_HASH_BYTES))
+      lines(files, count).forEach((line, i) => hashes.set(itemHashOf(line), i * ITEM_HASH_BYTES))
       return hashes
     },
     readRecords: (files, count) => lines(files, count).map(parseLine),
