@@ -466,7 +466,7 @@ class ItemContext:
         worker = self._calling("take", "take_sync", sync=False)
         if worker is not None:
             wait = await worker.limits.place_async(_amounts("ctx.take", amounts, units))
-            if wait > 0 and not await worker.wait_unless_stopped(wait):
+            if not await worker.wait_unless_stopped(wait):
                 raise _Stopping()
 
     def take_sync(self, amounts: Optional[dict[str, Number]] = None, /, **units: Number) -> None:
@@ -474,7 +474,7 @@ class ItemContext:
         worker = self._calling("take_sync", "take", sync=True)
         if worker is not None:
             wait = worker.limits.place_sync(_amounts("ctx.take_sync", amounts, units))
-            if wait > 0 and worker.stop.wait(wait):
+            if not worker.wait_unless_stopped_sync(wait):
                 raise _Stopping()
 
     async def fetch(self, url: str, method: str = "GET", json: Any = _NO_BODY, data: Union[bytes, str, None] = None,
@@ -1222,21 +1222,21 @@ class _Limits:
         """Seconds to wait before a call that takes `amounts` (0: none)."""
         limited = self._limited(amounts)
         if not limited:
-            return self._pause_left()
+            return self.pause_left()
         answered = threading.Event()
         box: list[float] = []
         self._ask(limited, lambda at: (box.append(at), answered.set()))
         answered.wait()
-        return max(box[0] - time.time(), self._pause_left(), 0.0)
+        return max(box[0] - time.time(), self.pause_left(), 0.0)
 
     async def place_async(self, amounts: dict[str, float]) -> float:
         limited = self._limited(amounts)
         if not limited:
-            return self._pause_left()
+            return self.pause_left()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[float] = loop.create_future()
         self._ask(limited, lambda at: loop.call_soon_threadsafe(_settle, future, at))
-        return max(await future - time.time(), self._pause_left(), 0.0)
+        return max(await future - time.time(), self.pause_left(), 0.0)
 
     def granted(self, message: dict[str, Any]) -> None:
         """The coordinator's answer (read by the channel's thread)."""
@@ -1262,7 +1262,8 @@ class _Limits:
     def _limited(self, amounts: dict[str, float]) -> dict[str, float]:
         return {unit: amount for unit, amount in amounts.items() if unit in self.units and amount > 0}
 
-    def _pause_left(self) -> float:
+    def pause_left(self) -> float:
+        """Seconds until the last Retry-After this process was told of is up (0: none)."""
         return max(0.0, self.paused_until - time.monotonic())
 
     def _ask(self, amounts: dict[str, float], answer: Callable[[float], None]) -> None:
@@ -1516,7 +1517,7 @@ class _Worker:
         failed: dict[str, Number] = {}  # what attempts that raised reported with ctx.usage
         while True:
             wait = await self.limits.place_async(_ONE_REQUEST)
-            if wait > 0 and not await self.wait_unless_stopped(wait):
+            if not await self.wait_unless_stopped(wait):
                 return None
             ctx = ItemContext(index, self.setup["params"], self.setup["seed"], self)
             try:
@@ -1544,15 +1545,27 @@ class _Worker:
                 limited = 0
 
     async def wait_unless_stopped(self, seconds: float) -> bool:
-        """Waits `seconds` (a rate limit's backoff: up to a minute); False as soon as the run stops, which leaves the
-        item for the next run."""
+        """Waits `seconds` (a call's place in the rate limit's line, or a backoff: up to a minute), and then for as long
+        as a service's Retry-After told meanwhile holds the run's calls (another process's call may be answered 429
+        while this one waits its turn); False as soon as the run stops, which leaves the item for the next run."""
         until = time.monotonic() + seconds
-        while not self.stop.is_set():
-            left = until - time.monotonic()
+        while True:
+            left = max(until - time.monotonic(), self.limits.pause_left())
             if left <= 0:
                 return True
+            if self.stop.is_set():
+                return False
             await asyncio.sleep(min(left, 0.05))
-        return False
+
+    def wait_unless_stopped_sync(self, seconds: float) -> bool:
+        """wait_unless_stopped for a plain item, in its thread."""
+        until = time.monotonic() + seconds
+        while True:
+            left = max(until - time.monotonic(), self.limits.pause_left())
+            if left <= 0:
+                return True
+            if self.stop.wait(left):
+                return False
 
     def make_item(self, index: int, given: Any) -> Optional[dict[str, Any]]:
         """One item (from its index, or its record), retried with backoff up to the job's retries; None when the run
@@ -1561,7 +1574,7 @@ class _Worker:
         failed: dict[str, Number] = {}  # what attempts that raised reported with ctx.usage
         while True:
             wait = self.limits.place_sync(_ONE_REQUEST)
-            if wait > 0 and self.stop.wait(wait):
+            if not self.wait_unless_stopped_sync(wait):
                 return None
             ctx = ItemContext(index, self.setup["params"], self.setup["seed"], self)
             try:
@@ -1574,7 +1587,7 @@ class _Worker:
                 pause = self.limits.rate_limited(error, limited)
                 if pause is None:
                     return {**_rate_limited_failure(index, attempt, limited, error, self.limits.text), "failedUsage": failed}
-                if self.stop.wait(pause):
+                if not self.wait_unless_stopped_sync(pause):
                     return None  # the run stops: the item is left for the next run
             except (Exception, SystemExit) as error:
                 _add_usage(failed, ctx._used)

@@ -4,6 +4,8 @@ export interface Arrival {
   /** ms since the server started, on performance.now()'s clock. */
   readonly at: number
   readonly path: string
+  /** The request's x-worker header (which worker made it, when the caller says). */
+  readonly worker?: string
 }
 
 export interface Answer {

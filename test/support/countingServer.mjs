@@ -3,7 +3,8 @@
 import { createServer } from 'node:http'
 
 /**
- * Starts the server; resolves with its URL, the arrivals (ms on performance.now()'s clock, with the request's path),
+ * Starts the server; resolves with its URL, the arrivals (ms on performance.now()'s clock, with the request's path and
+ * its x-worker header: which worker made it, when the caller says),
  * `windows(ms)` (how many requests arrived in each fixed window of `ms`, windows aligned to the server's start) and
  * `close()`.
  */
@@ -12,7 +13,7 @@ export async function startCountingServer(answer = () => ({ status: 200 })) {
   const started = performance.now()
   const server = createServer((request, response) => {
     const n = arrivals.length
-    arrivals.push({ at: performance.now() - started, path: request.url ?? '' })
+    arrivals.push({ at: performance.now() - started, path: request.url ?? '', worker: request.headers['x-worker'] })
     const { status, headers = {}, body = JSON.stringify({ n }) } = answer(request, n)
     response.writeHead(status, { 'content-type': 'application/json', ...headers })
     response.end(body)

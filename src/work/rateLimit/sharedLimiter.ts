@@ -110,17 +110,26 @@ export class SharedLimiter {
     }
   }
 
+  /** When the last Retry-After is up, on performance.now()'s clock. */
+  private pausedUntil(): number {
+    return Number(Atomics.load(this.cells, PAUSED_UNTIL)) / 1e6 - performance.timeOrigin
+  }
+
   /** An answer said "rate limited". */
   countLimited(): void {
     Atomics.add(this.cells, LIMITED_ANSWERS, 1n)
   }
 
-  /** Sleeps `ms`, counted as time waited on the limit; false if `stopping` turned true meanwhile (checked every 200 ms). */
+  /**
+   * Sleeps `ms`, and then for as long as a Retry-After set meanwhile holds every call (another thread's call may be
+   * answered 429 while this one waits its turn), counted as time waited on the limit; false if `stopping` turned true
+   * meanwhile (checked every 200 ms).
+   */
   async wait(ms: number, stopping: () => boolean = () => false): Promise<boolean> {
     const started = performance.now()
     const end = started + ms
     try {
-      for (let left = ms; left > 0; left = end - performance.now()) {
+      for (let left = ms; left > 0; left = Math.max(end, this.pausedUntil()) - performance.now()) {
         if (stopping()) return false
         await new Promise((resolve) => setTimeout(resolve, Math.min(left, 200)))
       }
