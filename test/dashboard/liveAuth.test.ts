@@ -143,6 +143,8 @@ describe('a dashboard with a token, its tabs sharing one live connection', () =>
     const page = await polling.newPage()
     expect((await page.goto(`${dashboard!.url}`))?.status()).toBe(200)
     await expect.poll(() => barOf(page, runningId), { timeout: 20_000 }).toBeGreaterThan(0)
+    // Following by polling before the restart (the list's rows come in its HTML, its modules after the first paint).
+    await expect.poll(() => page.locator('#connection').getAttribute('data-status'), { timeout: 20_000 }).toBe('live')
     const port = Number(new URL(dashboard!.url).port)
     await dashboard!.close()
     dashboard = await startDashboard({ root, port, token: 'a-third-token-a-third-token' })

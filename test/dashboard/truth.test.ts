@@ -77,9 +77,13 @@ function writeRun(dir: string, s: ProgressSnapshot): void {
 }
 
 beforeAll(async () => {
-  // Two sessions of a steady job (two workers, 40 items/s together), a few seconds apart: interrupted, then resumed.
-  const steady = ['run', fixture('steady.ts'), '--out', join(root, 'steady'), '--total', '1000', '--workers', '2']
-  const first = startCli(steady, { ITEM_MS: '50' })
+  // Two sessions of a steady job (two workers, ranges of about 40 items): interrupted, then resumed. It runs at 400
+  // items/s; its commits are then re-timed to 40 items/s, with the sessions 4.5 s apart (paceCommits).
+  const steady = [
+    ...['run', fixture('steady.ts'), '--out', join(root, 'steady'), '--total', '1000', '--workers', '2'],
+    ...['--checkpoint-every', '0.2'],
+  ]
+  const first = startCli(steady, { ITEM_MS: '5' })
   await waitFor(
     () => progressOf(join(root, 'steady'))?.done ?? 0,
     (done) => done >= 350,
@@ -87,10 +91,9 @@ beforeAll(async () => {
   )
   first.child.kill('SIGINT')
   expect((await first.done).code).toBe(130)
-  await new Promise((resolve) => setTimeout(resolve, 4_000))
-  const second = await runCli(steady, { ITEM_MS: '50' })
+  const second = await runCli(steady, { ITEM_MS: '5' })
   expect(second.code, second.stderr).toBe(0)
-  paceCommits(join(root, 'steady'), 40)
+  paceCommits(join(root, 'steady'), 40, 4_500)
   dashboard = await startDashboard({ root, port: 0, host: '127.0.0.1' })
   browser = await openBrowser()
   page = await browser.newPage()
@@ -106,11 +109,13 @@ afterAll(async () => {
 /**
  * Makes the run in `dir` as steady as its job means it to be: each session's commits are re-timed in its journal as
  * its workers would have made them at exactly `perSecond` items a second together (each worker makes one range
- * after another at its share of the pace; a range goes to the worker free first). The run is real (two sessions of
- * a real job); only the moments of its commits are evened out, so that a machine that freezes the job for a second
- * while the test runs does not make the run itself unsteady. A session's end never comes before its last commit.
+ * after another at its share of the pace; a range goes to the worker free first), each session starts `gapMs` after
+ * the last one's last event, and the whole is moved back so that the run ends when it really did. The run is real
+ * (two sessions of a real job, ranges as its workers made them); only the moments of its events are evened out, so
+ * that a machine that freezes the job for a second while the test runs does not make the run itself unsteady, and
+ * the job need not take the time its pace would. A session's end never comes before its last commit.
  */
-function paceCommits(dir: string, perSecond: number): void {
+function paceCommits(dir: string, perSecond: number, gapMs: number): void {
   const db = new Database(runPaths(dir).journal)
   try {
     const events = db.prepare('SELECT id, at, type, detail FROM events ORDER BY id').all() as {
@@ -119,22 +124,30 @@ function paceCommits(dir: string, perSecond: number): void {
       type: string
       detail: string
     }[]
-    const retime = db.prepare('UPDATE events SET at = ? WHERE id = ?')
+    const times = new Map<number, number>()
     let free: number[] = []
     let last = 0
+    let shift = 0
     for (const e of events) {
       const detail = JSON.parse(e.detail) as { workers?: number; start?: number; end?: number }
+      let at = e.at + shift
       if (e.type === 'started' || e.type === 'resumed') {
-        free = Array.from({ length: detail.workers ?? 1 }, () => e.at)
+        if (times.size > 0) shift = last + gapMs - e.at
+        at = e.at + shift
+        free = Array.from({ length: detail.workers ?? 1 }, () => at)
       } else if (e.type === 'checkpoint') {
         const worker = free.indexOf(Math.min(...free))
         free[worker]! += (1000 * (detail.end! - detail.start!) * free.length) / perSecond
-        last = Math.round(free[worker]!)
-        retime.run(last, e.id)
-      } else if (['interrupted', 'complete', 'failed'].includes(e.type) && e.at <= last) {
-        retime.run(last + 50, e.id)
+        at = Math.round(free[worker]!)
+      } else if (['interrupted', 'complete', 'failed'].includes(e.type)) {
+        at = Math.max(at, last + 50)
       }
+      times.set(e.id, at)
+      last = Math.max(last, at)
     }
+    const back = last - Math.max(...events.map((e) => e.at))
+    const retime = db.prepare('UPDATE events SET at = ? WHERE id = ?')
+    for (const [id, at] of times) retime.run(at - back, id)
   } finally {
     db.close()
   }
