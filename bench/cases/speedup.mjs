@@ -1,12 +1,13 @@
 // Parallel speed-up: the same CPU-bound job with 1 worker and with one per
 // core, alternating, `reps` times each; speed-up is the ratio of the median
-// wall times of the runMapJob calls. For the `cpu` job the machine itself is
-// measured alongside: bare worker threads (no longhaul) doing the same work,
-// 1 thread against one per core.
+// wall times of the runMapJob calls. The machine itself is measured alongside:
+// bare worker threads (no longhaul) doing the same work, 1 thread against one
+// per core (for trajectories, making the same clips and writing their bytes).
 //
 //   node bench/cases/speedup.mjs cpu ITEMS REPS [ITEM_MS]
 //   node bench/cases/speedup.mjs trajectories ITEMS REPS
 import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { spin } from '../jobs/kernel.mjs'
@@ -59,12 +60,14 @@ async function durable(workers) {
 
 const walls = { 1: [], [cores]: [] }
 const bare = { 1: [], [cores]: [] }
+/** The trajectories' bare threads without their start-up: the slowest thread's time making its clips. */
+const bareMaking = { 1: [], [cores]: [] }
 for (let rep = 0; rep < reps; rep++) {
   for (const workers of [1, cores]) {
     walls[workers].push(await durable(workers))
-    if (rounds) bare[workers].push(await bareThreads(workers))
+    bare[workers].push(await bareThreads(workers))
     say(
-      `speedup ${which} ${items} items, ${workers} worker(s): ${walls[workers].at(-1).ms.toFixed(0)} ms${rounds ? ` (bare threads ${bare[workers].at(-1).toFixed(0)} ms)` : ''}`,
+      `speedup ${which} ${items} items, ${workers} worker(s): ${walls[workers].at(-1).ms.toFixed(0)} ms (bare threads ${bare[workers].at(-1).toFixed(0)} ms)`,
     )
   }
 }
@@ -86,7 +89,13 @@ emit('speedup', {
   oneWorkerStartMs: round(median(walls[1].map((run) => run.startMs)), 1),
   allWorkersStartMs: round(median(walls[cores].map((run) => run.startMs)), 1),
   speedupAfterStart: round(afterStart(walls[1]) / afterStart(walls[cores])),
-  ...(rounds && { bareThreadsSpeedup: round(median(bare[1]) / median(bare[cores])) }),
+  // What the machine itself does with the same work: its speed-up, and each worker count's time against it.
+  bareOneThreadMs: round(median(bare[1]), 1),
+  bareAllThreadsMs: round(median(bare[cores]), 1),
+  bareThreadsSpeedup: round(median(bare[1]) / median(bare[cores])),
+  ...(which === 'trajectories' && {
+    bareThreadsSpeedupAfterStart: round(median(bareMaking[1]) / median(bareMaking[cores])),
+  }),
   target: `speedup >= ${TARGET} (0.9 x ${cores} cores)`,
   pass: speedup >= TARGET,
 })
@@ -103,6 +112,7 @@ function calibrate(ms) {
 
 /** The same items' work split over `threads` plain worker threads: what the machine can do. */
 async function bareThreads(threads) {
+  if (which === 'trajectories') return bareTrajectories(threads)
   const kernel = new URL('../jobs/kernel.mjs', import.meta.url).href
   const source = `
     import { parentPort, workerData } from 'node:worker_threads'
@@ -123,5 +133,27 @@ async function bareThreads(threads) {
         }),
     ),
   )
+  return performance.now() - started
+}
+
+/** The trajectories' clips made and written by `threads` plain worker threads (lib/bareTrajectories.mjs). */
+async function bareTrajectories(threads) {
+  const dir = scratch(`speedup-bare-${threads}`)
+  const started = performance.now()
+  const making = await Promise.all(
+    Array.from(
+      { length: threads },
+      (_, t) =>
+        new Promise((resolve, reject) => {
+          const from = Math.floor((items * t) / threads)
+          const to = Math.floor((items * (t + 1)) / threads)
+          const worker = new Worker(new URL('../lib/bareTrajectories.mjs', import.meta.url), {
+            workerData: { from, to, file: join(dir, `clips-${t}.bin`) },
+          })
+          worker.once('message', resolve).once('error', reject)
+        }),
+    ),
+  )
+  bareMaking[threads].push(Math.max(...making))
   return performance.now() - started
 }
