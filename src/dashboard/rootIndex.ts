@@ -146,6 +146,8 @@ export class RootIndex {
       this.lastScanAt = 0
       await this.refresh()
     }
+    // A look begun since by the timer walked the folders after the question, but may still be reading what it found.
+    await this.running
     return this.find(id, dir)
   }
 
