@@ -7,8 +7,8 @@
 //   node bench/cases/speedup.mjs cpu ITEMS REPS [ITEM_MS]
 //   node bench/cases/speedup.mjs trajectories ITEMS REPS
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { spin } from '../jobs/kernel.mjs'
 import { runMapJob } from '../lib/longhaul.mjs'
