@@ -33,7 +33,8 @@ export type CheckpointEvent =
       readonly payloadSha256: string
       readonly metrics: unknown
     }
-  | { readonly path: string; readonly step: number | null; readonly source: string }
+  /** `done`: where the program said it was when it announced it (null: not known); absent in older journals. */
+  | { readonly path: string; readonly step: number | null; readonly source: string; readonly done?: number | null }
 
 /** How a run (or a supervised program's run) ended. */
 export interface EndEvent {

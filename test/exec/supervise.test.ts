@@ -310,6 +310,10 @@ for i in range(1, 26):
     expect(second.stderr).toMatch(/resuming: the newest checkpoint is .*step-000(10|15|20|25|30|35)\.txt/)
     expect(second.stdout).toMatch(/started at (10|15|20|25|30|35) /)
     expect(progressOf(out)).toMatchObject({ state: 'complete', done: 40 })
+    // The resumed session's life counts from where the program said it was at that checkpoint (journaled with it).
+    const resumedAt = Number(/started at (\d+) /.exec(second.stdout)![1])
+    const starts = (await eventsOf(out)).filter((e) => e.type === 'program-started')
+    expect(starts.map((e) => e.detail.from)).toEqual([0, resumedAt])
   })
 
   it('grace-then-kill: a program that ignores SIGTERM is SIGKILLed after the grace period', async ({

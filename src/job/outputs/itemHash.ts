@@ -44,6 +44,7 @@ export function itemHashOf(bytes: Uint8Array): Uint8Array {
 }
 
 export function itemHash(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return itemHashOf(parts[0]!)
   let size = 0
   for (const part of parts) size += part.length
   if (size < SMALL && wasm) {

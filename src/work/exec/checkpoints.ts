@@ -11,8 +11,8 @@ export interface FoundCheckpoint {
   readonly mtimeMs: number
   /**
    * Where the program said it was (`done`) when it announced this checkpoint: the count a life resumed from it starts
-   * at. Null when that is not known: a file the glob found (when it was written is all that is known), or an
-   * announcement read back from the journal (which does not record it).
+   * at (the journal's checkpoint event records it, for the next session). Null when that is not known: a file the glob
+   * found (when it was written is all that is known), or an announcement journaled before the event recorded it.
    */
   readonly done: number | null
 }

@@ -173,8 +173,10 @@ export class ProgramReports {
   async checkpointOfEarlierSession(): Promise<FoundCheckpoint | undefined> {
     const events = await this.c.store.events()
     const last = events.findLast((e) => e.type === 'checkpoint' && e.detail.source === 'protocol')
-    if (last)
-      this.finder.announce(String(last.detail.path), typeof last.detail.step === 'number' ? last.detail.step : null)
+    if (last) {
+      const { path, step, done } = last.detail
+      this.finder.announce(String(path), typeof step === 'number' ? step : null, typeof done === 'number' ? done : null)
+    }
     const lastStart = events.findLast((e) => e.type === 'program-started')
     const lastExit = events.findLast((e) => e.type === 'program-exited')
     const diedAt = lastStart && lastExit && lastExit.at >= lastStart.at ? lastExit.at : this.c.now()
@@ -186,7 +188,12 @@ export class ProgramReports {
   private checkpointed(found: FoundCheckpoint): void {
     if (this.lastCheckpoint?.path === found.path && this.lastCheckpoint.mtimeMs === found.mtimeMs) return
     this.lastCheckpoint = found
-    void this.c.journal.event('checkpoint', { path: found.path, step: found.step, source: found.source })
+    void this.c.journal.event('checkpoint', {
+      path: found.path,
+      step: found.step,
+      source: found.source,
+      done: found.done,
+    })
     this.c.progress.checkpointed()
     this.c.checkpointed?.(found)
   }
