@@ -1,5 +1,5 @@
 import { relative } from 'node:path'
-import { configDefaults, defineConfig } from 'vitest/config'
+import { defineConfig } from 'vitest/config'
 import { BaseSequencer, type TestSpecification } from 'vitest/node'
 
 /**
@@ -56,57 +56,25 @@ class LongestFirst extends BaseSequencer {
   }
 }
 
-const INCLUDE = ['test/**/*.test.ts', 'examples/**/*.test.ts']
-
-/**
- * The files that load modules whose state is theirs alone: loop runs made in the test's own process load the loop's
- * job once per file, with that file's environment (test/loop/support.ts). Each gets modules of its own; the other
- * files share their worker's loaded modules (vitest's `isolate: false`), which saves each file loading them again:
- * about a fifth of the suite's CPU (bench/README.md, "The test suite"). What a file must undo at its end, the support
- * modules undo for every file (test/support/fileEnd.ts).
- */
-const OWN_MODULES = [
-  'test/loop/corruptFallback.test.ts',
-  'test/loop/crashResume.test.ts',
-  'test/loop/durableOrFail.test.ts',
-  'test/loop/pruneAfterDurable.test.ts',
-  'test/loop/sameJob.test.ts',
-  'test/loop/telemetry.test.ts',
-  'test/store/olderJournal.test.ts',
-]
-
-/** What every file gets, whichever project it is in. */
-const EACH_FILE = {
-  // What the support modules undo at each file's end (test/support/fileEnd.ts).
-  setupFiles: ['test/support/perFile.ts'],
-  testTimeout: 120_000,
-  hookTimeout: 60_000,
-}
-
 export default defineConfig({
   test: {
+    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     // The CLI the tests start runs the compiled dist/: rebuilt first when src/ changed. Then a private temp
     // folder for the run, which must be empty at the end: the suite leaves /tmp as it found it.
     // And `python3` is the interpreter itself, not a version manager's shim (test/support/python.ts).
     globalSetup: ['scripts/build.mjs', 'test/support/tempGuard.ts', 'test/support/python.ts'],
-    projects: [
-      { test: { ...EACH_FILE, name: 'own modules', include: OWN_MODULES, isolate: true } },
-      {
-        test: {
-          ...EACH_FILE,
-          name: 'shared modules',
-          include: INCLUDE,
-          exclude: [...configDefaults.exclude, ...OWN_MODULES],
-          isolate: false,
-        },
-      },
-    ],
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
     // Three files at a time on 2 cores: with two, a fresh-clone run used about one core on average (CPU 460 s over
     // 468 s of vitest), its files waiting on their own processes, rate windows and leases. Four, on a machine already
     // loaded by others (load 15-20), took as long as two over eight long files and failed six tests on their waits;
     // at a quiet moment four took 284 s against three's 304 s, each test 22% longer from the contention, which is the
     // margin the timing-sensitive waits live on (bench/README.md, "The test suite").
     maxWorkers: 3,
+    // Each file loads its modules afresh (vitest's default): a job run in a test's own process reads its environment
+    // when first imported, and files sharing their worker's modules would run another file's import of it (tried:
+    // bench/README.md, "The test suite").
+    isolate: true,
     sequence: { sequencer: LongestFirst },
     reporters: ['default'],
   },

@@ -142,12 +142,11 @@ export class RootIndex {
     const wait = this.lastScanAt + EARLY_SCAN_MS - asked
     if (wait > 0) await sleep(wait)
     await this.running
-    if (this.lastScanAt < asked) {
+    // A walk begun in the same millisecond as the question may have been before it (the clock counts milliseconds).
+    if (this.lastScanAt <= asked) {
       this.lastScanAt = 0
       await this.refresh()
     }
-    // A look begun since by the timer walked the folders after the question, but may still be reading what it found.
-    await this.running
     return this.find(id, dir)
   }
 

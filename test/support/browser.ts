@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BrowserContext, type Browser as Chromium, chromium, type Page } from 'playwright-core'
+import { afterAll } from 'vitest'
 import { ROOT } from './cli.ts'
-import { atEndOfEachFile } from './fileEnd.ts'
 
 // A real Chromium for the dashboard's tests: Debian's (never a download), in a profile folder of its own that
 // close() removes. Screenshots are kept under test-artifacts/ as the tests' record of each state.
@@ -49,9 +49,9 @@ export async function openBrowser(options: { viewport?: { width: number; height:
 
 let launched: Promise<Chromium> | undefined
 
-// Closes the one Chromium `newContext` launched for a file, once the file's tests and hooks are done (fileEnd.ts;
-// nothing to close in a file that never called it).
-atEndOfEachFile(async () => {
+// Closes the one Chromium `newContext` launched for a file, once the file's tests and hooks are done (registered in
+// each file that imports this module; nothing to close in a file that never called it).
+afterAll(async () => {
   const chromiumOnce = launched
   launched = undefined
   await (await chromiumOnce?.catch(() => undefined))?.close()

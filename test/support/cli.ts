@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { afterEach, expect, onTestFinished } from 'vitest'
-import { atEndOfEachFile } from './fileEnd.ts'
+import { afterAll, afterEach, expect, onTestFinished } from 'vitest'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = join(ROOT, 'bin/longhaul.mjs')
@@ -13,21 +12,22 @@ export const fixture = (name: string): string => join(ROOT, 'test/fixtures/jobs'
 
 /**
  * The folders made outside a test (at a file's top level or in a hook), removed once the file's tests and hooks are
- * done (test/support/fileEnd.ts).
+ * done: registered here, at the top level of the file that imports this module, the hook runs after the file's own
+ * afterAll hooks (an afterAll registered from inside a hook would never run).
  */
 const fileDirs = new Set<string>()
-atEndOfEachFile(() => {
+afterAll(() => {
   for (const dir of fileDirs) rmSync(dir, { recursive: true, force: true })
   fileDirs.clear()
 })
 
 /**
  * Every child process started through this module that has not ended: those still alive once the file's tests and
- * hooks are done (a test that timed out or failed before stopping them) are killed, before their folders go (what runs
- * at a file's end runs last-registered first), so that none writes into a removed folder or outlives the file.
+ * hooks are done (a test that timed out or failed before stopping them) are killed, before their folders go (hooks
+ * after all run last-registered first), so that none writes into a removed folder or outlives the file.
  */
 const running = new Set<ChildProcess>()
-atEndOfEachFile(() => {
+afterAll(() => {
   for (const child of running) {
     child.kill('SIGCONT')
     child.kill('SIGKILL')
