@@ -112,48 +112,41 @@ function calibrate(ms) {
 
 /** The same items' work split over `threads` plain worker threads: what the machine can do. */
 async function bareThreads(threads) {
-  if (which === 'trajectories') return bareTrajectories(threads)
-  const kernel = new URL('../jobs/kernel.mjs', import.meta.url).href
-  const source = `
-    import { parentPort, workerData } from 'node:worker_threads'
-    const { spin } = await import(${JSON.stringify(kernel)})
-    let sum = 0
-    for (let index = workerData.from; index < workerData.to; index += 1) sum += spin(index, workerData.rounds)
-    parentPort.postMessage(sum)`
   const started = performance.now()
-  await Promise.all(
-    Array.from(
-      { length: threads },
-      (_, t) =>
-        new Promise((resolve, reject) => {
-          const from = Math.floor((items * t) / threads)
-          const to = Math.floor((items * (t + 1)) / threads)
-          const worker = new Worker(source, { eval: true, type: 'module', workerData: { from, to, rounds } })
-          worker.once('message', resolve).once('error', reject)
-        }),
-    ),
-  )
+  if (which === 'trajectories') {
+    // The trajectories' clips made and written (lib/bareTrajectories.mjs); each thread says how long its clips took.
+    const dir = scratch(`speedup-bare-${threads}`)
+    const script = new URL('../lib/bareTrajectories.mjs', import.meta.url)
+    const making = await inThreads(threads, (t, from, to) => {
+      return new Worker(script, { workerData: { from, to, file: join(dir, `clips-${t}.bin`) } })
+    })
+    bareMaking[threads].push(Math.max(...making))
+  } else {
+    const kernel = new URL('../jobs/kernel.mjs', import.meta.url).href
+    const source = `
+      import { parentPort, workerData } from 'node:worker_threads'
+      const { spin } = await import(${JSON.stringify(kernel)})
+      let sum = 0
+      for (let index = workerData.from; index < workerData.to; index += 1) sum += spin(index, workerData.rounds)
+      parentPort.postMessage(sum)`
+    await inThreads(threads, (_, from, to) => {
+      return new Worker(source, { eval: true, type: 'module', workerData: { from, to, rounds } })
+    })
+  }
   return performance.now() - started
 }
 
-/** The trajectories' clips made and written by `threads` plain worker threads (lib/bareTrajectories.mjs). */
-async function bareTrajectories(threads) {
-  const dir = scratch(`speedup-bare-${threads}`)
-  const started = performance.now()
-  const making = await Promise.all(
+/** The items split over `threads` worker threads made by `start(t, from, to)`: each thread's one message. */
+function inThreads(threads, start) {
+  return Promise.all(
     Array.from(
       { length: threads },
       (_, t) =>
         new Promise((resolve, reject) => {
           const from = Math.floor((items * t) / threads)
           const to = Math.floor((items * (t + 1)) / threads)
-          const worker = new Worker(new URL('../lib/bareTrajectories.mjs', import.meta.url), {
-            workerData: { from, to, file: join(dir, `clips-${t}.bin`) },
-          })
-          worker.once('message', resolve).once('error', reject)
+          start(t, from, to).once('message', resolve).once('error', reject)
         }),
     ),
   )
-  bareMaking[threads].push(Math.max(...making))
-  return performance.now() - started
 }

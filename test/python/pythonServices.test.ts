@@ -14,6 +14,7 @@ import { verifyRun } from '../../src/index.ts'
 import { SqliteStore } from '../../src/journal/sqlite/sqliteStore.ts'
 import { killedAfterEach, ROOT, runCli, startCli, tempDir, waitFor } from '../support/cli.ts'
 import { startCountingServer } from '../support/countingServer.mjs'
+import { expectBothWorkersHeld, refuseOnceBothWorkersCalled } from '../support/retryAfter.ts'
 
 const FIXTURES = join(ROOT, 'test/fixtures/python')
 const CALLS = join(FIXTURES, 'calls.py')
@@ -86,29 +87,13 @@ it.each([
 ])(
   'Retry-After honoured by every worker process (%s): once one call is answered 429 with Retry-After: 1, no call of either process reaches the service in the second after that answer, and the wait is shown',
   async (_, job) => {
-    // The 429 goes to the first call after both processes have made one, so the other process has calls waiting their
-    // turn in the limit's line; at 3 calls/s (one every ~390 ms) none is on its way when the 429 is answered, and one
-    // whose turn comes within the second must be held by the pause it is told of while it waits.
-    let limitedAt: number | undefined
-    const server: Server = await serve((_, n) => {
-      if (limitedAt !== undefined || new Set(server.arrivals.map((a) => a.worker)).size < 2) return { status: 200 }
-      limitedAt = n
-      return { status: 429, headers: { 'retry-after': '1' } }
-    })
+    // The service, and what the test checks: test/support/retryAfter.ts.
+    const refusal = refuseOnceBothWorkersCalled(() => server.arrivals)
+    const server: Server = await serve(refusal.answer)
     const out = join(tempDir(), 'run')
     const summary = await runAgainst(server, job, out, ['--total', '8', '--workers', '2', '--rate-limit', '3/s'])
     expect(summary).toMatchObject({ state: 'complete', committed: 8 })
-    expect(limitedAt, JSON.stringify(server.arrivals)).toBeDefined()
-    const limited = server.arrivals[limitedAt!]!
-    const after = server.arrivals.slice(limitedAt! + 1)
-    expect(
-      after.filter((a) => a.at < limited.at + 1000),
-      JSON.stringify(server.arrivals),
-    ).toEqual([])
-    // The other process made calls after it too: it was held, not idle.
-    expect(after.some((a) => a.worker !== limited.worker)).toBe(true)
-    // The refused call was made again (without using up the item's retries: the job has none).
-    expect(after.some((a) => a.path === limited.path)).toBe(true)
+    expectBothWorkersHeld(server.arrivals, refusal.refused)
     expect(progressOf(out).rateLimit).toMatchObject({ limit: '3 requests/s', rateLimitedAnswers: 1 })
     expect(progressOf(out).rateLimit.waitingSeconds).toBeGreaterThanOrEqual(1)
     expect(await verifyRun(out)).toMatchObject({ complete: true, items: 8, missing: 0, duplicates: 0, corrupt: 0 })

@@ -5,6 +5,7 @@ import { runMapJob, verifyRun } from '../../../src/index.ts'
 import { parseRateLimit } from '../../../src/job/rateLimit.ts'
 import { fixture, tempDir } from '../../support/cli.ts'
 import { startCountingServer } from '../../support/countingServer.mjs'
+import { expectBothWorkersHeld, refuseOnceBothWorkersCalled } from '../../support/retryAfter.ts'
 
 type Server = Awaited<ReturnType<typeof startCountingServer>>
 const servers: Server[] = []
@@ -63,30 +64,14 @@ it('rate-limit compliance for a counted unit: the tokens items take stay within 
 })
 
 it('Retry-After honoured by every thread: once one call is answered 429 with Retry-After: 1, no call of any thread reaches the service in the second after that answer, and the wait is shown', async () => {
-  // The 429 goes to the first call after both threads have made one, so the other thread has calls waiting their
-  // turn in the limit's line; at 3 calls/s (one every ~390 ms) none is on its way when the 429 is answered, and one
-  // whose turn comes within the second must be held by the pause set while it waits.
-  let limitedAt: number | undefined
-  const server: Server = await serve((_, n) => {
-    if (limitedAt !== undefined || new Set(server.arrivals.map((a) => a.worker)).size < 2) return { status: 200 }
-    limitedAt = n
-    return { status: 429, headers: { 'retry-after': '1' } }
-  })
+  // The service, and what the test checks: test/support/retryAfter.ts.
+  const refusal = refuseOnceBothWorkersCalled(() => server.arrivals)
+  const server: Server = await serve(refusal.answer)
   const outDir = join(tempDir(), 'run')
   const rateLimit = parseRateLimit('3/s')
   const summary = await runMapJob({ jobPath: fixture('calls.ts'), outDir, total: 8, workers: 2, rateLimit })
   expect(summary).toMatchObject({ state: 'complete', committed: 8 })
-  expect(limitedAt, JSON.stringify(server.arrivals)).toBeDefined()
-  const limited = server.arrivals[limitedAt!]!
-  const after = server.arrivals.slice(limitedAt! + 1)
-  expect(
-    after.filter((a) => a.at < limited.at + 1000),
-    JSON.stringify(server.arrivals),
-  ).toEqual([])
-  // The other thread made calls after it too: it was held, not idle.
-  expect(after.some((a) => a.worker !== limited.worker)).toBe(true)
-  // The refused call was made again (without using up the item's retries: the job has none).
-  expect(after.some((a) => a.path === limited.path)).toBe(true)
+  expectBothWorkersHeld(server.arrivals, refusal.refused)
   expect(progressOf(outDir).rateLimit).toMatchObject({ limit: '3 requests/s', rateLimitedAnswers: 1 })
   expect(progressOf(outDir).rateLimit.waitingSeconds).toBeGreaterThanOrEqual(1)
   expect(await verifyRun(outDir)).toMatchObject({ complete: true, items: 8, missing: 0, duplicates: 0, corrupt: 0 })
