@@ -260,6 +260,40 @@ describe('the dashboard tells the truth when things go wrong', () => {
     await keepScreenshot(page, 'dashboard-run-gone')
   })
 
+  it('a run page whose live updates start only after its folder was deleted says GONE: what happened before they started is asked for', async () => {
+    const dir = join(root, 'deleted-early')
+    const s = snapshot({ job: 'deleted-early' })
+    writeRun(dir, s)
+    // A browser without shared workers asks for changes itself, where the test can hold its first question back.
+    const early = await browser.newPage()
+    let release = () => {}
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    try {
+      await early.addInitScript(() => {
+        delete (window as { SharedWorker?: unknown }).SharedWorker
+      })
+      await early.route('**/api/changes**', async (route) => {
+        await released
+        await route.continue()
+      })
+      await early.goto(`${dashboard.url}runs/${s.runId}`)
+      await expect.poll(() => early.locator('.run .state').textContent(), { timeout: 10_000 }).toBe('RUNNING')
+      rmSync(dir, { recursive: true })
+      // The server has noticed before the page's live updates start: they will not carry the removal.
+      await expect
+        .poll(async () => (await runsListed()).some((run) => run.id === s.runId), { timeout: 10_000 })
+        .toBe(false)
+      release()
+      // Well before the page would ask on its own after 15 s of silence.
+      await expect.poll(() => early.locator('.run .state').textContent(), { timeout: 8_000 }).toBe('GONE')
+    } finally {
+      release()
+      await early.close()
+    }
+  })
+
   it('a copied run folder (same run id) is listed twice, each openable by its folder, the copy marked; /metrics repeats no series', async () => {
     cpSync(join(root, 'steady'), join(root, 'steady-copy'), { recursive: true })
     const id = progressOf(join(root, 'steady'))!.runId

@@ -111,11 +111,14 @@ function showRefusal(text) {
 /**
  * Follows one run: `onStatus` gets each new status of it, `onGone` is told once its folder no longer holds it
  * (deleted, moved, or holding another run), with why. `dir` names the run's folder: several may hold one run (copies).
+ * `onOpen` is called each time the live updates (re)start: what happened before is not in them.
  */
-export function follow(id, onStatus, { dir, onGone = () => undefined } = {}) {
+export function follow(id, onStatus, { dir, onGone = () => undefined, onOpen = () => undefined } = {}) {
   const ours = (run) => run.id === id && (dir === undefined || run.dir === dir)
   subscribe({ runs: [id] }, (message) => {
     showLive(message)
+    // The stream tells what changes after it (re)opened: what changed before that is the page's to ask for.
+    if (message.type === 'hello') onOpen()
     if (message.type !== 'runs') return
     if (message.upserts.length > 0) showConnection('live', `live · updated ${clockTime(Date.now())}`)
     for (const item of message.upserts) if (ours(item)) onStatus(item)

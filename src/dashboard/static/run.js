@@ -148,28 +148,35 @@ export async function runPage(id) {
     setInterval(() => card.render(), 1_000)
     return
   }
-  follow(
-    id,
-    (run) => {
-      if (stopped) return
-      lastMessageAt = Date.now()
-      learnServerClock(run)
-      const changed =
-        stateOf(run).word !== stateOf(current).word ||
-        run.snapshot.total !== current.snapshot.total ||
-        run.snapshot.runId !== current.snapshot.runId
-      const moved = run.snapshot.done !== current.snapshot.done
-      current = run
-      card.update(run)
-      gains.update(run)
-      showTitle(run)
-      chart.status(run)
-      if (moved && run.snapshot.lastCheckpointAt)
-        chart.add(Date.parse(run.snapshot.lastCheckpointAt), run.snapshot.done, run.snapshot.total)
-      if (changed || moved) scheduleHistory(changed)
-    },
-    { dir, onGone: (message) => gone(message.because) },
-  )
+  const onRun = (run) => {
+    if (stopped) return
+    lastMessageAt = Date.now()
+    learnServerClock(run)
+    const changed =
+      stateOf(run).word !== stateOf(current).word ||
+      run.snapshot.total !== current.snapshot.total ||
+      run.snapshot.runId !== current.snapshot.runId
+    const moved = run.snapshot.done !== current.snapshot.done
+    current = run
+    card.update(run)
+    gains.update(run)
+    showTitle(run)
+    chart.status(run)
+    if (moved && run.snapshot.lastCheckpointAt)
+      chart.add(Date.parse(run.snapshot.lastCheckpointAt), run.snapshot.done, run.snapshot.total)
+    if (changed || moved) scheduleHistory(changed)
+  }
+  // Live updates say what changes from when they (re)start: the run as it is then is asked for, so that what happened
+  // between the page's data and that moment (its folder deleted, the run finished) is not missed.
+  const caughtUp = async () => {
+    const fresh = await fetchDetail(id, dir, held).catch(() => undefined)
+    if (stopped || !fresh) return
+    if (fresh.gone) return gone(fresh.gone)
+    held = fresh
+    showHistory(fresh)
+    onRun(fresh)
+  }
+  follow(id, onRun, { dir, onGone: (message) => gone(message.because), onOpen: () => void caughtUp() })
   ticker = setInterval(() => {
     card.render()
     const silent = Date.now() - lastMessageAt
