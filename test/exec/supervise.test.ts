@@ -250,8 +250,7 @@ for i in range(1, 26):
     // before it, step-00004, is taken (whatever its age: only the newest file can be one still being written).
     expect(r.stdout).toContain(`started at 4 resume=${join(dir, 'ckpt', 'step-00004.txt')}`)
     // When the glob's file was written, and so where the program was, is not known: the resumed life's count is not.
-    const starts = (await eventsOf(out)).filter((e) => e.type === 'program-started')
-    expect(starts.map((e) => e.detail.from)).toEqual([0, null])
+    expect(programLives(await eventsOf(out)).map((life) => life.from)).toEqual([0, null])
   })
 
   it("restart-from-checkpoint: a file older than the run (another experiment's, or a run moved aside by --fresh) is never resumed from", async ({
@@ -312,8 +311,7 @@ for i in range(1, 26):
     expect(progressOf(out)).toMatchObject({ state: 'complete', done: 40 })
     // The resumed session's life counts from where the program said it was at that checkpoint (journaled with it).
     const resumedAt = Number(/started at (\d+) /.exec(second.stdout)![1])
-    const starts = (await eventsOf(out)).filter((e) => e.type === 'program-started')
-    expect(starts.map((e) => e.detail.from)).toEqual([0, resumedAt])
+    expect(programLives(await eventsOf(out)).map((life) => life.from)).toEqual([0, resumedAt])
   })
 
   it('grace-then-kill: a program that ignores SIGTERM is SIGKILLed after the grace period', async ({

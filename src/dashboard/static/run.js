@@ -121,16 +121,19 @@ export async function runPage(id) {
     showTitle(current)
     showConnection('offline', 'stopped: the run is gone')
   }
+  /** Asks for what came after `held`; resolves with the run as it now stands, or undefined (gone, or unreachable). */
   const refreshHistory = async () => {
     pending = null
     fetchedAt = Date.now()
     const fresh = await fetchDetail(id, dir, held).catch(() => undefined)
-    if (stopped || !fresh) return
-    if (fresh.gone) gone(fresh.gone)
-    else {
-      held = fresh
-      showHistory(fresh)
+    if (stopped || !fresh) return undefined
+    if (fresh.gone) {
+      gone(fresh.gone)
+      return undefined
     }
+    held = fresh
+    showHistory(fresh)
+    return fresh
   }
   const scheduleHistory = (now) => {
     if (now) {
@@ -169,12 +172,9 @@ export async function runPage(id) {
   // Live updates say what changes from when they (re)start: the run as it is then is asked for, so that what happened
   // between the page's data and that moment (its folder deleted, the run finished) is not missed.
   const caughtUp = async () => {
-    const fresh = await fetchDetail(id, dir, held).catch(() => undefined)
-    if (stopped || !fresh) return
-    if (fresh.gone) return gone(fresh.gone)
-    held = fresh
-    showHistory(fresh)
-    onRun(fresh)
+    clearTimeout(pending)
+    const fresh = await refreshHistory()
+    if (fresh) onRun(fresh)
   }
   follow(id, onRun, { dir, onGone: (message) => gone(message.because), onOpen: () => void caughtUp() })
   ticker = setInterval(() => {

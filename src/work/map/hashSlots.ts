@@ -1,4 +1,5 @@
 import { ITEM_HASH_BYTES } from '../../job/outputs/format.ts'
+import { Slots } from './inIndexOrder.ts'
 
 /** The smallest slot, in items: ranges of a few items (a run's first ones) share slots of this size. */
 const MIN_ITEMS = 1024
@@ -18,21 +19,21 @@ const MIN_ITEMS = 1024
  */
 export class HashSlots {
   private readonly free: SharedArrayBuffer[] = []
-  /** Ranges being made: a slot taken, `made` not yet called. */
-  private making = 0
-  /** Ranges waiting for one being made to finish, first come first served. */
-  private readonly waiting: (() => void)[] = []
+  /** Ranges being made (a slot taken, `made` not yet called), at most as many as the threads make at once. */
+  private readonly making: Slots
 
   /** `makers`: how many ranges the threads make at once (threads × ranges per thread). */
-  constructor(private readonly makers: number) {}
+  constructor(makers: number) {
+    this.making = new Slots(makers)
+  }
 
   /**
    * Once a thread is free for it, a slot that holds the hashes of `items` items: a free one large enough, else a new
    * one in place of a free one too small.
    */
   async take(items: number): Promise<SharedArrayBuffer> {
-    if (this.making >= this.makers) await new Promise<void>((turn) => this.waiting.push(turn))
-    else this.making++
+    // Those waiting are woken in the order they came, and take their turn in it.
+    while (!this.making.take()) await new Promise<void>((wake) => this.making.onFree(wake))
     const bytes = items * ITEM_HASH_BYTES
     const fit = this.free.findIndex((slot) => slot.byteLength >= bytes)
     if (fit >= 0) return this.free.splice(fit, 1)[0]!
@@ -43,10 +44,7 @@ export class HashSlots {
 
   /** A range taken with `take` is made (or its thread failed): its thread is free for the next range; its slot stays lent until `give`. */
   made(): void {
-    const next = this.waiting.shift()
-    // The turn passes straight to the next range waiting, if any; else one fewer is being made.
-    if (next) next()
-    else this.making--
+    this.making.give()
   }
 
   /** The range whose hashes `slot` holds has been committed (or dropped): the slot may hold another range's. */

@@ -76,21 +76,23 @@ export class RangeItems {
 
   /** Takes item `i` as it ended; false: the range ends before it (it failed for good, or the run is stopping). */
   take(i: number, made: Timed): boolean {
-    this.slowestItemMs = Math.max(this.slowestItemMs, made.ms)
-    if ('abandoned' in made) return false
-    // An item that failed for good ends the range after the items before it: what its attempts used goes with them.
-    addUsage(this.failedUsage, made.failedUsage)
-    if ('error' in made) {
-      this.failure = {
-        kind: 'item',
-        index: i,
-        attempts: made.attempts,
-        message: made.error.message,
-        stack: made.error.stack,
-      }
-      return false
+    // What attempts that threw used goes with the item's range, whether the item was then made or failed for good.
+    if ('value' in made) {
+      addUsage(this.failedUsage, made.failedUsage)
+      return this.takeValue(i, made.value, made.usage, made.ms)
     }
-    return this.takeValue(i, made.value, made.usage, made.ms)
+    if (made.ms > this.slowestItemMs) this.slowestItemMs = made.ms
+    if ('abandoned' in made) return false
+    // An item that failed for good ends the range after the items before it.
+    addUsage(this.failedUsage, made.failedUsage)
+    this.failure = {
+      kind: 'item',
+      index: i,
+      attempts: made.attempts,
+      message: made.error.message,
+      stack: made.error.stack,
+    }
+    return false
   }
 }
 
